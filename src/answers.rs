@@ -1,0 +1,543 @@
+//! The answers file, `strata.toml`: every resolved value of a workspace.
+//!
+//! Both repos carry the same `strata.toml`, so that later commands (`add`, `remove`, `list`)
+//! need not ask anything again and can find the other repo. This module owns its format
+//! (documented in `docs/answers-file.md`), its parsing with file/line/column errors and its
+//! semantic checks; it performs no I/O beyond what the caller hands it.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use ipnet::Ipv4Net;
+use serde::{Deserialize, Serialize};
+
+use crate::names::{self, EnvName, ImageRef, ProjectName, ServiceName};
+use crate::problem::{Problem, Problems};
+use crate::settings::{Settings, Topology};
+
+/// The format version this strata reads and writes.
+pub const FORMAT: u32 = 1;
+/// The file name of the answers file at the root of both repos.
+pub const FILE_NAME: &str = "strata.toml";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Answers {
+    /// Format version of this file.
+    pub format: u32,
+    /// The strata version that last wrote the file.
+    pub strata_version: String,
+    pub project: String,
+    pub pack: String,
+    pub preset: String,
+    pub region: String,
+    pub domain: String,
+    /// AWS account id; needed only for the role ARNs of services with `--irsa`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_account_id: Option<String>,
+    /// The commands that shaped the workspace, oldest first.
+    #[serde(default)]
+    pub history: Vec<String>,
+    pub repos: Repos,
+    /// The environments, in order; the first is the default `--from` of `add env`.
+    pub environments: Vec<Environment>,
+    #[serde(default)]
+    pub services: BTreeMap<String, Service>,
+    pub settings: Settings,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Repos {
+    /// Where Argo CD pulls the gitops repo from.
+    pub gitops_url: String,
+    /// The foundation repo's remote.
+    pub foundation_url: String,
+    /// The branch Argo CD follows.
+    pub revision: String,
+    /// The foundation repo's directory, relative to either repo's root.
+    pub foundation_dir: String,
+    /// The gitops repo's directory, relative to either repo's root.
+    pub gitops_dir: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Environment {
+    pub name: String,
+    /// The VPC of this environment's cluster (cluster-per-environment topology only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vpc_cidr: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    /// Image repository, without the tag.
+    pub image: String,
+    /// The tag every new overlay starts from.
+    pub tag: String,
+    pub port: u16,
+    /// Ingress path.
+    pub path: String,
+    /// HTTP path of the readiness and liveness probes.
+    pub health_path: String,
+    /// Host name pattern; `{service}`, `{env}` and `{domain}` are replaced.
+    pub host: String,
+    pub cpu_request: String,
+    pub cpu_limit: String,
+    pub memory_request: String,
+    pub memory_limit: String,
+    /// Whether the service has an IAM role (IRSA).
+    #[serde(default)]
+    pub irsa: bool,
+    /// Keys of the service's secrets, read from AWS Secrets Manager by an ExternalSecret.
+    #[serde(default)]
+    pub secrets: Vec<String>,
+    /// ConfigMap entries.
+    #[serde(default)]
+    pub config: BTreeMap<String, String>,
+    /// The environments the service runs in, with their values.
+    pub envs: BTreeMap<String, ServiceEnv>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceEnv {
+    pub min_replicas: u32,
+    pub max_replicas: u32,
+}
+
+/// The default host pattern of a service.
+pub const DEFAULT_HOST: &str = "{service}.{env}.{domain}";
+
+impl Service {
+    /// The host of this service in one environment.
+    pub fn host_in(&self, service: &str, env: &str, domain: &str) -> String {
+        self.host
+            .replace("{service}", service)
+            .replace("{env}", env)
+            .replace("{domain}", domain)
+    }
+}
+
+impl Answers {
+    /// Parses `strata.toml`, turning every failure into a problem naming the file, the line and
+    /// the column, with a hint.
+    pub fn parse(text: &str, path: &str) -> Result<Answers, Problems> {
+        #[derive(Deserialize)]
+        struct Version {
+            format: Option<toml::Value>,
+        }
+        // Check the format version first, so that a newer file gets the right hint.
+        if let Ok(Version {
+            format: Some(value),
+        }) = toml::from_str::<Version>(text)
+        {
+            match value.as_integer() {
+                Some(v) if v == i64::from(FORMAT) => {}
+                Some(v) if v > i64::from(FORMAT) => {
+                    return Err(Problem::new(format!("`{path}`"), format!("has format {v}, this strata reads format {FORMAT}"))
+                        .hint("upgrade strata to the version that wrote it (see `strata_version` in the file)")
+                        .into())
+                }
+                _ => {
+                    return Err(Problem::new(format!("`{path}`"), format!("has an unknown format `{value}`"))
+                        .hint(format!("set `format = {FORMAT}`"))
+                        .into())
+                }
+            }
+        }
+        let answers: Answers =
+            toml::from_str(text).map_err(|err| Problems::from(toml_problem(path, text, &err)))?;
+        answers.validate(path).into_result()?;
+        Ok(answers)
+    }
+
+    /// Every semantic check of a loaded or freshly built answers file.
+    pub fn validate(&self, path: &str) -> Problems {
+        let mut problems = Problems::default();
+        let subject = |what: &str| format!("`{path}`: {what}");
+        let mut push = |problem: Problem| {
+            problems.push(Problem {
+                subject: subject(&problem.subject),
+                ..problem
+            })
+        };
+
+        if let Err(p) = self.project.parse::<ProjectName>() {
+            push(p);
+        }
+        if crate::pack::check_pack(&self.pack).is_err() {
+            push(
+                Problem::new(
+                    "`pack`",
+                    format!("`{}` is not a pack of this strata", self.pack),
+                )
+                .hint("`strata packs` lists them"),
+            );
+        }
+        if let Err(p) = names::parse_region(&self.region) {
+            push(p);
+        }
+        if let Err(p) = names::parse_domain(&self.domain) {
+            push(p);
+        }
+        if let Some(account) = &self.aws_account_id {
+            if let Err(p) = names::parse_account_id(account) {
+                push(p);
+            }
+        }
+        for p in self.settings.validate().0 {
+            push(p);
+        }
+        if self.environments.is_empty() {
+            push(Problem::new("`environments`", "is empty").hint("keep at least one environment"));
+        }
+        let mut seen = Vec::new();
+        for env in &self.environments {
+            if let Err(p) = env.name.parse::<EnvName>() {
+                push(p);
+            }
+            if seen.contains(&&env.name) {
+                push(
+                    Problem::new("`environments`", format!("lists `{}` twice", env.name))
+                        .hint("list each environment once"),
+                );
+            }
+            seen.push(&env.name);
+            if self.settings.network.topology == Topology::PerEnvironment {
+                match env.vpc_cidr.as_deref().map(str::parse::<Ipv4Net>) {
+                    Some(Ok(_)) => {}
+                    _ => push(
+                        Problem::new(
+                            format!("environment `{}`", env.name),
+                            "has no valid `vpc_cidr`",
+                        )
+                        .hint("give each environment a CIDR such as `10.1.0.0/16`"),
+                    ),
+                }
+            }
+        }
+        for p in check_cidrs_disjoint(self).0 {
+            push(p);
+        }
+        for (name, service) in &self.services {
+            if let Err(p) = name.parse::<ServiceName>() {
+                push(p);
+            }
+            for p in service.validate(name, self).0 {
+                push(p);
+            }
+        }
+        problems
+    }
+
+    /// The names of the environments, in order.
+    pub fn env_names(&self) -> Vec<&str> {
+        self.environments.iter().map(|e| e.name.as_str()).collect()
+    }
+
+    /// Serialises the file with a header comment.
+    pub fn to_toml(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "# strata answers file: every resolved value of this workspace (format {FORMAT})."
+        );
+        let _ = writeln!(
+            out,
+            "# Both repos carry the same copy; `strata add` and `strata remove` keep them in step."
+        );
+        let _ = writeln!(
+            out,
+            "# Format: docs/answers-file.md in the strata repository."
+        );
+        out.push('\n');
+        out.push_str(&toml::to_string(self).expect("answers serialise to TOML"));
+        out
+    }
+
+    /// The answers without their history, for comparing two workspaces.
+    pub fn without_history(&self) -> Answers {
+        Answers {
+            history: Vec::new(),
+            ..self.clone()
+        }
+    }
+
+    /// The VPC CIDR of the `index`-th /16 after the preset's base, for cluster-per-environment.
+    pub fn nth_vpc_cidr(&self, index: u32) -> Option<String> {
+        nth_cidr(&self.settings.network.vpc_cidr, index)
+    }
+
+    /// The first VPC CIDR no environment uses yet.
+    pub fn next_free_cidr(&self) -> Option<String> {
+        (0..256).filter_map(|i| self.nth_vpc_cidr(i)).find(|cidr| {
+            !self
+                .environments
+                .iter()
+                .any(|e| e.vpc_cidr.as_deref() == Some(cidr.as_str()))
+        })
+    }
+}
+
+/// The `index`-th network of the same size as `base`, counting up from it.
+pub fn nth_cidr(base: &str, index: u32) -> Option<String> {
+    let net: Ipv4Net = base.parse().ok()?;
+    let size = 1u64 << (32 - u32::from(net.prefix_len()));
+    let start = u64::from(u32::from(net.network())) + size * u64::from(index);
+    let start = u32::try_from(start).ok()?;
+    Some(format!(
+        "{}/{}",
+        std::net::Ipv4Addr::from(start),
+        net.prefix_len()
+    ))
+}
+
+fn check_cidrs_disjoint(answers: &Answers) -> Problems {
+    let mut problems = Problems::default();
+    if answers.settings.network.topology != Topology::PerEnvironment {
+        return problems;
+    }
+    let nets: Vec<(&str, Ipv4Net)> = answers
+        .environments
+        .iter()
+        .filter_map(|e| Some((e.name.as_str(), e.vpc_cidr.as_deref()?.parse().ok()?)))
+        .collect();
+    for (i, (a_name, a)) in nets.iter().enumerate() {
+        if a.network() != a.addr() {
+            problems.push(
+                Problem::new(
+                    format!("environment `{a_name}`"),
+                    format!("VPC CIDR `{a}` is not a network address"),
+                )
+                .hint(format!("use `{}`", a.trunc())),
+            );
+        }
+        if !(16..=20).contains(&a.prefix_len()) {
+            problems.push(
+                Problem::new(
+                    format!("environment `{a_name}`"),
+                    format!("VPC CIDR `{a}` must be a /16 to /20"),
+                )
+                .hint("use a /16 such as `10.1.0.0/16`"),
+            );
+        }
+        for (b_name, b) in &nets[i + 1..] {
+            if a.contains(b) || b.contains(a) {
+                problems.push(
+                    Problem::new(
+                        format!("environments `{a_name}` and `{b_name}`"),
+                        format!("have overlapping VPC CIDRs `{a}` and `{b}`"),
+                    )
+                    .hint("give each environment its own range, for example the next /16"),
+                );
+            }
+        }
+    }
+    problems
+}
+
+impl Service {
+    fn validate(&self, name: &str, answers: &Answers) -> Problems {
+        let mut problems = Problems::default();
+        let who = format!("service `{name}`");
+        if let Err(p) = format!("{}:{}", self.image, self.tag).parse::<ImageRef>() {
+            problems.push(p);
+        }
+        if self.port == 0 {
+            problems.push(
+                Problem::new(who.clone(), "has port 0")
+                    .hint("use the port the container listens on"),
+            );
+        }
+        for (kind, value) in [("path", &self.path), ("health path", &self.health_path)] {
+            if let Err(p) = names::parse_http_path(kind, value) {
+                problems.push(p);
+            }
+        }
+        for (kind, value) in [
+            ("cpu_request", &self.cpu_request),
+            ("cpu_limit", &self.cpu_limit),
+        ] {
+            if let Err(p) = names::parse_cpu(value) {
+                problems.push(
+                    Problem::new(format!("{who} {kind}"), p.message)
+                        .hint(p.hint.unwrap_or_default()),
+                );
+            }
+        }
+        for (kind, value) in [
+            ("memory_request", &self.memory_request),
+            ("memory_limit", &self.memory_limit),
+        ] {
+            if let Err(p) = names::parse_memory(value) {
+                problems.push(
+                    Problem::new(format!("{who} {kind}"), p.message)
+                        .hint(p.hint.unwrap_or_default()),
+                );
+            }
+        }
+        if let (Some(req), Some(lim)) = (
+            names::cpu_millis(&self.cpu_request),
+            names::cpu_millis(&self.cpu_limit),
+        ) {
+            if req > lim {
+                problems.push(
+                    Problem::new(
+                        who.clone(),
+                        format!(
+                            "requests CPU `{}` above its limit `{}`",
+                            self.cpu_request, self.cpu_limit
+                        ),
+                    )
+                    .hint("keep the request at or below the limit"),
+                );
+            }
+        }
+        if let (Some(req), Some(lim)) = (
+            names::memory_bytes(&self.memory_request),
+            names::memory_bytes(&self.memory_limit),
+        ) {
+            if req > lim {
+                problems.push(
+                    Problem::new(
+                        who.clone(),
+                        format!(
+                            "requests memory `{}` above its limit `{}`",
+                            self.memory_request, self.memory_limit
+                        ),
+                    )
+                    .hint("keep the request at or below the limit"),
+                );
+            }
+        }
+        for key in self.config.keys() {
+            if let Err(p) = names::parse_config_key(key) {
+                problems.push(p);
+            }
+        }
+        for key in &self.secrets {
+            if let Err(p) = names::parse_config_key(key) {
+                problems.push(p);
+            }
+        }
+        if self.irsa && answers.aws_account_id.is_none() {
+            problems.push(Problem::new(who.clone(), "uses IRSA but the workspace has no AWS account id").hint("set `aws_account_id = \"123456789012\"` in `strata.toml` of both repos, or pass `--account-id` to `strata new`"));
+        }
+        if self.envs.is_empty() {
+            problems.push(
+                Problem::new(who.clone(), "runs in no environment")
+                    .hint("list at least one environment in `--envs`"),
+            );
+        }
+        for (env, values) in &self.envs {
+            if !answers.environments.iter().any(|e| &e.name == env) {
+                problems.push(
+                    Problem::new(
+                        who.clone(),
+                        format!("names environment `{env}`, which the workspace does not have"),
+                    )
+                    .hint(format!("use one of: {}", answers.env_names().join(", "))),
+                );
+            }
+            if !(1 <= values.min_replicas && values.min_replicas <= values.max_replicas) {
+                problems.push(
+                    Problem::new(
+                        format!("{who} in `{env}`"),
+                        format!(
+                            "replica bounds 1 <= min {} <= max {} do not hold",
+                            values.min_replicas, values.max_replicas
+                        ),
+                    )
+                    .hint("keep 1 <= --min <= --max"),
+                );
+            }
+            let host = self.host_in(name, env, &answers.domain);
+            if let Err(p) = check_host_under(&host, &answers.domain) {
+                problems.push(p);
+            }
+        }
+        if self.envs.len() > 1 && !self.host.contains("{env}") {
+            problems.push(
+                Problem::new(
+                    who,
+                    format!("host `{}` is the same in every environment", self.host),
+                )
+                .hint("put `{env}` in `--host`, for example `api.{env}.example.com`"),
+            );
+        }
+        problems
+    }
+}
+
+/// A host must be a DNS name inside the project's domain, where External DNS manages records.
+pub fn check_host_under(host: &str, domain: &str) -> Result<(), Problem> {
+    names::check_hostname("host", host)?;
+    if host == domain || host.ends_with(&format!(".{domain}")) {
+        Ok(())
+    } else {
+        Err(Problem::new(
+            format!("host `{host}`"),
+            format!("is outside the domain `{domain}`, whose records External DNS manages"),
+        )
+        .hint(format!(
+            "use a host under `{domain}`, for example `api.{{env}}.{domain}`"
+        )))
+    }
+}
+
+/// A TOML parse error as a problem with file, line and column.
+fn toml_problem(path: &str, text: &str, err: &toml::de::Error) -> Problem {
+    let (line, column) = err
+        .span()
+        .map_or((1, 1), |span| line_column(text, span.start));
+    let message = err.message().to_string();
+    let hint = if message.contains("unknown field") {
+        "remove the key or fix its spelling; docs/answers-file.md lists every key"
+    } else if message.contains("missing field") {
+        "add the missing key; docs/answers-file.md lists every key"
+    } else {
+        "fix the TOML syntax at that place, or restore the file from git"
+    };
+    Problem::new(
+        format!("`{path}`:{line}:{column}"),
+        message.trim().replace('\n', " "),
+    )
+    .hint(hint)
+}
+
+/// The 1-based line and column of a byte offset.
+pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidrs_count_up_by_their_size() {
+        assert_eq!(nth_cidr("10.0.0.0/16", 0).unwrap(), "10.0.0.0/16");
+        assert_eq!(nth_cidr("10.0.0.0/16", 3).unwrap(), "10.3.0.0/16");
+        assert_eq!(nth_cidr("10.0.0.0/20", 1).unwrap(), "10.0.16.0/20");
+        assert_eq!(nth_cidr("255.255.0.0/16", 1), None);
+    }
+
+    #[test]
+    fn hosts_must_stay_in_the_domain() {
+        assert!(check_host_under("api.dev.example.com", "example.com").is_ok());
+        assert!(check_host_under("api.example.org", "example.com").is_err());
+        assert!(check_host_under("badexample.com", "example.com").is_err());
+    }
+
+    #[test]
+    fn line_and_column_are_one_based() {
+        assert_eq!(line_column("a\nbc\n", 3), (2, 2));
+        assert_eq!(line_column("abc", 0), (1, 1));
+    }
+}

@@ -1,0 +1,215 @@
+//! The command line, as clap structs. Only parsing lives here: commands turn these into typed,
+//! validated settings before doing anything (`commands/*`).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Scaffold and grow an AWS EKS platform as two git repositories: a Pulumi foundation
+/// (infrastructure) and an Argo CD gitops repo (applications).
+#[derive(Debug, Parser)]
+#[command(name = "strata", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Bootstrap a new project: create `<NAME>-foundation` and `<NAME>-gitops`, each a git repo
+    /// with one commit on `main`.
+    New(NewArgs),
+    /// Add a service or an environment to both repos.
+    #[command(subcommand)]
+    Add(AddCommand),
+    /// Remove a service or an environment from both repos.
+    #[command(subcommand)]
+    Remove(RemoveCommand),
+    /// List the services and environments of a workspace, checked against the disk.
+    List(ListArgs),
+    /// List the presets, one line each.
+    Presets(PresetsArgs),
+    /// List the template packs, one line each.
+    Packs,
+}
+
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The project name: a lowercase DNS label of at most 20 characters.
+    pub name: String,
+    /// Where to create the two repos.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub out: PathBuf,
+    /// The preset that sets the platform's defaults (`strata presets` lists them).
+    #[arg(long, value_name = "NAME")]
+    pub preset: Option<String>,
+    /// The template pack of the foundation (`strata packs` lists them).
+    #[arg(long, value_name = "NAME")]
+    pub pack: Option<String>,
+    /// AWS region, for example `eu-west-1`.
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// Comma-separated environment names, for example `dev,staging,prod`.
+    #[arg(long, value_name = "LIST")]
+    pub envs: Option<String>,
+    /// Comma-separated service names, for example `api,web`.
+    #[arg(long, value_name = "LIST")]
+    pub services: Option<String>,
+    /// The DNS domain whose public hosted zone External DNS manages, for example `example.com`.
+    #[arg(long, value_name = "DOMAIN")]
+    pub domain: Option<String>,
+    /// The URL that holds both repos, for example `https://github.com/acme`; Argo CD pulls
+    /// `<URL>/<NAME>-gitops.git`.
+    #[arg(long, value_name = "URL")]
+    pub git_base: Option<String>,
+    /// The AWS account id, needed for the role ARNs of services with `--irsa`.
+    #[arg(long, value_name = "ID")]
+    pub account_id: Option<String>,
+    /// The branch Argo CD follows.
+    #[arg(long, value_name = "BRANCH", default_value = "main")]
+    pub revision: String,
+    /// Override one preset value, for example `cluster.version=1.34` (repeatable;
+    /// `strata presets --keys` lists the keys).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Create the directories but no git repos.
+    #[arg(long)]
+    pub no_git: bool,
+    /// Print every path that would be created, per repo, and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Where the workspace is and how to apply a change: shared by `add` and `remove`.
+#[derive(Debug, Args, Clone)]
+pub struct ChangeArgs {
+    /// Either repo of the workspace (default: the current directory).
+    #[arg(short = 'C', value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+    /// Print a unified diff of every change in both repos, and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Make one commit in each repo that changed.
+    #[arg(long)]
+    pub commit: bool,
+    /// Overwrite or delete files that were edited since strata wrote them.
+    #[arg(long)]
+    pub force: bool,
+    /// Proceed even when files strata must touch have uncommitted changes.
+    #[arg(long)]
+    pub allow_dirty: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AddCommand {
+    /// Add a service: its manifests, an overlay and an Argo CD Application per environment.
+    Service(AddServiceArgs),
+    /// Add an environment: its namespace or cluster, root Application and service overlays.
+    Env(AddEnvArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AddServiceArgs {
+    /// The service name: a lowercase DNS label of at most 30 characters.
+    pub name: String,
+    /// Container image with a pinned tag, for example `ghcr.io/acme/api:1.4.2`.
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+    /// The port the container listens on.
+    #[arg(long, value_name = "N")]
+    pub port: Option<u32>,
+    /// Replicas of a new environment when no bounds are given (sets both `--min` and `--max`).
+    #[arg(long, value_name = "N")]
+    pub replicas: Option<u32>,
+    /// Minimum replicas (HorizontalPodAutoscaler).
+    #[arg(long, value_name = "N")]
+    pub min: Option<u32>,
+    /// Maximum replicas (HorizontalPodAutoscaler).
+    #[arg(long, value_name = "N")]
+    pub max: Option<u32>,
+    /// Host pattern under the domain; `{env}` is replaced by the environment
+    /// (default `{service}.{env}.{domain}`).
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+    /// The Ingress path.
+    #[arg(long, value_name = "PATH")]
+    pub path: Option<String>,
+    /// HTTP path of the readiness and liveness probes.
+    #[arg(long, value_name = "PATH")]
+    pub health_path: Option<String>,
+    /// CPU request, for example `250m` (the limit defaults to the preset's).
+    #[arg(long, value_name = "Q")]
+    pub cpu: Option<String>,
+    /// Memory request, for example `256Mi` (the limit defaults to the preset's).
+    #[arg(long, value_name = "Q")]
+    pub memory: Option<String>,
+    /// Comma-separated environments to deploy to (default: all).
+    #[arg(long, value_name = "LIST")]
+    pub envs: Option<String>,
+    /// Give the service an IAM role (IRSA), trusted only by its ServiceAccount.
+    #[arg(long)]
+    pub irsa: bool,
+    /// A ConfigMap entry (repeatable).
+    #[arg(long = "config", value_name = "KEY=VALUE")]
+    pub config: Vec<String>,
+    /// A secret key read from AWS Secrets Manager at `<project>/<env>/<service>` (repeatable).
+    #[arg(long = "secret", value_name = "KEY")]
+    pub secrets: Vec<String>,
+    #[command(flatten)]
+    pub change: ChangeArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct AddEnvArgs {
+    /// The environment name: a lowercase DNS label of at most 12 characters.
+    pub name: String,
+    /// The environment whose service values the new one copies (default: the first).
+    #[arg(long, value_name = "ENV")]
+    pub from: Option<String>,
+    #[command(flatten)]
+    pub change: ChangeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RemoveCommand {
+    /// Remove a service from every environment, in both repos.
+    Service(RemoveArgs),
+    /// Remove an environment, in both repos.
+    Env(RemoveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    /// The name to remove.
+    pub name: String,
+    #[command(flatten)]
+    pub change: ChangeArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Either repo of the workspace (default: the current directory).
+    #[arg(short = 'C', value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+    /// Print JSON, for scripts.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PresetsArgs {
+    /// Also list every key `--set` accepts, with the preset's value.
+    #[arg(long)]
+    pub keys: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,314 @@
+//! `strata add` and `strata remove`: change the answers, then render, plan and apply the
+//! difference in both repos, all or nothing.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::Result;
+
+use crate::answers::{self, Answers};
+use crate::apply;
+use crate::cli::{AddEnvArgs, AddServiceArgs, ChangeArgs, RemoveArgs};
+use crate::error::Refusal;
+use crate::git;
+use crate::grow::{self, ServiceInput};
+use crate::lock;
+use crate::names::{self, EnvName};
+use crate::pack;
+use crate::plan::{self, Action, Change};
+use crate::problem::Problems;
+use crate::render::{Renderer, Scope};
+use crate::repo::Repo;
+use crate::workspace::Workspace;
+
+pub fn add_service(args: &AddServiceArgs) -> Result<()> {
+    let workspace = Workspace::open(&args.change.dir)?;
+    let mut problems = Problems::default();
+    let mut config = Vec::new();
+    for raw in &args.config {
+        if let Some(pair) = problems.take(names::parse_key_value("--config", raw)) {
+            config.push(pair);
+        }
+    }
+    let envs = match &args.envs {
+        Some(list) => match names::parse_list::<EnvName>("--envs", list) {
+            Ok(envs) => Some(envs.into_iter().map(|e| e.to_string()).collect()),
+            Err(more) => {
+                problems.0.extend(more);
+                None
+            }
+        },
+        None => None,
+    };
+    let input = ServiceInput {
+        image: args.image.clone(),
+        port: args.port,
+        min: args.min.or(args.replicas),
+        max: args.max.or(args.replicas),
+        host: args.host.clone(),
+        path: args.path.clone(),
+        health_path: args.health_path.clone(),
+        cpu: args.cpu.clone(),
+        memory: args.memory.clone(),
+        envs,
+        irsa: args.irsa,
+        config,
+        secrets: args.secrets.clone(),
+    };
+    let mut answers = workspace.answers.clone();
+    if let Err(more) = grow::add_service(&mut answers, &args.name, &input) {
+        problems.extend(more);
+    }
+    problems.into_result()?;
+    let message = format!(
+        "Add service `{}` to {}",
+        args.name,
+        answers.services[&args.name]
+            .envs
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    execute(
+        &workspace,
+        answers,
+        &Scope::Service(args.name.clone()),
+        &args.change,
+        &message,
+    )
+}
+
+pub fn add_env(args: &AddEnvArgs) -> Result<()> {
+    let workspace = Workspace::open(&args.change.dir)?;
+    let mut answers = workspace.answers.clone();
+    grow::add_env(&mut answers, &args.name, args.from.as_deref())?;
+    let message = format!("Add environment `{}`", args.name);
+    execute(
+        &workspace,
+        answers,
+        &Scope::Env(args.name.clone()),
+        &args.change,
+        &message,
+    )
+}
+
+pub fn remove_service(args: &RemoveArgs) -> Result<()> {
+    let workspace = Workspace::open(&args.change.dir)?;
+    let mut answers = workspace.answers.clone();
+    grow::remove_service(&mut answers, &args.name)?;
+    let message = format!("Remove service `{}`", args.name);
+    execute(
+        &workspace,
+        answers,
+        &Scope::Service(args.name.clone()),
+        &args.change,
+        &message,
+    )
+}
+
+pub fn remove_env(args: &RemoveArgs) -> Result<()> {
+    let workspace = Workspace::open(&args.change.dir)?;
+    let mut answers = workspace.answers.clone();
+    grow::remove_env(&mut answers, &args.name)?;
+    let message = format!("Remove environment `{}`", args.name);
+    execute(
+        &workspace,
+        answers,
+        &Scope::Env(args.name.clone()),
+        &args.change,
+        &message,
+    )
+}
+
+/// Renders the scope under the old and the new answers, plans the difference against the disk
+/// and the locks, and applies it to both repos (or prints it with `--dry-run`).
+fn execute(
+    workspace: &Workspace,
+    answers: Answers,
+    scope: &Scope,
+    args: &ChangeArgs,
+    message: &str,
+) -> Result<()> {
+    let layers = vec![
+        pack::foundation_layer(&answers.pack).map_err(Problems::from)?,
+        pack::gitops_layer(),
+    ];
+    let renderer = Renderer::new(layers)?;
+    let rendered = renderer.render(&answers, scope)?;
+    let new_paths: BTreeSet<(Repo, &str)> =
+        rendered.iter().map(|f| (f.repo, f.path.as_str())).collect();
+    let deletions: Vec<(Repo, String, bool)> = renderer
+        .paths(&workspace.answers, scope)?
+        .into_iter()
+        .filter(|(repo, path, _)| !new_paths.contains(&(*repo, path.as_str())))
+        .collect();
+    let mut plan = plan::plan(rendered, deletions, &workspace.locks, &mut |repo, path| {
+        workspace.read(repo, path)
+    });
+
+    let conflicts = plan.conflicts();
+    if !conflicts.is_empty() && !args.force {
+        let details = conflicts
+            .iter()
+            .map(|c| match &c.action {
+                Action::Conflict(why) => format!("{}: `{}` {why}", c.repo, c.path),
+                _ => unreachable!("only conflicts are listed"),
+            })
+            .collect();
+        if args.dry_run {
+            print_diffs(&plan.changes);
+        }
+        return Err(Refusal {
+            message: format!("{} file(s) changed since strata wrote them; nothing was written", conflicts.len()),
+            details,
+            hint: "keep your edits and make the change by hand, or pass `--force` to overwrite them (see the diffs with `--dry-run`)".to_string(),
+        }
+        .into());
+    }
+    plan.force();
+
+    let answers_text = answers.to_toml();
+    let mut extra: Vec<(Repo, String, Vec<u8>)> = Vec::new();
+    for repo in Repo::BOTH {
+        let next = plan.next_lock(repo, &workspace.locks[&repo]);
+        extra.push((
+            repo,
+            answers::FILE_NAME.to_string(),
+            answers_text.clone().into_bytes(),
+        ));
+        extra.push((
+            repo,
+            lock::FILE_NAME.to_string(),
+            next.to_toml().into_bytes(),
+        ));
+    }
+
+    if !args.allow_dirty {
+        let mut dirty = Vec::new();
+        for repo in Repo::BOTH {
+            let mut paths: Vec<String> = plan
+                .changes
+                .iter()
+                .filter(|c| c.repo == repo && c.touches_disk())
+                .map(|c| c.path.clone())
+                .collect();
+            paths.extend([answers::FILE_NAME.to_string(), lock::FILE_NAME.to_string()]);
+            for path in git::dirty_paths(&workspace.roots[&repo], &paths)? {
+                dirty.push(format!("{repo}: `{path}`"));
+            }
+        }
+        if !dirty.is_empty() {
+            return Err(Refusal {
+                message: format!("{} file(s) that strata must change have uncommitted changes; nothing was written", dirty.len()),
+                details: dirty,
+                hint: "commit or stash them first, or pass `--allow-dirty`".to_string(),
+            }
+            .into());
+        }
+    }
+
+    if args.dry_run {
+        print_diffs(&plan.changes);
+        for repo in Repo::BOTH {
+            let old = workspace.read(repo, answers::FILE_NAME);
+            print_diffs(&[Change {
+                repo,
+                path: answers::FILE_NAME.to_string(),
+                action: Action::Update,
+                old,
+                new: Some(answers_text.clone().into_bytes()),
+                seed: false,
+                forced: None,
+            }]);
+        }
+        eprintln!("dry run: nothing was written");
+        return Ok(());
+    }
+
+    let journal = apply::apply(&workspace.roots, &plan, &extra)?;
+    if args.commit {
+        if let Err(err) = commit(workspace, &plan.changes, message) {
+            let errors = journal.rollback();
+            let err = err.context("the change was rolled back in both repos");
+            return Err(if errors.is_empty() {
+                err
+            } else {
+                err.context(format!("rolling back also failed: {}", errors.join("; ")))
+            });
+        }
+    }
+    summarize(&plan.changes, args.commit);
+    Ok(())
+}
+
+/// One commit per repo, all or nothing: a failed commit undoes the ones made before it.
+fn commit(workspace: &Workspace, changes: &[Change], message: &str) -> Result<()> {
+    let mut undo = Vec::new();
+    for repo in Repo::BOTH {
+        let root = &workspace.roots[&repo];
+        let mut written: Vec<String> = changes
+            .iter()
+            .filter(|c| c.repo == repo && matches!(c.action, Action::Create | Action::Update))
+            .map(|c| c.path.clone())
+            .collect();
+        let removed: Vec<String> = changes
+            .iter()
+            .filter(|c| c.repo == repo && c.action == Action::Delete)
+            .map(|c| c.path.clone())
+            .collect();
+        written.extend([answers::FILE_NAME.to_string(), lock::FILE_NAME.to_string()]);
+        let result = apply::maybe_fail(&format!("commit:{repo}"))
+            .and_then(|()| git::commit_paths(root, &written, &removed, message));
+        match result {
+            Ok(u) => undo.push(u),
+            Err(err) => {
+                for u in undo.into_iter().rev() {
+                    let _ = u.undo();
+                }
+                return Err(err);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_diffs(changes: &[Change]) {
+    for change in changes
+        .iter()
+        .filter(|c| c.touches_disk() || matches!(c.action, Action::Conflict(_)))
+    {
+        let diff = plan::diff(change);
+        if !diff.is_empty() {
+            println!("# {} repo", change.repo);
+            print!("{diff}");
+        }
+    }
+}
+
+fn summarize(changes: &[Change], committed: bool) {
+    let mut counts: BTreeMap<(Repo, &str), usize> = BTreeMap::new();
+    for change in changes {
+        let verb = match change.action {
+            Action::Create => "created",
+            Action::Update => "updated",
+            Action::Delete => "deleted",
+            Action::KeepSeed => "kept (yours)",
+            _ => continue,
+        };
+        *counts.entry((change.repo, verb)).or_default() += 1;
+    }
+    for repo in Repo::BOTH {
+        let parts: Vec<String> = counts
+            .iter()
+            .filter(|((r, _), _)| *r == repo)
+            .map(|((_, verb), n)| format!("{n} {verb}"))
+            .collect();
+        if !parts.is_empty() {
+            eprintln!(
+                "{repo}: {}{}",
+                parts.join(", "),
+                if committed { ", committed" } else { "" }
+            );
+        }
+    }
+}

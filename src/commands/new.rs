@@ -1,0 +1,334 @@
+//! `strata new`: resolve the answers, render both repos, stage them, commit, move into place.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+use anyhow::{Context as _, Result};
+
+use crate::answers::{Answers, Repos, FORMAT};
+use crate::apply::{self, Journal};
+use crate::cli::NewArgs;
+use crate::grow::{self, ServiceInput};
+use crate::lock::{hash, Lock};
+use crate::names::{self, EnvName, ProjectName, ServiceName};
+use crate::pack;
+use crate::problem::{Problem, Problems};
+use crate::render::{RenderedFile, Renderer, Scope};
+use crate::repo::Repo;
+use crate::settings::{apply_overrides, Settings, Topology};
+use crate::{answers, git, lock};
+
+/// The preset's `[defaults]`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Defaults {
+    environments: Vec<String>,
+    services: Vec<String>,
+    region: String,
+    domain: String,
+}
+
+/// Resolves a preset and overrides into settings and defaults.
+fn resolve_preset(
+    name: &str,
+    overrides: &[(String, String)],
+) -> Result<(Settings, Defaults), Problems> {
+    let text = pack::preset_text(name).map_err(Problems::from)?;
+    let mut table: toml::Table = toml::from_str(text).map_err(|err| {
+        Problems::from(
+            Problem::new(format!("preset `{name}`"), err.message().to_string())
+                .hint("this is a bug in strata's embedded preset"),
+        )
+    })?;
+    table.remove("description");
+    let defaults: Defaults = table
+        .remove("defaults")
+        .ok_or_else(|| {
+            Problems::from(
+                Problem::new(format!("preset `{name}`"), "has no `[defaults]`")
+                    .hint("this is a bug in strata's embedded preset"),
+            )
+        })?
+        .try_into()
+        .map_err(|err: toml::de::Error| {
+            Problems::from(
+                Problem::new(
+                    format!("preset `{name}` defaults"),
+                    err.message().to_string(),
+                )
+                .hint("this is a bug in strata's embedded preset"),
+            )
+        })?;
+    apply_overrides(&mut table, overrides).into_result()?;
+    let settings: Settings =
+        toml::Value::Table(table)
+            .try_into()
+            .map_err(|err: toml::de::Error| {
+                Problems::from(
+                    Problem::new(format!("preset `{name}`"), err.message().to_string())
+                        .hint("check the `--set` values"),
+                )
+            })?;
+    settings.validate().into_result()?;
+    Ok((settings, defaults))
+}
+
+/// The whole input of `strata new`, validated: every problem is reported at once.
+pub fn resolve(args: &NewArgs) -> Result<Answers, Problems> {
+    let mut problems = Problems::default();
+    let project = problems.take(args.name.parse::<ProjectName>());
+    let preset_name = args
+        .preset
+        .clone()
+        .unwrap_or_else(|| pack::DEFAULT_PRESET.to_string());
+    let pack_name = args
+        .pack
+        .clone()
+        .unwrap_or_else(|| pack::DEFAULT_PACK.to_string());
+    problems.take(pack::check_pack(&pack_name));
+    let mut overrides = Vec::new();
+    for raw in &args.set {
+        if let Some(pair) = problems.take(names::parse_key_value("--set", raw)) {
+            overrides.push(pair);
+        }
+    }
+    let resolved = match resolve_preset(&preset_name, &overrides) {
+        Ok(resolved) => Some(resolved),
+        Err(more) => {
+            problems.extend(more);
+            None
+        }
+    };
+    let region = args
+        .region
+        .clone()
+        .or_else(|| resolved.as_ref().map(|(_, d)| d.region.clone()));
+    let region = region.and_then(|r| problems.take(names::parse_region(&r)));
+    let domain = args
+        .domain
+        .clone()
+        .or_else(|| resolved.as_ref().map(|(_, d)| d.domain.clone()));
+    let domain = domain.and_then(|d| problems.take(names::parse_domain(&d)));
+    let account = args
+        .account_id
+        .as_deref()
+        .and_then(|a| problems.take(names::parse_account_id(a)));
+    let git_base = match &args.git_base {
+        Some(base) => problems.take(names::parse_git_base(base)),
+        None => project.as_ref().map(|p| format!("https://github.com/{p}")),
+    };
+    if args.revision.is_empty()
+        || args
+            .revision
+            .contains(['"', '\\', ' ', '\n', '~', '^', ':'])
+    {
+        problems.push(
+            Problem::new(
+                format!("`--revision {}`", args.revision.escape_default()),
+                "is not a branch name",
+            )
+            .hint("use a branch such as `main`"),
+        );
+    }
+    let envs: Vec<String> = match &args.envs {
+        Some(list) => match names::parse_list::<EnvName>("--envs", list) {
+            Ok(envs) => envs.into_iter().map(|e| e.to_string()).collect(),
+            Err(more) => {
+                problems.0.extend(more);
+                Vec::new()
+            }
+        },
+        None => resolved
+            .as_ref()
+            .map(|(_, d)| d.environments.clone())
+            .unwrap_or_default(),
+    };
+    if envs.is_empty() && problems.is_empty() {
+        problems.push(
+            Problem::new("`--envs`", "is empty")
+                .hint("give at least one environment, for example `--envs dev,prod`"),
+        );
+    }
+    let services: Vec<String> = match &args.services {
+        Some(list) => match names::parse_list::<ServiceName>("--services", list) {
+            Ok(services) => services.into_iter().map(|s| s.to_string()).collect(),
+            Err(more) => {
+                problems.0.extend(more);
+                Vec::new()
+            }
+        },
+        None => resolved
+            .as_ref()
+            .map(|(_, d)| d.services.clone())
+            .unwrap_or_default(),
+    };
+    if let Some(project) = &project {
+        for repo in Repo::BOTH {
+            let target = args.out.join(repo.dir_name(project.as_str()));
+            if fs::read_dir(&target).is_ok_and(|mut entries| entries.next().is_some()) {
+                problems.push(Problem::new(format!("`{}`", target.display()), "exists and is not empty").hint("choose another `--out` directory or project name, or move the directory away"));
+            } else if target.exists() && !target.is_dir() {
+                problems.push(
+                    Problem::new(
+                        format!("`{}`", target.display()),
+                        "exists and is not a directory",
+                    )
+                    .hint("choose another `--out` directory or project name"),
+                );
+            }
+        }
+    }
+    let (Some(project), Some((settings, _)), Some(region), Some(domain), Some(git_base)) =
+        (project, resolved, region, domain, git_base)
+    else {
+        return Err(problems);
+    };
+    problems.clone().into_result()?;
+
+    let project = project.to_string();
+    let first_cidr = (settings.network.topology == Topology::PerEnvironment)
+        .then(|| settings.network.vpc_cidr.clone());
+    let mut answers = Answers {
+        format: FORMAT,
+        strata_version: env!("CARGO_PKG_VERSION").to_string(),
+        project: project.clone(),
+        pack: pack_name.clone(),
+        preset: preset_name.clone(),
+        region,
+        domain,
+        aws_account_id: account,
+        history: vec![format!(
+            "new {project} --preset {preset_name} --pack {pack_name}"
+        )],
+        repos: Repos {
+            gitops_url: format!("{git_base}/{}.git", Repo::Gitops.dir_name(&project)),
+            foundation_url: format!("{git_base}/{}.git", Repo::Foundation.dir_name(&project)),
+            revision: args.revision.clone(),
+            foundation_dir: format!("../{}", Repo::Foundation.dir_name(&project)),
+            gitops_dir: format!("../{}", Repo::Gitops.dir_name(&project)),
+        },
+        environments: vec![answers::Environment {
+            name: envs[0].clone(),
+            vpc_cidr: first_cidr,
+        }],
+        services: BTreeMap::new(),
+        settings,
+    };
+    // The same steps as `add env` and `add service`, so that both paths render the same files.
+    for env in &envs[1..] {
+        grow::add_env(&mut answers, env, None)?;
+        answers.history.pop();
+    }
+    for service in &services {
+        grow::add_service(&mut answers, service, &ServiceInput::default())?;
+        answers.history.pop();
+    }
+    answers.validate("the answers").into_result()?;
+    Ok(answers)
+}
+
+/// Renders every file of a fresh workspace.
+pub fn render_all(answers: &Answers) -> Result<Vec<RenderedFile>> {
+    let layers = vec![
+        pack::foundation_layer(&answers.pack).map_err(Problems::from)?,
+        pack::gitops_layer(),
+    ];
+    Renderer::new(layers)?.render(answers, &Scope::All)
+}
+
+pub fn run(args: &NewArgs) -> Result<()> {
+    let answers = resolve(args)?;
+    let files = render_all(&answers)?;
+    let answers_text = answers.to_toml();
+
+    if args.dry_run {
+        for repo in Repo::BOTH {
+            println!(
+                "{}/",
+                args.out.join(repo.dir_name(&answers.project)).display()
+            );
+            let mut paths: Vec<&str> = files
+                .iter()
+                .filter(|f| f.repo == repo)
+                .map(|f| f.path.as_str())
+                .collect();
+            paths.extend([answers::FILE_NAME, lock::FILE_NAME]);
+            paths.sort_unstable();
+            for path in paths {
+                println!("  {path}");
+            }
+        }
+        eprintln!("dry run: nothing was written");
+        return Ok(());
+    }
+
+    fs::create_dir_all(&args.out).with_context(|| format!("creating `{}`", args.out.display()))?;
+    let staging = apply::staging_dir(&args.out, &answers.project)?;
+    let result =
+        write_workspace(&staging, &answers, &files, &answers_text, !args.no_git).and_then(|()| {
+            let moves: Vec<_> = Repo::BOTH
+                .iter()
+                .map(|repo| {
+                    let name = repo.dir_name(&answers.project);
+                    (staging.join(&name), args.out.join(&name))
+                })
+                .collect();
+            apply::move_into_place(&moves)
+        });
+    let _ = fs::remove_dir_all(&staging);
+    result.context("nothing was written")?;
+    for repo in Repo::BOTH {
+        let count = files.iter().filter(|f| f.repo == repo).count() + 2;
+        eprintln!(
+            "created {} ({count} files{})",
+            args.out.join(repo.dir_name(&answers.project)).display(),
+            if args.no_git {
+                ""
+            } else {
+                ", one commit on `main`"
+            }
+        );
+    }
+    eprintln!(
+        "next: read {}/README.md, then `pulumi preview`",
+        args.out
+            .join(Repo::Foundation.dir_name(&answers.project))
+            .display()
+    );
+    Ok(())
+}
+
+/// Writes both repos (files, answers, locks, commits) under `staging`.
+fn write_workspace(
+    staging: &Path,
+    answers: &Answers,
+    files: &[RenderedFile],
+    answers_text: &str,
+    with_git: bool,
+) -> Result<()> {
+    let mut journal = Journal::new();
+    for repo in Repo::BOTH {
+        let root = staging.join(repo.dir_name(&answers.project));
+        let mut lock = Lock::new(repo);
+        for file in files.iter().filter(|f| f.repo == repo) {
+            journal.write(&root.join(&file.path), &file.bytes)?;
+            lock.files.insert(file.path.clone(), hash(&file.bytes));
+        }
+        journal.write(&root.join(answers::FILE_NAME), answers_text.as_bytes())?;
+        journal.write(&root.join(lock::FILE_NAME), lock.to_toml().as_bytes())?;
+        if with_git {
+            apply::maybe_fail(&format!("commit:{repo}"))?;
+            git::init_and_commit(
+                &root,
+                &format!(
+                    "Bootstrap the {} repo of `{}` with strata {}",
+                    repo,
+                    answers.project,
+                    env!("CARGO_PKG_VERSION")
+                ),
+            )?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,23 @@
+//! strata: scaffold and grow an AWS EKS platform as two git repositories.
+//!
+//! The pipeline is `cli -> settings -> render -> plan -> apply (+ git)`: clap structs are turned
+//! into validated [`answers::Answers`], rendered in memory ([`render`]), compared with the disk
+//! and the lock ([`plan`]) and written by the one writer ([`apply`]).
+
+pub mod answers;
+pub mod apply;
+pub mod cli;
+pub mod commands;
+pub mod error;
+pub mod git;
+pub mod grow;
+pub mod lock;
+pub mod names;
+pub mod pack;
+pub mod plan;
+pub mod problem;
+pub mod render;
+pub mod repo;
+pub mod settings;
+pub mod workspace;
+pub mod yaml;

@@ -1,0 +1,26 @@
+//! The `strata` binary: parse, run, print errors, exit with 0, 1 or 2.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = match strata::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let code = match err.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+                _ => 2,
+            };
+            let _ = err.print();
+            return ExitCode::from(code);
+        }
+    };
+    match strata::commands::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("{}", strata::error::render(&err));
+            ExitCode::from(u8::try_from(strata::error::exit_code(&err)).unwrap_or(1))
+        }
+    }
+}

@@ -1,0 +1,245 @@
+//! The embedded template packs and presets: the only module that knows about `include_dir`.
+//!
+//! `templates/gitops/` is the gitops layer, shared by every pack; `templates/packs/<name>/` is a
+//! pack's foundation layer. Each layer has a manifest (`layer.toml` or `pack.toml`) with its
+//! description and the globs of its `seed` files (written once, then the user's). Presets are
+//! `presets/<name>.toml`. This module lists and reads them; it renders nothing.
+
+use include_dir::{include_dir, Dir, DirEntry};
+use serde::Deserialize;
+
+use crate::problem::{did_you_mean, Problem};
+use crate::repo::Repo;
+
+static TEMPLATES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates");
+static PRESETS: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/presets");
+
+/// The pack used when `--pack` is not given.
+pub const DEFAULT_PACK: &str = "pulumi-python";
+/// The preset used when `--preset` is not given.
+pub const DEFAULT_PRESET: &str = "startup";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Manifest {
+    description: String,
+    #[serde(default)]
+    seed: Vec<String>,
+}
+
+/// One file of a layer, as embedded.
+#[derive(Debug, Clone, Copy)]
+pub struct TemplateFile {
+    /// Path inside the layer, with placeholders (`__env__`) and the `.tera` suffix.
+    pub path: &'static str,
+    pub contents: &'static [u8],
+}
+
+/// A set of templates that renders one repo.
+#[derive(Debug)]
+pub struct Layer {
+    pub repo: Repo,
+    pub description: String,
+    seeds: Vec<String>,
+    pub files: Vec<TemplateFile>,
+}
+
+impl Layer {
+    /// Whether a template path (placeholders kept, `.tera` stripped) is a seed file.
+    pub fn is_seed(&self, path: &str) -> bool {
+        self.seeds.iter().any(|pattern| glob_match(pattern, path))
+    }
+}
+
+/// A pack's name and one-line description, for `strata packs`.
+pub struct PackInfo {
+    pub name: String,
+    pub description: String,
+}
+
+fn load_layer(repo: Repo, dir: &'static Dir<'static>, manifest_name: &str) -> Layer {
+    let manifest_path = dir.path().join(manifest_name);
+    let manifest: Manifest = dir
+        .get_file(&manifest_path)
+        .and_then(|file| file.contents_utf8())
+        .and_then(|text| toml::from_str(text).ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "embedded manifest `{}` is missing or invalid",
+                manifest_path.display()
+            )
+        });
+    let mut files = Vec::new();
+    collect(dir, dir.path(), &mut files);
+    files.retain(|file| file.path != manifest_name);
+    files.sort_by_key(|file| file.path);
+    Layer {
+        repo,
+        description: manifest.description,
+        seeds: manifest.seed,
+        files,
+    }
+}
+
+fn collect(dir: &'static Dir<'static>, root: &std::path::Path, out: &mut Vec<TemplateFile>) {
+    for entry in dir.entries() {
+        match entry {
+            DirEntry::Dir(sub) => {
+                if sub
+                    .path()
+                    .file_name()
+                    .is_some_and(|name| name == "__pycache__" || name == ".pytest_cache")
+                {
+                    continue;
+                }
+                collect(sub, root, out);
+            }
+            DirEntry::File(file) => {
+                let path = file.path();
+                if path.extension().is_some_and(|ext| ext == "pyc") {
+                    continue;
+                }
+                let relative = path
+                    .strip_prefix(root)
+                    .expect("embedded file under its layer");
+                let relative = relative.to_str().expect("embedded paths are UTF-8");
+                out.push(TemplateFile {
+                    path: relative,
+                    contents: file.contents(),
+                });
+            }
+        }
+    }
+}
+
+/// The names of every pack, sorted.
+pub fn pack_names() -> Vec<&'static str> {
+    let mut names: Vec<&str> = TEMPLATES
+        .get_dir("packs")
+        .map(|packs| {
+            packs
+                .dirs()
+                .filter_map(|d| d.path().file_name()?.to_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort_unstable();
+    names
+}
+
+/// Every pack with its description.
+pub fn packs() -> Vec<PackInfo> {
+    pack_names()
+        .into_iter()
+        .map(|name| PackInfo {
+            name: name.to_string(),
+            description: foundation_layer(name)
+                .map(|l| l.description)
+                .unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// Checks that a pack exists, with a "did you mean" when it does not.
+pub fn check_pack(name: &str) -> Result<(), Problem> {
+    if pack_names().contains(&name) {
+        return Ok(());
+    }
+    let problem = Problem::new(format!("pack `{name}`"), "does not exist");
+    Err(match did_you_mean(name, pack_names()) {
+        Some(close) => problem.hint(format!("did you mean `{close}`? `strata packs` lists them")),
+        None => problem.hint(format!(
+            "use one of: {} (`strata packs` lists them)",
+            pack_names().join(", ")
+        )),
+    })
+}
+
+/// The foundation layer of a pack.
+pub fn foundation_layer(pack: &str) -> Result<Layer, Problem> {
+    check_pack(pack)?;
+    let dir = TEMPLATES
+        .get_dir(format!("packs/{pack}"))
+        .expect("checked pack directory");
+    Ok(load_layer(Repo::Foundation, dir, "pack.toml"))
+}
+
+/// The gitops layer, shared by every pack.
+pub fn gitops_layer() -> Layer {
+    let dir = TEMPLATES.get_dir("gitops").expect("embedded gitops layer");
+    load_layer(Repo::Gitops, dir, "layer.toml")
+}
+
+/// The names of every preset, sorted.
+pub fn preset_names() -> Vec<&'static str> {
+    let mut names: Vec<&str> = PRESETS
+        .files()
+        .filter_map(|f| f.path().to_str()?.strip_suffix(".toml"))
+        .collect();
+    names.sort_unstable();
+    names
+}
+
+/// The text of a preset, with a "did you mean" when it does not exist.
+pub fn preset_text(name: &str) -> Result<&'static str, Problem> {
+    if let Some(text) = PRESETS
+        .get_file(format!("{name}.toml"))
+        .and_then(|f| f.contents_utf8())
+    {
+        return Ok(text);
+    }
+    let problem = Problem::new(format!("preset `{name}`"), "does not exist");
+    Err(match did_you_mean(name, preset_names()) {
+        Some(close) => problem.hint(format!(
+            "did you mean `{close}`? `strata presets` lists them"
+        )),
+        None => problem.hint(format!(
+            "use one of: {} (`strata presets` lists them)",
+            preset_names().join(", ")
+        )),
+    })
+}
+
+/// Matches a `/`-separated path against a glob where `*` is one component and `**` any rest.
+pub fn glob_match(pattern: &str, path: &str) -> bool {
+    let pattern: Vec<&str> = pattern.split('/').collect();
+    let path: Vec<&str> = path.split('/').collect();
+    match_parts(&pattern, &path)
+}
+
+fn match_parts(pattern: &[&str], path: &[&str]) -> bool {
+    match (pattern.first(), path.first()) {
+        (Some(&"**"), _) => true,
+        (Some(p), Some(s)) => (*p == "*" || p == s) && match_parts(&pattern[1..], &path[1..]),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_match_components() {
+        assert!(glob_match(
+            "services/__service__/overlays/__env__/*",
+            "services/__service__/overlays/__env__/kustomization.yaml"
+        ));
+        assert!(!glob_match(
+            "services/__service__/overlays/__env__/*",
+            "services/__service__/base/kustomization.yaml"
+        ));
+        assert!(glob_match("docs/**", "docs/a/b.md"));
+        assert!(glob_match("README.md", "README.md"));
+    }
+
+    #[test]
+    fn the_default_pack_and_presets_are_embedded() {
+        assert!(pack_names().contains(&DEFAULT_PACK));
+        assert!(preset_names().contains(&DEFAULT_PRESET));
+        assert!(preset_names().contains(&"production"));
+        let err = check_pack("pulumi-pyton").unwrap_err();
+        assert!(err.hint.unwrap().contains("did you mean `pulumi-python`"));
+    }
+}

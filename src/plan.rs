@@ -1,0 +1,270 @@
+//! Planning: rendered files + what is on disk + the lock -> the operations to perform. Pure.
+//!
+//! The plan decides, for each file, whether to create, update, leave, keep (a seed that exists),
+//! delete, or report a conflict (a file someone edited since strata wrote it, or one strata
+//! never wrote). `--dry-run` prints a plan, the real run applies it: the same code up to the
+//! last step. This module never touches the disk: the caller passes a reader.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::lock::{hash, Lock};
+use crate::render::RenderedFile;
+use crate::repo::Repo;
+
+/// What happens to one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Create,
+    Update,
+    Unchanged,
+    /// A seed that exists: it belongs to its owner now and is never rewritten.
+    KeepSeed,
+    Delete,
+    /// Someone changed the file since strata wrote it (or strata never wrote it).
+    Conflict(String),
+}
+
+/// One planned file.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub repo: Repo,
+    pub path: String,
+    pub action: Action,
+    /// What is on disk now.
+    pub old: Option<Vec<u8>>,
+    /// What strata would write (None for deletions).
+    pub new: Option<Vec<u8>>,
+    pub seed: bool,
+    /// For a conflict: what would have happened with `--force`.
+    pub forced: Option<Box<Action>>,
+}
+
+impl Change {
+    /// Whether applying this change writes or removes something.
+    pub fn touches_disk(&self) -> bool {
+        matches!(
+            self.action,
+            Action::Create | Action::Update | Action::Delete
+        )
+    }
+}
+
+/// Every change of one command, in both repos.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    pub changes: Vec<Change>,
+}
+
+impl Plan {
+    pub fn conflicts(&self) -> Vec<&Change> {
+        self.changes
+            .iter()
+            .filter(|c| matches!(c.action, Action::Conflict(_)))
+            .collect()
+    }
+
+    /// Turns every conflict into what it would have been: `--force`.
+    pub fn force(&mut self) {
+        for change in &mut self.changes {
+            if let Some(forced) = change.forced.take() {
+                change.action = *forced;
+            }
+        }
+    }
+
+    /// The repos this plan writes to.
+    pub fn touched_repos(&self) -> BTreeSet<Repo> {
+        self.changes
+            .iter()
+            .filter(|c| c.touches_disk())
+            .map(|c| c.repo)
+            .collect()
+    }
+
+    /// The lock of a repo after this plan is applied.
+    pub fn next_lock(&self, repo: Repo, previous: &Lock) -> Lock {
+        let mut lock = previous.clone();
+        for change in self.changes.iter().filter(|c| c.repo == repo) {
+            match (&change.action, &change.new) {
+                (Action::Create | Action::Update | Action::Unchanged, Some(bytes)) => {
+                    lock.files.insert(change.path.clone(), hash(bytes));
+                }
+                (Action::Delete, _) => {
+                    lock.files.remove(&change.path);
+                }
+                _ => {}
+            }
+        }
+        lock
+    }
+}
+
+/// Plans rendered files and deletions against the disk (`read`) and each repo's lock.
+pub fn plan(
+    rendered: Vec<RenderedFile>,
+    deletions: Vec<(Repo, String, bool)>,
+    locks: &BTreeMap<Repo, Lock>,
+    read: &mut dyn FnMut(Repo, &str) -> Option<Vec<u8>>,
+) -> Plan {
+    let mut changes = Vec::with_capacity(rendered.len() + deletions.len());
+    for file in rendered {
+        let old = read(file.repo, &file.path);
+        let locked = locks.get(&file.repo).and_then(|l| l.files.get(&file.path));
+        let (action, forced) = match &old {
+            None => (Action::Create, None),
+            Some(_) if file.seed => (Action::KeepSeed, None),
+            Some(disk) if *disk == file.bytes => (Action::Unchanged, None),
+            Some(disk) => match locked {
+                Some(recorded) if *recorded == hash(disk) => (Action::Update, None),
+                Some(_) => (
+                    Action::Conflict("edited since strata wrote it".to_string()),
+                    Some(Box::new(Action::Update)),
+                ),
+                None => (
+                    Action::Conflict("exists and was not written by strata".to_string()),
+                    Some(Box::new(Action::Update)),
+                ),
+            },
+        };
+        changes.push(Change {
+            repo: file.repo,
+            path: file.path,
+            action,
+            old,
+            new: Some(file.bytes),
+            seed: file.seed,
+            forced,
+        });
+    }
+    for (repo, path, seed) in deletions {
+        let Some(old) = read(repo, &path) else {
+            continue;
+        };
+        let locked = locks.get(&repo).and_then(|l| l.files.get(&path));
+        let edited = locked.is_none_or(|recorded| *recorded != hash(&old));
+        let (action, forced) = if edited && !seed {
+            (
+                Action::Conflict("edited since strata wrote it, and would be deleted".to_string()),
+                Some(Box::new(Action::Delete)),
+            )
+        } else {
+            (Action::Delete, None)
+        };
+        changes.push(Change {
+            repo,
+            path,
+            action,
+            old: Some(old),
+            new: None,
+            seed,
+            forced,
+        });
+    }
+    Plan { changes }
+}
+
+/// A unified diff of one change, for `--dry-run` and conflict reports.
+pub fn diff(change: &Change) -> String {
+    let old = change
+        .old
+        .as_deref()
+        .map(String::from_utf8_lossy)
+        .unwrap_or_default();
+    let new = change
+        .new
+        .as_deref()
+        .map(String::from_utf8_lossy)
+        .unwrap_or_default();
+    let (old_name, new_name) = match change.action {
+        Action::Create => ("/dev/null".to_string(), format!("b/{}", change.path)),
+        Action::Delete => (format!("a/{}", change.path), "/dev/null".to_string()),
+        _ => (format!("a/{}", change.path), format!("b/{}", change.path)),
+    };
+    similar::TextDiff::from_lines(old.as_ref(), new.as_ref())
+        .unified_diff()
+        .context_radius(3)
+        .header(&old_name, &new_name)
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(path: &str, bytes: &str, seed: bool) -> RenderedFile {
+        RenderedFile {
+            repo: Repo::Gitops,
+            path: path.to_string(),
+            bytes: bytes.as_bytes().to_vec(),
+            seed,
+        }
+    }
+
+    #[track_caller]
+    fn case(disk: Option<&str>, locked: Option<&str>, new: &str, seed: bool, expected: Action) {
+        let mut lock = Lock::new(Repo::Gitops);
+        if let Some(locked) = locked {
+            lock.files.insert("f".into(), hash(locked.as_bytes()));
+        }
+        let locks = BTreeMap::from([(Repo::Gitops, lock)]);
+        let plan = plan(vec![file("f", new, seed)], vec![], &locks, &mut |_, _| {
+            disk.map(|d| d.as_bytes().to_vec())
+        });
+        assert_eq!(plan.changes[0].action, expected);
+    }
+
+    #[test]
+    fn each_file_gets_the_right_action() {
+        case(None, None, "a", false, Action::Create);
+        case(Some("a"), Some("a"), "a", false, Action::Unchanged);
+        case(Some("a"), Some("a"), "b", false, Action::Update);
+        case(
+            Some("edited"),
+            Some("a"),
+            "b",
+            false,
+            Action::Conflict("edited since strata wrote it".into()),
+        );
+        case(
+            Some("edited"),
+            Some("a"),
+            "edited",
+            false,
+            Action::Unchanged,
+        );
+        case(
+            Some("x"),
+            None,
+            "b",
+            false,
+            Action::Conflict("exists and was not written by strata".into()),
+        );
+        case(Some("edited"), Some("a"), "b", true, Action::KeepSeed);
+        case(None, Some("a"), "b", true, Action::Create);
+    }
+
+    #[test]
+    fn deleting_an_edited_owned_file_is_a_conflict_but_seeds_go() {
+        let mut lock = Lock::new(Repo::Gitops);
+        lock.files.insert("owned".into(), hash(b"a"));
+        lock.files.insert("seed".into(), hash(b"a"));
+        let locks = BTreeMap::from([(Repo::Gitops, lock)]);
+        let mut plan = plan(
+            vec![],
+            vec![
+                (Repo::Gitops, "owned".into(), false),
+                (Repo::Gitops, "seed".into(), true),
+                (Repo::Gitops, "gone".into(), false),
+            ],
+            &locks,
+            &mut |_, path| (path != "gone").then(|| b"edited".to_vec()),
+        );
+        assert_eq!(plan.changes.len(), 2, "a file already gone needs nothing");
+        assert!(matches!(plan.changes[0].action, Action::Conflict(_)));
+        assert_eq!(plan.changes[1].action, Action::Delete);
+        plan.force();
+        assert_eq!(plan.changes[0].action, Action::Delete);
+        let lock = plan.next_lock(Repo::Gitops, &locks[&Repo::Gitops]);
+        assert!(lock.files.is_empty());
+    }
+}

@@ -1,0 +1,505 @@
+//! Rendering: answers + layers -> files in memory. Pure: no disk, no git.
+//!
+//! A template path may hold the placeholders `__stack__`, `__env__` and `__service__`; each
+//! template is instantiated once per value (per service and environment the service runs in,
+//! when both appear). Only `*.tera` files are rendered (suffix stripped); every other file is
+//! copied byte for byte; a template that renders to whitespace only is not emitted (that is
+//! how a file is optional). Each path component is checked on its own, so no value can make a
+//! path outside its repo. Values reach YAML only through the `q` filter (see `yaml.rs`).
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+use tera::Tera;
+
+use crate::answers::Answers;
+use crate::pack::{Layer, TemplateFile};
+use crate::repo::Repo;
+use crate::settings::Topology;
+
+/// A file ready to be planned: which repo, where, what, and who owns it afterwards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedFile {
+    pub repo: Repo,
+    /// Path relative to the repo root, `/`-separated.
+    pub path: String,
+    pub bytes: Vec<u8>,
+    /// Written once and then left to its owner.
+    pub seed: bool,
+}
+
+/// Which instances of the templates a command renders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Everything: `strata new`.
+    All,
+    /// One service's files, plus every file that lists services or environments.
+    Service(String),
+    /// One environment's files, plus every file that lists services or environments.
+    Env(String),
+}
+
+/// One template bound to its placeholder values.
+#[derive(Debug, Clone)]
+struct Instance<'a> {
+    file: &'a TemplateFile,
+    path: String,
+    stack: Option<usize>,
+    env: Option<usize>,
+    service: Option<&'a str>,
+}
+
+/// A pair of layers with their compiled templates.
+pub struct Renderer {
+    layers: Vec<Layer>,
+    tera: Tera,
+}
+
+/// A path component that is unsafe to write.
+#[derive(Debug, thiserror::Error)]
+#[error("template path `{0}` renders to an unsafe path component `{1}`")]
+pub struct UnsafePath(pub String, pub String);
+
+impl Renderer {
+    /// Compiles every `.tera` file of the layers.
+    pub fn new(layers: Vec<Layer>) -> anyhow::Result<Self> {
+        let mut tera = Tera::default();
+        tera.autoescape_on(vec![]);
+        crate::yaml::register_filters(&mut tera);
+        let mut sources = Vec::new();
+        for layer in &layers {
+            for file in &layer.files {
+                if let Some(name) = file.path.strip_suffix(".tera") {
+                    let text = std::str::from_utf8(file.contents)
+                        .map_err(|_| anyhow::anyhow!("template `{}` is not UTF-8", file.path))?;
+                    sources.push((format!("{}/{name}", layer.repo), text));
+                }
+            }
+        }
+        tera.add_raw_templates(sources)?;
+        Ok(Self { layers, tera })
+    }
+
+    /// Renders the instances a scope selects.
+    pub fn render(&self, answers: &Answers, scope: &Scope) -> anyhow::Result<Vec<RenderedFile>> {
+        let model = Model::new(answers);
+        let mut base = tera::Context::new();
+        for (key, value) in model.globals.as_object().expect("globals are an object") {
+            base.insert(key.as_str(), value);
+        }
+        let mut with_services = base.clone();
+        with_services.insert("services", &model.services);
+
+        let mut out = Vec::new();
+        for layer in &self.layers {
+            for instance in instances(layer, answers, scope)? {
+                let bytes = match instance.file.path.strip_suffix(".tera") {
+                    Some(name) => {
+                        let mut context = if instance.service.is_some() {
+                            base.clone()
+                        } else {
+                            with_services.clone()
+                        };
+                        if let Some(i) = instance.stack {
+                            context.insert("stack", &model.stacks[i]);
+                        }
+                        if let Some(i) = instance.env {
+                            context.insert("env", &model.envs[i]);
+                        }
+                        if let Some(service) = instance.service {
+                            let value = &model.service_by_name[service];
+                            context.insert("service", value);
+                            if let Some(i) = instance.env {
+                                let env_name = answers.environments[i].name.as_str();
+                                context.insert("senv", &value["in"][env_name]);
+                            }
+                        }
+                        self.tera
+                            .render(&format!("{}/{name}", layer.repo), &context)
+                            .map_err(|err| {
+                                anyhow::anyhow!(
+                                    "rendering `{}`: {}",
+                                    instance.path,
+                                    tera_chain(&err)
+                                )
+                            })?
+                            .into_bytes()
+                    }
+                    None => instance.file.contents.to_vec(),
+                };
+                // A template that renders to nothing but whitespace is a file this instance
+                // does not have (for example the ExternalSecret of a service without secrets).
+                if instance.file.path.ends_with(".tera")
+                    && bytes.iter().all(u8::is_ascii_whitespace)
+                {
+                    continue;
+                }
+                let template_path = instance
+                    .file
+                    .path
+                    .strip_suffix(".tera")
+                    .unwrap_or(instance.file.path);
+                out.push(RenderedFile {
+                    repo: layer.repo,
+                    path: instance.path,
+                    bytes,
+                    seed: layer.is_seed(template_path),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The paths a scope renders, without rendering them (for deletions).
+    pub fn paths(
+        &self,
+        answers: &Answers,
+        scope: &Scope,
+    ) -> anyhow::Result<Vec<(Repo, String, bool)>> {
+        let mut out = Vec::new();
+        for layer in &self.layers {
+            for instance in instances(layer, answers, scope)? {
+                let template_path = instance
+                    .file
+                    .path
+                    .strip_suffix(".tera")
+                    .unwrap_or(instance.file.path);
+                out.push((layer.repo, instance.path, layer.is_seed(template_path)));
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn tera_chain(err: &tera::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    text
+}
+
+/// Expands every template of a layer into the instances the scope selects.
+fn instances<'a>(
+    layer: &'a Layer,
+    answers: &'a Answers,
+    scope: &Scope,
+) -> Result<Vec<Instance<'a>>, UnsafePath> {
+    let stacks = stacks(answers);
+    let mut out = Vec::new();
+    for file in &layer.files {
+        let path = file.path.strip_suffix(".tera").unwrap_or(file.path);
+        let has_stack = path.contains("__stack__");
+        let has_env = path.contains("__env__");
+        let has_service = path.contains("__service__");
+        let stack_values: Vec<Option<usize>> = if has_stack {
+            (0..stacks.len()).map(Some).collect()
+        } else {
+            vec![None]
+        };
+        for stack in stack_values {
+            let env_values: Vec<Option<usize>> = if has_env {
+                (0..answers.environments.len()).map(Some).collect()
+            } else {
+                vec![None]
+            };
+            for env in env_values {
+                let env_name = env.map(|i| answers.environments[i].name.as_str());
+                let service_values: Vec<Option<&str>> = if has_service {
+                    answers
+                        .services
+                        .iter()
+                        .filter(|(_, service)| {
+                            env_name.is_none_or(|e| service.envs.contains_key(e))
+                        })
+                        .map(|(name, _)| Some(name.as_str()))
+                        .collect()
+                } else {
+                    vec![None]
+                };
+                for service in service_values {
+                    let selected = match (scope, service, env_name) {
+                        (Scope::All, _, _) | (_, None, _) => true,
+                        (Scope::Service(s), Some(svc), _) => s == svc,
+                        (Scope::Env(e), Some(_), Some(env)) => e == env,
+                        (Scope::Env(_), Some(_), None) => false,
+                    };
+                    if !selected {
+                        continue;
+                    }
+                    let rendered_path = instance_path(
+                        path,
+                        stack.map(|i| stacks[i].0.as_str()),
+                        env_name,
+                        service,
+                    )?;
+                    out.push(Instance {
+                        file,
+                        path: rendered_path,
+                        stack,
+                        env,
+                        service,
+                    });
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Replaces the placeholders of a template path, one component at a time, refusing any
+/// component that is empty, `.`, `..` or holds a separator.
+fn instance_path(
+    template: &str,
+    stack: Option<&str>,
+    env: Option<&str>,
+    service: Option<&str>,
+) -> Result<String, UnsafePath> {
+    let mut parts = Vec::new();
+    for component in template.split('/') {
+        let mut value = component.to_string();
+        for (placeholder, replacement) in [
+            ("__stack__", stack),
+            ("__env__", env),
+            ("__service__", service),
+        ] {
+            if let Some(replacement) = replacement {
+                value = value.replace(placeholder, replacement);
+            }
+        }
+        let unsafe_component = value.is_empty()
+            || value == "."
+            || value == ".."
+            || value.contains(['/', '\\', '\0'])
+            || value.contains("__stack__")
+            || value.contains("__env__")
+            || value.contains("__service__");
+        if unsafe_component {
+            return Err(UnsafePath(template.to_string(), value));
+        }
+        parts.push(value);
+    }
+    Ok(parts.join("/"))
+}
+
+/// The Pulumi stacks of a workspace: (stack name, cluster name, VPC CIDR, environment indexes).
+pub fn stacks(answers: &Answers) -> Vec<(String, String, String, Vec<usize>)> {
+    match answers.settings.network.topology {
+        Topology::Shared => vec![(
+            "shared".to_string(),
+            answers.project.clone(),
+            answers.settings.network.vpc_cidr.clone(),
+            (0..answers.environments.len()).collect(),
+        )],
+        Topology::PerEnvironment => answers
+            .environments
+            .iter()
+            .enumerate()
+            .map(|(i, env)| {
+                (
+                    env.name.clone(),
+                    format!("{}-{}", answers.project, env.name),
+                    env.vpc_cidr.clone().unwrap_or_default(),
+                    vec![i],
+                )
+            })
+            .collect(),
+    }
+}
+
+/// The values templates see, built once per render.
+struct Model {
+    globals: Value,
+    stacks: Vec<Value>,
+    envs: Vec<Value>,
+    services: Vec<Value>,
+    service_by_name: BTreeMap<String, Value>,
+}
+
+impl Model {
+    fn new(answers: &Answers) -> Self {
+        let stacks_raw = stacks(answers);
+        let env_stack: BTreeMap<usize, usize> = stacks_raw
+            .iter()
+            .enumerate()
+            .flat_map(|(s, (_, _, _, envs))| envs.iter().map(move |e| (*e, s)))
+            .collect();
+        let envs: Vec<Value> = answers
+            .environments
+            .iter()
+            .enumerate()
+            .map(|(i, env)| {
+                let (stack, cluster, cidr, _) = &stacks_raw[env_stack[&i]];
+                json!({
+                    "name": env.name,
+                    "namespace": env.name,
+                    "stack": stack,
+                    "cluster_name": cluster,
+                    "vpc_cidr": cidr,
+                    "project_name": format!("{}-{}", answers.project, env.name),
+                })
+            })
+            .collect();
+        let stacks: Vec<Value> = stacks_raw
+            .iter()
+            .map(|(name, cluster, cidr, env_indexes)| {
+                let stack_envs: Vec<&Value> = env_indexes.iter().map(|i| &envs[*i]).collect();
+                let service_roles: Vec<Value> = env_indexes
+                    .iter()
+                    .flat_map(|i| {
+                        let env = &answers.environments[*i].name;
+                        answers.services.iter().filter(move |(_, s)| s.irsa && s.envs.contains_key(env)).map(move |(svc, _)| {
+                            json!({"service": svc, "namespace": env, "service_account": svc, "role_name": role_name(&answers.project, env, svc)})
+                        })
+                    })
+                    .collect();
+                json!({"name": name, "cluster_name": cluster, "vpc_cidr": cidr, "envs": stack_envs, "service_roles": service_roles})
+            })
+            .collect();
+
+        let mut services = Vec::new();
+        let mut service_by_name = BTreeMap::new();
+        for (name, service) in &answers.services {
+            let mut per_env = serde_json::Map::new();
+            for (env, values) in &service.envs {
+                let role_arn = match (&answers.aws_account_id, service.irsa) {
+                    (Some(account), true) => format!(
+                        "arn:aws:iam::{account}:role/{}",
+                        role_name(&answers.project, env, name)
+                    ),
+                    _ => String::new(),
+                };
+                per_env.insert(
+                    env.clone(),
+                    json!({
+                        "min_replicas": values.min_replicas,
+                        "max_replicas": values.max_replicas,
+                        "host": service.host_in(name, env, &answers.domain),
+                        "role_arn": role_arn,
+                        "app_name": format!("{name}-{env}"),
+                    }),
+                );
+            }
+            let ordered_envs: Vec<&str> = answers
+                .env_names()
+                .into_iter()
+                .filter(|e| service.envs.contains_key(*e))
+                .collect();
+            let config: Vec<Value> = service
+                .config
+                .iter()
+                .map(|(k, v)| json!({"key": k, "value": v}))
+                .collect();
+            let value = json!({
+                "name": name,
+                "image": service.image,
+                "tag": service.tag,
+                "port": service.port,
+                "path": service.path,
+                "health_path": service.health_path,
+                "cpu_request": service.cpu_request,
+                "cpu_limit": service.cpu_limit,
+                "memory_request": service.memory_request,
+                "memory_limit": service.memory_limit,
+                "irsa": service.irsa,
+                "secrets": service.secrets,
+                "config": config,
+                "envs": ordered_envs,
+                "in": per_env,
+            });
+            service_by_name.insert(name.clone(), value.clone());
+            services.push(value);
+        }
+
+        let node_groups: Vec<Value> = answers
+            .settings
+            .node_groups
+            .iter()
+            .map(|(name, group)| {
+                let taints: Vec<Value> = group
+                    .taints
+                    .iter()
+                    .filter_map(|t| crate::settings::parse_taint(t))
+                    .map(|(key, value, effect)| json!({"key": key, "value": value, "effect": effect}))
+                    .collect();
+                json!({"name": name, "group": group, "taints": taints})
+            })
+            .collect();
+        // Add-ons run on the first tainted node group, when there is one (a system pool).
+        let addon_pool = answers
+            .settings
+            .node_groups
+            .iter()
+            .find(|(_, g)| !g.taints.is_empty())
+            .map(|(name, _)| name.clone());
+        let globals = json!({
+            "node_groups": node_groups,
+            "addon_pool": addon_pool,
+            "project": answers.project,
+            "strata_version": env!("CARGO_PKG_VERSION"),
+            "pack": answers.pack,
+            "preset": answers.preset,
+            "region": answers.region,
+            "domain": answers.domain,
+            "topology": answers.settings.network.topology,
+            "repos": answers.repos,
+            "settings": answers.settings,
+            "cluster_autoscaler_tag": answers.settings.cluster_autoscaler_tag(),
+            "environments": envs,
+            "stacks": stacks,
+            "pulumi_project": format!("{}-foundation", answers.project),
+        });
+        Self {
+            globals,
+            stacks,
+            envs,
+            services,
+            service_by_name,
+        }
+    }
+}
+
+/// The IAM role name of a service in an environment: `<project>-<env>-<service>` (at most 64).
+pub fn role_name(project: &str, env: &str, service: &str) -> String {
+    format!("{project}-{env}-{service}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_replaced_per_component() {
+        assert_eq!(
+            instance_path(
+                "services/__service__/overlays/__env__/k.yaml",
+                None,
+                Some("dev"),
+                Some("api")
+            )
+            .unwrap(),
+            "services/api/overlays/dev/k.yaml"
+        );
+        assert_eq!(
+            instance_path("Pulumi.__stack__.yaml", Some("shared"), None, None).unwrap(),
+            "Pulumi.shared.yaml"
+        );
+    }
+
+    #[test]
+    fn no_value_can_escape_the_repo() {
+        for bad in ["..", ".", "", "a/b", "a\\b"] {
+            assert!(
+                instance_path("services/__service__/x", None, None, Some(bad)).is_err(),
+                "{bad:?}"
+            );
+        }
+        assert!(
+            instance_path("apps/__env__/x", None, None, None).is_err(),
+            "an unfilled placeholder is refused"
+        );
+    }
+}

@@ -1,0 +1,111 @@
+//! A workspace on disk: the two repos, their answers files and their locks.
+//!
+//! `-C DIR` may name either repo; its `strata.lock` says which one it is, and `strata.toml`
+//! says where the other one is. The two answers files must agree. This module only reads.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+
+use crate::answers::{self, Answers};
+use crate::lock::{self, Lock};
+use crate::problem::{Problem, Problems};
+use crate::repo::Repo;
+
+/// Both repos of a workspace, as read from disk.
+#[derive(Debug)]
+pub struct Workspace {
+    pub roots: BTreeMap<Repo, PathBuf>,
+    pub answers: Answers,
+    pub locks: BTreeMap<Repo, Lock>,
+}
+
+fn read_text(path: &Path) -> Result<Option<String>> {
+    match fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(err).with_context(|| format!("reading `{}`", path.display())),
+    }
+}
+
+fn read_repo(dir: &Path) -> Result<(Answers, Lock)> {
+    let lock_path = dir.join(lock::FILE_NAME);
+    let answers_path = dir.join(answers::FILE_NAME);
+    let Some(lock_text) = read_text(&lock_path)? else {
+        return Err(Problems::from(
+            Problem::new(format!("`{}`", dir.display()), "is not a repo made by strata (it has no `strata.lock`)")
+                .hint("run the command inside `<project>-foundation` or `<project>-gitops`, or pass `-C DIR`"),
+        )
+        .into());
+    };
+    let lock = Lock::parse(&lock_text, &lock_path.display().to_string()).map_err(Problems::from)?;
+    let Some(answers_text) = read_text(&answers_path)? else {
+        return Err(Problems::from(
+            Problem::new(format!("`{}`", answers_path.display()), "is missing")
+                .hint("restore it from git: `git checkout -- strata.toml`"),
+        )
+        .into());
+    };
+    let answers = Answers::parse(&answers_text, &answers_path.display().to_string())?;
+    Ok((answers, lock))
+}
+
+impl Workspace {
+    /// Opens the workspace that `dir` (either repo) belongs to.
+    pub fn open(dir: &Path) -> Result<Workspace> {
+        let dir = dir.canonicalize().map_err(|_| {
+            Problems::from(
+                Problem::new(format!("`{}`", dir.display()), "does not exist")
+                    .hint("pass `-C` the path of a repo made by `strata new`"),
+            )
+        })?;
+        let (answers, lock) = read_repo(&dir)?;
+        let this = lock.repo;
+        let other = if this == Repo::Foundation {
+            Repo::Gitops
+        } else {
+            Repo::Foundation
+        };
+        let other_rel = match other {
+            Repo::Foundation => &answers.repos.foundation_dir,
+            Repo::Gitops => &answers.repos.gitops_dir,
+        };
+        let other_dir = dir.join(other_rel);
+        let other_dir = other_dir.canonicalize().map_err(|_| {
+            Problems::from(
+                Problem::new(format!("the {other} repo"), format!("is not at `{}`", other_dir.display()))
+                    .hint(format!("clone it there, or set `repos.{other}_dir` in `strata.toml` of both repos to its path relative to each repo")),
+            )
+        })?;
+        let (other_answers, other_lock) = read_repo(&other_dir)?;
+        if other_lock.repo != other {
+            return Err(Problems::from(
+                Problem::new(
+                    format!("`{}`", other_dir.display()),
+                    format!("is a {} repo, expected the {other} repo", other_lock.repo),
+                )
+                .hint(format!("fix `repos.{other}_dir` in `strata.toml`")),
+            )
+            .into());
+        }
+        if other_answers != answers {
+            return Err(Problems::from(
+                Problem::new("the answers files", format!("`{}` and `{}` differ", dir.join(answers::FILE_NAME).display(), other_dir.join(answers::FILE_NAME).display()))
+                    .hint("make both copies identical (copy the one you trust over the other), then run the command again"),
+            )
+            .into());
+        }
+        Ok(Workspace {
+            roots: BTreeMap::from([(this, dir), (other, other_dir)]),
+            answers,
+            locks: BTreeMap::from([(this, lock), (other, other_lock)]),
+        })
+    }
+
+    /// Reads a file of one repo, if it exists.
+    pub fn read(&self, repo: Repo, path: &str) -> Option<Vec<u8>> {
+        fs::read(self.roots[&repo].join(path)).ok()
+    }
+}

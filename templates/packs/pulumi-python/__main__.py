@@ -1,0 +1,55 @@
+"""The foundation of the platform: network, EKS cluster, add-ons, platform layer, hand-over to Argo CD.
+
+Every value comes from the stack configuration (`settings.py`); nothing here
+is specific to a project, stack or environment. The stages run in dependency
+order; each module owns one concern:
+
+    settings -> network -> cluster -> nodes -> platform_layer -> addons
+             -> external_secrets -> services -> gitops -> stack outputs
+"""
+
+from __future__ import annotations
+
+import pulumi
+
+from addons import install_addons
+from aws_context import lookup_aws_context
+from cluster import create_cluster
+from external_secrets import create_secret_stores
+from gitops import hand_over_to_gitops, root_application_name
+from network import create_network
+from nodes import create_node_groups
+from platform_layer import create_platform_layer
+from services import create_service_roles
+from settings import load_settings
+
+
+def main() -> None:
+    """Build the whole foundation and export what the gitops repository and operators need."""
+    settings = load_settings()
+    aws_context = lookup_aws_context(settings.region)
+    network = create_network(settings)
+    cluster = create_cluster(settings, network, aws_context)
+    node_groups = create_node_groups(settings, cluster, network, aws_context)
+    platform = create_platform_layer(settings, cluster, network)
+    addons = install_addons(settings, cluster, network, platform, node_groups, aws_context)
+    secret_store_roles = create_secret_stores(settings, cluster, platform, addons.external_secrets, aws_context)
+    service_roles = create_service_roles(settings, cluster)
+    hand_over_to_gitops(settings, cluster, addons.argocd)
+
+    pulumi.export("clusterName", settings.cluster_name)
+    pulumi.export("region", settings.region)
+    pulumi.export("vpcId", network.vpc_id)
+    pulumi.export("privateSubnetIds", network.private_subnet_ids)
+    pulumi.export("publicSubnetIds", network.public_subnet_ids)
+    pulumi.export("kubeconfig", pulumi.Output.secret(cluster.kubeconfig_json))
+    pulumi.export("oidcProviderArn", cluster.oidc.arn)
+    pulumi.export("oidcIssuer", cluster.oidc.issuer)
+    pulumi.export("secretsKmsKeyArn", cluster.kms_key_arn)
+    pulumi.export("addonRoleArns", addons.role_arns)
+    pulumi.export("secretStoreRoleArns", secret_store_roles)
+    pulumi.export("serviceRoleArns", service_roles)
+    pulumi.export("rootApplications", {env.name: root_application_name(env) for env in settings.environments})
+
+
+main()

@@ -1,0 +1,452 @@
+"""Platform add-ons: their IRSA roles with least-privilege policies, the Helm releases, the EBS CSI add-on.
+
+Every Helm release pins the chart version from the stack configuration and has
+an explicit release name, because the charts derive ServiceAccount names from
+it and the IRSA trust policies name those accounts. Service account names are
+set explicitly for the same reason.
+
+The releases wait for the node groups (pods need nodes) and for the AWS Load
+Balancer Controller (its webhooks must answer before other charts create
+Services and pods).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from aws_context import AwsContext
+from cluster import ClusterOutputs
+from irsa import service_account_role
+from network import NetworkOutputs
+from platform_layer import PlatformLayer
+from settings import ChartAddon, Settings
+
+ROLE_ARN_ANNOTATION = "eks.amazonaws.com/role-arn"
+LBC_POLICY_FILE = Path(__file__).parent / "policies" / "aws-load-balancer-controller" / "iam_policy.json"
+# v2 of the managed policy: only volumes and snapshots tagged `ebs.csi.aws.com/cluster: true`
+# (the driver tags what it provisions; imported volumes must be tagged by hand).
+EBS_CSI_POLICY = "service-role/AmazonEBSCSIDriverPolicyV2"
+ARGOCD_APPLICATION_HEALTH = """\
+hs = {}
+hs.status = "Progressing"
+hs.message = ""
+if obj.status ~= nil and obj.status.health ~= nil then
+  hs.status = obj.status.health.status
+  if obj.status.health.message ~= nil then
+    hs.message = obj.status.health.message
+  end
+end
+return hs
+"""
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A Helm chart, its default repository, release name, namespace and service account."""
+
+    chart: str
+    repository: str
+    release: str
+    namespace: str
+    service_account: str
+
+
+LOAD_BALANCER_CONTROLLER = Chart(
+    "aws-load-balancer-controller", "https://aws.github.io/eks-charts",
+    "aws-load-balancer-controller", "kube-system", "aws-load-balancer-controller",
+)
+CLUSTER_AUTOSCALER = Chart(
+    "cluster-autoscaler", "https://kubernetes.github.io/autoscaler",
+    "cluster-autoscaler", "kube-system", "cluster-autoscaler",
+)
+METRICS_SERVER = Chart(
+    "metrics-server", "https://kubernetes-sigs.github.io/metrics-server/",
+    "metrics-server", "kube-system", "metrics-server",
+)
+EXTERNAL_DNS = Chart(
+    "external-dns", "https://kubernetes-sigs.github.io/external-dns/",
+    "external-dns", "external-dns", "external-dns",
+)
+EXTERNAL_SECRETS = Chart(
+    "external-secrets", "https://charts.external-secrets.io",
+    "external-secrets", "external-secrets", "external-secrets",
+)
+ARGOCD = Chart(
+    "argo-cd", "https://argoproj.github.io/argo-helm",
+    "argocd", "argocd", "argocd-server",
+)
+EBS_CSI_SERVICE_ACCOUNT = "ebs-csi-controller-sa"
+
+
+@dataclass(frozen=True)
+class AddonOutputs:
+    """Releases and roles that later stages and the stack outputs need."""
+
+    argocd: k8s.helm.v3.Release
+    external_secrets: k8s.helm.v3.Release
+    role_arns: dict[str, pulumi.Output[str]]  # add-on -> IRSA role ARN
+
+
+# --- IAM policies -----------------------------------------------------------------------------
+
+
+def load_balancer_controller_policy() -> str:
+    """The official AWS Load Balancer Controller policy, shipped in `policies/` (see its SOURCE)."""
+    return json.dumps(json.loads(LBC_POLICY_FILE.read_text(encoding="utf-8")), separators=(",", ":"))
+
+
+def security_group_guard_policy(vpc_arn: str) -> str:
+    """Deny security-group rule changes outside this VPC.
+
+    The official policy allows `Authorize/RevokeSecurityGroupIngress` on every
+    security group; the LBC install guide suggests narrowing it with `ec2:Vpc`.
+    A separate deny keeps the vendored file byte for byte as published.
+    """
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "OnlySecurityGroupsOfThisVpc",
+                    "Effect": "Deny",
+                    "Action": ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"],
+                    "Resource": "*",
+                    "Condition": {"ArnNotEquals": {"ec2:Vpc": vpc_arn}},
+                }
+            ],
+        }
+    )
+
+
+def cluster_autoscaler_policy(cluster_name: str) -> str:
+    """Describe anything; scale or terminate only the ASGs of this cluster (EKS tags them `owned`)."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "Describe",
+                    "Effect": "Allow",
+                    "Action": [
+                        "autoscaling:DescribeAutoScalingGroups",
+                        "autoscaling:DescribeAutoScalingInstances",
+                        "autoscaling:DescribeLaunchConfigurations",
+                        "autoscaling:DescribeScalingActivities",
+                        "ec2:DescribeImages",
+                        "ec2:DescribeInstanceTypes",
+                        "ec2:DescribeLaunchTemplateVersions",
+                        "ec2:GetInstanceTypesFromInstanceRequirements",
+                        "eks:DescribeNodegroup",
+                    ],
+                    "Resource": "*",
+                },
+                {
+                    "Sid": "ScaleOwnNodeGroups",
+                    "Effect": "Allow",
+                    "Action": ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"],
+                    "Resource": "*",
+                    "Condition": {
+                        "StringEquals": {f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster_name}": "owned"}
+                    },
+                },
+            ],
+        }
+    )
+
+
+def external_dns_policy(zone_arn: str) -> str:
+    """Change records only in the project's public hosted zone; list zones to find it."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "ManageRecordsOfTheZone",
+                    "Effect": "Allow",
+                    "Action": [
+                        "route53:ChangeResourceRecordSets",
+                        "route53:ListResourceRecordSets",
+                        "route53:ListTagsForResources",
+                    ],
+                    "Resource": [zone_arn],
+                },
+                {
+                    "Sid": "FindZones",
+                    "Effect": "Allow",
+                    "Action": ["route53:ListHostedZones"],
+                    "Resource": "*",
+                },
+            ],
+        }
+    )
+
+
+# --- Helm values helpers ----------------------------------------------------------------------
+
+
+def placement(settings: Settings) -> dict[str, Any]:
+    """Scheduling values shared by the add-ons: tolerate a `CriticalAddonsOnly` pool, pin to `nodePool`."""
+    values: dict[str, Any] = {"tolerations": [{"key": "CriticalAddonsOnly", "operator": "Exists"}]}
+    if settings.addons.node_pool:
+        values["nodeSelector"] = {"strata.io/pool": settings.addons.node_pool}
+    return values
+
+
+def service_account_values(chart: Chart, role_arn: pulumi.Input[str] | None) -> dict[str, Any]:
+    """A chart-created service account with a fixed name and, if given, the IRSA annotation."""
+    annotations = {ROLE_ARN_ANNOTATION: role_arn} if role_arn is not None else {}
+    return {"create": True, "name": chart.service_account, "annotations": annotations}
+
+
+def release(
+    chart: Chart,
+    addon: ChartAddon,
+    values: Mapping[str, Any],
+    namespace: pulumi.Input[str],
+    provider: k8s.Provider,
+    depends_on: Sequence[pulumi.Resource],
+) -> k8s.helm.v3.Release:
+    """A Helm release with the pinned chart version and an explicit release name."""
+    return k8s.helm.v3.Release(
+        chart.release,
+        name=chart.release,
+        chart=chart.chart,
+        version=addon.chart_version,
+        namespace=namespace,
+        repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=addon.repository or chart.repository),
+        values=dict(values),
+        max_history=10,
+        opts=pulumi.ResourceOptions(provider=provider, depends_on=list(depends_on)),
+    )
+
+
+# --- the add-ons ------------------------------------------------------------------------------
+
+
+def load_balancer_controller_values(settings: Settings, vpc_id: pulumi.Input[str], role_arn: pulumi.Input[str]) -> dict:
+    """Region and VPC are set, so the controller never needs IMDS (nodes allow one hop only)."""
+    addon = settings.addons.load_balancer_controller
+    return {
+        "clusterName": settings.cluster_name,
+        "region": settings.region,
+        "vpcId": vpc_id,
+        "replicaCount": addon.replicas,
+        "serviceAccount": service_account_values(LOAD_BALANCER_CONTROLLER, role_arn),
+        "podDisruptionBudget": {"maxUnavailable": 1} if addon.replicas > 1 else {},
+        **placement(settings),
+    }
+
+
+def cluster_autoscaler_values(settings: Settings, role_arn: pulumi.Input[str]) -> dict:
+    """Auto-discovery of this cluster's node groups; the image tag follows the cluster version."""
+    addon = settings.addons.cluster_autoscaler
+    return {
+        "cloudProvider": "aws",
+        "awsRegion": settings.region,
+        "autoDiscovery": {"clusterName": settings.cluster_name},
+        "replicaCount": addon.replicas,
+        "image": {"tag": addon.image_tag},
+        "rbac": {"serviceAccount": service_account_values(CLUSTER_AUTOSCALER, role_arn)},
+        "extraArgs": {"balance-similar-node-groups": True, "expander": "least-waste"},
+        **placement(settings),
+    }
+
+
+def metrics_server_values(settings: Settings) -> dict:
+    """Metrics Server needs no AWS access."""
+    addon = settings.addons.metrics_server
+    return {
+        "replicas": addon.replicas,
+        "podDisruptionBudget": {"enabled": addon.replicas > 1, "minAvailable": 1},
+        **placement(settings),
+    }
+
+
+def external_dns_values(settings: Settings, role_arn: pulumi.Input[str]) -> dict:
+    """Records for Services and Ingresses under `domain` only, owned by this cluster."""
+    return {
+        "provider": {"name": "aws"},
+        "domainFilters": [settings.domain],
+        "policy": settings.addons.external_dns.policy,
+        "registry": "txt",
+        "txtOwnerId": settings.cluster_name,
+        "sources": ["service", "ingress"],
+        "extraArgs": {"aws-zone-type": "public"},
+        "serviceAccount": service_account_values(EXTERNAL_DNS, role_arn),
+        "priorityClassName": "platform-critical",
+        **placement(settings),
+    }
+
+
+def external_secrets_values(settings: Settings) -> dict:
+    """The operator's own service account gets no AWS role: each environment's SecretStore
+    authenticates as a service account of its own namespace (see `external_secrets.py`)."""
+    addon = settings.addons.external_secrets
+    ha = addon.replicas > 1
+    return {
+        "installCRDs": True,
+        "replicaCount": addon.replicas,
+        "leaderElect": ha,
+        "serviceAccount": service_account_values(EXTERNAL_SECRETS, None),
+        "podDisruptionBudget": {"enabled": ha, "minAvailable": 1},
+        "priorityClassName": "platform-critical",
+        "webhook": {"replicaCount": addon.replicas, "podDisruptionBudget": {"enabled": ha, "minAvailable": 1}, **placement(settings)},
+        "certController": {"replicaCount": addon.replicas, **placement(settings)},
+        **placement(settings),
+    }
+
+
+def argocd_values(settings: Settings) -> dict:
+    """Argo CD, HA when `addons.argocd.ha`; Application health is restored for app-of-apps waves."""
+    addon = settings.addons.argocd
+    values: dict[str, Any] = {
+        "global": {"priorityClassName": "platform-critical", **placement(settings)},
+        "configs": {"cm": {"resource.customizations.health.argoproj.io_Application": ARGOCD_APPLICATION_HEALTH}},
+    }
+    if addon.ha:
+        replicas = max(2, addon.replicas)
+        values.update(
+            {
+                "redis-ha": {"enabled": True},
+                "controller": {"replicas": 1},
+                "server": {"replicas": replicas, "pdb": {"enabled": True, "minAvailable": 1}},
+                "repoServer": {"replicas": replicas, "pdb": {"enabled": True, "minAvailable": 1}},
+                "applicationSet": {"replicas": replicas, "pdb": {"enabled": True, "minAvailable": 1}},
+            }
+        )
+    return values
+
+
+def create_addon_roles(
+    settings: Settings, cluster: ClusterOutputs, network: NetworkOutputs, aws_context: AwsContext
+) -> dict[str, aws.iam.Role]:
+    """The IRSA role of every add-on that calls AWS, each trusted by exactly its service account."""
+    zone = aws.route53.get_zone_output(name=settings.domain, private_zone=False)
+    vpc_arn = pulumi.Output.all(aws_context.partition, aws_context.account_id, network.vpc_id).apply(
+        lambda a: f"arn:{a[0]}:ec2:{settings.region}:{a[1]}:vpc/{a[2]}"
+    )
+
+    def role(chart_name: str, namespace: str, service_account: str, **permissions: Any) -> aws.iam.Role:
+        return service_account_role(
+            f"irsa-{chart_name}",
+            oidc=cluster.oidc,
+            namespace=namespace,
+            service_account=service_account,
+            tags=settings.tags,
+            **permissions,
+        )
+
+    return {
+        "aws-load-balancer-controller": role(
+            LOAD_BALANCER_CONTROLLER.chart,
+            LOAD_BALANCER_CONTROLLER.namespace,
+            LOAD_BALANCER_CONTROLLER.service_account,
+            inline_policies={
+                "aws-load-balancer-controller": load_balancer_controller_policy(),
+                "security-groups-of-this-vpc-only": vpc_arn.apply(security_group_guard_policy),
+            },
+        ),
+        "cluster-autoscaler": role(
+            CLUSTER_AUTOSCALER.chart,
+            CLUSTER_AUTOSCALER.namespace,
+            CLUSTER_AUTOSCALER.service_account,
+            inline_policies={"cluster-autoscaler": cluster_autoscaler_policy(settings.cluster_name)},
+        ),
+        "external-dns": role(
+            EXTERNAL_DNS.chart,
+            EXTERNAL_DNS.namespace,
+            EXTERNAL_DNS.service_account,
+            inline_policies={"external-dns": zone.arn.apply(external_dns_policy)},
+        ),
+        "aws-ebs-csi-driver": role(
+            "aws-ebs-csi-driver",
+            "kube-system",
+            EBS_CSI_SERVICE_ACCOUNT,
+            managed_policy_arns=[aws_context.managed_policy_arn(EBS_CSI_POLICY)],
+        ),
+    }
+
+
+def create_ebs_csi_driver(
+    settings: Settings, role: aws.iam.Role, depends_on: Sequence[pulumi.Resource]
+) -> aws.eks.Addon:
+    """The EBS CSI driver as an EKS managed add-on, with a default gp3 StorageClass."""
+    return aws.eks.Addon(
+        "aws-ebs-csi-driver",
+        cluster_name=settings.cluster_name,
+        addon_name="aws-ebs-csi-driver",
+        addon_version=settings.addons.ebs_csi_addon_version,
+        service_account_role_arn=role.arn,
+        configuration_values=json.dumps({"defaultStorageClass": {"enabled": True}}),
+        resolve_conflicts_on_create="OVERWRITE",
+        resolve_conflicts_on_update="OVERWRITE",
+        tags=settings.tags,
+        opts=pulumi.ResourceOptions(depends_on=list(depends_on)),
+    )
+
+
+def install_addons(
+    settings: Settings,
+    cluster: ClusterOutputs,
+    network: NetworkOutputs,
+    platform: PlatformLayer,
+    node_groups: Sequence[pulumi.Resource],
+    aws_context: AwsContext,
+) -> AddonOutputs:
+    """Roles, the EBS CSI add-on and the Helm releases, in dependency order."""
+    roles = create_addon_roles(settings, cluster, network, aws_context)
+    provider = cluster.k8s_provider
+    addons = settings.addons
+    after_nodes = [*node_groups, *platform.priority_classes.values()]
+    namespaces = platform.platform_namespaces
+
+    create_ebs_csi_driver(settings, roles["aws-ebs-csi-driver"], node_groups)
+    lbc = release(
+        LOAD_BALANCER_CONTROLLER,
+        addons.load_balancer_controller,
+        load_balancer_controller_values(settings, network.vpc_id, roles["aws-load-balancer-controller"].arn),
+        "kube-system",
+        provider,
+        after_nodes,
+    )
+    after_lbc = [*after_nodes, lbc]
+    release(
+        CLUSTER_AUTOSCALER,
+        addons.cluster_autoscaler,
+        cluster_autoscaler_values(settings, roles["cluster-autoscaler"].arn),
+        "kube-system",
+        provider,
+        after_lbc,
+    )
+    release(METRICS_SERVER, addons.metrics_server, metrics_server_values(settings), "kube-system", provider, after_lbc)
+    release(
+        EXTERNAL_DNS,
+        addons.external_dns,
+        external_dns_values(settings, roles["external-dns"].arn),
+        namespaces[EXTERNAL_DNS.namespace].metadata.name,
+        provider,
+        after_lbc,
+    )
+    external_secrets = release(
+        EXTERNAL_SECRETS,
+        addons.external_secrets,
+        external_secrets_values(settings),
+        namespaces[EXTERNAL_SECRETS.namespace].metadata.name,
+        provider,
+        after_lbc,
+    )
+    argocd = release(
+        ARGOCD, addons.argocd, argocd_values(settings), namespaces[ARGOCD.namespace].metadata.name, provider, after_lbc
+    )
+    return AddonOutputs(
+        argocd=argocd,
+        external_secrets=external_secrets,
+        role_arns={name: role.arn for name, role in roles.items()},
+    )

@@ -1,0 +1,588 @@
+"""Stack configuration, read once and validated into typed settings.
+
+This module owns the contract between strata and the program: every key of
+`Pulumi.<stack>.yaml` is read here (and only here) and turned into frozen
+dataclasses. Validation reports every problem at once, so a broken stack file
+is fixed in one pass. Nothing in this module creates a resource.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import pulumi
+
+LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+REQUIRED_LOG_TYPES = ("api", "audit", "authenticator")
+SUPPORT_TYPES = ("STANDARD", "EXTENDED")
+NAT_STRATEGIES = ("Single", "OnePerAz")
+CAPACITY_TYPES = ("ON_DEMAND", "SPOT")
+TAINT_EFFECTS = ("NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCHEDULE")
+EXTERNAL_DNS_POLICIES = ("upsert-only", "sync", "create-only")
+# Namespaces owned by Kubernetes, EKS or the platform add-ons: an environment may not take them.
+RESERVED_NAMESPACES = frozenset(
+    {"default", "kube-system", "kube-public", "kube-node-lease", "argocd", "external-dns", "external-secrets"}
+)
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_CLUSTER_NAME = re.compile(r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$")
+_K8S_VERSION = re.compile(r"^1\.[0-9]{2}$")
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]+$")
+_POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/[\w+=,.@/-]+$")
+_IAM_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_IMAGE_TAG = re.compile(r"^v[0-9]+\.[0-9]+\.[0-9]+$")
+
+
+_REQUIRED: Any = object()
+
+
+class SettingsError(ValueError):
+    """Raised with every problem found in the stack configuration."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid stack configuration:\n  - " + "\n  - ".join(problems))
+
+
+@dataclass(frozen=True)
+class Network:
+    """The VPC layout: one public and one private subnet in each of `az_count` AZs."""
+
+    cidr: str
+    az_count: int
+    nat_gateways: str  # "Single" or "OnePerAz" (the awsx NatGatewayStrategy wire values)
+
+    @property
+    def private_subnet_mask(self) -> int:
+        """Half of each AZ's share of the VPC: private subnets hold the nodes and pod IPs."""
+        return self._az_prefix + 1
+
+    @property
+    def public_subnet_mask(self) -> int:
+        """A quarter of each AZ's share: public subnets only hold load balancers and NAT gateways."""
+        return self._az_prefix + 2
+
+    @property
+    def _az_prefix(self) -> int:
+        vpc_prefix = ipaddress.ip_network(self.cidr).prefixlen
+        return vpc_prefix + math.ceil(math.log2(self.az_count))
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Who may reach the Kubernetes API server endpoint."""
+
+    private_access: bool
+    public_access: bool
+    public_access_cidrs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Taint:
+    """A node taint in the EKS API form (`effect` is NO_SCHEDULE, NO_EXECUTE or PREFER_NO_SCHEDULE)."""
+
+    key: str
+    value: str
+    effect: str
+
+
+@dataclass(frozen=True)
+class NodeGroup:
+    """One EKS managed node group."""
+
+    name: str
+    instance_types: tuple[str, ...]
+    capacity_type: str
+    min_size: int
+    max_size: int
+    desired_size: int
+    disk_size: int
+    labels: Mapping[str, str]
+    taints: tuple[Taint, ...]
+    ami_type: str
+
+
+@dataclass(frozen=True)
+class ChartAddon:
+    """A Helm-installed add-on: its pinned chart version, replica count and chart repository."""
+
+    chart_version: str
+    replicas: int
+    repository: str | None = None
+
+
+@dataclass(frozen=True)
+class ClusterAutoscaler(ChartAddon):
+    """Cluster Autoscaler; `image_tag` must match the cluster's minor version."""
+
+    image_tag: str = ""
+
+
+@dataclass(frozen=True)
+class ExternalDns(ChartAddon):
+    """ExternalDNS; `policy` is upsert-only, sync or create-only."""
+
+    policy: str = "upsert-only"
+
+
+@dataclass(frozen=True)
+class ArgoCd(ChartAddon):
+    """Argo CD; `ha` switches on the chart's HA values."""
+
+    ha: bool = False
+
+
+@dataclass(frozen=True)
+class Addons:
+    """Versions and sizes of every platform add-on."""
+
+    load_balancer_controller: ChartAddon
+    cluster_autoscaler: ClusterAutoscaler
+    metrics_server: ChartAddon
+    external_dns: ExternalDns
+    external_secrets: ChartAddon
+    argocd: ArgoCd
+    ebs_csi_addon_version: str | None
+    node_pool: str | None
+
+
+@dataclass(frozen=True)
+class Quota:
+    """ResourceQuota of an environment namespace (Kubernetes quantities as strings)."""
+
+    requests_cpu: str
+    requests_memory: str
+    limits_cpu: str
+    limits_memory: str
+    pods: str
+
+
+@dataclass(frozen=True)
+class Limits:
+    """LimitRange of an environment namespace: container defaults and maxima."""
+
+    default_cpu: str
+    default_memory: str
+    default_request_cpu: str
+    default_request_memory: str
+    max_cpu: str
+    max_memory: str
+
+
+@dataclass(frozen=True)
+class Environment:
+    """An environment hosted by this cluster: one namespace and one root Argo CD Application."""
+
+    name: str
+    namespace: str
+    quota: Quota
+    limits: Limits
+
+
+@dataclass(frozen=True)
+class GitOps:
+    """Where Argo CD pulls the applications from."""
+
+    repo_url: str
+    target_revision: str
+
+
+@dataclass(frozen=True)
+class ServiceRole:
+    """An IRSA role for one application service account."""
+
+    service: str
+    role_name: str
+    namespace: str
+    service_account: str
+    policy_arns: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """The key of this role in the `serviceRoleArns` output: `<namespace>/<service>`."""
+        return f"{self.namespace}/{self.service}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the program needs, validated."""
+
+    project: str
+    region: str
+    cluster_name: str
+    kubernetes_version: str
+    support_type: str
+    cluster_log_types: tuple[str, ...]
+    network: Network
+    endpoint: Endpoint
+    admin_role_arns: tuple[str, ...]
+    node_groups: tuple[NodeGroup, ...]
+    addons: Addons
+    domain: str
+    environments: tuple[Environment, ...]
+    gitops: GitOps
+    service_roles: tuple[ServiceRole, ...]
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class _Reader:
+    """Reads raw config values and collects problems instead of failing on the first one."""
+
+    def __init__(self, config: pulumi.Config, aws_config: pulumi.Config) -> None:
+        self._config = config
+        self._aws_config = aws_config
+        self.problems: list[str] = []
+
+    def fail(self, message: str) -> None:
+        self.problems.append(message)
+
+    def check(self, ok: bool, message: str) -> None:
+        if not ok:
+            self.fail(message)
+
+    def raw(self, key: str, default: Any = _REQUIRED) -> Any:
+        """A top-level key: objects and lists are decoded from JSON, scalars stay strings.
+
+        A missing key without a default is reported as a problem and read as `None`.
+        """
+        try:
+            value = self._config.get_object(key)
+        except Exception:  # noqa: BLE001 - a plain string that is not JSON
+            value = self._config.get(key)
+        if value is None:
+            if default is _REQUIRED:
+                self.fail(f"`{key}` is required")
+                return None
+            return default
+        return value
+
+    def text(self, key: str, default: str | None = None) -> str:
+        """A top-level string key."""
+        value = self.raw(key, _REQUIRED if default is None else default)
+        if value is None:
+            return ""
+        if isinstance(value, (dict, list)):
+            self.fail(f"`{key}` must be a string")
+            return ""
+        return str(value)
+
+    def region(self) -> str:
+        region = self._aws_config.get("region")
+        if not region:
+            self.fail("`aws:region` is required")
+            return ""
+        return region
+
+
+def _text(r: _Reader, obj: Mapping[str, Any], key: str, where: str, default: str | None = None) -> str:
+    value = obj.get(key, default) if isinstance(obj, Mapping) else default
+    if value is None or (isinstance(value, str) and not value.strip()):
+        r.fail(f"`{where}.{key}` is required")
+        return ""
+    if isinstance(value, (dict, list)):
+        r.fail(f"`{where}.{key}` must be a string")
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _int(r: _Reader, obj: Mapping[str, Any], key: str, where: str, default: int | None = None) -> int:
+    value = obj.get(key, default) if isinstance(obj, Mapping) else default
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        r.fail(f"`{where}.{key}` must be an integer")
+        return 0
+    try:
+        return int(value)
+    except ValueError:
+        r.fail(f"`{where}.{key}` must be an integer, not `{value}`")
+        return 0
+
+
+def _bool(r: _Reader, obj: Mapping[str, Any], key: str, where: str, default: bool) -> bool:
+    value = obj.get(key, default) if isinstance(obj, Mapping) else default
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if not isinstance(value, bool):
+        r.fail(f"`{where}.{key}` must be true or false")
+        return default
+    return value
+
+
+def _strings(r: _Reader, value: Any, where: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        r.fail(f"`{where}` must be a list of strings")
+        return ()
+    return tuple(value)
+
+
+def _mapping(r: _Reader, value: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        r.fail(f"`{where}` must be an object")
+        return {}
+    return value
+
+
+def _one_of(r: _Reader, value: str, allowed: tuple[str, ...], where: str) -> str:
+    r.check(value in allowed, f"`{where}` must be one of {', '.join(allowed)}, not `{value}`")
+    return value
+
+
+def _read_network(r: _Reader) -> Network:
+    raw = _mapping(r, r.raw("network", {}), "network")
+    network = Network(
+        cidr=_text(r, raw, "cidr", "network", "10.0.0.0/16"),
+        az_count=_int(r, raw, "azCount", "network", 2),
+        nat_gateways=_text(r, raw, "natGateways", "network", "OnePerAz"),
+    )
+    _one_of(r, network.nat_gateways, NAT_STRATEGIES, "network.natGateways")
+    r.check(2 <= network.az_count <= 6, "`network.azCount` must be between 2 and 6 (load balancers need two AZs)")
+    try:
+        prefix = ipaddress.IPv4Network(network.cidr).prefixlen
+        r.check(16 <= prefix <= 22, f"`network.cidr` must be a /16 to /22 network, not /{prefix}")
+    except ValueError:
+        r.fail(f"`network.cidr` is not an IPv4 network: `{network.cidr}`")
+    return network
+
+
+def _read_endpoint(r: _Reader) -> Endpoint:
+    raw = _mapping(r, r.raw("endpoint", {}), "endpoint")
+    endpoint = Endpoint(
+        private_access=_bool(r, raw, "privateAccess", "endpoint", True),
+        public_access=_bool(r, raw, "publicAccess", "endpoint", False),
+        public_access_cidrs=_strings(r, raw.get("publicAccessCidrs"), "endpoint.publicAccessCidrs"),
+    )
+    r.check(endpoint.private_access or endpoint.public_access, "`endpoint` needs private or public access")
+    if endpoint.public_access:
+        r.check(
+            bool(endpoint.public_access_cidrs),
+            "`endpoint.publicAccessCidrs` must list the networks allowed to reach the public endpoint",
+        )
+    else:
+        r.check(not endpoint.public_access_cidrs, "`endpoint.publicAccessCidrs` is only allowed with `publicAccess: true`")
+    for cidr in endpoint.public_access_cidrs:
+        try:
+            ipaddress.IPv4Network(cidr)
+        except ValueError:
+            r.fail(f"`endpoint.publicAccessCidrs` has an invalid network `{cidr}`")
+    return endpoint
+
+
+def _read_taint(r: _Reader, raw: Any, where: str) -> Taint:
+    raw = _mapping(r, raw, where)
+    taint = Taint(
+        key=_text(r, raw, "key", where),
+        value=_text(r, raw, "value", where, ""),
+        effect=_text(r, raw, "effect", where),
+    )
+    _one_of(r, taint.effect, TAINT_EFFECTS, f"{where}.effect")
+    return taint
+
+
+def _read_node_group(r: _Reader, raw: Any, index: int) -> NodeGroup:
+    where = f"nodeGroups[{index}]"
+    raw = _mapping(r, raw, where)
+    labels = _mapping(r, raw.get("labels") or {}, f"{where}.labels")
+    group = NodeGroup(
+        name=_text(r, raw, "name", where),
+        instance_types=_strings(r, raw.get("instanceTypes"), f"{where}.instanceTypes"),
+        capacity_type=_text(r, raw, "capacityType", where, "ON_DEMAND"),
+        min_size=_int(r, raw, "minSize", where),
+        max_size=_int(r, raw, "maxSize", where),
+        desired_size=_int(r, raw, "desiredSize", where),
+        disk_size=_int(r, raw, "diskSize", where, 50),
+        labels={str(k): str(v) for k, v in labels.items()},
+        taints=tuple(_read_taint(r, t, f"{where}.taints[{i}]") for i, t in enumerate(raw.get("taints") or [])),
+        ami_type=_text(r, raw, "amiType", where, "AL2023_x86_64_STANDARD"),
+    )
+    r.check(bool(_DNS_LABEL.match(group.name)), f"`{where}.name` must be a DNS label, not `{group.name}`")
+    r.check(bool(group.instance_types), f"`{where}.instanceTypes` must not be empty")
+    _one_of(r, group.capacity_type, CAPACITY_TYPES, f"{where}.capacityType")
+    r.check(
+        0 <= group.min_size <= group.desired_size <= group.max_size and group.max_size >= 1,
+        f"`{where}` needs 0 <= minSize <= desiredSize <= maxSize and maxSize >= 1",
+    )
+    r.check(20 <= group.disk_size <= 16384, f"`{where}.diskSize` must be between 20 and 16384 GiB")
+    r.check(group.ami_type.startswith("AL2023_"), f"`{where}.amiType` must be an AL2023 AMI type")
+    r.check("strata.io/pool" not in group.labels, f"`{where}.labels` may not set `strata.io/pool`")
+    return group
+
+
+def _read_chart(r: _Reader, raw: Mapping[str, Any], key: str, cls: Callable[..., Any] = ChartAddon, **extra: Any) -> Any:
+    where = f"addons.{key}"
+    obj = _mapping(r, raw.get(key, {}), where)
+    addon = cls(
+        chart_version=_text(r, obj, "chartVersion", where),
+        replicas=_int(r, obj, "replicas", where, 1),
+        repository=obj.get("repository") or None,
+        **{name: reader(r, obj, where) for name, reader in extra.items()},
+    )
+    r.check(addon.replicas >= 1, f"`{where}.replicas` must be at least 1")
+    return addon
+
+
+def _read_addons(r: _Reader) -> Addons:
+    raw = _mapping(r, r.raw("addons") or {}, "addons")
+    ebs = _mapping(r, raw.get("ebsCsiDriver") or {}, "addons.ebsCsiDriver")
+    addons = Addons(
+        load_balancer_controller=_read_chart(r, raw, "awsLoadBalancerController"),
+        cluster_autoscaler=_read_chart(
+            r, raw, "clusterAutoscaler", ClusterAutoscaler, image_tag=lambda r, o, w: _text(r, o, "imageTag", w)
+        ),
+        metrics_server=_read_chart(r, raw, "metricsServer"),
+        external_dns=_read_chart(
+            r, raw, "externalDns", ExternalDns, policy=lambda r, o, w: _text(r, o, "policy", w, "upsert-only")
+        ),
+        external_secrets=_read_chart(r, raw, "externalSecrets"),
+        argocd=_read_chart(r, raw, "argocd", ArgoCd, ha=lambda r, o, w: _bool(r, o, "ha", w, False)),
+        ebs_csi_addon_version=str(ebs.get("addonVersion") or "") or None,
+        node_pool=str(raw.get("nodePool") or "") or None,
+    )
+    _one_of(r, addons.external_dns.policy, EXTERNAL_DNS_POLICIES, "addons.externalDns.policy")
+    r.check(
+        bool(_IMAGE_TAG.match(addons.cluster_autoscaler.image_tag)),
+        "`addons.clusterAutoscaler.imageTag` must look like `v1.35.2`",
+    )
+    return addons
+
+
+def _read_environment(r: _Reader, raw: Any, index: int) -> Environment:
+    where = f"environments[{index}]"
+    raw = _mapping(r, raw, where)
+    quota = _mapping(r, raw.get("quota", {}), f"{where}.quota")
+    limits = _mapping(r, raw.get("limits", {}), f"{where}.limits")
+    qw, lw = f"{where}.quota", f"{where}.limits"
+    env = Environment(
+        name=_text(r, raw, "name", where),
+        namespace=_text(r, raw, "namespace", where, raw.get("name")),
+        quota=Quota(
+            requests_cpu=_text(r, quota, "requestsCpu", qw),
+            requests_memory=_text(r, quota, "requestsMemory", qw),
+            limits_cpu=_text(r, quota, "limitsCpu", qw),
+            limits_memory=_text(r, quota, "limitsMemory", qw),
+            pods=_text(r, quota, "pods", qw),
+        ),
+        limits=Limits(
+            default_cpu=_text(r, limits, "defaultCpu", lw),
+            default_memory=_text(r, limits, "defaultMemory", lw),
+            default_request_cpu=_text(r, limits, "defaultRequestCpu", lw),
+            default_request_memory=_text(r, limits, "defaultRequestMemory", lw),
+            max_cpu=_text(r, limits, "maxCpu", lw),
+            max_memory=_text(r, limits, "maxMemory", lw),
+        ),
+    )
+    r.check(bool(_DNS_LABEL.match(env.name)), f"`{where}.name` must be a DNS label, not `{env.name}`")
+    r.check(bool(_DNS_LABEL.match(env.namespace)), f"`{where}.namespace` must be a DNS label, not `{env.namespace}`")
+    r.check(env.namespace not in RESERVED_NAMESPACES, f"`{where}.namespace` `{env.namespace}` is reserved")
+    return env
+
+
+def _read_service_role(r: _Reader, raw: Any, index: int) -> ServiceRole:
+    where = f"serviceRoles[{index}]"
+    raw = _mapping(r, raw, where)
+    role = ServiceRole(
+        service=_text(r, raw, "service", where),
+        role_name=_text(r, raw, "roleName", where),
+        namespace=_text(r, raw, "namespace", where),
+        service_account=_text(r, raw, "serviceAccount", where, raw.get("service")),
+        policy_arns=_strings(r, raw.get("policyArns"), f"{where}.policyArns"),
+    )
+    r.check(bool(_IAM_ROLE_NAME.match(role.role_name)), f"`{where}.roleName` is not a valid IAM role name")
+    r.check(bool(_DNS_LABEL.match(role.service_account)), f"`{where}.serviceAccount` must be a DNS label")
+    for arn in role.policy_arns:
+        r.check(bool(_POLICY_ARN.match(arn)), f"`{where}.policyArns` has an invalid policy ARN `{arn}`")
+    return role
+
+
+def _unique(r: _Reader, values: list[str], what: str) -> None:
+    seen: set[str] = set()
+    for value in values:
+        r.check(value not in seen, f"{what} `{value}` appears twice")
+        seen.add(value)
+
+
+def _read(r: _Reader) -> Settings:
+    project = r.text("project")
+    cluster_name = r.text("clusterName")
+    log_types = _strings(r, r.raw("clusterLogTypes", list(LOG_TYPES)), "clusterLogTypes")
+    node_groups = tuple(_read_node_group(r, g, i) for i, g in enumerate(r.raw("nodeGroups") or []))
+    environments = tuple(_read_environment(r, e, i) for i, e in enumerate(r.raw("environments") or []))
+    gitops = _mapping(r, r.raw("gitops") or {}, "gitops")
+    service_roles = tuple(_read_service_role(r, s, i) for i, s in enumerate(r.raw("serviceRoles", []) or []))
+    admin_role_arns = _strings(r, r.raw("adminRoleArns", []), "adminRoleArns")
+
+    settings = Settings(
+        project=project,
+        region=r.region(),
+        cluster_name=cluster_name,
+        kubernetes_version=r.text("kubernetesVersion"),
+        support_type=r.text("supportType", "STANDARD"),
+        cluster_log_types=log_types,
+        network=_read_network(r),
+        endpoint=_read_endpoint(r),
+        admin_role_arns=admin_role_arns,
+        node_groups=node_groups,
+        addons=_read_addons(r),
+        domain=r.text("domain"),
+        environments=environments,
+        gitops=GitOps(
+            repo_url=_text(r, gitops, "repoUrl", "gitops"),
+            target_revision=_text(r, gitops, "targetRevision", "gitops", "main"),
+        ),
+        service_roles=service_roles,
+        tags={"Project": project, "Cluster": cluster_name, "ManagedBy": "pulumi"},
+    )
+    _check_cross_references(r, settings)
+    return settings
+
+
+def _check_cross_references(r: _Reader, s: Settings) -> None:
+    r.check(bool(_DNS_LABEL.match(s.project)), f"`project` must be a DNS label, not `{s.project}`")
+    r.check(bool(_CLUSTER_NAME.match(s.cluster_name)), f"`clusterName` is not a valid EKS cluster name: `{s.cluster_name}`")
+    r.check(bool(_K8S_VERSION.match(s.kubernetes_version)), "`kubernetesVersion` must look like `1.35`")
+    _one_of(r, s.support_type, SUPPORT_TYPES, "supportType")
+    for log_type in s.cluster_log_types:
+        _one_of(r, log_type, LOG_TYPES, "clusterLogTypes[]")
+    for log_type in REQUIRED_LOG_TYPES:
+        r.check(log_type in s.cluster_log_types, f"`clusterLogTypes` must include `{log_type}`")
+    for arn in s.admin_role_arns:
+        r.check(bool(_ROLE_ARN.match(arn)), f"`adminRoleArns` has an invalid IAM role ARN `{arn}`")
+    r.check(bool(_DOMAIN.match(s.domain)), f"`domain` is not a DNS domain: `{s.domain}`")
+    r.check(bool(s.node_groups), "`nodeGroups` must list at least one node group")
+    r.check(bool(s.environments), "`environments` must list at least one environment")
+    _unique(r, [g.name for g in s.node_groups], "node group")
+    _unique(r, [e.name for e in s.environments], "environment")
+    _unique(r, [e.namespace for e in s.environments], "environment namespace")
+    _unique(r, [role.key for role in s.service_roles], "service role")
+    _unique(r, [role.role_name for role in s.service_roles], "service role name")
+    namespaces = {e.namespace for e in s.environments}
+    for role in s.service_roles:
+        r.check(
+            role.namespace in namespaces,
+            f"service role `{role.role_name}` is in namespace `{role.namespace}`, which no environment owns",
+        )
+    pools = {g.name for g in s.node_groups}
+    if s.addons.node_pool is not None:
+        r.check(s.addons.node_pool in pools, f"`addons.nodePool` `{s.addons.node_pool}` is not a node group")
+    if s.addons.argocd.ha:
+        r.check(
+            sum(g.min_size for g in s.node_groups if s.addons.node_pool in (None, g.name)) >= 3,
+            "`addons.argocd.ha` needs at least 3 nodes (minSize) where the add-ons run",
+        )
+    r.check(s.gitops.repo_url.startswith(("https://", "ssh://", "git@")), "`gitops.repoUrl` must be a git URL")
+
+
+def load_settings(config: pulumi.Config | None = None, aws_config: pulumi.Config | None = None) -> Settings:
+    """Read the stack configuration; raise `SettingsError` listing every problem."""
+    reader = _Reader(config or pulumi.Config(), aws_config or pulumi.Config("aws"))
+    settings = _read(reader)
+    if reader.problems:
+        raise SettingsError(reader.problems)
+    return settings

@@ -1,0 +1,80 @@
+"""Fixtures: every `Pulumi.<stack>.yaml` of the repository runs once under mocks, in its own process."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from tests.harness import REPO_ROOT, StackRun, project_name, run_stack, stack_config, stacks
+
+sys.path.insert(0, str(REPO_ROOT))  # the program's modules, for the unit tests of settings
+
+STACKS = stacks()
+
+
+@dataclass
+class Stack:
+    """One stack's configuration and what the program registered for it."""
+
+    name: str
+    config: dict[str, Any]  # project config keys without namespace, decoded
+    region: str
+    run: StackRun
+
+    @property
+    def resources(self) -> list[dict]:
+        return self.run.resources
+
+    def of_type(self, type_token: str) -> list[dict]:
+        return [r for r in self.resources if r["type"] == type_token]
+
+    def one(self, type_token: str, name: str | None = None) -> dict:
+        found = [r for r in self.of_type(type_token) if name is None or r["name"] == name]
+        assert len(found) == 1, f"expected one {type_token} {name or ''}, found {len(found)}"
+        return found[0]
+
+    def kubernetes_objects(self, kind: str) -> list[dict]:
+        """Kubernetes objects of a kind (type tokens look like `kubernetes:<group>/<version>:<Kind>`)."""
+        return [r for r in self.resources if r["type"].startswith("kubernetes:") and r["type"].endswith(f":{kind}")]
+
+    def by_urn(self, urn: str) -> dict:
+        return next(r for r in self.resources if r["urn"] == urn)
+
+    def output(self, name: str) -> Any:
+        return self.run.outputs[name]["value"]
+
+
+def _decode(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def _load(stack: str) -> Stack:
+    raw, _ = stack_config(REPO_ROOT, stack)
+    prefix = project_name(REPO_ROOT) + ":"
+    config = {key[len(prefix):]: _decode(value) for key, value in raw.items() if key.startswith(prefix)}
+    return Stack(name=stack, config=config, region=raw["aws:region"], run=run_stack(stack))
+
+
+_RUNS: dict[str, Stack] = {}
+
+
+@pytest.fixture(scope="session", params=STACKS)
+def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
+    """Each stack of the repository, run once per test session."""
+    if request.param not in _RUNS:
+        _RUNS[request.param] = _load(request.param)
+    yield _RUNS[request.param]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Fail loudly when the repository has no stack file: a suite that tests nothing must not pass."""
+    if not STACKS:
+        raise pytest.UsageError(f"no `Pulumi.<stack>.yaml` in `{REPO_ROOT}`")

@@ -1,0 +1,340 @@
+"""Run the foundation program for one stack under Pulumi mocks and record every resource it registers.
+
+No Pulumi CLI, provider plugin, AWS account or cluster is needed: the Pulumi
+Python SDK's mock monitor answers every resource registration and provider
+call. Pulumi's mock runtime is process-global, so each stack runs in its own
+process; `run_stack()` starts that process for you.
+
+Command line (run from the repository root):
+
+    python -m tests.harness <stack> [--json PATH] [--outputs PATH]
+
+- reads `Pulumi.yaml` (the project name and any project-level `config:`
+  defaults) and `Pulumi.<stack>.yaml` (the stack's `config:`), sets that
+  configuration, and runs `__main__.py` the way the Pulumi CLI does;
+- `--json PATH` writes the resources as a JSON list, one object per resource,
+  in registration order:
+
+      [{"type": "aws:iam/role:Role",       # Pulumi type token
+        "name": "irsa-external-dns",       # logical name
+        "inputs": {...},                   # inputs, camelCase wire names
+        "custom": true,                    # false for components (eks:index:Cluster, awsx:ec2:Vpc)
+        "urn": "urn:pulumi:...",           # the mock URN
+        "parent": "urn:pulumi:...",        # parent URN or ""
+        "provider": "urn:pulumi:...::id",  # explicit provider reference or ""
+        "dependencies": ["urn:..."],       # URNs it depends on (depends_on and inputs)
+        "ignoreChanges": ["..."]},         # the ignore_changes option
+       ...]
+
+  Only `type`, `name`, `inputs` and `custom` are the stable interface; the
+  other keys are extras for tests that check wiring.
+- `--outputs PATH` writes the stack outputs as `{name: {"value": ..., "secret": bool}}`.
+- Exit status: 0 when the program ran, 1 when it failed (the error on
+  stderr), 2 for bad usage or a missing stack file.
+
+Remote components (`eks:index:Cluster`, `awsx:ec2:Vpc`) are not expanded under
+mocks: they are recorded once, with their inputs, and the mocks return the
+outputs the program reads from them. Custom resources echo their inputs as
+state, plus the ids and ARNs the program reads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import runpy
+import subprocess
+import sys
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ACCOUNT_ID = "123456789012"
+MOCK_SECRET = "mock-secret-value"
+
+
+# --- configuration --------------------------------------------------------------------------
+
+
+def project_name(root: Path) -> str:
+    """The `name:` of `Pulumi.yaml`."""
+    return _load_yaml(root / "Pulumi.yaml")["name"]
+
+
+def stack_config(root: Path, stack: str) -> tuple[dict[str, str], list[str]]:
+    """The stack's configuration as Pulumi hands it to a program: `{"ns:key": "string or JSON"}`.
+
+    Project-level `config:` of `Pulumi.yaml` gives the defaults; keys without a
+    namespace belong to the project. Returns the config and the secret keys.
+    """
+    project_file = _load_yaml(root / "Pulumi.yaml")
+    project = project_file["name"]
+    stack_file = _load_yaml(root / f"Pulumi.{stack}.yaml") or {}
+    config: dict[str, str] = {}
+    secrets: list[str] = []
+    for key, raw in (project_file.get("config") or {}).items():
+        if isinstance(raw, dict) and ("default" in raw or "value" in raw):
+            raw = raw.get("value", raw.get("default"))
+        elif isinstance(raw, dict) and "type" in raw:
+            continue  # a schema-only declaration without a default
+        config[_full_key(project, key)] = _encode(raw)
+    for key, raw in (stack_file.get("config") or {}).items():
+        full_key = _full_key(project, key)
+        if isinstance(raw, dict) and set(raw) == {"secure"}:
+            config[full_key] = MOCK_SECRET
+            secrets.append(full_key)
+        else:
+            config[full_key] = _encode(raw)
+    return config, secrets
+
+
+def _full_key(project: str, key: str) -> str:
+    return key if ":" in key else f"{project}:{key}"
+
+
+def _encode(value: Any) -> str:
+    """Pulumi passes strings as they are and everything else as JSON."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _load_yaml(path: Path) -> Any:
+    with path.open(encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+# --- mocks ----------------------------------------------------------------------------------
+
+
+def _make_mocks(region: str) -> Any:
+    """The mocks, built lazily so that importing this module does not import Pulumi."""
+    import pulumi
+
+    issuer = f"oidc.eks.{region}.amazonaws.com/id/MOCKOIDCISSUER"
+
+    class FoundationMocks(pulumi.runtime.Mocks):
+        """Outputs for the components and ids/ARNs for custom resources; answers provider calls."""
+
+        def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+            # Components must not echo their inputs: input and output names collide
+            # (awsx Vpc `natGateways` is a config object in, a list of resources out).
+            state = dict(args.inputs) if args.custom else {}
+            state.update(component_outputs(args.typ, args.inputs, region, issuer))
+            if args.custom:
+                state.update(custom_outputs(args.typ, args.name, args.inputs))
+            return f"{args.name}-id", state
+
+        def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+            return call_result(args.token, args.args, region)
+
+    return FoundationMocks()
+
+
+def component_outputs(typ: str, inputs: dict, region: str, issuer: str) -> dict:
+    """The outputs this program reads from remote components."""
+    if typ == "eks:index:Cluster":
+        kubeconfig = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": inputs.get("name", "cluster"), "cluster": {"server": "https://mock.eks"}}],
+        }
+        return {
+            "kubeconfig": kubeconfig,
+            "kubeconfigJson": json.dumps(kubeconfig),
+            "oidcProviderArn": f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{issuer}",
+            "oidcProviderUrl": f"https://{issuer}",
+            "oidcIssuer": issuer,
+            "clusterSecurityGroupId": "sg-cluster",
+            "nodeSecurityGroupId": "sg-node",
+        }
+    if typ == "awsx:ec2:Vpc":
+        azs = int(inputs.get("numberOfAvailabilityZones") or 3)
+        return {
+            "vpcId": "vpc-0mock",
+            "privateSubnetIds": [f"subnet-private-{i}" for i in range(azs)],
+            "publicSubnetIds": [f"subnet-public-{i}" for i in range(azs)],
+            "isolatedSubnetIds": [],
+        }
+    return {}
+
+
+def custom_outputs(typ: str, name: str, inputs: dict) -> dict:
+    """Computed attributes of custom resources that the program reads."""
+    if typ == "aws:iam/role:Role":
+        role_name = inputs.get("name") or f"{name}-mock"
+        return {"name": role_name, "arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{role_name}"}
+    if typ == "aws:kms/key:Key":
+        return {"keyId": f"{name}-key-id", "arn": f"arn:aws:kms:mock:{ACCOUNT_ID}:key/{name}-key-id"}
+    if typ == "aws:ec2/launchTemplate:LaunchTemplate":
+        return {"latestVersion": 1}
+    if typ.startswith("aws:") and "arn" not in inputs:
+        return {"arn": f"arn:aws:mock::{ACCOUNT_ID}:{typ.split(':')[-1].lower()}/{name}"}
+    return {}
+
+
+def call_result(token: str, args: dict, region: str) -> dict:
+    """Answers to the provider functions (invokes) the program may call."""
+    if token == "aws:index/getCallerIdentity:getCallerIdentity":
+        return {"accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/mock", "userId": "MOCK", "id": ACCOUNT_ID}
+    if token == "aws:index/getPartition:getPartition":
+        return {"partition": "aws", "dnsSuffix": "amazonaws.com", "reverseDnsPrefix": "com.amazonaws", "id": "aws"}
+    if token == "aws:index/getRegion:getRegion":
+        return {"region": region, "name": region, "endpoint": f"ec2.{region}.amazonaws.com", "id": region}
+    if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+        names = [f"{region}{suffix}" for suffix in "abcdef"]
+        return {"names": names, "zoneIds": [f"mock-az{i}" for i in range(len(names))], "id": region}
+    if token == "aws:route53/getZone:getZone":
+        name = args.get("name", "example.com")
+        return {"zoneId": "ZMOCKZONE", "arn": "arn:aws:route53:::hostedzone/ZMOCKZONE", "name": name,
+                "privateZone": False, "id": "ZMOCKZONE"}
+    if token == "aws:iam/getPolicyDocument:getPolicyDocument":
+        return {"json": policy_document_json(args), "id": "mock-policy-document"}
+    return {}
+
+
+def policy_document_json(args: dict) -> str:
+    """A faithful enough rendering of `aws.iam.get_policy_document` for tests to parse."""
+    statements = []
+    for statement in args.get("statements") or []:
+        rendered: dict[str, Any] = {"Effect": statement.get("effect", "Allow")}
+        if statement.get("sid"):
+            rendered["Sid"] = statement["sid"]
+        if statement.get("actions"):
+            rendered["Action"] = statement["actions"]
+        if statement.get("resources"):
+            rendered["Resource"] = statement["resources"]
+        for principal in statement.get("principals") or []:
+            rendered.setdefault("Principal", {})[principal["type"]] = principal["identifiers"]
+        for condition in statement.get("conditions") or []:
+            rendered.setdefault("Condition", {}).setdefault(condition["test"], {})[condition["variable"]] = (
+                condition["values"][0] if len(condition["values"]) == 1 else condition["values"]
+            )
+        statements.append(rendered)
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+def _make_monitor(mocks: Any) -> Any:
+    """A mock monitor that also records each registration (inputs, parent, provider, dependencies)."""
+    from pulumi.runtime import rpc
+    from pulumi.runtime.mocks import MockMonitor
+
+    class RecordingMonitor(MockMonitor):
+        def __init__(self, mocks: Any) -> None:
+            super().__init__(mocks)
+            self.records: list[dict] = []
+            self._lock = threading.Lock()
+
+        def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+            response = super().RegisterResource(request)
+            if request.type != "pulumi:pulumi:Stack":
+                record = {
+                    "type": request.type,
+                    "name": request.name,
+                    "inputs": rpc.deserialize_properties(request.object),
+                    "custom": bool(request.custom),
+                    "urn": response.urn,
+                    "parent": request.parent,
+                    "provider": request.provider,
+                    "dependencies": list(request.dependencies),
+                    "ignoreChanges": list(request.ignoreChanges),
+                }
+                with self._lock:
+                    self.records.append(record)
+            return response
+
+    return RecordingMonitor(mocks)
+
+
+# --- running ----------------------------------------------------------------------------------
+
+
+@dataclass
+class StackRun:
+    """What one run of the program produced."""
+
+    resources: list[dict]
+    outputs: dict[str, dict]
+
+
+def run_in_process(root: Path, stack: str) -> StackRun:
+    """Run the program for `stack` in this process. Call at most once per process."""
+    import pulumi
+    from pulumi.runtime.stack import run_pulumi_func
+    from pulumi.runtime.sync_await import _sync_await
+
+    config, secret_keys = stack_config(root, stack)
+    region = config.get("aws:region", "us-east-1")
+    monitor = _make_monitor(_make_mocks(region))
+    pulumi.runtime.set_all_config(config, secret_keys)
+    pulumi.runtime.set_mocks(monitor.mocks, project=project_name(root), stack=stack, preview=False, monitor=monitor)
+
+    sys.path.insert(0, str(root))
+    os.chdir(root)
+    _sync_await(run_pulumi_func(lambda: runpy.run_path(str(root / "__main__.py"), run_name="__main__")))
+    return StackRun(resources=monitor.records, outputs=_resolve_outputs())
+
+
+def _resolve_outputs() -> dict[str, dict]:
+    import pulumi
+    from pulumi.runtime.settings import get_root_resource
+    from pulumi.runtime.sync_await import _sync_await
+
+    resolved: dict[str, dict] = {}
+    for name, value in (get_root_resource().outputs or {}).items():
+        output = pulumi.Output.from_input(value)
+        resolved[name] = {"value": _sync_await(output.future()), "secret": _sync_await(output.is_secret())}
+    return resolved
+
+
+def run_stack(stack: str, root: Path = REPO_ROOT, timeout: float = 300) -> StackRun:
+    """Run the program for `stack` in a fresh Python process and return what it recorded."""
+    with tempfile.TemporaryDirectory() as scratch:
+        resources_path, outputs_path = Path(scratch) / "resources.json", Path(scratch) / "outputs.json"
+        command = [sys.executable, "-m", "tests.harness", stack, "--json", str(resources_path),
+                   "--outputs", str(outputs_path), "--root", str(root)]
+        done = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=timeout, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"stack `{stack}` failed under mocks (exit {done.returncode}):\n{done.stderr}")
+        return StackRun(
+            resources=json.loads(resources_path.read_text(encoding="utf-8")),
+            outputs=json.loads(outputs_path.read_text(encoding="utf-8")),
+        )
+
+
+def stacks(root: Path = REPO_ROOT) -> list[str]:
+    """Every stack that has a `Pulumi.<stack>.yaml` in the repository root."""
+    return sorted(path.name[len("Pulumi."):-len(".yaml")] for path in root.glob("Pulumi.*.yaml"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.harness", description=__doc__.split("\n\n")[0])
+    parser.add_argument("stack", help="the stack name: reads Pulumi.<stack>.yaml")
+    parser.add_argument("--json", type=Path, help="write the recorded resources to this file")
+    parser.add_argument("--outputs", type=Path, help="write the stack outputs to this file")
+    parser.add_argument("--root", type=Path, default=REPO_ROOT, help="the foundation repository (default: %(default)s)")
+    args = parser.parse_args(argv)
+    root = args.root.resolve()
+    if not (root / f"Pulumi.{args.stack}.yaml").is_file() or not (root / "Pulumi.yaml").is_file():
+        print(f"error: no `Pulumi.yaml` and `Pulumi.{args.stack}.yaml` in `{root}`", file=sys.stderr)
+        return 2
+    try:
+        run = run_in_process(root, args.stack)
+    except Exception as error:  # noqa: BLE001 - reported, not hidden
+        print(f"error: the program failed for stack `{args.stack}`: {error}", file=sys.stderr)
+        return 1
+    if args.json:
+        args.json.write_text(json.dumps(run.resources, indent=1, default=str), encoding="utf-8")
+    if args.outputs:
+        args.outputs.write_text(json.dumps(run.outputs, indent=1, default=str), encoding="utf-8")
+    if not args.json and not args.outputs:
+        json.dump(run.resources, sys.stdout, indent=1, default=str)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
