@@ -193,8 +193,22 @@ fn execute(
                 .map(|c| c.path.clone())
                 .collect();
             paths.extend([answers::FILE_NAME.to_string(), lock::FILE_NAME.to_string()]);
+            let current_answers = workspace.answers.to_toml();
             for path in git::dirty_paths(&workspace.roots[&repo], &paths)? {
-                dirty.push(format!("{repo}: `{path}`"));
+                // Uncommitted files that hold exactly what strata last wrote risk nobody's work.
+                let disk = workspace.read(repo, &path);
+                let strata_wrote = match path.as_str() {
+                    answers::FILE_NAME => disk.as_deref() == Some(current_answers.as_bytes()),
+                    lock::FILE_NAME => {
+                        disk.as_deref() == Some(workspace.locks[&repo].to_toml().as_bytes())
+                    }
+                    _ => disk.is_some_and(|bytes| {
+                        workspace.locks[&repo].files.get(&path) == Some(&lock::hash(&bytes))
+                    }),
+                };
+                if !strata_wrote {
+                    dirty.push(format!("{repo}: `{path}`"));
+                }
             }
         }
         if !dirty.is_empty() {

@@ -13,9 +13,10 @@ Services and pods).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -59,28 +60,46 @@ class Chart:
 
 
 LOAD_BALANCER_CONTROLLER = Chart(
-    "aws-load-balancer-controller", "https://aws.github.io/eks-charts",
-    "aws-load-balancer-controller", "kube-system", "aws-load-balancer-controller",
+    "aws-load-balancer-controller",
+    "https://aws.github.io/eks-charts",
+    "aws-load-balancer-controller",
+    "kube-system",
+    "aws-load-balancer-controller",
 )
 CLUSTER_AUTOSCALER = Chart(
-    "cluster-autoscaler", "https://kubernetes.github.io/autoscaler",
-    "cluster-autoscaler", "kube-system", "cluster-autoscaler",
+    "cluster-autoscaler",
+    "https://kubernetes.github.io/autoscaler",
+    "cluster-autoscaler",
+    "kube-system",
+    "cluster-autoscaler",
 )
 METRICS_SERVER = Chart(
-    "metrics-server", "https://kubernetes-sigs.github.io/metrics-server/",
-    "metrics-server", "kube-system", "metrics-server",
+    "metrics-server",
+    "https://kubernetes-sigs.github.io/metrics-server/",
+    "metrics-server",
+    "kube-system",
+    "metrics-server",
 )
 EXTERNAL_DNS = Chart(
-    "external-dns", "https://kubernetes-sigs.github.io/external-dns/",
-    "external-dns", "external-dns", "external-dns",
+    "external-dns",
+    "https://kubernetes-sigs.github.io/external-dns/",
+    "external-dns",
+    "external-dns",
+    "external-dns",
 )
 EXTERNAL_SECRETS = Chart(
-    "external-secrets", "https://charts.external-secrets.io",
-    "external-secrets", "external-secrets", "external-secrets",
+    "external-secrets",
+    "https://charts.external-secrets.io",
+    "external-secrets",
+    "external-secrets",
+    "external-secrets",
 )
 ARGOCD = Chart(
-    "argo-cd", "https://argoproj.github.io/argo-helm",
-    "argocd", "argocd", "argocd-server",
+    "argo-cd",
+    "https://argoproj.github.io/argo-helm",
+    "argocd",
+    "argocd",
+    "argocd-server",
 )
 EBS_CSI_SERVICE_ACCOUNT = "ebs-csi-controller-sa"
 
@@ -297,7 +316,11 @@ def external_secrets_values(settings: Settings) -> dict:
         "serviceAccount": service_account_values(EXTERNAL_SECRETS, None),
         "podDisruptionBudget": {"enabled": ha, "minAvailable": 1},
         "priorityClassName": "platform-critical",
-        "webhook": {"replicaCount": addon.replicas, "podDisruptionBudget": {"enabled": ha, "minAvailable": 1}, **placement(settings)},
+        "webhook": {
+            "replicaCount": addon.replicas,
+            "podDisruptionBudget": {"enabled": ha, "minAvailable": 1},
+            **placement(settings),
+        },
         "certController": {"replicaCount": addon.replicas, **placement(settings)},
         **placement(settings),
     }

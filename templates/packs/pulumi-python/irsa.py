@@ -10,8 +10,8 @@ from the issuer *without* `https://`; keys built from the URL never match.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import pulumi
 import pulumi_aws as aws
@@ -80,7 +80,11 @@ def service_account_role(
     )
     child = pulumi.ResourceOptions(parent=role)
     for index, policy_arn in enumerate(managed_policy_arns):
-        aws.iam.RolePolicyAttachment(f"{resource_name}-managed-{index}", role=role.name, policy_arn=policy_arn, opts=child)
+        aws.iam.RolePolicyAttachment(
+            f"{resource_name}-managed-{index}", role=role.name, policy_arn=policy_arn, opts=child
+        )
     for policy_name, document in (inline_policies or {}).items():
-        aws.iam.RolePolicy(f"{resource_name}-{policy_name}", role=role.id, name=policy_name, policy=document, opts=child)
+        aws.iam.RolePolicy(
+            f"{resource_name}-{policy_name}", role=role.id, name=policy_name, policy=document, opts=child
+        )
     return role

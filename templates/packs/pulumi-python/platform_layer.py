@@ -134,7 +134,10 @@ def create_environment_namespace(env: Environment, opts: pulumi.ResourceOptions)
                 k8s.core.v1.LimitRangeItemArgs(
                     type="Container",
                     default={"cpu": env.limits.default_cpu, "memory": env.limits.default_memory},
-                    default_request={"cpu": env.limits.default_request_cpu, "memory": env.limits.default_request_memory},
+                    default_request={
+                        "cpu": env.limits.default_request_cpu,
+                        "memory": env.limits.default_request_memory,
+                    },
                     max={"cpu": env.limits.max_cpu, "memory": env.limits.max_memory},
                 )
             ]

@@ -11,8 +11,9 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import pulumi
 
@@ -246,14 +247,15 @@ class _Reader:
             self.fail(message)
 
     def raw(self, key: str, default: Any = _REQUIRED) -> Any:
-        """A top-level key: objects and lists are decoded from JSON, scalars stay strings.
+        """A top-level object or list key, decoded from the JSON Pulumi passes.
 
         A missing key without a default is reported as a problem and read as `None`.
         """
         try:
             value = self._config.get_object(key)
-        except Exception:  # noqa: BLE001 - a plain string that is not JSON
-            value = self._config.get(key)
+        except ValueError:
+            self.fail(f"`{key}` must be an object or a list")
+            return None
         if value is None:
             if default is _REQUIRED:
                 self.fail(f"`{key}` is required")
@@ -262,14 +264,17 @@ class _Reader:
         return value
 
     def text(self, key: str, default: str | None = None) -> str:
-        """A top-level string key."""
-        value = self.raw(key, _REQUIRED if default is None else default)
-        if value is None:
-            return ""
-        if isinstance(value, (dict, list)):
+        """A top-level string key, exactly as written (`"1.30"` stays `1.30`)."""
+        value = self._config.get(key)
+        if value is None or not value.strip():
+            if default is None:
+                self.fail(f"`{key}` is required")
+                return ""
+            return default
+        if value.lstrip().startswith(("{", "[")):
             self.fail(f"`{key}` must be a string")
             return ""
-        return str(value)
+        return value
 
     def region(self) -> str:
         region = self._aws_config.get("region")
@@ -366,7 +371,9 @@ def _read_endpoint(r: _Reader) -> Endpoint:
             "`endpoint.publicAccessCidrs` must list the networks allowed to reach the public endpoint",
         )
     else:
-        r.check(not endpoint.public_access_cidrs, "`endpoint.publicAccessCidrs` is only allowed with `publicAccess: true`")
+        r.check(
+            not endpoint.public_access_cidrs, "`endpoint.publicAccessCidrs` is only allowed with `publicAccess: true`"
+        )
     for cidr in endpoint.public_access_cidrs:
         try:
             ipaddress.IPv4Network(cidr)
@@ -415,7 +422,9 @@ def _read_node_group(r: _Reader, raw: Any, index: int) -> NodeGroup:
     return group
 
 
-def _read_chart(r: _Reader, raw: Mapping[str, Any], key: str, cls: Callable[..., Any] = ChartAddon, **extra: Any) -> Any:
+def _read_chart(
+    r: _Reader, raw: Mapping[str, Any], key: str, cls: Callable[..., Any] = ChartAddon, **extra: Any
+) -> Any:
     where = f"addons.{key}"
     obj = _mapping(r, raw.get(key, {}), where)
     addon = cls(
@@ -545,7 +554,9 @@ def _read(r: _Reader) -> Settings:
 
 def _check_cross_references(r: _Reader, s: Settings) -> None:
     r.check(bool(_DNS_LABEL.match(s.project)), f"`project` must be a DNS label, not `{s.project}`")
-    r.check(bool(_CLUSTER_NAME.match(s.cluster_name)), f"`clusterName` is not a valid EKS cluster name: `{s.cluster_name}`")
+    r.check(
+        bool(_CLUSTER_NAME.match(s.cluster_name)), f"`clusterName` is not a valid EKS cluster name: `{s.cluster_name}`"
+    )
     r.check(bool(_K8S_VERSION.match(s.kubernetes_version)), "`kubernetesVersion` must look like `1.35`")
     _one_of(r, s.support_type, SUPPORT_TYPES, "supportType")
     for log_type in s.cluster_log_types:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
-from tests.harness import REPO_ROOT, StackRun, project_name, run_stack, stack_config, stacks
+from tests.harness import REPO_ROOT, StackRun, project_name, run_stack, stack_values, stacks
 
 sys.path.insert(0, str(REPO_ROOT))  # the program's modules, for the unit tests of settings
 
@@ -49,18 +48,11 @@ class Stack:
         return self.run.outputs[name]["value"]
 
 
-def _decode(value: str) -> Any:
-    try:
-        return json.loads(value)
-    except ValueError:
-        return value
-
-
 def _load(stack: str) -> Stack:
-    raw, _ = stack_config(REPO_ROOT, stack)
+    values, _ = stack_values(REPO_ROOT, stack)
     prefix = project_name(REPO_ROOT) + ":"
-    config = {key[len(prefix):]: _decode(value) for key, value in raw.items() if key.startswith(prefix)}
-    return Stack(name=stack, config=config, region=raw["aws:region"], run=run_stack(stack))
+    config = {key[len(prefix) :]: value for key, value in values.items() if key.startswith(prefix)}
+    return Stack(name=stack, config=config, region=values["aws:region"], run=run_stack(stack))
 
 
 _RUNS: dict[str, Stack] = {}

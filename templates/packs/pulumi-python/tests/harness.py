@@ -67,31 +67,38 @@ def project_name(root: Path) -> str:
     return _load_yaml(root / "Pulumi.yaml")["name"]
 
 
-def stack_config(root: Path, stack: str) -> tuple[dict[str, str], list[str]]:
-    """The stack's configuration as Pulumi hands it to a program: `{"ns:key": "string or JSON"}`.
+def stack_values(root: Path, stack: str) -> tuple[dict[str, Any], list[str]]:
+    """The stack's configuration as written in YAML, keyed `namespace:key`.
 
     Project-level `config:` of `Pulumi.yaml` gives the defaults; keys without a
-    namespace belong to the project. Returns the config and the secret keys.
+    namespace belong to the project. Secure values become a placeholder.
+    Returns the values and the secret keys.
     """
     project_file = _load_yaml(root / "Pulumi.yaml")
     project = project_file["name"]
     stack_file = _load_yaml(root / f"Pulumi.{stack}.yaml") or {}
-    config: dict[str, str] = {}
+    values: dict[str, Any] = {}
     secrets: list[str] = []
     for key, raw in (project_file.get("config") or {}).items():
         if isinstance(raw, dict) and ("default" in raw or "value" in raw):
             raw = raw.get("value", raw.get("default"))
         elif isinstance(raw, dict) and "type" in raw:
             continue  # a schema-only declaration without a default
-        config[_full_key(project, key)] = _encode(raw)
+        values[_full_key(project, key)] = raw
     for key, raw in (stack_file.get("config") or {}).items():
         full_key = _full_key(project, key)
         if isinstance(raw, dict) and set(raw) == {"secure"}:
-            config[full_key] = MOCK_SECRET
+            values[full_key] = MOCK_SECRET
             secrets.append(full_key)
         else:
-            config[full_key] = _encode(raw)
-    return config, secrets
+            values[full_key] = raw
+    return values, secrets
+
+
+def stack_config(root: Path, stack: str) -> tuple[dict[str, str], list[str]]:
+    """The stack's configuration as Pulumi hands it to a program: `{"ns:key": "string or JSON"}`."""
+    values, secrets = stack_values(root, stack)
+    return {key: _encode(value) for key, value in values.items()}, secrets
 
 
 def _full_key(project: str, key: str) -> str:
@@ -180,7 +187,12 @@ def custom_outputs(typ: str, name: str, inputs: dict) -> dict:
 def call_result(token: str, args: dict, region: str) -> dict:
     """Answers to the provider functions (invokes) the program may call."""
     if token == "aws:index/getCallerIdentity:getCallerIdentity":
-        return {"accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/mock", "userId": "MOCK", "id": ACCOUNT_ID}
+        return {
+            "accountId": ACCOUNT_ID,
+            "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/mock",
+            "userId": "MOCK",
+            "id": ACCOUNT_ID,
+        }
     if token == "aws:index/getPartition:getPartition":
         return {"partition": "aws", "dnsSuffix": "amazonaws.com", "reverseDnsPrefix": "com.amazonaws", "id": "aws"}
     if token == "aws:index/getRegion:getRegion":
@@ -190,8 +202,13 @@ def call_result(token: str, args: dict, region: str) -> dict:
         return {"names": names, "zoneIds": [f"mock-az{i}" for i in range(len(names))], "id": region}
     if token == "aws:route53/getZone:getZone":
         name = args.get("name", "example.com")
-        return {"zoneId": "ZMOCKZONE", "arn": "arn:aws:route53:::hostedzone/ZMOCKZONE", "name": name,
-                "privateZone": False, "id": "ZMOCKZONE"}
+        return {
+            "zoneId": "ZMOCKZONE",
+            "arn": "arn:aws:route53:::hostedzone/ZMOCKZONE",
+            "name": name,
+            "privateZone": False,
+            "id": "ZMOCKZONE",
+        }
     if token == "aws:iam/getPolicyDocument:getPolicyDocument":
         return {"json": policy_document_json(args), "id": "mock-policy-document"}
     return {}
@@ -295,8 +312,18 @@ def run_stack(stack: str, root: Path = REPO_ROOT, timeout: float = 300) -> Stack
     """Run the program for `stack` in a fresh Python process and return what it recorded."""
     with tempfile.TemporaryDirectory() as scratch:
         resources_path, outputs_path = Path(scratch) / "resources.json", Path(scratch) / "outputs.json"
-        command = [sys.executable, "-m", "tests.harness", stack, "--json", str(resources_path),
-                   "--outputs", str(outputs_path), "--root", str(root)]
+        command = [
+            sys.executable,
+            "-m",
+            "tests.harness",
+            stack,
+            "--json",
+            str(resources_path),
+            "--outputs",
+            str(outputs_path),
+            "--root",
+            str(root),
+        ]
         done = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=timeout, check=False)
         if done.returncode != 0:
             raise RuntimeError(f"stack `{stack}` failed under mocks (exit {done.returncode}):\n{done.stderr}")
@@ -308,7 +335,7 @@ def run_stack(stack: str, root: Path = REPO_ROOT, timeout: float = 300) -> Stack
 
 def stacks(root: Path = REPO_ROOT) -> list[str]:
     """Every stack that has a `Pulumi.<stack>.yaml` in the repository root."""
-    return sorted(path.name[len("Pulumi."):-len(".yaml")] for path in root.glob("Pulumi.*.yaml"))
+    return sorted(path.name[len("Pulumi.") : -len(".yaml")] for path in root.glob("Pulumi.*.yaml"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -324,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         run = run_in_process(root, args.stack)
-    except Exception as error:  # noqa: BLE001 - reported, not hidden
+    except Exception as error:
         print(f"error: the program failed for stack `{args.stack}`: {error}", file=sys.stderr)
         return 1
     if args.json:

@@ -1,0 +1,464 @@
+"""What the foundation creates for every stack of this repository, checked under Pulumi mocks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import Stack
+from tests.harness import REPO_ROOT
+
+ROLE = "aws:iam/role:Role"
+RELEASE = "kubernetes:helm.sh/v3:Release"
+ROLE_ARN_ANNOTATION = "eks.amazonaws.com/role-arn"
+APPLICATION_KINDS = {
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "ReplicaSet",
+    "Pod",
+    "Job",
+    "CronJob",
+    "Service",
+    "Ingress",
+    "HorizontalPodAutoscaler",
+    "Secret",
+}
+# chart config key -> (chart, release name, namespace)
+CHARTS = {
+    "awsLoadBalancerController": ("aws-load-balancer-controller", "aws-load-balancer-controller", "kube-system"),
+    "clusterAutoscaler": ("cluster-autoscaler", "cluster-autoscaler", "kube-system"),
+    "metricsServer": ("metrics-server", "metrics-server", "kube-system"),
+    "externalDns": ("external-dns", "external-dns", "external-dns"),
+    "externalSecrets": ("external-secrets", "external-secrets", "external-secrets"),
+    "argocd": ("argo-cd", "argocd", "argocd"),
+}
+
+
+def _policy(document: str) -> dict:
+    return json.loads(document)
+
+
+def _statements(document: str) -> list[dict]:
+    statements = _policy(document)["Statement"]
+    return statements if isinstance(statements, list) else [statements]
+
+
+def _irsa_roles(stack: Stack) -> list[dict]:
+    return [
+        role for role in stack.of_type(ROLE) if "sts:AssumeRoleWithWebIdentity" in role["inputs"]["assumeRolePolicy"]
+    ]
+
+
+def _trusted_service_account(role: dict) -> str:
+    """`namespace:name` of the one service account a role trusts."""
+    condition = _statements(role["inputs"]["assumeRolePolicy"])[0]["Condition"]["StringEquals"]
+    sub = next(value for key, value in condition.items() if key.endswith(":sub"))
+    return sub.removeprefix("system:serviceaccount:")
+
+
+def _role_trusting(stack: Stack, namespace: str, service_account: str) -> dict:
+    roles = [r for r in _irsa_roles(stack) if _trusted_service_account(r) == f"{namespace}:{service_account}"]
+    assert len(roles) == 1, f"expected one IRSA role for {namespace}:{service_account}, found {len(roles)}"
+    return roles[0]
+
+
+def _role_arn(role: dict) -> str:
+    name = role["inputs"].get("name") or f"{role['name']}-mock"
+    return f"arn:aws:iam::123456789012:role/{name}"
+
+
+def _inline_policies(stack: Stack, role: dict) -> dict[str, str]:
+    return {
+        p["inputs"]["name"]: p["inputs"]["policy"]
+        for p in stack.of_type("aws:iam/rolePolicy:RolePolicy")
+        if p["parent"] == role["urn"]
+    }
+
+
+def _managed_policies(stack: Stack, role: dict) -> set[str]:
+    return {
+        p["inputs"]["policyArn"]
+        for p in stack.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+        if p["parent"] == role["urn"]
+    }
+
+
+def _release(stack: Stack, name: str) -> dict:
+    return stack.one(RELEASE, name)
+
+
+# --- network and cluster ----------------------------------------------------------------------
+
+
+def test_the_vpc_has_tagged_public_and_private_subnets_in_every_az(stack: Stack) -> None:
+    vpc = stack.one("awsx:ec2:Vpc")["inputs"]
+    network = stack.config["network"]
+    assert vpc["cidrBlock"] == network["cidr"]
+    assert vpc["numberOfAvailabilityZones"] == network["azCount"]
+    assert vpc["natGateways"]["strategy"] == network["natGateways"]
+    assert vpc["enableDnsHostnames"] is True
+    assert vpc["subnetStrategy"] == "Auto"
+    specs = {spec["type"]: spec for spec in vpc["subnetSpecs"]}
+    assert specs["Public"]["tags"]["kubernetes.io/role/elb"] == "1"
+    assert specs["Private"]["tags"]["kubernetes.io/role/internal-elb"] == "1"
+
+
+def test_the_cluster_is_named_private_encrypted_logged_and_on_standard_support(stack: Stack) -> None:
+    cluster = stack.one("eks:index:Cluster")["inputs"]
+    key = stack.one("aws:kms/key:Key")
+    assert cluster["name"] == stack.config["clusterName"]
+    assert cluster["version"] == stack.config["kubernetesVersion"]
+    assert cluster["authenticationMode"] == "API"
+    assert cluster["createOidcProvider"] is True
+    assert cluster["skipDefaultNodeGroup"] is True
+    assert cluster["nodeAssociatePublicIpAddress"] is False
+    assert cluster["privateSubnetIds"] and cluster["publicSubnetIds"]
+    assert "subnetIds" not in cluster
+    assert cluster["enabledClusterLogTypes"] == stack.config["clusterLogTypes"]
+    assert {"api", "audit", "authenticator"} <= set(cluster["enabledClusterLogTypes"])
+    assert key["inputs"]["enableKeyRotation"] is True
+    assert cluster["encryptionConfigKeyArn"].endswith(f"key/{key['name']}-key-id")
+    assert cluster["upgradePolicy"]["supportType"] == stack.config.get("supportType", "STANDARD")
+    assert cluster["vpcCniOptions"]["enableNetworkPolicy"] is True
+    endpoint = stack.config["endpoint"]
+    assert cluster["endpointPrivateAccess"] == endpoint["privateAccess"]
+    assert cluster["endpointPublicAccess"] == endpoint["publicAccess"]
+    assert cluster.get("publicAccessCidrs", []) == endpoint.get("publicAccessCidrs", [])
+
+
+def test_admin_roles_get_cluster_scoped_admin_access_entries(stack: Stack) -> None:
+    entries = stack.one("eks:index:Cluster")["inputs"].get("accessEntries", {})
+    assert sorted(e["principalArn"] for e in entries.values()) == sorted(stack.config["adminRoleArns"])
+    for entry in entries.values():
+        (policy,) = entry["accessPolicies"].values()
+        assert policy["policyArn"].endswith(":cluster-access-policy/AmazonEKSClusterAdminPolicy")
+        assert policy["accessScope"]["type"] == "cluster"
+
+
+# --- nodes ------------------------------------------------------------------------------------
+
+
+def test_every_node_group_is_private_al2023_imdsv2_hop_1_and_encrypted(stack: Stack) -> None:
+    cluster = stack.one("eks:index:Cluster")["inputs"]
+    groups = {g["name"]: g for g in stack.of_type("aws:eks/nodeGroup:NodeGroup")}
+    assert set(groups) == {f"nodes-{g['name']}" for g in stack.config["nodeGroups"]}
+    for wanted in stack.config["nodeGroups"]:
+        group = groups[f"nodes-{wanted['name']}"]
+        inputs = group["inputs"]
+        assert inputs["clusterName"] == stack.config["clusterName"]
+        assert inputs["subnetIds"] == cluster["privateSubnetIds"]
+        assert inputs["amiType"].startswith("AL2023_")
+        assert inputs["instanceTypes"] == wanted["instanceTypes"]
+        assert inputs["scalingConfig"] == {
+            "minSize": wanted["minSize"],
+            "maxSize": wanted["maxSize"],
+            "desiredSize": wanted["desiredSize"],
+        }
+        assert inputs["labels"]["strata.io/pool"] == wanted["name"]
+        assert len(inputs.get("taints", [])) == len(wanted.get("taints", []))
+        assert group["ignoreChanges"] == ["scalingConfig.desiredSize"]
+        template = stack.one("aws:ec2/launchTemplate:LaunchTemplate", group["name"])["inputs"]
+        assert inputs["launchTemplate"] == {"id": f"{group['name']}-id", "version": "1"}
+        assert template["metadataOptions"]["httpTokens"] == "required"
+        assert template["metadataOptions"]["httpPutResponseHopLimit"] == 1
+        (root,) = template["blockDeviceMappings"]
+        assert root["ebs"]["volumeType"] == "gp3"
+        assert root["ebs"]["encrypted"] == "true"
+        assert root["ebs"]["volumeSize"] == wanted["diskSize"]
+
+
+def test_the_node_role_has_no_cni_policy_which_goes_to_an_irsa_role_for_aws_node(stack: Stack) -> None:
+    node_role = stack.one(ROLE, "node-role")
+    policies = {arn.rsplit("/", 1)[-1] for arn in _managed_policies(stack, node_role)}
+    assert policies == {"AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly"}
+    cni_role = _role_trusting(stack, "kube-system", "aws-node")
+    assert {arn.rsplit("/", 1)[-1] for arn in _managed_policies(stack, cni_role)} == {"AmazonEKS_CNI_Policy"}
+    patch = stack.one("kubernetes:core/v1:ServiceAccountPatch")
+    assert patch["inputs"]["metadata"]["annotations"][ROLE_ARN_ANNOTATION] == _role_arn(cni_role)
+    for group in stack.of_type("aws:eks/nodeGroup:NodeGroup"):
+        assert patch["urn"] in group["dependencies"], "nodes must start after aws-node has its role"
+
+
+# --- IAM --------------------------------------------------------------------------------------
+
+
+def test_every_irsa_role_trusts_exactly_one_service_account_of_this_cluster(stack: Stack) -> None:
+    roles = _irsa_roles(stack)
+    assert roles
+    for role in roles:
+        (statement,) = _statements(role["inputs"]["assumeRolePolicy"])
+        assert statement["Effect"] == "Allow"
+        assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+        assert statement["Principal"] == {"Federated": stack.output("oidcProviderArn")}
+        assert set(statement["Condition"]) == {"StringEquals"}
+        condition = statement["Condition"]["StringEquals"]
+        issuer = stack.output("oidcIssuer")
+        assert not issuer.startswith("https://")
+        assert set(condition) == {f"{issuer}:sub", f"{issuer}:aud"}
+        assert condition[f"{issuer}:aud"] == "sts.amazonaws.com"
+        assert condition[f"{issuer}:sub"].startswith("system:serviceaccount:")
+        assert "*" not in condition[f"{issuer}:sub"]
+
+
+def test_the_load_balancer_controller_gets_the_vendored_policy_limited_to_this_vpc(stack: Stack) -> None:
+    role = _role_trusting(stack, "kube-system", "aws-load-balancer-controller")
+    policies = _inline_policies(stack, role)
+    vendored = Path(REPO_ROOT, "policies", "aws-load-balancer-controller", "iam_policy.json").read_text()
+    assert _policy(policies["aws-load-balancer-controller"]) == json.loads(vendored)
+    (guard,) = _statements(policies["security-groups-of-this-vpc-only"])
+    assert guard["Effect"] == "Deny"
+    assert guard["Condition"]["ArnNotEquals"]["ec2:Vpc"].endswith(f":vpc/{stack.output('vpcId')}")
+
+
+def test_the_cluster_autoscaler_may_scale_only_this_clusters_node_groups(stack: Stack) -> None:
+    role = _role_trusting(stack, "kube-system", "cluster-autoscaler")
+    statements = _statements(_inline_policies(stack, role)["cluster-autoscaler"])
+    scaling = [s for s in statements if "autoscaling:SetDesiredCapacity" in s["Action"]]
+    assert len(scaling) == 1
+    tag = f"aws:ResourceTag/k8s.io/cluster-autoscaler/{stack.config['clusterName']}"
+    assert scaling[0]["Condition"]["StringEquals"] == {tag: "owned"}
+    assert "autoscaling:TerminateInstanceInAutoScalingGroup" in scaling[0]["Action"]
+    for statement in statements:
+        if statement is not scaling[0]:
+            assert all(a.split(":")[1].startswith(("Describe", "Get")) for a in statement["Action"])
+
+
+def test_external_dns_may_change_only_the_projects_hosted_zone(stack: Stack) -> None:
+    role = _role_trusting(stack, "external-dns", "external-dns")
+    for statement in _statements(_inline_policies(stack, role)["external-dns"]):
+        if "route53:ChangeResourceRecordSets" in statement["Action"]:
+            assert statement["Resource"] == ["arn:aws:route53:::hostedzone/ZMOCKZONE"]
+        else:
+            assert statement["Action"] == ["route53:ListHostedZones"]
+
+
+def test_the_ebs_csi_driver_is_a_managed_addon_with_its_role_and_a_default_gp3_class(stack: Stack) -> None:
+    addon = stack.one("aws:eks/addon:Addon")["inputs"]
+    role = _role_trusting(stack, "kube-system", "ebs-csi-controller-sa")
+    assert addon["addonName"] == "aws-ebs-csi-driver"
+    assert addon["clusterName"] == stack.config["clusterName"]
+    assert addon["serviceAccountRoleArn"] == _role_arn(role)
+    assert json.loads(addon["configurationValues"]) == {"defaultStorageClass": {"enabled": True}}
+    assert {arn.rsplit("/", 1)[-1] for arn in _managed_policies(stack, role)} == {"AmazonEBSCSIDriverPolicyV2"}
+
+
+def test_each_environment_reads_only_its_own_secrets_through_its_secret_store(stack: Stack) -> None:
+    project = stack.config["project"]
+    for env in stack.config["environments"]:
+        role = _role_trusting(stack, env["namespace"], "aws-secrets-reader")
+        (statement,) = _statements(_inline_policies(stack, role)["read-environment-secrets"])
+        assert statement["Resource"] == (
+            f"arn:aws:secretsmanager:{stack.region}:123456789012:secret:{project}/{env['name']}/*"
+        )
+        assert all(action.startswith("secretsmanager:") for action in statement["Action"])
+        account = next(
+            sa
+            for sa in stack.kubernetes_objects("ServiceAccount")
+            if sa["inputs"]["metadata"]["namespace"] == env["namespace"]
+        )
+        assert account["inputs"]["metadata"]["annotations"][ROLE_ARN_ANNOTATION] == _role_arn(role)
+        store = next(
+            s
+            for s in stack.kubernetes_objects("SecretStore")
+            if s["inputs"]["metadata"]["namespace"] == env["namespace"]
+        )
+        assert store["inputs"]["apiVersion"] == "external-secrets.io/v1"
+        aws = store["inputs"]["spec"]["provider"]["aws"]
+        assert aws["service"] == "SecretsManager" and aws["region"] == stack.region
+        assert aws["auth"]["jwt"]["serviceAccountRef"]["name"] == "aws-secrets-reader"
+
+
+def test_service_roles_are_created_named_and_exported(stack: Stack) -> None:
+    wanted = stack.config.get("serviceRoles") or []
+    exported = stack.output("serviceRoleArns")
+    assert set(exported) == {f"{r['namespace']}/{r['service']}" for r in wanted}
+    for entry in wanted:
+        role = _role_trusting(stack, entry["namespace"], entry["serviceAccount"])
+        assert role["inputs"]["name"] == entry["roleName"]
+        assert exported[f"{entry['namespace']}/{entry['service']}"] == _role_arn(role)
+
+
+# --- add-ons ----------------------------------------------------------------------------------
+
+
+def test_every_chart_is_pinned_and_has_an_explicit_release_name(stack: Stack) -> None:
+    releases = stack.of_type(RELEASE)
+    assert {r["name"] for r in releases} == {name for _, name, _ in CHARTS.values()}
+    for key, (chart, name, namespace) in CHARTS.items():
+        release = _release(stack, name)["inputs"]
+        assert release["chart"] == chart
+        assert release["name"] == name
+        assert release["version"] == stack.config["addons"][key]["chartVersion"]
+        assert release["namespace"] == namespace
+        assert release["repositoryOpts"]["repo"].startswith("https://")
+
+
+def test_charts_with_aws_access_annotate_the_service_account_their_role_trusts(stack: Stack) -> None:
+    cases = {
+        "aws-load-balancer-controller": lambda v: v["serviceAccount"],
+        "cluster-autoscaler": lambda v: v["rbac"]["serviceAccount"],
+        "external-dns": lambda v: v["serviceAccount"],
+    }
+    for name, service_account_of in cases.items():
+        release = _release(stack, name)["inputs"]
+        account = service_account_of(release["values"])
+        role = _role_trusting(stack, release["namespace"], account["name"])
+        assert account["create"] is True
+        assert account["annotations"][ROLE_ARN_ANNOTATION] == _role_arn(role)
+    operator = _release(stack, "external-secrets")["inputs"]["values"]["serviceAccount"]
+    assert ROLE_ARN_ANNOTATION not in operator.get("annotations", {}), "the operator itself reads no secrets"
+
+
+def test_addon_values_follow_the_configuration(stack: Stack) -> None:
+    addons, name = stack.config["addons"], stack.config["clusterName"]
+    lbc = _release(stack, "aws-load-balancer-controller")["inputs"]["values"]
+    assert (lbc["clusterName"], lbc["region"], lbc["vpcId"]) == (name, stack.region, stack.output("vpcId"))
+    assert lbc["replicaCount"] == addons["awsLoadBalancerController"]["replicas"]
+    autoscaler = _release(stack, "cluster-autoscaler")["inputs"]["values"]
+    assert autoscaler["autoDiscovery"]["clusterName"] == name
+    assert autoscaler["awsRegion"] == stack.region
+    assert autoscaler["image"]["tag"] == addons["clusterAutoscaler"]["imageTag"]
+    assert autoscaler["rbac"]["serviceAccount"]["name"] == "cluster-autoscaler"
+    assert _release(stack, "metrics-server")["inputs"]["values"]["replicas"] == addons["metricsServer"]["replicas"]
+    dns = _release(stack, "external-dns")["inputs"]["values"]
+    assert dns["provider"] == {"name": "aws"}
+    assert dns["domainFilters"] == [stack.config["domain"]]
+    assert dns["policy"] == addons["externalDns"]["policy"]
+    assert dns["txtOwnerId"] == name
+    assert dns["sources"] == ["service", "ingress"]
+    secrets = _release(stack, "external-secrets")["inputs"]["values"]
+    assert secrets["replicaCount"] == addons["externalSecrets"]["replicas"]
+    assert secrets["leaderElect"] == (addons["externalSecrets"]["replicas"] > 1)
+    argocd = _release(stack, "argocd")["inputs"]["values"]
+    if addons["argocd"]["ha"]:
+        assert argocd["redis-ha"]["enabled"] is True
+        assert argocd["server"]["replicas"] > 1 and argocd["repoServer"]["replicas"] > 1
+    else:
+        assert "redis-ha" not in argocd
+
+
+def test_releases_wait_for_nodes_and_the_load_balancer_controller(stack: Stack) -> None:
+    groups = {g["urn"] for g in stack.of_type("aws:eks/nodeGroup:NodeGroup")}
+    lbc = _release(stack, "aws-load-balancer-controller")
+    for release in stack.of_type(RELEASE):
+        assert groups <= set(release["dependencies"])
+        if release is not lbc:
+            assert lbc["urn"] in release["dependencies"]
+
+
+def test_every_kubernetes_resource_uses_the_clusters_provider(stack: Stack) -> None:
+    provider = stack.one("pulumi:providers:kubernetes")
+    assert provider["inputs"]["kubeconfig"] == stack.output("kubeconfig")
+    for resource in stack.resources:
+        if resource["type"].startswith("kubernetes:"):
+            assert resource["provider"].startswith(provider["urn"] + "::"), resource["name"]
+
+
+# --- platform layer ---------------------------------------------------------------------------
+
+
+def test_every_environment_namespace_is_restricted_quota_limited_and_default_deny(stack: Stack) -> None:
+    namespaces = {
+        n["inputs"]["metadata"]["name"]: n["inputs"]["metadata"] for n in stack.kubernetes_objects("Namespace")
+    }
+
+    def in_namespace(kind: str, namespace: str) -> list[dict]:
+        return [
+            o["inputs"] for o in stack.kubernetes_objects(kind) if o["inputs"]["metadata"]["namespace"] == namespace
+        ]
+
+    for env in stack.config["environments"]:
+        labels = namespaces[env["namespace"]]["labels"]
+        for mode in ("enforce", "audit", "warn"):
+            assert labels[f"pod-security.kubernetes.io/{mode}"] == "restricted"
+        assert labels["elbv2.k8s.aws/pod-readiness-gate-inject"] == "enabled"
+        (quota,) = in_namespace("ResourceQuota", env["namespace"])
+        assert quota["spec"]["hard"] == {
+            "requests.cpu": env["quota"]["requestsCpu"],
+            "requests.memory": env["quota"]["requestsMemory"],
+            "limits.cpu": env["quota"]["limitsCpu"],
+            "limits.memory": env["quota"]["limitsMemory"],
+            "pods": env["quota"]["pods"],
+        }
+        (limits,) = in_namespace("LimitRange", env["namespace"])
+        (item,) = limits["spec"]["limits"]
+        assert item["type"] == "Container"
+        assert item["default"] == {"cpu": env["limits"]["defaultCpu"], "memory": env["limits"]["defaultMemory"]}
+        assert item["max"] == {"cpu": env["limits"]["maxCpu"], "memory": env["limits"]["maxMemory"]}
+        policies = {p["metadata"]["name"]: p["spec"] for p in in_namespace("NetworkPolicy", env["namespace"])}
+        deny = policies["default-deny"]
+        assert deny.get("podSelector", {}) == {}
+        assert sorted(deny["policyTypes"]) == ["Egress", "Ingress"]
+        assert "ingress" not in deny and "egress" not in deny
+
+
+def test_priority_classes_exist_without_the_reserved_prefix(stack: Stack) -> None:
+    classes = {c["inputs"]["metadata"]["name"]: c["inputs"] for c in stack.kubernetes_objects("PriorityClass")}
+    assert {"platform-critical", "service-high", "service-default"} <= set(classes)
+    assert not any(name.startswith("system-") for name in classes)
+    assert (
+        classes["platform-critical"]["value"] > classes["service-high"]["value"] > classes["service-default"]["value"]
+    )
+    assert all(c["value"] <= 1_000_000_000 for c in classes.values())
+
+
+def test_cluster_shared_config_describes_the_cluster(stack: Stack) -> None:
+    (config,) = stack.kubernetes_objects("ConfigMap")
+    assert config["inputs"]["metadata"] == {"name": "cluster-shared-config", "namespace": "kube-system"}
+    data = config["inputs"]["data"]
+    assert data["region"] == stack.region
+    assert data["clusterName"] == stack.config["clusterName"]
+    assert data["vpcId"] == stack.output("vpcId")
+    assert data["environments"].split(",") == [e["name"] for e in stack.config["environments"]]
+
+
+# --- hand-over --------------------------------------------------------------------------------
+
+
+def test_each_environment_has_a_root_application_for_apps_env_in_a_locked_down_project(stack: Stack) -> None:
+    gitops = stack.config["gitops"]
+    argocd = _release(stack, "argocd")
+    applications = {a["inputs"]["metadata"]["name"]: a for a in stack.kubernetes_objects("Application")}
+    projects = {p["inputs"]["metadata"]["name"]: p for p in stack.kubernetes_objects("AppProject")}
+    assert set(applications) == {f"{e['name']}-apps" for e in stack.config["environments"]}
+    for env in stack.config["environments"]:
+        application = applications[f"{env['name']}-apps"]
+        metadata, spec = application["inputs"]["metadata"], application["inputs"]["spec"]
+        assert application["inputs"]["apiVersion"] == "argoproj.io/v1alpha1"
+        assert metadata["namespace"] == "argocd"
+        assert metadata["finalizers"] == ["resources-finalizer.argocd.argoproj.io"]
+        assert spec["source"] == {
+            "repoURL": gitops["repoUrl"],
+            "targetRevision": gitops["targetRevision"],
+            "path": f"apps/{env['name']}",
+        }
+        assert spec["destination"] == {"server": "https://kubernetes.default.svc", "namespace": "argocd"}
+        assert spec["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
+        project = projects[spec["project"]]
+        assert argocd["urn"] in application["dependencies"]
+        assert argocd["urn"] in project["dependencies"]
+        assert project["urn"] in application["dependencies"]
+        project_spec = project["inputs"]["spec"]
+        assert project_spec["sourceRepos"] == [gitops["repoUrl"]]
+        assert project_spec["destinations"] == [{"server": "https://kubernetes.default.svc", "namespace": "argocd"}]
+        assert project_spec.get("clusterResourceWhitelist", []) == []
+        assert project_spec["namespaceResourceWhitelist"] == [
+            {"group": "argoproj.io", "kind": "Application"},
+            {"group": "argoproj.io", "kind": "AppProject"},
+        ]
+
+
+def test_no_application_layer_object_is_created(stack: Stack) -> None:
+    for resource in stack.resources:
+        if resource["type"].startswith("kubernetes:") and ":" in resource["type"][len("kubernetes:") :]:
+            kind = resource["type"].rsplit(":", 1)[1]
+            assert kind not in APPLICATION_KINDS, f"{resource['name']} is a {kind}"
+
+
+def test_outputs_export_the_cluster_and_keep_the_kubeconfig_secret(stack: Stack) -> None:
+    outputs = stack.run.outputs
+    assert outputs["clusterName"]["value"] == stack.config["clusterName"]
+    assert outputs["kubeconfig"]["secret"] is True
+    for name in ("vpcId", "oidcProviderArn", "serviceRoleArns", "addonRoleArns", "secretStoreRoleArns"):
+        assert name in outputs

@@ -1,0 +1,80 @@
+//! Helpers shared by the integration tests: run the binary, snapshot directories.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+/// The `strata` binary, with a clean environment for faults and git identity.
+pub fn strata() -> Command {
+    let mut cmd = Command::cargo_bin("strata").expect("the binary is built");
+    cmd.env_remove("STRATA_FAULT");
+    cmd.env("GIT_CONFIG_NOSYSTEM", "1");
+    cmd
+}
+
+/// Every file under `dir` except `.git/`, as path -> bytes.
+pub fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.file_name().is_some_and(|n| n == ".git") {
+            continue;
+        }
+        if path.is_dir() {
+            walk(root, &path, out);
+        } else {
+            let rel = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            out.insert(rel, std::fs::read(&path).unwrap());
+        }
+    }
+}
+
+/// Creates a workspace `acme` in `dir` with extra arguments, asserting success.
+pub fn new_workspace(dir: &Path, args: &[&str]) -> (PathBuf, PathBuf) {
+    strata()
+        .arg("new")
+        .arg("acme")
+        .arg("--out")
+        .arg(dir)
+        .args(args)
+        .assert()
+        .success();
+    (dir.join("acme-foundation"), dir.join("acme-gitops"))
+}
+
+/// The number of commits on HEAD of a repo.
+pub fn commit_count(repo: &Path) -> usize {
+    let repo = git2::Repository::open(repo).unwrap();
+    let mut walk = repo.revwalk().unwrap();
+    walk.push_head().unwrap();
+    walk.count()
+}
+
+/// The message of HEAD.
+pub fn head_message(repo: &Path) -> String {
+    let repo = git2::Repository::open(repo).unwrap();
+    let head = repo.head().unwrap().peel_to_commit().unwrap();
+    head.message().unwrap().to_string()
+}
+
+/// Drops the `history` array of a `strata.toml`, for comparing two workspaces.
+pub fn without_history(text: &[u8]) -> String {
+    let mut table: toml::Table = toml::from_str(std::str::from_utf8(text).unwrap()).unwrap();
+    table.remove("history");
+    toml::to_string(&table).unwrap()
+}

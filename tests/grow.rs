@@ -1,0 +1,514 @@
+//! `strata add` and `strata remove`: one rendering path, and every safety rule.
+
+mod common;
+
+use std::path::Path;
+
+use common::{commit_count, head_message, new_workspace, snapshot, strata, without_history};
+use predicates::prelude::*;
+
+/// Both repos of two workspaces hold the same files, byte for byte, `strata.toml`'s history aside.
+fn assert_same_workspace(a: &Path, b: &Path) {
+    for repo in ["acme-foundation", "acme-gitops"] {
+        let mut left = snapshot(&a.join(repo));
+        let mut right = snapshot(&b.join(repo));
+        let left_answers = left.remove("strata.toml").unwrap();
+        let right_answers = right.remove("strata.toml").unwrap();
+        assert_eq!(
+            without_history(&left_answers),
+            without_history(&right_answers),
+            "{repo}/strata.toml differs beyond its history"
+        );
+        let left_paths: Vec<_> = left.keys().collect();
+        let right_paths: Vec<_> = right.keys().collect();
+        assert_eq!(left_paths, right_paths, "{repo} has different files");
+        for (path, bytes) in &left {
+            assert!(bytes == &right[path], "{repo}/{path} differs");
+        }
+    }
+}
+
+fn add(dir: &Path, args: &[&str]) {
+    strata()
+        .arg("add")
+        .args(args)
+        .arg("-C")
+        .arg(dir)
+        .assert()
+        .success();
+}
+
+#[test]
+fn new_with_services_equals_new_then_add_service_byte_for_byte() {
+    let a = assert_fs::TempDir::new().unwrap();
+    let b = assert_fs::TempDir::new().unwrap();
+    new_workspace(a.path(), &["--services", "api,web", "--envs", "dev,prod"]);
+    let (foundation, _) = new_workspace(b.path(), &["--envs", "dev,prod"]);
+    add(&foundation, &["service", "api"]);
+    add(&foundation, &["service", "web"]);
+    assert_same_workspace(a.path(), b.path());
+}
+
+#[test]
+fn new_with_environments_equals_new_then_add_env_byte_for_byte() {
+    for preset in ["startup", "production"] {
+        let a = assert_fs::TempDir::new().unwrap();
+        let b = assert_fs::TempDir::new().unwrap();
+        new_workspace(
+            a.path(),
+            &[
+                "--preset",
+                preset,
+                "--services",
+                "api",
+                "--envs",
+                "dev,qa,prod",
+            ],
+        );
+        let (_, gitops) = new_workspace(
+            b.path(),
+            &["--preset", preset, "--services", "api", "--envs", "dev"],
+        );
+        add(&gitops, &["env", "qa"]);
+        add(&gitops, &["env", "prod"]);
+        assert_same_workspace(a.path(), b.path());
+    }
+}
+
+#[test]
+fn add_then_remove_returns_to_the_same_files() {
+    let a = assert_fs::TempDir::new().unwrap();
+    let b = assert_fs::TempDir::new().unwrap();
+    new_workspace(
+        a.path(),
+        &[
+            "--preset",
+            "production",
+            "--services",
+            "api",
+            "--envs",
+            "dev,prod",
+        ],
+    );
+    let (foundation, _) = new_workspace(
+        b.path(),
+        &[
+            "--preset",
+            "production",
+            "--services",
+            "api",
+            "--envs",
+            "dev,prod",
+            "--account-id",
+            "123456789012",
+        ],
+    );
+    add(
+        &foundation,
+        &[
+            "service",
+            "billing",
+            "--irsa",
+            "--secret",
+            "DB_PASSWORD",
+            "--config",
+            "LOG_LEVEL=debug",
+        ],
+    );
+    add(&foundation, &["env", "qa"]);
+    assert!(b.path().join("acme-foundation/Pulumi.qa.yaml").is_file());
+    assert!(b
+        .path()
+        .join("acme-gitops/services/billing/overlays/qa/externalsecret.yaml")
+        .is_file());
+    strata()
+        .args(["remove", "env", "qa", "-C"])
+        .arg(&foundation)
+        .assert()
+        .success();
+    strata()
+        .args(["remove", "service", "billing", "-C"])
+        .arg(&foundation)
+        .assert()
+        .success();
+    assert!(!b.path().join("acme-foundation/Pulumi.qa.yaml").exists());
+    assert!(
+        !b.path().join("acme-gitops/services/billing").exists(),
+        "no empty directory is left"
+    );
+    assert!(!b.path().join("acme-gitops/apps/qa").exists());
+    // The account id stays in the answers; everything else is as before.
+    for repo in ["acme-foundation", "acme-gitops"] {
+        let mut left = snapshot(&a.path().join(repo));
+        let mut right = snapshot(&b.path().join(repo));
+        left.remove("strata.toml");
+        right.remove("strata.toml");
+        assert_eq!(left, right, "{repo} differs after add and remove");
+    }
+}
+
+#[test]
+fn irsa_services_get_a_role_in_the_stack_and_its_arn_on_the_service_account() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (foundation, gitops) = new_workspace(
+        tmp.path(),
+        &["--account-id", "123456789012", "--envs", "dev,prod"],
+    );
+    add(&foundation, &["service", "api", "--irsa"]);
+    let stack = std::fs::read_to_string(foundation.join("Pulumi.shared.yaml")).unwrap();
+    assert!(
+        stack.contains("roleName: acme-dev-api") && stack.contains("roleName: acme-prod-api"),
+        "{stack}"
+    );
+    let patch = std::fs::read_to_string(
+        gitops.join("services/api/overlays/prod/patch-serviceaccount.yaml"),
+    )
+    .unwrap();
+    assert!(patch.contains("arn:aws:iam::123456789012:role/acme-prod-api"));
+}
+
+#[test]
+fn irsa_without_an_account_id_is_refused_with_a_hint() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (foundation, _) = new_workspace(tmp.path(), &[]);
+    strata()
+        .args(["add", "service", "api", "--irsa", "-C"])
+        .arg(&foundation)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("account id"));
+}
+
+#[test]
+fn adding_what_exists_or_removing_what_does_not_exits_2_and_writes_nothing() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (foundation, _) = new_workspace(tmp.path(), &["--services", "api"]);
+    let before = snapshot(tmp.path());
+    for (args, needle) in [
+        (vec!["add", "service", "api"], "already exists"),
+        (vec!["add", "env", "dev"], "already exists"),
+        (vec!["remove", "service", "apx"], "did you mean `api`"),
+        (vec!["remove", "env", "qa"], "does not exist"),
+        (vec!["add", "service", "Bad"], "lowercase"),
+        (
+            vec!["add", "service", "web", "--min", "3", "--max", "2"],
+            "min 3 <= max 2",
+        ),
+        (
+            vec!["add", "service", "web", "--port", "70000"],
+            "outside 1 to 65535",
+        ),
+        (
+            vec!["add", "service", "web", "--cpu", "lots"],
+            "not a CPU quantity",
+        ),
+        (
+            vec!["add", "service", "web", "--config", "novalue"],
+            "not `KEY=VALUE`",
+        ),
+        (vec!["add", "service", "web", "--image", "nginx"], "no tag"),
+        (
+            vec!["add", "service", "web", "--host", "web.example.org"],
+            "outside the domain",
+        ),
+        (
+            vec!["add", "service", "web", "--envs", "qa"],
+            "does not exist",
+        ),
+        (vec!["add", "env", "kube-system"], "reserved"),
+        (
+            vec!["add", "env", "qa", "--from", "staging"],
+            "does not have",
+        ),
+    ] {
+        strata()
+            .args(&args)
+            .arg("-C")
+            .arg(&foundation)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(needle));
+        assert_eq!(
+            snapshot(tmp.path()),
+            before,
+            "`{}` wrote something",
+            args.join(" ")
+        );
+    }
+}
+
+#[test]
+fn commit_makes_one_commit_per_touched_repo_naming_the_change() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (foundation, gitops) = new_workspace(tmp.path(), &[]);
+    strata()
+        .args(["add", "service", "api", "--commit", "-C"])
+        .arg(&gitops)
+        .assert()
+        .success();
+    for repo in [&foundation, &gitops] {
+        assert_eq!(commit_count(repo), 2);
+        assert!(head_message(repo).contains("Add service `api`"));
+        assert!(
+            git2::Repository::open(repo)
+                .unwrap()
+                .statuses(None)
+                .unwrap()
+                .is_empty(),
+            "nothing is left uncommitted"
+        );
+    }
+    strata()
+        .args(["remove", "service", "api", "--commit", "-C"])
+        .arg(&gitops)
+        .assert()
+        .success();
+    assert!(head_message(&gitops).contains("Remove service `api`"));
+    assert!(git2::Repository::open(&gitops)
+        .unwrap()
+        .statuses(None)
+        .unwrap()
+        .is_empty());
+}
+
+#[test]
+fn dry_run_prints_a_unified_diff_and_writes_nothing() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (foundation, _) = new_workspace(tmp.path(), &[]);
+    let before = snapshot(tmp.path());
+    strata()
+        .args(["add", "service", "api", "--dry-run", "-C"])
+        .arg(&foundation)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "+++ b/services/api/base/deployment.yaml",
+        ))
+        .stdout(predicate::str::contains("+  - api.yaml"))
+        .stdout(predicate::str::contains("--- a/strata.toml"));
+    assert_eq!(snapshot(tmp.path()), before);
+}
+
+#[test]
+fn a_hand_edited_owned_file_is_a_conflict_and_nothing_is_written() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (foundation, gitops) = new_workspace(tmp.path(), &["--services", "api"]);
+    let edited = gitops.join("apps/dev/kustomization.yaml");
+    std::fs::write(&edited, "# my own edit\n").unwrap();
+    let before = snapshot(tmp.path());
+    strata()
+        .args(["add", "service", "web", "--allow-dirty", "-C"])
+        .arg(&foundation)
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains("apps/dev/kustomization.yaml")
+                .and(predicate::str::contains("edited since strata wrote it")),
+        )
+        .stderr(predicate::str::contains("--force"));
+    assert_eq!(snapshot(tmp.path()), before);
+    strata()
+        .args(["add", "service", "web", "--allow-dirty", "--force", "-C"])
+        .arg(&foundation)
+        .assert()
+        .success();
+    assert!(std::fs::read_to_string(&edited)
+        .unwrap()
+        .contains("web.yaml"));
+}
+
+#[test]
+fn seed_files_are_never_rewritten() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (foundation, gitops) =
+        new_workspace(tmp.path(), &["--services", "api", "--envs", "dev,prod"]);
+    let seed = gitops.join("services/api/overlays/dev/kustomization.yaml");
+    let edited = std::fs::read_to_string(&seed)
+        .unwrap()
+        .replace("newTag: \"6.7.1\"", "newTag: \"6.8.0\"");
+    std::fs::write(&seed, &edited).unwrap();
+    strata()
+        .args(["add", "env", "qa", "--allow-dirty", "-C"])
+        .arg(&foundation)
+        .assert()
+        .success();
+    strata()
+        .args(["add", "service", "web", "--allow-dirty", "-C"])
+        .arg(&foundation)
+        .assert()
+        .success();
+    assert_eq!(std::fs::read_to_string(&seed).unwrap(), edited);
+}
+
+#[test]
+fn uncommitted_changes_in_a_file_strata_must_touch_are_refused_unless_allowed() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (foundation, _) = new_workspace(tmp.path(), &[]);
+    let stack = foundation.join("Pulumi.shared.yaml");
+    let text = std::fs::read_to_string(&stack).unwrap();
+    // Staged-but-identical content is still a change git reports; make a real one in strata.toml.
+    let answers = foundation.join("strata.toml");
+    let mut answers_text = std::fs::read_to_string(&answers).unwrap();
+    answers_text.push_str("\n");
+    std::fs::write(&answers, &answers_text).unwrap();
+    strata()
+        .args(["add", "env", "qa", "-C"])
+        .arg(&foundation)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("uncommitted changes"))
+        .stderr(predicate::str::contains("strata.toml"));
+    assert_eq!(std::fs::read_to_string(&stack).unwrap(), text);
+    strata()
+        .args(["add", "env", "qa", "--allow-dirty", "-C"])
+        .arg(&foundation)
+        .assert()
+        .success();
+}
+
+#[test]
+fn a_failure_between_the_two_repos_leaves_both_unchanged() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (foundation, _) = new_workspace(
+        tmp.path(),
+        &["--services", "api", "--account-id", "123456789012"],
+    );
+    let before = snapshot(tmp.path());
+    for fault in [
+        "between-repos",
+        "after-writes:1",
+        "after-writes:5",
+        "commit:gitops",
+    ] {
+        let mut cmd = strata();
+        cmd.env("STRATA_FAULT", fault)
+            .args(["add", "service", "web", "--irsa", "--commit", "-C"])
+            .arg(&foundation);
+        cmd.assert()
+            .code(1)
+            .stderr(predicate::str::contains("injected fault"));
+        assert_eq!(
+            snapshot(tmp.path()),
+            before,
+            "fault `{fault}` changed a repo"
+        );
+        for repo in ["acme-foundation", "acme-gitops"] {
+            assert_eq!(
+                commit_count(&tmp.path().join(repo)),
+                1,
+                "fault `{fault}` left a commit in {repo}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_file_that_cannot_be_replaced_rolls_both_repos_back() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (foundation, gitops) = new_workspace(tmp.path(), &[]);
+    // A directory where strata must write a file: the write fails midway, after the
+    // foundation's stack file was already replaced.
+    std::fs::create_dir_all(gitops.join("apps/dev/api.yaml")).unwrap();
+    let before = snapshot(tmp.path());
+    strata()
+        .args(["add", "service", "api", "--allow-dirty", "--force", "-C"])
+        .arg(&foundation)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("rolled back"));
+    assert_eq!(snapshot(tmp.path()), before);
+}
+
+#[test]
+fn the_answers_files_must_agree() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (foundation, gitops) = new_workspace(tmp.path(), &[]);
+    let text = std::fs::read_to_string(gitops.join("strata.toml"))
+        .unwrap()
+        .replace("domain = \"example.com\"", "domain = \"example.org\"");
+    std::fs::write(gitops.join("strata.toml"), text).unwrap();
+    strata()
+        .args(["list", "-C"])
+        .arg(&foundation)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("differ"));
+}
+
+#[test]
+fn list_reports_services_and_environments_and_drift() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (foundation, gitops) = new_workspace(tmp.path(), &["--services", "api,web"]);
+    let output = strata()
+        .args(["list", "--json", "-C"])
+        .arg(&foundation)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let json: serde_json::Value = serde_json::from_slice(&output).unwrap();
+    assert_eq!(json["services"].as_array().unwrap().len(), 2);
+    assert_eq!(json["environments"][0]["name"], "dev");
+    assert_eq!(json["consistent"], true);
+    std::fs::remove_file(gitops.join("apps/prod/web.yaml")).unwrap();
+    strata()
+        .args(["list", "-C"])
+        .arg(&gitops)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("no Application in `apps/prod/`"));
+}
+
+#[test]
+fn a_malformed_answers_file_gets_file_line_column_and_a_hint() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (foundation, gitops) = new_workspace(tmp.path(), &[]);
+    let original = std::fs::read_to_string(foundation.join("strata.toml")).unwrap();
+    let cases = [
+        (
+            original.replace("region = ", "region = = "),
+            "strata.toml`:",
+        ),
+        (
+            original.replace(
+                "domain = \"example.com\"",
+                "domain = \"example.com\"\ncolour = \"blue\"",
+            ),
+            "unknown field `colour`",
+        ),
+        (original.replace("format = 1", "format = 9"), "format 9"),
+        (
+            original.replace("pack = \"pulumi-python\"\n", ""),
+            "missing field `pack`",
+        ),
+        (
+            original.replace("region = \"eu-west-1\"", "region = \"mars-1\""),
+            "region `mars-1`",
+        ),
+    ];
+    for (text, needle) in cases {
+        std::fs::write(foundation.join("strata.toml"), &text).unwrap();
+        std::fs::write(gitops.join("strata.toml"), &text).unwrap();
+        strata()
+            .args(["list", "-C"])
+            .arg(&foundation)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(needle))
+            .stderr(predicate::str::contains("hint:"));
+    }
+}
+
+#[test]
+fn remove_env_refuses_to_strand_a_service() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (foundation, _) = new_workspace(tmp.path(), &["--envs", "dev,prod"]);
+    add(&foundation, &["service", "api", "--envs", "prod"]);
+    strata()
+        .args(["remove", "env", "prod", "--allow-dirty", "-C"])
+        .arg(&foundation)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("runs only in `prod`"));
+}

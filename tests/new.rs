@@ -1,0 +1,285 @@
+//! `strata new`: the bootstrap, through the binary.
+
+mod common;
+
+use assert_fs::prelude::*;
+use common::{commit_count, new_workspace, snapshot, strata};
+use predicates::prelude::*;
+
+#[test]
+fn new_creates_two_repos_each_with_one_commit_on_main() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (foundation, gitops) =
+        new_workspace(tmp.path(), &["--services", "api,web", "--envs", "dev,prod"]);
+    for repo in [&foundation, &gitops] {
+        let git = git2::Repository::open(repo).unwrap();
+        assert_eq!(git.head().unwrap().shorthand().unwrap(), "main");
+        assert_eq!(commit_count(repo), 1);
+        let statuses = git.statuses(None).unwrap();
+        assert!(statuses.is_empty(), "the work tree is clean after `new`");
+        assert!(repo.join("strata.toml").is_file());
+        assert!(repo.join("strata.lock").is_file());
+    }
+    assert_eq!(
+        std::fs::read(foundation.join("strata.toml")).unwrap(),
+        std::fs::read(gitops.join("strata.toml")).unwrap(),
+        "both repos carry the same answers"
+    );
+    assert!(foundation.join("Pulumi.shared.yaml").is_file());
+    assert!(gitops.join("apps/dev/api.yaml").is_file());
+    assert!(gitops
+        .join("services/web/overlays/prod/kustomization.yaml")
+        .is_file());
+    let entries: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        entries.len(),
+        2,
+        "no staging directory is left behind: {entries:?}"
+    );
+}
+
+#[test]
+fn the_production_preset_makes_one_stack_per_environment_with_disjoint_cidrs() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (foundation, _) = new_workspace(
+        tmp.path(),
+        &["--preset", "production", "--envs", "dev,staging,prod"],
+    );
+    let mut cidrs = Vec::new();
+    for env in ["dev", "staging", "prod"] {
+        let text = std::fs::read_to_string(foundation.join(format!("Pulumi.{env}.yaml"))).unwrap();
+        assert!(text.contains(&format!("clusterName: acme-{env}")));
+        let cidr = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("cidr: "))
+            .unwrap()
+            .to_string();
+        cidrs.push(cidr);
+    }
+    assert_eq!(cidrs, ["10.0.0.0/16", "10.1.0.0/16", "10.2.0.0/16"]);
+    assert!(!foundation.join("Pulumi.shared.yaml").exists());
+}
+
+#[test]
+fn dry_run_lists_every_path_per_repo_and_writes_nothing() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    strata()
+        .args(["new", "acme", "--dry-run", "--services", "api", "--out"])
+        .arg(tmp.path())
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("acme-foundation/")
+                .and(predicate::str::contains("  Pulumi.shared.yaml")),
+        )
+        .stdout(
+            predicate::str::contains("acme-gitops/").and(predicate::str::contains(
+                "  services/api/base/deployment.yaml",
+            )),
+        )
+        .stdout(predicate::str::contains("  strata.toml"));
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn bad_input_reports_every_problem_with_a_hint_exits_2_and_writes_nothing() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    strata()
+        .args([
+            "new",
+            "Bad_Name",
+            "--envs",
+            "dev,dev,kube-system",
+            "--services",
+            "2fa",
+            "--region",
+            "mars-1",
+            "--domain",
+            "localhost",
+            "--set",
+            "cluster.verison=1.34",
+            "--preset",
+            "startpu",
+            "--out",
+        ])
+        .arg(tmp.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("project name `Bad_Name`"))
+        .stderr(predicate::str::contains("lists `dev` twice"))
+        .stderr(predicate::str::contains("`kube-system`").and(predicate::str::contains("reserved")))
+        .stderr(predicate::str::contains("service name `2fa`"))
+        .stderr(predicate::str::contains("did you mean `startup`"))
+        .stderr(predicate::str::contains("region `mars-1`"))
+        .stderr(predicate::str::contains("domain `localhost`"))
+        .stderr(predicate::str::contains("hint:"))
+        .stderr(predicate::str::contains("nothing was written"));
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn an_unknown_set_key_gets_a_did_you_mean() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    strata()
+        .args([
+            "new",
+            "acme",
+            "--set",
+            "cluster.verison=1.34",
+            "--set",
+            "network.az_count=three",
+            "--out",
+        ])
+        .arg(tmp.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("did you mean `cluster.version`"))
+        .stderr(predicate::str::contains("not a valid integer"));
+}
+
+#[test]
+fn set_overrides_a_preset_value() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (foundation, _) = new_workspace(
+        tmp.path(),
+        &[
+            "--set",
+            "cluster.version=1.34",
+            "--set",
+            "node_groups.general.max=9",
+        ],
+    );
+    let stack = std::fs::read_to_string(foundation.join("Pulumi.shared.yaml")).unwrap();
+    assert!(stack.contains("kubernetesVersion: \"1.34\""));
+    assert!(
+        stack.contains("imageTag: v1.34.5"),
+        "the autoscaler follows the cluster version"
+    );
+    assert!(stack.contains("maxSize: 9"));
+}
+
+#[test]
+fn new_into_a_non_empty_directory_is_refused_and_leaves_it_untouched() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    tmp.child("acme-gitops/notes.txt")
+        .write_str("mine")
+        .unwrap();
+    let before = snapshot(tmp.path());
+    strata()
+        .args(["new", "acme", "--out"])
+        .arg(tmp.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("exists and is not empty"));
+    assert_eq!(snapshot(tmp.path()), before);
+}
+
+#[test]
+fn new_into_an_existing_empty_directory_works() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    tmp.child("acme-foundation").create_dir_all().unwrap();
+    new_workspace(tmp.path(), &[]);
+    assert!(tmp.path().join("acme-foundation/Pulumi.yaml").is_file());
+}
+
+#[test]
+fn a_failure_before_the_move_leaves_nothing_half_written() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    for fault in ["before-move", "after-writes:7", "commit:gitops"] {
+        strata()
+            .env("STRATA_FAULT", fault)
+            .args(["new", "acme", "--out"])
+            .arg(tmp.path())
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains("injected fault"));
+        assert_eq!(
+            std::fs::read_dir(tmp.path()).unwrap().count(),
+            0,
+            "fault `{fault}` left files behind"
+        );
+    }
+}
+
+#[test]
+fn a_read_only_output_directory_fails_cleanly() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let out = tmp.child("ro");
+    out.create_dir_all().unwrap();
+    let mut perms = std::fs::metadata(out.path()).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o555);
+    std::fs::set_permissions(out.path(), perms).unwrap();
+    let result = strata()
+        .args(["new", "acme", "--out"])
+        .arg(out.path())
+        .assert();
+    let mut perms = std::fs::metadata(out.path()).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(out.path(), perms).unwrap();
+    // Root ignores directory permissions; then the run succeeds, which is also correct.
+    let output = result.get_output();
+    if output.status.success() {
+        assert!(out.path().join("acme-foundation/Pulumi.yaml").is_file());
+    } else {
+        assert_eq!(output.status.code(), Some(1));
+        assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
+    }
+}
+
+#[test]
+fn no_git_makes_plain_directories() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (foundation, gitops) = new_workspace(tmp.path(), &["--no-git"]);
+    assert!(!foundation.join(".git").exists());
+    assert!(!gitops.join(".git").exists());
+    assert!(gitops.join("apps/dev/kustomization.yaml").is_file());
+}
+
+#[test]
+fn presets_and_packs_are_listed_one_per_line() {
+    strata()
+        .arg("presets")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("startup").and(predicate::str::contains("production")));
+    strata()
+        .args(["presets", "--keys"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("cluster.version = \"1.35\""));
+    strata()
+        .arg("packs")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("pulumi-python"));
+    strata()
+        .arg("--version")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(env!("CARGO_PKG_VERSION")));
+    for args in [
+        vec!["--help"],
+        vec!["new", "--help"],
+        vec!["add", "service", "--help"],
+        vec!["remove", "env", "--help"],
+        vec!["list", "--help"],
+    ] {
+        strata()
+            .args(&args)
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("Usage"));
+    }
+}
+
+#[test]
+fn generation_is_deterministic() {
+    let a = assert_fs::TempDir::new().unwrap();
+    let b = assert_fs::TempDir::new().unwrap();
+    new_workspace(a.path(), &["--services", "api,web", "--no-git"]);
+    new_workspace(b.path(), &["--services", "api,web", "--no-git"]);
+    assert_eq!(snapshot(a.path()), snapshot(b.path()));
+}
