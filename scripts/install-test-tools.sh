@@ -17,6 +17,7 @@ PULUMI_VERSION="3.272.0"
 PULUMI_AWS_VERSION="7.51.1"
 PULUMI_EKS_VERSION="4.4.0"
 PULUMI_KUBERNETES_VERSION="4.34.2"
+PULUMI_AWSX_VERSION="3.11.0"
 KUBERNETES_VALIDATE_VERSION="1.37.0"
 JSONSCHEMA_VERSION="4.26.0"
 PYYAML_VERSION="6.0.4"
@@ -50,6 +51,7 @@ VENV_PKGS=(
   "pulumi-aws==${PULUMI_AWS_VERSION}"
   "pulumi-eks==${PULUMI_EKS_VERSION}"
   "pulumi-kubernetes==${PULUMI_KUBERNETES_VERSION}"
+  "pulumi-awsx==${PULUMI_AWSX_VERSION}"
   "kubernetes-validate==${KUBERNETES_VALIDATE_VERSION}"
   "jsonschema==${JSONSCHEMA_VERSION}"
   "pyyaml==${PYYAML_VERSION}"
@@ -164,7 +166,7 @@ else
   make_venv "$TOOLS/venv" "${VENV_PKGS[@]}"
   "$TOOLS/venv/bin/python" - "$K8S_SCHEMA_CHECK_VERSION" <<'PY' || die "venv self-check failed"
 import sys
-import pulumi, pulumi_aws, pulumi_eks, pulumi_kubernetes  # noqa: F401
+import pulumi, pulumi_aws, pulumi_awsx, pulumi_eks, pulumi_kubernetes  # noqa: F401
 import jsonschema, yaml, pytest, hypothesis  # noqa: F401
 import kubernetes_validate
 from kubernetes_validate.utils import ValidationError

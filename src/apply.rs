@@ -176,7 +176,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
             fs::File::create(&tmp).with_context(|| format!("creating `{}`", tmp.display()))?;
         file.write_all(bytes)
             .with_context(|| format!("writing `{}`", tmp.display()))?;
-        file.sync_all().ok();
         fs::rename(&tmp, path).with_context(|| format!("replacing `{}`", path.display()))?;
         Ok(())
     })();

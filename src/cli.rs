@@ -18,7 +18,7 @@ pub struct Cli {
 pub enum Command {
     /// Bootstrap a new project: create `<NAME>-foundation` and `<NAME>-gitops`, each a git repo
     /// with one commit on `main`.
-    New(NewArgs),
+    New(Box<NewArgs>),
     /// Add a service or an environment to both repos.
     #[command(subcommand)]
     Add(AddCommand),
@@ -103,7 +103,7 @@ pub struct ChangeArgs {
 #[derive(Debug, Subcommand)]
 pub enum AddCommand {
     /// Add a service: its manifests, an overlay and an Argo CD Application per environment.
-    Service(AddServiceArgs),
+    Service(Box<AddServiceArgs>),
     /// Add an environment: its namespace or cluster, root Application and service overlays.
     Env(AddEnvArgs),
 }

@@ -8,9 +8,7 @@
 use std::path::Path;
 
 use anyhow::{Context as _, Result};
-use git2::{
-    IndexAddOption, Oid, Repository, RepositoryInitOptions, Signature, Status, StatusOptions,
-};
+use git2::{Oid, Repository, RepositoryInitOptions, Signature, Status, StatusOptions};
 
 fn signature(repo: &Repository) -> Result<Signature<'static>> {
     match repo.signature() {
@@ -19,18 +17,59 @@ fn signature(repo: &Repository) -> Result<Signature<'static>> {
     }
 }
 
-/// Initialises a repo on `main` and commits every file in it.
-pub fn init_and_commit(dir: &Path, message: &str) -> Result<()> {
+/// Initialises a repo on `main` and commits `files` (path, bytes), which are already on disk.
+///
+/// The objects are built in memory and written as one pack, and the index is read from the
+/// commit's tree: far fewer files and directories than hashing every file into loose objects.
+pub fn init_and_commit(dir: &Path, files: &[(&str, &[u8])], message: &str) -> Result<()> {
     let mut options = RepositoryInitOptions::new();
     options.initial_head("main");
     let repo = Repository::init_opts(dir, &options)
         .with_context(|| format!("initialising a git repo in `{}`", dir.display()))?;
-    let mut index = repo.index()?;
-    index.add_all(["*"], IndexAddOption::DEFAULT, None)?;
-    index.write()?;
-    let tree = repo.find_tree(index.write_tree()?)?;
+    let odb = repo.odb()?;
+    let mempack = odb.add_new_mempack_backend(1000)?;
+
+    #[derive(Default)]
+    struct Node<'a> {
+        blobs: Vec<(&'a str, Oid)>,
+        dirs: std::collections::BTreeMap<&'a str, Node<'a>>,
+    }
+    fn write<'a>(repo: &Repository, node: &Node<'a>) -> Result<Oid> {
+        let mut builder = repo.treebuilder(None)?;
+        for (name, oid) in &node.blobs {
+            builder.insert(name, *oid, 0o100_644)?;
+        }
+        for (name, child) in &node.dirs {
+            let oid = write(repo, child)?;
+            builder.insert(name, oid, 0o040_000)?;
+        }
+        Ok(builder.write()?)
+    }
+    let mut root = Node::default();
+    for (path, bytes) in files {
+        let oid = repo.blob(bytes)?;
+        let mut parts: Vec<&str> = path.split('/').collect();
+        let name = parts.pop().context("a file path has a name")?;
+        let mut node = &mut root;
+        for part in parts {
+            node = node.dirs.entry(part).or_default();
+        }
+        node.blobs.push((name, oid));
+    }
+    let tree = repo.find_tree(write(&repo, &root)?)?;
     let sig = signature(&repo)?;
     repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &[])?;
+
+    let mut pack = git2::Buf::new();
+    mempack.dump(&repo, &mut pack)?;
+    let mut writer = odb.packwriter()?;
+    std::io::Write::write_all(&mut writer, &pack)?;
+    writer.commit()?;
+    mempack.reset()?;
+
+    let mut index = repo.index()?;
+    index.read_tree(&tree)?;
+    index.write()?;
     Ok(())
 }
 

@@ -631,7 +631,8 @@ mod tests {
         bad::<ImageRef>("Nginx:1", "invalid repository");
         bad::<ImageRef>("nginx:1 2", "invalid tag");
         bad::<ImageRef>("nginx@sha256:abc", "digest");
-        bad::<ImageRef>("localhost:5000:1", "invalid registry");
+        bad::<ImageRef>("localhost:5000:1", "no repository");
+        bad::<ImageRef>("local_host:5000/x:1", "invalid registry");
     }
 
     #[test]

@@ -89,6 +89,7 @@ impl Renderer {
         }
         let mut with_services = base.clone();
         with_services.insert("services", &model.services);
+        // Templates that list services get them all; one service's templates only see it.
 
         let mut out = Vec::new();
         for layer in &self.layers {

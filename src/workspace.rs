@@ -30,7 +30,9 @@ fn read_text(path: &Path) -> Result<Option<String>> {
     }
 }
 
-fn read_repo(dir: &Path) -> Result<(Answers, Lock)> {
+/// Reads a repo's lock and answers; `known` is an already parsed answers file and its text,
+/// reused when this repo's copy is byte for byte the same.
+fn read_repo(dir: &Path, known: Option<(&str, &Answers)>) -> Result<(Answers, Lock, String)> {
     let lock_path = dir.join(lock::FILE_NAME);
     let answers_path = dir.join(answers::FILE_NAME);
     let Some(lock_text) = read_text(&lock_path)? else {
@@ -48,8 +50,11 @@ fn read_repo(dir: &Path) -> Result<(Answers, Lock)> {
         )
         .into());
     };
-    let answers = Answers::parse(&answers_text, &answers_path.display().to_string())?;
-    Ok((answers, lock))
+    let answers = match known {
+        Some((text, answers)) if text == answers_text => answers.clone(),
+        _ => Answers::parse(&answers_text, &answers_path.display().to_string())?,
+    };
+    Ok((answers, lock, answers_text))
 }
 
 impl Workspace {
@@ -61,7 +66,7 @@ impl Workspace {
                     .hint("pass `-C` the path of a repo made by `strata new`"),
             )
         })?;
-        let (answers, lock) = read_repo(&dir)?;
+        let (answers, lock, text) = read_repo(&dir, None)?;
         let this = lock.repo;
         let other = if this == Repo::Foundation {
             Repo::Gitops
@@ -79,7 +84,7 @@ impl Workspace {
                     .hint(format!("clone it there, or set `repos.{other}_dir` in `strata.toml` of both repos to its path relative to each repo")),
             )
         })?;
-        let (other_answers, other_lock) = read_repo(&other_dir)?;
+        let (other_answers, other_lock, _) = read_repo(&other_dir, Some((&text, &answers)))?;
         if other_lock.repo != other {
             return Err(Problems::from(
                 Problem::new(

@@ -349,7 +349,7 @@ fn uncommitted_changes_in_a_file_strata_must_touch_are_refused_unless_allowed() 
     // Staged-but-identical content is still a change git reports; make a real one in strata.toml.
     let answers = foundation.join("strata.toml");
     let mut answers_text = std::fs::read_to_string(&answers).unwrap();
-    answers_text.push_str("\n");
+    answers_text.push('\n');
     std::fs::write(&answers, &answers_text).unwrap();
     strata()
         .args(["add", "env", "qa", "-C"])

@@ -179,12 +179,13 @@ fn execute(
         extra.push((
             repo,
             lock::FILE_NAME.to_string(),
-            next.to_toml().into_bytes(),
+            next.to_text().into_bytes(),
         ));
     }
 
     if !args.allow_dirty {
         let mut dirty = Vec::new();
+        let current_answers = workspace.answers.to_toml();
         for repo in Repo::BOTH {
             let mut paths: Vec<String> = plan
                 .changes
@@ -193,14 +194,13 @@ fn execute(
                 .map(|c| c.path.clone())
                 .collect();
             paths.extend([answers::FILE_NAME.to_string(), lock::FILE_NAME.to_string()]);
-            let current_answers = workspace.answers.to_toml();
             for path in git::dirty_paths(&workspace.roots[&repo], &paths)? {
                 // Uncommitted files that hold exactly what strata last wrote risk nobody's work.
                 let disk = workspace.read(repo, &path);
                 let strata_wrote = match path.as_str() {
                     answers::FILE_NAME => disk.as_deref() == Some(current_answers.as_bytes()),
                     lock::FILE_NAME => {
-                        disk.as_deref() == Some(workspace.locks[&repo].to_toml().as_bytes())
+                        disk.as_deref() == Some(workspace.locks[&repo].to_text().as_bytes())
                     }
                     _ => disk.is_some_and(|bytes| {
                         workspace.locks[&repo].files.get(&path) == Some(&lock::hash(&bytes))

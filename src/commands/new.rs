@@ -311,23 +311,25 @@ fn write_workspace(
     for repo in Repo::BOTH {
         let root = staging.join(repo.dir_name(&answers.project));
         let mut lock = Lock::new(repo);
+        let mut committed: Vec<(&str, &[u8])> = Vec::new();
         for file in files.iter().filter(|f| f.repo == repo) {
             journal.write(&root.join(&file.path), &file.bytes)?;
             lock.files.insert(file.path.clone(), hash(&file.bytes));
+            committed.push((&file.path, &file.bytes));
         }
+        let lock_text = lock.to_text();
         journal.write(&root.join(answers::FILE_NAME), answers_text.as_bytes())?;
-        journal.write(&root.join(lock::FILE_NAME), lock.to_toml().as_bytes())?;
+        journal.write(&root.join(lock::FILE_NAME), lock_text.as_bytes())?;
+        committed.push((answers::FILE_NAME, answers_text.as_bytes()));
+        committed.push((lock::FILE_NAME, lock_text.as_bytes()));
         if with_git {
             apply::maybe_fail(&format!("commit:{repo}"))?;
-            git::init_and_commit(
-                &root,
-                &format!(
-                    "Bootstrap the {} repo of `{}` with strata {}",
-                    repo,
-                    answers.project,
-                    env!("CARGO_PKG_VERSION")
-                ),
-            )?;
+            let message = format!(
+                "Bootstrap the {repo} repo of `{}` with strata {}",
+                answers.project,
+                env!("CARGO_PKG_VERSION")
+            );
+            git::init_and_commit(&root, &committed, &message)?;
         }
     }
     Ok(())

@@ -60,46 +60,46 @@ class Chart:
 
 
 LOAD_BALANCER_CONTROLLER = Chart(
-    "aws-load-balancer-controller",
-    "https://aws.github.io/eks-charts",
-    "aws-load-balancer-controller",
-    "kube-system",
-    "aws-load-balancer-controller",
+    chart="aws-load-balancer-controller",
+    repository="https://aws.github.io/eks-charts",
+    release="aws-load-balancer-controller",
+    namespace="kube-system",
+    service_account="aws-load-balancer-controller",
 )
 CLUSTER_AUTOSCALER = Chart(
-    "cluster-autoscaler",
-    "https://kubernetes.github.io/autoscaler",
-    "cluster-autoscaler",
-    "kube-system",
-    "cluster-autoscaler",
+    chart="cluster-autoscaler",
+    repository="https://kubernetes.github.io/autoscaler",
+    release="cluster-autoscaler",
+    namespace="kube-system",
+    service_account="cluster-autoscaler",
 )
 METRICS_SERVER = Chart(
-    "metrics-server",
-    "https://kubernetes-sigs.github.io/metrics-server/",
-    "metrics-server",
-    "kube-system",
-    "metrics-server",
+    chart="metrics-server",
+    repository="https://kubernetes-sigs.github.io/metrics-server/",
+    release="metrics-server",
+    namespace="kube-system",
+    service_account="metrics-server",
 )
 EXTERNAL_DNS = Chart(
-    "external-dns",
-    "https://kubernetes-sigs.github.io/external-dns/",
-    "external-dns",
-    "external-dns",
-    "external-dns",
+    chart="external-dns",
+    repository="https://kubernetes-sigs.github.io/external-dns/",
+    release="external-dns",
+    namespace="external-dns",
+    service_account="external-dns",
 )
 EXTERNAL_SECRETS = Chart(
-    "external-secrets",
-    "https://charts.external-secrets.io",
-    "external-secrets",
-    "external-secrets",
-    "external-secrets",
+    chart="external-secrets",
+    repository="https://charts.external-secrets.io",
+    release="external-secrets",
+    namespace="external-secrets",
+    service_account="external-secrets",
 )
 ARGOCD = Chart(
-    "argo-cd",
-    "https://argoproj.github.io/argo-helm",
-    "argocd",
-    "argocd",
-    "argocd-server",
+    chart="argo-cd",
+    repository="https://argoproj.github.io/argo-helm",
+    release="argocd",  # the chart's nameOverride is `argocd`: objects are named argocd-server, ...
+    namespace="argocd",
+    service_account="argocd-server",
 )
 EBS_CSI_SERVICE_ACCOUNT = "ebs-csi-controller-sa"
 
@@ -305,8 +305,11 @@ def external_dns_values(settings: Settings, role_arn: pulumi.Input[str]) -> dict
 
 
 def external_secrets_values(settings: Settings) -> dict:
-    """The operator's own service account gets no AWS role: each environment's SecretStore
-    authenticates as a service account of its own namespace (see `external_secrets.py`)."""
+    """External Secrets Operator; its own service account gets no AWS role.
+
+    Each environment's SecretStore authenticates as a service account of its own
+    namespace instead (see `external_secrets.py`).
+    """
     addon = settings.addons.external_secrets
     ha = addon.replicas > 1
     return {

@@ -8,6 +8,7 @@ no longer needed).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -24,8 +25,8 @@ class NetworkOutputs:
     """What the rest of the program needs from the VPC."""
 
     vpc_id: pulumi.Output[str]
-    private_subnet_ids: pulumi.Output[list[str]]
-    public_subnet_ids: pulumi.Output[list[str]]
+    private_subnet_ids: pulumi.Output[Sequence[str]]
+    public_subnet_ids: pulumi.Output[Sequence[str]]
 
 
 def create_network(settings: Settings) -> NetworkOutputs:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
 
 import pulumi
 
@@ -231,6 +231,9 @@ class Settings:
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
+_C = TypeVar("_C", bound=ChartAddon)
+
+
 class _Reader:
     """Reads raw config values and collects problems instead of failing on the first one."""
 
@@ -240,9 +243,11 @@ class _Reader:
         self.problems: list[str] = []
 
     def fail(self, message: str) -> None:
+        """Record a problem."""
         self.problems.append(message)
 
     def check(self, ok: bool, message: str) -> None:
+        """Record `message` unless `ok`."""
         if not ok:
             self.fail(message)
 
@@ -277,6 +282,7 @@ class _Reader:
         return value
 
     def region(self) -> str:
+        """The provider's `aws:region`."""
         region = self._aws_config.get("region")
         if not region:
             self.fail("`aws:region` is required")
@@ -285,6 +291,7 @@ class _Reader:
 
 
 def _text(r: _Reader, obj: Mapping[str, Any], key: str, where: str, default: str | None = None) -> str:
+    """A string field of a config object; numbers and booleans are accepted as their text."""
     value = obj.get(key, default) if isinstance(obj, Mapping) else default
     if value is None or (isinstance(value, str) and not value.strip()):
         r.fail(f"`{where}.{key}` is required")
@@ -298,6 +305,7 @@ def _text(r: _Reader, obj: Mapping[str, Any], key: str, where: str, default: str
 
 
 def _int(r: _Reader, obj: Mapping[str, Any], key: str, where: str, default: int | None = None) -> int:
+    """An integer field of a config object."""
     value = obj.get(key, default) if isinstance(obj, Mapping) else default
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         r.fail(f"`{where}.{key}` must be an integer")
@@ -310,6 +318,7 @@ def _int(r: _Reader, obj: Mapping[str, Any], key: str, where: str, default: int 
 
 
 def _bool(r: _Reader, obj: Mapping[str, Any], key: str, where: str, default: bool) -> bool:
+    """A boolean field of a config object."""
     value = obj.get(key, default) if isinstance(obj, Mapping) else default
     if isinstance(value, str) and value.lower() in ("true", "false"):
         return value.lower() == "true"
@@ -320,6 +329,7 @@ def _bool(r: _Reader, obj: Mapping[str, Any], key: str, where: str, default: boo
 
 
 def _strings(r: _Reader, value: Any, where: str) -> tuple[str, ...]:
+    """A list of strings; `None` reads as empty."""
     if value is None:
         return ()
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -329,6 +339,7 @@ def _strings(r: _Reader, value: Any, where: str) -> tuple[str, ...]:
 
 
 def _mapping(r: _Reader, value: Any, where: str) -> Mapping[str, Any]:
+    """An object; anything else is reported and read as empty."""
     if not isinstance(value, Mapping):
         r.fail(f"`{where}` must be an object")
         return {}
@@ -336,11 +347,13 @@ def _mapping(r: _Reader, value: Any, where: str) -> Mapping[str, Any]:
 
 
 def _one_of(r: _Reader, value: str, allowed: tuple[str, ...], where: str) -> str:
+    """Report `value` unless it is one of `allowed`."""
     r.check(value in allowed, f"`{where}` must be one of {', '.join(allowed)}, not `{value}`")
     return value
 
 
 def _read_network(r: _Reader) -> Network:
+    """`network`: VPC CIDR, AZ count and NAT strategy."""
     raw = _mapping(r, r.raw("network", {}), "network")
     network = Network(
         cidr=_text(r, raw, "cidr", "network", "10.0.0.0/16"),
@@ -358,6 +371,7 @@ def _read_network(r: _Reader) -> Network:
 
 
 def _read_endpoint(r: _Reader) -> Endpoint:
+    """`endpoint`: who may reach the API server."""
     raw = _mapping(r, r.raw("endpoint", {}), "endpoint")
     endpoint = Endpoint(
         private_access=_bool(r, raw, "privateAccess", "endpoint", True),
@@ -383,6 +397,7 @@ def _read_endpoint(r: _Reader) -> Endpoint:
 
 
 def _read_taint(r: _Reader, raw: Any, where: str) -> Taint:
+    """One `nodeGroups[].taints[]` entry."""
     raw = _mapping(r, raw, where)
     taint = Taint(
         key=_text(r, raw, "key", where),
@@ -394,6 +409,7 @@ def _read_taint(r: _Reader, raw: Any, where: str) -> Taint:
 
 
 def _read_node_group(r: _Reader, raw: Any, index: int) -> NodeGroup:
+    """One `nodeGroups[]` entry."""
     where = f"nodeGroups[{index}]"
     raw = _mapping(r, raw, where)
     labels = _mapping(r, raw.get("labels") or {}, f"{where}.labels")
@@ -422,35 +438,36 @@ def _read_node_group(r: _Reader, raw: Any, index: int) -> NodeGroup:
     return group
 
 
-def _read_chart(
-    r: _Reader, raw: Mapping[str, Any], key: str, cls: Callable[..., Any] = ChartAddon, **extra: Any
-) -> Any:
+def _read_chart(r: _Reader, raw: Mapping[str, Any], key: str, cls: type[_C]) -> tuple[_C, Mapping[str, Any], str]:
+    """The fields every Helm add-on shares; also returns its raw object and config path for the rest."""
     where = f"addons.{key}"
     obj = _mapping(r, raw.get(key, {}), where)
     addon = cls(
         chart_version=_text(r, obj, "chartVersion", where),
         replicas=_int(r, obj, "replicas", where, 1),
-        repository=obj.get("repository") or None,
-        **{name: reader(r, obj, where) for name, reader in extra.items()},
+        repository=str(obj.get("repository") or "") or None,
     )
     r.check(addon.replicas >= 1, f"`{where}.replicas` must be at least 1")
-    return addon
+    return addon, obj, where
 
 
 def _read_addons(r: _Reader) -> Addons:
+    """`addons`: chart versions, replicas and add-on specific settings."""
     raw = _mapping(r, r.raw("addons") or {}, "addons")
     ebs = _mapping(r, raw.get("ebsCsiDriver") or {}, "addons.ebsCsiDriver")
+    autoscaler, obj, where = _read_chart(r, raw, "clusterAutoscaler", ClusterAutoscaler)
+    autoscaler = replace(autoscaler, image_tag=_text(r, obj, "imageTag", where))
+    external_dns, obj, where = _read_chart(r, raw, "externalDns", ExternalDns)
+    external_dns = replace(external_dns, policy=_text(r, obj, "policy", where, "upsert-only"))
+    argocd, obj, where = _read_chart(r, raw, "argocd", ArgoCd)
+    argocd = replace(argocd, ha=_bool(r, obj, "ha", where, False))
     addons = Addons(
-        load_balancer_controller=_read_chart(r, raw, "awsLoadBalancerController"),
-        cluster_autoscaler=_read_chart(
-            r, raw, "clusterAutoscaler", ClusterAutoscaler, image_tag=lambda r, o, w: _text(r, o, "imageTag", w)
-        ),
-        metrics_server=_read_chart(r, raw, "metricsServer"),
-        external_dns=_read_chart(
-            r, raw, "externalDns", ExternalDns, policy=lambda r, o, w: _text(r, o, "policy", w, "upsert-only")
-        ),
-        external_secrets=_read_chart(r, raw, "externalSecrets"),
-        argocd=_read_chart(r, raw, "argocd", ArgoCd, ha=lambda r, o, w: _bool(r, o, "ha", w, False)),
+        load_balancer_controller=_read_chart(r, raw, "awsLoadBalancerController", ChartAddon)[0],
+        cluster_autoscaler=autoscaler,
+        metrics_server=_read_chart(r, raw, "metricsServer", ChartAddon)[0],
+        external_dns=external_dns,
+        external_secrets=_read_chart(r, raw, "externalSecrets", ChartAddon)[0],
+        argocd=argocd,
         ebs_csi_addon_version=str(ebs.get("addonVersion") or "") or None,
         node_pool=str(raw.get("nodePool") or "") or None,
     )
@@ -463,6 +480,7 @@ def _read_addons(r: _Reader) -> Addons:
 
 
 def _read_environment(r: _Reader, raw: Any, index: int) -> Environment:
+    """One `environments[]` entry."""
     where = f"environments[{index}]"
     raw = _mapping(r, raw, where)
     quota = _mapping(r, raw.get("quota", {}), f"{where}.quota")
@@ -494,6 +512,7 @@ def _read_environment(r: _Reader, raw: Any, index: int) -> Environment:
 
 
 def _read_service_role(r: _Reader, raw: Any, index: int) -> ServiceRole:
+    """One `serviceRoles[]` entry."""
     where = f"serviceRoles[{index}]"
     raw = _mapping(r, raw, where)
     role = ServiceRole(
@@ -511,6 +530,7 @@ def _read_service_role(r: _Reader, raw: Any, index: int) -> ServiceRole:
 
 
 def _unique(r: _Reader, values: list[str], what: str) -> None:
+    """Report every value that appears more than once."""
     seen: set[str] = set()
     for value in values:
         r.check(value not in seen, f"{what} `{value}` appears twice")
@@ -518,6 +538,7 @@ def _unique(r: _Reader, values: list[str], what: str) -> None:
 
 
 def _read(r: _Reader) -> Settings:
+    """Read every key; problems are collected in the reader."""
     project = r.text("project")
     cluster_name = r.text("clusterName")
     log_types = _strings(r, r.raw("clusterLogTypes", list(LOG_TYPES)), "clusterLogTypes")
@@ -553,6 +574,7 @@ def _read(r: _Reader) -> Settings:
 
 
 def _check_cross_references(r: _Reader, s: Settings) -> None:
+    """Rules that span several keys, and the formats of top-level strings."""
     r.check(bool(_DNS_LABEL.match(s.project)), f"`project` must be a DNS label, not `{s.project}`")
     r.check(
         bool(_CLUSTER_NAME.match(s.cluster_name)), f"`clusterName` is not a valid EKS cluster name: `{s.cluster_name}`"

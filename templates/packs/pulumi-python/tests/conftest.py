@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.harness import REPO_ROOT, StackRun, project_name, run_stack, stack_values, stacks
+from tests.harness import REPO_ROOT, StackRun, project_name, run_stacks, stack_values, stacks
 
 sys.path.insert(0, str(REPO_ROOT))  # the program's modules, for the unit tests of settings
 
@@ -48,22 +48,26 @@ class Stack:
         return self.run.outputs[name]["value"]
 
 
-def _load(stack: str) -> Stack:
-    values, _ = stack_values(REPO_ROOT, stack)
+_RUNS: dict[str, StackRun | Exception] = {}
+
+
+def _load(name: str) -> Stack:
+    """The run of one stack (all stacks run, in parallel, on the first call)."""
+    if not _RUNS:
+        _RUNS.update(run_stacks(STACKS))  # all stacks at once, in parallel processes
+    run = _RUNS[name]
+    if isinstance(run, Exception):
+        raise run
+    values, _ = stack_values(REPO_ROOT, name)
     prefix = project_name(REPO_ROOT) + ":"
     config = {key[len(prefix) :]: value for key, value in values.items() if key.startswith(prefix)}
-    return Stack(name=stack, config=config, region=values["aws:region"], run=run_stack(stack))
-
-
-_RUNS: dict[str, Stack] = {}
+    return Stack(name=name, config=config, region=values["aws:region"], run=run)
 
 
 @pytest.fixture(scope="session", params=STACKS)
 def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
     """Each stack of the repository, run once per test session."""
-    if request.param not in _RUNS:
-        _RUNS[request.param] = _load(request.param)
-    yield _RUNS[request.param]
+    yield _load(request.param)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -41,6 +41,7 @@ state, plus the ids and ARNs the program reads.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import runpy
@@ -48,6 +49,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,6 +104,7 @@ def stack_config(root: Path, stack: str) -> tuple[dict[str, str], list[str]]:
 
 
 def _full_key(project: str, key: str) -> str:
+    """Keys without a namespace belong to the project."""
     return key if ":" in key else f"{project}:{key}"
 
 
@@ -111,6 +114,7 @@ def _encode(value: Any) -> str:
 
 
 def _load_yaml(path: Path) -> Any:
+    """Parse one YAML file."""
     with path.open(encoding="utf-8") as handle:
         return yaml.safe_load(handle)
 
@@ -136,8 +140,8 @@ def _make_mocks(region: str) -> Any:
                 state.update(custom_outputs(args.typ, args.name, args.inputs))
             return f"{args.name}-id", state
 
-        def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
-            return call_result(args.token, args.args, region)
+        def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
+            return call_result(args.token, args.args, region), []
 
     return FoundationMocks()
 
@@ -284,6 +288,8 @@ def run_in_process(root: Path, stack: str) -> StackRun:
     from pulumi.runtime.stack import run_pulumi_func
     from pulumi.runtime.sync_await import _sync_await
 
+    # Python 3.14 no longer creates a loop on demand, and set_mocks needs one (pulumi/pulumi#24338).
+    asyncio.set_event_loop(asyncio.new_event_loop())
     config, secret_keys = stack_config(root, stack)
     region = config.get("aws:region", "us-east-1")
     monitor = _make_monitor(_make_mocks(region))
@@ -292,17 +298,24 @@ def run_in_process(root: Path, stack: str) -> StackRun:
 
     sys.path.insert(0, str(root))
     os.chdir(root)
-    _sync_await(run_pulumi_func(lambda: runpy.run_path(str(root / "__main__.py"), run_name="__main__")))
+
+    def program() -> None:
+        """Run `__main__.py` as the Pulumi CLI does."""
+        runpy.run_path(str(root / "__main__.py"), run_name="__main__")
+
+    _sync_await(run_pulumi_func(program))
     return StackRun(resources=monitor.records, outputs=_resolve_outputs())
 
 
 def _resolve_outputs() -> dict[str, dict]:
+    """The values of the stack outputs, with their secretness."""
     import pulumi
     from pulumi.runtime.settings import get_root_resource
     from pulumi.runtime.sync_await import _sync_await
 
     resolved: dict[str, dict] = {}
-    for name, value in (get_root_resource().outputs or {}).items():
+    stack = get_root_resource()
+    for name, value in (getattr(stack, "outputs", None) or {}).items():
         output = pulumi.Output.from_input(value)
         resolved[name] = {"value": _sync_await(output.future()), "secret": _sync_await(output.is_secret())}
     return resolved
@@ -333,12 +346,27 @@ def run_stack(stack: str, root: Path = REPO_ROOT, timeout: float = 300) -> Stack
         )
 
 
+def run_stacks(names: list[str], root: Path = REPO_ROOT) -> dict[str, StackRun | Exception]:
+    """Run several stacks, one process each, in parallel; a failed stack maps to its error."""
+
+    def attempt(name: str) -> StackRun | Exception:
+        """Run one stack; an error is returned, not raised."""
+        try:
+            return run_stack(name, root)
+        except Exception as error:  # handed to the caller, per stack
+            return error
+
+    with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
+        return dict(zip(names, pool.map(attempt, names), strict=True))
+
+
 def stacks(root: Path = REPO_ROOT) -> list[str]:
     """Every stack that has a `Pulumi.<stack>.yaml` in the repository root."""
     return sorted(path.name[len("Pulumi.") : -len(".yaml")] for path in root.glob("Pulumi.*.yaml"))
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line; returns the exit status."""
     parser = argparse.ArgumentParser(prog="python -m tests.harness", description=__doc__.split("\n\n")[0])
     parser.add_argument("stack", help="the stack name: reads Pulumi.<stack>.yaml")
     parser.add_argument("--json", type=Path, help="write the recorded resources to this file")

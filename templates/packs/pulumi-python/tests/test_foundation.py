@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from tests.conftest import Stack
-from tests.harness import REPO_ROOT
+from tests.harness import ACCOUNT_ID, REPO_ROOT
 
 ROLE = "aws:iam/role:Role"
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -65,7 +65,7 @@ def _role_trusting(stack: Stack, namespace: str, service_account: str) -> dict:
 
 def _role_arn(role: dict) -> str:
     name = role["inputs"].get("name") or f"{role['name']}-mock"
-    return f"arn:aws:iam::123456789012:role/{name}"
+    return f"arn:aws:iam::{ACCOUNT_ID}:role/{name}"
 
 
 def _inline_policies(stack: Stack, role: dict) -> dict[str, str]:
@@ -249,7 +249,7 @@ def test_each_environment_reads_only_its_own_secrets_through_its_secret_store(st
         role = _role_trusting(stack, env["namespace"], "aws-secrets-reader")
         (statement,) = _statements(_inline_policies(stack, role)["read-environment-secrets"])
         assert statement["Resource"] == (
-            f"arn:aws:secretsmanager:{stack.region}:123456789012:secret:{project}/{env['name']}/*"
+            f"arn:aws:secretsmanager:{stack.region}:{ACCOUNT_ID}:secret:{project}/{env['name']}/*"
         )
         assert all(action.startswith("secretsmanager:") for action in statement["Action"])
         account = next(

@@ -7,13 +7,13 @@ import json
 import pulumi
 import pytest
 
-from settings import SettingsError, load_settings
+from settings import Settings, SettingsError, load_settings
 from tests.harness import REPO_ROOT, stack_values, stacks
 
 PROJECT = "test-foundation"
 
 
-def _load(config: dict[str, object]) -> object:
+def _load(config: dict[str, object]) -> Settings:
     raw = {
         f"{PROJECT}:{key}" if ":" not in key else key: v if isinstance(v, str) else json.dumps(v)
         for key, v in config.items()

@@ -1,0 +1,1532 @@
+"""Conformance checks of a generated workspace, with the real tools.
+
+Every check takes the directory of a generated repo (`<name>-foundation` or `<name>-gitops`)
+and raises `AssertionError` with a message that names the object, the file or the command
+at fault. Nothing here is mocked: `kubectl kustomize` builds the overlays, `kubernetes_validate`
+and the Argo CD / External Secrets CRD schemas (with `jsonschema`) validate the objects, the
+generated foundation's own harness runs the Pulumi program under the Pulumi SDK's mocks, and
+`checkov` scans what Argo CD would deploy.
+
+Tools are found through environment variables, with defaults inside the repository:
+
+    STRATA_BIN      <repo>/target/debug/strata
+    KUBECTL         <repo>/.tools/bin/kubectl
+    CHECKOV         <repo>/.tools/checkov-venv/bin/checkov
+    VENV_PYTHON     <repo>/.tools/venv/bin/python   (runs the foundation's harness and tests)
+    STRATA_SHARED   <repo>/../shared                (holds schemas/argocd, schemas/external-secrets)
+
+A missing tool is an `AssertionError` (the test fails), never a skip.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+import tomllib
+from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import jsonschema
+import kubernetes_validate
+import yaml
+from kubernetes_validate.utils import SchemaNotFoundError
+from kubernetes_validate.utils import ValidationError as K8sValidationError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+KUBERNETES_VERSION = "1.35.0"
+IN_CLUSTER = "https://kubernetes.default.svc"
+ARGOCD_NAMESPACE = "argocd"
+ZONE_KEY = "topology.kubernetes.io/zone"
+ROLE_ARN_ANNOTATION = "eks.amazonaws.com/role-arn"
+WORKERS = max(2, os.cpu_count() or 2)
+
+# The kinds an environment's AppProject lets its Applications create: exactly these.
+APPLICATION_KINDS = frozenset(
+    {
+        ("apps", "Deployment"),
+        ("", "Service"),
+        ("networking.k8s.io", "Ingress"),
+        ("autoscaling", "HorizontalPodAutoscaler"),
+        ("", "ConfigMap"),
+        ("", "ServiceAccount"),
+        ("policy", "PodDisruptionBudget"),
+        ("networking.k8s.io", "NetworkPolicy"),
+        ("batch", "CronJob"),
+        ("batch", "Job"),
+        ("", "PersistentVolumeClaim"),
+        ("external-secrets.io", "ExternalSecret"),
+    }
+)
+
+# Helm charts the foundation must install: chart name -> the `addons` config key of its version.
+ADDON_CHARTS = {
+    "aws-load-balancer-controller": "awsLoadBalancerController",
+    "cluster-autoscaler": "clusterAutoscaler",
+    "metrics-server": "metricsServer",
+    "external-dns": "externalDns",
+    "argo-cd": "argocd",
+    "external-secrets": "externalSecrets",
+}
+# Add-ons that call AWS and so need an IRSA role trusted by their service account.
+ADDON_IRSA_HINTS = ("aws-load-balancer-controller", "cluster-autoscaler", "external-dns", "ebs-csi")
+
+# Application-layer kinds the foundation must never create (they belong to the gitops repo).
+FOUNDATION_FORBIDDEN_KINDS = frozenset(
+    {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Pod", "Job", "CronJob",
+     "Service", "Ingress", "HorizontalPodAutoscaler", "Secret"}
+)
+SHARED_CONFIG = ("kube-system", "cluster-shared-config")
+
+# Volume types the `restricted` Pod Security Standard allows.
+RESTRICTED_VOLUME_TYPES = frozenset(
+    {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret"}
+)
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+PINNED_VERSION = re.compile(r"^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]+)?$")
+
+
+# --- tools --------------------------------------------------------------------------------------
+
+
+def _tool(env: str, default: Path, what: str) -> Path:
+    path = Path(os.environ.get(env) or default)
+    if not path.is_file() or not os.access(path, os.X_OK):
+        raise AssertionError(
+            f"{what} not found: `{path}` is not an executable file "
+            f"(set {env}, or run `scripts/install-test-tools.sh` / `cargo build`)"
+        )
+    return path
+
+
+def strata_bin() -> Path:
+    return _tool("STRATA_BIN", REPO_ROOT / "target" / "debug" / "strata", "the strata binary")
+
+
+def kubectl() -> Path:
+    return _tool("KUBECTL", REPO_ROOT / ".tools" / "bin" / "kubectl", "kubectl")
+
+
+def checkov() -> Path:
+    return _tool("CHECKOV", REPO_ROOT / ".tools" / "checkov-venv" / "bin" / "checkov", "checkov")
+
+
+def venv_python() -> Path:
+    return _tool("VENV_PYTHON", REPO_ROOT / ".tools" / "venv" / "bin" / "python", "the test venv's python")
+
+
+def git() -> Path:
+    found = shutil.which("git")
+    if not found:
+        raise AssertionError("git not found on PATH")
+    return Path(found)
+
+
+def shared_dir() -> Path:
+    return Path(os.environ.get("STRATA_SHARED") or REPO_ROOT.parent / "shared")
+
+
+def schemas_dir() -> Path:
+    path = shared_dir() / "schemas"
+    for sub in ("argocd", "external-secrets"):
+        if not (path / sub).is_dir():
+            raise AssertionError(
+                f"CRD schemas not found: `{path / sub}` is not a directory "
+                f"(set STRATA_SHARED to the directory that holds `schemas/`)"
+            )
+    return path
+
+
+def run(command: list[str | Path], cwd: Path | None = None, timeout: float = 600,
+        env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run a command, capturing its output; never raises on a non-zero exit."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([str(c) for c in command], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env=full_env, check=False)
+
+
+def _describe(done: subprocess.CompletedProcess, limit: int = 6000) -> str:
+    out = (done.stdout or "")[-limit:]
+    err = (done.stderr or "")[-limit:]
+    return f"`{' '.join(done.args)}` exited {done.returncode}\n--- stdout\n{out}\n--- stderr\n{err}"
+
+
+def strata(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess:
+    """Run `strata ARGS` in `cwd`; a non-zero exit is an AssertionError."""
+    done = run([strata_bin(), *args], cwd=cwd, timeout=120)
+    if done.returncode != 0:
+        raise AssertionError(f"strata failed in `{cwd}`:\n{_describe(done)}")
+    return done
+
+
+# --- the answers file ---------------------------------------------------------------------------
+
+
+def answers(repo: Path) -> dict:
+    """`strata.toml` of a repo, parsed with tomllib."""
+    path = repo / "strata.toml"
+    if not path.is_file():
+        raise AssertionError(f"`{path}` is missing")
+    with path.open("rb") as handle:
+        return tomllib.load(handle)
+
+
+def environments(answers_: Mapping) -> dict[str, str]:
+    """Environment name -> namespace, in the order of `strata.toml`."""
+    return {env["name"]: env.get("namespace", env["name"]) for env in answers_.get("environments", [])}
+
+
+def service_envs(answers_: Mapping) -> dict[str, list[str]]:
+    """Service name -> the environments it is deployed to (`[services.<name>.envs]`)."""
+    return {name: list((svc.get("envs") or {}).keys()) for name, svc in (answers_.get("services") or {}).items()}
+
+
+def gitops_url(answers_: Mapping) -> str:
+    return answers_["repos"]["gitops_url"]
+
+
+# --- kustomize ----------------------------------------------------------------------------------
+
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+
+
+def kustomization_dirs(gitops: Path) -> list[str]:
+    """Every directory of the repo holding a kustomization file, relative, sorted."""
+    found = set()
+    for name in KUSTOMIZATION_FILES:
+        for path in gitops.rglob(name):
+            if ".git" not in path.relative_to(gitops).parts:
+                found.add(path.parent.relative_to(gitops).as_posix())
+    return sorted(found)
+
+
+def kustomize_build(directory: Path) -> list[dict]:
+    """`kubectl kustomize DIR`, parsed; an AssertionError if it fails."""
+    done = run([kubectl(), "kustomize", directory], timeout=120)
+    if done.returncode != 0:
+        raise AssertionError(f"`kubectl kustomize {directory}` failed:\n{done.stderr.strip()}")
+    return [doc for doc in yaml.load_all(done.stdout, Loader=_LOADER) if doc is not None]
+
+
+def kustomize_builds(gitops: Path) -> dict[str, list[dict]]:
+    """Build every kustomization of the gitops repo; returns relative dir -> objects.
+
+    Every failure is reported at once. An empty build is a failure too (a kustomization that
+    renders nothing is a mistake here: every directory strata writes has resources).
+    """
+    kubectl()  # fail early and clearly when kubectl is missing
+    dirs = kustomization_dirs(gitops)
+    if not dirs:
+        raise AssertionError(f"no kustomization.yaml in `{gitops}`")
+    builds: dict[str, list[dict]] = {}
+    problems: list[str] = []
+
+    def build(rel: str) -> tuple[str, list[dict] | None, str | None]:
+        try:
+            return rel, kustomize_build(gitops / rel), None
+        except AssertionError as error:
+            return rel, None, str(error)
+
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        for rel, objects, error in pool.map(build, dirs):
+            if error:
+                problems.append(error)
+            elif not objects:
+                problems.append(f"`{rel}` builds to nothing")
+            else:
+                for obj in objects:
+                    if not isinstance(obj, dict) or "kind" not in obj or "apiVersion" not in obj:
+                        problems.append(f"`{rel}` builds a document that is not a Kubernetes object: {obj!r:.200}")
+                builds[rel] = objects
+    if problems:
+        raise AssertionError(f"{len(problems)} kustomization(s) of `{gitops}` do not build:\n" + "\n".join(problems))
+    return builds
+
+
+# --- schemas ------------------------------------------------------------------------------------
+
+# (group, kind) -> CRD file under schemas/
+CRD_FILES = {
+    ("argoproj.io", "Application"): "argocd/application-crd.yaml",
+    ("argoproj.io", "AppProject"): "argocd/appproject-crd.yaml",
+    ("argoproj.io", "ApplicationSet"): "argocd/applicationset-crd.yaml",
+    ("external-secrets.io", "ExternalSecret"): "external-secrets/external-secrets.io_externalsecrets.yaml",
+    ("external-secrets.io", "SecretStore"): "external-secrets/external-secrets.io_secretstores.yaml",
+    ("external-secrets.io", "ClusterSecretStore"): "external-secrets/external-secrets.io_clustersecretstores.yaml",
+}
+
+
+def _group_version(api_version: str) -> tuple[str, str]:
+    if "/" in api_version:
+        group, version = api_version.split("/", 1)
+        return group, version
+    return "", api_version
+
+
+def openapi_to_jsonschema(node: Any) -> Any:
+    """A CRD's structural `openAPIV3Schema` as a strict JSON schema.
+
+    - `x-kubernetes-int-or-string` becomes `anyOf: [integer, string]`;
+    - `nullable: true` adds `null` to the type;
+    - an object with `properties` and neither `additionalProperties` nor
+      `x-kubernetes-preserve-unknown-fields` rejects unknown fields (what the API server's
+      strict field validation does), so a misspelt or misplaced field fails;
+    - other `x-kubernetes-*` extensions (list types, CEL validations, embedded resources)
+      and `format` are not checked.
+    """
+    if isinstance(node, list):
+        return [openapi_to_jsonschema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in ("properties", "patternProperties"):
+            out[key] = {name: openapi_to_jsonschema(sub) for name, sub in value.items()}
+        elif key in ("items", "additionalProperties", "not"):
+            out[key] = openapi_to_jsonschema(value)
+        elif key in ("allOf", "anyOf", "oneOf"):
+            out[key] = [openapi_to_jsonschema(sub) for sub in value]
+        elif key.startswith("x-kubernetes-") or key in ("nullable", "format", "description", "example"):
+            continue
+        else:
+            out[key] = value
+    if node.get("x-kubernetes-int-or-string"):
+        out.pop("type", None)
+        out.setdefault("anyOf", [{"type": "integer"}, {"type": "string"}])
+    if node.get("nullable") and isinstance(out.get("type"), str):
+        out["type"] = [out["type"], "null"]
+    if (
+        out.get("type") == "object"
+        and "properties" in out
+        and "additionalProperties" not in out
+        and not node.get("x-kubernetes-preserve-unknown-fields")
+    ):
+        out["additionalProperties"] = False
+    return out
+
+
+@lru_cache(maxsize=None)
+def _crd_validators(group: str, kind: str) -> dict[str, jsonschema.protocols.Validator]:
+    """Served version -> a validator of that version's schema."""
+    path = schemas_dir() / CRD_FILES[(group, kind)]
+    with path.open(encoding="utf-8") as handle:
+        crd = yaml.load(handle, Loader=_LOADER)
+    assert crd["spec"]["group"] == group and crd["spec"]["names"]["kind"] == kind, f"`{path}` is not the CRD of {group}/{kind}"
+    validators = {}
+    for version in crd["spec"]["versions"]:
+        if version.get("served"):
+            schema = openapi_to_jsonschema(version["schema"]["openAPIV3Schema"])
+            validators[version["name"]] = jsonschema.Draft4Validator(schema)
+    return validators
+
+
+def normalize_numbers(value: Any) -> Any:
+    """Integral floats (Pulumi's mocks turn every number into a float) back into ints."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [normalize_numbers(v) for v in value]
+    if isinstance(value, dict):
+        return {k: normalize_numbers(v) for k, v in value.items()}
+    return value
+
+
+def _label(obj: Mapping) -> str:
+    meta = obj.get("metadata") or {}
+    ns = meta.get("namespace")
+    return f"{obj.get('apiVersion')} {obj.get('kind')} {(ns + '/') if ns else ''}{meta.get('name')}"
+
+
+def object_problems(obj: Mapping) -> list[str]:
+    """Schema problems of one object (empty if it validates)."""
+    api_version, kind = obj.get("apiVersion", ""), obj.get("kind", "")
+    group, version = _group_version(api_version)
+    problems: list[str] = []
+    if (group, kind) in CRD_FILES:
+        validators = _crd_validators(group, kind)
+        if version not in validators:
+            return [f"{kind} version `{version}` is not served by its CRD (served: {sorted(validators)})"]
+        for error in sorted(validators[version].iter_errors(obj), key=lambda e: list(e.absolute_path)):
+            path = "/" + "/".join(str(p) for p in error.absolute_path)
+            problems.append(f"{path}: {error.message}")
+        # The CRD schema says only `metadata: {type: object}`; check it as the API server would.
+        carrier = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": obj.get("metadata") or {}}
+        try:
+            kubernetes_validate.validate(carrier, KUBERNETES_VERSION, strict=True)
+        except K8sValidationError as error:
+            problems.append(f"/metadata/{'/'.join(str(p) for p in error.absolute_path).removeprefix('metadata/')}: {error.message}")
+        return problems
+    try:
+        kubernetes_validate.validate(dict(obj), KUBERNETES_VERSION, strict=True)
+    except SchemaNotFoundError as error:
+        problems.append(f"no schema: {error.message} (an unknown kind, or a CRD this suite has no schema for)")
+    except K8sValidationError as error:
+        problems.append(f"/{'/'.join(str(p) for p in error.absolute_path)}: {error.message}")
+    return problems
+
+
+def validate_objects(objects: Mapping[str, Iterable[Mapping]] | Iterable[Mapping]) -> int:
+    """Validate every object: core kinds with kubernetes_validate (strict), CRDs against their schema.
+
+    `objects` is either the result of `kustomize_builds` (source -> objects) or a plain list.
+    Returns the number of objects validated.
+    """
+    sources = objects.items() if isinstance(objects, Mapping) else [("<objects>", objects)]
+    problems: list[str] = []
+    count = 0
+    for source, objs in sources:
+        for obj in objs:
+            count += 1
+            for problem in object_problems(obj):
+                problems.append(f"{source}: {_label(obj)}: {problem}")
+    if problems:
+        raise AssertionError(f"{len(problems)} schema problem(s):\n" + "\n".join(problems))
+    return count
+
+
+# --- Argo CD Applications -----------------------------------------------------------------------
+
+
+def _of_kind(objs: Iterable[Mapping], kind: str) -> list[Mapping]:
+    return [o for o in objs if o.get("kind") == kind]
+
+
+def _name(obj: Mapping) -> str:
+    return (obj.get("metadata") or {}).get("name", "")
+
+
+def _namespace(obj: Mapping) -> str | None:
+    return (obj.get("metadata") or {}).get("namespace")
+
+
+def _sources(app: Mapping) -> list[Mapping]:
+    spec = app.get("spec") or {}
+    if spec.get("sources"):
+        return list(spec["sources"])
+    return [spec.get("source") or {}]
+
+
+def applications(builds: Mapping[str, list[dict]]) -> list[tuple[str, dict]]:
+    """(build dir, Application) for every Application any build yields."""
+    return [(rel, app) for rel, objs in builds.items() for app in _of_kind(objs, "Application")]
+
+
+def applications_resolve(gitops: Path, builds: Mapping[str, list[dict]] | None = None) -> list[dict]:
+    """Every Application's source is this repo (`repos.gitops_url`) at an existing, buildable path,
+    at `repos.revision`, in an AppProject of the same build that allows its source and destination."""
+    ans = answers(gitops)
+    url, revision = gitops_url(ans), ans["repos"].get("revision", "main")
+    builds = builds if builds is not None else kustomize_builds(gitops)
+    apps = applications(builds)
+    problems: list[str] = []
+    for rel, app in apps:
+        label = f"{rel}: Application `{_name(app)}`"
+        for source in _sources(app):
+            if source.get("repoURL") != url:
+                problems.append(f"{label}: repoURL `{source.get('repoURL')}` is not `{url}` (strata.toml repos.gitops_url)")
+            if source.get("targetRevision", "HEAD") != revision:
+                problems.append(f"{label}: targetRevision `{source.get('targetRevision')}` is not `{revision}`")
+            path = source.get("path")
+            if not path:
+                problems.append(f"{label}: no source path")
+                continue
+            target = gitops / path
+            if not target.is_dir():
+                problems.append(f"{label}: source path `{path}` does not exist in `{gitops}`")
+            elif path not in builds:
+                problems.append(f"{label}: source path `{path}` holds no kustomization.yaml")
+        project_name = (app.get("spec") or {}).get("project")
+        projects = [p for p in _of_kind(builds[rel], "AppProject") if _name(p) == project_name]
+        if not projects:
+            problems.append(f"{label}: its project `{project_name}` is not defined in `{rel}`")
+            continue
+        project = projects[0]["spec"]
+        destination = (app.get("spec") or {}).get("destination") or {}
+        allowed = [
+            d for d in project.get("destinations") or []
+            if d.get("namespace") == destination.get("namespace")
+            and (d.get("server") == destination.get("server") or d.get("name") == destination.get("name"))
+        ]
+        if not allowed:
+            problems.append(f"{label}: destination {destination} is not allowed by project `{project_name}`")
+        if url not in (project.get("sourceRepos") or []):
+            problems.append(f"{label}: project `{project_name}` does not allow source `{url}`")
+    if problems:
+        raise AssertionError(f"{len(problems)} Application problem(s) in `{gitops}`:\n" + "\n".join(problems))
+    return [app for _, app in apps]
+
+
+# --- the foundation's harness -------------------------------------------------------------------
+
+
+@dataclass
+class StackRun:
+    """What the foundation's harness recorded for one stack."""
+
+    stack: str
+    resources: list[dict]
+    outputs: dict[str, dict]
+    config: dict[str, Any] = field(default_factory=dict)  # project config, namespace stripped
+
+    def of_type(self, token: str) -> list[dict]:
+        return [r for r in self.resources if r["type"] == token]
+
+    def kubernetes_objects(self, kind: str | None = None) -> list[dict]:
+        """Kubernetes objects (not Helm releases, patches or providers) as manifests."""
+        found = []
+        for r in self.resources:
+            parsed = _kubernetes_type(r["type"])
+            if not parsed or (kind and parsed[1] != kind):
+                continue
+            obj = normalize_numbers(dict(r["inputs"]))
+            obj.setdefault("apiVersion", parsed[0])
+            obj.setdefault("kind", parsed[1])
+            found.append(obj)
+        return found
+
+
+def _kubernetes_type(token: str) -> tuple[str, str] | None:
+    """`kubernetes:core/v1:Namespace` -> ("v1", "Namespace"); None for non-objects."""
+    match = re.fullmatch(r"kubernetes:([^/]+)/([^:]+):(\w+)", token)
+    if not match:
+        return None
+    group, version, kind = match.groups()
+    if group in ("helm.sh", "yaml", "kustomize") or kind.endswith("Patch") or kind.endswith("List"):
+        return None
+    return (version if group == "core" else f"{group}/{version}"), kind
+
+
+def stacks(foundation: Path) -> list[str]:
+    """The stacks of the foundation: one per `Pulumi.<stack>.yaml`."""
+    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in foundation.glob("Pulumi.*.yaml"))
+
+
+def _stack_config(foundation: Path, stack: str) -> dict[str, Any]:
+    with (foundation / "Pulumi.yaml").open(encoding="utf-8") as handle:
+        project = yaml.safe_load(handle)["name"]
+    with (foundation / f"Pulumi.{stack}.yaml").open(encoding="utf-8") as handle:
+        config = (yaml.safe_load(handle) or {}).get("config") or {}
+    return {k.split(":", 1)[1]: v for k, v in config.items() if k.startswith(project + ":")} | {
+        k: v for k, v in config.items() if ":" in k and not k.startswith(project + ":")
+    }
+
+
+IGNORED_PARTS = frozenset({".git", "__pycache__", ".pytest_cache", "venv", ".venv"})
+NOT_READ_BY_THE_PROGRAM = frozenset({"strata.toml", "strata.lock", "README.md"})
+
+
+def _stack_digest(foundation: Path, stack: str) -> str:
+    """A digest of what the program reads for `stack`: every file but the other stacks' config,
+    the answers file, the lock and the README (so a change elsewhere reuses a cached run)."""
+    digest = hashlib.sha256()
+    for path in sorted(foundation.rglob("*")):
+        rel = path.relative_to(foundation)
+        if not path.is_file() or IGNORED_PARTS & set(rel.parts) or rel.as_posix() in NOT_READ_BY_THE_PROGRAM:
+            continue
+        if re.fullmatch(r"Pulumi\.[^/]+\.yaml", rel.as_posix()) and rel.name != f"Pulumi.{stack}.yaml":
+            continue
+        digest.update(rel.as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+_HARNESS_CACHE: dict[tuple[str, str, str], StackRun] = {}
+_HARNESS_LOCK = threading.Lock()
+
+
+def run_harness(foundation: Path, stack: str) -> StackRun:
+    """`python -m tests.harness <stack> --json OUT --outputs OUT` in the foundation, cached by content."""
+    key = (str(foundation.resolve()), stack, _stack_digest(foundation, stack))
+    with _HARNESS_LOCK:
+        if key in _HARNESS_CACHE:
+            return _HARNESS_CACHE[key]
+    python = venv_python()
+    with tempfile.TemporaryDirectory(prefix="strata-harness-") as scratch:
+        resources_path, outputs_path = Path(scratch) / "resources.json", Path(scratch) / "outputs.json"
+        done = run([python, "-m", "tests.harness", stack, "--json", resources_path, "--outputs", outputs_path],
+                   cwd=foundation, timeout=600, env={"PYTHONDONTWRITEBYTECODE": "1"})
+        if done.returncode != 0:
+            raise AssertionError(f"the foundation harness failed for stack `{stack}` of `{foundation}`:\n{_describe(done)}")
+        result = StackRun(
+            stack=stack,
+            resources=json.loads(resources_path.read_text(encoding="utf-8")),
+            outputs=json.loads(outputs_path.read_text(encoding="utf-8")),
+            config=_stack_config(foundation, stack),
+        )
+    with _HARNESS_LOCK:
+        _HARNESS_CACHE[key] = result
+    return result
+
+
+def harness_runs(foundation: Path) -> dict[str, StackRun]:
+    """Run the harness for every stack (in parallel, each in its own process); stack -> run."""
+    names = stacks(foundation)
+    if not names:
+        raise AssertionError(f"`{foundation}` has no `Pulumi.<stack>.yaml`")
+    results: dict[str, StackRun] = {}
+    problems: list[str] = []
+
+    def one(stack: str) -> tuple[str, StackRun | None, str | None]:
+        try:
+            return stack, run_harness(foundation, stack), None
+        except AssertionError as error:
+            return stack, None, str(error)
+
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        for stack, result, error in pool.map(one, names):
+            if error:
+                problems.append(error)
+            else:
+                results[stack] = result
+    if problems:
+        raise AssertionError("\n".join(problems))
+    return results
+
+
+# --- topology -----------------------------------------------------------------------------------
+
+
+def stacks_match_environments(foundation: Path) -> dict[str, list[str]]:
+    """Stacks follow the topology: one `shared` stack hosting every environment, or one stack per
+    environment hosting exactly that environment. Returns stack -> environments it hosts."""
+    ans = answers(foundation)
+    envs = list(environments(ans))
+    topology = ans.get("settings", {}).get("network", {}).get("topology")
+    hosted = {}
+    for stack in stacks(foundation):
+        config = _stack_config(foundation, stack)
+        hosted[stack] = [e["name"] for e in config.get("environments") or []]
+    problems = []
+    if topology == "per-environment":
+        if sorted(hosted) != sorted(envs):
+            problems.append(f"stacks {sorted(hosted)} are not one per environment {envs}")
+        for stack, hosted_envs in hosted.items():
+            if hosted_envs != [stack]:
+                problems.append(f"`Pulumi.{stack}.yaml` hosts environments {hosted_envs}, expected [{stack!r}]")
+    elif topology == "shared":
+        if len(hosted) != 1:
+            problems.append(f"a shared topology needs one stack, found {sorted(hosted)}")
+        for stack, hosted_envs in hosted.items():
+            if hosted_envs != envs:
+                problems.append(f"`Pulumi.{stack}.yaml` hosts environments {hosted_envs}, expected {envs}")
+    else:
+        problems.append(f"unknown topology `{topology}` in strata.toml")
+    if problems:
+        raise AssertionError(f"stacks of `{foundation}`:\n" + "\n".join(problems))
+    return hosted
+
+
+# --- reachability -------------------------------------------------------------------------------
+
+
+def _is_namespaced(obj: Mapping) -> bool:
+    return obj.get("kind") not in {
+        "Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "PriorityClass",
+        "StorageClass", "IngressClass", "PersistentVolume", "ClusterSecretStore", "ValidatingWebhookConfiguration",
+        "MutatingWebhookConfiguration", "APIService", "ClusterIssuer",
+    }
+
+
+def _allowed_kinds(project_spec: Mapping) -> set[tuple[str, str]]:
+    return {(k.get("group") or "", k.get("kind")) for k in project_spec.get("namespaceResourceWhitelist") or []}
+
+
+def _would_sync(objs: Iterable[Mapping], project_name: str, project_spec: Mapping, namespace: str) -> list[str]:
+    """What Argo CD would refuse to sync into `namespace` under the project."""
+    problems = []
+    allowed = _allowed_kinds(project_spec)
+    cluster_allowed = {(k.get("group") or "", k.get("kind")) for k in project_spec.get("clusterResourceWhitelist") or []}
+    for obj in objs:
+        group, _ = _group_version(obj.get("apiVersion", ""))
+        gk = (group, obj.get("kind"))
+        if not _is_namespaced(obj):
+            if gk not in cluster_allowed and ("*", "*") not in cluster_allowed:
+                problems.append(f"{_label(obj)} is cluster-scoped and project `{project_name}` allows none")
+            continue
+        if project_spec.get("namespaceResourceWhitelist") is not None and gk not in allowed:
+            problems.append(f"{_label(obj)}: kind {group or 'core'}/{gk[1]} is not in project `{project_name}`'s namespaceResourceWhitelist")
+        ns = _namespace(obj) or namespace
+        if ns != namespace:
+            problems.append(f"{_label(obj)} is in namespace `{ns}`, but the Application deploys to `{namespace}`")
+    return problems
+
+
+def reachability(foundation: Path, gitops: Path, runs: Mapping[str, StackRun] | None = None,
+                 builds: Mapping[str, list[dict]] | None = None) -> dict[str, dict[str, str]]:
+    """Follow Argo CD from the foundation's root Applications down to each service's Deployment.
+
+    For every environment of strata.toml: exactly one root Application (over all stacks) syncs
+    `apps/<env>` of the gitops repo; the stack that makes it also makes the environment's
+    namespace and the root AppProject, which allows the repo, the argocd namespace and every
+    object of `apps/<env>`; `apps/<env>` yields exactly one Application per service of the
+    environment, each syncing `services/<svc>/overlays/<env>` into the environment namespace,
+    whose build holds a Deployment `<svc>` in that namespace and only objects the environment's
+    AppProject allows. Returns env -> {service: stack hosting it}.
+    """
+    ans = answers(gitops)
+    if answers(foundation) != ans:
+        raise AssertionError(f"strata.toml of `{foundation}` and `{gitops}` differ")
+    url, revision = gitops_url(ans), ans["repos"].get("revision", "main")
+    envs = environments(ans)
+    svc_envs = service_envs(ans)
+    runs = runs if runs is not None else harness_runs(foundation)
+    builds = builds if builds is not None else kustomize_builds(gitops)
+    problems: list[str] = []
+
+    # root Applications, by the path they sync
+    roots: dict[str, list[tuple[str, dict]]] = defaultdict(list)
+    for stack, stack_run in runs.items():
+        for app in stack_run.kubernetes_objects("Application"):
+            for source in _sources(app):
+                roots[source.get("path", "")].append((stack, app))
+    expected_paths = {f"apps/{env}" for env in envs}
+    for path in sorted(set(roots) - expected_paths):
+        names = [f"{s}:{_name(a)}" for s, a in roots[path]]
+        problems.append(f"root Application(s) {names} sync `{path}`, which is not an environment of strata.toml")
+
+    reached: dict[str, dict[str, str]] = {}
+    for env, namespace in envs.items():
+        path = f"apps/{env}"
+        found = roots.get(path, [])
+        if len(found) != 1:
+            problems.append(f"environment `{env}`: expected one root Application syncing `{path}`, found "
+                            f"{[f'{s}:{_name(a)}' for s, a in found]}")
+            continue
+        stack, root = found[0]
+        label = f"stack `{stack}` root Application `{_name(root)}`"
+        source = _sources(root)[0]
+        if source.get("repoURL") != url:
+            problems.append(f"{label}: repoURL `{source.get('repoURL')}` is not `{url}`")
+        if source.get("targetRevision", "HEAD") != revision:
+            problems.append(f"{label}: targetRevision `{source.get('targetRevision')}` is not `{revision}`")
+        destination = root["spec"].get("destination") or {}
+        if destination.get("namespace") != ARGOCD_NAMESPACE or destination.get("server") != IN_CLUSTER:
+            problems.append(f"{label}: destination {destination} is not the in-cluster `{ARGOCD_NAMESPACE}` namespace")
+        if _namespace(root) != ARGOCD_NAMESPACE:
+            problems.append(f"{label} is in namespace `{_namespace(root)}`, not `{ARGOCD_NAMESPACE}`")
+        stack_run = runs[stack]
+        namespaces = {_name(n) for n in stack_run.kubernetes_objects("Namespace")}
+        if namespace not in namespaces:
+            problems.append(f"environment `{env}`: stack `{stack}` hosts its root Application but creates no "
+                            f"Namespace `{namespace}` (it creates {sorted(namespaces)})")
+        root_projects = [p for p in stack_run.kubernetes_objects("AppProject") if _name(p) == root["spec"].get("project")]
+        if len(root_projects) != 1:
+            problems.append(f"{label}: its project `{root['spec'].get('project')}` is not created by stack `{stack}`")
+            root_project = None
+        else:
+            root_project = root_projects[0]["spec"]
+            if url not in (root_project.get("sourceRepos") or []):
+                problems.append(f"{label}: root project does not allow source `{url}`")
+            if not any(d.get("namespace") == ARGOCD_NAMESPACE for d in root_project.get("destinations") or []):
+                problems.append(f"{label}: root project does not allow destination namespace `{ARGOCD_NAMESPACE}`")
+        if path not in builds:
+            problems.append(f"environment `{env}`: `{path}` has no kustomization (the root Application syncs nothing)")
+            continue
+        if root_project is not None:
+            problems += [f"{path}: {p}" for p in _would_sync(builds[path], _name(root_projects[0]), root_project, ARGOCD_NAMESPACE)]
+
+        # the environment's Applications
+        children: dict[str, list[dict]] = defaultdict(list)
+        for app in _of_kind(builds[path], "Application"):
+            for child_source in _sources(app):
+                children[child_source.get("path", "")].append(app)
+        wanted = {f"services/{svc}/overlays/{env}": svc for svc, svc_env in svc_envs.items() if env in svc_env}
+        for child_path in sorted(set(children) - set(wanted)):
+            problems.append(f"{path}: Application(s) {[_name(a) for a in children[child_path]]} sync `{child_path}`, "
+                            f"which is not a service of `{env}` in strata.toml")
+        projects = {_name(p): p["spec"] for p in _of_kind(builds[path], "AppProject")}
+        reached[env] = {}
+        for child_path, svc in sorted(wanted.items()):
+            apps = children.get(child_path, [])
+            if len(apps) != 1:
+                problems.append(f"{path}: expected one Application syncing `{child_path}` (service `{svc}`), "
+                                f"found {[_name(a) for a in apps]}")
+                continue
+            app = apps[0]
+            app_label = f"{path}: Application `{_name(app)}`"
+            destination = app["spec"].get("destination") or {}
+            if destination.get("namespace") != namespace or destination.get("server") != IN_CLUSTER:
+                problems.append(f"{app_label}: destination {destination} is not in-cluster namespace `{namespace}`")
+            if child_path not in builds:
+                problems.append(f"{app_label}: `{child_path}` has no kustomization")
+                continue
+            objs = builds[child_path]
+            deployments = [d for d in _of_kind(objs, "Deployment") if _name(d) == svc]
+            if len(deployments) != 1:
+                problems.append(f"{child_path}: expected one Deployment `{svc}`, found "
+                                f"{[_label(d) for d in _of_kind(objs, 'Deployment')]}")
+            elif _namespace(deployments[0]) != namespace:
+                problems.append(f"{child_path}: Deployment `{svc}` is in namespace `{_namespace(deployments[0])}`, "
+                                f"not `{namespace}`")
+            project_name = app["spec"].get("project")
+            if project_name not in projects:
+                problems.append(f"{app_label}: project `{project_name}` is not in `{path}`")
+            else:
+                problems += [f"{child_path}: {p}" for p in _would_sync(objs, project_name, projects[project_name], namespace)]
+            reached[env][svc] = stack
+    unreached = [(env, svc) for svc, svc_env in svc_envs.items() for env in svc_env
+                 if svc not in reached.get(env, {})]
+    if unreached and not problems:
+        problems.append(f"services never reached: {unreached}")
+    if problems:
+        raise AssertionError(f"{len(problems)} reachability problem(s) from `{foundation.name}` to `{gitops.name}`:\n"
+                             + "\n".join(problems))
+    return reached
+
+
+def no_orphans(gitops: Path) -> None:
+    """The gitops tree holds exactly what strata.toml describes: `apps/<env>` per environment,
+    `services/<svc>` per service, `overlays/<env>` per environment of the service."""
+    ans = answers(gitops)
+    envs, svc_envs = set(environments(ans)), service_envs(ans)
+    problems = []
+
+    def subdirs(path: Path) -> set[str]:
+        return {p.name for p in path.iterdir() if p.is_dir()} if path.is_dir() else set()
+
+    if subdirs(gitops / "apps") != envs:
+        problems.append(f"apps/ holds {sorted(subdirs(gitops / 'apps'))}, strata.toml has environments {sorted(envs)}")
+    if subdirs(gitops / "services") != set(svc_envs):
+        problems.append(f"services/ holds {sorted(subdirs(gitops / 'services'))}, strata.toml has services {sorted(svc_envs)}")
+    for svc, wanted in svc_envs.items():
+        have = subdirs(gitops / "services" / svc / "overlays")
+        if have != set(wanted):
+            problems.append(f"services/{svc}/overlays/ holds {sorted(have)}, strata.toml deploys it to {sorted(wanted)}")
+    if problems:
+        raise AssertionError(f"`{gitops.name}` does not match its strata.toml:\n" + "\n".join(problems))
+
+
+def unique_names(foundation: Path, gitops: Path, runs: Mapping[str, StackRun] | None = None,
+                 builds: Mapping[str, list[dict]] | None = None) -> None:
+    """Names that share a scope do not collide: Pulumi URNs within a stack, IAM role names in the
+    account (every stack), Applications and AppProjects in the `argocd` namespace of a cluster
+    (the root ones of the foundation and those of the environments the cluster hosts)."""
+    runs = runs if runs is not None else harness_runs(foundation)
+    builds = builds if builds is not None else kustomize_builds(gitops)
+    problems = []
+    role_names: Counter = Counter()
+    for stack, r in sorted(runs.items()):
+        urns = Counter(res["urn"] for res in r.resources)
+        problems += [f"stack `{stack}`: {n} resources share the URN `{urn}`" for urn, n in urns.items() if n > 1]
+        role_names.update(role["inputs"]["name"] for role in r.of_type("aws:iam/role:Role") if role["inputs"].get("name"))
+        hosted = [e["name"] for e in r.config.get("environments") or []]
+        for kind in ("Application", "AppProject"):
+            names: Counter = Counter()
+            owners: dict[str, list[str]] = defaultdict(list)
+            for obj in r.kubernetes_objects(kind):
+                names[_name(obj)] += 1
+                owners[_name(obj)].append(f"foundation stack `{stack}`")
+            for env in hosted:
+                for obj in _of_kind(builds.get(f"apps/{env}", []), kind):
+                    names[_name(obj)] += 1
+                    owners[_name(obj)].append(f"apps/{env}")
+            for name, n in names.items():
+                if n > 1:
+                    problems.append(f"cluster of stack `{stack}`: {n} {kind}s named `{name}` in namespace "
+                                    f"`{ARGOCD_NAMESPACE}` (from {owners[name]}): they overwrite each other")
+    problems += [f"IAM role name `{name}` is used {n} times in the account" for name, n in role_names.items() if n > 1]
+    if problems:
+        raise AssertionError(f"{len(problems)} name collision(s) in `{foundation.name}` / `{gitops.name}`:\n" + "\n".join(problems))
+
+
+# --- the foundation's resources -----------------------------------------------------------------
+
+
+def _pod_templates(obj: Mapping) -> list[Mapping]:
+    kind = obj.get("kind")
+    spec = obj.get("spec") or {}
+    if kind in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"):
+        return [spec.get("template") or {}]
+    if kind == "CronJob":
+        return [((spec.get("jobTemplate") or {}).get("spec") or {}).get("template") or {}]
+    if kind == "Pod":
+        return [obj]
+    return []
+
+
+def _trust(role: Mapping) -> dict | None:
+    policy = role["inputs"].get("assumeRolePolicy")
+    if not isinstance(policy, str) or "AssumeRoleWithWebIdentity" not in policy:
+        return None
+    return json.loads(policy)
+
+
+def _trusted_subjects(role: Mapping) -> list[str]:
+    """`system:serviceaccount:<ns>:<name>` subjects an IRSA role's trust policy pins with StringEquals."""
+    trust = _trust(role)
+    if not trust:
+        return []
+    statements = trust["Statement"] if isinstance(trust["Statement"], list) else [trust["Statement"]]
+    subjects = []
+    for statement in statements:
+        for key, value in ((statement.get("Condition") or {}).get("StringEquals") or {}).items():
+            if key.endswith(":sub"):
+                subjects += value if isinstance(value, list) else [value]
+    return subjects
+
+
+def foundation_resources(foundation: Path, runs: Mapping[str, StackRun] | None = None) -> None:
+    """What every stack must (and must not) create, from the harness's record of the program."""
+    runs = runs if runs is not None else harness_runs(foundation)
+    problems: list[str] = []
+    for stack, r in sorted(runs.items()):
+        p = lambda msg: problems.append(f"stack `{stack}`: {msg}")  # noqa: E731
+        config = r.config
+        types = Counter(res["type"] for res in r.resources)
+
+        if types["awsx:ec2:Vpc"] + types["aws:ec2/vpc:Vpc"] != 1:
+            p(f"expected one VPC (awsx:ec2:Vpc or aws:ec2/vpc:Vpc), found {types['awsx:ec2:Vpc'] + types['aws:ec2/vpc:Vpc']}")
+
+        clusters = r.of_type("eks:index:Cluster") + r.of_type("aws:eks/cluster:Cluster")
+        if len(clusters) != 1:
+            p(f"expected one EKS cluster, found {len(clusters)}")
+        else:
+            inputs = clusters[0]["inputs"]
+            if inputs.get("name") != config.get("clusterName") or not inputs.get("name"):
+                p(f"the cluster's explicit name is `{inputs.get('name')}`, expected clusterName `{config.get('clusterName')}`")
+            if clusters[0]["type"] == "eks:index:Cluster":
+                if inputs.get("createOidcProvider") is not True:
+                    p("the cluster does not create its OIDC provider (createOidcProvider)")
+                if inputs.get("authenticationMode") != "API":
+                    p(f"authenticationMode is `{inputs.get('authenticationMode')}`, expected `API`")
+                if inputs.get("version") != config.get("kubernetesVersion"):
+                    p(f"cluster version `{inputs.get('version')}` is not kubernetesVersion `{config.get('kubernetesVersion')}`")
+        if not (r.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider") or
+                any(c["inputs"].get("createOidcProvider") for c in clusters)):
+            p("no IAM OIDC provider")
+
+        node_groups = r.of_type("aws:eks/nodeGroup:NodeGroup") + r.of_type("eks:index:ManagedNodeGroup")
+        wanted_groups = config.get("nodeGroups") or []
+        if not node_groups or len(node_groups) != len(wanted_groups):
+            p(f"expected {len(wanted_groups)} managed node group(s) (nodeGroups), found {len(node_groups)}")
+
+        roles = r.of_type("aws:iam/role:Role")
+        irsa_roles = [role for role in roles if _trust(role)]
+        subjects = {s for role in irsa_roles for s in _trusted_subjects(role)}
+        for hint in ADDON_IRSA_HINTS:
+            if not any(hint in s for s in subjects):
+                p(f"no IRSA role trusted by the service account of `{hint}` (trusted: {sorted(subjects)})")
+        for service_role in config.get("serviceRoles") or []:
+            subject = f"system:serviceaccount:{service_role['namespace']}:{service_role['serviceAccount']}"
+            named = [role for role in irsa_roles if role["inputs"].get("name") == service_role["roleName"]]
+            if len(named) != 1:
+                p(f"service role `{service_role['roleName']}`: expected one IAM role with that name, found {len(named)}")
+            elif _trusted_subjects(named[0]) != [subject]:
+                p(f"service role `{service_role['roleName']}` trusts {_trusted_subjects(named[0])}, expected [{subject!r}]")
+
+        releases = r.of_type("kubernetes:helm.sh/v3:Release") + r.of_type("kubernetes:helm.sh/v4:Chart")
+        addons = config.get("addons") or {}
+        for chart, key in ADDON_CHARTS.items():
+            found = [rel for rel in releases if rel["inputs"].get("chart") == chart]
+            if len(found) != 1:
+                p(f"expected one Helm release of chart `{chart}`, found {len(found)}")
+                continue
+            inputs = found[0]["inputs"]
+            version = inputs.get("version")
+            if not isinstance(version, str) or not PINNED_VERSION.match(version):
+                p(f"chart `{chart}`: version `{version}` is not pinned to an exact version")
+            elif version != (addons.get(key) or {}).get("chartVersion"):
+                p(f"chart `{chart}`: version `{version}` is not addons.{key}.chartVersion "
+                  f"`{(addons.get(key) or {}).get('chartVersion')}`")
+            if not inputs.get("name"):
+                p(f"chart `{chart}`: the release has no explicit name")
+
+        if not [a for a in r.of_type("aws:eks/addon:Addon") if a["inputs"].get("addonName") == "aws-ebs-csi-driver"]:
+            p("no EKS add-on `aws-ebs-csi-driver`")
+
+        k8s_objects = r.kubernetes_objects()
+        by_kind: dict[str, list[dict]] = defaultdict(list)
+        for obj in k8s_objects:
+            by_kind[obj["kind"]].append(obj)
+        for env in config.get("environments") or []:
+            ns = env["namespace"]
+            if not [n for n in by_kind["Namespace"] if _name(n) == ns]:
+                p(f"environment `{env['name']}`: no Namespace `{ns}`")
+            for kind in ("ResourceQuota", "LimitRange"):
+                if not [o for o in by_kind[kind] if _namespace(o) == ns]:
+                    p(f"environment `{env['name']}`: no {kind} in namespace `{ns}`")
+            deny = [
+                o for o in by_kind["NetworkPolicy"]
+                if _namespace(o) == ns
+                and not (o["spec"].get("podSelector") or {}).get("matchLabels")
+                and not (o["spec"].get("podSelector") or {}).get("matchExpressions")
+                and set(o["spec"].get("policyTypes") or []) == {"Ingress", "Egress"}
+                and not o["spec"].get("ingress") and not o["spec"].get("egress")
+            ]
+            if not deny:
+                p(f"environment `{env['name']}`: no default-deny NetworkPolicy (empty podSelector, Ingress+Egress, "
+                  f"no rules) in namespace `{ns}`")
+        if not by_kind["PriorityClass"]:
+            p("no PriorityClass")
+        shared = [o for o in by_kind["ConfigMap"] if (_namespace(o), _name(o)) == SHARED_CONFIG]
+        if len(shared) != 1:
+            p(f"expected one ConfigMap {SHARED_CONFIG[0]}/{SHARED_CONFIG[1]}, found {len(shared)}")
+        for obj in k8s_objects:
+            if obj["kind"] in FOUNDATION_FORBIDDEN_KINDS:
+                p(f"creates {_label(obj)}: application-layer objects belong to the gitops repo")
+            elif obj["kind"] == "ConfigMap" and (_namespace(obj), _name(obj)) != SHARED_CONFIG:
+                p(f"creates {_label(obj)}: the only ConfigMap the foundation may create is "
+                  f"{SHARED_CONFIG[0]}/{SHARED_CONFIG[1]}")
+        for obj in k8s_objects:
+            for problem in object_problems(obj):
+                p(f"{_label(obj)}: {problem}")
+    if problems:
+        raise AssertionError(f"{len(problems)} problem(s) with the resources of `{foundation.name}`:\n" + "\n".join(problems))
+
+
+def foundation_pytest(foundation: Path) -> str:
+    """The generated foundation's own test suite passes (`python -m pytest -q` in the repo)."""
+    done = run([venv_python(), "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=foundation, timeout=1200,
+               env={"PYTHONDONTWRITEBYTECODE": "1"})
+    if done.returncode != 0:
+        raise AssertionError(f"the foundation's own tests fail in `{foundation}`:\n{_describe(done)}")
+    if not re.search(r"\b\d+ passed\b", done.stdout):
+        raise AssertionError(f"the foundation's own tests ran nothing in `{foundation}`:\n{_describe(done)}")
+    return done.stdout.strip().splitlines()[-1]
+
+
+# --- what Argo CD deploys -----------------------------------------------------------------------
+
+
+def deployed_objects(gitops: Path, builds: Mapping[str, list[dict]] | None = None) -> dict[str, list[dict]]:
+    """Application name -> the objects it deploys (the build of its source path)."""
+    builds = builds if builds is not None else kustomize_builds(gitops)
+    deployed: dict[str, list[dict]] = {}
+    for rel, app in applications(builds):
+        for source in _sources(app):
+            path = source.get("path")
+            if path in builds and path.startswith("services/"):
+                deployed[f"{_name(app)}"] = builds[path]
+    return deployed
+
+
+def checkov_clean(gitops: Path, builds: Mapping[str, list[dict]] | None = None) -> dict:
+    """checkov finds no failed check in what the Applications deploy, and every skip has a reason.
+
+    Runs `checkov -d DIR --framework kubernetes --compact -o json` (without `--quiet`, which
+    drops the skipped checks from the JSON report) on one file per Application.
+    """
+    binary = checkov()
+    deployed = deployed_objects(gitops, builds)
+    if not deployed:
+        return {"resource_count": 0}
+    with tempfile.TemporaryDirectory(prefix="strata-checkov-") as scratch:
+        for app, objs in deployed.items():
+            (Path(scratch) / f"{app}.yaml").write_text(yaml.safe_dump_all(objs, sort_keys=False), encoding="utf-8")
+        done = run([binary, "-d", scratch, "--framework", "kubernetes", "--compact", "--skip-download", "-o", "json"],
+                   cwd=Path(scratch), timeout=600, env={"BC_SKIP_MAPPING": "TRUE"})
+    if done.returncode not in (0, 1):
+        raise AssertionError(f"checkov crashed:\n{_describe(done)}")
+    try:
+        report = json.loads(done.stdout)
+    except ValueError as error:
+        raise AssertionError(f"checkov printed no JSON ({error}):\n{_describe(done)}") from None
+    reports = report if isinstance(report, list) else [report]
+    failed, unexplained, parsing, resources = [], [], [], 0
+    for rep in reports:
+        results = rep.get("results") or {}
+        resources += (rep.get("summary") or {}).get("resource_count", 0)
+        parsing += results.get("parsing_errors") or []
+        for check in results.get("failed_checks") or []:
+            failed.append(f"{check['check_id']} {check.get('check_name')}: {check['resource']} "
+                          f"({Path(check.get('file_path', '')).name})")
+        for check in results.get("skipped_checks") or []:
+            reason = ((check.get("check_result") or {}).get("suppress_comment") or "").strip()
+            if not reason or reason.lower() == "no comment provided":
+                unexplained.append(f"{check['check_id']}: {check['resource']}")
+    problems = []
+    if parsing:
+        problems.append(f"checkov could not parse: {parsing}")
+    if failed:
+        problems.append(f"{len(failed)} failed checkov check(s):\n  " + "\n  ".join(sorted(set(failed))))
+    if unexplained:
+        problems.append(f"{len(unexplained)} skipped check(s) without a reason:\n  " + "\n  ".join(sorted(set(unexplained))))
+    expected = sum(len(objs) for objs in deployed.values())
+    if resources < expected:
+        problems.append(f"checkov scanned {resources} resources, but the Applications deploy {expected}")
+    if problems:
+        raise AssertionError(f"checkov on what `{gitops.name}` deploys:\n" + "\n".join(problems))
+    return {"resource_count": resources}
+
+
+# --- security invariants ------------------------------------------------------------------------
+
+
+def _selects(selector: Mapping | None, labels: Mapping) -> bool:
+    """A LabelSelector (matchLabels only) selects `labels`; an empty selector selects everything."""
+    selector = selector or {}
+    if selector.get("matchExpressions"):
+        return False  # not used by strata; treat as not matching so it gets looked at
+    return all(labels.get(k) == v for k, v in (selector.get("matchLabels") or {}).items())
+
+
+def _container_problems(container: Mapping, pod_sc: Mapping) -> list[str]:
+    problems = []
+    name = container.get("name")
+    sc = container.get("securityContext") or {}
+    if not (sc.get("runAsNonRoot") is True or (pod_sc.get("runAsNonRoot") is True and sc.get("runAsNonRoot") is not False)):
+        problems.append(f"container `{name}`: runAsNonRoot is not true")
+    if sc.get("runAsUser", pod_sc.get("runAsUser")) == 0:
+        problems.append(f"container `{name}`: runs as UID 0")
+    if sc.get("readOnlyRootFilesystem") is not True:
+        problems.append(f"container `{name}`: readOnlyRootFilesystem is not true")
+    if sc.get("allowPrivilegeEscalation") is not False:
+        problems.append(f"container `{name}`: allowPrivilegeEscalation is not false")
+    if sc.get("privileged"):
+        problems.append(f"container `{name}`: privileged")
+    capabilities = sc.get("capabilities") or {}
+    if "ALL" not in (capabilities.get("drop") or []):
+        problems.append(f"container `{name}`: capabilities.drop does not contain ALL")
+    if capabilities.get("add"):
+        problems.append(f"container `{name}`: adds capabilities {capabilities['add']}")
+    seccomp = (sc.get("seccompProfile") or pod_sc.get("seccompProfile") or {}).get("type")
+    if seccomp != "RuntimeDefault":
+        problems.append(f"container `{name}`: seccompProfile is `{seccomp}`, not RuntimeDefault")
+    resources = container.get("resources") or {}
+    for bound in ("requests", "limits"):
+        for resource in ("cpu", "memory"):
+            if not (resources.get(bound) or {}).get(resource):
+                problems.append(f"container `{name}`: no {bound}.{resource}")
+    image = container.get("image", "")
+    tag = image.rsplit("/", 1)[-1]
+    if "@sha256:" not in image and (":" not in tag or tag.endswith(":latest")):
+        problems.append(f"container `{name}`: image `{image}` is not pinned (no tag, or `latest`)")
+    for port in container.get("ports") or []:
+        if port.get("hostPort"):
+            problems.append(f"container `{name}`: uses hostPort {port['hostPort']}")
+    return problems
+
+
+def security_invariants(gitops: Path, builds: Mapping[str, list[dict]] | None = None) -> None:
+    """AppProjects fence each environment; the workloads are hardened and wired together."""
+    ans = answers(gitops)
+    url, envs = gitops_url(ans), environments(ans)
+    domain = ans.get("domain", "")
+    builds = builds if builds is not None else kustomize_builds(gitops)
+    problems: list[str] = []
+
+    # AppProjects and Applications
+    for env, namespace in envs.items():
+        rel = f"apps/{env}"
+        if rel not in builds:
+            continue  # reported by reachability
+        for project in _of_kind(builds[rel], "AppProject"):
+            label = f"{rel}: AppProject `{_name(project)}`"
+            spec = project.get("spec") or {}
+            if _name(project) == "default":
+                problems.append(f"{label}: redefines the `default` project")
+            if spec.get("sourceRepos") != [url]:
+                problems.append(f"{label}: sourceRepos {spec.get('sourceRepos')} is not [{url!r}]")
+            destinations = spec.get("destinations") or []
+            if not destinations or any(d.get("namespace") != namespace or d.get("server") != IN_CLUSTER
+                                       for d in destinations):
+                problems.append(f"{label}: destinations {destinations} are not only the in-cluster namespace `{namespace}`")
+            if spec.get("clusterResourceWhitelist") != []:
+                problems.append(f"{label}: clusterResourceWhitelist is {spec.get('clusterResourceWhitelist')!r}, not []")
+            whitelist = [(k.get("group"), k.get("kind")) for k in spec.get("namespaceResourceWhitelist") or []]
+            if len(whitelist) != len(set(whitelist)) or set(whitelist) != APPLICATION_KINDS:
+                extra = sorted(set(whitelist) - APPLICATION_KINDS, key=str)
+                missing = sorted(APPLICATION_KINDS - set(whitelist), key=str)
+                problems.append(f"{label}: namespaceResourceWhitelist is not exactly the application kinds "
+                                f"(extra {extra}, missing {missing}, duplicates {len(whitelist) - len(set(whitelist))})")
+        for app in _of_kind(builds[rel], "Application"):
+            project = (app.get("spec") or {}).get("project")
+            if project in (None, "", "default"):
+                problems.append(f"{rel}: Application `{_name(app)}` uses project `{project or 'default'}`")
+            elif project not in {_name(p) for p in _of_kind(builds[rel], "AppProject")}:
+                problems.append(f"{rel}: Application `{_name(app)}` uses project `{project}`, not its environment's")
+
+    # workloads, per overlay that an Application deploys
+    for rel, objs in builds.items():
+        parts = rel.split("/")
+        if len(parts) != 4 or parts[0] != "services" or parts[2] != "overlays":
+            continue
+        svc, env = parts[1], parts[3]
+        namespace = envs.get(env, env)
+        label = f"{rel}"
+        deployments = _of_kind(objs, "Deployment")
+        for obj in objs:
+            if _is_namespaced(obj) and _namespace(obj) != namespace:
+                problems.append(f"{label}: {_label(obj)} has namespace `{_namespace(obj)}`, expected an explicit `{namespace}`")
+        if not deployments:
+            problems.append(f"{label}: no Deployment")
+        for dep in deployments:
+            d = f"{label}: Deployment `{_name(dep)}`"
+            template = (dep.get("spec") or {}).get("template") or {}
+            pod_labels = (template.get("metadata") or {}).get("labels") or {}
+            pod = template.get("spec") or {}
+            pod_sc = pod.get("securityContext") or {}
+            if not _selects(dep["spec"].get("selector"), pod_labels) or not (dep["spec"].get("selector") or {}).get("matchLabels"):
+                problems.append(f"{d}: its selector does not select its pod template")
+            for flag in ("hostNetwork", "hostPID", "hostIPC"):
+                if pod.get(flag):
+                    problems.append(f"{d}: {flag} is set")
+            containers = list(pod.get("containers") or []) + list(pod.get("initContainers") or [])
+            if not containers:
+                problems.append(f"{d}: no containers")
+            for container in containers:
+                problems += [f"{d}: {p}" for p in _container_problems(container, pod_sc)]
+                if not container.get("readinessProbe") and container in (pod.get("containers") or []):
+                    problems.append(f"{d}: container `{container.get('name')}` has no readinessProbe")
+                if not container.get("livenessProbe") and container in (pod.get("containers") or []):
+                    problems.append(f"{d}: container `{container.get('name')}` has no livenessProbe")
+            for volume in pod.get("volumes") or []:
+                types = set(volume) - {"name"}
+                if not types <= RESTRICTED_VOLUME_TYPES:
+                    problems.append(f"{d}: volume `{volume.get('name')}` of type {sorted(types)} is not allowed by the restricted Pod Security Standard")
+            zone = [c for c in pod.get("topologySpreadConstraints") or [] if c.get("topologyKey") == ZONE_KEY
+                    and _selects(c.get("labelSelector"), pod_labels)]
+            if not zone:
+                problems.append(f"{d}: no topologySpreadConstraint on `{ZONE_KEY}` selecting its pods")
+            hpas = [h for h in _of_kind(objs, "HorizontalPodAutoscaler")
+                    if (h["spec"].get("scaleTargetRef") or {}).get("name") == _name(dep)
+                    and (h["spec"].get("scaleTargetRef") or {}).get("kind") == "Deployment"]
+            if hpas:
+                if "replicas" in dep["spec"]:
+                    problems.append(f"{d}: sets spec.replicas although HorizontalPodAutoscaler `{_name(hpas[0])}` owns it")
+                for hpa in hpas:
+                    lo, hi = hpa["spec"].get("minReplicas", 1), hpa["spec"].get("maxReplicas")
+                    if hi is None or lo > hi:
+                        problems.append(f"{d}: HPA `{_name(hpa)}` minReplicas {lo} > maxReplicas {hi}")
+            pdbs = [p for p in _of_kind(objs, "PodDisruptionBudget")
+                    if (p["spec"].get("selector") or {}).get("matchLabels") and _selects(p["spec"].get("selector"), pod_labels)]
+            if not pdbs:
+                problems.append(f"{d}: no PodDisruptionBudget selects its pods")
+            policies = [n for n in _of_kind(objs, "NetworkPolicy")
+                        if (n["spec"].get("podSelector") or {}).get("matchLabels")
+                        and _selects(n["spec"].get("podSelector"), pod_labels)]
+            if not policies:
+                problems.append(f"{d}: no NetworkPolicy of the service selects its pods")
+            # what the pod references must be in the same build (Argo CD deploys nothing else)
+            sa = pod.get("serviceAccountName")
+            if sa and sa not in {_name(s) for s in _of_kind(objs, "ServiceAccount")}:
+                problems.append(f"{d}: ServiceAccount `{sa}` is not deployed with it")
+            if not sa or sa == "default":
+                problems.append(f"{d}: runs as the `default` ServiceAccount")
+            config_maps = {_name(c) for c in _of_kind(objs, "ConfigMap")}
+            secret_targets = {((e["spec"].get("target") or {}).get("name") or _name(e)) for e in _of_kind(objs, "ExternalSecret")}
+            for container in containers:
+                for source in container.get("envFrom") or []:
+                    ref = (source.get("configMapRef") or {}).get("name")
+                    if ref and ref not in config_maps:
+                        problems.append(f"{d}: envFrom ConfigMap `{ref}` is not deployed with it")
+                    ref = (source.get("secretRef") or {}).get("name")
+                    if ref and ref not in secret_targets:
+                        problems.append(f"{d}: envFrom Secret `{ref}` is made by no ExternalSecret of the service")
+            for volume in pod.get("volumes") or []:
+                ref = (volume.get("configMap") or {}).get("name")
+                if ref and ref not in config_maps:
+                    problems.append(f"{d}: volume ConfigMap `{ref}` is not deployed with it")
+                ref = (volume.get("secret") or {}).get("secretName")
+                if ref and ref not in secret_targets:
+                    problems.append(f"{d}: volume Secret `{ref}` is made by no ExternalSecret of the service")
+            port_names = {p.get("name") for c in pod.get("containers") or [] for p in c.get("ports") or []}
+            port_numbers = {p.get("containerPort") for c in pod.get("containers") or [] for p in c.get("ports") or []}
+            for service in _of_kind(objs, "Service"):
+                if not _selects({"matchLabels": (service["spec"].get("selector") or {})}, pod_labels):
+                    problems.append(f"{label}: Service `{_name(service)}` does not select the pods of `{_name(dep)}`")
+                for port in service["spec"].get("ports") or []:
+                    target = port.get("targetPort", port.get("port"))
+                    if target not in port_names and target not in port_numbers:
+                        problems.append(f"{label}: Service `{_name(service)}` targetPort `{target}` is no container port")
+        services = {_name(s): s for s in _of_kind(objs, "Service")}
+        for ingress in _of_kind(objs, "Ingress"):
+            for rule in ingress["spec"].get("rules") or []:
+                host = rule.get("host", "")
+                if domain and not (host == domain or host.endswith("." + domain)):
+                    problems.append(f"{label}: Ingress `{_name(ingress)}` host `{host}` is outside the domain `{domain}`"
+                                    " (External DNS only manages that zone)")
+                for path in (rule.get("http") or {}).get("paths") or []:
+                    backend = (path.get("backend") or {}).get("service") or {}
+                    target = services.get(backend.get("name"))
+                    if target is None:
+                        problems.append(f"{label}: Ingress `{_name(ingress)}` routes to Service `{backend.get('name')}`, not deployed")
+                        continue
+                    port = backend.get("port") or {}
+                    ports = target["spec"].get("ports") or []
+                    if not any(p.get("name") == port.get("name") if "name" in port else p.get("port") == port.get("number")
+                               for p in ports):
+                        problems.append(f"{label}: Ingress `{_name(ingress)}` uses port {port} that Service `{_name(target)}` lacks")
+        for obj in objs:
+            annotations = (obj.get("metadata") or {}).get("annotations") or {}
+            for key, value in annotations.items():
+                if key.startswith("checkov.io/skip"):
+                    check, _, reason = str(value).partition("=")
+                    if not reason.strip():
+                        problems.append(f"{label}: {_label(obj)} skips `{check}` without a reason")
+    if problems:
+        raise AssertionError(f"{len(problems)} security problem(s) in `{gitops.name}`:\n" + "\n".join(problems))
+
+
+# --- foundation <-> gitops wiring ---------------------------------------------------------------
+
+
+def _cpu_millis(quantity: str | int | float) -> float:
+    text = str(quantity)
+    return float(text[:-1]) if text.endswith("m") else float(text) * 1000
+
+
+_MEMORY_UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+
+
+def _memory_bytes(quantity: str | int | float) -> float:
+    text = str(quantity)
+    for unit, factor in _MEMORY_UNITS.items():
+        if text.endswith(unit):
+            return float(text[: -len(unit)]) * factor
+    return float(text)
+
+
+def wiring(foundation: Path, gitops: Path, runs: Mapping[str, StackRun] | None = None,
+           builds: Mapping[str, list[dict]] | None = None,
+           reached: Mapping[str, Mapping[str, str]] | None = None) -> None:
+    """What the gitops objects need from the foundation exists in the stack that hosts them:
+    the PriorityClass, the IRSA role (trusting exactly the service's ServiceAccount, in the
+    workspace's account), the SecretStore and its reach, the VPC CIDR of the NetworkPolicy, and
+    container limits within the namespace's LimitRange."""
+    ans = answers(gitops)
+    envs = environments(ans)
+    runs = runs if runs is not None else harness_runs(foundation)
+    builds = builds if builds is not None else kustomize_builds(gitops)
+    reached = reached if reached is not None else reachability(foundation, gitops, runs, builds)
+    account = ans.get("aws_account_id")
+    project = ans.get("project")
+    problems: list[str] = []
+    for env, services in reached.items():
+        namespace = envs[env]
+        for svc, stack in services.items():
+            r = runs[stack]
+            rel = f"services/{svc}/overlays/{env}"
+            objs = builds[rel]
+            svc_answers = ans["services"][svc]
+            priority_classes = {_name(p) for p in r.kubernetes_objects("PriorityClass")}
+            limit_ranges = [lr for lr in r.kubernetes_objects("LimitRange") if _namespace(lr) == namespace]
+            for dep in _of_kind(objs, "Deployment"):
+                pod = dep["spec"]["template"]["spec"]
+                pc = pod.get("priorityClassName")
+                if pc and pc not in priority_classes:
+                    problems.append(f"{rel}: Deployment `{_name(dep)}` uses PriorityClass `{pc}`, which stack `{stack}` "
+                                    f"does not create ({sorted(priority_classes)})")
+                for container in pod.get("containers") or []:
+                    limits = (container.get("resources") or {}).get("limits") or {}
+                    for lr in limit_ranges:
+                        for item in lr["spec"].get("limits") or []:
+                            maximum = item.get("max") or {}
+                            if "cpu" in limits and "cpu" in maximum and _cpu_millis(limits["cpu"]) > _cpu_millis(maximum["cpu"]):
+                                problems.append(f"{rel}: container `{container['name']}` cpu limit {limits['cpu']} exceeds "
+                                                f"the LimitRange max {maximum['cpu']} of `{namespace}` (pods are rejected)")
+                            if "memory" in limits and "memory" in maximum and _memory_bytes(limits["memory"]) > _memory_bytes(maximum["memory"]):
+                                problems.append(f"{rel}: container `{container['name']}` memory limit {limits['memory']} exceeds "
+                                                f"the LimitRange max {maximum['memory']} of `{namespace}` (pods are rejected)")
+            # IRSA
+            accounts = _of_kind(objs, "ServiceAccount")
+            annotated = {_name(a): ((a.get("metadata") or {}).get("annotations") or {}).get(ROLE_ARN_ANNOTATION) for a in accounts}
+            irsa = bool(svc_answers.get("irsa"))
+            if irsa and not any(annotated.values()):
+                problems.append(f"{rel}: service `{svc}` has irsa = true but no ServiceAccount carries `{ROLE_ARN_ANNOTATION}`")
+            if not irsa and any(annotated.values()):
+                problems.append(f"{rel}: service `{svc}` has irsa = false but a ServiceAccount carries a role ARN")
+            for sa, arn in annotated.items():
+                if not arn:
+                    continue
+                match = re.fullmatch(r"arn:aws[\w-]*:iam::(\d{12}):role/(?:.*/)?([\w+=,.@-]+)", arn)
+                if not match:
+                    problems.append(f"{rel}: ServiceAccount `{sa}` role ARN `{arn}` is malformed")
+                    continue
+                if account and match.group(1) != account:
+                    problems.append(f"{rel}: ServiceAccount `{sa}` role ARN `{arn}` is not in account `{account}`")
+                roles = [role for role in r.of_type("aws:iam/role:Role") if role["inputs"].get("name") == match.group(2)]
+                if len(roles) != 1:
+                    problems.append(f"{rel}: ServiceAccount `{sa}` names role `{match.group(2)}`, which stack `{stack}` "
+                                    f"does not create exactly once (found {len(roles)})")
+                    continue
+                subject = f"system:serviceaccount:{namespace}:{sa}"
+                if _trusted_subjects(roles[0]) != [subject]:
+                    problems.append(f"{rel}: role `{match.group(2)}` trusts {_trusted_subjects(roles[0])}, not [{subject!r}]")
+            # External Secrets
+            stores = {(_namespace(s), _name(s)): s for s in r.kubernetes_objects("SecretStore")}
+            for es in _of_kind(objs, "ExternalSecret"):
+                ref = es["spec"].get("secretStoreRef") or {}
+                kind = ref.get("kind", "SecretStore")
+                if kind != "SecretStore" or (namespace, ref.get("name")) not in stores:
+                    problems.append(f"{rel}: ExternalSecret `{_name(es)}` uses {kind} `{ref.get('name')}`, which stack "
+                                    f"`{stack}` does not create in `{namespace}`")
+                prefix = f"{project}/{env}/"
+                for item in (es["spec"].get("data") or []):
+                    key = (item.get("remoteRef") or {}).get("key", "")
+                    if not key.startswith(prefix):
+                        problems.append(f"{rel}: ExternalSecret `{_name(es)}` reads `{key}`, outside `{prefix}*` "
+                                        "(the only secrets the environment's store may read)")
+                wanted = sorted(svc_answers.get("secrets") or [])
+                have = sorted(item.get("secretKey") for item in es["spec"].get("data") or [])
+                if have != wanted:
+                    problems.append(f"{rel}: ExternalSecret `{_name(es)}` has keys {have}, strata.toml says {wanted}")
+            if svc_answers.get("secrets") and not _of_kind(objs, "ExternalSecret"):
+                problems.append(f"{rel}: service `{svc}` has secrets {svc_answers['secrets']} but no ExternalSecret")
+            # the NetworkPolicy lets the load balancer in from the hosting VPC
+            vpcs = r.of_type("awsx:ec2:Vpc") + r.of_type("aws:ec2/vpc:Vpc")
+            cidr = vpcs[0]["inputs"].get("cidrBlock") if vpcs else None
+            for policy in _of_kind(objs, "NetworkPolicy"):
+                blocks = [peer["ipBlock"]["cidr"] for rule in policy["spec"].get("ingress") or []
+                          for peer in rule.get("from") or [] if "ipBlock" in peer]
+                if blocks and cidr and cidr not in blocks and "0.0.0.0/0" not in blocks:
+                    problems.append(f"{rel}: NetworkPolicy `{_name(policy)}` admits {blocks}, not the VPC `{cidr}` of stack `{stack}`")
+            # configuration of strata.toml reaches the ConfigMap
+            wanted_config = svc_answers.get("config") or {}
+            data = {}
+            for cm in _of_kind(objs, "ConfigMap"):
+                data.update(cm.get("data") or {})
+            for key, value in wanted_config.items():
+                if data.get(key) != str(value):
+                    problems.append(f"{rel}: config `{key}` is `{data.get(key)}` in the ConfigMap, strata.toml says `{value}`")
+    if problems:
+        raise AssertionError(f"{len(problems)} wiring problem(s) between `{foundation.name}` and `{gitops.name}`:\n"
+                             + "\n".join(problems))
+
+
+# --- git ----------------------------------------------------------------------------------------
+
+
+def git_log(repo: Path) -> list[str]:
+    """Subjects of the commits on `main`, newest first."""
+    done = run([git(), "-C", repo, "log", "--format=%s", "main"], timeout=60)
+    if done.returncode != 0:
+        raise AssertionError(f"git log failed in `{repo}`:\n{_describe(done)}")
+    return done.stdout.splitlines()
+
+
+def git_state(repo: Path, commits: int | None = 1) -> list[str]:
+    """The repo is on `main` with `commits` commits (any number if None) and a clean work tree."""
+    problems = []
+    if not (repo / ".git").exists():
+        raise AssertionError(f"`{repo}` is not a git repository")
+    branch = run([git(), "-C", repo, "symbolic-ref", "--short", "HEAD"], timeout=60)
+    if branch.stdout.strip() != "main":
+        problems.append(f"HEAD is `{branch.stdout.strip() or branch.stderr.strip()}`, not `main`")
+    subjects = git_log(repo)
+    if commits is not None and len(subjects) != commits:
+        problems.append(f"{len(subjects)} commit(s) on main, expected {commits}: {subjects}")
+    status = run([git(), "-C", repo, "status", "--porcelain", "--untracked-files=all", "--ignored=no"], timeout=60)
+    if status.returncode != 0 or status.stdout.strip():
+        problems.append(f"the work tree is not clean:\n{status.stdout}{status.stderr}")
+    if problems:
+        raise AssertionError(f"git state of `{repo}`:\n" + "\n".join(problems))
+    return subjects
+
+
+def committed_tree(repo: Path, destination: Path) -> Path:
+    """Export `HEAD` of `repo` (what a clone would get) into `destination`."""
+    destination.mkdir(parents=True, exist_ok=True)
+    archive = run([git(), "-C", repo, "archive", "--format=tar", "-o", destination / "head.tar", "HEAD"], timeout=60)
+    if archive.returncode != 0:
+        raise AssertionError(f"git archive failed in `{repo}`:\n{_describe(archive)}")
+    unpack = run(["tar", "-xf", destination / "head.tar", "-C", destination], timeout=60)
+    (destination / "head.tar").unlink()
+    if unpack.returncode != 0:
+        raise AssertionError(f"tar failed:\n{_describe(unpack)}")
+    return destination
+
+
+def strata_list_consistent(repo: Path) -> dict:
+    """`strata list --json` agrees with strata.toml and finds no drift on disk."""
+    done = strata("list", "-C", repo, "--json", cwd=repo)
+    listed = json.loads(done.stdout)
+    ans = answers(repo)
+    problems = []
+    if not listed.get("consistent", False) or listed.get("drift"):
+        problems.append(f"strata list reports drift: {listed.get('drift')}")
+    if [e["name"] for e in listed.get("environments", [])] != list(environments(ans)):
+        problems.append(f"environments {listed.get('environments')} differ from strata.toml {list(environments(ans))}")
+    if sorted(s["name"] for s in listed.get("services", [])) != sorted(service_envs(ans)):
+        problems.append(f"services {listed.get('services')} differ from strata.toml {sorted(service_envs(ans))}")
+    if problems:
+        raise AssertionError(f"`strata list -C {repo}`:\n" + "\n".join(problems))
+    return listed
+
+
+# --- a workspace and every check at once --------------------------------------------------------
+
+
+class Workspace:
+    """The two repos `strata new NAME --out ROOT` made, with the expensive results cached.
+
+    Call `refresh()` after changing the repos (the harness cache is keyed by content anyway).
+    """
+
+    def __init__(self, root: Path, name: str) -> None:
+        self.root, self.name = root, name
+        self.foundation = root / f"{name}-foundation"
+        self.gitops = root / f"{name}-gitops"
+        self.refresh()
+
+    def refresh(self) -> None:
+        self._builds: dict[str, list[dict]] | None = None
+        self._runs: dict[str, StackRun] | None = None
+        self._reached: dict[str, dict[str, str]] | None = None
+
+    @property
+    def answers(self) -> dict:
+        return answers(self.gitops)
+
+    @property
+    def builds(self) -> dict[str, list[dict]]:
+        if self._builds is None:
+            self._builds = kustomize_builds(self.gitops)
+        return self._builds
+
+    @property
+    def runs(self) -> dict[str, StackRun]:
+        if self._runs is None:
+            self._runs = harness_runs(self.foundation)
+        return self._runs
+
+    @property
+    def reached(self) -> dict[str, dict[str, str]]:
+        if self._reached is None:
+            self._reached = reachability(self.foundation, self.gitops, self.runs, self.builds)
+        return self._reached
+
+    def strata(self, *args: str | Path) -> subprocess.CompletedProcess:
+        done = strata(*args, cwd=self.root)
+        self.refresh()
+        return done
+
+
+def new_workspace(root: Path, name: str, *args: str) -> Workspace:
+    """`strata new NAME --out ROOT ARGS...`."""
+    root.mkdir(parents=True, exist_ok=True)
+    strata("new", name, "--out", root, *args, cwd=root)
+    return Workspace(root, name)
+
+
+def structural_checks(ws: Workspace) -> None:
+    """The checks every state of a workspace must pass (kustomize, schemas, Applications,
+    topology, reachability from the foundation's harness, wiring), reported together."""
+    failures = []
+    for name, check in (
+        ("kustomize_builds", lambda: ws.builds),
+        ("validate_objects", lambda: validate_objects(ws.builds)),
+        ("applications_resolve", lambda: applications_resolve(ws.gitops, ws.builds)),
+        ("stacks_match_environments", lambda: stacks_match_environments(ws.foundation)),
+        ("harness", lambda: ws.runs),
+        ("reachability", lambda: ws.reached),
+        ("wiring", lambda: wiring(ws.foundation, ws.gitops, ws.runs, ws.builds, ws.reached)),
+        ("unique_names", lambda: unique_names(ws.foundation, ws.gitops, ws.runs, ws.builds)),
+        ("no_orphans", lambda: no_orphans(ws.gitops)),
+    ):
+        try:
+            check()
+        except AssertionError as error:
+            failures.append(f"[{name}] {error}")
+            if name in ("kustomize_builds", "harness"):
+                break  # everything after needs it
+    if failures:
+        raise AssertionError("\n\n".join(failures))

@@ -1,0 +1,27 @@
+"""Shared fixtures of the conformance suite: generated workspaces live under pytest's tmp dirs."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import checks  # noqa: E402
+
+ENVS = ["dev", "qa", "stage", "perf", "prod"]
+SERVICES = ["api", "web", "worker", "billing", "search"]
+ACCOUNT_ID = "123456789012"
+GIT_BASE = "https://github.com/acme"
+
+
+@pytest.fixture(scope="session")
+def workspace_root(tmp_path_factory: pytest.TempPathFactory):
+    """A factory of empty directories to run `strata new` in."""
+
+    def make(name: str) -> Path:
+        return tmp_path_factory.mktemp(name)
+
+    return make

@@ -1,0 +1,173 @@
+"""`strata new` (and `strata add service` right after it) across presets, environment and service
+counts: every generated workspace passes every conformance check, with the real tools.
+
+Each workspace is generated once (module-scoped fixture) and every check runs against it; the
+foundation's harness runs once per stack and workspace (cached in `checks`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+import checks
+from conftest import ACCOUNT_ID, ENVS, GIT_BASE, SERVICES
+
+
+@dataclass(frozen=True)
+class Case:
+    """One `strata new` run, optionally followed by `strata add service ... --commit` runs."""
+
+    preset: str
+    envs: tuple[str, ...]
+    services: tuple[str, ...]
+    account_id: str | None = None
+    adds: tuple[tuple[str, ...], ...] = field(default=())
+
+    @property
+    def id(self) -> str:
+        extra = "-irsa" if self.adds else ""
+        return f"{self.preset}-{len(self.envs)}env-{len(self.services) + len(self.adds)}svc{extra}"
+
+    @property
+    def name(self) -> str:
+        return f"{self.preset[0]}{len(self.envs)}{len(self.services)}{'x' if self.adds else ''}"
+
+    @property
+    def all_services(self) -> list[str]:
+        return list(self.services) + [add[0] for add in self.adds]
+
+
+def _case(preset: str, n_envs: int, n_services: int) -> Case:
+    return Case(preset, tuple(ENVS[:n_envs]), tuple(SERVICES[:n_services]))
+
+
+# Every environment count (1-5) and every service count (0-5) for each preset.
+MATRIX = [
+    *(_case("startup", e, s) for e, s in [(1, 0), (2, 3), (3, 5), (4, 1), (5, 2)]),
+    *(_case("production", e, s) for e, s in [(1, 5), (2, 0), (3, 2), (4, 4), (5, 1)]),
+]
+# IRSA, ExternalSecret and config paths, through `strata add service` after `new`.
+ADDED = [
+    Case("startup", ("dev", "prod"), ("api",), ACCOUNT_ID, adds=(
+        ("billing", "--irsa", "--secret", "DB_PASSWORD", "--secret", "API_KEY", "--config", "LOG_LEVEL=debug"),
+        ("search", "--secret", "TOKEN", "--config", "GREETING=hello world", "--config", "EMPTY=", "--envs", "prod"),
+        ("worker", "--irsa", "--config", "QUEUE=jobs", "--min", "2", "--max", "4"),
+    )),
+    Case("production", ("dev", "stage", "prod"), ("web",), ACCOUNT_ID, adds=(
+        ("billing", "--irsa", "--secret", "DB_PASSWORD", "--config", "LOG_LEVEL=info"),
+        ("worker", "--irsa", "--envs", "stage,prod", "--secret", "QUEUE_PASSWORD"),
+    )),
+]
+CASES = MATRIX + ADDED
+
+
+def test_the_cases_cover_every_count_for_both_presets():
+    for preset in ("startup", "production"):
+        cases = [c for c in CASES if c.preset == preset]
+        assert {len(c.envs) for c in cases} == {1, 2, 3, 4, 5}
+        assert {len(c.all_services) for c in cases} == {0, 1, 2, 3, 4, 5}
+
+
+@pytest.fixture(scope="module", params=CASES, ids=[c.id for c in CASES])
+def generated(request, workspace_root):
+    """The workspace of one case, generated once; its builds and harness runs are cached."""
+    case: Case = request.param
+    root = workspace_root(case.name)
+    args = ["--preset", case.preset, "--envs", ",".join(case.envs), "--git-base", GIT_BASE]
+    if case.services:
+        args += ["--services", ",".join(case.services)]
+    if case.account_id:
+        args += ["--account-id", case.account_id]
+    ws = checks.new_workspace(root, case.name, *args)
+    for add in case.adds:
+        ws.strata("add", "service", *add, "-C", ws.gitops, "--commit")
+    return case, ws
+
+
+def test_the_workspace_has_the_requested_environments_and_services(generated):
+    case, ws = generated
+    answers = ws.answers
+    assert list(checks.environments(answers)) == list(case.envs)
+    assert sorted(checks.service_envs(answers)) == sorted(case.all_services)
+    assert answers["preset"] == case.preset
+    assert checks.answers(ws.foundation) == answers, "the two copies of strata.toml differ"
+
+
+def test_every_kustomization_builds(generated):
+    _, ws = generated
+    builds = ws.builds
+    for env in ws.answers["environments"]:
+        assert f"apps/{env['name']}" in builds
+
+
+def test_every_object_validates_against_its_schema(generated):
+    _, ws = generated
+    assert checks.validate_objects(ws.builds) > 0
+
+
+def test_every_application_points_at_an_existing_path_of_the_gitops_repo(generated):
+    case, ws = generated
+    apps = checks.applications_resolve(ws.gitops, ws.builds)
+    expected = sum(len(envs) for envs in checks.service_envs(ws.answers).values())
+    assert len(apps) == expected
+
+
+def test_the_stacks_follow_the_preset_topology(generated):
+    case, ws = generated
+    hosted = checks.stacks_match_environments(ws.foundation)
+    if case.preset == "production":
+        assert sorted(hosted) == sorted(case.envs)
+    else:
+        assert list(hosted) == ["shared"]
+
+
+def test_every_service_of_every_environment_is_reached_from_the_foundation(generated):
+    case, ws = generated
+    reached = ws.reached
+    assert sorted(reached) == sorted(case.envs)
+    wanted = {(env, svc) for svc, envs in checks.service_envs(ws.answers).items() for env in envs}
+    assert {(env, svc) for env, svcs in reached.items() for svc in svcs} == wanted
+
+
+def test_what_the_gitops_objects_need_exists_in_the_foundation(generated):
+    _, ws = generated
+    checks.wiring(ws.foundation, ws.gitops, ws.runs, ws.builds, ws.reached)
+
+
+def test_the_foundation_creates_the_platform_and_no_application(generated):
+    _, ws = generated
+    checks.foundation_resources(ws.foundation, ws.runs)
+
+
+def test_security_invariants_hold(generated):
+    _, ws = generated
+    checks.security_invariants(ws.gitops, ws.builds)
+
+
+def test_checkov_finds_nothing_in_what_argo_cd_deploys(generated):
+    case, ws = generated
+    result = checks.checkov_clean(ws.gitops, ws.builds)
+    if case.all_services:
+        assert result["resource_count"] > 0
+
+
+def test_both_repos_are_on_main_with_a_clean_tree(generated):
+    case, ws = generated
+    commits = 1 + len(case.adds)
+    for repo in (ws.foundation, ws.gitops):
+        subjects = checks.git_state(repo, commits)
+        for add, subject in zip(reversed(case.adds), subjects):
+            assert f"`{add[0]}`" in subject and "add" in subject.lower(), subjects
+
+
+def test_strata_list_is_consistent_with_the_disk(generated):
+    _, ws = generated
+    checks.strata_list_consistent(ws.gitops)
+
+
+def test_the_foundation_own_tests_pass(generated):
+    _, ws = generated
+    checks.foundation_pytest(ws.foundation)
+    checks.git_state(ws.foundation, None)  # running them leaves nothing behind
