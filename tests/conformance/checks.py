@@ -21,6 +21,7 @@ A missing tool is an `AssertionError` (the test fails), never a skip.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import os
 import re
@@ -833,6 +834,16 @@ def unique_names(foundation: Path, gitops: Path, runs: Mapping[str, StackRun] | 
                     problems.append(f"cluster of stack `{stack}`: {n} {kind}s named `{name}` in namespace "
                                     f"`{ARGOCD_NAMESPACE}` (from {owners[name]}): they overwrite each other")
     problems += [f"IAM role name `{name}` is used {n} times in the account" for name, n in role_names.items() if n > 1]
+    clusters = Counter(r.config.get("clusterName") for r in runs.values())
+    problems += [f"EKS cluster name `{name}` is used by {n} stacks" for name, n in clusters.items() if n > 1]
+    if len(runs) > 1:
+        cidrs = {stack: ipaddress.ip_network(r.config["network"]["cidr"]) for stack, r in runs.items()
+                 if (r.config.get("network") or {}).get("cidr")}
+        ordered = sorted(cidrs.items())
+        for i, (stack_a, net_a) in enumerate(ordered):
+            for stack_b, net_b in ordered[i + 1:]:
+                if net_a.overlaps(net_b):
+                    problems.append(f"the VPCs of stacks `{stack_a}` ({net_a}) and `{stack_b}` ({net_b}) overlap")
     if problems:
         raise AssertionError(f"{len(problems)} name collision(s) in `{foundation.name}` / `{gitops.name}`:\n" + "\n".join(problems))
 
@@ -1392,6 +1403,78 @@ def wiring(foundation: Path, gitops: Path, runs: Mapping[str, StackRun] | None =
                              + "\n".join(problems))
 
 
+def answers_reflected(gitops: Path, builds: Mapping[str, list[dict]] | None = None) -> None:
+    """Each overlay build carries the values strata.toml gives the service in that environment:
+    image and tag, port, probes' path, Ingress host and path, requests and limits, replica bounds."""
+    ans = answers(gitops)
+    builds = builds if builds is not None else kustomize_builds(gitops)
+    domain = ans.get("domain", "")
+    problems = []
+    for svc, spec in (ans.get("services") or {}).items():
+        for env, bounds in (spec.get("envs") or {}).items():
+            rel = f"services/{svc}/overlays/{env}"
+            objs = builds.get(rel)
+            if objs is None:
+                problems.append(f"{rel}: no build (strata.toml deploys `{svc}` to `{env}`)")
+                continue
+            deployments = [d for d in _of_kind(objs, "Deployment") if _name(d) == svc]
+            if len(deployments) != 1:
+                continue  # reported by reachability
+            containers = deployments[0]["spec"]["template"]["spec"].get("containers") or []
+            main = next((c for c in containers if c.get("name") == svc), containers[0] if containers else {})
+            want_image = f"{spec['image']}:{spec['tag']}"
+            if main.get("image") != want_image and not str(main.get("image", "")).startswith(want_image + "@"):
+                problems.append(f"{rel}: image `{main.get('image')}`, strata.toml says `{want_image}`")
+            ports = [p.get("containerPort") for p in main.get("ports") or []]
+            if spec.get("port") not in ports:
+                problems.append(f"{rel}: container ports {ports}, strata.toml says {spec.get('port')}")
+            for probe in ("readinessProbe", "livenessProbe"):
+                path = ((main.get(probe) or {}).get("httpGet") or {}).get("path")
+                if path != spec.get("health_path"):
+                    problems.append(f"{rel}: {probe} path `{path}`, strata.toml says `{spec.get('health_path')}`")
+            resources = main.get("resources") or {}
+            for bound, resource, key in (("requests", "cpu", "cpu_request"), ("limits", "cpu", "cpu_limit"),
+                                         ("requests", "memory", "memory_request"), ("limits", "memory", "memory_limit")):
+                have = (resources.get(bound) or {}).get(resource)
+                if key in spec and str(have) != str(spec[key]):
+                    problems.append(f"{rel}: {bound}.{resource} `{have}`, strata.toml says `{spec[key]}`")
+            for hpa in _of_kind(objs, "HorizontalPodAutoscaler"):
+                have = (hpa["spec"].get("minReplicas"), hpa["spec"].get("maxReplicas"))
+                want = (bounds.get("min_replicas"), bounds.get("max_replicas"))
+                if have != want:
+                    problems.append(f"{rel}: HPA `{_name(hpa)}` min/max {have}, strata.toml says {want}")
+            if spec.get("host"):
+                want_host = spec["host"].replace("{service}", svc).replace("{env}", env).replace("{domain}", domain)
+                hosts = [rule.get("host") for ing in _of_kind(objs, "Ingress") for rule in ing["spec"].get("rules") or []]
+                if hosts != [want_host]:
+                    problems.append(f"{rel}: Ingress hosts {hosts}, strata.toml says [{want_host!r}]")
+                paths = [p.get("path") for ing in _of_kind(objs, "Ingress") for rule in ing["spec"].get("rules") or []
+                         for p in (rule.get("http") or {}).get("paths") or []]
+                if spec.get("path") and paths != [spec["path"]]:
+                    problems.append(f"{rel}: Ingress paths {paths}, strata.toml says [{spec['path']!r}]")
+    if problems:
+        raise AssertionError(f"{len(problems)} value(s) of strata.toml missing from `{gitops.name}`:\n" + "\n".join(problems))
+
+
+def sync_order(builds: Mapping[str, list[dict]]) -> None:
+    """In each build, an AppProject syncs in an earlier wave than the Applications that use it
+    (Argo CD refuses an Application whose project does not exist yet)."""
+    problems = []
+
+    def wave(obj: Mapping) -> int:
+        return int(((obj.get("metadata") or {}).get("annotations") or {}).get("argocd.argoproj.io/sync-wave", 0))
+
+    for rel, objs in builds.items():
+        projects = {_name(p): wave(p) for p in _of_kind(objs, "AppProject")}
+        for app in _of_kind(objs, "Application"):
+            project = (app.get("spec") or {}).get("project")
+            if project in projects and projects[project] >= wave(app):
+                problems.append(f"{rel}: Application `{_name(app)}` (wave {wave(app)}) syncs no later than its "
+                                f"AppProject `{project}` (wave {projects[project]})")
+    if problems:
+        raise AssertionError("\n".join(problems))
+
+
 # --- git ----------------------------------------------------------------------------------------
 
 
@@ -1521,6 +1604,8 @@ def structural_checks(ws: Workspace) -> None:
         ("wiring", lambda: wiring(ws.foundation, ws.gitops, ws.runs, ws.builds, ws.reached)),
         ("unique_names", lambda: unique_names(ws.foundation, ws.gitops, ws.runs, ws.builds)),
         ("no_orphans", lambda: no_orphans(ws.gitops)),
+        ("answers_reflected", lambda: answers_reflected(ws.gitops, ws.builds)),
+        ("sync_order", lambda: sync_order(ws.builds)),
     ):
         try:
             check()
