@@ -413,8 +413,11 @@ impl Service {
                 );
             }
         }
-        for key in self.config.keys() {
+        for (key, value) in &self.config {
             if let Err(p) = names::parse_config_key(key) {
+                problems.push(p);
+            }
+            if let Err(p) = names::parse_config_value(key, value) {
                 problems.push(p);
             }
         }

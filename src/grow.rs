@@ -111,8 +111,9 @@ pub fn add_service(
     };
     let mut config = BTreeMap::new();
     for (key, value) in &input.config {
-        if let Some(key) = problems.take(names::parse_config_key(key)) {
-            if config.insert(key.clone(), value.clone()).is_some() {
+        let value = problems.take(names::parse_config_value(key, value));
+        if let (Some(key), Some(value)) = (problems.take(names::parse_config_key(key)), value) {
+            if config.insert(key.clone(), value).is_some() {
                 problems.push(
                     Problem::new(format!("config key `{key}`"), "is given twice")
                         .hint("give each key once"),

@@ -484,6 +484,25 @@ pub fn parse_key_value(flag: &str, raw: &str) -> Result<(String, String), Proble
     Ok((key.to_string(), value.to_string()))
 }
 
+/// A configuration value: free text, except characters that no YAML emitter may write raw
+/// and kustomize refuses to encode (control characters other than tab and line feed, DEL,
+/// the C1 controls, and the non-characters U+FFFE and U+FFFF).
+pub fn parse_config_value(key: &str, value: &str) -> Result<String, Problem> {
+    let bad = value.chars().find(|c| {
+        let code = u32::from(*c);
+        (code < 0x20 && *c != '\t' && *c != '\n')
+            || (0x7F..=0x9F).contains(&code)
+            || code == 0xFFFE
+            || code == 0xFFFF
+            || code == 0xFEFF
+    });
+    match bad {
+        None => Ok(value.to_string()),
+        Some(c) => Err(Problem::new(format!("config value of `{key}`"), format!("contains the control character U+{:04X}, which kustomize cannot write into a ConfigMap", u32::from(c)))
+            .hint("remove it; line breaks and tabs are fine")),
+    }
+}
+
 /// An HTTP path for the Ingress and probes: starts with `/`, no spaces or control characters.
 pub fn parse_http_path(kind: &str, value: &str) -> Result<String, Problem> {
     let valid = value.starts_with('/')

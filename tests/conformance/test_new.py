@@ -7,6 +7,7 @@ foundation's harness runs once per stack and workspace (cached in `checks`).
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pytest
@@ -70,9 +71,34 @@ def test_the_cases_cover_every_count_for_both_presets():
         assert {len(c.all_services) for c in cases} == {0, 1, 2, 3, 4, 5}
 
 
+# The foundation's own test suite and checkov are single-threaded: they run in the background
+# while the other checks of the same workspace use the remaining core.
+BACKGROUND = ThreadPoolExecutor(max_workers=1, thread_name_prefix="conformance-background")
+
+
+def _capture(check, *args) -> Future:
+    """Run `check(*args)` in the background; the Future holds its result or AssertionError."""
+
+    def call():
+        try:
+            return check(*args), None
+        except AssertionError as error:
+            return None, error
+
+    return BACKGROUND.submit(call)
+
+
+def _outcome(future: Future):
+    result, error = future.result()
+    if error is not None:
+        raise error
+    return result
+
+
 @pytest.fixture(scope="module", params=CASES, ids=[c.id for c in CASES])
 def generated(request, workspace_root):
-    """The workspace of one case, generated once; its builds and harness runs are cached."""
+    """The workspace of one case, generated once; its builds and harness runs are cached, and
+    the slow single-threaded checks start in the background right away."""
     case: Case = request.param
     root = workspace_root(case.name)
     args = ["--preset", case.preset, "--envs", ",".join(case.envs), "--git-base", GIT_BASE]
@@ -83,7 +109,13 @@ def generated(request, workspace_root):
     ws = checks.new_workspace(root, case.name, *args)
     for add in case.adds:
         ws.strata("add", "service", *add, "-C", ws.gitops, "--commit")
-    return case, ws
+    ws.background = {
+        "foundation_pytest": _capture(checks.foundation_pytest, ws.foundation),
+        "checkov": _capture(lambda: checks.checkov_clean(ws.gitops, checks.kustomize_builds(ws.gitops))),
+    }
+    yield case, ws
+    for future in ws.background.values():
+        future.result()  # never leave a background check running past its workspace
 
 
 def test_the_workspace_has_the_requested_environments_and_services(generated):
@@ -136,6 +168,22 @@ def test_what_the_gitops_objects_need_exists_in_the_foundation(generated):
     checks.wiring(ws.foundation, ws.gitops, ws.runs, ws.builds, ws.reached)
 
 
+def test_names_sharing_a_scope_do_not_collide(generated):
+    _, ws = generated
+    checks.unique_names(ws.foundation, ws.gitops, ws.runs, ws.builds)
+
+
+def test_the_gitops_tree_holds_exactly_what_strata_toml_says(generated):
+    _, ws = generated
+    checks.no_orphans(ws.gitops)
+    checks.answers_reflected(ws.gitops, ws.builds)
+
+
+def test_projects_sync_before_their_applications(generated):
+    _, ws = generated
+    checks.sync_order(ws.builds)
+
+
 def test_the_foundation_creates_the_platform_and_no_application(generated):
     _, ws = generated
     checks.foundation_resources(ws.foundation, ws.runs)
@@ -146,11 +194,6 @@ def test_security_invariants_hold(generated):
     checks.security_invariants(ws.gitops, ws.builds)
 
 
-def test_checkov_finds_nothing_in_what_argo_cd_deploys(generated):
-    case, ws = generated
-    result = checks.checkov_clean(ws.gitops, ws.builds)
-    if case.all_services:
-        assert result["resource_count"] > 0
 
 
 def test_both_repos_are_on_main_with_a_clean_tree(generated):
@@ -167,7 +210,14 @@ def test_strata_list_is_consistent_with_the_disk(generated):
     checks.strata_list_consistent(ws.gitops)
 
 
+def test_checkov_finds_nothing_in_what_argo_cd_deploys(generated):
+    case, ws = generated
+    result = _outcome(ws.background["checkov"])
+    if case.all_services:
+        assert result["resource_count"] > 0
+
+
 def test_the_foundation_own_tests_pass(generated):
     _, ws = generated
-    checks.foundation_pytest(ws.foundation)
+    _outcome(ws.background["foundation_pytest"])
     checks.git_state(ws.foundation, None)  # running them leaves nothing behind
