@@ -1296,6 +1296,36 @@ def _memory_bytes(quantity: str | int | float) -> float:
     return float(text)
 
 
+def _store_reach(r: StackRun, store: Mapping, namespace: str, prefix: str) -> list[str]:
+    """The SecretStore authenticates as a ServiceAccount of its namespace whose IRSA role (trusting
+    exactly that account) may read the secrets under `prefix` of Secrets Manager."""
+    auth = (((store.get("spec") or {}).get("provider") or {}).get("aws") or {}).get("auth") or {}
+    account = ((auth.get("jwt") or {}).get("serviceAccountRef") or {}).get("name")
+    if not account:
+        return [f"SecretStore `{_name(store)}` authenticates with no service account (auth {auth})"]
+    subject = f"system:serviceaccount:{namespace}:{account}"
+    roles = [role for role in r.of_type("aws:iam/role:Role") if _trusted_subjects(role) == [subject]]
+    if len(roles) != 1:
+        return [f"SecretStore `{_name(store)}`: expected one IRSA role trusting `{subject}`, found {len(roles)}"]
+    documents = [p["inputs"].get("policy") for p in r.of_type("aws:iam/rolePolicy:RolePolicy")
+                 if p.get("parent") == roles[0]["urn"]]
+    resources = []
+    for document in documents:
+        if not isinstance(document, str):
+            continue
+        statements = json.loads(document).get("Statement") or []
+        for statement in statements if isinstance(statements, list) else [statements]:
+            if statement.get("Effect") == "Allow" and "secretsmanager:GetSecretValue" in (
+                    statement.get("Action") if isinstance(statement.get("Action"), list) else [statement.get("Action")]):
+                found = statement.get("Resource")
+                resources += found if isinstance(found, list) else [found]
+    if not any(str(res).endswith(f":secret:{prefix}*") for res in resources):
+        return [f"the role of SecretStore `{_name(store)}` may read {resources}, not `{prefix}*`"]
+    if any(str(res) == "*" or str(res).endswith(":secret:*") for res in resources):
+        return [f"the role of SecretStore `{_name(store)}` may read every secret: {resources}"]
+    return []
+
+
 def wiring(foundation: Path, gitops: Path, runs: Mapping[str, StackRun] | None = None,
            builds: Mapping[str, list[dict]] | None = None,
            reached: Mapping[str, Mapping[str, str]] | None = None) -> None:
@@ -1376,6 +1406,10 @@ def wiring(foundation: Path, gitops: Path, runs: Mapping[str, StackRun] | None =
                     if not key.startswith(prefix):
                         problems.append(f"{rel}: ExternalSecret `{_name(es)}` reads `{key}`, outside `{prefix}*` "
                                         "(the only secrets the environment's store may read)")
+                store = stores.get((namespace, ref.get("name")))
+                if store is not None:
+                    problems += [f"{rel}: ExternalSecret `{_name(es)}`: {p}"
+                                 for p in _store_reach(r, store, namespace, f"{project}/{env}/")]
                 wanted = sorted(svc_answers.get("secrets") or [])
                 have = sorted(item.get("secretKey") for item in es["spec"].get("data") or [])
                 if have != wanted:
@@ -1471,6 +1505,37 @@ def sync_order(builds: Mapping[str, list[dict]]) -> None:
             if project in projects and projects[project] >= wave(app):
                 problems.append(f"{rel}: Application `{_name(app)}` (wave {wave(app)}) syncs no later than its "
                                 f"AppProject `{project}` (wave {projects[project]})")
+    if problems:
+        raise AssertionError("\n".join(problems))
+
+
+def namespace_isolation(foundation: Path, gitops: Path, runs: Mapping[str, StackRun] | None = None,
+                        builds: Mapping[str, list[dict]] | None = None) -> None:
+    """In a cluster that hosts several environments, no service NetworkPolicy admits an ipBlock that
+    covers the whole VPC: with the VPC CNI every pod has a VPC address, so such a block admits the
+    pods of every other environment's namespace too."""
+    ans = answers(gitops)
+    runs = runs if runs is not None else harness_runs(foundation)
+    builds = builds if builds is not None else kustomize_builds(gitops)
+    problems = []
+    for stack, r in sorted(runs.items()):
+        hosted = [e["name"] for e in r.config.get("environments") or []]
+        cidr = (r.config.get("network") or {}).get("cidr")
+        if len(hosted) < 2 or not cidr:
+            continue
+        vpc = ipaddress.ip_network(cidr)
+        for svc, envs in service_envs(ans).items():
+            for env in envs:
+                if env not in hosted:
+                    continue
+                rel = f"services/{svc}/overlays/{env}"
+                for policy in _of_kind(builds.get(rel, []), "NetworkPolicy"):
+                    for rule in policy["spec"].get("ingress") or []:
+                        for peer in rule.get("from") or []:
+                            block = (peer.get("ipBlock") or {}).get("cidr")
+                            if block and vpc.subnet_of(ipaddress.ip_network(block)) and not peer["ipBlock"].get("except"):
+                                problems.append(f"{rel}: NetworkPolicy `{_name(policy)}` admits {block}, which holds the "
+                                                f"pod addresses of all {len(hosted)} environments of cluster `{stack}` ({hosted})")
     if problems:
         raise AssertionError("\n".join(problems))
 

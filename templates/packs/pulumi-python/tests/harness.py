@@ -1,19 +1,20 @@
-"""Run the foundation program for one stack under Pulumi mocks and record every resource it registers.
+"""Run the foundation program under Pulumi mocks, per stack, and record every resource it registers.
 
 No Pulumi CLI, provider plugin, AWS account or cluster is needed: the Pulumi
 Python SDK's mock monitor answers every resource registration and provider
 call. Pulumi's mock runtime is process-global, so each stack runs in its own
-process; `run_stack()` starts that process for you.
+process; `run_stack()` and `run_stacks()` start those processes for you.
 
 Command line (run from the repository root):
 
     python -m tests.harness <stack> [--json PATH] [--outputs PATH]
+    python -m tests.harness <stack> <stack>... --out-dir DIR
 
 - reads `Pulumi.yaml` (the project name and any project-level `config:`
   defaults) and `Pulumi.<stack>.yaml` (the stack's `config:`), sets that
   configuration, and runs `__main__.py` the way the Pulumi CLI does;
 - `--json PATH` writes the resources as a JSON list, one object per resource,
-  in registration order:
+  in the order the mock monitor received them:
 
       [{"type": "aws:iam/role:Role",       # Pulumi type token
         "name": "irsa-external-dns",       # logical name
@@ -29,8 +30,12 @@ Command line (run from the repository root):
   Only `type`, `name`, `inputs` and `custom` are the stable interface; the
   other keys are extras for tests that check wiring.
 - `--outputs PATH` writes the stack outputs as `{name: {"value": ..., "secret": bool}}`.
-- Exit status: 0 when the program ran, 1 when it failed (the error on
-  stderr), 2 for bad usage or a missing stack file.
+- `--out-dir DIR` writes `DIR/<stack>.json` (resources), `DIR/<stack>.outputs.json` and, for a
+  stack that failed, `DIR/<stack>.error.txt`. With several stacks each runs in a process of its
+  own (forked after the SDKs are imported once), at most one per CPU at a time.
+- Exit status: 0 when the program ran (for every stack), 1 when it failed
+  (the error on stderr or in the error file), 2 for bad usage or a missing
+  stack file.
 
 Remote components (`eks:index:Cluster`, `awsx:ec2:Vpc`) are not expanded under
 mocks: they are recorded once, with their inputs, and the mocks return the
@@ -42,8 +47,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
-import multiprocessing
 import os
 import runpy
 import subprocess
@@ -61,7 +66,7 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT_ID = "123456789012"
 MOCK_SECRET = "mock-secret-value"
-# The SDK modules the program loads; `run_stacks` imports them once in a fork server.
+# The SDK modules the program loads; `run_many` imports them once before forking.
 SDK_MODULES = (
     "pulumi",
     "pulumi.runtime.mocks",
@@ -342,72 +347,104 @@ def _resolve_outputs() -> dict[str, dict]:
     return resolved
 
 
-def run_stack(stack: str, root: Path = REPO_ROOT, timeout: float = 300) -> StackRun:
-    """Run the program for `stack` in a fresh Python process and return what it recorded."""
-    with tempfile.TemporaryDirectory() as scratch:
-        resources_path, outputs_path = Path(scratch) / "resources.json", Path(scratch) / "outputs.json"
-        command = [
-            sys.executable,
-            "-m",
-            "tests.harness",
-            stack,
-            "--json",
-            str(resources_path),
-            "--outputs",
-            str(outputs_path),
-            "--root",
-            str(root),
-        ]
-        done = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=timeout, check=False)
-        if done.returncode != 0:
-            raise RuntimeError(f"stack `{stack}` failed under mocks (exit {done.returncode}):\n{done.stderr}")
-        return StackRun(
-            resources=json.loads(resources_path.read_text(encoding="utf-8")),
-            outputs=json.loads(outputs_path.read_text(encoding="utf-8")),
-        )
+def _write_run(run: StackRun, resources_path: Path | None, outputs_path: Path | None) -> None:
+    """Write what a run recorded as JSON."""
+    if resources_path:
+        resources_path.write_text(json.dumps(run.resources, indent=1, default=str), encoding="utf-8")
+    if outputs_path:
+        outputs_path.write_text(json.dumps(run.outputs, indent=1, default=str), encoding="utf-8")
 
 
-def _run_child(root: str, stack: str) -> StackRun | str:
-    """Run one stack in a fork-server child; an error comes back as its traceback text."""
+def _out_paths(out_dir: Path, stack: str) -> tuple[Path, Path, Path]:
+    """Resources, outputs and error file of `stack` in an `--out-dir`."""
+    return out_dir / f"{stack}.json", out_dir / f"{stack}.outputs.json", out_dir / f"{stack}.error.txt"
+
+
+def _run_into(root: Path, stack: str, out_dir: Path) -> int:
+    """Run one stack in this process and write its files into `out_dir`; returns the exit status."""
+    resources_path, outputs_path, error_path = _out_paths(out_dir, stack)
     try:
-        return run_in_process(Path(root), stack)
-    except Exception:  # reported to the parent, per stack
-        return traceback.format_exc()
+        _write_run(run_in_process(root, stack), resources_path, outputs_path)
+        return 0
+    except Exception:  # written for the caller, per stack
+        error_path.write_text(traceback.format_exc(), encoding="utf-8")
+        return 1
 
 
-def run_stacks(names: list[str], root: Path = REPO_ROOT) -> dict[str, StackRun | Exception]:
-    """Run several stacks in parallel, each in a fresh process; a failed stack maps to its error.
+def run_many(root: Path, names: list[str], out_dir: Path) -> int:
+    """Run several stacks, each in a process of its own, at most one per CPU at a time.
 
-    Where Python has a fork server, it imports the Pulumi SDKs once and forks one
-    process per stack, which saves most of each run's time; elsewhere every stack
-    goes through the command line (`run_stack`).
+    This process imports the Pulumi SDKs once and then forks a child per stack,
+    which saves most of each run's time. Where `fork` is unavailable (or threads
+    already run), every stack goes through its own `python -m tests.harness`.
     """
     workers = max(1, min(len(names), os.cpu_count() or 1))
-    if "forkserver" not in multiprocessing.get_all_start_methods():
+    if not hasattr(os, "fork") or threading.active_count() > 1:
         with ThreadPoolExecutor(max_workers=workers) as threads:
-            return dict(zip(names, threads.map(_attempt, names, [root] * len(names)), strict=True))
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([*SDK_MODULES, __name__])
-    results: dict[str, StackRun | Exception] = {}
-    with context.Pool(processes=workers, maxtasksperchild=1) as pool:  # a fresh process per stack
-        pending = {name: pool.apply_async(_run_child, (str(root), name)) for name in names}
-        for name, result in pending.items():
-            try:
-                outcome = result.get(timeout=600)
-            except Exception as error:  # a crashed or hung child
-                outcome = f"{type(error).__name__}: {error}"
-            results[name] = (
-                outcome if isinstance(outcome, StackRun) else RuntimeError(f"stack `{name}` failed:\n{outcome}")
-            )
-    return results
+            results = threads.map(lambda name: _run_cli_into(root, name, out_dir), names)
+            return max(results, default=0)
+    for module in SDK_MODULES:
+        importlib.import_module(module)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    queue = list(names)
+    running: dict[int, str] = {}  # pid -> stack
+    status = 0
+    while queue or running:
+        while queue and len(running) < workers:
+            stack = queue.pop(0)
+            pid = os.fork()
+            if pid == 0:  # the child: run one stack, never return into the caller
+                code = _run_into(root, stack, out_dir)
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+            running[pid] = stack
+        pid, wait_status = os.wait()
+        running.pop(pid, None)
+        status = max(status, 1 if os.waitstatus_to_exitcode(wait_status) else 0)
+    return status
 
 
-def _attempt(name: str, root: Path) -> StackRun | Exception:
-    """Run one stack through the command line; an error is returned, not raised."""
-    try:
-        return run_stack(name, root)
-    except Exception as error:  # handed to the caller, per stack
-        return error
+def _run_cli_into(root: Path, stack: str, out_dir: Path) -> int:
+    """`python -m tests.harness <stack>` writing into `out_dir`."""
+    resources_path, outputs_path, error_path = _out_paths(out_dir, stack)
+    command = [sys.executable, "-m", "tests.harness", stack, "--json", str(resources_path),
+               "--outputs", str(outputs_path), "--root", str(root)]  # fmt: skip
+    done = subprocess.run(command, cwd=root, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        error_path.write_text(done.stderr, encoding="utf-8")
+    return done.returncode
+
+
+def run_stacks(names: list[str], root: Path = REPO_ROOT, timeout: float = 900) -> dict[str, StackRun | Exception]:
+    """Run stacks through `python -m tests.harness --out-dir DIR <stack>...`; a failed stack maps to its error."""
+    if not names:
+        return {}
+    with tempfile.TemporaryDirectory() as scratch:
+        out_dir = Path(scratch)
+        command = [sys.executable, "-m", "tests.harness", *names, "--out-dir", str(out_dir), "--root", str(root)]
+        done = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=timeout, check=False)
+        results: dict[str, StackRun | Exception] = {}
+        for name in names:
+            resources_path, outputs_path, error_path = _out_paths(out_dir, name)
+            if resources_path.is_file() and outputs_path.is_file():
+                results[name] = StackRun(
+                    resources=json.loads(resources_path.read_text(encoding="utf-8")),
+                    outputs=json.loads(outputs_path.read_text(encoding="utf-8")),
+                )
+            else:
+                detail = error_path.read_text(encoding="utf-8") if error_path.is_file() else done.stderr
+                results[name] = RuntimeError(f"stack `{name}` failed under mocks:\n{detail}")
+        return results
+
+
+def run_stack(stack: str, root: Path = REPO_ROOT, timeout: float = 300) -> StackRun:
+    """Run the program for `stack` in a fresh Python process and return what it recorded."""
+    result = run_stacks([stack], root, timeout)[stack]
+    if isinstance(result, Exception):
+        raise result
+    return result
 
 
 def stacks(root: Path = REPO_ROOT) -> list[str]:
@@ -418,24 +455,35 @@ def stacks(root: Path = REPO_ROOT) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     """The command line; returns the exit status."""
     parser = argparse.ArgumentParser(prog="python -m tests.harness", description=__doc__.split("\n\n")[0])
-    parser.add_argument("stack", help="the stack name: reads Pulumi.<stack>.yaml")
-    parser.add_argument("--json", type=Path, help="write the recorded resources to this file")
-    parser.add_argument("--outputs", type=Path, help="write the stack outputs to this file")
+    parser.add_argument("stacks", nargs="+", metavar="stack", help="a stack name: reads Pulumi.<stack>.yaml")
+    parser.add_argument("--json", type=Path, help="write the recorded resources to this file (one stack)")
+    parser.add_argument("--outputs", type=Path, help="write the stack outputs to this file (one stack)")
+    parser.add_argument("--out-dir", type=Path, help="write <stack>.json and <stack>.outputs.json here")
     parser.add_argument("--root", type=Path, default=REPO_ROOT, help="the foundation repository (default: %(default)s)")
     args = parser.parse_args(argv)
     root = args.root.resolve()
-    if not (root / f"Pulumi.{args.stack}.yaml").is_file() or not (root / "Pulumi.yaml").is_file():
-        print(f"error: no `Pulumi.yaml` and `Pulumi.{args.stack}.yaml` in `{root}`", file=sys.stderr)
+    missing = [s for s in args.stacks if not (root / f"Pulumi.{s}.yaml").is_file()]
+    if missing or not (root / "Pulumi.yaml").is_file():
+        names = ", ".join(f"`Pulumi.{s}.yaml`" for s in missing) or "`Pulumi.yaml`"
+        print(f"error: no {names} in `{root}`", file=sys.stderr)
         return 2
+    if len(args.stacks) > 1 and (args.json or args.outputs or not args.out_dir):
+        print("error: several stacks need `--out-dir` (and no `--json` or `--outputs`)", file=sys.stderr)
+        return 2
+    if args.out_dir:
+        args.out_dir.mkdir(parents=True, exist_ok=True)
+        if len(args.stacks) > 1:
+            return run_many(root, args.stacks, args.out_dir)
+        args.json, args.outputs, error_path = _out_paths(args.out_dir, args.stacks[0])
+    (stack,) = args.stacks
     try:
-        run = run_in_process(root, args.stack)
+        run = run_in_process(root, stack)
     except Exception as error:
-        print(f"error: the program failed for stack `{args.stack}`: {error}", file=sys.stderr)
+        print(f"error: the program failed for stack `{stack}`: {error}", file=sys.stderr)
+        if args.out_dir:
+            error_path.write_text(traceback.format_exc(), encoding="utf-8")
         return 1
-    if args.json:
-        args.json.write_text(json.dumps(run.resources, indent=1, default=str), encoding="utf-8")
-    if args.outputs:
-        args.outputs.write_text(json.dumps(run.outputs, indent=1, default=str), encoding="utf-8")
+    _write_run(run, args.json, args.outputs)
     if not args.json and not args.outputs:
         json.dump(run.resources, sys.stdout, indent=1, default=str)
     return 0
