@@ -282,6 +282,33 @@ impl Answers {
     }
 }
 
+/// The subnets of a VPC: each AZ gets an equal share (the VPC split into the next power of two
+/// of the AZ count); a share's first half is its private subnet (nodes and pod IPs), its third
+/// quarter its public subnet (load balancers and NAT gateways). Returns (private, public).
+pub fn subnet_layout(vpc: &str, az_count: u8) -> Option<(Vec<String>, Vec<String>)> {
+    let net: Ipv4Net = vpc.parse().ok()?;
+    let bits = u8::try_from(
+        u32::from(az_count.max(1))
+            .next_power_of_two()
+            .trailing_zeros(),
+    )
+    .ok()?;
+    let shares: Vec<Ipv4Net> = net
+        .subnets(net.prefix_len() + bits)
+        .ok()?
+        .take(usize::from(az_count))
+        .collect();
+    let mut private = Vec::new();
+    let mut public = Vec::new();
+    for share in shares {
+        let quarters: Vec<Ipv4Net> = share.subnets(share.prefix_len() + 2).ok()?.collect();
+        let halves: Vec<Ipv4Net> = share.subnets(share.prefix_len() + 1).ok()?.collect();
+        private.push(halves[0].to_string());
+        public.push(quarters[2].to_string());
+    }
+    Some((private, public))
+}
+
 /// The `index`-th network of the same size as `base`, counting up from it.
 pub fn nth_cidr(base: &str, index: u32) -> Option<String> {
     let net: Ipv4Net = base.parse().ok()?;
@@ -529,6 +556,16 @@ mod tests {
         assert_eq!(nth_cidr("10.0.0.0/16", 3).unwrap(), "10.3.0.0/16");
         assert_eq!(nth_cidr("10.0.0.0/20", 1).unwrap(), "10.0.16.0/20");
         assert_eq!(nth_cidr("255.255.0.0/16", 1), None);
+    }
+
+    #[test]
+    fn subnets_split_each_az_share_into_private_and_public() {
+        let (private, public) = subnet_layout("10.0.0.0/16", 3).unwrap();
+        assert_eq!(private, ["10.0.0.0/19", "10.0.64.0/19", "10.0.128.0/19"]);
+        assert_eq!(public, ["10.0.32.0/20", "10.0.96.0/20", "10.0.160.0/20"]);
+        let (private, public) = subnet_layout("10.1.0.0/20", 2).unwrap();
+        assert_eq!(private, ["10.1.0.0/22", "10.1.8.0/22"]);
+        assert_eq!(public, ["10.1.4.0/23", "10.1.12.0/23"]);
     }
 
     #[test]

@@ -102,6 +102,41 @@ pub fn dirty_paths(dir: &Path, paths: &[String]) -> Result<Vec<String>> {
     Ok(dirty)
 }
 
+/// Every path with uncommitted changes (not ignored), and whether it still exists on disk.
+pub fn changed_paths(dir: &Path) -> Result<Vec<(String, bool)>> {
+    let repo = Repository::open(dir)
+        .with_context(|| format!("opening the git repo in `{}`", dir.display()))?;
+    let mut options = StatusOptions::new();
+    options.include_untracked(true).recurse_untracked_dirs(true);
+    let statuses = repo.statuses(Some(&mut options))?;
+    Ok(statuses
+        .iter()
+        .filter(|entry| {
+            entry.status() != Status::CURRENT && !entry.status().contains(Status::IGNORED)
+        })
+        .filter_map(|entry| {
+            let path = entry.path().ok()?.to_string();
+            let exists = dir.join(&path).exists();
+            Some((path, exists))
+        })
+        .collect())
+}
+
+/// The bytes of a file in the HEAD commit, if there is one and it holds the file.
+pub fn head_file(dir: &Path, path: &str) -> Result<Option<Vec<u8>>> {
+    let repo = Repository::open(dir)
+        .with_context(|| format!("opening the git repo in `{}`", dir.display()))?;
+    let Ok(head) = repo.head() else {
+        return Ok(None);
+    };
+    let tree = head.peel_to_tree()?;
+    let Ok(entry) = tree.get_path(Path::new(path)) else {
+        return Ok(None);
+    };
+    let blob = entry.to_object(&repo)?.peel_to_blob()?;
+    Ok(Some(blob.content().to_vec()))
+}
+
 /// What `commit_paths` needs to undo its commit.
 pub struct Undo {
     dir: std::path::PathBuf,

@@ -157,6 +157,20 @@ label_newtype!(EnvName, "environment name", ENV_MAX, |value| {
         )
         .hint("pick another name, for example `dev`, `staging` or `prod`"));
     }
+    if value.contains('-') {
+        return Err(Problem::new(
+            format!("environment name `{value}`"),
+            "contains `-`: names derived from it (`<service>-<env>`, `<env>-root`, `<project>-<env>-<service>`) could then collide",
+        )
+        .hint(format!("use letters and digits only, for example `{}`", value.replace('-', ""))));
+    }
+    if matches!(value, "apps" | "root") {
+        return Err(Problem::new(
+            format!("environment name `{value}`"),
+            "is reserved: the root Application of an environment is `<env>-apps` and its project `<env>-root`",
+        )
+        .hint("pick another name, for example `dev`, `staging` or `prod`"));
+    }
     if value == "shared" {
         return Err(Problem::new(
             format!("environment name `{value}`"),
@@ -588,6 +602,9 @@ mod tests {
         bad::<EnvName>("shared", "reserved");
         bad::<EnvName>("productionxyz", "limit is 12");
         ok::<EnvName>("prod");
+        ok::<EnvName>("qa2");
+        bad::<EnvName>("x-dev", "contains `-`");
+        bad::<EnvName>("apps", "reserved");
         bad::<ProjectName>(&"p".repeat(PROJECT_MAX + 1), "limit is 20");
     }
 

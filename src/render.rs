@@ -334,7 +334,11 @@ impl Model {
             .enumerate()
             .map(|(i, env)| {
                 let (stack, cluster, cidr, _) = &stacks_raw[env_stack[&i]];
+                let (_, public_subnets) =
+                    crate::answers::subnet_layout(cidr, answers.settings.network.az_count)
+                        .unwrap_or_default();
                 json!({
+                    "public_subnet_cidrs": public_subnets,
                     "name": env.name,
                     "namespace": env.name,
                     "stack": stack,
@@ -357,7 +361,9 @@ impl Model {
                         })
                     })
                     .collect();
-                json!({"name": name, "cluster_name": cluster, "vpc_cidr": cidr, "envs": stack_envs, "service_roles": service_roles})
+                let (private_subnets, public_subnets) = crate::answers::subnet_layout(cidr, answers.settings.network.az_count).unwrap_or_default();
+                json!({"name": name, "cluster_name": cluster, "vpc_cidr": cidr, "envs": stack_envs, "service_roles": service_roles,
+                       "private_subnet_cidrs": private_subnets, "public_subnet_cidrs": public_subnets})
             })
             .collect();
 

@@ -169,8 +169,10 @@ fn execute(
 
     let answers_text = answers.to_toml();
     let mut extra: Vec<(Repo, String, Vec<u8>)> = Vec::new();
+    let mut next_locks = BTreeMap::new();
     for repo in Repo::BOTH {
         let next = plan.next_lock(repo, &workspace.locks[&repo]);
+        next_locks.insert(repo, next.clone());
         extra.push((
             repo,
             answers::FILE_NAME.to_string(),
@@ -241,7 +243,7 @@ fn execute(
 
     let journal = apply::apply(&workspace.roots, &plan, &extra)?;
     if args.commit {
-        if let Err(err) = commit(workspace, &plan.changes, message) {
+        if let Err(err) = commit(workspace, &plan.changes, &next_locks, message) {
             let errors = journal.rollback();
             let err = err.context("the change was rolled back in both repos");
             return Err(if errors.is_empty() {
@@ -256,10 +258,46 @@ fn execute(
 }
 
 /// One commit per repo, all or nothing: a failed commit undoes the ones made before it.
-fn commit(workspace: &Workspace, changes: &[Change], message: &str) -> Result<()> {
+///
+/// Besides this change's files, each commit takes every uncommitted file that holds exactly what
+/// strata wrote (an earlier `add` or `remove` run without `--commit`), and the removal of files
+/// strata deleted: the committed `strata.toml` then always describes the committed tree. Edits
+/// of the user's that `--allow-dirty` let through stay uncommitted.
+fn commit(
+    workspace: &Workspace,
+    changes: &[Change],
+    locks: &BTreeMap<Repo, lock::Lock>,
+    message: &str,
+) -> Result<()> {
     let mut undo = Vec::new();
     for repo in Repo::BOTH {
         let root = &workspace.roots[&repo];
+        let lock = &locks[&repo];
+        let head_lock = git::head_file(root, lock::FILE_NAME)?.and_then(|bytes| {
+            lock::Lock::parse(&String::from_utf8_lossy(&bytes), lock::FILE_NAME).ok()
+        });
+        let mut earlier_written = Vec::new();
+        let mut earlier_removed = Vec::new();
+        for (path, on_disk) in git::changed_paths(root)? {
+            match (on_disk, lock.files.get(&path)) {
+                // Still on disk with exactly the bytes strata recorded: strata wrote it.
+                (true, Some(recorded))
+                    if std::fs::read(root.join(&path))
+                        .is_ok_and(|bytes| lock::hash(&bytes) == *recorded) =>
+                {
+                    earlier_written.push(path);
+                }
+                // Gone from disk and from the lock, but in the committed lock: strata deleted it.
+                (false, None)
+                    if head_lock
+                        .as_ref()
+                        .is_some_and(|l| l.files.contains_key(&path)) =>
+                {
+                    earlier_removed.push(path);
+                }
+                _ => {}
+            }
+        }
         let mut written: Vec<String> = changes
             .iter()
             .filter(|c| c.repo == repo && matches!(c.action, Action::Create | Action::Update))
@@ -271,6 +309,13 @@ fn commit(workspace: &Workspace, changes: &[Change], message: &str) -> Result<()
             .map(|c| c.path.clone())
             .collect();
         written.extend([answers::FILE_NAME.to_string(), lock::FILE_NAME.to_string()]);
+        written.extend(earlier_written);
+        written.sort();
+        written.dedup();
+        let mut removed = removed;
+        removed.extend(earlier_removed);
+        removed.sort();
+        removed.dedup();
         let result = apply::maybe_fail(&format!("commit:{repo}"))
             .and_then(|()| git::commit_paths(root, &written, &removed, message));
         match result {

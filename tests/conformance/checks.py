@@ -1416,14 +1416,18 @@ def wiring(foundation: Path, gitops: Path, runs: Mapping[str, StackRun] | None =
                     problems.append(f"{rel}: ExternalSecret `{_name(es)}` has keys {have}, strata.toml says {wanted}")
             if svc_answers.get("secrets") and not _of_kind(objs, "ExternalSecret"):
                 problems.append(f"{rel}: service `{svc}` has secrets {svc_answers['secrets']} but no ExternalSecret")
-            # the NetworkPolicy lets the load balancer in from the hosting VPC
+            # the NetworkPolicy lets the load balancer in from the hosting VPC's public subnets
             vpcs = r.of_type("awsx:ec2:Vpc") + r.of_type("aws:ec2/vpc:Vpc")
-            cidr = vpcs[0]["inputs"].get("cidrBlock") if vpcs else None
+            public = []
+            for spec in (vpcs[0]["inputs"].get("subnetSpecs") or []) if vpcs else []:
+                if spec.get("type") == "Public":
+                    public += spec.get("cidrBlocks") or []
             for policy in _of_kind(objs, "NetworkPolicy"):
                 blocks = [peer["ipBlock"]["cidr"] for rule in policy["spec"].get("ingress") or []
                           for peer in rule.get("from") or [] if "ipBlock" in peer]
-                if blocks and cidr and cidr not in blocks and "0.0.0.0/0" not in blocks:
-                    problems.append(f"{rel}: NetworkPolicy `{_name(policy)}` admits {blocks}, not the VPC `{cidr}` of stack `{stack}`")
+                if sorted(blocks) != sorted(public):
+                    problems.append(f"{rel}: NetworkPolicy `{_name(policy)}` admits {blocks}, not the public subnets "
+                                    f"{public} of stack `{stack}` (where the load balancers are)")
             # configuration of strata.toml reaches the ConfigMap
             wanted_config = svc_answers.get("config") or {}
             data = {}
@@ -1512,8 +1516,8 @@ def sync_order(builds: Mapping[str, list[dict]]) -> None:
 def namespace_isolation(foundation: Path, gitops: Path, runs: Mapping[str, StackRun] | None = None,
                         builds: Mapping[str, list[dict]] | None = None) -> None:
     """In a cluster that hosts several environments, no service NetworkPolicy admits an ipBlock that
-    covers the whole VPC: with the VPC CNI every pod has a VPC address, so such a block admits the
-    pods of every other environment's namespace too."""
+    covers the whole VPC or overlaps a private (pod) subnet: with the VPC CNI every pod has a VPC
+    address, so such a block admits the pods of every other environment's namespace too."""
     ans = answers(gitops)
     runs = runs if runs is not None else harness_runs(foundation)
     builds = builds if builds is not None else kustomize_builds(gitops)
@@ -1524,6 +1528,9 @@ def namespace_isolation(foundation: Path, gitops: Path, runs: Mapping[str, Stack
         if len(hosted) < 2 or not cidr:
             continue
         vpc = ipaddress.ip_network(cidr)
+        private_subnets = [ipaddress.ip_network(c) for c in (r.config.get("network") or {}).get("privateSubnetCidrs") or []]
+        if not private_subnets:
+            problems.append(f"stack `{stack}` names no private subnets, so pod addresses cannot be told apart")
         for svc, envs in service_envs(ans).items():
             for env in envs:
                 if env not in hosted:
@@ -1536,6 +1543,11 @@ def namespace_isolation(foundation: Path, gitops: Path, runs: Mapping[str, Stack
                             if block and vpc.subnet_of(ipaddress.ip_network(block)) and not peer["ipBlock"].get("except"):
                                 problems.append(f"{rel}: NetworkPolicy `{_name(policy)}` admits {block}, which holds the "
                                                 f"pod addresses of all {len(hosted)} environments of cluster `{stack}` ({hosted})")
+                            elif block:
+                                for private in private_subnets:
+                                    if ipaddress.ip_network(block).overlaps(private):
+                                        problems.append(f"{rel}: NetworkPolicy `{_name(policy)}` admits {block}, which "
+                                                        f"overlaps the private (pod) subnet {private} of cluster `{stack}`")
     if problems:
         raise AssertionError("\n".join(problems))
 

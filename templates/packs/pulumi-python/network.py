@@ -38,16 +38,17 @@ def create_network(settings: Settings) -> NetworkOutputs:
         number_of_availability_zones=net.az_count,
         enable_dns_hostnames=True,
         enable_dns_support=True,
-        subnet_strategy=awsx.ec2.SubnetAllocationStrategy.AUTO,
+        # EXACT: the subnets are the CIDRs strata chose, nothing else.
+        subnet_strategy=awsx.ec2.SubnetAllocationStrategy.EXACT,
         subnet_specs=[
             awsx.ec2.SubnetSpecArgs(
                 type=awsx.ec2.SubnetType.PRIVATE,
-                cidr_mask=net.private_subnet_mask,
+                cidr_blocks=list(net.private_subnet_cidrs),
                 tags={**settings.tags, **PRIVATE_SUBNET_TAGS},
             ),
             awsx.ec2.SubnetSpecArgs(
                 type=awsx.ec2.SubnetType.PUBLIC,
-                cidr_mask=net.public_subnet_mask,
+                cidr_blocks=list(net.public_subnet_cidrs),
                 tags={**settings.tags, **PUBLIC_SUBNET_TAGS},
             ),
         ],

@@ -9,7 +9,6 @@ is fixed in one pass. Nothing in this module creates a resource.
 from __future__ import annotations
 
 import ipaddress
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -52,26 +51,15 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class Network:
-    """The VPC layout: one public and one private subnet in each of `az_count` AZs."""
+    """The VPC layout: one public and one private subnet in each of `az_count` AZs, at the exact
+    CIDRs strata chose (so that the gitops repo's NetworkPolicies can admit the load balancers'
+    public subnets and nothing else)."""
 
     cidr: str
     az_count: int
     nat_gateways: str  # "Single" or "OnePerAz" (the awsx NatGatewayStrategy wire values)
-
-    @property
-    def private_subnet_mask(self) -> int:
-        """Half of each AZ's share of the VPC: private subnets hold the nodes and pod IPs."""
-        return self._az_prefix + 1
-
-    @property
-    def public_subnet_mask(self) -> int:
-        """A quarter of each AZ's share: public subnets only hold load balancers and NAT gateways."""
-        return self._az_prefix + 2
-
-    @property
-    def _az_prefix(self) -> int:
-        vpc_prefix = ipaddress.ip_network(self.cidr).prefixlen
-        return vpc_prefix + math.ceil(math.log2(self.az_count))
+    private_subnet_cidrs: tuple[str, ...]
+    public_subnet_cidrs: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -353,20 +341,37 @@ def _one_of(r: _Reader, value: str, allowed: tuple[str, ...], where: str) -> str
 
 
 def _read_network(r: _Reader) -> Network:
-    """`network`: VPC CIDR, AZ count and NAT strategy."""
+    """`network`: VPC CIDR, AZ count, NAT strategy and the subnets of each AZ."""
     raw = _mapping(r, r.raw("network", {}), "network")
     network = Network(
         cidr=_text(r, raw, "cidr", "network", "10.0.0.0/16"),
         az_count=_int(r, raw, "azCount", "network", 2),
         nat_gateways=_text(r, raw, "natGateways", "network", "OnePerAz"),
+        private_subnet_cidrs=_strings(r, raw.get("privateSubnetCidrs"), "network.privateSubnetCidrs"),
+        public_subnet_cidrs=_strings(r, raw.get("publicSubnetCidrs"), "network.publicSubnetCidrs"),
     )
     _one_of(r, network.nat_gateways, NAT_STRATEGIES, "network.natGateways")
     r.check(2 <= network.az_count <= 6, "`network.azCount` must be between 2 and 6 (load balancers need two AZs)")
     try:
-        prefix = ipaddress.IPv4Network(network.cidr).prefixlen
-        r.check(16 <= prefix <= 22, f"`network.cidr` must be a /16 to /22 network, not /{prefix}")
+        vpc = ipaddress.IPv4Network(network.cidr)
     except ValueError:
         r.fail(f"`network.cidr` is not an IPv4 network: `{network.cidr}`")
+        return network
+    r.check(16 <= vpc.prefixlen <= 22, f"`network.cidr` must be a /16 to /22 network, not /{vpc.prefixlen}")
+    subnets: list[ipaddress.IPv4Network] = []
+    for key, cidrs in (("privateSubnetCidrs", network.private_subnet_cidrs),
+                       ("publicSubnetCidrs", network.public_subnet_cidrs)):
+        r.check(len(cidrs) == network.az_count, f"`network.{key}` must list one CIDR per AZ ({network.az_count})")
+        for cidr in cidrs:
+            try:
+                subnet = ipaddress.IPv4Network(cidr)
+            except ValueError:
+                r.fail(f"`network.{key}` has an invalid network `{cidr}`")
+                continue
+            r.check(subnet.subnet_of(vpc), f"`network.{key}`: `{cidr}` is outside the VPC `{network.cidr}`")
+            r.check(not any(subnet.overlaps(other) for other in subnets),
+                    f"`network.{key}`: `{cidr}` overlaps another subnet")
+            subnets.append(subnet)
     return network
 
 

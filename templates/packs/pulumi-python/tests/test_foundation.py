@@ -98,8 +98,10 @@ def test_the_vpc_has_tagged_public_and_private_subnets_in_every_az(stack: Stack)
     assert vpc["numberOfAvailabilityZones"] == network["azCount"]
     assert vpc["natGateways"]["strategy"] == network["natGateways"]
     assert vpc["enableDnsHostnames"] is True
-    assert vpc["subnetStrategy"] == "Auto"
+    assert vpc["subnetStrategy"] == "Exact"
     specs = {spec["type"]: spec for spec in vpc["subnetSpecs"]}
+    assert specs["Private"]["cidrBlocks"] == network["privateSubnetCidrs"]
+    assert specs["Public"]["cidrBlocks"] == network["publicSubnetCidrs"]
     assert specs["Public"]["tags"]["kubernetes.io/role/elb"] == "1"
     assert specs["Private"]["tags"]["kubernetes.io/role/internal-elb"] == "1"
 
