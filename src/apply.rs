@@ -53,6 +53,8 @@ pub struct Journal {
     steps: Vec<Step>,
     writes: usize,
     fail_after: Option<usize>,
+    /// Directories known to exist, so that each is checked once.
+    known_dirs: std::collections::HashSet<PathBuf>,
 }
 
 impl Journal {
@@ -63,6 +65,7 @@ impl Journal {
             steps: Vec::new(),
             writes: 0,
             fail_after,
+            known_dirs: std::collections::HashSet::new(),
         }
     }
 
@@ -75,6 +78,9 @@ impl Journal {
     }
 
     fn ensure_dir(&mut self, dir: &Path) -> Result<()> {
+        if self.known_dirs.contains(dir) {
+            return Ok(());
+        }
         let mut missing = Vec::new();
         let mut current = dir;
         while !current.exists() {
@@ -106,6 +112,20 @@ impl Journal {
         self.steps.push(Step::Wrote {
             path: path.to_path_buf(),
             previous,
+        });
+        Ok(())
+    }
+
+    /// Writes a file that does not exist yet, inside a directory nobody else sees (the staging
+    /// directory of `strata new`): no temporary file and rename are needed there.
+    pub fn write_new(&mut self, path: &Path, bytes: &[u8]) -> Result<()> {
+        self.count_write()?;
+        let dir = path.parent().context("a file path has a parent")?;
+        self.ensure_dir(dir)?;
+        fs::write(path, bytes).with_context(|| format!("writing `{}`", path.display()))?;
+        self.steps.push(Step::Wrote {
+            path: path.to_path_buf(),
+            previous: None,
         });
         Ok(())
     }

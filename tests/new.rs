@@ -42,6 +42,40 @@ fn new_creates_two_repos_each_with_one_commit_on_main() {
 }
 
 #[test]
+fn the_commits_of_new_pass_git_fsck_and_leave_a_clean_work_tree() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (foundation, gitops) = new_workspace(
+        tmp.path(),
+        &["--services", "api,web", "--envs", "dev,staging,prod"],
+    );
+    for repo in [&foundation, &gitops] {
+        let git = |args: &[&str]| {
+            std::process::Command::new("git")
+                .arg("-C")
+                .arg(repo)
+                .args(args)
+                .output()
+                .expect("git runs")
+        };
+        let fsck = git(&["fsck", "--full", "--strict"]);
+        assert!(
+            fsck.status.success(),
+            "git fsck: {}",
+            String::from_utf8_lossy(&fsck.stderr)
+        );
+        let status = git(&["status", "--porcelain"]);
+        assert!(
+            status.status.success() && status.stdout.is_empty(),
+            "git status: {}",
+            String::from_utf8_lossy(&status.stdout)
+        );
+        let files = git(&["ls-files"]);
+        let tracked = String::from_utf8_lossy(&files.stdout).lines().count();
+        assert_eq!(tracked, snapshot(repo).len(), "every file is committed");
+    }
+}
+
+#[test]
 fn the_production_preset_makes_one_stack_per_environment_with_disjoint_cidrs() {
     let tmp = assert_fs::TempDir::new().unwrap();
     let (foundation, _) = new_workspace(

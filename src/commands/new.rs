@@ -313,13 +313,13 @@ fn write_workspace(
         let mut lock = Lock::new(repo);
         let mut committed: Vec<(&str, &[u8])> = Vec::new();
         for file in files.iter().filter(|f| f.repo == repo) {
-            journal.write(&root.join(&file.path), &file.bytes)?;
+            journal.write_new(&root.join(&file.path), &file.bytes)?;
             lock.files.insert(file.path.clone(), hash(&file.bytes));
             committed.push((&file.path, &file.bytes));
         }
         let lock_text = lock.to_text();
-        journal.write(&root.join(answers::FILE_NAME), answers_text.as_bytes())?;
-        journal.write(&root.join(lock::FILE_NAME), lock_text.as_bytes())?;
+        journal.write_new(&root.join(answers::FILE_NAME), answers_text.as_bytes())?;
+        journal.write_new(&root.join(lock::FILE_NAME), lock_text.as_bytes())?;
         committed.push((answers::FILE_NAME, answers_text.as_bytes()));
         committed.push((lock::FILE_NAME, lock_text.as_bytes()));
         if with_git {
