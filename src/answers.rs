@@ -125,31 +125,39 @@ impl Answers {
     /// Parses `strata.toml`, turning every failure into a problem naming the file, the line and
     /// the column, with a hint.
     pub fn parse(text: &str, path: &str) -> Result<Answers, Problems> {
-        #[derive(Deserialize)]
-        struct Version {
-            format: Option<toml::Value>,
-        }
-        // Check the format version first, so that a newer file gets the right hint.
-        if let Ok(Version {
-            format: Some(value),
-        }) = toml::from_str::<Version>(text)
-        {
+        // The format version decides how to read the rest: a file of a newer format gets the
+        // hint to upgrade strata rather than an error about a key this version does not know.
+        let format_problem = |value: &toml::Value| -> Option<Problem> {
             match value.as_integer() {
-                Some(v) if v == i64::from(FORMAT) => {}
-                Some(v) if v > i64::from(FORMAT) => {
-                    return Err(Problem::new(format!("`{path}`"), format!("has format {v}, this strata reads format {FORMAT}"))
-                        .hint("upgrade strata to the version that wrote it (see `strata_version` in the file)")
-                        .into())
-                }
-                _ => {
-                    return Err(Problem::new(format!("`{path}`"), format!("has an unknown format `{value}`"))
-                        .hint(format!("set `format = {FORMAT}`"))
-                        .into())
-                }
+                Some(v) if v == i64::from(FORMAT) => None,
+                Some(v) if v > i64::from(FORMAT) => Some(
+                    Problem::new(format!("`{path}`"), format!("has format {v}, this strata reads format {FORMAT}"))
+                        .hint("upgrade strata to the version that wrote it (see `strata_version` in the file)"),
+                ),
+                _ => Some(Problem::new(format!("`{path}`"), format!("has an unknown format `{value}`")).hint(format!("set `format = {FORMAT}`"))),
             }
+        };
+        let answers: Answers = match toml::from_str(text) {
+            Ok(answers) => answers,
+            Err(err) => {
+                #[derive(Deserialize)]
+                struct Version {
+                    format: Option<toml::Value>,
+                }
+                if let Ok(Version {
+                    format: Some(value),
+                }) = toml::from_str::<Version>(text)
+                {
+                    if let Some(problem) = format_problem(&value) {
+                        return Err(problem.into());
+                    }
+                }
+                return Err(Problems::from(toml_problem(path, text, &err)));
+            }
+        };
+        if let Some(problem) = format_problem(&toml::Value::Integer(i64::from(answers.format))) {
+            return Err(problem.into());
         }
-        let answers: Answers =
-            toml::from_str(text).map_err(|err| Problems::from(toml_problem(path, text, &err)))?;
         answers.validate(path).into_result()?;
         Ok(answers)
     }

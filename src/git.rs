@@ -228,30 +228,35 @@ impl PackBuilder {
     }
 }
 
-/// Paths among `paths` that have uncommitted changes (modified, staged, untracked or deleted).
+/// Paths among `paths` whose content differs from the HEAD commit: modified, deleted, or
+/// present but not committed. Only these paths are read and hashed, so the cost does not grow
+/// with the size of the repo. (A change staged in the index and then undone in the work tree
+/// is not seen.) A directory that is not a git repo has no uncommitted changes.
 pub fn dirty_paths(dir: &Path, paths: &[String]) -> Result<Vec<String>> {
     let Ok(repo) = Repository::open(dir) else {
         return Ok(Vec::new());
     };
-    if paths.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut options = StatusOptions::new();
-    options
-        .include_untracked(true)
-        .recurse_untracked_dirs(true)
-        .disable_pathspec_match(true);
+    let head = repo.head().ok().and_then(|head| head.peel_to_tree().ok());
+    let mut dirty = Vec::new();
     for path in paths {
-        options.pathspec(path);
+        let committed = head
+            .as_ref()
+            .and_then(|tree| tree.get_path(Path::new(path)).ok())
+            .map(|entry| entry.id());
+        let on_disk = match std::fs::read(dir.join(path)) {
+            Ok(bytes) => Some(bytes),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
+            Err(err) => return Err(err).with_context(|| format!("reading `{path}`")),
+        };
+        let changed = match (on_disk, committed) {
+            (None, None) => false,
+            (Some(bytes), Some(oid)) => Oid::hash_object(ObjectType::Blob, &bytes)? != oid,
+            _ => true,
+        };
+        if changed {
+            dirty.push(path.clone());
+        }
     }
-    let statuses = repo.statuses(Some(&mut options))?;
-    let mut dirty: Vec<String> = statuses
-        .iter()
-        .filter(|entry| {
-            entry.status() != Status::CURRENT && !entry.status().contains(Status::IGNORED)
-        })
-        .filter_map(|entry| entry.path().ok().map(str::to_string))
-        .collect();
     dirty.sort();
     dirty.dedup();
     Ok(dirty)

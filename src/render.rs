@@ -51,8 +51,9 @@ struct Instance<'a> {
 
 /// A pair of layers with their compiled templates.
 pub struct Renderer {
-    layers: Vec<Layer>,
-    tera: Tera,
+    /// Each layer with its own compiled templates: the two repos compile and render in
+    /// parallel.
+    layers: Vec<(Layer, Tera)>,
 }
 
 /// A path component that is unsafe to write.
@@ -61,92 +62,64 @@ pub struct Renderer {
 pub struct UnsafePath(pub String, pub String);
 
 impl Renderer {
-    /// Compiles every `.tera` file of the layers.
+    /// Compiles every `.tera` file of the layers, one thread per layer.
     pub fn new(layers: Vec<Layer>) -> anyhow::Result<Self> {
-        let mut tera = Tera::default();
-        tera.autoescape_on(vec![]);
-        crate::yaml::register_filters(&mut tera);
-        let mut sources = Vec::new();
-        for layer in &layers {
+        fn compile(layer: &Layer) -> anyhow::Result<Tera> {
+            let mut tera = Tera::default();
+            tera.autoescape_on(vec![]);
+            crate::yaml::register_filters(&mut tera);
+            let mut sources = Vec::new();
             for file in &layer.files {
                 if let Some(name) = file.path.strip_suffix(".tera") {
                     let text = std::str::from_utf8(file.contents)
                         .map_err(|_| anyhow::anyhow!("template `{}` is not UTF-8", file.path))?;
-                    sources.push((format!("{}/{name}", layer.repo), text));
+                    sources.push((name, text));
                 }
             }
+            tera.add_raw_templates(sources)?;
+            Ok(tera)
         }
-        tera.add_raw_templates(sources)?;
-        Ok(Self { layers, tera })
+        let compiled: Vec<anyhow::Result<Tera>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = layers
+                .iter()
+                .map(|layer| scope.spawn(move || compile(layer)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("template compilation does not panic"))
+                .collect()
+        });
+        let mut out = Vec::new();
+        for (layer, tera) in layers.into_iter().zip(compiled) {
+            out.push((layer, tera?));
+        }
+        Ok(Self { layers: out })
     }
 
-    /// Renders the instances a scope selects.
+    /// Renders the instances a scope selects, one thread per layer.
     pub fn render(&self, answers: &Answers, scope: &Scope) -> anyhow::Result<Vec<RenderedFile>> {
         let model = Model::new(answers);
         let mut base = tera::Context::new();
         for (key, value) in model.globals.as_object().expect("globals are an object") {
             base.insert(key.as_str(), value);
         }
-        let mut with_services = base.clone();
-        with_services.insert("services", &model.services);
-        // Templates that list services get them all; one service's templates only see it.
-
+        let results: Vec<anyhow::Result<Vec<RenderedFile>>> = std::thread::scope(|threads| {
+            let handles: Vec<_> = self
+                .layers
+                .iter()
+                .map(|(layer, tera)| {
+                    let (model, base) = (&model, &base);
+                    threads.spawn(move || render_layer(layer, tera, answers, model, base, scope))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("rendering does not panic"))
+                .collect()
+        });
         let mut out = Vec::new();
-        for layer in &self.layers {
-            for instance in instances(layer, answers, scope)? {
-                let bytes = match instance.file.path.strip_suffix(".tera") {
-                    Some(name) => {
-                        let mut context = if instance.service.is_some() {
-                            base.clone()
-                        } else {
-                            with_services.clone()
-                        };
-                        if let Some(i) = instance.stack {
-                            context.insert("stack", &model.stacks[i]);
-                        }
-                        if let Some(i) = instance.env {
-                            context.insert("env", &model.envs[i]);
-                        }
-                        if let Some(service) = instance.service {
-                            let value = &model.service_by_name[service];
-                            context.insert("service", value);
-                            if let Some(i) = instance.env {
-                                let env_name = answers.environments[i].name.as_str();
-                                context.insert("senv", &value["in"][env_name]);
-                            }
-                        }
-                        self.tera
-                            .render(&format!("{}/{name}", layer.repo), &context)
-                            .map_err(|err| {
-                                anyhow::anyhow!(
-                                    "rendering `{}`: {}",
-                                    instance.path,
-                                    tera_chain(&err)
-                                )
-                            })?
-                            .into_bytes()
-                    }
-                    None => instance.file.contents.to_vec(),
-                };
-                // A template that renders to nothing but whitespace is a file this instance
-                // does not have (for example the ExternalSecret of a service without secrets).
-                if instance.file.path.ends_with(".tera")
-                    && bytes.iter().all(u8::is_ascii_whitespace)
-                {
-                    continue;
-                }
-                let template_path = instance
-                    .file
-                    .path
-                    .strip_suffix(".tera")
-                    .unwrap_or(instance.file.path);
-                out.push(RenderedFile {
-                    repo: layer.repo,
-                    path: instance.path,
-                    bytes,
-                    seed: layer.is_seed(template_path),
-                });
-            }
+        for result in results {
+            out.extend(result?);
         }
         Ok(out)
     }
@@ -158,7 +131,7 @@ impl Renderer {
         scope: &Scope,
     ) -> anyhow::Result<Vec<(Repo, String, bool)>> {
         let mut out = Vec::new();
-        for layer in &self.layers {
+        for (layer, _) in &self.layers {
             for instance in instances(layer, answers, scope)? {
                 let template_path = instance
                     .file
@@ -170,6 +143,78 @@ impl Renderer {
         }
         Ok(out)
     }
+}
+
+/// Renders one layer's instances of a scope.
+fn render_layer(
+    layer: &Layer,
+    tera: &Tera,
+    answers: &Answers,
+    model: &Model,
+    base: &tera::Context,
+    scope: &Scope,
+) -> anyhow::Result<Vec<RenderedFile>> {
+    // One service's templates see that service only; its values are built when first
+    // needed, so a command that renders one service does not build all of them.
+    let mut service_values: BTreeMap<&str, Value> = BTreeMap::new();
+    let mut out = Vec::new();
+    for instance in instances(layer, answers, scope)? {
+        let bytes = match instance.file.path.strip_suffix(".tera") {
+            Some(name) => {
+                let mut context = base.clone();
+                if let Some(i) = instance.stack {
+                    context.insert("stack", &model.stacks[i]);
+                }
+                if let Some(i) = instance.env {
+                    context.insert("env", &model.envs[i]);
+                    if instance.service.is_none() {
+                        // An environment's own files list the services it runs.
+                        let env_name = &answers.environments[i].name;
+                        let env_services: Vec<&str> = answers
+                            .services
+                            .iter()
+                            .filter(|(_, service)| service.envs.contains_key(env_name))
+                            .map(|(service, _)| service.as_str())
+                            .collect();
+                        context.insert("env_services", &env_services);
+                    }
+                }
+                if let Some(service) = instance.service {
+                    let value = service_values.entry(service).or_insert_with(|| {
+                        service_value(answers, service, &answers.services[service])
+                    });
+                    context.insert("service", value);
+                    if let Some(i) = instance.env {
+                        let env_name = answers.environments[i].name.as_str();
+                        context.insert("senv", &value["in"][env_name]);
+                    }
+                }
+                tera.render(name, &context)
+                    .map_err(|err| {
+                        anyhow::anyhow!("rendering `{}`: {}", instance.path, tera_chain(&err))
+                    })?
+                    .into_bytes()
+            }
+            None => instance.file.contents.to_vec(),
+        };
+        // A template that renders to nothing but whitespace is a file this instance does not
+        // have (for example the ExternalSecret of a service without secrets).
+        if instance.file.path.ends_with(".tera") && bytes.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let template_path = instance
+            .file
+            .path
+            .strip_suffix(".tera")
+            .unwrap_or(instance.file.path);
+        out.push(RenderedFile {
+            repo: layer.repo,
+            path: instance.path,
+            bytes,
+            seed: layer.is_seed(template_path),
+        });
+    }
+    Ok(out)
 }
 
 fn tera_chain(err: &tera::Error) -> String {
@@ -316,8 +361,6 @@ struct Model {
     globals: Value,
     stacks: Vec<Value>,
     envs: Vec<Value>,
-    services: Vec<Value>,
-    service_by_name: BTreeMap<String, Value>,
 }
 
 impl Model {
@@ -367,60 +410,6 @@ impl Model {
             })
             .collect();
 
-        let mut services = Vec::new();
-        let mut service_by_name = BTreeMap::new();
-        for (name, service) in &answers.services {
-            let mut per_env = serde_json::Map::new();
-            for (env, values) in &service.envs {
-                let role_arn = match (&answers.aws_account_id, service.irsa) {
-                    (Some(account), true) => format!(
-                        "arn:aws:iam::{account}:role/{}",
-                        role_name(&answers.project, env, name)
-                    ),
-                    _ => String::new(),
-                };
-                per_env.insert(
-                    env.clone(),
-                    json!({
-                        "min_replicas": values.min_replicas,
-                        "max_replicas": values.max_replicas,
-                        "host": service.host_in(name, env, &answers.domain),
-                        "role_arn": role_arn,
-                        "app_name": format!("{name}-{env}"),
-                    }),
-                );
-            }
-            let ordered_envs: Vec<&str> = answers
-                .env_names()
-                .into_iter()
-                .filter(|e| service.envs.contains_key(*e))
-                .collect();
-            let config: Vec<Value> = service
-                .config
-                .iter()
-                .map(|(k, v)| json!({"key": k, "value": v}))
-                .collect();
-            let value = json!({
-                "name": name,
-                "image": service.image,
-                "tag": service.tag,
-                "port": service.port,
-                "path": service.path,
-                "health_path": service.health_path,
-                "cpu_request": service.cpu_request,
-                "cpu_limit": service.cpu_limit,
-                "memory_request": service.memory_request,
-                "memory_limit": service.memory_limit,
-                "irsa": service.irsa,
-                "secrets": service.secrets,
-                "config": config,
-                "envs": ordered_envs,
-                "in": per_env,
-            });
-            service_by_name.insert(name.clone(), value.clone());
-            services.push(value);
-        }
-
         let node_groups: Vec<Value> = answers
             .settings
             .node_groups
@@ -463,10 +452,59 @@ impl Model {
             globals,
             stacks,
             envs,
-            services,
-            service_by_name,
         }
     }
+}
+
+/// The values one service's templates see as `service` (and `senv` = `service.in[<env>]`).
+fn service_value(answers: &Answers, name: &str, service: &crate::answers::Service) -> Value {
+    let mut per_env = serde_json::Map::new();
+    for (env, values) in &service.envs {
+        let role_arn = match (&answers.aws_account_id, service.irsa) {
+            (Some(account), true) => format!(
+                "arn:aws:iam::{account}:role/{}",
+                role_name(&answers.project, env, name)
+            ),
+            _ => String::new(),
+        };
+        per_env.insert(
+            env.clone(),
+            json!({
+                "min_replicas": values.min_replicas,
+                "max_replicas": values.max_replicas,
+                "host": service.host_in(name, env, &answers.domain),
+                "role_arn": role_arn,
+                "app_name": format!("{name}-{env}"),
+            }),
+        );
+    }
+    let ordered_envs: Vec<&str> = answers
+        .env_names()
+        .into_iter()
+        .filter(|e| service.envs.contains_key(*e))
+        .collect();
+    let config: Vec<Value> = service
+        .config
+        .iter()
+        .map(|(k, v)| json!({"key": k, "value": v}))
+        .collect();
+    json!({
+        "name": name,
+        "image": service.image,
+        "tag": service.tag,
+        "port": service.port,
+        "path": service.path,
+        "health_path": service.health_path,
+        "cpu_request": service.cpu_request,
+        "cpu_limit": service.cpu_limit,
+        "memory_request": service.memory_request,
+        "memory_limit": service.memory_limit,
+        "irsa": service.irsa,
+        "secrets": service.secrets,
+        "config": config,
+        "envs": ordered_envs,
+        "in": per_env,
+    })
 }
 
 /// The IAM role name of a service in an environment: `<project>-<env>-<service>` (at most 64).

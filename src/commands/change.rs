@@ -172,22 +172,19 @@ fn execute(
     let mut next_locks = BTreeMap::new();
     for repo in Repo::BOTH {
         let next = plan.next_lock(repo, &workspace.locks[&repo]);
-        next_locks.insert(repo, next.clone());
+        let next_text = next.to_text();
+        next_locks.insert(repo, next);
         extra.push((
             repo,
             answers::FILE_NAME.to_string(),
             answers_text.clone().into_bytes(),
         ));
-        extra.push((
-            repo,
-            lock::FILE_NAME.to_string(),
-            next.to_text().into_bytes(),
-        ));
+        extra.push((repo, lock::FILE_NAME.to_string(), next_text.into_bytes()));
     }
 
     if !args.allow_dirty {
         let mut dirty = Vec::new();
-        let current_answers = workspace.answers.to_toml();
+        let current_answers = std::cell::OnceCell::new();
         for repo in Repo::BOTH {
             let mut paths: Vec<String> = plan
                 .changes
@@ -195,18 +192,23 @@ fn execute(
                 .filter(|c| c.repo == repo && c.touches_disk())
                 .map(|c| c.path.clone())
                 .collect();
-            paths.extend([answers::FILE_NAME.to_string(), lock::FILE_NAME.to_string()]);
+            // `strata.lock` is strata's own bookkeeping and never anyone's work. `strata.toml` is
+            // strata's when it reads exactly as strata writes the answers it holds.
+            paths.push(answers::FILE_NAME.to_string());
             for path in git::dirty_paths(&workspace.roots[&repo], &paths)? {
                 // Uncommitted files that hold exactly what strata last wrote risk nobody's work.
                 let disk = workspace.read(repo, &path);
-                let strata_wrote = match path.as_str() {
-                    answers::FILE_NAME => disk.as_deref() == Some(current_answers.as_bytes()),
-                    lock::FILE_NAME => {
-                        disk.as_deref() == Some(workspace.locks[&repo].to_text().as_bytes())
-                    }
-                    _ => disk.is_some_and(|bytes| {
+                let strata_wrote = if path == answers::FILE_NAME {
+                    disk.as_deref()
+                        == Some(
+                            current_answers
+                                .get_or_init(|| workspace.answers.to_toml())
+                                .as_bytes(),
+                        )
+                } else {
+                    disk.is_some_and(|bytes| {
                         workspace.locks[&repo].files.get(&path) == Some(&lock::hash(&bytes))
-                    }),
+                    })
                 };
                 if !strata_wrote {
                     dirty.push(format!("{repo}: `{path}`"));

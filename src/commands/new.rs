@@ -299,7 +299,8 @@ pub fn run(args: &NewArgs) -> Result<()> {
     Ok(())
 }
 
-/// Writes both repos (files, answers, locks, commits) under `staging`.
+/// Writes both repos (files, answers, locks, commits) under `staging`, one thread per repo.
+/// On failure the caller removes the whole staging directory.
 fn write_workspace(
     staging: &Path,
     answers: &Answers,
@@ -307,8 +308,8 @@ fn write_workspace(
     answers_text: &str,
     with_git: bool,
 ) -> Result<()> {
-    let mut journal = Journal::new();
-    for repo in Repo::BOTH {
+    let write_repo = |repo: Repo| -> Result<()> {
+        let mut journal = Journal::new();
         let root = staging.join(repo.dir_name(&answers.project));
         let mut lock = Lock::new(repo);
         let mut committed: Vec<(&str, &[u8])> = Vec::new();
@@ -331,6 +332,17 @@ fn write_workspace(
             );
             git::init_and_commit(&root, &committed, &message)?;
         }
-    }
-    Ok(())
+        Ok(())
+    };
+    let results: Vec<Result<()>> = std::thread::scope(|threads| {
+        let handles: Vec<_> = Repo::BOTH
+            .iter()
+            .map(|repo| threads.spawn(move || write_repo(*repo)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("writing a repo does not panic"))
+            .collect()
+    });
+    results.into_iter().collect()
 }
