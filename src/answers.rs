@@ -241,6 +241,24 @@ impl Answers {
         problems
     }
 
+    /// Checks one service against the rest of the answers (which are valid already): what
+    /// adding a service needs, without re-checking every other service.
+    pub fn validate_service(&self, name: &str, path: &str) -> Problems {
+        let mut problems = Problems::default();
+        if let Some(service) = self.services.get(name) {
+            if let Err(p) = name.parse::<ServiceName>() {
+                problems.push(p);
+            }
+            for p in service.validate(name, self).0 {
+                problems.push(Problem {
+                    subject: format!("`{path}`: {}", p.subject),
+                    ..p
+                });
+            }
+        }
+        problems
+    }
+
     /// The names of the environments, in order.
     pub fn env_names(&self) -> Vec<&str> {
         self.environments.iter().map(|e| e.name.as_str()).collect()

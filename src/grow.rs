@@ -188,7 +188,7 @@ pub fn add_service(
             .collect(),
     };
     answers.services.insert(name.to_string(), service);
-    let problems = answers.validate("the new answers");
+    let problems = answers.validate_service(name.as_str(), "the new answers");
     if !problems.is_empty() {
         answers.services.remove(name.as_str());
         return Err(problems);

@@ -84,6 +84,12 @@ impl Plan {
     /// The lock of a repo after this plan is applied.
     pub fn next_lock(&self, repo: Repo, previous: &Lock) -> Lock {
         let mut lock = previous.clone();
+        self.update_lock(repo, &mut lock);
+        lock
+    }
+
+    /// Updates a repo's lock in place to what it is after this plan is applied.
+    pub fn update_lock(&self, repo: Repo, lock: &mut Lock) {
         for change in self.changes.iter().filter(|c| c.repo == repo) {
             match (&change.action, &change.new) {
                 (Action::Create | Action::Update | Action::Unchanged, Some(bytes)) => {
@@ -95,7 +101,6 @@ impl Plan {
                 _ => {}
             }
         }
-        lock
     }
 }
 

@@ -56,6 +56,31 @@ pub struct Renderer {
     layers: Vec<(Layer, Tera)>,
 }
 
+/// A layer with its templates compiled.
+pub struct CompiledLayer {
+    layer: Layer,
+    tera: Tera,
+}
+
+impl CompiledLayer {
+    /// Compiles every `.tera` file of a layer.
+    pub fn new(layer: Layer) -> anyhow::Result<Self> {
+        let mut tera = Tera::default();
+        tera.autoescape_on(vec![]);
+        crate::yaml::register_filters(&mut tera);
+        let mut sources = Vec::new();
+        for file in &layer.files {
+            if let Some(name) = file.path.strip_suffix(".tera") {
+                let text = std::str::from_utf8(file.contents)
+                    .map_err(|_| anyhow::anyhow!("template `{}` is not UTF-8", file.path))?;
+                sources.push((name, text));
+            }
+        }
+        tera.add_raw_templates(sources)?;
+        Ok(Self { layer, tera })
+    }
+}
+
 /// A path component that is unsafe to write.
 #[derive(Debug, thiserror::Error)]
 #[error("template path `{0}` renders to an unsafe path component `{1}`")]
@@ -64,36 +89,25 @@ pub struct UnsafePath(pub String, pub String);
 impl Renderer {
     /// Compiles every `.tera` file of the layers, one thread per layer.
     pub fn new(layers: Vec<Layer>) -> anyhow::Result<Self> {
-        fn compile(layer: &Layer) -> anyhow::Result<Tera> {
-            let mut tera = Tera::default();
-            tera.autoescape_on(vec![]);
-            crate::yaml::register_filters(&mut tera);
-            let mut sources = Vec::new();
-            for file in &layer.files {
-                if let Some(name) = file.path.strip_suffix(".tera") {
-                    let text = std::str::from_utf8(file.contents)
-                        .map_err(|_| anyhow::anyhow!("template `{}` is not UTF-8", file.path))?;
-                    sources.push((name, text));
-                }
-            }
-            tera.add_raw_templates(sources)?;
-            Ok(tera)
-        }
-        let compiled: Vec<anyhow::Result<Tera>> = std::thread::scope(|scope| {
+        let compiled: Vec<anyhow::Result<CompiledLayer>> = std::thread::scope(|scope| {
             let handles: Vec<_> = layers
-                .iter()
-                .map(|layer| scope.spawn(move || compile(layer)))
+                .into_iter()
+                .map(|layer| scope.spawn(move || CompiledLayer::new(layer)))
                 .collect();
             handles
                 .into_iter()
                 .map(|h| h.join().expect("template compilation does not panic"))
                 .collect()
         });
-        let mut out = Vec::new();
-        for (layer, tera) in layers.into_iter().zip(compiled) {
-            out.push((layer, tera?));
-        }
-        Ok(Self { layers: out })
+        Self::from_compiled(compiled.into_iter().collect::<anyhow::Result<Vec<_>>>()?)
+    }
+
+    /// A renderer from layers compiled elsewhere (for example on a background thread while the
+    /// workspace is read).
+    pub fn from_compiled(layers: Vec<CompiledLayer>) -> anyhow::Result<Self> {
+        Ok(Self {
+            layers: layers.into_iter().map(|c| (c.layer, c.tera)).collect(),
+        })
     }
 
     /// Renders the instances a scope selects, one thread per layer.

@@ -31,8 +31,10 @@ fn read_text(path: &Path) -> Result<Option<String>> {
 }
 
 /// Reads a repo's lock and answers; `known` is an already parsed answers file and its text,
-/// reused when this repo's copy is byte for byte the same.
-fn read_repo(dir: &Path, known: Option<(&str, &Answers)>) -> Result<(Answers, Lock, String)> {
+/// Reads a repo's lock and answers, parsing the two on two threads. With `known` (an already
+/// parsed answers file and its text), a byte-for-byte identical copy is not parsed again and
+/// `None` is returned for it.
+fn read_repo(dir: &Path, known: Option<&str>) -> Result<(Option<Answers>, Lock, String)> {
     let lock_path = dir.join(lock::FILE_NAME);
     let answers_path = dir.join(answers::FILE_NAME);
     let Some(lock_text) = read_text(&lock_path)? else {
@@ -42,7 +44,6 @@ fn read_repo(dir: &Path, known: Option<(&str, &Answers)>) -> Result<(Answers, Lo
         )
         .into());
     };
-    let lock = Lock::parse(&lock_text, &lock_path.display().to_string()).map_err(Problems::from)?;
     let Some(answers_text) = read_text(&answers_path)? else {
         return Err(Problems::from(
             Problem::new(format!("`{}`", answers_path.display()), "is missing")
@@ -50,11 +51,20 @@ fn read_repo(dir: &Path, known: Option<(&str, &Answers)>) -> Result<(Answers, Lo
         )
         .into());
     };
-    let answers = match known {
-        Some((text, answers)) if text == answers_text => answers.clone(),
-        _ => Answers::parse(&answers_text, &answers_path.display().to_string())?,
-    };
-    Ok((answers, lock, answers_text))
+    let lock_name = lock_path.display().to_string();
+    let (lock, answers) = std::thread::scope(|threads| {
+        let lock = threads.spawn(|| Lock::parse(&lock_text, &lock_name));
+        let answers = match known {
+            Some(text) if text == answers_text => Ok(None),
+            _ => Answers::parse(&answers_text, &answers_path.display().to_string()).map(Some),
+        };
+        (
+            lock.join().expect("parsing the lock does not panic"),
+            answers,
+        )
+    });
+    let lock = lock.map_err(Problems::from)?;
+    Ok((answers?, lock, answers_text))
 }
 
 impl Workspace {
@@ -67,6 +77,7 @@ impl Workspace {
             )
         })?;
         let (answers, lock, text) = read_repo(&dir, None)?;
+        let answers = answers.expect("parsed without a known copy");
         let this = lock.repo;
         let other = if this == Repo::Foundation {
             Repo::Gitops
@@ -84,7 +95,7 @@ impl Workspace {
                     .hint(format!("clone it there, or set `repos.{other}_dir` in `strata.toml` of both repos to its path relative to each repo")),
             )
         })?;
-        let (other_answers, other_lock, _) = read_repo(&other_dir, Some((&text, &answers)))?;
+        let (other_answers, other_lock, _) = read_repo(&other_dir, Some(&text))?;
         if other_lock.repo != other {
             return Err(Problems::from(
                 Problem::new(
@@ -95,7 +106,7 @@ impl Workspace {
             )
             .into());
         }
-        if other_answers != answers {
+        if other_answers.is_some_and(|other| other != answers) {
             return Err(Problems::from(
                 Problem::new("the answers files", format!("`{}` and `{}` differ", dir.join(answers::FILE_NAME).display(), other_dir.join(answers::FILE_NAME).display()))
                     .hint("make both copies identical (copy the one you trust over the other), then run the command again"),

@@ -16,11 +16,12 @@ use crate::names::{self, EnvName};
 use crate::pack;
 use crate::plan::{self, Action, Change};
 use crate::problem::Problems;
-use crate::render::{Renderer, Scope};
+use crate::render::{CompiledLayer, Renderer, Scope};
 use crate::repo::Repo;
 use crate::workspace::Workspace;
 
 pub fn add_service(args: &AddServiceArgs) -> Result<()> {
+    let gitops = compile_gitops();
     let workspace = Workspace::open(&args.change.dir)?;
     let mut problems = Problems::default();
     let mut config = Vec::new();
@@ -70,7 +71,8 @@ pub fn add_service(args: &AddServiceArgs) -> Result<()> {
             .join(", ")
     );
     execute(
-        &workspace,
+        gitops,
+        workspace,
         answers,
         &Scope::Service(args.name.clone()),
         &args.change,
@@ -79,12 +81,14 @@ pub fn add_service(args: &AddServiceArgs) -> Result<()> {
 }
 
 pub fn add_env(args: &AddEnvArgs) -> Result<()> {
+    let gitops = compile_gitops();
     let workspace = Workspace::open(&args.change.dir)?;
     let mut answers = workspace.answers.clone();
     grow::add_env(&mut answers, &args.name, args.from.as_deref())?;
     let message = format!("Add environment `{}`", args.name);
     execute(
-        &workspace,
+        gitops,
+        workspace,
         answers,
         &Scope::Env(args.name.clone()),
         &args.change,
@@ -93,12 +97,14 @@ pub fn add_env(args: &AddEnvArgs) -> Result<()> {
 }
 
 pub fn remove_service(args: &RemoveArgs) -> Result<()> {
+    let gitops = compile_gitops();
     let workspace = Workspace::open(&args.change.dir)?;
     let mut answers = workspace.answers.clone();
     grow::remove_service(&mut answers, &args.name)?;
     let message = format!("Remove service `{}`", args.name);
     execute(
-        &workspace,
+        gitops,
+        workspace,
         answers,
         &Scope::Service(args.name.clone()),
         &args.change,
@@ -107,12 +113,14 @@ pub fn remove_service(args: &RemoveArgs) -> Result<()> {
 }
 
 pub fn remove_env(args: &RemoveArgs) -> Result<()> {
+    let gitops = compile_gitops();
     let workspace = Workspace::open(&args.change.dir)?;
     let mut answers = workspace.answers.clone();
     grow::remove_env(&mut answers, &args.name)?;
     let message = format!("Remove environment `{}`", args.name);
     execute(
-        &workspace,
+        gitops,
+        workspace,
         answers,
         &Scope::Env(args.name.clone()),
         &args.change,
@@ -120,20 +128,29 @@ pub fn remove_env(args: &RemoveArgs) -> Result<()> {
     )
 }
 
+/// The gitops layer's templates, compiled on a background thread while the workspace is read.
+type Compiling = std::thread::JoinHandle<anyhow::Result<CompiledLayer>>;
+
+fn compile_gitops() -> Compiling {
+    std::thread::spawn(|| CompiledLayer::new(pack::gitops_layer()))
+}
+
 /// Renders the scope under the old and the new answers, plans the difference against the disk
 /// and the locks, and applies it to both repos (or prints it with `--dry-run`).
 fn execute(
-    workspace: &Workspace,
+    gitops: Compiling,
+    mut workspace: Workspace,
     answers: Answers,
     scope: &Scope,
     args: &ChangeArgs,
     message: &str,
 ) -> Result<()> {
-    let layers = vec![
-        pack::foundation_layer(&answers.pack).map_err(Problems::from)?,
-        pack::gitops_layer(),
-    ];
-    let renderer = Renderer::new(layers)?;
+    let foundation =
+        CompiledLayer::new(pack::foundation_layer(&answers.pack).map_err(Problems::from)?)?;
+    let gitops = gitops
+        .join()
+        .expect("template compilation does not panic")?;
+    let renderer = Renderer::from_compiled(vec![foundation, gitops])?;
     let rendered = renderer.render(&answers, scope)?;
     let new_paths: BTreeSet<(Repo, &str)> =
         rendered.iter().map(|f| (f.repo, f.path.as_str())).collect();
@@ -166,21 +183,6 @@ fn execute(
         .into());
     }
     plan.force();
-
-    let answers_text = answers.to_toml();
-    let mut extra: Vec<(Repo, String, Vec<u8>)> = Vec::new();
-    let mut next_locks = BTreeMap::new();
-    for repo in Repo::BOTH {
-        let next = plan.next_lock(repo, &workspace.locks[&repo]);
-        let next_text = next.to_text();
-        next_locks.insert(repo, next);
-        extra.push((
-            repo,
-            answers::FILE_NAME.to_string(),
-            answers_text.clone().into_bytes(),
-        ));
-        extra.push((repo, lock::FILE_NAME.to_string(), next_text.into_bytes()));
-    }
 
     if !args.allow_dirty {
         let mut dirty = Vec::new();
@@ -225,6 +227,26 @@ fn execute(
         }
     }
 
+    // The new locks are the old ones updated in place: the lock of a big workspace holds
+    // thousands of entries, not worth copying.
+    let answers_text = answers.to_toml();
+    let mut extra: Vec<(Repo, String, Vec<u8>)> = Vec::new();
+    let mut next_locks = std::mem::take(&mut workspace.locks);
+    for repo in Repo::BOTH {
+        let next = next_locks.get_mut(&repo).expect("both repos have a lock");
+        plan.update_lock(repo, next);
+        extra.push((
+            repo,
+            answers::FILE_NAME.to_string(),
+            answers_text.clone().into_bytes(),
+        ));
+        extra.push((
+            repo,
+            lock::FILE_NAME.to_string(),
+            next.to_text().into_bytes(),
+        ));
+    }
+
     if args.dry_run {
         print_diffs(&plan.changes);
         for repo in Repo::BOTH {
@@ -245,7 +267,7 @@ fn execute(
 
     let journal = apply::apply(&workspace.roots, &plan, &extra)?;
     if args.commit {
-        if let Err(err) = commit(workspace, &plan.changes, &next_locks, message) {
+        if let Err(err) = commit(&workspace, &plan.changes, &next_locks, message) {
             let errors = journal.rollback();
             let err = err.context("the change was rolled back in both repos");
             return Err(if errors.is_empty() {
