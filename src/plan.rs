@@ -147,7 +147,15 @@ pub fn plan(
         };
         let locked = locks.get(&repo).and_then(|l| l.files.get(&path));
         let edited = locked.is_none_or(|recorded| *recorded != hash(&old));
-        let (action, forced) = if edited && !seed {
+        let (action, forced) = if locked.is_none() {
+            (
+                Action::Conflict(
+                    "was not written by strata, and would be deleted with what it belongs to"
+                        .to_string(),
+                ),
+                Some(Box::new(Action::Delete)),
+            )
+        } else if edited && !seed {
             (
                 Action::Conflict("edited since strata wrote it, and would be deleted".to_string()),
                 Some(Box::new(Action::Delete)),

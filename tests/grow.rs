@@ -512,3 +512,67 @@ fn remove_env_refuses_to_strand_a_service() {
         .code(2)
         .stderr(predicate::str::contains("runs only in `prod`"));
 }
+
+#[test]
+fn removing_a_service_with_files_strata_did_not_write_is_a_conflict_until_forced() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (foundation, gitops) = new_workspace(tmp.path(), &["--services", "api,web"]);
+    let extra = gitops.join("services/api/base/extra-config.yaml");
+    std::fs::write(&extra, "kind: ConfigMap\n").unwrap();
+    let before = snapshot(tmp.path());
+    strata()
+        .args(["remove", "service", "api", "--allow-dirty", "-C"])
+        .arg(&foundation)
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains("services/api/base/extra-config.yaml")
+                .and(predicate::str::contains("was not written by strata")),
+        );
+    assert_eq!(snapshot(tmp.path()), before);
+    strata()
+        .args(["remove", "service", "api", "--allow-dirty", "--force", "-C"])
+        .arg(&foundation)
+        .assert()
+        .success();
+    assert!(
+        !gitops.join("services/api").exists(),
+        "nothing of the removed service is left"
+    );
+    assert!(gitops.join("services/web/base/deployment.yaml").exists());
+}
+
+#[test]
+fn removing_an_environment_takes_every_overlay_and_its_apps_directory() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (foundation, gitops) = new_workspace(
+        tmp.path(),
+        &["--services", "api,web", "--envs", "dev,qa,prod"],
+    );
+    strata()
+        .args(["remove", "env", "qa", "--commit", "-C"])
+        .arg(&foundation)
+        .assert()
+        .success();
+    assert!(!gitops.join("apps/qa").exists());
+    for service in ["api", "web"] {
+        assert!(!gitops
+            .join(format!("services/{service}/overlays/qa"))
+            .exists());
+        assert!(gitops
+            .join(format!(
+                "services/{service}/overlays/prod/kustomization.yaml"
+            ))
+            .exists());
+    }
+    let stack = std::fs::read_to_string(foundation.join("Pulumi.shared.yaml")).unwrap();
+    assert!(
+        !stack.contains("name: qa"),
+        "the shared stack no longer hosts qa"
+    );
+    assert!(git2::Repository::open(&gitops)
+        .unwrap()
+        .statuses(None)
+        .unwrap()
+        .is_empty());
+}

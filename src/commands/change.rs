@@ -154,11 +154,24 @@ fn execute(
     let rendered = renderer.render(&answers, scope)?;
     let new_paths: BTreeSet<(Repo, &str)> =
         rendered.iter().map(|f| (f.repo, f.path.as_str())).collect();
-    let deletions: Vec<(Repo, String, bool)> = renderer
+    let mut deletions: Vec<(Repo, String, bool)> = renderer
         .paths(&workspace.answers, scope)?
         .into_iter()
         .filter(|(repo, path, _)| !new_paths.contains(&(*repo, path.as_str())))
         .collect();
+    // What is removed goes whole: files someone added to a removed service's directory or to a
+    // removed environment's directories would be orphans. They are conflicts (strata did not
+    // write them), deleted only with `--force`.
+    for dir in removed_dirs(&workspace.answers, &answers, scope) {
+        for path in files_under(&workspace.roots[&Repo::Gitops], &dir) {
+            if !deletions
+                .iter()
+                .any(|(repo, p, _)| *repo == Repo::Gitops && *p == path)
+            {
+                deletions.push((Repo::Gitops, path, false));
+            }
+        }
+    }
     let mut plan = plan::plan(rendered, deletions, &workspace.locks, &mut |repo, path| {
         workspace.read(repo, path)
     });
@@ -279,6 +292,47 @@ fn execute(
     }
     summarize(&plan.changes, args.commit);
     Ok(())
+}
+
+/// The gitops directories that a removal empties: the service's directory, or the
+/// environment's app-of-apps and its overlay in every service.
+fn removed_dirs(old: &Answers, new: &Answers, scope: &Scope) -> Vec<String> {
+    match scope {
+        Scope::Service(name) if !new.services.contains_key(name) => {
+            vec![format!("services/{name}")]
+        }
+        Scope::Env(name) if !new.environments.iter().any(|e| &e.name == name) => {
+            let mut dirs = vec![format!("apps/{name}")];
+            dirs.extend(
+                old.services
+                    .keys()
+                    .map(|service| format!("services/{service}/overlays/{name}")),
+            );
+            dirs
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Every file under `dir` of a repo, as `/`-separated paths relative to the repo root.
+fn files_under(root: &std::path::Path, dir: &str) -> Vec<String> {
+    fn walk(root: &std::path::Path, dir: &std::path::Path, out: &mut Vec<String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else if let Ok(relative) = path.strip_prefix(root) {
+                out.push(relative.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, &root.join(dir), &mut out);
+    out.sort();
+    out
 }
 
 /// One commit per repo, all or nothing: a failed commit undoes the ones made before it.
