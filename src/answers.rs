@@ -284,14 +284,6 @@ impl Answers {
         out
     }
 
-    /// The answers without their history, for comparing two workspaces.
-    pub fn without_history(&self) -> Answers {
-        Answers {
-            history: Vec::new(),
-            ..self.clone()
-        }
-    }
-
     /// The VPC CIDR of the `index`-th /16 after the preset's base, for cluster-per-environment.
     pub fn nth_vpc_cidr(&self, index: u32) -> Option<String> {
         nth_cidr(&self.settings.network.vpc_cidr, index)

@@ -362,8 +362,3 @@ impl Undo {
         Ok(())
     }
 }
-
-/// Whether `dir` is inside a git work tree.
-pub fn is_repo(dir: &Path) -> bool {
-    Repository::open(dir).is_ok()
-}

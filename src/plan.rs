@@ -5,7 +5,7 @@
 //! never wrote). `--dry-run` prints a plan, the real run applies it: the same code up to the
 //! last step. This module never touches the disk: the caller passes a reader.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use crate::lock::{hash, Lock};
 use crate::render::RenderedFile;
@@ -70,22 +70,6 @@ impl Plan {
                 change.action = *forced;
             }
         }
-    }
-
-    /// The repos this plan writes to.
-    pub fn touched_repos(&self) -> BTreeSet<Repo> {
-        self.changes
-            .iter()
-            .filter(|c| c.touches_disk())
-            .map(|c| c.repo)
-            .collect()
-    }
-
-    /// The lock of a repo after this plan is applied.
-    pub fn next_lock(&self, repo: Repo, previous: &Lock) -> Lock {
-        let mut lock = previous.clone();
-        self.update_lock(repo, &mut lock);
-        lock
     }
 
     /// Updates a repo's lock in place to what it is after this plan is applied.
@@ -277,7 +261,8 @@ mod tests {
         assert_eq!(plan.changes[1].action, Action::Delete);
         plan.force();
         assert_eq!(plan.changes[0].action, Action::Delete);
-        let lock = plan.next_lock(Repo::Gitops, &locks[&Repo::Gitops]);
+        let mut lock = locks[&Repo::Gitops].clone();
+        plan.update_lock(Repo::Gitops, &mut lock);
         assert!(lock.files.is_empty());
     }
 }

@@ -162,13 +162,10 @@ fn execute(
     // What is removed goes whole: files someone added to a removed service's directory or to a
     // removed environment's directories would be orphans. They are conflicts (strata did not
     // write them), deleted only with `--force`.
-    for dir in removed_dirs(&workspace.answers, &answers, scope) {
-        for path in files_under(&workspace.roots[&Repo::Gitops], &dir) {
-            if !deletions
-                .iter()
-                .any(|(repo, p, _)| *repo == Repo::Gitops && *p == path)
-            {
-                deletions.push((Repo::Gitops, path, false));
+    for (repo, dir) in removed_dirs(&answers, scope, &deletions) {
+        for path in files_under(&workspace.roots[&repo], &dir) {
+            if !deletions.iter().any(|(r, p, _)| *r == repo && *p == path) {
+                deletions.push((repo, path, false));
             }
         }
     }
@@ -294,24 +291,32 @@ fn execute(
     Ok(())
 }
 
-/// The gitops directories that a removal empties: the service's directory, or the
-/// environment's app-of-apps and its overlay in every service.
-fn removed_dirs(old: &Answers, new: &Answers, scope: &Scope) -> Vec<String> {
-    match scope {
-        Scope::Service(name) if !new.services.contains_key(name) => {
-            vec![format!("services/{name}")]
-        }
-        Scope::Env(name) if !new.environments.iter().any(|e| &e.name == name) => {
-            let mut dirs = vec![format!("apps/{name}")];
-            dirs.extend(
-                old.services
-                    .keys()
-                    .map(|service| format!("services/{service}/overlays/{name}")),
-            );
-            dirs
-        }
-        _ => Vec::new(),
-    }
+/// The directories that a removal empties, derived from the paths it deletes: each deleted
+/// path's prefix up to the first component named after what is removed (`services/<service>`,
+/// `apps/<env>`, `services/<service>/overlays/<env>`). Nothing when the scope's name is still
+/// in the new answers (an addition).
+fn removed_dirs(
+    new: &Answers,
+    scope: &Scope,
+    deletions: &[(Repo, String, bool)],
+) -> BTreeSet<(Repo, String)> {
+    let name = match scope {
+        Scope::Service(name) if !new.services.contains_key(name) => name,
+        Scope::Env(name) if !new.environments.iter().any(|e| &e.name == name) => name,
+        _ => return BTreeSet::new(),
+    };
+    deletions
+        .iter()
+        .filter_map(|(repo, path, _)| {
+            let components: Vec<&str> = path.split('/').collect();
+            // The last component is the file itself: a file named after the removed thing
+            // (`apps/<env>/<service>.yaml`) empties no directory of its own.
+            let index = components[..components.len() - 1]
+                .iter()
+                .position(|c| c == name)?;
+            Some((*repo, components[..=index].join("/")))
+        })
+        .collect()
 }
 
 /// Every file under `dir` of a repo, as `/`-separated paths relative to the repo root.
