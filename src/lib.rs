@@ -13,6 +13,7 @@ pub mod git;
 pub mod grow;
 pub mod lock;
 pub mod names;
+pub mod output;
 pub mod pack;
 pub mod plan;
 pub mod problem;

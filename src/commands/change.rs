@@ -183,7 +183,7 @@ fn execute(
             })
             .collect();
         if args.dry_run {
-            print_diffs(&plan.changes);
+            print_diffs(&plan.changes)?;
         }
         return Err(Refusal {
             message: format!("{} file(s) changed since strata wrote them; nothing was written", conflicts.len()),
@@ -258,7 +258,7 @@ fn execute(
     }
 
     if args.dry_run {
-        print_diffs(&plan.changes);
+        print_diffs(&plan.changes)?;
         for repo in Repo::BOTH {
             let old = workspace.read(repo, answers::FILE_NAME);
             print_diffs(&[Change {
@@ -269,7 +269,7 @@ fn execute(
                 new: Some(answers_text.clone().into_bytes()),
                 seed: false,
                 forced: None,
-            }]);
+            }])?;
         }
         eprintln!("dry run: nothing was written");
         return Ok(());
@@ -414,17 +414,18 @@ fn commit(
     Ok(())
 }
 
-fn print_diffs(changes: &[Change]) {
+fn print_diffs(changes: &[Change]) -> Result<()> {
     for change in changes
         .iter()
         .filter(|c| c.touches_disk() || matches!(c.action, Action::Conflict(_)))
     {
         let diff = plan::diff(change);
         if !diff.is_empty() {
-            println!("# {} repo", change.repo);
-            print!("{diff}");
+            crate::outln!("# {} repo", change.repo)?;
+            crate::out!("{diff}")?;
         }
     }
+    Ok(())
 }
 
 fn summarize(changes: &[Change], committed: bool) {
