@@ -138,6 +138,21 @@ impl Renderer {
         Ok(out)
     }
 
+    /// Every template path of each layer, placeholders kept and `.tera` stripped.
+    pub fn templates(&self) -> Vec<(Repo, &str)> {
+        self.layers
+            .iter()
+            .flat_map(|(layer, _)| {
+                layer.files.iter().map(|file| {
+                    (
+                        layer.repo,
+                        file.path.strip_suffix(".tera").unwrap_or(file.path),
+                    )
+                })
+            })
+            .collect()
+    }
+
     /// The paths a scope renders, without rendering them (for deletions).
     pub fn paths(
         &self,
