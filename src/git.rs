@@ -680,22 +680,8 @@ pub fn write_commit(
     let sig = signature(&repo)?;
     let parents: Vec<&git2::Commit> = parent.iter().collect();
     let commit = repo.commit(None, &sig, &sig, message, &tree, &parents)?;
-    new_objects.push(commit);
-    new_objects.sort();
-    new_objects.dedup();
-    let objects = repo.path().join("objects");
-    let mut dirs = std::collections::BTreeSet::new();
-    for oid in new_objects {
-        let hex = oid.to_string();
-        let path = objects.join(&hex[..2]).join(&hex[2..]);
-        if let Ok(file) = std::fs::File::open(&path) {
-            file.sync_all()?;
-            dirs.insert(objects.join(&hex[..2]));
-        }
-    }
-    for dir in dirs {
-        crate::apply::sync_dir(&dir)?;
-    }
+    // The new objects reach the disk with the change's `syncfs` (apply.rs), before the
+    // journal's `complete` mark.
     Ok(commit.to_string())
 }
 

@@ -468,18 +468,27 @@ fn rollback(root: &Path, journal: &Journal) -> Result<Vec<String>> {
             }
         };
         let current_hash = current.as_deref().map(hash);
+        let current_len = current.as_ref().map(Vec::len);
         match (&entry.before, current) {
             (Some((before, _)), Some(current)) if current == *before => {}
             (None, None) => {}
-            (before, _) if current_hash.is_none() || current_hash == entry.after => match before {
-                Some((bytes, mode)) => {
-                    if let Some(dir) = full.parent() {
-                        fs::create_dir_all(dir)?;
+            // An empty file where strata wrote bytes: a rename that reached the disk before
+            // its data did (a power cut before the final flush).
+            (before, _)
+                if current_hash.is_none()
+                    || current_hash == entry.after
+                    || (current_len == Some(0) && entry.after.is_some()) =>
+            {
+                match before {
+                    Some((bytes, mode)) => {
+                        if let Some(dir) = full.parent() {
+                            fs::create_dir_all(dir)?;
+                        }
+                        crate::apply::write_atomic(&full, bytes, Some(*mode))?;
                     }
-                    crate::apply::write_atomic(&full, bytes, Some(*mode))?;
+                    None => fs::remove_file(&full)?,
                 }
-                None => fs::remove_file(&full)?,
-            },
+            }
             _ => warnings.push(format!(
                 "`{}` changed after the interrupted run; left as is",
                 entry.path
