@@ -391,11 +391,14 @@ impl Model {
             .enumerate()
             .map(|(i, env)| {
                 let (stack, cluster, cidr, _) = &stacks_raw[env_stack[&i]];
-                let (_, public_subnets) =
+                let (private_subnets, public_subnets) =
                     crate::answers::subnet_layout(cidr, answers.settings.network.az_count)
                         .unwrap_or_default();
+                let (certificate, sans) = answers.certificate(&env.name);
                 json!({
                     "public_subnet_cidrs": public_subnets,
+                    "private_subnet_cidrs": private_subnets,
+                    "certificate": {"domain_name": certificate, "subject_alternative_names": sans},
                     "name": env.name,
                     "namespace": env.name,
                     "stack": stack,
@@ -445,7 +448,15 @@ impl Model {
             .iter()
             .find(|(_, g)| !g.taints.is_empty())
             .map(|(name, _)| name.clone());
+        let backend = crate::answers::Backend::parse(&answers.state.backend)
+            .unwrap_or(crate::answers::Backend::PulumiCloud { org: None });
+        let org = match &backend {
+            crate::answers::Backend::PulumiCloud { org: Some(org) } => org.clone(),
+            _ => String::new(),
+        };
         let globals = json!({
+            "backend": {"kind": backend.kind(), "url": backend.url(), "org": org},
+            "secrets_provider": answers.state.secrets_provider,
             "node_groups": node_groups,
             "addon_pool": addon_pool,
             "project": answers.project,
@@ -489,6 +500,7 @@ fn service_value(answers: &Answers, name: &str, service: &crate::answers::Servic
                 "host": service.host_in(name, env, &answers.domain),
                 "role_arn": role_arn,
                 "app_name": format!("{name}-{env}"),
+                "ingress_class": format!("{env}-{}", service.expose.as_str()),
             }),
         );
     }
@@ -514,6 +526,7 @@ fn service_value(answers: &Answers, name: &str, service: &crate::answers::Servic
         "memory_request": service.memory_request,
         "memory_limit": service.memory_limit,
         "irsa": service.irsa,
+        "expose": service.expose.as_str(),
         "secrets": service.secrets,
         "config": config,
         "envs": ordered_envs,

@@ -40,6 +40,18 @@ pub fn add_service(args: &AddServiceArgs) -> Result<()> {
         },
         None => None,
     };
+    let expose = match args
+        .expose
+        .as_deref()
+        .map(str::parse::<crate::answers::Expose>)
+    {
+        None => crate::answers::Expose::default(),
+        Some(Ok(expose)) => expose,
+        Some(Err(problem)) => {
+            problems.push(problem);
+            crate::answers::Expose::default()
+        }
+    };
     let input = ServiceInput {
         image: args.image.clone(),
         port: args.port,
@@ -52,6 +64,7 @@ pub fn add_service(args: &AddServiceArgs) -> Result<()> {
         memory: args.memory.clone(),
         envs,
         irsa: args.irsa,
+        expose,
         config,
         secrets: args.secrets.clone(),
     };
