@@ -12,6 +12,7 @@ pub mod error;
 pub mod git;
 pub mod grow;
 pub mod lock;
+pub mod merge;
 pub mod names;
 pub mod pack;
 pub mod plan;

@@ -25,6 +25,10 @@ struct Manifest {
     description: String,
     #[serde(default)]
     seed: Vec<String>,
+    /// Files shared with others (template path -> the containers whose entries strata owns
+    /// one by one); see `merge.rs`.
+    #[serde(default)]
+    shared: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 /// One file of a layer, as embedded.
@@ -41,6 +45,7 @@ pub struct Layer {
     pub repo: Repo,
     pub description: String,
     seeds: Vec<String>,
+    shared: std::collections::BTreeMap<String, Vec<String>>,
     pub files: Vec<TemplateFile>,
 }
 
@@ -48,6 +53,12 @@ impl Layer {
     /// Whether a template path (placeholders kept, `.tera` stripped) is a seed file.
     pub fn is_seed(&self, path: &str) -> bool {
         self.seeds.iter().any(|pattern| glob_match(pattern, path))
+    }
+
+    /// The containers of a shared file (placeholders kept, `.tera` stripped), or `None` when
+    /// strata owns the whole file.
+    pub fn shared(&self, path: &str) -> Option<&[String]> {
+        self.shared.get(path).map(Vec::as_slice)
     }
 }
 
@@ -77,6 +88,7 @@ fn load_layer(repo: Repo, dir: &'static Dir<'static>, manifest_name: &str) -> La
         repo,
         description: manifest.description,
         seeds: manifest.seed,
+        shared: manifest.shared,
         files,
     }
 }

@@ -37,6 +37,8 @@ pub struct Change {
     pub seed: bool,
     /// For a conflict: what would have happened with `--force`.
     pub forced: Option<Box<Action>>,
+    /// A shared file: the units strata owns in it afterwards (`merge.rs`).
+    pub units: Option<BTreeMap<String, String>>,
 }
 
 impl Change {
@@ -75,6 +77,25 @@ impl Plan {
     /// Updates a repo's lock in place to what it is after this plan is applied.
     pub fn update_lock(&self, repo: Repo, lock: &mut Lock) {
         for change in self.changes.iter().filter(|c| c.repo == repo) {
+            if let Some(units) = &change.units {
+                match change.action {
+                    Action::Create | Action::Update | Action::Unchanged => {
+                        lock.units.insert(change.path.clone(), units.clone());
+                    }
+                    Action::Delete => {
+                        lock.units.remove(&change.path);
+                    }
+                    _ => {}
+                }
+                // A shared file strata did not rewrite may hold others' uncommitted work: its
+                // recorded hash stays what strata last wrote.
+                if change.action == Action::Unchanged {
+                    continue;
+                }
+            }
+            if change.action == Action::Delete {
+                lock.units.remove(&change.path);
+            }
             match (&change.action, &change.new) {
                 (Action::Create | Action::Update | Action::Unchanged, Some(bytes)) => {
                     lock.files.insert(change.path.clone(), hash(bytes));
@@ -98,6 +119,17 @@ pub fn plan(
     let mut changes = Vec::with_capacity(rendered.len() + deletions.len());
     for file in rendered {
         let old = read(file.repo, &file.path);
+        if let Some(containers) = &file.shared {
+            let base = locks
+                .get(&file.repo)
+                .and_then(|l| l.units.get(&file.path))
+                .cloned()
+                .unwrap_or_default();
+            changes.push(plan_shared(
+                file.repo, file.path, file.bytes, old, &base, containers,
+            ));
+            continue;
+        }
         let locked = locks.get(&file.repo).and_then(|l| l.files.get(&file.path));
         let (action, forced) = match &old {
             None => (Action::Create, None),
@@ -123,6 +155,7 @@ pub fn plan(
             new: Some(file.bytes),
             seed: file.seed,
             forced,
+            units: None,
         });
     }
     for (repo, path, seed) in deletions {
@@ -155,9 +188,60 @@ pub fn plan(
             new: None,
             seed,
             forced,
+            units: None,
         });
     }
     Plan { changes }
+}
+
+/// Plans a file strata shares with others: a merge of its own units into what is on disk.
+fn plan_shared(
+    repo: Repo,
+    path: String,
+    rendered: Vec<u8>,
+    old: Option<Vec<u8>>,
+    base: &BTreeMap<String, String>,
+    containers: &[String],
+) -> Change {
+    let change = |action, new, forced, units| Change {
+        repo,
+        path: path.clone(),
+        action,
+        old: old.clone(),
+        new: Some(new),
+        seed: false,
+        forced,
+        units,
+    };
+    let Some(disk) = &old else {
+        let units = crate::merge::units_of(&rendered, containers).ok();
+        return change(Action::Create, rendered, None, units);
+    };
+    match crate::merge::merge(disk, &rendered, base, containers) {
+        Err(why) => change(
+            Action::Conflict(format!(
+                "cannot be merged ({why}): strata rewrites only its own keys, and needs them in block-style YAML"
+            )),
+            rendered,
+            None,
+            None,
+        ),
+        Ok(merged) if merged.bytes == *disk => {
+            change(Action::Unchanged, disk.clone(), None, Some(merged.units))
+        }
+        Ok(merged) if merged.conflicts.is_empty() => {
+            change(Action::Update, merged.bytes, None, Some(merged.units))
+        }
+        Ok(merged) => change(
+            Action::Conflict(format!(
+                "{} (only strata's own keys; `--force` rewrites them and keeps the rest)",
+                merged.conflicts.join("; ")
+            )),
+            merged.bytes,
+            Some(Box::new(Action::Update)),
+            Some(merged.units),
+        ),
+    }
 }
 
 /// A unified diff of one change, for `--dry-run` and conflict reports.
@@ -194,6 +278,7 @@ mod tests {
             path: path.to_string(),
             bytes: bytes.as_bytes().to_vec(),
             seed,
+            shared: None,
         }
     }
 

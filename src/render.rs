@@ -26,6 +26,9 @@ pub struct RenderedFile {
     pub bytes: Vec<u8>,
     /// Written once and then left to its owner.
     pub seed: bool,
+    /// Shared with others: strata owns only its units of these containers and the other
+    /// top-level keys it renders (`merge.rs`). Empty when strata owns the whole file.
+    pub shared: Option<Vec<String>>,
 }
 
 /// Which instances of the templates a command renders.
@@ -226,6 +229,7 @@ fn render_layer(
             path: instance.path,
             bytes,
             seed: layer.is_seed(template_path),
+            shared: layer.shared(template_path).map(<[String]>::to_vec),
         });
     }
     Ok(out)

@@ -282,6 +282,7 @@ fn execute(
                 new: Some(answers_text.clone().into_bytes()),
                 seed: false,
                 forced: None,
+                units: None,
             }]);
         }
         eprintln!("dry run: nothing was written");

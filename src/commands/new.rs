@@ -368,6 +368,11 @@ fn write_workspace(
         for file in files.iter().filter(|f| f.repo == repo) {
             journal.write_new(&root.join(&file.path), &file.bytes)?;
             lock.files.insert(file.path.clone(), hash(&file.bytes));
+            if let Some(containers) = &file.shared {
+                let units = crate::merge::units_of(&file.bytes, containers)
+                    .map_err(|e| anyhow::anyhow!("rendering `{}`: {e}", file.path))?;
+                lock.units.insert(file.path.clone(), units);
+            }
             committed.push((&file.path, &file.bytes));
         }
         let lock_text = lock.to_text();
