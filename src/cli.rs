@@ -25,6 +25,9 @@ pub enum Command {
     /// Remove a service or an environment from both repos.
     #[command(subcommand)]
     Remove(RemoveCommand),
+    /// Carry a workspace to this strata's templates: re-render both repos from `strata.toml`
+    /// and merge three ways where files were edited, keeping every edit.
+    Upgrade(UpgradeArgs),
     /// List the services and environments of a workspace, checked against the disk.
     List(ListArgs),
     /// List the presets, one line each.
@@ -208,6 +211,12 @@ pub enum RemoveCommand {
 pub struct RemoveArgs {
     /// The name to remove.
     pub name: String,
+    #[command(flatten)]
+    pub change: ChangeArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct UpgradeArgs {
     #[command(flatten)]
     pub change: ChangeArgs,
 }

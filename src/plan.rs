@@ -39,6 +39,16 @@ pub struct Change {
     pub forced: Option<Box<Action>>,
     /// A shared file: the units strata owns in it afterwards (`merge.rs`).
     pub units: Option<BTreeMap<String, String>>,
+    /// strata's pure render when `new` is something else (a three-way merge with a person's
+    /// edits, or a seed left as it is): what the lock and the merge base record.
+    pub render: Option<Vec<u8>>,
+}
+
+impl Change {
+    /// The bytes the lock and the base record for this change: strata's own render.
+    pub fn recorded(&self) -> Option<&[u8]> {
+        self.render.as_deref().or(self.new.as_deref())
+    }
 }
 
 impl Change {
@@ -96,8 +106,11 @@ impl Plan {
             if change.action == Action::Delete {
                 lock.units.remove(&change.path);
             }
-            match (&change.action, &change.new) {
+            match (&change.action, change.recorded()) {
                 (Action::Create | Action::Update | Action::Unchanged, Some(bytes)) => {
+                    lock.files.insert(change.path.clone(), hash(bytes));
+                }
+                (Action::KeepSeed, Some(bytes)) if change.render.is_some() => {
                     lock.files.insert(change.path.clone(), hash(bytes));
                 }
                 (Action::Delete, _) => {
@@ -116,6 +129,22 @@ pub fn plan(
     locks: &BTreeMap<Repo, Lock>,
     read: &mut dyn FnMut(Repo, &str) -> Option<Vec<u8>>,
 ) -> Plan {
+    plan_with_bases(rendered, deletions, locks, read, None)
+}
+
+/// Finds strata's last render of a file: (repo, path, its hash in the lock).
+pub type BaseReader<'a> = &'a mut dyn FnMut(Repo, &str, &str) -> Option<Vec<u8>>;
+
+/// [`plan`], merging three ways where a person edited a file strata owns and `bases` finds
+/// what strata wrote last (`strata upgrade`). Seeds then carry the new render, so that the
+/// caller can suggest the template's changes.
+pub fn plan_with_bases(
+    rendered: Vec<RenderedFile>,
+    deletions: Vec<(Repo, String, bool)>,
+    locks: &BTreeMap<Repo, Lock>,
+    read: &mut dyn FnMut(Repo, &str) -> Option<Vec<u8>>,
+    mut bases: Option<BaseReader<'_>>,
+) -> Plan {
     let mut changes = Vec::with_capacity(rendered.len() + deletions.len());
     for file in rendered {
         let old = read(file.repo, &file.path);
@@ -131,12 +160,48 @@ pub fn plan(
             continue;
         }
         let locked = locks.get(&file.repo).and_then(|l| l.files.get(&file.path));
+        let mut new = file.bytes;
+        let mut render = None;
         let (action, forced) = match &old {
             None => (Action::Create, None),
-            Some(_) if file.seed => (Action::KeepSeed, None),
-            Some(disk) if *disk == file.bytes => (Action::Unchanged, None),
+            Some(_) if file.seed => {
+                if bases.is_some() {
+                    render = Some(new.clone());
+                }
+                (Action::KeepSeed, None)
+            }
+            Some(disk) if *disk == new => (Action::Unchanged, None),
             Some(disk) => match locked {
                 Some(recorded) if *recorded == hash(disk) => (Action::Update, None),
+                Some(recorded) if bases.is_some() => {
+                    let base = bases
+                        .as_mut()
+                        .and_then(|find| find(file.repo, &file.path, recorded));
+                    match base.map(|base| crate::merge3::merge(&file.path, &base, disk, &new)) {
+                        Some(crate::merge3::Merged::Clean(merged)) => {
+                            let action = if merged == *disk { Action::Unchanged } else { Action::Update };
+                            render = Some(std::mem::replace(&mut new, merged));
+                            (action, None)
+                        }
+                        Some(crate::merge3::Merged::Conflicts { keys, forced }) => {
+                            render = Some(std::mem::replace(&mut new, forced));
+                            (
+                                Action::Conflict(format!(
+                                    "was changed here and in the template: {}",
+                                    keys.join(", ")
+                                )),
+                                Some(Box::new(Action::Update)),
+                            )
+                        }
+                        None => (
+                            Action::Conflict(
+                                "edited since strata wrote it, and what strata wrote is not in the repo's history"
+                                    .to_string(),
+                            ),
+                            Some(Box::new(Action::Update)),
+                        ),
+                    }
+                }
                 Some(_) => (
                     Action::Conflict("edited since strata wrote it".to_string()),
                     Some(Box::new(Action::Update)),
@@ -152,10 +217,11 @@ pub fn plan(
             path: file.path,
             action,
             old,
-            new: Some(file.bytes),
+            new: Some(new),
             seed: file.seed,
             forced,
             units: None,
+            render,
         });
     }
     for (repo, path, seed) in deletions {
@@ -189,6 +255,7 @@ pub fn plan(
             seed,
             forced,
             units: None,
+            render: None,
         });
     }
     Plan { changes }
@@ -212,6 +279,7 @@ fn plan_shared(
         seed: false,
         forced,
         units,
+        render: None,
     };
     let Some(disk) = &old else {
         let units = crate::merge::units_of(&rendered, containers).ok();

@@ -141,6 +141,13 @@ impl Renderer {
         Ok(out)
     }
 
+    /// Whether a rendered path of a repo is an instance of one of its layer's seed files.
+    pub fn is_seed_instance(&self, repo: Repo, path: &str) -> bool {
+        self.layers
+            .iter()
+            .any(|(layer, _)| layer.repo == repo && layer.is_seed_instance(path))
+    }
+
     /// The paths a scope renders, without rendering them (for deletions).
     pub fn paths(
         &self,

@@ -388,6 +388,10 @@ fn write_workspace(
                 env!("CARGO_PKG_VERSION")
             );
             git::init_and_commit(&root, &committed, &message)?;
+            // The first commit holds strata's render of every file: the base of later merges.
+            let repo = git2::Repository::open(&root)?;
+            let head = repo.head()?.peel_to_commit()?.id();
+            repo.reference(crate::base::REF, head, true, "strata: record the render")?;
         }
         Ok(())
     };
