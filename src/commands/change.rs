@@ -176,8 +176,10 @@ pub fn upgrade(args: &UpgradeArgs) -> Result<()> {
         "Upgrade to strata {running} (from {})",
         answers.strata_version
     );
-    answers.strata_version = running.to_string();
-    answers.history.push(format!("upgrade to {running}"));
+    if answers.strata_version != running {
+        answers.strata_version = running.to_string();
+        answers.history.push(format!("upgrade to {running}"));
+    }
     execute_with(
         gitops,
         workspace,
@@ -373,6 +375,15 @@ fn execute_with(
             lock::FILE_NAME.to_string(),
             next.to_text().into_bytes(),
         ));
+    }
+
+    let nothing_to_do = plan.changes.iter().all(|c| !c.touches_disk())
+        && extra
+            .iter()
+            .all(|(repo, path, bytes)| workspace.read(*repo, path).as_deref() == Some(bytes));
+    if nothing_to_do {
+        eprintln!("nothing to change: both repos are up to date");
+        return Ok(());
     }
 
     if args.dry_run {
