@@ -236,11 +236,21 @@ fn execute_with(
     message: &str,
     upgrade: bool,
 ) -> Result<()> {
-    let foundation =
-        CompiledLayer::new(pack::foundation_layer(&answers.pack).map_err(Problems::from)?)?;
-    let gitops = gitops
-        .join()
-        .expect("template compilation does not panic")?;
+    let foundation = CompiledLayer::new(crate::overrides::layer_of(
+        &workspace.roots[&Repo::Foundation],
+        pack::foundation_layer(&answers.pack).map_err(Problems::from)?,
+    )?)?;
+    let gitops_root = &workspace.roots[&Repo::Gitops];
+    let gitops = if gitops_root.join(crate::overrides::DIR).exists() {
+        CompiledLayer::new(crate::overrides::layer_of(
+            gitops_root,
+            pack::gitops_layer(),
+        )?)?
+    } else {
+        gitops
+            .join()
+            .expect("template compilation does not panic")?
+    };
     let renderer = Renderer::from_compiled(vec![foundation, gitops])?;
     let rendered = renderer.render(&answers, scope)?;
     let new_paths: BTreeSet<(Repo, &str)> =
@@ -266,6 +276,7 @@ fn execute_with(
             for path in workspace.locks[&repo].files.keys() {
                 if !new_paths.contains(&(repo, path.as_str()))
                     && !renderer.is_seed_instance(repo, path)
+                    && !path.starts_with(crate::overrides::DIR)
                     && !deletions.iter().any(|(r, p, _)| *r == repo && p == path)
                 {
                     deletions.push((repo, path.clone(), false));
