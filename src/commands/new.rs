@@ -388,7 +388,7 @@ pub fn run(args: &NewArgs) -> Result<()> {
             apply::move_into_place(&moves)
         });
     let _ = fs::remove_dir_all(&staging);
-    result.context("nothing was written")?;
+    result.context(crate::error::NOTHING_WRITTEN)?;
     for repo in Repo::BOTH {
         let count = files.iter().filter(|f| f.repo == repo).count() + 2;
         eprintln!(
