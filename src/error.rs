@@ -41,14 +41,25 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
 /// What strata says when it wrote nothing; printed once, last.
 pub const NOTHING_WRITTEN: &str = "nothing was written";
 
-/// Renders an error for stderr: the cause first, the outcome last.
+/// Whether a message of an error chain says what strata did about the error (an outcome)
+/// rather than what it was doing (an operation, part of the cause).
+fn is_outcome(message: &str) -> bool {
+    message == NOTHING_WRITTEN
+        || message.starts_with("the change was rolled back")
+        || message.starts_with("rolling back")
+}
+
+/// Renders an error for stderr: the cause first (`operation: ...: root cause`), then the
+/// outcomes, innermost first, then the hint, and `nothing was written` once, last.
 pub fn render(err: &anyhow::Error) -> String {
     let messages: Vec<String> = err.chain().map(ToString::to_string).collect();
-    let (cause, outcomes) = messages.split_last().expect("an error has a message");
+    let (outcomes, cause): (Vec<&String>, Vec<&String>) =
+        messages.iter().partition(|m| is_outcome(m));
     let mut nothing_written = err.chain().any(|cause| cause.is::<Problems>());
-    let mut out = format!("error: {cause}");
+    let cause: Vec<&str> = cause.iter().map(|m| m.as_str()).collect();
+    let mut out = format!("error: {}", cause.join(": "));
     for outcome in outcomes.iter().rev() {
-        if outcome == NOTHING_WRITTEN {
+        if *outcome == NOTHING_WRITTEN {
             nothing_written = true;
         } else {
             out.push_str(&format!("\n  {outcome}"));
@@ -69,12 +80,13 @@ mod tests {
 
     #[test]
     fn the_cause_comes_first_and_nothing_was_written_last_once() {
-        let err = anyhow::anyhow!("cannot create `x`: permission denied")
+        let err = anyhow::anyhow!("permission denied")
+            .context("creating `x`")
             .context("the change was rolled back in both repos")
             .context(NOTHING_WRITTEN);
         assert_eq!(
             render(&err),
-            "error: cannot create `x`: permission denied\n  the change was rolled back in both repos\nnothing was written"
+            "error: creating `x`: permission denied\n  the change was rolled back in both repos\nnothing was written"
         );
     }
 }

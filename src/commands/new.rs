@@ -374,7 +374,9 @@ pub fn run(args: &NewArgs) -> Result<()> {
         return Ok(());
     }
 
-    fs::create_dir_all(&args.out).with_context(|| format!("creating `{}`", args.out.display()))?;
+    fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating `{}`", args.out.display()))
+        .context(crate::error::NOTHING_WRITTEN)?;
     let staging = apply::staging_dir(&args.out, &answers.project)?;
     let result =
         write_workspace(&staging, &answers, &files, &answers_text, !args.no_git).and_then(|()| {
