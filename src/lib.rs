@@ -6,6 +6,7 @@
 
 pub mod answers;
 pub mod apply;
+pub mod base;
 pub mod cli;
 pub mod commands;
 pub mod confine;
@@ -15,8 +16,11 @@ pub mod grow;
 pub mod interrupt;
 pub mod journal;
 pub mod lock;
+pub mod merge;
+pub mod merge3;
 pub mod names;
 pub mod output;
+pub mod overrides;
 pub mod ownership;
 pub mod pack;
 pub mod plan;

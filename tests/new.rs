@@ -239,28 +239,23 @@ fn a_failure_before_the_move_leaves_nothing_half_written() {
 }
 
 #[test]
-fn a_read_only_output_directory_fails_cleanly() {
+fn an_output_directory_that_cannot_be_made_fails_cleanly() {
+    // A path under a regular file cannot be created, whoever runs the test (root included).
     let tmp = assert_fs::TempDir::new().unwrap();
-    let out = tmp.child("ro");
-    out.create_dir_all().unwrap();
-    let mut perms = std::fs::metadata(out.path()).unwrap().permissions();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o555);
-    std::fs::set_permissions(out.path(), perms).unwrap();
-    let result = strata()
+    let file = tmp.child("a-file");
+    file.write_str("not a directory").unwrap();
+    strata()
         .args(["new", "acme", "--out"])
-        .arg(out.path())
-        .assert();
-    let mut perms = std::fs::metadata(out.path()).unwrap().permissions();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
-    std::fs::set_permissions(out.path(), perms).unwrap();
-    // Root ignores directory permissions; then the run succeeds, which is also correct.
-    let output = result.get_output();
-    if output.status.success() {
-        assert!(out.path().join("acme-foundation/Pulumi.yaml").is_file());
-    } else {
-        assert_eq!(output.status.code(), Some(1));
-        assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
-    }
+        .arg(file.path().join("out"))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("a-file"))
+        .stderr(predicate::str::ends_with("nothing was written\n"));
+    assert_eq!(
+        std::fs::read_to_string(file.path()).unwrap(),
+        "not a directory"
+    );
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1);
 }
 
 #[test]
@@ -274,39 +269,56 @@ fn no_git_makes_plain_directories() {
 
 #[test]
 fn presets_and_packs_are_listed_one_per_line() {
-    strata()
-        .arg("presets")
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("startup").and(predicate::str::contains("production")));
-    strata()
-        .args(["presets", "--keys"])
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("cluster.version = \"1.35\""));
-    strata()
-        .arg("packs")
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("pulumi-python"));
+    let lines = |args: &[&str]| -> Vec<String> {
+        let output = strata()
+            .args(args)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        String::from_utf8(output)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+    // `<name>  <description>`, one line each, sorted, the default marked.
+    let presets = lines(&["presets"]);
+    let names: Vec<&str> = presets
+        .iter()
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(names, ["production", "startup"], "{presets:?}");
+    assert!(
+        presets.iter().all(|l| l.split_whitespace().count() > 3),
+        "{presets:?}"
+    );
+    assert!(presets[1].ends_with("(default)") && !presets[0].ends_with("(default)"));
+    let packs = lines(&["packs"]);
+    assert_eq!(packs.len(), 1, "{packs:?}");
+    assert!(packs[0].starts_with("pulumi-python ") && packs[0].ends_with("(default)"));
+    // `--keys`: one `key = value` line per setting, every key once.
+    let keys = lines(&["presets", "--keys"]);
+    assert!(
+        keys.iter()
+            .any(|l| l.trim() == "cluster.version = \"1.35\""),
+        "{keys:?}"
+    );
+    let settings: Vec<&str> = keys
+        .iter()
+        .filter(|l| l.contains(" = "))
+        .map(|l| l.trim().split(" = ").next().unwrap())
+        .collect();
+    let mut unique = settings.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert!(settings.len() > 20);
     strata()
         .arg("--version")
         .assert()
         .success()
         .stdout(predicate::str::contains(env!("CARGO_PKG_VERSION")));
-    for args in [
-        vec!["--help"],
-        vec!["new", "--help"],
-        vec!["add", "service", "--help"],
-        vec!["remove", "env", "--help"],
-        vec!["list", "--help"],
-    ] {
-        strata()
-            .args(&args)
-            .assert()
-            .success()
-            .stdout(predicate::str::contains("Usage"));
-    }
 }
 
 #[test]
@@ -316,4 +328,138 @@ fn generation_is_deterministic() {
     new_workspace(a.path(), &["--services", "api,web", "--no-git"]);
     new_workspace(b.path(), &["--services", "api,web", "--no-git"]);
     assert_eq!(snapshot(a.path()), snapshot(b.path()));
+}
+
+#[test]
+fn access_backend_and_credentials_flags_reach_the_foundation() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (foundation, _) = common::new_workspace(
+        tmp.path(),
+        &[
+            "--envs",
+            "dev",
+            "--backend",
+            "s3://acme-pulumi-state/platform",
+            "--api-cidrs",
+            "203.0.113.0/24,198.51.100.7/32",
+            "--admin-role",
+            "arn:aws:iam::123456789012:role/platform-admin",
+            "--public-repo",
+        ],
+    );
+    let project = std::fs::read_to_string(foundation.join("Pulumi.yaml")).unwrap();
+    let project: serde_json::Value = serde_yaml_ng::from_str(&project).unwrap();
+    assert_eq!(project["backend"]["url"], "s3://acme-pulumi-state/platform");
+    let stack = std::fs::read_to_string(foundation.join("Pulumi.shared.yaml")).unwrap();
+    let stack: serde_json::Value = serde_yaml_ng::from_str(&stack).unwrap();
+    let config = &stack["config"];
+    assert_eq!(
+        config["acme-foundation:endpoint"]["publicAccessCidrs"],
+        serde_json::json!(["203.0.113.0/24", "198.51.100.7/32"])
+    );
+    assert_eq!(
+        config["acme-foundation:adminRoleArns"],
+        serde_json::json!(["arn:aws:iam::123456789012:role/platform-admin"])
+    );
+    assert_eq!(config["acme-foundation:gitops"]["repoCredentials"], "none");
+    let answers = std::fs::read_to_string(foundation.join("strata.toml")).unwrap();
+    assert!(answers.contains("secrets_provider = \"awskms://alias/acme-pulumi?region=eu-west-1\""));
+}
+
+#[test]
+fn the_api_endpoint_fails_closed_without_api_cidrs() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (foundation, _) = common::new_workspace(tmp.path(), &["--envs", "dev"]);
+    let stack = std::fs::read_to_string(foundation.join("Pulumi.shared.yaml")).unwrap();
+    let stack: serde_json::Value = serde_yaml_ng::from_str(&stack).unwrap();
+    assert_eq!(
+        stack["config"]["acme-foundation:endpoint"]["publicAccessCidrs"],
+        serde_json::json!([])
+    );
+}
+
+#[test]
+fn bad_backend_cidrs_and_providers_are_refused_with_nothing_written() {
+    for (flag, value, named) in [
+        ("--backend", "s3://Bad_Bucket", "--backend"),
+        ("--backend", "gcs://bucket", "--backend"),
+        ("--backend", "pulumi-cloud:", "--backend"),
+        ("--api-cidrs", "10.0.0.1/8", "--api-cidrs"),
+        ("--api-cidrs", "everyone", "--api-cidrs"),
+        ("--secrets-provider", "rot13", "--secrets-provider"),
+        ("--admin-role", "admin", "cluster.admin_role_arns"),
+    ] {
+        let tmp = assert_fs::TempDir::new().unwrap();
+        common::strata()
+            .args(["new", "acme", "--out"])
+            .arg(tmp.path())
+            .args([flag, value])
+            .assert()
+            .code(2)
+            .stderr(predicates::str::contains(named))
+            .stderr(predicates::str::contains("hint:"));
+        assert_eq!(
+            std::fs::read_dir(tmp.path()).unwrap().count(),
+            0,
+            "{flag} {value}"
+        );
+    }
+}
+
+#[test]
+fn exposure_picks_the_environment_load_balancer_or_none() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (foundation, gitops) = common::new_workspace(tmp.path(), &["--envs", "dev,prod"]);
+    let add = |args: &[&str]| {
+        common::strata()
+            .args(["add", "service"])
+            .args(args)
+            .arg("-C")
+            .arg(&gitops)
+            .assert()
+            .success();
+    };
+    add(&["worker", "--expose", "none"]);
+    add(&["admin", "--expose", "internal"]);
+    add(&["api", "--host", "api-{env}.example.com"]);
+    let overlay =
+        |service: &str, file: &str| gitops.join(format!("services/{service}/overlays/prod/{file}"));
+    assert!(!gitops.join("services/worker/base/ingress.yaml").exists());
+    assert!(!overlay("worker", "patch-ingress.yaml").exists());
+    let patch = std::fs::read_to_string(overlay("admin", "patch-ingress.yaml")).unwrap();
+    assert!(patch.contains("value: prod-internal"), "{patch}");
+    let patch = std::fs::read_to_string(overlay("api", "patch-ingress.yaml")).unwrap();
+    assert!(patch.contains("value: prod-public"), "{patch}");
+    let answers = std::fs::read_to_string(gitops.join("strata.toml")).unwrap();
+    assert!(answers.contains("expose = \"none\"") && answers.contains("expose = \"internal\""));
+    // The certificate of each environment covers the host outside its wildcard.
+    let stack = std::fs::read_to_string(foundation.join("Pulumi.shared.yaml")).unwrap();
+    let stack: serde_json::Value = serde_yaml_ng::from_str(&stack).unwrap();
+    let prod = &stack["config"]["acme-foundation:environments"][1];
+    assert_eq!(prod["certificate"]["domainName"], "*.prod.example.com");
+    assert_eq!(
+        prod["certificate"]["subjectAlternativeNames"],
+        serde_json::json!(["api-prod.example.com"])
+    );
+    common::strata()
+        .args(["add", "service", "job", "--expose", "sometimes", "-C"])
+        .arg(&gitops)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("--expose"));
+    common::strata()
+        .args([
+            "add",
+            "service",
+            "job",
+            "--expose",
+            "none",
+            "--host",
+            "job.example.com",
+            "-C",
+        ])
+        .arg(&gitops)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("no effect with `--expose none`"));
 }

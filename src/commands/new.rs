@@ -131,6 +131,29 @@ pub fn resolve(args: &NewArgs) -> Result<Answers, Problems> {
             .hint("use a branch such as `main`"),
         );
     }
+    let backend = match &args.backend {
+        Some(raw) => problems.take(answers::Backend::parse(raw)),
+        None => Some(answers::Backend::PulumiCloud { org: None }),
+    };
+    let secrets_provider = match &args.secrets_provider {
+        Some(raw) => problems.take(answers::parse_secrets_provider(raw)),
+        None => None,
+    };
+    let mut api_cidrs = Vec::new();
+    if let Some(list) = &args.api_cidrs {
+        for cidr in list.split(',').map(str::trim) {
+            match cidr.parse::<ipnet::Ipv4Net>() {
+                Ok(net) if net.network() == net.addr() => api_cidrs.push(net.to_string()),
+                _ => problems.push(
+                    Problem::new(
+                        format!("`--api-cidrs`: `{}`", cidr.escape_default()),
+                        "is not an IPv4 network CIDR",
+                    )
+                    .hint("list networks such as `203.0.113.0/24,198.51.100.7/32`"),
+                ),
+            }
+        }
+    }
     let envs: Vec<String> = match &args.envs {
         Some(list) => match names::parse_list::<EnvName>("--envs", list) {
             Ok(envs) => envs.into_iter().map(|e| e.to_string()).collect(),
@@ -179,16 +202,39 @@ pub fn resolve(args: &NewArgs) -> Result<Answers, Problems> {
             }
         }
     }
-    let (Some(project), Some((settings, _)), Some(region), Some(domain), Some(git_base)) =
-        (project, resolved, region, domain, git_base)
+    let (
+        Some(project),
+        Some((mut settings, _)),
+        Some(region),
+        Some(domain),
+        Some(git_base),
+        Some(backend),
+    ) = (project, resolved, region, domain, git_base, backend)
     else {
         return Err(problems);
     };
+    if args.api_cidrs.is_some() {
+        settings.cluster.public_access_cidrs = api_cidrs;
+    }
+    if !args.admin_roles.is_empty() {
+        settings.cluster.admin_role_arns = args.admin_roles.clone();
+    }
+    for p in settings.validate().0 {
+        problems.push(p);
+    }
     problems.clone().into_result()?;
 
     let project = project.to_string();
     let first_cidr = (settings.network.topology == Topology::PerEnvironment)
         .then(|| settings.network.vpc_cidr.clone());
+    let state = answers::State {
+        backend: args
+            .backend
+            .clone()
+            .unwrap_or_else(|| "pulumi-cloud".to_string()),
+        secrets_provider: secrets_provider
+            .unwrap_or_else(|| backend.default_secrets_provider(&project, &region)),
+    };
     let mut answers = Answers {
         format: FORMAT,
         strata_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -198,6 +244,7 @@ pub fn resolve(args: &NewArgs) -> Result<Answers, Problems> {
         region,
         domain,
         aws_account_id: account,
+        templates: Vec::new(),
         history: vec![format!(
             "new {project} --preset {preset_name} --pack {pack_name}"
         )],
@@ -207,7 +254,13 @@ pub fn resolve(args: &NewArgs) -> Result<Answers, Problems> {
             revision: args.revision.clone(),
             foundation_dir: format!("../{}", Repo::Foundation.dir_name(&project)),
             gitops_dir: format!("../{}", Repo::Gitops.dir_name(&project)),
+            credentials: if args.public_repo {
+                answers::RepoCredentials::None
+            } else {
+                answers::RepoCredentials::SecretsManager
+            },
         },
+        state,
         environments: vec![answers::Environment {
             name: envs[0].clone(),
             vpc_cidr: first_cidr,
@@ -228,18 +281,76 @@ pub fn resolve(args: &NewArgs) -> Result<Answers, Problems> {
     Ok(answers)
 }
 
-/// Renders every file of a fresh workspace.
-pub fn render_all(answers: &Answers) -> Result<Vec<RenderedFile>> {
-    let layers = vec![
-        pack::foundation_layer(&answers.pack).map_err(Problems::from)?,
-        pack::gitops_layer(),
-    ];
-    Renderer::new(layers)?.render(answers, &Scope::All)
+/// Renders every file of a fresh workspace with template overrides of each layer.
+fn render_with(
+    answers: &Answers,
+    foundation_overrides: Vec<(String, Vec<u8>)>,
+    gitops_overrides: Vec<(String, Vec<u8>)>,
+) -> Result<Vec<RenderedFile>> {
+    let mut foundation = pack::foundation_layer(&answers.pack).map_err(Problems::from)?;
+    let mut gitops = pack::gitops_layer();
+    let mut problems = Problems::default();
+    for (layer, overrides, origin) in [
+        (&mut foundation, foundation_overrides, "foundation"),
+        (&mut gitops, gitops_overrides, "gitops"),
+    ] {
+        if let Err(more) = crate::overrides::apply(layer, overrides, origin) {
+            problems.extend(more);
+        }
+    }
+    problems.into_result()?;
+    Renderer::new(vec![foundation, gitops])?.render(answers, &Scope::All)
 }
 
 pub fn run(args: &NewArgs) -> Result<()> {
-    let answers = resolve(args)?;
-    let files = render_all(&answers)?;
+    let mut answers = resolve(args)?;
+    let (foundation_overrides, gitops_overrides) = match &args.templates {
+        None => (Vec::new(), Vec::new()),
+        Some(dir) => {
+            if !dir.is_dir() {
+                return Err(Problems::from(
+                    Problem::new(format!("`--templates {}`", dir.display()), "is not a directory")
+                        .hint("give a directory holding `foundation/` and/or `gitops/` template overrides"),
+                )
+                .into());
+            }
+            let foundation = crate::overrides::read(&dir.join("foundation"))?;
+            let gitops = crate::overrides::read(&dir.join("gitops"))?;
+            if foundation.is_empty() && gitops.is_empty() {
+                return Err(Problems::from(
+                    Problem::new(format!("`--templates {}`", dir.display()), "holds no template under `foundation/` or `gitops/`")
+                        .hint("put overrides at `DIR/gitops/<template path>` or `DIR/foundation/<template path>`"),
+                )
+                .into());
+            }
+            (foundation, gitops)
+        }
+    };
+    answers.templates = foundation_overrides
+        .iter()
+        .map(|(p, _)| format!("foundation/{p}"))
+        .chain(gitops_overrides.iter().map(|(p, _)| format!("gitops/{p}")))
+        .collect();
+    let mut files = render_with(
+        &answers,
+        foundation_overrides.clone(),
+        gitops_overrides.clone(),
+    )?;
+    // Each repo carries its overrides, for every later command.
+    for (repo, overrides) in [
+        (Repo::Foundation, foundation_overrides),
+        (Repo::Gitops, gitops_overrides),
+    ] {
+        for (path, bytes) in overrides {
+            files.push(RenderedFile {
+                repo,
+                path: format!("{}/{path}", crate::overrides::DIR),
+                bytes,
+                seed: true,
+                shared: None,
+            });
+        }
+    }
     let answers_text = answers.to_toml();
 
     if args.dry_run {
@@ -263,7 +374,9 @@ pub fn run(args: &NewArgs) -> Result<()> {
         return Ok(());
     }
 
-    fs::create_dir_all(&args.out).with_context(|| format!("creating `{}`", args.out.display()))?;
+    fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating `{}`", args.out.display()))
+        .context(crate::error::NOTHING_WRITTEN)?;
     let staging = apply::staging_dir(&args.out, &answers.project)?;
     let result =
         write_workspace(&staging, &answers, &files, &answers_text, !args.no_git).and_then(|()| {
@@ -277,7 +390,7 @@ pub fn run(args: &NewArgs) -> Result<()> {
             apply::move_into_place(&moves)
         });
     let _ = fs::remove_dir_all(&staging);
-    result.context("nothing was written")?;
+    result.context(crate::error::NOTHING_WRITTEN)?;
     for repo in Repo::BOTH {
         let count = files.iter().filter(|f| f.repo == repo).count() + 2;
         eprintln!(
@@ -315,7 +428,17 @@ fn write_workspace(
         let mut committed: Vec<(&str, &[u8])> = Vec::new();
         for file in files.iter().filter(|f| f.repo == repo) {
             journal.write_new(&root.join(&file.path), &file.bytes)?;
+            if file.path.starts_with(crate::overrides::DIR) {
+                // The organisation's templates: theirs, never strata's.
+                committed.push((&file.path, &file.bytes));
+                continue;
+            }
             lock.files.insert(file.path.clone(), hash(&file.bytes));
+            if let Some(containers) = &file.shared {
+                let units = crate::merge::units_of(&file.bytes, containers)
+                    .map_err(|e| anyhow::anyhow!("rendering `{}`: {e}", file.path))?;
+                lock.units.insert(file.path.clone(), units);
+            }
             committed.push((&file.path, &file.bytes));
         }
         let lock_text = lock.to_text();
@@ -331,6 +454,10 @@ fn write_workspace(
                 env!("CARGO_PKG_VERSION")
             );
             git::init_and_commit(&root, &committed, &message)?;
+            // The first commit holds strata's render of every file: the base of later merges.
+            let repo = git2::Repository::open(&root)?;
+            let head = repo.head()?.peel_to_commit()?.id();
+            repo.reference(crate::base::REF, head, true, "strata: record the render")?;
         }
         Ok(())
     };
