@@ -322,7 +322,7 @@ fn execute_with(
         upgrade.then_some(&mut find_base as plan::BaseReader<'_>),
     );
     if upgrade {
-        suggest_seed_changes(&workspace, &plan.changes, &mut find_base);
+        suggest_seed_changes(&workspace, &plan.changes, &mut find_base)?;
     }
 
     let conflicts = plan.conflicts();
@@ -491,7 +491,7 @@ fn suggest_seed_changes(
     workspace: &Workspace,
     changes: &[Change],
     find_base: plan::BaseReader<'_>,
-) {
+) -> Result<()> {
     for change in changes.iter().filter(|c| c.action == Action::KeepSeed) {
         let (Some(render), Some(locked)) = (
             change.render.as_deref(),
@@ -511,12 +511,14 @@ fn suggest_seed_changes(
             action: Action::Update,
             ..change.clone()
         };
-        println!(
+        crate::outln!(
             "# suggestion: the template of {} `{}` (yours, not rewritten) changed:",
-            change.repo, change.path
-        );
-        print!("{}", plan::diff(&suggestion));
+            change.repo,
+            change.path
+        )?;
+        crate::out!("{}", plan::diff(&suggestion))?;
     }
+    Ok(())
 }
 
 fn print_diffs(changes: &[Change]) -> Result<()> {
