@@ -39,6 +39,9 @@ pub struct Answers {
     #[serde(default)]
     pub history: Vec<String>,
     pub repos: Repos,
+    /// Where Pulumi keeps the foundation's state, and how it encrypts the stacks' secrets.
+    #[serde(default)]
+    pub state: State,
     /// The environments, in order; the first is the default `--from` of `add env`.
     pub environments: Vec<Environment>,
     #[serde(default)]
@@ -59,6 +62,168 @@ pub struct Repos {
     pub foundation_dir: String,
     /// The gitops repo's directory, relative to either repo's root.
     pub gitops_dir: String,
+    /// How Argo CD authenticates to the gitops repo.
+    #[serde(default)]
+    pub credentials: RepoCredentials,
+}
+
+/// How Argo CD authenticates to the gitops repo.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RepoCredentials {
+    /// A private repo: the foundation reads a read-only credential from AWS Secrets Manager
+    /// (`<project>/argocd/gitops-repo`) through External Secrets.
+    #[default]
+    SecretsManager,
+    /// A public repo: Argo CD needs no credential.
+    None,
+}
+
+/// Where Pulumi keeps the foundation's state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct State {
+    /// `s3://BUCKET[/PREFIX]`, `pulumi-cloud`, `pulumi-cloud:ORG` or `local`.
+    pub backend: String,
+    /// The secrets provider every stack is created with: `default` (the backend's own),
+    /// `passphrase`, or a KMS URL such as `awskms://alias/acme-pulumi?region=eu-west-1`.
+    pub secrets_provider: String,
+}
+
+impl Default for State {
+    /// What a workspace written before `--backend` existed meant: the backend the user is
+    /// logged in to, Pulumi Cloud by default.
+    fn default() -> Self {
+        Self {
+            backend: "pulumi-cloud".to_string(),
+            secrets_provider: "default".to_string(),
+        }
+    }
+}
+
+/// A parsed `--backend`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    S3 { bucket: String, prefix: String },
+    PulumiCloud { org: Option<String> },
+    Local,
+}
+
+impl Backend {
+    /// Parses `s3://BUCKET[/PREFIX]`, `pulumi-cloud[:ORG]` or `local`.
+    pub fn parse(value: &str) -> Result<Backend, Problem> {
+        let bad = |why: &str| {
+            Problem::new(
+                format!("`--backend {}`", value.escape_default()),
+                why.to_string(),
+            )
+            .hint("use `s3://BUCKET[/PREFIX]`, `pulumi-cloud`, `pulumi-cloud:ORG` or `local`")
+        };
+        if value == "local" {
+            return Ok(Backend::Local);
+        }
+        if let Some(rest) = value.strip_prefix("pulumi-cloud") {
+            return match rest.strip_prefix(':') {
+                None if rest.is_empty() => Ok(Backend::PulumiCloud { org: None }),
+                Some(org)
+                    if !org.is_empty()
+                        && org.len() <= 40
+                        && org
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') =>
+                {
+                    Ok(Backend::PulumiCloud {
+                        org: Some(org.to_string()),
+                    })
+                }
+                _ => Err(bad("has an organization name Pulumi Cloud does not accept")),
+            };
+        }
+        let Some(rest) = value.strip_prefix("s3://") else {
+            return Err(bad("is not a backend strata knows"));
+        };
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let bucket_ok = (3..=63).contains(&bucket.len())
+            && bucket
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+            && bucket.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && bucket.ends_with(|c: char| c.is_ascii_alphanumeric())
+            && !bucket.contains("..");
+        if !bucket_ok {
+            return Err(bad("does not name a valid S3 bucket (3 to 63 characters: lowercase letters, digits, `-` and `.`)"));
+        }
+        let prefix = prefix.trim_end_matches('/');
+        if !prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
+            || prefix.contains("//")
+            || prefix.split('/').any(|part| part == "." || part == "..")
+        {
+            return Err(bad(
+                "has a prefix with characters other than letters, digits, `-`, `_`, `.` and `/`",
+            ));
+        }
+        Ok(Backend::S3 {
+            bucket: bucket.to_string(),
+            prefix: prefix.to_string(),
+        })
+    }
+
+    /// The `backend.url` of `Pulumi.yaml` (and of `pulumi login`).
+    pub fn url(&self) -> String {
+        match self {
+            Backend::S3 { bucket, prefix } if prefix.is_empty() => format!("s3://{bucket}"),
+            Backend::S3 { bucket, prefix } => format!("s3://{bucket}/{prefix}"),
+            Backend::PulumiCloud { .. } => "https://api.pulumi.com".to_string(),
+            Backend::Local => "file://~".to_string(),
+        }
+    }
+
+    /// `s3`, `pulumi-cloud` or `local`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Backend::S3 { .. } => "s3",
+            Backend::PulumiCloud { .. } => "pulumi-cloud",
+            Backend::Local => "local",
+        }
+    }
+
+    /// The secrets provider that suits this backend when none is given: a KMS key next to an
+    /// S3 bucket, Pulumi Cloud's own, a passphrase on a local disk.
+    pub fn default_secrets_provider(&self, project: &str, region: &str) -> String {
+        match self {
+            Backend::S3 { .. } => format!("awskms://alias/{project}-pulumi?region={region}"),
+            Backend::PulumiCloud { .. } => "default".to_string(),
+            Backend::Local => "passphrase".to_string(),
+        }
+    }
+}
+
+/// Checks a `--secrets-provider` value.
+pub fn parse_secrets_provider(value: &str) -> Result<String, Problem> {
+    const SCHEMES: &[&str] = &[
+        "awskms://",
+        "azurekeyvault://",
+        "gcpkms://",
+        "hashivault://",
+    ];
+    let ok = matches!(value, "default" | "passphrase")
+        || SCHEMES
+            .iter()
+            .any(|s| value.strip_prefix(s).is_some_and(|rest| !rest.is_empty()))
+            && value
+                .chars()
+                .all(|c| c.is_ascii_graphic() && !matches!(c, '"' | '\\' | '\'' | '`'));
+    if ok {
+        Ok(value.to_string())
+    } else {
+        Err(Problem::new(
+            format!("`--secrets-provider {}`", value.escape_default()),
+            "is not a Pulumi secrets provider",
+        )
+        .hint("use `default`, `passphrase`, or a KMS URL such as `awskms://alias/NAME?region=eu-west-1`"))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -91,6 +256,9 @@ pub struct Service {
     /// Whether the service has an IAM role (IRSA).
     #[serde(default)]
     pub irsa: bool,
+    /// How the service is reached from outside its namespace.
+    #[serde(default)]
+    pub expose: Expose,
     /// Keys of the service's secrets, read from AWS Secrets Manager by an ExternalSecret.
     #[serde(default)]
     pub secrets: Vec<String>,
@@ -106,6 +274,45 @@ pub struct Service {
 pub struct ServiceEnv {
     pub min_replicas: u32,
     pub max_replicas: u32,
+}
+
+/// How a service is reached from outside its namespace.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Expose {
+    /// Through the environment's internet-facing load balancer.
+    #[default]
+    Public,
+    /// Through the environment's internal load balancer, reachable from the VPC only.
+    Internal,
+    /// No load balancer: a worker, or a service called only from its namespace.
+    None,
+}
+
+impl Expose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Expose::Public => "public",
+            Expose::Internal => "internal",
+            Expose::None => "none",
+        }
+    }
+}
+
+impl std::str::FromStr for Expose {
+    type Err = Problem;
+    fn from_str(value: &str) -> Result<Self, Problem> {
+        match value {
+            "public" => Ok(Expose::Public),
+            "internal" => Ok(Expose::Internal),
+            "none" => Ok(Expose::None),
+            _ => Err(Problem::new(
+                format!("`--expose {}`", value.escape_default()),
+                "is not a way to expose a service",
+            )
+            .hint("use `public` (the default), `internal` or `none`")),
+        }
+    }
 }
 
 /// The default host pattern of a service.
@@ -196,6 +403,12 @@ impl Answers {
                 push(p);
             }
         }
+        if let Err(p) = Backend::parse(&self.state.backend) {
+            push(p);
+        }
+        if let Err(p) = parse_secrets_provider(&self.state.secrets_provider) {
+            push(p);
+        }
         for p in self.settings.validate().0 {
             push(p);
         }
@@ -257,6 +470,27 @@ impl Answers {
             }
         }
         problems
+    }
+
+    /// The ACM certificate of an environment: a wildcard for the hosts one level below
+    /// `<env>.<domain>` (strata's default pattern), and a subject alternative name for every
+    /// other host a service of the environment is reached at. Returns (domain name, SANs).
+    pub fn certificate(&self, env: &str) -> (String, Vec<String>) {
+        let zone = format!("{env}.{}", self.domain);
+        let mut sans: Vec<String> = self
+            .services
+            .iter()
+            .filter(|(_, s)| s.expose != Expose::None && s.envs.contains_key(env))
+            .map(|(name, s)| s.host_in(name, env, &self.domain))
+            .filter(|host| {
+                host.strip_suffix(&zone)
+                    .and_then(|label| label.strip_suffix('.'))
+                    .is_none_or(|label| label.is_empty() || label.contains('.'))
+            })
+            .collect();
+        sans.sort_unstable();
+        sans.dedup();
+        (format!("*.{zone}"), sans)
     }
 
     /// The names of the environments, in order.

@@ -25,6 +25,9 @@ pub enum Command {
     /// Remove a service or an environment from both repos.
     #[command(subcommand)]
     Remove(RemoveCommand),
+    /// Carry a workspace to this strata's templates: re-render both repos from `strata.toml`
+    /// and merge three ways where files were edited, keeping every edit.
+    Upgrade(UpgradeArgs),
     /// List the services and environments of a workspace, checked against the disk.
     List(ListArgs),
     /// List the presets, one line each.
@@ -68,6 +71,27 @@ pub struct NewArgs {
     /// The branch Argo CD follows.
     #[arg(long, value_name = "BRANCH", default_value = "main")]
     pub revision: String,
+    /// Comma-separated CIDRs allowed to reach the Kubernetes API's public endpoint, for
+    /// example `203.0.113.0/24`. Without it the endpoint opens to no one: `pulumi preview`
+    /// stops and names the config key to set.
+    #[arg(long, value_name = "LIST")]
+    pub api_cidrs: Option<String>,
+    /// An IAM role granted cluster-admin through an EKS access entry (repeatable), for example
+    /// `arn:aws:iam::123456789012:role/platform-admin`.
+    #[arg(long = "admin-role", value_name = "ARN")]
+    pub admin_roles: Vec<String>,
+    /// Where Pulumi keeps the foundation's state: `s3://BUCKET[/PREFIX]`, `pulumi-cloud`,
+    /// `pulumi-cloud:ORG` or `local` [default: pulumi-cloud].
+    #[arg(long, value_name = "BACKEND")]
+    pub backend: Option<String>,
+    /// The secrets provider of every stack: `default`, `passphrase` or a KMS URL such as
+    /// `awskms://alias/NAME?region=REGION` [default: the backend's: KMS alias
+    /// `<NAME>-pulumi` with S3, Pulumi Cloud's own, a passphrase when local].
+    #[arg(long, value_name = "PROVIDER")]
+    pub secrets_provider: Option<String>,
+    /// The gitops repo is public: Argo CD needs no credential to read it.
+    #[arg(long)]
+    pub public_repo: bool,
     /// Override one preset value, for example `cluster.version=1.34` (repeatable;
     /// `strata presets --keys` lists the keys).
     #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -146,6 +170,11 @@ pub struct AddServiceArgs {
     /// Comma-separated environments to deploy to (default: all).
     #[arg(long, value_name = "LIST")]
     pub envs: Option<String>,
+    /// How the service is reached: `public` (the environment's internet-facing load
+    /// balancer), `internal` (its internal load balancer, from the VPC only) or `none` (no
+    /// Ingress: a worker) [default: public].
+    #[arg(long, value_name = "HOW")]
+    pub expose: Option<String>,
     /// Give the service an IAM role (IRSA), trusted only by its ServiceAccount.
     #[arg(long)]
     pub irsa: bool,
@@ -182,6 +211,12 @@ pub enum RemoveCommand {
 pub struct RemoveArgs {
     /// The name to remove.
     pub name: String,
+    #[command(flatten)]
+    pub change: ChangeArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct UpgradeArgs {
     #[command(flatten)]
     pub change: ChangeArgs,
 }

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::answers::{Answers, Environment, Service, ServiceEnv, DEFAULT_HOST};
+use crate::answers::{Answers, Environment, Expose, Service, ServiceEnv, DEFAULT_HOST};
 use crate::names::{self, EnvName, ImageRef, ServiceName};
 use crate::problem::{Problem, Problems};
 use crate::settings::Topology;
@@ -25,6 +25,7 @@ pub struct ServiceInput {
     pub memory: Option<String>,
     pub envs: Option<Vec<String>>,
     pub irsa: bool,
+    pub expose: Expose,
     pub config: Vec<(String, String)>,
     pub secrets: Vec<String>,
 }
@@ -139,6 +140,19 @@ pub fn add_service(
             }
         }
     }
+    if input.expose == Expose::None {
+        for (flag, given) in [
+            ("`--host`", input.host.is_some()),
+            ("`--path`", input.path.is_some()),
+        ] {
+            if given {
+                problems.push(
+                    Problem::new(flag, "has no effect with `--expose none`: the service gets no Ingress")
+                        .hint("drop it, or expose the service with `--expose public` or `--expose internal`"),
+                );
+            }
+        }
+    }
     if input.irsa && answers.aws_account_id.is_none() {
         problems.push(Problem::new("`--irsa`", "needs the AWS account id, for the role ARN on the ServiceAccount").hint("set `aws_account_id = \"123456789012\"` in `strata.toml` of both repos (or pass `--account-id` to `strata new`)"));
     }
@@ -172,6 +186,7 @@ pub fn add_service(
         memory_request: memory,
         memory_limit,
         irsa: input.irsa,
+        expose: input.expose,
         secrets,
         config,
         envs: envs

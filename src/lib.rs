@@ -6,12 +6,15 @@
 
 pub mod answers;
 pub mod apply;
+pub mod base;
 pub mod cli;
 pub mod commands;
 pub mod error;
 pub mod git;
 pub mod grow;
 pub mod lock;
+pub mod merge;
+pub mod merge3;
 pub mod names;
 pub mod pack;
 pub mod plan;

@@ -21,7 +21,12 @@ pub struct Lock {
     pub repo: Repo,
     /// Path -> `sha256:<hex>` of the bytes strata last wrote there.
     pub files: BTreeMap<String, String>,
+    /// Shared files (`merge.rs`): path -> unit -> hash of the value strata last wrote.
+    pub units: BTreeMap<String, BTreeMap<String, String>>,
 }
+
+/// The format this strata writes; it reads 1 (no shared files) and 2.
+pub const FORMAT: u32 = 2;
 
 const HEADER: &str =
     "# Written by strata: the hash of every file it last wrote here. Do not edit.\n";
@@ -29,13 +34,15 @@ const HEADER: &str =
 impl Lock {
     pub fn new(repo: Repo) -> Self {
         Self {
-            format: 1,
+            format: FORMAT,
             repo,
             files: BTreeMap::new(),
+            units: BTreeMap::new(),
         }
     }
 
-    /// Parses the line format: `format 1`, `repo <name>`, then `sha256:<hex> <path>` lines.
+    /// Parses the line format: `format 2`, `repo <name>`, then `sha256:<hex> <path>` lines and,
+    /// for shared files, `unit sha256:<hex> <path>\t<unit>` lines.
     /// A plain format rather than TOML: workspaces of hundreds of services hold thousands of
     /// entries, and this parses them in well under a millisecond.
     pub fn parse(text: &str, path: &str) -> Result<Lock, Problem> {
@@ -46,6 +53,7 @@ impl Lock {
         let mut format = None;
         let mut repo = None;
         let mut files = BTreeMap::new();
+        let mut units: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
         for (index, line) in text.lines().enumerate() {
             let number = index + 1;
             if line.is_empty() || line.starts_with('#') {
@@ -57,13 +65,29 @@ impl Lock {
             match key {
                 "format" => match value {
                     "1" => format = Some(1),
+                    "2" => format = Some(2),
                     other => {
                         return Err(fail(
                             number,
-                            &format!("has format `{other}`, this strata reads format 1"),
+                            &format!("has format `{other}`, this strata reads formats 1 and 2"),
                         ))
                     }
                 },
+                "unit" => {
+                    let (hash, rest) = value
+                        .split_once(' ')
+                        .filter(|(h, _)| h.starts_with("sha256:") && h.len() == 71)
+                        .ok_or_else(|| {
+                            fail(number, "is not a `unit sha256:<hex> <path>\t<unit>` line")
+                        })?;
+                    let (path, unit) = rest.split_once('\t').ok_or_else(|| {
+                        fail(number, "is not a `unit sha256:<hex> <path>\t<unit>` line")
+                    })?;
+                    units
+                        .entry(path.to_string())
+                        .or_default()
+                        .insert(unit.to_string(), hash.to_string());
+                }
                 "repo" => {
                     repo = Some(match value {
                         "foundation" => Repo::Foundation,
@@ -86,18 +110,30 @@ impl Lock {
             format: format.ok_or_else(|| fail(1, "has no `format` line"))?,
             repo: repo.ok_or_else(|| fail(1, "has no `repo` line"))?,
             files,
+            units,
         })
     }
 
     pub fn to_text(&self) -> String {
         let mut out = String::with_capacity(HEADER.len() + 32 + self.files.len() * 100);
         out.push_str(HEADER);
-        out.push_str(&format!("format {}\nrepo {}\n", self.format, self.repo));
+        out.push_str(&format!("format {FORMAT}\nrepo {}\n", self.repo));
         for (path, hash) in &self.files {
             out.push_str(hash);
             out.push(' ');
             out.push_str(path);
             out.push('\n');
+        }
+        for (path, units) in &self.units {
+            for (unit, hash) in units {
+                out.push_str("unit ");
+                out.push_str(hash);
+                out.push(' ');
+                out.push_str(path);
+                out.push('\t');
+                out.push_str(unit);
+                out.push('\n');
+            }
         }
         out
     }
@@ -125,8 +161,12 @@ mod tests {
         lock.files.insert("apps/dev/api.yaml".into(), hash(b"x"));
         lock.files
             .insert("a path/with spaces.yaml".into(), hash(b"y"));
+        lock.units.insert(
+            "Pulumi.dev.yaml".into(),
+            BTreeMap::from([("config/aws:region".to_string(), hash(b"z"))]),
+        );
         assert_eq!(Lock::parse(&lock.to_text(), "strata.lock").unwrap(), lock);
-        assert!(Lock::parse("format 2\nrepo gitops\n", "l").is_err());
+        assert!(Lock::parse("format 3\nrepo gitops\n", "l").is_err());
         assert!(Lock::parse("format 1\n", "l").is_err());
         assert!(Lock::parse("format 1\nrepo gitops\nnonsense\n", "l")
             .unwrap_err()

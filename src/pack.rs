@@ -25,6 +25,10 @@ struct Manifest {
     description: String,
     #[serde(default)]
     seed: Vec<String>,
+    /// Files shared with others (template path -> the containers whose entries strata owns
+    /// one by one); see `merge.rs`.
+    #[serde(default)]
+    shared: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 /// One file of a layer, as embedded.
@@ -41,6 +45,7 @@ pub struct Layer {
     pub repo: Repo,
     pub description: String,
     seeds: Vec<String>,
+    shared: std::collections::BTreeMap<String, Vec<String>>,
     pub files: Vec<TemplateFile>,
 }
 
@@ -48,6 +53,19 @@ impl Layer {
     /// Whether a template path (placeholders kept, `.tera` stripped) is a seed file.
     pub fn is_seed(&self, path: &str) -> bool {
         self.seeds.iter().any(|pattern| glob_match(pattern, path))
+    }
+
+    /// Whether a rendered path (placeholders replaced) is an instance of a seed file.
+    pub fn is_seed_instance(&self, path: &str) -> bool {
+        self.seeds
+            .iter()
+            .any(|pattern| instance_match(pattern, path))
+    }
+
+    /// The containers of a shared file (placeholders kept, `.tera` stripped), or `None` when
+    /// strata owns the whole file.
+    pub fn shared(&self, path: &str) -> Option<&[String]> {
+        self.shared.get(path).map(Vec::as_slice)
     }
 }
 
@@ -77,6 +95,7 @@ fn load_layer(repo: Repo, dir: &'static Dir<'static>, manifest_name: &str) -> La
         repo,
         description: manifest.description,
         seeds: manifest.seed,
+        shared: manifest.shared,
         files,
     }
 }
@@ -202,18 +221,27 @@ pub fn preset_text(name: &str) -> Result<&'static str, Problem> {
 
 /// Matches a `/`-separated path against a glob where `*` is one component and `**` any rest.
 pub fn glob_match(pattern: &str, path: &str) -> bool {
-    let pattern: Vec<&str> = pattern.split('/').collect();
-    let path: Vec<&str> = path.split('/').collect();
-    match_parts(&pattern, &path)
+    globset::GlobBuilder::new(pattern)
+        .literal_separator(true)
+        .build()
+        .is_ok_and(|glob| glob.compile_matcher().is_match(path))
 }
 
-fn match_parts(pattern: &[&str], path: &[&str]) -> bool {
-    match (pattern.first(), path.first()) {
-        (Some(&"**"), _) => true,
-        (Some(p), Some(s)) => (*p == "*" || p == s) && match_parts(&pattern[1..], &path[1..]),
-        (None, None) => true,
-        _ => false,
-    }
+/// Whether an instance path (placeholders replaced by names) matches a pattern written with
+/// placeholders (`services/__service__/overlays/__env__/patch-*.yaml`).
+pub fn instance_match(pattern: &str, path: &str) -> bool {
+    let pattern = pattern
+        .split('/')
+        .map(|part| {
+            if part.starts_with("__") && part.ends_with("__") && part.len() > 4 {
+                "*"
+            } else {
+                part
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/");
+    glob_match(&pattern, path)
 }
 
 #[cfg(test)]
@@ -232,6 +260,20 @@ mod tests {
         ));
         assert!(glob_match("docs/**", "docs/a/b.md"));
         assert!(glob_match("README.md", "README.md"));
+        // A wildcard inside a component: the overlays' patches are seeds.
+        assert!(glob_match(
+            "services/__service__/overlays/__env__/patch-*.yaml",
+            "services/__service__/overlays/__env__/patch-hpa.yaml"
+        ));
+        assert!(!glob_match("a/*.yaml", "a/b/c.yaml"));
+        assert!(instance_match(
+            "services/__service__/overlays/__env__/patch-*.yaml",
+            "services/api/overlays/dev/patch-ingress.yaml"
+        ));
+        assert!(!instance_match(
+            "services/__service__/overlays/__env__/patch-*.yaml",
+            "services/api/base/patch-ingress.yaml"
+        ));
     }
 
     #[test]

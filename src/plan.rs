@@ -37,6 +37,18 @@ pub struct Change {
     pub seed: bool,
     /// For a conflict: what would have happened with `--force`.
     pub forced: Option<Box<Action>>,
+    /// A shared file: the units strata owns in it afterwards (`merge.rs`).
+    pub units: Option<BTreeMap<String, String>>,
+    /// strata's pure render when `new` is something else (a three-way merge with a person's
+    /// edits, or a seed left as it is): what the lock and the merge base record.
+    pub render: Option<Vec<u8>>,
+}
+
+impl Change {
+    /// The bytes the lock and the base record for this change: strata's own render.
+    pub fn recorded(&self) -> Option<&[u8]> {
+        self.render.as_deref().or(self.new.as_deref())
+    }
 }
 
 impl Change {
@@ -75,8 +87,30 @@ impl Plan {
     /// Updates a repo's lock in place to what it is after this plan is applied.
     pub fn update_lock(&self, repo: Repo, lock: &mut Lock) {
         for change in self.changes.iter().filter(|c| c.repo == repo) {
-            match (&change.action, &change.new) {
+            if let Some(units) = &change.units {
+                match change.action {
+                    Action::Create | Action::Update | Action::Unchanged => {
+                        lock.units.insert(change.path.clone(), units.clone());
+                    }
+                    Action::Delete => {
+                        lock.units.remove(&change.path);
+                    }
+                    _ => {}
+                }
+                // A shared file strata did not rewrite may hold others' uncommitted work: its
+                // recorded hash stays what strata last wrote.
+                if change.action == Action::Unchanged {
+                    continue;
+                }
+            }
+            if change.action == Action::Delete {
+                lock.units.remove(&change.path);
+            }
+            match (&change.action, change.recorded()) {
                 (Action::Create | Action::Update | Action::Unchanged, Some(bytes)) => {
+                    lock.files.insert(change.path.clone(), hash(bytes));
+                }
+                (Action::KeepSeed, Some(bytes)) if change.render.is_some() => {
                     lock.files.insert(change.path.clone(), hash(bytes));
                 }
                 (Action::Delete, _) => {
@@ -95,16 +129,79 @@ pub fn plan(
     locks: &BTreeMap<Repo, Lock>,
     read: &mut dyn FnMut(Repo, &str) -> Option<Vec<u8>>,
 ) -> Plan {
+    plan_with_bases(rendered, deletions, locks, read, None)
+}
+
+/// Finds strata's last render of a file: (repo, path, its hash in the lock).
+pub type BaseReader<'a> = &'a mut dyn FnMut(Repo, &str, &str) -> Option<Vec<u8>>;
+
+/// [`plan`], merging three ways where a person edited a file strata owns and `bases` finds
+/// what strata wrote last (`strata upgrade`). Seeds then carry the new render, so that the
+/// caller can suggest the template's changes.
+pub fn plan_with_bases(
+    rendered: Vec<RenderedFile>,
+    deletions: Vec<(Repo, String, bool)>,
+    locks: &BTreeMap<Repo, Lock>,
+    read: &mut dyn FnMut(Repo, &str) -> Option<Vec<u8>>,
+    mut bases: Option<BaseReader<'_>>,
+) -> Plan {
     let mut changes = Vec::with_capacity(rendered.len() + deletions.len());
     for file in rendered {
         let old = read(file.repo, &file.path);
+        if let Some(containers) = &file.shared {
+            let base = locks
+                .get(&file.repo)
+                .and_then(|l| l.units.get(&file.path))
+                .cloned()
+                .unwrap_or_default();
+            changes.push(plan_shared(
+                file.repo, file.path, file.bytes, old, &base, containers,
+            ));
+            continue;
+        }
         let locked = locks.get(&file.repo).and_then(|l| l.files.get(&file.path));
+        let mut new = file.bytes;
+        let mut render = None;
         let (action, forced) = match &old {
             None => (Action::Create, None),
-            Some(_) if file.seed => (Action::KeepSeed, None),
-            Some(disk) if *disk == file.bytes => (Action::Unchanged, None),
+            Some(_) if file.seed => {
+                if bases.is_some() {
+                    render = Some(new.clone());
+                }
+                (Action::KeepSeed, None)
+            }
+            Some(disk) if *disk == new => (Action::Unchanged, None),
             Some(disk) => match locked {
                 Some(recorded) if *recorded == hash(disk) => (Action::Update, None),
+                Some(recorded) if bases.is_some() => {
+                    let base = bases
+                        .as_mut()
+                        .and_then(|find| find(file.repo, &file.path, recorded));
+                    match base.map(|base| crate::merge3::merge(&file.path, &base, disk, &new)) {
+                        Some(crate::merge3::Merged::Clean(merged)) => {
+                            let action = if merged == *disk { Action::Unchanged } else { Action::Update };
+                            render = Some(std::mem::replace(&mut new, merged));
+                            (action, None)
+                        }
+                        Some(crate::merge3::Merged::Conflicts { keys, forced }) => {
+                            render = Some(std::mem::replace(&mut new, forced));
+                            (
+                                Action::Conflict(format!(
+                                    "was changed here and in the template: {}",
+                                    keys.join(", ")
+                                )),
+                                Some(Box::new(Action::Update)),
+                            )
+                        }
+                        None => (
+                            Action::Conflict(
+                                "edited since strata wrote it, and what strata wrote is not in the repo's history"
+                                    .to_string(),
+                            ),
+                            Some(Box::new(Action::Update)),
+                        ),
+                    }
+                }
                 Some(_) => (
                     Action::Conflict("edited since strata wrote it".to_string()),
                     Some(Box::new(Action::Update)),
@@ -120,9 +217,11 @@ pub fn plan(
             path: file.path,
             action,
             old,
-            new: Some(file.bytes),
+            new: Some(new),
             seed: file.seed,
             forced,
+            units: None,
+            render,
         });
     }
     for (repo, path, seed) in deletions {
@@ -155,9 +254,62 @@ pub fn plan(
             new: None,
             seed,
             forced,
+            units: None,
+            render: None,
         });
     }
     Plan { changes }
+}
+
+/// Plans a file strata shares with others: a merge of its own units into what is on disk.
+fn plan_shared(
+    repo: Repo,
+    path: String,
+    rendered: Vec<u8>,
+    old: Option<Vec<u8>>,
+    base: &BTreeMap<String, String>,
+    containers: &[String],
+) -> Change {
+    let change = |action, new, forced, units| Change {
+        repo,
+        path: path.clone(),
+        action,
+        old: old.clone(),
+        new: Some(new),
+        seed: false,
+        forced,
+        units,
+        render: None,
+    };
+    let Some(disk) = &old else {
+        let units = crate::merge::units_of(&rendered, containers).ok();
+        return change(Action::Create, rendered, None, units);
+    };
+    match crate::merge::merge(disk, &rendered, base, containers) {
+        Err(why) => change(
+            Action::Conflict(format!(
+                "cannot be merged ({why}): strata rewrites only its own keys, and needs them in block-style YAML"
+            )),
+            rendered,
+            None,
+            None,
+        ),
+        Ok(merged) if merged.bytes == *disk => {
+            change(Action::Unchanged, disk.clone(), None, Some(merged.units))
+        }
+        Ok(merged) if merged.conflicts.is_empty() => {
+            change(Action::Update, merged.bytes, None, Some(merged.units))
+        }
+        Ok(merged) => change(
+            Action::Conflict(format!(
+                "{} (only strata's own keys; `--force` rewrites them and keeps the rest)",
+                merged.conflicts.join("; ")
+            )),
+            merged.bytes,
+            Some(Box::new(Action::Update)),
+            Some(merged.units),
+        ),
+    }
 }
 
 /// A unified diff of one change, for `--dry-run` and conflict reports.
@@ -194,6 +346,7 @@ mod tests {
             path: path.to_string(),
             bytes: bytes.as_bytes().to_vec(),
             seed,
+            shared: None,
         }
     }
 

@@ -26,6 +26,9 @@ pub struct RenderedFile {
     pub bytes: Vec<u8>,
     /// Written once and then left to its owner.
     pub seed: bool,
+    /// Shared with others: strata owns only its units of these containers and the other
+    /// top-level keys it renders (`merge.rs`). Empty when strata owns the whole file.
+    pub shared: Option<Vec<String>>,
 }
 
 /// Which instances of the templates a command renders.
@@ -138,6 +141,13 @@ impl Renderer {
         Ok(out)
     }
 
+    /// Whether a rendered path of a repo is an instance of one of its layer's seed files.
+    pub fn is_seed_instance(&self, repo: Repo, path: &str) -> bool {
+        self.layers
+            .iter()
+            .any(|(layer, _)| layer.repo == repo && layer.is_seed_instance(path))
+    }
+
     /// The paths a scope renders, without rendering them (for deletions).
     pub fn paths(
         &self,
@@ -226,6 +236,7 @@ fn render_layer(
             path: instance.path,
             bytes,
             seed: layer.is_seed(template_path),
+            shared: layer.shared(template_path).map(<[String]>::to_vec),
         });
     }
     Ok(out)
@@ -391,11 +402,14 @@ impl Model {
             .enumerate()
             .map(|(i, env)| {
                 let (stack, cluster, cidr, _) = &stacks_raw[env_stack[&i]];
-                let (_, public_subnets) =
+                let (private_subnets, public_subnets) =
                     crate::answers::subnet_layout(cidr, answers.settings.network.az_count)
                         .unwrap_or_default();
+                let (certificate, sans) = answers.certificate(&env.name);
                 json!({
                     "public_subnet_cidrs": public_subnets,
+                    "private_subnet_cidrs": private_subnets,
+                    "certificate": {"domain_name": certificate, "subject_alternative_names": sans},
                     "name": env.name,
                     "namespace": env.name,
                     "stack": stack,
@@ -445,7 +459,15 @@ impl Model {
             .iter()
             .find(|(_, g)| !g.taints.is_empty())
             .map(|(name, _)| name.clone());
+        let backend = crate::answers::Backend::parse(&answers.state.backend)
+            .unwrap_or(crate::answers::Backend::PulumiCloud { org: None });
+        let org = match &backend {
+            crate::answers::Backend::PulumiCloud { org: Some(org) } => org.clone(),
+            _ => String::new(),
+        };
         let globals = json!({
+            "backend": {"kind": backend.kind(), "url": backend.url(), "org": org},
+            "secrets_provider": answers.state.secrets_provider,
             "node_groups": node_groups,
             "addon_pool": addon_pool,
             "project": answers.project,
@@ -489,6 +511,7 @@ fn service_value(answers: &Answers, name: &str, service: &crate::answers::Servic
                 "host": service.host_in(name, env, &answers.domain),
                 "role_arn": role_arn,
                 "app_name": format!("{name}-{env}"),
+                "ingress_class": format!("{env}-{}", service.expose.as_str()),
             }),
         );
     }
@@ -514,6 +537,7 @@ fn service_value(answers: &Answers, name: &str, service: &crate::answers::Servic
         "memory_request": service.memory_request,
         "memory_limit": service.memory_limit,
         "irsa": service.irsa,
+        "expose": service.expose.as_str(),
         "secrets": service.secrets,
         "config": config,
         "envs": ordered_envs,

@@ -301,10 +301,9 @@ fn a_hand_edited_owned_file_is_a_conflict_and_nothing_is_written() {
         .arg(&foundation)
         .assert()
         .code(1)
-        .stderr(
-            predicate::str::contains("apps/dev/kustomization.yaml")
-                .and(predicate::str::contains("edited since strata wrote it")),
-        )
+        .stderr(predicate::str::contains("apps/dev/kustomization.yaml").and(
+            predicate::str::contains("resources: api.yaml` was removed since strata wrote it"),
+        ))
         .stderr(predicate::str::contains("--force"));
     assert_eq!(snapshot(tmp.path()), before);
     strata()

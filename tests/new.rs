@@ -317,3 +317,137 @@ fn generation_is_deterministic() {
     new_workspace(b.path(), &["--services", "api,web", "--no-git"]);
     assert_eq!(snapshot(a.path()), snapshot(b.path()));
 }
+
+#[test]
+fn access_backend_and_credentials_flags_reach_the_foundation() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (foundation, _) = common::new_workspace(
+        tmp.path(),
+        &[
+            "--envs",
+            "dev",
+            "--backend",
+            "s3://acme-pulumi-state/platform",
+            "--api-cidrs",
+            "203.0.113.0/24,198.51.100.7/32",
+            "--admin-role",
+            "arn:aws:iam::123456789012:role/platform-admin",
+            "--public-repo",
+        ],
+    );
+    let project = std::fs::read_to_string(foundation.join("Pulumi.yaml")).unwrap();
+    let project: serde_json::Value = serde_yaml_ng::from_str(&project).unwrap();
+    assert_eq!(project["backend"]["url"], "s3://acme-pulumi-state/platform");
+    let stack = std::fs::read_to_string(foundation.join("Pulumi.shared.yaml")).unwrap();
+    let stack: serde_json::Value = serde_yaml_ng::from_str(&stack).unwrap();
+    let config = &stack["config"];
+    assert_eq!(
+        config["acme-foundation:endpoint"]["publicAccessCidrs"],
+        serde_json::json!(["203.0.113.0/24", "198.51.100.7/32"])
+    );
+    assert_eq!(
+        config["acme-foundation:adminRoleArns"],
+        serde_json::json!(["arn:aws:iam::123456789012:role/platform-admin"])
+    );
+    assert_eq!(config["acme-foundation:gitops"]["repoCredentials"], "none");
+    let answers = std::fs::read_to_string(foundation.join("strata.toml")).unwrap();
+    assert!(answers.contains("secrets_provider = \"awskms://alias/acme-pulumi?region=eu-west-1\""));
+}
+
+#[test]
+fn the_api_endpoint_fails_closed_without_api_cidrs() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (foundation, _) = common::new_workspace(tmp.path(), &["--envs", "dev"]);
+    let stack = std::fs::read_to_string(foundation.join("Pulumi.shared.yaml")).unwrap();
+    let stack: serde_json::Value = serde_yaml_ng::from_str(&stack).unwrap();
+    assert_eq!(
+        stack["config"]["acme-foundation:endpoint"]["publicAccessCidrs"],
+        serde_json::json!([])
+    );
+}
+
+#[test]
+fn bad_backend_cidrs_and_providers_are_refused_with_nothing_written() {
+    for (flag, value, named) in [
+        ("--backend", "s3://Bad_Bucket", "--backend"),
+        ("--backend", "gcs://bucket", "--backend"),
+        ("--backend", "pulumi-cloud:", "--backend"),
+        ("--api-cidrs", "10.0.0.1/8", "--api-cidrs"),
+        ("--api-cidrs", "everyone", "--api-cidrs"),
+        ("--secrets-provider", "rot13", "--secrets-provider"),
+        ("--admin-role", "admin", "cluster.admin_role_arns"),
+    ] {
+        let tmp = assert_fs::TempDir::new().unwrap();
+        common::strata()
+            .args(["new", "acme", "--out"])
+            .arg(tmp.path())
+            .args([flag, value])
+            .assert()
+            .code(2)
+            .stderr(predicates::str::contains(named))
+            .stderr(predicates::str::contains("hint:"));
+        assert_eq!(
+            std::fs::read_dir(tmp.path()).unwrap().count(),
+            0,
+            "{flag} {value}"
+        );
+    }
+}
+
+#[test]
+fn exposure_picks_the_environment_load_balancer_or_none() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (foundation, gitops) = common::new_workspace(tmp.path(), &["--envs", "dev,prod"]);
+    let add = |args: &[&str]| {
+        common::strata()
+            .args(["add", "service"])
+            .args(args)
+            .arg("-C")
+            .arg(&gitops)
+            .assert()
+            .success();
+    };
+    add(&["worker", "--expose", "none"]);
+    add(&["admin", "--expose", "internal"]);
+    add(&["api", "--host", "api-{env}.example.com"]);
+    let overlay =
+        |service: &str, file: &str| gitops.join(format!("services/{service}/overlays/prod/{file}"));
+    assert!(!gitops.join("services/worker/base/ingress.yaml").exists());
+    assert!(!overlay("worker", "patch-ingress.yaml").exists());
+    let patch = std::fs::read_to_string(overlay("admin", "patch-ingress.yaml")).unwrap();
+    assert!(patch.contains("value: prod-internal"), "{patch}");
+    let patch = std::fs::read_to_string(overlay("api", "patch-ingress.yaml")).unwrap();
+    assert!(patch.contains("value: prod-public"), "{patch}");
+    let answers = std::fs::read_to_string(gitops.join("strata.toml")).unwrap();
+    assert!(answers.contains("expose = \"none\"") && answers.contains("expose = \"internal\""));
+    // The certificate of each environment covers the host outside its wildcard.
+    let stack = std::fs::read_to_string(foundation.join("Pulumi.shared.yaml")).unwrap();
+    let stack: serde_json::Value = serde_yaml_ng::from_str(&stack).unwrap();
+    let prod = &stack["config"]["acme-foundation:environments"][1];
+    assert_eq!(prod["certificate"]["domainName"], "*.prod.example.com");
+    assert_eq!(
+        prod["certificate"]["subjectAlternativeNames"],
+        serde_json::json!(["api-prod.example.com"])
+    );
+    common::strata()
+        .args(["add", "service", "job", "--expose", "sometimes", "-C"])
+        .arg(&gitops)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("--expose"));
+    common::strata()
+        .args([
+            "add",
+            "service",
+            "job",
+            "--expose",
+            "none",
+            "--host",
+            "job.example.com",
+            "-C",
+        ])
+        .arg(&gitops)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("no effect with `--expose none`"));
+}

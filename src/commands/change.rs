@@ -7,7 +7,7 @@ use anyhow::Result;
 
 use crate::answers::{self, Answers};
 use crate::apply;
-use crate::cli::{AddEnvArgs, AddServiceArgs, ChangeArgs, RemoveArgs};
+use crate::cli::{AddEnvArgs, AddServiceArgs, ChangeArgs, RemoveArgs, UpgradeArgs};
 use crate::error::Refusal;
 use crate::git;
 use crate::grow::{self, ServiceInput};
@@ -40,6 +40,18 @@ pub fn add_service(args: &AddServiceArgs) -> Result<()> {
         },
         None => None,
     };
+    let expose = match args
+        .expose
+        .as_deref()
+        .map(str::parse::<crate::answers::Expose>)
+    {
+        None => crate::answers::Expose::default(),
+        Some(Ok(expose)) => expose,
+        Some(Err(problem)) => {
+            problems.push(problem);
+            crate::answers::Expose::default()
+        }
+    };
     let input = ServiceInput {
         image: args.image.clone(),
         port: args.port,
@@ -52,6 +64,7 @@ pub fn add_service(args: &AddServiceArgs) -> Result<()> {
         memory: args.memory.clone(),
         envs,
         irsa: args.irsa,
+        expose,
         config,
         secrets: args.secrets.clone(),
     };
@@ -128,6 +141,67 @@ pub fn remove_env(args: &RemoveArgs) -> Result<()> {
     )
 }
 
+pub fn upgrade(args: &UpgradeArgs) -> Result<()> {
+    let gitops = compile_gitops();
+    let workspace = Workspace::open(&args.change.dir)?;
+    let mut answers = workspace.answers.clone();
+    let running = env!("CARGO_PKG_VERSION");
+    if version_newer(&answers.strata_version, running) {
+        return Err(Problems::from(
+            crate::problem::Problem::new(
+                "the workspace",
+                format!(
+                    "was last written by strata {}, newer than this strata {running}",
+                    answers.strata_version
+                ),
+            )
+            .hint(format!(
+                "upgrade strata to {} or later, then run `strata upgrade` again",
+                answers.strata_version
+            )),
+        )
+        .into());
+    }
+    for repo in Repo::BOTH {
+        let lock = &workspace.locks[&repo];
+        if lock.format < lock::FORMAT {
+            eprintln!(
+                "note: {repo}: `strata.lock` moves from format {} to {}",
+                lock.format,
+                lock::FORMAT
+            );
+        }
+    }
+    let message = format!(
+        "Upgrade to strata {running} (from {})",
+        answers.strata_version
+    );
+    answers.strata_version = running.to_string();
+    answers.history.push(format!("upgrade to {running}"));
+    execute_with(
+        gitops,
+        workspace,
+        answers,
+        &Scope::All,
+        &args.change,
+        &message,
+        true,
+    )
+}
+
+/// Whether version `a` is newer than `b` (dotted numbers; anything after `-` is ignored).
+fn version_newer(a: &str, b: &str) -> bool {
+    let parse = |v: &str| -> Vec<u64> {
+        v.split('-')
+            .next()
+            .unwrap_or("")
+            .split('.')
+            .map(|part| part.parse().unwrap_or(0))
+            .collect()
+    };
+    parse(a) > parse(b)
+}
+
 /// The gitops layer's templates, compiled on a background thread while the workspace is read.
 type Compiling = std::thread::JoinHandle<anyhow::Result<CompiledLayer>>;
 
@@ -139,11 +213,26 @@ fn compile_gitops() -> Compiling {
 /// and the locks, and applies it to both repos (or prints it with `--dry-run`).
 fn execute(
     gitops: Compiling,
+    workspace: Workspace,
+    answers: Answers,
+    scope: &Scope,
+    args: &ChangeArgs,
+    message: &str,
+) -> Result<()> {
+    execute_with(gitops, workspace, answers, scope, args, message, false)
+}
+
+/// [`execute`]; with `upgrade`, every file is rendered, files strata wrote that the templates
+/// no longer hold are deleted, edited files are merged three ways, and seeds whose template
+/// changed get a suggestion.
+fn execute_with(
+    gitops: Compiling,
     mut workspace: Workspace,
     answers: Answers,
     scope: &Scope,
     args: &ChangeArgs,
     message: &str,
+    upgrade: bool,
 ) -> Result<()> {
     let foundation =
         CompiledLayer::new(pack::foundation_layer(&answers.pack).map_err(Problems::from)?)?;
@@ -169,9 +258,38 @@ fn execute(
             }
         }
     }
-    let mut plan = plan::plan(rendered, deletions, &workspace.locks, &mut |repo, path| {
-        workspace.read(repo, path)
-    });
+    if upgrade {
+        // Files strata wrote that the templates no longer hold (an owned seed stays its owner's).
+        for repo in Repo::BOTH {
+            for path in workspace.locks[&repo].files.keys() {
+                if !new_paths.contains(&(repo, path.as_str()))
+                    && !renderer.is_seed_instance(repo, path)
+                    && !deletions.iter().any(|(r, p, _)| *r == repo && p == path)
+                {
+                    deletions.push((repo, path.clone(), false));
+                }
+            }
+        }
+    }
+    let repos: BTreeMap<Repo, Option<git2::Repository>> = Repo::BOTH
+        .iter()
+        .map(|repo| (*repo, git2::Repository::open(&workspace.roots[repo]).ok()))
+        .collect();
+    let mut find_base = |repo: Repo, path: &str, expected: &str| {
+        repos[&repo]
+            .as_ref()
+            .and_then(|git| crate::base::find(git, path, expected))
+    };
+    let mut plan = plan::plan_with_bases(
+        rendered,
+        deletions,
+        &workspace.locks,
+        &mut |repo, path| workspace.read(repo, path),
+        upgrade.then_some(&mut find_base as plan::BaseReader<'_>),
+    );
+    if upgrade {
+        suggest_seed_changes(&workspace, &plan.changes, &mut find_base);
+    }
 
     let conflicts = plan.conflicts();
     if !conflicts.is_empty() && !args.force {
@@ -269,6 +387,8 @@ fn execute(
                 new: Some(answers_text.clone().into_bytes()),
                 seed: false,
                 forced: None,
+                units: None,
+                render: None,
             }]);
         }
         eprintln!("dry run: nothing was written");
@@ -287,8 +407,67 @@ fn execute(
             });
         }
     }
+    record_bases(&workspace, &plan.changes);
     summarize(&plan.changes, args.commit);
     Ok(())
+}
+
+/// Records strata's renders as the bases of later merges (`base.rs`). A failure loses only
+/// merge bases, never work: it is reported and the command still succeeds.
+fn record_bases(workspace: &Workspace, changes: &[Change]) {
+    for repo in Repo::BOTH {
+        let updates: Vec<(&str, Option<&[u8]>)> = changes
+            .iter()
+            .filter(|c| c.repo == repo)
+            .filter_map(|c| match c.action {
+                Action::Create | Action::Update | Action::Unchanged => {
+                    Some((c.path.as_str(), c.recorded()))
+                }
+                Action::KeepSeed if c.render.is_some() => Some((c.path.as_str(), c.recorded())),
+                Action::Delete => Some((c.path.as_str(), None)),
+                _ => None,
+            })
+            .collect();
+        if let Err(err) = crate::base::record(&workspace.roots[&repo], &updates) {
+            eprintln!(
+                "warning: {repo}: could not record the merge bases of `strata upgrade`: {err:#}"
+            );
+        }
+    }
+}
+
+/// Prints, for each seed whose template changed since strata wrote it, the template's change
+/// as a suggestion: seeds are never rewritten.
+fn suggest_seed_changes(
+    workspace: &Workspace,
+    changes: &[Change],
+    find_base: plan::BaseReader<'_>,
+) {
+    for change in changes.iter().filter(|c| c.action == Action::KeepSeed) {
+        let (Some(render), Some(locked)) = (
+            change.render.as_deref(),
+            workspace.locks[&change.repo].files.get(&change.path),
+        ) else {
+            continue;
+        };
+        if crate::lock::hash(render) == *locked {
+            continue;
+        }
+        let Some(base) = find_base(change.repo, &change.path, locked) else {
+            continue;
+        };
+        let suggestion = Change {
+            old: Some(base),
+            new: Some(render.to_vec()),
+            action: Action::Update,
+            ..change.clone()
+        };
+        println!(
+            "# suggestion: the template of {} `{}` (yours, not rewritten) changed:",
+            change.repo, change.path
+        );
+        print!("{}", plan::diff(&suggestion));
+    }
 }
 
 /// The directories that a removal empties, derived from the paths it deletes: each deleted

@@ -16,6 +16,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Add(AddCommand::Env(args)) => change::add_env(&args),
         Command::Remove(RemoveCommand::Service(args)) => change::remove_service(&args),
         Command::Remove(RemoveCommand::Env(args)) => change::remove_env(&args),
+        Command::Upgrade(args) => change::upgrade(&args),
         Command::List(args) => list::run(&args),
         Command::Presets(args) => list::presets(&args),
         Command::Packs => list::packs(),

@@ -131,6 +131,29 @@ pub fn resolve(args: &NewArgs) -> Result<Answers, Problems> {
             .hint("use a branch such as `main`"),
         );
     }
+    let backend = match &args.backend {
+        Some(raw) => problems.take(answers::Backend::parse(raw)),
+        None => Some(answers::Backend::PulumiCloud { org: None }),
+    };
+    let secrets_provider = match &args.secrets_provider {
+        Some(raw) => problems.take(answers::parse_secrets_provider(raw)),
+        None => None,
+    };
+    let mut api_cidrs = Vec::new();
+    if let Some(list) = &args.api_cidrs {
+        for cidr in list.split(',').map(str::trim) {
+            match cidr.parse::<ipnet::Ipv4Net>() {
+                Ok(net) if net.network() == net.addr() => api_cidrs.push(net.to_string()),
+                _ => problems.push(
+                    Problem::new(
+                        format!("`--api-cidrs`: `{}`", cidr.escape_default()),
+                        "is not an IPv4 network CIDR",
+                    )
+                    .hint("list networks such as `203.0.113.0/24,198.51.100.7/32`"),
+                ),
+            }
+        }
+    }
     let envs: Vec<String> = match &args.envs {
         Some(list) => match names::parse_list::<EnvName>("--envs", list) {
             Ok(envs) => envs.into_iter().map(|e| e.to_string()).collect(),
@@ -179,16 +202,39 @@ pub fn resolve(args: &NewArgs) -> Result<Answers, Problems> {
             }
         }
     }
-    let (Some(project), Some((settings, _)), Some(region), Some(domain), Some(git_base)) =
-        (project, resolved, region, domain, git_base)
+    let (
+        Some(project),
+        Some((mut settings, _)),
+        Some(region),
+        Some(domain),
+        Some(git_base),
+        Some(backend),
+    ) = (project, resolved, region, domain, git_base, backend)
     else {
         return Err(problems);
     };
+    if args.api_cidrs.is_some() {
+        settings.cluster.public_access_cidrs = api_cidrs;
+    }
+    if !args.admin_roles.is_empty() {
+        settings.cluster.admin_role_arns = args.admin_roles.clone();
+    }
+    for p in settings.validate().0 {
+        problems.push(p);
+    }
     problems.clone().into_result()?;
 
     let project = project.to_string();
     let first_cidr = (settings.network.topology == Topology::PerEnvironment)
         .then(|| settings.network.vpc_cidr.clone());
+    let state = answers::State {
+        backend: args
+            .backend
+            .clone()
+            .unwrap_or_else(|| "pulumi-cloud".to_string()),
+        secrets_provider: secrets_provider
+            .unwrap_or_else(|| backend.default_secrets_provider(&project, &region)),
+    };
     let mut answers = Answers {
         format: FORMAT,
         strata_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -207,7 +253,13 @@ pub fn resolve(args: &NewArgs) -> Result<Answers, Problems> {
             revision: args.revision.clone(),
             foundation_dir: format!("../{}", Repo::Foundation.dir_name(&project)),
             gitops_dir: format!("../{}", Repo::Gitops.dir_name(&project)),
+            credentials: if args.public_repo {
+                answers::RepoCredentials::None
+            } else {
+                answers::RepoCredentials::SecretsManager
+            },
         },
+        state,
         environments: vec![answers::Environment {
             name: envs[0].clone(),
             vpc_cidr: first_cidr,
@@ -316,6 +368,11 @@ fn write_workspace(
         for file in files.iter().filter(|f| f.repo == repo) {
             journal.write_new(&root.join(&file.path), &file.bytes)?;
             lock.files.insert(file.path.clone(), hash(&file.bytes));
+            if let Some(containers) = &file.shared {
+                let units = crate::merge::units_of(&file.bytes, containers)
+                    .map_err(|e| anyhow::anyhow!("rendering `{}`: {e}", file.path))?;
+                lock.units.insert(file.path.clone(), units);
+            }
             committed.push((&file.path, &file.bytes));
         }
         let lock_text = lock.to_text();
@@ -331,6 +388,10 @@ fn write_workspace(
                 env!("CARGO_PKG_VERSION")
             );
             git::init_and_commit(&root, &committed, &message)?;
+            // The first commit holds strata's render of every file: the base of later merges.
+            let repo = git2::Repository::open(&root)?;
+            let head = repo.head()?.peel_to_commit()?.id();
+            repo.reference(crate::base::REF, head, true, "strata: record the render")?;
         }
         Ok(())
     };
