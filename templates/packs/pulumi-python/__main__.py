@@ -37,7 +37,9 @@ def main() -> None:
     platform = create_platform_layer(settings, cluster, network)
     addons = install_addons(settings, cluster, network, platform, node_groups, aws_context)
     certificate_arns = create_certificates(settings, aws_context)
-    ingress_classes = create_ingress_classes(settings, cluster, certificate_arns, addons.load_balancer_controller)
+    ingress_classes = create_ingress_classes(
+        settings, cluster, certificate_arns, network.public_subnet_ids, addons.load_balancer_controller
+    )
     secret_store_roles = create_secret_stores(settings, cluster, platform, addons.external_secrets, aws_context)
     repo_credentials = create_repo_credentials(
         settings, cluster, platform.platform_namespaces["argocd"], addons.external_secrets, aws_context

@@ -9,6 +9,11 @@ Per environment:
     class (IngressGroup `<project>-<env>-public|internal`), and the only namespace whose
     Ingresses may use the class (the environment's own).
 
+Both load balancers sit in the public subnets (an internal ALB there still has private
+addresses only): load-balancer traffic then always comes from the public subnets, where no
+pod runs, so the services' NetworkPolicies can admit it without admitting the pods of other
+environments from the private subnets.
+
 An Ingress in the gitops repository then needs only `ingressClassName`, its host and path
 (and the `listen-ports` annotation: the parameters cannot declare listeners). Parameters win
 over Ingress annotations, so a team cannot switch its Ingress to another certificate, scheme
@@ -128,10 +133,13 @@ def create_certificates(settings: Settings, aws_context: AwsContext) -> dict[str
     }
 
 
-def ingress_class_params_spec(spec: IngressClassSpec, certificate_arn: str, settings: Settings) -> dict:
+def ingress_class_params_spec(
+    spec: IngressClassSpec, certificate_arn: str, subnet_ids: Sequence[str], settings: Settings
+) -> dict:
     """What every Ingress of the class gets, whatever its annotations say."""
     return {
         "scheme": spec.scheme,
+        "subnets": {"ids": list(subnet_ids)},
         "group": {"name": spec.group},
         "certificateArn": [certificate_arn],
         "sslPolicy": SSL_POLICY,
@@ -155,6 +163,7 @@ def create_ingress_classes(
     settings: Settings,
     cluster: ClusterOutputs,
     certificate_arns: Mapping[str, pulumi.Output[str]],
+    public_subnet_ids: pulumi.Input[Sequence[str]],
     controller: k8s.helm.v3.Release,
 ) -> dict[str, k8s.networking.v1.IngressClass]:
     """The IngressClasses and their parameters; created after the controller (its CRDs and webhooks)."""
@@ -167,8 +176,8 @@ def create_ingress_classes(
             api_version=PARAMS_API_VERSION,
             kind="IngressClassParams",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=spec.name, labels=labels),
-            spec=certificate_arns[spec.env.name].apply(
-                lambda arn, spec=spec: ingress_class_params_spec(spec, arn, settings)
+            spec=pulumi.Output.all(certificate_arns[spec.env.name], public_subnet_ids).apply(
+                lambda args, spec=spec: ingress_class_params_spec(spec, args[0], args[1], settings)
             ),
             opts=opts,
         )

@@ -25,7 +25,7 @@ Command line (run from the repository root):
         "provider": "urn:pulumi:...::id",  # explicit provider reference or ""
         "dependencies": ["urn:..."],       # URNs it depends on (depends_on and inputs)
         "ignoreChanges": ["..."],          # the ignore_changes option
-        "id": "irsa-external-dns-id"},     # the mock's id ("<name>-id"; "" for components)
+        "id": "irsa-external-dns-id"},     # the mock's id ("<name>-id", EC2-shaped for EC2 resources)
        ...]
 
   Only `type`, `name`, `inputs` and `custom` are the stable interface; the
@@ -192,7 +192,7 @@ def _make_mocks(region: str) -> Any:
             state.update(component_outputs(args.typ, args.inputs, region, issuer))
             if args.custom:
                 state.update(custom_outputs(args.typ, args.name, args.inputs))
-            return f"{args.name}-id", state
+            return mock_id(args.typ, args.name), state
 
         def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
             return call_result(args.token, args.args, region), []
@@ -220,6 +220,24 @@ def component_outputs(typ: str, inputs: dict, region: str, issuer: str) -> dict:
     return {}
 
 
+# EC2 ids have a fixed form (`subnet-0123abcd`) that other APIs check, e.g. IngressClassParams.
+EC2_ID_PREFIXES = {
+    "aws:ec2/vpc:Vpc": "vpc",
+    "aws:ec2/subnet:Subnet": "subnet",
+    "aws:ec2/internetGateway:InternetGateway": "igw",
+    "aws:ec2/natGateway:NatGateway": "nat",
+    "aws:ec2/routeTable:RouteTable": "rtb",
+    "aws:ec2/eip:Eip": "eipalloc",
+}
+
+
+def mock_id(typ: str, name: str) -> str:
+    """The id of a mocked resource: `<name>-id`, or an EC2-shaped id derived from the name."""
+    if typ in EC2_ID_PREFIXES:
+        return f"{EC2_ID_PREFIXES[typ]}-{hashlib.sha256(name.encode()).hexdigest()[:17]}"
+    return f"{name}-id"
+
+
 def validation_record(domain_name: str) -> dict:
     """ACM's DNS validation record of a name, as ACM makes it: a wildcard shares its base name's record."""
     base = domain_name.removeprefix("*.")
@@ -242,7 +260,7 @@ def custom_outputs(typ: str, name: str, inputs: dict) -> dict:
     if typ == "aws:ec2/launchTemplate:LaunchTemplate":
         return {"latestVersion": 1}
     if typ == "aws:ec2/eip:Eip":
-        return {"allocationId": f"eipalloc-{name}", "publicIp": "198.51.100.1"}
+        return {"allocationId": mock_id(typ, name), "publicIp": "198.51.100.1"}
     if typ == "aws:acm/certificate:Certificate":
         names = [inputs.get("domainName", ""), *(inputs.get("subjectAlternativeNames") or [])]
         return {

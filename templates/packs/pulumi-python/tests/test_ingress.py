@@ -59,6 +59,8 @@ def test_each_environment_has_a_public_and_an_internal_ingress_class_with_its_ce
             assert spec["sslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
             assert spec["sslRedirectPort"] == "443" and spec["targetType"] == "ip"
             assert spec["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": env["namespace"]}}
+            # Both schemes in the public subnets: the NetworkPolicies admit load balancers from there only.
+            assert sorted(spec["subnets"]["ids"]) == sorted(stack.output("publicSubnetIds"))
             ingress_class = classes[name]
             assert ingress_class["inputs"]["spec"] == {
                 "controller": "ingress.k8s.aws/alb",
