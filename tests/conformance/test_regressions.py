@@ -10,12 +10,13 @@ from __future__ import annotations
 import pytest
 
 import checks
-from conftest import ACCOUNT_ID, GIT_BASE
+from conftest import ACCOUNT_ID, API_CIDRS, GIT_BASE
 
 
 def _new_or_refused(root, name, *args) -> checks.Workspace | None:
     root.mkdir(parents=True, exist_ok=True)
-    done = checks.run([checks.strata_bin(), "new", name, "--out", root, *args], cwd=root, timeout=120)
+    done = checks.run([checks.strata_bin(), "new", name, "--out", root, *args, "--api-cidrs", API_CIDRS],
+                      cwd=root, timeout=120)
     return None if done.returncode != 0 else checks.Workspace(root, name)
 
 
@@ -48,7 +49,8 @@ def test_irsa_role_names_do_not_collide(workspace_root):
 # Fixed: `--commit` also commits the uncommitted files that hold exactly what strata wrote.
 def test_a_commit_after_uncommitted_changes_commits_a_consistent_tree(preset, workspace_root, tmp_path):
     root = workspace_root(f"dirty{preset[0]}")
-    ws = checks.new_workspace(root, "dirty", "--preset", preset, "--envs", "dev", "--git-base", GIT_BASE)
+    ws = checks.new_workspace(root, "dirty", "--preset", preset, "--envs", "dev", "--git-base", GIT_BASE,
+                              "--api-cidrs", API_CIDRS)
     ws.strata("add", "env", "prod", "-C", ws.gitops)  # not committed
     done = checks.run([checks.strata_bin(), "add", "service", "api", "-C", ws.gitops, "--commit", "--allow-dirty"],
                       cwd=root)
@@ -65,5 +67,6 @@ def test_a_commit_after_uncommitted_changes_commits_a_consistent_tree(preset, wo
 # Fixed: the NetworkPolicies admit the public (load balancer) subnets only.
 def test_a_shared_cluster_keeps_environments_apart(workspace_root):
     ws = checks.new_workspace(workspace_root("isolation"), "iso", "--preset", "startup", "--envs", "dev,prod",
+                              "--api-cidrs", API_CIDRS,
                               "--services", "api", "--git-base", GIT_BASE)
     checks.namespace_isolation(ws.foundation, ws.gitops, ws.runs, ws.builds)
