@@ -83,7 +83,7 @@ def test_certificate_names_must_be_under_the_domain_and_default_to_the_environme
     config = _valid_config()
     env = dict(config["environments"][0])  # type: ignore[index]
     env.pop("certificate", None)
-    config["environments"] = [env]
+    config["environments"] = [env, *config["environments"][1:]]  # type: ignore[index]
     settings = _load(config)
     assert settings.environments[0].certificate.names == (f"*.{env['name']}.{config['domain']}",)
     env["certificate"] = {"domainName": "*.dev.example.org", "subjectAlternativeNames": ["a.*.example.com"]}
