@@ -35,6 +35,10 @@ pub struct Answers {
     /// AWS account id; needed only for the role ARNs of services with `--irsa`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aws_account_id: Option<String>,
+    /// Templates the workspace overrides (`<repo>/<path>`), kept in each repo's
+    /// `.strata/templates/`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub templates: Vec<String>,
     /// The commands that shaped the workspace, oldest first.
     #[serde(default)]
     pub history: Vec<String>,

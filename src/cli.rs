@@ -92,6 +92,11 @@ pub struct NewArgs {
     /// The gitops repo is public: Argo CD needs no credential to read it.
     #[arg(long)]
     pub public_repo: bool,
+    /// Your organisation's templates: `DIR/foundation/<path>` and `DIR/gitops/<path>` replace
+    /// the pack's templates of the same path. They are copied into each repo's
+    /// `.strata/templates/`, where every later command finds them.
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
     /// Override one preset value, for example `cluster.version=1.34` (repeatable;
     /// `strata presets --keys` lists the keys).
     #[arg(long = "set", value_name = "KEY=VALUE")]

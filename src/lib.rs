@@ -16,6 +16,7 @@ pub mod lock;
 pub mod merge;
 pub mod merge3;
 pub mod names;
+pub mod overrides;
 pub mod pack;
 pub mod plan;
 pub mod problem;

@@ -74,7 +74,25 @@ pub fn units_of(
     containers: &[String],
 ) -> Result<BTreeMap<String, String>, Unmergeable> {
     let parsed = parse(rendered, containers)?;
-    Ok(parsed.units.into_iter().map(|u| (u.id, u.value)).collect())
+    let mut units: BTreeMap<String, String> =
+        parsed.units.into_iter().map(|u| (u.id, u.value)).collect();
+    let header = header_of(&parsed.lines);
+    if header > 0 {
+        units.insert(
+            HEADER.to_string(),
+            hash(parsed.lines[..header].concat().as_bytes()),
+        );
+    }
+    Ok(units)
+}
+
+/// The unit of a file's opening comments: strata's text, rewritten when nobody changed it and
+/// otherwise left alone (Pulumi's own writer may drop comments; that is no conflict).
+const HEADER: &str = "#header";
+
+/// How many lines open a file before its first key: comments and blank lines.
+fn header_of(lines: &[String]) -> usize {
+    lines.iter().take_while(|l| !is_content(l)).count()
 }
 
 /// Merges `rendered` (strata's whole file) into `disk`. `base` holds the units strata wrote
@@ -127,7 +145,7 @@ pub fn merge(
     }
     // Units strata wrote last time and renders no more.
     for (id, recorded) in base {
-        if new_ids.contains(&id.as_str()) {
+        if new_ids.contains(&id.as_str()) || id == HEADER {
             continue;
         }
         if let Some(on_disk) = disk_units.get(id.as_str()) {
@@ -198,6 +216,14 @@ pub fn merge(
             }
         }
     }
+    // The opening comments: strata's when they are still what it wrote.
+    let (disk_header, new_header) = (header_of(&disk.lines), header_of(&new.lines));
+    if disk_header > 0
+        && base.get(HEADER).map(String::as_str)
+            == Some(hash(disk.lines[..disk_header].concat().as_bytes()).as_str())
+    {
+        edits.push((0, disk_header, new.lines[..new_header].to_vec()));
+    }
     let mut lines = disk.lines.clone();
     if !file_tail.is_empty() {
         if lines.last().is_some_and(|l| !l.ends_with('\n')) {
@@ -214,15 +240,22 @@ pub fn merge(
     }
     let bytes = lines.concat().into_bytes();
     let merged = parse(&bytes, containers)?;
+    let mut units: BTreeMap<String, String> = merged
+        .units
+        .into_iter()
+        .filter(|u| new_ids.contains(&u.id.as_str()))
+        .map(|u| (u.id, u.value))
+        .collect();
+    if new_header > 0 {
+        units.insert(
+            HEADER.to_string(),
+            hash(new.lines[..new_header].concat().as_bytes()),
+        );
+    }
     Ok(Merged {
         bytes,
         conflicts,
-        units: merged
-            .units
-            .into_iter()
-            .filter(|u| new_ids.contains(&u.id.as_str()))
-            .map(|u| (u.id, u.value))
-            .collect(),
+        units,
     })
 }
 
@@ -506,6 +539,33 @@ mod tests {
             "encryptionsalt: v1:abc:def\n# strata's header\nconfig:\n  aws:region: eu-west-1\n  acme:dbPassword:\n    secure: v1:xyz\n  acme:network:\n    cidr: 10.0.0.0/16\n    azCount: 3\n  acme:serviceRoles:\n    - service: api\n  acme:domain: example.com\n  hand:key: kept # a comment\n"
         );
         assert_eq!(merged.units, base(RENDER_2));
+    }
+
+    #[test]
+    fn strata_s_opening_comments_follow_the_template_unless_someone_changed_them() {
+        let render_2 = RENDER_2.replace("# strata's header", "# strata's new header");
+        let merged = merge(
+            RENDER_1.as_bytes(),
+            render_2.as_bytes(),
+            &base(RENDER_1),
+            &containers(),
+        )
+        .unwrap();
+        assert!(String::from_utf8(merged.bytes)
+            .unwrap()
+            .starts_with("# strata's new header\n"));
+        let disk = RENDER_1.replace("# strata's header", "# ours");
+        let merged = merge(
+            disk.as_bytes(),
+            render_2.as_bytes(),
+            &base(RENDER_1),
+            &containers(),
+        )
+        .unwrap();
+        assert!(merged.conflicts.is_empty());
+        assert!(String::from_utf8(merged.bytes)
+            .unwrap()
+            .starts_with("# ours\n"));
     }
 
     #[test]

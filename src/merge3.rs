@@ -43,6 +43,9 @@ pub fn merge(path: &str, base: &[u8], ours: &[u8], theirs: &[u8]) -> Merged {
 }
 
 fn merge_lines(path: &str, base: &[u8], ours: &[u8], theirs: &[u8]) -> Option<Vec<u8>> {
+    // libgit2 must be initialised before `git_merge_file`, which (unlike opening a repository)
+    // does not do it itself; creating an empty configuration does.
+    git2::Config::new().ok()?;
     let mut b = git2::MergeFileInput::new();
     b.content(base).path(path);
     let mut o = git2::MergeFileInput::new();

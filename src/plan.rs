@@ -149,11 +149,27 @@ pub fn plan_with_bases(
     for file in rendered {
         let old = read(file.repo, &file.path);
         if let Some(containers) = &file.shared {
-            let base = locks
-                .get(&file.repo)
-                .and_then(|l| l.units.get(&file.path))
-                .cloned()
-                .unwrap_or_default();
+            let lock = locks.get(&file.repo);
+            // A lock written before shared files (format 1) has no units: what strata wrote is
+            // the file itself when it is untouched, or its last render found in history.
+            let base = match lock.and_then(|l| l.units.get(&file.path)) {
+                Some(units) => units.clone(),
+                None => {
+                    let recorded = lock.and_then(|l| l.files.get(&file.path));
+                    let wrote = match (recorded, &old) {
+                        (Some(recorded), Some(disk)) if *recorded == hash(disk) => {
+                            Some(disk.clone())
+                        }
+                        (Some(recorded), _) => bases
+                            .as_mut()
+                            .and_then(|find| find(file.repo, &file.path, recorded)),
+                        _ => None,
+                    };
+                    wrote
+                        .and_then(|bytes| crate::merge::units_of(&bytes, containers).ok())
+                        .unwrap_or_default()
+                }
+            };
             changes.push(plan_shared(
                 file.repo, file.path, file.bytes, old, &base, containers,
             ));
@@ -164,11 +180,17 @@ pub fn plan_with_bases(
         let mut render = None;
         let (action, forced) = match &old {
             None => (Action::Create, None),
-            Some(_) if file.seed => {
-                if bases.is_some() {
-                    render = Some(new.clone());
+            Some(disk) if file.seed => {
+                if bases.is_some() && *disk != new && locked.is_some_and(|l| *l == hash(disk)) {
+                    // An upgrade brings a seed nobody touched since strata wrote it up to date:
+                    // no one's work is in it.
+                    (Action::Update, None)
+                } else {
+                    if bases.is_some() {
+                        render = Some(new.clone());
+                    }
+                    (Action::KeepSeed, None)
                 }
-                (Action::KeepSeed, None)
             }
             Some(disk) if *disk == new => (Action::Unchanged, None),
             Some(disk) => match locked {

@@ -44,7 +44,13 @@ proptest! {
     fn the_argument_parser_never_panics(args in prop::collection::vec("[-a-zA-Z0-9=.,_/ ]{0,12}", 0..8)) {
         let mut argv = vec!["strata".to_string()];
         argv.extend(args);
-        let _ = Cli::try_parse_from(argv);
+        // Any command line parses or is refused as usage (exit 2); only `--help` and
+        // `--version` end well without a command.
+        if let Err(err) = Cli::try_parse_from(argv) {
+            use clap::error::ErrorKind;
+            let informational = matches!(err.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion);
+            prop_assert_eq!(err.exit_code(), if informational { 0 } else { 2 }, "{}", err);
+        }
     }
 
     #[test]

@@ -176,8 +176,10 @@ pub fn upgrade(args: &UpgradeArgs) -> Result<()> {
         "Upgrade to strata {running} (from {})",
         answers.strata_version
     );
-    answers.strata_version = running.to_string();
-    answers.history.push(format!("upgrade to {running}"));
+    if answers.strata_version != running {
+        answers.strata_version = running.to_string();
+        answers.history.push(format!("upgrade to {running}"));
+    }
     execute_with(
         gitops,
         workspace,
@@ -234,11 +236,21 @@ fn execute_with(
     message: &str,
     upgrade: bool,
 ) -> Result<()> {
-    let foundation =
-        CompiledLayer::new(pack::foundation_layer(&answers.pack).map_err(Problems::from)?)?;
-    let gitops = gitops
-        .join()
-        .expect("template compilation does not panic")?;
+    let foundation = CompiledLayer::new(crate::overrides::layer_of(
+        &workspace.roots[&Repo::Foundation],
+        pack::foundation_layer(&answers.pack).map_err(Problems::from)?,
+    )?)?;
+    let gitops_root = &workspace.roots[&Repo::Gitops];
+    let gitops = if gitops_root.join(crate::overrides::DIR).exists() {
+        CompiledLayer::new(crate::overrides::layer_of(
+            gitops_root,
+            pack::gitops_layer(),
+        )?)?
+    } else {
+        gitops
+            .join()
+            .expect("template compilation does not panic")?
+    };
     let renderer = Renderer::from_compiled(vec![foundation, gitops])?;
     let rendered = renderer.render(&answers, scope)?;
     let new_paths: BTreeSet<(Repo, &str)> =
@@ -264,6 +276,7 @@ fn execute_with(
             for path in workspace.locks[&repo].files.keys() {
                 if !new_paths.contains(&(repo, path.as_str()))
                     && !renderer.is_seed_instance(repo, path)
+                    && !path.starts_with(crate::overrides::DIR)
                     && !deletions.iter().any(|(r, p, _)| *r == repo && p == path)
                 {
                     deletions.push((repo, path.clone(), false));
@@ -373,6 +386,15 @@ fn execute_with(
             lock::FILE_NAME.to_string(),
             next.to_text().into_bytes(),
         ));
+    }
+
+    let nothing_to_do = plan.changes.iter().all(|c| !c.touches_disk())
+        && extra
+            .iter()
+            .all(|(repo, path, bytes)| workspace.read(*repo, path).as_deref() == Some(bytes));
+    if nothing_to_do {
+        eprintln!("nothing to change: both repos are up to date");
+        return Ok(());
     }
 
     if args.dry_run {

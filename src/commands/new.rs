@@ -244,6 +244,7 @@ pub fn resolve(args: &NewArgs) -> Result<Answers, Problems> {
         region,
         domain,
         aws_account_id: account,
+        templates: Vec::new(),
         history: vec![format!(
             "new {project} --preset {preset_name} --pack {pack_name}"
         )],
@@ -280,18 +281,76 @@ pub fn resolve(args: &NewArgs) -> Result<Answers, Problems> {
     Ok(answers)
 }
 
-/// Renders every file of a fresh workspace.
-pub fn render_all(answers: &Answers) -> Result<Vec<RenderedFile>> {
-    let layers = vec![
-        pack::foundation_layer(&answers.pack).map_err(Problems::from)?,
-        pack::gitops_layer(),
-    ];
-    Renderer::new(layers)?.render(answers, &Scope::All)
+/// Renders every file of a fresh workspace with template overrides of each layer.
+fn render_with(
+    answers: &Answers,
+    foundation_overrides: Vec<(String, Vec<u8>)>,
+    gitops_overrides: Vec<(String, Vec<u8>)>,
+) -> Result<Vec<RenderedFile>> {
+    let mut foundation = pack::foundation_layer(&answers.pack).map_err(Problems::from)?;
+    let mut gitops = pack::gitops_layer();
+    let mut problems = Problems::default();
+    for (layer, overrides, origin) in [
+        (&mut foundation, foundation_overrides, "foundation"),
+        (&mut gitops, gitops_overrides, "gitops"),
+    ] {
+        if let Err(more) = crate::overrides::apply(layer, overrides, origin) {
+            problems.extend(more);
+        }
+    }
+    problems.into_result()?;
+    Renderer::new(vec![foundation, gitops])?.render(answers, &Scope::All)
 }
 
 pub fn run(args: &NewArgs) -> Result<()> {
-    let answers = resolve(args)?;
-    let files = render_all(&answers)?;
+    let mut answers = resolve(args)?;
+    let (foundation_overrides, gitops_overrides) = match &args.templates {
+        None => (Vec::new(), Vec::new()),
+        Some(dir) => {
+            if !dir.is_dir() {
+                return Err(Problems::from(
+                    Problem::new(format!("`--templates {}`", dir.display()), "is not a directory")
+                        .hint("give a directory holding `foundation/` and/or `gitops/` template overrides"),
+                )
+                .into());
+            }
+            let foundation = crate::overrides::read(&dir.join("foundation"))?;
+            let gitops = crate::overrides::read(&dir.join("gitops"))?;
+            if foundation.is_empty() && gitops.is_empty() {
+                return Err(Problems::from(
+                    Problem::new(format!("`--templates {}`", dir.display()), "holds no template under `foundation/` or `gitops/`")
+                        .hint("put overrides at `DIR/gitops/<template path>` or `DIR/foundation/<template path>`"),
+                )
+                .into());
+            }
+            (foundation, gitops)
+        }
+    };
+    answers.templates = foundation_overrides
+        .iter()
+        .map(|(p, _)| format!("foundation/{p}"))
+        .chain(gitops_overrides.iter().map(|(p, _)| format!("gitops/{p}")))
+        .collect();
+    let mut files = render_with(
+        &answers,
+        foundation_overrides.clone(),
+        gitops_overrides.clone(),
+    )?;
+    // Each repo carries its overrides, for every later command.
+    for (repo, overrides) in [
+        (Repo::Foundation, foundation_overrides),
+        (Repo::Gitops, gitops_overrides),
+    ] {
+        for (path, bytes) in overrides {
+            files.push(RenderedFile {
+                repo,
+                path: format!("{}/{path}", crate::overrides::DIR),
+                bytes,
+                seed: true,
+                shared: None,
+            });
+        }
+    }
     let answers_text = answers.to_toml();
 
     if args.dry_run {
@@ -315,7 +374,9 @@ pub fn run(args: &NewArgs) -> Result<()> {
         return Ok(());
     }
 
-    fs::create_dir_all(&args.out).with_context(|| format!("creating `{}`", args.out.display()))?;
+    fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating `{}`", args.out.display()))
+        .context(crate::error::NOTHING_WRITTEN)?;
     let staging = apply::staging_dir(&args.out, &answers.project)?;
     let result =
         write_workspace(&staging, &answers, &files, &answers_text, !args.no_git).and_then(|()| {
@@ -329,7 +390,7 @@ pub fn run(args: &NewArgs) -> Result<()> {
             apply::move_into_place(&moves)
         });
     let _ = fs::remove_dir_all(&staging);
-    result.context("nothing was written")?;
+    result.context(crate::error::NOTHING_WRITTEN)?;
     for repo in Repo::BOTH {
         let count = files.iter().filter(|f| f.repo == repo).count() + 2;
         eprintln!(
@@ -367,6 +428,11 @@ fn write_workspace(
         let mut committed: Vec<(&str, &[u8])> = Vec::new();
         for file in files.iter().filter(|f| f.repo == repo) {
             journal.write_new(&root.join(&file.path), &file.bytes)?;
+            if file.path.starts_with(crate::overrides::DIR) {
+                // The organisation's templates: theirs, never strata's.
+                committed.push((&file.path, &file.bytes));
+                continue;
+            }
             lock.files.insert(file.path.clone(), hash(&file.bytes));
             if let Some(containers) = &file.shared {
                 let units = crate::merge::units_of(&file.bytes, containers)

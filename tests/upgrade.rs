@@ -1,0 +1,291 @@
+//! `strata upgrade`: a workspace written by an older strata (strata 0.1.0, kept as a fixture
+//! under `tests/fixtures/upgrade/`) is carried to this strata's templates, keeping every edit.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{commit_count, snapshot, strata};
+
+const FIXTURE: &str = "tests/fixtures/upgrade/strata-0.1.0-aecd22f";
+
+fn git(dir: &Path, args: &[&str]) {
+    let status = Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+        .args(["-c", "init.defaultBranch=main", "-C"])
+        .arg(dir)
+        .args(args)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .status()
+        .unwrap();
+    assert!(status.success(), "git {args:?}");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// The old workspace, each repo committed as the old strata left it.
+fn old_workspace(dir: &Path) -> (PathBuf, PathBuf) {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURE);
+    for repo in ["acme-foundation", "acme-gitops"] {
+        copy_dir(&fixture.join(repo), &dir.join(repo));
+        git(&dir.join(repo), &["init", "-q"]);
+        git(&dir.join(repo), &["add", "-A"]);
+        git(
+            &dir.join(repo),
+            &["commit", "-qm", "written by strata 0.1.0"],
+        );
+    }
+    (dir.join("acme-foundation"), dir.join("acme-gitops"))
+}
+
+/// Asserts two snapshots are equal, naming the paths that differ.
+fn assert_same(
+    a: &std::collections::BTreeMap<String, Vec<u8>>,
+    b: &std::collections::BTreeMap<String, Vec<u8>>,
+    what: &str,
+) {
+    let differ: Vec<&String> = a
+        .keys()
+        .chain(b.keys())
+        .filter(|p| a.get(*p) != b.get(*p))
+        .collect();
+    assert!(differ.is_empty(), "{what}: {differ:?} differ");
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap()
+}
+
+fn edit(path: &Path, from: &str, to: &str) {
+    let text = read(path);
+    assert!(text.contains(from), "{} lacks {from:?}", path.display());
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+const SALT: &str = "encryptionsalt: v1:Vbz0rPlL3Ls=:v1:lI4W2Z+nVZ1Mg3jG:rQ8hz1Bt5Zb4yJyI0vZ9Vw==\n";
+const SET: &str =
+    "  acme-foundation:dbPassword:\n    secure: v1:Kx4m6T2kP1yz0Uu9:eW91IHNob3VsZCBub3QgcmVhZA==\n";
+
+/// The four kinds of edit the issue names: a seed overlay, a label in an owned base
+/// manifest, Pulumi's keys in a stack file, an entry added to an app-of-apps.
+fn make_edits(foundation: &Path, gitops: &Path) {
+    edit(
+        &gitops.join("services/api/overlays/dev/kustomization.yaml"),
+        "\"ENVIRONMENT=dev\"",
+        "\"ENVIRONMENT=dev\"\n      - \"FEATURE_X=on\"",
+    );
+    edit(
+        &gitops.join("services/api/base/deployment.yaml"),
+        "    app.kubernetes.io/part-of: acme\n",
+        "    app.kubernetes.io/part-of: acme\n    team: payments\n",
+    );
+    let stack = foundation.join("Pulumi.dev.yaml");
+    std::fs::write(&stack, format!("{SALT}{}{SET}", read(&stack))).unwrap();
+    edit(
+        &gitops.join("apps/dev/kustomization.yaml"),
+        "  - api.yaml\n",
+        "  - api.yaml\n  - monitoring.yaml\n",
+    );
+    std::fs::write(gitops.join("apps/dev/monitoring.yaml"), "# ours\n").unwrap();
+    for repo in [foundation, gitops] {
+        git(repo, &["add", "-A"]);
+        git(repo, &["commit", "-qm", "our edits"]);
+    }
+}
+
+/// A fresh workspace of this strata with the old workspace's answers.
+fn fresh(dir: &Path) -> (PathBuf, PathBuf) {
+    let (foundation, gitops) = common::new_workspace(
+        dir,
+        &[
+            "--preset",
+            "production",
+            "--envs",
+            "dev,prod",
+            "--services",
+            "api,web",
+            "--account-id",
+            "123456789012",
+            // strata 0.1.0 opened the API endpoint to everyone; the answers keep that.
+            "--api-cidrs",
+            "0.0.0.0/0",
+        ],
+    );
+    strata()
+        .args([
+            "add",
+            "service",
+            "billing",
+            "--irsa",
+            "--secret",
+            "DB_PASSWORD",
+            "-C",
+        ])
+        .arg(&gitops)
+        .assert()
+        .success();
+    (foundation, gitops)
+}
+
+#[test]
+fn an_old_workspace_upgrades_keeping_every_edit() {
+    let old = assert_fs::TempDir::new().unwrap();
+    let (foundation, gitops) = old_workspace(old.path());
+    make_edits(&foundation, &gitops);
+    let seed = read(&gitops.join("services/api/overlays/dev/kustomization.yaml"));
+
+    // `--dry-run` writes nothing.
+    let before = snapshot(old.path());
+    strata()
+        .args(["upgrade", "--dry-run", "-C"])
+        .arg(&gitops)
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("-  - appproject.yaml"));
+    assert_same(&snapshot(old.path()), &before, "--dry-run");
+
+    strata()
+        .args(["upgrade", "--commit", "-C"])
+        .arg(&gitops)
+        .assert()
+        .success()
+        .stderr(predicates::str::contains("format 1 to 2"));
+
+    // Every edit is kept.
+    assert_eq!(
+        read(&gitops.join("services/api/overlays/dev/kustomization.yaml")),
+        seed
+    );
+    let deployment = read(&gitops.join("services/api/base/deployment.yaml"));
+    assert!(deployment.contains("    team: payments\n"), "{deployment}");
+    let stack = read(&foundation.join("Pulumi.dev.yaml"));
+    assert!(stack.starts_with(SALT) && stack.ends_with(SET), "{stack}");
+    let apps = read(&gitops.join("apps/dev/kustomization.yaml"));
+    assert!(apps.contains("  - monitoring.yaml\n"), "{apps}");
+    // What the new templates dropped is gone: the AppProjects moved into the foundation.
+    assert!(!gitops.join("apps/dev/appproject.yaml").exists());
+    assert!(!apps.contains("appproject.yaml"));
+
+    // Every file nobody edited equals a fresh `strata new` of this strata.
+    let new = assert_fs::TempDir::new().unwrap();
+    fresh(new.path());
+    let edited = [
+        "acme-gitops/services/api/overlays/dev/kustomization.yaml",
+        "acme-gitops/services/api/base/deployment.yaml",
+        "acme-foundation/Pulumi.dev.yaml",
+        "acme-gitops/apps/dev/kustomization.yaml",
+        "acme-gitops/apps/dev/monitoring.yaml",
+        "acme-foundation/strata.toml",
+        "acme-gitops/strata.toml",
+        "acme-foundation/strata.lock",
+        "acme-gitops/strata.lock",
+    ];
+    let upgraded = snapshot(old.path());
+    let fresh = snapshot(new.path());
+    for (path, bytes) in &fresh {
+        if edited.contains(&path.as_str()) {
+            continue;
+        }
+        let Some(ours) = upgraded.get(path) else {
+            panic!("{path} is missing after the upgrade");
+        };
+        assert!(
+            ours == bytes,
+            "{path} differs from a fresh workspace:\n{}",
+            String::from_utf8_lossy(ours)
+        );
+    }
+    for path in upgraded.keys() {
+        assert!(
+            fresh.contains_key(path) || edited.contains(&path.as_str()),
+            "{path} is left over after the upgrade"
+        );
+    }
+    // The answers are those of a fresh workspace, but for their history.
+    assert_eq!(
+        common::without_history(&upgraded["acme-gitops/strata.toml"]),
+        common::without_history(&fresh["acme-gitops/strata.toml"])
+    );
+
+    // A second upgrade changes nothing.
+    let commits = (commit_count(&foundation), commit_count(&gitops));
+    let after = snapshot(old.path());
+    strata()
+        .args(["upgrade", "--commit", "-C"])
+        .arg(&foundation)
+        .assert()
+        .success();
+    assert_same(&snapshot(old.path()), &after, "a second upgrade");
+    assert_eq!((commit_count(&foundation), commit_count(&gitops)), commits);
+}
+
+#[test]
+fn a_key_changed_on_both_sides_is_a_conflict_and_force_lets_the_template_win_there_only() {
+    let old = assert_fs::TempDir::new().unwrap();
+    let (foundation, gitops) = old_workspace(old.path());
+    let ingress = gitops.join("services/web/base/ingress.yaml");
+    // strata 0.1.0 set the scheme on each Ingress; this strata moved it to the IngressClass.
+    edit(
+        &ingress,
+        "alb.ingress.kubernetes.io/scheme: internet-facing",
+        "alb.ingress.kubernetes.io/scheme: internal",
+    );
+    edit(
+        &ingress,
+        "    app.kubernetes.io/part-of: acme\n",
+        "    app.kubernetes.io/part-of: acme\n    team: web\n",
+    );
+    git(&gitops, &["commit", "-qam", "an internal web"]);
+    let before = snapshot(old.path());
+    strata()
+        .args(["upgrade", "-C"])
+        .arg(&foundation)
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains(
+            "services/web/base/ingress.yaml` was changed here and in the template: Ingress/web: metadata.annotations.alb.ingress.kubernetes.io/scheme",
+        ));
+    assert_same(&snapshot(old.path()), &before, "a refused upgrade");
+
+    strata()
+        .args(["upgrade", "--force", "--commit", "-C"])
+        .arg(&foundation)
+        .assert()
+        .success();
+    let text = read(&ingress);
+    let value: serde_json::Value = serde_yaml_ng::from_str(&text).unwrap();
+    assert!(value["metadata"]["annotations"]
+        .get("alb.ingress.kubernetes.io/scheme")
+        .is_none());
+    assert_eq!(value["metadata"]["labels"]["team"], "web", "{text}");
+}
+
+#[test]
+fn a_workspace_of_a_newer_strata_is_refused() {
+    let old = assert_fs::TempDir::new().unwrap();
+    let (foundation, gitops) = old_workspace(old.path());
+    for repo in [&foundation, &gitops] {
+        edit(
+            &repo.join("strata.toml"),
+            "strata_version = \"0.1.0\"",
+            "strata_version = \"99.0.0\"",
+        );
+    }
+    strata()
+        .args(["upgrade", "-C"])
+        .arg(&gitops)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("newer than this strata"));
+}
