@@ -697,7 +697,7 @@ impl Service {
             }
         }
         for (key, value) in &self.config {
-            if let Err(p) = names::parse_config_key(key) {
+            if let Err(p) = names::parse_service_config_key(key) {
                 problems.push(p);
             }
             if let Err(p) = names::parse_config_value(key, value) {

@@ -114,6 +114,19 @@ impl Lock {
         })
     }
 
+    /// Drops the entries of `paths` whose file no longer exists (`exists` says which do).
+    pub fn forget_missing<'a>(
+        &mut self,
+        paths: impl IntoIterator<Item = &'a str>,
+        mut exists: impl FnMut(&str) -> bool,
+    ) {
+        for path in paths {
+            if self.files.contains_key(path) && !exists(path) {
+                self.files.remove(path);
+            }
+        }
+    }
+
     pub fn to_text(&self) -> String {
         let mut out = String::with_capacity(HEADER.len() + 32 + self.files.len() * 100);
         out.push_str(HEADER);

@@ -141,6 +141,21 @@ impl Renderer {
         Ok(out)
     }
 
+    /// Every template path of each layer, placeholders kept and `.tera` stripped.
+    pub fn templates(&self) -> Vec<(Repo, &str)> {
+        self.layers
+            .iter()
+            .flat_map(|(layer, _)| {
+                layer.files.iter().map(|file| {
+                    (
+                        layer.repo,
+                        file.path.strip_suffix(".tera").unwrap_or(file.path),
+                    )
+                })
+            })
+            .collect()
+    }
+
     /// Whether a rendered path of a repo is an instance of one of its layer's seed files.
     pub fn is_seed_instance(&self, repo: Repo, path: &str) -> bool {
         self.layers
