@@ -474,15 +474,24 @@ impl Model {
             .iter()
             .find(|(_, g)| !g.taints.is_empty())
             .map(|(name, _)| name.clone());
-        let backend = crate::answers::Backend::parse(&answers.state.backend)
-            .unwrap_or(crate::answers::Backend::PulumiCloud { org: None });
-        let org = match &backend {
-            crate::answers::Backend::PulumiCloud { org: Some(org) } => org.clone(),
-            _ => String::new(),
+        let (backend, secrets_provider) = match &answers.state {
+            Some(state) => {
+                let backend = crate::answers::Backend::parse(&state.backend)
+                    .unwrap_or(crate::answers::Backend::PulumiCloud { org: None });
+                let org = match &backend {
+                    crate::answers::Backend::PulumiCloud { org: Some(org) } => org.clone(),
+                    _ => String::new(),
+                };
+                (
+                    json!({"kind": backend.kind(), "url": backend.url(), "org": org}),
+                    Value::from(state.secrets_provider.clone()),
+                )
+            }
+            None => (Value::Null, Value::Null),
         };
         let globals = json!({
-            "backend": {"kind": backend.kind(), "url": backend.url(), "org": org},
-            "secrets_provider": answers.state.secrets_provider,
+            "backend": backend,
+            "secrets_provider": secrets_provider,
             "node_groups": node_groups,
             "addon_pool": addon_pool,
             "project": answers.project,

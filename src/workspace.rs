@@ -113,6 +113,16 @@ impl Workspace {
                     .hint(format!("clone it there, or set `repos.{other}_dir` in `strata.toml` of both repos to its path relative to each repo")),
             )
         })?;
+        if other_dir == dir {
+            return Err(Problems::from(
+                Problem::new(
+                    format!("`repos.{other}_dir` in `{}`", dir.join(answers::FILE_NAME).display()),
+                    format!("points at this {this} repo itself, not at the {other} repo"),
+                )
+                .hint(format!("set `repos.{other}_dir` in `strata.toml` of both repos to the {other} repo's path")),
+            )
+            .into());
+        }
         let (other_answers, other_lock, _) = read_repo(&other_dir, Some(&text))?;
         if other_lock.repo != other {
             return Err(Problems::from(

@@ -52,6 +52,11 @@ fn locate(dir: &Path) -> Option<BTreeMap<Repo, PathBuf>> {
         Repo::Gitops => (Repo::Foundation, partial.repos.foundation_dir),
     };
     let other_dir = dir.join(other_rel).canonicalize().ok()?;
+    // Both repos in one directory is no workspace (`Workspace::open` says so); locking it twice
+    // would wait for ourselves.
+    if other_dir == dir {
+        return None;
+    }
     Some(BTreeMap::from([
         (this, dir.to_path_buf()),
         (other, other_dir),

@@ -192,6 +192,32 @@ pub fn upgrade(args: &UpgradeArgs) -> Result<()> {
     )
 }
 
+/// `add` and `remove` render with this strata's templates: on a workspace another strata wrote,
+/// they would carry part of an upgrade (or a downgrade) along with the change. Refused, exit 2.
+fn same_strata(workspace: &Workspace) -> Result<()> {
+    let running = env!("CARGO_PKG_VERSION");
+    let written = &workspace.answers.strata_version;
+    let old_lock = Repo::BOTH
+        .iter()
+        .any(|repo| workspace.locks[repo].format < lock::FORMAT);
+    let problem = if version_newer(written, running) {
+        crate::problem::Problem::new(
+            "the workspace",
+            format!("was last written by strata {written}, newer than this strata {running}"),
+        )
+        .hint(format!("upgrade strata to {written} or later"))
+    } else if version_newer(running, written) || old_lock {
+        crate::problem::Problem::new(
+            "the workspace",
+            format!("was last written by strata {written}, older than this strata {running}"),
+        )
+        .hint("run `strata upgrade` first (see its changes with `strata upgrade --dry-run`), then this command")
+    } else {
+        return Ok(());
+    };
+    Err(Problems::from(problem).into())
+}
+
 /// Whether version `a` is newer than `b` (dotted numbers; anything after `-` is ignored).
 fn version_newer(a: &str, b: &str) -> bool {
     let parse = |v: &str| -> Vec<u64> {
@@ -237,6 +263,9 @@ fn execute_with(
     message: &str,
     upgrade: bool,
 ) -> Result<()> {
+    if !upgrade {
+        same_strata(&workspace)?;
+    }
     let foundation = CompiledLayer::new(crate::overrides::layer_of(
         &workspace.roots[&Repo::Foundation],
         pack::foundation_layer(&answers.pack).map_err(Problems::from)?,
@@ -492,6 +521,7 @@ fn suggest_seed_changes(
     changes: &[Change],
     find_base: plan::BaseReader<'_>,
 ) -> Result<()> {
+    let mut suggested = Vec::new();
     for change in changes.iter().filter(|c| c.action == Action::KeepSeed) {
         let (Some(render), Some(locked)) = (
             change.render.as_deref(),
@@ -517,6 +547,16 @@ fn suggest_seed_changes(
             change.path
         )?;
         crate::out!("{}", plan::diff(&suggestion))?;
+        suggested.push(format!("{} `{}`", change.repo, change.path));
+    }
+    if !suggested.is_empty() {
+        eprintln!(
+            "warning: {} file(s) you edited were not rewritten, but their template changed; apply the suggestions printed above, or they may not work with the rest of the upgrade:",
+            suggested.len()
+        );
+        for file in suggested {
+            eprintln!("  - {file}");
+        }
     }
     Ok(())
 }

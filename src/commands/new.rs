@@ -260,7 +260,7 @@ pub fn resolve(args: &NewArgs) -> Result<Answers, Problems> {
                 answers::RepoCredentials::SecretsManager
             },
         },
-        state,
+        state: Some(state),
         environments: vec![answers::Environment {
             name: envs[0].clone(),
             vpc_cidr: first_cidr,

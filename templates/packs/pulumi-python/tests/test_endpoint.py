@@ -18,7 +18,7 @@ def _refusal(stack: str, overrides: dict | None = None) -> str:
 
 def _says_how_to_fix(message: str) -> None:
     assert f"`{KEY}` is empty" in message
-    assert "pulumi config set --path 'endpoint.publicAccessCidrs[0]'" in message
+    assert "public_access_cidrs" in message and "strata upgrade" in message
     assert "strata new --api-cidrs" in message
     assert "endpoint.publicAccess false" in message
 
