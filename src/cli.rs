@@ -34,6 +34,9 @@ pub enum Command {
     Presets(PresetsArgs),
     /// List the template packs, one line each.
     Packs,
+    /// Check that Pulumi manages the infrastructure and GitOps the applications, in a
+    /// workspace, in any gitops repo and in Pulumi stack exports. Exits 1 with findings.
+    Check(CheckArgs),
 }
 
 #[derive(Debug, Args)]
@@ -231,6 +234,24 @@ pub struct ListArgs {
     /// Either repo of the workspace (default: the current directory).
     #[arg(short = 'C', value_name = "DIR", default_value = ".")]
     pub dir: PathBuf,
+    /// Print JSON, for scripts.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// A repo of the workspace to check [default: the current directory, unless only
+    /// `--gitops` or `--stack-export` is given].
+    #[arg(short = 'C', value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Any gitops repo to check for infrastructure objects (repeatable).
+    #[arg(long = "gitops", value_name = "DIR")]
+    pub gitops: Vec<PathBuf>,
+    /// A Pulumi stack export (`pulumi stack export --file FILE`) to check for application
+    /// objects (repeatable).
+    #[arg(long = "stack-export", value_name = "FILE")]
+    pub stack_exports: Vec<PathBuf>,
     /// Print JSON, for scripts.
     #[arg(long)]
     pub json: bool,

@@ -7,6 +7,7 @@
 pub mod answers;
 pub mod apply;
 pub mod base;
+pub mod check;
 pub mod cli;
 pub mod commands;
 pub mod error;
@@ -23,5 +24,6 @@ pub mod problem;
 pub mod render;
 pub mod repo;
 pub mod settings;
+pub mod stack_export;
 pub mod workspace;
 pub mod yaml;

@@ -1,6 +1,7 @@
 //! Commands: thin glue from parsed arguments to settings, render, plan and apply.
 
 mod change;
+mod check;
 mod list;
 mod new;
 
@@ -20,5 +21,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::List(args) => list::run(&args),
         Command::Presets(args) => list::presets(&args),
         Command::Packs => list::packs(),
+        Command::Check(args) => check::run(&args),
     }
 }
