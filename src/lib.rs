@@ -16,6 +16,7 @@ pub mod grow;
 pub mod lock;
 pub mod merge;
 pub mod merge3;
+pub mod migrate;
 pub mod names;
 pub mod overrides;
 pub mod pack;

@@ -3,6 +3,7 @@
 mod change;
 mod check;
 mod list;
+mod migrate;
 mod new;
 
 use anyhow::Result;
@@ -22,5 +23,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Presets(args) => list::presets(&args),
         Command::Packs => list::packs(),
         Command::Check(args) => check::run(&args),
+        Command::Migrate(args) => migrate::run(&args),
     }
 }
