@@ -9,15 +9,15 @@
 //!   files and writing them back (measured in process) may grow by at most 5 ms from 30 to 300
 //!   services.
 //!
+//! - Peak memory (maximum resident set size) of that `strata new`: target 16 MiB or less.
+//! - `strata add env --commit` into a workspace of 120 services (about 600 new files, both
+//!   commits included): target under 200 ms (median).
+//!
 //! Prints the median, p90 and max of each, and exits 1 when a target is missed.
 
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-// The same allocator as the binary, so that in-process and command timings compare.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const STRATA: &str = env!("CARGO_BIN_EXE_strata");
 
@@ -95,6 +95,76 @@ fn bench_new(iterations: usize) -> bool {
     )
 }
 
+/// The peak resident memory of one `strata new` (3 environments, 2 services), in KiB, measured
+/// by the kernel for a child process (`getrusage(RUSAGE_CHILDREN)` in a fresh process of its
+/// own, so that no earlier child counts).
+fn peak_memory_of_new() -> u64 {
+    let tmp = tempdir("rss");
+    let me = std::env::current_exe().expect("the bench binary");
+    let output = Command::new(me)
+        .arg("--peak-memory-of-new")
+        .arg(&tmp)
+        .output()
+        .expect("the bench re-runs itself");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&tmp);
+    String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .expect("a number of KiB")
+}
+
+fn peak_memory_child(dir: &Path) {
+    run(
+        &[
+            "new",
+            "acme",
+            "--envs",
+            "dev,staging,prod",
+            "--services",
+            "api,web",
+            "--out",
+            dir.to_str().unwrap(),
+        ],
+        dir,
+    );
+    let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)
+        .expect("getrusage");
+    println!("{}", usage.max_rss());
+}
+
+/// `add env --commit` into a workspace of `services` services, each run on a fresh copy.
+fn bench_add_env(services: usize, iterations: usize) -> Stats {
+    let names: Vec<String> = (0..services).map(|i| format!("svc{i}")).collect();
+    let mut samples = Vec::new();
+    for i in 0..iterations {
+        let tmp = tempdir(&format!("env{i}"));
+        run(
+            &[
+                "new",
+                "acme",
+                "--envs",
+                "dev,prod",
+                "--services",
+                &names.join(","),
+                "--out",
+                tmp.to_str().unwrap(),
+            ],
+            &tmp,
+        );
+        samples.push(run(
+            &["add", "env", "qa", "--commit"],
+            &tmp.join("acme-gitops"),
+        ));
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    stats(samples)
+}
+
 fn workspace(services: usize) -> std::path::PathBuf {
     let tmp = tempdir(&format!("ws{services}"));
     let names: Vec<String> = (0..services).map(|i| format!("svc{i}")).collect();
@@ -166,6 +236,10 @@ fn main() {
         bookkeeping_only(Path::new(&args[index + 1]));
         return;
     }
+    if let Some(index) = args.iter().position(|a| a == "--peak-memory-of-new") {
+        peak_memory_child(Path::new(&args[index + 1]));
+        return;
+    }
     // `cargo bench` passes `--bench`; any other argument is ignored.
     let iterations = 30;
     let mut ok = bench_new(iterations);
@@ -194,6 +268,19 @@ fn main() {
         "add service beyond that bookkeeping: {beyond_small:.2} ms (30) -> {beyond_large:.2} ms (300), growth {growth:.2} ms (limit 5.00 ms)"
     );
     ok &= growth <= 5.0;
+    let peak = peak_memory_of_new();
+    let peak_ok = peak <= 16 * 1024;
+    println!(
+        "new: peak memory {:.1} MiB (target 16.0 MiB)  {}",
+        peak as f64 / 1024.0,
+        if peak_ok { "ok" } else { "MISSED" }
+    );
+    ok &= peak_ok;
+    ok &= report(
+        "add env --commit: 120 services (about 600 new files)",
+        &bench_add_env(120, 10),
+        Duration::from_millis(200),
+    );
     if !ok {
         std::process::exit(1);
     }

@@ -59,11 +59,16 @@ fn blob_at(repo: &Repository, tree: &git2::Tree<'_>, path: &str) -> Option<Vec<u
 }
 
 /// Records strata's renders (`Some`) and removals (`None`) of one repo on [`REF`].
+///
+/// New objects go to an in-memory object database first and reach the repo as one pack: an
+/// `add env` of hundreds of files writes one file, not one per object.
 pub fn record(root: &Path, updates: &[(&str, Option<&[u8]>)]) -> Result<()> {
     if updates.is_empty() {
         return Ok(());
     }
     let repo = Repository::open(root).with_context(|| format!("opening `{}`", root.display()))?;
+    let odb = repo.odb()?;
+    let mempack = odb.add_new_mempack_backend(1000)?;
     let parent = repo
         .find_reference(REF)
         .ok()
@@ -75,7 +80,13 @@ pub fn record(root: &Path, updates: &[(&str, Option<&[u8]>)]) -> Result<()> {
     for (path, bytes) in updates {
         match bytes {
             Some(bytes) => {
-                let id = repo.blob(bytes)?;
+                // A blob already in the repo (committed with the change) is not written again.
+                let id = Oid::hash_object(git2::ObjectType::Blob, bytes)?;
+                let id = if odb.exists(id) {
+                    id
+                } else {
+                    odb.write(git2::ObjectType::Blob, bytes)?
+                };
                 let entry = git2::IndexEntry {
                     ctime: git2::IndexTime::new(0, 0),
                     mtime: git2::IndexTime::new(0, 0),
@@ -99,6 +110,7 @@ pub fn record(root: &Path, updates: &[(&str, Option<&[u8]>)]) -> Result<()> {
     }
     let tree_id = index.write_tree_to(&repo)?;
     if parent.as_ref().is_some_and(|p| p.tree_id() == tree_id) {
+        mempack.reset()?;
         return Ok(());
     }
     let tree = repo.find_tree(tree_id)?;
@@ -112,6 +124,12 @@ pub fn record(root: &Path, updates: &[(&str, Option<&[u8]>)]) -> Result<()> {
         &tree,
         &parents,
     )?;
+    let mut pack = git2::Buf::new();
+    mempack.dump(&repo, &mut pack)?;
+    mempack.reset()?;
+    let mut writer = odb.packwriter()?;
+    std::io::Write::write_all(&mut writer, &pack)?;
+    writer.commit()?;
     repo.reference(REF, commit, true, "strata: record the render")?;
     Ok(())
 }

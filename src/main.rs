@@ -4,10 +4,6 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-// A faster allocator: strata is allocation-heavy (answers, locks, templates) and short-lived.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let cli = match strata::cli::Cli::try_parse() {
         Ok(cli) => cli,
