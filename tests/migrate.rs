@@ -396,10 +396,9 @@ fn a_service_in_its_environments_namespace_is_adopted_in_place() {
     let overlay = gitops.join("services/shop/overlays/dev");
     for kept in [
         "pulumi-service-shop-metrics.yaml",
-        "pulumi-ingress-shop.yaml",
         "patch-pulumi-service.yaml",
         "patch-pulumi-hpa.yaml",
-        "patch-pulumi-networkpolicy.yaml",
+        "patch-pulumi-ingress.yaml",
     ] {
         assert!(overlay.join(kept).is_file(), "{kept}");
     }
@@ -430,11 +429,24 @@ fn a_service_in_its_environments_namespace_is_adopted_in_place() {
         ["DB_PASSWORD", "DB_USER"],
         "sealed keys read from managedFields"
     );
-    // The kept Ingress is Pulumi's, without Pulumi's residue and namespace.
-    let ingress = fs::read_to_string(overlay.join("pulumi-ingress-shop.yaml")).unwrap();
-    assert!(ingress.contains("name: shop") && ingress.contains("alb.ingress.kubernetes.io/scheme"));
-    for residue in ["managed-by", "last-applied", "namespace"] {
-        assert!(!ingress.contains(residue), "{residue} in {ingress}");
+    // The Ingress is strata's, at Pulumi's host and path, with Pulumi's other annotations.
+    assert_eq!(
+        service["expose"].as_str(),
+        Some("public"),
+        "internet-facing"
+    );
+    assert_eq!(service["host"].as_str(), Some("shop.dev.example.com"));
+    assert_eq!(service["cpu_limit"].as_str(), Some("1"), "Pulumi's limit");
+    let ingress = fs::read_to_string(overlay.join("patch-pulumi-ingress.yaml")).unwrap();
+    assert!(
+        ingress.contains("target-type") && !ingress.contains("scheme"),
+        "{ingress}"
+    );
+    // A kept object is Pulumi's declaration, without Pulumi's residue and namespace.
+    let metrics = fs::read_to_string(overlay.join("pulumi-service-shop-metrics.yaml")).unwrap();
+    assert!(metrics.contains("name: shop-metrics") && metrics.contains("prometheus.io/port"));
+    for residue in ["managed-by", "last-applied", "namespace", "clusterIP"] {
+        assert!(!metrics.contains(residue), "{residue} in {metrics}");
     }
     let adoption = fs::read_to_string(overlay.join("patch-argocd-adoption.yaml")).unwrap();
     assert!(adoption.contains("argocd.argoproj.io/sync-options: ServerSideApply=true,Prune=false"));

@@ -121,6 +121,28 @@ pub fn run(args: &MigrateArgs) -> Result<()> {
     let mut answers = workspace.answers.clone();
     for plan in &migration.services {
         grow::add_service(&mut answers, &plan.name, &plan.input)?;
+        let service = answers.services.get_mut(&plan.name).expect("just added");
+        let (cpu, memory) = &plan.limits;
+        let at_least = |limit: &str, request: &str, parse: fn(&str) -> Option<f64>| {
+            parse(limit)
+                .zip(parse(request))
+                .is_some_and(|(l, r)| l >= r)
+        };
+        if let Some(cpu) = cpu
+            .as_ref()
+            .filter(|l| at_least(l, &service.cpu_request, names::cpu_millis))
+        {
+            service.cpu_limit.clone_from(cpu);
+        }
+        if let Some(memory) = memory
+            .as_ref()
+            .filter(|l| at_least(l, &service.memory_request, names::memory_bytes))
+        {
+            service.memory_limit.clone_from(memory);
+        }
+        answers
+            .validate_service(&plan.name, "the migrated answers")
+            .into_result()?;
     }
     answers
         .history

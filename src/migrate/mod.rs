@@ -78,6 +78,9 @@ pub struct ServicePlan {
     pub namespace: String,
     pub mode: Mode,
     pub input: ServiceInput,
+    /// The container's CPU and memory limits, when it set them (`add service` takes the
+    /// preset's; migrate writes these into the answers).
+    pub limits: (Option<String>, Option<String>),
     pub moved: Vec<Moved>,
     /// What is kept verbatim from the Pulumi spec, one line each.
     pub kept: Vec<String>,

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Map, Value};
 
-use crate::answers::{self, Expose};
+use crate::answers::Expose;
 use crate::grow::{self, ServiceInput};
 use crate::migrate::{
     declared, Candidate, Mode, Moved, OverlayFile, Request, Role, SecretKeys, ServicePlan,
@@ -739,19 +739,109 @@ pub fn derive(
         notes.push("Pulumi's spec has no probes: strata probes `GET /` on port `http`; set `health_path` in `strata.toml` (then `strata upgrade`) if the service answers elsewhere".to_string());
     }
 
+    // An Ingress becomes strata's: its scheme, first host and first path; the rest of its
+    // settings are the environment's IngressClass's (the shared load balancer).
+    let mut exposure: Option<(Expose, String, String)> = None;
+    let mut ingress_ops: Vec<Value> = Vec::new();
+    if ingresses.len() > 1 {
+        return Err(stay(
+            format!(
+                "{} Ingresses route to it; strata's shape has one",
+                ingresses.len()
+            ),
+            &members,
+        ));
+    }
+    if let Some(candidate) = ingresses.first() {
+        let (ing_spec, _) = declared(candidate.resource, "spec").unwrap_or((Value::Null, false));
+        let annotations = clean_map(candidate.resource.inputs.pointer("/metadata/annotations"));
+        let scheme = annotations
+            .get("alb.ingress.kubernetes.io/scheme")
+            .and_then(Value::as_str)
+            .unwrap_or("internal");
+        let expose = if scheme == "internet-facing" {
+            Expose::Public
+        } else {
+            Expose::Internal
+        };
+        let rule = ing_spec.pointer("/rules/0");
+        let host = rule
+            .and_then(|r| r.get("host"))
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let path = rule
+            .and_then(|r| r.pointer("/http/paths/0/path"))
+            .and_then(Value::as_str)
+            .unwrap_or("/");
+        let domain = &request.answers.domain;
+        if !(host == domain || host.ends_with(&format!(".{domain}"))) {
+            return Err(stay(
+                format!("its Ingress `{}` serves `{host}`, outside the workspace's domain `{domain}` (the zone External DNS manages)", candidate.object.name),
+                &members,
+            ));
+        }
+        let rules = ing_spec
+            .get("rules")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
+        let paths = rule
+            .and_then(|r| r.pointer("/http/paths"))
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
+        if rules > 1
+            || paths > 1
+            || ing_spec.get("tls").is_some()
+            || ing_spec.get("defaultBackend").is_some()
+        {
+            notes.push(format!("Ingress `{}` has more than strata's one host and path (other rules, paths, `tls` or a default backend): strata's Ingress serves `{host}{path}` only; add the rest to the overlay if they are still needed", candidate.object.name));
+        }
+        const GOVERNED: &[&str] = &[
+            "alb.ingress.kubernetes.io/scheme",
+            "alb.ingress.kubernetes.io/group.name",
+            "alb.ingress.kubernetes.io/group.order",
+            "alb.ingress.kubernetes.io/certificate-arn",
+            "alb.ingress.kubernetes.io/listen-ports",
+            "alb.ingress.kubernetes.io/ssl-redirect",
+            "alb.ingress.kubernetes.io/ssl-policy",
+            "kubernetes.io/ingress.class",
+        ];
+        for (key, value) in &annotations {
+            if !GOVERNED.contains(&key.as_str()) {
+                ingress_ops.push(op(
+                    "add",
+                    &format!("/metadata/annotations/{}", pointer_key(key)),
+                    value.clone(),
+                ));
+                kept.push(format!(
+                    "Ingress `{}`'s annotation `{key}`",
+                    candidate.object.name
+                ));
+            }
+        }
+        let governed: Vec<&str> = annotations
+            .keys()
+            .map(String::as_str)
+            .filter(|k| GOVERNED.contains(k))
+            .collect();
+        if !governed.is_empty() {
+            notes.push(format!("Ingress `{}`'s {} are the environment's now (its {} load balancer, certificate and listeners, shared by every service)", candidate.object.name, governed.join(", "), expose.as_str()));
+        }
+        exposure = Some((expose, host.to_string(), path.to_string()));
+    }
+
     let input = ServiceInput {
         image: Some(image.clone()),
         port,
         min: Some(u32::try_from(min).unwrap_or(u32::MAX)),
         max: Some(u32::try_from(max).unwrap_or(u32::MAX)),
-        host: None,
-        path: None,
+        host: exposure.as_ref().map(|e| e.1.clone()),
+        path: exposure.as_ref().map(|e| e.2.clone()),
         health_path: Some(health_path.unwrap_or_else(|| "/".to_string())),
         cpu,
         memory,
         envs: Some(vec![request.env.to_string()]),
         irsa: false,
-        expose: Expose::None,
+        expose: exposure.as_ref().map_or(Expose::None, |e| e.0),
         config: config.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         secrets: secrets
             .iter()
@@ -941,18 +1031,28 @@ pub fn derive(
             kept.push(format!("the container's `{key}`"));
         }
     }
+    let limits = first.pointer("/resources/limits");
+    let limit = |key: &str, parse: fn(&str) -> Result<String, crate::problem::Problem>| {
+        text(limits.and_then(|l| l.get(key))).filter(|v| parse(v).is_ok())
+    };
+    let limits = (
+        limit("cpu", names::parse_cpu),
+        limit("memory", names::parse_memory),
+    );
     for (key, value) in first
         .pointer("/resources/limits")
         .and_then(Value::as_object)
         .into_iter()
         .flatten()
     {
-        ops.push(op(
-            "add",
-            &format!("{base}/resources/limits/{}", pointer_key(key)),
-            value.clone(),
-        ));
-        kept.push(format!("the container's `{key}` limit"));
+        if key != "cpu" && key != "memory" {
+            ops.push(op(
+                "add",
+                &format!("{base}/resources/limits/{}", pointer_key(key)),
+                value.clone(),
+            ));
+            kept.push(format!("the container's `{key}` limit"));
+        }
     }
     for (key, value) in requests.and_then(Value::as_object).into_iter().flatten() {
         if key != "cpu" && key != "memory" {
@@ -1123,48 +1223,32 @@ pub fn derive(
             role: Role::Patch(Some(format!("{{kind: Service, name: {service}}}"))),
         });
     }
-    // Ingresses stay as they were; the load balancer may reach the pods.
+    // The Ingress is strata's now (same name when it had the service's).
     for candidate in &ingresses {
-        let object = verbatim(candidate).map_err(|why| stay(why, &members))?;
-        let name = file_name("Ingress", &candidate.object.name);
-        kept.push(format!(
-            "Ingress `{}` (its class, hosts and annotations): `{name}`",
-            candidate.object.name
-        ));
-        files.push(OverlayFile {
-            name: name.clone(),
-            text: crate::yaml::emit(&object),
-            role: Role::Resource,
-        });
-        push_moved(candidate, format!("kept verbatim: `{name}`"));
-        notes.push(format!("Ingress `{}` keeps its own class and load balancer; strata's NetworkPolicy is widened to let the environment's public subnets in (where the load balancers are)", candidate.object.name));
-        cleanup_delete(
-            &mode,
-            &mut cleanup,
-            &namespace,
-            "ingress",
-            &candidate.object.name,
+        let (_, host, path) = exposure.clone().unwrap_or_default();
+        push_moved(
+            candidate,
+            format!("strata's Ingress `{service}` at `{host}{path}` (the environment's shared load balancer)"),
         );
-    }
-    if !ingresses.is_empty() {
-        let cidrs = public_subnets(request);
-        let netpol_ops: Vec<Value> = cidrs
-            .iter()
-            .map(|cidr| {
-                op(
-                    "add",
-                    "/spec/ingress/0/from/-",
-                    json!({"ipBlock": {"cidr": cidr}}),
-                )
-            })
-            .collect();
-        if !netpol_ops.is_empty() {
-            files.push(OverlayFile {
-                name: "patch-pulumi-networkpolicy.yaml".to_string(),
-                text: patch_text(&service, "NetworkPolicy", &netpol_ops),
-                role: Role::Patch(Some(format!("{{kind: NetworkPolicy, name: {service}}}"))),
-            });
+        if candidate.object.name != service {
+            cleanup.push(format!(
+                "kubectl -n {namespace} delete ingress {}",
+                candidate.object.name
+            ));
+            notes.push(format!("until the old Ingress `{}` is deleted (after the hand-over), two Ingresses claim `{host}`; External DNS keeps the record of the one that owns it", candidate.object.name));
+        } else if matches!(mode, Mode::Relocate { .. }) {
+            cleanup.push(format!(
+                "kubectl -n {namespace} delete ingress {}",
+                candidate.object.name
+            ));
         }
+    }
+    if !ingress_ops.is_empty() {
+        files.push(OverlayFile {
+            name: "patch-pulumi-ingress.yaml".to_string(),
+            text: patch_text(&service, "Ingress", &ingress_ops),
+            role: Role::Patch(Some(format!("{{kind: Ingress, name: {service}}}"))),
+        });
     }
     if let Some((candidate, hpa_spec)) = &hpa {
         let mut hpa_ops = Vec::new();
@@ -1250,6 +1334,7 @@ pub fn derive(
         }
     }
     Ok(ServicePlan {
+        limits,
         name: service,
         namespace,
         mode,
@@ -1269,24 +1354,6 @@ fn cleanup_delete(mode: &Mode, cleanup: &mut Vec<String>, namespace: &str, kind:
     if relevant && !cleanup.contains(&line) {
         cleanup.push(line);
     }
-}
-
-/// The public subnets of the environment's VPC (where internet-facing load balancers are).
-fn public_subnets(request: &Request<'_>) -> Vec<String> {
-    let answers = request.answers;
-    let stacks = crate::render::stacks(answers);
-    let index = answers
-        .environments
-        .iter()
-        .position(|e| e.name == request.env);
-    let cidr = stacks
-        .iter()
-        .find(|s| index.is_some_and(|i| s.3.contains(&i)))
-        .map(|s| s.2.clone())
-        .unwrap_or_default();
-    answers::subnet_layout(&cidr, answers.settings.network.az_count)
-        .map(|(_, public)| public)
-        .unwrap_or_default()
 }
 
 /// A JSON-patch file with a comment saying what it is.

@@ -27,7 +27,8 @@ MIGRATIONS = (
 
 def test_a_migrated_workspace_passes_every_check(workspace_root):
     ws = checks.new_workspace(workspace_root("migr"), "migr", "--envs", "dev,prod", "--services", "api",
-                              "--domain", "example.com", "--account-id", ACCOUNT_ID, "--git-base", GIT_BASE)
+                              "--domain", "example.com", "--account-id", ACCOUNT_ID, "--git-base", GIT_BASE,
+                              "--api-cidrs", "203.0.113.0/24")
     moved: dict[str, set[str]] = {}
     for export, env, image, extra in MIGRATIONS:
         done = ws.strata("migrate", "--stack-export", DATA / export, "--env", env, "--image", image,
