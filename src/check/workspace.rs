@@ -380,16 +380,85 @@ fn layer_of(workspace: &Workspace, repo: Repo) -> Option<Layer> {
     }
 }
 
-/// The containers strata owns in a shared file, by its instance path.
-fn shared_containers(layer: &Layer, path: &str) -> Option<Vec<String>> {
-    layer.files.iter().find_map(|file| {
-        let template = file.path.strip_suffix(".tera").unwrap_or(file.path);
-        if pack::instance_match(template, path) {
-            layer.shared(template).map(<[String]>::to_vec)
-        } else {
-            None
+/// Whether `path` is an instance of a template path (`__service__`, `__env__`, `__stack__`
+/// stand for any text within one component). Cheap: no glob is compiled, which matters for a
+/// lock of thousands of entries.
+fn instance_of(template: &str, path: &str) -> bool {
+    let (mut t, mut p) = (template.split('/'), path.split('/'));
+    loop {
+        match (t.next(), p.next()) {
+            (None, None) => return true,
+            (Some(a), Some(b)) if component_match(a, b) => {}
+            _ => return false,
         }
-    })
+    }
+}
+
+fn component_match(template: &str, actual: &str) -> bool {
+    let mut parts: Vec<&str> = Vec::new();
+    let mut rest = template;
+    while let Some(start) = rest.find("__") {
+        let Some(len) = rest[start + 2..].find("__") else {
+            break;
+        };
+        parts.push(&rest[..start]);
+        rest = &rest[start + 2 + len + 2..];
+    }
+    parts.push(rest);
+    if parts.len() == 1 {
+        return template == actual;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !actual.starts_with(first)
+        || !actual.ends_with(last)
+        || actual.len() < first.len() + last.len()
+    {
+        return false;
+    }
+    let mut middle = &actual[first.len()..actual.len() - last.len()];
+    for part in &parts[1..parts.len() - 1] {
+        match middle.find(part) {
+            Some(at) => middle = &middle[at + part.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+/// The template paths of a layer (placeholders kept, `.tera` stripped): the seeds, and the
+/// shared files with their containers.
+struct Templates {
+    seeds: Vec<String>,
+    shared: Vec<(String, Vec<String>)>,
+}
+
+impl Templates {
+    fn of(layer: &Layer) -> Self {
+        let mut seeds = Vec::new();
+        let mut shared = Vec::new();
+        for file in &layer.files {
+            let template = file.path.strip_suffix(".tera").unwrap_or(file.path);
+            if layer.is_seed(template) {
+                seeds.push(template.to_string());
+            }
+            if let Some(containers) = layer.shared(template) {
+                shared.push((template.to_string(), containers.to_vec()));
+            }
+        }
+        Self { seeds, shared }
+    }
+
+    fn is_seed(&self, path: &str) -> bool {
+        self.seeds.iter().any(|t| instance_of(t, path))
+    }
+
+    /// The containers strata owns in a shared file, by its instance path.
+    fn shared(&self, path: &str) -> Option<&[String]> {
+        self.shared
+            .iter()
+            .find(|(t, _)| instance_of(t, path))
+            .map(|(_, c)| c.as_slice())
+    }
 }
 
 /// Owned files that differ from what strata wrote, or are gone.
@@ -401,11 +470,12 @@ fn drift(workspace: &Workspace, texts: &BTreeMap<String, String>) -> Vec<Finding
         let Some(layer) = layer_of(workspace, repo) else {
             continue;
         };
+        let templates = Templates::of(&layer);
         let lock = &workspace.locks[&repo];
         let owned: Vec<(&String, &String)> = lock
             .files
             .iter()
-            .filter(|(path, _)| !layer.is_seed_instance(path))
+            .filter(|(path, _)| !templates.is_seed(path))
             .collect();
         let bytes_of = |path: &str| -> Option<Vec<u8>> {
             match (repo, texts.get(path)) {
@@ -430,10 +500,9 @@ fn drift(workspace: &Workspace, texts: &BTreeMap<String, String>) -> Vec<Finding
                     )),
                 );
             };
-            if let (Some(units), Some(containers)) =
-                (lock.units.get(path), shared_containers(&layer, path))
+            if let (Some(units), Some(containers)) = (lock.units.get(path), templates.shared(path))
             {
-                let changed: Vec<String> = match crate::merge::units_of(&bytes, &containers) {
+                let changed: Vec<String> = match crate::merge::units_of(&bytes, containers) {
                     Ok(now) => units
                         .iter()
                         .filter(|(unit, hash)| {
@@ -499,4 +568,37 @@ fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Ve
 /// Whether `root` holds a strata repo (a lock), for choosing what `check` reads by default.
 pub fn is_strata_repo(root: &Path) -> bool {
     root.join(lock::FILE_NAME).is_file()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instances_match_their_templates_component_by_component() {
+        assert!(instance_of(
+            "services/__service__/overlays/__env__/kustomization.yaml",
+            "services/api/overlays/dev/kustomization.yaml"
+        ));
+        assert!(instance_of("Pulumi.__stack__.yaml", "Pulumi.dev.yaml"));
+        assert!(!instance_of("Pulumi.__stack__.yaml", "Pulumi.yaml"));
+        assert!(!instance_of(
+            "services/__service__/base/x.yaml",
+            "services/api/base/y.yaml"
+        ));
+        assert!(!instance_of(
+            "services/__service__/x.yaml",
+            "services/a/b/x.yaml"
+        ));
+        assert!(instance_of("README.md", "README.md"));
+    }
+
+    #[test]
+    fn seeds_are_told_without_compiling_globs() {
+        let templates = Templates::of(&pack::gitops_layer());
+        assert!(templates.is_seed("services/api/overlays/dev/kustomization.yaml"));
+        assert!(templates.is_seed("services/api/overlays/dev/patch-hpa.yaml"));
+        assert!(!templates.is_seed("services/api/base/deployment.yaml"));
+        assert!(templates.shared("apps/dev/kustomization.yaml").is_some());
+    }
 }

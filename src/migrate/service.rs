@@ -1413,3 +1413,69 @@ pub fn overlay_kustomization(rendered: &str, files: &[OverlayFile]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pointer_keys_escape_slashes_and_tildes() {
+        assert_eq!(
+            pointer_key("app.kubernetes.io/name"),
+            "app.kubernetes.io~1name"
+        );
+        assert_eq!(pointer_key("a~b"), "a~0b");
+    }
+
+    #[test]
+    fn references_to_converted_objects_point_at_strata_s() {
+        let mut pod = json!({
+            "containers": [{"envFrom": [{"configMapRef": {"name": "old-config"}}, {"secretRef": {"name": "keep"}}],
+                            "env": [{"name": "A", "valueFrom": {"secretKeyRef": {"name": "old-secret", "key": "a"}}}]}],
+            "volumes": [{"name": "v", "secret": {"secretName": "old-secret"}},
+                        {"name": "p", "projected": {"sources": [{"configMap": {"name": "old-config"}}]}}]
+        });
+        let configs = BTreeSet::from(["old-config".to_string()]);
+        let secrets = BTreeSet::from(["old-secret".to_string()]);
+        rewrite_refs(&mut pod, &configs, &secrets, "svc");
+        assert_eq!(
+            pod["containers"][0]["envFrom"][0]["configMapRef"]["name"],
+            "svc-config"
+        );
+        assert_eq!(
+            pod["containers"][0]["envFrom"][1]["secretRef"]["name"],
+            "keep"
+        );
+        assert_eq!(
+            pod["containers"][0]["env"][0]["valueFrom"]["secretKeyRef"]["name"],
+            "svc-secrets"
+        );
+        assert_eq!(pod["volumes"][0]["secret"]["secretName"], "svc-secrets");
+        assert_eq!(
+            pod["volumes"][1]["projected"]["sources"][0]["configMap"]["name"],
+            "svc-config"
+        );
+    }
+
+    #[test]
+    fn the_overlay_gets_migrate_s_resources_and_patches() {
+        let rendered = "resources:\n  - ../../base\n  - networkpolicy.yaml\npatches:\n  - path: patch-hpa.yaml\n";
+        let files = vec![
+            OverlayFile {
+                name: "pulumi-service-x.yaml".into(),
+                text: String::new(),
+                role: Role::Resource,
+            },
+            OverlayFile {
+                name: "patch-p.yaml".into(),
+                text: String::new(),
+                role: Role::Patch(Some("{kind: Deployment, name: x}".into())),
+            },
+        ];
+        let out = overlay_kustomization(rendered, &files);
+        assert!(out.contains("  - ../../base\n  - pulumi-service-x.yaml\n  - networkpolicy.yaml\n"));
+        assert!(out.ends_with("  - path: patch-p.yaml\n    target: {kind: Deployment, name: x}\n"));
+        let parsed = crate::yaml::parse(&out).unwrap();
+        assert_eq!(parsed["patches"].as_array().unwrap().len(), 2);
+    }
+}
