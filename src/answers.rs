@@ -44,8 +44,10 @@ pub struct Answers {
     pub history: Vec<String>,
     pub repos: Repos,
     /// Where Pulumi keeps the foundation's state, and how it encrypts the stacks' secrets.
-    #[serde(default)]
-    pub state: State,
+    /// Absent in workspaces made before `--backend`: then `Pulumi.yaml` names no backend and
+    /// Pulumi uses the one the user is logged in to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<State>,
     /// The environments, in order; the first is the default `--from` of `add env`.
     pub environments: Vec<Environment>,
     #[serde(default)]
@@ -92,17 +94,6 @@ pub struct State {
     /// The secrets provider every stack is created with: `default` (the backend's own),
     /// `passphrase`, or a KMS URL such as `awskms://alias/acme-pulumi?region=eu-west-1`.
     pub secrets_provider: String,
-}
-
-impl Default for State {
-    /// What a workspace written before `--backend` existed meant: the backend the user is
-    /// logged in to, Pulumi Cloud by default.
-    fn default() -> Self {
-        Self {
-            backend: "pulumi-cloud".to_string(),
-            secrets_provider: "default".to_string(),
-        }
-    }
 }
 
 /// A parsed `--backend`.
@@ -407,11 +398,32 @@ impl Answers {
                 push(p);
             }
         }
-        if let Err(p) = Backend::parse(&self.state.backend) {
-            push(p);
+        if let Some(state) = &self.state {
+            if let Err(p) = Backend::parse(&state.backend) {
+                push(p);
+            }
+            if let Err(p) = parse_secrets_provider(&state.secrets_provider) {
+                push(p);
+            }
         }
-        if let Err(p) = parse_secrets_provider(&self.state.secrets_provider) {
-            push(p);
+        let version = |v: &str| {
+            let core = v.split_once('-').map_or(v, |(core, _)| core);
+            core.split('.').count() == 3
+                && core
+                    .split('.')
+                    .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        };
+        if !version(&self.strata_version) {
+            push(
+                Problem::new(
+                    "`strata_version`",
+                    format!(
+                        "`{}` is not a strata version",
+                        self.strata_version.escape_default()
+                    ),
+                )
+                .hint("restore `strata.toml` from git: strata writes this key"),
+            );
         }
         for p in self.settings.validate().0 {
             push(p);
@@ -697,7 +709,7 @@ impl Service {
             }
         }
         for (key, value) in &self.config {
-            if let Err(p) = names::parse_config_key(key) {
+            if let Err(p) = names::parse_service_config_key(key) {
                 problems.push(p);
             }
             if let Err(p) = names::parse_config_value(key, value) {

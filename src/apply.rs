@@ -1,14 +1,18 @@
-//! The one writer: the only code that creates, replaces or removes files.
+//! The one writer: the only code that creates, replaces or removes files in a workspace.
 //!
-//! Every file is written atomically (a temporary file in the same directory, then a rename),
-//! and every step is journalled so that a failure anywhere, in either repo, rolls both repos
-//! back to exactly what they were. `strata new` renders into a staging directory beside the
-//! target and moves it into place only when everything, commits included, succeeded.
+//! A change to a workspace ([`transact`]) is journaled on disk first (see `journal.rs`): every
+//! later step, in either repo, can then be undone, by this process on an error or a signal,
+//! or by the next strata command after a crash. Each file is written atomically (a flushed
+//! temporary file in the same directory, renamed over the old one), in the line endings the
+//! repo's git expects, and every step runs under `interrupt::step`. With `--commit`, each
+//! repo gets a commit of strata's own paths only, built from HEAD's tree (see `git.rs`).
+//! `strata new` renders into a staging directory beside the target and moves it into place
+//! only when everything, commits included, succeeded.
 //!
 //! For tests, the environment variable `STRATA_FAULT` injects failures: `after-writes:N`
 //! (fail after N file operations), `between-repos` (fail after the first repo is written),
-//! `before-move` (fail before `new` moves its staging directory into place) and
-//! `commit:<repo>` (fail the commit of that repo).
+//! `before-move` (fail before `new` moves its staging directory into place), `commit:<repo>`
+//! (fail the commit of that repo), and `pause-at:N` / `count-steps` (see `interrupt.rs`).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -17,8 +21,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
 
+use crate::git;
+use crate::interrupt;
+use crate::lock::Lock;
 use crate::plan::{Action, Plan};
+use crate::problem::Problems;
 use crate::repo::Repo;
+use crate::workspace::Workspace;
 
 /// The fault injected through `STRATA_FAULT`, if any.
 pub fn fault() -> Option<String> {
@@ -33,38 +42,25 @@ pub fn maybe_fail(point: &str) -> Result<()> {
     Ok(())
 }
 
-enum Step {
-    /// A file was written; `previous` is what was there before (None: nothing).
-    Wrote {
-        path: PathBuf,
-        previous: Option<Vec<u8>>,
-    },
-    /// A file was removed; its bytes are kept to restore it.
-    Removed { path: PathBuf, previous: Vec<u8> },
-    /// A directory was created.
-    CreatedDir(PathBuf),
-    /// An empty directory was removed.
-    RemovedDir(PathBuf),
-}
-
-/// What has been done so far, so that it can be undone.
+/// Writes the files of a repo being created in a staging directory nobody else sees (`strata
+/// new`): on failure the whole staging directory is removed, so nothing needs undoing here.
 #[derive(Default)]
 pub struct Journal {
-    steps: Vec<Step>,
     writes: usize,
     fail_after: Option<usize>,
     /// Directories known to exist, so that each is checked once.
     known_dirs: std::collections::HashSet<PathBuf>,
 }
 
+fn fail_after() -> Option<usize> {
+    fault().and_then(|f| f.strip_prefix("after-writes:").and_then(|n| n.parse().ok()))
+}
+
 impl Journal {
     pub fn new() -> Self {
-        let fail_after =
-            fault().and_then(|f| f.strip_prefix("after-writes:").and_then(|n| n.parse().ok()));
         Self {
-            steps: Vec::new(),
             writes: 0,
-            fail_after,
+            fail_after: fail_after(),
             known_dirs: std::collections::HashSet::new(),
         }
     }
@@ -77,125 +73,83 @@ impl Journal {
         Ok(())
     }
 
-    fn ensure_dir(&mut self, dir: &Path) -> Result<()> {
-        if self.known_dirs.contains(dir) {
-            return Ok(());
-        }
-        let mut missing = Vec::new();
-        let mut current = dir;
-        while !current.exists() {
-            missing.push(current.to_path_buf());
-            match current.parent() {
-                Some(parent) => current = parent,
-                None => break,
-            }
-        }
-        for dir in missing.into_iter().rev() {
-            fs::create_dir(&dir)
-                .with_context(|| format!("creating directory `{}`", dir.display()))?;
-            self.steps.push(Step::CreatedDir(dir));
-        }
-        Ok(())
-    }
-
-    /// Writes a file atomically, remembering what it replaces.
-    pub fn write(&mut self, path: &Path, bytes: &[u8]) -> Result<()> {
-        self.count_write()?;
-        let previous = match fs::read(path) {
-            Ok(bytes) => Some(bytes),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
-            Err(err) => return Err(err).with_context(|| format!("reading `{}`", path.display())),
-        };
-        let dir = path.parent().context("a file path has a parent")?;
-        self.ensure_dir(dir)?;
-        write_atomic(path, bytes)?;
-        self.steps.push(Step::Wrote {
-            path: path.to_path_buf(),
-            previous,
-        });
-        Ok(())
-    }
-
-    /// Writes a file that does not exist yet, inside a directory nobody else sees (the staging
-    /// directory of `strata new`): no temporary file and rename are needed there.
+    /// Writes a file that does not exist yet.
     pub fn write_new(&mut self, path: &Path, bytes: &[u8]) -> Result<()> {
         self.count_write()?;
         let dir = path.parent().context("a file path has a parent")?;
-        self.ensure_dir(dir)?;
+        if !self.known_dirs.contains(dir) {
+            fs::create_dir_all(dir)
+                .with_context(|| format!("creating directory `{}`", dir.display()))?;
+            self.known_dirs.insert(dir.to_path_buf());
+        }
         fs::write(path, bytes).with_context(|| format!("writing `{}`", path.display()))?;
-        self.steps.push(Step::Wrote {
-            path: path.to_path_buf(),
-            previous: None,
-        });
         Ok(())
-    }
-
-    /// Removes a file and then every directory it leaves empty, up to `root`.
-    pub fn remove(&mut self, root: &Path, path: &Path) -> Result<()> {
-        self.count_write()?;
-        let previous = fs::read(path).with_context(|| format!("reading `{}`", path.display()))?;
-        fs::remove_file(path).with_context(|| format!("removing `{}`", path.display()))?;
-        self.steps.push(Step::Removed {
-            path: path.to_path_buf(),
-            previous,
-        });
-        let mut dir = path.parent();
-        while let Some(d) = dir {
-            if d == root || !d.starts_with(root) {
-                break;
-            }
-            if fs::read_dir(d)
-                .map(|mut entries| entries.next().is_none())
-                .unwrap_or(false)
-            {
-                fs::remove_dir(d).with_context(|| format!("removing `{}`", d.display()))?;
-                self.steps.push(Step::RemovedDir(d.to_path_buf()));
-                dir = d.parent();
-            } else {
-                break;
-            }
-        }
-        Ok(())
-    }
-
-    /// Undoes every step, newest first. Errors are collected, not stopped at.
-    pub fn rollback(self) -> Vec<String> {
-        let mut errors = Vec::new();
-        for step in self.steps.into_iter().rev() {
-            let result = match &step {
-                Step::Wrote {
-                    path,
-                    previous: Some(bytes),
-                } => write_atomic(path, bytes),
-                Step::Wrote {
-                    path,
-                    previous: None,
-                } => fs::remove_file(path).map_err(Into::into),
-                Step::Removed { path, previous } => write_atomic(path, previous),
-                Step::CreatedDir(dir) => fs::remove_dir(dir).map_err(Into::into),
-                Step::RemovedDir(dir) => fs::create_dir(dir).map_err(Into::into),
-            };
-            if let Err(err) = result {
-                errors.push(format!("{err:#}"));
-            }
-        }
-        errors
     }
 }
 
-/// Writes `bytes` to a temporary file beside `path`, then renames it over `path`.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+/// Flushes a directory, so that the renames and removals in it survive a power cut.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .with_context(|| format!("flushing `{}`", dir.display()))?;
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+/// Flushes everything written to the file system that holds `path` (`syncfs`): one call in
+/// place of one flush per file, git object and directory of a large change.
+pub fn sync_file_system(path: &Path) -> Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        let dir = fs::File::open(path).with_context(|| format!("opening `{}`", path.display()))?;
+        rustix::fs::syncfs(&dir).with_context(|| format!("flushing `{}`", path.display()))?;
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = path;
+    Ok(())
+}
+
+/// Writes `bytes` to a flushed temporary file beside `path` (with `mode`, or the mode of the
+/// file it replaces), then renames it over `path`.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<()> {
+    write_renamed(path, bytes, mode, true)
+}
+
+/// [`write_atomic`], flushing the temporary file only with `flush` (a caller that flushes many
+/// files at once afterwards saves one disk round trip per file).
+fn write_renamed(path: &Path, bytes: &[u8], mode: Option<u32>, flush: bool) -> Result<()> {
     let dir = path.parent().context("a file path has a parent")?;
     let name = path
         .file_name()
         .context("a file path has a name")?
         .to_string_lossy();
     let tmp = dir.join(format!(".{name}.strata-{}.tmp", std::process::id()));
+    #[cfg(unix)]
+    let mode = mode.or_else(|| {
+        fs::symlink_metadata(path)
+            .ok()
+            .filter(fs::Metadata::is_file)
+            .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o7777)
+    });
     let result = (|| -> Result<()> {
         let mut file =
             fs::File::create(&tmp).with_context(|| format!("creating `{}`", tmp.display()))?;
         file.write_all(bytes)
             .with_context(|| format!("writing `{}`", tmp.display()))?;
+        #[cfg(unix)]
+        if let Some(mode) = mode {
+            file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode))?;
+        }
+        #[cfg(not(unix))]
+        let _ = mode;
+        if flush {
+            file.sync_all()
+                .with_context(|| format!("flushing `{}`", tmp.display()))?;
+        }
         fs::rename(&tmp, path).with_context(|| format!("replacing `{}`", path.display()))?;
         Ok(())
     })();
@@ -205,53 +159,333 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     result
 }
 
-/// Applies a plan plus extra files (answers, locks) to existing repos, all or nothing.
-///
-/// On failure every write already done, in both repos, is undone before the error returns.
-pub fn apply(
-    roots: &BTreeMap<Repo, PathBuf>,
-    plan: &Plan,
-    extra: &[(Repo, String, Vec<u8>)],
-) -> Result<Journal> {
-    let mut journal = Journal::new();
-    let result = (|| -> Result<()> {
-        for (index, repo) in Repo::BOTH.iter().enumerate() {
-            let Some(root) = roots.get(repo) else {
-                continue;
-            };
-            if index > 0 {
-                maybe_fail("between-repos")?;
+/// Refuses, before anything is read for the plan, a repo strata must not change: inside
+/// another git repo, in the middle of a merge (rebase, cherry-pick, revert, bisect), or, with
+/// `--commit`, without git, on a detached HEAD or with its index or branch locked. Every reason
+/// in both repos is reported at once (exit code 2).
+pub fn preflight(roots: &BTreeMap<Repo, PathBuf>, commit: bool) -> Result<(), Problems> {
+    let mut problems = Problems::default();
+    for (repo, root) in roots {
+        if let Err(problem) = git::preflight(root, commit) {
+            problems.push(crate::problem::Problem {
+                subject: format!("the {repo} repo {}", problem.subject),
+                ..problem
+            });
+        }
+    }
+    problems.into_result()
+}
+
+/// What `--commit` needs: the message, and the locks as they are after the change (to tell
+/// uncommitted files strata wrote earlier from the user's).
+pub struct CommitRequest<'a> {
+    pub message: &'a str,
+    pub locks: &'a BTreeMap<Repo, Lock>,
+}
+
+/// One repo's part of a change: each path with the bytes to leave in the work tree (`None`:
+/// delete it) and, for a commit, what to commit.
+struct RepoChange {
+    root: PathBuf,
+    ops: Vec<(String, Option<Vec<u8>>)>,
+    commit: Option<RepoCommit>,
+}
+
+struct RepoCommit {
+    head: git::HeadState,
+    /// Path and the bytes git stores.
+    written: Vec<(String, Vec<u8>)>,
+    removed: Vec<String>,
+}
+
+/// The paths a commit writes (with the bytes git stores) and removes.
+type CommitPaths = (Vec<(String, Vec<u8>)>, Vec<String>);
+
+/// Which paths of one repo a commit takes: this change's, plus every uncommitted file that
+/// holds exactly what strata wrote (an earlier `add` or `remove` without `--commit`), and the
+/// removal of files strata deleted earlier. The committed `strata.toml` then always describes
+/// the committed tree; the user's own changes stay uncommitted (and staged, if they were).
+fn commit_paths(
+    workspace: &Workspace,
+    repo: Repo,
+    ops: &[(String, Option<Vec<u8>>)],
+    canonical: &BTreeMap<String, Vec<u8>>,
+    locks: &BTreeMap<Repo, Lock>,
+) -> Result<CommitPaths> {
+    let root = &workspace.roots[&repo];
+    let lock = &locks[&repo];
+    let head_lock = git::head_file(root, crate::lock::FILE_NAME)?.and_then(|bytes| {
+        Lock::parse(&String::from_utf8_lossy(&bytes), crate::lock::FILE_NAME).ok()
+    });
+    let mut written: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut removed: Vec<String> = Vec::new();
+    for (path, bytes) in ops {
+        match bytes {
+            Some(_) => {
+                written.insert(path.clone(), canonical[path].clone());
             }
-            for change in plan.changes.iter().filter(|c| c.repo == *repo) {
-                let path = root.join(&change.path);
-                match (&change.action, &change.new) {
-                    (Action::Create | Action::Update, Some(bytes)) => {
-                        journal.write(&path, bytes)?
+            None => removed.push(path.clone()),
+        }
+    }
+    for (path, on_disk) in git::changed_paths(root)? {
+        if written.contains_key(&path) || removed.contains(&path) {
+            continue;
+        }
+        match (on_disk, lock.files.get(&path)) {
+            (true, Some(recorded)) => {
+                if let Some(bytes) = workspace.read(repo, &path) {
+                    if crate::lock::hash(&bytes) == *recorded {
+                        written.insert(path, bytes);
                     }
-                    (Action::Delete, _) => journal.remove(root, &path)?,
-                    (Action::Conflict(why), _) => {
-                        bail!("refusing to write `{}`: {why}", change.path)
-                    }
-                    _ => {}
                 }
             }
-            for (_, name, bytes) in extra.iter().filter(|(r, _, _)| r == repo) {
-                journal.write(&root.join(name), bytes)?;
+            (false, None)
+                if head_lock
+                    .as_ref()
+                    .is_some_and(|l| l.files.contains_key(&path)) =>
+            {
+                removed.push(path);
+            }
+            _ => {}
+        }
+    }
+    removed.sort();
+    removed.dedup();
+    Ok((written.into_iter().collect(), removed))
+}
+
+/// Applies a plan plus extra files (answers, locks) to both repos of a workspace, and with
+/// `commit` makes one commit per repo: all or nothing, across both repos, even if the process
+/// is killed (see the module's documentation).
+pub fn transact(
+    workspace: &Workspace,
+    plan: &Plan,
+    extra: &[(Repo, String, Vec<u8>)],
+    command: &str,
+    commit: Option<CommitRequest<'_>>,
+) -> Result<()> {
+    let roots = &workspace.roots;
+    let mut changes: BTreeMap<Repo, RepoChange> = BTreeMap::new();
+    let mut journals: BTreeMap<Repo, crate::journal::Journal> = BTreeMap::new();
+    for (repo, root) in roots {
+        let mut ops = Vec::new();
+        let mut canonical = BTreeMap::new();
+        for change in plan.changes.iter().filter(|c| c.repo == *repo) {
+            match (&change.action, &change.new) {
+                (Action::Create | Action::Update, Some(bytes)) => {
+                    canonical.insert(change.path.clone(), bytes.clone());
+                    ops.push((change.path.clone(), Some(bytes.clone())));
+                }
+                (Action::Delete, _) => ops.push((change.path.clone(), None)),
+                (Action::Conflict(why), _) => {
+                    bail!("refusing to write `{}`: {why}", change.path)
+                }
+                _ => {}
             }
         }
-        Ok(())
-    })();
+        for (_, name, bytes) in extra.iter().filter(|(r, _, _)| r == repo) {
+            canonical.insert(name.clone(), bytes.clone());
+            ops.push((name.clone(), Some(bytes.clone())));
+        }
+        // Every path goes through the confinement check once more, now that the lock is held.
+        workspace
+            .confine(ops.iter().map(|(path, _)| (*repo, path.as_str())))
+            .map_err(anyhow::Error::from)?;
+        let repo_commit = match &commit {
+            Some(request) => {
+                let head =
+                    git::head_state(root)?.context("`--commit` needs a branch checked out")?;
+                let (written, removed) =
+                    commit_paths(workspace, *repo, &ops, &canonical, request.locks)?;
+                Some(RepoCommit {
+                    head,
+                    written,
+                    removed,
+                })
+            }
+            None => None,
+        };
+        let endings = &workspace.line_endings[repo];
+        let ops: Vec<(String, Option<Vec<u8>>)> = ops
+            .into_iter()
+            .map(|(path, bytes)| {
+                let bytes = bytes.map(|b| endings.to_worktree(&path, &b).into_owned());
+                (path, bytes)
+            })
+            .collect();
+        let mut journal = crate::journal::Journal {
+            pid: std::process::id(),
+            repo: Some(*repo),
+            command: command.to_string(),
+            ..Default::default()
+        };
+        let mut created = std::collections::BTreeSet::new();
+        for (path, bytes) in &ops {
+            journal.entries.push(crate::journal::Entry {
+                path: path.clone(),
+                before: crate::journal::before_image(root, path)?,
+                after: bytes.as_deref().map(crate::lock::hash),
+            });
+            if bytes.is_some() {
+                let mut dir = Path::new(path).parent();
+                while let Some(d) = dir.filter(|d| !d.as_os_str().is_empty()) {
+                    if fs::symlink_metadata(root.join(d)).is_ok() {
+                        break;
+                    }
+                    created.insert(d.to_string_lossy().replace('\\', "/"));
+                    dir = d.parent();
+                }
+            }
+        }
+        let mut created: Vec<String> = created.into_iter().collect();
+        created.sort_by_key(String::len);
+        journal.created_dirs = created;
+        if let Some(c) = &repo_commit {
+            let git_dir = git::git_dir(root).context("`--commit` needs a git repo")?;
+            journal.head = Some(c.head.clone());
+            journal.index = Some(match fs::read(git_dir.join("index")) {
+                Ok(bytes) => Some(bytes),
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
+                Err(err) => return Err(err).context("reading the git index"),
+            });
+            for log in ["logs/HEAD".to_string(), format!("logs/{}", c.head.branch)] {
+                let size = fs::metadata(git_dir.join(&log)).ok().map(|m| m.len());
+                journal.logs.push((log, size));
+            }
+        }
+        journals.insert(*repo, journal);
+        changes.insert(
+            *repo,
+            RepoChange {
+                root: root.clone(),
+                ops,
+                commit: repo_commit,
+            },
+        );
+    }
+
+    interrupt::set_active(Some(interrupt::Active::Change(roots.clone())));
+    let result = run(&changes, &journals, commit.as_ref().map(|c| c.message));
     match result {
-        Ok(()) => Ok(journal),
+        Ok(()) => {
+            if fault().as_deref() == Some("count-steps") {
+                eprintln!("strata: {} steps (STRATA_FAULT)", interrupt::steps());
+            }
+            Ok(())
+        }
         Err(err) => {
-            let errors = journal.rollback();
-            if errors.is_empty() {
-                Err(err.context("nothing was changed: every write was rolled back"))
-            } else {
-                Err(err.context(format!("rolling back also failed: {}", errors.join("; "))))
+            let recovered = interrupt::exclusive(None, || crate::journal::recover(roots));
+            match recovered {
+                Ok(Some(recovery)) if recovery.completed => Ok(()),
+                Ok(Some(recovery)) if !recovery.warnings.is_empty() => Err(err.context(format!(
+                    "rolled back, except: {}",
+                    recovery.warnings.join("; ")
+                ))),
+                Ok(_) => Err(err.context("nothing was changed: every write was rolled back")),
+                Err(rollback) => {
+                    Err(err.context(format!("rolling back also failed: {rollback:#}")))
+                }
             }
         }
     }
+}
+
+/// The steps of a change, in order; the caller rolls back on an error.
+fn run(
+    changes: &BTreeMap<Repo, RepoChange>,
+    journals: &BTreeMap<Repo, crate::journal::Journal>,
+    message: Option<&str>,
+) -> Result<()> {
+    for (repo, journal) in journals {
+        interrupt::step(|| crate::journal::write(&changes[repo].root, journal))?;
+    }
+    let fail_after = fail_after();
+    let mut writes = 0;
+    for (index, (_, change)) in changes.iter().enumerate() {
+        if index > 0 {
+            maybe_fail("between-repos")?;
+        }
+        let root = &change.root;
+        for (path, bytes) in &change.ops {
+            if fail_after == Some(writes) {
+                bail!("injected fault after {writes} writes (STRATA_FAULT)");
+            }
+            writes += 1;
+            let full = root.join(path);
+            interrupt::step(|| -> Result<()> {
+                match bytes {
+                    Some(bytes) => {
+                        let dir = full.parent().context("a file path has a parent")?;
+                        fs::create_dir_all(dir)
+                            .with_context(|| format!("creating directory `{}`", dir.display()))?;
+                        write_renamed(&full, bytes, None, false)?;
+                    }
+                    None => remove_with_empty_parents(root, &full)?,
+                }
+                Ok(())
+            })?;
+        }
+        // Flushed all at once below, with the commits' objects: one `syncfs` per repo.
+    }
+    if let Some(message) = message {
+        for (repo, change) in changes {
+            let Some(commit) = &change.commit else {
+                continue;
+            };
+            maybe_fail(&format!("commit:{repo}"))?;
+            let root = &change.root;
+            let id = interrupt::step(|| {
+                git::write_commit(
+                    root,
+                    &commit.head,
+                    &commit.written,
+                    &commit.removed,
+                    message,
+                )
+            })?;
+            interrupt::step(|| crate::journal::mark(root, "commit", &id))?;
+            interrupt::step(|| git::move_branch(root, &commit.head, &id, message))?;
+            interrupt::step(|| crate::journal::mark(root, "index-write", ""))?;
+            let written: Vec<String> = commit.written.iter().map(|(p, _)| p.clone()).collect();
+            interrupt::step(|| git::stage_paths(root, &written, &commit.removed))?;
+        }
+    }
+    interrupt::step(|| -> Result<()> {
+        for change in changes.values() {
+            sync_file_system(&change.root)?;
+        }
+        Ok(())
+    })?;
+    // The change is whole in both repos: this mark is what makes it stay after a crash.
+    let coordinator = &changes[&Repo::Foundation].root;
+    interrupt::step(|| crate::journal::mark(coordinator, "complete", ""))?;
+    let removed = changes
+        .values()
+        .rev()
+        .try_for_each(|change| interrupt::step(|| crate::journal::remove(&change.root)));
+    interrupt::set_active(None);
+    removed.or_else(|err| {
+        eprintln!("warning: the change is made, but its journal could not be deleted: {err:#}");
+        Ok(())
+    })
+}
+
+/// Removes a file and then every directory it leaves empty, up to `root`.
+fn remove_with_empty_parents(root: &Path, path: &Path) -> Result<()> {
+    fs::remove_file(path).with_context(|| format!("removing `{}`", path.display()))?;
+    let mut dir = path.parent();
+    while let Some(d) = dir {
+        if d == root || !d.starts_with(root) {
+            break;
+        }
+        if fs::read_dir(d).is_ok_and(|mut entries| entries.next().is_none()) {
+            fs::remove_dir(d).with_context(|| format!("removing `{}`", d.display()))?;
+            dir = d.parent();
+        } else {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// A fresh staging directory beside `out`, on the same filesystem, so that moving it into
@@ -263,7 +497,10 @@ pub fn staging_dir(out: &Path, project: &str) -> Result<PathBuf> {
             std::process::id()
         ));
         match fs::create_dir(&dir) {
-            Ok(()) => return Ok(dir),
+            Ok(()) => {
+                interrupt::set_active(Some(interrupt::Active::Staging(dir.clone())));
+                return Ok(dir);
+            }
             Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(err) => {
                 return Err(err)
@@ -277,8 +514,15 @@ pub fn staging_dir(out: &Path, project: &str) -> Result<PathBuf> {
     )
 }
 
-/// Moves staged repos into place; on failure, moves back what was already moved.
+/// Moves staged repos into place; on failure, moves back what was already moved. An
+/// interrupt waits until both moves are done or undone.
 pub fn move_into_place(moves: &[(PathBuf, PathBuf)]) -> Result<()> {
+    let result = interrupt::step(|| move_all(moves));
+    interrupt::set_active(None);
+    result
+}
+
+fn move_all(moves: &[(PathBuf, PathBuf)]) -> Result<()> {
     let mut done: Vec<&(PathBuf, PathBuf)> = Vec::new();
     for pair in moves {
         let (from, to) = pair;

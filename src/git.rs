@@ -237,6 +237,7 @@ pub fn dirty_paths(dir: &Path, paths: &[String]) -> Result<Vec<String>> {
         return Ok(Vec::new());
     };
     let head = repo.head().ok().and_then(|head| head.peel_to_tree().ok());
+    let endings = LineEndings::open(dir);
     let mut dirty = Vec::new();
     for path in paths {
         let committed = head
@@ -250,7 +251,9 @@ pub fn dirty_paths(dir: &Path, paths: &[String]) -> Result<Vec<String>> {
         };
         let changed = match (on_disk, committed) {
             (None, None) => false,
-            (Some(bytes), Some(oid)) => Oid::hash_object(ObjectType::Blob, &bytes)? != oid,
+            (Some(bytes), Some(oid)) => {
+                Oid::hash_object(ObjectType::Blob, &endings.to_git(path, bytes))? != oid
+            }
             _ => true,
         };
         if changed {
@@ -361,4 +364,406 @@ impl Undo {
         index.write()?;
         Ok(())
     }
+}
+
+/// A repo's git directory, when `root` is the work tree of a git repo of its own.
+pub fn git_dir(root: &Path) -> Option<std::path::PathBuf> {
+    let repo = Repository::open(root).ok()?;
+    let workdir = repo.workdir()?.canonicalize().ok()?;
+    (workdir == root.canonicalize().ok()?).then(|| repo.path().to_path_buf())
+}
+
+/// Checks that strata may change the repo at `root` at all, and commit to it with `commit`:
+/// the reason it may not, when it may not (exit code 2).
+///
+/// - A directory inside another git repo (a monorepo) is refused: strata's dirty check and its
+///   commits work on a repo of its own, and guessing the outer repo's intent is not honest.
+/// - A merge, rebase, cherry-pick, revert, bisect or `git am` in progress is refused: HEAD is
+///   not the base the user will commit on, and the index holds their unfinished work.
+/// - With `--commit`: a repo with no git at all, a bare repo, a detached HEAD, and a repo whose
+///   index or branch is locked by another git process (or a stale lock) are refused.
+pub fn preflight(root: &Path, commit: bool) -> Result<(), crate::problem::Problem> {
+    use crate::problem::Problem;
+    let subject = format!("`{}`", root.display());
+    let repo = match Repository::open(root) {
+        Ok(repo) => repo,
+        Err(_) => {
+            if let Ok(outer) = Repository::discover(root) {
+                let outer = outer
+                    .workdir()
+                    .unwrap_or_else(|| outer.path())
+                    .display()
+                    .to_string();
+                return Err(Problem::new(subject, format!("lies inside the git repo `{outer}`, which strata does not commit to or check for uncommitted changes"))
+                    .hint("make it a git repo of its own (`git init` in it) or move it out of the other repo"));
+            }
+            if commit {
+                return Err(Problem::new(
+                    subject,
+                    "is not a git repo, so `--commit` has nothing to commit to",
+                )
+                .hint("run `git init` in both repos, or leave out `--commit`"));
+            }
+            return Ok(());
+        }
+    };
+    let Some(workdir) = repo.workdir() else {
+        return Err(Problem::new(subject, "is a bare git repo")
+            .hint("run strata in a clone with a work tree"));
+    };
+    if workdir.canonicalize().ok() != root.canonicalize().ok() {
+        return Err(Problem::new(subject, format!("lies inside the git repo `{}`, which strata does not commit to or check for uncommitted changes", workdir.display()))
+            .hint("make it a git repo of its own (`git init` in it) or move it out of the other repo"));
+    }
+    let busy = match repo.state() {
+        git2::RepositoryState::Clean => None,
+        git2::RepositoryState::Merge => Some((
+            "a merge",
+            "finish it (`git commit`) or abort it (`git merge --abort`)",
+        )),
+        git2::RepositoryState::Revert | git2::RepositoryState::RevertSequence => {
+            Some(("a revert", "finish it or abort it (`git revert --abort`)"))
+        }
+        git2::RepositoryState::CherryPick | git2::RepositoryState::CherryPickSequence => Some((
+            "a cherry-pick",
+            "finish it or abort it (`git cherry-pick --abort`)",
+        )),
+        git2::RepositoryState::Bisect => Some(("a bisect", "end it (`git bisect reset`)")),
+        git2::RepositoryState::Rebase
+        | git2::RepositoryState::RebaseInteractive
+        | git2::RepositoryState::RebaseMerge => Some((
+            "a rebase",
+            "finish it (`git rebase --continue`) or abort it (`git rebase --abort`)",
+        )),
+        git2::RepositoryState::ApplyMailbox | git2::RepositoryState::ApplyMailboxOrRebase => {
+            Some(("a `git am`", "finish it or abort it (`git am --abort`)"))
+        }
+    };
+    if let Some((what, fix)) = busy {
+        return Err(Problem::new(subject, format!("has {what} in progress"))
+            .hint(format!("{fix}, then run strata again")));
+    }
+    if !commit {
+        return Ok(());
+    }
+    if repo.head_detached().unwrap_or(false) {
+        return Err(Problem::new(
+            subject,
+            "has a detached HEAD, so `--commit` would make a commit no branch holds",
+        )
+        .hint("check out a branch first (`git switch main`), or leave out `--commit`"));
+    }
+    let mut locks = vec![repo.path().join("index.lock")];
+    if let Ok(head) = repo.find_reference("HEAD") {
+        if let Some(target) = head.symbolic_target().ok().flatten() {
+            locks.push(repo.path().join(format!("{target}.lock")));
+        }
+    }
+    for lock in locks {
+        if lock.exists() {
+            return Err(Problem::new(subject, format!("is locked by another git process: `{}` exists", lock.display()))
+                .hint("wait for that git command to finish; if none is running, a crashed one left the lock: delete the file and run strata again"));
+        }
+    }
+    Ok(())
+}
+
+/// How git converts a path's line endings between the work tree and the repo, following
+/// `core.autocrlf`, `core.eol` and the `text` and `eol` attributes (git's `convert.c`).
+pub struct LineEndings {
+    repo: Option<Repository>,
+    autocrlf: Autocrlf,
+    core_eol_crlf: bool,
+}
+
+impl std::fmt::Debug for LineEndings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LineEndings")
+            .field("git", &self.repo.is_some())
+            .field("autocrlf", &self.autocrlf)
+            .field("core_eol_crlf", &self.core_eol_crlf)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Autocrlf {
+    False,
+    True,
+    Input,
+}
+
+impl LineEndings {
+    /// The rules of the repo at `root`; a directory without git of its own converts nothing.
+    pub fn open(root: &Path) -> Self {
+        let repo = git_dir(root).and_then(|_| Repository::open(root).ok());
+        let (autocrlf, core_eol_crlf) = repo
+            .as_ref()
+            .and_then(|repo| repo.config().ok())
+            .map(|config| {
+                let autocrlf = match config.get_string("core.autocrlf").ok().as_deref() {
+                    Some("input") => Autocrlf::Input,
+                    Some(value) if git2::Config::parse_bool(value).unwrap_or(false) => {
+                        Autocrlf::True
+                    }
+                    _ => Autocrlf::False,
+                };
+                let eol = config.get_string("core.eol").ok();
+                (autocrlf, eol.as_deref() == Some("crlf"))
+            })
+            .unwrap_or((Autocrlf::False, false));
+        Self {
+            repo,
+            autocrlf,
+            core_eol_crlf,
+        }
+    }
+
+    /// (git turns CRLF into LF when it stores the path, git writes CRLF when it checks it out).
+    fn rules(&self, path: &str) -> (bool, bool) {
+        let Some(repo) = &self.repo else {
+            return (false, false);
+        };
+        let attr = |name: &str| {
+            repo.get_attr(Path::new(path), name, git2::AttrCheckFlags::FILE_THEN_INDEX)
+                .ok()
+                .flatten()
+                .map(str::to_string)
+        };
+        let text = attr("text");
+        let eol = attr("eol");
+        let text = git2::AttrValue::from_string(text.as_deref());
+        let eol = git2::AttrValue::from_string(eol.as_deref());
+        let eol_crlf = matches!(eol, git2::AttrValue::String("crlf"));
+        let eol_lf = matches!(eol, git2::AttrValue::String("lf"));
+        // `binary` is a macro for `-text`, which libgit2 expands.
+        if matches!(text, git2::AttrValue::False) {
+            return (false, false);
+        }
+        let is_text = matches!(
+            text,
+            git2::AttrValue::True | git2::AttrValue::String("auto")
+        ) || eol_crlf
+            || eol_lf;
+        if !is_text {
+            // No attribute: only `core.autocrlf` converts.
+            return match self.autocrlf {
+                Autocrlf::False => (false, false),
+                Autocrlf::True => (true, true),
+                Autocrlf::Input => (true, false),
+            };
+        }
+        let crlf = if eol_crlf {
+            true
+        } else if eol_lf {
+            false
+        } else {
+            match self.autocrlf {
+                Autocrlf::True => true,
+                Autocrlf::Input => false,
+                Autocrlf::False => self.core_eol_crlf,
+            }
+        };
+        (true, crlf)
+    }
+
+    /// The bytes git stores for a file of the work tree: CRLF turned into LF where git does.
+    pub fn to_git(&self, path: &str, bytes: Vec<u8>) -> Vec<u8> {
+        if !bytes.contains(&b'\r') || !self.rules(path).0 {
+            return bytes;
+        }
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut iter = bytes.iter().peekable();
+        while let Some(&byte) = iter.next() {
+            if byte == b'\r' && iter.peek() == Some(&&b'\n') {
+                continue;
+            }
+            out.push(byte);
+        }
+        out
+    }
+
+    /// The bytes git would check out for content strata renders (LF): LF turned into CRLF where
+    /// the repo expects CRLF.
+    pub fn to_worktree<'a>(&self, path: &str, bytes: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
+        if !bytes.contains(&b'\n') || !self.rules(path).1 {
+            return std::borrow::Cow::Borrowed(bytes);
+        }
+        let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 20);
+        let mut previous = 0u8;
+        for &byte in bytes {
+            if byte == b'\n' && previous != b'\r' {
+                out.push(b'\r');
+            }
+            out.push(byte);
+            previous = byte;
+        }
+        std::borrow::Cow::Owned(out)
+    }
+}
+
+/// Where HEAD stood before a change: the branch it names and the commit it points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeadState {
+    /// `refs/heads/<branch>`.
+    pub branch: String,
+    /// `None` for a branch with no commit yet.
+    pub commit: Option<String>,
+}
+
+/// The branch HEAD names and its commit (`None` on a detached HEAD or without git).
+pub fn head_state(root: &Path) -> Result<Option<HeadState>> {
+    let Ok(repo) = Repository::open(root) else {
+        return Ok(None);
+    };
+    let head = repo.find_reference("HEAD")?;
+    let Some(branch) = head.symbolic_target().ok().flatten() else {
+        return Ok(None);
+    };
+    let commit = repo.refname_to_id(branch).ok().map(|oid| oid.to_string());
+    Ok(Some(HeadState {
+        branch: branch.to_string(),
+        commit,
+    }))
+}
+
+/// Writes the objects of strata's commit: HEAD's tree plus `written` (path, the bytes git
+/// stores) minus `removed`, and a commit on top of HEAD. Nothing else of the index or the
+/// work tree enters it. The new objects are flushed to disk. Returns the commit's id.
+pub fn write_commit(
+    root: &Path,
+    head: &HeadState,
+    written: &[(String, Vec<u8>)],
+    removed: &[String],
+    message: &str,
+) -> Result<String> {
+    let repo = Repository::open(root)
+        .with_context(|| format!("opening the git repo in `{}`", root.display()))?;
+    let parent = head
+        .commit
+        .as_deref()
+        .map(|id| repo.find_commit(Oid::from_str(id)?))
+        .transpose()?;
+    let base = match &parent {
+        Some(commit) => commit.tree()?,
+        None => repo.find_tree(repo.treebuilder(None)?.write()?)?,
+    };
+    let mut update = git2::build::TreeUpdateBuilder::new();
+    let mut new_objects = Vec::new();
+    for (path, bytes) in written {
+        let blob = repo.blob(bytes)?;
+        new_objects.push(blob);
+        let mode = match base.get_path(Path::new(path)).map(|e| e.filemode()) {
+            Ok(0o100755) => git2::FileMode::BlobExecutable,
+            _ => git2::FileMode::Blob,
+        };
+        update.upsert(path.as_str(), blob, mode);
+    }
+    for path in removed {
+        if base.get_path(Path::new(path)).is_ok() {
+            update.remove(path.as_str());
+        }
+    }
+    let tree_id = update.create_updated(&repo, &base)?;
+    let tree = repo.find_tree(tree_id)?;
+    // The trees along every changed path are new objects too.
+    new_objects.push(tree_id);
+    for path in written.iter().map(|(p, _)| p).chain(removed) {
+        let mut prefix = Path::new(path).parent();
+        while let Some(dir) = prefix.filter(|d| !d.as_os_str().is_empty()) {
+            if let Ok(entry) = tree.get_path(dir) {
+                new_objects.push(entry.id());
+            }
+            prefix = dir.parent();
+        }
+    }
+    let sig = signature(&repo)?;
+    let parents: Vec<&git2::Commit> = parent.iter().collect();
+    let commit = repo.commit(None, &sig, &sig, message, &tree, &parents)?;
+    // The new objects reach the disk with the change's `syncfs` (apply.rs), before the
+    // journal's `complete` mark.
+    Ok(commit.to_string())
+}
+
+/// Moves the branch HEAD names from `head.commit` to `commit`, only if it still points where
+/// strata found it, and flushes the ref to disk.
+pub fn move_branch(root: &Path, head: &HeadState, commit: &str, message: &str) -> Result<()> {
+    let repo = Repository::open(root)?;
+    let new = Oid::from_str(commit)?;
+    let log = format!("commit: {}", message.lines().next().unwrap_or_default());
+    match &head.commit {
+        Some(old) => {
+            repo.reference_matching(&head.branch, new, true, Oid::from_str(old)?, &log)
+                .with_context(|| format!("moving `{}`", head.branch))?;
+        }
+        None => {
+            repo.reference(&head.branch, new, false, &log)
+                .with_context(|| format!("creating `{}`", head.branch))?;
+        }
+    }
+    let ref_file = repo.path().join(&head.branch);
+    if let Ok(file) = std::fs::File::open(&ref_file) {
+        file.sync_all()?;
+    }
+    if let Some(dir) = ref_file.parent() {
+        crate::apply::sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+/// Puts the branch back where it was (`previous`, or no branch), if it is still at `strata`'s
+/// commit. Returns a warning when someone moved it since.
+pub fn reset_branch(
+    root: &Path,
+    head: &HeadState,
+    strata: &str,
+    message: &str,
+) -> Result<Option<String>> {
+    let repo = Repository::open(root)?;
+    let current = repo.refname_to_id(&head.branch).ok().map(|o| o.to_string());
+    if current.as_deref() == head.commit.as_deref() {
+        return Ok(None);
+    }
+    if current.as_deref() != Some(strata) {
+        return Ok(Some(format!(
+            "`{}` moved since the interrupted run (now at {}); left as is",
+            head.branch,
+            current.as_deref().unwrap_or("nothing")
+        )));
+    }
+    match &head.commit {
+        Some(previous) => {
+            repo.reference_matching(
+                &head.branch,
+                Oid::from_str(previous)?,
+                true,
+                Oid::from_str(strata)?,
+                message,
+            )?;
+        }
+        None => repo.find_reference(&head.branch)?.delete()?,
+    }
+    Ok(None)
+}
+
+/// Stages strata's own paths in the index (`written` from the work tree, `removed` dropped),
+/// leaving every other entry, the user's staged changes included, as it was.
+pub fn stage_paths(root: &Path, written: &[String], removed: &[String]) -> Result<()> {
+    let repo = Repository::open(root)?;
+    let mut index = repo.index()?;
+    for path in written {
+        index
+            .add_path(Path::new(path))
+            .with_context(|| format!("staging `{path}`"))?;
+    }
+    for path in removed {
+        index
+            .remove_path(Path::new(path))
+            .with_context(|| format!("staging the removal of `{path}`"))?;
+    }
+    index.write()?;
+    if let Ok(file) = std::fs::File::open(repo.path().join("index")) {
+        file.sync_all()?;
+    }
+    Ok(())
 }

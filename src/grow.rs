@@ -113,7 +113,9 @@ pub fn add_service(
     let mut config = BTreeMap::new();
     for (key, value) in &input.config {
         let value = problems.take(names::parse_config_value(key, value));
-        if let (Some(key), Some(value)) = (problems.take(names::parse_config_key(key)), value) {
+        if let (Some(key), Some(value)) =
+            (problems.take(names::parse_service_config_key(key)), value)
+        {
             if config.insert(key.clone(), value).is_some() {
                 problems.push(
                     Problem::new(format!("config key `{key}`"), "is given twice")
@@ -124,7 +126,7 @@ pub fn add_service(
     }
     let mut secrets = Vec::new();
     for key in &input.secrets {
-        if let Some(key) = problems.take(names::parse_config_key(key)) {
+        if let Some(key) = problems.take(names::parse_service_config_key(key)) {
             if secrets.contains(&key) {
                 problems.push(
                     Problem::new(format!("secret `{key}`"), "is given twice")

@@ -101,6 +101,15 @@ impl Lock {
                     });
                 }
                 hash if hash.starts_with("sha256:") && hash.len() == 71 => {
+                    if !is_repo_path(value) {
+                        return Err(fail(
+                            number,
+                            &format!(
+                                "names `{}`, a path strata never writes",
+                                value.escape_default()
+                            ),
+                        ));
+                    }
                     files.insert(value.to_string(), hash.to_string());
                 }
                 _ => return Err(fail(number, "is not a `sha256:<hex> <path>` line")),
@@ -112,6 +121,19 @@ impl Lock {
             files,
             units,
         })
+    }
+
+    /// Drops the entries of `paths` whose file no longer exists (`exists` says which do).
+    pub fn forget_missing<'a>(
+        &mut self,
+        paths: impl IntoIterator<Item = &'a str>,
+        mut exists: impl FnMut(&str) -> bool,
+    ) {
+        for path in paths {
+            if self.files.contains_key(path) && !exists(path) {
+                self.files.remove(path);
+            }
+        }
     }
 
     pub fn to_text(&self) -> String {
@@ -137,6 +159,16 @@ impl Lock {
         }
         out
     }
+}
+
+/// Whether a path could be one strata writes: relative, `/`-separated, with no `.`, `..` or
+/// empty component, and outside `.git/` and `.strata/` (git's and the organisation's).
+pub fn is_repo_path(path: &str) -> bool {
+    !path.is_empty()
+        && !path.starts_with('/')
+        && !path.contains('\\')
+        && path.split('/').all(|part| !matches!(part, "" | "." | ".."))
+        && !matches!(path.split('/').next(), Some(".git" | ".strata"))
 }
 
 /// The lock's hash of some bytes.
@@ -167,6 +199,17 @@ mod tests {
         );
         assert_eq!(Lock::parse(&lock.to_text(), "strata.lock").unwrap(), lock);
         assert!(Lock::parse("format 3\nrepo gitops\n", "l").is_err());
+        for bad in [
+            ".git/config",
+            "../x",
+            "/etc/passwd",
+            "a//b",
+            "a/./b",
+            ".strata/templates/x",
+        ] {
+            let text = format!("format 2\nrepo gitops\n{} {bad}\n", hash(b"x"));
+            assert!(Lock::parse(&text, "l").is_err(), "{bad}");
+        }
         assert!(Lock::parse("format 1\n", "l").is_err());
         assert!(Lock::parse("format 1\nrepo gitops\nnonsense\n", "l")
             .unwrap_err()

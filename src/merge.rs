@@ -224,7 +224,52 @@ pub fn merge(
     {
         edits.push((0, disk_header, new.lines[..new_header].to_vec()));
     }
+    // A container that loses its last entry takes the render's inline empty value
+    // (`resources: []`): a key with nothing under it reads as null, which kustomize refuses.
+    for container in &disk.containers {
+        let prefix = format!("{}/", container.name);
+        let kept = disk
+            .units
+            .iter()
+            .filter(|u| u.id.starts_with(&prefix))
+            .filter(|u| {
+                !edits
+                    .iter()
+                    .any(|(s, e, t)| *s == u.start && *e == u.end && t.is_empty())
+            })
+            .count();
+        let added = edits
+            .iter()
+            .filter(|(s, e, t)| {
+                s == e && !t.is_empty() && *s > container.line && *s <= container.end
+            })
+            .count();
+        let rendered_empty = new
+            .containers
+            .iter()
+            .find(|c| c.name == container.name)
+            .is_some_and(|c| c.inline_empty);
+        if kept == 0 && added == 0 && rendered_empty && !container.inline_empty {
+            let line = new.lines[new
+                .containers
+                .iter()
+                .find(|c| c.name == container.name)
+                .expect("found")
+                .line]
+                .clone();
+            edits.push((container.line, container.line + 1, vec![line]));
+        }
+    }
     let mut lines = disk.lines.clone();
+    // A file without a final newline gets one before anything is added after its last line.
+    if lines.last().is_some_and(|l| !l.ends_with('\n'))
+        && edits
+            .iter()
+            .any(|(start, _, text)| *start == lines.len() && !text.is_empty())
+    {
+        let last = lines.len() - 1;
+        lines[last].push('\n');
+    }
     if !file_tail.is_empty() {
         if lines.last().is_some_and(|l| !l.ends_with('\n')) {
             let last = lines.len() - 1;
@@ -633,6 +678,21 @@ mod tests {
             String::from_utf8(merged.bytes).unwrap(),
             "apiVersion: v1\nresources:\n  - a.yaml\n"
         );
+    }
+
+    #[test]
+    fn no_final_newline_and_an_emptied_list_stay_valid_yaml() {
+        let r1 = "kind: Kustomization\nresources:\n  - a.yaml\n";
+        let r2 = "kind: Kustomization\nresources:\n  - a.yaml\n  - b.yaml\n";
+        let disk = "kind: Kustomization\nresources:\n  - a.yaml";
+        let merged = merge(disk.as_bytes(), r2.as_bytes(), &base(r1), &containers()).unwrap();
+        assert_eq!(
+            String::from_utf8(merged.bytes).unwrap(),
+            "kind: Kustomization\nresources:\n  - a.yaml\n  - b.yaml\n"
+        );
+        let r0 = "kind: Kustomization\nresources: []\n";
+        let merged = merge(r1.as_bytes(), r0.as_bytes(), &base(r1), &containers()).unwrap();
+        assert_eq!(String::from_utf8(merged.bytes).unwrap(), r0);
     }
 
     #[test]

@@ -28,10 +28,15 @@ pub fn merge(path: &str, base: &[u8], ours: &[u8], theirs: &[u8]) -> Merged {
     if theirs == base || ours == theirs {
         return Merged::Clean(ours.to_vec());
     }
+    let yaml = path.ends_with(".yaml") || path.ends_with(".yml");
     if let Some(text) = merge_lines(path, base, ours, theirs) {
-        return Merged::Clean(text);
+        // Two clean line changes can still make invalid YAML (the same key added on both
+        // sides, on different lines): then the structure decides.
+        if !yaml || documents(&text).is_some() {
+            return Merged::Clean(text);
+        }
     }
-    if path.ends_with(".yaml") || path.ends_with(".yml") {
+    if yaml {
         if let Some(merged) = merge_yaml(base, ours, theirs) {
             return merged;
         }
@@ -254,6 +259,35 @@ mod tests {
         };
         let out = String::from_utf8(out).unwrap();
         assert!(out.contains("team: payments # ours") && out.contains("revisionHistoryLimit: 5"));
+    }
+
+    #[test]
+    fn a_line_merge_that_makes_invalid_yaml_is_decided_by_structure() {
+        // The same key added by both sides, on different lines: lines merge, YAML does not.
+        let ours = BASE.replace("    app: api\n", "    app: api\n    team: payments\n");
+        let theirs = BASE
+            .replace("  name: api\n", "  name: api\n  annotations: {}\n")
+            .replace(
+                "  labels:\n    app: api\n",
+                "  labels:\n    team: platform\n    app: api\n",
+            );
+        match merge(
+            "d.yaml",
+            BASE.as_bytes(),
+            ours.as_bytes(),
+            theirs.as_bytes(),
+        ) {
+            Merged::Clean(out) => {
+                let value: Value = serde_yaml_ng::from_slice(&out).unwrap();
+                assert!(value["metadata"]["labels"]["team"].is_string());
+            }
+            Merged::Conflicts { keys, .. } => {
+                assert_eq!(
+                    keys,
+                    vec!["Deployment/api: metadata.labels.team".to_string()]
+                );
+            }
+        }
     }
 
     #[test]

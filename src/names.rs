@@ -77,6 +77,132 @@ pub fn check_label(kind: &str, value: &str, max: usize) -> Result<(), Problem> {
     Ok(())
 }
 
+/// What YAML 1.1 or 1.2 reads a plain (unquoted) scalar as, when that is not a string:
+/// `Some("a boolean")`, `Some("null")` or `Some("a number")`. Names land unquoted in YAML
+/// (namespaces, labels, list items), so a name YAML reads otherwise would change meaning.
+pub fn yaml_non_string(value: &str) -> Option<&'static str> {
+    const BOOLEANS: &[&str] = &[
+        "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false",
+        "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF",
+    ];
+    const NULLS: &[&str] = &["", "~", "null", "Null", "NULL"];
+    const SPECIAL_FLOATS: &[&str] = &[
+        ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan",
+        ".NaN", ".NAN",
+    ];
+    if BOOLEANS.contains(&value) {
+        return Some("a boolean");
+    }
+    if NULLS.contains(&value) {
+        return Some("null");
+    }
+    if SPECIAL_FLOATS.contains(&value) || is_yaml_number(value) {
+        return Some("a number");
+    }
+    None
+}
+
+/// Whether a plain scalar is an integer or a float in YAML 1.1 or 1.2: decimal (with YAML
+/// 1.1's `_` separators), `0x`/`0o`/`0b` and YAML 1.1's leading-zero octal, YAML 1.1's
+/// base-60 (`1:30`), and floats with an optional exponent (`1e3`, `.5`, `6.02E+23`).
+fn is_yaml_number(value: &str) -> bool {
+    let unsigned = value.strip_prefix(['-', '+']).unwrap_or(value);
+    if unsigned.is_empty() {
+        return false;
+    }
+    let digits_in = |text: &str, radix: u32| {
+        !text.is_empty()
+            && text.chars().any(|c| c.is_digit(radix))
+            && text.chars().all(|c| c.is_digit(radix) || c == '_')
+    };
+    for (prefix, radix) in [
+        ("0x", 16),
+        ("0X", 16),
+        ("0o", 8),
+        ("0O", 8),
+        ("0b", 2),
+        ("0B", 2),
+    ] {
+        if let Some(rest) = unsigned.strip_prefix(prefix) {
+            return digits_in(rest, radix);
+        }
+    }
+    // Base 60 (YAML 1.1): `190:20:30`.
+    if unsigned.contains(':') {
+        let mut parts = unsigned.split(':');
+        let first = parts.next().unwrap_or_default();
+        return digits_in(first, 10)
+            && parts
+                .all(|p| !p.is_empty() && p.len() <= 2 && p.chars().all(|c| c.is_ascii_digit()));
+    }
+    // Decimal integers and floats: digits, at most one `.`, an optional exponent.
+    let (mantissa, exponent) = match unsigned.find(['e', 'E']) {
+        Some(at) => (&unsigned[..at], Some(&unsigned[at + 1..])),
+        None => (unsigned, None),
+    };
+    let mut dots = 0;
+    let mut digits = 0;
+    for c in mantissa.chars() {
+        match c {
+            '.' => dots += 1,
+            '_' => {}
+            c if c.is_ascii_digit() => digits += 1,
+            _ => return false,
+        }
+    }
+    if dots > 1 || digits == 0 {
+        return false;
+    }
+    match exponent {
+        None => true,
+        Some(exp) => {
+            let exp = exp.strip_prefix(['-', '+']).unwrap_or(exp);
+            !exp.is_empty() && exp.chars().all(|c| c.is_ascii_digit())
+        }
+    }
+}
+
+/// Refuses a name that YAML would read as a boolean, null or a number (`yes`, `off`, `null`,
+/// `1e3`, ...): such a name written unquoted changes meaning, and quoting every place a name
+/// lands is harder to guarantee than refusing it.
+pub fn check_yaml_string(kind: &str, value: &str) -> Result<(), Problem> {
+    match yaml_non_string(value) {
+        None => Ok(()),
+        Some(what) => Err(Problem::new(
+            format!("{kind} `{value}`"),
+            format!("is read by YAML as {what}, not as a name"),
+        )
+        .hint(format!(
+            "pick a name YAML reads as text, for example `{value}x` or `{value}-app` (see docs/errors.md for the refused names)"
+        ))),
+    }
+}
+
+/// ConfigMap keys strata sets itself in every service's ConfigMap (the base sets
+/// `SERVICE_NAME`, each overlay `ENVIRONMENT`): a `--config` key of the same name would repeat a
+/// literal (kustomize refuses) or be silently overridden.
+pub const RESERVED_CONFIG_KEYS: &[&str] = &["SERVICE_NAME", "ENVIRONMENT"];
+
+/// A `--config` key of a service: a valid ConfigMap key that strata does not set itself.
+pub fn parse_service_config_key(key: &str) -> Result<String, Problem> {
+    let key = parse_config_key(key)?;
+    if RESERVED_CONFIG_KEYS.contains(&key.as_str()) {
+        return Err(Problem::new(
+            format!("config key `{key}`"),
+            "is set by strata itself in every service's ConfigMap",
+        )
+        .hint(format!(
+            "use another key; strata sets {} for you",
+            RESERVED_CONFIG_KEYS
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(" and ")
+        )));
+    }
+    Ok(key)
+}
+
 /// A DNS-label version of `value`, for hints.
 fn suggest_label(value: &str, max: usize) -> String {
     let mut out = String::new();
@@ -118,6 +244,7 @@ macro_rules! label_newtype {
 
             fn from_str(value: &str) -> Result<Self, Problem> {
                 check_label($kind, value, $max)?;
+                check_yaml_string($kind, value)?;
                 let extra: fn(&str) -> Result<(), Problem> = $extra;
                 extra(value)?;
                 Ok(Self(value.to_string()))
@@ -606,6 +733,59 @@ mod tests {
         bad::<EnvName>("x-dev", "contains `-`");
         bad::<EnvName>("apps", "reserved");
         bad::<ProjectName>(&"p".repeat(PROJECT_MAX + 1), "limit is 20");
+    }
+
+    #[test]
+    fn names_yaml_reads_as_booleans_nulls_or_numbers_are_refused_issue_9() {
+        for word in ["y", "n", "yes", "no", "on", "off", "true", "false", "null"] {
+            bad::<EnvName>(word, "read by YAML as");
+            bad::<ServiceName>(word, "read by YAML as");
+            bad::<ProjectName>(word, "read by YAML as");
+        }
+        for (text, what) in [
+            ("Yes", "a boolean"),
+            ("NO", "a boolean"),
+            ("True", "a boolean"),
+            ("OFF", "a boolean"),
+            ("~", "null"),
+            ("Null", "null"),
+            ("", "null"),
+            ("123", "a number"),
+            ("-7", "a number"),
+            ("1e3", "a number"),
+            ("6.02E+23", "a number"),
+            ("0x1f", "a number"),
+            ("0o7", "a number"),
+            ("0b101", "a number"),
+            ("017", "a number"),
+            ("1_000", "a number"),
+            ("1:30", "a number"),
+            (".5", "a number"),
+            (".inf", "a number"),
+            ("-.Inf", "a number"),
+            (".nan", "a number"),
+            (".NaN", "a number"),
+        ] {
+            assert_eq!(yaml_non_string(text), Some(what), "{text:?}");
+        }
+        for text in [
+            "api", "yesno", "e1", "inf", "nan", "x1", "dev", "0x", "1e", "a:1", "on-call",
+        ] {
+            assert_eq!(yaml_non_string(text), None, "{text:?}");
+        }
+        ok::<ServiceName>("on-call");
+        ok::<EnvName>("yes2");
+    }
+
+    #[test]
+    fn config_keys_strata_sets_itself_are_refused_issue_9() {
+        for key in RESERVED_CONFIG_KEYS {
+            let problem = parse_service_config_key(key).unwrap_err();
+            assert!(problem.message.contains("set by strata itself"));
+            assert!(problem.hint.is_some());
+        }
+        assert_eq!(parse_service_config_key("LOG_LEVEL").unwrap(), "LOG_LEVEL");
+        assert!(parse_service_config_key("service_name").is_ok());
     }
 
     #[test]

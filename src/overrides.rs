@@ -106,6 +106,22 @@ pub fn apply(
 
 /// A repo's layer with its overrides (from `<root>/.strata/templates`) in place.
 pub fn layer_of(root: &Path, mut layer: Layer) -> Result<Layer, Problems> {
+    // Every component of `.strata/templates` is checked: a link there would read templates
+    // from outside the repo.
+    let mut dir = root.to_path_buf();
+    for part in DIR.split('/') {
+        dir.push(part);
+        match std::fs::symlink_metadata(&dir) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                return Err(Problems::from(
+                    Problem::new(format!("`{}`", dir.display()), "is a symbolic link")
+                        .hint("keep the template overrides as plain files in the repo"),
+                ))
+            }
+            Ok(_) => {}
+            Err(_) => return Ok(layer),
+        }
+    }
     let overrides = read(&root.join(DIR))?;
     if !overrides.is_empty() {
         apply(&mut layer, overrides, DIR)?;

@@ -141,6 +141,21 @@ impl Renderer {
         Ok(out)
     }
 
+    /// Every template path of each layer, placeholders kept and `.tera` stripped.
+    pub fn templates(&self) -> Vec<(Repo, &str)> {
+        self.layers
+            .iter()
+            .flat_map(|(layer, _)| {
+                layer.files.iter().map(|file| {
+                    (
+                        layer.repo,
+                        file.path.strip_suffix(".tera").unwrap_or(file.path),
+                    )
+                })
+            })
+            .collect()
+    }
+
     /// Whether a rendered path of a repo is an instance of one of its layer's seed files.
     pub fn is_seed_instance(&self, repo: Repo, path: &str) -> bool {
         self.layers
@@ -459,15 +474,24 @@ impl Model {
             .iter()
             .find(|(_, g)| !g.taints.is_empty())
             .map(|(name, _)| name.clone());
-        let backend = crate::answers::Backend::parse(&answers.state.backend)
-            .unwrap_or(crate::answers::Backend::PulumiCloud { org: None });
-        let org = match &backend {
-            crate::answers::Backend::PulumiCloud { org: Some(org) } => org.clone(),
-            _ => String::new(),
+        let (backend, secrets_provider) = match &answers.state {
+            Some(state) => {
+                let backend = crate::answers::Backend::parse(&state.backend)
+                    .unwrap_or(crate::answers::Backend::PulumiCloud { org: None });
+                let org = match &backend {
+                    crate::answers::Backend::PulumiCloud { org: Some(org) } => org.clone(),
+                    _ => String::new(),
+                };
+                (
+                    json!({"kind": backend.kind(), "url": backend.url(), "org": org}),
+                    Value::from(state.secrets_provider.clone()),
+                )
+            }
+            None => (Value::Null, Value::Null),
         };
         let globals = json!({
-            "backend": {"kind": backend.kind(), "url": backend.url(), "org": org},
-            "secrets_provider": answers.state.secrets_provider,
+            "backend": backend,
+            "secrets_provider": secrets_provider,
             "node_groups": node_groups,
             "addon_pool": addon_pool,
             "project": answers.project,

@@ -301,8 +301,46 @@ impl Settings {
                 );
             }
         }
+        let role_arn = |arn: &str| -> bool {
+            let Some((partition, rest)) = arn
+                .strip_prefix("arn:")
+                .and_then(|r| r.split_once(":iam::"))
+            else {
+                return false;
+            };
+            let Some((account, name)) = rest.split_once(":role/") else {
+                return false;
+            };
+            matches!(partition, "aws" | "aws-cn" | "aws-us-gov")
+                && account.len() == 12
+                && account.bytes().all(|b| b.is_ascii_digit())
+                && !name.is_empty()
+                && name.len() <= 512
+                && !name.starts_with('/')
+                && !name.ends_with('/')
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-/".contains(c))
+        };
+        for (list, what) in [
+            (&self.cluster.admin_role_arns, "cluster.admin_role_arns"),
+            (
+                &self.cluster.public_access_cidrs,
+                "cluster.public_access_cidrs",
+            ),
+        ] {
+            let mut seen = std::collections::BTreeSet::new();
+            for value in list {
+                if !seen.insert(value) {
+                    problems.push(
+                        Problem::new(key(what), format!("lists `{value}` twice"))
+                            .hint("list each value once"),
+                    );
+                }
+            }
+        }
         for arn in &self.cluster.admin_role_arns {
-            if !(arn.starts_with("arn:aws") && arn.contains(":iam::") && arn.contains(":role/")) {
+            if !role_arn(arn) {
                 problems.push(
                     Problem::new(
                         key("cluster.admin_role_arns"),

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result};
 
 use crate::answers::{self, Answers};
+use crate::confine::Confined;
 use crate::lock::{self, Lock};
 use crate::problem::{Problem, Problems};
 use crate::repo::Repo;
@@ -20,9 +21,25 @@ pub struct Workspace {
     pub roots: BTreeMap<Repo, PathBuf>,
     pub answers: Answers,
     pub locks: BTreeMap<Repo, Lock>,
+    /// How each repo's git converts line endings: files are compared as git stores them.
+    pub line_endings: BTreeMap<Repo, crate::git::LineEndings>,
+    /// Symlink-free reading inside each repo.
+    confined: std::cell::RefCell<BTreeMap<Repo, Confined>>,
+    /// Held for as long as the workspace is open: no other strata reads or writes it.
+    _lock: crate::wslock::WorkspaceLock,
 }
 
 fn read_text(path: &Path) -> Result<Option<String>> {
+    if fs::symlink_metadata(path).is_ok_and(|m| !m.is_file()) {
+        return Err(Problems::from(
+            Problem::new(
+                format!("`{}`", path.display()),
+                "is not a regular file (a symbolic link?)",
+            )
+            .hint("strata never reads through a symbolic link; replace it with the real file"),
+        )
+        .into());
+    }
     match fs::read_to_string(path) {
         Ok(text) => Ok(Some(text)),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -76,6 +93,7 @@ impl Workspace {
                     .hint("pass `-C` the path of a repo made by `strata new`"),
             )
         })?;
+        let workspace_lock = crate::wslock::lock(&dir)?;
         let (answers, lock, text) = read_repo(&dir, None)?;
         let answers = answers.expect("parsed without a known copy");
         let this = lock.repo;
@@ -95,6 +113,16 @@ impl Workspace {
                     .hint(format!("clone it there, or set `repos.{other}_dir` in `strata.toml` of both repos to its path relative to each repo")),
             )
         })?;
+        if other_dir == dir {
+            return Err(Problems::from(
+                Problem::new(
+                    format!("`repos.{other}_dir` in `{}`", dir.join(answers::FILE_NAME).display()),
+                    format!("points at this {this} repo itself, not at the {other} repo"),
+                )
+                .hint(format!("set `repos.{other}_dir` in `strata.toml` of both repos to the {other} repo's path")),
+            )
+            .into());
+        }
         let (other_answers, other_lock, _) = read_repo(&other_dir, Some(&text))?;
         if other_lock.repo != other {
             return Err(Problems::from(
@@ -113,15 +141,54 @@ impl Workspace {
             )
             .into());
         }
+        let roots = BTreeMap::from([(this, dir), (other, other_dir)]);
+        let line_endings = roots
+            .iter()
+            .map(|(repo, root)| (*repo, crate::git::LineEndings::open(root)))
+            .collect();
+        let confined = roots
+            .iter()
+            .map(|(repo, root)| (*repo, Confined::new(root, Some(*repo))))
+            .collect();
         Ok(Workspace {
-            roots: BTreeMap::from([(this, dir), (other, other_dir)]),
+            roots,
             answers,
             locks: BTreeMap::from([(this, lock), (other, other_lock)]),
+            line_endings,
+            confined: std::cell::RefCell::new(confined),
+            _lock: workspace_lock,
         })
     }
 
-    /// Reads a file of one repo, if it exists.
+    /// Reads a file of one repo, if it exists, as git stores it (line endings converted where
+    /// the repo's git converts them). Never through a symbolic link: such a path reads as
+    /// missing here, and [`Workspace::confine`] refuses it beforehand.
     pub fn read(&self, repo: Repo, path: &str) -> Option<Vec<u8>> {
-        fs::read(self.roots[&repo].join(path)).ok()
+        let bytes = self
+            .confined
+            .borrow_mut()
+            .get_mut(&repo)?
+            .read(path)
+            .ok()??;
+        Some(self.line_endings[&repo].to_git(path, bytes))
+    }
+
+    /// Refuses (exit code 2) every path among `paths` that goes through a symbolic link or a
+    /// special file, naming each.
+    pub fn confine<'a>(
+        &self,
+        paths: impl IntoIterator<Item = (Repo, &'a str)>,
+    ) -> Result<(), crate::problem::Problems> {
+        crate::confine::check_all(&mut self.confined.borrow_mut(), paths)
+    }
+
+    /// Every file under a directory of one repo, without following links (refused, exit 2).
+    pub fn files_under(&self, repo: Repo, dir: &str) -> Result<Vec<String>> {
+        let mut confined = self.confined.borrow_mut();
+        let checker = confined.get_mut(&repo).context("both repos are open")?;
+        let (files, _) = checker
+            .walk(dir)
+            .map_err(|refused| Problems::from(refused.problem()))?;
+        Ok(files)
     }
 }

@@ -71,6 +71,13 @@ pub fn kv_literal(key: &str, value: &str) -> String {
 /// Registers `q` (quote one value), `qlist` (a flow sequence of quoted values) and
 /// `kv_literal(key=...)` (a configMapGenerator literal, to be quoted with `q`).
 pub fn register_filters(tera: &mut tera::Tera) {
+    // Templates (an organisation's overrides among them) never read the environment: a
+    // merged pull request could otherwise write a CI runner's credentials into a repo.
+    tera.register_function("get_env", |_: &HashMap<String, Value>| {
+        Err(tera::Error::msg(
+            "`get_env` is disabled in strata templates",
+        ))
+    });
     tera.register_filter(
         "kv_literal",
         |value: &Value, args: &HashMap<String, Value>| {

@@ -62,13 +62,8 @@ pub fn check(workspace: &Workspace, answers_drift: &[String]) -> Vec<Finding> {
             kind == "Application"
         }));
     }
-    let read = |rel: &str| -> Option<String> {
-        texts.get(rel).cloned().or_else(|| {
-            std::fs::read(gitops_root.join(rel))
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok())
-        })
-    };
+    // Only what the walk read: it follows no symbolic link, so nothing outside the repo is read.
+    let read = |rel: &str| -> Option<String> { texts.get(rel).cloned() };
 
     let envs: BTreeMap<&str, &str> = workspace
         .answers
@@ -477,9 +472,11 @@ fn drift(workspace: &Workspace, texts: &BTreeMap<String, String>) -> Vec<Finding
             .iter()
             .filter(|(path, _)| !templates.is_seed(path))
             .collect();
+        // A symbolic link is read as nothing: strata wrote a file there, and reads through no link.
         let bytes_of = |path: &str| -> Option<Vec<u8>> {
             match (repo, texts.get(path)) {
                 (Repo::Gitops, Some(text)) => Some(text.as_bytes().to_vec()),
+                _ if std::fs::symlink_metadata(root.join(path)).is_ok_and(|m| !m.is_file()) => None,
                 _ => std::fs::read(root.join(path)).ok(),
             }
         };

@@ -13,6 +13,7 @@ use crate::git;
 use crate::grow::{self, ServiceInput};
 use crate::lock;
 use crate::names::{self, EnvName};
+use crate::ownership;
 use crate::pack;
 use crate::plan::{self, Action, Change};
 use crate::problem::Problems;
@@ -192,6 +193,32 @@ pub fn upgrade(args: &UpgradeArgs) -> Result<()> {
     )
 }
 
+/// `add` and `remove` render with this strata's templates: on a workspace another strata wrote,
+/// they would carry part of an upgrade (or a downgrade) along with the change. Refused, exit 2.
+fn same_strata(workspace: &Workspace) -> Result<()> {
+    let running = env!("CARGO_PKG_VERSION");
+    let written = &workspace.answers.strata_version;
+    let old_lock = Repo::BOTH
+        .iter()
+        .any(|repo| workspace.locks[repo].format < lock::FORMAT);
+    let problem = if version_newer(written, running) {
+        crate::problem::Problem::new(
+            "the workspace",
+            format!("was last written by strata {written}, newer than this strata {running}"),
+        )
+        .hint(format!("upgrade strata to {written} or later"))
+    } else if version_newer(running, written) || old_lock {
+        crate::problem::Problem::new(
+            "the workspace",
+            format!("was last written by strata {written}, older than this strata {running}"),
+        )
+        .hint("run `strata upgrade` first (see its changes with `strata upgrade --dry-run`), then this command")
+    } else {
+        return Ok(());
+    };
+    Err(Problems::from(problem).into())
+}
+
 /// Whether version `a` is newer than `b` (dotted numbers; anything after `-` is ignored).
 fn version_newer(a: &str, b: &str) -> bool {
     let parse = |v: &str| -> Vec<u64> {
@@ -258,6 +285,9 @@ pub(crate) fn execute_with(
     upgrade: bool,
     extras: Extras,
 ) -> Result<()> {
+    if !upgrade {
+        same_strata(&workspace)?;
+    }
     let foundation = CompiledLayer::new(crate::overrides::layer_of(
         &workspace.roots[&Repo::Foundation],
         pack::foundation_layer(&answers.pack).map_err(Problems::from)?,
@@ -303,9 +333,23 @@ pub(crate) fn execute_with(
         .collect();
     // What is removed goes whole: files someone added to a removed service's directory or to a
     // removed environment's directories would be orphans. They are conflicts (strata did not
-    // write them), deleted only with `--force`.
-    for (repo, dir) in removed_dirs(&answers, scope, &deletions) {
-        for path in files_under(&workspace.roots[&repo], &dir) {
+    // write them), deleted only with `--force`. Which directories those are comes from the
+    // templates (ownership.rs), never from a path's text.
+    apply::preflight(&workspace.roots, args.commit)?;
+    workspace.confine(
+        rendered
+            .iter()
+            .map(|f| (f.repo, f.path.as_str()))
+            .chain(deletions.iter().map(|(r, p, _)| (*r, p.as_str())))
+            .chain(
+                Repo::BOTH
+                    .into_iter()
+                    .flat_map(|r| [(r, answers::FILE_NAME), (r, lock::FILE_NAME)]),
+            ),
+    )?;
+    let templates = renderer.templates();
+    for (repo, dir) in ownership::removed_dirs(&templates, &workspace.answers, &answers, scope) {
+        for path in workspace.files_under(repo, &dir)? {
             if !deletions.iter().any(|(r, p, _)| *r == repo && *p == path) {
                 deletions.push((repo, path, false));
             }
@@ -325,6 +369,12 @@ pub(crate) fn execute_with(
             }
         }
     }
+    // Every path the plan reads or deletes is confined, the upgrade's too.
+    workspace.confine(deletions.iter().map(|(r, p, _)| (*r, p.as_str())))?;
+    let considered: Vec<(Repo, String)> = deletions
+        .iter()
+        .map(|(repo, path, _)| (*repo, path.clone()))
+        .collect();
     let repos: BTreeMap<Repo, Option<git2::Repository>> = Repo::BOTH
         .iter()
         .map(|repo| (*repo, git2::Repository::open(&workspace.roots[repo]).ok()))
@@ -342,7 +392,7 @@ pub(crate) fn execute_with(
         upgrade.then_some(&mut find_base as plan::BaseReader<'_>),
     );
     if upgrade {
-        suggest_seed_changes(&workspace, &plan.changes, &mut find_base);
+        suggest_seed_changes(&workspace, &plan.changes, &mut find_base)?;
     }
 
     let conflicts = plan.conflicts();
@@ -355,7 +405,7 @@ pub(crate) fn execute_with(
             })
             .collect();
         if args.dry_run {
-            print_diffs(&plan.changes);
+            print_diffs(&plan.changes)?;
         }
         return Err(Refusal {
             message: format!("{} file(s) changed since strata wrote them; nothing was written", conflicts.len()),
@@ -420,6 +470,14 @@ pub(crate) fn execute_with(
         for (_, path) in unlocked.iter().filter(|(r, _)| *r == repo) {
             next.files.remove(path);
         }
+        // A file the lock names that is gone (deleted by hand before a removal) leaves the lock.
+        next.forget_missing(
+            considered
+                .iter()
+                .filter(|(r, _)| *r == repo)
+                .map(|(_, p)| p.as_str()),
+            |path| workspace.read(repo, path).is_some(),
+        );
         extra.push((
             repo,
             answers::FILE_NAME.to_string(),
@@ -442,7 +500,7 @@ pub(crate) fn execute_with(
     }
 
     if args.dry_run {
-        print_diffs(&plan.changes);
+        print_diffs(&plan.changes)?;
         for repo in Repo::BOTH {
             let old = workspace.read(repo, answers::FILE_NAME);
             print_diffs(&[Change {
@@ -455,24 +513,22 @@ pub(crate) fn execute_with(
                 forced: None,
                 units: None,
                 render: None,
-            }]);
+            }])?;
         }
         eprintln!("dry run: nothing was written");
         return Ok(());
     }
 
-    let journal = apply::apply(&workspace.roots, &plan, &extra)?;
-    if args.commit {
-        if let Err(err) = commit(&workspace, &plan.changes, &next_locks, message) {
-            let errors = journal.rollback();
-            let err = err.context("the change was rolled back in both repos");
-            return Err(if errors.is_empty() {
-                err
-            } else {
-                err.context(format!("rolling back also failed: {}", errors.join("; ")))
-            });
-        }
-    }
+    apply::transact(
+        &workspace,
+        &plan,
+        &extra,
+        answers.history.last().map_or("", String::as_str),
+        args.commit.then_some(apply::CommitRequest {
+            message,
+            locks: &next_locks,
+        }),
+    )?;
     record_bases(&workspace, &plan.changes);
     summarize(&plan.changes, args.commit);
     Ok(())
@@ -508,7 +564,8 @@ fn suggest_seed_changes(
     workspace: &Workspace,
     changes: &[Change],
     find_base: plan::BaseReader<'_>,
-) {
+) -> Result<()> {
+    let mut suggested = Vec::new();
     for change in changes.iter().filter(|c| c.action == Action::KeepSeed) {
         let (Some(render), Some(locked)) = (
             change.render.as_deref(),
@@ -528,148 +585,38 @@ fn suggest_seed_changes(
             action: Action::Update,
             ..change.clone()
         };
-        println!(
+        crate::outln!(
             "# suggestion: the template of {} `{}` (yours, not rewritten) changed:",
-            change.repo, change.path
+            change.repo,
+            change.path
+        )?;
+        crate::out!("{}", plan::diff(&suggestion))?;
+        suggested.push(format!("{} `{}`", change.repo, change.path));
+    }
+    if !suggested.is_empty() {
+        eprintln!(
+            "warning: {} file(s) you edited were not rewritten, but their template changed; apply the suggestions printed above, or they may not work with the rest of the upgrade:",
+            suggested.len()
         );
-        print!("{}", plan::diff(&suggestion));
-    }
-}
-
-/// The directories that a removal empties, derived from the paths it deletes: each deleted
-/// path's prefix up to the first component named after what is removed (`services/<service>`,
-/// `apps/<env>`, `services/<service>/overlays/<env>`). Nothing when the scope's name is still
-/// in the new answers (an addition).
-fn removed_dirs(
-    new: &Answers,
-    scope: &Scope,
-    deletions: &[(Repo, String, bool)],
-) -> BTreeSet<(Repo, String)> {
-    let name = match scope {
-        Scope::Service(name) if !new.services.contains_key(name) => name,
-        Scope::Env(name) if !new.environments.iter().any(|e| &e.name == name) => name,
-        _ => return BTreeSet::new(),
-    };
-    deletions
-        .iter()
-        .filter_map(|(repo, path, _)| {
-            let components: Vec<&str> = path.split('/').collect();
-            // The last component is the file itself: a file named after the removed thing
-            // (`apps/<env>/<service>.yaml`) empties no directory of its own.
-            let index = components[..components.len() - 1]
-                .iter()
-                .position(|c| c == name)?;
-            Some((*repo, components[..=index].join("/")))
-        })
-        .collect()
-}
-
-/// Every file under `dir` of a repo, as `/`-separated paths relative to the repo root.
-fn files_under(root: &std::path::Path, dir: &str) -> Vec<String> {
-    fn walk(root: &std::path::Path, dir: &std::path::Path, out: &mut Vec<String>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                walk(root, &path, out);
-            } else if let Ok(relative) = path.strip_prefix(root) {
-                out.push(relative.to_string_lossy().replace('\\', "/"));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(root, &root.join(dir), &mut out);
-    out.sort();
-    out
-}
-
-/// One commit per repo, all or nothing: a failed commit undoes the ones made before it.
-///
-/// Besides this change's files, each commit takes every uncommitted file that holds exactly what
-/// strata wrote (an earlier `add` or `remove` run without `--commit`), and the removal of files
-/// strata deleted: the committed `strata.toml` then always describes the committed tree. Edits
-/// of the user's that `--allow-dirty` let through stay uncommitted.
-fn commit(
-    workspace: &Workspace,
-    changes: &[Change],
-    locks: &BTreeMap<Repo, lock::Lock>,
-    message: &str,
-) -> Result<()> {
-    let mut undo = Vec::new();
-    for repo in Repo::BOTH {
-        let root = &workspace.roots[&repo];
-        let lock = &locks[&repo];
-        let head_lock = git::head_file(root, lock::FILE_NAME)?.and_then(|bytes| {
-            lock::Lock::parse(&String::from_utf8_lossy(&bytes), lock::FILE_NAME).ok()
-        });
-        let mut earlier_written = Vec::new();
-        let mut earlier_removed = Vec::new();
-        for (path, on_disk) in git::changed_paths(root)? {
-            match (on_disk, lock.files.get(&path)) {
-                // Still on disk with exactly the bytes strata recorded: strata wrote it.
-                (true, Some(recorded))
-                    if std::fs::read(root.join(&path))
-                        .is_ok_and(|bytes| lock::hash(&bytes) == *recorded) =>
-                {
-                    earlier_written.push(path);
-                }
-                // Gone from disk and from the lock, but in the committed lock: strata deleted it.
-                (false, None)
-                    if head_lock
-                        .as_ref()
-                        .is_some_and(|l| l.files.contains_key(&path)) =>
-                {
-                    earlier_removed.push(path);
-                }
-                _ => {}
-            }
-        }
-        let mut written: Vec<String> = changes
-            .iter()
-            .filter(|c| c.repo == repo && matches!(c.action, Action::Create | Action::Update))
-            .map(|c| c.path.clone())
-            .collect();
-        let removed: Vec<String> = changes
-            .iter()
-            .filter(|c| c.repo == repo && c.action == Action::Delete)
-            .map(|c| c.path.clone())
-            .collect();
-        written.extend([answers::FILE_NAME.to_string(), lock::FILE_NAME.to_string()]);
-        written.extend(earlier_written);
-        written.sort();
-        written.dedup();
-        let mut removed = removed;
-        removed.extend(earlier_removed);
-        removed.sort();
-        removed.dedup();
-        let result = apply::maybe_fail(&format!("commit:{repo}"))
-            .and_then(|()| git::commit_paths(root, &written, &removed, message));
-        match result {
-            Ok(u) => undo.push(u),
-            Err(err) => {
-                for u in undo.into_iter().rev() {
-                    let _ = u.undo();
-                }
-                return Err(err);
-            }
+        for file in suggested {
+            eprintln!("  - {file}");
         }
     }
     Ok(())
 }
 
-fn print_diffs(changes: &[Change]) {
+fn print_diffs(changes: &[Change]) -> Result<()> {
     for change in changes
         .iter()
         .filter(|c| c.touches_disk() || matches!(c.action, Action::Conflict(_)))
     {
         let diff = plan::diff(change);
         if !diff.is_empty() {
-            println!("# {} repo", change.repo);
-            print!("{diff}");
+            crate::outln!("# {} repo", change.repo)?;
+            crate::out!("{diff}")?;
         }
     }
+    Ok(())
 }
 
 fn summarize(changes: &[Change], committed: bool) {

@@ -89,9 +89,9 @@ pub fn run(args: &CheckArgs) -> Result<()> {
     }
 
     if args.json {
-        println!("{}", report.to_json());
+        crate::outln!("{}", report.to_json())?;
     } else {
-        print!("{}", report.to_text());
+        crate::out!("{}", report.to_text())?;
     }
     if report.holds() {
         Ok(())

@@ -25,38 +25,40 @@ pub fn run(args: &ListArgs) -> Result<()> {
             "consistent": drift.is_empty(),
             "drift": drift,
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&out)?)?;
     } else {
-        println!(
+        crate::outln!(
             "project {} (preset {}, pack {})",
-            answers.project, answers.preset, answers.pack
-        );
-        println!("environments:");
+            answers.project,
+            answers.preset,
+            answers.pack
+        )?;
+        crate::outln!("environments:")?;
         for env in &envs {
-            println!(
+            crate::outln!(
                 "  {:<14} stack {}",
                 env["name"].as_str().unwrap_or_default(),
                 env["stack"].as_str().unwrap_or_default()
-            );
+            )?;
         }
-        println!("services:");
+        crate::outln!("services:")?;
         if services.is_empty() {
-            println!("  (none)");
+            crate::outln!("  (none)")?;
         }
         for service in &services {
             let envs: Vec<&str> = service["envs"]
                 .as_array()
                 .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
                 .unwrap_or_default();
-            println!(
+            crate::outln!(
                 "  {:<30} {} in {}",
                 service["name"].as_str().unwrap_or_default(),
                 service["image"].as_str().unwrap_or_default(),
                 envs.join(", ")
-            );
+            )?;
         }
         for line in &drift {
-            println!("drift: {line}");
+            crate::outln!("drift: {line}")?;
         }
     }
     if drift.is_empty() {
@@ -170,7 +172,7 @@ pub fn presets(args: &PresetsArgs) -> Result<()> {
         } else {
             ""
         };
-        println!("{name:<12} {description}{marker}");
+        crate::outln!("{name:<12} {description}{marker}")?;
         if args.keys {
             let mut settings = table.clone();
             settings.remove("description");
@@ -183,7 +185,7 @@ pub fn presets(args: &PresetsArgs) -> Result<()> {
                         .cloned()
                         .unwrap_or(toml::Value::String(String::new()));
                 }
-                println!("  {key} = {current}");
+                crate::outln!("  {key} = {current}")?;
             }
         }
     }
@@ -197,7 +199,7 @@ pub fn packs() -> Result<()> {
         } else {
             ""
         };
-        println!("{:<16} {}{marker}", info.name, info.description);
+        crate::outln!("{:<16} {}{marker}", info.name, info.description)?;
     }
     Ok(())
 }

@@ -106,7 +106,7 @@ pub fn run(args: &MigrateArgs) -> Result<()> {
     if export.secrets.leaks_into(&summary) {
         return Err(leak("the summary"));
     }
-    print!("{summary}");
+    crate::out!("{summary}")?;
     if migration.services.is_empty() {
         return Err(Refusal {
             message: "nothing to move: no application of the export can become a service"

@@ -260,7 +260,7 @@ pub fn resolve(args: &NewArgs) -> Result<Answers, Problems> {
                 answers::RepoCredentials::SecretsManager
             },
         },
-        state,
+        state: Some(state),
         environments: vec![answers::Environment {
             name: envs[0].clone(),
             vpc_cidr: first_cidr,
@@ -355,10 +355,10 @@ pub fn run(args: &NewArgs) -> Result<()> {
 
     if args.dry_run {
         for repo in Repo::BOTH {
-            println!(
+            crate::outln!(
                 "{}/",
                 args.out.join(repo.dir_name(&answers.project)).display()
-            );
+            )?;
             let mut paths: Vec<&str> = files
                 .iter()
                 .filter(|f| f.repo == repo)
@@ -367,7 +367,7 @@ pub fn run(args: &NewArgs) -> Result<()> {
             paths.extend([answers::FILE_NAME, lock::FILE_NAME]);
             paths.sort_unstable();
             for path in paths {
-                println!("  {path}");
+                crate::outln!("  {path}")?;
             }
         }
         eprintln!("dry run: nothing was written");

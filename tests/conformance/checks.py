@@ -222,7 +222,8 @@ def kustomize_builds(gitops: Path) -> dict[str, list[dict]]:
     """Build every kustomization of the gitops repo; returns relative dir -> objects.
 
     Every failure is reported at once. An empty build is a failure too (a kustomization that
-    renders nothing is a mistake here: every directory strata writes has resources).
+    renders nothing is a mistake here), except `apps/<env>` of an environment without services
+    (its AppProject is the foundation's, so nothing else is there).
     """
     kubectl()  # fail early and clearly when kubectl is missing
     dirs = kustomization_dirs(gitops)
@@ -241,7 +242,7 @@ def kustomize_builds(gitops: Path) -> dict[str, list[dict]]:
         for rel, objects, error in pool.map(build, dirs):
             if error:
                 problems.append(error)
-            elif not objects:
+            elif not objects and not re.fullmatch(r"apps/[^/]+", rel):
                 problems.append(f"`{rel}` builds to nothing")
             else:
                 for obj in objects:
@@ -255,14 +256,16 @@ def kustomize_builds(gitops: Path) -> dict[str, list[dict]]:
 
 # --- schemas ------------------------------------------------------------------------------------
 
-# (group, kind) -> CRD file under schemas/
+# (group, kind) -> CRD file under the shared directory (a file may hold several CRDs)
 CRD_FILES = {
-    ("argoproj.io", "Application"): "argocd/application-crd.yaml",
-    ("argoproj.io", "AppProject"): "argocd/appproject-crd.yaml",
-    ("argoproj.io", "ApplicationSet"): "argocd/applicationset-crd.yaml",
-    ("external-secrets.io", "ExternalSecret"): "external-secrets/external-secrets.io_externalsecrets.yaml",
-    ("external-secrets.io", "SecretStore"): "external-secrets/external-secrets.io_secretstores.yaml",
-    ("external-secrets.io", "ClusterSecretStore"): "external-secrets/external-secrets.io_clustersecretstores.yaml",
+    ("argoproj.io", "Application"): "schemas/argocd/application-crd.yaml",
+    ("argoproj.io", "AppProject"): "schemas/argocd/appproject-crd.yaml",
+    ("argoproj.io", "ApplicationSet"): "schemas/argocd/applicationset-crd.yaml",
+    ("external-secrets.io", "ExternalSecret"): "schemas/external-secrets/external-secrets.io_externalsecrets.yaml",
+    ("external-secrets.io", "SecretStore"): "schemas/external-secrets/external-secrets.io_secretstores.yaml",
+    ("external-secrets.io", "ClusterSecretStore"): "schemas/external-secrets/external-secrets.io_clustersecretstores.yaml",
+    # the chart the foundation pins (addons.awsLoadBalancerController.chartVersion)
+    ("elbv2.k8s.aws", "IngressClassParams"): "charts/aws-load-balancer-controller-3.5.0/crds/crds.yaml",
 }
 
 
@@ -318,10 +321,16 @@ def openapi_to_jsonschema(node: Any) -> Any:
 @lru_cache(maxsize=None)
 def _crd_validators(group: str, kind: str) -> dict[str, jsonschema.protocols.Validator]:
     """Served version -> a validator of that version's schema."""
-    path = schemas_dir() / CRD_FILES[(group, kind)]
+    schemas_dir()  # a clear failure when the shared directory is missing
+    path = shared_dir() / CRD_FILES[(group, kind)]
+    if not path.is_file():
+        raise AssertionError(f"the CRD of {group}/{kind} is missing: `{path}` (set STRATA_SHARED)")
     with path.open(encoding="utf-8") as handle:
-        crd = yaml.load(handle, Loader=_LOADER)
-    assert crd["spec"]["group"] == group and crd["spec"]["names"]["kind"] == kind, f"`{path}` is not the CRD of {group}/{kind}"
+        crds = [d for d in yaml.load_all(handle, Loader=_LOADER)
+                if isinstance(d, dict) and d.get("kind") == "CustomResourceDefinition"
+                and d["spec"]["group"] == group and d["spec"]["names"]["kind"] == kind]
+    assert len(crds) == 1, f"`{path}` does not hold the CRD of {group}/{kind}"
+    crd = crds[0]
     validators = {}
     for version in crd["spec"]["versions"]:
         if version.get("served"):
@@ -421,14 +430,23 @@ def applications(builds: Mapping[str, list[dict]]) -> list[tuple[str, dict]]:
     return [(rel, app) for rel, objs in builds.items() for app in _of_kind(objs, "Application")]
 
 
-def applications_resolve(gitops: Path, builds: Mapping[str, list[dict]] | None = None) -> list[dict]:
+def applications_resolve(gitops: Path, builds: Mapping[str, list[dict]] | None = None,
+                         runs: Mapping[str, "StackRun"] | None = None) -> list[dict]:
     """Every Application's source is this repo (`repos.gitops_url`) at an existing, buildable path,
-    at `repos.revision`, in an AppProject of the same build that allows its source and destination."""
+    at `repos.revision`, in an AppProject that the foundation creates in the cluster hosting the
+    environment and that allows its source and destination. The gitops repo carries no
+    AppProject: projects are the platform's boundary, not the applications'."""
     ans = answers(gitops)
     url, revision = gitops_url(ans), ans["repos"].get("revision", "main")
     builds = builds if builds is not None else kustomize_builds(gitops)
+    runs = runs if runs is not None else harness_runs(foundation_of(gitops))
+    cluster_projects = environment_projects(runs)
     apps = applications(builds)
     problems: list[str] = []
+    for rel, objs in builds.items():
+        for project in _of_kind(objs, "AppProject"):
+            problems.append(f"{rel}: carries AppProject `{_name(project)}`: AppProjects belong to the foundation "
+                            "(whoever merges into the gitops repo could widen them)")
     for rel, app in apps:
         label = f"{rel}: Application `{_name(app)}`"
         for source in _sources(app):
@@ -446,11 +464,12 @@ def applications_resolve(gitops: Path, builds: Mapping[str, list[dict]] | None =
             elif path not in builds:
                 problems.append(f"{label}: source path `{path}` holds no kustomization.yaml")
         project_name = (app.get("spec") or {}).get("project")
-        projects = [p for p in _of_kind(builds[rel], "AppProject") if _name(p) == project_name]
-        if not projects:
-            problems.append(f"{label}: its project `{project_name}` is not defined in `{rel}`")
+        env = rel.split("/")[1] if rel.startswith("apps/") else None
+        project = cluster_projects.get(env, {}).get(project_name)
+        if project is None:
+            problems.append(f"{label}: its project `{project_name}` is not an AppProject the foundation creates "
+                            f"in the cluster of `{env}` ({sorted(cluster_projects.get(env, {}))})")
             continue
-        project = projects[0]["spec"]
         destination = (app.get("spec") or {}).get("destination") or {}
         allowed = [
             d for d in project.get("destinations") or []
@@ -631,8 +650,8 @@ def stacks_match_environments(foundation: Path) -> dict[str, list[str]]:
 def _is_namespaced(obj: Mapping) -> bool:
     return obj.get("kind") not in {
         "Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "PriorityClass",
-        "StorageClass", "IngressClass", "PersistentVolume", "ClusterSecretStore", "ValidatingWebhookConfiguration",
-        "MutatingWebhookConfiguration", "APIService", "ClusterIssuer",
+        "StorageClass", "IngressClass", "IngressClassParams", "PersistentVolume", "ClusterSecretStore",
+        "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration", "APIService", "ClusterIssuer",
     }
 
 
@@ -743,7 +762,7 @@ def reachability(foundation: Path, gitops: Path, runs: Mapping[str, StackRun] | 
         for child_path in sorted(set(children) - set(wanted)):
             problems.append(f"{path}: Application(s) {[_name(a) for a in children[child_path]]} sync `{child_path}`, "
                             f"which is not a service of `{env}` in strata.toml")
-        projects = {_name(p): p["spec"] for p in _of_kind(builds[path], "AppProject")}
+        projects = {_name(p): p.get("spec") or {} for p in stack_run.kubernetes_objects("AppProject")}
         reached[env] = {}
         for child_path, svc in sorted(wanted.items()):
             apps = children.get(child_path, [])
@@ -769,7 +788,7 @@ def reachability(foundation: Path, gitops: Path, runs: Mapping[str, StackRun] | 
                                 f"not `{namespace}`")
             project_name = app["spec"].get("project")
             if project_name not in projects:
-                problems.append(f"{app_label}: project `{project_name}` is not in `{path}`")
+                problems.append(f"{app_label}: project `{project_name}` is not created by stack `{stack}`")
             else:
                 problems += [f"{child_path}: {p}" for p in _would_sync(objs, project_name, projects[project_name], namespace)]
             reached[env][svc] = stack
@@ -1116,44 +1135,41 @@ def _container_problems(container: Mapping, pod_sc: Mapping) -> list[str]:
     return problems
 
 
-def security_invariants(gitops: Path, builds: Mapping[str, list[dict]] | None = None) -> None:
-    """AppProjects fence each environment; the workloads are hardened and wired together."""
+def security_invariants(gitops: Path, builds: Mapping[str, list[dict]] | None = None,
+                        runs: Mapping[str, "StackRun"] | None = None) -> None:
+    """AppProjects fence each environment; the workloads are hardened and wired together.
+
+    The environments' AppProjects are the foundation's (`runs`; by default the harness of the
+    foundation next to `gitops`): only the gitops repo, only the environment's namespace, no
+    cluster-scoped kind, exactly the application kinds. Each Application of `apps/<env>` uses
+    its environment's project, and the gitops repo defines no AppProject at all."""
     ans = answers(gitops)
     url, envs = gitops_url(ans), environments(ans)
     domain = ans.get("domain", "")
     builds = builds if builds is not None else kustomize_builds(gitops)
+    runs = runs if runs is not None else harness_runs(foundation_of(gitops))
+    cluster_projects = environment_projects(runs)
     problems: list[str] = []
 
     # AppProjects and Applications
+    for rel, objs in builds.items():
+        for project in _of_kind(objs, "AppProject"):
+            problems.append(f"{rel}: AppProject `{_name(project)}` is defined in the gitops repo, where a merge can widen it")
     for env, namespace in envs.items():
         rel = f"apps/{env}"
+        project = cluster_projects.get(env, {}).get(env)
+        if project is None:
+            problems.append(f"environment `{env}`: the foundation creates no AppProject `{env}`")
+        else:
+            problems += [f"foundation AppProject `{env}`: {x}" for x in _environment_project_problems(project, url, namespace)]
         if rel not in builds:
             continue  # reported by reachability
-        for project in _of_kind(builds[rel], "AppProject"):
-            label = f"{rel}: AppProject `{_name(project)}`"
-            spec = project.get("spec") or {}
-            if _name(project) == "default":
-                problems.append(f"{label}: redefines the `default` project")
-            if spec.get("sourceRepos") != [url]:
-                problems.append(f"{label}: sourceRepos {spec.get('sourceRepos')} is not [{url!r}]")
-            destinations = spec.get("destinations") or []
-            if not destinations or any(d.get("namespace") != namespace or d.get("server") != IN_CLUSTER
-                                       for d in destinations):
-                problems.append(f"{label}: destinations {destinations} are not only the in-cluster namespace `{namespace}`")
-            if spec.get("clusterResourceWhitelist") != []:
-                problems.append(f"{label}: clusterResourceWhitelist is {spec.get('clusterResourceWhitelist')!r}, not []")
-            whitelist = [(k.get("group"), k.get("kind")) for k in spec.get("namespaceResourceWhitelist") or []]
-            if len(whitelist) != len(set(whitelist)) or set(whitelist) != APPLICATION_KINDS:
-                extra = sorted(set(whitelist) - APPLICATION_KINDS, key=str)
-                missing = sorted(APPLICATION_KINDS - set(whitelist), key=str)
-                problems.append(f"{label}: namespaceResourceWhitelist is not exactly the application kinds "
-                                f"(extra {extra}, missing {missing}, duplicates {len(whitelist) - len(set(whitelist))})")
         for app in _of_kind(builds[rel], "Application"):
-            project = (app.get("spec") or {}).get("project")
-            if project in (None, "", "default"):
-                problems.append(f"{rel}: Application `{_name(app)}` uses project `{project or 'default'}`")
-            elif project not in {_name(p) for p in _of_kind(builds[rel], "AppProject")}:
-                problems.append(f"{rel}: Application `{_name(app)}` uses project `{project}`, not its environment's")
+            project_name = (app.get("spec") or {}).get("project")
+            if project_name in (None, "", "default"):
+                problems.append(f"{rel}: Application `{_name(app)}` uses project `{project_name or 'default'}`")
+            elif project_name != env:
+                problems.append(f"{rel}: Application `{_name(app)}` uses project `{project_name}`, not its environment's (`{env}`)")
 
     # workloads, per overlay that an Application deploys
     for rel, objs in builds.items():
@@ -1417,15 +1433,12 @@ def wiring(foundation: Path, gitops: Path, runs: Mapping[str, StackRun] | None =
             if svc_answers.get("secrets") and not _of_kind(objs, "ExternalSecret"):
                 problems.append(f"{rel}: service `{svc}` has secrets {svc_answers['secrets']} but no ExternalSecret")
             # the NetworkPolicy lets the load balancer in from the hosting VPC's public subnets
-            vpcs = r.of_type("awsx:ec2:Vpc") + r.of_type("aws:ec2/vpc:Vpc")
-            public = []
-            for spec in (vpcs[0]["inputs"].get("subnetSpecs") or []) if vpcs else []:
-                if spec.get("type") == "Public":
-                    public += spec.get("cidrBlocks") or []
+            public = [s["inputs"].get("cidrBlock") for s in subnets_of(r, "public")]
+            exposed = svc_answers.get("expose", "public") != "none"
             for policy in _of_kind(objs, "NetworkPolicy"):
                 blocks = [peer["ipBlock"]["cidr"] for rule in policy["spec"].get("ingress") or []
                           for peer in rule.get("from") or [] if "ipBlock" in peer]
-                if sorted(blocks) != sorted(public):
+                if sorted(blocks) != (sorted(public) if exposed else []):
                     problems.append(f"{rel}: NetworkPolicy `{_name(policy)}` admits {blocks}, not the public subnets "
                                     f"{public} of stack `{stack}` (where the load balancers are)")
             # configuration of strata.toml reaches the ConfigMap
@@ -1612,6 +1625,757 @@ def strata_list_consistent(repo: Path) -> dict:
     return listed
 
 
+# --- beyond mocks: the network, IAM, charts, TLS and the repository credential ------------------
+#
+# The checks below read what the foundation's program registered under mocks (explicit
+# resources, Helm values, policy documents) and check it against what AWS and the charts really
+# accept: AWS's list of managed policies, parliament's IAM checks, `helm template` of the
+# vendored chart sources at the pinned versions.
+
+SUBNET = "aws:ec2/subnet:Subnet"
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+ANYWHERE = "0.0.0.0/0"
+# Where each add-on's pods must run: kube-system controllers the cluster itself depends on
+# (load balancers and their webhooks, autoscaling, metrics) as system-cluster-critical, every
+# other add-on as platform-critical.
+ADDON_PRIORITY_CLASS = {"kube-system": "system-cluster-critical"}
+DEFAULT_ADDON_PRIORITY_CLASS = "platform-critical"
+POOL_LABEL = "strata.io/pool"
+# parliament findings at these severities fail; the others must be listed in ACCEPTED_FINDINGS.
+BLOCKING_SEVERITIES = frozenset({"HIGH", "CRITICAL"})
+# (policy name, parliament issue) -> why it is accepted (documented in docs/security.md).
+ACCEPTED_FINDINGS = {
+    ("aws-load-balancer-controller", "RESOURCE_STAR"):
+        "the controller's official policy, shipped unchanged: describe calls, and load balancers, target groups "
+        "and security groups it has not created yet, cannot be named in advance (most statements carry tag conditions)",
+    ("aws-load-balancer-controller", "UNKNOWN_ACTION"):
+        "elasticloadbalancing:ModifyIpPools is newer than parliament's IAM data (2025-04)",
+    ("aws-load-balancer-controller", "UNKNOWN_CONDITION_FOR_ACTION"):
+        "the condition key elasticloadbalancing:CreateAction is newer than parliament's IAM data (2025-04)",
+    ("cluster-autoscaler", "RESOURCE_STAR"):
+        "describe calls take no resource; SetDesiredCapacity/TerminateInstanceInAutoScalingGroup are limited by "
+        "the condition on the cluster's own tag, as the autoscaler's documentation recommends",
+}
+
+
+def helm() -> Path:
+    return _tool("HELM", REPO_ROOT / ".tools" / "bin" / "helm", "helm")
+
+
+def parliament_python() -> Path:
+    return _tool("PARLIAMENT_PYTHON", REPO_ROOT / ".tools" / "parliament-venv" / "bin" / "python",
+                 "the parliament venv's python")
+
+
+def charts_dir() -> Path:
+    path = shared_dir() / "charts"
+    if not path.is_dir():
+        raise AssertionError(f"vendored charts not found: `{path}` is not a directory (set STRATA_SHARED)")
+    return path
+
+
+def managed_policy_arns_file() -> Path:
+    path = shared_dir() / "aws" / "managed-policy-arns.txt"
+    if not path.is_file():
+        raise AssertionError(f"the list of AWS managed policies is missing: `{path}` (set STRATA_SHARED)")
+    return path
+
+
+def foundation_of(gitops: Path) -> Path:
+    """The foundation repo of a gitops repo (`repos.foundation_dir` of strata.toml)."""
+    return (gitops / answers(gitops)["repos"].get("foundation_dir", f"../{gitops.name.removesuffix('-gitops')}-foundation")).resolve()
+
+
+def hosting_stacks(runs: Mapping[str, StackRun]) -> dict[str, str]:
+    """Environment name -> the stack whose cluster hosts it."""
+    return {env["name"]: stack for stack, r in runs.items() for env in r.config.get("environments") or []}
+
+
+def _by_id(r: StackRun, token: str) -> dict[str, dict]:
+    return {res.get("id"): res for res in r.of_type(token)}
+
+
+def _tags(resource: Mapping) -> dict:
+    return resource["inputs"].get("tags") or {}
+
+
+def _subnet_tier(subnet: Mapping) -> str | None:
+    tags = _tags(subnet)
+    if tags.get("kubernetes.io/role/elb") == "1":
+        return "public"
+    if tags.get("kubernetes.io/role/internal-elb") == "1":
+        return "private"
+    return None
+
+
+def subnets_of(r: StackRun, tier: str) -> list[dict]:
+    """The subnets of a tier, told apart by the load balancer controller's role tags."""
+    return [s for s in r.of_type(SUBNET) if _subnet_tier(s) == tier]
+
+
+def _default_route(r: StackRun, subnet: Mapping) -> tuple[dict | None, str]:
+    """The 0.0.0.0/0 route of the route table associated with a subnet, or a problem."""
+    associations = [a["inputs"] for a in r.of_type("aws:ec2/routeTableAssociation:RouteTableAssociation")
+                    if a["inputs"].get("subnetId") == subnet.get("id")]
+    if len(associations) != 1:
+        return None, f"{len(associations)} route table associations"
+    routes = [x["inputs"] for x in r.of_type("aws:ec2/route:Route")
+              if x["inputs"].get("routeTableId") == associations[0].get("routeTableId")
+              and x["inputs"].get("destinationCidrBlock") == ANYWHERE]
+    if len(routes) != 1:
+        return None, f"{len(routes)} default routes in its route table"
+    return routes[0], ""
+
+
+def network(runs: Mapping[str, StackRun]) -> None:
+    """The VPC AWS will build, from the explicit `aws.ec2` resources: one public and one private
+    subnet per AZ at the configured CIDRs, inside the VPC and pairwise disjoint; public subnets
+    route to the VPC's internet gateway, private ones through a NAT gateway (one, or one per AZ in
+    the subnet's own AZ, per `network.natGateways`) that sits in a public subnet with an Elastic
+    IP; the load balancer controller's discovery tags; the cluster and the nodes use the subnets."""
+    problems: list[str] = []
+    for stack, r in sorted(runs.items()):
+        p = lambda msg: problems.append(f"stack `{stack}`: {msg}")  # noqa: E731
+        net = r.config.get("network") or {}
+        vpcs = r.of_type("aws:ec2/vpc:Vpc")
+        if r.of_type("awsx:ec2:Vpc"):
+            p("uses the awsx Vpc component: its subnets are invisible to these checks (build the VPC from aws.ec2 resources)")
+        if len(vpcs) != 1:
+            p(f"expected one aws:ec2 VPC, found {len(vpcs)}")
+            continue
+        vpc = vpcs[0]
+        vpc_net = ipaddress.ip_network(vpc["inputs"].get("cidrBlock", "0.0.0.0/32"))
+        if str(vpc_net) != net.get("cidr"):
+            p(f"the VPC is {vpc_net}, network.cidr says {net.get('cidr')}")
+        if vpc["inputs"].get("enableDnsHostnames") is not True:
+            p("the VPC has no DNS hostnames (EKS nodes need them)")
+        az_count = net.get("azCount")
+        subnets = r.of_type(SUBNET)
+        parsed = []
+        for subnet in subnets:
+            label = f"subnet `{subnet['name']}` ({subnet['inputs'].get('cidrBlock')})"
+            if subnet["inputs"].get("vpcId") != vpc.get("id"):
+                p(f"{label} is not in the VPC")
+            block = ipaddress.ip_network(subnet["inputs"].get("cidrBlock", "0.0.0.0/32"))
+            if not block.subnet_of(vpc_net):
+                p(f"{label} is outside the VPC {vpc_net}")
+            for other_label, other in parsed:
+                if block.overlaps(other):
+                    p(f"{label} overlaps {other_label}")
+            parsed.append((label, block))
+            if _subnet_tier(subnet) is None:
+                p(f"{label} has neither kubernetes.io/role/elb nor kubernetes.io/role/internal-elb")
+            if _tags(subnet).get(f"kubernetes.io/cluster/{r.config.get('clusterName')}") != "shared":
+                p(f"{label} lacks the tag kubernetes.io/cluster/{r.config.get('clusterName')}: shared")
+        for tier, key in (("public", "publicSubnetCidrs"), ("private", "privateSubnetCidrs")):
+            found = subnets_of(r, tier)
+            zones = [s["inputs"].get("availabilityZone") for s in found]
+            if len(found) != az_count or len(set(zones)) != len(zones):
+                p(f"{len(found)} {tier} subnet(s) in AZs {zones}, expected one in each of {az_count} AZs")
+            if sorted(s["inputs"].get("cidrBlock") for s in found) != sorted(net.get(key) or []):
+                p(f"{tier} subnets {sorted(s['inputs'].get('cidrBlock') for s in found)} are not network.{key} {net.get(key)}")
+        public_zone = {s.get("id"): s["inputs"].get("availabilityZone") for s in subnets_of(r, "public")}
+        gateways = r.of_type("aws:ec2/internetGateway:InternetGateway")
+        if len(gateways) != 1 or gateways[0]["inputs"].get("vpcId") != vpc.get("id"):
+            p(f"expected one internet gateway attached to the VPC, found {len(gateways)}")
+        gateway_ids = {g.get("id") for g in gateways}
+        nats = _by_id(r, "aws:ec2/natGateway:NatGateway")
+        eips = {e.get("id") for e in r.of_type("aws:ec2/eip:Eip")}
+        wanted = 1 if net.get("natGateways") == "Single" else az_count
+        if len(nats) != wanted:
+            p(f"{len(nats)} NAT gateway(s), natGateways `{net.get('natGateways')}` over {az_count} AZs wants {wanted}")
+        for nat in nats.values():
+            if nat["inputs"].get("subnetId") not in public_zone:
+                p(f"NAT gateway `{nat['name']}` is not in a public subnet")
+            if nat["inputs"].get("allocationId") not in eips:
+                p(f"NAT gateway `{nat['name']}` has no Elastic IP of this stack")
+        for subnet in subnets_of(r, "public"):
+            route, why = _default_route(r, subnet)
+            if route is None:
+                p(f"public subnet `{subnet['name']}`: {why}")
+            elif route.get("gatewayId") not in gateway_ids:
+                p(f"public subnet `{subnet['name']}` does not route 0.0.0.0/0 to the internet gateway: {route}")
+            if subnet["inputs"].get("mapPublicIpOnLaunch"):
+                p(f"public subnet `{subnet['name']}` gives instances public IPs")
+        for subnet in subnets_of(r, "private"):
+            route, why = _default_route(r, subnet)
+            if route is None:
+                p(f"private subnet `{subnet['name']}`: {why}")
+                continue
+            nat = nats.get(route.get("natGatewayId"))
+            if nat is None:
+                p(f"private subnet `{subnet['name']}` does not route 0.0.0.0/0 through a NAT gateway: {route}")
+            elif net.get("natGateways") == "OnePerAz" and public_zone.get(nat["inputs"].get("subnetId")) != subnet["inputs"].get("availabilityZone"):
+                p(f"private subnet `{subnet['name']}` uses the NAT gateway of another AZ")
+        private_ids = sorted(s.get("id") for s in subnets_of(r, "private"))
+        public_ids = sorted(s.get("id") for s in subnets_of(r, "public"))
+        for cluster in r.of_type("eks:index:Cluster"):
+            if sorted(cluster["inputs"].get("privateSubnetIds") or []) != private_ids:
+                p("the cluster's privateSubnetIds are not the private subnets")
+            if sorted(cluster["inputs"].get("publicSubnetIds") or []) != public_ids:
+                p("the cluster's publicSubnetIds are not the public subnets")
+        egress = {x["urn"] for x in r.of_type("aws:ec2/route:Route") if x["inputs"].get("natGatewayId")}
+        for group in r.of_type("aws:eks/nodeGroup:NodeGroup"):
+            if sorted(group["inputs"].get("subnetIds") or []) != private_ids:
+                p(f"node group `{group['name']}` is not in exactly the private subnets")
+            if not egress <= set(group.get("dependencies") or []):
+                p(f"node group `{group['name']}` does not wait for the NAT routes (nodes cannot join without egress)")
+    if problems:
+        raise AssertionError(f"{len(problems)} network problem(s):\n" + "\n".join(problems))
+
+
+# --- IAM ------------------------------------------------------------------------------------------
+
+
+def managed_policies_exist(runs: Mapping[str, StackRun]) -> list[str]:
+    """Every AWS managed policy the foundation attaches is in AWS's list of managed policies
+    (`shared/aws/managed-policy-arns.txt`). Returns the ARNs checked."""
+    known = {line.strip() for line in managed_policy_arns_file().read_text(encoding="utf-8").splitlines() if line.strip()}
+    problems, checked = [], []
+    for stack, r in sorted(runs.items()):
+        arns = [(a["name"], a["inputs"].get("policyArn")) for a in r.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")]
+        arns += [(role["name"], arn) for role in r.of_type("aws:iam/role:Role") for arn in role["inputs"].get("managedPolicyArns") or []]
+        for owner, arn in arns:
+            if not isinstance(arn, str) or not re.match(r"^arn:aws[\w-]*:iam::aws:policy/", arn):
+                continue  # a customer managed policy of the account
+            normalized = re.sub(r"^arn:aws[\w-]*:", "arn:aws:", arn)
+            checked.append(arn)
+            if normalized not in known:
+                problems.append(f"stack `{stack}`: `{owner}` attaches `{arn}`, which is not an AWS managed policy")
+    if problems:
+        raise AssertionError("\n".join(problems))
+    if not checked:
+        raise AssertionError("no AWS managed policy attachment found: the check saw nothing")
+    return checked
+
+
+def policy_documents(runs: Mapping[str, StackRun]) -> list[tuple[str, str, str]]:
+    """(stack, policy name, JSON) of every identity policy the foundation writes (inline role
+    policies and managed policies of its own), one per name (stacks write the same documents)."""
+    found: dict[tuple[str, str], tuple[str, str, str]] = {}
+    for stack, r in sorted(runs.items()):
+        for policy in r.of_type("aws:iam/rolePolicy:RolePolicy") + r.of_type("aws:iam/policy:Policy"):
+            document = policy["inputs"].get("policy")
+            name = policy["inputs"].get("name") or policy["name"]
+            if isinstance(document, str):
+                found.setdefault((name, document), (stack, name, document))
+    return list(found.values())
+
+
+# What `parliament --string` does: analyze, give each finding its severity from parliament's
+# config (`enhance_finding`), drop those below LOW or in the config's ignore list.
+_PARLIAMENT_SCRIPT = """
+import json, sys
+import parliament
+from parliament.cli import is_finding_filtered
+out = []
+for name, text in json.load(sys.stdin):
+    policy = parliament.analyze_policy_string(text)
+    found = [parliament.enhance_finding(f) for f in policy.findings]
+    out.append([name, [{"issue": f.issue, "severity": f.severity, "detail": str(f.detail)[:300]}
+                       for f in found if not is_finding_filtered(f, "LOW")]])
+json.dump(out, sys.stdout)
+"""
+
+
+def parliament_findings(documents: list[tuple[str, str, str]]) -> list[dict]:
+    """Run parliament (its Python API) on every document; returns the findings with the policy name."""
+    done = subprocess.run([str(parliament_python()), "-c", _PARLIAMENT_SCRIPT],
+                          input=json.dumps([[name, text] for _, name, text in documents]),
+                          capture_output=True, text=True, timeout=300, check=False)
+    if done.returncode != 0:
+        raise AssertionError(f"parliament failed:\n{done.stderr[-4000:]}")
+    findings = []
+    for name, found in json.loads(done.stdout):
+        for finding in found:
+            findings.append({"policy": name, **finding})
+    return findings
+
+
+def iam_policies_pass_parliament(runs: Mapping[str, StackRun]) -> list[dict]:
+    """No policy document the foundation writes has a HIGH or CRITICAL parliament finding, and
+    every lower one is an accepted, documented finding (`ACCEPTED_FINDINGS`)."""
+    documents = policy_documents(runs)
+    if not documents:
+        raise AssertionError("no IAM policy document found: the check saw nothing")
+    findings = parliament_findings(documents)
+    problems = []
+    for finding in findings:
+        label = f"policy `{finding['policy']}`: {finding['severity']} {finding['issue']} ({finding['detail']})"
+        if finding["severity"] in BLOCKING_SEVERITIES:
+            problems.append(label)
+        elif (finding["policy"], finding["issue"]) not in ACCEPTED_FINDINGS:
+            problems.append(f"{label}: not an accepted finding (add it to ACCEPTED_FINDINGS and docs/security.md, or fix it)")
+    if problems:
+        raise AssertionError(f"{len(problems)} parliament finding(s):\n" + "\n".join(problems))
+    return findings
+
+
+# --- Helm: the charts the foundation installs, rendered from their sources -------------------------
+
+
+@dataclass
+class Render:
+    """One Helm release rendered with `helm template`."""
+
+    stack: str
+    release: dict  # the release's recorded inputs
+    objects: list[dict]
+
+
+def chart_source(chart: str, version: str) -> Path:
+    """The vendored source of a chart at a version; a version that is not vendored is a failure."""
+    path = charts_dir() / f"{chart}-{version}"
+    if not (path / "Chart.yaml").is_file():
+        vendored = sorted(p.name for p in charts_dir().iterdir() if p.name.startswith(f"{chart}-"))
+        raise AssertionError(f"chart `{chart}` version `{version}` is not vendored in `{charts_dir()}` "
+                             f"(vendored: {vendored}): pin a vendored version, or vendor this one")
+    with (path / "Chart.yaml").open(encoding="utf-8") as handle:
+        meta = yaml.safe_load(handle)
+    if meta.get("name") != chart or str(meta.get("version")) != version:
+        raise AssertionError(f"`{path}/Chart.yaml` is {meta.get('name')} {meta.get('version')}, not {chart} {version}")
+    return path
+
+
+_RENDER_CACHE: dict[str, list[dict]] = {}
+
+
+def helm_template(inputs: Mapping) -> list[dict]:
+    """`helm template` of one recorded release, with its values, from the vendored source."""
+    source = chart_source(inputs.get("chart", ""), str(inputs.get("version", "")))
+    values = normalize_numbers(inputs.get("values") or {})
+    key = hashlib.sha256(json.dumps([str(source), inputs.get("name"), inputs.get("namespace"), values],
+                                    sort_keys=True).encode()).hexdigest()
+    if key in _RENDER_CACHE:
+        return _RENDER_CACHE[key]
+    with tempfile.TemporaryDirectory(prefix="strata-helm-") as scratch:
+        values_file = Path(scratch) / "values.json"
+        values_file.write_text(json.dumps(values), encoding="utf-8")
+        done = run([helm(), "template", inputs.get("name"), source, "--namespace", inputs.get("namespace"),
+                    "--values", values_file, "--kube-version", KUBERNETES_VERSION, "--skip-tests"], timeout=300,
+                   env={"HELM_CACHE_HOME": scratch, "HELM_CONFIG_HOME": scratch, "HELM_DATA_HOME": scratch})
+    if done.returncode != 0:
+        raise AssertionError(f"`helm template` of release `{inputs.get('name')}` ({inputs.get('chart')} "
+                             f"{inputs.get('version')}) fails with the foundation's values:\n{done.stderr.strip()[-3000:]}")
+    objects = [o for o in yaml.load_all(done.stdout, Loader=_LOADER) if isinstance(o, dict)]
+    # `List` documents (some charts wrap objects) hold their objects in `items`.
+    flat = [item for o in objects for item in (o.get("items") or [] if o.get("kind") == "List" else [o])]
+    _RENDER_CACHE[key] = flat
+    return flat
+
+
+def helm_renders(runs: Mapping[str, StackRun]) -> list[Render]:
+    """Render every Helm release of every stack (in parallel); every failure is reported at once."""
+    helm()
+    jobs = [(stack, rel["inputs"]) for stack, r in sorted(runs.items()) for rel in r.of_type(HELM_RELEASE)]
+    if not jobs:
+        raise AssertionError("no Helm release found: the check saw nothing")
+    problems, renders = [], []
+
+    def one(job):
+        stack, inputs = job
+        try:
+            return Render(stack, inputs, helm_template(inputs)), None
+        except AssertionError as error:
+            return None, f"stack `{stack}`: {error}"
+
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        for render, error in pool.map(one, jobs):
+            if error:
+                problems.append(error)
+            else:
+                renders.append(render)
+    if problems:
+        raise AssertionError(f"{len(problems)} Helm release(s) do not render:\n" + "\n\n".join(problems))
+    return renders
+
+
+def _role_arn_of(role: Mapping) -> str:
+    """The ARN the harness's mocks give a role."""
+    name = role["inputs"].get("name") or f"{role['name']}-mock"
+    return f"arn:aws:iam::123456789012:role/{name}"
+
+
+def helm_releases_deploy(runs: Mapping[str, StackRun], renders: list[Render] | None = None) -> None:
+    """What the charts would really create: every release is atomic with a timeout; the IRSA
+    roles' service accounts exist with the matching role-ARN annotation (made by a chart, by the
+    foundation itself, or by an EKS managed add-on); every add-on pod tolerates the taints of the
+    add-on pool, is pinned to it when `addons.nodePool` is set, and has its priority class."""
+    renders = renders if renders is not None else helm_renders(runs)
+    problems: list[str] = []
+    by_stack: dict[str, list[Render]] = defaultdict(list)
+    for render in renders:
+        by_stack[render.stack].append(render)
+    for stack, r in sorted(runs.items()):
+        p = lambda msg: problems.append(f"stack `{stack}`: {msg}")  # noqa: E731
+        for rel in r.of_type(HELM_RELEASE):
+            inputs = rel["inputs"]
+            if inputs.get("atomic") is not True:
+                p(f"release `{inputs.get('name')}` is not atomic (a failed upgrade stays half applied)")
+            if not isinstance(inputs.get("timeout"), (int, float)) or inputs.get("timeout", 0) <= 0:
+                p(f"release `{inputs.get('name')}` has no timeout")
+        # service accounts, wherever they come from: namespace/name -> annotations
+        accounts: dict[str, dict] = {}
+        for render in by_stack[stack]:
+            namespace = render.release.get("namespace")
+            for obj in render.objects:
+                if obj.get("kind") == "ServiceAccount":
+                    accounts[f"{_namespace(obj) or namespace}/{_name(obj)}"] = (obj.get("metadata") or {}).get("annotations") or {}
+        for obj in r.kubernetes_objects("ServiceAccount"):
+            accounts[f"{_namespace(obj)}/{_name(obj)}"] = (obj.get("metadata") or {}).get("annotations") or {}
+        for patch in r.of_type("kubernetes:core/v1:ServiceAccountPatch"):
+            meta = patch["inputs"].get("metadata") or {}
+            accounts[f"{meta.get('namespace')}/{meta.get('name')}"] = meta.get("annotations") or {}
+        addon_roles = {}
+        for addon in r.of_type("aws:eks/addon:Addon"):
+            if addon["inputs"].get("serviceAccountRoleArn"):
+                addon_roles[addon["inputs"].get("addonName")] = addon["inputs"]["serviceAccountRoleArn"]
+        service_accounts_of_gitops = {f"{s['namespace']}/{s['serviceAccount']}" for s in r.config.get("serviceRoles") or []}
+        for role in r.of_type("aws:iam/role:Role"):
+            for subject in _trusted_subjects(role):
+                account = subject.removeprefix("system:serviceaccount:").replace(":", "/", 1)
+                arn = _role_arn_of(role)
+                if account in service_accounts_of_gitops:
+                    continue  # the gitops repo's ServiceAccount: checked by `wiring`
+                if account == "kube-system/ebs-csi-controller-sa":
+                    if addon_roles.get("aws-ebs-csi-driver") != arn:
+                        p(f"role `{role['name']}` trusts {account}, but the EBS CSI add-on is given {addon_roles.get('aws-ebs-csi-driver')}")
+                    continue
+                if account not in accounts:
+                    p(f"role `{role['name']}` trusts ServiceAccount {account}, which nothing creates (charts make "
+                      f"{sorted(a for a in accounts if a.split('/')[0] == account.split('/')[0])})")
+                elif accounts[account].get(ROLE_ARN_ANNOTATION) != arn:
+                    p(f"ServiceAccount {account} is annotated {accounts[account].get(ROLE_ARN_ANNOTATION)!r}, "
+                      f"but the role trusting it is {arn}")
+        # placement
+        pool = (r.config.get("addons") or {}).get("nodePool")
+        taints = []
+        for group in r.config.get("nodeGroups") or []:
+            if group.get("name") == pool:
+                taints = group.get("taints") or []
+        effects = {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute", "PREFER_NO_SCHEDULE": "PreferNoSchedule"}
+        for render in by_stack[stack]:
+            namespace = render.release.get("namespace")
+            wanted_class = ADDON_PRIORITY_CLASS.get(namespace, DEFAULT_ADDON_PRIORITY_CLASS)
+            for obj in render.objects:
+                for template in _pod_templates(obj):
+                    pod = template.get("spec") or {}
+                    label = f"release `{render.release.get('name')}`: {obj.get('kind')} `{_name(obj)}`"
+                    selector = pod.get("nodeSelector") or {}
+                    if pool and selector.get(POOL_LABEL) != pool:
+                        p(f"{label} is not pinned to the add-on pool `{pool}` (nodeSelector {selector})")
+                    if not pool and POOL_LABEL in selector:
+                        p(f"{label} is pinned to `{selector[POOL_LABEL]}` although no addons.nodePool is set")
+                    for taint in taints:
+                        if not _tolerates(pod.get("tolerations") or [], taint.get("key"), taint.get("value"),
+                                          effects.get(taint.get("effect"), taint.get("effect"))):
+                            p(f"{label} does not tolerate the add-on pool's taint {taint}")
+                    if pod.get("priorityClassName") != wanted_class:
+                        p(f"{label} has priority class {pod.get('priorityClassName')!r}, expected `{wanted_class}`")
+    if problems:
+        raise AssertionError(f"{len(problems)} problem(s) in what the Helm releases deploy:\n" + "\n".join(problems))
+
+
+def _tolerates(tolerations: list[Mapping], key: str, value: str, effect: str) -> bool:
+    for toleration in tolerations:
+        if toleration.get("effect") not in (None, "", effect):
+            continue
+        if toleration.get("operator") == "Exists" and toleration.get("key") in (None, "", key):
+            return True
+        if toleration.get("key") == key and toleration.get("value", "") == (value or ""):
+            return True
+    return False
+
+
+# --- TLS and load balancers ------------------------------------------------------------------------
+
+
+def _covers(name: str, host: str) -> bool:
+    """Whether a certificate name covers a host (a wildcard covers exactly one label)."""
+    if name.startswith("*."):
+        return host.count(".") == name.count(".") and host.split(".", 1)[1] == name[2:]
+    return name == host
+
+
+def tls_and_ingress(runs: Mapping[str, StackRun], gitops: Path | None = None,
+                    builds: Mapping[str, list[dict]] | None = None) -> None:
+    """Per environment: a DNS-validated ACM certificate whose validation records are written once
+    in the domain's zone, and IngressClasses `<env>-public`/`<env>-internal` with params that carry
+    the validated certificate, the scheme, the group `<project>-<env>-<exposure>`, the TLS policy,
+    ip targets, the public subnets and a namespace selector on the environment's namespace; the
+    controller creates no IngressClass of its own. With the gitops repo: every Ingress uses an
+    IngressClass of its environment, created by the stack that hosts it, and every host is
+    covered by the environment's certificate."""
+    problems: list[str] = []
+    for stack, r in sorted(runs.items()):
+        p = lambda msg: problems.append(f"stack `{stack}`: {msg}")  # noqa: E731
+        project, domain = r.config.get("project"), r.config.get("domain")
+        certificates = {c["name"]: c for c in r.of_type("aws:acm/certificate:Certificate")}
+        validations = {v["name"]: v["inputs"] for v in r.of_type("aws:acm/certificateValidation:CertificateValidation")}
+        records = [x["inputs"] for x in r.of_type("aws:route53/record:Record")]
+        keys = [(x.get("name"), x.get("type")) for x in records]
+        for key in {k for k in keys if keys.count(k) > 1}:
+            p(f"the validation record {key} is written {keys.count(key)} times")
+        fqdns = {str(x.get("name", "")).rstrip(".") for x in records}
+        params = {_name(o): o for o in r.kubernetes_objects("IngressClassParams")}
+        classes = {_name(o): o for o in r.kubernetes_objects("IngressClass")}
+        public_ids = sorted(s.get("id") for s in subnets_of(r, "public"))
+        for rel in r.of_type(HELM_RELEASE):
+            if rel["inputs"].get("chart") == "aws-load-balancer-controller" and \
+                    (rel["inputs"].get("values") or {}).get("createIngressClassResource") is not False:
+                p("the load balancer controller's chart creates its own `alb` IngressClass (createIngressClassResource)")
+        for env in r.config.get("environments") or []:
+            name, namespace = env["name"], env.get("namespace", env["name"])
+            wanted = env.get("certificate") or {"domainName": f"*.{name}.{domain}"}
+            names = [wanted.get("domainName"), *(wanted.get("subjectAlternativeNames") or [])]
+            certificate = certificates.get(f"certificate-{name}")
+            if certificate is None:
+                p(f"environment `{name}` has no ACM certificate")
+                continue
+            inputs = certificate["inputs"]
+            if [inputs.get("domainName"), *(inputs.get("subjectAlternativeNames") or [])] != names:
+                p(f"the certificate of `{name}` names {[inputs.get('domainName'), *(inputs.get('subjectAlternativeNames') or [])]}, config says {names}")
+            if inputs.get("validationMethod") != "DNS":
+                p(f"the certificate of `{name}` is not DNS-validated")
+            validation = validations.get(f"certificate-{name}")
+            arn = f"arn:aws:acm:mock:123456789012:certificate/certificate-{name}"
+            if not validation or validation.get("certificateArn") != arn:
+                p(f"the certificate of `{name}` has no CertificateValidation")
+            else:
+                missing = [n for n in names if not any(f.endswith("." + n.removeprefix("*.")) for f in validation.get("validationRecordFqdns") or [])]
+                if missing or not set(validation.get("validationRecordFqdns") or []) <= fqdns:
+                    p(f"the validation of `{name}`'s certificate waits for no record of {missing or validation.get('validationRecordFqdns')}")
+            for exposure, scheme in (("public", "internet-facing"), ("internal", "internal")):
+                class_name = f"{name}-{exposure}"
+                param = params.get(class_name)
+                ingress_class = classes.get(class_name)
+                if param is None or ingress_class is None:
+                    p(f"no IngressClass and IngressClassParams `{class_name}`")
+                    continue
+                spec = param.get("spec") or {}
+                want = {
+                    "scheme": scheme,
+                    "group": {"name": f"{project}-{name}-{exposure}"},
+                    "certificateArn": [arn],
+                    "targetType": "ip",
+                    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}},
+                    "sslRedirectPort": "443",
+                }
+                for key, value in want.items():
+                    if spec.get(key) != value:
+                        p(f"IngressClassParams `{class_name}`: {key} is {spec.get(key)!r}, expected {value!r}")
+                if not str(spec.get("sslPolicy", "")).startswith("ELBSecurityPolicy-TLS13"):
+                    p(f"IngressClassParams `{class_name}`: sslPolicy {spec.get('sslPolicy')!r} is not a TLS 1.3 policy")
+                if sorted((spec.get("subnets") or {}).get("ids") or []) != public_ids:
+                    p(f"IngressClassParams `{class_name}`: the load balancer is not in the public subnets "
+                      f"(the NetworkPolicies admit load balancers from there only)")
+                if (ingress_class.get("spec") or {}) != {"controller": "ingress.k8s.aws/alb", "parameters": {
+                        "apiGroup": "elbv2.k8s.aws", "kind": "IngressClassParams", "name": class_name}}:
+                    p(f"IngressClass `{class_name}` does not point at its parameters: {ingress_class.get('spec')}")
+    if gitops is not None:
+        ans = answers(gitops)
+        builds = builds if builds is not None else kustomize_builds(gitops)
+        hosts_of = hosting_stacks(runs)
+        envs = environments(ans)
+        for rel, objs in builds.items():
+            parts = rel.split("/")
+            if len(parts) != 4 or parts[0] != "services":
+                continue
+            env = parts[3]
+            stack = hosts_of.get(env)
+            if stack is None:
+                continue
+            r = runs[stack]
+            params = {_name(o): o for o in r.kubernetes_objects("IngressClassParams")}
+            env_config = next((e for e in r.config.get("environments") or [] if e["name"] == env), {})
+            wanted = env_config.get("certificate") or {"domainName": f"*.{env}.{r.config.get('domain')}"}
+            names = [wanted.get("domainName"), *(wanted.get("subjectAlternativeNames") or [])]
+            for ingress in _of_kind(objs, "Ingress"):
+                label = f"{rel}: Ingress `{_name(ingress)}`"
+                class_name = (ingress.get("spec") or {}).get("ingressClassName")
+                annotations = (ingress.get("metadata") or {}).get("annotations") or {}
+                if "kubernetes.io/ingress.class" in annotations:
+                    problems.append(f"{label} uses the ingress.class annotation, which bypasses the IngressClass parameters")
+                if class_name not in (f"{env}-public", f"{env}-internal") or class_name not in params:
+                    problems.append(f"{label} uses IngressClass `{class_name}`, not one of `{env}` that stack `{stack}` creates")
+                else:
+                    selector = ((params[class_name].get("spec") or {}).get("namespaceSelector") or {}).get("matchLabels") or {}
+                    if selector.get("kubernetes.io/metadata.name") != (_namespace(ingress) or envs.get(env)):
+                        problems.append(f"{label} in namespace `{_namespace(ingress)}` may not use `{class_name}` (its selector: {selector})")
+                for rule in (ingress.get("spec") or {}).get("rules") or []:
+                    host = rule.get("host")
+                    if host and not any(_covers(n, host) for n in names):
+                        problems.append(f"{label}: host `{host}` is not covered by `{env}`'s certificate {names}")
+    if problems:
+        raise AssertionError(f"{len(problems)} TLS/ingress problem(s):\n" + "\n".join(problems))
+
+
+# --- the repository credential and the hand-over ---------------------------------------------------
+
+
+def repo_credentials(runs: Mapping[str, StackRun], gitops_url_: str) -> None:
+    """With `gitops.repoCredentials: secrets-manager`: the empty secret `<project>/argocd/gitops-repo`
+    (created by at most one stack), a role that reads only it trusted by `argocd/gitops-repo-reader`,
+    that ServiceAccount, a SecretStore in argocd using it, and an ExternalSecret writing Argo CD's
+    repository Secret (label, `type: git`, the gitops URL, the JSON's fields); the root Applications
+    wait for it. With `none`: none of it."""
+    problems: list[str] = []
+    for stack, r in sorted(runs.items()):
+        p = lambda msg: problems.append(f"stack `{stack}`: {msg}")  # noqa: E731
+        mode = (r.config.get("gitops") or {}).get("repoCredentials", "secrets-manager")
+        name = f"{r.config.get('project')}/argocd/gitops-repo"
+        secrets = r.of_type("aws:secretsmanager/secret:Secret")
+        in_argocd = lambda kind: [o for o in r.kubernetes_objects(kind) if _namespace(o) == ARGOCD_NAMESPACE]  # noqa: E731
+        if mode == "none":
+            if secrets or in_argocd("ExternalSecret") or in_argocd("SecretStore"):
+                p("repoCredentials is `none`, yet a repository credential is set up")
+            continue
+        if len(secrets) > 1:
+            p(f"{len(secrets)} Secrets Manager secrets")
+        for secret in secrets:
+            if secret["inputs"].get("name") != name:
+                p(f"the secret is named `{secret['inputs'].get('name')}`, not `{name}`")
+            if "secretString" in secret["inputs"] or r.of_type("aws:secretsmanager/secretVersion:SecretVersion"):
+                p("the secret's value is in the program: it must be put by hand, never in code")
+        stores = in_argocd("SecretStore")
+        externals = in_argocd("ExternalSecret")
+        if len(stores) != 1 or len(externals) != 1:
+            p(f"expected one SecretStore and one ExternalSecret in argocd, found {len(stores)} and {len(externals)}")
+            continue
+        store, external = stores[0], externals[0]
+        problems += [f"stack `{stack}`: {x}" for x in _secret_reach(r, store, name)]
+        spec = external.get("spec") or {}
+        if spec.get("secretStoreRef") != {"kind": "SecretStore", "name": _name(store)}:
+            p(f"the ExternalSecret uses {spec.get('secretStoreRef')}, not the SecretStore `{_name(store)}`")
+        if spec.get("dataFrom") != [{"extract": {"key": name}}]:
+            p(f"the ExternalSecret reads {spec.get('dataFrom')}, not every field of `{name}`")
+        template = (spec.get("target") or {}).get("template") or {}
+        if ((template.get("metadata") or {}).get("labels") or {}).get("argocd.argoproj.io/secret-type") != "repository":
+            p("the Secret is not labelled argocd.argoproj.io/secret-type: repository (Argo CD would ignore it)")
+        if (template.get("data") or {}) != {"type": "git", "url": gitops_url_}:
+            p(f"the Secret's templated data is {template.get('data')}, expected type git and url {gitops_url_}")
+        if template.get("mergePolicy") != "Merge":
+            p("the template replaces the JSON's fields (mergePolicy is not Merge): the credential would be lost")
+        external_urn = next(x["urn"] for x in r.resources if x["type"].endswith(":ExternalSecret")
+                            and (x["inputs"].get("metadata") or {}).get("namespace") == ARGOCD_NAMESPACE)
+        for app in r.of_type("kubernetes:argoproj.io/v1alpha1:Application"):
+            if external_urn not in app.get("dependencies", []):
+                p(f"root Application `{app['name']}` does not wait for the repository credential")
+    if problems:
+        raise AssertionError(f"{len(problems)} repository credential problem(s):\n" + "\n".join(problems))
+
+
+def _secret_reach(r: StackRun, store: Mapping, secret: str) -> list[str]:
+    """The store authenticates as a ServiceAccount annotated with the one role that trusts exactly
+    it, and that role may read exactly `secret` (its ARN: the name, `-` and six characters)."""
+    auth = (((store.get("spec") or {}).get("provider") or {}).get("aws") or {}).get("auth") or {}
+    account = ((auth.get("jwt") or {}).get("serviceAccountRef") or {}).get("name")
+    subject = f"system:serviceaccount:{_namespace(store)}:{account}"
+    roles = [role for role in r.of_type("aws:iam/role:Role") if _trusted_subjects(role) == [subject]]
+    if len(roles) != 1:
+        return [f"SecretStore `{_name(store)}`: expected one role trusting `{subject}`, found {len(roles)}"]
+    accounts = [a for a in r.kubernetes_objects("ServiceAccount") if _namespace(a) == _namespace(store) and _name(a) == account]
+    if len(accounts) != 1 or ((accounts[0].get("metadata") or {}).get("annotations") or {}).get(ROLE_ARN_ANNOTATION) != _role_arn_of(roles[0]):
+        return [f"ServiceAccount {_namespace(store)}/{account} is missing or not annotated with its role"]
+    resources = []
+    for policy in r.of_type("aws:iam/rolePolicy:RolePolicy"):
+        if policy.get("parent") != roles[0]["urn"]:
+            continue
+        statements = json.loads(policy["inputs"]["policy"]).get("Statement") or []
+        for statement in statements if isinstance(statements, list) else [statements]:
+            found = statement.get("Resource")
+            resources += found if isinstance(found, list) else [found]
+    if not resources or any(not str(x).endswith(f":secret:{secret}-??????") for x in resources):
+        return [f"the role of SecretStore `{_name(store)}` may read {resources}, not exactly `{secret}`"]
+    return []
+
+
+def environment_projects(runs: Mapping[str, StackRun]) -> dict[str, dict[str, Mapping]]:
+    """Environment -> {AppProject name -> spec} of the cluster that hosts it (the foundation's projects)."""
+    out: dict[str, dict[str, Mapping]] = {}
+    for stack, r in runs.items():
+        projects = {_name(p): p.get("spec") or {} for p in r.kubernetes_objects("AppProject")}
+        for env in r.config.get("environments") or []:
+            out[env["name"]] = projects
+    return out
+
+
+def foundation_projects(runs: Mapping[str, StackRun], gitops_url_: str) -> None:
+    """Each environment's AppProject `<env>` is the foundation's: only the gitops repo, only the
+    environment's namespace on its cluster, no cluster-scoped kind, exactly the application kinds.
+    Its root project `<env>-root` allows Applications only; the root Application waits for both."""
+    problems: list[str] = []
+    for stack, r in sorted(runs.items()):
+        projects = {_name(p): p for p in r.kubernetes_objects("AppProject")}
+        resources = {(res["type"], (res["inputs"].get("metadata") or {}).get("name")): res for res in r.resources}
+        for env in r.config.get("environments") or []:
+            name, namespace = env["name"], env.get("namespace", env["name"])
+            label = f"stack `{stack}`: AppProject `{name}`"
+            project = projects.get(name)
+            if project is None:
+                problems.append(f"stack `{stack}`: no AppProject `{name}` for environment `{name}`")
+                continue
+            spec = project.get("spec") or {}
+            problems += [f"{label}: {x}" for x in _environment_project_problems(spec, gitops_url_, namespace)]
+            root = projects.get(f"{name}-root")
+            if root is None:
+                problems.append(f"stack `{stack}`: no root AppProject `{name}-root`")
+            else:
+                kinds = [(k.get("group"), k.get("kind")) for k in (root.get("spec") or {}).get("namespaceResourceWhitelist") or []]
+                if kinds != [("argoproj.io", "Application")]:
+                    problems.append(f"stack `{stack}`: root AppProject `{name}-root` allows {kinds}, not Applications only "
+                                    "(an AppProject from git could widen the boundary)")
+                if (root.get("spec") or {}).get("clusterResourceWhitelist") != []:
+                    problems.append(f"stack `{stack}`: root AppProject `{name}-root` allows cluster-scoped kinds")
+            app = resources.get(("kubernetes:argoproj.io/v1alpha1:Application", f"{name}-apps"))
+            for project_name in (name, f"{name}-root"):
+                dependency = resources.get(("kubernetes:argoproj.io/v1alpha1:AppProject", project_name))
+                if app is not None and dependency is not None and dependency["urn"] not in app.get("dependencies", []):
+                    problems.append(f"stack `{stack}`: root Application `{name}-apps` does not wait for AppProject `{project_name}`")
+    if problems:
+        raise AssertionError(f"{len(problems)} AppProject problem(s):\n" + "\n".join(problems))
+
+
+def _environment_project_problems(spec: Mapping, url: str, namespace: str) -> list[str]:
+    problems = []
+    if spec.get("sourceRepos") != [url]:
+        problems.append(f"sourceRepos {spec.get('sourceRepos')} is not [{url!r}]")
+    destinations = spec.get("destinations") or []
+    if not destinations or any(d.get("namespace") != namespace or d.get("server") != IN_CLUSTER for d in destinations):
+        problems.append(f"destinations {destinations} are not only the in-cluster namespace `{namespace}`")
+    if spec.get("clusterResourceWhitelist") != []:
+        problems.append(f"clusterResourceWhitelist is {spec.get('clusterResourceWhitelist')!r}, not []")
+    whitelist = [(k.get("group"), k.get("kind")) for k in spec.get("namespaceResourceWhitelist") or []]
+    if len(whitelist) != len(set(whitelist)) or set(whitelist) != APPLICATION_KINDS:
+        extra = sorted(set(whitelist) - APPLICATION_KINDS, key=str)
+        missing = sorted(APPLICATION_KINDS - set(whitelist), key=str)
+        problems.append(f"namespaceResourceWhitelist is not exactly the application kinds "
+                        f"(extra {extra}, missing {missing}, duplicates {len(whitelist) - len(set(whitelist))})")
+    return problems
+
+
+def deployable(ws: "Workspace") -> None:
+    """Every check beyond mocks at once: network, managed policy ARNs, parliament, Helm, TLS and
+    ingress, the repository credential and the foundation's AppProjects."""
+    failures = []
+    url = gitops_url(ws.answers)
+    for name, check in (
+        ("network", lambda: network(ws.runs)),
+        ("managed_policies_exist", lambda: managed_policies_exist(ws.runs)),
+        ("iam_policies_pass_parliament", lambda: iam_policies_pass_parliament(ws.runs)),
+        ("helm_releases_deploy", lambda: helm_releases_deploy(ws.runs)),
+        ("tls_and_ingress", lambda: tls_and_ingress(ws.runs, ws.gitops, ws.builds)),
+        ("repo_credentials", lambda: repo_credentials(ws.runs, url)),
+        ("foundation_projects", lambda: foundation_projects(ws.runs, url)),
+    ):
+        try:
+            check()
+        except AssertionError as error:
+            failures.append(f"[{name}] {error}")
+    if failures:
+        raise AssertionError("\n\n".join(failures))
+
+
 # --- a workspace and every check at once --------------------------------------------------------
 
 
@@ -1673,10 +2437,10 @@ def structural_checks(ws: Workspace) -> None:
     failures = []
     for name, check in (
         ("kustomize_builds", lambda: ws.builds),
-        ("validate_objects", lambda: validate_objects(ws.builds)),
-        ("applications_resolve", lambda: applications_resolve(ws.gitops, ws.builds)),
-        ("stacks_match_environments", lambda: stacks_match_environments(ws.foundation)),
         ("harness", lambda: ws.runs),
+        ("validate_objects", lambda: validate_objects(ws.builds)),
+        ("applications_resolve", lambda: applications_resolve(ws.gitops, ws.builds, ws.runs)),
+        ("stacks_match_environments", lambda: stacks_match_environments(ws.foundation)),
         ("reachability", lambda: ws.reached),
         ("wiring", lambda: wiring(ws.foundation, ws.gitops, ws.runs, ws.builds, ws.reached)),
         ("unique_names", lambda: unique_names(ws.foundation, ws.gitops, ws.runs, ws.builds)),

@@ -15,6 +15,9 @@ ENVS = ["dev", "qa", "stage", "perf", "prod"]
 SERVICES = ["api", "web", "worker", "billing", "search"]
 ACCOUNT_ID = "123456789012"
 GIT_BASE = "https://github.com/acme"
+# The networks allowed to reach the API's public endpoint: without them the program stops at
+# preview (fail closed), and every workspace the suite checks further needs them.
+API_CIDRS = "203.0.113.0/24"
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ check to raise an AssertionError that names the problem.
 
 from __future__ import annotations
 
+import copy as copy_module
 import re
 import shutil
 from pathlib import Path
@@ -15,13 +16,14 @@ import pytest
 import yaml
 
 import checks
-from conftest import ACCOUNT_ID, GIT_BASE
+from conftest import ACCOUNT_ID, API_CIDRS, GIT_BASE
 
 
 @pytest.fixture(scope="module")
 def base(workspace_root):
     ws = checks.new_workspace(workspace_root("detect"), "det", "--preset", "startup", "--envs", "dev,prod",
-                              "--services", "api", "--account-id", ACCOUNT_ID, "--git-base", GIT_BASE)
+                              "--services", "api", "--account-id", ACCOUNT_ID, "--git-base", GIT_BASE,
+                              "--api-cidrs", API_CIDRS)
     ws.strata("add", "service", "billing", "--irsa", "--secret", "DB_PASSWORD", "-C", ws.gitops, "--commit")
     checks.structural_checks(ws)  # the unbroken workspace passes
     return ws
@@ -76,10 +78,12 @@ def test_validate_objects_reports_an_unknown_field_of_an_application(base, copy)
     raises(r"Application .*api-dev.*/spec/syncPolicy.*autoSync", lambda: checks.validate_objects(checks.kustomize_builds(gitops)))
 
 
-def test_validate_objects_reports_a_wrong_type_in_an_appproject(base, copy):
-    gitops = copy(base.gitops)
-    edit_yaml(gitops / "apps/dev/appproject.yaml", lambda d: d["spec"].update(sourceRepos="https://x"))
-    raises(r"AppProject .*/spec/sourceRepos", lambda: checks.validate_objects(checks.kustomize_builds(gitops)))
+def test_foundation_resources_report_a_wrong_type_in_an_appproject(base, copy):
+    foundation = copy(base.foundation)
+    edit(foundation / "gitops.py", lambda t: t.replace(
+        '"sourceRepos": [settings.gitops.repo_url],\n        "destinations": [{"server": IN_CLUSTER, "namespace": env.namespace}]',
+        '"sourceRepos": settings.gitops.repo_url,\n        "destinations": [{"server": IN_CLUSTER, "namespace": env.namespace}]'))
+    raises(r"AppProject argocd/dev: /spec/sourceRepos", lambda: checks.foundation_resources(foundation))
 
 
 def test_validate_objects_reports_an_unknown_field_of_an_externalsecret(base, copy):
@@ -99,8 +103,8 @@ def test_applications_resolve_reports_a_foreign_repo_and_a_missing_path(base, co
     edit(gitops / "apps/dev/api.yaml", lambda t: t.replace("services/api/overlays/dev", "services/api/overlays/qa"))
     edit(gitops / "apps/prod/api.yaml", lambda t: t.replace("det-gitops", "other-gitops"))
     builds = checks.kustomize_builds(gitops)
-    raises(r"overlays/qa` does not exist", lambda: checks.applications_resolve(gitops, builds))
-    raises(r"repoURL `https://github.com/acme/other-gitops.git` is not", lambda: checks.applications_resolve(gitops, builds))
+    raises(r"overlays/qa` does not exist", lambda: checks.applications_resolve(gitops, builds, base.runs))
+    raises(r"repoURL `https://github.com/acme/other-gitops.git` is not", lambda: checks.applications_resolve(gitops, builds, base.runs))
 
 
 def test_reachability_reports_a_service_no_application_deploys(base, copy):
@@ -122,16 +126,135 @@ def test_reachability_reports_an_object_the_project_refuses(base, copy):
 def test_security_invariants_report_a_writable_root_filesystem_and_a_wide_project(base, copy):
     gitops = copy(base.gitops)
     edit(gitops / "services/api/base/deployment.yaml", lambda t: t.replace("readOnlyRootFilesystem: true", "readOnlyRootFilesystem: false"))
-    edit_yaml(gitops / "apps/prod/appproject.yaml", lambda d: d["spec"].update(clusterResourceWhitelist=[{"group": "*", "kind": "*"}]))
+    foundation = copy(base.foundation)
+    edit(foundation / "gitops.py", lambda t: t.replace(
+        '"destinations": [{"server": IN_CLUSTER, "namespace": env.namespace}],\n        "clusterResourceWhitelist": [],',
+        '"destinations": [{"server": IN_CLUSTER, "namespace": env.namespace}],\n        "clusterResourceWhitelist": [{"group": "*", "kind": "*"}],'))
+    builds, runs = checks.kustomize_builds(gitops), checks.harness_runs(foundation)
+    raises(r"Deployment `api`: container `api`: readOnlyRootFilesystem", lambda: checks.security_invariants(gitops, builds, runs))
+    raises(r"foundation AppProject `prod`: clusterResourceWhitelist", lambda: checks.security_invariants(gitops, builds, runs))
+    raises(r"AppProject `prod`: clusterResourceWhitelist", lambda: checks.foundation_projects(runs, checks.gitops_url(base.answers)))
+
+
+# Issue 8: the environments' AppProjects are the foundation's; one in git is a boundary anyone can widen.
+def test_an_appproject_in_the_gitops_repo_is_reported(base, copy):
+    gitops = copy(base.gitops)
+    (gitops / "apps/dev/appproject.yaml").write_text(
+        "apiVersion: argoproj.io/v1alpha1\nkind: AppProject\nmetadata:\n  name: wide\n  namespace: argocd\n"
+        "spec:\n  sourceRepos: ['*']\n  destinations: [{server: '*', namespace: '*'}]\n", encoding="utf-8")
+    edit(gitops / "apps/dev/kustomization.yaml", lambda t: t.replace("resources:\n", "resources:\n  - appproject.yaml\n"))
     builds = checks.kustomize_builds(gitops)
-    raises(r"Deployment `api`: container `api`: readOnlyRootFilesystem", lambda: checks.security_invariants(gitops, builds))
-    raises(r"AppProject `prod`: clusterResourceWhitelist", lambda: checks.security_invariants(gitops, builds))
+    raises(r"apps/dev: carries AppProject `wide`", lambda: checks.applications_resolve(gitops, builds, base.runs))
+    raises(r"AppProject `wide` is defined in the gitops repo", lambda: checks.security_invariants(gitops, builds, base.runs))
+    raises(r"argoproj.io/AppProject is not in project `dev-root`",
+           lambda: checks.reachability(base.foundation, gitops, base.runs, builds))
+
+
+def test_an_application_in_a_project_the_foundation_does_not_make_is_reported(base, copy):
+    gitops = copy(base.gitops)
+    edit(gitops / "apps/dev/api.yaml", lambda t: t.replace("project: dev", "project: default"))
+    builds = checks.kustomize_builds(gitops)
+    raises(r"Application `api-dev`: its project `default` is not an AppProject the foundation creates",
+           lambda: checks.applications_resolve(gitops, builds, base.runs))
+
+
+# Issue 8: each check beyond mocks fails on the defect it guards against.
+def test_network_reports_private_subnets_routed_to_the_internet_gateway(base, copy):
+    foundation = copy(base.foundation)
+    edit(foundation / "network.py", lambda t: t.replace("            nat_gateway_id=nat.id,\n", "            gateway_id=gateway.id,\n"))
+    raises(r"private subnet `private-0` does not route 0.0.0.0/0 through a NAT gateway",
+           lambda: checks.network(checks.harness_runs(foundation)))
+
+
+def test_network_reports_overlapping_subnets_and_a_missing_discovery_tag(base):
+    # The settings refuse overlapping CIDRs before any resource exists: break the record instead.
+    runs = copy_module.deepcopy(base.runs)
+    (stack,) = runs.values()
+    public = [s for s in stack.of_type("aws:ec2/subnet:Subnet") if s["name"] == "public-0"][0]
+    public["inputs"]["cidrBlock"] = "10.0.0.0/19"
+    del public["inputs"]["tags"]["kubernetes.io/cluster/det"]
+    raises(r"subnet `public-0` \(10.0.0.0/19\) overlaps subnet `private-0`|subnet `private-0` .* overlaps subnet `public-0`",
+           lambda: checks.network(runs))
+    raises(r"subnet `public-0` .* lacks the tag kubernetes.io/cluster/det: shared", lambda: checks.network(runs))
+
+
+def test_managed_policies_report_a_policy_aws_does_not_have(base, copy):
+    foundation = copy(base.foundation)
+    edit(foundation / "addons.py", lambda t: t.replace('EBS_CSI_POLICY = "AmazonEBSCSIDriverPolicyV2"',
+                                                       'EBS_CSI_POLICY = "service-role/AmazonEBSCSIDriverPolicyV2"'))
+    raises(r"attaches `arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicyV2`, which is not an AWS managed policy",
+           lambda: checks.managed_policies_exist(checks.harness_runs(foundation)))
+
+
+def test_parliament_reports_a_high_finding_and_an_unaccepted_one(base, copy):
+    foundation = copy(base.foundation)
+    edit(foundation / "addons.py", lambda t: t.replace('"Sid": "ScaleOwnNodeGroups"', '"Sid": "Describe"'))
+    edit(foundation / "external_secrets.py", lambda t: t.replace(
+        '"Resource": f"arn:{partition}:secretsmanager:{region}:{account_id}:secret:{prefix}*"', '"Resource": "*"'))
+    runs = checks.harness_runs(foundation)
+    raises(r"policy `cluster-autoscaler`: HIGH DUPLICATE_SID", lambda: checks.iam_policies_pass_parliament(runs))
+    raises(r"policy `read-environment-secrets`: LOW RESOURCE_STAR .*not an accepted finding",
+           lambda: checks.iam_policies_pass_parliament(runs))
+
+
+def test_helm_reports_a_chart_version_that_is_not_vendored(base, copy):
+    foundation = copy(base.foundation)
+    edit(foundation / "Pulumi.shared.yaml", lambda t: t.replace('chartVersion: "1.21.1"', 'chartVersion: "1.20.0"'))
+    raises(r"chart `external-dns` version `1.20.0` is not vendored",
+           lambda: checks.helm_releases_deploy(checks.harness_runs(foundation)))
+
+
+def test_helm_reports_values_a_chart_rejects_and_misplaced_pods(base, copy):
+    foundation = copy(base.foundation)
+    edit(foundation / "addons.py", lambda t: t.replace('"policy": settings.addons.external_dns.policy,',
+                                                       '"policy": "everything",'))
+    edit(foundation / "addons.py", lambda t: t.replace(
+        '"global": placement(settings, ARGOCD.priority_class),', '"global": placement(settings),'))
+    runs = checks.harness_runs(foundation)
+    raises(r"release `external-dns` .*fails with the foundation's values", lambda: checks.helm_releases_deploy(runs))
+    edit(foundation / "addons.py", lambda t: t.replace('"policy": "everything",', '"policy": settings.addons.external_dns.policy,'))
+    raises(r"release `argocd`: Deployment `argocd-server` has priority class None, expected `platform-critical`",
+           lambda: checks.helm_releases_deploy(checks.harness_runs(foundation)))
+
+
+def test_helm_reports_an_irsa_service_account_no_chart_annotates(base, copy):
+    foundation = copy(base.foundation)
+    edit(foundation / "addons.py", lambda t: t.replace(
+        '"serviceAccount": service_account_values(EXTERNAL_DNS, role_arn),',
+        '"serviceAccount": service_account_values(EXTERNAL_DNS, None),'))
+    raises(r"ServiceAccount external-dns/external-dns is annotated None, but the role trusting it is",
+           lambda: checks.helm_releases_deploy(checks.harness_runs(foundation)))
+
+
+def test_tls_reports_a_host_the_certificate_does_not_cover_and_a_foreign_ingress_class(base, copy):
+    gitops = copy(base.gitops)
+    edit(gitops / "services/api/overlays/dev/patch-ingress.yaml", lambda t: t.replace("api.dev.example.com", "api.example.org"))
+    edit(gitops / "services/api/overlays/prod/patch-ingress.yaml", lambda t: t.replace("value: prod-public", "value: dev-public"))
+    builds = checks.kustomize_builds(gitops)
+    raises(r"host `api.example.org` is not covered by `dev`'s certificate", lambda: checks.tls_and_ingress(base.runs, gitops, builds))
+    raises(r"services/api/overlays/prod: Ingress `api` uses IngressClass `dev-public`, not one of `prod`",
+           lambda: checks.tls_and_ingress(base.runs, gitops, builds))
+
+
+def test_tls_reports_params_open_to_every_namespace(base, copy):
+    foundation = copy(base.foundation)
+    edit(foundation / "ingress.py", lambda t: t.replace(
+        '"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: spec.env.namespace}},', ""))
+    raises(r"IngressClassParams `dev-public`: namespaceSelector is None",
+           lambda: checks.tls_and_ingress(checks.harness_runs(foundation)))
+
+
+def test_repo_credentials_report_a_template_that_drops_the_credential(base, copy):
+    foundation = copy(base.foundation)
+    edit(foundation / "repo_credentials.py", lambda t: t.replace('"mergePolicy": "Merge",', '"mergePolicy": "Replace",'))
+    raises(r"mergePolicy is not Merge",
+           lambda: checks.repo_credentials(checks.harness_runs(foundation), checks.gitops_url(base.answers)))
 
 
 def test_security_invariants_report_a_missing_pdb(base, copy):
     gitops = copy(base.gitops)
     edit(gitops / "services/api/base/kustomization.yaml", lambda t: t.replace("  - pdb.yaml\n", ""))
-    raises(r"no PodDisruptionBudget", lambda: checks.security_invariants(gitops, checks.kustomize_builds(gitops)))
+    raises(r"no PodDisruptionBudget", lambda: checks.security_invariants(gitops, checks.kustomize_builds(gitops), base.runs))
 
 
 def test_checkov_clean_reports_a_failed_check_and_a_skip_without_reason(base, copy):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pytest
 
 import checks
-from conftest import ACCOUNT_ID, GIT_BASE
+from conftest import ACCOUNT_ID, API_CIDRS, GIT_BASE
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ STEPS = (
 
 def _check_state(ws: checks.Workspace, preset: str) -> None:
     checks.structural_checks(ws)
-    checks.security_invariants(ws.gitops, ws.builds)
+    checks.security_invariants(ws.gitops, ws.builds, ws.runs)
     checks.strata_list_consistent(ws.gitops)
     envs = list(checks.environments(ws.answers))
     stack_files = sorted(p.name for p in ws.foundation.glob("Pulumi.*.yaml"))
@@ -58,7 +58,7 @@ def _check_state(ws: checks.Workspace, preset: str) -> None:
 def test_every_step_of_growth_leaves_a_conformant_workspace(preset, workspace_root):
     name = f"grow{preset[0]}"
     ws = checks.new_workspace(workspace_root(name), name, "--preset", preset, "--envs", "dev",
-                              "--account-id", ACCOUNT_ID, "--git-base", GIT_BASE)
+                              "--account-id", ACCOUNT_ID, "--git-base", GIT_BASE, "--api-cidrs", API_CIDRS)
     failures: list[str] = []
     try:
         _check_state(ws, preset)
@@ -91,6 +91,7 @@ def test_every_step_of_growth_leaves_a_conformant_workspace(preset, workspace_ro
         ("checkov", lambda: checks.checkov_clean(ws.gitops, ws.builds)),
         ("foundation pytest", lambda: checks.foundation_pytest(ws.foundation)),
         ("foundation resources", lambda: checks.foundation_resources(ws.foundation, ws.runs)),
+        ("deployable", lambda: checks.deployable(ws)),
     ):
         try:
             final_check()

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 import pytest
 
 import checks
-from conftest import ACCOUNT_ID, ENVS, GIT_BASE, SERVICES
+from conftest import ACCOUNT_ID, API_CIDRS, ENVS, GIT_BASE, SERVICES
+
+ADMIN_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/platform-admin"
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,7 @@ class Case:
     services: tuple[str, ...]
     account_id: str | None = None
     adds: tuple[tuple[str, ...], ...] = field(default=())
+    extra: tuple[str, ...] = ()  # more `strata new` flags (public repo, admin role, state backend)
 
     @property
     def id(self) -> str:
@@ -40,14 +43,20 @@ class Case:
         return list(self.services) + [add[0] for add in self.adds]
 
 
-def _case(preset: str, n_envs: int, n_services: int) -> Case:
-    return Case(preset, tuple(ENVS[:n_envs]), tuple(SERVICES[:n_services]))
+def _case(preset: str, n_envs: int, n_services: int, *extra: str) -> Case:
+    return Case(preset, tuple(ENVS[:n_envs]), tuple(SERVICES[:n_services]), extra=extra)
 
 
-# Every environment count (1-5) and every service count (0-5) for each preset.
+PUBLIC_REPO = ("--public-repo",)
+ADMIN = ("--admin-role", ADMIN_ROLE)
+S3 = ("--backend", "s3://acme-pulumi-state/foundation")
+# Every environment count (1-5) and every service count (0-5) for each preset; a private gitops
+# repo (the default) and a public one, with and without an admin role, in each state backend.
 MATRIX = [
-    *(_case("startup", e, s) for e, s in [(1, 0), (2, 3), (3, 5), (4, 1), (5, 2)]),
-    *(_case("production", e, s) for e, s in [(1, 5), (2, 0), (3, 2), (4, 4), (5, 1)]),
+    *(_case("startup", e, s, *x) for e, s, x in [(1, 0, PUBLIC_REPO), (2, 3, ADMIN), (3, 5, S3), (4, 1, ()),
+                                                  (5, 2, ADMIN + S3)]),
+    *(_case("production", e, s, *x) for e, s, x in [(1, 5, ADMIN + S3), (2, 0, ()), (3, 2, PUBLIC_REPO),
+                                                     (4, 4, S3), (5, 1, ADMIN)]),
 ]
 # IRSA, ExternalSecret and config paths, through `strata add service` after `new`.
 ADDED = [
@@ -101,7 +110,8 @@ def generated(request, workspace_root):
     the slow single-threaded checks start in the background right away."""
     case: Case = request.param
     root = workspace_root(case.name)
-    args = ["--preset", case.preset, "--envs", ",".join(case.envs), "--git-base", GIT_BASE]
+    args = ["--preset", case.preset, "--envs", ",".join(case.envs), "--git-base", GIT_BASE,
+            "--api-cidrs", API_CIDRS, *case.extra]
     if case.services:
         args += ["--services", ",".join(case.services)]
     if case.account_id:
@@ -135,13 +145,14 @@ def test_every_kustomization_builds(generated):
 
 
 def test_every_object_validates_against_its_schema(generated):
-    _, ws = generated
-    assert checks.validate_objects(ws.builds) > 0
+    case, ws = generated
+    count = checks.validate_objects(ws.builds)
+    assert count > 0 or not case.all_services, "an environment without services deploys nothing"
 
 
 def test_every_application_points_at_an_existing_path_of_the_gitops_repo(generated):
     case, ws = generated
-    apps = checks.applications_resolve(ws.gitops, ws.builds)
+    apps = checks.applications_resolve(ws.gitops, ws.builds, ws.runs)
     expected = sum(len(envs) for envs in checks.service_envs(ws.answers).values())
     assert len(apps) == expected
 
@@ -191,9 +202,75 @@ def test_the_foundation_creates_the_platform_and_no_application(generated):
 
 def test_security_invariants_hold(generated):
     _, ws = generated
-    checks.security_invariants(ws.gitops, ws.builds)
+    checks.security_invariants(ws.gitops, ws.builds, ws.runs)
 
 
+
+
+# --- beyond mocks: what AWS and the charts accept -------------------------------------------------
+
+
+def test_the_network_is_what_aws_will_build(generated):
+    _, ws = generated
+    checks.network(ws.runs)
+
+
+def test_every_managed_policy_the_foundation_attaches_exists(generated):
+    _, ws = generated
+    arns = checks.managed_policies_exist(ws.runs)
+    assert "arn:aws:iam::aws:policy/AmazonEBSCSIDriverPolicyV2" in arns
+
+
+def test_the_iam_policies_pass_parliament(generated):
+    _, ws = generated
+    checks.iam_policies_pass_parliament(ws.runs)
+
+
+def test_every_helm_release_renders_and_places_its_pods_and_service_accounts(generated):
+    _, ws = generated
+    checks.helm_releases_deploy(ws.runs)
+
+
+def test_every_ingress_has_its_environments_certificate_and_ingress_class(generated):
+    _, ws = generated
+    checks.tls_and_ingress(ws.runs, ws.gitops, ws.builds)
+
+
+def test_argo_cd_gets_the_repository_credential_unless_the_repo_is_public(generated):
+    case, ws = generated
+    checks.repo_credentials(ws.runs, checks.gitops_url(ws.answers))
+    secrets = [s for r in ws.runs.values() for s in r.of_type("aws:secretsmanager/secret:Secret")]
+    assert bool(secrets) == ("--public-repo" not in case.extra)
+
+
+def test_the_foundation_owns_every_environments_appproject(generated):
+    _, ws = generated
+    checks.foundation_projects(ws.runs, checks.gitops_url(ws.answers))
+
+
+def test_admin_roles_become_cluster_admin_access_entries(generated):
+    case, ws = generated
+    for r in ws.runs.values():
+        (cluster,) = r.of_type("eks:index:Cluster")
+        entries = cluster["inputs"].get("accessEntries") or {}
+        assert sorted(e["principalArn"] for e in entries.values()) == ([ADMIN_ROLE] if "--admin-role" in case.extra else [])
+        for entry in entries.values():
+            (policy,) = entry["accessPolicies"].values()
+            assert policy["policyArn"] == "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+            assert policy["accessScope"] == {"type": "cluster"}
+
+
+@pytest.mark.parametrize("preset", ["startup", "production"])
+def test_without_api_cidrs_every_stack_stops_at_preview_naming_the_key(preset, workspace_root):
+    ws = checks.new_workspace(workspace_root(f"closed{preset[0]}"), f"closed{preset[0]}", "--preset", preset,
+                              "--envs", "dev,prod", "--services", "api", "--git-base", GIT_BASE)
+    key = f"closed{preset[0]}-foundation:endpoint.publicAccessCidrs"
+    for stack in checks.stacks(ws.foundation):
+        with pytest.raises(AssertionError) as refused:
+            checks.run_harness(ws.foundation, stack)
+        assert f"`{key}` is empty" in str(refused.value), refused.value
+        assert "strata new --api-cidrs" in str(refused.value)
+    checks.foundation_pytest(ws.foundation)  # its own tests say so too, and pass
 
 
 def test_both_repos_are_on_main_with_a_clean_tree(generated):

@@ -23,9 +23,25 @@ def test_checkov_runs():
 
 
 def test_the_venv_python_has_the_pulumi_sdks_the_foundation_imports():
-    modules = "pulumi, pulumi_aws, pulumi_awsx, pulumi_eks, pulumi_kubernetes, yaml, pytest"
+    modules = "pulumi, pulumi_aws, pulumi_eks, pulumi_kubernetes, yaml, pytest"
     done = checks.run([checks.venv_python(), "-c", f"import {modules}"])
     assert done.returncode == 0, f"the venv lacks a module the generated foundation imports:\n{checks._describe(done)}"
+
+
+def test_helm_runs():
+    done = checks.run([checks.helm(), "version", "--short"])
+    assert done.returncode == 0, checks._describe(done)
+
+
+def test_parliament_runs_offline_and_finds_a_wildcard_write():
+    findings = checks.parliament_findings([("stack", "probe", '{"Version": "2012-10-17", "Statement": '
+                                            '[{"Effect": "Allow", "Action": "s3:PutObject", "Resource": "*"}]}')])
+    assert {(f["issue"], f["severity"]) for f in findings} == {("RESOURCE_STAR", "LOW")}, findings
+
+
+def test_the_vendored_charts_and_the_managed_policy_list_are_found():
+    assert (checks.chart_source("argo-cd", "10.1.1") / "charts" / "redis-ha").is_dir()
+    assert "arn:aws:iam::aws:policy/AmazonEBSCSIDriverPolicyV2" in checks.managed_policy_arns_file().read_text()
 
 
 def test_the_crd_schemas_are_found_and_served():

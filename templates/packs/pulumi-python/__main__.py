@@ -5,7 +5,8 @@ is specific to a project, stack or environment. The stages run in dependency
 order; each module owns one concern:
 
     settings -> network -> cluster -> nodes -> platform_layer -> addons
-             -> external_secrets -> services -> gitops -> stack outputs
+             -> ingress -> external_secrets -> repo_credentials -> services
+             -> gitops -> stack outputs
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from aws_context import lookup_aws_context
 from cluster import create_cluster
 from external_secrets import create_secret_stores
 from gitops import hand_over_to_gitops, root_application_name
+from ingress import create_certificates, create_ingress_classes
 from network import create_network
 from nodes import create_node_groups
 from platform_layer import create_platform_layer
+from repo_credentials import create_repo_credentials, secret_name
 from services import create_service_roles
 from settings import load_settings
 
@@ -27,15 +30,24 @@ from settings import load_settings
 def main() -> None:
     """Build the whole foundation and export what the gitops repository and operators need."""
     settings = load_settings()
-    aws_context = lookup_aws_context(settings.region)
+    aws_context = lookup_aws_context(settings.region, settings.domain)
     network = create_network(settings)
     cluster = create_cluster(settings, network, aws_context)
     node_groups = create_node_groups(settings, cluster, network, aws_context)
     platform = create_platform_layer(settings, cluster, network)
     addons = install_addons(settings, cluster, network, platform, node_groups, aws_context)
+    certificate_arns = create_certificates(settings, aws_context)
+    ingress_classes = create_ingress_classes(
+        settings, cluster, certificate_arns, network.public_subnet_ids, addons.load_balancer_controller
+    )
     secret_store_roles = create_secret_stores(settings, cluster, platform, addons.external_secrets, aws_context)
+    repo_credentials = create_repo_credentials(
+        settings, cluster, platform.platform_namespaces["argocd"], addons.external_secrets, aws_context
+    )
     service_roles = create_service_roles(settings, cluster)
-    hand_over_to_gitops(settings, cluster, addons.argocd)
+    hand_over_to_gitops(
+        settings, cluster, addons.argocd, [repo_credentials.external_secret] if repo_credentials else []
+    )
 
     pulumi.export("clusterName", settings.cluster_name)
     pulumi.export("region", settings.region)
@@ -49,6 +61,9 @@ def main() -> None:
     pulumi.export("addonRoleArns", addons.role_arns)
     pulumi.export("secretStoreRoleArns", secret_store_roles)
     pulumi.export("serviceRoleArns", service_roles)
+    pulumi.export("certificateArns", certificate_arns)
+    pulumi.export("ingressClasses", sorted(ingress_classes))
+    pulumi.export("gitopsRepoSecret", secret_name(settings) if repo_credentials else None)
     pulumi.export("rootApplications", {env.name: root_application_name(env) for env in settings.environments})
 
 

@@ -1,13 +1,27 @@
-"""Platform add-ons: their IRSA roles with least-privilege policies, the Helm releases, the EBS CSI add-on.
+"""Platform add-ons: their IRSA roles with least-privilege policies, the Helm releases, the EKS managed add-ons.
 
 Every Helm release pins the chart version from the stack configuration and has
 an explicit release name, because the charts derive ServiceAccount names from
 it and the IRSA trust policies name those accounts. Service account names are
-set explicitly for the same reason.
+set explicitly for the same reason. Each release is atomic (a failed install or
+upgrade is rolled back, not left half applied) and has a timeout, so a stuck
+rollout fails `pulumi up` instead of hanging it.
 
 The releases wait for the node groups (pods need nodes) and for the AWS Load
 Balancer Controller (its webhooks must answer before other charts create
 Services and pods).
+
+Every add-on pod is placed alike: it tolerates `CriticalAddonsOnly`, runs on
+`addons.nodePool` when one is set, and has a priority class: the controllers
+the cluster itself depends on (load balancers and their webhooks, autoscaling,
+metrics) run as `system-cluster-critical` in kube-system, the others as
+`platform-critical`.
+
+EKS managed add-ons: the EBS CSI driver, and CoreDNS. pulumi-eks makes vpc-cni
+and kube-proxy managed add-ons itself, but CoreDNS only with its default node
+group, which this program skips; CoreDNS is created here, after the node groups,
+because a managed add-on whose pods cannot be scheduled ends up degraded and
+fails the deployment. The default StorageClass `gp3` is encrypted.
 """
 
 from __future__ import annotations
@@ -33,7 +47,12 @@ ROLE_ARN_ANNOTATION = "eks.amazonaws.com/role-arn"
 LBC_POLICY_FILE = Path(__file__).parent / "policies" / "aws-load-balancer-controller" / "iam_policy.json"
 # v2 of the managed policy: only volumes and snapshots tagged `ebs.csi.aws.com/cluster: true`
 # (the driver tags what it provisions; imported volumes must be tagged by hand).
-EBS_CSI_POLICY = "service-role/AmazonEBSCSIDriverPolicyV2"
+EBS_CSI_POLICY = "AmazonEBSCSIDriverPolicyV2"  # no path, unlike the V1 policy (`service-role/...`)
+HELM_TIMEOUT_SECONDS = 900
+SYSTEM_CLUSTER_CRITICAL = "system-cluster-critical"
+PLATFORM_CRITICAL = "platform-critical"
+DEFAULT_STORAGE_CLASS = "gp3"
+DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
 ARGOCD_APPLICATION_HEALTH = """\
 hs = {}
 hs.status = "Progressing"
@@ -50,13 +69,14 @@ return hs
 
 @dataclass(frozen=True)
 class Chart:
-    """A Helm chart, its default repository, release name, namespace and service account."""
+    """A Helm chart, its default repository, release name, namespace, service account and priority class."""
 
     chart: str
     repository: str
     release: str
     namespace: str
     service_account: str
+    priority_class: str = PLATFORM_CRITICAL
 
 
 LOAD_BALANCER_CONTROLLER = Chart(
@@ -65,6 +85,7 @@ LOAD_BALANCER_CONTROLLER = Chart(
     release="aws-load-balancer-controller",
     namespace="kube-system",
     service_account="aws-load-balancer-controller",
+    priority_class=SYSTEM_CLUSTER_CRITICAL,
 )
 CLUSTER_AUTOSCALER = Chart(
     chart="cluster-autoscaler",
@@ -72,6 +93,7 @@ CLUSTER_AUTOSCALER = Chart(
     release="cluster-autoscaler",
     namespace="kube-system",
     service_account="cluster-autoscaler",
+    priority_class=SYSTEM_CLUSTER_CRITICAL,
 )
 METRICS_SERVER = Chart(
     chart="metrics-server",
@@ -79,6 +101,7 @@ METRICS_SERVER = Chart(
     release="metrics-server",
     namespace="kube-system",
     service_account="metrics-server",
+    priority_class=SYSTEM_CLUSTER_CRITICAL,
 )
 EXTERNAL_DNS = Chart(
     chart="external-dns",
@@ -110,6 +133,7 @@ class AddonOutputs:
 
     argocd: k8s.helm.v3.Release
     external_secrets: k8s.helm.v3.Release
+    load_balancer_controller: k8s.helm.v3.Release
     role_arns: dict[str, pulumi.Output[str]]  # add-on -> IRSA role ARN
 
 
@@ -210,11 +234,14 @@ def external_dns_policy(zone_arn: str) -> str:
 # --- Helm values helpers ----------------------------------------------------------------------
 
 
-def placement(settings: Settings) -> dict[str, Any]:
-    """Scheduling values shared by the add-ons: tolerate a `CriticalAddonsOnly` pool, pin to `nodePool`."""
+def placement(settings: Settings, priority_class: str | None = None) -> dict[str, Any]:
+    """Scheduling values shared by the add-ons: tolerate a `CriticalAddonsOnly` pool, pin to `nodePool`,
+    and (where the chart takes it at this level) the priority class."""
     values: dict[str, Any] = {"tolerations": [{"key": "CriticalAddonsOnly", "operator": "Exists"}]}
     if settings.addons.node_pool:
         values["nodeSelector"] = {"strata.io/pool": settings.addons.node_pool}
+    if priority_class:
+        values["priorityClassName"] = priority_class
     return values
 
 
@@ -232,7 +259,7 @@ def release(
     provider: k8s.Provider,
     depends_on: Sequence[pulumi.Resource],
 ) -> k8s.helm.v3.Release:
-    """A Helm release with the pinned chart version and an explicit release name."""
+    """A Helm release with the pinned chart version, an explicit release name, atomic, with a timeout."""
     return k8s.helm.v3.Release(
         chart.release,
         name=chart.release,
@@ -241,6 +268,8 @@ def release(
         namespace=namespace,
         repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=addon.repository or chart.repository),
         values=dict(values),
+        atomic=True,
+        timeout=HELM_TIMEOUT_SECONDS,
         max_history=10,
         opts=pulumi.ResourceOptions(provider=provider, depends_on=list(depends_on)),
     )
@@ -250,16 +279,21 @@ def release(
 
 
 def load_balancer_controller_values(settings: Settings, vpc_id: pulumi.Input[str], role_arn: pulumi.Input[str]) -> dict:
-    """Region and VPC are set, so the controller never needs IMDS (nodes allow one hop only)."""
+    """Region and VPC are set, so the controller never needs IMDS (nodes allow one hop only).
+
+    The chart's own `alb` IngressClass is not created: the foundation creates each environment's
+    IngressClasses with their parameters (certificate, scheme, group), see `ingress.py`.
+    """
     addon = settings.addons.load_balancer_controller
     return {
         "clusterName": settings.cluster_name,
         "region": settings.region,
         "vpcId": vpc_id,
         "replicaCount": addon.replicas,
+        "createIngressClassResource": False,
         "serviceAccount": service_account_values(LOAD_BALANCER_CONTROLLER, role_arn),
         "podDisruptionBudget": {"maxUnavailable": 1} if addon.replicas > 1 else {},
-        **placement(settings),
+        **placement(settings, LOAD_BALANCER_CONTROLLER.priority_class),
     }
 
 
@@ -274,7 +308,7 @@ def cluster_autoscaler_values(settings: Settings, role_arn: pulumi.Input[str]) -
         "image": {"tag": addon.image_tag},
         "rbac": {"serviceAccount": service_account_values(CLUSTER_AUTOSCALER, role_arn)},
         "extraArgs": {"balance-similar-node-groups": True, "expander": "least-waste"},
-        **placement(settings),
+        **placement(settings, CLUSTER_AUTOSCALER.priority_class),
     }
 
 
@@ -284,7 +318,7 @@ def metrics_server_values(settings: Settings) -> dict:
     return {
         "replicas": addon.replicas,
         "podDisruptionBudget": {"enabled": addon.replicas > 1, "minAvailable": 1},
-        **placement(settings),
+        **placement(settings, METRICS_SERVER.priority_class),
     }
 
 
@@ -299,8 +333,7 @@ def external_dns_values(settings: Settings, role_arn: pulumi.Input[str]) -> dict
         "sources": ["service", "ingress"],
         "extraArgs": {"aws-zone-type": "public"},
         "serviceAccount": service_account_values(EXTERNAL_DNS, role_arn),
-        "priorityClassName": "platform-critical",
-        **placement(settings),
+        **placement(settings, EXTERNAL_DNS.priority_class),
     }
 
 
@@ -318,14 +351,14 @@ def external_secrets_values(settings: Settings) -> dict:
         "leaderElect": ha,
         "serviceAccount": service_account_values(EXTERNAL_SECRETS, None),
         "podDisruptionBudget": {"enabled": ha, "minAvailable": 1},
-        "priorityClassName": "platform-critical",
+        # The webhook and the cert controller are placed like the operator itself.
         "webhook": {
             "replicaCount": addon.replicas,
             "podDisruptionBudget": {"enabled": ha, "minAvailable": 1},
-            **placement(settings),
+            **placement(settings, EXTERNAL_SECRETS.priority_class),
         },
-        "certController": {"replicaCount": addon.replicas, **placement(settings)},
-        **placement(settings),
+        "certController": {"replicaCount": addon.replicas, **placement(settings, EXTERNAL_SECRETS.priority_class)},
+        **placement(settings, EXTERNAL_SECRETS.priority_class),
     }
 
 
@@ -333,14 +366,21 @@ def argocd_values(settings: Settings) -> dict:
     """Argo CD, HA when `addons.argocd.ha`; Application health is restored for app-of-apps waves."""
     addon = settings.addons.argocd
     values: dict[str, Any] = {
-        "global": {"priorityClassName": "platform-critical", **placement(settings)},
+        "global": placement(settings, ARGOCD.priority_class),
         "configs": {"cm": {"resource.customizations.health.argoproj.io_Application": ARGOCD_APPLICATION_HEALTH}},
     }
     if addon.ha:
         replicas = max(2, addon.replicas)
+        # redis-ha is a subchart: Argo CD's `global` placement does not reach it, so it (and its
+        # HAProxy, which takes the same nodeSelector and tolerations) is placed explicitly.
+        redis_placement = placement(settings, ARGOCD.priority_class)
         values.update(
             {
-                "redis-ha": {"enabled": True},
+                "redis-ha": {
+                    "enabled": True,
+                    **redis_placement,
+                    "haproxy": {"priorityClassName": ARGOCD.priority_class},
+                },
                 "controller": {"replicas": 1},
                 "server": {"replicas": replicas, "pdb": {"enabled": True, "minAvailable": 1}},
                 "repoServer": {"replicas": replicas, "pdb": {"enabled": True, "minAvailable": 1}},
@@ -354,7 +394,6 @@ def create_addon_roles(
     settings: Settings, cluster: ClusterOutputs, network: NetworkOutputs, aws_context: AwsContext
 ) -> dict[str, aws.iam.Role]:
     """The IRSA role of every add-on that calls AWS, each trusted by exactly its service account."""
-    zone = aws.route53.get_zone_output(name=settings.domain, private_zone=False)
     vpc_arn = pulumi.Output.all(aws_context.partition, aws_context.account_id, network.vpc_id).apply(
         lambda a: f"arn:{a[0]}:ec2:{settings.region}:{a[1]}:vpc/{a[2]}"
     )
@@ -389,7 +428,7 @@ def create_addon_roles(
             EXTERNAL_DNS.chart,
             EXTERNAL_DNS.namespace,
             EXTERNAL_DNS.service_account,
-            inline_policies={"external-dns": zone.arn.apply(external_dns_policy)},
+            inline_policies={"external-dns": aws_context.zone_arn.apply(external_dns_policy)},
         ),
         "aws-ebs-csi-driver": role(
             "aws-ebs-csi-driver",
@@ -403,19 +442,64 @@ def create_addon_roles(
 def create_ebs_csi_driver(
     settings: Settings, role: aws.iam.Role, depends_on: Sequence[pulumi.Resource]
 ) -> aws.eks.Addon:
-    """The EBS CSI driver as an EKS managed add-on, with a default gp3 StorageClass."""
+    """The EBS CSI driver as an EKS managed add-on (its own default StorageClass stays off: it is
+    not encrypted unless the account encrypts EBS by default; see `create_storage_classes`)."""
     return aws.eks.Addon(
         "aws-ebs-csi-driver",
         cluster_name=settings.cluster_name,
         addon_name="aws-ebs-csi-driver",
         addon_version=settings.addons.ebs_csi_addon_version,
         service_account_role_arn=role.arn,
-        configuration_values=json.dumps({"defaultStorageClass": {"enabled": True}}),
         resolve_conflicts_on_create="OVERWRITE",
         resolve_conflicts_on_update="OVERWRITE",
         tags=settings.tags,
         opts=pulumi.ResourceOptions(depends_on=list(depends_on)),
     )
+
+
+def create_coredns(settings: Settings, depends_on: Sequence[pulumi.Resource]) -> aws.eks.Addon:
+    """CoreDNS as an EKS managed add-on, adopting the copy EKS bootstraps (`OVERWRITE`).
+
+    Created once the node groups exist: its pods need nodes, and an add-on that stays
+    degraded fails the deployment. The version is the EKS default for the cluster version.
+    """
+    return aws.eks.Addon(
+        "coredns",
+        cluster_name=settings.cluster_name,
+        addon_name="coredns",
+        resolve_conflicts_on_create="OVERWRITE",
+        resolve_conflicts_on_update="OVERWRITE",
+        tags=settings.tags,
+        opts=pulumi.ResourceOptions(depends_on=list(depends_on)),
+    )
+
+
+def create_storage_classes(provider: k8s.Provider, depends_on: Sequence[pulumi.Resource]) -> k8s.storage.v1.StorageClass:
+    """The default StorageClass `gp3`: encrypted EBS gp3 volumes, bound where the pod is scheduled.
+
+    EKS still creates the in-tree `gp2` class; clusters created before Kubernetes 1.30 mark it
+    default. The patch clears that mark, so that a claim without a class gets `gp3`.
+    """
+    opts = pulumi.ResourceOptions(provider=provider, depends_on=list(depends_on))
+    gp3 = k8s.storage.v1.StorageClass(
+        "storage-class-gp3",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=DEFAULT_STORAGE_CLASS, annotations={DEFAULT_CLASS_ANNOTATION: "true"}),
+        provisioner="ebs.csi.aws.com",
+        parameters={"type": "gp3", "encrypted": "true", "csi.storage.k8s.io/fstype": "ext4"},
+        volume_binding_mode="WaitForFirstConsumer",  # the volume is created in the AZ of the pod's node
+        allow_volume_expansion=True,
+        reclaim_policy="Delete",
+        opts=opts,
+    )
+    k8s.storage.v1.StorageClassPatch(
+        "storage-class-gp2-not-default",
+        metadata=k8s.meta.v1.ObjectMetaPatchArgs(
+            name="gp2",
+            annotations={DEFAULT_CLASS_ANNOTATION: "false", "pulumi.com/patchForce": "true"},
+        ),
+        opts=opts,
+    )
+    return gp3
 
 
 def install_addons(
@@ -433,7 +517,9 @@ def install_addons(
     after_nodes = [*node_groups, *platform.priority_classes.values()]
     namespaces = platform.platform_namespaces
 
-    create_ebs_csi_driver(settings, roles["aws-ebs-csi-driver"], node_groups)
+    create_coredns(settings, node_groups)
+    ebs = create_ebs_csi_driver(settings, roles["aws-ebs-csi-driver"], node_groups)
+    create_storage_classes(provider, [ebs])
     lbc = release(
         LOAD_BALANCER_CONTROLLER,
         addons.load_balancer_controller,
@@ -474,5 +560,6 @@ def install_addons(
     return AddonOutputs(
         argocd=argocd,
         external_secrets=external_secrets,
+        load_balancer_controller=lbc,
         role_arns={name: role.arn for name, role in roles.items()},
     )

@@ -1,8 +1,8 @@
-"""The AWS account, partition and region the stack deploys into.
+"""The AWS account, partition and region the stack deploys into, and the domain's public hosted zone.
 
-Looked up once (caller identity and partition are provider invokes) and passed
-to every module that writes an ARN, so no ARN in this program hard-codes an
-account or the `aws` partition.
+Looked up once (caller identity, partition and the hosted zone are provider
+invokes) and passed to every module that writes an ARN or a DNS record, so no
+ARN in this program hard-codes an account or the `aws` partition.
 """
 
 from __future__ import annotations
@@ -15,19 +15,32 @@ import pulumi_aws as aws
 
 @dataclass(frozen=True)
 class AwsContext:
-    """Account id, partition and region of the stack."""
+    """Account id, partition and region of the stack, and the public hosted zone of `domain`."""
 
     account_id: pulumi.Output[str]
     partition: pulumi.Output[str]
     region: str
+    zone_id: pulumi.Output[str]
+    zone_arn: pulumi.Output[str]
 
     def managed_policy_arn(self, path_and_name: str) -> pulumi.Output[str]:
         """The ARN of an AWS managed policy, for example `AmazonEKSWorkerNodePolicy`."""
         return self.partition.apply(lambda p: f"arn:{p}:iam::aws:policy/{path_and_name}")
 
 
-def lookup_aws_context(region: str) -> AwsContext:
-    """Look up the caller's account and partition."""
+def lookup_aws_context(region: str, domain: str) -> AwsContext:
+    """Look up the caller's account and partition, and the public hosted zone of `domain`.
+
+    The zone must exist before the first `pulumi up` (the README says how): External DNS
+    writes the services' records there and ACM's validation records go there.
+    """
     identity = aws.get_caller_identity_output()
     partition = aws.get_partition_output()
-    return AwsContext(account_id=identity.account_id, partition=partition.partition, region=region)
+    zone = aws.route53.get_zone_output(name=domain, private_zone=False)
+    return AwsContext(
+        account_id=identity.account_id,
+        partition=partition.partition,
+        region=region,
+        zone_id=zone.zone_id,
+        zone_arn=zone.arn,
+    )

@@ -1,17 +1,25 @@
-"""The hand-over to Argo CD: one bootstrap AppProject and one root Application per environment.
+"""The hand-over to Argo CD: per environment, its AppProject, a bootstrap AppProject and the root Application.
 
-The root Application `<env>-apps` syncs `apps/<env>` of the gitops repository
-into the `argocd` namespace. Its AppProject `<env>-root` allows exactly that:
-the gitops repository as the only source, the in-cluster `argocd` namespace as
-the only destination, `Application` and `AppProject` as the only kinds, and no
-cluster-scoped resources. Everything below that (the services' AppProjects and
-Applications) lives in the gitops repository.
+The AppProject `<env>` is the boundary of the environment, and it is the
+platform's, like the namespace and quota it guards: the gitops repository as the
+only source, the environment's namespace on this cluster as the only destination,
+no cluster-scoped kind, and only the application kinds (Deployment, Service,
+Ingress, ...). The Applications in `apps/<env>/` of the gitops repository use it;
+nothing merged into that repository can widen it.
 
-The project is created here, with the root Application, not in the repository
-the root Application is about to pull (that would deadlock the first sync).
+The root Application `<env>-apps` syncs `apps/<env>` into the `argocd` namespace.
+Its AppProject `<env>-root` allows exactly that: the gitops repository, the
+in-cluster `argocd` namespace, and `Application` as the only kind (no
+AppProject: the repository cannot create or change a project).
+
+The projects are created here, before the root Application, not in the
+repository the root Application is about to pull (that would deadlock the first
+sync).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -23,6 +31,28 @@ ARGOCD_NAMESPACE = "argocd"
 IN_CLUSTER = "https://kubernetes.default.svc"
 ARGOCD_API_VERSION = "argoproj.io/v1alpha1"
 RESOURCES_FINALIZER = "resources-finalizer.argocd.argoproj.io"
+
+
+# The kinds an environment's Applications may create in its namespace: the application layer, nothing else.
+APPLICATION_KINDS = (
+    ("apps", "Deployment"),
+    ("", "Service"),
+    ("networking.k8s.io", "Ingress"),
+    ("autoscaling", "HorizontalPodAutoscaler"),
+    ("", "ConfigMap"),
+    ("", "ServiceAccount"),
+    ("policy", "PodDisruptionBudget"),
+    ("networking.k8s.io", "NetworkPolicy"),
+    ("batch", "CronJob"),
+    ("batch", "Job"),
+    ("", "PersistentVolumeClaim"),
+    ("external-secrets.io", "ExternalSecret"),
+)
+
+
+def environment_project_name(env: Environment) -> str:
+    """`<env>`: the AppProject of an environment's Applications (what `apps/<env>/*.yaml` name as `project`)."""
+    return env.name
 
 
 def root_project_name(env: Environment) -> str:
@@ -40,17 +70,25 @@ def environment_path(env: Environment) -> str:
     return f"apps/{env.name}"
 
 
+def environment_project_spec(settings: Settings, env: Environment) -> dict:
+    """Only the gitops repo, only the environment's namespace, no cluster-scoped kind, only application kinds."""
+    return {
+        "description": f"Applications of environment {env.name} of {settings.project}",
+        "sourceRepos": [settings.gitops.repo_url],
+        "destinations": [{"server": IN_CLUSTER, "namespace": env.namespace}],
+        "clusterResourceWhitelist": [],
+        "namespaceResourceWhitelist": [{"group": group, "kind": kind} for group, kind in APPLICATION_KINDS],
+    }
+
+
 def root_project_spec(settings: Settings, env: Environment) -> dict:
-    """Only the gitops repo, only the argocd namespace, only Applications and AppProjects."""
+    """Only the gitops repo, only the argocd namespace, only Applications."""
     return {
         "description": f"Bootstrap of environment {env.name}: the Applications under {environment_path(env)}",
         "sourceRepos": [settings.gitops.repo_url],
         "destinations": [{"server": IN_CLUSTER, "namespace": ARGOCD_NAMESPACE}],
         "clusterResourceWhitelist": [],
-        "namespaceResourceWhitelist": [
-            {"group": "argoproj.io", "kind": "Application"},
-            {"group": "argoproj.io", "kind": "AppProject"},
-        ],
+        "namespaceResourceWhitelist": [{"group": "argoproj.io", "kind": "Application"}],
     }
 
 
@@ -74,8 +112,20 @@ def root_application_spec(settings: Settings, env: Environment) -> dict:
 def create_root_application(
     settings: Settings, env: Environment, opts: pulumi.ResourceOptions
 ) -> k8s.apiextensions.CustomResource:
-    """The AppProject and root Application of one environment."""
+    """The two AppProjects and the root Application of one environment."""
     labels = {"strata.io/environment": env.name, "app.kubernetes.io/part-of": "bootstrap"}
+    environment_project = k8s.apiextensions.CustomResource(
+        f"appproject-{env.name}-environment",
+        api_version=ARGOCD_API_VERSION,
+        kind="AppProject",
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=environment_project_name(env),
+            namespace=ARGOCD_NAMESPACE,
+            labels={"strata.io/environment": env.name, "app.kubernetes.io/part-of": settings.project},
+        ),
+        spec=environment_project_spec(settings, env),
+        opts=opts,
+    )
     project = k8s.apiextensions.CustomResource(
         f"appproject-{env.name}",
         api_version=ARGOCD_API_VERSION,
@@ -95,13 +145,17 @@ def create_root_application(
             finalizers=[RESOURCES_FINALIZER],
         ),
         spec=root_application_spec(settings, env),
-        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[project])),
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[project, environment_project])),
     )
 
 
 def hand_over_to_gitops(
-    settings: Settings, cluster: ClusterOutputs, argocd: k8s.helm.v3.Release
+    settings: Settings,
+    cluster: ClusterOutputs,
+    argocd: k8s.helm.v3.Release,
+    prerequisites: Sequence[pulumi.Resource] = (),
 ) -> dict[str, k8s.apiextensions.CustomResource]:
-    """Root Applications of every environment, created once Argo CD (and its CRDs) is installed."""
-    opts = pulumi.ResourceOptions(provider=cluster.k8s_provider, depends_on=[argocd])
+    """Projects and root Applications of every environment, created once Argo CD (and its CRDs) is
+    installed; the root Applications also wait for `prerequisites` (the repository credential)."""
+    opts = pulumi.ResourceOptions(provider=cluster.k8s_provider, depends_on=[argocd, *prerequisites])
     return {env.name: create_root_application(settings, env, opts) for env in settings.environments}

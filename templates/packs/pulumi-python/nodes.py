@@ -163,7 +163,8 @@ def create_node_groups(
     """The node role, the CNI role, and one managed node group per `nodeGroups[]` entry."""
     node_role, attachments = create_node_role(settings, aws_context)
     cni_patch = configure_vpc_cni_role(cluster, settings, aws_context)
-    depends_on = [cluster.component, cni_patch, *attachments]
+    # Nodes must reach the internet (through NAT) to join the cluster and pull images.
+    depends_on = [cluster.component, cni_patch, *attachments, *network.egress]
     return [
         create_node_group(group, settings, node_role, network.private_subnet_ids, depends_on)
         for group in settings.node_groups

@@ -23,6 +23,7 @@ NAT_STRATEGIES = ("Single", "OnePerAz")
 CAPACITY_TYPES = ("ON_DEMAND", "SPOT")
 TAINT_EFFECTS = ("NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCHEDULE")
 EXTERNAL_DNS_POLICIES = ("upsert-only", "sync", "create-only")
+REPO_CREDENTIALS = ("secrets-manager", "none")
 # Namespaces owned by Kubernetes, EKS or the platform add-ons: an environment may not take them.
 RESERVED_NAMESPACES = frozenset(
     {"default", "kube-system", "kube-public", "kube-node-lease", "argocd", "external-dns", "external-secrets"}
@@ -36,6 +37,10 @@ _POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/[\w+=,.@/
 _IAM_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _IMAGE_TAG = re.compile(r"^v[0-9]+\.[0-9]+\.[0-9]+$")
+# A certificate name: a DNS name, optionally a wildcard in its leftmost label only.
+_CERTIFICATE_NAME = re.compile(r"^(\*\.)?([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+# The load balancer controller's IngressGroup names: lowercase alphanumerics and `-`, at most 63 characters.
+_INGRESS_GROUP = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
 _REQUIRED: Any = object()
@@ -164,21 +169,45 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Certificate:
+    """The ACM certificate of an environment's load balancers: a name and its alternative names.
+
+    Every name must be the `domain` or under it, because the DNS validation records go into
+    the domain's public hosted zone.
+    """
+
+    domain_name: str
+    subject_alternative_names: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every name the certificate covers, the primary one first."""
+        return (self.domain_name, *self.subject_alternative_names)
+
+
+@dataclass(frozen=True)
 class Environment:
-    """An environment hosted by this cluster: one namespace and one root Argo CD Application."""
+    """An environment hosted by this cluster: one namespace, its certificate, its root Argo CD Application."""
 
     name: str
     namespace: str
     quota: Quota
     limits: Limits
+    certificate: Certificate
 
 
 @dataclass(frozen=True)
 class GitOps:
-    """Where Argo CD pulls the applications from."""
+    """Where Argo CD pulls the applications from, and how it authenticates.
+
+    `repo_credentials` is `secrets-manager` (a private repository: Argo CD's credential comes
+    from the Secrets Manager secret `<project>/argocd/gitops-repo` through External Secrets)
+    or `none` (a public repository).
+    """
 
     repo_url: str
     target_revision: str
+    repo_credentials: str = "secrets-manager"
 
 
 @dataclass(frozen=True)
@@ -229,6 +258,11 @@ class _Reader:
         self._config = config
         self._aws_config = aws_config
         self.problems: list[str] = []
+
+    @property
+    def namespace(self) -> str:
+        """The configuration namespace of the program's keys: the Pulumi project, `<project>-foundation`."""
+        return self._config.name
 
     def fail(self, message: str) -> None:
         """Record a problem."""
@@ -385,9 +419,16 @@ def _read_endpoint(r: _Reader) -> Endpoint:
     )
     r.check(endpoint.private_access or endpoint.public_access, "`endpoint` needs private or public access")
     if endpoint.public_access:
+        # Fail closed: an empty list would open the Kubernetes API to the whole internet.
+        key = f"{r.namespace}:endpoint.publicAccessCidrs"
         r.check(
             bool(endpoint.public_access_cidrs),
-            "`endpoint.publicAccessCidrs` must list the networks allowed to reach the public endpoint",
+            f"`{key}` is empty while `endpoint.publicAccess` is true, which would open the Kubernetes API "
+            "to the whole internet: strata owns this key, so list the networks allowed to reach it in "
+            "`strata.toml` of both repos (`public_access_cidrs = [\"203.0.113.0/24\"]` under "
+            "`[settings.cluster]`) and run `strata upgrade` to rewrite the stack files "
+            "(or generate the workspace with `strata new --api-cidrs 203.0.113.0/24`); to keep the API "
+            "private, set `endpoint_public_access = false` there instead and run Pulumi from inside the VPC",
         )
     else:
         r.check(
@@ -484,15 +525,38 @@ def _read_addons(r: _Reader) -> Addons:
     return addons
 
 
-def _read_environment(r: _Reader, raw: Any, index: int) -> Environment:
+def _read_certificate(r: _Reader, raw: Mapping[str, Any], where: str, env_name: str, domain: str) -> Certificate:
+    """`environments[].certificate`; without it, `*.<env>.<domain>` (older stack files have none)."""
+    if raw.get("certificate") is None:
+        return Certificate(domain_name=f"*.{env_name}.{domain}")
+    cw = f"{where}.certificate"
+    obj = _mapping(r, raw.get("certificate"), cw)
+    certificate = Certificate(
+        domain_name=_text(r, obj, "domainName", cw),
+        subject_alternative_names=_strings(r, obj.get("subjectAlternativeNames"), f"{cw}.subjectAlternativeNames"),
+    )
+    for name in certificate.names:
+        if not _CERTIFICATE_NAME.match(name):
+            r.fail(f"`{cw}` has `{name}`, which is not a DNS name (a wildcard only as the first label)")
+        elif _DOMAIN.match(domain) and not (name == domain or name.endswith("." + domain)):
+            r.fail(
+                f"`{cw}` has `{name}`, which is not under `domain` `{domain}`: its DNS validation record "
+                "must go into that domain's hosted zone"
+            )
+    _unique(r, list(certificate.names), f"`{cw}` name")
+    return certificate
+
+
+def _read_environment(r: _Reader, raw: Any, index: int, domain: str) -> Environment:
     """One `environments[]` entry."""
     where = f"environments[{index}]"
     raw = _mapping(r, raw, where)
     quota = _mapping(r, raw.get("quota", {}), f"{where}.quota")
     limits = _mapping(r, raw.get("limits", {}), f"{where}.limits")
     qw, lw = f"{where}.quota", f"{where}.limits"
+    name = _text(r, raw, "name", where)
     env = Environment(
-        name=_text(r, raw, "name", where),
+        name=name,
         namespace=_text(r, raw, "namespace", where, raw.get("name")),
         quota=Quota(
             requests_cpu=_text(r, quota, "requestsCpu", qw),
@@ -509,6 +573,7 @@ def _read_environment(r: _Reader, raw: Any, index: int) -> Environment:
             max_cpu=_text(r, limits, "maxCpu", lw),
             max_memory=_text(r, limits, "maxMemory", lw),
         ),
+        certificate=_read_certificate(r, raw, where, name, domain),
     )
     r.check(bool(_DNS_LABEL.match(env.name)), f"`{where}.name` must be a DNS label, not `{env.name}`")
     r.check(bool(_DNS_LABEL.match(env.namespace)), f"`{where}.namespace` must be a DNS label, not `{env.namespace}`")
@@ -546,9 +611,10 @@ def _read(r: _Reader) -> Settings:
     """Read every key; problems are collected in the reader."""
     project = r.text("project")
     cluster_name = r.text("clusterName")
+    domain = r.text("domain")
     log_types = _strings(r, r.raw("clusterLogTypes", list(LOG_TYPES)), "clusterLogTypes")
     node_groups = tuple(_read_node_group(r, g, i) for i, g in enumerate(r.raw("nodeGroups") or []))
-    environments = tuple(_read_environment(r, e, i) for i, e in enumerate(r.raw("environments") or []))
+    environments = tuple(_read_environment(r, e, i, domain) for i, e in enumerate(r.raw("environments") or []))
     gitops = _mapping(r, r.raw("gitops") or {}, "gitops")
     service_roles = tuple(_read_service_role(r, s, i) for i, s in enumerate(r.raw("serviceRoles", []) or []))
     admin_role_arns = _strings(r, r.raw("adminRoleArns", []), "adminRoleArns")
@@ -565,11 +631,15 @@ def _read(r: _Reader) -> Settings:
         admin_role_arns=admin_role_arns,
         node_groups=node_groups,
         addons=_read_addons(r),
-        domain=r.text("domain"),
+        domain=domain,
         environments=environments,
         gitops=GitOps(
             repo_url=_text(r, gitops, "repoUrl", "gitops"),
             target_revision=_text(r, gitops, "targetRevision", "gitops", "main"),
+            repo_credentials=_one_of(
+                r, _text(r, gitops, "repoCredentials", "gitops", "secrets-manager"), REPO_CREDENTIALS,
+                "gitops.repoCredentials",
+            ),
         ),
         service_roles=service_roles,
         tags={"Project": project, "Cluster": cluster_name, "ManagedBy": "pulumi"},
@@ -615,6 +685,14 @@ def _check_cross_references(r: _Reader, s: Settings) -> None:
             "`addons.argocd.ha` needs at least 3 nodes (minSize) where the add-ons run",
         )
     r.check(s.gitops.repo_url.startswith(("https://", "ssh://", "git@")), "`gitops.repoUrl` must be a git URL")
+    for env in s.environments:
+        for scheme in ("public", "internal"):
+            group = f"{s.project}-{env.name}-{scheme}"
+            r.check(
+                bool(_INGRESS_GROUP.match(group)),
+                f"the load balancer group `{group}` of environment `{env.name}` is longer than 63 characters "
+                "(shorten `project` or the environment name)",
+            )
 
 
 def load_settings(config: pulumi.Config | None = None, aws_config: pulumi.Config | None = None) -> Settings:

@@ -7,8 +7,8 @@ process; `run_stack()` and `run_stacks()` start those processes for you.
 
 Command line (run from the repository root):
 
-    python -m tests.harness <stack> [--json PATH] [--outputs PATH]
-    python -m tests.harness <stack> <stack>... --out-dir DIR
+    python -m tests.harness <stack> [--json PATH] [--outputs PATH] [--set KEY=JSON]...
+    python -m tests.harness <stack> <stack>... --out-dir DIR [--set KEY=JSON]...
 
 - reads `Pulumi.yaml` (the project name and any project-level `config:`
   defaults) and `Pulumi.<stack>.yaml` (the stack's `config:`), sets that
@@ -24,12 +24,16 @@ Command line (run from the repository root):
         "parent": "urn:pulumi:...",        # parent URN or ""
         "provider": "urn:pulumi:...::id",  # explicit provider reference or ""
         "dependencies": ["urn:..."],       # URNs it depends on (depends_on and inputs)
-        "ignoreChanges": ["..."]},         # the ignore_changes option
+        "ignoreChanges": ["..."],          # the ignore_changes option
+        "id": "irsa-external-dns-id"},     # the mock's id ("<name>-id", EC2-shaped for EC2 resources)
        ...]
 
   Only `type`, `name`, `inputs` and `custom` are the stable interface; the
   other keys are extras for tests that check wiring.
 - `--outputs PATH` writes the stack outputs as `{name: {"value": ..., "secret": bool}}`.
+- `--set KEY=JSON` replaces one configuration value for this run only (`KEY` without a
+  namespace is the project's; a value that is not JSON is taken as a string), e.g.
+  `--set 'endpoint={"privateAccess": true, "publicAccess": false}'`.
 - `--out-dir DIR` writes `DIR/<stack>.json` (resources), `DIR/<stack>.outputs.json` and, for a
   stack that failed, `DIR/<stack>.error.txt`. With several stacks each runs in a process of its
   own (forked after the SDKs are imported once), at most one per CPU at a time.
@@ -37,16 +41,19 @@ Command line (run from the repository root):
   (the error on stderr or in the error file), 2 for bad usage or a missing
   stack file.
 
-Remote components (`eks:index:Cluster`, `awsx:ec2:Vpc`) are not expanded under
-mocks: they are recorded once, with their inputs, and the mocks return the
-outputs the program reads from them. Custom resources echo their inputs as
-state, plus the ids and ARNs the program reads.
+Remote components (`eks:index:Cluster`) are not expanded under mocks: they are
+recorded once, with their inputs, and the mocks return the outputs the program
+reads from them. Custom resources echo their inputs as state, plus the ids and
+ARNs the program reads (an ACM certificate's validation records, an Elastic
+IP's allocation id, ...). Lookups answer as for an empty account: the hosted
+zone exists, no Secrets Manager secret does.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import importlib
 import json
 import os
@@ -70,12 +77,13 @@ MOCK_SECRET = "mock-secret-value"
 SDK_MODULES = (
     "pulumi",
     "pulumi.runtime.mocks",
+    "pulumi_aws.acm",
     "pulumi_aws.ec2",
     "pulumi_aws.eks",
     "pulumi_aws.iam",
     "pulumi_aws.kms",
     "pulumi_aws.route53",
-    "pulumi_awsx.ec2",
+    "pulumi_aws.secretsmanager",
     "pulumi_eks",
     "pulumi_kubernetes.apiextensions",
     "pulumi_kubernetes.core.v1",
@@ -83,6 +91,7 @@ SDK_MODULES = (
     "pulumi_kubernetes.meta.v1",
     "pulumi_kubernetes.networking.v1",
     "pulumi_kubernetes.scheduling.v1",
+    "pulumi_kubernetes.storage.v1",
     "yaml",
 )
 
@@ -123,10 +132,29 @@ def stack_values(root: Path, stack: str) -> tuple[dict[str, Any], list[str]]:
     return values, secrets
 
 
-def stack_config(root: Path, stack: str) -> tuple[dict[str, str], list[str]]:
-    """The stack's configuration as Pulumi hands it to a program: `{"ns:key": "string or JSON"}`."""
+def stack_config(
+    root: Path, stack: str, overrides: dict[str, Any] | None = None
+) -> tuple[dict[str, str], list[str]]:
+    """The stack's configuration as Pulumi hands it to a program: `{"ns:key": "string or JSON"}`.
+
+    `overrides` (`{"key" or "ns:key": value}`) replace single values, for tests.
+    """
     values, secrets = stack_values(root, stack)
+    project = project_name(root)
+    for key, value in (overrides or {}).items():
+        values[_full_key(project, key)] = value
     return {key: _encode(value) for key, value in values.items()}, secrets
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """`KEY=JSON` (or `KEY=text`) of `--set`."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"`{text}` is not KEY=VALUE")
+    try:
+        return key, json.loads(raw)
+    except ValueError:
+        return key, raw
 
 
 def _full_key(project: str, key: str) -> str:
@@ -164,7 +192,7 @@ def _make_mocks(region: str) -> Any:
             state.update(component_outputs(args.typ, args.inputs, region, issuer))
             if args.custom:
                 state.update(custom_outputs(args.typ, args.name, args.inputs))
-            return f"{args.name}-id", state
+            return mock_id(args.typ, args.name), state
 
         def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
             return call_result(args.token, args.args, region), []
@@ -189,15 +217,37 @@ def component_outputs(typ: str, inputs: dict, region: str, issuer: str) -> dict:
             "clusterSecurityGroupId": "sg-cluster",
             "nodeSecurityGroupId": "sg-node",
         }
-    if typ == "awsx:ec2:Vpc":
-        azs = int(inputs.get("numberOfAvailabilityZones") or 3)
-        return {
-            "vpcId": "vpc-0mock",
-            "privateSubnetIds": [f"subnet-private-{i}" for i in range(azs)],
-            "publicSubnetIds": [f"subnet-public-{i}" for i in range(azs)],
-            "isolatedSubnetIds": [],
-        }
     return {}
+
+
+# EC2 ids have a fixed form (`subnet-0123abcd`) that other APIs check, e.g. IngressClassParams.
+EC2_ID_PREFIXES = {
+    "aws:ec2/vpc:Vpc": "vpc",
+    "aws:ec2/subnet:Subnet": "subnet",
+    "aws:ec2/internetGateway:InternetGateway": "igw",
+    "aws:ec2/natGateway:NatGateway": "nat",
+    "aws:ec2/routeTable:RouteTable": "rtb",
+    "aws:ec2/eip:Eip": "eipalloc",
+}
+
+
+def mock_id(typ: str, name: str) -> str:
+    """The id of a mocked resource: `<name>-id`, or an EC2-shaped id derived from the name."""
+    if typ in EC2_ID_PREFIXES:
+        return f"{EC2_ID_PREFIXES[typ]}-{hashlib.sha256(name.encode()).hexdigest()[:17]}"
+    return f"{name}-id"
+
+
+def validation_record(domain_name: str) -> dict:
+    """ACM's DNS validation record of a name, as ACM makes it: a wildcard shares its base name's record."""
+    base = domain_name.removeprefix("*.")
+    token = hashlib.sha256(base.encode()).hexdigest()
+    return {
+        "domainName": domain_name,
+        "resourceRecordName": f"_{token[:32]}.{base}.",
+        "resourceRecordType": "CNAME",
+        "resourceRecordValue": f"_{token[32:]}.mock.acm-validations.aws.",
+    }
 
 
 def custom_outputs(typ: str, name: str, inputs: dict) -> dict:
@@ -209,6 +259,18 @@ def custom_outputs(typ: str, name: str, inputs: dict) -> dict:
         return {"keyId": f"{name}-key-id", "arn": f"arn:aws:kms:mock:{ACCOUNT_ID}:key/{name}-key-id"}
     if typ == "aws:ec2/launchTemplate:LaunchTemplate":
         return {"latestVersion": 1}
+    if typ == "aws:ec2/eip:Eip":
+        return {"allocationId": mock_id(typ, name), "publicIp": "198.51.100.1"}
+    if typ == "aws:acm/certificate:Certificate":
+        names = [inputs.get("domainName", ""), *(inputs.get("subjectAlternativeNames") or [])]
+        return {
+            "arn": f"arn:aws:acm:mock:{ACCOUNT_ID}:certificate/{name}",
+            "domainValidationOptions": [validation_record(n) for n in names],
+        }
+    if typ == "aws:route53/record:Record":
+        return {"fqdn": str(inputs.get("name", "")).rstrip(".")}
+    if typ == "aws:secretsmanager/secret:Secret":
+        return {"arn": f"arn:aws:secretsmanager:mock:{ACCOUNT_ID}:secret:{inputs.get('name', name)}-AbCdEf"}
     if typ.startswith("aws:") and "arn" not in inputs:
         return {"arn": f"arn:aws:mock::{ACCOUNT_ID}:{typ.split(':')[-1].lower()}/{name}"}
     return {}
@@ -241,6 +303,8 @@ def call_result(token: str, args: dict, region: str) -> dict:
         }
     if token == "aws:iam/getPolicyDocument:getPolicyDocument":
         return {"json": policy_document_json(args), "id": "mock-policy-document"}
+    if token == "aws:secretsmanager/getSecrets:getSecrets":
+        return {"arns": [], "names": [], "id": region}  # an account without the secret yet
     return {}
 
 
@@ -289,6 +353,7 @@ def _make_monitor(mocks: Any) -> Any:
                     "provider": request.provider,
                     "dependencies": list(request.dependencies),
                     "ignoreChanges": list(request.ignoreChanges),
+                    "id": response.id,
                 }
                 with self._lock:
                     self.records.append(record)
@@ -308,7 +373,7 @@ class StackRun:
     outputs: dict[str, dict]
 
 
-def run_in_process(root: Path, stack: str) -> StackRun:
+def run_in_process(root: Path, stack: str, overrides: dict[str, Any] | None = None) -> StackRun:
     """Run the program for `stack` in this process. Call at most once per process."""
     import pulumi
     from pulumi.runtime.stack import run_pulumi_func
@@ -316,7 +381,7 @@ def run_in_process(root: Path, stack: str) -> StackRun:
 
     # Python 3.14 no longer creates a loop on demand, and set_mocks needs one (pulumi/pulumi#24338).
     asyncio.set_event_loop(asyncio.new_event_loop())
-    config, secret_keys = stack_config(root, stack)
+    config, secret_keys = stack_config(root, stack, overrides)
     region = config.get("aws:region", "us-east-1")
     monitor = _make_monitor(_make_mocks(region))
     pulumi.runtime.set_all_config(config, secret_keys)
@@ -360,18 +425,18 @@ def _out_paths(out_dir: Path, stack: str) -> tuple[Path, Path, Path]:
     return out_dir / f"{stack}.json", out_dir / f"{stack}.outputs.json", out_dir / f"{stack}.error.txt"
 
 
-def _run_into(root: Path, stack: str, out_dir: Path) -> int:
+def _run_into(root: Path, stack: str, out_dir: Path, overrides: dict[str, Any] | None = None) -> int:
     """Run one stack in this process and write its files into `out_dir`; returns the exit status."""
     resources_path, outputs_path, error_path = _out_paths(out_dir, stack)
     try:
-        _write_run(run_in_process(root, stack), resources_path, outputs_path)
+        _write_run(run_in_process(root, stack, overrides), resources_path, outputs_path)
         return 0
     except Exception:  # written for the caller, per stack
         error_path.write_text(traceback.format_exc(), encoding="utf-8")
         return 1
 
 
-def run_many(root: Path, names: list[str], out_dir: Path) -> int:
+def run_many(root: Path, names: list[str], out_dir: Path, overrides: dict[str, Any] | None = None) -> int:
     """Run several stacks, each in a process of its own, at most one per CPU at a time.
 
     This process imports the Pulumi SDKs once and then forks a child per stack,
@@ -381,7 +446,7 @@ def run_many(root: Path, names: list[str], out_dir: Path) -> int:
     workers = max(1, min(len(names), os.cpu_count() or 1))
     if not hasattr(os, "fork") or threading.active_count() > 1:
         with ThreadPoolExecutor(max_workers=workers) as threads:
-            results = threads.map(lambda name: _run_cli_into(root, name, out_dir), names)
+            results = threads.map(lambda name: _run_cli_into(root, name, out_dir, overrides), names)
             return max(results, default=0)
     for module in SDK_MODULES:
         importlib.import_module(module)
@@ -395,7 +460,7 @@ def run_many(root: Path, names: list[str], out_dir: Path) -> int:
             stack = queue.pop(0)
             pid = os.fork()
             if pid == 0:  # the child: run one stack, never return into the caller
-                code = _run_into(root, stack, out_dir)
+                code = _run_into(root, stack, out_dir, overrides)
                 sys.stdout.flush()
                 sys.stderr.flush()
                 os._exit(code)
@@ -406,24 +471,35 @@ def run_many(root: Path, names: list[str], out_dir: Path) -> int:
     return status
 
 
-def _run_cli_into(root: Path, stack: str, out_dir: Path) -> int:
+def _set_args(overrides: dict[str, Any] | None) -> list[str]:
+    """`--set KEY=JSON` arguments for `overrides`."""
+    return [arg for key, value in (overrides or {}).items() for arg in ("--set", f"{key}={json.dumps(value)}")]
+
+
+def _run_cli_into(root: Path, stack: str, out_dir: Path, overrides: dict[str, Any] | None = None) -> int:
     """`python -m tests.harness <stack>` writing into `out_dir`."""
     resources_path, outputs_path, error_path = _out_paths(out_dir, stack)
     command = [sys.executable, "-m", "tests.harness", stack, "--json", str(resources_path),
-               "--outputs", str(outputs_path), "--root", str(root)]  # fmt: skip
+               "--outputs", str(outputs_path), "--root", str(root), *_set_args(overrides)]  # fmt: skip
     done = subprocess.run(command, cwd=root, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         error_path.write_text(done.stderr, encoding="utf-8")
     return done.returncode
 
 
-def run_stacks(names: list[str], root: Path = REPO_ROOT, timeout: float = 900) -> dict[str, StackRun | Exception]:
-    """Run stacks through `python -m tests.harness --out-dir DIR <stack>...`; a failed stack maps to its error."""
+def run_stacks(
+    names: list[str], root: Path = REPO_ROOT, timeout: float = 900, overrides: dict[str, Any] | None = None
+) -> dict[str, StackRun | Exception]:
+    """Run stacks through `python -m tests.harness --out-dir DIR <stack>...`; a failed stack maps to its error.
+
+    `overrides` replace configuration values of every stack (see `--set`).
+    """
     if not names:
         return {}
     with tempfile.TemporaryDirectory() as scratch:
         out_dir = Path(scratch)
-        command = [sys.executable, "-m", "tests.harness", *names, "--out-dir", str(out_dir), "--root", str(root)]
+        command = [sys.executable, "-m", "tests.harness", *names, "--out-dir", str(out_dir), "--root", str(root),
+                   *_set_args(overrides)]  # fmt: skip
         done = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=timeout, check=False)
         results: dict[str, StackRun | Exception] = {}
         for name in names:
@@ -439,9 +515,11 @@ def run_stacks(names: list[str], root: Path = REPO_ROOT, timeout: float = 900) -
         return results
 
 
-def run_stack(stack: str, root: Path = REPO_ROOT, timeout: float = 300) -> StackRun:
+def run_stack(
+    stack: str, root: Path = REPO_ROOT, timeout: float = 300, overrides: dict[str, Any] | None = None
+) -> StackRun:
     """Run the program for `stack` in a fresh Python process and return what it recorded."""
-    result = run_stacks([stack], root, timeout)[stack]
+    result = run_stacks([stack], root, timeout, overrides)[stack]
     if isinstance(result, Exception):
         raise result
     return result
@@ -460,7 +538,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--outputs", type=Path, help="write the stack outputs to this file (one stack)")
     parser.add_argument("--out-dir", type=Path, help="write <stack>.json and <stack>.outputs.json here")
     parser.add_argument("--root", type=Path, default=REPO_ROOT, help="the foundation repository (default: %(default)s)")
+    parser.add_argument("--set", dest="overrides", type=parse_override, action="append", default=[],
+                        metavar="KEY=JSON", help="replace one configuration value for this run")  # fmt: skip
     args = parser.parse_args(argv)
+    overrides = dict(args.overrides)
     root = args.root.resolve()
     missing = [s for s in args.stacks if not (root / f"Pulumi.{s}.yaml").is_file()]
     if missing or not (root / "Pulumi.yaml").is_file():
@@ -473,11 +554,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.out_dir:
         args.out_dir.mkdir(parents=True, exist_ok=True)
         if len(args.stacks) > 1:
-            return run_many(root, args.stacks, args.out_dir)
+            return run_many(root, args.stacks, args.out_dir, overrides)
         args.json, args.outputs, error_path = _out_paths(args.out_dir, args.stacks[0])
     (stack,) = args.stacks
     try:
-        run = run_in_process(root, stack)
+        run = run_in_process(root, stack, overrides)
     except Exception as error:
         print(f"error: the program failed for stack `{stack}`: {error}", file=sys.stderr)
         if args.out_dir:

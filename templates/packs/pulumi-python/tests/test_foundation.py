@@ -88,22 +88,7 @@ def _release(stack: Stack, name: str) -> dict:
     return stack.one(RELEASE, name)
 
 
-# --- network and cluster ----------------------------------------------------------------------
-
-
-def test_the_vpc_has_tagged_public_and_private_subnets_in_every_az(stack: Stack) -> None:
-    vpc = stack.one("awsx:ec2:Vpc")["inputs"]
-    network = stack.config["network"]
-    assert vpc["cidrBlock"] == network["cidr"]
-    assert vpc["numberOfAvailabilityZones"] == network["azCount"]
-    assert vpc["natGateways"]["strategy"] == network["natGateways"]
-    assert vpc["enableDnsHostnames"] is True
-    assert vpc["subnetStrategy"] == "Exact"
-    specs = {spec["type"]: spec for spec in vpc["subnetSpecs"]}
-    assert specs["Private"]["cidrBlocks"] == network["privateSubnetCidrs"]
-    assert specs["Public"]["cidrBlocks"] == network["publicSubnetCidrs"]
-    assert specs["Public"]["tags"]["kubernetes.io/role/elb"] == "1"
-    assert specs["Private"]["tags"]["kubernetes.io/role/internal-elb"] == "1"
+# --- cluster ----------------------------------------------------------------------------------
 
 
 def test_the_cluster_is_named_private_encrypted_logged_and_on_standard_support(stack: Stack) -> None:
@@ -133,9 +118,22 @@ def test_admin_roles_get_cluster_scoped_admin_access_entries(stack: Stack) -> No
     entries = stack.one("eks:index:Cluster")["inputs"].get("accessEntries", {})
     assert sorted(e["principalArn"] for e in entries.values()) == sorted(stack.config["adminRoleArns"])
     for entry in entries.values():
+        assert entry["type"] == "STANDARD"
         (policy,) = entry["accessPolicies"].values()
-        assert policy["policyArn"].endswith(":cluster-access-policy/AmazonEKSClusterAdminPolicy")
-        assert policy["accessScope"]["type"] == "cluster"
+        assert policy["policyArn"] == "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+        assert policy["accessScope"] == {"type": "cluster"}
+
+
+def test_coredns_is_a_managed_addon_created_once_nodes_exist(stack: Stack) -> None:
+    # pulumi-eks makes vpc-cni and kube-proxy managed add-ons, CoreDNS only with its default node group.
+    addons = {a["inputs"]["addonName"]: a for a in stack.of_type("aws:eks/addon:Addon")}
+    coredns = addons["coredns"]
+    assert coredns["inputs"]["clusterName"] == stack.config["clusterName"]
+    assert coredns["inputs"]["resolveConflictsOnCreate"] == "OVERWRITE"
+    groups = {g["urn"] for g in stack.of_type("aws:eks/nodeGroup:NodeGroup")}
+    assert groups and groups <= set(coredns["dependencies"])
+    assert stack.one("eks:index:Cluster")["inputs"]["skipDefaultNodeGroup"] is True
+    assert "corednsAddonOptions" not in stack.one("eks:index:Cluster")["inputs"]
 
 
 # --- nodes ------------------------------------------------------------------------------------
@@ -235,14 +233,27 @@ def test_external_dns_may_change_only_the_projects_hosted_zone(stack: Stack) -> 
             assert statement["Action"] == ["route53:ListHostedZones"]
 
 
-def test_the_ebs_csi_driver_is_a_managed_addon_with_its_role_and_a_default_gp3_class(stack: Stack) -> None:
-    addon = stack.one("aws:eks/addon:Addon")["inputs"]
+def test_the_ebs_csi_driver_is_a_managed_addon_with_its_role_and_the_v2_policy(stack: Stack) -> None:
+    (addon,) = [a["inputs"] for a in stack.of_type("aws:eks/addon:Addon") if a["name"] == "aws-ebs-csi-driver"]
     role = _role_trusting(stack, "kube-system", "ebs-csi-controller-sa")
     assert addon["addonName"] == "aws-ebs-csi-driver"
     assert addon["clusterName"] == stack.config["clusterName"]
     assert addon["serviceAccountRoleArn"] == _role_arn(role)
-    assert json.loads(addon["configurationValues"]) == {"defaultStorageClass": {"enabled": True}}
-    assert {arn.rsplit("/", 1)[-1] for arn in _managed_policies(stack, role)} == {"AmazonEBSCSIDriverPolicyV2"}
+    assert "defaultStorageClass" not in addon.get("configurationValues", ""), "its class is not encrypted"
+    # The V2 policy has no path (the V1 policy is `service-role/AmazonEBSCSIDriverPolicy`).
+    assert _managed_policies(stack, role) == {"arn:aws:iam::aws:policy/AmazonEBSCSIDriverPolicyV2"}
+
+
+def test_the_default_storage_class_is_encrypted_gp3_and_gp2_is_not_default(stack: Stack) -> None:
+    (gp3,) = [c["inputs"] for c in stack.kubernetes_objects("StorageClass")]
+    assert gp3["metadata"]["name"] == "gp3"
+    assert gp3["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
+    assert gp3["provisioner"] == "ebs.csi.aws.com"
+    assert gp3["parameters"]["type"] == "gp3" and gp3["parameters"]["encrypted"] == "true"
+    assert gp3["volumeBindingMode"] == "WaitForFirstConsumer"
+    gp2 = stack.one("kubernetes:storage.k8s.io/v1:StorageClassPatch")["inputs"]["metadata"]
+    assert gp2["name"] == "gp2"
+    assert gp2["annotations"]["storageclass.kubernetes.io/is-default-class"] == "false"
 
 
 def test_each_environment_reads_only_its_own_secrets_through_its_secret_store(stack: Stack) -> None:
@@ -284,7 +295,7 @@ def test_service_roles_are_created_named_and_exported(stack: Stack) -> None:
 # --- add-ons ----------------------------------------------------------------------------------
 
 
-def test_every_chart_is_pinned_and_has_an_explicit_release_name(stack: Stack) -> None:
+def test_every_chart_is_pinned_atomic_with_a_timeout_and_an_explicit_release_name(stack: Stack) -> None:
     releases = stack.of_type(RELEASE)
     assert {r["name"] for r in releases} == {name for _, name, _ in CHARTS.values()}
     for key, (chart, name, namespace) in CHARTS.items():
@@ -294,6 +305,38 @@ def test_every_chart_is_pinned_and_has_an_explicit_release_name(stack: Stack) ->
         assert release["version"] == stack.config["addons"][key]["chartVersion"]
         assert release["namespace"] == namespace
         assert release["repositoryOpts"]["repo"].startswith("https://")
+        assert release["atomic"] is True, "a failed install or upgrade must roll back"
+        assert 0 < release["timeout"] <= 1800
+
+
+def _pod_placements(values: dict, chart: str) -> dict[str, dict]:
+    """Where each component of a chart gets its nodeSelector, tolerations and priority class."""
+    if chart == "argo-cd":
+        found = {"argo-cd": values["global"]}
+        if "redis-ha" in values:
+            redis = values["redis-ha"]
+            found["redis-ha"] = redis
+            found["redis-ha haproxy"] = {**redis, "priorityClassName": redis["haproxy"]["priorityClassName"]}
+        return found
+    if chart == "external-secrets":
+        return {chart: values, "webhook": values["webhook"], "certController": values["certController"]}
+    return {chart: values}
+
+
+def test_every_addon_pod_is_placed_on_the_addon_pool_with_a_priority_class(stack: Stack) -> None:
+    pool = stack.config["addons"].get("nodePool")
+    for chart, name, namespace in CHARTS.values():
+        values = _release(stack, name)["inputs"]["values"]
+        for component, place in _pod_placements(values, chart).items():
+            assert {"key": "CriticalAddonsOnly", "operator": "Exists"} in place["tolerations"], component
+            assert place.get("nodeSelector") == ({"strata.io/pool": pool} if pool else None), component
+            wanted = "system-cluster-critical" if namespace == "kube-system" else "platform-critical"
+            assert place["priorityClassName"] == wanted, component
+
+
+def test_the_load_balancer_controller_creates_no_ingress_class_of_its_own(stack: Stack) -> None:
+    values = _release(stack, "aws-load-balancer-controller")["inputs"]["values"]
+    assert values["createIngressClassResource"] is False
 
 
 def test_charts_with_aws_access_annotate_the_service_account_their_role_trusts(stack: Stack) -> None:
@@ -419,6 +462,7 @@ def test_cluster_shared_config_describes_the_cluster(stack: Stack) -> None:
 
 
 def test_each_environment_has_a_root_application_for_apps_env_in_a_locked_down_project(stack: Stack) -> None:
+    """The root project may create Applications only: no AppProject comes from git."""
     gitops = stack.config["gitops"]
     argocd = _release(stack, "argocd")
     applications = {a["inputs"]["metadata"]["name"]: a for a in stack.kubernetes_objects("Application")}
@@ -445,10 +489,26 @@ def test_each_environment_has_a_root_application_for_apps_env_in_a_locked_down_p
         assert project_spec["sourceRepos"] == [gitops["repoUrl"]]
         assert project_spec["destinations"] == [{"server": "https://kubernetes.default.svc", "namespace": "argocd"}]
         assert project_spec.get("clusterResourceWhitelist", []) == []
-        assert project_spec["namespaceResourceWhitelist"] == [
-            {"group": "argoproj.io", "kind": "Application"},
-            {"group": "argoproj.io", "kind": "AppProject"},
-        ]
+        assert project_spec["namespaceResourceWhitelist"] == [{"group": "argoproj.io", "kind": "Application"}]
+        environment_project = projects[env["name"]]
+        assert environment_project["urn"] in application["dependencies"], "the projects exist before the first sync"
+
+
+def test_each_environment_has_its_own_project_fenced_to_its_namespace(stack: Stack) -> None:
+    gitops = stack.config["gitops"]
+    projects = {p["inputs"]["metadata"]["name"]: p["inputs"] for p in stack.kubernetes_objects("AppProject")}
+    for env in stack.config["environments"]:
+        project = projects[env["name"]]
+        assert project["metadata"]["namespace"] == "argocd"
+        spec = project["spec"]
+        assert spec["sourceRepos"] == [gitops["repoUrl"]]
+        assert spec["destinations"] == [{"server": "https://kubernetes.default.svc", "namespace": env["namespace"]}]
+        assert spec["clusterResourceWhitelist"] == []
+        kinds = {(k["group"], k["kind"]) for k in spec["namespaceResourceWhitelist"]}
+        assert ("apps", "Deployment") in kinds and ("external-secrets.io", "ExternalSecret") in kinds
+        assert not {k for k in kinds if k[0] in ("rbac.authorization.k8s.io", "argoproj.io", "external-secrets.io")
+                    and k[1] != "ExternalSecret"}, "no role, project, Application or SecretStore from git"
+        assert ("", "ResourceQuota") not in kinds and ("", "LimitRange") not in kinds and ("", "Secret") not in kinds
 
 
 def test_no_application_layer_object_is_created(stack: Stack) -> None:

@@ -8,6 +8,7 @@ import pulumi
 import pytest
 
 from settings import Settings, SettingsError, load_settings
+from tests.conftest import PLACEHOLDER_API_CIDRS, endpoint_of, lacks_api_cidrs
 from tests.harness import REPO_ROOT, stack_values, stacks
 
 PROJECT = "test-foundation"
@@ -23,12 +24,16 @@ def _load(config: dict[str, object]) -> Settings:
 
 
 def _valid_config() -> dict[str, object]:
-    """The first stack of the repository, as plain values under the test project's namespace."""
-    values, _ = stack_values(REPO_ROOT, stacks()[0])
+    """The first stack of the repository, as plain values under the test project's namespace
+    (with the placeholder API networks if it lists none yet)."""
+    stack = stacks()[0]
+    values, _ = stack_values(REPO_ROOT, stack)
     config: dict[str, object] = {}
     for key, value in values.items():
         namespace, name = key.split(":", 1)
         config[key if namespace == "aws" else name] = value
+    if lacks_api_cidrs(stack):
+        config["endpoint"] = {**endpoint_of(stack), "publicAccessCidrs": PLACEHOLDER_API_CIDRS}
     return config
 
 
@@ -72,3 +77,27 @@ def test_node_group_sizes_must_be_ordered() -> None:
     config["nodeGroups"] = [group]
     with pytest.raises(SettingsError, match="minSize <= desiredSize <= maxSize"):
         _load(config)
+
+
+def test_certificate_names_must_be_under_the_domain_and_default_to_the_environment_wildcard() -> None:
+    config = _valid_config()
+    env = dict(config["environments"][0])  # type: ignore[index]
+    env.pop("certificate", None)
+    config["environments"] = [env, *config["environments"][1:]]  # type: ignore[index]
+    settings = _load(config)
+    assert settings.environments[0].certificate.names == (f"*.{env['name']}.{config['domain']}",)
+    env["certificate"] = {"domainName": "*.dev.example.org", "subjectAlternativeNames": ["a.*.example.com"]}
+    with pytest.raises(SettingsError) as error:
+        _load(config)
+    text = "\n".join(error.value.problems)
+    assert "`*.dev.example.org`, which is not under `domain`" in text
+    assert "`a.*.example.com`, which is not a DNS name" in text
+
+
+def test_repo_credentials_are_secrets_manager_or_none() -> None:
+    config = _valid_config()
+    config["gitops"] = {**config["gitops"], "repoCredentials": "vault"}  # type: ignore[dict-item]
+    with pytest.raises(SettingsError, match="`gitops.repoCredentials` must be one of secrets-manager, none"):
+        _load(config)
+    config["gitops"] = {k: v for k, v in config["gitops"].items() if k != "repoCredentials"}  # type: ignore[union-attr]
+    assert _load(config).gitops.repo_credentials == "secrets-manager"

@@ -1,0 +1,195 @@
+"""How an environment's services are exposed: its TLS certificate and its two IngressClasses.
+
+Per environment:
+  - an ACM certificate for `environments[].certificate` (by default `*.<env>.<domain>`),
+    validated by DNS records in the domain's public hosted zone;
+  - IngressClass `<env>-public` (internet-facing ALB) and `<env>-internal` (internal ALB),
+    each with IngressClassParams that fix, for every Ingress of the class: the certificate,
+    a TLS 1.2/1.3 policy, HTTP to HTTPS redirection, IP targets, one shared load balancer per
+    class (IngressGroup `<project>-<env>-public|internal`), and the only namespace whose
+    Ingresses may use the class (the environment's own).
+
+Both load balancers sit in the public subnets (an internal ALB there still has private
+addresses only): load-balancer traffic then always comes from the public subnets, where no
+pod runs, so the services' NetworkPolicies can admit it without admitting the pods of other
+environments from the private subnets.
+
+An Ingress in the gitops repository then needs only `ingressClassName`, its host and path
+(and the `listen-ports` annotation: the parameters cannot declare listeners). Parameters win
+over Ingress annotations, so a team cannot switch its Ingress to another certificate, scheme
+or group, and the namespace selector keeps one environment's Ingresses off another's load
+balancer in a shared cluster.
+
+Validation records are deduplicated: ACM gives a wildcard and its base name
+(`*.dev.example.com`, `dev.example.com`) the same record, and the same name the same record
+in every certificate of the account, so the stack writes each record once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from aws_context import AwsContext
+from cluster import ClusterOutputs
+from settings import Environment, Settings
+
+CONTROLLER = "ingress.k8s.aws/alb"
+PARAMS_API_GROUP = "elbv2.k8s.aws"
+PARAMS_API_VERSION = f"{PARAMS_API_GROUP}/v1beta1"
+SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+SCHEMES = {"public": "internet-facing", "internal": "internal"}
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+
+
+@dataclass(frozen=True)
+class IngressClassSpec:
+    """One IngressClass of an environment: `<env>-public` or `<env>-internal`."""
+
+    env: Environment
+    exposure: str  # "public" or "internal"
+    project: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.env.name}-{self.exposure}"
+
+    @property
+    def group(self) -> str:
+        return f"{self.project}-{self.env.name}-{self.exposure}"
+
+    @property
+    def scheme(self) -> str:
+        return SCHEMES[self.exposure]
+
+
+def validation_name(name: str) -> str:
+    """The name whose validation record covers `name`: a wildcard shares its base name's record."""
+    return name.removeprefix("*.")
+
+
+def validation_names(settings: Settings) -> list[str]:
+    """Every distinct validation record the stack's certificates need, in a stable order."""
+    names: list[str] = []
+    for env in settings.environments:
+        for name in env.certificate.names:
+            if validation_name(name) not in names:
+                names.append(validation_name(name))
+    return names
+
+
+def _record_of(options: Sequence[Mapping], base: str) -> Mapping:
+    """The validation option of a certificate for `base` (or its wildcard)."""
+    for option in options or []:
+        if validation_name(option["domain_name"]) == base:
+            return option
+    raise ValueError(f"the certificate has no validation option for `{base}`")
+
+
+def create_certificates(settings: Settings, aws_context: AwsContext) -> dict[str, pulumi.Output[str]]:
+    """One DNS-validated ACM certificate per environment; returns environment -> validated certificate ARN."""
+    certificates = {
+        env.name: aws.acm.Certificate(
+            f"certificate-{env.name}",
+            domain_name=env.certificate.domain_name,
+            subject_alternative_names=list(env.certificate.subject_alternative_names),
+            validation_method="DNS",
+            tags={**settings.tags, "Environment": env.name},
+        )
+        for env in settings.environments
+    }
+    # The first certificate that needs a validation name provides its record.
+    records: dict[str, aws.route53.Record] = {}
+    for base in validation_names(settings):
+        owner = next(e for e in settings.environments if base in map(validation_name, e.certificate.names))
+        option = certificates[owner.name].domain_validation_options.apply(
+            lambda options, base=base: _record_of(
+                [{"domain_name": o.domain_name, "name": o.resource_record_name, "type": o.resource_record_type,
+                  "value": o.resource_record_value} for o in options],
+                base,
+            )
+        )
+        records[base] = aws.route53.Record(
+            f"certificate-validation-{base}",
+            zone_id=aws_context.zone_id,
+            name=option["name"],
+            type=option["type"],
+            records=[option["value"]],
+            ttl=300,
+            # Another stack of the same account may already have written this very record.
+            allow_overwrite=True,
+        )
+    return {
+        env.name: aws.acm.CertificateValidation(
+            f"certificate-{env.name}",
+            certificate_arn=certificates[env.name].arn,
+            validation_record_fqdns=[records[validation_name(n)].fqdn for n in env.certificate.names],
+        ).certificate_arn
+        for env in settings.environments
+    }
+
+
+def ingress_class_params_spec(
+    spec: IngressClassSpec, certificate_arn: str, subnet_ids: Sequence[str], settings: Settings
+) -> dict:
+    """What every Ingress of the class gets, whatever its annotations say."""
+    return {
+        "scheme": spec.scheme,
+        "subnets": {"ids": list(subnet_ids)},
+        "group": {"name": spec.group},
+        "certificateArn": [certificate_arn],
+        "sslPolicy": SSL_POLICY,
+        "sslRedirectPort": "443",
+        "targetType": "ip",
+        "namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: spec.env.namespace}},
+        "loadBalancerAttributes": [{"key": "routing.http.drop_invalid_header_fields.enabled", "value": "true"}],
+        "tags": [
+            {"key": "Project", "value": settings.project},
+            {"key": "Environment", "value": spec.env.name},
+        ],
+    }
+
+
+def ingress_class_specs(settings: Settings) -> list[IngressClassSpec]:
+    """Both classes of every environment."""
+    return [IngressClassSpec(env, exposure, settings.project) for env in settings.environments for exposure in SCHEMES]
+
+
+def create_ingress_classes(
+    settings: Settings,
+    cluster: ClusterOutputs,
+    certificate_arns: Mapping[str, pulumi.Output[str]],
+    public_subnet_ids: pulumi.Input[Sequence[str]],
+    controller: k8s.helm.v3.Release,
+) -> dict[str, k8s.networking.v1.IngressClass]:
+    """The IngressClasses and their parameters; created after the controller (its CRDs and webhooks)."""
+    opts = pulumi.ResourceOptions(provider=cluster.k8s_provider, depends_on=[controller])
+    classes = {}
+    for spec in ingress_class_specs(settings):
+        labels = {"strata.io/environment": spec.env.name, "strata.io/exposure": spec.exposure}
+        params = k8s.apiextensions.CustomResource(
+            f"ingress-class-params-{spec.name}",
+            api_version=PARAMS_API_VERSION,
+            kind="IngressClassParams",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=spec.name, labels=labels),
+            spec=pulumi.Output.all(certificate_arns[spec.env.name], public_subnet_ids).apply(
+                lambda args, spec=spec: ingress_class_params_spec(spec, args[0], args[1], settings)
+            ),
+            opts=opts,
+        )
+        classes[spec.name] = k8s.networking.v1.IngressClass(
+            f"ingress-class-{spec.name}",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=spec.name, labels=labels),
+            spec=k8s.networking.v1.IngressClassSpecArgs(
+                controller=CONTROLLER,
+                parameters=k8s.networking.v1.IngressClassParametersReferenceArgs(
+                    api_group=PARAMS_API_GROUP, kind="IngressClassParams", name=spec.name
+                ),
+            ),
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[controller, params])),
+        )
+    return classes

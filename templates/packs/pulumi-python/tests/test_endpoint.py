@@ -1,0 +1,46 @@
+"""Fail closed: a public API endpoint without the networks allowed to reach it stops at preview."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import STACKS, endpoint_of, lacks_api_cidrs
+from tests.harness import REPO_ROOT, project_name, run_stacks
+
+KEY = f"{project_name(REPO_ROOT)}:endpoint.publicAccessCidrs"
+
+
+def _refusal(stack: str, overrides: dict | None = None) -> str:
+    (result,) = run_stacks([stack], overrides=overrides).values()
+    assert isinstance(result, Exception), f"stack `{stack}` ran although the API would be open to the internet"
+    return str(result)
+
+
+def _says_how_to_fix(message: str) -> None:
+    assert f"`{KEY}` is empty" in message
+    assert "public_access_cidrs" in message and "strata upgrade" in message
+    assert "strata new --api-cidrs" in message
+    assert "endpoint.publicAccess false" in message
+
+
+@pytest.mark.parametrize("stack", [s for s in STACKS if lacks_api_cidrs(s)] or [None], ids=str)
+def test_a_stack_without_api_networks_stops_and_says_which_key_to_set(stack: str | None) -> None:
+    if stack is None:
+        return  # every stack lists its networks; the next test covers the refusal
+    _says_how_to_fix(_refusal(stack))
+
+
+def test_an_empty_or_missing_network_list_stops_the_preview() -> None:
+    stack = STACKS[0]
+    for endpoint in ({"privateAccess": True, "publicAccess": True, "publicAccessCidrs": []},
+                     {"privateAccess": True, "publicAccess": True}):  # fmt: skip
+        _says_how_to_fix(_refusal(stack, {"endpoint": endpoint}))
+
+
+def test_a_private_endpoint_needs_no_networks() -> None:
+    stack = STACKS[0]
+    (result,) = run_stacks([stack], overrides={"endpoint": {"privateAccess": True, "publicAccess": False}}).values()
+    assert not isinstance(result, Exception), result
+    (cluster,) = [r["inputs"] for r in result.resources if r["type"] == "eks:index:Cluster"]
+    assert cluster["endpointPublicAccess"] is False and "publicAccessCidrs" not in cluster
+    assert endpoint_of(stack) is not None

@@ -1,0 +1,791 @@
+//! A workspace is never damaged (issue 9): kills and interrupts at every stage, concurrent runs,
+//! git states, removals of names that equal other path components, symbolic links, closed
+//! pipes, and names YAML would misread. Everything runs the real binary on real git repos.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command as StdCommand, Stdio};
+use std::time::Duration;
+
+use common::{commit_count, new_workspace, snapshot, strata};
+use predicates::prelude::*;
+
+const REPOS: [&str; 2] = ["acme-foundation", "acme-gitops"];
+
+/// Runs git in `dir` with a fixed identity; panics on failure unless `may_fail`.
+fn git_in(dir: &Path, args: &[&str], may_fail: bool) -> String {
+    let out = StdCommand::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@t.invalid"])
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .unwrap();
+    assert!(
+        may_fail || out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    git_in(dir, args, false)
+}
+
+/// Everything a repo is to its user: its files, its index file, HEAD and the branch's commit.
+#[derive(Debug, PartialEq, Eq)]
+struct RepoState {
+    files: BTreeMap<String, Vec<u8>>,
+    index: Option<Vec<u8>>,
+    head: String,
+    commit: Option<String>,
+}
+
+fn repo_state(dir: &Path) -> RepoState {
+    let repo = git2::Repository::open(dir).unwrap();
+    RepoState {
+        files: snapshot(dir),
+        index: std::fs::read(repo.path().join("index")).ok(),
+        head: std::fs::read_to_string(repo.path().join("HEAD")).unwrap(),
+        commit: repo
+            .head()
+            .ok()
+            .and_then(|h| h.target())
+            .map(|o| o.to_string()),
+    }
+}
+
+fn workspace_state(dir: &Path) -> Vec<RepoState> {
+    REPOS.iter().map(|r| repo_state(&dir.join(r))).collect()
+}
+
+/// The tree of HEAD and of its parent, and every (path, blob) of the index.
+fn commit_shape(dir: &Path) -> (String, Option<String>, Vec<(String, String)>) {
+    let repo = git2::Repository::open(dir).unwrap();
+    let head = repo.head().unwrap().peel_to_commit().unwrap();
+    let parent = head.parent(0).ok().map(|p| p.id().to_string());
+    let index = repo
+        .index()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                String::from_utf8_lossy(&e.path).to_string(),
+                e.id.to_string(),
+            )
+        })
+        .collect();
+    (head.tree_id().to_string(), parent, index)
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    let status = StdCommand::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+fn service_list(count: usize) -> String {
+    (1..=count)
+        .map(|i| format!("s{i:02}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Runs `add env qa --commit` paused before `step`, signals it with `signal` (`KILL` or
+/// `INT`), and returns its exit code (`None`: killed by the signal) and whether it paused.
+fn interrupt_at(foundation: &Path, step: usize, signal: &str) -> (Option<i32>, bool, String) {
+    let mut child = StdCommand::new(env!("CARGO_BIN_EXE_strata"))
+        .args(["add", "env", "qa", "--commit", "-C"])
+        .arg(foundation)
+        .env("STRATA_FAULT", format!("pause-at:{step}"))
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut paused = false;
+    let mut text = String::new();
+    let mut line = String::new();
+    while stderr.read_line(&mut line).unwrap() > 0 {
+        text.push_str(&line);
+        if line.contains("paused before step") {
+            paused = true;
+            break;
+        }
+        line.clear();
+    }
+    if paused {
+        if signal == "KILL" {
+            child.kill().unwrap();
+        } else {
+            let status = StdCommand::new("kill")
+                .args(["-s", signal, &child.id().to_string()])
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+    }
+    let mut rest = String::new();
+    let _ = std::io::Read::read_to_string(&mut stderr, &mut rest);
+    text.push_str(&rest);
+    let status = child.wait().unwrap();
+    (status.code(), paused, text)
+}
+
+fn kills_and_interrupts_leave_both_repos_before_or_after(signal: &str) {
+    // On a memory file system where there is one: a kill leaves the same state there, and
+    // strata's flushes (`syncfs`) then cost nothing, which keeps this test fast on a busy disk.
+    let shm = Path::new("/dev/shm");
+    let tmp = if shm.is_dir() {
+        assert_fs::TempDir::new_in(shm).unwrap()
+    } else {
+        assert_fs::TempDir::new().unwrap()
+    };
+    let base = tmp.path().join("base");
+    std::fs::create_dir(&base).unwrap();
+    new_workspace(&base, &["--envs", "dev", "--services", &service_list(80)]);
+    let before = workspace_state(&base);
+
+    // The uninterrupted run: how many steps it takes, and what it leaves.
+    let reference = tmp.path().join("reference");
+    copy_dir(&base, &reference);
+    let out = strata()
+        .env("STRATA_FAULT", "count-steps")
+        .args(["add", "env", "qa", "--commit", "-C"])
+        .arg(reference.join("acme-foundation"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let total: usize = stderr
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("strata: ")?
+                .strip_suffix(" steps (STRATA_FAULT)")
+        })
+        .and_then(|n| n.parse().ok())
+        .expect("the run counts its steps");
+    assert!(total > 400, "add env on 80 services takes {total} steps");
+    let after_files: Vec<_> = REPOS.iter().map(|r| snapshot(&reference.join(r))).collect();
+    let after_shape: Vec<_> = REPOS
+        .iter()
+        .map(|r| commit_shape(&reference.join(r)))
+        .collect();
+
+    // Every early step, a spread through the file writes, and every step of the commits and
+    // of the finish.
+    let mut points: Vec<usize> = (0..3).collect();
+    points.extend((3..total - 9).step_by((total / 5).max(1)));
+    points.extend(total - 9..total);
+    let (mut rolled_back, mut kept) = (0, 0);
+    for step in points {
+        let dir = tmp.path().join(format!("run-{signal}-{step}"));
+        copy_dir(&base, &dir);
+        let foundation = dir.join("acme-foundation");
+        let (code, paused, text) = interrupt_at(&foundation, step, signal);
+        assert!(paused, "step {step} of {total} was reached: {text}");
+        match signal {
+            "KILL" => assert_eq!(code, None, "killed at step {step}"),
+            _ => {
+                assert_eq!(code, Some(130), "interrupted at step {step}: {text}");
+                assert!(text.contains("interrupted (SIGINT)"), "{text}");
+            }
+        }
+        // The next command of any kind finishes the job and says so.
+        let next = strata()
+            .args(["list", "-C"])
+            .arg(&foundation)
+            .output()
+            .unwrap();
+        assert!(
+            next.status.success(),
+            "list after step {step}: {}",
+            String::from_utf8_lossy(&next.stderr)
+        );
+        let state = workspace_state(&dir);
+        if state == before {
+            rolled_back += 1;
+            if signal == "KILL" {
+                assert!(
+                    String::from_utf8_lossy(&next.stderr).contains("rolled back") || step == 0,
+                    "the next run says what it did"
+                );
+            }
+        } else {
+            kept += 1;
+            for (index, repo) in REPOS.iter().enumerate() {
+                assert!(
+                    snapshot(&dir.join(repo)) == after_files[index],
+                    "{repo} after step {step} is neither before nor after"
+                );
+                let (tree, parent, entries) = commit_shape(&dir.join(repo));
+                assert_eq!(tree, after_shape[index].0, "{repo} commit at step {step}");
+                assert_eq!(parent, before[index].commit, "{repo} parent at step {step}");
+                assert_eq!(entries, after_shape[index].2, "{repo} index at step {step}");
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    assert!(
+        rolled_back > 8 && kept >= 2,
+        "{rolled_back} rolled back, {kept} kept"
+    );
+}
+
+#[test]
+fn sigkill_at_any_step_of_add_env_leaves_both_repos_before_or_after_issue_9() {
+    kills_and_interrupts_leave_both_repos_before_or_after("KILL");
+}
+
+#[test]
+fn sigint_at_any_step_of_add_env_rolls_back_at_once_and_exits_130_issue_9() {
+    kills_and_interrupts_leave_both_repos_before_or_after("INT");
+}
+
+#[test]
+fn six_concurrent_add_service_commits_wait_for_each_other_issue_9() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (foundation, gitops) = new_workspace(tmp.path(), &["--envs", "dev,prod"]);
+    let handles: Vec<_> = (1..=6)
+        .map(|i| {
+            // Half start from each repo: the lock order must not depend on `-C`.
+            let dir = if i % 2 == 0 { &foundation } else { &gitops }.clone();
+            std::thread::spawn(move || {
+                let out = strata()
+                    .args(["add", "service", &format!("svc{i}"), "--commit", "-C"])
+                    .arg(&dir)
+                    .output()
+                    .unwrap();
+                (i, out)
+            })
+        })
+        .collect();
+    let mut succeeded = Vec::new();
+    for handle in handles {
+        let (i, out) = handle.join().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        if out.status.success() {
+            succeeded.push(format!("svc{i}"));
+        } else {
+            panic!("svc{i} failed: {stderr}");
+        }
+        for line in stderr.lines() {
+            assert!(
+                line == "waiting for another strata on this workspace…"
+                    || line.starts_with("foundation: ")
+                    || line.starts_with("gitops: "),
+                "unexpected stderr line `{line}`"
+            );
+        }
+    }
+    let answers: toml::Table =
+        toml::from_str(&std::fs::read_to_string(gitops.join("strata.toml")).unwrap()).unwrap();
+    let mut listed: Vec<String> = answers["services"]
+        .as_table()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    listed.sort();
+    succeeded.sort();
+    assert_eq!(listed, succeeded);
+    for repo in [&foundation, &gitops] {
+        assert_eq!(git(repo, &["status", "--porcelain"]), "", "clean {repo:?}");
+        assert_eq!(commit_count(repo), 1 + succeeded.len());
+    }
+    strata()
+        .args(["list", "-C"])
+        .arg(&foundation)
+        .assert()
+        .success();
+}
+
+#[test]
+fn commit_leaves_the_users_staged_work_staged_and_out_of_strata_commit_issue_9() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (foundation, gitops) = new_workspace(tmp.path(), &[]);
+    std::fs::write(gitops.join("NOTES.md"), "mine\n").unwrap();
+    git(&gitops, &["add", "NOTES.md"]);
+    strata()
+        .args(["add", "service", "billing", "--commit", "-C"])
+        .arg(&foundation)
+        .assert()
+        .success();
+    let committed = git(&gitops, &["show", "--name-only", "--format=", "HEAD"]);
+    assert!(committed.contains("services/billing/base/deployment.yaml"));
+    assert!(!committed.contains("NOTES.md"), "{committed}");
+    assert_eq!(
+        git(&gitops, &["diff", "--cached", "--name-only"]),
+        "NOTES.md\n"
+    );
+    assert_eq!(git(&gitops, &["status", "--porcelain"]), "A  NOTES.md\n");
+}
+
+#[test]
+fn a_failed_commit_restores_head_index_and_files_of_both_repos_issue_9() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (foundation, gitops) = new_workspace(tmp.path(), &[]);
+    std::fs::write(foundation.join("NOTES.md"), "mine\n").unwrap();
+    git(&foundation, &["add", "NOTES.md"]);
+    let before = workspace_state(tmp.path());
+    strata()
+        .env("STRATA_FAULT", "commit:gitops")
+        .args(["add", "service", "billing", "--commit", "-C"])
+        .arg(&gitops)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("rolled back"));
+    assert_eq!(workspace_state(tmp.path()), before);
+}
+
+fn refuses_with_exit_2(dir: &Path, args: &[&str], needle: &str) {
+    let before = workspace_state(dir.parent().unwrap());
+    strata()
+        .args(args)
+        .arg("-C")
+        .arg(dir)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(needle));
+    assert_eq!(workspace_state(dir.parent().unwrap()), before);
+}
+
+#[test]
+fn a_merge_in_progress_is_refused_issue_9() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (foundation, gitops) = new_workspace(tmp.path(), &[]);
+    git(&gitops, &["checkout", "-q", "-b", "other"]);
+    std::fs::write(gitops.join("README.md"), "theirs\n").unwrap();
+    git(&gitops, &["commit", "-qam", "theirs"]);
+    git(&gitops, &["checkout", "-q", "main"]);
+    std::fs::write(gitops.join("README.md"), "ours\n").unwrap();
+    git(&gitops, &["commit", "-qam", "ours"]);
+    git_in(&gitops, &["merge", "-q", "other"], true);
+    assert!(gitops.join(".git/MERGE_HEAD").exists());
+    for commit in [true, false] {
+        let mut args = vec!["add", "service", "billing"];
+        if commit {
+            args.push("--commit");
+        }
+        refuses_with_exit_2(&foundation, &args, "merge in progress");
+    }
+}
+
+#[test]
+fn a_detached_head_is_refused_for_commit_only_issue_9() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (foundation, gitops) = new_workspace(tmp.path(), &[]);
+    git(&gitops, &["checkout", "-q", "--detach"]);
+    refuses_with_exit_2(
+        &foundation,
+        &["add", "service", "billing", "--commit"],
+        "detached HEAD",
+    );
+    strata()
+        .args(["add", "service", "billing", "-C"])
+        .arg(&foundation)
+        .assert()
+        .success();
+}
+
+#[test]
+fn a_stale_index_lock_is_refused_issue_9() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (foundation, gitops) = new_workspace(tmp.path(), &[]);
+    std::fs::write(gitops.join(".git/index.lock"), "").unwrap();
+    refuses_with_exit_2(
+        &foundation,
+        &["add", "service", "billing", "--commit"],
+        "index.lock",
+    );
+}
+
+#[test]
+fn a_repo_inside_another_repo_is_refused_issue_9() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    git(tmp.path(), &["init", "-q"]);
+    let (foundation, _) = new_workspace(tmp.path(), &["--no-git"]);
+    for args in [
+        &["add", "service", "billing"][..],
+        &["add", "service", "billing", "--commit"][..],
+    ] {
+        let before = snapshot(tmp.path());
+        strata()
+            .args(args)
+            .arg("-C")
+            .arg(&foundation)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("lies inside the git repo"));
+        assert_eq!(snapshot(tmp.path()), before);
+    }
+}
+
+#[test]
+fn an_empty_repo_gets_its_first_commit_or_stays_empty_on_failure_issue_9() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (foundation, gitops) = new_workspace(tmp.path(), &["--no-git"]);
+    for repo in [&foundation, &gitops] {
+        git(repo, &["init", "-q", "-b", "main"]);
+    }
+    let before = workspace_state(tmp.path());
+    assert_eq!(before[0].commit, None);
+    strata()
+        .env("STRATA_FAULT", "commit:gitops")
+        .args(["add", "service", "billing", "--commit", "-C"])
+        .arg(&foundation)
+        .assert()
+        .code(1);
+    assert_eq!(workspace_state(tmp.path()), before, "no commit, no index");
+    strata()
+        .args(["add", "service", "billing", "--commit", "-C"])
+        .arg(&foundation)
+        .assert()
+        .success();
+    for repo in [&foundation, &gitops] {
+        assert_eq!(commit_count(repo), 1);
+        assert_eq!(git(repo, &["status", "--porcelain"]), "", "{repo:?}");
+    }
+}
+
+#[test]
+fn autocrlf_and_eol_attributes_give_no_false_conflicts_issue_9() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (foundation, gitops) = new_workspace(tmp.path(), &["--services", "api"]);
+    git(&gitops, &["config", "core.autocrlf", "true"]);
+    std::fs::write(foundation.join(".gitattributes"), "*.yaml text eol=crlf\n").unwrap();
+    git(&foundation, &["add", ".gitattributes"]);
+    git(&foundation, &["commit", "-qm", "attributes"]);
+    for repo in [&foundation, &gitops] {
+        // A fresh checkout under the new rules: text files now hold CRLF.
+        git(repo, &["rm", "-q", "--cached", "-r", "."]);
+        for path in git(repo, &["ls-files", "--others"]).lines() {
+            std::fs::remove_file(repo.join(path)).unwrap();
+        }
+        git(repo, &["reset", "-q", "--hard"]);
+    }
+    assert!(
+        std::fs::read(gitops.join("services/api/base/deployment.yaml"))
+            .unwrap()
+            .windows(2)
+            .any(|w| w == b"\r\n")
+    );
+    strata()
+        .args(["add", "service", "billing", "--commit", "-C"])
+        .arg(&foundation)
+        .assert()
+        .success();
+    let written = std::fs::read(gitops.join("services/billing/base/deployment.yaml")).unwrap();
+    assert!(
+        written.windows(2).any(|w| w == b"\r\n"),
+        "written as git checks out"
+    );
+    for repo in [&foundation, &gitops] {
+        assert_eq!(git(repo, &["status", "--porcelain"]), "", "{repo:?}");
+    }
+    strata()
+        .args(["remove", "service", "api", "--commit", "-C"])
+        .arg(&gitops)
+        .assert()
+        .success();
+}
+
+/// Every path removed from the gitops repo between two snapshots.
+fn removed_paths(before: &BTreeMap<String, Vec<u8>>, dir: &Path) -> Vec<String> {
+    let after = snapshot(dir);
+    before
+        .keys()
+        .filter(|p| !after.contains_key(*p))
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn removals_take_only_the_removed_things_paths_when_names_equal_other_components_issue_9() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (foundation, gitops) = new_workspace(
+        tmp.path(),
+        &[
+            "--envs",
+            "dev,prod",
+            "--services",
+            "apps,services,base,overlays,dev,prod",
+        ],
+    );
+    strata()
+        .args(["add", "env", "services", "-C"])
+        .arg(&foundation)
+        .assert()
+        .success();
+    strata()
+        .args(["add", "env", "overlays", "-C"])
+        .arg(&foundation)
+        .assert()
+        .success();
+    let check = |args: &[&str], owned: &dyn Fn(&str) -> bool| {
+        let before = snapshot(&gitops);
+        strata()
+            .args(args)
+            .arg("-C")
+            .arg(&foundation)
+            .assert()
+            .success();
+        let removed = removed_paths(&before, &gitops);
+        assert!(!removed.is_empty(), "{args:?} removed nothing");
+        for path in &removed {
+            assert!(owned(path), "{args:?} removed `{path}`");
+        }
+        for path in before.keys().filter(|p| owned(p)) {
+            assert!(removed.contains(path), "{args:?} left `{path}`");
+        }
+    };
+    check(&["remove", "env", "dev"], &|p| {
+        p.starts_with("apps/dev/") || (p.starts_with("services/") && p.contains("/overlays/dev/"))
+    });
+    check(&["remove", "env", "services"], &|p| {
+        p.starts_with("apps/services/")
+            || (p.starts_with("services/") && p.contains("/overlays/services/"))
+    });
+    for service in ["apps", "services", "base", "overlays", "dev", "prod"] {
+        check(&["remove", "service", service], &|p| {
+            p.starts_with(&format!("services/{service}/"))
+                || (p.starts_with("apps/") && p.ends_with(&format!("/{service}.yaml")))
+        });
+    }
+    strata()
+        .args(["list", "-C"])
+        .arg(&foundation)
+        .assert()
+        .success();
+}
+
+#[test]
+fn the_lock_forgets_files_that_are_gone_issue_9() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (foundation, gitops) = new_workspace(tmp.path(), &["--services", "api,web"]);
+    std::fs::remove_file(gitops.join("services/api/base/hpa.yaml")).unwrap();
+    strata()
+        .args(["remove", "service", "api", "--allow-dirty", "-C"])
+        .arg(&foundation)
+        .assert()
+        .success();
+    let lock = std::fs::read_to_string(gitops.join("strata.lock")).unwrap();
+    assert!(!lock.contains("services/api/"), "{lock}");
+}
+
+fn outside_dir(tmp: &Path) -> PathBuf {
+    let outside = tmp.join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("data.txt"), "precious\n").unwrap();
+    outside
+}
+
+/// Runs each command and expects exit 2 naming `link`, within a time limit, with nothing
+/// changed inside or outside the workspace.
+fn refused_for_link(tmp: &Path, foundation: &Path, link: &str, commands: &[&[&str]]) {
+    let before = snapshot_without_following(tmp);
+    for args in commands {
+        strata()
+            .args(*args)
+            .arg("-C")
+            .arg(foundation)
+            .timeout(Duration::from_secs(30))
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(format!("`{link}`")))
+            .stderr(predicate::str::contains("symbolic link"));
+        assert_eq!(snapshot_without_following(tmp), before, "{args:?}");
+    }
+}
+
+/// Every file and link under `dir` (`.git` aside), links as their targets, never followed.
+fn snapshot_without_following(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        for entry in std::fs::read_dir(&current).unwrap().flatten() {
+            let path = entry.path();
+            let rel = path
+                .strip_prefix(dir)
+                .unwrap()
+                .to_string_lossy()
+                .to_string();
+            let kind = entry.file_type().unwrap();
+            if kind.is_symlink() {
+                let target = std::fs::read_link(&path).unwrap();
+                out.insert(rel, format!("-> {}", target.display()).into_bytes());
+            } else if kind.is_dir() {
+                if entry.file_name() != ".git" {
+                    pending.push(path);
+                }
+            } else {
+                out.insert(rel, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    out
+}
+
+#[cfg(unix)]
+#[test]
+fn symlinks_are_never_followed_for_add_remove_or_dry_run_issue_9() {
+    use std::os::unix::fs::symlink;
+    // A directory link inside a service being removed, pointing outside.
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (foundation, gitops) = new_workspace(tmp.path(), &["--services", "api"]);
+    let outside = outside_dir(tmp.path());
+    symlink(&outside, gitops.join("services/api/shared")).unwrap();
+    refused_for_link(
+        tmp.path(),
+        &foundation,
+        "services/api/shared",
+        &[
+            &["remove", "service", "api", "--force", "--allow-dirty"],
+            &["remove", "service", "api", "--dry-run"],
+        ],
+    );
+    assert_eq!(
+        std::fs::read_to_string(outside.join("data.txt")).unwrap(),
+        "precious\n"
+    );
+
+    // A loop: a walk that followed it would never end.
+    std::fs::remove_file(gitops.join("services/api/shared")).unwrap();
+    symlink(".", gitops.join("services/api/x")).unwrap();
+    refused_for_link(
+        tmp.path(),
+        &foundation,
+        "services/api/x",
+        &[
+            &["remove", "service", "api", "--dry-run"],
+            &["remove", "service", "api", "--force", "--allow-dirty"],
+        ],
+    );
+    std::fs::remove_file(gitops.join("services/api/x")).unwrap();
+
+    // A file link at a path strata must rewrite.
+    let kustomization = gitops.join("apps/dev/kustomization.yaml");
+    std::fs::rename(&kustomization, outside.join("kustomization.yaml")).unwrap();
+    symlink(outside.join("kustomization.yaml"), &kustomization).unwrap();
+    refused_for_link(
+        tmp.path(),
+        &foundation,
+        "apps/dev/kustomization.yaml",
+        &[
+            &["add", "service", "web", "--force", "--allow-dirty"],
+            &["add", "service", "web", "--dry-run"],
+            &["remove", "service", "api", "--force", "--allow-dirty"],
+        ],
+    );
+    std::fs::remove_file(&kustomization).unwrap();
+    std::fs::rename(outside.join("kustomization.yaml"), &kustomization).unwrap();
+
+    // A parent link: `services` itself points elsewhere.
+    std::fs::rename(gitops.join("services"), outside.join("services")).unwrap();
+    symlink(outside.join("services"), gitops.join("services")).unwrap();
+    refused_for_link(
+        tmp.path(),
+        &foundation,
+        "services",
+        &[
+            &["add", "service", "web", "--force", "--allow-dirty"],
+            &["add", "service", "web", "--dry-run"],
+            &["remove", "service", "api", "--force", "--allow-dirty"],
+            &["add", "env", "qa", "--dry-run"],
+        ],
+    );
+    assert!(!outside.join("services/web").exists());
+}
+
+/// Runs strata with its stdout closed before it writes anything.
+fn with_closed_stdout(args: &[&str], dir: &Path) {
+    let mut child = StdCommand::new(env!("CARGO_BIN_EXE_strata"))
+        .args(args)
+        .arg("-C")
+        .arg(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+}
+
+#[test]
+fn a_closed_stdout_ends_quietly_issue_9() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (foundation, _) = new_workspace(tmp.path(), &["--services", &service_list(40)]);
+    with_closed_stdout(&["list"], &foundation);
+    with_closed_stdout(&["list", "--json"], &foundation);
+    with_closed_stdout(&["add", "service", "web", "--dry-run"], &foundation);
+    with_closed_stdout(&["add", "env", "qa", "--dry-run"], &foundation);
+}
+
+#[test]
+fn names_yaml_misreads_and_config_keys_strata_sets_are_bad_input_issue_9() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (foundation, _) = new_workspace(tmp.path(), &[]);
+    let before = snapshot(tmp.path());
+    for args in [
+        &["add", "service", "yes"][..],
+        &["add", "service", "null"][..],
+        &["add", "env", "off"][..],
+        &["add", "env", "n"][..],
+    ] {
+        strata()
+            .args(args)
+            .arg("-C")
+            .arg(&foundation)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("is read by YAML as"))
+            .stderr(predicate::str::contains("hint:"));
+    }
+    for key in ["SERVICE_NAME", "ENVIRONMENT"] {
+        strata()
+            .args([
+                "add",
+                "service",
+                "web",
+                "--config",
+                &format!("{key}=x"),
+                "-C",
+            ])
+            .arg(&foundation)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("set by strata itself"));
+    }
+    assert_eq!(snapshot(tmp.path()), before);
+    let out = tmp.path().join("other");
+    strata()
+        .args(["new", "true", "--out"])
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("a boolean"));
+    strata()
+        .args(["new", "acme", "--envs", "dev,on", "--out"])
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("environment name `on`"));
+}
