@@ -34,6 +34,12 @@ pub enum Command {
     Presets(PresetsArgs),
     /// List the template packs, one line each.
     Packs,
+    /// Check that Pulumi manages the infrastructure and GitOps the applications, in a
+    /// workspace, in any gitops repo and in Pulumi stack exports. Exits 1 with findings.
+    Check(CheckArgs),
+    /// Move the applications of a Pulumi stack export into the gitops repo, and write the plan
+    /// (`MIGRATION.md`) that takes them out of Pulumi.
+    Migrate(Box<MigrateArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -234,6 +240,40 @@ pub struct ListArgs {
     /// Print JSON, for scripts.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// A repo of the workspace to check [default: the current directory, unless only
+    /// `--gitops` or `--stack-export` is given].
+    #[arg(short = 'C', value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Any gitops repo to check for infrastructure objects (repeatable).
+    #[arg(long = "gitops", value_name = "DIR")]
+    pub gitops: Vec<PathBuf>,
+    /// A Pulumi stack export (`pulumi stack export --file FILE`) to check for application
+    /// objects (repeatable).
+    #[arg(long = "stack-export", value_name = "FILE")]
+    pub stack_exports: Vec<PathBuf>,
+    /// Print JSON, for scripts.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The Pulumi stack export (`pulumi stack export --file FILE`) whose applications move.
+    #[arg(long = "stack-export", value_name = "FILE")]
+    pub stack_export: PathBuf,
+    /// The environment the applications move into.
+    #[arg(long, value_name = "ENV")]
+    pub env: String,
+    /// The image of a service whose Pulumi spec names none with a tag, or `latest`
+    /// (repeatable), for example `api=ghcr.io/acme/api:1.4.2`.
+    #[arg(long = "image", value_name = "SERVICE=IMAGE:TAG")]
+    pub images: Vec<String>,
+    #[command(flatten)]
+    pub change: ChangeArgs,
 }
 
 #[derive(Debug, Args)]

@@ -189,6 +189,7 @@ pub fn upgrade(args: &UpgradeArgs) -> Result<()> {
         &args.change,
         &message,
         true,
+        Extras::default(),
     )
 }
 
@@ -232,9 +233,9 @@ fn version_newer(a: &str, b: &str) -> bool {
 }
 
 /// The gitops layer's templates, compiled on a background thread while the workspace is read.
-type Compiling = std::thread::JoinHandle<anyhow::Result<CompiledLayer>>;
+pub(crate) type Compiling = std::thread::JoinHandle<anyhow::Result<CompiledLayer>>;
 
-fn compile_gitops() -> Compiling {
+pub(crate) fn compile_gitops() -> Compiling {
     std::thread::spawn(|| CompiledLayer::new(pack::gitops_layer()))
 }
 
@@ -248,13 +249,33 @@ fn execute(
     args: &ChangeArgs,
     message: &str,
 ) -> Result<()> {
-    execute_with(gitops, workspace, answers, scope, args, message, false)
+    execute_with(
+        gitops,
+        workspace,
+        answers,
+        scope,
+        args,
+        message,
+        false,
+        Extras::default(),
+    )
 }
 
 /// [`execute`]; with `upgrade`, every file is rendered, files strata wrote that the templates
 /// no longer hold are deleted, edited files are merged three ways, and seeds whose template
 /// changed get a suggestion.
-fn execute_with(
+/// What a command renders beyond one scope of the templates (`strata migrate`): more scopes,
+/// and files that are no template's instance. Such a file replaces a rendered one of the same
+/// path; strata writes it once and never records it in the lock: it is its owner's from then
+/// on, and `strata upgrade` leaves it alone.
+#[derive(Default)]
+pub(crate) struct Extras {
+    pub scopes: Vec<Scope>,
+    pub files: Vec<crate::render::RenderedFile>,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn execute_with(
     gitops: Compiling,
     mut workspace: Workspace,
     answers: Answers,
@@ -262,6 +283,7 @@ fn execute_with(
     args: &ChangeArgs,
     message: &str,
     upgrade: bool,
+    extras: Extras,
 ) -> Result<()> {
     if !upgrade {
         same_strata(&workspace)?;
@@ -282,7 +304,26 @@ fn execute_with(
             .expect("template compilation does not panic")?
     };
     let renderer = Renderer::from_compiled(vec![foundation, gitops])?;
-    let rendered = renderer.render(&answers, scope)?;
+    let mut rendered = renderer.render(&answers, scope)?;
+    for more in &extras.scopes {
+        for file in renderer.render(&answers, more)? {
+            if !rendered
+                .iter()
+                .any(|f| f.repo == file.repo && f.path == file.path)
+            {
+                rendered.push(file);
+            }
+        }
+    }
+    let unlocked: Vec<(Repo, String)> = extras
+        .files
+        .iter()
+        .map(|f| (f.repo, f.path.clone()))
+        .collect();
+    for file in extras.files {
+        rendered.retain(|f| !(f.repo == file.repo && f.path == file.path));
+        rendered.push(file);
+    }
     let new_paths: BTreeSet<(Repo, &str)> =
         rendered.iter().map(|f| (f.repo, f.path.as_str())).collect();
     let mut deletions: Vec<(Repo, String, bool)> = renderer
@@ -426,6 +467,9 @@ fn execute_with(
     for repo in Repo::BOTH {
         let next = next_locks.get_mut(&repo).expect("both repos have a lock");
         plan.update_lock(repo, next);
+        for (_, path) in unlocked.iter().filter(|(r, _)| *r == repo) {
+            next.files.remove(path);
+        }
         // A file the lock names that is gone (deleted by hand before a removal) leaves the lock.
         next.forget_missing(
             considered

@@ -1,7 +1,7 @@
 //! `strata list`, `strata presets` and `strata packs`: read-only listings.
 
 use anyhow::Result;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::cli::{ListArgs, PresetsArgs};
 use crate::pack;
@@ -12,6 +12,74 @@ use crate::workspace::Workspace;
 
 pub fn run(args: &ListArgs) -> Result<()> {
     let workspace = Workspace::open(&args.dir)?;
+    let answers = &workspace.answers;
+    let (envs, services, drift) = inventory(&workspace);
+    if args.json {
+        let out = json!({
+            "project": answers.project,
+            "preset": answers.preset,
+            "pack": answers.pack,
+            "topology": answers.settings.network.topology,
+            "environments": envs,
+            "services": services,
+            "consistent": drift.is_empty(),
+            "drift": drift,
+        });
+        crate::outln!("{}", serde_json::to_string_pretty(&out)?)?;
+    } else {
+        crate::outln!(
+            "project {} (preset {}, pack {})",
+            answers.project,
+            answers.preset,
+            answers.pack
+        )?;
+        crate::outln!("environments:")?;
+        for env in &envs {
+            crate::outln!(
+                "  {:<14} stack {}",
+                env["name"].as_str().unwrap_or_default(),
+                env["stack"].as_str().unwrap_or_default()
+            )?;
+        }
+        crate::outln!("services:")?;
+        if services.is_empty() {
+            crate::outln!("  (none)")?;
+        }
+        for service in &services {
+            let envs: Vec<&str> = service["envs"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+                .unwrap_or_default();
+            crate::outln!(
+                "  {:<30} {} in {}",
+                service["name"].as_str().unwrap_or_default(),
+                service["image"].as_str().unwrap_or_default(),
+                envs.join(", ")
+            )?;
+        }
+        for line in &drift {
+            crate::outln!("drift: {line}")?;
+        }
+    }
+    if drift.is_empty() {
+        Ok(())
+    } else {
+        Err(crate::error::Refusal {
+            message: format!(
+                "the workspace has drifted from `strata.toml` ({} finding(s))",
+                drift.len()
+            ),
+            details: drift,
+            hint: "restore the missing files from git, or remove what strata no longer knows"
+                .to_string(),
+        }
+        .into())
+    }
+}
+
+/// The environments and services of `strata.toml`, and every way the disk disagrees with it
+/// (`strata list` prints them; `strata check` reports the drift).
+pub(crate) fn inventory(workspace: &Workspace) -> (Vec<Value>, Vec<Value>, Vec<String>) {
     let answers = &workspace.answers;
     let exists = |repo: Repo, path: &str| workspace.roots[&repo].join(path).exists();
     let mut drift: Vec<String> = Vec::new();
@@ -88,68 +156,7 @@ pub fn run(args: &ListArgs) -> Result<()> {
             }
         }
     }
-
-    if args.json {
-        let out = json!({
-            "project": answers.project,
-            "preset": answers.preset,
-            "pack": answers.pack,
-            "topology": answers.settings.network.topology,
-            "environments": envs,
-            "services": services,
-            "consistent": drift.is_empty(),
-            "drift": drift,
-        });
-        crate::outln!("{}", serde_json::to_string_pretty(&out)?)?;
-    } else {
-        crate::outln!(
-            "project {} (preset {}, pack {})",
-            answers.project,
-            answers.preset,
-            answers.pack
-        )?;
-        crate::outln!("environments:")?;
-        for env in &envs {
-            crate::outln!(
-                "  {:<14} stack {}",
-                env["name"].as_str().unwrap_or_default(),
-                env["stack"].as_str().unwrap_or_default()
-            )?;
-        }
-        crate::outln!("services:")?;
-        if services.is_empty() {
-            crate::outln!("  (none)")?;
-        }
-        for service in &services {
-            let envs: Vec<&str> = service["envs"]
-                .as_array()
-                .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
-                .unwrap_or_default();
-            crate::outln!(
-                "  {:<30} {} in {}",
-                service["name"].as_str().unwrap_or_default(),
-                service["image"].as_str().unwrap_or_default(),
-                envs.join(", ")
-            )?;
-        }
-        for line in &drift {
-            crate::outln!("drift: {line}")?;
-        }
-    }
-    if drift.is_empty() {
-        Ok(())
-    } else {
-        Err(crate::error::Refusal {
-            message: format!(
-                "the workspace has drifted from `strata.toml` ({} finding(s))",
-                drift.len()
-            ),
-            details: drift,
-            hint: "restore the missing files from git, or remove what strata no longer knows"
-                .to_string(),
-        }
-        .into())
-    }
+    (envs, services, drift)
 }
 
 pub fn presets(args: &PresetsArgs) -> Result<()> {

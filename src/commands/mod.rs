@@ -1,7 +1,9 @@
 //! Commands: thin glue from parsed arguments to settings, render, plan and apply.
 
 mod change;
+mod check;
 mod list;
+mod migrate;
 mod new;
 
 use anyhow::Result;
@@ -20,5 +22,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::List(args) => list::run(&args),
         Command::Presets(args) => list::presets(&args),
         Command::Packs => list::packs(),
+        Command::Check(args) => check::run(&args),
+        Command::Migrate(args) => migrate::run(&args),
     }
 }

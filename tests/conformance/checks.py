@@ -1494,7 +1494,7 @@ def answers_reflected(gitops: Path, builds: Mapping[str, list[dict]] | None = No
                 want = (bounds.get("min_replicas"), bounds.get("max_replicas"))
                 if have != want:
                     problems.append(f"{rel}: HPA `{_name(hpa)}` min/max {have}, strata.toml says {want}")
-            if spec.get("host"):
+            if spec.get("host") and spec.get("expose", "public") != "none":  # `--expose none`: no Ingress
                 want_host = spec["host"].replace("{service}", svc).replace("{env}", env).replace("{domain}", domain)
                 hosts = [rule.get("host") for ing in _of_kind(objs, "Ingress") for rule in ing["spec"].get("rules") or []]
                 if hosts != [want_host]:

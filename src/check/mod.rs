@@ -1,0 +1,268 @@
+//! `strata check`: does the golden rule still hold? Pulumi manages the infrastructure, GitOps
+//! manages the applications.
+//!
+//! Three kinds of sources are checked, offline: a strata workspace ([`workspace`]: drift,
+//! wiring, the boundary, application-layer kinds), any gitops repo ([`gitops`]: infrastructure
+//! objects in it) and any Pulumi stack export ([`state`]: application objects in Pulumi's
+//! state). Each finding names its rule, the row of the decision framework behind it and what
+//! to do. This module owns the findings and their two printed forms (a CI log, JSON); it
+//! writes nothing to disk.
+
+pub mod gitops;
+pub mod kinds;
+pub mod manifests;
+pub mod state;
+pub mod workspace;
+
+use serde::Serialize;
+
+pub use kinds::Row;
+
+/// What a finding is about.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Source {
+    /// A repo of a strata workspace.
+    Workspace { repo: String, root: String },
+    /// A gitops repo given with `--gitops`.
+    Gitops { root: String },
+    /// A Pulumi stack export given with `--stack-export`.
+    StackExport { file: String },
+}
+
+/// One way the rule does not hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// The rule, for example `boundary.cluster-scoped` (`docs/check.md` lists them all).
+    pub rule: &'static str,
+    /// The row of the decision framework the rule enforces, when it is about a layer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub row: Option<Row>,
+    pub source: Source,
+    /// The file, relative to the source's root.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub urn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// What is wrong, one line.
+    pub message: String,
+    /// What to do about it.
+    pub fix: String,
+}
+
+impl Finding {
+    pub fn new(rule: &'static str, source: &Source, message: impl Into<String>) -> Self {
+        Self {
+            rule,
+            row: None,
+            source: source.clone(),
+            file: None,
+            line: None,
+            urn: None,
+            kind: None,
+            name: None,
+            namespace: None,
+            message: message.into(),
+            fix: String::new(),
+        }
+    }
+
+    #[must_use]
+    pub fn row(mut self, row: Row) -> Self {
+        self.row = Some(row);
+        self
+    }
+
+    #[must_use]
+    pub fn at(mut self, file: impl Into<String>, line: Option<usize>) -> Self {
+        self.file = Some(file.into());
+        self.line = line;
+        self
+    }
+
+    #[must_use]
+    pub fn object(mut self, kind: &str, name: &str, namespace: Option<&str>) -> Self {
+        self.kind = Some(kind.to_string());
+        self.name = Some(name.to_string());
+        self.namespace = namespace.map(str::to_string);
+        self
+    }
+
+    #[must_use]
+    pub fn urn(mut self, urn: &str) -> Self {
+        self.urn = Some(urn.to_string());
+        self
+    }
+
+    #[must_use]
+    pub fn fix(mut self, fix: impl Into<String>) -> Self {
+        self.fix = fix.into();
+        self
+    }
+
+    /// Where the finding is, as a CI log line shows it: `gitops:services/a/x.yaml:3`.
+    pub fn location(&self) -> String {
+        let prefix = match &self.source {
+            Source::Workspace { repo, .. } => repo.clone(),
+            Source::Gitops { root } => root.clone(),
+            Source::StackExport { file } => file.clone(),
+        };
+        match (&self.file, self.line, &self.urn) {
+            (Some(file), Some(line), _) => format!("{prefix}:{file}:{line}"),
+            (Some(file), None, _) => format!("{prefix}:{file}"),
+            (None, _, Some(urn)) => format!("{prefix}: {urn}"),
+            _ => prefix,
+        }
+    }
+}
+
+/// Every rule, with a one-line description: `docs/check.md` and `--json` consumers use these
+/// identifiers.
+pub const RULES: &[(&str, &str)] = &[
+    (
+        "drift.owned-file",
+        "a file strata owns differs from what strata wrote, or is gone",
+    ),
+    (
+        "drift.answers",
+        "`strata.toml` and the repos on disk disagree (what `strata list` checks)",
+    ),
+    (
+        "wiring.application-path",
+        "an Application points at a path the gitops repo does not have",
+    ),
+    (
+        "wiring.unreached",
+        "a service is not reached in one of its environments by the app-of-apps",
+    ),
+    ("wiring.orphan-overlay", "an overlay no Application deploys"),
+    (
+        "boundary.appproject",
+        "an AppProject in the gitops repo (the environments' projects are the foundation's)",
+    ),
+    (
+        "boundary.cluster-whitelist",
+        "a `clusterResourceWhitelist` in the gitops repo",
+    ),
+    (
+        "boundary.cluster-scoped",
+        "a cluster-scoped or node-infrastructure object in the gitops repo",
+    ),
+    (
+        "boundary.platform-object",
+        "a tenant's fence (quota, limit range, role, secret store) in the gitops repo",
+    ),
+    (
+        "boundary.application-project",
+        "an Application whose project is not its environment's",
+    ),
+    (
+        "boundary.application-destination",
+        "an Application whose destination is not its environment's namespace in the cluster",
+    ),
+    (
+        "layer.platform-kind",
+        "an Application deploys an object of the platform's layer",
+    ),
+    (
+        "gitops.infrastructure",
+        "an infrastructure object in a gitops repo",
+    ),
+    (
+        "state.application",
+        "an application object in Pulumi's state",
+    ),
+];
+
+/// The outcome of one `strata check` run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    /// What was checked, one line each.
+    pub checked: Vec<String>,
+    pub findings: Vec<Finding>,
+}
+
+impl Report {
+    pub fn holds(&self) -> bool {
+        self.findings.is_empty()
+    }
+
+    /// The report as a CI log: one block per finding, then a summary line.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        for finding in &self.findings {
+            out.push_str(&format!(
+                "error[{}]: {}: {}\n",
+                finding.rule,
+                finding.location(),
+                finding.message
+            ));
+            if let Some(row) = finding.row {
+                out.push_str(&format!("  rule: {}\n", row.text()));
+            }
+            if !finding.fix.is_empty() {
+                out.push_str(&format!("  fix: {}\n", finding.fix));
+            }
+        }
+        let mut rules: Vec<&str> = self.findings.iter().map(|f| f.rule).collect();
+        rules.sort_unstable();
+        rules.dedup();
+        if self.findings.is_empty() {
+            out.push_str(&format!(
+                "strata check: the rule holds ({})\n",
+                self.checked.join("; ")
+            ));
+        } else {
+            out.push_str(&format!(
+                "strata check: {} finding(s) of {} rule(s) ({})\n",
+                self.findings.len(),
+                rules.len(),
+                self.checked.join("; ")
+            ));
+        }
+        out
+    }
+
+    /// The report as JSON, for scripts.
+    pub fn to_json(&self) -> String {
+        let value = serde_json::json!({
+            "holds": self.holds(),
+            "checked": self.checked,
+            "findings": self.findings,
+            "rules": RULES.iter().map(|(id, what)| serde_json::json!({"id": id, "description": what})).collect::<Vec<_>>(),
+        });
+        serde_json::to_string_pretty(&value).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_rule_a_finding_can_name_is_listed() {
+        let source = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/src/check/workspace.rs"
+        ))
+        .unwrap()
+            + &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/check/gitops.rs"))
+                .unwrap()
+            + &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/check/state.rs"))
+                .unwrap();
+        for (id, _) in RULES {
+            assert!(
+                source.contains(&format!("\"{id}\"")),
+                "rule `{id}` is never raised"
+            );
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! Pulumi's state against the rule: which resources of a stack export are applications that
+//! belong in GitOps, and why every other one stays.
+//!
+//! A Kubernetes workload or its configuration (Deployment, StatefulSet, DaemonSet, Service,
+//! Ingress, HPA, ConfigMap, Secret, Job, CronJob, PVC, bare Pods) is the application's, unless
+//! the platform made it: it lives in a platform namespace (`kube-system`, the add-ons'; so the
+//! cluster's `aws-auth` and `cluster-shared-config` stay), a Helm release or chart of an add-on
+//! created it, or it is part of a cluster component (pulumi-eks). Namespaces, quotas, limit
+//! ranges, priority classes and every other cluster-scoped or fencing kind are the platform's.
+//! `strata migrate` moves exactly the resources this module calls applications (or says why
+//! it cannot); pure, no I/O.
+
+use crate::check::kinds::{self, Class, Row};
+use crate::check::{Finding, Source};
+use crate::stack_export::{KubeObject, Resource, StackExport};
+
+/// Where one resource of an export belongs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// An application object: the gitops repo's.
+    Application(KubeObject),
+    /// Stays in Pulumi, and why.
+    Stays(String),
+}
+
+/// Types of components whose children the platform's add-ons made.
+const HELM_PARENTS: &[&str] = &[
+    "kubernetes:helm.sh/v3:Chart",
+    "kubernetes:helm.sh/v4:Chart",
+    "kubernetes:helm.sh/v3:Release",
+    "kubernetes:helm.sh/v2:Chart",
+];
+
+/// Whether a namespace is the platform's: Kubernetes' own and the add-ons'.
+pub fn is_platform_namespace(namespace: &str) -> bool {
+    namespace.starts_with("kube-")
+        || crate::names::RESERVED_NAMESPACES
+            .iter()
+            .any(|reserved| *reserved == namespace && namespace != "default")
+}
+
+/// Where `resource` belongs.
+pub fn verdict(export: &StackExport, resource: &Resource) -> Verdict {
+    if resource.type_ == "pulumi:pulumi:Stack" {
+        return Verdict::Stays("the stack itself".to_string());
+    }
+    if resource.type_.starts_with("pulumi:providers:") {
+        return Verdict::Stays("a provider: it goes when nothing uses it".to_string());
+    }
+    if !resource.type_.starts_with("kubernetes:") {
+        return Verdict::Stays(if resource.custom {
+            "not a Kubernetes object (cloud infrastructure, or a helper such as a generated password): Pulumi's".to_string()
+        } else {
+            "a component resource: it holds no Kubernetes object itself".to_string()
+        });
+    }
+    let Some(object) = resource.kube_object() else {
+        return Verdict::Stays(
+            "a Kubernetes component (a chart, a release or a set of files): its objects are judged one by one"
+                .to_string(),
+        );
+    };
+    if let Class::Platform(row, what) = kinds::classify(&object.api_version, &object.kind) {
+        return Verdict::Stays(format!("{what}: {}", row.text()));
+    }
+    if !kinds::is_application_workload(&object.kind) {
+        return Verdict::Stays(format!(
+            "a `{}` is not an application workload or its configuration",
+            object.kind
+        ));
+    }
+    for ancestor in export.ancestors(resource) {
+        if HELM_PARENTS.contains(&ancestor.type_.as_str()) {
+            return Verdict::Stays(format!(
+                "made by the Helm {} `{}`, an add-on of the platform",
+                if ancestor.type_.ends_with("Release") {
+                    "release"
+                } else {
+                    "chart"
+                },
+                ancestor.logical_name()
+            ));
+        }
+        if ancestor.type_.starts_with("eks:") {
+            return Verdict::Stays(format!(
+                "part of the cluster component `{}` ({})",
+                ancestor.logical_name(),
+                ancestor.type_
+            ));
+        }
+    }
+    if let Some(namespace) = object.namespace.as_deref() {
+        if is_platform_namespace(namespace) {
+            return Verdict::Stays(format!(
+                "lives in `{namespace}`, a namespace of the platform ({})",
+                Row::PlatformOwned.text()
+            ));
+        }
+    }
+    Verdict::Application(object)
+}
+
+/// The findings of a stack export: one per application object in Pulumi's state.
+pub fn check(export: &StackExport, source: &Source) -> Vec<Finding> {
+    export
+        .resources
+        .iter()
+        .filter_map(|resource| match verdict(export, resource) {
+            Verdict::Application(object) => Some(
+                Finding::new(
+                    "state.application",
+                    source,
+                    format!(
+                        "{} `{}` in namespace `{}` is managed by Pulumi",
+                        object.kind,
+                        object.name,
+                        object.namespace.as_deref().unwrap_or("default")
+                    ),
+                )
+                .row(Row::ApplicationSpecific)
+                .urn(&resource.urn)
+                .object(&object.kind, &object.name, object.namespace.as_deref())
+                .fix(format!(
+                    "move it to the gitops repo: `strata migrate --stack-export {} --env ENV` writes the service and the plan that takes it out of Pulumi",
+                    export.path
+                )),
+            ),
+            Verdict::Stays(_) => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn export(resources: serde_json::Value) -> StackExport {
+        let doc = json!({"version": 3, "deployment": {"resources": resources}});
+        StackExport::parse(doc.to_string().as_bytes(), "e.json").unwrap()
+    }
+
+    fn k8s(urn_tail: &str, type_: &str, id: &str, parent: Option<&str>) -> serde_json::Value {
+        json!({"urn": format!("urn:pulumi:dev::p::{urn_tail}"), "type": type_, "custom": true, "id": id,
+               "parent": parent.map(|p| format!("urn:pulumi:dev::p::{p}"))})
+    }
+
+    #[test]
+    fn applications_are_flagged_and_the_platform_is_not() {
+        let ex = export(json!([
+            {"urn": "urn:pulumi:dev::p::pulumi:pulumi:Stack::p-dev", "type": "pulumi:pulumi:Stack"},
+            k8s("kubernetes:apps/v1:Deployment::api", "kubernetes:apps/v1:Deployment", "shop/api", None),
+            k8s("kubernetes:core/v1:ConfigMap::auth", "kubernetes:core/v1:ConfigMap", "kube-system/aws-auth", None),
+            k8s("kubernetes:core/v1:ConfigMap::shared", "kubernetes:core/v1:ConfigMap", "kube-system/cluster-shared-config", None),
+            k8s("kubernetes:core/v1:Namespace::shop", "kubernetes:core/v1:Namespace", "shop", None),
+            k8s("kubernetes:core/v1:ResourceQuota::q", "kubernetes:core/v1:ResourceQuota", "shop/q", None),
+            k8s("kubernetes:core/v1:LimitRange::l", "kubernetes:core/v1:LimitRange", "shop/l", None),
+            k8s("kubernetes:scheduling.k8s.io/v1:PriorityClass::pc", "kubernetes:scheduling.k8s.io/v1:PriorityClass", "high", None),
+            {"urn": "urn:pulumi:dev::p::kubernetes:helm.sh/v3:Chart::lbc", "type": "kubernetes:helm.sh/v3:Chart"},
+            k8s("kubernetes:helm.sh/v3:Chart$kubernetes:apps/v1:Deployment::lbc", "kubernetes:apps/v1:Deployment", "shop/lbc",
+                Some("kubernetes:helm.sh/v3:Chart::lbc")),
+        ]));
+        let findings = check(
+            &ex,
+            &Source::StackExport {
+                file: "e.json".into(),
+            },
+        );
+        let names: Vec<&str> = findings.iter().filter_map(|f| f.name.as_deref()).collect();
+        assert_eq!(names, ["api"]);
+        assert_eq!(findings[0].rule, "state.application");
+        assert!(findings[0]
+            .urn
+            .as_deref()
+            .unwrap()
+            .ends_with("Deployment::api"));
+    }
+}

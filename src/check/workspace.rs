@@ -1,0 +1,601 @@
+//! A strata workspace against the rule: drift, wiring, the boundary and the layer of every
+//! object an Application deploys.
+//!
+//! - Drift: each file strata owns (the lock's entries, seeds excepted: those are their
+//!   owners') still holds what strata wrote; shared files still hold strata's own keys; and
+//!   `strata.toml` agrees with the disk (the checks of `strata list`, passed in).
+//! - Wiring: every Application's path exists; every service is reached by its environments'
+//!   app-of-apps; no overlay is left that no Application deploys.
+//! - The boundary: the environments' AppProjects are the foundation's (issue 8), so the gitops
+//!   repo holds no AppProject, no `clusterResourceWhitelist` and no cluster-scoped object, and
+//!   every Application uses its environment's project and deploys to its namespace only.
+//! - Layers: nothing an Application deploys is a platform kind (Namespace, quota, role, CRD,
+//!   storage class, node infrastructure).
+//!
+//! Reads the workspace once (every gitops manifest on all cores); writes nothing.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::rc::Rc;
+
+use serde_json::Value;
+
+use crate::check::gitops::{display_name, fix_for};
+use crate::check::kinds::{self, Class, Row};
+use crate::check::manifests::{self, Deployed, Object};
+use crate::check::{Finding, Source};
+use crate::lock;
+use crate::pack::{self, Layer};
+use crate::repo::Repo;
+use crate::workspace::Workspace;
+
+/// The in-cluster API server: the only destination strata's Applications have.
+pub const IN_CLUSTER: &str = "https://kubernetes.default.svc";
+
+fn source_of(workspace: &Workspace, repo: Repo) -> Source {
+    Source::Workspace {
+        repo: repo.to_string(),
+        root: workspace.roots[&repo].display().to_string(),
+    }
+}
+
+/// Checks a workspace; `answers_drift` is what `strata list` found.
+pub fn check(workspace: &Workspace, answers_drift: &[String]) -> Vec<Finding> {
+    let gitops_root = workspace.roots[&Repo::Gitops].clone();
+    let gitops = source_of(workspace, Repo::Gitops);
+    let files = manifests::files_under(&gitops_root);
+    let texts = manifests::read_all(&gitops_root, &files);
+    let mut findings = Vec::new();
+
+    findings.extend(drift(workspace, &texts));
+    for line in answers_drift {
+        findings.push(
+            Finding::new("drift.answers", &gitops, line.clone())
+                .fix("restore the missing files from git, or remove what strata no longer knows (`strata remove ...`)"),
+        );
+    }
+
+    // Every object of every manifest; Applications are parsed whole.
+    let mut objects: Vec<Object> = Vec::new();
+    for (file, text) in &texts {
+        objects.extend(manifests::objects_in(file, text, &|kind| {
+            kind == "Application"
+        }));
+    }
+    // Only what the walk read: it follows no symbolic link, so nothing outside the repo is read.
+    let read = |rel: &str| -> Option<String> { texts.get(rel).cloned() };
+
+    let envs: BTreeMap<&str, &str> = workspace
+        .answers
+        .environments
+        .iter()
+        .map(|e| (e.name.as_str(), e.name.as_str()))
+        .collect();
+    let url = workspace.answers.repos.gitops_url.as_str();
+
+    // What each environment's app-of-apps lists.
+    let mut listed: BTreeSet<String> = BTreeSet::new();
+    for env in envs.keys() {
+        let dir = format!("apps/{env}");
+        if let Some(kustomization) = manifests::kustomization_in(&gitops_root, &dir) {
+            let parsed = read(&kustomization).and_then(|t| crate::yaml::parse(&t).ok());
+            for entry in parsed
+                .as_ref()
+                .and_then(|v| v.get("resources"))
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
+                listed.insert(manifests::join(&dir, entry));
+            }
+        }
+    }
+
+    let mut cache: BTreeMap<String, Rc<Deployed>> = BTreeMap::new();
+    let mut deployed_files: BTreeSet<(String, usize)> = BTreeSet::new();
+    let mut app_paths: BTreeSet<String> = BTreeSet::new();
+    let mut reached: BTreeSet<(String, String)> = BTreeSet::new();
+    for app in objects
+        .iter()
+        .filter(|o| o.kind == "Application" && kinds::group_of(&o.api_version) == "argoproj.io")
+    {
+        let parts: Vec<&str> = app.file.split('/').collect();
+        let env = (parts.len() == 3 && parts[0] == "apps").then(|| parts[1]);
+        let spec = app.doc.as_ref().and_then(|d| d.get("spec"));
+        let name = display_name(&app.name);
+        if let (Some(env), Some(spec)) = (env, spec) {
+            if let Some(namespace) = envs.get(env) {
+                check_fence(&gitops, app, spec, env, namespace, &mut findings);
+            }
+        }
+        let mut sources: Vec<&Value> = Vec::new();
+        if let Some(spec) = spec {
+            sources.extend(spec.get("source"));
+            sources.extend(
+                spec.get("sources")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten(),
+            );
+        }
+        for src in sources {
+            let repo_url = src
+                .get("repoURL")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let Some(path) = src.get("path").and_then(Value::as_str) else {
+                continue;
+            };
+            if !same_repo(repo_url, url) {
+                continue;
+            }
+            let path = manifests::join("", path);
+            app_paths.insert(path.clone());
+            if listed.contains(&app.file) {
+                if let Some(env) = env {
+                    reached.insert((env.to_string(), path.clone()));
+                }
+            }
+            if manifests::escapes("", src["path"].as_str().unwrap_or_default())
+                || !gitops_root.join(&path).is_dir()
+            {
+                findings.push(
+                    Finding::new(
+                        "wiring.application-path",
+                        &gitops,
+                        format!("Application `{name}` deploys `{path}`, which the gitops repo does not have"),
+                    )
+                    .row(Row::ContinuousDelivery)
+                    .at(&app.file, Some(app.line))
+                    .object("Application", &app.name, app.namespace.as_deref())
+                    .fix("point `spec.source.path` at an existing directory, or restore it (`strata list` shows what strata expects)"),
+                );
+                continue;
+            }
+            let deployed = manifests::deployed_by(&gitops_root, &path, &read, &mut cache);
+            for object in &deployed.objects {
+                deployed_files.insert((object.file.clone(), object.line));
+                if let Class::Platform(row, what) =
+                    kinds::classify(&object.api_version, &object.kind)
+                {
+                    findings.push(
+                        Finding::new(
+                            "layer.platform-kind",
+                            &gitops,
+                            format!(
+                                "Application `{name}` deploys {} `{}` ({what})",
+                                object.kind,
+                                display_name(&object.name)
+                            ),
+                        )
+                        .row(row)
+                        .at(&object.file, Some(object.line))
+                        .object(&object.kind, &object.name, object.namespace.as_deref())
+                        .fix(fix_for(row, &object.kind)),
+                    );
+                }
+            }
+            for missing in &deployed.unresolved {
+                findings.push(
+                    Finding::new(
+                        "wiring.application-path",
+                        &gitops,
+                        format!("Application `{name}` deploys `{path}`, whose kustomization names `{missing}`, which is missing or outside the repo"),
+                    )
+                    .row(Row::ContinuousDelivery)
+                    .at(&app.file, Some(app.line))
+                    .fix("fix the `resources` entry, or restore the file"),
+                );
+            }
+        }
+    }
+
+    // Every service is reached in each of its environments.
+    for (service, values) in &workspace.answers.services {
+        for env in values.envs.keys() {
+            let path = format!("services/{service}/overlays/{env}");
+            if !reached.contains(&(env.clone(), path.clone())) {
+                findings.push(
+                    Finding::new(
+                        "wiring.unreached",
+                        &gitops,
+                        format!("service `{service}` is not reached in `{env}`: no Application listed in `apps/{env}/kustomization.yaml` deploys `{path}`"),
+                    )
+                    .row(Row::ContinuousDelivery)
+                    .at(format!("apps/{env}/kustomization.yaml"), None)
+                    .fix(format!("list `{service}.yaml` in `apps/{env}/kustomization.yaml` and restore `apps/{env}/{service}.yaml` (its path is `{path}`)")),
+                );
+            }
+        }
+    }
+
+    // No overlay without an Application.
+    let overlays: BTreeSet<String> = files
+        .iter()
+        .filter_map(|f| {
+            let parts: Vec<&str> = f.split('/').collect();
+            (parts.len() >= 5 && parts[0] == "services" && parts[2] == "overlays")
+                .then(|| parts[..4].join("/"))
+        })
+        .collect();
+    for overlay in overlays.difference(&app_paths) {
+        findings.push(
+            Finding::new(
+                "wiring.orphan-overlay",
+                &gitops,
+                format!("overlay `{overlay}` is deployed by no Application"),
+            )
+            .row(Row::ContinuousDelivery)
+            .at(overlay.clone(), None)
+            .fix("delete it, or add the environment to the service (`strata remove` deletes what it removes whole)"),
+        );
+    }
+
+    // The boundary: what lies in the repo outside what the Applications deploy.
+    for object in &objects {
+        if deployed_files.contains(&(object.file.clone(), object.line)) {
+            continue;
+        }
+        let name = display_name(&object.name);
+        match kinds::classify(&object.api_version, &object.kind) {
+            Class::Platform(row, _) if object.kind == "AppProject" => findings.push(
+                Finding::new(
+                    "boundary.appproject",
+                    &gitops,
+                    format!("AppProject `{name}` is in the gitops repo: whoever merges here could widen it"),
+                )
+                .row(row)
+                .at(&object.file, Some(object.line))
+                .object(&object.kind, &object.name, object.namespace.as_deref())
+                .fix("delete it: each environment's AppProject is defined by the foundation (Pulumi), with the namespaces and quotas it guards"),
+            ),
+            Class::Platform(row @ (Row::ClusterScoped | Row::Foundational), what) => findings.push(
+                Finding::new(
+                    "boundary.cluster-scoped",
+                    &gitops,
+                    format!("{} `{name}` ({what}) is in the gitops repo", object.kind),
+                )
+                .row(row)
+                .at(&object.file, Some(object.line))
+                .object(&object.kind, &object.name, object.namespace.as_deref())
+                .fix(fix_for(row, &object.kind)),
+            ),
+            Class::Platform(row, what) => findings.push(
+                Finding::new(
+                    "boundary.platform-object",
+                    &gitops,
+                    format!("{} `{name}` ({what}) is in the gitops repo", object.kind),
+                )
+                .row(row)
+                .at(&object.file, Some(object.line))
+                .object(&object.kind, &object.name, object.namespace.as_deref())
+                .fix(fix_for(row, &object.kind)),
+            ),
+            Class::Application | Class::Unknown => {}
+        }
+    }
+    for (file, text) in &texts {
+        for (index, line) in text.lines().enumerate() {
+            let key = line.trim_start().trim_start_matches("- ");
+            if key.starts_with("clusterResourceWhitelist:")
+                || key.starts_with("\"clusterResourceWhitelist\"")
+            {
+                findings.push(
+                    Finding::new(
+                        "boundary.cluster-whitelist",
+                        &gitops,
+                        "a `clusterResourceWhitelist` is in the gitops repo: it lets Applications create cluster-scoped objects".to_string(),
+                    )
+                    .row(Row::ClusterScoped)
+                    .at(file.clone(), Some(index + 1))
+                    .fix("delete it: cluster-scoped objects are the foundation's, and the foundation's AppProjects allow none"),
+                );
+            }
+        }
+    }
+    findings
+}
+
+/// Whether two git URLs name the same repo (`.git` and a trailing `/` aside).
+fn same_repo(a: &str, b: &str) -> bool {
+    let norm = |u: &str| {
+        u.trim_end_matches('/')
+            .trim_end_matches(".git")
+            .to_ascii_lowercase()
+    };
+    norm(a) == norm(b)
+}
+
+/// An Application of environment `env` uses project `env` and deploys to the environment's
+/// namespace in this cluster, nothing else.
+fn check_fence(
+    source: &Source,
+    app: &Object,
+    spec: &Value,
+    env: &str,
+    namespace: &str,
+    findings: &mut Vec<Finding>,
+) {
+    let name = display_name(&app.name);
+    let project = spec
+        .get("project")
+        .and_then(Value::as_str)
+        .unwrap_or("default");
+    if project != env {
+        findings.push(
+            Finding::new(
+                "boundary.application-project",
+                source,
+                format!("Application `{name}` of environment `{env}` uses project `{project}`, not `{env}`"),
+            )
+            .row(Row::PlatformOwned)
+            .at(&app.file, Some(app.line))
+            .object("Application", &app.name, app.namespace.as_deref())
+            .fix(format!("set `spec.project: {env}`: the environment's AppProject (the foundation's) is its only fence")),
+        );
+    }
+    let destination = spec.get("destination");
+    let server = destination
+        .and_then(|d| d.get("server"))
+        .and_then(Value::as_str);
+    let cluster_name = destination
+        .and_then(|d| d.get("name"))
+        .and_then(Value::as_str);
+    let dest_namespace = destination
+        .and_then(|d| d.get("namespace"))
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let in_cluster = server.map_or(cluster_name == Some("in-cluster"), |s| {
+        s.trim_end_matches('/') == IN_CLUSTER
+    });
+    if dest_namespace != namespace || !in_cluster {
+        findings.push(
+            Finding::new(
+                "boundary.application-destination",
+                source,
+                format!(
+                    "Application `{name}` of environment `{env}` deploys to {} namespace `{dest_namespace}`, not to `{namespace}` in this cluster",
+                    server.or(cluster_name).unwrap_or("(no cluster)")
+                ),
+            )
+            .row(Row::PlatformOwned)
+            .at(&app.file, Some(app.line))
+            .object("Application", &app.name, app.namespace.as_deref())
+            .fix(format!("set `spec.destination` to server `{IN_CLUSTER}` and namespace `{namespace}`")),
+        );
+    }
+}
+
+/// The layer of each repo, for telling seeds and shared files from owned ones.
+fn layer_of(workspace: &Workspace, repo: Repo) -> Option<Layer> {
+    match repo {
+        Repo::Gitops => Some(pack::gitops_layer()),
+        Repo::Foundation => pack::foundation_layer(&workspace.answers.pack).ok(),
+    }
+}
+
+/// Whether `path` is an instance of a template path (`__service__`, `__env__`, `__stack__`
+/// stand for any text within one component). Cheap: no glob is compiled, which matters for a
+/// lock of thousands of entries.
+fn instance_of(template: &str, path: &str) -> bool {
+    let (mut t, mut p) = (template.split('/'), path.split('/'));
+    loop {
+        match (t.next(), p.next()) {
+            (None, None) => return true,
+            (Some(a), Some(b)) if component_match(a, b) => {}
+            _ => return false,
+        }
+    }
+}
+
+fn component_match(template: &str, actual: &str) -> bool {
+    let mut parts: Vec<&str> = Vec::new();
+    let mut rest = template;
+    while let Some(start) = rest.find("__") {
+        let Some(len) = rest[start + 2..].find("__") else {
+            break;
+        };
+        parts.push(&rest[..start]);
+        rest = &rest[start + 2 + len + 2..];
+    }
+    parts.push(rest);
+    if parts.len() == 1 {
+        return template == actual;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !actual.starts_with(first)
+        || !actual.ends_with(last)
+        || actual.len() < first.len() + last.len()
+    {
+        return false;
+    }
+    let mut middle = &actual[first.len()..actual.len() - last.len()];
+    for part in &parts[1..parts.len() - 1] {
+        match middle.find(part) {
+            Some(at) => middle = &middle[at + part.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+/// The template paths of a layer (placeholders kept, `.tera` stripped): the seeds, and the
+/// shared files with their containers.
+struct Templates {
+    seeds: Vec<String>,
+    shared: Vec<(String, Vec<String>)>,
+}
+
+impl Templates {
+    fn of(layer: &Layer) -> Self {
+        let mut seeds = Vec::new();
+        let mut shared = Vec::new();
+        for file in &layer.files {
+            let template = file.path.strip_suffix(".tera").unwrap_or(file.path);
+            if layer.is_seed(template) {
+                seeds.push(template.to_string());
+            }
+            if let Some(containers) = layer.shared(template) {
+                shared.push((template.to_string(), containers.to_vec()));
+            }
+        }
+        Self { seeds, shared }
+    }
+
+    fn is_seed(&self, path: &str) -> bool {
+        self.seeds.iter().any(|t| instance_of(t, path))
+    }
+
+    /// The containers strata owns in a shared file, by its instance path.
+    fn shared(&self, path: &str) -> Option<&[String]> {
+        self.shared
+            .iter()
+            .find(|(t, _)| instance_of(t, path))
+            .map(|(_, c)| c.as_slice())
+    }
+}
+
+/// Owned files that differ from what strata wrote, or are gone.
+fn drift(workspace: &Workspace, texts: &BTreeMap<String, String>) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for repo in Repo::BOTH {
+        let source = source_of(workspace, repo);
+        let root = &workspace.roots[&repo];
+        let Some(layer) = layer_of(workspace, repo) else {
+            continue;
+        };
+        let templates = Templates::of(&layer);
+        let lock = &workspace.locks[&repo];
+        let owned: Vec<(&String, &String)> = lock
+            .files
+            .iter()
+            .filter(|(path, _)| !templates.is_seed(path))
+            .collect();
+        // A symbolic link is read as nothing: strata wrote a file there, and reads through no link.
+        let bytes_of = |path: &str| -> Option<Vec<u8>> {
+            match (repo, texts.get(path)) {
+                (Repo::Gitops, Some(text)) => Some(text.as_bytes().to_vec()),
+                _ if std::fs::symlink_metadata(root.join(path)).is_ok_and(|m| !m.is_file()) => None,
+                _ => std::fs::read(root.join(path)).ok(),
+            }
+        };
+        let results: Vec<Option<Finding>> = parallel_map(&owned, |(path, recorded)| {
+            let path = path.as_str();
+            let Some(bytes) = bytes_of(path) else {
+                return Some(
+                    Finding::new(
+                        "drift.owned-file",
+                        &source,
+                        format!("`{path}`, which strata owns, is gone"),
+                    )
+                    .row(Row::ContinuousDelivery)
+                    .at(path, None)
+                    .fix(format!(
+                        "restore it: `git -C {} checkout -- {path}`",
+                        root.display()
+                    )),
+                );
+            };
+            if let (Some(units), Some(containers)) = (lock.units.get(path), templates.shared(path))
+            {
+                let changed: Vec<String> = match crate::merge::units_of(&bytes, containers) {
+                    Ok(now) => units
+                        .iter()
+                        .filter(|(unit, hash)| {
+                            unit.as_str() != "#header" && now.get(*unit) != Some(*hash)
+                        })
+                        .map(|(unit, _)| unit.clone())
+                        .collect(),
+                    Err(_) => vec!["(the file no longer parses)".to_string()],
+                };
+                return (!changed.is_empty()).then(|| {
+                    Finding::new(
+                        "drift.owned-file",
+                        &source,
+                        format!(
+                            "`{path}` is shared: strata's own entries changed ({})",
+                            changed.join(", ")
+                        ),
+                    )
+                    .row(Row::ContinuousDelivery)
+                    .at(path, None)
+                    .fix("restore strata's entries (the others are yours), or run `strata upgrade` to rewrite only them")
+                });
+            }
+            (lock::hash(&bytes) != **recorded).then(|| {
+                Finding::new(
+                    "drift.owned-file",
+                    &source,
+                    format!("`{path}`, which strata owns, differs from what strata wrote"),
+                )
+                .row(Row::ContinuousDelivery)
+                .at(path, None)
+                .fix(format!(
+                    "restore it (`git -C {} checkout -- {path}`), or make the change where it belongs: the overlay of the environment (yours), or `strata.toml` and `strata upgrade`",
+                    root.display()
+                ))
+            })
+        });
+        findings.extend(results.into_iter().flatten());
+    }
+    findings
+}
+
+/// Maps on every core, keeping the order.
+fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map(std::num::NonZeroUsize::get)
+        .unwrap_or(2)
+        .clamp(1, 8);
+    let chunk = items.len().div_ceil(threads).max(1);
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("checking does not panic"))
+            .collect()
+    })
+}
+
+/// Whether `root` holds a strata repo (a lock), for choosing what `check` reads by default.
+pub fn is_strata_repo(root: &Path) -> bool {
+    root.join(lock::FILE_NAME).is_file()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instances_match_their_templates_component_by_component() {
+        assert!(instance_of(
+            "services/__service__/overlays/__env__/kustomization.yaml",
+            "services/api/overlays/dev/kustomization.yaml"
+        ));
+        assert!(instance_of("Pulumi.__stack__.yaml", "Pulumi.dev.yaml"));
+        assert!(!instance_of("Pulumi.__stack__.yaml", "Pulumi.yaml"));
+        assert!(!instance_of(
+            "services/__service__/base/x.yaml",
+            "services/api/base/y.yaml"
+        ));
+        assert!(!instance_of(
+            "services/__service__/x.yaml",
+            "services/a/b/x.yaml"
+        ));
+        assert!(instance_of("README.md", "README.md"));
+    }
+
+    #[test]
+    fn seeds_are_told_without_compiling_globs() {
+        let templates = Templates::of(&pack::gitops_layer());
+        assert!(templates.is_seed("services/api/overlays/dev/kustomization.yaml"));
+        assert!(templates.is_seed("services/api/overlays/dev/patch-hpa.yaml"));
+        assert!(!templates.is_seed("services/api/base/deployment.yaml"));
+        assert!(templates.shared("apps/dev/kustomization.yaml").is_some());
+    }
+}

@@ -1,0 +1,633 @@
+//! `strata migrate` (issue 11) on real Pulumi stack exports (`tests/data/stack-exports/`,
+//! sources in its `SOURCES.md`): what moves, what stays, the plan, adoption settings, and that
+//! not one secret value reaches either repo or strata's output.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use assert_fs::TempDir;
+use common::{commit_count, new_workspace, snapshot, strata};
+use serde_json::Value;
+use strata::stack_export::StackExport;
+
+const V4: &str = "tests/data/stack-exports/pulumi-eks-encryption-provider-k8s-v4.json";
+const V3: &str = "tests/data/stack-exports/pulumi-eks-encryption-provider-k8s-v3.json";
+const V3_SHOWN: &str =
+    "tests/data/stack-exports/constructed-pulumi-eks-encryption-provider-k8s-v3-show-secrets.json";
+const SHOP: &str = "tests/data/stack-exports/constructed-shop-adopt-in-place-k8s-v3.json";
+
+/// The secret values of the real exports, written out here so the test does not only trust
+/// strata's own collection of them: the v4 Secret's `data` (base64) and the v3 one's value
+/// and its base64 (from the recording's gRPC log).
+const KNOWN_SECRETS: &[&str] = &[
+    "MnJ9U3hCcHluPz9BPiY9N3U+Q0UwODwoTn19ZjRAc1U=",
+    "jMjJpvptBLM@aGLhl?4>PdMyUdQ02y*}",
+    "ak1qSnB2cHRCTE1AYUdMaGw/ND5QZE15VWRRMDJ5Kn0=",
+    "4dabf18193072939515e22adb298388d",
+    "ciphertext",
+];
+
+fn workspace() -> (TempDir, PathBuf, PathBuf) {
+    let tmp = TempDir::new().unwrap();
+    let (foundation, gitops) = new_workspace(
+        tmp.path(),
+        &[
+            "--envs",
+            "dev,prod",
+            "--services",
+            "api",
+            "--domain",
+            "example.com",
+        ],
+    );
+    (tmp, foundation, gitops)
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn migrate(gitops: &Path, args: &[&str]) -> Run {
+    let output = strata()
+        .arg("migrate")
+        .arg("-C")
+        .arg(gitops)
+        .args(args)
+        .output()
+        .unwrap();
+    Run {
+        code: output.status.code().unwrap(),
+        stdout: String::from_utf8_lossy(&output.stdout).to_string(),
+        stderr: String::from_utf8_lossy(&output.stderr).to_string(),
+    }
+}
+
+/// The URNs a run says it moves.
+fn moved(run: &Run) -> BTreeSet<String> {
+    run.stdout
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("moves  "))
+        .map(|l| l.split(" -> ").next().unwrap().to_string())
+        .collect()
+}
+
+/// The URNs `strata check --stack-export` lists.
+fn checked(export: &str) -> BTreeSet<String> {
+    let output = strata()
+        .args(["check", "--json", "--stack-export", export])
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["urn"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Every file of a repo as text: the working tree and every blob of HEAD's tree.
+fn every_text(repo: &Path) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = snapshot(repo)
+        .into_iter()
+        .map(|(path, bytes)| (path, String::from_utf8_lossy(&bytes).to_string()))
+        .collect();
+    if let Ok(git) = git2::Repository::open(repo) {
+        if let Ok(head) = git.head().and_then(|h| h.peel_to_tree()) {
+            head.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
+                if let Ok(blob) = entry.to_object(&git).and_then(|o| o.peel_to_blob()) {
+                    out.push((
+                        format!("HEAD:{dir}{}", entry.name().unwrap_or_default()),
+                        String::from_utf8_lossy(blob.content()).to_string(),
+                    ));
+                }
+                git2::TreeWalkResult::Ok
+            })
+            .unwrap();
+        }
+    }
+    out
+}
+
+#[track_caller]
+fn assert_no_secret(export: &str, places: &[(String, String)]) {
+    let parsed = StackExport::load(Path::new(export)).unwrap();
+    let mut secrets: Vec<String> = parsed.secrets.iter().map(str::to_string).collect();
+    assert!(!secrets.is_empty(), "{export} holds secrets");
+    secrets.extend(KNOWN_SECRETS.iter().map(|s| s.to_string()));
+    for (place, text) in places {
+        for secret in &secrets {
+            assert!(
+                !text.contains(secret.as_str()),
+                "a secret value of `{export}` is in {place} ({} characters, starting `{}`)",
+                secret.len(),
+                secret.chars().take(3).collect::<String>()
+            );
+        }
+    }
+}
+
+#[test]
+fn the_real_v4_export_moves_its_deployment_and_secret_into_a_service() {
+    let (_tmp, foundation, gitops) = workspace();
+    let run = migrate(
+        &gitops,
+        &[
+            "--stack-export",
+            V4,
+            "--env",
+            "dev",
+            "--image",
+            "nginx-cfa406f4=nginx:1.27.3",
+            "--commit",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(commit_count(&gitops), 2, "one commit in the gitops repo");
+    assert_eq!(commit_count(&foundation), 2, "one commit in the foundation");
+
+    // Through the same path as `add service`: the answers and strata's files.
+    let answers: toml::Table =
+        toml::from_str(&fs::read_to_string(gitops.join("strata.toml")).unwrap()).unwrap();
+    let service = &answers["services"]["nginx-cfa406f4"];
+    assert_eq!(service["image"].as_str(), Some("nginx"));
+    assert_eq!(service["tag"].as_str(), Some("1.27.3"));
+    assert_eq!(service["port"].as_integer(), Some(8080));
+    assert_eq!(
+        service["secrets"].as_array().unwrap()[0].as_str(),
+        Some("dbPassword")
+    );
+    assert_eq!(service["expose"].as_str(), Some("none"));
+    assert_eq!(service["envs"]["dev"]["min_replicas"].as_integer(), Some(1));
+    assert!(service["envs"].get("prod").is_none());
+    for path in [
+        "services/nginx-cfa406f4/base/deployment.yaml",
+        "services/nginx-cfa406f4/overlays/dev/externalsecret.yaml",
+        "services/nginx-cfa406f4/overlays/dev/patch-pulumi-deployment.yaml",
+        "services/nginx-cfa406f4/overlays/dev/patch-argocd-adoption.yaml",
+        "apps/dev/nginx-cfa406f4.yaml",
+    ] {
+        assert!(gitops.join(path).is_file(), "{path}");
+    }
+    let overlay =
+        fs::read_to_string(gitops.join("services/nginx-cfa406f4/overlays/dev/kustomization.yaml"))
+            .unwrap();
+    assert!(overlay.contains("  - path: patch-pulumi-deployment.yaml\n    target: {kind: Deployment, name: nginx-cfa406f4}"));
+    assert!(overlay.contains("  - path: patch-argocd-adoption.yaml\n    target: {name: \".*\"}"));
+    let external =
+        fs::read_to_string(gitops.join("services/nginx-cfa406f4/overlays/dev/externalsecret.yaml"))
+            .unwrap();
+    assert!(
+        external.contains("key: \"acme/dev/nginx-cfa406f4\"")
+            && external.contains("property: \"dbPassword\"")
+    );
+    // The container keeps its name and reads the key from strata's Secret.
+    let patch: Value = serde_json::to_value(
+        strata::yaml::parse(
+            &fs::read_to_string(
+                gitops.join("services/nginx-cfa406f4/overlays/dev/patch-pulumi-deployment.yaml"),
+            )
+            .unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let ops = patch.as_array().unwrap();
+    let value_of = |path: &str| {
+        ops.iter()
+            .find(|op| op["path"] == path)
+            .map(|op| op["value"].clone())
+    };
+    assert_eq!(
+        value_of("/spec/template/spec/containers/0/name"),
+        Some(Value::from("nginx"))
+    );
+    assert_eq!(
+        value_of("/spec/selector").unwrap()["matchLabels"]["app"],
+        "nginx"
+    );
+    assert_eq!(
+        value_of("/spec/template/spec/containers/0/env").unwrap()[0]["valueFrom"]["secretKeyRef"]
+            ["name"],
+        "nginx-cfa406f4-secrets"
+    );
+
+    // The plan names every URN of the export: each that moves, each that stays with its reason.
+    let plan = fs::read_to_string(foundation.join("MIGRATION.md")).unwrap();
+    let export = StackExport::load(Path::new(V4)).unwrap();
+    for resource in &export.resources {
+        assert!(
+            plan.contains(&format!("`{}`", resource.urn)),
+            "{} missing from the plan",
+            resource.urn
+        );
+    }
+    for phase in ["## Phase 1", "## Phase 2", "## Phase 3", "## Phase 4"] {
+        assert!(plan.contains(phase), "{phase}");
+    }
+    assert!(plan.contains("retainOnDelete"));
+    assert!(plan.contains("delete[retain]"));
+    assert!(plan.contains("relocated from `default` to `dev`"));
+    assert!(plan.contains("pulumi-kubernetes v4"));
+    assert!(plan.contains("aws secretsmanager create-secret --name acme/dev/nginx-cfa406f4"));
+    // Dependents first: the Deployment uses the Secret.
+    let deployment = plan.find("pulumi state delete --stack test --yes 'urn:pulumi:test::encryption-provider::kubernetes:apps/v1:Deployment::nginx'").unwrap();
+    let secret = plan.find("pulumi state delete --stack test --yes 'urn:pulumi:test::encryption-provider::kubernetes:core/v1:Secret::db-password'").unwrap();
+    assert!(deployment < secret);
+    let script = fs::read_to_string(foundation.join("migration.sh")).unwrap();
+    assert!(script.contains("pulumi state delete --stack \"$STACK\" --yes \"$urn\""));
+    assert!(std::process::Command::new("bash")
+        .arg("-n")
+        .arg(foundation.join("migration.sh"))
+        .status()
+        .unwrap()
+        .success());
+
+    // The migrated workspace holds the rule, and its Pulumi stack's applications are exactly
+    // what moved.
+    strata()
+        .args(["check", "-C"])
+        .arg(&gitops)
+        .assert()
+        .success();
+    assert_eq!(moved(&run), checked(V4));
+    assert_eq!(moved(&run).len(), 2);
+}
+
+#[test]
+fn check_on_each_export_lists_exactly_what_migrate_moved() {
+    for (export, image) in [
+        (V4, "nginx-cfa406f4=nginx:1.27.3"),
+        (V3_SHOWN, "nginx-e76af785=nginx:1.27.3"),
+        (SHOP, "shop=ghcr.io/acme/shop:2.3.1"),
+    ] {
+        let (_tmp, _, gitops) = workspace();
+        let run = migrate(
+            &gitops,
+            &["--stack-export", export, "--env", "dev", "--image", image],
+        );
+        assert_eq!(run.code, 0, "{export}: {}\n{}", run.stdout, run.stderr);
+        let listed = checked(export);
+        let mut expected = moved(&run);
+        if export == SHOP {
+            // The CronJob is an application too, but not a Deployment: it stays, with its reason.
+            let cronjob = "urn:pulumi:dev::shop::kubernetes:batch/v1:CronJob::shop-report";
+            assert!(
+                run.stdout.contains(&format!("stays  {cronjob}: a CronJob")),
+                "{}",
+                run.stdout
+            );
+            expected.insert(cronjob.to_string());
+        }
+        assert_eq!(expected, listed, "{export}");
+    }
+}
+
+#[test]
+fn not_one_secret_value_reaches_either_repo_or_the_output() {
+    for (export, image) in [
+        (V4, "nginx-cfa406f4=nginx:1.27.3"),
+        (V3_SHOWN, "nginx-e76af785=nginx:1.27.3"),
+        (SHOP, "shop=ghcr.io/acme/shop:2.3.1"),
+    ] {
+        let (_tmp, foundation, gitops) = workspace();
+        let dry = migrate(
+            &gitops,
+            &[
+                "--stack-export",
+                export,
+                "--env",
+                "dev",
+                "--image",
+                image,
+                "--dry-run",
+            ],
+        );
+        assert_eq!(dry.code, 0, "{}", dry.stderr);
+        let run = migrate(
+            &gitops,
+            &[
+                "--stack-export",
+                export,
+                "--env",
+                "dev",
+                "--image",
+                image,
+                "--commit",
+            ],
+        );
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let checked_out = strata()
+            .args(["check", "--stack-export", export])
+            .output()
+            .unwrap();
+        let mut places = vec![
+            ("the dry run's stdout".to_string(), dry.stdout),
+            ("the dry run's stderr".to_string(), dry.stderr),
+            ("stdout".to_string(), run.stdout),
+            ("stderr".to_string(), run.stderr),
+            (
+                "check's output".to_string(),
+                String::from_utf8_lossy(&checked_out.stdout).to_string(),
+            ),
+        ];
+        for repo in [&foundation, &gitops] {
+            places.extend(every_text(repo));
+        }
+        assert!(places.iter().any(|(p, _)| p == "MIGRATION.md"));
+        assert_no_secret(export, &places);
+    }
+}
+
+#[test]
+fn a_sealed_v3_export_moves_nothing_writes_nothing_and_says_to_export_with_show_secrets() {
+    let (_tmp, foundation, gitops) = workspace();
+    let before = (snapshot(&foundation), snapshot(&gitops));
+    let run = migrate(
+        &gitops,
+        &[
+            "--stack-export",
+            V3,
+            "--env",
+            "dev",
+            "--image",
+            "nginx-e76af785=nginx:1.27.3",
+        ],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stdout.contains("--show-secrets"), "{}", run.stdout);
+    assert!(run.stdout.contains("stays  urn:pulumi:p-it-runner-encryption-7bcc1d8e::encryption-provider::kubernetes:core/v1:Secret::db-password"));
+    assert!(run.stderr.contains("nothing to move"));
+    assert_eq!(before, (snapshot(&foundation), snapshot(&gitops)));
+    assert_no_secret(
+        V3,
+        &[("stdout".into(), run.stdout), ("stderr".into(), run.stderr)],
+    );
+}
+
+#[test]
+fn an_image_without_a_tag_needs_one_before_the_deployment_moves() {
+    let (_tmp, _, gitops) = workspace();
+    let run = migrate(
+        &gitops,
+        &["--stack-export", V4, "--env", "dev", "--dry-run"],
+    );
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stdout.contains("--image nginx-cfa406f4=IMAGE:TAG"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_service_in_its_environments_namespace_is_adopted_in_place() {
+    let (_tmp, foundation, gitops) = workspace();
+    let run = migrate(&gitops, &["--stack-export", SHOP, "--env", "dev"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run
+        .stdout
+        .contains("service `shop` (adopted in place in `dev`)"));
+    let overlay = gitops.join("services/shop/overlays/dev");
+    for kept in [
+        "pulumi-service-shop-metrics.yaml",
+        "patch-pulumi-service.yaml",
+        "patch-pulumi-hpa.yaml",
+        "patch-pulumi-ingress.yaml",
+    ] {
+        assert!(overlay.join(kept).is_file(), "{kept}");
+    }
+    let answers: toml::Table =
+        toml::from_str(&fs::read_to_string(gitops.join("strata.toml")).unwrap()).unwrap();
+    let service = &answers["services"]["shop"];
+    assert_eq!(service["config"]["LOG_LEVEL"].as_str(), Some("info"));
+    assert_eq!(
+        service["config"]["CURRENCY"].as_str(),
+        Some("EUR"),
+        "literal env values are config"
+    );
+    assert_eq!(service["cpu_request"].as_str(), Some("250m"));
+    assert_eq!(service["health_path"].as_str(), Some("/healthz"));
+    assert_eq!(
+        service["envs"]["dev"]["max_replicas"].as_integer(),
+        Some(6),
+        "the HPA's bounds"
+    );
+    let keys: Vec<&str> = service["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        ["DB_PASSWORD", "DB_USER"],
+        "sealed keys read from managedFields"
+    );
+    // The Ingress is strata's, at Pulumi's host and path, with Pulumi's other annotations.
+    assert_eq!(
+        service["expose"].as_str(),
+        Some("public"),
+        "internet-facing"
+    );
+    assert_eq!(service["host"].as_str(), Some("shop.dev.example.com"));
+    assert_eq!(service["cpu_limit"].as_str(), Some("1"), "Pulumi's limit");
+    let ingress = fs::read_to_string(overlay.join("patch-pulumi-ingress.yaml")).unwrap();
+    assert!(
+        ingress.contains("target-type") && !ingress.contains("scheme"),
+        "{ingress}"
+    );
+    // A kept object is Pulumi's declaration, without Pulumi's residue and namespace.
+    let metrics = fs::read_to_string(overlay.join("pulumi-service-shop-metrics.yaml")).unwrap();
+    assert!(metrics.contains("name: shop-metrics") && metrics.contains("prometheus.io/port"));
+    for residue in ["managed-by", "last-applied", "namespace", "clusterIP"] {
+        assert!(!metrics.contains(residue), "{residue} in {metrics}");
+    }
+    let adoption = fs::read_to_string(overlay.join("patch-argocd-adoption.yaml")).unwrap();
+    assert!(adoption.contains("argocd.argoproj.io/sync-options: ServerSideApply=true,Prune=false"));
+    let plan = fs::read_to_string(foundation.join("MIGRATION.md")).unwrap();
+    assert!(plan.contains("pulumi-kubernetes v3"));
+    assert!(plan.contains(
+        "kubectl -n dev annotate deployment shop kubectl.kubernetes.io/last-applied-configuration-"
+    ));
+    assert!(plan.contains("kubectl -n dev delete horizontalpodautoscaler shop-hpa"));
+    assert!(plan.contains("made by the Helm chart `metrics`"));
+}
+
+#[test]
+fn bad_input_exits_2_and_writes_nothing() {
+    let (tmp, foundation, gitops) = workspace();
+    let before = (snapshot(&foundation), snapshot(&gitops));
+    let broken = tmp.path().join("broken.json");
+    fs::write(
+        &broken,
+        "{\"version\": 3, \"deployment\": {\"resources\": 7}}",
+    )
+    .unwrap();
+    for (args, says) in [
+        (
+            vec!["--stack-export", V4, "--env", "staging"],
+            "names an environment the workspace does not have",
+        ),
+        (
+            vec!["--stack-export", V4, "--env", "Dev!"],
+            "environment name",
+        ),
+        (
+            vec!["--stack-export", broken.to_str().unwrap(), "--env", "dev"],
+            "is not a list",
+        ),
+        (
+            vec!["--stack-export", "/nonexistent.json", "--env", "dev"],
+            "cannot be read",
+        ),
+        (
+            vec![
+                "--stack-export",
+                V4,
+                "--env",
+                "dev",
+                "--image",
+                "nginx-cfa406f4=nginx",
+            ],
+            "has no tag",
+        ),
+        (
+            vec![
+                "--stack-export",
+                V4,
+                "--env",
+                "dev",
+                "--image",
+                "web=nginx:1.27.3",
+            ],
+            "no Deployment of the export",
+        ),
+        (
+            vec!["--stack-export", V4, "--env", "dev", "--image", "nope"],
+            "is not `KEY=VALUE`",
+        ),
+    ] {
+        let run = migrate(&gitops, &args);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains(says),
+            "{args:?}: `{says}` not in {}",
+            run.stderr
+        );
+        assert!(run.stderr.contains("nothing was written"));
+    }
+    let elsewhere = strata()
+        .args(["migrate", "--stack-export", V4, "--env", "dev", "-C"])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(elsewhere.status.code(), Some(2));
+    assert_eq!(before, (snapshot(&foundation), snapshot(&gitops)));
+}
+
+#[test]
+fn a_dry_run_prints_the_changes_and_writes_nothing() {
+    let (_tmp, foundation, gitops) = workspace();
+    let before = (snapshot(&foundation), snapshot(&gitops));
+    let run = migrate(
+        &gitops,
+        &[
+            "--stack-export",
+            V4,
+            "--env",
+            "dev",
+            "--image",
+            "nginx-cfa406f4=nginx:1.27.3",
+            "--dry-run",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("+++ b/MIGRATION.md"));
+    assert!(run
+        .stdout
+        .contains("+++ b/services/nginx-cfa406f4/overlays/dev/patch-argocd-adoption.yaml"));
+    assert!(run.stderr.contains("dry run: nothing was written"));
+    assert_eq!(before, (snapshot(&foundation), snapshot(&gitops)));
+}
+
+#[test]
+fn a_failure_midway_leaves_both_repos_as_they_were() {
+    for fault in ["after-writes:3", "between-repos", "commit:gitops"] {
+        let (_tmp, foundation, gitops) = workspace();
+        let before = (snapshot(&foundation), snapshot(&gitops));
+        let commits = (commit_count(&foundation), commit_count(&gitops));
+        let output = strata()
+            .env("STRATA_FAULT", fault)
+            .args([
+                "migrate",
+                "--stack-export",
+                V4,
+                "--env",
+                "dev",
+                "--image",
+                "nginx-cfa406f4=nginx:1.27.3",
+                "--commit",
+                "-C",
+            ])
+            .arg(&gitops)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1), "{fault}");
+        assert_eq!(
+            before,
+            (snapshot(&foundation), snapshot(&gitops)),
+            "{fault}"
+        );
+        assert_eq!(
+            commits,
+            (commit_count(&foundation), commit_count(&gitops)),
+            "{fault}"
+        );
+    }
+}
+
+#[test]
+fn the_plan_of_an_earlier_migration_is_not_overwritten_unless_forced() {
+    let (_tmp, foundation, gitops) = workspace();
+    let first = migrate(
+        &gitops,
+        &[
+            "--stack-export",
+            V4,
+            "--env",
+            "dev",
+            "--image",
+            "nginx-cfa406f4=nginx:1.27.3",
+            "--commit",
+        ],
+    );
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let second = migrate(
+        &gitops,
+        &["--stack-export", SHOP, "--env", "prod", "--commit"],
+    );
+    assert_eq!(second.code, 1);
+    assert!(second.stderr.contains("MIGRATION.md"), "{}", second.stderr);
+    let forced = migrate(
+        &gitops,
+        &[
+            "--stack-export",
+            SHOP,
+            "--env",
+            "prod",
+            "--commit",
+            "--force",
+        ],
+    );
+    assert_eq!(forced.code, 0, "{}", forced.stderr);
+    assert!(fs::read_to_string(foundation.join("MIGRATION.md"))
+        .unwrap()
+        .contains("stack `dev`"));
+    assert!(forced.stdout.contains("relocated from `dev`"));
+}
