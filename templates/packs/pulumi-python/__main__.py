@@ -45,8 +45,13 @@ def main() -> None:
         settings, cluster, platform.platform_namespaces["argocd"], addons.external_secrets, aws_context
     )
     service_roles = create_service_roles(settings, cluster)
+    # The root Applications wait for the repo credential and for the IngressClasses: the load
+    # balancer controller's webhook rejects an Ingress whose class does not exist yet.
     hand_over_to_gitops(
-        settings, cluster, addons.argocd, [repo_credentials.external_secret] if repo_credentials else []
+        settings,
+        cluster,
+        addons.argocd,
+        [*([repo_credentials.external_secret] if repo_credentials else []), *ingress_classes.values()],
     )
 
     pulumi.export("clusterName", settings.cluster_name)
