@@ -8,9 +8,8 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
-use common::{new_workspace, strata};
+use common::{git, new_workspace, strata};
 
 /// The text of every block of a stack file that is not strata's: top-level keys other than
 /// `config`, and `config` entries other than `ours` (the keys of strata's fresh render).
@@ -49,18 +48,6 @@ fn foreign_blocks(text: &str, ours: &[String]) -> Vec<String> {
     }
     flush(&mut current, &mut blocks);
     blocks
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let status = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .status()
-        .unwrap();
-    assert!(status.success(), "git {args:?}");
 }
 
 fn run(dir: &Path, args: &[&str]) {

@@ -78,3 +78,17 @@ pub fn without_history(text: &[u8]) -> String {
     table.remove("history");
     toml::to_string(&table).unwrap()
 }
+
+/// Runs `git ARGS` in `dir` with a test identity and `main` as the first branch, asserting
+/// success.
+pub fn git(dir: &Path, args: &[&str]) {
+    let status = std::process::Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+        .args(["-c", "init.defaultBranch=main", "-C"])
+        .arg(dir)
+        .args(args)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .status()
+        .unwrap();
+    assert!(status.success(), "git {args:?}");
+}
