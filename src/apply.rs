@@ -541,3 +541,67 @@ fn move_all(moves: &[(PathBuf, PathBuf)]) -> Result<()> {
     }
     Ok(())
 }
+
+/// Creates the repos of a new workspace from a plan of creates (`strata new`): each repo is
+/// written into a staging directory beside its target (one thread per repo), committed when
+/// `message` is given (with `refs/strata/base` at the first commit: strata's render of every
+/// file, the base of later merges), and moved into place only when both are complete. On any
+/// failure, or an interrupt, the staging directory goes and nothing was written.
+pub fn create(
+    out: &Path,
+    project: &str,
+    targets: &BTreeMap<Repo, PathBuf>,
+    plan: &Plan,
+    message: Option<&(dyn Fn(Repo) -> String + Sync)>,
+) -> Result<()> {
+    fs::create_dir_all(out)
+        .with_context(|| format!("creating `{}`", out.display()))
+        .context(crate::error::NOTHING_WRITTEN)?;
+    let staging = staging_dir(out, project)?;
+    let write_repo = |repo: Repo, root: &Path| -> Result<()> {
+        let mut journal = Journal::new();
+        let mut committed: Vec<(&str, &[u8])> = Vec::new();
+        for change in plan.changes.iter().filter(|c| c.repo == repo) {
+            let bytes = change
+                .new
+                .as_deref()
+                .context("a new workspace holds only files to create")?;
+            journal.write_new(&root.join(&change.path), bytes)?;
+            committed.push((&change.path, bytes));
+        }
+        if let Some(message) = message {
+            maybe_fail(&format!("commit:{repo}"))?;
+            git::init_and_commit(root, &committed, &message(repo))?;
+            let git = git2::Repository::open(root)?;
+            let head = git.head()?.peel_to_commit()?.id();
+            git.reference(crate::base::REF, head, true, "strata: record the render")?;
+        }
+        Ok(())
+    };
+    let staged: BTreeMap<Repo, PathBuf> = targets
+        .iter()
+        .map(|(repo, target)| {
+            let name = target.file_name().map(PathBuf::from).unwrap_or_default();
+            (*repo, staging.join(name))
+        })
+        .collect();
+    let results: Vec<Result<()>> = std::thread::scope(|threads| {
+        let handles: Vec<_> = staged
+            .iter()
+            .map(|(repo, root)| threads.spawn(move || write_repo(*repo, root)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("writing a repo does not panic"))
+            .collect()
+    });
+    let result = results.into_iter().collect::<Result<()>>().and_then(|()| {
+        let moves: Vec<_> = staged
+            .iter()
+            .map(|(repo, from)| (from.clone(), targets[repo].clone()))
+            .collect();
+        move_into_place(&moves)
+    });
+    let _ = fs::remove_dir_all(&staging);
+    result.context(crate::error::NOTHING_WRITTEN)
+}

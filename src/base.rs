@@ -134,6 +134,34 @@ pub fn record(root: &Path, updates: &[(&str, Option<&[u8]>)]) -> Result<()> {
     Ok(())
 }
 
+/// Records the renders of an applied plan as the bases of later merges, in each repo. A
+/// failure loses only merge bases, never work: it is reported and the command still succeeds.
+pub fn record_plan(
+    roots: &std::collections::BTreeMap<crate::repo::Repo, std::path::PathBuf>,
+    changes: &[crate::plan::Change],
+) {
+    use crate::plan::Action;
+    for (repo, root) in roots {
+        let updates: Vec<(&str, Option<&[u8]>)> = changes
+            .iter()
+            .filter(|c| c.repo == *repo)
+            .filter_map(|c| match c.action {
+                Action::Create | Action::Update | Action::Unchanged => {
+                    Some((c.path.as_str(), c.recorded()))
+                }
+                Action::KeepSeed if c.render.is_some() => Some((c.path.as_str(), c.recorded())),
+                Action::Delete => Some((c.path.as_str(), None)),
+                _ => None,
+            })
+            .collect();
+        if let Err(err) = record(root, &updates) {
+            eprintln!(
+                "warning: {repo}: could not record the merge bases of `strata upgrade`: {err:#}"
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

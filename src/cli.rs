@@ -228,6 +228,9 @@ pub struct RemoveArgs {
 
 #[derive(Debug, Args)]
 pub struct UpgradeArgs {
+    /// Write nothing; exit 1 when the upgrade would change anything (for CI).
+    #[arg(long, conflicts_with_all = ["dry_run", "commit", "force"])]
+    pub check: bool,
     #[command(flatten)]
     pub change: ChangeArgs,
 }

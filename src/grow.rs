@@ -314,6 +314,19 @@ pub fn remove_service(answers: &mut Answers, name: &str) -> Result<(), Problems>
     Ok(())
 }
 
+/// Carries the answers to the running strata (`strata upgrade`); returns the commit message.
+pub fn upgrade(answers: &mut Answers, running: &str) -> String {
+    let message = format!(
+        "Upgrade to strata {running} (from {})",
+        answers.strata_version
+    );
+    if answers.strata_version != running {
+        answers.strata_version = running.to_string();
+        answers.history.push(format!("upgrade to {running}"));
+    }
+    message
+}
+
 /// Removes an environment and every service's overlay in it. A service left with no
 /// environment is refused: remove the service instead.
 pub fn remove_env(answers: &mut Answers, name: &str) -> Result<(), Problems> {

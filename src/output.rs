@@ -44,3 +44,55 @@ macro_rules! out {
         $crate::output::text(format_args!($($arg)*))
     };
 }
+
+/// Prints the unified diff of every change that writes, removes or conflicts, each under the
+/// name of its repo: the one dry-run format of every command.
+pub fn diffs(changes: &[crate::plan::Change]) -> io::Result<()> {
+    use crate::plan::Action;
+    for change in changes
+        .iter()
+        .filter(|c| c.touches_disk() || matches!(c.action, Action::Conflict(_)))
+    {
+        let diff = crate::plan::diff(change);
+        if !diff.is_empty() {
+            line(format_args!("# {} repo", change.repo))?;
+            text(format_args!("{diff}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Prints an upgrade's suggestions for seeds (stdout) and a warning naming them (stderr).
+pub fn suggestions(suggestions: &[crate::plan::Suggestion]) -> io::Result<()> {
+    if suggestions.is_empty() {
+        return Ok(());
+    }
+    for s in suggestions {
+        line(format_args!(
+            "# suggestion: the template of {} `{}` (yours, not rewritten) changed:",
+            s.repo, s.path
+        ))?;
+        text(format_args!("{}", s.diff))?;
+    }
+    eprintln!(
+        "warning: {} file(s) you edited were not rewritten, but their template changed; apply the suggestions printed above, or they may not work with the rest of the upgrade:",
+        suggestions.len()
+    );
+    for s in suggestions {
+        eprintln!("  - {} `{}`", s.repo, s.path);
+    }
+    Ok(())
+}
+
+/// Prints a command's outcome on stderr (status, not a result), or as JSON on stdout.
+pub fn outcome(outcome: &crate::edit::Outcome, json: bool) -> io::Result<()> {
+    if json {
+        let text = serde_json::to_string_pretty(outcome).map_err(io::Error::other)?;
+        return line(format_args!("{text}"));
+    }
+    let shown = outcome.to_string();
+    if !shown.is_empty() {
+        eprintln!("{shown}");
+    }
+    Ok(())
+}

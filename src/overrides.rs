@@ -128,3 +128,34 @@ pub fn layer_of(root: &Path, mut layer: Layer) -> Result<Layer, Problems> {
     }
     Ok(layer)
 }
+
+/// The names `strata.toml` records for a new workspace's overrides: `<repo>/<template path>`.
+pub fn names(foundation: &[(String, Vec<u8>)], gitops: &[(String, Vec<u8>)]) -> Vec<String> {
+    foundation
+        .iter()
+        .map(|(p, _)| format!("foundation/{p}"))
+        .chain(gitops.iter().map(|(p, _)| format!("gitops/{p}")))
+        .collect()
+}
+
+/// The renderer of a new workspace: the pack's and the gitops layer's templates with the
+/// given overrides of each.
+pub fn renderer(
+    pack: &str,
+    foundation_overrides: &[(String, Vec<u8>)],
+    gitops_overrides: &[(String, Vec<u8>)],
+) -> anyhow::Result<crate::render::Renderer> {
+    let mut foundation = crate::pack::foundation_layer(pack).map_err(Problems::from)?;
+    let mut gitops = crate::pack::gitops_layer();
+    let mut problems = Problems::default();
+    for (layer, overrides, origin) in [
+        (&mut foundation, foundation_overrides, "foundation"),
+        (&mut gitops, gitops_overrides, "gitops"),
+    ] {
+        if let Err(more) = apply(layer, overrides.to_vec(), origin) {
+            problems.extend(more);
+        }
+    }
+    problems.into_result()?;
+    crate::render::Renderer::new(vec![foundation, gitops])
+}

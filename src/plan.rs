@@ -3,12 +3,14 @@
 //! The plan decides, for each file, whether to create, update, leave, keep (a seed that exists),
 //! delete, or report a conflict (a file someone edited since strata wrote it, or one strata
 //! never wrote). `--dry-run` prints a plan, the real run applies it: the same code up to the
-//! last step. This module never touches the disk: the caller passes a reader.
+//! last step. This module never touches the disk: the caller passes readers.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
+use crate::answers::Answers;
 use crate::lock::{hash, Lock};
-use crate::render::RenderedFile;
+use crate::ownership;
+use crate::render::{RenderedFile, Renderer, Scope};
 use crate::repo::Repo;
 
 /// What happens to one file.
@@ -52,12 +54,50 @@ impl Change {
 }
 
 impl Change {
+    /// A file created whole (`strata new`, and the answers and locks of a new workspace).
+    pub fn create(repo: Repo, path: &str, bytes: Vec<u8>) -> Change {
+        Change {
+            repo,
+            path: path.to_string(),
+            action: Action::Create,
+            old: None,
+            new: Some(bytes),
+            seed: false,
+            forced: None,
+            units: None,
+            render: None,
+        }
+    }
+
+    /// A file rewritten whole (the answers file of a dry run).
+    pub fn update(repo: Repo, path: &str, old: Option<Vec<u8>>, new: Vec<u8>) -> Change {
+        Change {
+            old,
+            action: Action::Update,
+            ..Change::create(repo, path, new)
+        }
+    }
+
     /// Whether applying this change writes or removes something.
     pub fn touches_disk(&self) -> bool {
         matches!(
             self.action,
             Action::Create | Action::Update | Action::Delete
         )
+    }
+}
+
+impl Action {
+    /// The past participle of the action, for reports: "would be created".
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Action::Create => "created",
+            Action::Update => "updated",
+            Action::Unchanged => "left unchanged",
+            Action::KeepSeed => "kept (yours)",
+            Action::Delete => "deleted",
+            Action::Conflict(_) => "in conflict",
+        }
     }
 }
 
@@ -120,6 +160,112 @@ impl Plan {
             }
         }
     }
+}
+
+/// The workspace before an edit: what the deletions are planned against.
+pub struct Before<'a> {
+    pub answers: &'a Answers,
+    pub locks: &'a BTreeMap<Repo, Lock>,
+}
+
+/// Lists the files under a directory of a repo (the caller confines the walk).
+pub type DirReader<'a> = &'a mut dyn FnMut(Repo, &str) -> anyhow::Result<Vec<String>>;
+
+/// The files an edit deletes: `(repo, path, seed)`.
+///
+/// - Instances the old answers rendered in the scope and the new ones do not.
+/// - What is removed goes whole: files someone added to a removed service's directory or to a
+///   removed environment's directories would be orphans. They are planned too, and become
+///   conflicts (strata did not write them), deleted only with `--force`. Which directories
+///   those are comes from the templates (`ownership.rs`), never from a path's text.
+/// - With `upgrade`: files strata wrote that the templates no longer hold (an owned seed and
+///   the repo's template overrides stay their owner's).
+pub fn deletions(
+    renderer: &Renderer,
+    before: &Before<'_>,
+    answers: &Answers,
+    scope: &Scope,
+    rendered: &[RenderedFile],
+    upgrade: bool,
+    list_dir: DirReader<'_>,
+) -> anyhow::Result<Vec<(Repo, String, bool)>> {
+    let new_paths: BTreeSet<(Repo, &str)> =
+        rendered.iter().map(|f| (f.repo, f.path.as_str())).collect();
+    let mut deletions: Vec<(Repo, String, bool)> = renderer
+        .paths(before.answers, scope)?
+        .into_iter()
+        .filter(|(repo, path, _)| !new_paths.contains(&(*repo, path.as_str())))
+        .collect();
+    let mut planned: BTreeSet<(Repo, String)> =
+        deletions.iter().map(|(r, p, _)| (*r, p.clone())).collect();
+    let templates = renderer.templates();
+    for (repo, dir) in ownership::removed_dirs(&templates, before.answers, answers, scope) {
+        for path in list_dir(repo, &dir)? {
+            if planned.insert((repo, path.clone())) {
+                deletions.push((repo, path, false));
+            }
+        }
+    }
+    if upgrade {
+        for repo in Repo::BOTH {
+            for path in before.locks[&repo].files.keys() {
+                if !new_paths.contains(&(repo, path.as_str()))
+                    && !renderer.is_seed_instance(repo, path)
+                    && !path.starts_with(crate::overrides::DIR)
+                    && planned.insert((repo, path.clone()))
+                {
+                    deletions.push((repo, path.clone(), false));
+                }
+            }
+        }
+    }
+    Ok(deletions)
+}
+
+/// A seed whose template changed since strata wrote it: the template's change, as a diff the
+/// owner may apply (seeds are never rewritten).
+pub struct Suggestion {
+    pub repo: Repo,
+    pub path: String,
+    pub diff: String,
+}
+
+/// The suggestions of an upgrade: for each seed kept as its owner has it whose render differs
+/// from what strata wrote last (found by `find_base`), the template's change.
+pub fn seed_suggestions(
+    plan: &Plan,
+    locks: &BTreeMap<Repo, Lock>,
+    find_base: BaseReader<'_>,
+) -> Vec<Suggestion> {
+    let mut out = Vec::new();
+    for change in plan.changes.iter().filter(|c| c.action == Action::KeepSeed) {
+        let (Some(render), Some(locked)) = (
+            change.render.as_deref(),
+            locks
+                .get(&change.repo)
+                .and_then(|l| l.files.get(&change.path)),
+        ) else {
+            continue;
+        };
+        if hash(render) == *locked {
+            continue;
+        }
+        let Some(base) = find_base(change.repo, &change.path, locked) else {
+            continue;
+        };
+        let suggestion = Change {
+            old: Some(base),
+            new: Some(render.to_vec()),
+            action: Action::Update,
+            ..change.clone()
+        };
+        out.push(Suggestion {
+            repo: change.repo,
+            path: change.path.clone(),
+            diff: diff(&suggestion),
+        });
+    }
+    out
 }
 
 /// Plans rendered files and deletions against the disk (`read`) and each repo's lock.

@@ -191,4 +191,124 @@ impl Workspace {
             .map_err(|refused| Problems::from(refused.problem()))?;
         Ok(files)
     }
+
+    /// Refuses (exit 2) an `add` or `remove` on a workspace another strata wrote: rendered
+    /// with this strata's templates, the change would carry part of an upgrade (or a
+    /// downgrade) along.
+    pub fn same_strata(&self) -> Result<(), Problems> {
+        let running = env!("CARGO_PKG_VERSION");
+        let written = &self.answers.strata_version;
+        let old_lock = Repo::BOTH
+            .iter()
+            .any(|repo| self.locks[repo].format < lock::FORMAT);
+        if version_newer(written, running) {
+            return Err(newer_strata(written));
+        }
+        if version_newer(running, written) || old_lock {
+            return Err(Problem::new(
+                "the workspace",
+                format!("was last written by strata {written}, older than this strata {running}"),
+            )
+            .hint("run `strata upgrade` first (see its changes with `strata upgrade --dry-run`), then this command")
+            .into());
+        }
+        Ok(())
+    }
+
+    /// Says which lock an upgrade moves to the current format.
+    pub fn note_lock_upgrades(&self) {
+        for (repo, lock) in &self.locks {
+            if lock.format < lock::FORMAT {
+                eprintln!(
+                    "note: {repo}: `strata.lock` moves from format {} to {}",
+                    lock.format,
+                    lock::FORMAT
+                );
+            }
+        }
+    }
+
+    /// Refuses (exit 2) an upgrade of a workspace a newer strata wrote.
+    pub fn not_newer(&self) -> Result<(), Problems> {
+        let written = &self.answers.strata_version;
+        if version_newer(written, env!("CARGO_PKG_VERSION")) {
+            return Err(newer_strata(written));
+        }
+        Ok(())
+    }
+
+    /// Refuses (exit 1) a plan that changes files with uncommitted changes, unless they hold
+    /// exactly what strata last wrote (then they risk nobody's work). `strata.lock` is strata's
+    /// own bookkeeping; `strata.toml` is strata's when it reads exactly as strata writes the
+    /// answers it holds.
+    pub fn refuse_uncommitted(&self, plan: &crate::plan::Plan) -> Result<()> {
+        let mut dirty = Vec::new();
+        let current_answers = std::cell::OnceCell::new();
+        for repo in Repo::BOTH {
+            let mut paths: Vec<String> = plan
+                .changes
+                .iter()
+                .filter(|c| c.repo == repo && c.touches_disk())
+                .map(|c| c.path.clone())
+                .collect();
+            paths.push(answers::FILE_NAME.to_string());
+            for path in crate::git::dirty_paths(&self.roots[&repo], &paths)? {
+                let disk = self.read(repo, &path);
+                let strata_wrote = if path == answers::FILE_NAME {
+                    disk.as_deref()
+                        == Some(
+                            current_answers
+                                .get_or_init(|| self.answers.to_toml())
+                                .as_bytes(),
+                        )
+                } else {
+                    disk.is_some_and(|bytes| {
+                        self.locks[&repo].files.get(&path) == Some(&lock::hash(&bytes))
+                    })
+                };
+                if !strata_wrote {
+                    dirty.push(format!("{repo}: `{path}`"));
+                }
+            }
+        }
+        if dirty.is_empty() {
+            return Ok(());
+        }
+        Err(crate::error::Refusal {
+            message: format!(
+                "{} file(s) that strata must change have uncommitted changes; nothing was written",
+                dirty.len()
+            ),
+            details: dirty,
+            hint: "commit or stash them first, or pass `--allow-dirty`".to_string(),
+        }
+        .into())
+    }
+}
+
+fn newer_strata(written: &str) -> Problems {
+    Problem::new(
+        "the workspace",
+        format!(
+            "was last written by strata {written}, newer than this strata {}",
+            env!("CARGO_PKG_VERSION")
+        ),
+    )
+    .hint(format!(
+        "upgrade strata to {written} or later, then run the command again"
+    ))
+    .into()
+}
+
+/// Whether version `a` is newer than `b` (dotted numbers; anything after `-` is ignored).
+pub fn version_newer(a: &str, b: &str) -> bool {
+    let parse = |v: &str| -> Vec<u64> {
+        v.split('-')
+            .next()
+            .unwrap_or("")
+            .split('.')
+            .map(|part| part.parse().unwrap_or(0))
+            .collect()
+    };
+    parse(a) > parse(b)
 }

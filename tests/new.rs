@@ -98,24 +98,74 @@ fn the_production_preset_makes_one_stack_per_environment_with_disjoint_cidrs() {
 }
 
 #[test]
-fn dry_run_lists_every_path_per_repo_and_writes_nothing() {
-    let tmp = assert_fs::TempDir::new().unwrap();
-    strata()
+fn dry_run_prints_the_diff_of_every_file_a_real_run_creates_and_writes_nothing() {
+    let dry = assert_fs::TempDir::new().unwrap();
+    let output = strata()
         .args(["new", "acme", "--dry-run", "--services", "api", "--out"])
-        .arg(tmp.path())
+        .arg(dry.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(std::fs::read_dir(dry.path()).unwrap().count(), 0);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("dry run: nothing was written"));
+    // The same diff format as every other command: one `/dev/null` -> `b/<path>` diff per file,
+    // under its repo's name, with the file's whole content.
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let mut shown: Vec<(String, String)> = Vec::new();
+    let mut repo = String::new();
+    for line in stdout.lines() {
+        if let Some(name) = line
+            .strip_prefix("# ")
+            .and_then(|l| l.strip_suffix(" repo"))
+        {
+            repo = name.to_string();
+        } else if let Some(path) = line.strip_prefix("+++ b/") {
+            shown.push((repo.clone(), path.to_string()));
+        }
+    }
+    shown.sort();
+
+    let real = assert_fs::TempDir::new().unwrap();
+    strata()
+        .args(["new", "acme", "--no-git", "--services", "api", "--out"])
+        .arg(real.path())
         .assert()
-        .success()
-        .stdout(
-            predicate::str::contains("acme-foundation/")
-                .and(predicate::str::contains("  Pulumi.shared.yaml")),
-        )
-        .stdout(
-            predicate::str::contains("acme-gitops/").and(predicate::str::contains(
-                "  services/api/base/deployment.yaml",
-            )),
-        )
-        .stdout(predicate::str::contains("  strata.toml"));
-    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+        .success();
+    let mut written: Vec<(String, String)> = Vec::new();
+    for repo in ["foundation", "gitops"] {
+        let root = real.path().join(format!("acme-{repo}"));
+        for path in files_under(&root) {
+            written.push((repo.to_string(), path));
+        }
+    }
+    written.sort();
+    assert_eq!(shown, written);
+    let deployment = std::fs::read_to_string(
+        real.path()
+            .join("acme-gitops/services/api/base/deployment.yaml"),
+    )
+    .unwrap();
+    for line in deployment.lines() {
+        assert!(stdout.contains(&format!("+{line}\n")), "{line}");
+    }
+}
+
+/// Every file under `root`, relative and `/`-separated.
+fn files_under(root: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                let rel = path.strip_prefix(root).unwrap();
+                out.push(rel.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    out
 }
 
 #[test]

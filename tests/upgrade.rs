@@ -142,12 +142,31 @@ fn an_old_workspace_upgrades_keeping_every_edit() {
         .stdout(predicates::str::contains("-  - appproject.yaml"));
     assert_same(&snapshot(old.path()), &before, "--dry-run");
 
+    // `--check` writes nothing either, and fails while anything would change.
+    strata()
+        .args(["upgrade", "--check", "-C"])
+        .arg(&gitops)
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("would change; nothing was written"))
+        .stderr(predicates::str::contains(
+            "gitops: `apps/dev/appproject.yaml` would be deleted",
+        ));
+    assert_same(&snapshot(old.path()), &before, "--check");
+
     strata()
         .args(["upgrade", "--commit", "-C"])
         .arg(&gitops)
         .assert()
         .success()
         .stderr(predicates::str::contains("format 1 to 2"));
+    // Once upgraded, the workspace passes `--check`.
+    strata()
+        .args(["upgrade", "--check", "-C"])
+        .arg(&gitops)
+        .assert()
+        .success()
+        .stderr(predicates::str::contains("nothing to change"));
 
     // Every edit is kept.
     assert_eq!(

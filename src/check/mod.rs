@@ -243,6 +243,104 @@ impl Report {
     }
 }
 
+/// What `strata check` judges: a workspace, gitops repos and stack exports.
+pub struct Targets {
+    pub workspace: Option<crate::workspace::Workspace>,
+    pub gitops: Vec<std::path::PathBuf>,
+    pub exports: Vec<crate::stack_export::StackExport>,
+}
+
+/// Resolves the arguments of `strata check`: every bad input at once (exit 2). With no
+/// argument, the workspace of the current directory.
+pub fn targets(args: &crate::cli::CheckArgs) -> anyhow::Result<Targets> {
+    use crate::problem::{Problem, Problems};
+    use crate::stack_export::StackExport;
+    use crate::workspace::Workspace;
+    use std::path::PathBuf;
+    let mut problems = Problems::default();
+    let mut gitops: Vec<PathBuf> = Vec::new();
+    for dir in &args.gitops {
+        if dir.is_dir() {
+            gitops.push(dir.clone());
+        } else {
+            problems.push(
+                Problem::new(
+                    format!("`--gitops {}`", dir.display()),
+                    "is not a directory",
+                )
+                .hint("pass the directory of a gitops repo (a checkout)"),
+            );
+        }
+    }
+    let mut exports = Vec::new();
+    for file in &args.stack_exports {
+        match StackExport::load(file) {
+            Ok(export) => exports.push(export),
+            Err(more) => problems.extend(more),
+        }
+    }
+    let workspace_dir = match &args.dir {
+        Some(dir) => Some(dir.clone()),
+        None if args.gitops.is_empty() && args.stack_exports.is_empty() => Some(PathBuf::from(".")),
+        None => None,
+    };
+    let workspace = match workspace_dir.map(|dir| Workspace::open(&dir)) {
+        None => None,
+        Some(Ok(workspace)) => Some(workspace),
+        Some(Err(err)) => match err.downcast::<Problems>() {
+            Ok(more) => {
+                problems.extend(more);
+                None
+            }
+            Err(err) => return Err(err),
+        },
+    };
+    problems.into_result()?;
+    Ok(Targets {
+        workspace,
+        gitops,
+        exports,
+    })
+}
+
+/// Runs every check on the targets.
+pub fn run(targets: &Targets) -> Report {
+    let mut report = Report::default();
+    if let Some(workspace) = &targets.workspace {
+        let drift = crate::inventory::inventory(workspace).drift;
+        report.checked.push(format!(
+            "workspace `{}`: {} service(s) in {} environment(s)",
+            workspace.answers.project,
+            workspace.answers.services.len(),
+            workspace.answers.environments.len()
+        ));
+        report.findings.extend(workspace::check(workspace, &drift));
+    }
+    for dir in &targets.gitops {
+        let source = Source::Gitops {
+            root: dir.display().to_string(),
+        };
+        report
+            .checked
+            .push(format!("gitops repo `{}`", dir.display()));
+        report.findings.extend(gitops::check(dir, &source));
+    }
+    for export in &targets.exports {
+        let source = Source::StackExport {
+            file: export.path.clone(),
+        };
+        report.checked.push(format!(
+            "stack export `{}`: {} resource(s) of stack `{}`",
+            export.path,
+            export.resources.len(),
+            export.stack
+        ));
+        report.findings.extend(state::check(export, &source));
+    }
+
+    report
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

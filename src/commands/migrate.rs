@@ -1,113 +1,31 @@
-//! `strata migrate`: read the export and the workspace (every bad input at once, exit 2),
-//! plan the migration ([`crate::migrate`]), add each service to the answers as `add service`
-//! does, render the scopes, add the overlay files and the plan, prove no secret value of the
-//! export is in anything about to be written or printed, then plan and apply both repos with
-//! the same pipeline as `add`, all or nothing.
-
-use std::collections::BTreeMap;
+//! `strata migrate`: read the export and the workspace (every bad input at once, exit 2), plan
+//! the migration (`crate::migrate`), print what moves and what stays, and run the edit that
+//! moves the services through the same pipeline as `add`, all or nothing.
 
 use anyhow::Result;
 
-use super::change::{self, Extras};
 use crate::cli::MigrateArgs;
+use crate::edit::{self, Options};
 use crate::error::Refusal;
-use crate::grow;
-use crate::migrate::{self, document, service, Mode, Request};
-use crate::names::{self, EnvName, ImageRef};
-use crate::pack;
-use crate::problem::{did_you_mean, Problem, Problems};
-use crate::render::{CompiledLayer, RenderedFile, Renderer, Scope};
-use crate::repo::Repo;
-use crate::stack_export::StackExport;
-use crate::workspace::Workspace;
+use crate::migrate::{self, document, run as migration};
 
 pub fn run(args: &MigrateArgs) -> Result<()> {
-    let gitops = change::compile_gitops();
-    let mut problems = Problems::default();
-    let export = match StackExport::load(&args.stack_export) {
-        Ok(export) => Some(export),
-        Err(more) => {
-            problems.extend(more);
-            None
-        }
-    };
-    let workspace = match Workspace::open(&args.change.dir) {
-        Ok(workspace) => Some(workspace),
-        Err(err) => match err.downcast::<Problems>() {
-            Ok(more) => {
-                problems.extend(more);
-                None
-            }
-            Err(err) => return Err(err),
-        },
-    };
-    if let Err(problem) = args.env.parse::<EnvName>() {
-        problems.push(problem);
-    } else if let Some(workspace) = &workspace {
-        if !workspace
-            .answers
-            .environments
-            .iter()
-            .any(|e| e.name == args.env)
-        {
-            let known = workspace.answers.env_names();
-            let mut problem = Problem::new(
-                format!("`--env {}`", args.env),
-                "names an environment the workspace does not have",
-            );
-            problem = match did_you_mean(&args.env, known.iter().copied()) {
-                Some(close) => problem.hint(format!(
-                    "did you mean `{close}`? the environments are: {}",
-                    known.join(", ")
-                )),
-                None => problem.hint(format!(
-                    "use one of: {} (or `strata add env {}` first)",
-                    known.join(", "),
-                    args.env
-                )),
-            };
-            problems.push(problem);
-        }
-    }
-    let mut images: BTreeMap<String, String> = BTreeMap::new();
-    for raw in &args.images {
-        let Some((service, image)) = problems.take(names::parse_key_value("--image", raw)) else {
-            continue;
-        };
-        if problems.take(image.parse::<ImageRef>()).is_none() {
-            continue;
-        }
-        let known = export.as_ref().is_some_and(|e| {
-            e.resources.iter().any(|r| {
-                r.kube_object()
-                    .is_some_and(|o| o.kind == "Deployment" && o.name == service)
-            })
-        });
-        if export.is_some() && !known {
-            problems.push(
-                Problem::new(format!("`--image {raw}`"), format!("names `{service}`, which is no Deployment of the export"))
-                    .hint("give `--image DEPLOYMENT=IMAGE:TAG` with a Deployment's name (`strata check --stack-export FILE` lists them)"),
-            );
-        }
-        images.insert(service, image);
-    }
-    problems.into_result()?;
-    let (Some(export), Some(workspace)) = (export, workspace) else {
-        unreachable!("problems were reported");
-    };
-
-    let migration = migrate::plan(&Request {
+    let gitops = edit::compile_gitops();
+    let migration::Inputs {
+        export,
+        workspace,
+        images,
+    } = migration::inputs(args)?;
+    let plan = migrate::plan(&migrate::Request {
         export: &export,
         answers: &workspace.answers,
         env: &args.env,
         images: &images,
     });
-    let summary = summary(&migration, &export);
-    if export.secrets.leaks_into(&summary) {
-        return Err(leak("the summary"));
-    }
+    let summary = migration::summary(&plan, &export);
+    migration::refuse_leak(&export, "the summary", &summary)?;
     crate::out!("{summary}")?;
-    if migration.services.is_empty() {
+    if plan.services.is_empty() {
         return Err(Refusal {
             message: "nothing to move: no application of the export can become a service"
                 .to_string(),
@@ -116,129 +34,9 @@ pub fn run(args: &MigrateArgs) -> Result<()> {
         }
         .into());
     }
-
-    // The services, through the same path as `strata add service`.
-    let mut answers = workspace.answers.clone();
-    for plan in &migration.services {
-        grow::add_service(&mut answers, &plan.name, &plan.input)?;
-        let service = answers.services.get_mut(&plan.name).expect("just added");
-        let (cpu, memory) = &plan.limits;
-        let at_least = |limit: &str, request: &str, parse: fn(&str) -> Option<f64>| {
-            parse(limit)
-                .zip(parse(request))
-                .is_some_and(|(l, r)| l >= r)
-        };
-        if let Some(cpu) = cpu
-            .as_ref()
-            .filter(|l| at_least(l, &service.cpu_request, names::cpu_millis))
-        {
-            service.cpu_limit.clone_from(cpu);
-        }
-        if let Some(memory) = memory
-            .as_ref()
-            .filter(|l| at_least(l, &service.memory_request, names::memory_bytes))
-        {
-            service.memory_limit.clone_from(memory);
-        }
-        answers
-            .validate_service(&plan.name, "the migrated answers")
-            .into_result()?;
-    }
-    answers
-        .history
-        .push(format!("migrate stack {} into {}", export.stack, args.env));
-
-    // strata's render of each service, with migrate's overlay files.
-    let gitops_root = &workspace.roots[&Repo::Gitops];
-    let foundation = CompiledLayer::new(crate::overrides::layer_of(
-        &workspace.roots[&Repo::Foundation],
-        pack::foundation_layer(&answers.pack).map_err(Problems::from)?,
-    )?)?;
-    let gitops_layer = CompiledLayer::new(crate::overrides::layer_of(
-        gitops_root,
-        pack::gitops_layer(),
-    )?)?;
-    let renderer = Renderer::from_compiled(vec![foundation, gitops_layer])?;
-    let mut files: Vec<RenderedFile> = Vec::new();
-    let mut written: Vec<RenderedFile> = Vec::new();
-    for plan in &migration.services {
-        let rendered = renderer.render(&answers, &Scope::Service(plan.name.clone()))?;
-        let dir = format!("services/{}/overlays/{}", plan.name, args.env);
-        let kustomization = format!("{dir}/kustomization.yaml");
-        let Some(overlay) = rendered
-            .iter()
-            .find(|f| f.repo == Repo::Gitops && f.path == kustomization)
-        else {
-            anyhow::bail!("strata's templates render no `{kustomization}`");
-        };
-        let text =
-            service::overlay_kustomization(&String::from_utf8_lossy(&overlay.bytes), &plan.files);
-        files.push(file(Repo::Gitops, kustomization.clone(), text, true));
-        for extra in &plan.files {
-            files.push(file(
-                Repo::Gitops,
-                format!("{dir}/{}", extra.name),
-                extra.text.clone(),
-                true,
-            ));
-        }
-        written.extend(rendered);
-    }
-    files.push(file(
-        Repo::Foundation,
-        document::PLAN_FILE.to_string(),
-        document::plan_markdown(&migration, &export, &answers.project),
-        false,
-    ));
-    files.push(file(
-        Repo::Foundation,
-        document::SCRIPT_FILE.to_string(),
-        document::script(&migration, &export),
-        false,
-    ));
-
-    // Not one secret value of the export may reach either repo.
-    let answers_text = answers.to_toml();
-    if export.secrets.leaks_into(&answers_text) {
-        return Err(leak("`strata.toml`"));
-    }
-    for f in written.iter().chain(&files) {
-        if export
-            .secrets
-            .leaks_into(&String::from_utf8_lossy(&f.bytes))
-        {
-            return Err(leak(&format!("{}: `{}`", f.repo, f.path)));
-        }
-    }
-
-    let message = format!(
-        "Migrate {} service(s) from Pulumi stack `{}` into `{}`\n\n{}",
-        migration.services.len(),
-        export.stack,
-        args.env,
-        migration
-            .services
-            .iter()
-            .map(|s| format!("- {}", s.name))
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
-    let mut scopes: Vec<Scope> = migration
-        .services
-        .iter()
-        .map(|s| Scope::Service(s.name.clone()))
-        .collect();
-    let first = scopes.remove(0);
-    change::execute_with(
-        gitops,
-        workspace,
-        answers,
-        &first,
-        &args.change,
-        &message,
-        false,
-        Extras { scopes, files },
-    )?;
+    let edit = migration::edit(&workspace, &export, &args.env, &plan)?;
+    let outcome = edit::run(workspace, edit, gitops, &Options::from_args(&args.change))?;
+    crate::output::outcome(&outcome, false)?;
     if !args.change.dry_run {
         eprintln!(
             "wrote the plan to the foundation's `{}` (and `{}`): follow its four phases",
@@ -247,65 +45,4 @@ pub fn run(args: &MigrateArgs) -> Result<()> {
         );
     }
     Ok(())
-}
-
-fn file(repo: Repo, path: String, text: String, seed: bool) -> RenderedFile {
-    RenderedFile {
-        repo,
-        path,
-        bytes: text.into_bytes(),
-        seed,
-        shared: None,
-    }
-}
-
-fn leak(what: &str) -> anyhow::Error {
-    Refusal {
-        message: format!("{what} would hold a secret value of the export; nothing was written"),
-        details: Vec::new(),
-        hint: "this is a bug of strata: report it, with the export's shape but not its values"
-            .to_string(),
-    }
-    .into()
-}
-
-/// What moves and what stays, for the terminal (stdout).
-fn summary(migration: &migrate::Migration, export: &StackExport) -> String {
-    let mut out = String::new();
-    out.push_str(&format!(
-        "stack `{}` of project `{}` ({}): {} service(s) move into `{}`, {} resource(s) stay\n",
-        export.stack,
-        export.project,
-        export.path,
-        migration.services.len(),
-        migration.env,
-        migration.left.len()
-    ));
-    for plan in &migration.services {
-        let how = match &plan.mode {
-            Mode::Adopt => format!("adopted in place in `{}`", plan.namespace),
-            Mode::Relocate { from } => format!("relocated from `{from}`"),
-        };
-        out.push_str(&format!("service `{}` ({how}):\n", plan.name));
-        for moved in &plan.moved {
-            out.push_str(&format!("  moves  {} -> {}\n", moved.urn, moved.becomes));
-        }
-        for secret in &plan.secrets {
-            out.push_str(&format!(
-                "  keys   {} (from Secret `{}`), to create in AWS Secrets Manager\n",
-                secret.keys.join(", "),
-                secret.name
-            ));
-        }
-    }
-    for left in &migration.left {
-        let application = export
-            .get(&left.urn)
-            .and_then(|r| r.kube_object())
-            .is_some_and(|o| crate::check::kinds::is_application_workload(&o.kind));
-        if application {
-            out.push_str(&format!("  stays  {}: {}\n", left.urn, left.reason));
-        }
-    }
-    out
 }

@@ -1,475 +1,64 @@
-//! `strata new`: resolve the answers, render both repos, stage them, commit, move into place.
+//! `strata new`: resolve the answers, render both repos, and create them through the same plan
+//! as every other command (`edit::create`: every file a create, staged, committed, moved into
+//! place).
 
-use std::collections::BTreeMap;
-use std::fs;
-use std::path::Path;
+use anyhow::Result;
 
-use anyhow::{Context as _, Result};
-
-use crate::answers::{Answers, Repos, FORMAT};
-use crate::apply::{self, Journal};
 use crate::cli::NewArgs;
-use crate::grow::{self, ServiceInput};
-use crate::lock::{hash, Lock};
-use crate::names::{self, EnvName, ProjectName, ServiceName};
-use crate::pack;
-use crate::problem::{Problem, Problems};
-use crate::render::{RenderedFile, Renderer, Scope};
+use crate::edit::{self, Creation, Mode};
+use crate::render::{RenderedFile, Scope};
 use crate::repo::Repo;
-use crate::settings::{apply_overrides, Settings, Topology};
-use crate::{answers, git, lock};
-
-/// The preset's `[defaults]`.
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Defaults {
-    environments: Vec<String>,
-    services: Vec<String>,
-    region: String,
-    domain: String,
-}
-
-/// Resolves a preset and overrides into settings and defaults.
-fn resolve_preset(
-    name: &str,
-    overrides: &[(String, String)],
-) -> Result<(Settings, Defaults), Problems> {
-    let text = pack::preset_text(name).map_err(Problems::from)?;
-    let mut table: toml::Table = toml::from_str(text).map_err(|err| {
-        Problems::from(
-            Problem::new(format!("preset `{name}`"), err.message().to_string())
-                .hint("this is a bug in strata's embedded preset"),
-        )
-    })?;
-    table.remove("description");
-    let defaults: Defaults = table
-        .remove("defaults")
-        .ok_or_else(|| {
-            Problems::from(
-                Problem::new(format!("preset `{name}`"), "has no `[defaults]`")
-                    .hint("this is a bug in strata's embedded preset"),
-            )
-        })?
-        .try_into()
-        .map_err(|err: toml::de::Error| {
-            Problems::from(
-                Problem::new(
-                    format!("preset `{name}` defaults"),
-                    err.message().to_string(),
-                )
-                .hint("this is a bug in strata's embedded preset"),
-            )
-        })?;
-    apply_overrides(&mut table, overrides).into_result()?;
-    let settings: Settings =
-        toml::Value::Table(table)
-            .try_into()
-            .map_err(|err: toml::de::Error| {
-                Problems::from(
-                    Problem::new(format!("preset `{name}`"), err.message().to_string())
-                        .hint("check the `--set` values"),
-                )
-            })?;
-    settings.validate().into_result()?;
-    Ok((settings, defaults))
-}
-
-/// The whole input of `strata new`, validated: every problem is reported at once.
-pub fn resolve(args: &NewArgs) -> Result<Answers, Problems> {
-    let mut problems = Problems::default();
-    let project = problems.take(args.name.parse::<ProjectName>());
-    let preset_name = args
-        .preset
-        .clone()
-        .unwrap_or_else(|| pack::DEFAULT_PRESET.to_string());
-    let pack_name = args
-        .pack
-        .clone()
-        .unwrap_or_else(|| pack::DEFAULT_PACK.to_string());
-    problems.take(pack::check_pack(&pack_name));
-    let mut overrides = Vec::new();
-    for raw in &args.set {
-        if let Some(pair) = problems.take(names::parse_key_value("--set", raw)) {
-            overrides.push(pair);
-        }
-    }
-    let resolved = match resolve_preset(&preset_name, &overrides) {
-        Ok(resolved) => Some(resolved),
-        Err(more) => {
-            problems.extend(more);
-            None
-        }
-    };
-    let region = args
-        .region
-        .clone()
-        .or_else(|| resolved.as_ref().map(|(_, d)| d.region.clone()));
-    let region = region.and_then(|r| problems.take(names::parse_region(&r)));
-    let domain = args
-        .domain
-        .clone()
-        .or_else(|| resolved.as_ref().map(|(_, d)| d.domain.clone()));
-    let domain = domain.and_then(|d| problems.take(names::parse_domain(&d)));
-    let account = args
-        .account_id
-        .as_deref()
-        .and_then(|a| problems.take(names::parse_account_id(a)));
-    let git_base = match &args.git_base {
-        Some(base) => problems.take(names::parse_git_base(base)),
-        None => project.as_ref().map(|p| format!("https://github.com/{p}")),
-    };
-    if args.revision.is_empty()
-        || args
-            .revision
-            .contains(['"', '\\', ' ', '\n', '~', '^', ':'])
-    {
-        problems.push(
-            Problem::new(
-                format!("`--revision {}`", args.revision.escape_default()),
-                "is not a branch name",
-            )
-            .hint("use a branch such as `main`"),
-        );
-    }
-    let backend = match &args.backend {
-        Some(raw) => problems.take(answers::Backend::parse(raw)),
-        None => Some(answers::Backend::PulumiCloud { org: None }),
-    };
-    let secrets_provider = match &args.secrets_provider {
-        Some(raw) => problems.take(answers::parse_secrets_provider(raw)),
-        None => None,
-    };
-    let mut api_cidrs = Vec::new();
-    if let Some(list) = &args.api_cidrs {
-        for cidr in list.split(',').map(str::trim) {
-            match cidr.parse::<ipnet::Ipv4Net>() {
-                Ok(net) if net.network() == net.addr() => api_cidrs.push(net.to_string()),
-                _ => problems.push(
-                    Problem::new(
-                        format!("`--api-cidrs`: `{}`", cidr.escape_default()),
-                        "is not an IPv4 network CIDR",
-                    )
-                    .hint("list networks such as `203.0.113.0/24,198.51.100.7/32`"),
-                ),
-            }
-        }
-    }
-    let envs: Vec<String> = match &args.envs {
-        Some(list) => match names::parse_list::<EnvName>("--envs", list) {
-            Ok(envs) => envs.into_iter().map(|e| e.to_string()).collect(),
-            Err(more) => {
-                problems.0.extend(more);
-                Vec::new()
-            }
-        },
-        None => resolved
-            .as_ref()
-            .map(|(_, d)| d.environments.clone())
-            .unwrap_or_default(),
-    };
-    if envs.is_empty() && problems.is_empty() {
-        problems.push(
-            Problem::new("`--envs`", "is empty")
-                .hint("give at least one environment, for example `--envs dev,prod`"),
-        );
-    }
-    let services: Vec<String> = match &args.services {
-        Some(list) => match names::parse_list::<ServiceName>("--services", list) {
-            Ok(services) => services.into_iter().map(|s| s.to_string()).collect(),
-            Err(more) => {
-                problems.0.extend(more);
-                Vec::new()
-            }
-        },
-        None => resolved
-            .as_ref()
-            .map(|(_, d)| d.services.clone())
-            .unwrap_or_default(),
-    };
-    if let Some(project) = &project {
-        for repo in Repo::BOTH {
-            let target = args.out.join(repo.dir_name(project.as_str()));
-            if fs::read_dir(&target).is_ok_and(|mut entries| entries.next().is_some()) {
-                problems.push(Problem::new(format!("`{}`", target.display()), "exists and is not empty").hint("choose another `--out` directory or project name, or move the directory away"));
-            } else if target.exists() && !target.is_dir() {
-                problems.push(
-                    Problem::new(
-                        format!("`{}`", target.display()),
-                        "exists and is not a directory",
-                    )
-                    .hint("choose another `--out` directory or project name"),
-                );
-            }
-        }
-    }
-    let (
-        Some(project),
-        Some((mut settings, _)),
-        Some(region),
-        Some(domain),
-        Some(git_base),
-        Some(backend),
-    ) = (project, resolved, region, domain, git_base, backend)
-    else {
-        return Err(problems);
-    };
-    if args.api_cidrs.is_some() {
-        settings.cluster.public_access_cidrs = api_cidrs;
-    }
-    if !args.admin_roles.is_empty() {
-        settings.cluster.admin_role_arns = args.admin_roles.clone();
-    }
-    for p in settings.validate().0 {
-        problems.push(p);
-    }
-    problems.clone().into_result()?;
-
-    let project = project.to_string();
-    let first_cidr = (settings.network.topology == Topology::PerEnvironment)
-        .then(|| settings.network.vpc_cidr.clone());
-    let state = answers::State {
-        backend: args
-            .backend
-            .clone()
-            .unwrap_or_else(|| "pulumi-cloud".to_string()),
-        secrets_provider: secrets_provider
-            .unwrap_or_else(|| backend.default_secrets_provider(&project, &region)),
-    };
-    let mut answers = Answers {
-        format: FORMAT,
-        strata_version: env!("CARGO_PKG_VERSION").to_string(),
-        project: project.clone(),
-        pack: pack_name.clone(),
-        preset: preset_name.clone(),
-        region,
-        domain,
-        aws_account_id: account,
-        templates: Vec::new(),
-        history: vec![format!(
-            "new {project} --preset {preset_name} --pack {pack_name}"
-        )],
-        repos: Repos {
-            gitops_url: format!("{git_base}/{}.git", Repo::Gitops.dir_name(&project)),
-            foundation_url: format!("{git_base}/{}.git", Repo::Foundation.dir_name(&project)),
-            revision: args.revision.clone(),
-            foundation_dir: format!("../{}", Repo::Foundation.dir_name(&project)),
-            gitops_dir: format!("../{}", Repo::Gitops.dir_name(&project)),
-            credentials: if args.public_repo {
-                answers::RepoCredentials::None
-            } else {
-                answers::RepoCredentials::SecretsManager
-            },
-        },
-        state: Some(state),
-        environments: vec![answers::Environment {
-            name: envs[0].clone(),
-            vpc_cidr: first_cidr,
-        }],
-        services: BTreeMap::new(),
-        settings,
-    };
-    // The same steps as `add env` and `add service`, so that both paths render the same files.
-    for env in &envs[1..] {
-        grow::add_env(&mut answers, env, None)?;
-        answers.history.pop();
-    }
-    for service in &services {
-        grow::add_service(&mut answers, service, &ServiceInput::default())?;
-        answers.history.pop();
-    }
-    answers.validate("the answers").into_result()?;
-    Ok(answers)
-}
-
-/// Renders every file of a fresh workspace with template overrides of each layer.
-fn render_with(
-    answers: &Answers,
-    foundation_overrides: Vec<(String, Vec<u8>)>,
-    gitops_overrides: Vec<(String, Vec<u8>)>,
-) -> Result<Vec<RenderedFile>> {
-    let mut foundation = pack::foundation_layer(&answers.pack).map_err(Problems::from)?;
-    let mut gitops = pack::gitops_layer();
-    let mut problems = Problems::default();
-    for (layer, overrides, origin) in [
-        (&mut foundation, foundation_overrides, "foundation"),
-        (&mut gitops, gitops_overrides, "gitops"),
-    ] {
-        if let Err(more) = crate::overrides::apply(layer, overrides, origin) {
-            problems.extend(more);
-        }
-    }
-    problems.into_result()?;
-    Renderer::new(vec![foundation, gitops])?.render(answers, &Scope::All)
-}
 
 pub fn run(args: &NewArgs) -> Result<()> {
-    let mut answers = resolve(args)?;
-    let (foundation_overrides, gitops_overrides) = match &args.templates {
-        None => (Vec::new(), Vec::new()),
-        Some(dir) => {
-            if !dir.is_dir() {
-                return Err(Problems::from(
-                    Problem::new(format!("`--templates {}`", dir.display()), "is not a directory")
-                        .hint("give a directory holding `foundation/` and/or `gitops/` template overrides"),
-                )
-                .into());
-            }
-            let foundation = crate::overrides::read(&dir.join("foundation"))?;
-            let gitops = crate::overrides::read(&dir.join("gitops"))?;
-            if foundation.is_empty() && gitops.is_empty() {
-                return Err(Problems::from(
-                    Problem::new(format!("`--templates {}`", dir.display()), "holds no template under `foundation/` or `gitops/`")
-                        .hint("put overrides at `DIR/gitops/<template path>` or `DIR/foundation/<template path>`"),
-                )
-                .into());
-            }
-            (foundation, gitops)
-        }
-    };
-    answers.templates = foundation_overrides
-        .iter()
-        .map(|(p, _)| format!("foundation/{p}"))
-        .chain(gitops_overrides.iter().map(|(p, _)| format!("gitops/{p}")))
-        .collect();
-    let mut files = render_with(
-        &answers,
-        foundation_overrides.clone(),
-        gitops_overrides.clone(),
-    )?;
+    let mut answers = crate::resolve::new_answers(args)?;
+    let (foundation, gitops) = crate::resolve::template_overrides(args.templates.as_deref())?;
+    answers.templates = crate::overrides::names(&foundation, &gitops);
+    let renderer = crate::overrides::renderer(&answers.pack, &foundation, &gitops)?;
+    let mut files = renderer.render(&answers, &Scope::All)?;
     // Each repo carries its overrides, for every later command.
-    for (repo, overrides) in [
-        (Repo::Foundation, foundation_overrides),
-        (Repo::Gitops, gitops_overrides),
-    ] {
-        for (path, bytes) in overrides {
-            files.push(RenderedFile {
-                repo,
-                path: format!("{}/{path}", crate::overrides::DIR),
-                bytes,
-                seed: true,
-                shared: None,
-            });
-        }
+    for (repo, overrides) in [(Repo::Foundation, foundation), (Repo::Gitops, gitops)] {
+        files.extend(overrides.into_iter().map(|(path, bytes)| RenderedFile {
+            repo,
+            path: format!("{}/{path}", crate::overrides::DIR),
+            bytes,
+            seed: true,
+            shared: None,
+        }));
     }
-    let answers_text = answers.to_toml();
-
-    if args.dry_run {
-        for repo in Repo::BOTH {
-            crate::outln!(
-                "{}/",
-                args.out.join(repo.dir_name(&answers.project)).display()
-            )?;
-            let mut paths: Vec<&str> = files
-                .iter()
-                .filter(|f| f.repo == repo)
-                .map(|f| f.path.as_str())
-                .collect();
-            paths.extend([answers::FILE_NAME, lock::FILE_NAME]);
-            paths.sort_unstable();
-            for path in paths {
-                crate::outln!("  {path}")?;
-            }
-        }
-        eprintln!("dry run: nothing was written");
-        return Ok(());
-    }
-
-    fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating `{}`", args.out.display()))
-        .context(crate::error::NOTHING_WRITTEN)?;
-    let staging = apply::staging_dir(&args.out, &answers.project)?;
-    let result =
-        write_workspace(&staging, &answers, &files, &answers_text, !args.no_git).and_then(|()| {
-            let moves: Vec<_> = Repo::BOTH
-                .iter()
-                .map(|repo| {
-                    let name = repo.dir_name(&answers.project);
-                    (staging.join(&name), args.out.join(&name))
-                })
-                .collect();
-            apply::move_into_place(&moves)
-        });
-    let _ = fs::remove_dir_all(&staging);
-    result.context(crate::error::NOTHING_WRITTEN)?;
-    for repo in Repo::BOTH {
-        let count = files.iter().filter(|f| f.repo == repo).count() + 2;
-        eprintln!(
-            "created {} ({count} files{})",
-            args.out.join(repo.dir_name(&answers.project)).display(),
-            if args.no_git {
-                ""
-            } else {
-                ", one commit on `main`"
-            }
-        );
-    }
-    eprintln!(
-        "next: read {}/README.md, then `pulumi preview`",
-        args.out
-            .join(Repo::Foundation.dir_name(&answers.project))
-            .display()
-    );
-    Ok(())
-}
-
-/// Writes both repos (files, answers, locks, commits) under `staging`, one thread per repo.
-/// On failure the caller removes the whole staging directory.
-fn write_workspace(
-    staging: &Path,
-    answers: &Answers,
-    files: &[RenderedFile],
-    answers_text: &str,
-    with_git: bool,
-) -> Result<()> {
-    let write_repo = |repo: Repo| -> Result<()> {
-        let mut journal = Journal::new();
-        let root = staging.join(repo.dir_name(&answers.project));
-        let mut lock = Lock::new(repo);
-        let mut committed: Vec<(&str, &[u8])> = Vec::new();
-        for file in files.iter().filter(|f| f.repo == repo) {
-            journal.write_new(&root.join(&file.path), &file.bytes)?;
-            if file.path.starts_with(crate::overrides::DIR) {
-                // The organisation's templates: theirs, never strata's.
-                committed.push((&file.path, &file.bytes));
-                continue;
-            }
-            lock.files.insert(file.path.clone(), hash(&file.bytes));
-            if let Some(containers) = &file.shared {
-                let units = crate::merge::units_of(&file.bytes, containers)
-                    .map_err(|e| anyhow::anyhow!("rendering `{}`: {e}", file.path))?;
-                lock.units.insert(file.path.clone(), units);
-            }
-            committed.push((&file.path, &file.bytes));
-        }
-        let lock_text = lock.to_text();
-        journal.write_new(&root.join(answers::FILE_NAME), answers_text.as_bytes())?;
-        journal.write_new(&root.join(lock::FILE_NAME), lock_text.as_bytes())?;
-        committed.push((answers::FILE_NAME, answers_text.as_bytes()));
-        committed.push((lock::FILE_NAME, lock_text.as_bytes()));
-        if with_git {
-            apply::maybe_fail(&format!("commit:{repo}"))?;
-            let message = format!(
-                "Bootstrap the {repo} repo of `{}` with strata {}",
-                answers.project,
-                env!("CARGO_PKG_VERSION")
-            );
-            git::init_and_commit(&root, &committed, &message)?;
-            // The first commit holds strata's render of every file: the base of later merges.
-            let repo = git2::Repository::open(&root)?;
-            let head = repo.head()?.peel_to_commit()?.id();
-            repo.reference(crate::base::REF, head, true, "strata: record the render")?;
-        }
-        Ok(())
+    let mode = if args.dry_run {
+        Mode::DryRun
+    } else {
+        Mode::Write
     };
-    let results: Vec<Result<()>> = std::thread::scope(|threads| {
-        let handles: Vec<_> = Repo::BOTH
-            .iter()
-            .map(|repo| threads.spawn(move || write_repo(*repo)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("writing a repo does not panic"))
-            .collect()
-    });
-    results.into_iter().collect()
+    let creation = Creation {
+        out: &args.out,
+        answers: &answers,
+        files,
+        git: !args.no_git,
+    };
+    match edit::create(creation, mode)? {
+        edit::Outcome::Written { repos } => {
+            for summary in repos {
+                eprintln!(
+                    "created {} ({} files{})",
+                    args.out
+                        .join(summary.repo.dir_name(&answers.project))
+                        .display(),
+                    summary.created,
+                    if args.no_git {
+                        ""
+                    } else {
+                        ", one commit on `main`"
+                    }
+                );
+            }
+            let foundation = args.out.join(Repo::Foundation.dir_name(&answers.project));
+            eprintln!(
+                "next: read {}/README.md, then `pulumi preview`",
+                foundation.display()
+            );
+        }
+        outcome => crate::output::outcome(&outcome, false)?,
+    }
+    Ok(())
 }

@@ -11,6 +11,7 @@
 //! ExternalSecret keys. Pure: export and answers in, a [`Migration`] out.
 
 pub mod document;
+pub mod run;
 pub mod service;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -1,0 +1,502 @@
+//! An edit of a workspace: new answers and what of the templates to render, taken through
+//! render, plan and apply in one [`Mode`]. Every command that writes is an [`Edit`] (`add`,
+//! `remove`, `upgrade`, `migrate`) or a [`Creation`] (`new`, where every file is a create).
+//!
+//! The steps, in order: render both repos' templates (with the repo's own overrides), plan the
+//! deletions (`plan::deletions`), confine every path, plan each file against the disk and the
+//! locks (three-way merges for `upgrade`), refuse conflicts (unless `--force`) and uncommitted
+//! files strata must change (unless `--allow-dirty`), update the locks, then print the diff
+//! ([`Mode::DryRun`]), report what would change ([`Mode::Check`]) or apply it atomically to both
+//! repos ([`Mode::Write`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::answers::{self, Answers};
+use crate::apply;
+use crate::error::Refusal;
+use crate::lock::{self, Lock};
+use crate::output;
+use crate::pack;
+use crate::plan::{self, Action, Change, Plan};
+use crate::problem::Problems;
+use crate::render::{CompiledLayer, RenderedFile, Renderer, Scope};
+use crate::repo::Repo;
+use crate::workspace::Workspace;
+
+/// What a command does with its plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Print the unified diff of every change; write nothing.
+    DryRun,
+    /// Write nothing; fail (exit 1) when anything would change.
+    Check,
+    /// Apply the plan to both repos, all or nothing.
+    Write,
+}
+
+/// How a change is applied: the mode and the flags every changing command shares.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    pub mode: Mode,
+    /// One commit per repo that changed.
+    pub commit: bool,
+    /// Overwrite or delete files edited since strata wrote them.
+    pub force: bool,
+    /// Proceed when files strata must change have uncommitted changes.
+    pub allow_dirty: bool,
+}
+
+impl Options {
+    pub fn from_args(args: &crate::cli::ChangeArgs) -> Options {
+        Options {
+            mode: if args.dry_run {
+                Mode::DryRun
+            } else {
+                Mode::Write
+            },
+            commit: args.commit,
+            force: args.force,
+            allow_dirty: args.allow_dirty,
+        }
+    }
+}
+
+/// What a command renders beyond one scope of the templates (`strata migrate`): more scopes,
+/// and files that are no template's instance. Such a file replaces a rendered one of the same
+/// path; strata writes it once and never records it in the lock: it is its owner's from then
+/// on, and `strata upgrade` leaves it alone.
+#[derive(Default)]
+pub struct Extras {
+    pub scopes: Vec<Scope>,
+    pub files: Vec<RenderedFile>,
+}
+
+/// A change of a workspace, ready to plan.
+pub struct Edit {
+    /// The answers after the change.
+    pub answers: Answers,
+    /// What of the templates the change renders.
+    pub scope: Scope,
+    /// The commit message, with `--commit`.
+    pub message: String,
+    /// `strata upgrade`: every file is rendered, files strata wrote that the templates no
+    /// longer hold are deleted, edited files are merged three ways, and seeds whose template
+    /// changed get a suggestion.
+    pub upgrade: bool,
+    pub extras: Extras,
+}
+
+impl Edit {
+    pub fn new(answers: Answers, scope: Scope, message: impl Into<String>) -> Edit {
+        Edit {
+            answers,
+            scope,
+            message: message.into(),
+            upgrade: false,
+            extras: Extras::default(),
+        }
+    }
+}
+
+/// The gitops layer's templates, compiled on a background thread while the workspace is read.
+pub type Compiling = std::thread::JoinHandle<Result<CompiledLayer>>;
+
+/// Starts compiling the gitops layer (commands call it before opening the workspace).
+pub fn compile_gitops() -> Compiling {
+    std::thread::spawn(|| CompiledLayer::new(pack::gitops_layer()))
+}
+
+/// What a command did, for its last lines of output (`Display`) or for scripts (`Serialize`).
+#[derive(Debug, Serialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Both repos already hold what the edit renders.
+    UpToDate,
+    /// The diff was printed; nothing was written.
+    DryRun,
+    /// Written (and committed, when asked).
+    Written { repos: Vec<RepoSummary> },
+}
+
+/// The files one repo got.
+#[derive(Debug, Serialize)]
+pub struct RepoSummary {
+    pub repo: Repo,
+    pub created: usize,
+    pub updated: usize,
+    pub deleted: usize,
+    /// Seeds left as their owner has them.
+    pub kept: usize,
+    pub committed: bool,
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::UpToDate => write!(f, "nothing to change: both repos are up to date"),
+            Outcome::DryRun => write!(f, "dry run: nothing was written"),
+            Outcome::Written { repos } => {
+                let mut lines = Vec::new();
+                for summary in repos {
+                    let parts: Vec<String> = [
+                        (summary.created, "created"),
+                        (summary.deleted, "deleted"),
+                        (summary.kept, "kept (yours)"),
+                        (summary.updated, "updated"),
+                    ]
+                    .into_iter()
+                    .filter(|(n, _)| *n > 0)
+                    .map(|(n, verb)| format!("{n} {verb}"))
+                    .collect();
+                    if !parts.is_empty() {
+                        lines.push(format!(
+                            "{}: {}{}",
+                            summary.repo,
+                            parts.join(", "),
+                            if summary.committed { ", committed" } else { "" }
+                        ));
+                    }
+                }
+                write!(f, "{}", lines.join("\n"))
+            }
+        }
+    }
+}
+
+fn summarize(changes: &[Change], committed: bool) -> Outcome {
+    let repos = Repo::BOTH
+        .into_iter()
+        .map(|repo| {
+            let count = |action: Action| {
+                changes
+                    .iter()
+                    .filter(|c| c.repo == repo && c.action == action)
+                    .count()
+            };
+            RepoSummary {
+                repo,
+                created: count(Action::Create),
+                updated: count(Action::Update),
+                deleted: count(Action::Delete),
+                kept: count(Action::KeepSeed),
+                committed,
+            }
+        })
+        .collect();
+    Outcome::Written { repos }
+}
+
+/// The renderer of a workspace: the pack's and the gitops layer's templates, each with the
+/// repo's own overrides (`.strata/templates`).
+fn renderer(workspace: &Workspace, pack_name: &str, gitops: Compiling) -> Result<Renderer> {
+    let foundation = CompiledLayer::new(crate::overrides::layer_of(
+        &workspace.roots[&Repo::Foundation],
+        pack::foundation_layer(pack_name).map_err(Problems::from)?,
+    )?)?;
+    let gitops_root = &workspace.roots[&Repo::Gitops];
+    let gitops = if gitops_root.join(crate::overrides::DIR).exists() {
+        CompiledLayer::new(crate::overrides::layer_of(
+            gitops_root,
+            pack::gitops_layer(),
+        )?)?
+    } else {
+        gitops
+            .join()
+            .expect("template compilation does not panic")?
+    };
+    Renderer::from_compiled(vec![foundation, gitops])
+}
+
+/// Paths strata writes without recording them in the lock.
+type Unlocked = Vec<(Repo, String)>;
+
+/// Renders the edit's scopes and its extra files; returns the files and the extras' paths
+/// (never recorded in the lock).
+fn render(renderer: &Renderer, edit: &mut Edit) -> Result<(Vec<RenderedFile>, Unlocked)> {
+    let mut rendered = renderer.render(&edit.answers, &edit.scope)?;
+    for more in &edit.extras.scopes {
+        for file in renderer.render(&edit.answers, more)? {
+            if !rendered
+                .iter()
+                .any(|f| f.repo == file.repo && f.path == file.path)
+            {
+                rendered.push(file);
+            }
+        }
+    }
+    let files = std::mem::take(&mut edit.extras.files);
+    let unlocked = files.iter().map(|f| (f.repo, f.path.clone())).collect();
+    for file in files {
+        rendered.retain(|f| !(f.repo == file.repo && f.path == file.path));
+        rendered.push(file);
+    }
+    Ok((rendered, unlocked))
+}
+
+/// Plans and runs an edit of a workspace in `options.mode`.
+pub fn run(
+    mut workspace: Workspace,
+    mut edit: Edit,
+    gitops: Compiling,
+    options: &Options,
+) -> Result<Outcome> {
+    if !edit.upgrade {
+        workspace.same_strata()?;
+    }
+    let renderer = renderer(&workspace, &edit.answers.pack, gitops)?;
+    let (rendered, unlocked) = render(&renderer, &mut edit)?;
+    apply::preflight(&workspace.roots, options.commit)?;
+    workspace.confine(
+        rendered.iter().map(|f| (f.repo, f.path.as_str())).chain(
+            Repo::BOTH
+                .into_iter()
+                .flat_map(|r| [(r, answers::FILE_NAME), (r, lock::FILE_NAME)]),
+        ),
+    )?;
+    let deletions = plan::deletions(
+        &renderer,
+        &plan::Before {
+            answers: &workspace.answers,
+            locks: &workspace.locks,
+        },
+        &edit.answers,
+        &edit.scope,
+        &rendered,
+        edit.upgrade,
+        &mut |repo, dir| workspace.files_under(repo, dir),
+    )?;
+    // Every path the plan reads or deletes is confined, the upgrade's too.
+    workspace.confine(deletions.iter().map(|(r, p, _)| (*r, p.as_str())))?;
+    let considered: Vec<(Repo, String)> =
+        deletions.iter().map(|(r, p, _)| (*r, p.clone())).collect();
+
+    let repos: BTreeMap<Repo, Option<git2::Repository>> = Repo::BOTH
+        .iter()
+        .map(|repo| (*repo, git2::Repository::open(&workspace.roots[repo]).ok()))
+        .collect();
+    let mut find_base = |repo: Repo, path: &str, expected: &str| {
+        repos[&repo]
+            .as_ref()
+            .and_then(|git| crate::base::find(git, path, expected))
+    };
+    let mut plan = plan::plan_with_bases(
+        rendered,
+        deletions,
+        &workspace.locks,
+        &mut |repo, path| workspace.read(repo, path),
+        edit.upgrade
+            .then_some(&mut find_base as plan::BaseReader<'_>),
+    );
+    if edit.upgrade {
+        let suggestions = plan::seed_suggestions(&plan, &workspace.locks, &mut find_base);
+        output::suggestions(&suggestions)?;
+    }
+
+    refuse_conflicts(&plan, options)?;
+    plan.force();
+    if !options.allow_dirty {
+        workspace.refuse_uncommitted(&plan)?;
+    }
+
+    // The new locks are the old ones updated in place: the lock of a big workspace holds
+    // thousands of entries, not worth copying.
+    let answers_text = edit.answers.to_toml();
+    let mut locks = std::mem::take(&mut workspace.locks);
+    let mut bookkeeping: Vec<(Repo, String, Vec<u8>)> = Vec::new();
+    for repo in Repo::BOTH {
+        let lock = locks.get_mut(&repo).expect("both repos have a lock");
+        plan.update_lock(repo, lock);
+        for (_, path) in unlocked.iter().filter(|(r, _)| *r == repo) {
+            lock.files.remove(path);
+        }
+        // A file the lock names that is gone (deleted by hand before a removal) leaves the lock.
+        lock.forget_missing(
+            considered
+                .iter()
+                .filter(|(r, _)| *r == repo)
+                .map(|(_, p)| p.as_str()),
+            |path| workspace.read(repo, path).is_some(),
+        );
+        bookkeeping.push((
+            repo,
+            answers::FILE_NAME.to_string(),
+            answers_text.clone().into_bytes(),
+        ));
+        bookkeeping.push((
+            repo,
+            lock::FILE_NAME.to_string(),
+            lock.to_text().into_bytes(),
+        ));
+    }
+
+    let up_to_date = plan.changes.iter().all(|c| !c.touches_disk())
+        && bookkeeping
+            .iter()
+            .all(|(repo, path, bytes)| workspace.read(*repo, path).as_deref() == Some(bytes));
+    if up_to_date {
+        return Ok(Outcome::UpToDate);
+    }
+    match options.mode {
+        Mode::DryRun => {
+            output::diffs(&plan.changes)?;
+            for repo in Repo::BOTH {
+                output::diffs(&[Change::update(
+                    repo,
+                    answers::FILE_NAME,
+                    workspace.read(repo, answers::FILE_NAME),
+                    answers_text.clone().into_bytes(),
+                )])?;
+            }
+            Ok(Outcome::DryRun)
+        }
+        Mode::Check => Err(would_change(&plan, &bookkeeping, &workspace)),
+        Mode::Write => {
+            apply::transact(
+                &workspace,
+                &plan,
+                &bookkeeping,
+                edit.answers.history.last().map_or("", String::as_str),
+                options.commit.then_some(apply::CommitRequest {
+                    message: &edit.message,
+                    locks: &locks,
+                }),
+            )?;
+            crate::base::record_plan(&workspace.roots, &plan.changes);
+            Ok(summarize(&plan.changes, options.commit))
+        }
+    }
+}
+
+/// `--check`: what would change, as a refusal (exit 1).
+fn would_change(
+    plan: &Plan,
+    bookkeeping: &[(Repo, String, Vec<u8>)],
+    workspace: &Workspace,
+) -> anyhow::Error {
+    let mut details: Vec<String> = plan
+        .changes
+        .iter()
+        .filter(|c| c.touches_disk())
+        .map(|c| format!("{}: `{}` would be {}", c.repo, c.path, c.action.verb()))
+        .collect();
+    for (repo, path, bytes) in bookkeeping {
+        if workspace.read(*repo, path).as_deref() != Some(bytes) {
+            details.push(format!("{repo}: `{path}` would be updated"));
+        }
+    }
+    Refusal {
+        message: format!(
+            "{} file(s) would change; nothing was written",
+            details.len()
+        ),
+        details,
+        hint: "run the command without `--check` to make the change (`--dry-run` shows the diff)"
+            .to_string(),
+    }
+    .into()
+}
+
+/// Refuses a plan with conflicts (files edited since strata wrote them) unless `--force`; with
+/// `--dry-run`, the diffs are printed first.
+fn refuse_conflicts(plan: &Plan, options: &Options) -> Result<()> {
+    let conflicts = plan.conflicts();
+    if conflicts.is_empty() || options.force {
+        return Ok(());
+    }
+    let details = conflicts
+        .iter()
+        .filter_map(|c| match &c.action {
+            Action::Conflict(why) => Some(format!("{}: `{}` {why}", c.repo, c.path)),
+            _ => None,
+        })
+        .collect();
+    if options.mode == Mode::DryRun {
+        output::diffs(&plan.changes)?;
+    }
+    Err(Refusal {
+        message: format!(
+            "{} file(s) changed since strata wrote them; nothing was written",
+            conflicts.len()
+        ),
+        details,
+        hint: "keep your edits and make the change by hand, or pass `--force` to overwrite them (see the diffs with `--dry-run`)".to_string(),
+    }
+    .into())
+}
+
+/// A new workspace (`strata new`): every rendered file is a create, written into a staging
+/// directory beside `out` and moved into place only when both repos, commits included, are
+/// complete.
+pub struct Creation<'a> {
+    pub out: &'a Path,
+    pub answers: &'a Answers,
+    /// Every file of both repos, template overrides included.
+    pub files: Vec<RenderedFile>,
+    /// Commit each repo (`--no-git` turns it off).
+    pub git: bool,
+}
+
+/// Plans and runs the creation of a workspace in `mode` (`Mode::Check` is not meaningful for a
+/// workspace that does not exist yet, and acts as `DryRun`).
+pub fn create(creation: Creation<'_>, mode: Mode) -> Result<Outcome> {
+    let Creation {
+        out,
+        answers,
+        files,
+        git,
+    } = creation;
+    // The organisation's templates: theirs, never strata's, so never in the lock.
+    let unlocked: BTreeSet<(Repo, String)> = files
+        .iter()
+        .filter(|f| f.path.starts_with(crate::overrides::DIR))
+        .map(|f| (f.repo, f.path.clone()))
+        .collect();
+    let plan = plan::plan(files, Vec::new(), &BTreeMap::new(), &mut |_, _| None);
+    let answers_text = answers.to_toml();
+    let mut bookkeeping = Vec::new();
+    for repo in Repo::BOTH {
+        let mut lock = Lock::new(repo);
+        plan.update_lock(repo, &mut lock);
+        lock.files
+            .retain(|path, _| !unlocked.contains(&(repo, path.clone())));
+        bookkeeping.push(Change::create(
+            repo,
+            answers::FILE_NAME,
+            answers_text.clone().into_bytes(),
+        ));
+        bookkeeping.push(Change::create(
+            repo,
+            lock::FILE_NAME,
+            lock.to_text().into_bytes(),
+        ));
+    }
+    let mut plan = plan;
+    plan.changes.extend(bookkeeping);
+    if mode != Mode::Write {
+        output::diffs(&plan.changes)?;
+        return Ok(Outcome::DryRun);
+    }
+    let targets: BTreeMap<Repo, PathBuf> = Repo::BOTH
+        .into_iter()
+        .map(|repo| (repo, out.join(repo.dir_name(&answers.project))))
+        .collect();
+    let message = |repo: Repo| {
+        format!(
+            "Bootstrap the {repo} repo of `{}` with strata {}",
+            answers.project,
+            env!("CARGO_PKG_VERSION")
+        )
+    };
+    apply::create(
+        out,
+        &answers.project,
+        &targets,
+        &plan,
+        git.then_some(&message),
+    )?;
+    Ok(summarize(&plan.changes, git))
+}
