@@ -1,0 +1,269 @@
+//! Snapshots (insta) of what strata writes and says: every rendered file of both presets, the
+//! plan display of `--dry-run`, and the message of every rule in `docs/errors.md`.
+//!
+//! A change to a template or a message shows up here as a reviewable diff. After an intended
+//! change: `INSTA_UPDATE=always cargo test --test snapshots`, then review `git diff`.
+
+mod common;
+
+use std::path::Path;
+
+use common::{new_workspace, snapshot, strata};
+
+/// Both repos of a workspace as one text: each file under a `=== <repo>/<path>` header.
+fn tree_text(root: &Path) -> String {
+    let mut out = String::new();
+    for repo in ["acme-foundation", "acme-gitops"] {
+        for (path, bytes) in snapshot(&root.join(repo)) {
+            out.push_str(&format!("=== {repo}/{path}\n"));
+            out.push_str(&String::from_utf8_lossy(&bytes));
+            if !bytes.ends_with(b"\n") {
+                out.push_str("\n<no newline at end>\n");
+            }
+        }
+    }
+    out
+}
+
+fn rendered(preset: &str) -> String {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    new_workspace(
+        tmp.path(),
+        &[
+            "--no-git",
+            "--preset",
+            preset,
+            "--services",
+            "api,web",
+            "--account-id",
+            "123456789012",
+            "--api-cidrs",
+            "203.0.113.0/24",
+        ],
+    );
+    tree_text(tmp.path())
+}
+
+#[test]
+fn every_file_of_the_production_preset() {
+    insta::assert_snapshot!("production", rendered("production"));
+}
+
+#[test]
+fn every_file_of_the_startup_preset() {
+    insta::assert_snapshot!("startup", rendered("startup"));
+}
+
+#[test]
+fn the_plan_display_of_a_dry_run() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (_, gitops) = new_workspace(tmp.path(), &["--preset", "startup", "--services", "api"]);
+    let output = strata()
+        .args(["add", "service", "web", "--port", "9090", "--dry-run", "-C"])
+        .arg(&gitops)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    insta::assert_snapshot!("add-service-dry-run", String::from_utf8(output.stdout).unwrap());
+}
+
+/// A rule of `docs/errors.md`: the arguments that break it, and the excerpt the page quotes.
+struct Rule {
+    name: &'static str,
+    args: &'static [&'static str],
+    /// Runs in a workspace made by `strata new acme --services api` (else in an empty dir).
+    in_workspace: bool,
+    code: i32,
+    excerpt: &'static str,
+}
+
+const RULES: &[Rule] = &[
+    Rule {
+        name: "project-name",
+        args: &["new", "2acme"],
+        in_workspace: false,
+        code: 2,
+        excerpt: "must start with a lowercase letter",
+    },
+    Rule {
+        name: "environment-reserved",
+        args: &["new", "acme", "--envs", "dev,kube-system"],
+        in_workspace: false,
+        code: 2,
+        excerpt: "environment name `kube-system`: is reserved",
+    },
+    Rule {
+        name: "yaml-ambiguous-name",
+        args: &["new", "acme", "--envs", "dev,yes"],
+        in_workspace: false,
+        code: 2,
+        excerpt: "environment name `yes`: is read by YAML as a boolean, not as a name",
+    },
+    Rule {
+        name: "duplicate-list-item",
+        args: &["new", "acme", "--envs", "dev,dev"],
+        in_workspace: false,
+        code: 2,
+        excerpt: "lists `dev` twice",
+    },
+    Rule {
+        name: "region",
+        args: &["new", "acme", "--region", "mars-1"],
+        in_workspace: false,
+        code: 2,
+        excerpt: "region `mars-1`: is not an AWS region code",
+    },
+    Rule {
+        name: "domain",
+        args: &["new", "acme", "--domain", "localhost"],
+        in_workspace: false,
+        code: 2,
+        excerpt: "domain `localhost`: needs at least two labels",
+    },
+    Rule {
+        name: "preset",
+        args: &["new", "acme", "--preset", "startpu"],
+        in_workspace: false,
+        code: 2,
+        excerpt: "did you mean `startup`?",
+    },
+    Rule {
+        name: "set-key",
+        args: &["new", "acme", "--set", "cluster.verison=1.35"],
+        in_workspace: false,
+        code: 2,
+        excerpt: "did you mean `cluster.version`?",
+    },
+    Rule {
+        name: "image",
+        args: &["add", "service", "web", "--image", "nginx"],
+        in_workspace: true,
+        code: 2,
+        excerpt: "image `nginx`: has no tag",
+    },
+    Rule {
+        name: "port",
+        args: &["add", "service", "web", "--port", "70000"],
+        in_workspace: true,
+        code: 2,
+        excerpt: "is outside 1 to 65535",
+    },
+    Rule {
+        name: "replicas",
+        args: &["add", "service", "web", "--min", "3", "--max", "2"],
+        in_workspace: true,
+        code: 2,
+        excerpt: "1 <= min 3 <= max 2 does not hold",
+    },
+    Rule {
+        name: "host",
+        args: &["add", "service", "web", "--host", "x.example.org"],
+        in_workspace: true,
+        code: 2,
+        excerpt: "is outside the domain",
+    },
+    Rule {
+        name: "config-reserved-key",
+        args: &["add", "service", "web", "--config", "SERVICE_NAME=x"],
+        in_workspace: true,
+        code: 2,
+        excerpt: "config key `SERVICE_NAME`: is set by strata itself in every service's ConfigMap",
+    },
+    Rule {
+        name: "cpu-quantity",
+        args: &["add", "service", "web", "--cpu", "lots"],
+        in_workspace: true,
+        code: 2,
+        excerpt: "CPU quantity `lots`: is not a CPU quantity",
+    },
+    Rule {
+        name: "secret-is-config",
+        args: &["add", "service", "web", "--secret", "X", "--config", "X=1"],
+        in_workspace: true,
+        code: 2,
+        excerpt: "secret `X`: is also a config key",
+    },
+    Rule {
+        name: "irsa-needs-account",
+        args: &["add", "service", "web", "--irsa"],
+        in_workspace: true,
+        code: 2,
+        excerpt: "needs the AWS account id",
+    },
+    Rule {
+        name: "add-existing",
+        args: &["add", "service", "api"],
+        in_workspace: true,
+        code: 2,
+        excerpt: "service `api`: already exists",
+    },
+    Rule {
+        name: "remove-missing",
+        args: &["remove", "service", "apx"],
+        in_workspace: true,
+        code: 2,
+        excerpt: "does not exist in this workspace",
+    },
+    Rule {
+        name: "check-gitops-dir",
+        args: &["check", "--gitops", "x"],
+        in_workspace: false,
+        code: 2,
+        excerpt: "is not a directory",
+    },
+];
+
+/// The page, with backticks dropped: excerpts are quoted there with nested backticks.
+fn errors_page() -> String {
+    let page = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/errors.md"))
+        .unwrap();
+    page.replace('`', "")
+}
+
+#[test]
+fn every_message_quoted_in_docs_errors_md_is_what_strata_says() {
+    let page = errors_page();
+    let workspace = assert_fs::TempDir::new().unwrap();
+    let (_, gitops) = new_workspace(workspace.path(), &["--preset", "startup", "--services", "api"]);
+    let mut said = String::new();
+    let mut wrong = Vec::new();
+    for rule in RULES {
+        let empty = assert_fs::TempDir::new().unwrap();
+        let mut cmd = strata();
+        cmd.args(rule.args);
+        if rule.in_workspace {
+            cmd.arg("-C").arg(&gitops);
+        } else {
+            cmd.current_dir(empty.path());
+            if rule.args[0] == "new" {
+                cmd.arg("--out").arg(empty.path());
+            }
+        }
+        let output = cmd.output().unwrap();
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(output.status.code(), Some(rule.code), "{}: {stderr}", rule.name);
+        if !stderr.contains(rule.excerpt) {
+            wrong.push(format!(
+                "{}: strata no longer says {:?}:\n{stderr}",
+                rule.name, rule.excerpt
+            ));
+        }
+        if !page.contains(&rule.excerpt.replace('`', "")) {
+            wrong.push(format!(
+                "{}: docs/errors.md does not quote {:?}",
+                rule.name, rule.excerpt
+            ));
+        }
+        assert_eq!(
+            snapshot(empty.path()).len(),
+            0,
+            "{}: something was written",
+            rule.name
+        );
+        said.push_str(&format!("--- {} (exit {})\n{stderr}", rule.name, rule.code));
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    insta::with_settings!({filters => vec![(r"/tmp/[^ `]*", "[TMP]")]}, {
+        insta::assert_snapshot!("errors", said);
+    });
+}
