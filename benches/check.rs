@@ -59,7 +59,7 @@ fn report(name: &str, samples: Vec<Duration>, target: Option<Duration>) -> bool 
 }
 
 fn count_files(dir: &Path) -> usize {
-    std::fs::read_dir(dir)
+    fs_err::read_dir(dir)
         .map(|entries| {
             entries
                 .flatten()
@@ -80,8 +80,8 @@ fn count_files(dir: &Path) -> usize {
 
 fn main() {
     let tmp = std::env::temp_dir().join(format!("strata-bench-check-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).unwrap();
+    let _ = fs_err::remove_dir_all(&tmp);
+    fs_err::create_dir_all(&tmp).unwrap();
     let names: Vec<String> = (0..300).map(|i| format!("svc{i}")).collect();
     run(
         &[
@@ -134,7 +134,7 @@ fn main() {
         state,
         None,
     );
-    let _ = std::fs::remove_dir_all(&tmp);
+    let _ = fs_err::remove_dir_all(&tmp);
     if !ok {
         std::process::exit(1);
     }

@@ -72,7 +72,7 @@ fn bench_new(iterations: usize) -> bool {
     let mut samples = Vec::new();
     for i in 0..iterations {
         let out = tmp.join(format!("run{i}"));
-        std::fs::create_dir_all(&out).unwrap();
+        fs_err::create_dir_all(&out).unwrap();
         samples.push(run(
             &[
                 "new",
@@ -87,7 +87,7 @@ fn bench_new(iterations: usize) -> bool {
             &tmp,
         ));
     }
-    let _ = std::fs::remove_dir_all(&tmp);
+    let _ = fs_err::remove_dir_all(&tmp);
     report(
         "new: 3 environments, 2 services, 2 repos + commits",
         &stats(samples),
@@ -111,7 +111,7 @@ fn peak_memory_of_new() -> u64 {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let _ = std::fs::remove_dir_all(&tmp);
+    let _ = fs_err::remove_dir_all(&tmp);
     String::from_utf8_lossy(&output.stdout)
         .trim()
         .parse()
@@ -160,7 +160,7 @@ fn bench_add_env(services: usize, iterations: usize) -> Stats {
             &["add", "env", "qa", "--commit"],
             &tmp.join("acme-gitops"),
         ));
-        let _ = std::fs::remove_dir_all(&tmp);
+        let _ = fs_err::remove_dir_all(&tmp);
     }
     stats(samples)
 }
@@ -206,14 +206,14 @@ fn bench_add(services: usize, iterations: usize) -> (Stats, Stats) {
     for i in 0..iterations {
         samples.push(run(&["add", "service", &format!("extra{i}")], &gitops));
     }
-    let _ = std::fs::remove_dir_all(gitops.parent().unwrap());
+    let _ = fs_err::remove_dir_all(gitops.parent().unwrap());
     (stats(samples), stats(reads))
 }
 
 fn tempdir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("strata-bench-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let _ = fs_err::remove_dir_all(&dir);
+    fs_err::create_dir_all(&dir).unwrap();
     dir
 }
 
@@ -224,7 +224,7 @@ fn bookkeeping_only(gitops: &Path) {
     let answers = workspace.answers.to_toml();
     for (repo, lock) in &workspace.locks {
         let dir = gitops.parent().unwrap().join(format!("bookkeeping-{repo}"));
-        std::fs::create_dir_all(&dir).unwrap();
+        fs_err::create_dir_all(&dir).unwrap();
         strata::apply::write_atomic(&dir.join("strata.toml"), answers.as_bytes(), None).unwrap();
         strata::apply::write_atomic(&dir.join("strata.lock"), lock.to_text().as_bytes(), None)
             .unwrap();

@@ -14,8 +14,8 @@
 //! `before-move` (fail before `new` moves its staging directory into place), `commit:<repo>`
 //! (fail the commit of that repo), and `pause-at:N` / `count-steps` (see `interrupt.rs`).
 
+use fs_err as fs;
 use std::collections::BTreeMap;
-use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -132,7 +132,7 @@ fn write_renamed(path: &Path, bytes: &[u8], mode: Option<u32>, flush: bool) -> R
     let mode = mode.or_else(|| {
         fs::symlink_metadata(path)
             .ok()
-            .filter(fs::Metadata::is_file)
+            .filter(std::fs::Metadata::is_file)
             .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o7777)
     });
     let result = (|| -> Result<()> {

@@ -176,7 +176,7 @@ mod tests {
         record(&dir, &[("a/b.yaml", Some(b"two\n")), ("c", None)]).unwrap();
         assert_eq!(find(&repo, "a/b.yaml", &hash(b"two\n")).unwrap(), b"two\n");
         assert!(find(&repo, "c", &hash(b"x")).is_none());
-        std::fs::remove_dir_all(&dir).unwrap();
+        fs_err::remove_dir_all(&dir).unwrap();
     }
 
     fn tempdir() -> std::path::PathBuf {
@@ -185,8 +185,8 @@ mod tests {
             std::process::id(),
             std::thread::current().id()
         ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let _ = fs_err::remove_dir_all(&dir);
+        fs_err::create_dir_all(&dir).unwrap();
         dir
     }
 }

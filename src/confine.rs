@@ -7,8 +7,8 @@
 //! block forever. Directory walks do not follow links either, so a link loop cannot make a walk
 //! exponential or endless. This module reads metadata and files; it never writes.
 
+use fs_err as fs;
 use std::collections::HashSet;
-use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 

@@ -91,8 +91,8 @@ pub fn init_and_commit(dir: &Path, files: &[(&str, &[u8])], message: &str) -> Re
 
     let (name, pack_bytes, index_bytes) = pack.finish();
     let pack_dir = repo.path().join("objects/pack");
-    std::fs::write(pack_dir.join(format!("pack-{name}.pack")), pack_bytes)?;
-    std::fs::write(pack_dir.join(format!("pack-{name}.idx")), index_bytes)?;
+    fs_err::write(pack_dir.join(format!("pack-{name}.pack")), pack_bytes)?;
+    fs_err::write(pack_dir.join(format!("pack-{name}.idx")), index_bytes)?;
     repo.odb()?.refresh()?;
     repo.reference(
         "refs/heads/main",
@@ -244,7 +244,7 @@ pub fn dirty_paths(dir: &Path, paths: &[String]) -> Result<Vec<String>> {
             .as_ref()
             .and_then(|tree| tree.get_path(Path::new(path)).ok())
             .map(|entry| entry.id());
-        let on_disk = match std::fs::read(dir.join(path)) {
+        let on_disk = match fs_err::read(dir.join(path)) {
             Ok(bytes) => Some(bytes),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
             Err(err) => return Err(err).with_context(|| format!("reading `{path}`")),
@@ -702,7 +702,7 @@ pub fn move_branch(root: &Path, head: &HeadState, commit: &str, message: &str) -
         }
     }
     let ref_file = repo.path().join(&head.branch);
-    if let Ok(file) = std::fs::File::open(&ref_file) {
+    if let Ok(file) = fs_err::File::open(&ref_file) {
         file.sync_all()?;
     }
     if let Some(dir) = ref_file.parent() {
@@ -762,7 +762,7 @@ pub fn stage_paths(root: &Path, written: &[String], removed: &[String]) -> Resul
             .with_context(|| format!("staging the removal of `{path}`"))?;
     }
     index.write()?;
-    if let Ok(file) = std::fs::File::open(repo.path().join("index")) {
+    if let Ok(file) = fs_err::File::open(repo.path().join("index")) {
         file.sync_all()?;
     }
     Ok(())

@@ -130,7 +130,7 @@ fn handle(signal: i32) -> ! {
             ),
         },
         Some(Active::Staging(dir)) => {
-            let _ = std::fs::remove_dir_all(dir);
+            let _ = fs_err::remove_dir_all(dir);
             eprintln!("strata: interrupted ({name}); nothing was written");
         }
         None => eprintln!("strata: interrupted ({name})"),

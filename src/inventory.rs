@@ -141,7 +141,7 @@ pub fn inventory(workspace: &Workspace) -> Inventory {
     }
     // Directories on disk that the answers do not know.
     for (dir, kind) in [("services", "service"), ("apps", "environment")] {
-        if let Ok(entries) = std::fs::read_dir(workspace.roots[&Repo::Gitops].join(dir)) {
+        if let Ok(entries) = fs_err::read_dir(workspace.roots[&Repo::Gitops].join(dir)) {
             for entry in entries.flatten() {
                 let name = entry.file_name().to_string_lossy().to_string();
                 let known = if kind == "service" {

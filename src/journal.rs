@@ -17,8 +17,8 @@
 //! branch or reflog that someone changed after the interrupted run is left as is and named.
 //! Recovery is idempotent: interrupted itself, it simply runs again next time.
 
+use fs_err as fs;
 use std::collections::BTreeMap;
-use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -377,7 +377,7 @@ pub fn recover(roots: &BTreeMap<Repo, PathBuf>) -> Result<Option<Recovery>> {
     Ok(Some(recovery))
 }
 
-fn file_mode(meta: &fs::Metadata) -> u32 {
+fn file_mode(meta: &std::fs::Metadata) -> u32 {
     #[cfg(unix)]
     {
         std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o7777

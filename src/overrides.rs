@@ -19,7 +19,7 @@ pub const DIR: &str = ".strata/templates";
 /// refused rather than followed. A missing `dir` has no overrides.
 pub fn read(dir: &Path) -> Result<Vec<(String, Vec<u8>)>, Problems> {
     let mut out = Vec::new();
-    if std::fs::symlink_metadata(dir).is_err() {
+    if fs_err::symlink_metadata(dir).is_err() {
         return Ok(out);
     }
     walk(dir, dir, &mut out)?;
@@ -37,7 +37,7 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) -> Result<(),
             .hint("keep plain files under the overrides directory"),
         )
     };
-    let meta = std::fs::symlink_metadata(dir).map_err(|e| problem(dir, &e.to_string()))?;
+    let meta = fs_err::symlink_metadata(dir).map_err(|e| problem(dir, &e.to_string()))?;
     if meta.file_type().is_symlink() {
         return Err(problem(dir, "is a symbolic link"));
     }
@@ -48,11 +48,11 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) -> Result<(),
             .to_str()
             .ok_or_else(|| problem(dir, "has a name that is not UTF-8"))?
             .replace('\\', "/");
-        let bytes = std::fs::read(dir).map_err(|e| problem(dir, &e.to_string()))?;
+        let bytes = fs_err::read(dir).map_err(|e| problem(dir, &e.to_string()))?;
         out.push((relative, bytes));
         return Ok(());
     }
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
+    let mut entries: Vec<_> = fs_err::read_dir(dir)
         .map_err(|e| problem(dir, &e.to_string()))?
         .flatten()
         .map(|e| e.path())
@@ -111,7 +111,7 @@ pub fn layer_of(root: &Path, mut layer: Layer) -> Result<Layer, Problems> {
     let mut dir = root.to_path_buf();
     for part in DIR.split('/') {
         dir.push(part);
-        match std::fs::symlink_metadata(&dir) {
+        match fs_err::symlink_metadata(&dir) {
             Ok(meta) if meta.file_type().is_symlink() => {
                 return Err(Problems::from(
                     Problem::new(format!("`{}`", dir.display()), "is a symbolic link")

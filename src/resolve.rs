@@ -188,7 +188,7 @@ pub fn new_answers(args: &NewArgs) -> Result<Answers, Problems> {
     if let Some(project) = &project {
         for repo in Repo::BOTH {
             let target = args.out.join(repo.dir_name(project.as_str()));
-            if std::fs::read_dir(&target).is_ok_and(|mut entries| entries.next().is_some()) {
+            if fs_err::read_dir(&target).is_ok_and(|mut entries| entries.next().is_some()) {
                 problems.push(Problem::new(format!("`{}`", target.display()), "exists and is not empty").hint("choose another `--out` directory or project name, or move the directory away"));
             } else if target.exists() && !target.is_dir() {
                 problems.push(

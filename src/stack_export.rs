@@ -96,7 +96,7 @@ impl StackExport {
     /// Reads and parses an export; every problem is bad input (exit 2).
     pub fn load(path: &Path) -> Result<StackExport, Problems> {
         let shown = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|err| {
+        let bytes = fs_err::read(path).map_err(|err| {
             Problem::new(format!("`{shown}`"), format!("cannot be read ({err})"))
                 .hint("pass the file `pulumi stack export --file FILE` wrote")
         })?;

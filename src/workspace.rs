@@ -3,8 +3,8 @@
 //! `-C DIR` may name either repo; its `strata.lock` says which one it is, and `strata.toml`
 //! says where the other one is. The two answers files must agree. This module only reads.
 
+use fs_err as fs;
 use std::collections::BTreeMap;
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};

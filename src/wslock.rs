@@ -10,8 +10,8 @@
 //! To find both repos before locking, the lock's `repo` line and the answers' `[repos]` table
 //! are read unlocked: strata replaces those files atomically and never changes either value.
 
+use fs_err::File;
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
@@ -39,13 +39,13 @@ fn locate(dir: &Path) -> Option<BTreeMap<Repo, PathBuf>> {
         foundation_dir: String,
         gitops_dir: String,
     }
-    let lock = std::fs::read_to_string(dir.join(crate::lock::FILE_NAME)).ok()?;
+    let lock = fs_err::read_to_string(dir.join(crate::lock::FILE_NAME)).ok()?;
     let this = lock.lines().find_map(|line| match line.trim_end() {
         "repo foundation" => Some(Repo::Foundation),
         "repo gitops" => Some(Repo::Gitops),
         _ => None,
     })?;
-    let answers = std::fs::read_to_string(dir.join(crate::answers::FILE_NAME)).ok()?;
+    let answers = fs_err::read_to_string(dir.join(crate::answers::FILE_NAME)).ok()?;
     let partial: Partial = toml::from_str(&answers).ok()?;
     let (other, other_rel) = match this {
         Repo::Foundation => (Repo::Gitops, partial.repos.gitops_dir),

@@ -155,15 +155,14 @@ fn irsa_services_get_a_role_in_the_stack_and_its_arn_on_the_service_account() {
         &["--account-id", "123456789012", "--envs", "dev,prod"],
     );
     add(&foundation, &["service", "api", "--irsa"]);
-    let stack = std::fs::read_to_string(foundation.join("Pulumi.shared.yaml")).unwrap();
+    let stack = fs_err::read_to_string(foundation.join("Pulumi.shared.yaml")).unwrap();
     assert!(
         stack.contains("roleName: acme-dev-api") && stack.contains("roleName: acme-prod-api"),
         "{stack}"
     );
-    let patch = std::fs::read_to_string(
-        gitops.join("services/api/overlays/prod/patch-serviceaccount.yaml"),
-    )
-    .unwrap();
+    let patch =
+        fs_err::read_to_string(gitops.join("services/api/overlays/prod/patch-serviceaccount.yaml"))
+            .unwrap();
     assert!(patch.contains("arn:aws:iam::123456789012:role/acme-prod-api"));
 }
 
@@ -294,7 +293,7 @@ fn a_hand_edited_owned_file_is_a_conflict_and_nothing_is_written() {
     let tmp = assert_fs::TempDir::new().unwrap();
     let (foundation, gitops) = new_workspace(tmp.path(), &["--services", "api"]);
     let edited = gitops.join("apps/dev/kustomization.yaml");
-    std::fs::write(&edited, "# my own edit\n").unwrap();
+    fs_err::write(&edited, "# my own edit\n").unwrap();
     let before = snapshot(tmp.path());
     strata()
         .args(["add", "service", "web", "--allow-dirty", "-C"])
@@ -311,7 +310,7 @@ fn a_hand_edited_owned_file_is_a_conflict_and_nothing_is_written() {
         .arg(&foundation)
         .assert()
         .success();
-    assert!(std::fs::read_to_string(&edited)
+    assert!(fs_err::read_to_string(&edited)
         .unwrap()
         .contains("web.yaml"));
 }
@@ -322,10 +321,10 @@ fn seed_files_are_never_rewritten() {
     let (foundation, gitops) =
         new_workspace(tmp.path(), &["--services", "api", "--envs", "dev,prod"]);
     let seed = gitops.join("services/api/overlays/dev/kustomization.yaml");
-    let edited = std::fs::read_to_string(&seed)
+    let edited = fs_err::read_to_string(&seed)
         .unwrap()
         .replace("newTag: \"6.7.1\"", "newTag: \"6.8.0\"");
-    std::fs::write(&seed, &edited).unwrap();
+    fs_err::write(&seed, &edited).unwrap();
     strata()
         .args(["add", "env", "qa", "--allow-dirty", "-C"])
         .arg(&foundation)
@@ -336,7 +335,7 @@ fn seed_files_are_never_rewritten() {
         .arg(&foundation)
         .assert()
         .success();
-    assert_eq!(std::fs::read_to_string(&seed).unwrap(), edited);
+    assert_eq!(fs_err::read_to_string(&seed).unwrap(), edited);
 }
 
 #[test]
@@ -344,12 +343,12 @@ fn uncommitted_changes_in_a_file_strata_must_touch_are_refused_unless_allowed() 
     let tmp = assert_fs::TempDir::new().unwrap();
     let (foundation, _) = new_workspace(tmp.path(), &[]);
     let stack = foundation.join("Pulumi.shared.yaml");
-    let text = std::fs::read_to_string(&stack).unwrap();
+    let text = fs_err::read_to_string(&stack).unwrap();
     // Staged-but-identical content is still a change git reports; make a real one in strata.toml.
     let answers = foundation.join("strata.toml");
-    let mut answers_text = std::fs::read_to_string(&answers).unwrap();
+    let mut answers_text = fs_err::read_to_string(&answers).unwrap();
     answers_text.push('\n');
-    std::fs::write(&answers, &answers_text).unwrap();
+    fs_err::write(&answers, &answers_text).unwrap();
     strata()
         .args(["add", "env", "qa", "-C"])
         .arg(&foundation)
@@ -357,7 +356,7 @@ fn uncommitted_changes_in_a_file_strata_must_touch_are_refused_unless_allowed() 
         .code(1)
         .stderr(predicate::str::contains("uncommitted changes"))
         .stderr(predicate::str::contains("strata.toml"));
-    assert_eq!(std::fs::read_to_string(&stack).unwrap(), text);
+    assert_eq!(fs_err::read_to_string(&stack).unwrap(), text);
     strata()
         .args(["add", "env", "qa", "--allow-dirty", "-C"])
         .arg(&foundation)
@@ -407,7 +406,7 @@ fn a_file_that_cannot_be_replaced_rolls_both_repos_back() {
     let (foundation, gitops) = new_workspace(tmp.path(), &[]);
     // A directory where strata must write a file: the write fails midway, after the
     // foundation's stack file was already replaced.
-    std::fs::create_dir_all(gitops.join("apps/dev/api.yaml")).unwrap();
+    fs_err::create_dir_all(gitops.join("apps/dev/api.yaml")).unwrap();
     let before = snapshot(tmp.path());
     strata()
         .args(["add", "service", "api", "--allow-dirty", "--force", "-C"])
@@ -425,10 +424,10 @@ fn a_file_that_cannot_be_replaced_rolls_both_repos_back() {
 fn the_answers_files_must_agree() {
     let tmp = assert_fs::TempDir::new().unwrap();
     let (foundation, gitops) = new_workspace(tmp.path(), &[]);
-    let text = std::fs::read_to_string(gitops.join("strata.toml"))
+    let text = fs_err::read_to_string(gitops.join("strata.toml"))
         .unwrap()
         .replace("domain = \"example.com\"", "domain = \"example.org\"");
-    std::fs::write(gitops.join("strata.toml"), text).unwrap();
+    fs_err::write(gitops.join("strata.toml"), text).unwrap();
     strata()
         .args(["list", "-C"])
         .arg(&foundation)
@@ -453,7 +452,7 @@ fn list_reports_services_and_environments_and_drift() {
     assert_eq!(json["services"].as_array().unwrap().len(), 2);
     assert_eq!(json["environments"][0]["name"], "dev");
     assert_eq!(json["consistent"], true);
-    std::fs::remove_file(gitops.join("apps/prod/web.yaml")).unwrap();
+    fs_err::remove_file(gitops.join("apps/prod/web.yaml")).unwrap();
     strata()
         .args(["list", "-C"])
         .arg(&gitops)
@@ -466,7 +465,7 @@ fn list_reports_services_and_environments_and_drift() {
 fn a_malformed_answers_file_gets_file_line_column_and_a_hint() {
     let tmp = assert_fs::TempDir::new().unwrap();
     let (foundation, gitops) = new_workspace(tmp.path(), &[]);
-    let original = std::fs::read_to_string(foundation.join("strata.toml")).unwrap();
+    let original = fs_err::read_to_string(foundation.join("strata.toml")).unwrap();
     let cases = [
         (
             original.replace("region = ", "region = = "),
@@ -490,8 +489,8 @@ fn a_malformed_answers_file_gets_file_line_column_and_a_hint() {
         ),
     ];
     for (text, needle) in cases {
-        std::fs::write(foundation.join("strata.toml"), &text).unwrap();
-        std::fs::write(gitops.join("strata.toml"), &text).unwrap();
+        fs_err::write(foundation.join("strata.toml"), &text).unwrap();
+        fs_err::write(gitops.join("strata.toml"), &text).unwrap();
         strata()
             .args(["list", "-C"])
             .arg(&foundation)
@@ -520,7 +519,7 @@ fn removing_a_service_with_files_strata_did_not_write_is_a_conflict_until_forced
     let tmp = assert_fs::TempDir::new().unwrap();
     let (foundation, gitops) = new_workspace(tmp.path(), &["--services", "api,web"]);
     let extra = gitops.join("services/api/base/extra-config.yaml");
-    std::fs::write(&extra, "kind: ConfigMap\n").unwrap();
+    fs_err::write(&extra, "kind: ConfigMap\n").unwrap();
     let before = snapshot(tmp.path());
     strata()
         .args(["remove", "service", "api", "--allow-dirty", "-C"])
@@ -567,7 +566,7 @@ fn removing_an_environment_takes_every_overlay_and_its_apps_directory() {
             ))
             .exists());
     }
-    let stack = std::fs::read_to_string(foundation.join("Pulumi.shared.yaml")).unwrap();
+    let stack = fs_err::read_to_string(foundation.join("Pulumi.shared.yaml")).unwrap();
     assert!(
         !stack.contains("name: qa"),
         "the shared stack no longer hosts qa"

@@ -4,8 +4,8 @@
 
 mod common;
 
+use fs_err as fs;
 use std::collections::BTreeSet;
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use assert_fs::TempDir;

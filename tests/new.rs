@@ -21,8 +21,8 @@ fn new_creates_two_repos_each_with_one_commit_on_main() {
         assert!(repo.join("strata.lock").is_file());
     }
     assert_eq!(
-        std::fs::read(foundation.join("strata.toml")).unwrap(),
-        std::fs::read(gitops.join("strata.toml")).unwrap(),
+        fs_err::read(foundation.join("strata.toml")).unwrap(),
+        fs_err::read(gitops.join("strata.toml")).unwrap(),
         "both repos carry the same answers"
     );
     assert!(foundation.join("Pulumi.shared.yaml").is_file());
@@ -30,7 +30,7 @@ fn new_creates_two_repos_each_with_one_commit_on_main() {
     assert!(gitops
         .join("services/web/overlays/prod/kustomization.yaml")
         .is_file());
-    let entries: Vec<_> = std::fs::read_dir(tmp.path())
+    let entries: Vec<_> = fs_err::read_dir(tmp.path())
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
@@ -84,7 +84,7 @@ fn the_production_preset_makes_one_stack_per_environment_with_disjoint_cidrs() {
     );
     let mut cidrs = Vec::new();
     for env in ["dev", "staging", "prod"] {
-        let text = std::fs::read_to_string(foundation.join(format!("Pulumi.{env}.yaml"))).unwrap();
+        let text = fs_err::read_to_string(foundation.join(format!("Pulumi.{env}.yaml"))).unwrap();
         assert!(text.contains(&format!("clusterName: acme-{env}")));
         let cidr = text
             .lines()
@@ -106,7 +106,7 @@ fn dry_run_prints_the_diff_of_every_file_a_real_run_creates_and_writes_nothing()
         .output()
         .unwrap();
     assert!(output.status.success(), "{output:?}");
-    assert_eq!(std::fs::read_dir(dry.path()).unwrap().count(), 0);
+    assert_eq!(fs_err::read_dir(dry.path()).unwrap().count(), 0);
     assert!(String::from_utf8_lossy(&output.stderr).contains("dry run: nothing was written"));
     // The same diff format as every other command: one `/dev/null` -> `b/<path>` diff per file,
     // under its repo's name, with the file's whole content.
@@ -140,7 +140,7 @@ fn dry_run_prints_the_diff_of_every_file_a_real_run_creates_and_writes_nothing()
     }
     written.sort();
     assert_eq!(shown, written);
-    let deployment = std::fs::read_to_string(
+    let deployment = fs_err::read_to_string(
         real.path()
             .join("acme-gitops/services/api/base/deployment.yaml"),
     )
@@ -155,7 +155,7 @@ fn files_under(root: &std::path::Path) -> Vec<String> {
     let mut out = Vec::new();
     let mut dirs = vec![root.to_path_buf()];
     while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
+        for entry in fs_err::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
             if path.is_dir() {
                 dirs.push(path);
@@ -201,7 +201,7 @@ fn bad_input_reports_every_problem_with_a_hint_exits_2_and_writes_nothing() {
         .stderr(predicate::str::contains("domain `localhost`"))
         .stderr(predicate::str::contains("hint:"))
         .stderr(predicate::str::contains("nothing was written"));
-    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+    assert_eq!(fs_err::read_dir(tmp.path()).unwrap().count(), 0);
 }
 
 #[test]
@@ -236,7 +236,7 @@ fn set_overrides_a_preset_value() {
             "node_groups.general.max=9",
         ],
     );
-    let stack = std::fs::read_to_string(foundation.join("Pulumi.shared.yaml")).unwrap();
+    let stack = fs_err::read_to_string(foundation.join("Pulumi.shared.yaml")).unwrap();
     assert!(stack.contains("kubernetesVersion: \"1.34\""));
     assert!(
         stack.contains("imageTag: v1.34.5"),
@@ -281,7 +281,7 @@ fn a_failure_before_the_move_leaves_nothing_half_written() {
             .code(1)
             .stderr(predicate::str::contains("injected fault"));
         assert_eq!(
-            std::fs::read_dir(tmp.path()).unwrap().count(),
+            fs_err::read_dir(tmp.path()).unwrap().count(),
             0,
             "fault `{fault}` left files behind"
         );
@@ -302,10 +302,10 @@ fn an_output_directory_that_cannot_be_made_fails_cleanly() {
         .stderr(predicate::str::contains("a-file"))
         .stderr(predicate::str::ends_with("nothing was written\n"));
     assert_eq!(
-        std::fs::read_to_string(file.path()).unwrap(),
+        fs_err::read_to_string(file.path()).unwrap(),
         "not a directory"
     );
-    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1);
+    assert_eq!(fs_err::read_dir(tmp.path()).unwrap().count(), 1);
 }
 
 #[test]
@@ -397,10 +397,10 @@ fn access_backend_and_credentials_flags_reach_the_foundation() {
             "--public-repo",
         ],
     );
-    let project = std::fs::read_to_string(foundation.join("Pulumi.yaml")).unwrap();
+    let project = fs_err::read_to_string(foundation.join("Pulumi.yaml")).unwrap();
     let project: serde_json::Value = serde_yaml_ng::from_str(&project).unwrap();
     assert_eq!(project["backend"]["url"], "s3://acme-pulumi-state/platform");
-    let stack = std::fs::read_to_string(foundation.join("Pulumi.shared.yaml")).unwrap();
+    let stack = fs_err::read_to_string(foundation.join("Pulumi.shared.yaml")).unwrap();
     let stack: serde_json::Value = serde_yaml_ng::from_str(&stack).unwrap();
     let config = &stack["config"];
     assert_eq!(
@@ -412,7 +412,7 @@ fn access_backend_and_credentials_flags_reach_the_foundation() {
         serde_json::json!(["arn:aws:iam::123456789012:role/platform-admin"])
     );
     assert_eq!(config["acme-foundation:gitops"]["repoCredentials"], "none");
-    let answers = std::fs::read_to_string(foundation.join("strata.toml")).unwrap();
+    let answers = fs_err::read_to_string(foundation.join("strata.toml")).unwrap();
     assert!(answers.contains("secrets_provider = \"awskms://alias/acme-pulumi?region=eu-west-1\""));
 }
 
@@ -420,7 +420,7 @@ fn access_backend_and_credentials_flags_reach_the_foundation() {
 fn the_api_endpoint_fails_closed_without_api_cidrs() {
     let tmp = assert_fs::TempDir::new().unwrap();
     let (foundation, _) = common::new_workspace(tmp.path(), &["--envs", "dev"]);
-    let stack = std::fs::read_to_string(foundation.join("Pulumi.shared.yaml")).unwrap();
+    let stack = fs_err::read_to_string(foundation.join("Pulumi.shared.yaml")).unwrap();
     let stack: serde_json::Value = serde_yaml_ng::from_str(&stack).unwrap();
     assert_eq!(
         stack["config"]["acme-foundation:endpoint"]["publicAccessCidrs"],
@@ -449,7 +449,7 @@ fn bad_backend_cidrs_and_providers_are_refused_with_nothing_written() {
             .stderr(predicates::str::contains(named))
             .stderr(predicates::str::contains("hint:"));
         assert_eq!(
-            std::fs::read_dir(tmp.path()).unwrap().count(),
+            fs_err::read_dir(tmp.path()).unwrap().count(),
             0,
             "{flag} {value}"
         );
@@ -476,14 +476,14 @@ fn exposure_picks_the_environment_load_balancer_or_none() {
         |service: &str, file: &str| gitops.join(format!("services/{service}/overlays/prod/{file}"));
     assert!(!gitops.join("services/worker/base/ingress.yaml").exists());
     assert!(!overlay("worker", "patch-ingress.yaml").exists());
-    let patch = std::fs::read_to_string(overlay("admin", "patch-ingress.yaml")).unwrap();
+    let patch = fs_err::read_to_string(overlay("admin", "patch-ingress.yaml")).unwrap();
     assert!(patch.contains("value: prod-internal"), "{patch}");
-    let patch = std::fs::read_to_string(overlay("api", "patch-ingress.yaml")).unwrap();
+    let patch = fs_err::read_to_string(overlay("api", "patch-ingress.yaml")).unwrap();
     assert!(patch.contains("value: prod-public"), "{patch}");
-    let answers = std::fs::read_to_string(gitops.join("strata.toml")).unwrap();
+    let answers = fs_err::read_to_string(gitops.join("strata.toml")).unwrap();
     assert!(answers.contains("expose = \"none\"") && answers.contains("expose = \"internal\""));
     // The certificate of each environment covers the host outside its wildcard.
-    let stack = std::fs::read_to_string(foundation.join("Pulumi.shared.yaml")).unwrap();
+    let stack = fs_err::read_to_string(foundation.join("Pulumi.shared.yaml")).unwrap();
     let stack: serde_json::Value = serde_yaml_ng::from_str(&stack).unwrap();
     let prod = &stack["config"]["acme-foundation:environments"][1];
     assert_eq!(prod["certificate"]["domainName"], "*.prod.example.com");

@@ -15,8 +15,8 @@ fn valid_answers_text() -> String {
         .status()
         .unwrap();
     assert!(status.success());
-    let text = std::fs::read_to_string(tmp.join("acme-gitops/strata.toml")).unwrap();
-    let _ = std::fs::remove_dir_all(&tmp);
+    let text = fs_err::read_to_string(tmp.join("acme-gitops/strata.toml")).unwrap();
+    let _ = fs_err::remove_dir_all(&tmp);
     text
 }
 
@@ -26,7 +26,7 @@ fn tempdir() -> std::path::PathBuf {
         std::process::id(),
         rand_suffix()
     ));
-    std::fs::create_dir_all(&dir).unwrap();
+    fs_err::create_dir_all(&dir).unwrap();
     dir
 }
 

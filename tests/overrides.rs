@@ -9,7 +9,7 @@ use common::{new_workspace, strata};
 const DEPLOYMENT: &str = "services/__service__/base/deployment.yaml.tera";
 
 fn embedded(path: &str) -> String {
-    std::fs::read_to_string(
+    fs_err::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("templates/gitops")
             .join(path),
@@ -29,14 +29,14 @@ fn with_label(label: &str) -> String {
 fn overrides_render_in_new_add_and_upgrade() {
     let tmp = assert_fs::TempDir::new().unwrap();
     let templates = tmp.path().join("org-templates");
-    std::fs::create_dir_all(templates.join("gitops/services/__service__/base")).unwrap();
-    std::fs::write(
+    fs_err::create_dir_all(templates.join("gitops/services/__service__/base")).unwrap();
+    fs_err::write(
         templates.join("gitops").join(DEPLOYMENT),
         with_label("cost-center: platform"),
     )
     .unwrap();
     let out = tmp.path().join("ws");
-    std::fs::create_dir_all(&out).unwrap();
+    fs_err::create_dir_all(&out).unwrap();
     strata()
         .args([
             "new",
@@ -53,10 +53,10 @@ fn overrides_render_in_new_add_and_upgrade() {
         .assert()
         .success();
     let gitops = out.join("acme-gitops");
-    let api = std::fs::read_to_string(gitops.join("services/api/base/deployment.yaml")).unwrap();
+    let api = fs_err::read_to_string(gitops.join("services/api/base/deployment.yaml")).unwrap();
     assert!(api.contains("    cost-center: platform\n"), "{api}");
     assert!(gitops.join(".strata/templates").join(DEPLOYMENT).is_file());
-    let answers = std::fs::read_to_string(gitops.join("strata.toml")).unwrap();
+    let answers = fs_err::read_to_string(gitops.join("strata.toml")).unwrap();
     assert!(
         answers.contains(&format!("templates = [\"gitops/{DEPLOYMENT}\"]")),
         "{answers}"
@@ -67,11 +67,11 @@ fn overrides_render_in_new_add_and_upgrade() {
         .arg(&gitops)
         .assert()
         .success();
-    let web = std::fs::read_to_string(gitops.join("services/web/base/deployment.yaml")).unwrap();
+    let web = fs_err::read_to_string(gitops.join("services/web/base/deployment.yaml")).unwrap();
     assert!(web.contains("    cost-center: platform\n"));
 
     // The organisation changes its template: `upgrade` carries every service to it.
-    std::fs::write(
+    fs_err::write(
         gitops.join(".strata/templates").join(DEPLOYMENT),
         with_label("cost-center: payments"),
     )
@@ -92,10 +92,9 @@ fn overrides_render_in_new_add_and_upgrade() {
         .assert()
         .success();
     for service in ["api", "web"] {
-        let text = std::fs::read_to_string(
-            gitops.join(format!("services/{service}/base/deployment.yaml")),
-        )
-        .unwrap();
+        let text =
+            fs_err::read_to_string(gitops.join(format!("services/{service}/base/deployment.yaml")))
+                .unwrap();
         assert!(
             text.contains("    cost-center: payments\n"),
             "{service}: {text}"
@@ -107,10 +106,10 @@ fn overrides_render_in_new_add_and_upgrade() {
 fn an_override_of_no_template_is_refused_with_nothing_written() {
     let tmp = assert_fs::TempDir::new().unwrap();
     let templates = tmp.path().join("t");
-    std::fs::create_dir_all(templates.join("gitops/services")).unwrap();
-    std::fs::write(templates.join("gitops/services/nothing.yaml.tera"), "x").unwrap();
+    fs_err::create_dir_all(templates.join("gitops/services")).unwrap();
+    fs_err::write(templates.join("gitops/services/nothing.yaml.tera"), "x").unwrap();
     let out = tmp.path().join("ws");
-    std::fs::create_dir_all(&out).unwrap();
+    fs_err::create_dir_all(&out).unwrap();
     strata()
         .args(["new", "acme", "--templates"])
         .arg(&templates)
@@ -122,10 +121,10 @@ fn an_override_of_no_template_is_refused_with_nothing_written() {
             "gitops/services/nothing.yaml.tera",
         ))
         .stderr(predicates::str::contains("replaces no template"));
-    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0);
+    assert_eq!(fs_err::read_dir(&out).unwrap().count(), 0);
     let (_, gitops) = new_workspace(&tmp.path().join("plain"), &["--envs", "dev"]);
-    std::fs::create_dir_all(gitops.join(".strata/templates")).unwrap();
-    std::fs::write(gitops.join(".strata/templates/typo.yaml.tera"), "x").unwrap();
+    fs_err::create_dir_all(gitops.join(".strata/templates")).unwrap();
+    fs_err::write(gitops.join(".strata/templates/typo.yaml.tera"), "x").unwrap();
     strata()
         .args(["add", "service", "api", "-C"])
         .arg(&gitops)

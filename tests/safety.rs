@@ -49,8 +49,8 @@ fn repo_state(dir: &Path) -> RepoState {
     let repo = git2::Repository::open(dir).unwrap();
     RepoState {
         files: snapshot(dir),
-        index: std::fs::read(repo.path().join("index")).ok(),
-        head: std::fs::read_to_string(repo.path().join("HEAD")).unwrap(),
+        index: fs_err::read(repo.path().join("index")).ok(),
+        head: fs_err::read_to_string(repo.path().join("HEAD")).unwrap(),
         commit: repo
             .head()
             .ok()
@@ -151,7 +151,7 @@ fn kills_and_interrupts_leave_both_repos_before_or_after(signal: &str) {
         assert_fs::TempDir::new().unwrap()
     };
     let base = tmp.path().join("base");
-    std::fs::create_dir(&base).unwrap();
+    fs_err::create_dir(&base).unwrap();
     new_workspace(&base, &["--envs", "dev", "--services", &service_list(80)]);
     let before = workspace_state(&base);
 
@@ -237,7 +237,7 @@ fn kills_and_interrupts_leave_both_repos_before_or_after(signal: &str) {
                 assert_eq!(entries, after_shape[index].2, "{repo} index at step {step}");
             }
         }
-        let _ = std::fs::remove_dir_all(&dir);
+        let _ = fs_err::remove_dir_all(&dir);
     }
     assert!(
         rolled_back > 8 && kept >= 2,
@@ -293,7 +293,7 @@ fn six_concurrent_add_service_commits_wait_for_each_other_issue_9() {
         }
     }
     let answers: toml::Table =
-        toml::from_str(&std::fs::read_to_string(gitops.join("strata.toml")).unwrap()).unwrap();
+        toml::from_str(&fs_err::read_to_string(gitops.join("strata.toml")).unwrap()).unwrap();
     let mut listed: Vec<String> = answers["services"]
         .as_table()
         .unwrap()
@@ -318,7 +318,7 @@ fn six_concurrent_add_service_commits_wait_for_each_other_issue_9() {
 fn commit_leaves_the_users_staged_work_staged_and_out_of_strata_commit_issue_9() {
     let tmp = assert_fs::TempDir::new().unwrap();
     let (foundation, gitops) = new_workspace(tmp.path(), &[]);
-    std::fs::write(gitops.join("NOTES.md"), "mine\n").unwrap();
+    fs_err::write(gitops.join("NOTES.md"), "mine\n").unwrap();
     git(&gitops, &["add", "NOTES.md"]);
     strata()
         .args(["add", "service", "billing", "--commit", "-C"])
@@ -339,7 +339,7 @@ fn commit_leaves_the_users_staged_work_staged_and_out_of_strata_commit_issue_9()
 fn a_failed_commit_restores_head_index_and_files_of_both_repos_issue_9() {
     let tmp = assert_fs::TempDir::new().unwrap();
     let (foundation, gitops) = new_workspace(tmp.path(), &[]);
-    std::fs::write(foundation.join("NOTES.md"), "mine\n").unwrap();
+    fs_err::write(foundation.join("NOTES.md"), "mine\n").unwrap();
     git(&foundation, &["add", "NOTES.md"]);
     let before = workspace_state(tmp.path());
     strata()
@@ -369,10 +369,10 @@ fn a_merge_in_progress_is_refused_issue_9() {
     let tmp = assert_fs::TempDir::new().unwrap();
     let (foundation, gitops) = new_workspace(tmp.path(), &[]);
     git(&gitops, &["checkout", "-q", "-b", "other"]);
-    std::fs::write(gitops.join("README.md"), "theirs\n").unwrap();
+    fs_err::write(gitops.join("README.md"), "theirs\n").unwrap();
     git(&gitops, &["commit", "-qam", "theirs"]);
     git(&gitops, &["checkout", "-q", "main"]);
-    std::fs::write(gitops.join("README.md"), "ours\n").unwrap();
+    fs_err::write(gitops.join("README.md"), "ours\n").unwrap();
     git(&gitops, &["commit", "-qam", "ours"]);
     git_in(&gitops, &["merge", "-q", "other"], true);
     assert!(gitops.join(".git/MERGE_HEAD").exists());
@@ -406,7 +406,7 @@ fn a_detached_head_is_refused_for_commit_only_issue_9() {
 fn a_stale_index_lock_is_refused_issue_9() {
     let tmp = assert_fs::TempDir::new().unwrap();
     let (foundation, gitops) = new_workspace(tmp.path(), &[]);
-    std::fs::write(gitops.join(".git/index.lock"), "").unwrap();
+    fs_err::write(gitops.join(".git/index.lock"), "").unwrap();
     refuses_with_exit_2(
         &foundation,
         &["add", "service", "billing", "--commit"],
@@ -467,19 +467,19 @@ fn autocrlf_and_eol_attributes_give_no_false_conflicts_issue_9() {
     let tmp = assert_fs::TempDir::new().unwrap();
     let (foundation, gitops) = new_workspace(tmp.path(), &["--services", "api"]);
     git(&gitops, &["config", "core.autocrlf", "true"]);
-    std::fs::write(foundation.join(".gitattributes"), "*.yaml text eol=crlf\n").unwrap();
+    fs_err::write(foundation.join(".gitattributes"), "*.yaml text eol=crlf\n").unwrap();
     git(&foundation, &["add", ".gitattributes"]);
     git(&foundation, &["commit", "-qm", "attributes"]);
     for repo in [&foundation, &gitops] {
         // A fresh checkout under the new rules: text files now hold CRLF.
         git(repo, &["rm", "-q", "--cached", "-r", "."]);
         for path in git(repo, &["ls-files", "--others"]).lines() {
-            std::fs::remove_file(repo.join(path)).unwrap();
+            fs_err::remove_file(repo.join(path)).unwrap();
         }
         git(repo, &["reset", "-q", "--hard"]);
     }
     assert!(
-        std::fs::read(gitops.join("services/api/base/deployment.yaml"))
+        fs_err::read(gitops.join("services/api/base/deployment.yaml"))
             .unwrap()
             .windows(2)
             .any(|w| w == b"\r\n")
@@ -489,7 +489,7 @@ fn autocrlf_and_eol_attributes_give_no_false_conflicts_issue_9() {
         .arg(&foundation)
         .assert()
         .success();
-    let written = std::fs::read(gitops.join("services/billing/base/deployment.yaml")).unwrap();
+    let written = fs_err::read(gitops.join("services/billing/base/deployment.yaml")).unwrap();
     assert!(
         written.windows(2).any(|w| w == b"\r\n"),
         "written as git checks out"
@@ -577,20 +577,20 @@ fn removals_take_only_the_removed_things_paths_when_names_equal_other_components
 fn the_lock_forgets_files_that_are_gone_issue_9() {
     let tmp = assert_fs::TempDir::new().unwrap();
     let (foundation, gitops) = new_workspace(tmp.path(), &["--services", "api,web"]);
-    std::fs::remove_file(gitops.join("services/api/base/hpa.yaml")).unwrap();
+    fs_err::remove_file(gitops.join("services/api/base/hpa.yaml")).unwrap();
     strata()
         .args(["remove", "service", "api", "--allow-dirty", "-C"])
         .arg(&foundation)
         .assert()
         .success();
-    let lock = std::fs::read_to_string(gitops.join("strata.lock")).unwrap();
+    let lock = fs_err::read_to_string(gitops.join("strata.lock")).unwrap();
     assert!(!lock.contains("services/api/"), "{lock}");
 }
 
 fn outside_dir(tmp: &Path) -> PathBuf {
     let outside = tmp.join("outside");
-    std::fs::create_dir_all(&outside).unwrap();
-    std::fs::write(outside.join("data.txt"), "precious\n").unwrap();
+    fs_err::create_dir_all(&outside).unwrap();
+    fs_err::write(outside.join("data.txt"), "precious\n").unwrap();
     outside
 }
 
@@ -617,7 +617,7 @@ fn snapshot_without_following(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(current) = pending.pop() {
-        for entry in std::fs::read_dir(&current).unwrap().flatten() {
+        for entry in fs_err::read_dir(&current).unwrap().flatten() {
             let path = entry.path();
             let rel = path
                 .strip_prefix(dir)
@@ -626,14 +626,14 @@ fn snapshot_without_following(dir: &Path) -> BTreeMap<String, Vec<u8>> {
                 .to_string();
             let kind = entry.file_type().unwrap();
             if kind.is_symlink() {
-                let target = std::fs::read_link(&path).unwrap();
+                let target = fs_err::read_link(&path).unwrap();
                 out.insert(rel, format!("-> {}", target.display()).into_bytes());
             } else if kind.is_dir() {
                 if entry.file_name() != ".git" {
                     pending.push(path);
                 }
             } else {
-                out.insert(rel, std::fs::read(&path).unwrap());
+                out.insert(rel, fs_err::read(&path).unwrap());
             }
         }
     }
@@ -659,12 +659,12 @@ fn symlinks_are_never_followed_for_add_remove_or_dry_run_issue_9() {
         ],
     );
     assert_eq!(
-        std::fs::read_to_string(outside.join("data.txt")).unwrap(),
+        fs_err::read_to_string(outside.join("data.txt")).unwrap(),
         "precious\n"
     );
 
     // A loop: a walk that followed it would never end.
-    std::fs::remove_file(gitops.join("services/api/shared")).unwrap();
+    fs_err::remove_file(gitops.join("services/api/shared")).unwrap();
     symlink(".", gitops.join("services/api/x")).unwrap();
     refused_for_link(
         tmp.path(),
@@ -675,11 +675,11 @@ fn symlinks_are_never_followed_for_add_remove_or_dry_run_issue_9() {
             &["remove", "service", "api", "--force", "--allow-dirty"],
         ],
     );
-    std::fs::remove_file(gitops.join("services/api/x")).unwrap();
+    fs_err::remove_file(gitops.join("services/api/x")).unwrap();
 
     // A file link at a path strata must rewrite.
     let kustomization = gitops.join("apps/dev/kustomization.yaml");
-    std::fs::rename(&kustomization, outside.join("kustomization.yaml")).unwrap();
+    fs_err::rename(&kustomization, outside.join("kustomization.yaml")).unwrap();
     symlink(outside.join("kustomization.yaml"), &kustomization).unwrap();
     refused_for_link(
         tmp.path(),
@@ -691,11 +691,11 @@ fn symlinks_are_never_followed_for_add_remove_or_dry_run_issue_9() {
             &["remove", "service", "api", "--force", "--allow-dirty"],
         ],
     );
-    std::fs::remove_file(&kustomization).unwrap();
-    std::fs::rename(outside.join("kustomization.yaml"), &kustomization).unwrap();
+    fs_err::remove_file(&kustomization).unwrap();
+    fs_err::rename(outside.join("kustomization.yaml"), &kustomization).unwrap();
 
     // A parent link: `services` itself points elsewhere.
-    std::fs::rename(gitops.join("services"), outside.join("services")).unwrap();
+    fs_err::rename(gitops.join("services"), outside.join("services")).unwrap();
     symlink(outside.join("services"), gitops.join("services")).unwrap();
     refused_for_link(
         tmp.path(),

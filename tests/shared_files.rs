@@ -55,7 +55,7 @@ fn run(dir: &Path, args: &[&str]) {
 }
 
 fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap()
+    fs_err::read_to_string(path).unwrap()
 }
 
 fn config(path: &Path) -> serde_json::Value {
@@ -91,8 +91,8 @@ fn pulumi_keys_and_values_survive_every_command_and_force() {
     let prod = foundation.join("Pulumi.prod.yaml");
     let ours: Vec<String> = config(&dev).as_object().unwrap().keys().cloned().collect();
     assert!(ours.len() > 10 && ours.contains(&"aws:region".to_string()));
-    std::fs::write(&dev, format!("{KMS}{}{SET}", read(&dev))).unwrap();
-    std::fs::write(&prod, format!("{SALT}{}", read(&prod))).unwrap();
+    fs_err::write(&dev, format!("{KMS}{}{SET}", read(&dev))).unwrap();
+    fs_err::write(&prod, format!("{SALT}{}", read(&prod))).unwrap();
     git(&foundation, &["commit", "-qam", "pulumi stack init"]);
     let dev_foreign = foreign_blocks(&read(&dev), &ours);
     let prod_foreign = foreign_blocks(&read(&prod), &ours);
@@ -130,7 +130,7 @@ fn pulumi_keys_and_values_survive_every_command_and_force() {
 
     // Someone edits one of strata's keys: a conflict naming it, and nothing written.
     let edited = read(&dev).replace("kubernetesVersion: \"1.35\"", "kubernetesVersion: \"1.33\"");
-    std::fs::write(&dev, &edited).unwrap();
+    fs_err::write(&dev, &edited).unwrap();
     git(&foundation, &["commit", "-qam", "edit strata's key"]);
     strata()
         .args(["add", "service", "billing", "--irsa", "-C"])
@@ -176,7 +176,7 @@ fn a_stack_file_reformatted_by_pulumi_is_not_an_edit() {
         }
     }
     rewritten.push_str(SALT);
-    std::fs::write(&stack, &rewritten).unwrap();
+    fs_err::write(&stack, &rewritten).unwrap();
     git(&foundation, &["commit", "-qam", "pulumi config set"]);
 
     run(&gitops, &["add", "env", "qa", "--commit"]);
@@ -192,8 +192,8 @@ fn entries_added_by_hand_to_an_app_of_apps_stay() {
     let (_, gitops) = new_workspace(dir.path(), &["--envs", "dev", "--services", "api"]);
     let apps = gitops.join("apps/dev/kustomization.yaml");
     let text = read(&apps).replace("  - api.yaml", "  - api.yaml\n  - monitoring.yaml # ours");
-    std::fs::write(&apps, &text).unwrap();
-    std::fs::write(
+    fs_err::write(&apps, &text).unwrap();
+    fs_err::write(
         gitops.join("apps/dev/monitoring.yaml"),
         "# an Application of ours\n",
     )

@@ -64,7 +64,10 @@ fn the_plan_display_of_a_dry_run() {
         .output()
         .unwrap();
     assert!(output.status.success(), "{output:?}");
-    insta::assert_snapshot!("add-service-dry-run", String::from_utf8(output.stdout).unwrap());
+    insta::assert_snapshot!(
+        "add-service-dry-run",
+        String::from_utf8(output.stdout).unwrap()
+    );
 }
 
 /// A rule of `docs/errors.md`: the arguments that break it, and the excerpt the page quotes.
@@ -215,7 +218,7 @@ const RULES: &[Rule] = &[
 
 /// The page, with backticks dropped: excerpts are quoted there with nested backticks.
 fn errors_page() -> String {
-    let page = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/errors.md"))
+    let page = fs_err::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/errors.md"))
         .unwrap();
     page.replace('`', "")
 }
@@ -224,7 +227,10 @@ fn errors_page() -> String {
 fn every_message_quoted_in_docs_errors_md_is_what_strata_says() {
     let page = errors_page();
     let workspace = assert_fs::TempDir::new().unwrap();
-    let (_, gitops) = new_workspace(workspace.path(), &["--preset", "startup", "--services", "api"]);
+    let (_, gitops) = new_workspace(
+        workspace.path(),
+        &["--preset", "startup", "--services", "api"],
+    );
     let mut said = String::new();
     let mut wrong = Vec::new();
     for rule in RULES {
@@ -241,7 +247,12 @@ fn every_message_quoted_in_docs_errors_md_is_what_strata_says() {
         }
         let output = cmd.output().unwrap();
         let stderr = String::from_utf8(output.stderr).unwrap();
-        assert_eq!(output.status.code(), Some(rule.code), "{}: {stderr}", rule.name);
+        assert_eq!(
+            output.status.code(),
+            Some(rule.code),
+            "{}: {stderr}",
+            rule.name
+        );
         if !stderr.contains(rule.excerpt) {
             wrong.push(format!(
                 "{}: strata no longer says {:?}:\n{stderr}",

@@ -10,13 +10,13 @@ use common::{commit_count, git, snapshot, strata};
 const FIXTURE: &str = "tests/fixtures/upgrade/strata-0.1.0-aecd22f";
 
 fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
+    fs_err::create_dir_all(to).unwrap();
+    for entry in fs_err::read_dir(from).unwrap().flatten() {
         let target = to.join(entry.file_name());
         if entry.file_type().unwrap().is_dir() {
             copy_dir(&entry.path(), &target);
         } else {
-            std::fs::copy(entry.path(), target).unwrap();
+            fs_err::copy(entry.path(), target).unwrap();
         }
     }
 }
@@ -51,13 +51,13 @@ fn assert_same(
 }
 
 fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap()
+    fs_err::read_to_string(path).unwrap()
 }
 
 fn edit(path: &Path, from: &str, to: &str) {
     let text = read(path);
     assert!(text.contains(from), "{} lacks {from:?}", path.display());
-    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+    fs_err::write(path, text.replacen(from, to, 1)).unwrap();
 }
 
 const SALT: &str = "encryptionsalt: v1:Vbz0rPlL3Ls=:v1:lI4W2Z+nVZ1Mg3jG:rQ8hz1Bt5Zb4yJyI0vZ9Vw==\n";
@@ -78,13 +78,13 @@ fn make_edits(foundation: &Path, gitops: &Path) {
         "    app.kubernetes.io/part-of: acme\n    team: payments\n",
     );
     let stack = foundation.join("Pulumi.dev.yaml");
-    std::fs::write(&stack, format!("{SALT}{}{SET}", read(&stack))).unwrap();
+    fs_err::write(&stack, format!("{SALT}{}{SET}", read(&stack))).unwrap();
     edit(
         &gitops.join("apps/dev/kustomization.yaml"),
         "  - api.yaml\n",
         "  - api.yaml\n  - monitoring.yaml\n",
     );
-    std::fs::write(gitops.join("apps/dev/monitoring.yaml"), "# ours\n").unwrap();
+    fs_err::write(gitops.join("apps/dev/monitoring.yaml"), "# ours\n").unwrap();
     for repo in [foundation, gitops] {
         git(repo, &["add", "-A"]);
         git(repo, &["commit", "-qm", "our edits"]);
@@ -148,7 +148,9 @@ fn an_old_workspace_upgrades_keeping_every_edit() {
         .arg(&gitops)
         .assert()
         .code(1)
-        .stderr(predicates::str::contains("would change; nothing was written"))
+        .stderr(predicates::str::contains(
+            "would change; nothing was written",
+        ))
         .stderr(predicates::str::contains(
             "gitops: `apps/dev/appproject.yaml` would be deleted",
         ));

@@ -238,7 +238,7 @@ pub fn is_manifest_name(name: &str) -> bool {
 /// directories are skipped.
 pub fn files_under(root: &Path) -> Vec<String> {
     fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
+        let Ok(entries) = fs_err::read_dir(dir) else {
             return;
         };
         for entry in entries.flatten() {
@@ -278,7 +278,7 @@ pub fn read_all(root: &Path, files: &[String]) -> BTreeMap<String, String> {
                 scope.spawn(move || {
                     part.iter()
                         .filter_map(|rel| {
-                            std::fs::read(root.join(rel))
+                            fs_err::read(root.join(rel))
                                 .ok()
                                 .and_then(|bytes| String::from_utf8(bytes).ok())
                                 .map(|text| (rel.clone(), text))
@@ -417,7 +417,7 @@ fn deployed_rec(
                 objects.extend(objects_in(&target, &text, &none));
             }
         }
-    } else if let Ok(entries) = std::fs::read_dir(root.join(dir)) {
+    } else if let Ok(entries) = fs_err::read_dir(root.join(dir)) {
         let mut names: Vec<String> = entries
             .flatten()
             .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))

@@ -347,14 +347,14 @@ mod tests {
 
     #[test]
     fn every_rule_a_finding_can_name_is_listed() {
-        let source = std::fs::read_to_string(concat!(
+        let source = fs_err::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/src/check/workspace.rs"
         ))
         .unwrap()
-            + &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/check/gitops.rs"))
+            + &fs_err::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/check/gitops.rs"))
                 .unwrap()
-            + &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/check/state.rs"))
+            + &fs_err::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/check/state.rs"))
                 .unwrap();
         for (id, _) in RULES {
             assert!(

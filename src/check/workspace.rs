@@ -476,8 +476,8 @@ fn drift(workspace: &Workspace, texts: &BTreeMap<String, String>) -> Vec<Finding
         let bytes_of = |path: &str| -> Option<Vec<u8>> {
             match (repo, texts.get(path)) {
                 (Repo::Gitops, Some(text)) => Some(text.as_bytes().to_vec()),
-                _ if std::fs::symlink_metadata(root.join(path)).is_ok_and(|m| !m.is_file()) => None,
-                _ => std::fs::read(root.join(path)).ok(),
+                _ if fs_err::symlink_metadata(root.join(path)).is_ok_and(|m| !m.is_file()) => None,
+                _ => fs_err::read(root.join(path)).ok(),
             }
         };
         let results: Vec<Option<Finding>> = parallel_map(&owned, |(path, recorded)| {

@@ -23,7 +23,7 @@ pub fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 }
 
 fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
+    let Ok(entries) = fs_err::read_dir(dir) else {
         return;
     };
     for entry in entries.flatten() {
@@ -39,7 +39,7 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
                 .unwrap()
                 .to_string_lossy()
                 .replace('\\', "/");
-            out.insert(rel, std::fs::read(&path).unwrap());
+            out.insert(rel, fs_err::read(&path).unwrap());
         }
     }
 }
