@@ -26,6 +26,21 @@ pub const RESERVED_NAMESPACES: &[&str] = &[
     "aws-observability",
 ];
 
+/// The IAM role of a service in an environment (`--irsa`): `<project>-<env>-<service>`.
+pub fn role_name(project: &str, env: &str, service: &str) -> String {
+    format!("{project}-{env}-{service}")
+}
+
+/// The Argo CD Application of a service in an environment: `<service>-<env>`.
+pub fn application_name(service: &str, env: &str) -> String {
+    format!("{service}-{env}")
+}
+
+/// The EKS cluster of a stack: `<project>-<stack>`.
+pub fn cluster_name(project: &str, stack: &str) -> String {
+    format!("{project}-{stack}")
+}
+
 /// Longest project name: `<project>-<env>-<service>` must fit an IAM role name (64).
 pub const PROJECT_MAX: usize = 20;
 /// Longest environment name: it is a namespace, a Pulumi stack and part of every derived name.
@@ -790,15 +805,44 @@ mod tests {
 
     #[test]
     fn the_longest_names_still_fit_every_derived_name() {
-        let role = format!(
-            "{}-{}-{}",
-            "p".repeat(PROJECT_MAX),
-            "e".repeat(ENV_MAX),
-            "s".repeat(SERVICE_MAX)
+        let project: ProjectName = "p".repeat(PROJECT_MAX).parse().unwrap();
+        let env: EnvName = "e".repeat(ENV_MAX).parse().unwrap();
+        let service: ServiceName = "s".repeat(SERVICE_MAX).parse().unwrap();
+        // One more character is refused, so these are the longest names there can be.
+        assert!("p".repeat(PROJECT_MAX + 1).parse::<ProjectName>().is_err());
+        assert!("e".repeat(ENV_MAX + 1).parse::<EnvName>().is_err());
+        assert!("s".repeat(SERVICE_MAX + 1).parse::<ServiceName>().is_err());
+        let (project, env, service) = (project.as_str(), env.as_str(), service.as_str());
+        assert!(
+            role_name(project, env, service).len() <= 64,
+            "IAM role names are at most 64 characters"
         );
-        assert!(role.len() <= 64, "IAM role names are at most 64 characters");
-        let app = format!("{}-{}", "s".repeat(SERVICE_MAX), "e".repeat(ENV_MAX));
-        assert!(app.len() <= 63, "Application names are label values");
+        assert!(
+            application_name(service, env).len() <= 63,
+            "an Application's name is a label value: at most 63 characters"
+        );
+        assert!(
+            cluster_name(project, env).len() <= 100,
+            "EKS cluster names are at most 100 characters"
+        );
+        assert!(env.len() <= 63, "the namespace is the environment's name");
+    }
+
+    #[test]
+    fn the_foundation_refuses_the_same_namespaces_as_strata() {
+        let settings = include_str!("../templates/packs/pulumi-python/settings.py");
+        let start = settings
+            .find("RESERVED_NAMESPACES = frozenset(")
+            .expect("settings.py lists the reserved namespaces");
+        let end = start + settings[start..].find("\n)").expect("the list ends");
+        let python: std::collections::BTreeSet<&str> =
+            settings[start..end].split('"').skip(1).step_by(2).collect();
+        let rust: std::collections::BTreeSet<&str> = RESERVED_NAMESPACES.iter().copied().collect();
+        assert_eq!(python, rust);
+        assert!(
+            settings.contains("startswith(\"kube-\")"),
+            "both refuse every `kube-*`"
+        );
     }
 
     #[test]

@@ -387,7 +387,7 @@ pub fn stacks(answers: &Answers) -> Vec<(String, String, String, Vec<usize>)> {
             .map(|(i, env)| {
                 (
                     env.name.clone(),
-                    format!("{}-{}", answers.project, env.name),
+                    crate::names::cluster_name(&answers.project, &env.name),
                     env.vpc_cidr.clone().unwrap_or_default(),
                     vec![i],
                 )
@@ -430,7 +430,6 @@ impl Model {
                     "stack": stack,
                     "cluster_name": cluster,
                     "vpc_cidr": cidr,
-                    "project_name": format!("{}-{}", answers.project, env.name),
                 })
             })
             .collect();
@@ -443,7 +442,7 @@ impl Model {
                     .flat_map(|i| {
                         let env = &answers.environments[*i].name;
                         answers.services.iter().filter(move |(_, s)| s.irsa && s.envs.contains_key(env)).map(move |(svc, _)| {
-                            json!({"service": svc, "namespace": env, "service_account": svc, "role_name": role_name(&answers.project, env, svc)})
+                            json!({"service": svc, "namespace": env, "service_account": svc, "role_name": crate::names::role_name(&answers.project, env, svc)})
                         })
                     })
                     .collect();
@@ -523,7 +522,7 @@ fn service_value(answers: &Answers, name: &str, service: &crate::answers::Servic
         let role_arn = match (&answers.aws_account_id, service.irsa) {
             (Some(account), true) => format!(
                 "arn:aws:iam::{account}:role/{}",
-                role_name(&answers.project, env, name)
+                crate::names::role_name(&answers.project, env, name)
             ),
             _ => String::new(),
         };
@@ -534,7 +533,7 @@ fn service_value(answers: &Answers, name: &str, service: &crate::answers::Servic
                 "max_replicas": values.max_replicas,
                 "host": service.host_in(name, env, &answers.domain),
                 "role_arn": role_arn,
-                "app_name": format!("{name}-{env}"),
+                "app_name": crate::names::application_name(name, env),
                 "ingress_class": format!("{env}-{}", service.expose.as_str()),
             }),
         );
@@ -567,11 +566,6 @@ fn service_value(answers: &Answers, name: &str, service: &crate::answers::Servic
         "envs": ordered_envs,
         "in": per_env,
     })
-}
-
-/// The IAM role name of a service in an environment: `<project>-<env>-<service>` (at most 64).
-pub fn role_name(project: &str, env: &str, service: &str) -> String {
-    format!("{project}-{env}-{service}")
 }
 
 #[cfg(test)]

@@ -24,9 +24,21 @@ CAPACITY_TYPES = ("ON_DEMAND", "SPOT")
 TAINT_EFFECTS = ("NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCHEDULE")
 EXTERNAL_DNS_POLICIES = ("upsert-only", "sync", "create-only")
 REPO_CREDENTIALS = ("secrets-manager", "none")
-# Namespaces owned by Kubernetes, EKS or the platform add-ons: an environment may not take them.
+# Namespaces owned by Kubernetes, EKS or the platform add-ons: an environment may not take them,
+# nor any `kube-*` name. strata refuses the same list (`src/names.rs`; a test keeps them equal).
 RESERVED_NAMESPACES = frozenset(
-    {"default", "kube-system", "kube-public", "kube-node-lease", "argocd", "external-dns", "external-secrets"}
+    {
+        "default",
+        "kube-system",
+        "kube-public",
+        "kube-node-lease",
+        "argocd",
+        "external-dns",
+        "external-secrets",
+        "cert-manager",
+        "amazon-cloudwatch",
+        "aws-observability",
+    }
 )
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -577,7 +589,10 @@ def _read_environment(r: _Reader, raw: Any, index: int, domain: str) -> Environm
     )
     r.check(bool(_DNS_LABEL.match(env.name)), f"`{where}.name` must be a DNS label, not `{env.name}`")
     r.check(bool(_DNS_LABEL.match(env.namespace)), f"`{where}.namespace` must be a DNS label, not `{env.namespace}`")
-    r.check(env.namespace not in RESERVED_NAMESPACES, f"`{where}.namespace` `{env.namespace}` is reserved")
+    r.check(
+        env.namespace not in RESERVED_NAMESPACES and not env.namespace.startswith("kube-"),
+        f"`{where}.namespace` `{env.namespace}` is reserved",
+    )
     return env
 
 
