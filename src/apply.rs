@@ -446,8 +446,7 @@ fn run(
             interrupt::step(|| crate::journal::mark(root, "commit", &id))?;
             interrupt::step(|| git::move_branch(root, &commit.head, &id, message))?;
             interrupt::step(|| crate::journal::mark(root, "index-write", ""))?;
-            let written: Vec<String> = commit.written.iter().map(|(p, _)| p.clone()).collect();
-            interrupt::step(|| git::stage_paths(root, &written, &commit.removed))?;
+            interrupt::step(|| git::stage_paths(root, &commit.written, &commit.removed))?;
         }
     }
     interrupt::step(|| -> Result<()> {

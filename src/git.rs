@@ -104,8 +104,13 @@ pub fn init_and_commit(dir: &Path, files: &[(&str, &[u8])], message: &str) -> Re
         ),
     )?;
 
+    // The index carries each file's stat data, as `git add` would: later status checks (git's
+    // and strata's) then trust it instead of reading and hashing every file again.
     let mut index = repo.index()?;
-    index.read_tree(&repo.find_tree(tree)?)?;
+    for (path, bytes) in files {
+        stage_one(&repo, &mut index, dir, path, bytes)
+            .with_context(|| format!("staging `{path}`"))?;
+    }
     index.write()?;
     Ok(())
 }
@@ -306,6 +311,56 @@ pub struct Undo {
     previous: Option<Oid>,
 }
 
+/// Stages one file whose stored bytes are known: an index entry with the work tree file's stat
+/// data and the blob of `bytes`.
+#[cfg(unix)]
+fn stage_one(
+    repo: &Repository,
+    index: &mut git2::Index,
+    root: &Path,
+    path: &str,
+    bytes: &[u8],
+) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = fs_err::symlink_metadata(root.join(path))?;
+    let executable = meta.mode() & 0o111 != 0;
+    let mode = match index.get_path(Path::new(path), 0) {
+        Some(entry) => entry.mode,
+        None if executable => 0o100_755,
+        None => 0o100_644,
+    };
+    // The index stores 32-bit stat fields (git truncates them the same way) and the size of the
+    // file in the work tree, which differs from the blob's where line endings are converted.
+    let entry = git2::IndexEntry {
+        ctime: git2::IndexTime::new(meta.ctime() as i32, meta.ctime_nsec() as u32),
+        mtime: git2::IndexTime::new(meta.mtime() as i32, meta.mtime_nsec() as u32),
+        dev: meta.dev() as u32,
+        ino: meta.ino() as u32,
+        mode,
+        uid: meta.uid(),
+        gid: meta.gid(),
+        file_size: meta.len() as u32,
+        id: repo.blob(bytes)?,
+        flags: 0,
+        flags_extended: 0,
+        path: path.as_bytes().to_vec(),
+    };
+    index.add(&entry)?;
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn stage_one(
+    _repo: &Repository,
+    index: &mut git2::Index,
+    _root: &Path,
+    path: &str,
+    _bytes: &[u8],
+) -> Result<()> {
+    index.add_path(Path::new(path))?;
+    Ok(())
+}
+
 /// Stages `written` and `removed` paths and commits them on the current branch.
 pub fn commit_paths(
     dir: &Path,
@@ -474,6 +529,9 @@ pub struct LineEndings {
     repo: Option<Repository>,
     autocrlf: Autocrlf,
     core_eol_crlf: bool,
+    /// Whether any gitattributes file can apply: without one, only the configuration converts,
+    /// and no path needs an attribute lookup (each costs libgit2 a few file lookups).
+    attributes: bool,
 }
 
 impl std::fmt::Debug for LineEndings {
@@ -491,6 +549,40 @@ enum Autocrlf {
     False,
     True,
     Input,
+}
+
+/// Whether a gitattributes file may apply to some path of the repo: the work tree's root
+/// `.gitattributes`, one anywhere in the index, `info/attributes`, the user's
+/// (`core.attributesFile`, or `$XDG_CONFIG_HOME/git/attributes`) or the system's. An untracked
+/// `.gitattributes` below the root is not looked for.
+fn has_attributes(repo: &Repository) -> bool {
+    let exists = |path: &Path| fs_err::symlink_metadata(path).is_ok();
+    if repo
+        .workdir()
+        .is_some_and(|w| exists(&w.join(".gitattributes")))
+        || exists(&repo.path().join("info/attributes"))
+        || exists(Path::new("/etc/gitattributes"))
+    {
+        return true;
+    }
+    let user = repo
+        .config()
+        .ok()
+        .and_then(|c| c.get_path("core.attributesFile").ok())
+        .or_else(|| {
+            std::env::var_os("XDG_CONFIG_HOME")
+                .map(std::path::PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".config")))
+                .map(|dir| dir.join("git/attributes"))
+        });
+    if user.is_some_and(|path| exists(&path)) {
+        return true;
+    }
+    repo.index().is_ok_and(|index| {
+        index.iter().any(|entry| {
+            entry.path == b".gitattributes" || entry.path.ends_with(b"/.gitattributes")
+        })
+    })
 }
 
 impl LineEndings {
@@ -512,10 +604,12 @@ impl LineEndings {
                 (autocrlf, eol.as_deref() == Some("crlf"))
             })
             .unwrap_or((Autocrlf::False, false));
+        let attributes = repo.as_ref().is_some_and(has_attributes);
         Self {
             repo,
             autocrlf,
             core_eol_crlf,
+            attributes,
         }
     }
 
@@ -524,6 +618,13 @@ impl LineEndings {
         let Some(repo) = &self.repo else {
             return (false, false);
         };
+        if !self.attributes {
+            return match self.autocrlf {
+                Autocrlf::False => (false, false),
+                Autocrlf::True => (true, true),
+                Autocrlf::Input => (true, false),
+            };
+        }
         let attr = |name: &str| {
             repo.get_attr(Path::new(path), name, git2::AttrCheckFlags::FILE_THEN_INDEX)
                 .ok()
@@ -746,14 +847,15 @@ pub fn reset_branch(
     Ok(None)
 }
 
-/// Stages strata's own paths in the index (`written` from the work tree, `removed` dropped),
-/// leaving every other entry, the user's staged changes included, as it was.
-pub fn stage_paths(root: &Path, written: &[String], removed: &[String]) -> Result<()> {
+/// Stages strata's own paths in the index (`written`: path and the bytes git stores, just
+/// committed; `removed` dropped), leaving every other entry, the user's staged changes
+/// included, as it was. The entries carry the work tree files' stat data, so that git sees
+/// them clean without reading them again; libgit2 then needs no attribute lookups either.
+pub fn stage_paths(root: &Path, written: &[(String, Vec<u8>)], removed: &[String]) -> Result<()> {
     let repo = Repository::open(root)?;
     let mut index = repo.index()?;
-    for path in written {
-        index
-            .add_path(Path::new(path))
+    for (path, bytes) in written {
+        stage_one(&repo, &mut index, root, path, bytes)
             .with_context(|| format!("staging `{path}`"))?;
     }
     for path in removed {
