@@ -27,7 +27,7 @@ pub struct Answers {
     pub format: u32,
     /// The strata version that last wrote the file.
     pub strata_version: String,
-    pub project: String,
+    pub project: ProjectName,
     pub pack: String,
     pub preset: String,
     pub region: String,
@@ -51,7 +51,7 @@ pub struct Answers {
     /// The environments, in order; the first is the default `--from` of `add env`.
     pub environments: Vec<Environment>,
     #[serde(default)]
-    pub services: BTreeMap<String, Service>,
+    pub services: BTreeMap<ServiceName, Service>,
     pub settings: Settings,
 }
 
@@ -224,7 +224,7 @@ pub fn parse_secrets_provider(value: &str) -> Result<String, Problem> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Environment {
-    pub name: String,
+    pub name: EnvName,
     /// The VPC of this environment's cluster (cluster-per-environment topology only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vpc_cidr: Option<String>,
@@ -261,7 +261,7 @@ pub struct Service {
     #[serde(default)]
     pub config: BTreeMap<String, String>,
     /// The environments the service runs in, with their values.
-    pub envs: BTreeMap<String, ServiceEnv>,
+    pub envs: BTreeMap<EnvName, ServiceEnv>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -375,9 +375,8 @@ impl Answers {
             })
         };
 
-        if let Err(p) = self.project.parse::<ProjectName>() {
-            push(p);
-        }
+        // The project's, the environments' and the services' names are newtypes: a bad one
+        // never gets this far (`strata.toml` fails to parse, naming its line).
         if crate::pack::check_pack(&self.pack).is_err() {
             push(
                 Problem::new(
@@ -433,9 +432,6 @@ impl Answers {
         }
         let mut seen = Vec::new();
         for env in &self.environments {
-            if let Err(p) = env.name.parse::<EnvName>() {
-                push(p);
-            }
             if seen.contains(&&env.name) {
                 push(
                     Problem::new("`environments`", format!("lists `{}` twice", env.name))
@@ -460,9 +456,6 @@ impl Answers {
             push(p);
         }
         for (name, service) in &self.services {
-            if let Err(p) = name.parse::<ServiceName>() {
-                push(p);
-            }
             for p in service.validate(name, self).0 {
                 push(p);
             }
@@ -475,9 +468,6 @@ impl Answers {
     pub fn validate_service(&self, name: &str, path: &str) -> Problems {
         let mut problems = Problems::default();
         if let Some(service) = self.services.get(name) {
-            if let Err(p) = name.parse::<ServiceName>() {
-                problems.push(p);
-            }
             for p in service.validate(name, self).0 {
                 problems.push(Problem {
                     subject: format!("`{path}`: {}", p.subject),

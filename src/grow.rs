@@ -23,7 +23,7 @@ pub struct ServiceInput {
     pub health_path: Option<String>,
     pub cpu: Option<String>,
     pub memory: Option<String>,
-    pub envs: Option<Vec<String>>,
+    pub envs: Option<Vec<EnvName>>,
     pub irsa: bool,
     pub expose: Expose,
     pub config: Vec<(String, String)>,
@@ -84,7 +84,7 @@ pub fn add_service(
             .hint("keep 1 <= --min <= --max"),
         );
     }
-    let envs: Vec<String> = match &input.envs {
+    let envs: Vec<EnvName> = match &input.envs {
         Some(list) => {
             for env in list {
                 if !answers.environments.iter().any(|e| &e.name == env) {
@@ -105,9 +105,9 @@ pub fn add_service(
             list.clone()
         }
         None => answers
-            .env_names()
-            .into_iter()
-            .map(str::to_string)
+            .environments
+            .iter()
+            .map(|e| e.name.clone())
             .collect(),
     };
     let mut config = BTreeMap::new();
@@ -204,7 +204,7 @@ pub fn add_service(
             })
             .collect(),
     };
-    answers.services.insert(name.to_string(), service);
+    answers.services.insert(name.clone(), service);
     let problems = answers.validate_service(name.as_str(), "the new answers");
     if !problems.is_empty() {
         answers.services.remove(name.as_str());
@@ -254,7 +254,11 @@ pub fn add_env(answers: &mut Answers, name: &str, from: Option<&str>) -> Result<
             );
             None
         }
-        Some(from) => Some(from.to_string()),
+        Some(from) => answers
+            .environments
+            .iter()
+            .find(|e| e.name == from)
+            .map(|e| e.name.clone()),
         None => answers.environments.first().map(|e| e.name.clone()),
     };
     problems.clone().into_result()?;
@@ -276,13 +280,13 @@ pub fn add_env(answers: &mut Answers, name: &str, from: Option<&str>) -> Result<
         },
     };
     answers.environments.push(Environment {
-        name: name.to_string(),
+        name: name.clone(),
         vpc_cidr,
     });
     if let Some(from) = from {
         for service in answers.services.values_mut() {
             if let Some(values) = service.envs.get(&from).cloned() {
-                service.envs.insert(name.to_string(), values);
+                service.envs.insert(name.clone(), values);
             }
         }
     }
@@ -297,7 +301,7 @@ pub fn add_env(answers: &mut Answers, name: &str, from: Option<&str>) -> Result<
 /// Removes a service from every environment.
 pub fn remove_service(answers: &mut Answers, name: &str) -> Result<(), Problems> {
     if answers.services.remove(name).is_none() {
-        let known: Vec<&str> = answers.services.keys().map(String::as_str).collect();
+        let known: Vec<&str> = answers.services.keys().map(|k| k.as_str()).collect();
         let mut problem = Problem::new(
             format!("service `{}`", name.escape_default()),
             "does not exist in this workspace",

@@ -101,8 +101,8 @@ pub fn inventory(workspace: &Workspace) -> Inventory {
             ));
         }
         envs.push(EnvEntry {
-            name: env.name.clone(),
-            namespace: env.name.clone(),
+            name: env.name.to_string(),
+            namespace: env.name.to_string(),
             stack,
         });
     }
@@ -136,7 +136,7 @@ pub fn inventory(workspace: &Workspace) -> Inventory {
             envs: service_envs.iter().map(|e| e.to_string()).collect(),
             image: format!("{}:{}", service.image, service.tag),
             irsa: service.irsa,
-            name: name.clone(),
+            name: name.to_string(),
         });
     }
     // Directories on disk that the answers do not know.
@@ -145,7 +145,7 @@ pub fn inventory(workspace: &Workspace) -> Inventory {
             for entry in entries.flatten() {
                 let name = entry.file_name().to_string_lossy().to_string();
                 let known = if kind == "service" {
-                    answers.services.contains_key(&name)
+                    answers.services.contains_key(name.as_str())
                 } else {
                     answers.environments.iter().any(|e| e.name == name)
                 };
@@ -163,7 +163,7 @@ pub fn inventory(workspace: &Workspace) -> Inventory {
         environments: envs,
         pack: answers.pack.clone(),
         preset: answers.preset.clone(),
-        project: answers.project.clone(),
+        project: answers.project.to_string(),
         services,
         topology: answers.settings.network.topology,
     }

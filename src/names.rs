@@ -277,6 +277,79 @@ macro_rules! label_newtype {
                 &self.0
             }
         }
+
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+
+        impl PartialEq<String> for $name {
+            fn eq(&self, other: &String) -> bool {
+                &self.0 == other
+            }
+        }
+
+        impl PartialEq<$name> for String {
+            fn eq(&self, other: &$name) -> bool {
+                *self == other.0
+            }
+        }
+
+        impl PartialEq<$name> for &str {
+            fn eq(&self, other: &$name) -> bool {
+                *self == other.0
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> String {
+                value.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = String;
+            /// For `strata.toml`: the problem's text becomes the parser's message, which
+            /// names the file, line and column.
+            fn try_from(value: String) -> Result<Self, String> {
+                value
+                    .parse()
+                    .map_err(|problem: Problem| format!("{}: {}", problem.subject, problem.message))
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let value = String::deserialize(deserializer)?;
+                Self::try_from(value).map_err(serde::de::Error::custom)
+            }
+        }
     };
 }
 
@@ -849,7 +922,10 @@ mod tests {
     fn lists_report_duplicates_and_every_bad_item() {
         let problems = parse_list::<EnvName>("--envs", "dev,Dev,dev,kube-system").unwrap_err();
         assert_eq!(problems.len(), 3);
-        assert_eq!(parse_list::<EnvName>("--envs", "").unwrap(), vec![]);
+        assert_eq!(
+            parse_list::<EnvName>("--envs", "").unwrap(),
+            Vec::<EnvName>::new()
+        );
         assert_eq!(
             parse_list::<EnvName>("--envs", "dev, prod").unwrap().len(),
             2

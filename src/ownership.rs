@@ -31,7 +31,8 @@ pub fn removed_dirs(
     let mut out = BTreeSet::new();
     let (kind, name) = match scope {
         Scope::Service(name)
-            if old.services.contains_key(name) && !new.services.contains_key(name) =>
+            if old.services.contains_key(name.as_str())
+                && !new.services.contains_key(name.as_str()) =>
         {
             (SERVICE, name.as_str())
         }
@@ -85,7 +86,7 @@ fn expand(parts: &[&str], answers: &Answers, kind: &str, name: &str) -> Vec<Stri
         answers.services[name]
             .envs
             .keys()
-            .map(String::as_str)
+            .map(|e| e.as_str())
             .collect()
     } else {
         vec![""]

@@ -376,7 +376,7 @@ pub fn stacks(answers: &Answers) -> Vec<(String, String, String, Vec<usize>)> {
     match answers.settings.network.topology {
         Topology::Shared => vec![(
             "shared".to_string(),
-            answers.project.clone(),
+            answers.project.to_string(),
             answers.settings.network.vpc_cidr.clone(),
             (0..answers.environments.len()).collect(),
         )],
@@ -386,7 +386,7 @@ pub fn stacks(answers: &Answers) -> Vec<(String, String, String, Vec<usize>)> {
             .enumerate()
             .map(|(i, env)| {
                 (
-                    env.name.clone(),
+                    env.name.to_string(),
                     crate::names::cluster_name(&answers.project, &env.name),
                     env.vpc_cidr.clone().unwrap_or_default(),
                     vec![i],
@@ -527,7 +527,7 @@ fn service_value(answers: &Answers, name: &str, service: &crate::answers::Servic
             _ => String::new(),
         };
         per_env.insert(
-            env.clone(),
+            env.to_string(),
             json!({
                 "min_replicas": values.min_replicas,
                 "max_replicas": values.max_replicas,

@@ -153,18 +153,22 @@ pub fn new_answers(args: &NewArgs) -> Result<Answers, Problems> {
             }
         }
     }
-    let envs: Vec<String> = match &args.envs {
+    let envs: Vec<EnvName> = match &args.envs {
         Some(list) => match names::parse_list::<EnvName>("--envs", list) {
-            Ok(envs) => envs.into_iter().map(|e| e.to_string()).collect(),
+            Ok(envs) => envs,
             Err(more) => {
                 problems.0.extend(more);
                 Vec::new()
             }
         },
-        None => resolved
-            .as_ref()
-            .map(|(_, d)| d.environments.clone())
-            .unwrap_or_default(),
+        None => match &resolved {
+            Some((_, defaults)) => defaults
+                .environments
+                .iter()
+                .filter_map(|env| problems.take(env.parse::<EnvName>()))
+                .collect(),
+            None => Vec::new(),
+        },
     };
     if envs.is_empty() && problems.is_empty() {
         problems.push(
@@ -223,7 +227,8 @@ pub fn new_answers(args: &NewArgs) -> Result<Answers, Problems> {
     }
     problems.clone().into_result()?;
 
-    let project = project.to_string();
+    let project_name = project;
+    let project = project_name.to_string();
     let first_cidr = (settings.network.topology == Topology::PerEnvironment)
         .then(|| settings.network.vpc_cidr.clone());
     let state = answers::State {
@@ -237,7 +242,7 @@ pub fn new_answers(args: &NewArgs) -> Result<Answers, Problems> {
     let mut answers = Answers {
         format: FORMAT,
         strata_version: env!("CARGO_PKG_VERSION").to_string(),
-        project: project.clone(),
+        project: project_name,
         pack: pack_name.clone(),
         preset: preset_name.clone(),
         region,
@@ -293,7 +298,7 @@ pub fn service_input(args: &AddServiceArgs) -> (ServiceInput, Problems) {
     }
     let envs = match &args.envs {
         Some(list) => match names::parse_list::<EnvName>("--envs", list) {
-            Ok(envs) => Some(envs.into_iter().map(|e| e.to_string()).collect()),
+            Ok(envs) => Some(envs),
             Err(more) => {
                 problems.0.extend(more);
                 None

@@ -577,3 +577,36 @@ fn removing_an_environment_takes_every_overlay_and_its_apps_directory() {
         .unwrap()
         .is_empty());
 }
+
+#[test]
+fn a_bad_name_in_strata_toml_is_refused_at_its_line_before_anything_is_read() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (foundation, gitops) = common::new_workspace(tmp.path(), &["--services", "api"]);
+    for repo in [&foundation, &gitops] {
+        let path = repo.join("strata.toml");
+        let text = fs_err::read_to_string(&path).unwrap();
+        assert!(text.contains("name = \"dev\""), "{text}");
+        fs_err::write(
+            &path,
+            text.replacen("name = \"dev\"", "name = \"kube-dev\"", 1),
+        )
+        .unwrap();
+    }
+    let before = common::snapshot(tmp.path());
+    let output = common::strata()
+        .args(["add", "service", "web", "-C"])
+        .arg(&gitops)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("strata.toml`:"),
+        "names the file and line: {stderr}"
+    );
+    assert!(
+        stderr.contains("environment name `kube-dev`: is reserved"),
+        "{stderr}"
+    );
+    assert_eq!(common::snapshot(tmp.path()), before);
+}

@@ -195,7 +195,7 @@ pub fn check(workspace: &Workspace, answers_drift: &[String]) -> Vec<Finding> {
     for (service, values) in &workspace.answers.services {
         for env in values.envs.keys() {
             let path = format!("services/{service}/overlays/{env}");
-            if !reached.contains(&(env.clone(), path.clone())) {
+            if !reached.contains(&(env.to_string(), path.clone())) {
                 findings.push(
                     Finding::new(
                         "wiring.unreached",

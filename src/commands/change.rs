@@ -18,10 +18,10 @@ pub fn add_service(args: &AddServiceArgs) -> Result<()> {
         problems.extend(more);
     }
     problems.into_result()?;
-    let envs: Vec<&str> = answers.services[&args.name]
+    let envs: Vec<&str> = answers.services[args.name.as_str()]
         .envs
         .keys()
-        .map(String::as_str)
+        .map(|e| e.as_str())
         .collect();
     let message = format!("Add service `{}` to {}", args.name, envs.join(", "));
     let edit = Edit::new(answers, Scope::Service(args.name.clone()), message);

@@ -120,7 +120,10 @@ pub fn edit(
     let mut answers = workspace.answers.clone();
     for plan in &migration.services {
         grow::add_service(&mut answers, &plan.name, &plan.input)?;
-        let service = answers.services.get_mut(&plan.name).expect("just added");
+        let service = answers
+            .services
+            .get_mut(plan.name.as_str())
+            .expect("just added");
         let (cpu, memory) = &plan.limits;
         let at_least = |limit: &str, request: &str, parse: fn(&str) -> Option<f64>| {
             parse(limit)

@@ -368,7 +368,7 @@ pub fn derive(
             &members,
         ));
     }
-    if request.answers.services.contains_key(&service) {
+    if request.answers.services.contains_key(service.as_str()) {
         return Err(stay(
             format!("the workspace already has a service `{service}`"),
             &members,
@@ -839,7 +839,7 @@ pub fn derive(
         health_path: Some(health_path.unwrap_or_else(|| "/".to_string())),
         cpu,
         memory,
-        envs: Some(vec![request.env.to_string()]),
+        envs: request.env.parse().ok().map(|env| vec![env]),
         irsa: false,
         expose: exposure.as_ref().map_or(Expose::None, |e| e.0),
         config: config.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
@@ -861,7 +861,7 @@ pub fn derive(
             &members,
         ));
     }
-    let strata_service = &probe.services[&service];
+    let strata_service = &probe.services[service.as_str()];
 
     // The Deployment: strata's, with what it cannot express kept verbatim.
     let mut ops: Vec<Value> = Vec::new();
