@@ -4,7 +4,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{commit_count, head_message, new_workspace, snapshot, strata, without_history};
+use common::{commit_count, head_message, new_workspace, snapshot, strata, without_history, Test};
 use predicates::prelude::*;
 
 /// Both repos of two workspaces hold the same files, byte for byte, `strata.toml`'s history aside.
@@ -149,11 +149,13 @@ fn add_then_remove_returns_to_the_same_files() {
 
 #[test]
 fn irsa_services_get_a_role_in_the_stack_and_its_arn_on_the_service_account() {
-    let tmp = assert_fs::TempDir::new().unwrap();
-    let (foundation, gitops) = new_workspace(
-        tmp.path(),
-        &["--account-id", "123456789012", "--envs", "dev,prod"],
-    );
+    let test = Test::new()
+        .arg("--account-id")
+        .arg("123456789012")
+        .envs("dev,prod")
+        .create();
+    let foundation = test.foundation.clone();
+    let gitops = test.gitops.clone();
     add(&foundation, &["service", "api", "--irsa"]);
     let stack = fs_err::read_to_string(foundation.join("Pulumi.shared.yaml")).unwrap();
     assert!(
@@ -168,8 +170,8 @@ fn irsa_services_get_a_role_in_the_stack_and_its_arn_on_the_service_account() {
 
 #[test]
 fn irsa_without_an_account_id_is_refused_with_a_hint() {
-    let tmp = assert_fs::TempDir::new().unwrap();
-    let (foundation, _) = new_workspace(tmp.path(), &[]);
+    let test = Test::new().create();
+    let foundation = test.foundation.clone();
     strata()
         .args(["add", "service", "api", "--irsa", "-C"])
         .arg(&foundation)
@@ -180,9 +182,9 @@ fn irsa_without_an_account_id_is_refused_with_a_hint() {
 
 #[test]
 fn adding_what_exists_or_removing_what_does_not_exits_2_and_writes_nothing() {
-    let tmp = assert_fs::TempDir::new().unwrap();
-    let (foundation, _) = new_workspace(tmp.path(), &["--services", "api"]);
-    let before = snapshot(tmp.path());
+    let test = Test::new().services("api").create();
+    let foundation = test.foundation.clone();
+    let before = snapshot(test.path());
     for (args, needle) in [
         (vec!["add", "service", "api"], "already exists"),
         (vec!["add", "env", "dev"], "already exists"),
@@ -228,7 +230,7 @@ fn adding_what_exists_or_removing_what_does_not_exits_2_and_writes_nothing() {
             .code(2)
             .stderr(predicate::str::contains(needle));
         assert_eq!(
-            snapshot(tmp.path()),
+            snapshot(test.path()),
             before,
             "`{}` wrote something",
             args.join(" ")
@@ -238,8 +240,9 @@ fn adding_what_exists_or_removing_what_does_not_exits_2_and_writes_nothing() {
 
 #[test]
 fn commit_makes_one_commit_per_touched_repo_naming_the_change() {
-    let tmp = assert_fs::TempDir::new().unwrap();
-    let (foundation, gitops) = new_workspace(tmp.path(), &[]);
+    let test = Test::new().create();
+    let foundation = test.foundation.clone();
+    let gitops = test.gitops.clone();
     strata()
         .args(["add", "service", "api", "--commit", "-C"])
         .arg(&gitops)
@@ -272,9 +275,9 @@ fn commit_makes_one_commit_per_touched_repo_naming_the_change() {
 
 #[test]
 fn dry_run_prints_a_unified_diff_and_writes_nothing() {
-    let tmp = assert_fs::TempDir::new().unwrap();
-    let (foundation, _) = new_workspace(tmp.path(), &[]);
-    let before = snapshot(tmp.path());
+    let test = Test::new().create();
+    let foundation = test.foundation.clone();
+    let before = snapshot(test.path());
     strata()
         .args(["add", "service", "api", "--dry-run", "-C"])
         .arg(&foundation)
@@ -285,16 +288,17 @@ fn dry_run_prints_a_unified_diff_and_writes_nothing() {
         ))
         .stdout(predicate::str::contains("+  - api.yaml"))
         .stdout(predicate::str::contains("--- a/strata.toml"));
-    assert_eq!(snapshot(tmp.path()), before);
+    assert_eq!(snapshot(test.path()), before);
 }
 
 #[test]
 fn a_hand_edited_owned_file_is_a_conflict_and_nothing_is_written() {
-    let tmp = assert_fs::TempDir::new().unwrap();
-    let (foundation, gitops) = new_workspace(tmp.path(), &["--services", "api"]);
+    let test = Test::new().services("api").create();
+    let foundation = test.foundation.clone();
+    let gitops = test.gitops.clone();
     let edited = gitops.join("apps/dev/kustomization.yaml");
     fs_err::write(&edited, "# my own edit\n").unwrap();
-    let before = snapshot(tmp.path());
+    let before = snapshot(test.path());
     strata()
         .args(["add", "service", "web", "--allow-dirty", "-C"])
         .arg(&foundation)
@@ -304,7 +308,7 @@ fn a_hand_edited_owned_file_is_a_conflict_and_nothing_is_written() {
             predicate::str::contains("resources: api.yaml` was removed since strata wrote it"),
         ))
         .stderr(predicate::str::contains("--force"));
-    assert_eq!(snapshot(tmp.path()), before);
+    assert_eq!(snapshot(test.path()), before);
     strata()
         .args(["add", "service", "web", "--allow-dirty", "--force", "-C"])
         .arg(&foundation)
@@ -317,9 +321,9 @@ fn a_hand_edited_owned_file_is_a_conflict_and_nothing_is_written() {
 
 #[test]
 fn seed_files_are_never_rewritten() {
-    let tmp = assert_fs::TempDir::new().unwrap();
-    let (foundation, gitops) =
-        new_workspace(tmp.path(), &["--services", "api", "--envs", "dev,prod"]);
+    let test = Test::new().services("api").envs("dev,prod").create();
+    let foundation = test.foundation.clone();
+    let gitops = test.gitops.clone();
     let seed = gitops.join("services/api/overlays/dev/kustomization.yaml");
     let edited = fs_err::read_to_string(&seed)
         .unwrap()
@@ -340,8 +344,8 @@ fn seed_files_are_never_rewritten() {
 
 #[test]
 fn uncommitted_changes_in_a_file_strata_must_touch_are_refused_unless_allowed() {
-    let tmp = assert_fs::TempDir::new().unwrap();
-    let (foundation, _) = new_workspace(tmp.path(), &[]);
+    let test = Test::new().create();
+    let foundation = test.foundation.clone();
     let stack = foundation.join("Pulumi.shared.yaml");
     let text = fs_err::read_to_string(&stack).unwrap();
     // Staged-but-identical content is still a change git reports; make a real one in strata.toml.
@@ -366,12 +370,13 @@ fn uncommitted_changes_in_a_file_strata_must_touch_are_refused_unless_allowed() 
 
 #[test]
 fn a_failure_between_the_two_repos_leaves_both_unchanged() {
-    let tmp = assert_fs::TempDir::new().unwrap();
-    let (foundation, _) = new_workspace(
-        tmp.path(),
-        &["--services", "api", "--account-id", "123456789012"],
-    );
-    let before = snapshot(tmp.path());
+    let test = Test::new()
+        .services("api")
+        .arg("--account-id")
+        .arg("123456789012")
+        .create();
+    let foundation = test.foundation.clone();
+    let before = snapshot(test.path());
     for fault in [
         "between-repos",
         "after-writes:1",
@@ -386,13 +391,13 @@ fn a_failure_between_the_two_repos_leaves_both_unchanged() {
             .code(1)
             .stderr(predicate::str::contains("injected fault"));
         assert_eq!(
-            snapshot(tmp.path()),
+            snapshot(test.path()),
             before,
             "fault `{fault}` changed a repo"
         );
         for repo in ["acme-foundation", "acme-gitops"] {
             assert_eq!(
-                commit_count(&tmp.path().join(repo)),
+                commit_count(&test.path().join(repo)),
                 1,
                 "fault `{fault}` left a commit in {repo}"
             );
@@ -402,12 +407,13 @@ fn a_failure_between_the_two_repos_leaves_both_unchanged() {
 
 #[test]
 fn a_file_that_cannot_be_replaced_rolls_both_repos_back() {
-    let tmp = assert_fs::TempDir::new().unwrap();
-    let (foundation, gitops) = new_workspace(tmp.path(), &[]);
+    let test = Test::new().create();
+    let foundation = test.foundation.clone();
+    let gitops = test.gitops.clone();
     // A directory where strata must write a file: the write fails midway, after the
     // foundation's stack file was already replaced.
     fs_err::create_dir_all(gitops.join("apps/dev/api.yaml")).unwrap();
-    let before = snapshot(tmp.path());
+    let before = snapshot(test.path());
     strata()
         .args(["add", "service", "api", "--allow-dirty", "--force", "-C"])
         .arg(&foundation)
@@ -417,13 +423,14 @@ fn a_file_that_cannot_be_replaced_rolls_both_repos_back() {
             predicate::str::contains("rolled back")
                 .or(predicate::str::contains("is not a regular file")),
         );
-    assert_eq!(snapshot(tmp.path()), before);
+    assert_eq!(snapshot(test.path()), before);
 }
 
 #[test]
 fn the_answers_files_must_agree() {
-    let tmp = assert_fs::TempDir::new().unwrap();
-    let (foundation, gitops) = new_workspace(tmp.path(), &[]);
+    let test = Test::new().create();
+    let foundation = test.foundation.clone();
+    let gitops = test.gitops.clone();
     let text = fs_err::read_to_string(gitops.join("strata.toml"))
         .unwrap()
         .replace("domain = \"example.com\"", "domain = \"example.org\"");
@@ -438,8 +445,9 @@ fn the_answers_files_must_agree() {
 
 #[test]
 fn list_reports_services_and_environments_and_drift() {
-    let tmp = assert_fs::TempDir::new().unwrap();
-    let (foundation, gitops) = new_workspace(tmp.path(), &["--services", "api,web"]);
+    let test = Test::new().services("api,web").create();
+    let foundation = test.foundation.clone();
+    let gitops = test.gitops.clone();
     let output = strata()
         .args(["list", "--json", "-C"])
         .arg(&foundation)
@@ -463,8 +471,9 @@ fn list_reports_services_and_environments_and_drift() {
 
 #[test]
 fn a_malformed_answers_file_gets_file_line_column_and_a_hint() {
-    let tmp = assert_fs::TempDir::new().unwrap();
-    let (foundation, gitops) = new_workspace(tmp.path(), &[]);
+    let test = Test::new().create();
+    let foundation = test.foundation.clone();
+    let gitops = test.gitops.clone();
     let original = fs_err::read_to_string(foundation.join("strata.toml")).unwrap();
     let cases = [
         (
@@ -503,8 +512,8 @@ fn a_malformed_answers_file_gets_file_line_column_and_a_hint() {
 
 #[test]
 fn remove_env_refuses_to_strand_a_service() {
-    let tmp = assert_fs::TempDir::new().unwrap();
-    let (foundation, _) = new_workspace(tmp.path(), &["--envs", "dev,prod"]);
+    let test = Test::new().envs("dev,prod").create();
+    let foundation = test.foundation.clone();
     add(&foundation, &["service", "api", "--envs", "prod"]);
     strata()
         .args(["remove", "env", "prod", "--allow-dirty", "-C"])
@@ -516,11 +525,12 @@ fn remove_env_refuses_to_strand_a_service() {
 
 #[test]
 fn removing_a_service_with_files_strata_did_not_write_is_a_conflict_until_forced() {
-    let tmp = assert_fs::TempDir::new().unwrap();
-    let (foundation, gitops) = new_workspace(tmp.path(), &["--services", "api,web"]);
+    let test = Test::new().services("api,web").create();
+    let foundation = test.foundation.clone();
+    let gitops = test.gitops.clone();
     let extra = gitops.join("services/api/base/extra-config.yaml");
     fs_err::write(&extra, "kind: ConfigMap\n").unwrap();
-    let before = snapshot(tmp.path());
+    let before = snapshot(test.path());
     strata()
         .args(["remove", "service", "api", "--allow-dirty", "-C"])
         .arg(&foundation)
@@ -530,7 +540,7 @@ fn removing_a_service_with_files_strata_did_not_write_is_a_conflict_until_forced
             predicate::str::contains("services/api/base/extra-config.yaml")
                 .and(predicate::str::contains("was not written by strata")),
         );
-    assert_eq!(snapshot(tmp.path()), before);
+    assert_eq!(snapshot(test.path()), before);
     strata()
         .args(["remove", "service", "api", "--allow-dirty", "--force", "-C"])
         .arg(&foundation)
@@ -545,11 +555,9 @@ fn removing_a_service_with_files_strata_did_not_write_is_a_conflict_until_forced
 
 #[test]
 fn removing_an_environment_takes_every_overlay_and_its_apps_directory() {
-    let tmp = assert_fs::TempDir::new().unwrap();
-    let (foundation, gitops) = new_workspace(
-        tmp.path(),
-        &["--services", "api,web", "--envs", "dev,qa,prod"],
-    );
+    let test = Test::new().services("api,web").envs("dev,qa,prod").create();
+    let foundation = test.foundation.clone();
+    let gitops = test.gitops.clone();
     strata()
         .args(["remove", "env", "qa", "--commit", "-C"])
         .arg(&foundation)
@@ -580,8 +588,9 @@ fn removing_an_environment_takes_every_overlay_and_its_apps_directory() {
 
 #[test]
 fn a_bad_name_in_strata_toml_is_refused_at_its_line_before_anything_is_read() {
-    let tmp = assert_fs::TempDir::new().unwrap();
-    let (foundation, gitops) = common::new_workspace(tmp.path(), &["--services", "api"]);
+    let test = Test::new().services("api").create();
+    let foundation = test.foundation.clone();
+    let gitops = test.gitops.clone();
     for repo in [&foundation, &gitops] {
         let path = repo.join("strata.toml");
         let text = fs_err::read_to_string(&path).unwrap();
@@ -592,7 +601,7 @@ fn a_bad_name_in_strata_toml_is_refused_at_its_line_before_anything_is_read() {
         )
         .unwrap();
     }
-    let before = common::snapshot(tmp.path());
+    let before = common::snapshot(test.path());
     let output = common::strata()
         .args(["add", "service", "web", "-C"])
         .arg(&gitops)
@@ -608,5 +617,5 @@ fn a_bad_name_in_strata_toml_is_refused_at_its_line_before_anything_is_read() {
         stderr.contains("environment name `kube-dev`: is reserved"),
         "{stderr}"
     );
-    assert_eq!(common::snapshot(tmp.path()), before);
+    assert_eq!(common::snapshot(test.path()), before);
 }

@@ -92,3 +92,67 @@ pub fn git(dir: &Path, args: &[&str]) {
         .unwrap();
     assert!(status.success(), "git {args:?}");
 }
+
+/// A workspace `acme` made by `strata new` in a temporary directory, for one test:
+/// `Test::new().services("api").envs("dev,prod").create()`.
+pub struct Test {
+    args: Vec<String>,
+}
+
+/// A created test workspace; the directory goes when it is dropped.
+pub struct TestWorkspace {
+    pub dir: assert_fs::TempDir,
+    pub foundation: PathBuf,
+    pub gitops: PathBuf,
+}
+
+impl Test {
+    pub fn new() -> Test {
+        Test { args: Vec::new() }
+    }
+
+    pub fn preset(self, preset: &str) -> Test {
+        self.arg("--preset").arg(preset)
+    }
+
+    pub fn services(self, list: &str) -> Test {
+        self.arg("--services").arg(list)
+    }
+
+    pub fn envs(self, list: &str) -> Test {
+        self.arg("--envs").arg(list)
+    }
+
+    /// Any other argument of `strata new`.
+    pub fn arg(mut self, arg: &str) -> Test {
+        self.args.push(arg.to_string());
+        self
+    }
+
+    pub fn create(self) -> TestWorkspace {
+        let dir = assert_fs::TempDir::new().unwrap();
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        let (foundation, gitops) = new_workspace(dir.path(), &args);
+        TestWorkspace {
+            dir,
+            foundation,
+            gitops,
+        }
+    }
+}
+
+impl TestWorkspace {
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `strata ARGS -C <gitops>`.
+    pub fn strata(&self, args: &[&str]) -> assert_cmd::assert::Assert {
+        strata().args(args).arg("-C").arg(&self.gitops).assert()
+    }
+
+    /// Every file of both repos.
+    pub fn snapshot(&self) -> BTreeMap<String, Vec<u8>> {
+        snapshot(self.dir.path())
+    }
+}
