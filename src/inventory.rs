@@ -81,8 +81,8 @@ pub fn inventory(workspace: &Workspace) -> Inventory {
     for (index, env) in answers.environments.iter().enumerate() {
         let stack = stack_of
             .iter()
-            .find(|s| s.3.contains(&index))
-            .map(|s| s.0.clone())
+            .find(|s| s.envs.contains(&index))
+            .map(|s| s.name.clone())
             .unwrap_or_default();
         let stack_file = format!("Pulumi.{stack}.yaml");
         if !exists(Repo::Foundation, &stack_file) {

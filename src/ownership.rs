@@ -95,7 +95,7 @@ fn expand(parts: &[&str], answers: &Answers, kind: &str, name: &str) -> Vec<Stri
         match kind {
             // The stack of the removed environment (cluster-per-environment) is named after it.
             ENV => vec![name.to_string()],
-            _ => stacks(answers).into_iter().map(|s| s.0).collect(),
+            _ => stacks(answers).into_iter().map(|s| s.name).collect(),
         }
     } else {
         vec![String::new()]

@@ -9,7 +9,8 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 use tera::Tera;
 
 use crate::answers::Answers;
@@ -115,17 +116,14 @@ impl Renderer {
 
     /// Renders the instances a scope selects, one thread per layer.
     pub fn render(&self, answers: &Answers, scope: &Scope) -> anyhow::Result<Vec<RenderedFile>> {
-        let model = Model::new(answers);
-        let mut base = tera::Context::new();
-        for (key, value) in model.globals.as_object().expect("globals are an object") {
-            base.insert(key.as_str(), value);
-        }
+        let model = Model::new(answers)?;
+        let base = &model.globals;
         let results: Vec<anyhow::Result<Vec<RenderedFile>>> = std::thread::scope(|threads| {
             let handles: Vec<_> = self
                 .layers
                 .iter()
                 .map(|(layer, tera)| {
-                    let (model, base) = (&model, &base);
+                    let model = &model;
                     threads.spawn(move || render_layer(layer, tera, answers, model, base, scope))
                 })
                 .collect();
@@ -318,7 +316,7 @@ fn instances<'a>(
                     }
                     let rendered_path = instance_path(
                         path,
-                        stack.map(|i| stacks[i].0.as_str()),
+                        stack.map(|i| stacks[i].name.as_str()),
                         env_name,
                         service,
                     )?;
@@ -371,201 +369,355 @@ fn instance_path(
     Ok(parts.join("/"))
 }
 
-/// The Pulumi stacks of a workspace: (stack name, cluster name, VPC CIDR, environment indexes).
-pub fn stacks(answers: &Answers) -> Vec<(String, String, String, Vec<usize>)> {
+/// A Pulumi stack of the foundation: one cluster with its VPC, serving some environments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stack {
+    pub name: String,
+    pub cluster: String,
+    pub vpc_cidr: String,
+    /// Indexes into `answers.environments`.
+    pub envs: Vec<usize>,
+}
+
+/// The Pulumi stacks of a workspace: `shared` (every environment) or one per environment.
+pub fn stacks(answers: &Answers) -> Vec<Stack> {
     match answers.settings.network.topology {
-        Topology::Shared => vec![(
-            "shared".to_string(),
-            answers.project.to_string(),
-            answers.settings.network.vpc_cidr.clone(),
-            (0..answers.environments.len()).collect(),
-        )],
+        Topology::Shared => vec![Stack {
+            name: "shared".to_string(),
+            cluster: answers.project.to_string(),
+            vpc_cidr: answers.settings.network.vpc_cidr.clone(),
+            envs: (0..answers.environments.len()).collect(),
+        }],
         Topology::PerEnvironment => answers
             .environments
             .iter()
             .enumerate()
-            .map(|(i, env)| {
-                (
-                    env.name.to_string(),
-                    crate::names::cluster_name(&answers.project, &env.name),
-                    env.vpc_cidr.clone().unwrap_or_default(),
-                    vec![i],
-                )
+            .map(|(i, env)| Stack {
+                name: env.name.to_string(),
+                cluster: crate::names::cluster_name(&answers.project, &env.name),
+                vpc_cidr: env.vpc_cidr.clone().unwrap_or_default(),
+                envs: vec![i],
             })
             .collect(),
     }
 }
 
-/// The values templates see, built once per render.
+/// What every template sees at the top level.
+#[derive(Serialize)]
+struct Globals<'a> {
+    backend: Option<BackendView>,
+    secrets_provider: Option<&'a str>,
+    node_groups: Vec<NodeGroupView<'a>>,
+    /// The first tainted node group, when there is one (a system pool): add-ons run there.
+    addon_pool: Option<&'a str>,
+    project: &'a str,
+    strata_version: &'static str,
+    pack: &'a str,
+    preset: &'a str,
+    region: &'a str,
+    domain: &'a str,
+    topology: Topology,
+    repos: &'a crate::answers::Repos,
+    settings: &'a crate::settings::Settings,
+    cluster_autoscaler_tag: &'a str,
+    environments: &'a [EnvView<'a>],
+    stacks: &'a [StackView<'a>],
+    pulumi_project: String,
+}
+
+#[derive(Serialize)]
+struct BackendView {
+    kind: &'static str,
+    url: String,
+    org: String,
+}
+
+#[derive(Serialize)]
+struct NodeGroupView<'a> {
+    name: &'a str,
+    group: &'a crate::settings::NodeGroup,
+    taints: Vec<TaintView>,
+}
+
+#[derive(Serialize)]
+struct TaintView {
+    key: String,
+    value: String,
+    effect: String,
+}
+
+/// `env`: one environment.
+#[derive(Serialize)]
+struct EnvView<'a> {
+    name: &'a str,
+    namespace: &'a str,
+    stack: &'a str,
+    cluster_name: &'a str,
+    vpc_cidr: &'a str,
+    public_subnet_cidrs: Vec<String>,
+    private_subnet_cidrs: Vec<String>,
+    certificate: CertificateView,
+}
+
+#[derive(Serialize)]
+struct CertificateView {
+    domain_name: String,
+    subject_alternative_names: Vec<String>,
+}
+
+/// `stack`: one Pulumi stack.
+#[derive(Serialize)]
+struct StackView<'a> {
+    name: &'a str,
+    cluster_name: &'a str,
+    vpc_cidr: &'a str,
+    envs: Vec<&'a EnvView<'a>>,
+    service_roles: Vec<ServiceRoleView<'a>>,
+    private_subnet_cidrs: Vec<String>,
+    public_subnet_cidrs: Vec<String>,
+}
+
+/// The IAM role of a service with `--irsa` in one environment.
+#[derive(Serialize)]
+struct ServiceRoleView<'a> {
+    service: &'a str,
+    namespace: &'a str,
+    service_account: &'a str,
+    role_name: String,
+}
+
+/// `service`: one service, with `in.<env>` its values per environment (`senv`).
+#[derive(Serialize)]
+struct ServiceView<'a> {
+    name: &'a str,
+    image: &'a str,
+    tag: &'a str,
+    port: u16,
+    path: &'a str,
+    health_path: &'a str,
+    cpu_request: &'a str,
+    cpu_limit: &'a str,
+    memory_request: &'a str,
+    memory_limit: &'a str,
+    irsa: bool,
+    expose: &'static str,
+    secrets: &'a [String],
+    config: Vec<ConfigEntry<'a>>,
+    envs: Vec<&'a str>,
+    #[serde(rename = "in")]
+    per_env: BTreeMap<&'a str, ServiceEnvView>,
+}
+
+#[derive(Serialize)]
+struct ConfigEntry<'a> {
+    key: &'a str,
+    value: &'a str,
+}
+
+#[derive(Serialize)]
+struct ServiceEnvView {
+    min_replicas: u32,
+    max_replicas: u32,
+    host: String,
+    role_arn: String,
+    app_name: String,
+    ingress_class: String,
+}
+
+/// The values templates see, built once per render: the globals as a tera context, and each
+/// stack and environment ready to insert.
 struct Model {
-    globals: Value,
+    globals: tera::Context,
     stacks: Vec<Value>,
     envs: Vec<Value>,
 }
 
 impl Model {
-    fn new(answers: &Answers) -> Self {
-        let stacks_raw = stacks(answers);
-        let env_stack: BTreeMap<usize, usize> = stacks_raw
-            .iter()
-            .enumerate()
-            .flat_map(|(s, (_, _, _, envs))| envs.iter().map(move |e| (*e, s)))
-            .collect();
-        let envs: Vec<Value> = answers
+    fn new(answers: &Answers) -> anyhow::Result<Self> {
+        let stacks = stacks(answers);
+        let stack_of = |env: usize| {
+            stacks
+                .iter()
+                .find(|s| s.envs.contains(&env))
+                .expect("every environment has a stack")
+        };
+        let az_count = answers.settings.network.az_count;
+        let envs: Vec<EnvView<'_>> = answers
             .environments
             .iter()
             .enumerate()
             .map(|(i, env)| {
-                let (stack, cluster, cidr, _) = &stacks_raw[env_stack[&i]];
-                let (private_subnets, public_subnets) =
-                    crate::answers::subnet_layout(cidr, answers.settings.network.az_count)
-                        .unwrap_or_default();
-                let (certificate, sans) = answers.certificate(&env.name);
-                json!({
-                    "public_subnet_cidrs": public_subnets,
-                    "private_subnet_cidrs": private_subnets,
-                    "certificate": {"domain_name": certificate, "subject_alternative_names": sans},
-                    "name": env.name,
-                    "namespace": env.name,
-                    "stack": stack,
-                    "cluster_name": cluster,
-                    "vpc_cidr": cidr,
-                })
+                let stack = stack_of(i);
+                let (private_subnet_cidrs, public_subnet_cidrs) =
+                    crate::answers::subnet_layout(&stack.vpc_cidr, az_count).unwrap_or_default();
+                let (domain_name, subject_alternative_names) = answers.certificate(&env.name);
+                EnvView {
+                    name: &env.name,
+                    namespace: &env.name,
+                    stack: &stack.name,
+                    cluster_name: &stack.cluster,
+                    vpc_cidr: &stack.vpc_cidr,
+                    public_subnet_cidrs,
+                    private_subnet_cidrs,
+                    certificate: CertificateView {
+                        domain_name,
+                        subject_alternative_names,
+                    },
+                }
             })
             .collect();
-        let stacks: Vec<Value> = stacks_raw
+        let stack_views: Vec<StackView<'_>> = stacks
             .iter()
-            .map(|(name, cluster, cidr, env_indexes)| {
-                let stack_envs: Vec<&Value> = env_indexes.iter().map(|i| &envs[*i]).collect();
-                let service_roles: Vec<Value> = env_indexes
+            .map(|stack| {
+                let service_roles = stack
+                    .envs
                     .iter()
                     .flat_map(|i| {
                         let env = &answers.environments[*i].name;
-                        answers.services.iter().filter(move |(_, s)| s.irsa && s.envs.contains_key(env)).map(move |(svc, _)| {
-                            json!({"service": svc, "namespace": env, "service_account": svc, "role_name": crate::names::role_name(&answers.project, env, svc)})
-                        })
+                        answers
+                            .services
+                            .iter()
+                            .filter(move |(_, s)| s.irsa && s.envs.contains_key(env.as_str()))
+                            .map(move |(service, _)| ServiceRoleView {
+                                service,
+                                namespace: env,
+                                service_account: service,
+                                role_name: crate::names::role_name(&answers.project, env, service),
+                            })
                     })
                     .collect();
-                let (private_subnets, public_subnets) = crate::answers::subnet_layout(cidr, answers.settings.network.az_count).unwrap_or_default();
-                json!({"name": name, "cluster_name": cluster, "vpc_cidr": cidr, "envs": stack_envs, "service_roles": service_roles,
-                       "private_subnet_cidrs": private_subnets, "public_subnet_cidrs": public_subnets})
+                let (private_subnet_cidrs, public_subnet_cidrs) =
+                    crate::answers::subnet_layout(&stack.vpc_cidr, az_count).unwrap_or_default();
+                StackView {
+                    name: &stack.name,
+                    cluster_name: &stack.cluster,
+                    vpc_cidr: &stack.vpc_cidr,
+                    envs: stack.envs.iter().map(|i| &envs[*i]).collect(),
+                    service_roles,
+                    private_subnet_cidrs,
+                    public_subnet_cidrs,
+                }
             })
             .collect();
-
-        let node_groups: Vec<Value> = answers
+        let node_groups = answers
             .settings
             .node_groups
             .iter()
-            .map(|(name, group)| {
-                let taints: Vec<Value> = group
+            .map(|(name, group)| NodeGroupView {
+                name,
+                group,
+                taints: group
                     .taints
                     .iter()
                     .filter_map(|t| crate::settings::parse_taint(t))
-                    .map(|(key, value, effect)| json!({"key": key, "value": value, "effect": effect}))
-                    .collect();
-                json!({"name": name, "group": group, "taints": taints})
+                    .map(|(key, value, effect)| TaintView { key, value, effect })
+                    .collect(),
             })
             .collect();
-        // Add-ons run on the first tainted node group, when there is one (a system pool).
         let addon_pool = answers
             .settings
             .node_groups
             .iter()
             .find(|(_, g)| !g.taints.is_empty())
-            .map(|(name, _)| name.clone());
-        let (backend, secrets_provider) = match &answers.state {
-            Some(state) => {
-                let backend = crate::answers::Backend::parse(&state.backend)
-                    .unwrap_or(crate::answers::Backend::PulumiCloud { org: None });
-                let org = match &backend {
-                    crate::answers::Backend::PulumiCloud { org: Some(org) } => org.clone(),
-                    _ => String::new(),
-                };
-                (
-                    json!({"kind": backend.kind(), "url": backend.url(), "org": org}),
-                    Value::from(state.secrets_provider.clone()),
-                )
+            .map(|(name, _)| name.as_str());
+        let backend = answers.state.as_ref().map(|state| {
+            let backend = crate::answers::Backend::parse(&state.backend)
+                .unwrap_or(crate::answers::Backend::PulumiCloud { org: None });
+            let org = match &backend {
+                crate::answers::Backend::PulumiCloud { org: Some(org) } => org.clone(),
+                _ => String::new(),
+            };
+            BackendView {
+                kind: backend.kind(),
+                url: backend.url(),
+                org,
             }
-            None => (Value::Null, Value::Null),
-        };
-        let globals = json!({
-            "backend": backend,
-            "secrets_provider": secrets_provider,
-            "node_groups": node_groups,
-            "addon_pool": addon_pool,
-            "project": answers.project,
-            "strata_version": env!("CARGO_PKG_VERSION"),
-            "pack": answers.pack,
-            "preset": answers.preset,
-            "region": answers.region,
-            "domain": answers.domain,
-            "topology": answers.settings.network.topology,
-            "repos": answers.repos,
-            "settings": answers.settings,
-            "cluster_autoscaler_tag": answers.settings.cluster_autoscaler_tag(),
-            "environments": envs,
-            "stacks": stacks,
-            "pulumi_project": format!("{}-foundation", answers.project),
         });
-        Self {
+        let globals = Globals {
+            backend,
+            secrets_provider: answers.state.as_ref().map(|s| s.secrets_provider.as_str()),
+            node_groups,
+            addon_pool,
+            project: &answers.project,
+            strata_version: env!("CARGO_PKG_VERSION"),
+            pack: &answers.pack,
+            preset: &answers.preset,
+            region: &answers.region,
+            domain: &answers.domain,
+            topology: answers.settings.network.topology,
+            repos: &answers.repos,
+            settings: &answers.settings,
+            cluster_autoscaler_tag: answers.settings.cluster_autoscaler_tag(),
+            environments: &envs,
+            stacks: &stack_views,
+            pulumi_project: format!("{}-foundation", answers.project),
+        };
+        let globals = tera::Context::from_serialize(&globals)?;
+        Ok(Self {
             globals,
-            stacks,
-            envs,
-        }
+            stacks: stack_views
+                .iter()
+                .map(serde_json::to_value)
+                .collect::<Result<_, _>>()?,
+            envs: envs
+                .iter()
+                .map(serde_json::to_value)
+                .collect::<Result<_, _>>()?,
+        })
     }
 }
 
 /// The values one service's templates see as `service` (and `senv` = `service.in[<env>]`).
 fn service_value(answers: &Answers, name: &str, service: &crate::answers::Service) -> Value {
-    let mut per_env = serde_json::Map::new();
-    for (env, values) in &service.envs {
-        let role_arn = match (&answers.aws_account_id, service.irsa) {
-            (Some(account), true) => format!(
-                "arn:aws:iam::{account}:role/{}",
-                crate::names::role_name(&answers.project, env, name)
-            ),
-            _ => String::new(),
-        };
-        per_env.insert(
-            env.to_string(),
-            json!({
-                "min_replicas": values.min_replicas,
-                "max_replicas": values.max_replicas,
-                "host": service.host_in(name, env, &answers.domain),
-                "role_arn": role_arn,
-                "app_name": crate::names::application_name(name, env),
-                "ingress_class": format!("{env}-{}", service.expose.as_str()),
-            }),
-        );
-    }
-    let ordered_envs: Vec<&str> = answers
-        .env_names()
-        .into_iter()
-        .filter(|e| service.envs.contains_key(*e))
-        .collect();
-    let config: Vec<Value> = service
-        .config
+    let per_env = service
+        .envs
         .iter()
-        .map(|(k, v)| json!({"key": k, "value": v}))
+        .map(|(env, values)| {
+            let role_arn = match (&answers.aws_account_id, service.irsa) {
+                (Some(account), true) => format!(
+                    "arn:aws:iam::{account}:role/{}",
+                    crate::names::role_name(&answers.project, env, name)
+                ),
+                _ => String::new(),
+            };
+            let view = ServiceEnvView {
+                min_replicas: values.min_replicas,
+                max_replicas: values.max_replicas,
+                host: service.host_in(name, env, &answers.domain),
+                role_arn,
+                app_name: crate::names::application_name(name, env),
+                ingress_class: format!("{env}-{}", service.expose.as_str()),
+            };
+            (env.as_str(), view)
+        })
         .collect();
-    json!({
-        "name": name,
-        "image": service.image,
-        "tag": service.tag,
-        "port": service.port,
-        "path": service.path,
-        "health_path": service.health_path,
-        "cpu_request": service.cpu_request,
-        "cpu_limit": service.cpu_limit,
-        "memory_request": service.memory_request,
-        "memory_limit": service.memory_limit,
-        "irsa": service.irsa,
-        "expose": service.expose.as_str(),
-        "secrets": service.secrets,
-        "config": config,
-        "envs": ordered_envs,
-        "in": per_env,
-    })
+    let view = ServiceView {
+        name,
+        image: &service.image,
+        tag: &service.tag,
+        port: service.port,
+        path: &service.path,
+        health_path: &service.health_path,
+        cpu_request: &service.cpu_request,
+        cpu_limit: &service.cpu_limit,
+        memory_request: &service.memory_request,
+        memory_limit: &service.memory_limit,
+        irsa: service.irsa,
+        expose: service.expose.as_str(),
+        secrets: &service.secrets,
+        config: service
+            .config
+            .iter()
+            .map(|(key, value)| ConfigEntry { key, value })
+            .collect(),
+        envs: answers
+            .env_names()
+            .into_iter()
+            .filter(|e| service.envs.contains_key(*e))
+            .collect(),
+        per_env,
+    };
+    serde_json::to_value(view).expect("a service's values serialize")
 }
 
 #[cfg(test)]
