@@ -490,27 +490,14 @@ fn remove_with_empty_parents(root: &Path, path: &Path) -> Result<()> {
 /// A fresh staging directory beside `out`, on the same filesystem, so that moving it into
 /// place is a rename.
 pub fn staging_dir(out: &Path, project: &str) -> Result<PathBuf> {
-    for attempt in 0..100u32 {
-        let dir = out.join(format!(
-            ".strata-new-{project}-{}-{attempt}",
-            std::process::id()
-        ));
-        match fs::create_dir(&dir) {
-            Ok(()) => {
-                interrupt::set_active(Some(interrupt::Active::Staging(dir.clone())));
-                return Ok(dir);
-            }
-            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(err) => {
-                return Err(err)
-                    .with_context(|| format!("creating staging directory in `{}`", out.display()))
-            }
-        }
-    }
-    bail!(
-        "could not create a staging directory in `{}`",
-        out.display()
-    )
+    let dir = tempfile::Builder::new()
+        .prefix(&format!(".strata-new-{project}-"))
+        .tempdir_in(out)
+        .with_context(|| format!("creating a staging directory in `{}`", out.display()))?
+        // Removed by `create` on every path, and by the interrupt handler on a signal.
+        .keep();
+    interrupt::set_active(Some(interrupt::Active::Staging(dir.clone())));
+    Ok(dir)
 }
 
 /// Moves staged repos into place; on failure, moves back what was already moved. An

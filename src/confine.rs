@@ -24,7 +24,8 @@ pub enum Kind {
 }
 
 /// A path strata refuses to go through.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{path}` {why}")]
 pub struct Refused {
     pub repo: Option<Repo>,
     /// The offending component's path, relative to the repo root.
@@ -44,14 +45,6 @@ impl Refused {
         )
     }
 }
-
-impl std::fmt::Display for Refused {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "`{}` {}", self.path, self.why)
-    }
-}
-
-impl std::error::Error for Refused {}
 
 /// Checks paths under one repo root, remembering the directories already found real.
 #[derive(Debug)]

@@ -5,29 +5,16 @@
 //! first: `error: <the cause>`, then what strata did about it (`  <outcome>`, innermost
 //! first), then `hint: ...`, and `nothing was written` once, last.
 
-use std::fmt;
-
 use crate::problem::Problems;
 
 /// strata declined to act: nothing was written. Exit code 1.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{message}{}", details.iter().map(|d| format!("\n  - {d}")).collect::<String>())]
 pub struct Refusal {
     pub message: String,
     pub details: Vec<String>,
     pub hint: String,
 }
-
-impl fmt::Display for Refusal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.message)?;
-        for detail in &self.details {
-            write!(f, "\n  - {detail}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for Refusal {}
 
 /// The exit code of an error.
 pub fn exit_code(err: &anyhow::Error) -> i32 {
