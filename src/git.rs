@@ -529,9 +529,13 @@ pub struct LineEndings {
     repo: Option<Repository>,
     autocrlf: Autocrlf,
     core_eol_crlf: bool,
-    /// Whether any gitattributes file can apply: without one, only the configuration converts,
-    /// and no path needs an attribute lookup (each costs libgit2 a few file lookups).
+    /// Whether a repo-wide gitattributes file applies (`info/attributes`, the user's, the
+    /// system's, the root's): then every path needs an attribute lookup.
     attributes: bool,
+    /// For each directory checked, whether it or a parent below the root holds a
+    /// `.gitattributes`: without one, only the configuration converts, and the path needs no
+    /// attribute lookup (each costs libgit2 a few file lookups per parent directory).
+    dir_attributes: std::cell::RefCell<std::collections::HashMap<String, bool>>,
 }
 
 impl std::fmt::Debug for LineEndings {
@@ -551,10 +555,9 @@ enum Autocrlf {
     Input,
 }
 
-/// Whether a gitattributes file may apply to some path of the repo: the work tree's root
-/// `.gitattributes`, one anywhere in the index, `info/attributes`, the user's
-/// (`core.attributesFile`, or `$XDG_CONFIG_HOME/git/attributes`) or the system's. An untracked
-/// `.gitattributes` below the root is not looked for.
+/// Whether a repo-wide gitattributes file applies: the work tree's root `.gitattributes`,
+/// `info/attributes`, the user's (`core.attributesFile`, or `$XDG_CONFIG_HOME/git/attributes`)
+/// or the system's.
 fn has_attributes(repo: &Repository) -> bool {
     let exists = |path: &Path| fs_err::symlink_metadata(path).is_ok();
     if repo
@@ -575,14 +578,7 @@ fn has_attributes(repo: &Repository) -> bool {
                 .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".config")))
                 .map(|dir| dir.join("git/attributes"))
         });
-    if user.is_some_and(|path| exists(&path)) {
-        return true;
-    }
-    repo.index().is_ok_and(|index| {
-        index.iter().any(|entry| {
-            entry.path == b".gitattributes" || entry.path.ends_with(b"/.gitattributes")
-        })
-    })
+    user.is_some_and(|path| exists(&path))
 }
 
 impl LineEndings {
@@ -610,7 +606,37 @@ impl LineEndings {
             autocrlf,
             core_eol_crlf,
             attributes,
+            dir_attributes: Default::default(),
         }
+    }
+
+    /// Whether a directory on the way from the root to `path` (the root excluded: it counts
+    /// as repo-wide) holds a `.gitattributes`; one check per directory, remembered.
+    fn dir_has_attributes(&self, repo: &Repository, path: &str) -> bool {
+        let Some(workdir) = repo.workdir() else {
+            return false;
+        };
+        let mut memo = self.dir_attributes.borrow_mut();
+        let mut found = false;
+        let mut dir = String::new();
+        for part in path
+            .split('/')
+            .rev()
+            .skip(1)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+        {
+            if !dir.is_empty() {
+                dir.push('/');
+            }
+            dir.push_str(part);
+            let here = *memo.entry(dir.clone()).or_insert_with(|| {
+                fs_err::symlink_metadata(workdir.join(&dir).join(".gitattributes")).is_ok()
+            });
+            found |= here;
+        }
+        found
     }
 
     /// (git turns CRLF into LF when it stores the path, git writes CRLF when it checks it out).
@@ -618,7 +644,7 @@ impl LineEndings {
         let Some(repo) = &self.repo else {
             return (false, false);
         };
-        if !self.attributes {
+        if !self.attributes && !self.dir_has_attributes(repo, path) {
             return match self.autocrlf {
                 Autocrlf::False => (false, false),
                 Autocrlf::True => (true, true),
