@@ -24,6 +24,9 @@ pub const RESERVED_NAMESPACES: &[&str] = &[
     "cert-manager",
     "amazon-cloudwatch",
     "aws-observability",
+    "monitoring",
+    "logging",
+    "platform",
 ];
 
 /// Longest project name: `<project>-<env>-<service>` must fit an IAM role name (64).

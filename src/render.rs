@@ -431,6 +431,7 @@ impl Model {
                     "cluster_name": cluster,
                     "vpc_cidr": cidr,
                     "project_name": format!("{}-{}", answers.project, env.name),
+                    "log_retention_days": answers.settings.platform.logging.retention_for(&env.name),
                 })
             })
             .collect();
