@@ -122,3 +122,47 @@ mod tests {
         assert_eq!("logging".parse::<Component>().unwrap(), Component::Logging);
     }
 }
+
+/// The platform services that are on, in a fixed order.
+pub fn enabled(answers: &Answers) -> Vec<Component> {
+    Component::ALL
+        .into_iter()
+        .filter(|c| c.enabled(answers))
+        .collect()
+}
+
+/// Where the gitops repo disagrees with the answers about the platform services: an
+/// Application missing for a service that is on (per stack), or a `platform/<dir>/` that no
+/// stack with platform services owns. `exists` tells whether a gitops path exists; `on_disk`
+/// lists the directories under `platform/`.
+pub fn drift(answers: &Answers, exists: impl Fn(&str) -> bool, on_disk: &[String]) -> Vec<String> {
+    let on = enabled(answers);
+    let stacks: Vec<String> = if on.is_empty() {
+        Vec::new()
+    } else {
+        crate::render::stacks(answers)
+            .into_iter()
+            .map(|s| s.0)
+            .collect()
+    };
+    let mut drift = Vec::new();
+    for stack in &stacks {
+        for component in &on {
+            let path = format!("platform/{stack}/apps/{}.yaml", component.as_str());
+            if !exists(&path) {
+                drift.push(format!(
+                    "platform service `{}`: the gitops repo has no `{path}`",
+                    component.as_str()
+                ));
+            }
+        }
+    }
+    for dir in on_disk {
+        if !stacks.contains(dir) {
+            drift.push(format!(
+                "`platform/{dir}/` is on disk but `strata.toml` runs no platform service on a stack `{dir}`"
+            ));
+        }
+    }
+    drift
+}

@@ -14,6 +14,10 @@ pub fn run(args: &ListArgs) -> Result<()> {
     let workspace = Workspace::open(&args.dir)?;
     let answers = &workspace.answers;
     let (envs, services, drift) = inventory(&workspace);
+    let platform: Vec<&str> = crate::platform::enabled(answers)
+        .into_iter()
+        .map(crate::platform::Component::as_str)
+        .collect();
     if args.json {
         let out = json!({
             "project": answers.project,
@@ -22,6 +26,7 @@ pub fn run(args: &ListArgs) -> Result<()> {
             "topology": answers.settings.network.topology,
             "environments": envs,
             "services": services,
+            "platform": platform,
             "consistent": drift.is_empty(),
             "drift": drift,
         });
@@ -57,6 +62,14 @@ pub fn run(args: &ListArgs) -> Result<()> {
                 envs.join(", ")
             )?;
         }
+        crate::outln!(
+            "platform services: {}",
+            if platform.is_empty() {
+                "(none)".to_string()
+            } else {
+                platform.join(", ")
+            }
+        )?;
         for line in &drift {
             crate::outln!("drift: {line}")?;
         }
@@ -156,6 +169,21 @@ pub(crate) fn inventory(workspace: &Workspace) -> (Vec<Value>, Vec<Value>, Vec<S
             }
         }
     }
+    let platform_dirs: Vec<String> =
+        std::fs::read_dir(workspace.roots[&Repo::Gitops].join("platform"))
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter(|e| e.path().is_dir())
+                    .map(|e| e.file_name().to_string_lossy().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+    drift.extend(crate::platform::drift(
+        answers,
+        |path| exists(Repo::Gitops, path),
+        &platform_dirs,
+    ));
     (envs, services, drift)
 }
 
