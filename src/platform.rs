@@ -108,21 +108,6 @@ pub fn remove(answers: &mut Answers, name: &str) -> Result<Component, Problems> 
     Ok(component)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unknown_components_get_a_suggestion() {
-        let problem = "monitorng".parse::<Component>().unwrap_err();
-        assert!(
-            problem.to_string().contains("did you mean `monitoring`"),
-            "{problem}"
-        );
-        assert_eq!("logging".parse::<Component>().unwrap(), Component::Logging);
-    }
-}
-
 /// The platform services that are on, in a fixed order.
 pub fn enabled(answers: &Answers) -> Vec<Component> {
     Component::ALL
@@ -165,4 +150,19 @@ pub fn drift(answers: &Answers, exists: impl Fn(&str) -> bool, on_disk: &[String
         }
     }
     drift
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_components_get_a_suggestion() {
+        let problem = "monitorng".parse::<Component>().unwrap_err();
+        assert!(
+            problem.to_string().contains("did you mean `monitoring`"),
+            "{problem}"
+        );
+        assert_eq!("logging".parse::<Component>().unwrap(), Component::Logging);
+    }
 }
