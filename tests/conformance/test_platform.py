@@ -43,10 +43,20 @@ def _platform_state(ws: checks.Workspace) -> dict:
     return rendered
 
 
+_WORKSPACES: dict[str, checks.Workspace] = {}
+
+
+def _workspace(workspace_root, preset: str) -> checks.Workspace:
+    """One workspace per preset for the whole module (generated once)."""
+    if preset not in _WORKSPACES:
+        _WORKSPACES[preset] = _new(workspace_root, f"pl{preset[0]}", preset)
+    return _WORKSPACES[preset]
+
+
 @pytest.fixture(scope="module", params=sorted(PRESETS))
 def generated(request, workspace_root):
     preset = request.param
-    return preset, _new(workspace_root, f"pl{preset[0]}", preset)
+    return preset, _workspace(workspace_root, preset)
 
 
 def test_each_preset_turns_on_its_platform_services(generated):
@@ -130,3 +140,46 @@ def test_bad_platform_input_exits_2_and_writes_nothing(args, message, workspace_
     for repo in (ws.foundation, ws.gitops):
         assert checks.git_log(repo) == logs[repo]
         checks.git_state(repo, 1)
+
+
+# --- the platform checks are not vacuous ---------------------------------------------------------
+
+
+@pytest.fixture
+def broken(workspace_root, tmp_path):
+    """A copy of the production workspace (both platform services on) to break one thing in."""
+    import shutil
+
+    ws = _workspace(workspace_root, "production")
+    root = tmp_path / "copy"
+    for repo in (ws.foundation, ws.gitops):
+        shutil.copytree(repo, root / repo.name, symlinks=True)
+    return checks.Workspace(root, ws.name)
+
+
+def _edit(path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"`{old}` is not in `{path}`"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def test_a_chart_object_outside_the_platform_project_is_detected(broken):
+    stack = sorted(broken.runs)[0]
+    _edit(broken.gitops / "platform" / stack / "values" / "kube-prometheus-stack-custom.yaml", "{}",
+          "grafana:\n  ingress:\n    enabled: true\n")
+    with pytest.raises(AssertionError, match=r"Ingress.*not in project `platform`'s namespaceResourceWhitelist"):
+        platform_checks.platform_applications(broken)
+
+
+def test_a_service_monitor_on_a_port_the_service_lacks_is_detected(broken):
+    _edit(broken.gitops / "services" / "api" / "base" / "servicemonitor.yaml", "port: http", "port: metrics")
+    with pytest.raises(AssertionError, match=r"endpoint port `metrics` is not a named port of the Service"):
+        platform_checks.service_monitors(broken)
+
+
+def test_a_log_group_the_foundation_does_not_create_is_detected(broken):
+    stack = sorted(broken.runs)[0]
+    _edit(broken.gitops / "platform" / stack / "values" / "fluent-bit.yaml", "/containers/platform", "/containers/other")
+    rendered = platform_checks.platform_applications(broken)
+    with pytest.raises(AssertionError, match=r"Fluent Bit writes to .*containers/other"):
+        platform_checks.platform_wiring(broken, rendered)
