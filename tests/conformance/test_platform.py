@@ -179,7 +179,8 @@ def test_a_service_monitor_on_a_port_the_service_lacks_is_detected(broken):
 
 def test_a_log_group_the_foundation_does_not_create_is_detected(broken):
     stack = sorted(broken.runs)[0]
-    _edit(broken.gitops / "platform" / stack / "values" / "fluent-bit.yaml", "/containers/platform", "/containers/other")
+    _edit(broken.gitops / "platform" / stack / "values" / "fluent-bit.yaml", "/containers/platform\n",
+          "/containers/other\n")
     rendered = platform_checks.platform_applications(broken)
     with pytest.raises(AssertionError, match=r"Fluent Bit writes to .*containers/other"):
         platform_checks.platform_wiring(broken, rendered)
