@@ -141,6 +141,18 @@ pub enum AddCommand {
     Service(Box<AddServiceArgs>),
     /// Add an environment: its namespace or cluster, root Application and service overlays.
     Env(AddEnvArgs),
+    /// Turn on a platform service (`monitoring` or `logging`): its Argo CD Application and
+    /// values in the gitops repo, its roles, log groups and secrets in the foundation.
+    Platform(PlatformArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PlatformArgs {
+    /// The platform service: `monitoring` (kube-prometheus-stack with Grafana) or `logging`
+    /// (Fluent Bit to CloudWatch Logs).
+    pub component: String,
+    #[command(flatten)]
+    pub change: ChangeArgs,
 }
 
 #[derive(Debug, Args)]
@@ -216,6 +228,8 @@ pub enum RemoveCommand {
     Service(RemoveArgs),
     /// Remove an environment, in both repos.
     Env(RemoveArgs),
+    /// Turn off a platform service (`monitoring` or `logging`), in both repos.
+    Platform(PlatformArgs),
 }
 
 #[derive(Debug, Args)]

@@ -19,6 +19,7 @@ pub struct Inventory {
     pub pack: String,
     pub preset: String,
     pub project: String,
+    pub platform: Vec<&'static str>,
     pub services: Vec<ServiceEntry>,
     pub topology: Topology,
 }
@@ -62,6 +63,15 @@ impl fmt::Display for Inventory {
                 service.envs.join(", ")
             )?;
         }
+        writeln!(
+            f,
+            "platform services: {}",
+            if self.platform.is_empty() {
+                "(none)".to_string()
+            } else {
+                self.platform.join(", ")
+            }
+        )?;
         for line in &self.drift {
             writeln!(f, "drift: {line}")?;
         }
@@ -157,12 +167,31 @@ pub fn inventory(workspace: &Workspace) -> Inventory {
             }
         }
     }
+    let platform_dirs: Vec<String> =
+        fs_err::read_dir(workspace.roots[&Repo::Gitops].join("platform"))
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter(|e| e.path().is_dir())
+                    .map(|e| e.file_name().to_string_lossy().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+    drift.extend(crate::platform::drift(
+        answers,
+        |path| exists(Repo::Gitops, path),
+        &platform_dirs,
+    ));
     Inventory {
         consistent: drift.is_empty(),
         drift,
         environments: envs,
         pack: answers.pack.clone(),
         preset: answers.preset.clone(),
+        platform: crate::platform::enabled(answers)
+            .into_iter()
+            .map(crate::platform::Component::as_str)
+            .collect(),
         project: answers.project.to_string(),
         services,
         topology: answers.settings.network.topology,

@@ -28,6 +28,7 @@ pub mod overrides;
 pub mod ownership;
 pub mod pack;
 pub mod plan;
+pub mod platform;
 pub mod problem;
 pub mod render;
 pub mod repo;

@@ -24,6 +24,9 @@ pub const RESERVED_NAMESPACES: &[&str] = &[
     "cert-manager",
     "amazon-cloudwatch",
     "aws-observability",
+    "monitoring",
+    "logging",
+    "platform",
 ];
 
 /// The IAM role of a service in an environment (`--irsa`): `<project>-<env>-<service>`.

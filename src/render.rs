@@ -457,6 +457,8 @@ struct EnvView<'a> {
     public_subnet_cidrs: Vec<String>,
     private_subnet_cidrs: Vec<String>,
     certificate: CertificateView,
+    /// Days CloudWatch Logs keeps the environment's container logs (platform logging).
+    log_retention_days: u32,
 }
 
 #[derive(Serialize)]
@@ -563,6 +565,7 @@ impl Model {
                         domain_name,
                         subject_alternative_names,
                     },
+                    log_retention_days: answers.settings.platform.logging.retention_for(&env.name),
                 }
             })
             .collect();

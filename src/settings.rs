@@ -40,6 +40,93 @@ pub struct Settings {
     pub addons: Addons,
     pub namespace: NamespaceSettings,
     pub service: ServiceDefaults,
+    /// Layer 3: the platform services (monitoring, logging). Absent in workspaces made before
+    /// they existed, which then have none (`strata add platform` turns them on).
+    #[serde(default)]
+    pub platform: Platform,
+}
+
+/// Monitoring and logging: Argo CD Applications of pinned Helm charts in the gitops repo's
+/// `platform/` tree, with their AWS side (roles, log groups, secrets) in the foundation.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Platform {
+    #[serde(default)]
+    pub monitoring: Monitoring,
+    #[serde(default)]
+    pub logging: Logging,
+}
+
+/// kube-prometheus-stack (Prometheus, Alertmanager, Grafana and the operator's CRDs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Monitoring {
+    pub enabled: bool,
+    /// The kube-prometheus-stack chart version.
+    pub version: String,
+    /// How long Prometheus keeps samples, for example `15d`.
+    pub retention: String,
+    /// The size of Prometheus's volume (encrypted gp3), for example `50Gi`.
+    pub storage: String,
+    /// Replicas of Prometheus, Alertmanager and Grafana.
+    pub replicas: u32,
+}
+
+impl Default for Monitoring {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            version: MONITORING_CHART_VERSION.to_string(),
+            retention: "15d".to_string(),
+            storage: "50Gi".to_string(),
+            replicas: 1,
+        }
+    }
+}
+
+/// Fluent Bit shipping every container's log to CloudWatch Logs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Logging {
+    pub enabled: bool,
+    /// The fluent-bit chart version.
+    pub version: String,
+    /// Days CloudWatch keeps the logs of an environment.
+    pub retention_days: u32,
+    /// Days CloudWatch keeps the logs of an environment named `prod` or `production`.
+    pub production_retention_days: u32,
+}
+
+impl Default for Logging {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            version: LOGGING_CHART_VERSION.to_string(),
+            retention_days: 30,
+            production_retention_days: 90,
+        }
+    }
+}
+
+/// The kube-prometheus-stack version strata pins by default.
+pub const MONITORING_CHART_VERSION: &str = "88.5.3";
+/// The fluent-bit version strata pins by default.
+pub const LOGGING_CHART_VERSION: &str = "0.58.1";
+/// The retention periods CloudWatch Logs accepts, in days.
+pub const LOG_RETENTION_DAYS: &[u32] = &[
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
+
+impl Logging {
+    /// The retention of one environment's log group: production environments keep longer.
+    pub fn retention_for(&self, env: &str) -> u32 {
+        if matches!(env, "prod" | "production") {
+            self.production_retention_days
+        } else {
+            self.retention_days
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -515,6 +602,8 @@ impl Settings {
             );
         }
 
+        problems.extend(self.platform.validate());
+
         let quota = &self.namespace.quota;
         let limits = &self.namespace.limits;
         for (field, value) in [
@@ -596,6 +685,71 @@ impl Settings {
                 )
                 .hint("use a percentage such as 70"),
             );
+        }
+        problems
+    }
+}
+
+impl Platform {
+    /// Checks the platform services' values (also when they are off: they are kept for later).
+    pub fn validate(&self) -> Problems {
+        let mut problems = Problems::default();
+        let key = |k: &str| format!("setting `platform.{k}`");
+        for (name, version) in [
+            ("monitoring.version", &self.monitoring.version),
+            ("logging.version", &self.logging.version),
+        ] {
+            if !is_semver(version) {
+                problems.push(
+                    Problem::new(
+                        key(name),
+                        format!("`{version}` is not a pinned chart version"),
+                    )
+                    .hint("use an exact version such as `1.2.3`"),
+                );
+            }
+        }
+        let retention = &self.monitoring.retention;
+        let retention_ok = retention
+            .strip_suffix(['h', 'd', 'w', 'y'])
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && n != "0");
+        if !retention_ok {
+            problems.push(
+                Problem::new(
+                    key("monitoring.retention"),
+                    format!("`{retention}` is not a Prometheus retention"),
+                )
+                .hint("use a number of hours, days, weeks or years, such as `15d`"),
+            );
+        }
+        if let Err(problem) = names::parse_memory(&self.monitoring.storage) {
+            problems.push(
+                Problem::new(key("monitoring.storage"), problem.message)
+                    .hint("use a size such as `50Gi`"),
+            );
+        }
+        if !(1..=3).contains(&self.monitoring.replicas) {
+            problems.push(
+                Problem::new(
+                    key("monitoring.replicas"),
+                    format!("{} is outside 1 to 3", self.monitoring.replicas),
+                )
+                .hint("use 1, or 2 for high availability"),
+            );
+        }
+        for (name, days) in [
+            ("logging.retention_days", self.logging.retention_days),
+            (
+                "logging.production_retention_days",
+                self.logging.production_retention_days,
+            ),
+        ] {
+            if !LOG_RETENTION_DAYS.contains(&days) {
+                problems.push(
+                    Problem::new(key(name), format!("{days} days is not a CloudWatch Logs retention"))
+                        .hint("use one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653"),
+                );
+            }
         }
         problems
     }

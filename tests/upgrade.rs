@@ -107,6 +107,18 @@ fn fresh(dir: &Path) -> (PathBuf, PathBuf) {
             // strata 0.1.0 opened the API endpoint to everyone; the answers keep that.
             "--api-cidrs",
             "0.0.0.0/0",
+            // strata 0.1.0 had no platform services; `upgrade` must not turn them on.
+            "--set",
+            "platform.monitoring.enabled=false",
+            "--set",
+            "platform.logging.enabled=false",
+            // ... and reads them with the defaults of `docs/platform.md`, not the preset's.
+            "--set",
+            "platform.monitoring.replicas=1",
+            "--set",
+            "platform.monitoring.retention=15d",
+            "--set",
+            "platform.monitoring.storage=50Gi",
         ],
     );
     strata()
@@ -181,6 +193,12 @@ fn an_old_workspace_upgrades_keeping_every_edit() {
     assert!(stack.starts_with(SALT) && stack.ends_with(SET), "{stack}");
     let apps = read(&gitops.join("apps/dev/kustomization.yaml"));
     assert!(apps.contains("  - monitoring.yaml\n"), "{apps}");
+    // The platform services stay off: the old answers had none.
+    assert!(!gitops.join("platform").exists());
+    assert!(
+        stack.contains("    monitoring: false\n    logging: false\n"),
+        "{stack}"
+    );
     // What the new templates dropped is gone: the AppProjects moved into the foundation.
     assert!(!gitops.join("apps/dev/appproject.yaml").exists());
     assert!(!apps.contains("appproject.yaml"));

@@ -5,6 +5,7 @@ mod check;
 mod list;
 mod migrate;
 mod new;
+mod platform;
 
 use anyhow::Result;
 
@@ -18,6 +19,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Add(AddCommand::Env(args)) => change::add_env(&args),
         Command::Remove(RemoveCommand::Service(args)) => change::remove_service(&args),
         Command::Remove(RemoveCommand::Env(args)) => change::remove_env(&args),
+        Command::Add(AddCommand::Platform(args)) => platform::add(&args),
+        Command::Remove(RemoveCommand::Platform(args)) => platform::remove(&args),
         Command::Upgrade(args) => change::upgrade(&args),
         Command::List(args) => list::run(&args),
         Command::Presets(args) => list::presets(&args),

@@ -69,6 +69,23 @@ APPLICATION_KINDS = frozenset(
     }
 )
 
+SERVICE_MONITOR = ("monitoring.coreos.com", "ServiceMonitor")
+PLATFORM_ROOT = "platform"  # the root Application of the platform services
+
+
+def platform_settings(answers_: Mapping) -> Mapping:
+    """`[settings.platform]` of strata.toml; absent (older answers) means every service off."""
+    return (answers_.get("settings") or {}).get("platform") or {}
+
+
+def monitoring_on(answers_: Mapping) -> bool:
+    return bool((platform_settings(answers_).get("monitoring") or {}).get("enabled"))
+
+
+def logging_on(answers_: Mapping) -> bool:
+    return bool((platform_settings(answers_).get("logging") or {}).get("enabled"))
+
+
 # Helm charts the foundation must install: chart name -> the `addons` config key of its version.
 ADDON_CHARTS = {
     "aws-load-balancer-controller": "awsLoadBalancerController",
@@ -92,7 +109,12 @@ SHARED_CONFIG = ("kube-system", "cluster-shared-config")
 RESTRICTED_VOLUME_TYPES = frozenset(
     {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret"}
 )
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """YAML 1.1 reads a bare `=` (an enum value of the monitoring CRDs) as the `value` tag: a string here."""
+
+
+_Loader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
+_LOADER = _Loader
 PINNED_VERSION = re.compile(r"^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]+)?$")
 
 
@@ -266,6 +288,14 @@ CRD_FILES = {
     ("external-secrets.io", "ClusterSecretStore"): "schemas/external-secrets/external-secrets.io_clustersecretstores.yaml",
     # the chart the foundation pins (addons.awsLoadBalancerController.chartVersion)
     ("elbv2.k8s.aws", "IngressClassParams"): "charts/aws-load-balancer-controller-3.5.0/crds/crds.yaml",
+    # The monitoring CRDs of the kube-prometheus-stack the gitops repo pins, vendored in this repo.
+    **{
+        ("monitoring.coreos.com", kind): REPO_ROOT / "tests" / "charts" / "kube-prometheus-stack-88.5.3" / "charts"
+        / "crds" / "crds" / f"crd-{plural}.yaml"
+        for kind, plural in (("ServiceMonitor", "servicemonitors"), ("PodMonitor", "podmonitors"),
+                             ("PrometheusRule", "prometheusrules"), ("Prometheus", "prometheuses"),
+                             ("Alertmanager", "alertmanagers"))
+    },
 }
 
 
@@ -322,7 +352,7 @@ def openapi_to_jsonschema(node: Any) -> Any:
 def _crd_validators(group: str, kind: str) -> dict[str, jsonschema.protocols.Validator]:
     """Served version -> a validator of that version's schema."""
     schemas_dir()  # a clear failure when the shared directory is missing
-    path = shared_dir() / CRD_FILES[(group, kind)]
+    path = shared_dir() / CRD_FILES[(group, kind)]  # an absolute path (this repo's) stays as it is
     if not path.is_file():
         raise AssertionError(f"the CRD of {group}/{kind} is missing: `{path}` (set STRATA_SHARED)")
     with path.open(encoding="utf-8") as handle:
@@ -426,8 +456,12 @@ def _sources(app: Mapping) -> list[Mapping]:
 
 
 def applications(builds: Mapping[str, list[dict]]) -> list[tuple[str, dict]]:
-    """(build dir, Application) for every Application any build yields."""
-    return [(rel, app) for rel, objs in builds.items() for app in _of_kind(objs, "Application")]
+    """(build dir, Application) for every Application of an environment's app-of-apps (`apps/<env>`).
+
+    The platform services' Applications (`platform/<stack>/apps`) are checked by
+    `platform_applications`: their charts come from Helm repositories, not from this repo."""
+    return [(rel, app) for rel, objs in builds.items() if rel.startswith("apps/")
+            for app in _of_kind(objs, "Application")]
 
 
 def applications_resolve(gitops: Path, builds: Mapping[str, list[dict]] | None = None,
@@ -705,6 +739,8 @@ def reachability(foundation: Path, gitops: Path, runs: Mapping[str, StackRun] | 
     roots: dict[str, list[tuple[str, dict]]] = defaultdict(list)
     for stack, stack_run in runs.items():
         for app in stack_run.kubernetes_objects("Application"):
+            if _name(app) == PLATFORM_ROOT:
+                continue  # the platform services' root: `platform_reachability`
             for source in _sources(app):
                 roots[source.get("path", "")].append((stack, app))
     expected_paths = {f"apps/{env}" for env in envs}
@@ -1161,7 +1197,8 @@ def security_invariants(gitops: Path, builds: Mapping[str, list[dict]] | None = 
         if project is None:
             problems.append(f"environment `{env}`: the foundation creates no AppProject `{env}`")
         else:
-            problems += [f"foundation AppProject `{env}`: {x}" for x in _environment_project_problems(project, url, namespace)]
+            problems += [f"foundation AppProject `{env}`: {x}"
+                         for x in _environment_project_problems(project, url, namespace, monitoring_on(ans))]
         if rel not in builds:
             continue  # reported by reachability
         for app in _of_kind(builds[rel], "Application"):
@@ -2224,7 +2261,9 @@ def repo_credentials(runs: Mapping[str, StackRun], gitops_url_: str) -> None:
         p = lambda msg: problems.append(f"stack `{stack}`: {msg}")  # noqa: E731
         mode = (r.config.get("gitops") or {}).get("repoCredentials", "secrets-manager")
         name = f"{r.config.get('project')}/argocd/gitops-repo"
-        secrets = r.of_type("aws:secretsmanager/secret:Secret")
+        # Grafana's admin credential (platform monitoring) is a secret of its own: `platform_services`.
+        secrets = [s for s in r.of_type("aws:secretsmanager/secret:Secret")
+                   if not s["inputs"].get("name", "").endswith("/grafana-admin")]
         in_argocd = lambda kind: [o for o in r.kubernetes_objects(kind) if _namespace(o) == ARGOCD_NAMESPACE]  # noqa: E731
         if mode == "none":
             if secrets or in_argocd("ExternalSecret") or in_argocd("SecretStore"):
@@ -2316,7 +2355,8 @@ def foundation_projects(runs: Mapping[str, StackRun], gitops_url_: str) -> None:
                 problems.append(f"stack `{stack}`: no AppProject `{name}` for environment `{name}`")
                 continue
             spec = project.get("spec") or {}
-            problems += [f"{label}: {x}" for x in _environment_project_problems(spec, gitops_url_, namespace)]
+            monitoring = bool((r.config.get("platformServices") or {}).get("monitoring"))
+            problems += [f"{label}: {x}" for x in _environment_project_problems(spec, gitops_url_, namespace, monitoring)]
             root = projects.get(f"{name}-root")
             if root is None:
                 problems.append(f"stack `{stack}`: no root AppProject `{name}-root`")
@@ -2336,7 +2376,10 @@ def foundation_projects(runs: Mapping[str, StackRun], gitops_url_: str) -> None:
         raise AssertionError(f"{len(problems)} AppProject problem(s):\n" + "\n".join(problems))
 
 
-def _environment_project_problems(spec: Mapping, url: str, namespace: str) -> list[str]:
+def _environment_project_problems(spec: Mapping, url: str, namespace: str, monitoring: bool = False) -> list[str]:
+    """The environment's project: this repo, its namespace, the application kinds (and, with
+    platform monitoring on, `ServiceMonitor`: every service has one)."""
+    kinds = APPLICATION_KINDS | ({SERVICE_MONITOR} if monitoring else set())
     problems = []
     if spec.get("sourceRepos") != [url]:
         problems.append(f"sourceRepos {spec.get('sourceRepos')} is not [{url!r}]")
@@ -2346,9 +2389,9 @@ def _environment_project_problems(spec: Mapping, url: str, namespace: str) -> li
     if spec.get("clusterResourceWhitelist") != []:
         problems.append(f"clusterResourceWhitelist is {spec.get('clusterResourceWhitelist')!r}, not []")
     whitelist = [(k.get("group"), k.get("kind")) for k in spec.get("namespaceResourceWhitelist") or []]
-    if len(whitelist) != len(set(whitelist)) or set(whitelist) != APPLICATION_KINDS:
-        extra = sorted(set(whitelist) - APPLICATION_KINDS, key=str)
-        missing = sorted(APPLICATION_KINDS - set(whitelist), key=str)
+    if len(whitelist) != len(set(whitelist)) or set(whitelist) != kinds:
+        extra = sorted(set(whitelist) - kinds, key=str)
+        missing = sorted(kinds - set(whitelist), key=str)
         problems.append(f"namespaceResourceWhitelist is not exactly the application kinds "
                         f"(extra {extra}, missing {missing}, duplicates {len(whitelist) - len(set(whitelist))})")
     return problems

@@ -239,7 +239,8 @@ def test_every_ingress_has_its_environments_certificate_and_ingress_class(genera
 def test_argo_cd_gets_the_repository_credential_unless_the_repo_is_public(generated):
     case, ws = generated
     checks.repo_credentials(ws.runs, checks.gitops_url(ws.answers))
-    secrets = [s for r in ws.runs.values() for s in r.of_type("aws:secretsmanager/secret:Secret")]
+    secrets = [s for r in ws.runs.values() for s in r.of_type("aws:secretsmanager/secret:Secret")
+               if s["inputs"]["name"].endswith("/argocd/gitops-repo")]
     assert bool(secrets) == ("--public-repo" not in case.extra)
 
 

@@ -6,7 +6,7 @@ order; each module owns one concern:
 
     settings -> network -> cluster -> nodes -> platform_layer -> addons
              -> ingress -> external_secrets -> repo_credentials -> services
-             -> gitops -> stack outputs
+             -> platform_services -> gitops -> stack outputs
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from ingress import create_certificates, create_ingress_classes
 from network import create_network
 from nodes import create_node_groups
 from platform_layer import create_platform_layer
+from platform_services import create_platform_services
 from repo_credentials import create_repo_credentials, secret_name
 from services import create_service_roles
 from settings import load_settings
@@ -45,6 +46,7 @@ def main() -> None:
         settings, cluster, platform.platform_namespaces["argocd"], addons.external_secrets, aws_context
     )
     service_roles = create_service_roles(settings, cluster)
+    platform_services = create_platform_services(settings, cluster, addons.external_secrets, aws_context)
     # The root Applications wait for the repo credential and for the IngressClasses: the load
     # balancer controller's webhook rejects an Ingress whose class does not exist yet.
     hand_over_to_gitops(
@@ -52,6 +54,8 @@ def main() -> None:
         cluster,
         addons.argocd,
         [*([repo_credentials.external_secret] if repo_credentials else []), *ingress_classes.values()],
+        # The platform's Applications deploy into namespaces the foundation creates.
+        list(platform_services.namespaces.values()),
     )
 
     pulumi.export("clusterName", settings.cluster_name)
@@ -69,6 +73,8 @@ def main() -> None:
     pulumi.export("certificateArns", certificate_arns)
     pulumi.export("ingressClasses", sorted(ingress_classes))
     pulumi.export("gitopsRepoSecret", secret_name(settings) if repo_credentials else None)
+    pulumi.export("platformServiceRoleArns", platform_services.role_arns)
+    pulumi.export("containerLogGroups", platform_services.log_groups)
     pulumi.export("rootApplications", {env.name: root_application_name(env) for env in settings.environments})
 
 

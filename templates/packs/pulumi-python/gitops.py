@@ -15,6 +15,15 @@ AppProject: the repository cannot create or change a project).
 The projects are created here, before the root Application, not in the
 repository the root Application is about to pull (that would deadlock the first
 sync).
+
+Layer 3, the platform services (monitoring, logging), when any is on: the root
+Application `platform` syncs `platform/<stack>/apps` (the Applications of the
+pinned charts) into the `argocd` namespace, in the AppProject `platform-root`
+(only Applications, only `argocd`). Those Applications use the AppProject
+`platform`: the gitops repository and the exact chart repositories as sources,
+the platform namespaces (`monitoring`, `logging`) as the only destinations,
+and exactly the cluster-scoped kinds the charts create. With monitoring on, the
+environments' projects also allow `ServiceMonitor` (every service has one).
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from cluster import ClusterOutputs
+from platform_services import LOGGING_NAMESPACE, MONITORING_NAMESPACE
 from settings import Environment, Settings
 
 ARGOCD_NAMESPACE = "argocd"
@@ -48,6 +58,156 @@ APPLICATION_KINDS = (
     ("", "PersistentVolumeClaim"),
     ("external-secrets.io", "ExternalSecret"),
 )
+
+
+# What the platform services' charts create (checked against the vendored charts' `helm template`).
+MONITORING_CHART_REPOSITORY = "https://prometheus-community.github.io/helm-charts"
+LOGGING_CHART_REPOSITORY = "https://fluent.github.io/helm-charts"
+SERVICE_MONITOR = ("monitoring.coreos.com", "ServiceMonitor")
+# Cluster-scoped kinds: the operator's CRDs, and the RBAC of the operator, Prometheus,
+# kube-state-metrics, Grafana's sidecars and Fluent Bit's Kubernetes filter.
+MONITORING_CLUSTER_KINDS = (
+    ("apiextensions.k8s.io", "CustomResourceDefinition"),
+    ("rbac.authorization.k8s.io", "ClusterRole"),
+    ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
+)
+LOGGING_CLUSTER_KINDS = (
+    ("rbac.authorization.k8s.io", "ClusterRole"),
+    ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
+)
+MONITORING_NAMESPACED_KINDS = (
+    ("", "ConfigMap"),
+    ("", "Secret"),
+    ("", "Service"),
+    ("", "ServiceAccount"),
+    ("", "PersistentVolumeClaim"),
+    ("apps", "Deployment"),
+    ("apps", "DaemonSet"),
+    ("policy", "PodDisruptionBudget"),
+    ("monitoring.coreos.com", "Prometheus"),
+    ("monitoring.coreos.com", "Alertmanager"),
+    ("monitoring.coreos.com", "PrometheusRule"),
+    SERVICE_MONITOR,
+)
+LOGGING_NAMESPACED_KINDS = (
+    ("", "ConfigMap"),
+    ("", "Service"),
+    ("apps", "DaemonSet"),
+)
+PLATFORM_PROJECT = "platform"
+PLATFORM_ROOT_PROJECT = "platform-root"
+PLATFORM_ROOT_APPLICATION = "platform"
+
+
+def platform_path(settings: Settings) -> str:
+    """The folder of the gitops repository that holds this cluster's platform Applications.
+
+    Per cluster, not per environment: the charts are cluster-wide (CRDs, DaemonSets on every
+    node), so a cluster shared by environments runs them once (`platform/<stack>/apps`).
+    """
+    return settings.platform_services.path
+
+
+def _unique_kinds(*lists: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
+    seen: list[tuple[str, str]] = []
+    for kinds in lists:
+        seen.extend(kind for kind in kinds if kind not in seen)
+    return [{"group": group, "kind": kind} for group, kind in seen]
+
+
+def platform_project_spec(settings: Settings) -> dict:
+    """The gitops repo and the exact chart repositories; only the platform namespaces; only the charts' kinds."""
+    services = settings.platform_services
+    repos = [settings.gitops.repo_url]
+    namespaces = []
+    cluster_kinds: list[Sequence[tuple[str, str]]] = []
+    namespaced_kinds: list[Sequence[tuple[str, str]]] = []
+    if services.monitoring:
+        repos.append(MONITORING_CHART_REPOSITORY)
+        namespaces.append(MONITORING_NAMESPACE)
+        cluster_kinds.append(MONITORING_CLUSTER_KINDS)
+        namespaced_kinds.append(MONITORING_NAMESPACED_KINDS)
+    if services.logging:
+        repos.append(LOGGING_CHART_REPOSITORY)
+        namespaces.append(LOGGING_NAMESPACE)
+        cluster_kinds.append(LOGGING_CLUSTER_KINDS)
+        namespaced_kinds.append(LOGGING_NAMESPACED_KINDS)
+    return {
+        "description": f"Platform services of {settings.cluster_name}: monitoring and logging, by the platform team",
+        "sourceRepos": repos,
+        "destinations": [{"server": IN_CLUSTER, "namespace": namespace} for namespace in namespaces],
+        "clusterResourceWhitelist": _unique_kinds(*cluster_kinds),
+        "namespaceResourceWhitelist": _unique_kinds(*namespaced_kinds),
+    }
+
+
+def platform_root_project_spec(settings: Settings) -> dict:
+    """Only the gitops repo, only the argocd namespace, only Applications."""
+    return {
+        "description": f"Bootstrap of the platform services: the Applications under {platform_path(settings)}",
+        "sourceRepos": [settings.gitops.repo_url],
+        "destinations": [{"server": IN_CLUSTER, "namespace": ARGOCD_NAMESPACE}],
+        "clusterResourceWhitelist": [],
+        "namespaceResourceWhitelist": [{"group": "argoproj.io", "kind": "Application"}],
+    }
+
+
+def platform_root_application_spec(settings: Settings) -> dict:
+    """Sync `platform/<stack>/apps` automatically, pruning removed Applications and undoing drift."""
+    return {
+        "project": PLATFORM_ROOT_PROJECT,
+        "source": {
+            "repoURL": settings.gitops.repo_url,
+            "targetRevision": settings.gitops.target_revision,
+            "path": platform_path(settings),
+        },
+        "destination": {"server": IN_CLUSTER, "namespace": ARGOCD_NAMESPACE},
+        "syncPolicy": {
+            "automated": {"prune": True, "selfHeal": True},
+            "retry": {"limit": 5, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"}},
+        },
+    }
+
+
+def create_platform_root(
+    settings: Settings, opts: pulumi.ResourceOptions, prerequisites: Sequence[pulumi.Resource] = ()
+) -> k8s.apiextensions.CustomResource | None:
+    """The AppProjects `platform` and `platform-root` and the root Application `platform`, when any
+    platform service is on; the root waits for the services' namespaces (`prerequisites`)."""
+    if not settings.platform_services.any:
+        return None
+    labels = {"app.kubernetes.io/part-of": "platform"}
+    project = k8s.apiextensions.CustomResource(
+        "appproject-platform",
+        api_version=ARGOCD_API_VERSION,
+        kind="AppProject",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=PLATFORM_PROJECT, namespace=ARGOCD_NAMESPACE, labels=labels),
+        spec=platform_project_spec(settings),
+        opts=opts,
+    )
+    root_project = k8s.apiextensions.CustomResource(
+        "appproject-platform-root",
+        api_version=ARGOCD_API_VERSION,
+        kind="AppProject",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=PLATFORM_ROOT_PROJECT, namespace=ARGOCD_NAMESPACE, labels=labels),
+        spec=platform_root_project_spec(settings),
+        opts=opts,
+    )
+    return k8s.apiextensions.CustomResource(
+        "root-app-platform",
+        api_version=ARGOCD_API_VERSION,
+        kind="Application",
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=PLATFORM_ROOT_APPLICATION,
+            namespace=ARGOCD_NAMESPACE,
+            labels=labels,
+            finalizers=[RESOURCES_FINALIZER],
+        ),
+        spec=platform_root_application_spec(settings),
+        opts=pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(depends_on=[project, root_project, *prerequisites])
+        ),
+    )
 
 
 def environment_project_name(env: Environment) -> str:
@@ -77,7 +237,10 @@ def environment_project_spec(settings: Settings, env: Environment) -> dict:
         "sourceRepos": [settings.gitops.repo_url],
         "destinations": [{"server": IN_CLUSTER, "namespace": env.namespace}],
         "clusterResourceWhitelist": [],
-        "namespaceResourceWhitelist": [{"group": group, "kind": kind} for group, kind in APPLICATION_KINDS],
+        "namespaceResourceWhitelist": [
+            {"group": group, "kind": kind}
+            for group, kind in (*APPLICATION_KINDS, *((SERVICE_MONITOR,) if settings.platform_services.monitoring else ()))
+        ],
     }
 
 
@@ -154,8 +317,11 @@ def hand_over_to_gitops(
     cluster: ClusterOutputs,
     argocd: k8s.helm.v3.Release,
     prerequisites: Sequence[pulumi.Resource] = (),
+    platform_prerequisites: Sequence[pulumi.Resource] = (),
 ) -> dict[str, k8s.apiextensions.CustomResource]:
-    """Projects and root Applications of every environment, created once Argo CD (and its CRDs) is
-    installed; the root Applications also wait for `prerequisites` (the repository credential)."""
+    """Projects and root Applications of every environment (and of the platform services), created
+    once Argo CD (and its CRDs) is installed; the root Applications also wait for `prerequisites`
+    (the repository credential), the platform's for its namespaces and secrets too."""
     opts = pulumi.ResourceOptions(provider=cluster.k8s_provider, depends_on=[argocd, *prerequisites])
+    create_platform_root(settings, opts, platform_prerequisites)
     return {env.name: create_root_application(settings, env, opts) for env in settings.environments}

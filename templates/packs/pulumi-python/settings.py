@@ -38,7 +38,14 @@ RESERVED_NAMESPACES = frozenset(
         "cert-manager",
         "amazon-cloudwatch",
         "aws-observability",
+        "monitoring",
+        "logging",
+        "platform",
     }
+)
+# The retention periods CloudWatch Logs accepts, in days.
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 )
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -206,6 +213,7 @@ class Environment:
     quota: Quota
     limits: Limits
     certificate: Certificate
+    log_retention_days: int = 30  # the retention of the environment's container log group (logging on)
 
 
 @dataclass(frozen=True)
@@ -220,6 +228,25 @@ class GitOps:
     repo_url: str
     target_revision: str
     repo_credentials: str = "secrets-manager"
+
+
+@dataclass(frozen=True)
+class PlatformServices:
+    """Layer 3: which platform services the gitops repo's `platform/` tree deploys on this cluster.
+
+    The charts themselves are Argo CD Applications of the gitops repository; the foundation
+    creates what they need from AWS and the cluster: namespaces, the IRSA role and log groups
+    of the log shipper, Grafana's admin secret, and the AppProject and root Application.
+    """
+
+    monitoring: bool = False
+    logging: bool = False
+    path: str = ""  # the gitops repo's folder of this cluster's platform Applications, `platform/<stack>/apps`
+
+    @property
+    def any(self) -> bool:
+        """Whether any platform service is on (then the `platform` root Application exists)."""
+        return self.monitoring or self.logging
 
 
 @dataclass(frozen=True)
@@ -258,6 +285,7 @@ class Settings:
     gitops: GitOps
     service_roles: tuple[ServiceRole, ...]
     tags: Mapping[str, str] = field(default_factory=dict)
+    platform_services: PlatformServices = PlatformServices()
 
 
 _C = TypeVar("_C", bound=ChartAddon)
@@ -586,6 +614,11 @@ def _read_environment(r: _Reader, raw: Any, index: int, domain: str) -> Environm
             max_memory=_text(r, limits, "maxMemory", lw),
         ),
         certificate=_read_certificate(r, raw, where, name, domain),
+        log_retention_days=_int(r, raw, "logRetentionDays", where, 30),
+    )
+    r.check(
+        env.log_retention_days in LOG_RETENTION_DAYS,
+        f"`{where}.logRetentionDays` must be a CloudWatch Logs retention ({', '.join(map(str, LOG_RETENTION_DAYS))})",
     )
     r.check(bool(_DNS_LABEL.match(env.name)), f"`{where}.name` must be a DNS label, not `{env.name}`")
     r.check(bool(_DNS_LABEL.match(env.namespace)), f"`{where}.namespace` must be a DNS label, not `{env.namespace}`")
@@ -612,6 +645,21 @@ def _read_service_role(r: _Reader, raw: Any, index: int) -> ServiceRole:
     for arn in role.policy_arns:
         r.check(bool(_POLICY_ARN.match(arn)), f"`{where}.policyArns` has an invalid policy ARN `{arn}`")
     return role
+
+
+def _read_platform_services(r: _Reader) -> PlatformServices:
+    """`platformServices`: which platform services are on; older stack files have none (all off)."""
+    raw = _mapping(r, r.raw("platformServices", {}), "platformServices")
+    services = PlatformServices(
+        monitoring=_bool(r, raw, "monitoring", "platformServices", False),
+        logging=_bool(r, raw, "logging", "platformServices", False),
+        path=str(raw.get("path") or ""),
+    )
+    r.check(
+        not services.any or bool(re.match(r"^platform/[a-z0-9][-a-z0-9]*/apps$", services.path)),
+        "`platformServices.path` must be `platform/<stack>/apps` when a platform service is on",
+    )
+    return services
 
 
 def _unique(r: _Reader, values: list[str], what: str) -> None:
@@ -658,6 +706,7 @@ def _read(r: _Reader) -> Settings:
         ),
         service_roles=service_roles,
         tags={"Project": project, "Cluster": cluster_name, "ManagedBy": "pulumi"},
+        platform_services=_read_platform_services(r),
     )
     _check_cross_references(r, settings)
     return settings

@@ -467,7 +467,11 @@ def test_each_environment_has_a_root_application_for_apps_env_in_a_locked_down_p
     argocd = _release(stack, "argocd")
     applications = {a["inputs"]["metadata"]["name"]: a for a in stack.kubernetes_objects("Application")}
     projects = {p["inputs"]["metadata"]["name"]: p for p in stack.kubernetes_objects("AppProject")}
-    assert set(applications) == {f"{e['name']}-apps" for e in stack.config["environments"]}
+    platform = stack.config.get("platformServices") or {}
+    platform_on = bool(platform.get("monitoring") or platform.get("logging"))
+    assert set(applications) == {f"{e['name']}-apps" for e in stack.config["environments"]} | (
+        {"platform"} if platform_on else set()
+    )
     for env in stack.config["environments"]:
         application = applications[f"{env['name']}-apps"]
         metadata, spec = application["inputs"]["metadata"], application["inputs"]["spec"]
@@ -524,3 +528,104 @@ def test_outputs_export_the_cluster_and_keep_the_kubeconfig_secret(stack: Stack)
     assert outputs["kubeconfig"]["secret"] is True
     for name in ("vpcId", "oidcProviderArn", "serviceRoleArns", "addonRoleArns", "secretStoreRoleArns"):
         assert name in outputs
+
+
+# --- platform services (layer 3) ----------------------------------------------------------------
+
+
+def _platform(stack: Stack) -> dict:
+    return stack.config.get("platformServices") or {}
+
+
+def test_the_platform_root_syncs_the_platform_tree_in_projects_of_its_own(stack: Stack) -> None:
+    """The root `platform` may create Applications only; its Applications' project reaches only the
+    platform namespaces, from the gitops repo and the exact chart repositories."""
+    platform = _platform(stack)
+    applications = {a["inputs"]["metadata"]["name"]: a for a in stack.kubernetes_objects("Application")}
+    projects = {p["inputs"]["metadata"]["name"]: p for p in stack.kubernetes_objects("AppProject")}
+    if not (platform.get("monitoring") or platform.get("logging")):
+        assert "platform" not in applications and "platform" not in projects
+        return
+    gitops = stack.config["gitops"]
+    root = applications["platform"]
+    spec = root["inputs"]["spec"]
+    assert spec["project"] == "platform-root"
+    assert spec["source"] == {
+        "repoURL": gitops["repoUrl"],
+        "targetRevision": gitops["targetRevision"],
+        "path": platform["path"],
+    }
+    assert projects["platform-root"]["urn"] in root["dependencies"]
+    assert projects["platform"]["urn"] in root["dependencies"]
+    root_project = projects["platform-root"]["inputs"]["spec"]
+    assert root_project["namespaceResourceWhitelist"] == [{"group": "argoproj.io", "kind": "Application"}]
+    assert root_project["clusterResourceWhitelist"] == []
+    project = projects["platform"]["inputs"]["spec"]
+    namespaces = {d["namespace"] for d in project["destinations"]}
+    assert namespaces == {n for n, on in (("monitoring", platform.get("monitoring")), ("logging", platform.get("logging"))) if on}
+    assert not namespaces & {e["namespace"] for e in stack.config["environments"]}
+    assert project["sourceRepos"][0] == gitops["repoUrl"]
+    assert all(not repo.endswith("*") for repo in project["sourceRepos"])
+    cluster_kinds = {(k["group"], k["kind"]) for k in project["clusterResourceWhitelist"]}
+    assert cluster_kinds <= {
+        ("apiextensions.k8s.io", "CustomResourceDefinition"),
+        ("rbac.authorization.k8s.io", "ClusterRole"),
+        ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
+    }
+    assert ("", "Namespace") not in cluster_kinds and ("argoproj.io", "AppProject") not in {
+        (k["group"], k["kind"]) for k in project["namespaceResourceWhitelist"]
+    }
+
+
+def test_environment_projects_allow_service_monitors_only_with_monitoring(stack: Stack) -> None:
+    platform = _platform(stack)
+    projects = {p["inputs"]["metadata"]["name"]: p["inputs"] for p in stack.kubernetes_objects("AppProject")}
+    for env in stack.config["environments"]:
+        kinds = {(k["group"], k["kind"]) for k in projects[env["name"]]["spec"]["namespaceResourceWhitelist"]}
+        assert (("monitoring.coreos.com", "ServiceMonitor") in kinds) == bool(platform.get("monitoring"))
+
+
+def test_the_log_shipper_may_write_only_to_the_clusters_log_groups(stack: Stack) -> None:
+    platform = _platform(stack)
+    groups = stack.of_type("aws:cloudwatch/logGroup:LogGroup")
+    roles = [r for r in stack.of_type(ROLE) if r["name"] == "irsa-fluent-bit"]
+    if not platform.get("logging"):
+        assert not groups and not roles
+        return
+    cluster = stack.config["clusterName"]
+    names = {g["inputs"]["name"]: g["inputs"]["retentionInDays"] for g in groups}
+    expected = {f"/aws/eks/{cluster}/containers/{e['name']}": e.get("logRetentionDays", 30)
+                for e in stack.config["environments"]}
+    expected[f"/aws/eks/{cluster}/containers/platform"] = max(expected.values())
+    assert names == expected
+    (role,) = roles
+    trust = _policy(role["inputs"]["assumeRolePolicy"])["Statement"][0]["Condition"]["StringEquals"]
+    assert "system:serviceaccount:logging:fluent-bit" in trust.values()
+    (policy,) = [p for p in stack.of_type("aws:iam/rolePolicy:RolePolicy") if p["name"] == "irsa-fluent-bit-write-container-logs"]
+    statements = _policy(policy["inputs"]["policy"])["Statement"]
+    for statement in statements:
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        assert "*" not in resources
+        for resource in resources:
+            assert f":log-group:/aws/eks/{cluster}/containers/" in resource, resource
+        assert not {a for a in statement["Action"] if a in ("logs:CreateLogGroup", "logs:*", "logs:DeleteLogGroup")}
+    (account,) = [a for a in stack.kubernetes_objects("ServiceAccount") if a["inputs"]["metadata"]["name"] == "fluent-bit"]
+    assert account["inputs"]["metadata"]["namespace"] == "logging"
+    assert ROLE_ARN_ANNOTATION in account["inputs"]["metadata"]["annotations"]
+
+
+def test_grafana_admin_comes_from_secrets_manager_through_external_secrets(stack: Stack) -> None:
+    platform = _platform(stack)
+    secrets = [o for o in stack.kubernetes_objects("ExternalSecret") if o["inputs"]["metadata"]["name"] == "grafana-admin"]
+    if not platform.get("monitoring"):
+        assert not secrets
+        return
+    (secret,) = secrets
+    spec = secret["inputs"]["spec"]
+    assert secret["inputs"]["metadata"]["namespace"] == "monitoring"
+    assert spec["target"]["name"] == "grafana-admin"
+    assert {d["secretKey"] for d in spec["data"]} == {"admin-user", "admin-password"}
+    assert {d["remoteRef"]["key"] for d in spec["data"]} == {f"{stack.config['clusterName']}/grafana-admin"}
+    namespaces = {n["inputs"]["metadata"]["name"]: n["inputs"]["metadata"]["labels"] for n in stack.kubernetes_objects("Namespace")}
+    # The node exporter needs the host's network and PID namespace: not `baseline`, not `restricted`.
+    assert namespaces["monitoring"]["pod-security.kubernetes.io/enforce"] == "privileged"
