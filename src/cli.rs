@@ -133,6 +133,9 @@ pub struct ChangeArgs {
     /// Proceed even when files strata must touch have uncommitted changes.
     #[arg(long)]
     pub allow_dirty: bool,
+    /// Print the outcome as JSON on stdout (files created, updated, deleted and kept per repo).
+    #[arg(long, conflicts_with = "dry_run")]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -619,3 +619,28 @@ fn a_bad_name_in_strata_toml_is_refused_at_its_line_before_anything_is_read() {
     );
     assert_eq!(common::snapshot(test.path()), before);
 }
+
+#[test]
+fn json_prints_the_outcome_per_repo() {
+    let test = Test::new().services("api").create();
+    let output = strata()
+        .args(["add", "service", "web", "--commit", "--json", "-C"])
+        .arg(&test.gitops)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let outcome: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(outcome["outcome"], "written");
+    let repos = outcome["repos"].as_array().unwrap();
+    let gitops = repos.iter().find(|r| r["repo"] == "gitops").unwrap();
+    assert!(gitops["created"].as_u64().unwrap() > 5, "{outcome}");
+    assert_eq!(gitops["committed"], true);
+    // A second identical run changes nothing, and says so.
+    let again = strata()
+        .args(["upgrade", "--json", "-C"])
+        .arg(&test.gitops)
+        .output()
+        .unwrap();
+    let outcome: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(outcome["outcome"], "up-to-date");
+}

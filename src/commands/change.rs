@@ -72,7 +72,7 @@ pub fn upgrade(args: &UpgradeArgs) -> Result<()> {
         options.mode = Mode::Check;
     }
     let outcome = edit::run(workspace, edit, gitops, &options)?;
-    crate::output::outcome(&outcome, false)?;
+    crate::output::outcome(&outcome, args.change.json)?;
     Ok(())
 }
 
@@ -84,6 +84,6 @@ pub(crate) fn run(
     args: &ChangeArgs,
 ) -> Result<()> {
     let outcome = edit::run(workspace, edit, gitops, &Options::from_args(args))?;
-    crate::output::outcome(&outcome, false)?;
+    crate::output::outcome(&outcome, args.json)?;
     Ok(())
 }

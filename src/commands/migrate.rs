@@ -36,7 +36,7 @@ pub fn run(args: &MigrateArgs) -> Result<()> {
     }
     let edit = migration::edit(&workspace, &export, &args.env, &plan)?;
     let outcome = edit::run(workspace, edit, gitops, &Options::from_args(&args.change))?;
-    crate::output::outcome(&outcome, false)?;
+    crate::output::outcome(&outcome, args.change.json)?;
     if !args.change.dry_run {
         eprintln!(
             "wrote the plan to the foundation's `{}` (and `{}`): follow its four phases",
