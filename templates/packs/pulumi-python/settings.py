@@ -393,8 +393,10 @@ def _read_network(r: _Reader) -> Network:
         return network
     r.check(16 <= vpc.prefixlen <= 22, f"`network.cidr` must be a /16 to /22 network, not /{vpc.prefixlen}")
     subnets: list[ipaddress.IPv4Network] = []
-    for key, cidrs in (("privateSubnetCidrs", network.private_subnet_cidrs),
-                       ("publicSubnetCidrs", network.public_subnet_cidrs)):
+    for key, cidrs in (
+        ("privateSubnetCidrs", network.private_subnet_cidrs),
+        ("publicSubnetCidrs", network.public_subnet_cidrs),
+    ):
         r.check(len(cidrs) == network.az_count, f"`network.{key}` must list one CIDR per AZ ({network.az_count})")
         for cidr in cidrs:
             try:
@@ -403,8 +405,10 @@ def _read_network(r: _Reader) -> Network:
                 r.fail(f"`network.{key}` has an invalid network `{cidr}`")
                 continue
             r.check(subnet.subnet_of(vpc), f"`network.{key}`: `{cidr}` is outside the VPC `{network.cidr}`")
-            r.check(not any(subnet.overlaps(other) for other in subnets),
-                    f"`network.{key}`: `{cidr}` overlaps another subnet")
+            r.check(
+                not any(subnet.overlaps(other) for other in subnets),
+                f"`network.{key}`: `{cidr}` overlaps another subnet",
+            )
             subnets.append(subnet)
     return network
 
@@ -425,7 +429,7 @@ def _read_endpoint(r: _Reader) -> Endpoint:
             bool(endpoint.public_access_cidrs),
             f"`{key}` is empty while `endpoint.publicAccess` is true, which would open the Kubernetes API "
             "to the whole internet: strata owns this key, so list the networks allowed to reach it in "
-            "`strata.toml` of both repos (`public_access_cidrs = [\"203.0.113.0/24\"]` under "
+            '`strata.toml` of both repos (`public_access_cidrs = ["203.0.113.0/24"]` under '
             "`[settings.cluster]`) and run `strata upgrade` to rewrite the stack files "
             "(or generate the workspace with `strata new --api-cidrs 203.0.113.0/24`); to keep the API "
             "private, set `endpoint_public_access = false` there instead and run Pulumi from inside the VPC",
@@ -637,7 +641,9 @@ def _read(r: _Reader) -> Settings:
             repo_url=_text(r, gitops, "repoUrl", "gitops"),
             target_revision=_text(r, gitops, "targetRevision", "gitops", "main"),
             repo_credentials=_one_of(
-                r, _text(r, gitops, "repoCredentials", "gitops", "secrets-manager"), REPO_CREDENTIALS,
+                r,
+                _text(r, gitops, "repoCredentials", "gitops", "secrets-manager"),
+                REPO_CREDENTIALS,
                 "gitops.repoCredentials",
             ),
         ),

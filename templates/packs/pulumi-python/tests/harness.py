@@ -132,9 +132,7 @@ def stack_values(root: Path, stack: str) -> tuple[dict[str, Any], list[str]]:
     return values, secrets
 
 
-def stack_config(
-    root: Path, stack: str, overrides: dict[str, Any] | None = None
-) -> tuple[dict[str, str], list[str]]:
+def stack_config(root: Path, stack: str, overrides: dict[str, Any] | None = None) -> tuple[dict[str, str], list[str]]:
     """The stack's configuration as Pulumi hands it to a program: `{"ns:key": "string or JSON"}`.
 
     `overrides` (`{"key" or "ns:key": value}`) replace single values, for tests.

@@ -506,8 +506,11 @@ def test_each_environment_has_its_own_project_fenced_to_its_namespace(stack: Sta
         assert spec["clusterResourceWhitelist"] == []
         kinds = {(k["group"], k["kind"]) for k in spec["namespaceResourceWhitelist"]}
         assert ("apps", "Deployment") in kinds and ("external-secrets.io", "ExternalSecret") in kinds
-        assert not {k for k in kinds if k[0] in ("rbac.authorization.k8s.io", "argoproj.io", "external-secrets.io")
-                    and k[1] != "ExternalSecret"}, "no role, project, Application or SecretStore from git"
+        assert not {
+            k
+            for k in kinds
+            if k[0] in ("rbac.authorization.k8s.io", "argoproj.io", "external-secrets.io") and k[1] != "ExternalSecret"
+        }, "no role, project, Application or SecretStore from git"
         assert ("", "ResourceQuota") not in kinds and ("", "LimitRange") not in kinds and ("", "Secret") not in kinds
 
 

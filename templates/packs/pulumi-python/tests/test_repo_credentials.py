@@ -13,18 +13,26 @@ def test_a_private_repository_gets_exactly_its_secret_and_a_repository_secret_in
     gitops, project = stack.config["gitops"], stack.config["project"]
     if gitops.get("repoCredentials", "secrets-manager") == "none":
         assert not stack.of_type("aws:secretsmanager/secret:Secret")
-        assert not [e for e in stack.kubernetes_objects("ExternalSecret") if e["inputs"]["metadata"]["namespace"] == "argocd"]
+        assert not [
+            e for e in stack.kubernetes_objects("ExternalSecret") if e["inputs"]["metadata"]["namespace"] == "argocd"
+        ]
         return
     name = f"{project}/argocd/gitops-repo"
     (secret,) = stack.of_type("aws:secretsmanager/secret:Secret")
     assert secret["inputs"]["name"] == name and "secretString" not in secret["inputs"], "no value in code"
-    roles = [r for r in stack.of_type("aws:iam/role:Role") if "argocd:gitops-repo-reader" in r["inputs"]["assumeRolePolicy"]]
+    roles = [
+        r for r in stack.of_type("aws:iam/role:Role") if "argocd:gitops-repo-reader" in r["inputs"]["assumeRolePolicy"]
+    ]
     (role,) = roles
-    (policy,) = [p["inputs"]["policy"] for p in stack.of_type("aws:iam/rolePolicy:RolePolicy") if p["parent"] == role["urn"]]
+    (policy,) = [
+        p["inputs"]["policy"] for p in stack.of_type("aws:iam/rolePolicy:RolePolicy") if p["parent"] == role["urn"]
+    ]
     (statement,) = json.loads(policy)["Statement"]
     assert statement["Resource"] == f"arn:aws:secretsmanager:{stack.region}:{ACCOUNT_ID}:secret:{name}-??????"
     assert sorted(statement["Action"]) == ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"]
-    (store,) = [s["inputs"] for s in stack.kubernetes_objects("SecretStore") if s["inputs"]["metadata"]["namespace"] == "argocd"]
+    (store,) = [
+        s["inputs"] for s in stack.kubernetes_objects("SecretStore") if s["inputs"]["metadata"]["namespace"] == "argocd"
+    ]
     assert store["spec"]["provider"]["aws"]["auth"]["jwt"]["serviceAccountRef"]["name"] == "gitops-repo-reader"
     (external,) = [e["inputs"] for e in stack.kubernetes_objects("ExternalSecret")]
     assert external["metadata"] == {"name": "gitops-repo", "namespace": "argocd"}
