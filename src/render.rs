@@ -502,6 +502,8 @@ impl Model {
             "domain": answers.domain,
             "topology": answers.settings.network.topology,
             "repos": answers.repos,
+            "github_repository": github_repository(&answers.repos.foundation_url),
+            "aws_account_id": answers.aws_account_id,
             "settings": answers.settings,
             "cluster_autoscaler_tag": answers.settings.cluster_autoscaler_tag(),
             "environments": envs,
@@ -569,6 +571,37 @@ fn service_value(answers: &Answers, name: &str, service: &crate::answers::Servic
     })
 }
 
+/// `owner/name` of a repository on github.com, from its remote URL (`https://github.com/o/n.git`,
+/// `git@github.com:o/n.git` or `ssh://git@github.com/o/n`); empty for any other host, where
+/// GitHub Actions' OIDC tokens cannot come from (the foundation then creates no CI roles).
+pub fn github_repository(url: &str) -> String {
+    let rest = [
+        "https://github.com/",
+        "ssh://git@github.com/",
+        "git@github.com:",
+    ]
+    .iter()
+    .find_map(|prefix| url.strip_prefix(prefix));
+    let Some(rest) = rest else {
+        return String::new();
+    };
+    let rest = rest.trim_end_matches('/');
+    let rest = rest.strip_suffix(".git").unwrap_or(rest);
+    let valid = |part: &str, max: usize, extra: &[char]| {
+        !part.is_empty()
+            && part.len() <= max
+            && part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || extra.contains(&c))
+    };
+    match rest.split_once('/') {
+        Some((owner, name)) if valid(owner, 39, &[]) && valid(name, 100, &['.', '_']) => {
+            format!("{owner}/{name}")
+        }
+        _ => String::new(),
+    }
+}
+
 /// The IAM role name of a service in an environment: `<project>-<env>-<service>` (at most 64).
 pub fn role_name(project: &str, env: &str, service: &str) -> String {
     format!("{project}-{env}-{service}")
@@ -594,6 +627,26 @@ mod tests {
             instance_path("Pulumi.__stack__.yaml", Some("shared"), None, None).unwrap(),
             "Pulumi.shared.yaml"
         );
+    }
+
+    #[test]
+    fn github_repositories_are_read_from_their_remote_urls_only_on_github_com() {
+        for url in [
+            "https://github.com/acme/acme-foundation.git",
+            "https://github.com/acme/acme-foundation",
+            "git@github.com:acme/acme-foundation.git",
+            "ssh://git@github.com/acme/acme-foundation.git",
+        ] {
+            assert_eq!(github_repository(url), "acme/acme-foundation", "{url}");
+        }
+        for url in [
+            "https://gitlab.com/acme/acme-foundation.git",
+            "https://github.example.com/acme/acme-foundation.git",
+            "https://github.com/acme/group/acme-foundation.git",
+            "https://github.com/acme",
+        ] {
+            assert_eq!(github_repository(url), "", "{url}");
+        }
     }
 
     #[test]

@@ -24,6 +24,7 @@ CAPACITY_TYPES = ("ON_DEMAND", "SPOT")
 TAINT_EFFECTS = ("NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCHEDULE")
 EXTERNAL_DNS_POLICIES = ("upsert-only", "sync", "create-only")
 REPO_CREDENTIALS = ("secrets-manager", "none")
+OIDC_PROVIDER_MODES = ("create", "existing")
 # Namespaces owned by Kubernetes, EKS or the platform add-ons: an environment may not take them.
 RESERVED_NAMESPACES = frozenset(
     {"default", "kube-system", "kube-public", "kube-node-lease", "argocd", "external-dns", "external-secrets"}
@@ -41,6 +42,9 @@ _IMAGE_TAG = re.compile(r"^v[0-9]+\.[0-9]+\.[0-9]+$")
 _CERTIFICATE_NAME = re.compile(r"^(\*\.)?([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 # The load balancer controller's IngressGroup names: lowercase alphanumerics and `-`, at most 63 characters.
 _INGRESS_GROUP = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+# `owner/name` of a GitHub repository (GitHub's own character set for both parts).
+_GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}$")
+_S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
 _REQUIRED: Any = object()
@@ -227,6 +231,32 @@ class ServiceRole:
 
 
 @dataclass(frozen=True)
+class Ci:
+    """GitHub Actions' access to AWS (`ci`, see `ci_access.py`).
+
+    `github_repository` (`owner/name`) is the foundation repository whose workflows may assume
+    the roles; empty when the repository is not on github.com, and then no CI role exists.
+    `oidc_provider` is `create` for the one stack of an AWS account that creates GitHub's OIDC
+    provider and `existing` for the others; the key `ciOidcProvider` (not written by strata)
+    overrides it, for stacks that live in accounts of their own.
+    """
+
+    github_repository: str
+    deploy_environment: str
+    deploy_role_name: str
+    preview_role_name: str
+    oidc_provider: str = "create"
+    state_bucket: str | None = None
+    state_prefix: str = ""
+    secrets_provider: str | None = None
+
+    @property
+    def enabled(self) -> bool:
+        """Whether the stack creates CI roles at all."""
+        return bool(self.github_repository)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the program needs, validated."""
 
@@ -246,6 +276,7 @@ class Settings:
     gitops: GitOps
     service_roles: tuple[ServiceRole, ...]
     tags: Mapping[str, str] = field(default_factory=dict)
+    ci: Ci | None = None
 
 
 _C = TypeVar("_C", bound=ChartAddon)
@@ -603,6 +634,43 @@ def _read_service_role(r: _Reader, raw: Any, index: int) -> ServiceRole:
     return role
 
 
+def _read_ci(r: _Reader) -> Ci | None:
+    """`ci`: the GitHub repository, roles and state access of CI; absent in older stack files (no CI roles)."""
+    raw = r.raw("ci", None)
+    if raw is None:
+        return None
+    raw = _mapping(r, raw, "ci")
+    ci = Ci(
+        github_repository=str(raw.get("githubRepository") or ""),
+        deploy_environment=_text(r, raw, "deployEnvironment", "ci"),
+        deploy_role_name=_text(r, raw, "deployRoleName", "ci"),
+        preview_role_name=_text(r, raw, "previewRoleName", "ci"),
+        oidc_provider=r.text("ciOidcProvider", _text(r, raw, "oidcProvider", "ci", "create")),
+        state_bucket=str(raw.get("stateBucket") or "") or None,
+        state_prefix=str(raw.get("statePrefix") or "").strip("/"),
+        secrets_provider=str(raw.get("secretsProvider") or "") or None,
+    )
+    if ci.github_repository:
+        r.check(
+            bool(_GITHUB_REPOSITORY.match(ci.github_repository)),
+            f"`ci.githubRepository` must be `owner/name` of a GitHub repository, not `{ci.github_repository}`",
+        )
+    _one_of(r, ci.oidc_provider, OIDC_PROVIDER_MODES, "ci.oidcProvider (or ciOidcProvider)")
+    for key, name in (("deployRoleName", ci.deploy_role_name), ("previewRoleName", ci.preview_role_name)):
+        r.check(bool(_IAM_ROLE_NAME.match(name)), f"`ci.{key}` is not a valid IAM role name: `{name}`")
+    r.check(
+        ci.deploy_environment.strip() == ci.deploy_environment and len(ci.deploy_environment) <= 255,
+        "`ci.deployEnvironment` must be a GitHub environment name (no surrounding spaces, at most 255 characters)",
+    )
+    if ci.state_bucket is not None:
+        r.check(
+            bool(_S3_BUCKET.match(ci.state_bucket)), f"`ci.stateBucket` is not an S3 bucket name: `{ci.state_bucket}`"
+        )
+    if ci.secrets_provider is not None and ci.secrets_provider.startswith("awskms://"):
+        r.check(len(ci.secrets_provider) > len("awskms://"), "`ci.secretsProvider` names no KMS key after `awskms://`")
+    return ci
+
+
 def _unique(r: _Reader, values: list[str], what: str) -> None:
     """Report every value that appears more than once."""
     seen: set[str] = set()
@@ -649,6 +717,7 @@ def _read(r: _Reader) -> Settings:
         ),
         service_roles=service_roles,
         tags={"Project": project, "Cluster": cluster_name, "ManagedBy": "pulumi"},
+        ci=_read_ci(r),
     )
     _check_cross_references(r, settings)
     return settings

@@ -45,8 +45,12 @@ def _statements(document: str) -> list[dict]:
 
 
 def _irsa_roles(stack: Stack) -> list[dict]:
+    """Roles trusted by the cluster's OIDC provider (not GitHub's: those are CI's, see test_ci_access.py)."""
     return [
-        role for role in stack.of_type(ROLE) if "sts:AssumeRoleWithWebIdentity" in role["inputs"]["assumeRolePolicy"]
+        role
+        for role in stack.of_type(ROLE)
+        if "sts:AssumeRoleWithWebIdentity" in role["inputs"]["assumeRolePolicy"]
+        and "token.actions.githubusercontent.com" not in role["inputs"]["assumeRolePolicy"]
     ]
 
 
