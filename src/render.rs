@@ -503,7 +503,6 @@ impl Model {
             "topology": answers.settings.network.topology,
             "repos": answers.repos,
             "github_repository": github_repository(&answers.repos.foundation_url),
-            "aws_account_id": answers.aws_account_id,
             "settings": answers.settings,
             "cluster_autoscaler_tag": answers.settings.cluster_autoscaler_tag(),
             "environments": envs,

@@ -578,3 +578,54 @@ fn removing_an_environment_takes_every_overlay_and_its_apps_directory() {
         .unwrap()
         .is_empty());
 }
+
+/// The `pulumi up` jobs of the foundation's deploy workflow, in file order (issue 13).
+fn deploy_jobs(foundation: &Path) -> Vec<String> {
+    std::fs::read_to_string(foundation.join(".github/workflows/deploy.yml"))
+        .unwrap()
+        .lines()
+        .filter_map(|line| line.strip_prefix("  deploy-"))
+        .map(|rest| rest.trim_end_matches(':').to_string())
+        .collect()
+}
+
+#[test]
+fn add_env_adds_its_stack_to_the_foundation_workflows_and_remove_env_takes_it_out() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (foundation, gitops) =
+        new_workspace(tmp.path(), &["--preset", "production", "--envs", "dev"]);
+    assert_eq!(deploy_jobs(&foundation), ["dev"]);
+    add(&gitops, &["env", "prod"]);
+    assert_eq!(deploy_jobs(&foundation), ["dev", "prod"]);
+    let deploy = std::fs::read_to_string(foundation.join(".github/workflows/deploy.yml")).unwrap();
+    assert!(deploy.contains("  deploy-prod:\n    name: pulumi up (prod)\n    needs: deploy-dev\n"));
+    assert!(deploy.contains("    environment: prod\n"));
+    let preview =
+        std::fs::read_to_string(foundation.join(".github/workflows/pull-request.yml")).unwrap();
+    assert!(preview.contains("        stack:\n          - dev\n          - prod\n"));
+    strata()
+        .args(["remove", "env", "dev", "--allow-dirty", "-C"])
+        .arg(&gitops)
+        .assert()
+        .success();
+    assert_eq!(deploy_jobs(&foundation), ["prod"]);
+}
+
+#[test]
+fn a_hand_edited_workflow_is_a_conflict_when_the_environments_change() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (foundation, gitops) =
+        new_workspace(tmp.path(), &["--preset", "production", "--envs", "dev"]);
+    let workflow = foundation.join(".github/workflows/deploy.yml");
+    let mut text = std::fs::read_to_string(&workflow).unwrap();
+    text.push_str("# our own step\n");
+    std::fs::write(&workflow, &text).unwrap();
+    let before = snapshot(tmp.path());
+    strata()
+        .args(["add", "env", "prod", "--allow-dirty", "-C"])
+        .arg(&gitops)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(".github/workflows/deploy.yml"));
+    assert_eq!(snapshot(tmp.path()), before, "nothing is written");
+}
