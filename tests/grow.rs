@@ -644,3 +644,54 @@ fn json_prints_the_outcome_per_repo() {
     let outcome: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
     assert_eq!(outcome["outcome"], "up-to-date");
 }
+
+/// The `pulumi up` jobs of the foundation's deploy workflow, in file order (issue 13).
+fn deploy_jobs(foundation: &Path) -> Vec<String> {
+    fs_err::read_to_string(foundation.join(".github/workflows/deploy.yml"))
+        .unwrap()
+        .lines()
+        .filter_map(|line| line.strip_prefix("  deploy-"))
+        .map(|rest| rest.trim_end_matches(':').to_string())
+        .collect()
+}
+
+#[test]
+fn add_env_adds_its_stack_to_the_foundation_workflows_and_remove_env_takes_it_out() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (foundation, gitops) =
+        new_workspace(tmp.path(), &["--preset", "production", "--envs", "dev"]);
+    assert_eq!(deploy_jobs(&foundation), ["dev"]);
+    add(&gitops, &["env", "prod"]);
+    assert_eq!(deploy_jobs(&foundation), ["dev", "prod"]);
+    let deploy = fs_err::read_to_string(foundation.join(".github/workflows/deploy.yml")).unwrap();
+    assert!(deploy.contains("  deploy-prod:\n    name: pulumi up (prod)\n    needs: deploy-dev\n"));
+    assert!(deploy.contains("    environment: prod\n"));
+    let preview =
+        fs_err::read_to_string(foundation.join(".github/workflows/pull-request.yml")).unwrap();
+    assert!(preview.contains("        stack:\n          - dev\n          - prod\n"));
+    strata()
+        .args(["remove", "env", "dev", "--allow-dirty", "-C"])
+        .arg(&gitops)
+        .assert()
+        .success();
+    assert_eq!(deploy_jobs(&foundation), ["prod"]);
+}
+
+#[test]
+fn a_hand_edited_workflow_is_a_conflict_when_the_environments_change() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (foundation, gitops) =
+        new_workspace(tmp.path(), &["--preset", "production", "--envs", "dev"]);
+    let workflow = foundation.join(".github/workflows/deploy.yml");
+    let mut text = fs_err::read_to_string(&workflow).unwrap();
+    text.push_str("# our own step\n");
+    fs_err::write(&workflow, &text).unwrap();
+    let before = snapshot(tmp.path());
+    strata()
+        .args(["add", "env", "prod", "--allow-dirty", "-C"])
+        .arg(&gitops)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(".github/workflows/deploy.yml"));
+    assert_eq!(snapshot(tmp.path()), before, "nothing is written");
+}

@@ -216,9 +216,20 @@ fn an_old_workspace_upgrades_keeping_every_edit() {
         "acme-gitops/strata.toml",
         "acme-foundation/strata.lock",
         "acme-gitops/strata.lock",
-        // strata 0.1.0 recorded no state backend: Pulumi.yaml keeps naming none (checked below).
+        // strata 0.1.0 recorded no state backend: Pulumi.yaml keeps naming none (checked below),
+        // and the CI workflows log in the way Pulumi.yaml and the environment say.
         "acme-foundation/Pulumi.yaml",
+        "acme-foundation/.github/workflows/pull-request.yml",
+        "acme-foundation/.github/workflows/deploy.yml",
     ];
+    for workflow in ["pull-request.yml", "deploy.yml"] {
+        let text = read(&foundation.join(".github/workflows").join(workflow));
+        assert!(
+            text.contains("PULUMI_BACKEND_URL: ${{ vars.PULUMI_BACKEND_URL }}")
+                && !text.contains("cloud-url:"),
+            "{workflow} of a workspace without a recorded backend:\n{text}"
+        );
+    }
     let upgraded = snapshot(old.path());
     let fresh = snapshot(new.path());
     for (path, bytes) in &fresh {

@@ -926,7 +926,8 @@ def _trust(role: Mapping) -> dict | None:
 
 
 def _trusted_subjects(role: Mapping) -> list[str]:
-    """`system:serviceaccount:<ns>:<name>` subjects an IRSA role's trust policy pins with StringEquals."""
+    """`system:serviceaccount:<ns>:<name>` subjects an IRSA role's trust policy pins with StringEquals
+    (GitHub Actions' `repo:...` subjects of the CI roles are not service accounts: see `ci_roles`)."""
     trust = _trust(role)
     if not trust:
         return []
@@ -935,7 +936,8 @@ def _trusted_subjects(role: Mapping) -> list[str]:
     for statement in statements:
         for key, value in ((statement.get("Condition") or {}).get("StringEquals") or {}).items():
             if key.endswith(":sub"):
-                subjects += value if isinstance(value, list) else [value]
+                values = value if isinstance(value, list) else [value]
+                subjects += [v for v in values if str(v).startswith("system:serviceaccount:")]
     return subjects
 
 
@@ -1689,6 +1691,9 @@ ACCEPTED_FINDINGS = {
         "elasticloadbalancing:ModifyIpPools is newer than parliament's IAM data (2025-04)",
     ("aws-load-balancer-controller", "UNKNOWN_CONDITION_FOR_ACTION"):
         "the condition key elasticloadbalancing:CreateAction is newer than parliament's IAM data (2025-04)",
+    ("read-pulumi-state", "UNKNOWN_CONDITION_FOR_ACTION"):
+        "kms:ResourceAliases is a condition key of every KMS key operation, Decrypt included (AWS KMS "
+        "'Use aliases to control access'); parliament's IAM data does not list it for Decrypt",
     ("cluster-autoscaler", "RESOURCE_STAR"):
         "describe calls take no resource; SetDesiredCapacity/TerminateInstanceInAutoScalingGroup are limited by "
         "the condition on the cluster's own tag, as the autoscaler's documentation recommends",

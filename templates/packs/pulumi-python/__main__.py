@@ -6,7 +6,7 @@ order; each module owns one concern:
 
     settings -> network -> cluster -> nodes -> platform_layer -> addons
              -> ingress -> external_secrets -> repo_credentials -> services
-             -> platform_services -> gitops -> stack outputs
+             -> platform_services -> ci_access -> gitops -> stack outputs
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import pulumi
 
 from addons import install_addons
 from aws_context import lookup_aws_context
+from ci_access import create_ci_access
 from cluster import create_cluster
 from external_secrets import create_secret_stores
 from gitops import hand_over_to_gitops, root_application_name
@@ -47,6 +48,7 @@ def main() -> None:
     )
     service_roles = create_service_roles(settings, cluster)
     platform_services = create_platform_services(settings, cluster, addons.external_secrets, aws_context)
+    ci_access = create_ci_access(settings, cluster, aws_context)
     # The root Applications wait for the repo credential and for the IngressClasses: the load
     # balancer controller's webhook rejects an Ingress whose class does not exist yet.
     hand_over_to_gitops(
@@ -75,6 +77,10 @@ def main() -> None:
     pulumi.export("gitopsRepoSecret", secret_name(settings) if repo_credentials else None)
     pulumi.export("platformServiceRoleArns", platform_services.role_arns)
     pulumi.export("containerLogGroups", platform_services.log_groups)
+    pulumi.export(
+        "ciRoleArns",
+        {"deploy": ci_access.deploy_role_arn, "preview": ci_access.preview_role_arn} if ci_access else None,
+    )
     pulumi.export("rootApplications", {env.name: root_application_name(env) for env in settings.environments})
 
 

@@ -474,7 +474,9 @@ def create_coredns(settings: Settings, depends_on: Sequence[pulumi.Resource]) ->
     )
 
 
-def create_storage_classes(provider: k8s.Provider, depends_on: Sequence[pulumi.Resource]) -> k8s.storage.v1.StorageClass:
+def create_storage_classes(
+    provider: k8s.Provider, depends_on: Sequence[pulumi.Resource]
+) -> k8s.storage.v1.StorageClass:
     """The default StorageClass `gp3`: encrypted EBS gp3 volumes, bound where the pod is scheduled.
 
     EKS still creates the in-tree `gp2` class; clusters created before Kubernetes 1.30 mark it

@@ -239,7 +239,10 @@ def environment_project_spec(settings: Settings, env: Environment) -> dict:
         "clusterResourceWhitelist": [],
         "namespaceResourceWhitelist": [
             {"group": group, "kind": kind}
-            for group, kind in (*APPLICATION_KINDS, *((SERVICE_MONITOR,) if settings.platform_services.monitoring else ()))
+            for group, kind in (
+                *APPLICATION_KINDS,
+                *((SERVICE_MONITOR,) if settings.platform_services.monitoring else ()),
+            )
         ],
     }
 

@@ -108,8 +108,15 @@ def create_certificates(settings: Settings, aws_context: AwsContext) -> dict[str
         owner = next(e for e in settings.environments if base in map(validation_name, e.certificate.names))
         option = certificates[owner.name].domain_validation_options.apply(
             lambda options, base=base: _record_of(
-                [{"domain_name": o.domain_name, "name": o.resource_record_name, "type": o.resource_record_type,
-                  "value": o.resource_record_value} for o in options],
+                [
+                    {
+                        "domain_name": o.domain_name,
+                        "name": o.resource_record_name,
+                        "type": o.resource_record_type,
+                        "value": o.resource_record_value,
+                    }
+                    for o in options
+                ],
                 base,
             )
         )

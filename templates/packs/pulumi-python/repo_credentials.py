@@ -73,9 +73,11 @@ def owned_elsewhere(found_tags: Sequence[dict[str, str] | None], me: str) -> boo
 
 def _existing_secret_tags(name: str) -> list[dict[str, str] | None]:
     """The tags of the secret named exactly `name`, if it exists (ListSecrets' `name` filter is a prefix match)."""
-    found = aws.secretsmanager.get_secrets(filters=[aws.secretsmanager.GetSecretsFilterArgs(name="name", values=[name])])
+    found = aws.secretsmanager.get_secrets(
+        filters=[aws.secretsmanager.GetSecretsFilterArgs(name="name", values=[name])]
+    )
     tags = []
-    for arn, found_name in zip(found.arns or [], found.names or []):
+    for arn, found_name in zip(found.arns or [], found.names or [], strict=True):
         if found_name == name:
             tags.append(aws.secretsmanager.get_secret(arn=arn).tags)
     return tags
@@ -132,7 +134,9 @@ def create_repo_credentials(
         aws.secretsmanager.Secret(
             "gitops-repo-credentials",
             name=name,
-            description=f"Argo CD's read-only credential for {settings.gitops.repo_url} (value set by hand, see README)",
+            description=(
+                f"Argo CD's read-only credential for {settings.gitops.repo_url} (value set by hand, see README)"
+            ),
             tags={**settings.tags, OWNER_TAG: this_stack()},
             opts=pulumi.ResourceOptions(retain_on_delete=True),
         )

@@ -24,6 +24,7 @@ CAPACITY_TYPES = ("ON_DEMAND", "SPOT")
 TAINT_EFFECTS = ("NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCHEDULE")
 EXTERNAL_DNS_POLICIES = ("upsert-only", "sync", "create-only")
 REPO_CREDENTIALS = ("secrets-manager", "none")
+OIDC_PROVIDER_MODES = ("create", "existing")
 # Namespaces owned by Kubernetes, EKS or the platform add-ons: an environment may not take them,
 # nor any `kube-*` name. strata refuses the same list (`src/names.rs`; a test keeps them equal).
 RESERVED_NAMESPACES = frozenset(
@@ -45,7 +46,28 @@ RESERVED_NAMESPACES = frozenset(
 )
 # The retention periods CloudWatch Logs accepts, in days.
 LOG_RETENTION_DAYS = (
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
 )
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -60,6 +82,9 @@ _IMAGE_TAG = re.compile(r"^v[0-9]+\.[0-9]+\.[0-9]+$")
 _CERTIFICATE_NAME = re.compile(r"^(\*\.)?([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 # The load balancer controller's IngressGroup names: lowercase alphanumerics and `-`, at most 63 characters.
 _INGRESS_GROUP = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+# `owner/name` of a GitHub repository (GitHub's own character set for both parts).
+_GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}$")
+_S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
 _REQUIRED: Any = object()
@@ -266,6 +291,32 @@ class ServiceRole:
 
 
 @dataclass(frozen=True)
+class Ci:
+    """GitHub Actions' access to AWS (`ci`, see `ci_access.py`).
+
+    `github_repository` (`owner/name`) is the foundation repository whose workflows may assume
+    the roles; empty when the repository is not on github.com, and then no CI role exists.
+    `oidc_provider` is `create` for the one stack of an AWS account that creates GitHub's OIDC
+    provider and `existing` for the others; the key `ciOidcProvider` (not written by strata)
+    overrides it, for stacks that live in accounts of their own.
+    """
+
+    github_repository: str
+    deploy_environment: str
+    deploy_role_name: str
+    preview_role_name: str
+    oidc_provider: str = "create"
+    state_bucket: str | None = None
+    state_prefix: str = ""
+    secrets_provider: str | None = None
+
+    @property
+    def enabled(self) -> bool:
+        """Whether the stack creates CI roles at all."""
+        return bool(self.github_repository)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the program needs, validated."""
 
@@ -286,6 +337,7 @@ class Settings:
     service_roles: tuple[ServiceRole, ...]
     tags: Mapping[str, str] = field(default_factory=dict)
     platform_services: PlatformServices = PlatformServices()
+    ci: Ci | None = None
 
 
 _C = TypeVar("_C", bound=ChartAddon)
@@ -433,8 +485,10 @@ def _read_network(r: _Reader) -> Network:
         return network
     r.check(16 <= vpc.prefixlen <= 22, f"`network.cidr` must be a /16 to /22 network, not /{vpc.prefixlen}")
     subnets: list[ipaddress.IPv4Network] = []
-    for key, cidrs in (("privateSubnetCidrs", network.private_subnet_cidrs),
-                       ("publicSubnetCidrs", network.public_subnet_cidrs)):
+    for key, cidrs in (
+        ("privateSubnetCidrs", network.private_subnet_cidrs),
+        ("publicSubnetCidrs", network.public_subnet_cidrs),
+    ):
         r.check(len(cidrs) == network.az_count, f"`network.{key}` must list one CIDR per AZ ({network.az_count})")
         for cidr in cidrs:
             try:
@@ -443,8 +497,10 @@ def _read_network(r: _Reader) -> Network:
                 r.fail(f"`network.{key}` has an invalid network `{cidr}`")
                 continue
             r.check(subnet.subnet_of(vpc), f"`network.{key}`: `{cidr}` is outside the VPC `{network.cidr}`")
-            r.check(not any(subnet.overlaps(other) for other in subnets),
-                    f"`network.{key}`: `{cidr}` overlaps another subnet")
+            r.check(
+                not any(subnet.overlaps(other) for other in subnets),
+                f"`network.{key}`: `{cidr}` overlaps another subnet",
+            )
             subnets.append(subnet)
     return network
 
@@ -465,7 +521,7 @@ def _read_endpoint(r: _Reader) -> Endpoint:
             bool(endpoint.public_access_cidrs),
             f"`{key}` is empty while `endpoint.publicAccess` is true, which would open the Kubernetes API "
             "to the whole internet: strata owns this key, so list the networks allowed to reach it in "
-            "`strata.toml` of both repos (`public_access_cidrs = [\"203.0.113.0/24\"]` under "
+            '`strata.toml` of both repos (`public_access_cidrs = ["203.0.113.0/24"]` under '
             "`[settings.cluster]`) and run `strata upgrade` to rewrite the stack files "
             "(or generate the workspace with `strata new --api-cidrs 203.0.113.0/24`); to keep the API "
             "private, set `endpoint_public_access = false` there instead and run Pulumi from inside the VPC",
@@ -662,6 +718,43 @@ def _read_platform_services(r: _Reader) -> PlatformServices:
     return services
 
 
+def _read_ci(r: _Reader) -> Ci | None:
+    """`ci`: the GitHub repository, roles and state access of CI; absent in older stack files (no CI roles)."""
+    raw = r.raw("ci", None)
+    if raw is None:
+        return None
+    raw = _mapping(r, raw, "ci")
+    ci = Ci(
+        github_repository=str(raw.get("githubRepository") or ""),
+        deploy_environment=_text(r, raw, "deployEnvironment", "ci"),
+        deploy_role_name=_text(r, raw, "deployRoleName", "ci"),
+        preview_role_name=_text(r, raw, "previewRoleName", "ci"),
+        oidc_provider=r.text("ciOidcProvider", _text(r, raw, "oidcProvider", "ci", "create")),
+        state_bucket=str(raw.get("stateBucket") or "") or None,
+        state_prefix=str(raw.get("statePrefix") or "").strip("/"),
+        secrets_provider=str(raw.get("secretsProvider") or "") or None,
+    )
+    if ci.github_repository:
+        r.check(
+            bool(_GITHUB_REPOSITORY.match(ci.github_repository)),
+            f"`ci.githubRepository` must be `owner/name` of a GitHub repository, not `{ci.github_repository}`",
+        )
+    _one_of(r, ci.oidc_provider, OIDC_PROVIDER_MODES, "ci.oidcProvider (or ciOidcProvider)")
+    for key, name in (("deployRoleName", ci.deploy_role_name), ("previewRoleName", ci.preview_role_name)):
+        r.check(bool(_IAM_ROLE_NAME.match(name)), f"`ci.{key}` is not a valid IAM role name: `{name}`")
+    r.check(
+        ci.deploy_environment.strip() == ci.deploy_environment and len(ci.deploy_environment) <= 255,
+        "`ci.deployEnvironment` must be a GitHub environment name (no surrounding spaces, at most 255 characters)",
+    )
+    if ci.state_bucket is not None:
+        r.check(
+            bool(_S3_BUCKET.match(ci.state_bucket)), f"`ci.stateBucket` is not an S3 bucket name: `{ci.state_bucket}`"
+        )
+    if ci.secrets_provider is not None and ci.secrets_provider.startswith("awskms://"):
+        r.check(len(ci.secrets_provider) > len("awskms://"), "`ci.secretsProvider` names no KMS key after `awskms://`")
+    return ci
+
+
 def _unique(r: _Reader, values: list[str], what: str) -> None:
     """Report every value that appears more than once."""
     seen: set[str] = set()
@@ -700,13 +793,16 @@ def _read(r: _Reader) -> Settings:
             repo_url=_text(r, gitops, "repoUrl", "gitops"),
             target_revision=_text(r, gitops, "targetRevision", "gitops", "main"),
             repo_credentials=_one_of(
-                r, _text(r, gitops, "repoCredentials", "gitops", "secrets-manager"), REPO_CREDENTIALS,
+                r,
+                _text(r, gitops, "repoCredentials", "gitops", "secrets-manager"),
+                REPO_CREDENTIALS,
                 "gitops.repoCredentials",
             ),
         ),
         service_roles=service_roles,
         tags={"Project": project, "Cluster": cluster_name, "ManagedBy": "pulumi"},
         platform_services=_read_platform_services(r),
+        ci=_read_ci(r),
     )
     _check_cross_references(r, settings)
     return settings

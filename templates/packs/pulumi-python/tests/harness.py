@@ -46,7 +46,8 @@ recorded once, with their inputs, and the mocks return the outputs the program
 reads from them. Custom resources echo their inputs as state, plus the ids and
 ARNs the program reads (an ACM certificate's validation records, an Elastic
 IP's allocation id, ...). Lookups answer as for an empty account: the hosted
-zone exists, no Secrets Manager secret does.
+zone exists, no Secrets Manager secret does, and GitHub's OIDC provider exists
+for the stacks that look it up.
 """
 
 from __future__ import annotations
@@ -132,9 +133,7 @@ def stack_values(root: Path, stack: str) -> tuple[dict[str, Any], list[str]]:
     return values, secrets
 
 
-def stack_config(
-    root: Path, stack: str, overrides: dict[str, Any] | None = None
-) -> tuple[dict[str, str], list[str]]:
+def stack_config(root: Path, stack: str, overrides: dict[str, Any] | None = None) -> tuple[dict[str, str], list[str]]:
     """The stack's configuration as Pulumi hands it to a program: `{"ns:key": "string or JSON"}`.
 
     `overrides` (`{"key" or "ns:key": value}`) replace single values, for tests.
@@ -255,6 +254,9 @@ def custom_outputs(typ: str, name: str, inputs: dict) -> dict:
     if typ == "aws:iam/role:Role":
         role_name = inputs.get("name") or f"{name}-mock"
         return {"name": role_name, "arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{role_name}"}
+    if typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
+        host = str(inputs.get("url", "")).removeprefix("https://")
+        return {"arn": f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{host}"}
     if typ == "aws:kms/key:Key":
         return {"keyId": f"{name}-key-id", "arn": f"arn:aws:kms:mock:{ACCOUNT_ID}:key/{name}-key-id"}
     if typ == "aws:ec2/launchTemplate:LaunchTemplate":
@@ -303,6 +305,12 @@ def call_result(token: str, args: dict, region: str) -> dict:
         }
     if token == "aws:iam/getPolicyDocument:getPolicyDocument":
         return {"json": policy_document_json(args), "id": "mock-policy-document"}
+    if token == "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider":
+        # Another stack of the account created GitHub's provider (`ci.oidcProvider: existing`).
+        url = args.get("url", "https://token.actions.githubusercontent.com")
+        host = url.removeprefix("https://")
+        arn = f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{host}"
+        return {"arn": arn, "url": url, "clientIdLists": ["sts.amazonaws.com"], "thumbprintLists": [], "id": arn}
     if token == "aws:secretsmanager/getSecrets:getSecrets":
         return {"arns": [], "names": [], "id": region}  # an account without the secret yet
     return {}

@@ -45,8 +45,12 @@ def _statements(document: str) -> list[dict]:
 
 
 def _irsa_roles(stack: Stack) -> list[dict]:
+    """Roles trusted by the cluster's OIDC provider (not GitHub's: those are CI's, see test_ci_access.py)."""
     return [
-        role for role in stack.of_type(ROLE) if "sts:AssumeRoleWithWebIdentity" in role["inputs"]["assumeRolePolicy"]
+        role
+        for role in stack.of_type(ROLE)
+        if "sts:AssumeRoleWithWebIdentity" in role["inputs"]["assumeRolePolicy"]
+        and "token.actions.githubusercontent.com" not in role["inputs"]["assumeRolePolicy"]
     ]
 
 
@@ -510,8 +514,11 @@ def test_each_environment_has_its_own_project_fenced_to_its_namespace(stack: Sta
         assert spec["clusterResourceWhitelist"] == []
         kinds = {(k["group"], k["kind"]) for k in spec["namespaceResourceWhitelist"]}
         assert ("apps", "Deployment") in kinds and ("external-secrets.io", "ExternalSecret") in kinds
-        assert not {k for k in kinds if k[0] in ("rbac.authorization.k8s.io", "argoproj.io", "external-secrets.io")
-                    and k[1] != "ExternalSecret"}, "no role, project, Application or SecretStore from git"
+        assert not {
+            k
+            for k in kinds
+            if k[0] in ("rbac.authorization.k8s.io", "argoproj.io", "external-secrets.io") and k[1] != "ExternalSecret"
+        }, "no role, project, Application or SecretStore from git"
         assert ("", "ResourceQuota") not in kinds and ("", "LimitRange") not in kinds and ("", "Secret") not in kinds
 
 
@@ -562,7 +569,9 @@ def test_the_platform_root_syncs_the_platform_tree_in_projects_of_its_own(stack:
     assert root_project["clusterResourceWhitelist"] == []
     project = projects["platform"]["inputs"]["spec"]
     namespaces = {d["namespace"] for d in project["destinations"]}
-    assert namespaces == {n for n, on in (("monitoring", platform.get("monitoring")), ("logging", platform.get("logging"))) if on}
+    assert namespaces == {
+        n for n, on in (("monitoring", platform.get("monitoring")), ("logging", platform.get("logging"))) if on
+    }
     assert not namespaces & {e["namespace"] for e in stack.config["environments"]}
     assert project["sourceRepos"][0] == gitops["repoUrl"]
     assert all(not repo.endswith("*") for repo in project["sourceRepos"])
@@ -594,14 +603,18 @@ def test_the_log_shipper_may_write_only_to_the_clusters_log_groups(stack: Stack)
         return
     cluster = stack.config["clusterName"]
     names = {g["inputs"]["name"]: g["inputs"]["retentionInDays"] for g in groups}
-    expected = {f"/aws/eks/{cluster}/containers/{e['name']}": e.get("logRetentionDays", 30)
-                for e in stack.config["environments"]}
+    expected = {
+        f"/aws/eks/{cluster}/containers/{e['name']}": e.get("logRetentionDays", 30)
+        for e in stack.config["environments"]
+    }
     expected[f"/aws/eks/{cluster}/containers/platform"] = max(expected.values())
     assert names == expected
     (role,) = roles
     trust = _policy(role["inputs"]["assumeRolePolicy"])["Statement"][0]["Condition"]["StringEquals"]
     assert "system:serviceaccount:logging:fluent-bit" in trust.values()
-    (policy,) = [p for p in stack.of_type("aws:iam/rolePolicy:RolePolicy") if p["name"] == "irsa-fluent-bit-write-container-logs"]
+    (policy,) = [
+        p for p in stack.of_type("aws:iam/rolePolicy:RolePolicy") if p["name"] == "irsa-fluent-bit-write-container-logs"
+    ]
     statements = _policy(policy["inputs"]["policy"])["Statement"]
     for statement in statements:
         resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
@@ -609,14 +622,18 @@ def test_the_log_shipper_may_write_only_to_the_clusters_log_groups(stack: Stack)
         for resource in resources:
             assert f":log-group:/aws/eks/{cluster}/containers/" in resource, resource
         assert not {a for a in statement["Action"] if a in ("logs:CreateLogGroup", "logs:*", "logs:DeleteLogGroup")}
-    (account,) = [a for a in stack.kubernetes_objects("ServiceAccount") if a["inputs"]["metadata"]["name"] == "fluent-bit"]
+    (account,) = [
+        a for a in stack.kubernetes_objects("ServiceAccount") if a["inputs"]["metadata"]["name"] == "fluent-bit"
+    ]
     assert account["inputs"]["metadata"]["namespace"] == "logging"
     assert ROLE_ARN_ANNOTATION in account["inputs"]["metadata"]["annotations"]
 
 
 def test_grafana_admin_comes_from_secrets_manager_through_external_secrets(stack: Stack) -> None:
     platform = _platform(stack)
-    secrets = [o for o in stack.kubernetes_objects("ExternalSecret") if o["inputs"]["metadata"]["name"] == "grafana-admin"]
+    secrets = [
+        o for o in stack.kubernetes_objects("ExternalSecret") if o["inputs"]["metadata"]["name"] == "grafana-admin"
+    ]
     if not platform.get("monitoring"):
         assert not secrets
         return
@@ -626,6 +643,9 @@ def test_grafana_admin_comes_from_secrets_manager_through_external_secrets(stack
     assert spec["target"]["name"] == "grafana-admin"
     assert {d["secretKey"] for d in spec["data"]} == {"admin-user", "admin-password"}
     assert {d["remoteRef"]["key"] for d in spec["data"]} == {f"{stack.config['clusterName']}/grafana-admin"}
-    namespaces = {n["inputs"]["metadata"]["name"]: n["inputs"]["metadata"]["labels"] for n in stack.kubernetes_objects("Namespace")}
+    namespaces = {
+        n["inputs"]["metadata"]["name"]: n["inputs"]["metadata"]["labels"]
+        for n in stack.kubernetes_objects("Namespace")
+    }
     # The node exporter needs the host's network and PID namespace: not `baseline`, not `restricted`.
     assert namespaces["monitoring"]["pod-security.kubernetes.io/enforce"] == "privileged"

@@ -12,21 +12,35 @@ from tests.harness import ACCOUNT_ID
 def test_a_private_repository_gets_exactly_its_secret_and_a_repository_secret_in_argocd(stack: Stack) -> None:
     gitops, project = stack.config["gitops"], stack.config["project"]
     if gitops.get("repoCredentials", "secrets-manager") == "none":
-        assert not [s for s in stack.of_type("aws:secretsmanager/secret:Secret") if s["inputs"]["name"].endswith("/gitops-repo")]
-        assert not [e for e in stack.kubernetes_objects("ExternalSecret") if e["inputs"]["metadata"]["namespace"] == "argocd"]
+        assert not [
+            s for s in stack.of_type("aws:secretsmanager/secret:Secret") if s["inputs"]["name"].endswith("/gitops-repo")
+        ]
+        assert not [
+            e for e in stack.kubernetes_objects("ExternalSecret") if e["inputs"]["metadata"]["namespace"] == "argocd"
+        ]
         return
     name = f"{project}/argocd/gitops-repo"
     (secret,) = [s for s in stack.of_type("aws:secretsmanager/secret:Secret") if s["inputs"]["name"] == name]
     assert secret["inputs"]["name"] == name and "secretString" not in secret["inputs"], "no value in code"
-    roles = [r for r in stack.of_type("aws:iam/role:Role") if "argocd:gitops-repo-reader" in r["inputs"]["assumeRolePolicy"]]
+    roles = [
+        r for r in stack.of_type("aws:iam/role:Role") if "argocd:gitops-repo-reader" in r["inputs"]["assumeRolePolicy"]
+    ]
     (role,) = roles
-    (policy,) = [p["inputs"]["policy"] for p in stack.of_type("aws:iam/rolePolicy:RolePolicy") if p["parent"] == role["urn"]]
+    (policy,) = [
+        p["inputs"]["policy"] for p in stack.of_type("aws:iam/rolePolicy:RolePolicy") if p["parent"] == role["urn"]
+    ]
     (statement,) = json.loads(policy)["Statement"]
     assert statement["Resource"] == f"arn:aws:secretsmanager:{stack.region}:{ACCOUNT_ID}:secret:{name}-??????"
     assert sorted(statement["Action"]) == ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"]
-    (store,) = [s["inputs"] for s in stack.kubernetes_objects("SecretStore") if s["inputs"]["metadata"]["namespace"] == "argocd"]
+    (store,) = [
+        s["inputs"] for s in stack.kubernetes_objects("SecretStore") if s["inputs"]["metadata"]["namespace"] == "argocd"
+    ]
     assert store["spec"]["provider"]["aws"]["auth"]["jwt"]["serviceAccountRef"]["name"] == "gitops-repo-reader"
-    (external,) = [e["inputs"] for e in stack.kubernetes_objects("ExternalSecret") if e["inputs"]["metadata"]["namespace"] == "argocd"]
+    (external,) = [
+        e["inputs"]
+        for e in stack.kubernetes_objects("ExternalSecret")
+        if e["inputs"]["metadata"]["namespace"] == "argocd"
+    ]
     assert external["metadata"] == {"name": "gitops-repo", "namespace": "argocd"}
     spec = external["spec"]
     assert spec["secretStoreRef"] == {"kind": "SecretStore", "name": store["metadata"]["name"]}

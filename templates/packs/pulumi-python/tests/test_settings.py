@@ -101,3 +101,21 @@ def test_repo_credentials_are_secrets_manager_or_none() -> None:
         _load(config)
     config["gitops"] = {k: v for k, v in config["gitops"].items() if k != "repoCredentials"}  # type: ignore[union-attr]
     assert _load(config).gitops.repo_credentials == "secrets-manager"
+
+
+def test_ci_settings_are_checked_and_ci_oidc_provider_overrides_them() -> None:
+    config = _valid_config()
+    base = {"deployEnvironment": "prod", "deployRoleName": "acme-prod-ci-deploy", "previewRoleName": "p"}
+    config["ci"] = {**base, "githubRepository": "not a repository", "oidcProvider": "sometimes"}
+    with pytest.raises(SettingsError) as error:
+        _load(config)
+    text = "\n".join(error.value.problems)
+    assert "ci.githubRepository" in text and "ci.oidcProvider" in text
+    config["ci"] = {**base, "githubRepository": "acme/acme-foundation", "oidcProvider": "existing"}
+    config["ciOidcProvider"] = "create"
+    ci = _load(config).ci
+    assert ci is not None and ci.enabled and ci.oidc_provider == "create"
+    config["ci"] = {**base, "githubRepository": ""}
+    del config["ciOidcProvider"]
+    ci = _load(config).ci
+    assert ci is not None and not ci.enabled, "a foundation outside github.com gets no CI role"

@@ -1,0 +1,234 @@
+"""GitHub Actions' access to AWS: GitHub's OIDC provider and the two CI roles of this stack (`ci`).
+
+The foundation's workflows (`.github/workflows/`) hold no AWS key. They ask GitHub for an OIDC
+token and trade it for one of these roles with `aws-actions/configure-aws-credentials`:
+
+- the **deploy role** (`ci.deployRoleName`), assumed by the `pulumi up` job of this stack. Its
+  trust admits exactly the token of a job that runs in the GitHub environment named after the
+  stack (`sub` = `repo:<owner>/<name>:environment:<stack>`), so the environment's protection
+  rules (required reviewers, `main` only) guard every deployment. A token of any other job,
+  branch or repository is refused. It has `AdministratorAccess`: `pulumi up` of this program
+  creates IAM roles and policies (IRSA, node roles, these roles), which is already as much as
+  administrator, so a longer list of services would be no boundary, only a list to keep up to
+  date. The boundary is who may assume the role. It also gets an EKS access entry with
+  `AmazonEKSClusterAdminPolicy`: the program installs the add-ons through the Kubernetes API.
+- the **preview role** (`ci.previewRoleName`), assumed by the `pulumi preview` job of pull
+  requests (`sub` = `repo:<owner>/<name>:pull_request`). A pull request's code runs with it,
+  so it only reads: `ReadOnlyAccess`, plus what a preview of the state needs (reading the
+  state bucket is in `ReadOnlyAccess`; writing only the backend's lock files; `kms:Decrypt`
+  with the stack's KMS secrets provider), and an EKS access entry with
+  `AmazonEKSAdminViewPolicy` (Kubernetes reads only: pulumi-kubernetes falls back to a
+  client-side diff where a server-side dry run would need write access).
+
+Both conditions use `StringEquals` on `token.actions.githubusercontent.com:aud`
+(`sts.amazonaws.com`) and `:sub`: no wildcard, no other repository.
+
+An AWS account has one OIDC provider per issuer URL. The stack whose `ci.oidcProvider` is
+`create` (strata writes it on the first stack) creates GitHub's; the others (`existing`) look it
+up, so a preview stops with a clear error until it exists. Stacks in accounts of their own set
+`ciOidcProvider: create` (a key strata does not write) with `pulumi config set`.
+
+The first `pulumi up` of each stack is run by a person: it creates these roles.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+import pulumi
+import pulumi_aws as aws
+
+from aws_context import AwsContext
+from cluster import ClusterOutputs
+from settings import Ci, Settings
+
+GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
+GITHUB_OIDC_URL = f"https://{GITHUB_OIDC_HOST}"
+STS_AUDIENCE = "sts.amazonaws.com"
+DEPLOY_POLICY = "AdministratorAccess"
+PREVIEW_POLICY = "ReadOnlyAccess"
+ACCESS_POLICY = "arn:{partition}:eks::aws:cluster-access-policy/{name}"
+DEPLOY_ACCESS_POLICY = "AmazonEKSClusterAdminPolicy"
+PREVIEW_ACCESS_POLICY = "AmazonEKSAdminViewPolicy"
+# `pulumi up` of a cluster upgrade can outlast STS's default hour.
+DEPLOY_SESSION_SECONDS = 7200
+
+
+@dataclass(frozen=True)
+class CiAccess:
+    """The ARNs the workflows and the stack outputs need."""
+
+    provider_arn: pulumi.Output[str]
+    deploy_role_arn: pulumi.Output[str]
+    preview_role_arn: pulumi.Output[str]
+
+
+def deploy_subject(repository: str, environment: str) -> str:
+    """The `sub` of a job running in GitHub environment `environment` of `repository`."""
+    return f"repo:{repository}:environment:{environment}"
+
+
+def preview_subject(repository: str) -> str:
+    """The `sub` of a job started by a pull request of `repository`."""
+    return f"repo:{repository}:pull_request"
+
+
+def github_trust_policy(provider_arn: str, subject: str) -> str:
+    """Trust exactly one `sub` of GitHub's tokens minted for AWS STS."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "GitHubActionsOidc",
+                    "Effect": "Allow",
+                    "Principal": {"Federated": provider_arn},
+                    "Action": "sts:AssumeRoleWithWebIdentity",
+                    "Condition": {
+                        "StringEquals": {
+                            f"{GITHUB_OIDC_HOST}:aud": STS_AUDIENCE,
+                            f"{GITHUB_OIDC_HOST}:sub": subject,
+                        }
+                    },
+                }
+            ],
+        }
+    )
+
+
+def kms_decrypt_statement(secrets_provider: str, partition: str, account_id: str, region: str) -> dict | None:
+    """`kms:Decrypt` on the key of an `awskms://` secrets provider (alias, key id or key ARN); None otherwise."""
+    if not secrets_provider.startswith("awskms://"):
+        return None
+    url = urlsplit(secrets_provider)
+    key_region = (parse_qs(url.query).get("region") or [region])[0]
+    key = (url.netloc + url.path).strip("/")
+    statement: dict = {"Sid": "DecryptStackSecrets", "Effect": "Allow", "Action": ["kms:Decrypt"]}
+    if key.startswith("arn:"):
+        statement["Resource"] = key
+    elif key.startswith("alias/"):
+        # Decrypt names no alias: match the key by the aliases it has.
+        statement["Resource"] = f"arn:{partition}:kms:{key_region}:{account_id}:key/*"
+        statement["Condition"] = {"ForAnyValue:StringEquals": {"kms:ResourceAliases": key}}
+    else:
+        statement["Resource"] = f"arn:{partition}:kms:{key_region}:{account_id}:key/{key}"
+    return statement
+
+
+def state_access_policy(ci: Ci, partition: str, account_id: str, region: str) -> str | None:
+    """What a preview needs beyond `ReadOnlyAccess`: the backend's lock files and the secrets key."""
+    statements = []
+    if ci.state_bucket:
+        prefix = f"{ci.state_prefix}/" if ci.state_prefix else ""
+        statements.append(
+            {
+                "Sid": "StateLocks",
+                "Effect": "Allow",
+                "Action": ["s3:PutObject", "s3:DeleteObject"],
+                "Resource": f"arn:{partition}:s3:::{ci.state_bucket}/{prefix}.pulumi/locks/*",
+            }
+        )
+    decrypt = kms_decrypt_statement(ci.secrets_provider or "", partition, account_id, region)
+    if decrypt:
+        statements.append(decrypt)
+    if not statements:
+        return None
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+def _github_provider_arn(settings: Settings, ci: Ci) -> pulumi.Output[str]:
+    """Create GitHub's OIDC provider (`create`) or find the one another stack created (`existing`)."""
+    if ci.oidc_provider == "existing":
+        return aws.iam.get_open_id_connect_provider_output(url=GITHUB_OIDC_URL).arn
+    provider = aws.iam.OpenIdConnectProvider(
+        "github-actions",
+        url=GITHUB_OIDC_URL,
+        client_id_lists=[STS_AUDIENCE],
+        tags={**settings.tags, "strata.io/owner-stack": f"{pulumi.get_project()}/{pulumi.get_stack()}"},
+    )
+    return provider.arn
+
+
+def _cluster_access(
+    name: str,
+    settings: Settings,
+    cluster: ClusterOutputs,
+    partition: pulumi.Output[str],
+    role: aws.iam.Role,
+    policy: str,
+) -> None:
+    """An EKS access entry for a CI role, with one cluster-wide access policy."""
+    depends = pulumi.ResourceOptions(depends_on=[cluster.component])
+    entry = aws.eks.AccessEntry(
+        f"{name}-access",
+        cluster_name=settings.cluster_name,
+        principal_arn=role.arn,
+        type="STANDARD",
+        tags=settings.tags,
+        opts=depends,
+    )
+    aws.eks.AccessPolicyAssociation(
+        f"{name}-access-policy",
+        cluster_name=settings.cluster_name,
+        principal_arn=role.arn,
+        policy_arn=partition.apply(lambda p: ACCESS_POLICY.format(partition=p, name=policy)),
+        access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+        opts=pulumi.ResourceOptions(depends_on=[entry]),
+    )
+
+
+def create_ci_access(settings: Settings, cluster: ClusterOutputs, aws_context: AwsContext) -> CiAccess | None:
+    """GitHub's OIDC provider (or its lookup), the deploy and preview roles, their cluster access."""
+    ci = settings.ci
+    if ci is None or not ci.enabled:
+        return None
+    provider_arn = _github_provider_arn(settings, ci)
+    repository = ci.github_repository
+
+    deploy = aws.iam.Role(
+        "ci-deploy",
+        name=ci.deploy_role_name,
+        description=f"pulumi up of stack {pulumi.get_stack()} from GitHub Actions ({repository}, "
+        f"environment {ci.deploy_environment})",
+        assume_role_policy=provider_arn.apply(
+            lambda arn: github_trust_policy(arn, deploy_subject(repository, ci.deploy_environment))
+        ),
+        max_session_duration=DEPLOY_SESSION_SECONDS,
+        tags=settings.tags,
+    )
+    aws.iam.RolePolicyAttachment(
+        "ci-deploy-policy",
+        role=deploy.name,
+        policy_arn=aws_context.managed_policy_arn(DEPLOY_POLICY),
+        opts=pulumi.ResourceOptions(parent=deploy),
+    )
+
+    preview = aws.iam.Role(
+        "ci-preview",
+        name=ci.preview_role_name,
+        description=f"pulumi preview of stack {pulumi.get_stack()} for pull requests of {repository} (read only)",
+        assume_role_policy=provider_arn.apply(lambda arn: github_trust_policy(arn, preview_subject(repository))),
+        tags=settings.tags,
+    )
+    aws.iam.RolePolicyAttachment(
+        "ci-preview-policy",
+        role=preview.name,
+        policy_arn=aws_context.managed_policy_arn(PREVIEW_POLICY),
+        opts=pulumi.ResourceOptions(parent=preview),
+    )
+    if ci.state_bucket or (ci.secrets_provider or "").startswith("awskms://"):
+        aws.iam.RolePolicy(
+            "ci-preview-state",
+            role=preview.id,
+            name="read-pulumi-state",
+            policy=pulumi.Output.all(aws_context.partition, aws_context.account_id).apply(
+                lambda a: state_access_policy(ci, a[0], a[1], settings.region)
+            ),
+            opts=pulumi.ResourceOptions(parent=preview),
+        )
+
+    _cluster_access("ci-deploy", settings, cluster, aws_context.partition, deploy, DEPLOY_ACCESS_POLICY)
+    _cluster_access("ci-preview", settings, cluster, aws_context.partition, preview, PREVIEW_ACCESS_POLICY)
+    return CiAccess(provider_arn=provider_arn, deploy_role_arn=deploy.arn, preview_role_arn=preview.arn)

@@ -1,0 +1,350 @@
+"""Issue 13 (generated CI): the GitHub Actions workflows of both repos, checked with the real tools.
+
+For both presets and every kind of state backend: actionlint passes on every workflow; the
+triggers are pull requests and pushes to the followed branch; `id-token: write` is granted only
+to jobs that assume an AWS role, `pull-requests: write` only where a comment is posted,
+`contents: read` everywhere; no workflow holds a static credential; the deploy jobs run one after
+another with production last, each in the GitHub environment its role trusts. The CI roles' trust
+conditions are checked on what the foundation's own program registers under Pulumi mocks, the
+generated Python passes ruff, the gitops repo's build step builds every overlay (run with a
+`kustomize` that is kubectl's), and `strata add env` / `remove env` change the workflows' stacks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+import checks
+from conftest import ACCOUNT_ID, API_CIDRS, GIT_BASE
+
+PRESETS = ("production", "startup")
+BACKENDS = {
+    "s3": ("--backend", "s3://acme-pulumi-state/foundation"),
+    "cloud": ("--backend", "pulumi-cloud"),
+    "cloud-org": ("--backend", "pulumi-cloud:acme-platform"),
+    "passphrase": ("--backend", "s3://acme-pulumi-state", "--secrets-provider", "passphrase"),
+    "local": ("--backend", "local"),
+}
+GITHUB_HOST = "token.actions.githubusercontent.com"
+CONFIGURE_AWS = "aws-actions/configure-aws-credentials@v6"
+PULUMI_ACTION = "pulumi/actions@v7"
+PINNED_ACTIONS = {
+    "actions/checkout": "v7",
+    "actions/setup-python": "v7",
+    "aws-actions/configure-aws-credentials": "v6",
+    "pulumi/actions": "v7",
+}
+# Static AWS credentials, in any spelling a workflow could carry them.
+STATIC_CREDENTIALS = re.compile(
+    r"aws-access-key-id|aws-secret-access-key|aws-session-token|AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY"
+    r"|AWS_SESSION_TOKEN|\b(AKIA|ASIA)[0-9A-Z]{16}\b",
+)
+
+
+def actionlint() -> Path:
+    return checks._tool("ACTIONLINT", checks.REPO_ROOT / ".tools" / "venv" / "bin" / "actionlint", "actionlint")
+
+
+def ruff() -> Path:
+    return checks._tool("RUFF", checks.REPO_ROOT / ".tools" / "venv" / "bin" / "ruff", "ruff")
+
+
+def workflows(repo: Path) -> dict[str, dict]:
+    """`.github/workflows/*.yml` of a repo, parsed (YAML's `on:` key read as the string `on`)."""
+    found = {}
+    for path in sorted((repo / ".github" / "workflows").glob("*.yml")):
+        text = path.read_text(encoding="utf-8")
+        found[path.name] = yaml.load(text, Loader=_NoBoolLoader)
+    return found
+
+
+class _NoBoolLoader(yaml.SafeLoader):
+    """YAML 1.1 reads a bare `on` as True; GitHub reads it as the key `on`."""
+
+
+_NoBoolLoader.yaml_implicit_resolvers = {
+    key: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _steps_using(job: dict, action: str) -> list[dict]:
+    return [step for step in job.get("steps") or [] if str(step.get("uses", "")).startswith(action)]
+
+
+def _stack_ci(foundation: Path, stack: str) -> dict:
+    config = yaml.safe_load((foundation / f"Pulumi.{stack}.yaml").read_text(encoding="utf-8"))["config"]
+    (ci,) = [value for key, value in config.items() if key.endswith(":ci")]
+    return ci
+
+
+_WORKSPACES: dict[tuple[str, str], checks.Workspace] = {}
+
+
+def workspace(workspace_root, preset: str, backend: str) -> checks.Workspace:
+    """`strata new` for a preset and a backend, made once per session."""
+    key = (preset, backend)
+    if key not in _WORKSPACES:
+        name = f"ci{preset[0]}{list(BACKENDS).index(backend)}"
+        _WORKSPACES[key] = checks.new_workspace(
+            workspace_root(name), name, "--preset", preset, "--git-base", GIT_BASE, "--api-cidrs", API_CIDRS,
+            *BACKENDS[backend],
+        )
+    return _WORKSPACES[key]
+
+
+CASES = [(preset, backend) for preset in PRESETS for backend in BACKENDS]
+IDS = [f"{preset}-{backend}" for preset, backend in CASES]
+
+
+@pytest.mark.parametrize(("preset", "backend"), CASES, ids=IDS)
+def test_every_generated_workflow_passes_actionlint(preset, backend, workspace_root):
+    ws = workspace(workspace_root, preset, backend)
+    files = [p for repo in (ws.foundation, ws.gitops) for p in sorted((repo / ".github" / "workflows").glob("*.yml"))]
+    assert {p.name for p in files} == {"pull-request.yml", "deploy.yml", "validate.yml"}, files
+    done = checks.run([actionlint(), "-no-color", *files], cwd=ws.root)
+    assert done.returncode == 0, f"actionlint:\n{done.stdout}\n{done.stderr}"
+
+
+@pytest.mark.parametrize(("preset", "backend"), CASES, ids=IDS)
+def test_triggers_permissions_and_pinned_actions(preset, backend, workspace_root):
+    ws = workspace(workspace_root, preset, backend)
+    branch = ws.answers["repos"]["revision"]
+    problems: list[str] = []
+    for repo in (ws.foundation, ws.gitops):
+        for name, flow in workflows(repo).items():
+            where = f"{repo.name}/{name}"
+            triggers = flow["on"]
+            if name == "deploy.yml":
+                if triggers != {"push": {"branches": [branch]}}:
+                    problems.append(f"{where}: triggers {triggers}, expected a push to `{branch}` only")
+            elif triggers != {"pull_request": {"branches": [branch]}}:
+                problems.append(f"{where}: triggers {triggers}, expected pull requests to `{branch}` only")
+            if flow.get("permissions") != {"contents": "read"}:
+                problems.append(f"{where}: workflow permissions {flow.get('permissions')}, expected contents: read")
+            for job_name, job in flow["jobs"].items():
+                permissions = job.get("permissions")
+                label = f"{where} job `{job_name}`"
+                if not isinstance(permissions, dict) or permissions.get("contents") != "read":
+                    problems.append(f"{label}: permissions {permissions}, expected contents: read and no more")
+                    continue
+                assumes_role = bool(_steps_using(job, "aws-actions/configure-aws-credentials"))
+                comments = any(
+                    str((step.get("with") or {}).get("comment-on-pr")).lower() == "true"
+                    for step in _steps_using(job, "pulumi/actions")
+                )
+                if (permissions.get("id-token") == "write") != assumes_role:
+                    problems.append(f"{label}: id-token {permissions.get('id-token')} but assumes a role: {assumes_role}")
+                if (permissions.get("pull-requests") == "write") != comments:
+                    problems.append(f"{label}: pull-requests {permissions.get('pull-requests')}, comments: {comments}")
+                extra = set(permissions) - {"contents", "id-token", "pull-requests"}
+                if extra:
+                    problems.append(f"{label}: permissions it does not need: {sorted(extra)}")
+                for step in job.get("steps") or []:
+                    uses = step.get("uses")
+                    if uses:
+                        action, _, ref = uses.partition("@")
+                        if PINNED_ACTIONS.get(action) != ref:
+                            problems.append(f"{label}: `{uses}` is not one of the checked majors {PINNED_ACTIONS}")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize(("preset", "backend"), CASES, ids=IDS)
+def test_no_workflow_holds_a_static_credential(preset, backend, workspace_root):
+    ws = workspace(workspace_root, preset, backend)
+    for repo in (ws.foundation, ws.gitops):
+        for path in (repo / ".github" / "workflows").glob("*.yml"):
+            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+                assert not STATIC_CREDENTIALS.search(line), f"{path}:{number}: static credential: {line.strip()}"
+    for path in (ws.foundation / ".github" / "workflows").glob("*.yml"):
+        for job in workflows(ws.foundation)[path.name]["jobs"].values():
+            for step in _steps_using(job, "aws-actions/configure-aws-credentials"):
+                assert set(step["with"]) <= {"role-to-assume", "role-session-name", "role-duration-seconds", "aws-region"}
+
+
+@pytest.mark.parametrize(("preset", "backend"), CASES, ids=IDS)
+def test_stacks_deploy_one_after_another_production_last_each_behind_its_environment(preset, backend, workspace_root):
+    ws = workspace(workspace_root, preset, backend)
+    stacks = checks.stacks(ws.foundation)
+    envs = list(checks.environments(ws.answers))
+    ordered = envs if preset == "production" else ["shared"]
+    assert sorted(ordered) == stacks
+    flows = workflows(ws.foundation)
+    deploy_jobs = {name: job for name, job in flows["deploy.yml"]["jobs"].items() if name != "test"}
+    assert list(deploy_jobs) == [f"deploy-{stack}" for stack in ordered], list(deploy_jobs)
+    previous = "test"
+    for stack, (name, job) in zip(ordered, deploy_jobs.items(), strict=True):
+        assert job["needs"] == previous, f"{name} needs {job['needs']}, expected {previous}: serial, in order"
+        assert job["environment"] == stack
+        previous = name
+        if backend == "local":
+            assert not _steps_using(job, "pulumi/actions"), "a local backend cannot be deployed from CI"
+            assert any("exit 1" in str(step.get("run", "")) and "::error" in str(step.get("run", ""))
+                       for step in job["steps"]), "the job must fail with a clear message"
+            continue
+        ci = _stack_ci(ws.foundation, stack)
+        assert ci["deployEnvironment"] == stack
+        (assume,) = _steps_using(job, "aws-actions/configure-aws-credentials")
+        assert assume["with"]["role-to-assume"].endswith(f":role/{ci['deployRoleName']}")
+        (up,) = _steps_using(job, "pulumi/actions")
+        assert up["with"]["command"] == "up"
+        _check_backend(up, backend, stack, ws)
+    assert deploy_jobs[f"deploy-{ordered[-1]}"]["environment"] == ordered[-1], "production deploys last"
+
+    preview = flows["pull-request.yml"]["jobs"]["preview"]
+    assert preview["needs"] == "test", "the program's own tests and ruff run first"
+    if backend == "local":
+        assert not _steps_using(preview, "pulumi/actions")
+        return
+    assert preview["strategy"]["matrix"]["stack"] == ordered
+    (assume,) = _steps_using(preview, "aws-actions/configure-aws-credentials")
+    for stack in ordered:
+        role = assume["with"]["role-to-assume"].replace("${{ matrix.stack }}", stack)
+        assert role.endswith(f":role/{_stack_ci(ws.foundation, stack)['previewRoleName']}"), role
+    (run,) = _steps_using(preview, "pulumi/actions")
+    assert run["with"]["command"] == "preview" and str(run["with"]["comment-on-pr"]).lower() == "true"
+    _check_backend(run, backend, "${{ matrix.stack }}", ws)
+
+
+def _check_backend(step: dict, backend: str, stack: str, ws: checks.Workspace) -> None:
+    """The backend the workspace chose: S3 by URL, Pulumi Cloud by token (and organization)."""
+    env = step.get("env") or {}
+    with_ = step["with"]
+    state = ws.answers["state"]
+    if backend in ("s3", "passphrase"):
+        assert with_["cloud-url"] == state["backend"], with_
+        assert "PULUMI_ACCESS_TOKEN" not in env
+    else:
+        assert "cloud-url" not in with_
+        assert env["PULUMI_ACCESS_TOKEN"] == "${{ secrets.PULUMI_ACCESS_TOKEN }}"
+    expected_stack = f"acme-platform/{stack}" if backend == "cloud-org" else stack
+    assert with_["stack-name"] == expected_stack
+    if state["secrets_provider"] == "passphrase":
+        assert env["PULUMI_CONFIG_PASSPHRASE"] == "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}"
+    else:
+        assert "PULUMI_CONFIG_PASSPHRASE" not in env
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_the_ci_roles_trust_only_the_foundation_repository_with_exact_conditions(preset, workspace_root):
+    ws = workspace(workspace_root, preset, "s3")
+    repository = f"{GIT_BASE.removeprefix('https://github.com/')}/{ws.name}-foundation"
+    stacks = list(checks.environments(ws.answers)) if preset == "production" else ["shared"]
+    problems = []
+    for number, stack in enumerate(stacks):
+        run = ws.runs[stack]
+        ci = _stack_ci(ws.foundation, stack)
+        assert ci["githubRepository"] == repository
+        roles = {r["inputs"]["name"]: r for r in run.of_type("aws:iam/role:Role")
+                 if GITHUB_HOST in str(r["inputs"].get("assumeRolePolicy"))}
+        expected = {
+            ci["deployRoleName"]: f"repo:{repository}:environment:{stack}",
+            ci["previewRoleName"]: f"repo:{repository}:pull_request",
+        }
+        if set(roles) != set(expected):
+            problems.append(f"stack `{stack}`: GitHub-trusted roles {sorted(roles)}, expected {sorted(expected)}")
+            continue
+        for name, role in roles.items():
+            (statement,) = json.loads(role["inputs"]["assumeRolePolicy"])["Statement"]
+            wanted = {"StringEquals": {f"{GITHUB_HOST}:aud": "sts.amazonaws.com", f"{GITHUB_HOST}:sub": expected[name]}}
+            if statement.get("Condition") != wanted or statement.get("Action") != "sts:AssumeRoleWithWebIdentity":
+                problems.append(f"stack `{stack}` role `{name}`: {statement}, expected {wanted}")
+            if statement["Principal"] != {"Federated": f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{GITHUB_HOST}"}:
+                problems.append(f"stack `{stack}` role `{name}`: principal {statement['Principal']}")
+        providers = run.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+        if len(providers) != (1 if number == 0 else 0):
+            problems.append(f"stack `{stack}`: {len(providers)} GitHub OIDC provider(s); only the first stack makes one")
+        for provider in providers:
+            if provider["inputs"]["url"] != f"https://{GITHUB_HOST}" or provider["inputs"]["clientIdLists"] != [
+                "sts.amazonaws.com"
+            ]:
+                problems.append(f"stack `{stack}`: provider {provider['inputs']}")
+    assert not problems, "\n".join(problems)
+    checks.managed_policies_exist(ws.runs)
+    checks.iam_policies_pass_parliament(ws.runs)
+
+
+def test_a_foundation_outside_github_gets_no_ci_role(workspace_root):
+    root = workspace_root("cigitlab")
+    ws = checks.new_workspace(root, "cigl", "--git-base", "https://gitlab.com/acme", "--api-cidrs", API_CIDRS)
+    (stack,) = checks.stacks(ws.foundation)
+    assert _stack_ci(ws.foundation, stack)["githubRepository"] == ""
+    run = ws.runs[stack]
+    assert not [r for r in run.of_type("aws:iam/role:Role") if GITHUB_HOST in str(r["inputs"].get("assumeRolePolicy"))]
+    assert not run.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+    assert run.outputs["ciRoleArns"]["value"] is None
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_the_generated_foundation_passes_ruff(preset, workspace_root):
+    ws = workspace(workspace_root, preset, "s3")
+    assert (ws.foundation / "pyproject.toml").is_file()
+    pins = (ws.foundation / "requirements-dev.txt").read_text(encoding="utf-8")
+    version = checks.run([ruff(), "--version"]).stdout.split()[-1]
+    assert f"ruff=={version}\n" in pins, f"requirements-dev.txt does not pin the ruff the suite runs ({version})"
+    for command in (["check", "--no-cache", "."], ["format", "--no-cache", "--check", "."]):
+        done = checks.run([ruff(), *command], cwd=ws.foundation)
+        assert done.returncode == 0, f"ruff {' '.join(command)}:\n{done.stdout}\n{done.stderr}"
+
+
+def test_the_gitops_build_step_builds_every_overlay_and_app_of_apps(workspace_root, tmp_path):
+    root = workspace_root("cibuild")
+    ws = checks.new_workspace(root, "cib", "--envs", "dev,prod", "--services", "api,web", "--api-cidrs", API_CIDRS)
+    (job,) = [workflows(ws.gitops)["validate.yml"]["jobs"]["manifests"]]
+    (step,) = [s for s in job["steps"] if str(s.get("name", "")).startswith("kustomize build")]
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    (shim / "kustomize").write_text(f'#!/bin/sh\n[ "$1" = build ] && shift\nexec "{checks.kubectl()}" kustomize "$@"\n')
+    (shim / "kustomize").chmod(0o755)
+    out = tmp_path / "runner"
+    out.mkdir()
+    env = {**os.environ, "PATH": f"{shim}:{os.environ['PATH']}", "RUNNER_TEMP": str(out)}
+    done = subprocess.run(["bash", "-c", step["run"]], cwd=ws.gitops, env=env, capture_output=True, text=True,
+                          timeout=600, check=False)
+    assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
+    built = sorted(p.name for p in (out / "built").glob("*.yaml"))
+    expected = sorted(f"services_{s}_overlays_{e}.yaml" for s in ("api", "web") for e in ("dev", "prod")) + [
+        "apps_dev.yaml", "apps_prod.yaml"]
+    assert built == sorted(expected), built
+    objects = [doc for p in (out / "built").glob("*.yaml") for doc in yaml.safe_load_all(p.read_text()) if doc]
+    checks.validate_objects(objects)
+
+    # A broken overlay fails the step, naming it.
+    (ws.gitops / "services" / "api" / "overlays" / "dev" / "kustomization.yaml").write_text("resources: [missing.yaml]\n")
+    done = subprocess.run(["bash", "-c", step["run"]], cwd=ws.gitops, env=env, capture_output=True, text=True,
+                          timeout=600, check=False)
+    assert done.returncode != 0 and "::error file=services/api/overlays/dev/kustomization.yaml" in done.stdout
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_add_env_and_remove_env_change_the_stacks_of_the_foundation_workflows(preset, workspace_root):
+    name = f"cigrow{preset[0]}"
+    ws = checks.new_workspace(workspace_root(name), name, "--preset", preset, "--envs", "dev", "--git-base", GIT_BASE,
+                              "--api-cidrs", API_CIDRS, "--backend", "s3://acme-pulumi-state")
+
+    def stacks_in_workflows() -> tuple[list[str], list[str]]:
+        flows = workflows(ws.foundation)
+        deploy = [job["environment"] for n, job in flows["deploy.yml"]["jobs"].items() if n != "test"]
+        return deploy, flows["pull-request.yml"]["jobs"]["preview"]["strategy"]["matrix"]["stack"]
+
+    expected = (lambda envs: (envs, envs)) if preset == "production" else (lambda envs: (["shared"], ["shared"]))
+    assert stacks_in_workflows() == expected(["dev"])
+    ws.strata("add", "env", "qa", "-C", ws.gitops, "--commit")
+    assert stacks_in_workflows() == expected(["dev", "qa"])
+    ws.strata("add", "env", "prod", "-C", ws.gitops, "--commit")
+    assert stacks_in_workflows() == expected(["dev", "qa", "prod"])
+    ws.strata("remove", "env", "qa", "-C", ws.gitops, "--commit")
+    assert stacks_in_workflows() == expected(["dev", "prod"])
+    done = checks.run([actionlint(), "-no-color", *sorted((ws.foundation / ".github" / "workflows").glob("*.yml"))])
+    assert done.returncode == 0, done.stdout
+    if preset == "production":
+        # Exactly one stack of the account creates GitHub's OIDC provider: the first.
+        modes = {s: _stack_ci(ws.foundation, s)["oidcProvider"] for s in ("dev", "prod")}
+        assert modes == {"dev": "create", "prod": "existing"}
