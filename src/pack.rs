@@ -104,11 +104,7 @@ fn collect(dir: &'static Dir<'static>, root: &std::path::Path, out: &mut Vec<Tem
     for entry in dir.entries() {
         match entry {
             DirEntry::Dir(sub) => {
-                if sub
-                    .path()
-                    .file_name()
-                    .is_some_and(|name| name == "__pycache__" || name == ".pytest_cache")
-                {
+                if is_tool_cache(sub) {
                     continue;
                 }
                 collect(sub, root, out);
@@ -129,6 +125,26 @@ fn collect(dir: &'static Dir<'static>, root: &std::path::Path, out: &mut Vec<Tem
             }
         }
     }
+}
+
+/// Whether `dir` is a cache a tool left in the source tree (Python bytecode, pytest, ruff,
+/// mypy, node): `include_dir!` embeds whatever is on disk at build time, and such a directory
+/// must never reach a generated repo. Tools that follow the cache-directory convention mark
+/// theirs with a `CACHEDIR.TAG`.
+fn is_tool_cache(dir: &Dir<'_>) -> bool {
+    const CACHES: [&str; 6] = [
+        "__pycache__",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".mypy_cache",
+        "node_modules",
+        ".venv",
+    ];
+    dir.path()
+        .file_name()
+        .and_then(|name| name.to_str())
+        .is_some_and(|name| CACHES.contains(&name))
+        || dir.get_file(dir.path().join("CACHEDIR.TAG")).is_some()
 }
 
 /// The names of every pack, sorted.
@@ -283,5 +299,41 @@ mod tests {
         assert!(preset_names().contains(&"production"));
         let err = check_pack("pulumi-pyton").unwrap_err();
         assert!(err.hint.unwrap().contains("did you mean `pulumi-python`"));
+    }
+
+    /// `include_dir!` embeds whatever is on disk when the binary is built: a cache a linter left
+    /// under `templates/` would ship in every generated repo. Every file strata can render must
+    /// be one git tracks.
+    #[test]
+    fn only_tracked_files_are_embedded() {
+        fn walk(dir: &'static Dir<'static>, prefix: &str, out: &mut Vec<String>) {
+            for entry in dir.entries() {
+                match entry {
+                    DirEntry::Dir(sub) if !is_tool_cache(sub) => walk(sub, prefix, out),
+                    DirEntry::Dir(_) => {}
+                    DirEntry::File(file) if file.path().extension().is_some_and(|e| e == "pyc") => {
+                    }
+                    DirEntry::File(file) => {
+                        out.push(format!("{prefix}/{}", file.path().display()));
+                    }
+                }
+            }
+        }
+        let mut embedded = Vec::new();
+        walk(&TEMPLATES, "templates", &mut embedded);
+        walk(&PRESETS, "presets", &mut embedded);
+        assert!(embedded.len() > 50, "the walk found the templates");
+
+        let repo = git2::Repository::open(env!("CARGO_MANIFEST_DIR"))
+            .expect("the tests run in a git checkout of strata");
+        let index = repo.index().expect("the checkout's index");
+        let untracked: Vec<&String> = embedded
+            .iter()
+            .filter(|path| index.get_path(std::path::Path::new(path), 0).is_none())
+            .collect();
+        assert!(
+            untracked.is_empty(),
+            "embedded but not tracked by git (delete them, or `git add` them): {untracked:?}"
+        );
     }
 }
