@@ -369,7 +369,7 @@ pub fn transact(
     match result {
         Ok(()) => {
             if fault().as_deref() == Some("count-steps") {
-                eprintln!("strata: {} steps (STRATA_FAULT)", interrupt::steps());
+                crate::status!("strata: {} steps (STRATA_FAULT)", interrupt::steps());
             }
             Ok(())
         }
@@ -464,7 +464,9 @@ fn run(
         .try_for_each(|change| interrupt::step(|| crate::journal::remove(&change.root)));
     interrupt::set_active(None);
     removed.or_else(|err| {
-        eprintln!("warning: the change is made, but its journal could not be deleted: {err:#}");
+        crate::status!(
+            "warning: the change is made, but its journal could not be deleted: {err:#}"
+        );
         Ok(())
     })
 }

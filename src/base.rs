@@ -155,7 +155,7 @@ pub fn record_plan(
             })
             .collect();
         if let Err(err) = record(root, &updates) {
-            eprintln!(
+            crate::status!(
                 "warning: {repo}: could not record the merge bases of `strata upgrade`: {err:#}"
             );
         }

@@ -54,7 +54,7 @@ fn wait_forever() -> ! {
 pub fn step<T>(f: impl FnOnce() -> T) -> T {
     let number = STEPS.fetch_add(1, Ordering::SeqCst);
     if pause_at() == Some(number) {
-        eprintln!("strata: paused before step {number} (STRATA_FAULT)");
+        crate::status!("strata: paused before step {number} (STRATA_FAULT)");
         wait_forever();
     }
     if INTERRUPTED.load(Ordering::SeqCst) {
@@ -120,20 +120,20 @@ fn handle(signal: i32) -> ! {
     match &*guard {
         Some(Active::Change(roots)) => match crate::journal::recover(roots) {
             Ok(Some(recovery)) if recovery.completed => {
-                eprintln!("strata: interrupted ({name}) after the change was made in both repos; it is kept");
+                crate::status!("strata: interrupted ({name}) after the change was made in both repos; it is kept");
             }
-            Ok(_) => eprintln!(
+            Ok(_) => crate::status!(
                 "strata: interrupted ({name}); rolled back both repos to before this run"
             ),
-            Err(err) => eprintln!(
+            Err(err) => crate::status!(
                 "strata: interrupted ({name}); rolling back failed: {err:#}\nhint: the next strata command in this workspace will finish the rollback"
             ),
         },
         Some(Active::Staging(dir)) => {
             let _ = fs_err::remove_dir_all(dir);
-            eprintln!("strata: interrupted ({name}); nothing was written");
+            crate::status!("strata: interrupted ({name}); nothing was written");
         }
-        None => eprintln!("strata: interrupted ({name})"),
+        None => crate::status!("strata: interrupted ({name})"),
     }
     std::process::exit(128 + signal)
 }

@@ -18,14 +18,14 @@ fn main() -> ExitCode {
     };
     // Ctrl-C, SIGTERM and SIGHUP roll back a change in flight, then exit 130, 143 or 129.
     if let Err(err) = strata::interrupt::install() {
-        eprintln!("warning: cannot handle interrupts: {err}");
+        strata::status!("warning: cannot handle interrupts: {err}");
     }
     match strata::commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         // A reader that went away (`strata list | head -1`) is not an error worth a word.
         Err(err) if strata::output::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("{}", strata::error::render(&err));
+            strata::status!("{}", strata::error::render(&err));
             ExitCode::from(u8::try_from(strata::error::exit_code(&err)).unwrap_or(1))
         }
     }

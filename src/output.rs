@@ -3,7 +3,8 @@
 //!
 //! `println!` panics when stdout is gone. Commands print results with [`outln!`] and [`out!`]
 //! instead, which return the `io::Error`; `main` ends quietly on a broken pipe (exit 0, as
-//! ripgrep does). Status lines still go to stderr with `eprintln!`.
+//! ripgrep does). Status lines and errors go to stderr with [`status!`], which drops a write
+//! that fails: `eprintln!` would panic on a closed stderr, possibly in the middle of a change.
 
 use std::fmt;
 use std::io::{self, Write as _};
@@ -34,6 +35,22 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
 macro_rules! outln {
     ($($arg:tt)*) => {
         $crate::output::line(format_args!($($arg)*))
+    };
+}
+
+/// Writes formatted text and a line feed to stderr, ignoring a stderr that is gone.
+pub fn status_line(args: fmt::Arguments<'_>) {
+    let mut stderr = io::stderr().lock();
+    let _ = stderr
+        .write_fmt(args)
+        .and_then(|()| stderr.write_all(b"\n"));
+}
+
+/// `eprintln!` that never panics: a status line is not worth a crash when stderr is closed.
+#[macro_export]
+macro_rules! status {
+    ($($arg:tt)*) => {
+        $crate::output::status_line(format_args!($($arg)*))
     };
 }
 
@@ -74,12 +91,12 @@ pub fn suggestions(suggestions: &[crate::plan::Suggestion]) -> io::Result<()> {
         ))?;
         text(format_args!("{}", s.diff))?;
     }
-    eprintln!(
+    crate::status!(
         "warning: {} file(s) you edited were not rewritten, but their template changed; apply the suggestions printed above, or they may not work with the rest of the upgrade:",
         suggestions.len()
     );
     for s in suggestions {
-        eprintln!("  - {} `{}`", s.repo, s.path);
+        crate::status!("  - {} `{}`", s.repo, s.path);
     }
     Ok(())
 }
@@ -92,7 +109,7 @@ pub fn outcome(outcome: &crate::edit::Outcome, json: bool) -> io::Result<()> {
     }
     let shown = outcome.to_string();
     if !shown.is_empty() {
-        eprintln!("{shown}");
+        crate::status!("{shown}");
     }
     Ok(())
 }

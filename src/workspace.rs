@@ -219,7 +219,7 @@ impl Workspace {
     pub fn note_lock_upgrades(&self) {
         for (repo, lock) in &self.locks {
             if lock.format < lock::FORMAT {
-                eprintln!(
+                crate::status!(
                     "note: {repo}: `strata.lock` moves from format {} to {}",
                     lock.format,
                     lock::FORMAT

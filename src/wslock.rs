@@ -70,7 +70,7 @@ fn lock_dir(dir: &Path, said: &mut bool) -> Result<File> {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
             if !*said {
-                eprintln!("{WAITING}");
+                crate::status!("{WAITING}");
                 *said = true;
             }
             file.lock()
@@ -97,7 +97,7 @@ pub fn lock(dir: &Path) -> Result<WorkspaceLock> {
         files.push(lock_dir(root, &mut said)?);
     }
     if let Some(recovery) = crate::journal::recover(&roots)? {
-        eprintln!("strata: {recovery}");
+        crate::status!("strata: {recovery}");
     }
     Ok(WorkspaceLock { _files: files })
 }

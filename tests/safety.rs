@@ -739,6 +739,42 @@ fn a_closed_stdout_ends_quietly_issue_9() {
     with_closed_stdout(&["add", "env", "qa", "--dry-run"], &foundation);
 }
 
+/// Runs strata with its stderr on `/dev/full`, where every write fails.
+fn with_failing_stderr(args: &[&str], dir: &Path) -> Option<i32> {
+    let full = fs_err::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap()
+        .into_parts()
+        .0;
+    let out = StdCommand::new(env!("CARGO_BIN_EXE_strata"))
+        .args(args)
+        .arg("-C")
+        .arg(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .stderr(Stdio::from(full))
+        .output()
+        .unwrap();
+    out.status.code()
+}
+
+#[test]
+fn a_stderr_that_cannot_be_written_changes_no_exit_code() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (foundation, gitops) = new_workspace(tmp.path(), &[]);
+    // An error message that cannot be printed still ends with the error's exit code, not a
+    // panic's 101; a change whose status lines cannot be printed is still made.
+    assert_eq!(
+        with_failing_stderr(&["add", "service", "Bad_Name"], &foundation),
+        Some(2)
+    );
+    assert_eq!(
+        with_failing_stderr(&["add", "service", "web"], &foundation),
+        Some(0)
+    );
+    assert!(gitops.join("services/web/base/deployment.yaml").exists());
+}
+
 #[test]
 fn names_yaml_misreads_and_config_keys_strata_sets_are_bad_input_issue_9() {
     let tmp = assert_fs::TempDir::new().unwrap();

@@ -38,7 +38,7 @@ pub fn run(args: &MigrateArgs) -> Result<()> {
     let outcome = edit::run(workspace, edit, gitops, &Options::from_args(&args.change))?;
     crate::output::outcome(&outcome, args.change.json)?;
     if !args.change.dry_run {
-        eprintln!(
+        crate::status!(
             "wrote the plan to the foundation's `{}` (and `{}`): follow its four phases",
             document::PLAN_FILE,
             document::SCRIPT_FILE

@@ -39,7 +39,7 @@ pub fn run(args: &NewArgs) -> Result<()> {
     match edit::create(creation, mode)? {
         edit::Outcome::Written { repos } => {
             for summary in repos {
-                eprintln!(
+                crate::status!(
                     "created {} ({} files{})",
                     args.out
                         .join(summary.repo.dir_name(&answers.project))
@@ -53,7 +53,7 @@ pub fn run(args: &NewArgs) -> Result<()> {
                 );
             }
             let foundation = args.out.join(Repo::Foundation.dir_name(&answers.project));
-            eprintln!(
+            crate::status!(
                 "next: read {}/README.md, then `pulumi preview`",
                 foundation.display()
             );
