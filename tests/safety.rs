@@ -497,6 +497,13 @@ fn autocrlf_and_eol_attributes_give_no_false_conflicts_issue_9() {
     for repo in [&foundation, &gitops] {
         assert_eq!(git(repo, &["status", "--porcelain"]), "", "{repo:?}");
     }
+    // `check` compares files as git stores them, as the plan does: CRLF is no drift.
+    strata()
+        .args(["check", "-C"])
+        .arg(&foundation)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("drift").not());
     strata()
         .args(["remove", "service", "api", "--commit", "-C"])
         .arg(&gitops)

@@ -480,23 +480,11 @@ fn drift(workspace: &Workspace, texts: &BTreeMap<String, String>) -> Vec<Finding
                 _ => fs_err::read(root.join(path)).ok(),
             }
         };
-        let results: Vec<Option<Finding>> = parallel_map(&owned, |(path, recorded)| {
-            let path = path.as_str();
-            let Some(bytes) = bytes_of(path) else {
-                return Some(
-                    Finding::new(
-                        "drift.owned-file",
-                        &source,
-                        format!("`{path}`, which strata owns, is gone"),
-                    )
-                    .row(Row::ContinuousDelivery)
-                    .at(path, None)
-                    .fix(format!(
-                        "restore it: `git -C {} checkout -- {path}`",
-                        root.display()
-                    )),
-                );
-            };
+        // A file read with a CR is compared as git stores it (`core.autocrlf`, `eol=crlf`):
+        // converting needs the repo's attributes, which are not shared across threads, so such
+        // files (rare) are judged after the parallel pass.
+        let line_endings = &workspace.line_endings[&repo];
+        let judge = |path: &str, recorded: &String, bytes: Vec<u8>| -> Option<Finding> {
             if let (Some(units), Some(containers)) = (lock.units.get(path), templates.shared(path))
             {
                 let changed: Vec<String> = match crate::merge::units_of(&bytes, containers) {
@@ -536,8 +524,33 @@ fn drift(workspace: &Workspace, texts: &BTreeMap<String, String>) -> Vec<Finding
                     root.display()
                 ))
             })
-        });
-        findings.extend(results.into_iter().flatten());
+        };
+        let gone = |path: &str| -> Finding {
+            Finding::new(
+                "drift.owned-file",
+                &source,
+                format!("`{path}`, which strata owns, is gone"),
+            )
+            .row(Row::ContinuousDelivery)
+            .at(path, None)
+            .fix(format!(
+                "restore it: `git -C {} checkout -- {path}`",
+                root.display()
+            ))
+        };
+        let results: Vec<Result<Option<Finding>, Vec<u8>>> =
+            parallel_map(&owned, |(path, recorded)| match bytes_of(path) {
+                None => Ok(Some(gone(path))),
+                Some(bytes) if bytes.contains(&b'\r') => Err(bytes),
+                Some(bytes) => Ok(judge(path, recorded, bytes)),
+            });
+        for ((path, recorded), result) in owned.iter().zip(results) {
+            let finding = match result {
+                Ok(finding) => finding,
+                Err(bytes) => judge(path, recorded, line_endings.to_git(path, bytes)),
+            };
+            findings.extend(finding);
+        }
     }
     findings
 }
