@@ -502,14 +502,7 @@ pub fn staging_dir(out: &Path, project: &str) -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// Moves staged repos into place; on failure, moves back what was already moved. An
-/// interrupt waits until both moves are done or undone.
-pub fn move_into_place(moves: &[(PathBuf, PathBuf)]) -> Result<()> {
-    let result = interrupt::step(|| move_all(moves));
-    interrupt::set_active(None);
-    result
-}
-
+/// Moves staged repos into place; on failure, moves back what was already moved.
 fn move_all(moves: &[(PathBuf, PathBuf)]) -> Result<()> {
     let mut done: Vec<&(PathBuf, PathBuf)> = Vec::new();
     for pair in moves {
@@ -554,15 +547,18 @@ pub fn create(
                 .new
                 .as_deref()
                 .context("a new workspace holds only files to create")?;
-            journal.write_new(&root.join(&change.path), bytes)?;
+            interrupt::step(|| journal.write_new(&root.join(&change.path), bytes))?;
             committed.push((&change.path, bytes));
         }
         if let Some(message) = message {
             maybe_fail(&format!("commit:{repo}"))?;
-            git::init_and_commit(root, &committed, &message(repo))?;
-            let git = git2::Repository::open(root)?;
-            let head = git.head()?.peel_to_commit()?.id();
-            git.reference(crate::base::REF, head, true, "strata: record the render")?;
+            interrupt::step(|| -> Result<()> {
+                git::init_and_commit(root, &committed, &message(repo))?;
+                let git = git2::Repository::open(root)?;
+                let head = git.head()?.peel_to_commit()?.id();
+                git.reference(crate::base::REF, head, true, "strata: record the render")?;
+                Ok(())
+            })?;
         }
         Ok(())
     };
@@ -583,13 +579,19 @@ pub fn create(
             .map(|h| h.join().expect("writing a repo does not panic"))
             .collect()
     });
-    let result = results.into_iter().collect::<Result<()>>().and_then(|()| {
-        let moves: Vec<_> = staged
-            .iter()
-            .map(|(repo, from)| (from.clone(), targets[repo].clone()))
-            .collect();
-        move_into_place(&moves)
+    let moves: Vec<_> = staged
+        .iter()
+        .map(|(repo, from)| (from.clone(), targets[repo].clone()))
+        .collect();
+    // Moving into place (or, on a failure, undoing the moves) and removing the staging
+    // directory run with the interrupt handler held off; after them nothing is in flight.
+    let result = interrupt::exclusive(None, || {
+        let result = results
+            .into_iter()
+            .collect::<Result<()>>()
+            .and_then(|()| move_all(&moves));
+        let _ = fs::remove_dir_all(&staging);
+        result
     });
-    let _ = fs::remove_dir_all(&staging);
     result.context(crate::error::NOTHING_WRITTEN)
 }

@@ -1,10 +1,11 @@
 //! Interrupts: SIGINT, SIGTERM and SIGHUP roll a change back at once, then exit 130, 143 or 129.
 //!
 //! A thread waits for the signals. Every change to the disk runs as a [`step`] under one
-//! mutex, which also holds what is in flight ([`Active`]): the journaled repos of `add` or
-//! `remove`, or the staging directory of `new`. On a signal the thread takes the mutex (so the
-//! step under way finishes first, and no further step starts), undoes what is in flight from
-//! the on-disk journal (the same code as the next command's recovery), and exits.
+//! read-write lock, which also holds what is in flight ([`Active`]): the journaled repos of
+//! `add` or `remove`, or the staging directory of `new`. Steps share the lock (the two writer
+//! threads of `new` run theirs at once); on a signal the thread takes it alone, so every step
+//! under way finishes first and no further step starts, undoes what is in flight from the
+//! on-disk journal (the same code as the next command's recovery), and exits.
 //!
 //! For tests, `STRATA_FAULT=pause-at:N` stops the process just before step `N` (counting from
 //! 0) and prints `strata: paused before step N` on stderr, so that a test can kill it there;
@@ -13,7 +14,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::{OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::repo::Repo;
 
@@ -26,13 +27,21 @@ pub enum Active {
     Staging(PathBuf),
 }
 
-static ACTIVE: Mutex<Option<Active>> = Mutex::new(None);
+static ACTIVE: RwLock<Option<Active>> = RwLock::new(None);
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 static STEPS: AtomicUsize = AtomicUsize::new(0);
 
-fn active() -> MutexGuard<'static, Option<Active>> {
+/// The lock alone: to change what is in flight, or to undo it.
+fn active() -> RwLockWriteGuard<'static, Option<Active>> {
     ACTIVE
-        .lock()
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The lock shared with other steps: what a step holds while it runs.
+fn shared() -> RwLockReadGuard<'static, Option<Active>> {
+    ACTIVE
+        .read()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
@@ -60,7 +69,7 @@ pub fn step<T>(f: impl FnOnce() -> T) -> T {
     if INTERRUPTED.load(Ordering::SeqCst) {
         wait_forever();
     }
-    let guard = active();
+    let guard = shared();
     if INTERRUPTED.load(Ordering::SeqCst) {
         drop(guard);
         wait_forever();

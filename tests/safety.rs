@@ -255,6 +255,51 @@ fn sigint_at_any_step_of_add_env_rolls_back_at_once_and_exits_130_issue_9() {
     kills_and_interrupts_leave_both_repos_before_or_after("INT");
 }
 
+/// `strata new` interrupted at steps spread over its file writes and commits (one of its two
+/// writer threads paused there, the other still writing): it exits 130 and leaves nothing, no
+/// repo and no staging directory. The handler waits for the step under way in the other
+/// thread, and no step starts after it.
+#[test]
+fn sigint_during_new_leaves_nothing() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let services = service_list(40);
+    for step in [0usize, 40, 300, 500] {
+        let out = tmp.path().join(format!("step-{step}"));
+        fs_err::create_dir(&out).unwrap();
+        let mut child = StdCommand::new(env!("CARGO_BIN_EXE_strata"))
+            .args(["new", "acme", "--services", &services, "--out"])
+            .arg(&out)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("STRATA_FAULT", format!("pause-at:{step}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut text = String::new();
+        while stderr.read_line(&mut text).unwrap() > 0 {
+            if text.contains("paused before step") {
+                break;
+            }
+        }
+        assert!(text.contains("paused before step"), "step {step}: {text}");
+        let status = StdCommand::new("kill")
+            .args(["-s", "INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+        let code = child.wait().unwrap().code();
+        assert_eq!(code, Some(130), "step {step}: {text}");
+        assert!(text.contains("nothing was written"), "step {step}: {text}");
+        let left: Vec<String> = fs_err::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(left.is_empty(), "step {step} left {left:?}: {text}");
+    }
+}
+
 #[test]
 fn six_concurrent_add_service_commits_wait_for_each_other_issue_9() {
     let tmp = assert_fs::TempDir::new().unwrap();
