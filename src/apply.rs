@@ -349,7 +349,9 @@ pub fn transact(
                 Err(err) => return Err(err).context("reading the git index"),
             });
             for log in ["logs/HEAD".to_string(), format!("logs/{}", c.head.branch)] {
-                let size = fs::metadata(git_dir.join(&log)).ok().map(|m| m.len());
+                let size = fs::metadata(git::git_file(&git_dir, &log))
+                    .ok()
+                    .map(|m| m.len());
                 journal.logs.push((log, size));
             }
         }

@@ -428,6 +428,22 @@ pub fn git_dir(root: &Path) -> Option<std::path::PathBuf> {
     (workdir == root.canonicalize().ok()?).then(|| repo.path().to_path_buf())
 }
 
+/// The path of a file of git's own, named relative to a git directory (`index`, `logs/HEAD`,
+/// `refs/heads/main`, `logs/refs/heads/main`). In a linked work tree (`git worktree add`) the
+/// git directory holds only what is the work tree's own (HEAD, the index, HEAD's reflog); refs
+/// and their reflogs live in the main repo's, which the `commondir` file names.
+pub fn git_file(git_dir: &Path, name: &str) -> std::path::PathBuf {
+    let shared = name.starts_with("refs/") || name.starts_with("logs/refs/");
+    if shared {
+        if let Ok(common) = fs_err::read_to_string(git_dir.join("commondir")) {
+            return git_dir
+                .join(common.trim_end_matches(['\n', '\r']))
+                .join(name);
+        }
+    }
+    git_dir.join(name)
+}
+
 /// Checks that strata may change the repo at `root` at all, and commit to it with `commit`:
 /// the reason it may not, when it may not (exit code 2).
 ///
@@ -511,7 +527,7 @@ pub fn preflight(root: &Path, commit: bool) -> Result<(), crate::problem::Proble
     let mut locks = vec![repo.path().join("index.lock")];
     if let Ok(head) = repo.find_reference("HEAD") {
         if let Some(target) = head.symbolic_target().ok().flatten() {
-            locks.push(repo.path().join(format!("{target}.lock")));
+            locks.push(git_file(repo.path(), &format!("{target}.lock")));
         }
     }
     for lock in locks {
@@ -828,7 +844,7 @@ pub fn move_branch(root: &Path, head: &HeadState, commit: &str, message: &str) -
                 .with_context(|| format!("creating `{}`", head.branch))?;
         }
     }
-    let ref_file = repo.path().join(&head.branch);
+    let ref_file = git_file(repo.path(), &head.branch);
     if let Ok(file) = fs_err::File::open(&ref_file) {
         file.sync_all()?;
     }

@@ -409,7 +409,7 @@ fn rollback(root: &Path, journal: &Journal) -> Result<Vec<String>> {
     let git_dir = git::git_dir(root);
     if let (Some(head), Some(commit), Some(git_dir)) = (&journal.head, &journal.commit, &git_dir) {
         // A branch update stopped midway leaves libgit2's lock file.
-        let _ = fs::remove_file(git_dir.join(format!("{}.lock", head.branch)));
+        let _ = fs::remove_file(git::git_file(git_dir, &format!("{}.lock", head.branch)));
         if let Some(warning) = git::reset_branch(
             root,
             head,
@@ -432,7 +432,7 @@ fn rollback(root: &Path, journal: &Journal) -> Result<Vec<String>> {
     }
     if let Some(git_dir) = &git_dir {
         for (log, size) in &journal.logs {
-            let target = git_dir.join(log);
+            let target = git::git_file(git_dir, log);
             match size {
                 Some(size) => {
                     if fs::metadata(&target).is_ok_and(|m| m.len() > *size) {

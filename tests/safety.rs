@@ -397,6 +397,53 @@ fn a_failed_commit_restores_head_index_and_files_of_both_repos_issue_9() {
     assert_eq!(workspace_state(tmp.path()), before);
 }
 
+/// A gitops repo checked out as a linked work tree (`git worktree add`): its refs live in the
+/// main repo's git directory. `--commit` moves the work tree's branch, and a failed commit
+/// puts it back.
+#[test]
+fn commit_works_in_a_linked_worktree() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (_, gitops) = new_workspace(tmp.path(), &[]);
+    let linked = tmp.path().join("gitops-feature");
+    git(
+        &gitops,
+        &[
+            "worktree",
+            "add",
+            "-q",
+            "-b",
+            "feature",
+            linked.to_str().unwrap(),
+        ],
+    );
+    assert!(linked.join("strata.toml").is_file());
+    let main_before = git(&gitops, &["rev-parse", "main"]);
+
+    let before = repo_state(&linked);
+    strata()
+        .env("STRATA_FAULT", "commit:gitops")
+        .args(["add", "service", "billing", "--commit", "-C"])
+        .arg(&linked)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("rolled back"));
+    assert_eq!(repo_state(&linked), before, "the failed commit is undone");
+
+    strata()
+        .args(["add", "service", "billing", "--commit", "-C"])
+        .arg(&linked)
+        .assert()
+        .success();
+    assert!(git(&linked, &["log", "-1", "--format=%s"]).contains("billing"));
+    assert_eq!(git(&linked, &["status", "--porcelain"]), "");
+    assert_eq!(
+        git(&gitops, &["rev-parse", "main"]),
+        main_before,
+        "main untouched"
+    );
+    assert!(!gitops.join("services/billing").exists());
+}
+
 fn refuses_with_exit_2(dir: &Path, args: &[&str], needle: &str) {
     let before = workspace_state(dir.parent().unwrap());
     strata()
