@@ -130,7 +130,8 @@ pub struct ChangeArgs {
     /// Overwrite or delete files that were edited since strata wrote them.
     #[arg(long)]
     pub force: bool,
-    /// Proceed even when files strata must touch have uncommitted changes.
+    /// Proceed even when files strata must touch have uncommitted changes (not with --commit,
+    /// which would commit them along).
     #[arg(long)]
     pub allow_dirty: bool,
     /// Print the outcome as JSON on stdout (files created, updated, deleted and kept per repo).

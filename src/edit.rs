@@ -298,8 +298,10 @@ pub fn run(
 
     refuse_conflicts(&plan, options)?;
     plan.force();
-    if !options.allow_dirty {
-        workspace.refuse_uncommitted(&plan)?;
+    // `--commit` commits whole files: with `--allow-dirty` it would commit the user's own
+    // uncommitted edits of a file strata changes too, so it refuses them either way.
+    if !options.allow_dirty || options.commit {
+        workspace.refuse_uncommitted(&plan, options.commit)?;
     }
 
     // The new locks are the old ones updated in place: the lock of a big workspace holds

@@ -240,8 +240,9 @@ impl Workspace {
     /// Refuses (exit 1) a plan that changes files with uncommitted changes, unless they hold
     /// exactly what strata last wrote (then they risk nobody's work). `strata.lock` is strata's
     /// own bookkeeping; `strata.toml` is strata's when it reads exactly as strata writes the
-    /// answers it holds.
-    pub fn refuse_uncommitted(&self, plan: &crate::plan::Plan) -> Result<()> {
+    /// answers it holds. With `commit`, `--allow-dirty` does not lift the refusal: a commit of
+    /// such a file would carry the user's edits in strata's commit.
+    pub fn refuse_uncommitted(&self, plan: &crate::plan::Plan, commit: bool) -> Result<()> {
         let mut dirty = Vec::new();
         let current_answers = std::cell::OnceCell::new();
         for repo in Repo::BOTH {
@@ -280,7 +281,12 @@ impl Workspace {
                 dirty.len()
             ),
             details: dirty,
-            hint: "commit or stash them first, or pass `--allow-dirty`".to_string(),
+            hint: if commit {
+                "commit or stash them first; `--commit` would commit your edits of them along with strata's (without `--commit`, `--allow-dirty` writes and leaves them uncommitted)"
+            } else {
+                "commit or stash them first, or pass `--allow-dirty`"
+            }
+            .to_string(),
         }
         .into())
     }

@@ -361,6 +361,16 @@ fn uncommitted_changes_in_a_file_strata_must_touch_are_refused_unless_allowed() 
         .stderr(predicate::str::contains("uncommitted changes"))
         .stderr(predicate::str::contains("strata.toml"));
     assert_eq!(fs_err::read_to_string(&stack).unwrap(), text);
+    // `--commit` would carry the user's edit in strata's commit: refused even when allowed.
+    strata()
+        .args(["add", "env", "qa", "--allow-dirty", "--commit", "-C"])
+        .arg(&foundation)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "`--commit` would commit your edits",
+        ));
+    assert_eq!(fs_err::read_to_string(&stack).unwrap(), text);
     strata()
         .args(["add", "env", "qa", "--allow-dirty", "-C"])
         .arg(&foundation)
