@@ -297,6 +297,10 @@ pub fn run(
     }
 
     refuse_conflicts(&plan, options)?;
+    output::edited_seed_deletions(
+        &plan::edited_seed_deletions(&plan, &workspace.locks),
+        options.mode == Mode::Write,
+    );
     plan.force();
     // `--commit` commits whole files: with `--allow-dirty` it would commit the user's own
     // uncommitted edits of a file strata changes too, so it refuses them either way.

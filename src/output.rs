@@ -101,6 +101,22 @@ pub fn suggestions(suggestions: &[crate::plan::Suggestion]) -> io::Result<()> {
     Ok(())
 }
 
+/// Names, on stderr, the seeds a removal deletes although their owner edited them: never
+/// silently, though git's history keeps them.
+pub fn edited_seed_deletions(changes: &[&crate::plan::Change], writing: bool) {
+    if changes.is_empty() {
+        return;
+    }
+    let verb = if writing { "deletes" } else { "would delete" };
+    crate::status!(
+        "note: this removal {verb} {} file(s) you edited (seeds, yours to tune, that belong to what is removed); git's history keeps them:",
+        changes.len()
+    );
+    for change in changes {
+        crate::status!("  - {} `{}`", change.repo, change.path);
+    }
+}
+
 /// Prints a command's outcome on stderr (status, not a result), or as JSON on stdout.
 pub fn outcome(outcome: &crate::edit::Outcome, json: bool) -> io::Result<()> {
     if json {

@@ -222,6 +222,21 @@ pub fn deletions(
     Ok(deletions)
 }
 
+/// The seeds a plan deletes that their owner edited since strata wrote them: they go with what
+/// they belong to (a removal never blocks on its owner's tuning), and the commands say so.
+pub fn edited_seed_deletions<'a>(plan: &'a Plan, locks: &BTreeMap<Repo, Lock>) -> Vec<&'a Change> {
+    plan.changes
+        .iter()
+        .filter(|c| c.seed && c.action == Action::Delete)
+        .filter(|c| {
+            let recorded = locks.get(&c.repo).and_then(|l| l.files.get(&c.path));
+            c.old
+                .as_deref()
+                .is_some_and(|old| recorded.is_none_or(|r| *r != hash(old)))
+        })
+        .collect()
+}
+
 /// A seed whose template changed since strata wrote it: the template's change, as a diff the
 /// owner may apply (seeds are never rewritten).
 pub struct Suggestion {

@@ -340,6 +340,24 @@ fn seed_files_are_never_rewritten() {
         .assert()
         .success();
     assert_eq!(fs_err::read_to_string(&seed).unwrap(), edited);
+
+    // Removing the service takes its seeds along, edited or not, and names the edited ones.
+    let patch = gitops.join("services/api/overlays/prod/patch-hpa.yaml");
+    let tuned = fs_err::read_to_string(&patch).unwrap() + "# tuned by the team\n";
+    fs_err::write(&patch, tuned).unwrap();
+    strata()
+        .args(["remove", "service", "api", "--allow-dirty", "-C"])
+        .arg(&foundation)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("2 file(s) you edited"))
+        .stderr(predicate::str::contains(
+            "gitops `services/api/overlays/dev/kustomization.yaml`",
+        ))
+        .stderr(predicate::str::contains(
+            "gitops `services/api/overlays/prod/patch-hpa.yaml`",
+        ));
+    assert!(!gitops.join("services/api").exists());
 }
 
 #[test]
