@@ -786,6 +786,12 @@ fn toml_problem(path: &str, text: &str, err: &toml::de::Error) -> Problem {
         "remove the key or fix its spelling; docs/answers-file.md lists every key"
     } else if message.contains("missing field") {
         "add the missing key; docs/answers-file.md lists every key"
+    } else if [" name `", "image `", "quantity `"]
+        .iter()
+        .any(|what| message.contains(what))
+    {
+        // A value the settings step refused (a `try_from` newtype), not a syntax error.
+        "change the value at that place (docs/errors.md lists the rules), or restore the file from git"
     } else {
         "fix the TOML syntax at that place, or restore the file from git"
     };

@@ -444,6 +444,14 @@ pub fn git_file(git_dir: &Path, name: &str) -> std::path::PathBuf {
     git_dir.join(name)
 }
 
+/// The work tree of the git repo that holds `dir` (or would hold it, for a directory not yet
+/// created: its nearest existing ancestor is asked), if any.
+pub fn enclosing_repo(dir: &Path) -> Option<std::path::PathBuf> {
+    let existing = dir.ancestors().find(|d| d.is_dir())?;
+    let repo = Repository::discover(existing).ok()?;
+    repo.workdir().map(Path::to_path_buf)
+}
+
 /// Checks that strata may change the repo at `root` at all, and commit to it with `commit`:
 /// the reason it may not, when it may not (exit code 2).
 ///

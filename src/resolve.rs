@@ -189,6 +189,19 @@ pub fn new_answers(args: &NewArgs) -> Result<Answers, Problems> {
             .map(|(_, d)| d.services.clone())
             .unwrap_or_default(),
     };
+    // Without git of their own, repos inside another git repo could never be changed again:
+    // every later command refuses a directory inside another repo (git::preflight).
+    if args.no_git {
+        if let Some(outer) = crate::git::enclosing_repo(&args.out) {
+            problems.push(
+                Problem::new(
+                    format!("`{}`", args.out.display()),
+                    format!("lies inside the git repo `{}`, and with `--no-git` the new repos would belong to it, which no later strata command accepts", outer.display()),
+                )
+                .hint("leave out `--no-git` (each repo then gets a git repo of its own), or choose an `--out` outside that repo"),
+            );
+        }
+    }
     if let Some(project) = &project {
         for repo in Repo::BOTH {
             let target = args.out.join(repo.dir_name(project.as_str()));

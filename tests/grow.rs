@@ -524,8 +524,18 @@ fn a_malformed_answers_file_gets_file_line_column_and_a_hint() {
             original.replace("region = \"eu-west-1\"", "region = \"mars-1\""),
             "region `mars-1`",
         ),
+        (
+            original.replacen("name = \"dev\"", "name = \"kube-x\"", 1),
+            "environment name `kube-x`: is reserved",
+        ),
     ];
     for (text, needle) in cases {
+        // A value refused is not a syntax error: the hint says which.
+        let hint = if needle.contains("is reserved") {
+            "hint: change the value at that place"
+        } else {
+            "hint:"
+        };
         fs_err::write(foundation.join("strata.toml"), &text).unwrap();
         fs_err::write(gitops.join("strata.toml"), &text).unwrap();
         strata()
@@ -534,7 +544,7 @@ fn a_malformed_answers_file_gets_file_line_column_and_a_hint() {
             .assert()
             .code(2)
             .stderr(predicate::str::contains(needle))
-            .stderr(predicate::str::contains("hint:"));
+            .stderr(predicate::str::contains(hint));
     }
 }
 

@@ -510,7 +510,22 @@ fn a_stale_index_lock_is_refused_issue_9() {
 fn a_repo_inside_another_repo_is_refused_issue_9() {
     let tmp = assert_fs::TempDir::new().unwrap();
     git(tmp.path(), &["init", "-q"]);
-    let (foundation, _) = new_workspace(tmp.path(), &["--no-git"]);
+    // `new --no-git` there would make repos no later command accepts: refused up front.
+    strata()
+        .args(["new", "acme", "--no-git", "--out"])
+        .arg(tmp.path().join("sub"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("lies inside the git repo"))
+        .stderr(predicate::str::contains("leave out `--no-git`"));
+    assert!(!tmp.path().join("sub").exists());
+    // A workspace moved into another repo afterwards.
+    let elsewhere = assert_fs::TempDir::new().unwrap();
+    new_workspace(elsewhere.path(), &["--no-git"]);
+    for repo in REPOS {
+        fs_err::rename(elsewhere.path().join(repo), tmp.path().join(repo)).unwrap();
+    }
+    let foundation = tmp.path().join("acme-foundation");
     for args in [
         &["add", "service", "billing"][..],
         &["add", "service", "billing", "--commit"][..],
