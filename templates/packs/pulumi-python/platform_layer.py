@@ -6,6 +6,10 @@ still fit the quota), a default-deny NetworkPolicy for ingress and egress, and
 one policy that allows DNS. The application teams' own NetworkPolicies (in the
 gitops repo) open what each service needs.
 
+For the whole cluster: a ValidatingAdmissionPolicy that keeps the ServiceMonitors of the
+application namespaces to their own namespace's services (the platform's Prometheus reads
+every namespace).
+
 The add-ons' namespaces enforce `baseline` (some charts, e.g. Argo CD's
 redis-ha, do not meet `restricted`) and warn/audit on `restricted`.
 
@@ -201,6 +205,81 @@ def create_shared_config(
     )
 
 
+SCRAPE_GUARD_NAME = "strata-application-scrape-guard"
+
+# What a ServiceMonitor in an application namespace may not ask of the platform's Prometheus
+# (which selects ServiceMonitors in every namespace). Each rule: (CEL expression, message).
+SCRAPE_GUARD_RULES = (
+    (
+        "!has(object.spec.namespaceSelector)"
+        " || ((!has(object.spec.namespaceSelector.any) || object.spec.namespaceSelector.any == false)"
+        " && (!has(object.spec.namespaceSelector.matchNames)"
+        " || object.spec.namespaceSelector.matchNames.all(n, n == request.namespace)))",
+        "a ServiceMonitor in an application namespace may select services of its own namespace only",
+    ),
+    (
+        "!has(object.spec.endpoints) || object.spec.endpoints.all(e, !has(e.bearerTokenFile)"
+        " && !(has(e.tlsConfig) && (has(e.tlsConfig.caFile) || has(e.tlsConfig.certFile)"
+        " || has(e.tlsConfig.keyFile))))",
+        "a ServiceMonitor in an application namespace may not read files of the Prometheus pod"
+        " (bearerTokenFile, tlsConfig caFile/certFile/keyFile); use secrets of its own namespace",
+    ),
+    (
+        "!has(object.spec.endpoints) || object.spec.endpoints.all(e,"
+        " !(has(e.honorLabels) && e.honorLabels == true) && !has(e.proxyUrl)"
+        " && (!has(e.relabelings) || e.relabelings.all(r, !has(r.targetLabel) || r.targetLabel != '__address__')))",
+        "a ServiceMonitor in an application namespace may not override the target labels (honorLabels),"
+        " scrape through a proxy, or rewrite the scraped address",
+    ),
+)
+
+
+def create_scrape_guard(opts: pulumi.ResourceOptions) -> k8s.admissionregistration.v1.ValidatingAdmissionPolicy:
+    """Keeps application teams' ServiceMonitors to their own namespace's services.
+
+    The platform's Prometheus reads ServiceMonitors from every namespace; without this policy
+    one in an application namespace could scrape another environment's services, read the
+    Prometheus pod's own token, or relabel other targets. Created whether monitoring is on or
+    not: it applies as soon as the ServiceMonitor kind exists.
+    """
+    admission = k8s.admissionregistration.v1
+    policy = admission.ValidatingAdmissionPolicy(
+        "scrape-guard",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=SCRAPE_GUARD_NAME),
+        spec=admission.ValidatingAdmissionPolicySpecArgs(
+            failure_policy="Fail",
+            match_constraints=admission.MatchResourcesArgs(
+                resource_rules=[
+                    admission.NamedRuleWithOperationsArgs(
+                        api_groups=["monitoring.coreos.com"],
+                        api_versions=["*"],
+                        operations=["CREATE", "UPDATE"],
+                        resources=["servicemonitors"],
+                    )
+                ],
+            ),
+            validations=[
+                admission.ValidationArgs(expression=expression, message=message, reason="Forbidden")
+                for expression, message in SCRAPE_GUARD_RULES
+            ],
+        ),
+        opts=opts,
+    )
+    admission.ValidatingAdmissionPolicyBinding(
+        "scrape-guard",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=SCRAPE_GUARD_NAME),
+        spec=admission.ValidatingAdmissionPolicyBindingSpecArgs(
+            policy_name=policy.metadata.name,
+            validation_actions=["Deny"],
+            match_resources=admission.MatchResourcesArgs(
+                namespace_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"strata.io/tier": "application"}),
+            ),
+        ),
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[policy])),
+    )
+    return policy
+
+
 def create_platform_layer(settings: Settings, cluster: ClusterOutputs, network: NetworkOutputs) -> PlatformLayer:
     """Everything of the platform layer, all through the cluster's Kubernetes provider."""
     opts = pulumi.ResourceOptions(provider=cluster.k8s_provider)
@@ -210,4 +289,5 @@ def create_platform_layer(settings: Settings, cluster: ClusterOutputs, network: 
         priority_classes=create_priority_classes(opts),
     )
     create_shared_config(settings, network, opts)
+    create_scrape_guard(opts)
     return layer

@@ -452,6 +452,28 @@ def test_priority_classes_exist_without_the_reserved_prefix(stack: Stack) -> Non
     assert all(c["value"] <= 1_000_000_000 for c in classes.values())
 
 
+def test_application_service_monitors_are_kept_to_their_namespace(stack: Stack) -> None:
+    """The scrape guard denies, in application namespaces only, on ServiceMonitors only."""
+    (policy,) = stack.kubernetes_objects("ValidatingAdmissionPolicy")
+    (binding,) = stack.kubernetes_objects("ValidatingAdmissionPolicyBinding")
+    spec = policy["inputs"]["spec"]
+    assert spec["failurePolicy"] == "Fail"
+    (rule,) = spec["matchConstraints"]["resourceRules"]
+    assert rule["apiGroups"] == ["monitoring.coreos.com"] and rule["resources"] == ["servicemonitors"]
+    assert len(spec["validations"]) == 3
+    assert all(v["message"] and v["expression"] for v in spec["validations"])
+    bound = binding["inputs"]["spec"]
+    assert bound["policyName"] == policy["inputs"]["metadata"]["name"]
+    assert bound["validationActions"] == ["Deny"]
+    assert bound["matchResources"]["namespaceSelector"] == {"matchLabels": {"strata.io/tier": "application"}}
+    tiers = {
+        ns["inputs"]["metadata"]["name"]: ns["inputs"]["metadata"]["labels"].get("strata.io/tier")
+        for ns in stack.kubernetes_objects("Namespace")
+    }
+    for env in stack.config["environments"]:
+        assert tiers[env["namespace"]] == "application"
+
+
 def test_cluster_shared_config_describes_the_cluster(stack: Stack) -> None:
     (config,) = stack.kubernetes_objects("ConfigMap")
     assert config["inputs"]["metadata"] == {"name": "cluster-shared-config", "namespace": "kube-system"}
