@@ -229,8 +229,14 @@ fn larger_memory(request: &str, limit: &str) -> String {
     }
 }
 
+/// Whether an environment is production by its name (`prod`, `production`): it deploys last,
+/// and its logs are kept longer.
+fn is_production(env: &str) -> bool {
+    matches!(env, "prod" | "production")
+}
+
 /// Adds an environment; every service of `from` (default: the first environment) runs in it
-/// with the same values.
+/// with the same values. It goes before a production environment that ends the list.
 pub fn add_env(answers: &mut Answers, name: &str, from: Option<&str>) -> Result<(), Problems> {
     let mut problems = Problems::default();
     let name = problems.take(name.parse::<EnvName>());
@@ -279,10 +285,26 @@ pub fn add_env(answers: &mut Answers, name: &str, from: Option<&str>) -> Result<
             }
         },
     };
-    answers.environments.push(Environment {
-        name: name.clone(),
-        vpc_cidr,
-    });
+    // Environments deploy in their order, the last (production, behind required reviewers)
+    // last: a new environment goes before a production one that ends the list, never first
+    // (the first stack creates the account's GitHub OIDC provider).
+    let at = match answers.environments.last() {
+        Some(last)
+            if answers.environments.len() > 1
+                && is_production(last.name.as_str())
+                && !is_production(name.as_str()) =>
+        {
+            answers.environments.len() - 1
+        }
+        _ => answers.environments.len(),
+    };
+    answers.environments.insert(
+        at,
+        Environment {
+            name: name.clone(),
+            vpc_cidr,
+        },
+    );
     if let Some(from) = from {
         for service in answers.services.values_mut() {
             if let Some(values) = service.envs.get(&from).cloned() {

@@ -13,6 +13,7 @@ Service's port when monitoring is on, and none when it is off.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 import tempfile
@@ -187,6 +188,11 @@ def platform_applications(ws: checks.Workspace) -> dict[str, dict[str, tuple[dic
                     problems.append(f"{label}: values file `{ref}` is not a file of the gitops repo")
                 value_files.append(ws.gitops / ref.removeprefix("$values/"))
             options = (spec.get("syncPolicy") or {}).get("syncOptions") or []
+            retry = (spec.get("syncPolicy") or {}).get("retry") or {}
+            backoff = retry.get("backoff") or {}
+            if int(retry.get("limit") or 0) < 5 or not backoff.get("duration") or int(backoff.get("factor") or 0) < 2:
+                problems.append(f"{label}: a first sync that meets missing CRDs or namespaces gives up: "
+                                f"`syncPolicy.retry` {retry} needs a limit of 5 or more and an exponential backoff")
             if component == "monitoring" and "ServerSideApply=true" not in options:
                 problems.append(f"{label}: the monitoring CRDs exceed the client-side apply annotation: "
                                 "`ServerSideApply=true` is missing")
@@ -284,6 +290,9 @@ def platform_wiring(ws: checks.Workspace, rendered: Mapping[str, Mapping[str, tu
                 if obj["kind"] == "PersistentVolumeClaim" and obj["spec"].get("storageClassName") != "gp3":
                     p(f"{checks._label(obj)} is not on the encrypted `gp3` class")
                 if obj["kind"] == "Prometheus":
+                    size_problem = retention_size_problem(obj["spec"])
+                    if size_problem:
+                        p(size_problem)
                     for key in ("serviceMonitorSelector", "serviceMonitorNamespaceSelector"):
                         if obj["spec"].get(key) not in ({}, None):
                             p(f"Prometheus `{key}` is {obj['spec'].get(key)}: it would miss the services' monitors")
@@ -316,6 +325,10 @@ def platform_wiring(ws: checks.Workspace, rendered: Mapping[str, Mapping[str, tu
                 p(f"log groups {sorted(groups)} are not all the cluster's")
             if re.search(r"auto_create_group\s+On", config, re.IGNORECASE):
                 p("Fluent Bit may create log groups: the role must not need `logs:CreateLogGroup`")
+            problems.extend(f"stack `{stack}`: {x}" for x in fluent_bit_durability(objects))
+            for group in run.of_type("aws:cloudwatch/logGroup:LogGroup"):
+                if not group.get("retainOnDelete"):
+                    p(f"log group `{group['inputs']['name']}` is deleted with the stack: it needs retain_on_delete")
             policies = [json.loads(x["inputs"]["policy"]) for x in run.of_type("aws:iam/rolePolicy:RolePolicy")
                         if x["parent"] == role[0]["urn"]]
             resources = {r for doc in policies for st in doc["Statement"]
@@ -325,8 +338,123 @@ def platform_wiring(ws: checks.Workspace, rendered: Mapping[str, Mapping[str, tu
                        for m in [re.fullmatch(rf"arn:aws:logs:{re.escape(region)}:\d{{12}}:log-group:(.+):\*", r)] if m}
             if reached != groups or len(reached) != len(resources):
                 p(f"the log shipper's role reaches {sorted(resources)}, not exactly the cluster's log groups")
+            actions = {a for doc in policies for st in doc["Statement"]
+                       for a in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])}
+            if actions != FLUENT_BIT_LOG_ACTIONS:
+                p(f"the log shipper's role may {sorted(actions)}; the cloudwatch_logs output (no auto_create_group) "
+                  f"calls exactly {sorted(FLUENT_BIT_LOG_ACTIONS)}")
     if problems:
         raise AssertionError(f"{len(problems)} platform wiring problem(s):\n" + "\n".join(problems))
+
+
+# The CloudWatch Logs calls of Fluent Bit's `cloudwatch_logs` output with `auto_create_group Off`
+# and no `log_retention_days` (plugins/out_cloudwatch_logs/cloudwatch_api.c: CreateLogGroup and
+# PutRetentionPolicy only for those options, no Describe* call).
+FLUENT_BIT_LOG_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents"}
+# A Fluent Bit pod's own log file and an application's, as the kubelet names them under
+# /var/log/containers (`<pod>_<namespace>_<container>-<container id>.log`).
+FLUENT_BIT_OWN_LOG = "/var/log/containers/fluent-bit-x7k2p_logging_fluent-bit-" + "0" * 64 + ".log"
+APP_LOG = "/var/log/containers/api-7d9f8b6c4-x2x7q_dev_api-" + "1" * 64 + ".log"
+
+
+def fluent_bit_sections(text: str) -> list[tuple[str, dict[str, list[str]]]]:
+    """The sections of a classic-mode Fluent Bit configuration: (`SERVICE`/`INPUT`/..., key -> values),
+    keys lower-cased (Fluent Bit reads them case-insensitively)."""
+    sections: list[tuple[str, dict[str, list[str]]]] = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        header = re.fullmatch(r"\[([A-Z_]+)\]", stripped)
+        if header:
+            sections.append((header.group(1), {}))
+        elif sections:
+            key, _, value = stripped.partition(" ")
+            sections[-1][1].setdefault(key.lower(), []).append(value.strip())
+    return sections
+
+
+def fluent_bit_durability(objects: list[dict]) -> list[str]:
+    """Fluent Bit ships durably: positions in a tail DB and buffers on a node's hostPath, outputs
+    that retry without giving up early, no pod may opt out, and its own log is not shipped."""
+    problems: list[str] = []
+    config = "\n".join(v for c in checks._of_kind(objects, "ConfigMap") for k, v in (c.get("data") or {}).items()
+                       if k == "fluent-bit.conf")
+    sections = fluent_bit_sections(config)
+    first = lambda section, key: (section.get(key) or [""])[0]  # noqa: E731
+    (daemonset,) = checks._of_kind(objects, "DaemonSet")
+    pod = checks._pod_templates(daemonset)[0]["spec"]
+    host_paths = {v["name"]: v["hostPath"]["path"] for v in pod.get("volumes") or [] if v.get("hostPath")}
+    (container,) = [c for c in pod["containers"] if c["name"] == "fluent-bit"]
+    on_host = {m["mountPath"].rstrip("/") for m in container.get("volumeMounts") or []
+               if m["name"] in host_paths and not m.get("readOnly")}
+
+    def persistent(path: str) -> bool:
+        return any(path == mount or path.startswith(mount + "/") for mount in on_host)
+
+    services = [body for name, body in sections if name == "SERVICE"]
+    storage_path = first(services[0], "storage.path") if len(services) == 1 else ""
+    if not storage_path or not persistent(storage_path.rstrip("/")):
+        problems.append(f"Fluent Bit's `storage.path` `{storage_path}` is not on a writable hostPath volume "
+                        f"({sorted(on_host)}): buffers die with the pod")
+    tails = [body for name, body in sections if name == "INPUT" and first(body, "name") == "tail"]
+    if not tails:
+        problems.append("Fluent Bit has no tail input")
+    for tail in tails:
+        db = first(tail, "db")
+        if not db or not persistent(db):
+            problems.append(f"the tail input's `DB` `{db}` is not on a writable hostPath volume: a restart re-reads "
+                            "or skips log files")
+        if first(tail, "storage.type").lower() != "filesystem":
+            problems.append("the tail input buffers in memory (`storage.type filesystem` is missing)")
+        excluded = [p for value in tail.get("exclude_path") or [] for p in value.split(",")]
+        if not any(fnmatch.fnmatch(FLUENT_BIT_OWN_LOG, p.strip()) for p in excluded):
+            problems.append(f"the tail input ships Fluent Bit's own log (`Exclude_Path` {excluded}): errors loop")
+        if any(fnmatch.fnmatch(APP_LOG, p.strip()) for p in excluded):
+            problems.append(f"`Exclude_Path` {excluded} excludes application logs")
+    for name, body in sections:
+        if name == "FILTER" and first(body, "name") == "kubernetes":
+            if first(body, "k8s-logging.exclude").lower() not in ("off", "false"):
+                problems.append("the kubernetes filter lets pods opt out of shipping (`K8S-Logging.Exclude` is not Off)")
+        if name == "FILTER" and first(body, "name") == "rewrite_tag":
+            if first(body, "emitter_storage.type").lower() != "filesystem":
+                problems.append("the rewrite_tag emitter buffers in memory (`Emitter_Storage.type filesystem`)")
+    outputs = [body for name, body in sections if name == "OUTPUT"]
+    for output in outputs:
+        limit = first(output, "retry_limit").lower()
+        if limit not in ("no_limits", "false") and not (limit.isdigit() and int(limit) >= 100):
+            problems.append(f"output `{first(output, 'match')}` gives up after `Retry_Limit {limit or '1 (default)'}`")
+        if not first(output, "storage.total_limit_size"):
+            problems.append(f"output `{first(output, 'match')}` has no `storage.total_limit_size`: its backlog may fill "
+                            "the node's disk")
+    if not outputs:
+        problems.append("Fluent Bit has no output")
+    return problems
+
+
+_QUANTITY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "": 1}
+_PROMETHEUS_SIZE = {"B": 1, "KB": 2**10, "MB": 2**20, "GB": 2**30, "TB": 2**40, "PB": 2**50, "EB": 2**60}
+
+
+def retention_size_problem(spec: Mapping) -> str | None:
+    """Prometheus drops its oldest blocks before its volume is full: `retentionSize` (base-2
+    units, the operator's pattern) is 80-90% of the volume claim's request; `retention` stays."""
+    request = ((((spec.get("storage") or {}).get("volumeClaimTemplate") or {}).get("spec") or {})
+               .get("resources", {}).get("requests", {}).get("storage"))
+    size = spec.get("retentionSize")
+    if not spec.get("retention"):
+        return "Prometheus has no `retention`"
+    if not size or not request:
+        return f"Prometheus has no `retentionSize` ({size}) next to its volume of {request}"
+    matched = re.fullmatch(r"(\d+(?:\.\d+)?)([KMGTPE]?B)", str(size))
+    quantity = re.fullmatch(r"(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|k|M|G|T|)", str(request))
+    if not matched or not quantity:
+        return f"Prometheus `retentionSize` `{size}` or volume `{request}` cannot be read"
+    ratio = (float(matched.group(1)) * _PROMETHEUS_SIZE[matched.group(2)]) / (
+        float(quantity.group(1)) * _QUANTITY[quantity.group(2)])
+    if not 0.8 <= ratio <= 0.9:
+        return f"Prometheus `retentionSize` `{size}` is {ratio:.0%} of its {request} volume, not about 85%"
+    return None
 
 
 def service_monitors(ws: checks.Workspace) -> int:

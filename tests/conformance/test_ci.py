@@ -266,6 +266,9 @@ def test_the_ci_roles_trust_only_the_foundation_repository_with_exact_conditions
                 "sts.amazonaws.com"
             ]:
                 problems.append(f"stack `{stack}`: provider {provider['inputs']}")
+            if not provider.get("retainOnDelete"):
+                problems.append(f"stack `{stack}`: GitHub's OIDC provider is shared by the account's stacks; "
+                                "destroying this one must not delete it (retain_on_delete)")
     assert not problems, "\n".join(problems)
     checks.managed_policies_exist(ws.runs)
     checks.iam_policies_pass_parliament(ws.runs)
@@ -311,7 +314,8 @@ def test_the_gitops_build_step_builds_every_overlay_and_app_of_apps(workspace_ro
     assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
     built = sorted(p.name for p in (out / "built").glob("*.yaml"))
     expected = sorted(f"services_{s}_overlays_{e}.yaml" for s in ("api", "web") for e in ("dev", "prod")) + [
-        "apps_dev.yaml", "apps_prod.yaml"]
+        "apps_dev.yaml", "apps_prod.yaml"] + [f"platform_{stack}_apps.yaml" for stack in checks.stacks(ws.foundation)]
+    assert (ws.gitops / "platform").is_dir(), "the default preset turns logging on"
     assert built == sorted(expected), built
     objects = [doc for p in (out / "built").glob("*.yaml") for doc in yaml.safe_load_all(p.read_text()) if doc]
     checks.validate_objects(objects)
@@ -340,11 +344,126 @@ def test_add_env_and_remove_env_change_the_stacks_of_the_foundation_workflows(pr
     assert stacks_in_workflows() == expected(["dev", "qa"])
     ws.strata("add", "env", "prod", "-C", ws.gitops, "--commit")
     assert stacks_in_workflows() == expected(["dev", "qa", "prod"])
+    # A new environment goes before production, which stays last (behind its reviewers).
+    ws.strata("add", "env", "stage", "-C", ws.gitops, "--commit")
+    assert list(checks.environments(ws.answers)) == ["dev", "qa", "stage", "prod"]
+    assert stacks_in_workflows() == expected(["dev", "qa", "stage", "prod"])
     ws.strata("remove", "env", "qa", "-C", ws.gitops, "--commit")
-    assert stacks_in_workflows() == expected(["dev", "prod"])
+    assert stacks_in_workflows() == expected(["dev", "stage", "prod"])
     done = checks.run([actionlint(), "-no-color", *sorted((ws.foundation / ".github" / "workflows").glob("*.yml"))])
     assert done.returncode == 0, done.stdout
     if preset == "production":
         # Exactly one stack of the account creates GitHub's OIDC provider: the first.
-        modes = {s: _stack_ci(ws.foundation, s)["oidcProvider"] for s in ("dev", "prod")}
-        assert modes == {"dev": "create", "prod": "existing"}
+        modes = {s: _stack_ci(ws.foundation, s)["oidcProvider"] for s in ("dev", "stage", "prod")}
+        assert modes == {"dev": "create", "stage": "existing", "prod": "existing"}
+
+
+def _set_stack_config(foundation: Path, stack: str, values: dict[str, str]) -> None:
+    """What `pulumi config set KEY VALUE --stack STACK` writes: project keys, as strings."""
+    path = foundation / f"Pulumi.{stack}.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    project = yaml.safe_load((foundation / "Pulumi.yaml").read_text(encoding="utf-8"))["name"]
+    data["config"].update({f"{project}:{key}": value for key, value in values.items()})
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+
+
+def _trusted_subjects(run: checks.StackRun) -> dict[str, object]:
+    return {
+        r["inputs"]["name"]: json.loads(r["inputs"]["assumeRolePolicy"])["Statement"][0]["Condition"]["StringEquals"][
+            f"{GITHUB_HOST}:sub"]
+        for r in run.of_type("aws:iam/role:Role") if GITHUB_HOST in str(r["inputs"].get("assumeRolePolicy"))
+    }
+
+
+def test_the_ci_roles_trust_githubs_immutable_subject_once_the_ids_are_set(workspace_root, tmp_path):
+    import shutil
+
+    ws = workspace(workspace_root, "production", "s3")
+    foundation = tmp_path / ws.foundation.name
+    shutil.copytree(ws.foundation, foundation, symlinks=True, ignore=shutil.ignore_patterns(".git"))
+    repository = f"{GIT_BASE.removeprefix('https://github.com/')}/{ws.name}-foundation"
+    owner, name = repository.split("/")
+    first, *rest = list(checks.environments(ws.answers))
+    ci = _stack_ci(foundation, first)
+    immutable = f"{owner}@4242/{name}@777000"
+
+    _set_stack_config(foundation, first, {"ciGithubOwnerId": "4242", "ciGithubRepositoryId": "777000"})
+    subjects = _trusted_subjects(checks.run_harness(foundation, first))
+    assert subjects == {ci["deployRoleName"]: f"repo:{immutable}:environment:{first}",
+                        ci["previewRoleName"]: f"repo:{immutable}:pull_request"}
+
+    _set_stack_config(foundation, first, {"ciSubjectFormat": "both"})
+    subjects = _trusted_subjects(checks.run_harness(foundation, first))
+    assert subjects == {
+        ci["deployRoleName"]: [f"repo:{repository}:environment:{first}", f"repo:{immutable}:environment:{first}"],
+        ci["previewRoleName"]: [f"repo:{repository}:pull_request", f"repo:{immutable}:pull_request"],
+    }, "exact values in both of GitHub's forms, no wildcard"
+
+    # An account whose provider exists already: named by ARN, neither created nor looked up.
+    arn = f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{GITHUB_HOST}"
+    _set_stack_config(foundation, first, {"ciOidcProviderArn": arn})
+    run = checks.run_harness(foundation, first)
+    assert not run.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+    principals = {json.dumps(json.loads(r["inputs"]["assumeRolePolicy"])["Statement"][0]["Principal"])
+                  for r in run.of_type("aws:iam/role:Role") if GITHUB_HOST in str(r["inputs"].get("assumeRolePolicy"))}
+    assert principals == {json.dumps({"Federated": arn})}
+
+    # A form that needs ids it does not have stops the program, naming the keys.
+    _set_stack_config(foundation, rest[0], {"ciSubjectFormat": "ids"})
+    with pytest.raises(AssertionError, match="ciGithubOwnerId"):
+        checks.run_harness(foundation, rest[0])
+
+
+@pytest.mark.parametrize(("preset", "backend"), CASES, ids=IDS)
+def test_deploys_wait_for_setup_and_the_pulumi_cli_is_pinned(preset, backend, workspace_root):
+    ws = workspace(workspace_root, preset, backend)
+    flows = workflows(ws.foundation)
+    for name, job in flows["deploy.yml"]["jobs"].items():
+        if name == "test" or backend == "local":
+            continue
+        assert job.get("if") == "vars.AWS_ACCOUNT_ID != ''", f"deploy.yml `{name}` runs before CI is set up"
+    requirement = re.search(r"^pulumi>=([\d.]+),<(\d+)$", (ws.foundation / "requirements.txt").read_text(),
+                            re.MULTILINE)
+    assert requirement, "requirements.txt pins the pulumi SDK to a range"
+    low, major = tuple(int(x) for x in requirement.group(1).split(".")), int(requirement.group(2))
+    steps = [step for flow in flows.values() for job in flow["jobs"].values()
+             for step in _steps_using(job, "pulumi/actions")]
+    assert steps or backend == "local"
+    for step in steps:
+        version = str(step["with"].get("pulumi-version", ""))
+        assert re.fullmatch(r"\d+\.\d+\.\d+", version), f"pulumi/actions installs the latest CLI: {step['with']}"
+        parsed = tuple(int(x) for x in version.split("."))
+        assert low <= parsed < (major,), f"CLI {version} is outside the SDK range of requirements.txt"
+
+
+def test_the_gitops_checks_cover_the_platform_and_the_clusters_kubernetes_version(workspace_root, tmp_path):
+    ws = workspace(workspace_root, "production", "s3")
+    job = workflows(ws.gitops)["validate.yml"]["jobs"]["manifests"]
+    version = ws.answers["settings"]["cluster"]["version"]
+    assert job["env"]["KUBERNETES_VERSION"] == f"{version}.0"
+    (kubeconform,) = [s for s in job["steps"] if str(s.get("name", "")).startswith("kubeconform")]
+    assert '-kubernetes-version "$KUBERNETES_VERSION"' in kubeconform["run"]
+    (build,) = [s for s in job["steps"] if str(s.get("name", "")).startswith("kustomize build")]
+    assert "platform/*/apps/" in build["run"]
+    (values,) = [s for s in job["steps"] if "values files" in str(s.get("name", ""))]
+    script = values["run"].replace("python -m pip install --quiet pyyaml==6.0.4\n", "")
+    assert "pip install" not in script
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    (shim / "python").symlink_to(checks.venv_python())
+    env = {**os.environ, "PATH": f"{shim}:{os.environ['PATH']}"}
+    done = subprocess.run(["bash", "-c", script], cwd=ws.gitops, env=env, capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
+    read = sorted(line.removeprefix("read ") for line in done.stdout.splitlines())
+    assert read == sorted(p.relative_to(ws.gitops).as_posix() for p in ws.gitops.glob("platform/*/values/*.yaml"))
+    assert read, "the production preset has platform values"
+    broken = ws.gitops / read[0]
+    original = broken.read_text(encoding="utf-8")
+    try:
+        broken.write_text("grafana: [unclosed\n", encoding="utf-8")
+        done = subprocess.run(["bash", "-c", script], cwd=ws.gitops, env=env, capture_output=True, text=True,
+                              timeout=120, check=False)
+        assert done.returncode != 0 and f"::error file={read[0]}::" in done.stdout, done.stdout
+    finally:
+        broken.write_text(original, encoding="utf-8")

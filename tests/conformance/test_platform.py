@@ -190,3 +190,28 @@ def test_a_log_group_the_foundation_does_not_create_is_detected(broken):
     rendered = platform_checks.platform_applications(broken)
     with pytest.raises(AssertionError, match=r"Fluent Bit writes to .*containers/other"):
         platform_checks.platform_wiring(broken, rendered)
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ("        K8S-Logging.Exclude Off\n", "        K8S-Logging.Exclude On\n", "lets pods opt out"),
+    ("        DB /var/fluent-bit/state/tail-containers.db\n", "", r"tail input's `DB` `` is not on a writable hostPath"),
+    ("        Retry_Limit no_limits\n", "        Retry_Limit 5\n", "gives up after `Retry_Limit 5`"),
+    ("        Exclude_Path /var/log/containers/fluent-bit-*_logging_*.log\n", "", "ships Fluent Bit's own log"),
+])
+def test_fluent_bit_that_can_lose_logs_is_detected(broken, old, new, message):
+    stack = sorted(broken.runs)[0]
+    _edit(broken.gitops / "platform" / stack / "values" / "fluent-bit.yaml", old, new)
+    rendered = platform_checks.platform_applications(broken)
+    with pytest.raises(AssertionError, match=message):
+        platform_checks.platform_wiring(broken, rendered)
+
+
+def test_a_prometheus_volume_without_a_size_limit_is_detected(broken):
+    stack = sorted(broken.runs)[0]
+    path = broken.gitops / "platform" / stack / "values" / "kube-prometheus-stack.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert "retentionSize:" in text
+    path.write_text("\n".join(line for line in text.splitlines() if "retentionSize:" not in line) + "\n", encoding="utf-8")
+    rendered = platform_checks.platform_applications(broken)
+    with pytest.raises(AssertionError, match="no `retentionSize`"):
+        platform_checks.platform_wiring(broken, rendered)

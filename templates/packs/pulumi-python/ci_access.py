@@ -21,12 +21,28 @@ token and trade it for one of these roles with `aws-actions/configure-aws-creden
   client-side diff where a server-side dry run would need write access).
 
 Both conditions use `StringEquals` on `token.actions.githubusercontent.com:aud`
-(`sts.amazonaws.com`) and `:sub`: no wildcard, no other repository.
+(`sts.amazonaws.com`) and `:sub`: no wildcard, no other repository. IAM compares them
+case-sensitively: `ci.githubRepository` must be spelt exactly as GitHub spells the owner and
+the repository.
+
+Which `sub` GitHub sends depends on the repository: the name-only subject
+(`repo:<owner>/<name>:...`) for repositories made before GitHub's immutable subjects (July
+2026) that did not opt in, the immutable one (`repo:<owner>@<owner id>/<name>@<repository
+id>:...`) for the others. strata cannot know the numeric ids; set them (`pulumi config set
+ciGithubOwnerId ...` and `ciGithubRepositoryId ...`, from `gh api repos/<owner>/<name> --jq
+'.owner.id, .id'`) and the roles trust the immutable subject; `ciSubjectFormat` (`names`, `ids`,
+`both`) forces a form, `both` for the time a repository switches. Both forms are exact values.
+An organisation that customised its subject template (GitHub's OIDC customisation API) must
+adapt `deploy_subjects` and `preview_subjects`.
 
 An AWS account has one OIDC provider per issuer URL. The stack whose `ci.oidcProvider` is
 `create` (strata writes it on the first stack) creates GitHub's; the others (`existing`) look it
 up, so a preview stops with a clear error until it exists. Stacks in accounts of their own set
-`ciOidcProvider: create` (a key strata does not write) with `pulumi config set`.
+`ciOidcProvider: create` (a key strata does not write) with `pulumi config set`. The provider is
+created with `retain_on_delete`: the other stacks of the account, and anything else there,
+keep using it when the creating stack is destroyed or stops creating it. An account that has
+GitHub's provider already (made by hand or another tool) sets `ciOidcProviderArn` to its ARN:
+the stack then uses it as it is.
 
 The first `pulumi up` of each stack is run by a person: it creates these roles.
 """
@@ -34,6 +50,7 @@ The first `pulumi up` of each stack is run by a person: it creates these roles.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
@@ -42,9 +59,8 @@ import pulumi_aws as aws
 
 from aws_context import AwsContext
 from cluster import ClusterOutputs
-from settings import Ci, Settings
+from settings import GITHUB_OIDC_HOST, Ci, Settings
 
-GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 GITHUB_OIDC_URL = f"https://{GITHUB_OIDC_HOST}"
 STS_AUDIENCE = "sts.amazonaws.com"
 DEPLOY_POLICY = "AdministratorAccess"
@@ -75,8 +91,32 @@ def preview_subject(repository: str) -> str:
     return f"repo:{repository}:pull_request"
 
 
-def github_trust_policy(provider_arn: str, subject: str) -> str:
-    """Trust exactly one `sub` of GitHub's tokens minted for AWS STS."""
+def immutable_repository(repository: str, owner_id: str, repository_id: str) -> str:
+    """`owner@<owner id>/name@<repository id>`: the repository as GitHub's immutable subject names it."""
+    owner, name = repository.split("/", 1)
+    return f"{owner}@{owner_id}/{name}@{repository_id}"
+
+
+def subject_repositories(ci: Ci) -> list[str]:
+    """The repository part(s) of the trusted subjects, as `ci.subject_format` chooses."""
+    ids = immutable_repository(ci.github_repository, ci.github_owner_id, ci.github_repository_id)
+    return {"names": [ci.github_repository], "ids": [ids], "both": [ci.github_repository, ids]}[ci.subject_format]
+
+
+def deploy_subjects(ci: Ci) -> list[str]:
+    """Every `sub` the deploy role trusts: the stack's GitHub environment, in each chosen form."""
+    return [deploy_subject(repository, ci.deploy_environment) for repository in subject_repositories(ci)]
+
+
+def preview_subjects(ci: Ci) -> list[str]:
+    """Every `sub` the preview role trusts: the repository's pull requests, in each chosen form."""
+    return [preview_subject(repository) for repository in subject_repositories(ci)]
+
+
+def github_trust_policy(provider_arn: str, subject: str | Sequence[str]) -> str:
+    """Trust exactly these `sub` values (one, or the same subject in both of GitHub's forms) of
+    GitHub's tokens minted for AWS STS. Several values of one key are alternatives in IAM."""
+    subjects = [subject] if isinstance(subject, str) else list(subject)
     return json.dumps(
         {
             "Version": "2012-10-17",
@@ -89,7 +129,7 @@ def github_trust_policy(provider_arn: str, subject: str) -> str:
                     "Condition": {
                         "StringEquals": {
                             f"{GITHUB_OIDC_HOST}:aud": STS_AUDIENCE,
-                            f"{GITHUB_OIDC_HOST}:sub": subject,
+                            f"{GITHUB_OIDC_HOST}:sub": subjects[0] if len(subjects) == 1 else subjects,
                         }
                     },
                 }
@@ -139,7 +179,10 @@ def state_access_policy(ci: Ci, partition: str, account_id: str, region: str) ->
 
 
 def _github_provider_arn(settings: Settings, ci: Ci) -> pulumi.Output[str]:
-    """Create GitHub's OIDC provider (`create`) or find the one another stack created (`existing`)."""
+    """Use the provider `ciOidcProviderArn` names, create GitHub's OIDC provider (`create`) or
+    find the one another stack created (`existing`)."""
+    if ci.oidc_provider_arn:
+        return pulumi.Output.from_input(ci.oidc_provider_arn)
     if ci.oidc_provider == "existing":
         return aws.iam.get_open_id_connect_provider_output(url=GITHUB_OIDC_URL).arn
     provider = aws.iam.OpenIdConnectProvider(
@@ -147,6 +190,9 @@ def _github_provider_arn(settings: Settings, ci: Ci) -> pulumi.Output[str]:
         url=GITHUB_OIDC_URL,
         client_id_lists=[STS_AUDIENCE],
         tags={**settings.tags, "strata.io/owner-stack": f"{pulumi.get_project()}/{pulumi.get_stack()}"},
+        # One per account, shared by every stack (and anything else) there: destroying this
+        # stack, or moving `create` to another stack, must not cut the others off.
+        opts=pulumi.ResourceOptions(retain_on_delete=True),
     )
     return provider.arn
 
@@ -192,9 +238,7 @@ def create_ci_access(settings: Settings, cluster: ClusterOutputs, aws_context: A
         name=ci.deploy_role_name,
         description=f"pulumi up of stack {pulumi.get_stack()} from GitHub Actions ({repository}, "
         f"environment {ci.deploy_environment})",
-        assume_role_policy=provider_arn.apply(
-            lambda arn: github_trust_policy(arn, deploy_subject(repository, ci.deploy_environment))
-        ),
+        assume_role_policy=provider_arn.apply(lambda arn: github_trust_policy(arn, deploy_subjects(ci))),
         max_session_duration=DEPLOY_SESSION_SECONDS,
         tags=settings.tags,
     )
@@ -209,7 +253,7 @@ def create_ci_access(settings: Settings, cluster: ClusterOutputs, aws_context: A
         "ci-preview",
         name=ci.preview_role_name,
         description=f"pulumi preview of stack {pulumi.get_stack()} for pull requests of {repository} (read only)",
-        assume_role_policy=provider_arn.apply(lambda arn: github_trust_policy(arn, preview_subject(repository))),
+        assume_role_policy=provider_arn.apply(lambda arn: github_trust_policy(arn, preview_subjects(ci))),
         tags=settings.tags,
     )
     aws.iam.RolePolicyAttachment(

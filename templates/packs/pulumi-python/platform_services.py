@@ -22,7 +22,9 @@ Logging (Fluent Bit, `platformServices.logging`):
     other namespace, kept as long as the longest of them;
   - the ServiceAccount `logging/fluent-bit` (the chart creates none), annotated with an IRSA
     role that may create streams in and write to exactly those log groups: no other log group,
-    no `logs:CreateLogGroup`, no `Resource: "*"`.
+    no `logs:CreateLogGroup`, no `Resource: "*"`. The log groups are retained when the stack
+    deletes them (`retain_on_delete`): turning logging off or removing an environment leaves
+    the logs in CloudWatch, with their retention, for someone to delete by hand.
 
 (Named `platform_services`, not `platform`, which would shadow the standard library.)
 """
@@ -50,7 +52,9 @@ GRAFANA_ADMIN_STORE = "grafana-admin"
 GRAFANA_ADMIN_SECRET = "grafana-admin"  # the Kubernetes Secret `grafana.admin.existingSecret` names
 GRAFANA_ADMIN_KEYS = ("admin-user", "admin-password")
 PLATFORM_LOG_GROUP = "platform"
-LOG_WRITE_ACTIONS = ("logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents")
+# What Fluent Bit's `cloudwatch_logs` output calls with `auto_create_group Off` and no
+# `log_retention_days`: CreateLogStream and PutLogEvents (no Describe* call, no CreateLogGroup).
+LOG_WRITE_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
 SECRET_READ_ACTIONS = ("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret")
 
 
@@ -228,6 +232,10 @@ def create_logging(
             name=container_log_group(settings, group),
             retention_in_days=days,
             tags={**settings.tags, "LogGroup": group},
+            # The logs outlive the stack's wish to delete them (`strata remove platform logging`,
+            # an environment removed): Pulumi forgets the group, CloudWatch keeps it (and its
+            # retention) until someone deletes it by hand.
+            opts=pulumi.ResourceOptions(retain_on_delete=True),
         )
         for group, days in log_group_retentions(settings).items()
     }

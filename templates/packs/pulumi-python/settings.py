@@ -25,6 +25,11 @@ TAINT_EFFECTS = ("NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCHEDULE")
 EXTERNAL_DNS_POLICIES = ("upsert-only", "sync", "create-only")
 REPO_CREDENTIALS = ("secrets-manager", "none")
 OIDC_PROVIDER_MODES = ("create", "existing")
+# The forms of GitHub's OIDC `sub` the CI roles trust: `names` (`repo:<owner>/<name>:...`),
+# `ids` (`repo:<owner>@<owner id>/<name>@<repository id>:...`, GitHub's immutable subject), or
+# `both` (while a repository moves to the immutable subject).
+SUBJECT_FORMATS = ("names", "ids", "both")
+GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 # Namespaces owned by Kubernetes, EKS or the platform add-ons: an environment may not take them,
 # nor any `kube-*` name. strata refuses the same list (`src/names.rs`; a test keeps them equal).
 RESERVED_NAMESPACES = frozenset(
@@ -298,7 +303,16 @@ class Ci:
     the roles; empty when the repository is not on github.com, and then no CI role exists.
     `oidc_provider` is `create` for the one stack of an AWS account that creates GitHub's OIDC
     provider and `existing` for the others; the key `ciOidcProvider` (not written by strata)
-    overrides it, for stacks that live in accounts of their own.
+    overrides it, for stacks that live in accounts of their own. `oidc_provider_arn`
+    (`ciOidcProviderArn`, not written by strata) names a provider that already exists in the
+    account, made by anything else: the stack then neither creates nor looks one up.
+
+    `github_owner_id` and `github_repository_id` (`ciGithubOwnerId`, `ciGithubRepositoryId`, not
+    written by strata: GitHub's numeric ids, which strata cannot know) and `subject_format`
+    (`ciSubjectFormat`) choose the `sub` the roles trust: GitHub's immutable subject
+    (`repo:<owner>@<owner id>/<name>@<repository id>:...`, the default for repositories created
+    since July 2026, `ids`, the default once both ids are set), the name-only one (`names`, the
+    default without ids), or `both`.
     """
 
     github_repository: str
@@ -309,6 +323,10 @@ class Ci:
     state_bucket: str | None = None
     state_prefix: str = ""
     secrets_provider: str | None = None
+    oidc_provider_arn: str | None = None
+    github_owner_id: str = ""
+    github_repository_id: str = ""
+    subject_format: str = "names"
 
     @property
     def enabled(self) -> bool:
@@ -733,7 +751,30 @@ def _read_ci(r: _Reader) -> Ci | None:
         state_bucket=str(raw.get("stateBucket") or "") or None,
         state_prefix=str(raw.get("statePrefix") or "").strip("/"),
         secrets_provider=str(raw.get("secretsProvider") or "") or None,
+        oidc_provider_arn=r.text("ciOidcProviderArn", "") or None,
+        github_owner_id=r.text("ciGithubOwnerId", ""),
+        github_repository_id=r.text("ciGithubRepositoryId", ""),
     )
+    ids = bool(ci.github_owner_id and ci.github_repository_id)
+    ci = replace(ci, subject_format=r.text("ciSubjectFormat", "ids" if ids else "names"))
+    for key, value in (("ciGithubOwnerId", ci.github_owner_id), ("ciGithubRepositoryId", ci.github_repository_id)):
+        r.check(not value or value.isdigit(), f"`{key}` must be GitHub's numeric id, not `{value}`")
+    _one_of(r, ci.subject_format, SUBJECT_FORMATS, "ciSubjectFormat")
+    r.check(
+        ci.subject_format == "names" or ids,
+        f"`ciSubjectFormat: {ci.subject_format}` needs `ciGithubOwnerId` and `ciGithubRepositoryId` "
+        "(`gh api repos/<owner>/<name> --jq '.owner.id, .id'`)",
+    )
+    if ci.oidc_provider_arn is not None:
+        r.check(
+            bool(
+                re.match(
+                    rf"^arn:aws[a-z-]*:iam::\d{{12}}:oidc-provider/{re.escape(GITHUB_OIDC_HOST)}$", ci.oidc_provider_arn
+                )
+            ),
+            f"`ciOidcProviderArn` must be the ARN of GitHub's OIDC provider "
+            f"(`arn:aws:iam::<account>:oidc-provider/{GITHUB_OIDC_HOST}`), not `{ci.oidc_provider_arn}`",
+        )
     if ci.github_repository:
         r.check(
             bool(_GITHUB_REPOSITORY.match(ci.github_repository)),

@@ -25,6 +25,7 @@ Command line (run from the repository root):
         "provider": "urn:pulumi:...::id",  # explicit provider reference or ""
         "dependencies": ["urn:..."],       # URNs it depends on (depends_on and inputs)
         "ignoreChanges": ["..."],          # the ignore_changes option
+        "retainOnDelete": false,           # the retain_on_delete option
         "id": "irsa-external-dns-id"},     # the mock's id ("<name>-id", EC2-shaped for EC2 resources)
        ...]
 
@@ -361,6 +362,7 @@ def _make_monitor(mocks: Any) -> Any:
                     "provider": request.provider,
                     "dependencies": list(request.dependencies),
                     "ignoreChanges": list(request.ignoreChanges),
+                    "retainOnDelete": bool(request.retainOnDelete),
                     "id": response.id,
                 }
                 with self._lock:

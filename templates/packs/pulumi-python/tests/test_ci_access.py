@@ -7,8 +7,10 @@ from typing import Any
 
 from ci_access import (
     GITHUB_OIDC_HOST,
+    deploy_subjects,
     github_trust_policy,
     kms_decrypt_statement,
+    preview_subjects,
     state_access_policy,
 )
 from settings import Ci
@@ -146,3 +148,26 @@ def test_a_preview_may_write_only_the_state_locks() -> None:
     assert statement["Resource"] == "arn:aws:s3:::acme-state/pulumi/.pulumi/locks/*"
     bare = Ci(github_repository="o/n", deploy_environment="prod", deploy_role_name="d", preview_role_name="p")
     assert state_access_policy(bare, "aws", "1", "eu-west-1") is None
+
+
+def _ci(**extra: Any) -> Ci:
+    return Ci(
+        github_repository="Acme/infra", deploy_environment="prod", deploy_role_name="d", preview_role_name="p", **extra
+    )
+
+
+def test_the_roles_trust_githubs_immutable_subject_once_the_ids_are_known() -> None:
+    names = _ci()
+    assert deploy_subjects(names) == ["repo:Acme/infra:environment:prod"]
+    assert preview_subjects(names) == ["repo:Acme/infra:pull_request"]
+    ids = _ci(github_owner_id="123456", github_repository_id="789012", subject_format="ids")
+    assert deploy_subjects(ids) == ["repo:Acme@123456/infra@789012:environment:prod"]
+    assert preview_subjects(ids) == ["repo:Acme@123456/infra@789012:pull_request"]
+    both = _ci(github_owner_id="123456", github_repository_id="789012", subject_format="both")
+    assert deploy_subjects(both) == [
+        "repo:Acme/infra:environment:prod",
+        "repo:Acme@123456/infra@789012:environment:prod",
+    ]
+    statement = json.loads(github_trust_policy("arn:aws:iam::1:oidc-provider/x", deploy_subjects(both)))["Statement"][0]
+    assert statement["Condition"]["StringEquals"][f"{GITHUB_OIDC_HOST}:sub"] == deploy_subjects(both)
+    assert "*" not in json.dumps(statement["Condition"])

@@ -119,3 +119,28 @@ def test_ci_settings_are_checked_and_ci_oidc_provider_overrides_them() -> None:
     del config["ciOidcProvider"]
     ci = _load(config).ci
     assert ci is not None and not ci.enabled, "a foundation outside github.com gets no CI role"
+
+
+def test_github_ids_choose_the_immutable_subject_and_are_checked() -> None:
+    config = _valid_config()
+    config["ci"] = {
+        "deployEnvironment": "prod",
+        "deployRoleName": "d",
+        "previewRoleName": "p",
+        "githubRepository": "acme/acme-foundation",
+    }
+    ci = _load(config).ci
+    assert ci is not None and ci.subject_format == "names" and ci.oidc_provider_arn is None
+    config |= {"ciGithubOwnerId": "123456", "ciGithubRepositoryId": "789012"}
+    ci = _load(config).ci
+    assert ci is not None and ci.subject_format == "ids"
+    config["ciSubjectFormat"] = "both"
+    assert _load(config).ci.subject_format == "both"  # type: ignore[union-attr]
+    config |= {"ciGithubOwnerId": "acme", "ciOidcProviderArn": "arn:aws:iam::123456789012:oidc-provider/example.com"}
+    with pytest.raises(SettingsError) as error:
+        _load(config)
+    text = "\n".join(error.value.problems)
+    assert "ciGithubOwnerId" in text and "ciOidcProviderArn" in text
+    del config["ciGithubOwnerId"], config["ciGithubRepositoryId"], config["ciOidcProviderArn"]
+    with pytest.raises(SettingsError, match="ciSubjectFormat: both` needs `ciGithubOwnerId`"):
+        _load(config)
