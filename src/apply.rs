@@ -493,15 +493,25 @@ fn remove_with_empty_parents(root: &Path, path: &Path) -> Result<()> {
 
 /// A fresh staging directory beside `out`, on the same filesystem, so that moving it into
 /// place is a rename.
-pub fn staging_dir(out: &Path, project: &str) -> Result<PathBuf> {
+pub fn staging_dir(out: &Path, project: &str, created: &[PathBuf]) -> Result<PathBuf> {
     let dir = tempfile::Builder::new()
         .prefix(&format!(".strata-new-{project}-"))
         .tempdir_in(out)
         .with_context(|| format!("creating a staging directory in `{}`", out.display()))?
         // Removed by `create` on every path, and by the interrupt handler on a signal.
         .keep();
-    interrupt::set_active(Some(interrupt::Active::Staging(dir.clone())));
+    interrupt::set_active(Some(interrupt::Active::Staging(
+        dir.clone(),
+        created.to_vec(),
+    )));
     Ok(dir)
+}
+
+/// Removes the directories `new` created for `--out` (the deepest first) that are still empty.
+pub fn remove_empty(created: &[PathBuf]) {
+    for dir in created {
+        let _ = fs::remove_dir(dir);
+    }
 }
 
 /// Moves staged repos into place; on failure, moves back what was already moved.
@@ -537,10 +547,23 @@ pub fn create(
     plan: &Plan,
     message: Option<&(dyn Fn(Repo) -> String + Sync)>,
 ) -> Result<()> {
+    // The directories of `--out` that do not exist yet, the deepest first: a run that writes
+    // nothing leaves none of them behind.
+    let created: Vec<PathBuf> = out
+        .ancestors()
+        .take_while(|dir| !dir.as_os_str().is_empty() && fs::symlink_metadata(dir).is_err())
+        .map(Path::to_path_buf)
+        .collect();
     fs::create_dir_all(out)
         .with_context(|| format!("creating `{}`", out.display()))
         .context(crate::error::NOTHING_WRITTEN)?;
-    let staging = staging_dir(out, project)?;
+    let staging = match staging_dir(out, project, &created) {
+        Ok(staging) => staging,
+        Err(err) => {
+            remove_empty(&created);
+            return Err(err.context(crate::error::NOTHING_WRITTEN));
+        }
+    };
     let write_repo = |repo: Repo, root: &Path| -> Result<()> {
         let mut journal = Journal::new();
         let mut committed: Vec<(&str, &[u8])> = Vec::new();
@@ -593,6 +616,9 @@ pub fn create(
             .collect::<Result<()>>()
             .and_then(|()| move_all(&moves));
         let _ = fs::remove_dir_all(&staging);
+        if result.is_err() {
+            remove_empty(&created);
+        }
         result
     });
     result.context(crate::error::NOTHING_WRITTEN)

@@ -234,14 +234,16 @@ impl PackBuilder {
 }
 
 /// Paths among `paths` whose content differs from the HEAD commit: modified, deleted, or
-/// present but not committed. Only these paths are read and hashed, so the cost does not grow
-/// with the size of the repo. (A change staged in the index and then undone in the work tree
-/// is not seen.) A directory that is not a git repo has no uncommitted changes.
-pub fn dirty_paths(dir: &Path, paths: &[String]) -> Result<Vec<String>> {
+/// present but not committed, each with whether the difference is staged in the index (a
+/// staged change counts even when the work tree matches HEAD again). Only these paths are read
+/// and hashed, so the cost does not grow with the size of the repo. A directory that is not a
+/// git repo has no uncommitted changes.
+pub fn dirty_paths(dir: &Path, paths: &[String]) -> Result<Vec<(String, bool)>> {
     let Ok(repo) = Repository::open(dir) else {
         return Ok(Vec::new());
     };
     let head = repo.head().ok().and_then(|head| head.peel_to_tree().ok());
+    let index = repo.index().ok();
     let endings = LineEndings::open(dir);
     let mut dirty = Vec::new();
     for path in paths {
@@ -249,6 +251,15 @@ pub fn dirty_paths(dir: &Path, paths: &[String]) -> Result<Vec<String>> {
             .as_ref()
             .and_then(|tree| tree.get_path(Path::new(path)).ok())
             .map(|entry| entry.id());
+        // A staged change counts even when the file on disk matches HEAD again: the commit
+        // strata makes, and the index it writes, would drop it.
+        let staged = index
+            .as_ref()
+            .map(|index| index.get_path(Path::new(path), 0).map(|entry| entry.id));
+        if staged.is_some_and(|staged| staged != committed) {
+            dirty.push((path.clone(), true));
+            continue;
+        }
         let on_disk = match fs_err::read(dir.join(path)) {
             Ok(bytes) => Some(bytes),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
@@ -262,11 +273,11 @@ pub fn dirty_paths(dir: &Path, paths: &[String]) -> Result<Vec<String>> {
             _ => true,
         };
         if changed {
-            dirty.push(path.clone());
+            dirty.push((path.clone(), false));
         }
     }
     dirty.sort();
-    dirty.dedup();
+    dirty.dedup_by(|a, b| a.0 == b.0);
     Ok(dirty)
 }
 
@@ -447,6 +458,8 @@ pub fn git_file(git_dir: &Path, name: &str) -> std::path::PathBuf {
 /// The work tree of the git repo that holds `dir` (or would hold it, for a directory not yet
 /// created: its nearest existing ancestor is asked), if any.
 pub fn enclosing_repo(dir: &Path) -> Option<std::path::PathBuf> {
+    // Absolute first: the ancestors of a relative `x` end in ``, which is no directory.
+    let dir = std::path::absolute(dir).ok()?;
     let existing = dir.ancestors().find(|d| d.is_dir())?;
     let repo = Repository::discover(existing).ok()?;
     repo.workdir().map(Path::to_path_buf)
@@ -605,6 +618,15 @@ fn has_attributes(repo: &Repository) -> bool {
     user.is_some_and(|path| exists(&path))
 }
 
+/// The state of a git attribute for a path.
+#[derive(Debug, PartialEq, Eq)]
+enum Attr {
+    Set,
+    Unset,
+    Value(String),
+    Unspecified,
+}
+
 impl LineEndings {
     /// The rules of the repo at `root`; a directory without git of its own converts nothing.
     pub fn open(root: &Path) -> Self {
@@ -675,27 +697,33 @@ impl LineEndings {
                 Autocrlf::Input => (true, false),
             };
         }
-        let attr = |name: &str| {
-            repo.get_attr(Path::new(path), name, git2::AttrCheckFlags::FILE_THEN_INDEX)
+        // libgit2 tells "set" and "unset" from a string value by the pointer it returns, so the
+        // value is classified as returned, never after a copy. `crlf` is git's old name for `text`.
+        let attr = |name: &str| -> Attr {
+            let value = repo
+                .get_attr_bytes(Path::new(path), name, git2::AttrCheckFlags::FILE_THEN_INDEX)
                 .ok()
-                .flatten()
-                .map(str::to_string)
+                .flatten();
+            match git2::AttrValue::from_bytes(value) {
+                git2::AttrValue::True => Attr::Set,
+                git2::AttrValue::False => Attr::Unset,
+                git2::AttrValue::String(value) => Attr::Value(value.to_string()),
+                git2::AttrValue::Bytes(_) | git2::AttrValue::Unspecified => Attr::Unspecified,
+            }
         };
-        let text = attr("text");
+        let text = match attr("text") {
+            Attr::Unspecified => attr("crlf"),
+            text => text,
+        };
         let eol = attr("eol");
-        let text = git2::AttrValue::from_string(text.as_deref());
-        let eol = git2::AttrValue::from_string(eol.as_deref());
-        let eol_crlf = matches!(eol, git2::AttrValue::String("crlf"));
-        let eol_lf = matches!(eol, git2::AttrValue::String("lf"));
+        let eol_crlf = eol == Attr::Value("crlf".to_string());
+        let eol_lf = eol == Attr::Value("lf".to_string());
         // `binary` is a macro for `-text`, which libgit2 expands.
-        if matches!(text, git2::AttrValue::False) {
+        if text == Attr::Unset {
             return (false, false);
         }
-        let is_text = matches!(
-            text,
-            git2::AttrValue::True | git2::AttrValue::String("auto")
-        ) || eol_crlf
-            || eol_lf;
+        let is_text =
+            text == Attr::Set || text == Attr::Value("auto".to_string()) || eol_crlf || eol_lf;
         if !is_text {
             // No attribute: only `core.autocrlf` converts.
             return match self.autocrlf {

@@ -23,8 +23,9 @@ use crate::repo::Repo;
 pub enum Active {
     /// A journaled change to both repos of a workspace.
     Change(BTreeMap<Repo, PathBuf>),
-    /// The staging directory of `strata new`.
-    Staging(PathBuf),
+    /// The staging directory of `strata new`, and the directories `new` created for `--out`
+    /// (the deepest first), removed with it when they are empty.
+    Staging(PathBuf, Vec<PathBuf>),
 }
 
 static ACTIVE: RwLock<Option<Active>> = RwLock::new(None);
@@ -138,8 +139,9 @@ fn handle(signal: i32) -> ! {
                 "strata: interrupted ({name}); rolling back failed: {err:#}\nhint: the next strata command in this workspace will finish the rollback"
             ),
         },
-        Some(Active::Staging(dir)) => {
+        Some(Active::Staging(dir, created)) => {
             let _ = fs_err::remove_dir_all(dir);
+            crate::apply::remove_empty(created);
             crate::status!("strata: interrupted ({name}); nothing was written");
         }
         None => crate::status!("strata: interrupted ({name})"),

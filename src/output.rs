@@ -109,7 +109,7 @@ pub fn edited_seed_deletions(changes: &[&crate::plan::Change], writing: bool) {
     }
     let verb = if writing { "deletes" } else { "would delete" };
     crate::status!(
-        "note: this removal {verb} {} file(s) you edited (seeds, yours to tune, that belong to what is removed); git's history keeps them:",
+        "note: this removal {verb} {} file(s) you edited (seeds, yours to tune, that belong to what is removed); git's history keeps what of them was committed:",
         changes.len()
     );
     for change in changes {
@@ -117,11 +117,20 @@ pub fn edited_seed_deletions(changes: &[&crate::plan::Change], writing: bool) {
     }
 }
 
-/// Prints a command's outcome on stderr (status, not a result), or as JSON on stdout.
+/// Prints a command's outcome on stderr (status, not a result), or as JSON on stdout. Once a
+/// change is written, a stdout that fails does not make the command fail: the change is made,
+/// and an exit code of 1 would say nothing was.
 pub fn outcome(outcome: &crate::edit::Outcome, json: bool) -> io::Result<()> {
     if json {
         let text = serde_json::to_string_pretty(outcome).map_err(io::Error::other)?;
-        return line(format_args!("{text}"));
+        let printed = line(format_args!("{text}"));
+        if let (Err(err), crate::edit::Outcome::Written { .. }) = (&printed, outcome) {
+            crate::status!(
+                "warning: the change is made, but its outcome could not be printed: {err}"
+            );
+            return Ok(());
+        }
+        return printed;
     }
     let shown = outcome.to_string();
     if !shown.is_empty() {

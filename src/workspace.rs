@@ -253,9 +253,12 @@ impl Workspace {
                 .map(|c| c.path.clone())
                 .collect();
             paths.push(answers::FILE_NAME.to_string());
-            for path in crate::git::dirty_paths(&self.roots[&repo], &paths)? {
+            for (path, staged) in crate::git::dirty_paths(&self.roots[&repo], &paths)? {
                 let disk = self.read(repo, &path);
-                let strata_wrote = if path == answers::FILE_NAME {
+                // A staged change is the user's, whatever the file on disk holds.
+                let strata_wrote = if staged {
+                    false
+                } else if path == answers::FILE_NAME {
                     disk.as_deref()
                         == Some(
                             current_answers

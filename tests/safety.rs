@@ -264,8 +264,9 @@ fn sigint_during_new_leaves_nothing() {
     let tmp = assert_fs::TempDir::new().unwrap();
     let services = service_list(40);
     for step in [0usize, 40, 300, 500] {
-        let out = tmp.path().join(format!("step-{step}"));
-        fs_err::create_dir(&out).unwrap();
+        // `--out` does not exist yet: the directories strata makes for it go too.
+        let top = tmp.path().join(format!("step-{step}"));
+        let out = top.join("a/b");
         let mut child = StdCommand::new(env!("CARGO_BIN_EXE_strata"))
             .args(["new", "acme", "--services", &services, "--out"])
             .arg(&out)
@@ -292,12 +293,22 @@ fn sigint_during_new_leaves_nothing() {
         let code = child.wait().unwrap().code();
         assert_eq!(code, Some(130), "step {step}: {text}");
         assert!(text.contains("nothing was written"), "step {step}: {text}");
-        let left: Vec<String> = fs_err::read_dir(&out)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        assert!(left.is_empty(), "step {step} left {left:?}: {text}");
+        assert!(
+            !top.exists(),
+            "step {step} left `{}`: {text}",
+            top.display()
+        );
     }
+    // A failure midway leaves nothing either.
+    let top = tmp.path().join("failed");
+    strata()
+        .env("STRATA_FAULT", "commit:gitops")
+        .args(["new", "acme", "--out"])
+        .arg(top.join("a/b"))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("nothing was written"));
+    assert!(!top.exists());
 }
 
 #[test]
@@ -378,6 +389,23 @@ fn commit_leaves_the_users_staged_work_staged_and_out_of_strata_commit_issue_9()
         "NOTES.md\n"
     );
     assert_eq!(git(&gitops, &["status", "--porcelain"]), "A  NOTES.md\n");
+
+    // A staged edit of a file strata changes, then undone in the work tree ("MM"): refused,
+    // not dropped from the index.
+    let shared = gitops.join("apps/dev/kustomization.yaml");
+    let committed_text = fs_err::read_to_string(&shared).unwrap();
+    fs_err::write(&shared, format!("{committed_text}# mine\n")).unwrap();
+    git(&gitops, &["add", "apps/dev/kustomization.yaml"]);
+    fs_err::write(&shared, &committed_text).unwrap();
+    let before = workspace_state(tmp.path());
+    strata()
+        .args(["add", "service", "web", "--commit", "-C"])
+        .arg(&foundation)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("apps/dev/kustomization.yaml"));
+    assert_eq!(workspace_state(tmp.path()), before);
+    assert!(git(&gitops, &["show", ":apps/dev/kustomization.yaml"]).contains("# mine"));
 }
 
 #[test]
@@ -519,6 +547,16 @@ fn a_repo_inside_another_repo_is_refused_issue_9() {
         .stderr(predicate::str::contains("lies inside the git repo"))
         .stderr(predicate::str::contains("leave out `--no-git`"));
     assert!(!tmp.path().join("sub").exists());
+    // Relative, and not there yet: the same.
+    for out in ["x", "y/z"] {
+        strata()
+            .args(["new", "acme", "--no-git", "--out", out])
+            .current_dir(tmp.path())
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("lies inside the git repo"));
+    }
+    assert!(!tmp.path().join("x").exists() && !tmp.path().join("y").exists());
     // A workspace moved into another repo afterwards.
     let elsewhere = assert_fs::TempDir::new().unwrap();
     new_workspace(elsewhere.path(), &["--no-git"]);
@@ -616,6 +654,86 @@ fn autocrlf_and_eol_attributes_give_no_false_conflicts_issue_9() {
         .arg(&gitops)
         .assert()
         .success();
+}
+
+/// `check` reads `.gitattributes` as git does: `text` (set), `-text`, `binary` and the old
+/// `crlf` name, not only `text=auto` and `eol=`.
+#[test]
+fn check_follows_every_text_attribute_as_git_does() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (_, gitops) = new_workspace(tmp.path(), &["--services", "api"]);
+    // `* text` with `core.eol=crlf`: a fresh checkout holds CRLF, and git sees it clean.
+    fs_err::write(gitops.join(".gitattributes"), "* text\n").unwrap();
+    git(&gitops, &["add", ".gitattributes"]);
+    git(&gitops, &["commit", "-qm", "attributes"]);
+    let clone = tmp.path().join("clone");
+    fs_err::create_dir(&clone).unwrap();
+    git(
+        &clone,
+        &[
+            "clone",
+            "-q",
+            "-c",
+            "core.eol=crlf",
+            gitops.to_str().unwrap(),
+            "acme-gitops",
+        ],
+    );
+    git(
+        &clone,
+        &[
+            "clone",
+            "-q",
+            tmp.path().join("acme-foundation").to_str().unwrap(),
+            "acme-foundation",
+        ],
+    );
+    let cloned = clone.join("acme-gitops");
+    assert!(
+        fs_err::read(cloned.join("services/api/base/deployment.yaml"))
+            .unwrap()
+            .windows(2)
+            .any(|w| w == b"\r\n")
+    );
+    assert_eq!(git(&cloned, &["status", "--porcelain"]), "");
+    strata()
+        .args(["check", "-C"])
+        .arg(&cloned)
+        .assert()
+        .success();
+    strata()
+        .args(["add", "service", "billing", "--dry-run", "-C"])
+        .arg(&cloned)
+        .assert()
+        .success();
+
+    // `-text` with `core.autocrlf=true`: CRLF in an owned file is a change git reports, and so
+    // does check.
+    git(&cloned, &["config", "core.autocrlf", "true"]);
+    fs_err::write(cloned.join(".gitattributes"), "*.yaml -text\n").unwrap();
+    git(&cloned, &["add", ".gitattributes"]);
+    git(&cloned, &["commit", "-qm", "binary yaml"]);
+    git(&cloned, &["rm", "-q", "--cached", "-r", "."]);
+    git(&cloned, &["reset", "-q", "--hard"]);
+    let path = cloned.join("services/api/base/deployment.yaml");
+    let lf = fs_err::read_to_string(&path).unwrap().replace("\r\n", "\n");
+    fs_err::write(&path, &lf).unwrap();
+    assert_eq!(git(&cloned, &["status", "--porcelain"]), "");
+    strata()
+        .args(["check", "-C"])
+        .arg(&cloned)
+        .assert()
+        .success();
+    fs_err::write(&path, lf.replace('\n', "\r\n")).unwrap();
+    assert_ne!(git(&cloned, &["status", "--porcelain"]), "");
+    strata()
+        .args(["check", "-C"])
+        .arg(&cloned)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "services/api/base/deployment.yaml",
+        ));
 }
 
 /// Every path removed from the gitops repo between two snapshots.
@@ -851,6 +969,48 @@ fn a_closed_stdout_ends_quietly_issue_9() {
     with_closed_stdout(&["list", "--json"], &foundation);
     with_closed_stdout(&["add", "service", "web", "--dry-run"], &foundation);
     with_closed_stdout(&["add", "env", "qa", "--dry-run"], &foundation);
+}
+
+/// A verdict does not depend on stdout: `check | head` still fails on findings, and a change
+/// made does not fail because its outcome could not be printed.
+#[test]
+fn verdicts_and_changes_outlive_a_stdout_that_fails() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (foundation, gitops) = new_workspace(tmp.path(), &["--services", "api"]);
+    fs_err::write(
+        gitops.join("services/api/base/service.yaml"),
+        "kind: Service\n",
+    )
+    .unwrap();
+    for args in [&["check"][..], &["check", "--json"][..]] {
+        let mut child = StdCommand::new(env!("CARGO_BIN_EXE_strata"))
+            .args(args)
+            .arg("-C")
+            .arg(&gitops)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}: the findings decide");
+    }
+    let full = fs_err::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap()
+        .into_parts()
+        .0;
+    let out = StdCommand::new(env!("CARGO_BIN_EXE_strata"))
+        .args(["add", "service", "web", "--json", "--allow-dirty", "-C"])
+        .arg(&foundation)
+        .stdout(Stdio::from(full))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("the change is made"), "{stderr}");
+    assert!(gitops.join("services/web/base/deployment.yaml").exists());
 }
 
 /// Runs strata with its stderr on `/dev/full`, where every write fails.

@@ -10,13 +10,14 @@ use crate::error::Refusal;
 pub fn run(args: &CheckArgs) -> Result<()> {
     let targets = check::targets(args)?;
     let report = check::run(&targets);
-    if args.json {
-        crate::outln!("{}", report.to_json())?;
+    // The verdict (exit 1 on findings) stands even when stdout went away (`strata check | head`).
+    let printed = if args.json {
+        crate::outln!("{}", report.to_json())
     } else {
-        crate::out!("{}", report.to_text())?;
-    }
+        crate::out!("{}", report.to_text())
+    };
     if report.holds() {
-        Ok(())
+        Ok(printed?)
     } else {
         Err(Refusal {
             message: format!(

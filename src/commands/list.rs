@@ -10,13 +10,14 @@ use crate::workspace::Workspace;
 pub fn run(args: &ListArgs) -> Result<()> {
     let workspace = Workspace::open(&args.dir)?;
     let inventory = crate::inventory::inventory(&workspace);
-    if args.json {
-        crate::outln!("{}", serde_json::to_string_pretty(&inventory)?)?;
+    // The verdict (exit 1 on drift) stands even when stdout went away (`strata list | head`).
+    let printed = if args.json {
+        crate::outln!("{}", serde_json::to_string_pretty(&inventory)?)
     } else {
-        crate::out!("{inventory}")?;
-    }
+        crate::out!("{inventory}")
+    };
     if inventory.consistent {
-        return Ok(());
+        return Ok(printed?);
     }
     Err(crate::error::Refusal {
         message: format!(
