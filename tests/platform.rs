@@ -191,6 +191,37 @@ fn the_platform_teams_values_are_never_overwritten_and_go_with_their_service() {
         .exists());
 }
 
+/// Turning the last platform service off takes `platform/<stack>/` whole: a file someone added
+/// there is a conflict, as in a removed service's directory, deleted only with `--force`.
+#[test]
+fn a_file_added_to_the_platform_tree_blocks_turning_the_platform_off() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (foundation, gitops) = new_workspace(tmp.path(), &["--preset", "startup"]);
+    let mine = gitops.join("platform/shared/values/mine.yaml");
+    fs_err::write(&mine, "a: 1\n").unwrap();
+    strata()
+        .args(["remove", "platform", "logging", "--allow-dirty", "-C"])
+        .arg(&foundation)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("platform/shared/values/mine.yaml"));
+    assert!(mine.exists());
+    assert!(gitops.join("platform/shared/apps/logging.yaml").exists());
+    strata()
+        .args([
+            "remove",
+            "platform",
+            "logging",
+            "--allow-dirty",
+            "--force",
+            "-C",
+        ])
+        .arg(&foundation)
+        .assert()
+        .success();
+    assert!(!gitops.join("platform/shared").exists());
+}
+
 #[test]
 fn a_per_environment_cluster_gets_its_platform_tree_with_its_environment() {
     let tmp = assert_fs::TempDir::new().unwrap();
