@@ -75,6 +75,11 @@ def test_the_platform_applications_are_reached_from_the_foundation_and_render_wi
             assert {"ServiceMonitor", "PrometheusRule", "Prometheus", "Alertmanager", "CustomResourceDefinition"} <= kinds
 
 
+def test_argo_cds_default_project_is_locked_in_every_cluster(generated):
+    _, ws = generated
+    assert checks.default_project_locked(ws.runs) == len(ws.runs) > 0
+
+
 def test_every_service_has_a_service_monitor_exactly_when_monitoring_is_on(generated):
     preset, ws = generated
     count = platform_checks.service_monitors(ws)
