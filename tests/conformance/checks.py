@@ -1173,6 +1173,44 @@ def _container_problems(container: Mapping, pod_sc: Mapping) -> list[str]:
     return problems
 
 
+# Argo CD's documented lock-down of its built-in project (user-guide/projects.md, "The Default Project").
+LOCKED_DEFAULT_PROJECT = {"sourceRepos": [], "destinations": [], "clusterResourceWhitelist": [],
+                          "namespaceResourceBlacklist": [{"group": "*", "kind": "*"}]}
+
+
+def default_project_locked(runs: Mapping[str, "StackRun"]) -> int:
+    """Every cluster patches Argo CD's `default` AppProject (which argocd-server creates at startup
+    and which allows everything) into its locked form, valid against the AppProject CRD, before
+    any root Application. Returns the number of clusters checked."""
+    problems: list[str] = []
+    for stack, run_ in runs.items():
+        patches = [r for r in run_.resources if r["type"] == "kubernetes:argoproj.io/v1alpha1:AppProjectPatch"
+                   and (r["inputs"].get("metadata") or {}).get("name") == "default"]
+        if len(patches) != 1:
+            problems.append(f"stack `{stack}`: {len(patches)} patch(es) of the `default` AppProject, expected 1")
+            continue
+        (patch,) = patches
+        obj = {"apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject", **normalize_numbers(dict(patch["inputs"]))}
+        try:
+            validate_objects([obj])
+        except AssertionError as error:
+            problems.append(f"stack `{stack}`: the `default` AppProject patch: {error}")
+        spec = obj.get("spec") or {}
+        for key, value in LOCKED_DEFAULT_PROJECT.items():
+            if spec.get(key) != value:
+                problems.append(f"stack `{stack}`: `default` AppProject `{key}` is {spec.get(key)!r}, not {value!r}")
+        if (obj.get("metadata") or {}).get("namespace") != "argocd":
+            problems.append(f"stack `{stack}`: the `default` AppProject patch is not in `argocd`")
+        for resource in run_.resources:
+            if resource["type"] == "kubernetes:argoproj.io/v1alpha1:Application" and \
+                    patch["urn"] not in (resource.get("dependencies") or []):
+                problems.append(f"stack `{stack}`: Application `{resource['inputs']['metadata']['name']}` "
+                                "may sync before `default` is locked")
+    if problems:
+        raise AssertionError("\n".join(problems))
+    return len(runs)
+
+
 def security_invariants(gitops: Path, builds: Mapping[str, list[dict]] | None = None,
                         runs: Mapping[str, "StackRun"] | None = None) -> None:
     """AppProjects fence each environment; the workloads are hardened and wired together.

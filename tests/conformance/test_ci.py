@@ -210,11 +210,13 @@ def test_stacks_deploy_one_after_another_production_last_each_behind_its_environ
         assert role.endswith(f":role/{_stack_ci(ws.foundation, stack)['previewRoleName']}"), role
     (run,) = _steps_using(preview, "pulumi/actions")
     assert run["with"]["command"] == "preview" and str(run["with"]["comment-on-pr"]).lower() == "true"
-    _check_backend(run, backend, "${{ matrix.stack }}", ws)
+    _check_backend(run, backend, "${{ matrix.stack }}", ws, token="PULUMI_ACCESS_TOKEN_PREVIEW")
 
 
-def _check_backend(step: dict, backend: str, stack: str, ws: checks.Workspace) -> None:
-    """The backend the workspace chose: S3 by URL, Pulumi Cloud by token (and organization)."""
+def _check_backend(step: dict, backend: str, stack: str, ws: checks.Workspace,
+                   token: str = "PULUMI_ACCESS_TOKEN") -> None:
+    """The backend the workspace chose: S3 by URL, Pulumi Cloud by token (and organization). A
+    preview gets the read-only token, never the deploy token."""
     env = step.get("env") or {}
     with_ = step["with"]
     state = ws.answers["state"]
@@ -223,7 +225,7 @@ def _check_backend(step: dict, backend: str, stack: str, ws: checks.Workspace) -
         assert "PULUMI_ACCESS_TOKEN" not in env
     else:
         assert "cloud-url" not in with_
-        assert env["PULUMI_ACCESS_TOKEN"] == "${{ secrets.PULUMI_ACCESS_TOKEN }}"
+        assert env["PULUMI_ACCESS_TOKEN"] == f"${{{{ secrets.{token} }}}}"
     expected_stack = f"acme-platform/{stack}" if backend == "cloud-org" else stack
     assert with_["stack-name"] == expected_stack
     if state["secrets_provider"] == "passphrase":
@@ -434,6 +436,32 @@ def test_deploys_wait_for_setup_and_the_pulumi_cli_is_pinned(preset, backend, wo
         assert re.fullmatch(r"\d+\.\d+\.\d+", version), f"pulumi/actions installs the latest CLI: {step['with']}"
         parsed = tuple(int(x) for x in version.split("."))
         assert low <= parsed < (major,), f"CLI {version} is outside the SDK range of requirements.txt"
+
+
+@pytest.mark.parametrize(("preset", "backend"), CASES, ids=IDS)
+def test_pull_requests_never_get_the_deploy_credentials_and_pick_their_own_runner(preset, backend, workspace_root):
+    ws = workspace(workspace_root, preset, backend)
+    text = (ws.foundation / ".github" / "workflows" / "pull-request.yml").read_text(encoding="utf-8")
+    assert "secrets.PULUMI_ACCESS_TOKEN }}" not in text, "a pull request's job would get the token that deploys"
+    assert "pull_request_target" not in text.split("\nname:", 1)[1], "pull_request_target runs with the base's secrets"
+    flows = workflows(ws.foundation)
+    preview = flows["pull-request.yml"]["jobs"]["preview"]
+    for name, job in flows["deploy.yml"]["jobs"].items():
+        if name != "test":
+            assert job["runs-on"] == "${{ vars.DEPLOY_RUNNER || vars.FOUNDATION_RUNNER || 'ubuntu-24.04' }}", name
+    if backend == "local":
+        return
+    assert preview["runs-on"] == "${{ vars.PREVIEW_RUNNER || vars.FOUNDATION_RUNNER || 'ubuntu-24.04' }}"
+    guard = [s for s in preview["steps"] if "PULUMI_ACCESS_TOKEN_PREVIEW" in json.dumps(s.get("env") or {})
+             and "run" in s]
+    if backend.startswith("cloud"):
+        (step,) = guard
+        done = subprocess.run(["bash", "-c", step["run"]], env={"PATH": os.environ["PATH"]},
+                              capture_output=True, text=True, timeout=30, check=False)
+        assert done.returncode == 1 and "::error" in done.stdout, "no preview token: the job says so and stops"
+        assert preview["steps"].index(step) == 0
+    else:
+        assert not guard
 
 
 def test_the_gitops_checks_cover_the_platform_and_the_clusters_kubernetes_version(workspace_root, tmp_path):

@@ -6,6 +6,10 @@ the foundation under Pulumi mocks, parliament), and kept consistent by `add plat
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import re
+
 import pytest
 
 import checks
@@ -73,6 +77,20 @@ def test_the_platform_applications_are_reached_from_the_foundation_and_render_wi
         if "monitoring" in components:
             kinds = {o["kind"] for o in components["monitoring"][1]}
             assert {"ServiceMonitor", "PrometheusRule", "Prometheus", "Alertmanager", "CustomResourceDefinition"} <= kinds
+
+
+def test_argo_cds_default_project_is_locked_in_every_cluster(generated):
+    _, ws = generated
+    assert checks.default_project_locked(ws.runs) == len(ws.runs) > 0
+    stack, run = next(iter(ws.runs.items()))
+    token = "kubernetes:argoproj.io/v1alpha1:AppProjectPatch"
+    for spec, message in (({"sourceRepos": ["*"]}, "`sourceRepos` is ['*']"),
+                          ({"namespaceResourceBlacklist": [{"kind": "*"}]}, "schema problem")):
+        resources = copy.deepcopy(run.resources)
+        (patch,) = [r for r in resources if r["type"] == token]
+        patch["inputs"]["spec"].update(spec)
+        with pytest.raises(AssertionError, match=re.escape(message)):
+            checks.default_project_locked({stack: dataclasses.replace(run, resources=resources)})
 
 
 def test_every_service_has_a_service_monitor_exactly_when_monitoring_is_on(generated):

@@ -14,9 +14,10 @@ token and trade it for one of these roles with `aws-actions/configure-aws-creden
   `AmazonEKSClusterAdminPolicy`: the program installs the add-ons through the Kubernetes API.
 - the **preview role** (`ci.previewRoleName`), assumed by the `pulumi preview` job of pull
   requests (`sub` = `repo:<owner>/<name>:pull_request`). A pull request's code runs with it,
-  so it only reads: `ReadOnlyAccess`, plus what a preview of the state needs (reading the
-  state bucket is in `ReadOnlyAccess`; writing only the backend's lock files; `kms:Decrypt`
-  with the stack's KMS secrets provider), and an EKS access entry with
+  so it only reads: `ReadOnlyAccess` (which covers reading the S3 state bucket), `kms:Decrypt`
+  with the stack's KMS secrets provider (the stack's config secrets), and nothing that writes:
+  `pulumi preview` takes no lock on a DIY (S3) backend and writes no history or checkpoint
+  (pulumi/pulumi#8642, `diyBackend.Preview`), and an EKS access entry with
   `AmazonEKSAdminViewPolicy` (Kubernetes reads only: pulumi-kubernetes falls back to a
   client-side diff where a server-side dry run would need write access).
 
@@ -158,24 +159,16 @@ def kms_decrypt_statement(secrets_provider: str, partition: str, account_id: str
 
 
 def state_access_policy(ci: Ci, partition: str, account_id: str, region: str) -> str | None:
-    """What a preview needs beyond `ReadOnlyAccess`: the backend's lock files and the secrets key."""
-    statements = []
-    if ci.state_bucket:
-        prefix = f"{ci.state_prefix}/" if ci.state_prefix else ""
-        statements.append(
-            {
-                "Sid": "StateLocks",
-                "Effect": "Allow",
-                "Action": ["s3:PutObject", "s3:DeleteObject"],
-                "Resource": f"arn:{partition}:s3:::{ci.state_bucket}/{prefix}.pulumi/locks/*",
-            }
-        )
+    """What a preview needs beyond `ReadOnlyAccess`: only decrypting the stack's config secrets.
+
+    Nothing writes to the state: a DIY (S3) backend's `pulumi preview` takes no lock (only `up`,
+    `refresh`, `destroy` and `import` write `.pulumi/locks/`) and saves no history or checkpoint;
+    reading the bucket is in `ReadOnlyAccess`. None when the secrets are not in AWS KMS.
+    """
     decrypt = kms_decrypt_statement(ci.secrets_provider or "", partition, account_id, region)
-    if decrypt:
-        statements.append(decrypt)
-    if not statements:
+    if not decrypt:
         return None
-    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+    return json.dumps({"Version": "2012-10-17", "Statement": [decrypt]})
 
 
 def _github_provider_arn(settings: Settings, ci: Ci) -> pulumi.Output[str]:
@@ -262,7 +255,7 @@ def create_ci_access(settings: Settings, cluster: ClusterOutputs, aws_context: A
         policy_arn=aws_context.managed_policy_arn(PREVIEW_POLICY),
         opts=pulumi.ResourceOptions(parent=preview),
     )
-    if ci.state_bucket or (ci.secrets_provider or "").startswith("awskms://"):
+    if (ci.secrets_provider or "").startswith("awskms://"):
         aws.iam.RolePolicy(
             "ci-preview-state",
             role=preview.id,

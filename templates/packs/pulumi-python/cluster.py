@@ -83,6 +83,26 @@ def admin_access_entries(settings: Settings, partition: pulumi.Output[str]) -> d
     }
 
 
+def _endpoint_ingress(settings: Settings, cluster: eks.Cluster) -> None:
+    """HTTPS to the API server from `endpointIngressSecurityGroupIds` and `endpointIngressCidrs`:
+    a self-hosted CI runner (or a VPN) in the VPC or a peered network reaching the private endpoint."""
+    endpoint = settings.endpoint
+    sources = [("sg", group, {"source_security_group_id": group}) for group in endpoint.ingress_security_group_ids]
+    sources += [("cidr", cidr, {"cidr_blocks": [cidr]}) for cidr in endpoint.ingress_cidrs]
+    for kind, source, args in sources:
+        aws.ec2.SecurityGroupRule(
+            f"api-ingress-{kind}-{source.replace('/', '-')}",
+            type="ingress",
+            protocol="tcp",
+            from_port=443,
+            to_port=443,
+            security_group_id=cluster.cluster_security_group_id,
+            description=f"Kubernetes API from {source} (endpointIngress)",
+            opts=pulumi.ResourceOptions(parent=cluster),
+            **args,
+        )
+
+
 def create_cluster(settings: Settings, network: NetworkOutputs, aws_context: AwsContext) -> ClusterOutputs:
     """Create the KMS key, the EKS cluster with its OIDC provider, and a Kubernetes provider for it."""
     key = create_secrets_key(settings)
@@ -109,6 +129,7 @@ def create_cluster(settings: Settings, network: NetworkOutputs, aws_context: Aws
         vpc_cni_options=eks.VpcCniOptionsArgs(enable_network_policy=True),
         tags=settings.tags,
     )
+    _endpoint_ingress(settings, cluster)
     provider = k8s.Provider(
         "k8s",
         kubeconfig=cluster.kubeconfig_json,

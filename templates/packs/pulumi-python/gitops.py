@@ -16,6 +16,13 @@ The projects are created here, before the root Application, not in the
 repository the root Application is about to pull (that would deadlock the first
 sync).
 
+Argo CD's built-in AppProject `default` allows every source, destination and kind, so an
+Application that names it (or no project) would escape its environment's fence. argocd-server
+creates it at startup when it is missing (and only then: it never resets it), so it cannot be
+deleted for good nor created by Pulumi beforehand. The program patches it instead, with
+server-side apply (`AppProjectPatch`, forced over argocd-server's fields), to Argo CD's locked
+form: no source, no destination, no kind. It is in place before any root Application exists.
+
 Layer 3, the platform services (monitoring, logging), when any is on: the root
 Application `platform` syncs `platform/<stack>/apps` (the Applications of the
 pinned charts) into the `argocd` namespace, in the AppProject `platform-root`
@@ -97,6 +104,40 @@ LOGGING_NAMESPACED_KINDS = (
 PLATFORM_PROJECT = "platform"
 PLATFORM_ROOT_PROJECT = "platform-root"
 PLATFORM_ROOT_APPLICATION = "platform"
+
+
+DEFAULT_PROJECT = "default"
+# Server-side apply takes the fields argocd-server wrote when it created the project.
+PATCH_FORCE_ANNOTATION = "pulumi.com/patchForce"
+
+
+def default_project_spec() -> dict:
+    """Argo CD's `default` project locked down: no source repository, no destination, no kind."""
+    return {
+        "description": "Locked by the foundation: every Application names its environment's project",
+        "sourceRepos": [],
+        "sourceNamespaces": [],
+        "destinations": [],
+        "clusterResourceWhitelist": [],
+        "namespaceResourceWhitelist": [],
+        "namespaceResourceBlacklist": [{"group": "*", "kind": "*"}],
+    }
+
+
+def lock_default_project(opts: pulumi.ResourceOptions) -> k8s.apiextensions.CustomResourcePatch:
+    """Patch the `default` AppProject that argocd-server created at startup into its locked form."""
+    return k8s.apiextensions.CustomResourcePatch(
+        "appproject-default-locked",
+        api_version=ARGOCD_API_VERSION,
+        kind="AppProject",
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=DEFAULT_PROJECT,
+            namespace=ARGOCD_NAMESPACE,
+            annotations={PATCH_FORCE_ANNOTATION: "true"},
+        ),
+        spec=default_project_spec(),
+        opts=opts,
+    )
 
 
 def platform_path(settings: Settings) -> str:
@@ -325,6 +366,7 @@ def hand_over_to_gitops(
     """Projects and root Applications of every environment (and of the platform services), created
     once Argo CD (and its CRDs) is installed; the root Applications also wait for `prerequisites`
     (the repository credential), the platform's for its namespaces and secrets too."""
-    opts = pulumi.ResourceOptions(provider=cluster.k8s_provider, depends_on=[argocd, *prerequisites])
+    locked = lock_default_project(pulumi.ResourceOptions(provider=cluster.k8s_provider, depends_on=[argocd]))
+    opts = pulumi.ResourceOptions(provider=cluster.k8s_provider, depends_on=[argocd, locked, *prerequisites])
     create_platform_root(settings, opts, platform_prerequisites)
     return {env.name: create_root_application(settings, env, opts) for env in settings.environments}

@@ -123,6 +123,11 @@ class Endpoint:
     private_access: bool
     public_access: bool
     public_access_cidrs: tuple[str, ...]
+    # Who reaches the private endpoint from inside the VPC or a connected network (a self-hosted
+    # CI runner, a VPN): HTTPS ingress to the cluster security group. Top-level keys
+    # `endpointIngressSecurityGroupIds` and `endpointIngressCidrs`, which strata does not write.
+    ingress_security_group_ids: tuple[str, ...] = ()
+    ingress_cidrs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -523,6 +528,17 @@ def _read_network(r: _Reader) -> Network:
     return network
 
 
+_SECURITY_GROUP_ID = re.compile(r"^sg-[0-9a-f]{8,17}$")
+
+
+def _is_ipv4_network(value: str) -> bool:
+    """`value` is an IPv4 network in CIDR notation (host bits clear)."""
+    try:
+        return isinstance(ipaddress.ip_network(value), ipaddress.IPv4Network) and "/" in value
+    except ValueError:
+        return False
+
+
 def _read_endpoint(r: _Reader) -> Endpoint:
     """`endpoint`: who may reach the API server."""
     raw = _mapping(r, r.raw("endpoint", {}), "endpoint")
@@ -530,7 +546,18 @@ def _read_endpoint(r: _Reader) -> Endpoint:
         private_access=_bool(r, raw, "privateAccess", "endpoint", True),
         public_access=_bool(r, raw, "publicAccess", "endpoint", False),
         public_access_cidrs=_strings(r, raw.get("publicAccessCidrs"), "endpoint.publicAccessCidrs"),
+        ingress_security_group_ids=_strings(
+            r, r.raw("endpointIngressSecurityGroupIds", []), "endpointIngressSecurityGroupIds"
+        ),
+        ingress_cidrs=_strings(r, r.raw("endpointIngressCidrs", []), "endpointIngressCidrs"),
     )
+    for group in endpoint.ingress_security_group_ids:
+        r.check(
+            bool(_SECURITY_GROUP_ID.match(group)),
+            f"`endpointIngressSecurityGroupIds`: `{group}` is not a security group id (sg-...)",
+        )
+    for cidr in endpoint.ingress_cidrs:
+        r.check(_is_ipv4_network(cidr), f"`endpointIngressCidrs`: `{cidr}` is not an IPv4 CIDR")
     r.check(endpoint.private_access or endpoint.public_access, "`endpoint` needs private or public access")
     if endpoint.public_access:
         # Fail closed: an empty list would open the Kubernetes API to the whole internet.

@@ -44,3 +44,31 @@ def test_a_private_endpoint_needs_no_networks() -> None:
     (cluster,) = [r["inputs"] for r in result.resources if r["type"] == "eks:index:Cluster"]
     assert cluster["endpointPublicAccess"] is False and "publicAccessCidrs" not in cluster
     assert endpoint_of(stack) is not None
+
+
+def test_a_runner_in_the_vpc_reaches_the_private_endpoint_by_security_group_or_cidr() -> None:
+    stack = STACKS[0]
+    overrides = {
+        "endpoint": {"privateAccess": True, "publicAccess": False},
+        "endpointIngressSecurityGroupIds": ["sg-0123456789abcdef0"],
+        "endpointIngressCidrs": ["10.99.0.0/24"],
+    }
+    (result,) = run_stacks([stack], overrides=overrides).values()
+    assert not isinstance(result, Exception), result
+    rules = [r["inputs"] for r in result.resources if r["type"] == "aws:ec2/securityGroupRule:SecurityGroupRule"]
+    api = [rule for rule in rules if "endpointIngress" in rule.get("description", "")]
+    assert {(rule.get("sourceSecurityGroupId"), tuple(rule.get("cidrBlocks") or ())) for rule in api} == {
+        ("sg-0123456789abcdef0", ()),
+        (None, ("10.99.0.0/24",)),
+    }
+    for rule in api:
+        assert (rule["type"], rule["protocol"], rule["fromPort"], rule["toPort"]) == ("ingress", "tcp", 443, 443)
+        assert rule["securityGroupId"] == "sg-cluster", "the cluster security group, on the API server's ENIs"
+
+
+def test_endpoint_ingress_takes_only_security_group_ids_and_cidrs() -> None:
+    stack = STACKS[0]
+    overrides = {"endpointIngressSecurityGroupIds": ["default"], "endpointIngressCidrs": ["10.99.0.0/33"]}
+    (result,) = run_stacks([stack], overrides=overrides).values()
+    assert isinstance(result, Exception)
+    assert "`default` is not a security group id" in str(result) and "`10.99.0.0/33` is not an IPv4 CIDR" in str(result)

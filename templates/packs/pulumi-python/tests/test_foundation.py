@@ -524,6 +524,22 @@ def test_each_environment_has_a_root_application_for_apps_env_in_a_locked_down_p
         assert environment_project["urn"] in application["dependencies"], "the projects exist before the first sync"
 
 
+def test_argo_cds_default_project_is_locked_before_any_root_application(stack: Stack) -> None:
+    """`default` allows everything: an Application naming it would leave its environment's fence.
+    argocd-server creates it at startup, so it is patched (server-side apply, forced), not created."""
+    argocd = _release(stack, "argocd")
+    (patch,) = stack.of_type("kubernetes:argoproj.io/v1alpha1:AppProjectPatch")
+    metadata, spec = patch["inputs"]["metadata"], patch["inputs"]["spec"]
+    assert (metadata["name"], metadata["namespace"]) == ("default", "argocd")
+    assert metadata["annotations"] == {"pulumi.com/patchForce": "true"}
+    assert spec["sourceRepos"] == [] and spec["destinations"] == [] and spec["sourceNamespaces"] == []
+    assert spec["clusterResourceWhitelist"] == [] and spec["namespaceResourceWhitelist"] == []
+    assert spec["namespaceResourceBlacklist"] == [{"group": "*", "kind": "*"}]
+    assert argocd["urn"] in patch["dependencies"], "argocd-server has created it by then"
+    for application in stack.kubernetes_objects("Application"):
+        assert patch["urn"] in application["dependencies"], application["inputs"]["metadata"]["name"]
+
+
 def test_each_environment_has_its_own_project_fenced_to_its_namespace(stack: Stack) -> None:
     gitops = stack.config["gitops"]
     projects = {p["inputs"]["metadata"]["name"]: p["inputs"] for p in stack.kubernetes_objects("AppProject")}
