@@ -591,6 +591,9 @@ def scrape_guard(ws: checks.Workspace) -> int:
         "honorLabels": (bent(endpoint(honorLabels=True)), 2),
         "proxyUrl": (bent(endpoint(proxyUrl="http://proxy:3128")), 2),
         "address relabeling": (bent(endpoint(relabelings=[{"targetLabel": "__address__", "replacement": "10.0.0.1:9100"}])), 2),
+        "labelmap relabeling": (bent(endpoint(relabelings=[{"action": "labelmap", "regex": "__meta_(.+)"}])), 2),
+        "proxyFromEnvironment": (bent(endpoint(proxyFromEnvironment=True)), 2),
+        "scrape class": (bent(lambda s: s.update(scrapeClass="with-files")), 2),
     }
     allowed = {
         "own namespace by name": bent(lambda s: s.update(namespaceSelector={"matchNames": [namespace]})),

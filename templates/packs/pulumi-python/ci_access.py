@@ -225,6 +225,15 @@ def create_ci_access(settings: Settings, cluster: ClusterOutputs, aws_context: A
         return None
     provider_arn = _github_provider_arn(settings, ci)
     repository = ci.github_repository
+    if ci.subject_format == "names":
+        # GitHub gives repositories created (or renamed) since mid-2026 an id-based `sub`, which
+        # these roles would not trust: every CI job would fail at configure-aws-credentials.
+        pulumi.log.warn(
+            f"the CI roles trust GitHub's name-based subject `repo:{repository}:...` only; a repository "
+            "created or renamed since mid-2026 signs its jobs with an id-based subject: set "
+            "`ciGithubOwnerId` and `ciGithubRepositoryId` (`gh api repos/"
+            f"{repository} --jq '.owner.id, .id'`), which trusts that form (`ciSubjectFormat: both` trusts both)"
+        )
 
     deploy = aws.iam.Role(
         "ci-deploy",

@@ -225,11 +225,14 @@ SCRAPE_GUARD_RULES = (
         " (bearerTokenFile, tlsConfig caFile/certFile/keyFile); use secrets of its own namespace",
     ),
     (
-        "!has(object.spec.endpoints) || object.spec.endpoints.all(e,"
+        "!has(object.spec.scrapeClass) && (!has(object.spec.endpoints) || object.spec.endpoints.all(e,"
         " !(has(e.honorLabels) && e.honorLabels == true) && !has(e.proxyUrl)"
-        " && (!has(e.relabelings) || e.relabelings.all(r, !has(r.targetLabel) || r.targetLabel != '__address__')))",
+        " && !(has(e.proxyFromEnvironment) && e.proxyFromEnvironment == true)"
+        " && (!has(e.relabelings) || e.relabelings.all(r, (!has(r.targetLabel) || r.targetLabel != '__address__')"
+        " && (!has(r.action) || !(r.action in ['labelmap', 'LabelMap']))))))",
         "a ServiceMonitor in an application namespace may not override the target labels (honorLabels),"
-        " scrape through a proxy, or rewrite the scraped address",
+        " scrape through a proxy, rewrite the scraped address (relabeling `__address__`, labelmap), or"
+        " pick a scrape class (which may carry the Prometheus pod's files)",
     ),
 )
 
