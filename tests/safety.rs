@@ -415,14 +415,19 @@ fn a_failed_commit_restores_head_index_and_files_of_both_repos_issue_9() {
     fs_err::write(foundation.join("NOTES.md"), "mine\n").unwrap();
     git(&foundation, &["add", "NOTES.md"]);
     let before = workspace_state(tmp.path());
+    add_billing_with_a_failed_commit(&gitops);
+    assert_eq!(workspace_state(tmp.path()), before);
+}
+
+/// `add service billing --commit` in `dir`, its gitops commit failing: rolled back, exit 1.
+fn add_billing_with_a_failed_commit(dir: &Path) {
     strata()
         .env("STRATA_FAULT", "commit:gitops")
         .args(["add", "service", "billing", "--commit", "-C"])
-        .arg(&gitops)
+        .arg(dir)
         .assert()
         .code(1)
         .stderr(predicate::str::contains("rolled back"));
-    assert_eq!(workspace_state(tmp.path()), before);
 }
 
 /// A gitops repo checked out as a linked work tree (`git worktree add`): its refs live in the
@@ -448,13 +453,7 @@ fn commit_works_in_a_linked_worktree() {
     let main_before = git(&gitops, &["rev-parse", "main"]);
 
     let before = repo_state(&linked);
-    strata()
-        .env("STRATA_FAULT", "commit:gitops")
-        .args(["add", "service", "billing", "--commit", "-C"])
-        .arg(&linked)
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains("rolled back"));
+    add_billing_with_a_failed_commit(&linked);
     assert_eq!(repo_state(&linked), before, "the failed commit is undone");
 
     strata()
