@@ -60,15 +60,15 @@ fn blob_at(repo: &Repository, tree: &git2::Tree<'_>, path: &str) -> Option<Vec<u
 
 /// Records strata's renders (`Some`) and removals (`None`) of one repo on [`REF`].
 ///
-/// New objects go to an in-memory object database first and reach the repo as one pack: an
-/// `add env` of hundreds of files writes one file, not one per object.
+/// New objects are written loose, as `git add` writes them (`git gc` packs them later). They
+/// used to go through libgit2's in-memory pack, whose delta search cost most of an `add
+/// service` in a big workspace.
 pub fn record(root: &Path, updates: &[(&str, Option<&[u8]>)]) -> Result<()> {
     if updates.is_empty() {
         return Ok(());
     }
     let repo = Repository::open(root).with_context(|| format!("opening `{}`", root.display()))?;
     let odb = repo.odb()?;
-    let mempack = odb.add_new_mempack_backend(1000)?;
     let parent = repo
         .find_reference(REF)
         .ok()
@@ -80,8 +80,16 @@ pub fn record(root: &Path, updates: &[(&str, Option<&[u8]>)]) -> Result<()> {
     for (path, bytes) in updates {
         match bytes {
             Some(bytes) => {
-                // A blob already in the repo (committed with the change) is not written again.
+                // A render the last record holds already (most files of a big workspace) needs
+                // nothing; a blob already in the repo (committed with the change) is not written
+                // again.
                 let id = Oid::hash_object(git2::ObjectType::Blob, bytes)?;
+                if index
+                    .get_path(Path::new(path), 0)
+                    .is_some_and(|entry| entry.id == id)
+                {
+                    continue;
+                }
                 let id = if odb.exists(id) {
                     id
                 } else {
@@ -110,7 +118,6 @@ pub fn record(root: &Path, updates: &[(&str, Option<&[u8]>)]) -> Result<()> {
     }
     let tree_id = index.write_tree_to(&repo)?;
     if parent.as_ref().is_some_and(|p| p.tree_id() == tree_id) {
-        mempack.reset()?;
         return Ok(());
     }
     let tree = repo.find_tree(tree_id)?;
@@ -124,12 +131,6 @@ pub fn record(root: &Path, updates: &[(&str, Option<&[u8]>)]) -> Result<()> {
         &tree,
         &parents,
     )?;
-    let mut pack = git2::Buf::new();
-    mempack.dump(&repo, &mut pack)?;
-    mempack.reset()?;
-    let mut writer = odb.packwriter()?;
-    std::io::Write::write_all(&mut writer, &pack)?;
-    writer.commit()?;
     repo.reference(REF, commit, true, "strata: record the render")?;
     Ok(())
 }
