@@ -30,15 +30,15 @@ pub fn removed_dirs(
 ) -> BTreeSet<(Repo, String)> {
     let mut out = BTreeSet::new();
     // The last platform service turned off: each cluster's `platform/<stack>/` goes whole.
-    if !crate::platform::enabled(old).is_empty() && crate::platform::enabled(new).is_empty() {
+    let platform_tree = templates
+        .iter()
+        .any(|(repo, t)| *repo == Repo::Gitops && t.starts_with("platform/__stack__/"));
+    if platform_tree
+        && !crate::platform::enabled(old).is_empty()
+        && crate::platform::enabled(new).is_empty()
+    {
         for stack in crate::render::stacks(old) {
-            let dir = format!("platform/{}", stack.name);
-            if templates
-                .iter()
-                .any(|(repo, t)| *repo == Repo::Gitops && t.starts_with("platform/__stack__/"))
-            {
-                out.insert((Repo::Gitops, dir));
-            }
+            out.insert((Repo::Gitops, format!("platform/{}", stack.name)));
         }
     }
     let (kind, name) = match scope {

@@ -942,8 +942,8 @@ fn symlinks_are_never_followed_for_add_remove_or_dry_run_issue_9() {
     assert!(!outside.join("services/web").exists());
 }
 
-/// Runs strata with its stdout closed before it writes anything.
-fn with_closed_stdout(args: &[&str], dir: &Path) {
+/// Runs strata with its stdout closed before it writes anything; it must exit with `code`.
+fn with_closed_stdout(args: &[&str], dir: &Path, code: i32) {
     let mut child = StdCommand::new(env!("CARGO_BIN_EXE_strata"))
         .args(args)
         .arg("-C")
@@ -957,17 +957,17 @@ fn with_closed_stdout(args: &[&str], dir: &Path) {
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
-    assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+    assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
 }
 
 #[test]
 fn a_closed_stdout_ends_quietly_issue_9() {
     let tmp = assert_fs::TempDir::new().unwrap();
     let (foundation, _) = new_workspace(tmp.path(), &["--services", &service_list(40)]);
-    with_closed_stdout(&["list"], &foundation);
-    with_closed_stdout(&["list", "--json"], &foundation);
-    with_closed_stdout(&["add", "service", "web", "--dry-run"], &foundation);
-    with_closed_stdout(&["add", "env", "qa", "--dry-run"], &foundation);
+    with_closed_stdout(&["list"], &foundation, 0);
+    with_closed_stdout(&["list", "--json"], &foundation, 0);
+    with_closed_stdout(&["add", "service", "web", "--dry-run"], &foundation, 0);
+    with_closed_stdout(&["add", "env", "qa", "--dry-run"], &foundation, 0);
 }
 
 /// A verdict does not depend on stdout: `check | head` still fails on findings, and a change
@@ -981,29 +981,13 @@ fn verdicts_and_changes_outlive_a_stdout_that_fails() {
         "kind: Service\n",
     )
     .unwrap();
-    for args in [&["check"][..], &["check", "--json"][..]] {
-        let mut child = StdCommand::new(env!("CARGO_BIN_EXE_strata"))
-            .args(args)
-            .arg("-C")
-            .arg(&gitops)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        drop(child.stdout.take());
-        let out = child.wait_with_output().unwrap();
-        assert_eq!(out.status.code(), Some(1), "{args:?}: the findings decide");
-    }
-    let full = fs_err::OpenOptions::new()
-        .write(true)
-        .open("/dev/full")
-        .unwrap()
-        .into_parts()
-        .0;
+    // The findings decide the exit code, not the reader.
+    with_closed_stdout(&["check"], &gitops, 1);
+    with_closed_stdout(&["check", "--json"], &gitops, 1);
     let out = StdCommand::new(env!("CARGO_BIN_EXE_strata"))
         .args(["add", "service", "web", "--json", "--allow-dirty", "-C"])
         .arg(&foundation)
-        .stdout(Stdio::from(full))
+        .stdout(Stdio::from(dev_full()))
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -1012,20 +996,24 @@ fn verdicts_and_changes_outlive_a_stdout_that_fails() {
     assert!(gitops.join("services/web/base/deployment.yaml").exists());
 }
 
-/// Runs strata with its stderr on `/dev/full`, where every write fails.
-fn with_failing_stderr(args: &[&str], dir: &Path) -> Option<i32> {
-    let full = fs_err::OpenOptions::new()
+/// `/dev/full`, where every write fails with "No space left on device".
+fn dev_full() -> std::fs::File {
+    fs_err::OpenOptions::new()
         .write(true)
         .open("/dev/full")
         .unwrap()
         .into_parts()
-        .0;
+        .0
+}
+
+/// Runs strata with its stderr on `/dev/full`, where every write fails.
+fn with_failing_stderr(args: &[&str], dir: &Path) -> Option<i32> {
     let out = StdCommand::new(env!("CARGO_BIN_EXE_strata"))
         .args(args)
         .arg("-C")
         .arg(dir)
         .env("GIT_CONFIG_NOSYSTEM", "1")
-        .stderr(Stdio::from(full))
+        .stderr(Stdio::from(dev_full()))
         .output()
         .unwrap();
     out.status.code()
