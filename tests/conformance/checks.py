@@ -24,6 +24,7 @@ import hashlib
 import ipaddress
 import json
 import os
+import pickle
 import re
 import shutil
 import subprocess
@@ -31,7 +32,7 @@ import tempfile
 import threading
 import tomllib
 from collections import Counter, defaultdict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -40,6 +41,8 @@ from typing import Any, Iterable, Mapping
 import jsonschema
 import kubernetes_validate
 import yaml
+
+import pulumi_runs
 from kubernetes_validate.utils import SchemaNotFoundError
 from kubernetes_validate.utils import ValidationError as K8sValidationError
 
@@ -232,12 +235,72 @@ def kustomization_dirs(gitops: Path) -> list[str]:
     return sorted(found)
 
 
+# Successful builds by content: digest of the files the build can read and its dir -> output.
+_KUSTOMIZE_CACHE: dict[str, Future] = {}
+_KUSTOMIZE_LOCK = threading.Lock()
+_RELATIVE_PATH = re.compile(r"""(?:^|[\s'"\[,:-])((?:\.\./)+[^\s'",\]]*)""")
+
+
+def _self_contained(top: Path) -> bool:
+    """No kustomization under `top` names a path outside it (or a remote base)."""
+    for name in KUSTOMIZATION_FILES:
+        for path in top.rglob(name):
+            text = path.read_text(encoding="utf-8", errors="replace")
+            if "://" in text or re.search(r"(?m)^\s*-?\s*\w*:?\s*['\"]?/", text):
+                return False
+            for match in _RELATIVE_PATH.finditer(text):
+                target = (path.parent / match.group(1)).resolve()
+                if not target.is_relative_to(top.resolve()):
+                    return False
+    return True
+
+
+def _build_inputs(directory: Path) -> str | None:
+    """A digest of every file `kubectl kustomize DIR` can read: the top two levels of the repo the
+    directory is under (`services/<svc>`, `apps/<env>`, `platform/<stack>`) when no kustomization
+    there names a path outside it, else the whole repo (found by its `.git`)."""
+    repo = next((p for p in (directory, *directory.parents) if (p / ".git").exists()), None)
+    if repo is None:
+        return None  # no repo to bound what the build reads: never cached
+    rel = directory.relative_to(repo).parts
+    top = repo.joinpath(*rel[:2]) if len(rel) >= 2 else repo
+    if top != repo and not _self_contained(top):
+        top = repo
+    digest = hashlib.sha256()
+    for path in sorted(top.rglob("*")):
+        inner = path.relative_to(repo)
+        if ".git" in inner.parts or not path.is_file():
+            continue
+        digest.update(inner.as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    digest.update(b"\0build:" + "/".join(rel).encode())
+    return digest.hexdigest()
+
+
 def kustomize_build(directory: Path) -> list[dict]:
-    """`kubectl kustomize DIR`, parsed; an AssertionError if it fails."""
-    done = run([kubectl(), "kustomize", directory], timeout=120)
-    if done.returncode != 0:
-        raise AssertionError(f"`kubectl kustomize {directory}` failed:\n{done.stderr.strip()}")
-    return [doc for doc in yaml.load_all(done.stdout, Loader=_LOADER) if doc is not None]
+    """`kubectl kustomize DIR`, parsed; an AssertionError if it fails.
+
+    A build of the same files (a copy, a growth step that left a service alone) runs once; a
+    caller asking while it runs waits for it. Failures are not kept: each caller sees its own."""
+    key = _build_inputs(directory)
+    with _KUSTOMIZE_LOCK:
+        future = _KUSTOMIZE_CACHE.get(key) if key else None
+        owner = future is None
+        if owner:
+            future = Future()
+            if key:
+                _KUSTOMIZE_CACHE[key] = future
+    if owner:
+        done = run([kubectl(), "kustomize", directory], timeout=120)
+        if done.returncode != 0:
+            with _KUSTOMIZE_LOCK:
+                _KUSTOMIZE_CACHE.pop(key, None)
+            future.set_result(None)
+            raise AssertionError(f"`kubectl kustomize {directory}` failed:\n{done.stderr.strip()}")
+        future.set_result(pickle.dumps([doc for doc in yaml.load_all(done.stdout, Loader=_LOADER) if doc is not None]))
+    output = future.result()
+    if output is None:  # the build this one waited for failed: run it for this caller
+        return kustomize_build(directory)
+    return pickle.loads(output)  # a fresh copy for each caller
 
 
 def kustomize_builds(gitops: Path) -> dict[str, list[dict]]:
@@ -386,8 +449,28 @@ def _label(obj: Mapping) -> str:
     return f"{obj.get('apiVersion')} {obj.get('kind')} {(ns + '/') if ns else ''}{meta.get('name')}"
 
 
+# kubernetes_validate reads and parses its JSON schema files again at every call (most of a
+# validation's time): the same files, read once.
+kubernetes_validate.utils.schema_contents = lru_cache(maxsize=None)(kubernetes_validate.utils.schema_contents)
+# Validation is a pure function of the object: the same object (a chart's CRD in every stack, a
+# service left alone by a growth step) is validated once.
+_PROBLEMS: dict[str, list[str]] = {}
+_PROBLEMS_LOCK = threading.Lock()
+
+
 def object_problems(obj: Mapping) -> list[str]:
     """Schema problems of one object (empty if it validates)."""
+    key = hashlib.sha256(json.dumps(obj, sort_keys=True, default=repr).encode()).hexdigest()
+    with _PROBLEMS_LOCK:
+        known = _PROBLEMS.get(key)
+    if known is None:
+        known = _object_problems(obj)
+        with _PROBLEMS_LOCK:
+            _PROBLEMS[key] = known
+    return list(known)
+
+
+def _object_problems(obj: Mapping) -> list[str]:
     api_version, kind = obj.get("apiVersion", ""), obj.get("kind", "")
     group, version = _group_version(api_version)
     problems: list[str] = []
@@ -592,32 +675,65 @@ def _stack_digest(foundation: Path, stack: str) -> str:
     return digest.hexdigest()
 
 
-_HARNESS_CACHE: dict[tuple[str, str, str], StackRun] = {}
-_HARNESS_LOCK = threading.Lock()
+_FORK_SERVER: "pulumi_runs.ForkServer | None" = None
+_FORK_SERVER_LOCK = threading.Lock()
+_RUNS = pulumi_runs.Runs()
+# The SDK modules the fork server imports once: those the generated harness imports before forking.
+_SDK_MODULES_OF = REPO_ROOT / "templates" / "packs" / "pulumi-python" / "tests" / "harness.py"
 
 
-def run_harness(foundation: Path, stack: str) -> StackRun:
-    """`python -m tests.harness <stack> --json OUT --outputs OUT` in the foundation, cached by content."""
-    key = (str(foundation.resolve()), stack, _stack_digest(foundation, stack))
-    with _HARNESS_LOCK:
-        if key in _HARNESS_CACHE:
-            return _HARNESS_CACHE[key]
-    python = venv_python()
+def _sdk_modules() -> list[str]:
+    import ast
+
+    tree = ast.parse(_SDK_MODULES_OF.read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "SDK_MODULES" for t in node.targets):
+            return list(ast.literal_eval(node.value))
+    raise AssertionError(f"`{_SDK_MODULES_OF}` names no SDK_MODULES")
+
+
+def fork_server() -> "pulumi_runs.ForkServer":
+    """The session's Pulumi fork server (started on first use, stopped by `stop_fork_server`)."""
+    global _FORK_SERVER
+    with _FORK_SERVER_LOCK:
+        if _FORK_SERVER is None:
+            _FORK_SERVER = pulumi_runs.ForkServer(venv_python(), _sdk_modules(), WORKERS)
+        return _FORK_SERVER
+
+
+def stop_fork_server() -> None:
+    global _FORK_SERVER
+    with _FORK_SERVER_LOCK:
+        server, _FORK_SERVER = _FORK_SERVER, None
+    if server is not None:
+        server.close()
+
+
+def run_harness(foundation: Path, stack: str, overrides: Mapping[str, Any] | None = None) -> StackRun:
+    """The foundation's harness run of `stack` (`tests.harness.run_in_process`, what
+    `python -m tests.harness STACK` runs), in a process forked from the session's fork server.
+
+    Cached by content: the same program and configuration run once, whatever their path.
+    """
+    key = (stack, _stack_digest(foundation, stack), json.dumps(overrides or {}, sort_keys=True))
+    return _RUNS.get(key, lambda: _run_once(foundation, stack, overrides))
+
+
+def _run_once(foundation: Path, stack: str, overrides: Mapping[str, Any] | None) -> StackRun:
     with tempfile.TemporaryDirectory(prefix="strata-harness-") as scratch:
-        resources_path, outputs_path = Path(scratch) / "resources.json", Path(scratch) / "outputs.json"
-        done = run([python, "-m", "tests.harness", stack, "--json", resources_path, "--outputs", outputs_path],
-                   cwd=foundation, timeout=600, env={"PYTHONDONTWRITEBYTECODE": "1"})
-        if done.returncode != 0:
-            raise AssertionError(f"the foundation harness failed for stack `{stack}` of `{foundation}`:\n{_describe(done)}")
-        result = StackRun(
+        out = Path(scratch)
+        status = fork_server().submit(foundation.resolve(), stack, out, dict(overrides or {})).result(timeout=600)
+        if status != 0 or not (out / "resources.json").is_file():
+            error = (out / "error.txt").read_text(encoding="utf-8") if (out / "error.txt").is_file() else ""
+            log = (out / "log.txt").read_text(encoding="utf-8") if (out / "log.txt").is_file() else ""
+            raise AssertionError(f"the foundation harness failed for stack `{stack}` of `{foundation}` "
+                                 f"(exit {status}):\n{error[-6000:]}\n--- output\n{log[-3000:]}")
+        return StackRun(
             stack=stack,
-            resources=json.loads(resources_path.read_text(encoding="utf-8")),
-            outputs=json.loads(outputs_path.read_text(encoding="utf-8")),
+            resources=json.loads((out / "resources.json").read_text(encoding="utf-8")),
+            outputs=json.loads((out / "outputs.json").read_text(encoding="utf-8")),
             config=_stack_config(foundation, stack),
         )
-    with _HARNESS_LOCK:
-        _HARNESS_CACHE[key] = result
-    return result
 
 
 def harness_runs(foundation: Path) -> dict[str, StackRun]:
@@ -1082,15 +1198,30 @@ def checkov_clean(gitops: Path, builds: Mapping[str, list[dict]] | None = None) 
     Runs `checkov -d DIR --framework kubernetes --compact -o json` (without `--quiet`, which
     drops the skipped checks from the JSON report) on one file per Application.
     """
+    result = checkov_clean_many({gitops.name: (gitops, builds)})[gitops.name]
+    if isinstance(result, AssertionError):
+        raise result
+    return result
+
+
+def checkov_clean_many(
+    repos: Mapping[str, tuple[Path, Mapping[str, list[dict]] | None]],
+) -> dict[str, dict | AssertionError]:
+    """`checkov_clean` of several gitops repos (label -> (repo, builds)) in one checkov run:
+    label -> its result, or the AssertionError naming what checkov found in it."""
     binary = checkov()
-    deployed = deployed_objects(gitops, builds)
-    if not deployed:
-        return {"resource_count": 0}
+    deployed = {label: deployed_objects(gitops, builds) for label, (gitops, builds) in repos.items()}
+    results: dict[str, dict | AssertionError] = {label: {"resource_count": 0} for label, d in deployed.items() if not d}
+    scanned = {label: objs for label, objs in deployed.items() if objs}
+    if not scanned:
+        return results
     with tempfile.TemporaryDirectory(prefix="strata-checkov-") as scratch:
-        for app, objs in deployed.items():
-            (Path(scratch) / f"{app}.yaml").write_text(yaml.safe_dump_all(objs, sort_keys=False), encoding="utf-8")
+        for label, apps in scanned.items():
+            for app, objs in apps.items():
+                (Path(scratch) / f"{label}__{app}.yaml").write_text(yaml.safe_dump_all(objs, sort_keys=False),
+                                                                      encoding="utf-8")
         done = run([binary, "-d", scratch, "--framework", "kubernetes", "--compact", "--skip-download", "-o", "json"],
-                   cwd=Path(scratch), timeout=600, env={"BC_SKIP_MAPPING": "TRUE"})
+                   cwd=Path(scratch), timeout=900, env={"BC_SKIP_MAPPING": "TRUE"})
     if done.returncode not in (0, 1):
         raise AssertionError(f"checkov crashed:\n{_describe(done)}")
     try:
@@ -1098,31 +1229,46 @@ def checkov_clean(gitops: Path, builds: Mapping[str, list[dict]] | None = None) 
     except ValueError as error:
         raise AssertionError(f"checkov printed no JSON ({error}):\n{_describe(done)}") from None
     reports = report if isinstance(report, list) else [report]
-    failed, unexplained, parsing, resources = [], [], [], 0
+
+    def label_of(file_path: str) -> str:
+        return Path(file_path).name.split("__", 1)[0]
+
+    failed: dict[str, list[str]] = defaultdict(list)
+    unexplained: dict[str, list[str]] = defaultdict(list)
+    parsing: dict[str, list[str]] = defaultdict(list)
+    resources = 0
     for rep in reports:
-        results = rep.get("results") or {}
+        found = rep.get("results") or {}
         resources += (rep.get("summary") or {}).get("resource_count", 0)
-        parsing += results.get("parsing_errors") or []
-        for check in results.get("failed_checks") or []:
-            failed.append(f"{check['check_id']} {check.get('check_name')}: {check['resource']} "
-                          f"({Path(check.get('file_path', '')).name})")
-        for check in results.get("skipped_checks") or []:
+        for path in found.get("parsing_errors") or []:
+            parsing[label_of(path)].append(path)
+        for check in found.get("failed_checks") or []:
+            failed[label_of(check.get("file_path", ""))].append(
+                f"{check['check_id']} {check.get('check_name')}: {check['resource']} "
+                f"({Path(check.get('file_path', '')).name.split('__', 1)[-1]})")
+        for check in found.get("skipped_checks") or []:
             reason = ((check.get("check_result") or {}).get("suppress_comment") or "").strip()
             if not reason or reason.lower() == "no comment provided":
-                unexplained.append(f"{check['check_id']}: {check['resource']}")
-    problems = []
-    if parsing:
-        problems.append(f"checkov could not parse: {parsing}")
-    if failed:
-        problems.append(f"{len(failed)} failed checkov check(s):\n  " + "\n  ".join(sorted(set(failed))))
-    if unexplained:
-        problems.append(f"{len(unexplained)} skipped check(s) without a reason:\n  " + "\n  ".join(sorted(set(unexplained))))
-    expected = sum(len(objs) for objs in deployed.values())
-    if resources < expected:
-        problems.append(f"checkov scanned {resources} resources, but the Applications deploy {expected}")
-    if problems:
-        raise AssertionError(f"checkov on what `{gitops.name}` deploys:\n" + "\n".join(problems))
-    return {"resource_count": resources}
+                unexplained[label_of(check.get("file_path", ""))].append(f"{check['check_id']}: {check['resource']}")
+    # Every object written was scanned: the count is of the whole run, so it is checked for all.
+    expected = sum(len(objs) for apps in scanned.values() for objs in apps.values())
+    short = f"checkov scanned {resources} resources, but the Applications deploy {expected}" if resources < expected else ""
+    for label in scanned:
+        gitops = repos[label][0]
+        problems = []
+        if parsing[label]:
+            problems.append(f"checkov could not parse: {parsing[label]}")
+        if failed[label]:
+            problems.append(f"{len(failed[label])} failed checkov check(s):\n  " + "\n  ".join(sorted(set(failed[label]))))
+        if unexplained[label]:
+            problems.append(f"{len(unexplained[label])} skipped check(s) without a reason:\n  "
+                            + "\n  ".join(sorted(set(unexplained[label]))))
+        if short:
+            problems.append(short)
+        count = sum(len(objs) for objs in scanned[label].values())
+        results[label] = (AssertionError(f"checkov on what `{gitops.name}` deploys:\n" + "\n".join(problems)) if problems
+                          else {"resource_count": count})
+    return results
 
 
 # --- security invariants ------------------------------------------------------------------------

@@ -28,3 +28,10 @@ def workspace_root(tmp_path_factory: pytest.TempPathFactory):
         return tmp_path_factory.mktemp(name)
 
     return make
+
+
+@pytest.fixture(scope="session", autouse=True)
+def pulumi_fork_server():
+    """The session's Pulumi fork server (`checks.fork_server`) stops with the session."""
+    yield
+    checks.stop_fork_server()

@@ -14,7 +14,9 @@ Service's port when monitoring is on, and none when it is off.
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import json
+import pickle
 import re
 import tempfile
 from collections.abc import Mapping
@@ -54,8 +56,23 @@ def chart_source(chart: str, version: str) -> Path:
     return path
 
 
+_RENDERS: dict[str, bytes] = {}  # the same chart, release and values files render once
+
+
 def helm_template(chart: Path, release: str, namespace: str, values: list[Path]) -> list[dict]:
-    """`helm template` as Argo CD runs it: CRDs included, the monitoring API known to the cluster."""
+    """`helm template` as Argo CD runs it: CRDs included, the monitoring API known to the cluster.
+
+    Renders of the same chart with the same values (the content of the files) run once."""
+    digest = hashlib.sha256(json.dumps([str(chart), release, namespace]).encode())
+    for path in values:
+        digest.update(b"\0" + (path.read_bytes() if path.is_file() else b"<missing>"))
+    key = digest.hexdigest()
+    if key not in _RENDERS:
+        _RENDERS[key] = pickle.dumps(_helm_template(chart, release, namespace, values))
+    return pickle.loads(_RENDERS[key])
+
+
+def _helm_template(chart: Path, release: str, namespace: str, values: list[Path]) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="strata-helm-") as scratch:
         args = [checks.helm(), "template", release, chart, "--namespace", namespace, "--include-crds",
                 "--kube-version", checks.KUBERNETES_VERSION, "--api-versions", "monitoring.coreos.com/v1"]

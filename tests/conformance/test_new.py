@@ -80,8 +80,18 @@ def test_the_cases_cover_every_count_for_both_presets():
         assert {len(c.all_services) for c in cases} == {0, 1, 2, 3, 4, 5}
 
 
-# The foundation's own test suite and checkov are single-threaded: they run in the background
-# while the other checks of the same workspace use the remaining core.
+# The cases whose foundation runs its own test suite (`python -m pytest` in the repo): its tests
+# are the same program's on other stacks, so a few cases cover what they can tell apart: both
+# presets, one and several stacks, a public repo, an admin role, an S3 backend and IRSA services.
+OWN_TESTS = {"startup-2env-3svc", "production-1env-5svc", "production-3env-2svc", "startup-2env-4svc-irsa"}
+
+
+def test_the_cases_that_run_the_foundations_own_tests_exist():
+    assert OWN_TESTS <= {c.id for c in CASES}
+
+
+# The foundation's own tests and checkov are single-threaded subprocesses: they run in the
+# background while the other checks use the remaining core.
 BACKGROUND = ThreadPoolExecutor(max_workers=1, thread_name_prefix="conformance-background")
 
 
@@ -104,12 +114,7 @@ def _outcome(future: Future):
     return result
 
 
-@pytest.fixture(scope="module", params=CASES, ids=[c.id for c in CASES])
-def generated(request, workspace_root):
-    """The workspace of one case, generated once; its builds and harness runs are cached, and
-    the slow single-threaded checks start in the background right away."""
-    case: Case = request.param
-    root = workspace_root(case.name)
+def _generate(case: Case, root) -> checks.Workspace:
     args = ["--preset", case.preset, "--envs", ",".join(case.envs), "--git-base", GIT_BASE,
             "--api-cidrs", API_CIDRS, *case.extra]
     if case.services:
@@ -119,13 +124,30 @@ def generated(request, workspace_root):
     ws = checks.new_workspace(root, case.name, *args)
     for add in case.adds:
         ws.strata("add", "service", *add, "-C", ws.gitops, "--commit")
-    ws.background = {
-        "foundation_pytest": _capture(checks.foundation_pytest, ws.foundation),
-        "checkov": _capture(lambda: checks.checkov_clean(ws.gitops, checks.kustomize_builds(ws.gitops))),
-    }
-    yield case, ws
-    for future in ws.background.values():
-        future.result()  # never leave a background check running past its workspace
+    return ws
+
+
+@pytest.fixture(scope="module")
+def workspaces(workspace_root):
+    """Every case's workspace, generated up front (strata is fast), so that one checkov run scans
+    what every case deploys, and the slow single-threaded checks start in the background at once."""
+    made = {case.id: _generate(case, workspace_root(case.name)) for case in CASES}
+    for case in CASES:
+        if case.id in OWN_TESTS:
+            made[case.id].own_tests = _capture(checks.foundation_pytest, made[case.id].foundation)
+    checkov = _capture(lambda: checks.checkov_clean_many({c.name: (made[c.id].gitops, checks.kustomize_builds(
+        made[c.id].gitops)) for c in CASES}))
+    for case in CASES:
+        made[case.id].checkov = (checkov, case.name)
+    yield made
+    BACKGROUND.submit(lambda: None).result()  # never leave a background check running past the module
+
+
+@pytest.fixture(scope="module", params=CASES, ids=[c.id for c in CASES])
+def generated(request, workspaces):
+    """The workspace of one case; its builds and harness runs are cached."""
+    case: Case = request.param
+    return case, workspaces[case.id]
 
 
 def test_the_workspace_has_the_requested_environments_and_services(generated):
@@ -290,12 +312,16 @@ def test_strata_list_is_consistent_with_the_disk(generated):
 
 def test_checkov_finds_nothing_in_what_argo_cd_deploys(generated):
     case, ws = generated
-    result = _outcome(ws.background["checkov"])
+    future, label = ws.checkov
+    result = _outcome(future)[label]
+    if isinstance(result, AssertionError):
+        raise result
     if case.all_services:
         assert result["resource_count"] > 0
 
 
-def test_the_foundation_own_tests_pass(generated):
-    _, ws = generated
-    _outcome(ws.background["foundation_pytest"])
+@pytest.mark.parametrize("case_id", sorted(OWN_TESTS))
+def test_the_foundation_own_tests_pass(case_id, workspaces):
+    ws = workspaces[case_id]
+    _outcome(ws.own_tests)
     checks.git_state(ws.foundation, None)  # running them leaves nothing behind

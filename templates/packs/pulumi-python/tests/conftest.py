@@ -1,4 +1,9 @@
-"""Fixtures: every `Pulumi.<stack>.yaml` of the repository runs once under mocks, in its own process."""
+"""Fixtures: every `Pulumi.<stack>.yaml` of the repository runs once under mocks, in its own process.
+
+Every run the suite needs goes through one batch: a test module names its runs with `planned()`
+when it is imported, and the first `run()` runs them all in one `python -m tests.harness --batch`
+process, which imports the Pulumi SDKs once and forks a process per run.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.harness import REPO_ROOT, StackRun, project_name, run_stacks, stack_values, stacks
+from tests.harness import REPO_ROOT, StackRun, project_name, run_batch, stack_values, stacks
 
 sys.path.insert(0, str(REPO_ROOT))  # the program's modules, for the unit tests of settings
 
@@ -66,7 +71,31 @@ class Stack:
         return self.run.outputs[name]["value"]
 
 
-_RUNS: dict[str, StackRun | Exception] = {}
+_PLANNED: dict[str, tuple[str, dict[str, Any]]] = {}  # label -> (stack, overrides), not run yet
+_RUNS: dict[str, StackRun | Exception] = {}  # label -> what the run recorded, or its error
+_LABELS: dict[tuple[str, str], str] = {}  # (stack, overrides as JSON) -> label
+
+
+def planned(stack: str, overrides: dict[str, Any] | None = None) -> None:
+    """Add a run to the session's batch; a test module calls it when it is imported."""
+    key = (stack, json.dumps(overrides or {}, sort_keys=True))
+    if key not in _LABELS:
+        _LABELS[key] = label = f"{stack}.{len(_LABELS)}"
+        _PLANNED[label] = (stack, overrides or {})
+
+
+def run(stack: str, overrides: dict[str, Any] | None = None) -> StackRun | Exception:
+    """What the program registers for `stack` with `overrides`, or the error it stops with.
+
+    The first call runs every planned run at once; a run nobody planned runs with the next batch.
+    """
+    planned(stack, overrides)
+    label = _LABELS[(stack, json.dumps(overrides or {}, sort_keys=True))]
+    if label not in _RUNS:
+        batch = dict(_PLANNED)
+        _PLANNED.clear()
+        _RUNS.update(run_batch(batch))
+    return _RUNS[label]
 
 
 def _overrides(name: str) -> dict[str, Any]:
@@ -77,23 +106,20 @@ def _overrides(name: str) -> dict[str, Any]:
 
 
 def _load(name: str) -> Stack:
-    """The run of one stack (all stacks run, in parallel, on the first call)."""
-    if not _RUNS:
-        # All stacks at once, in parallel processes; one run per distinct set of overrides.
-        groups: dict[str, list[str]] = {}
-        for stack in STACKS:
-            groups.setdefault(json.dumps(_overrides(stack), sort_keys=True), []).append(stack)
-        for overrides, names in groups.items():
-            _RUNS.update(run_stacks(names, overrides=json.loads(overrides)))
-    run = _RUNS[name]
-    if isinstance(run, Exception):
-        raise run
+    """The run of one stack."""
+    recorded = run(name, _overrides(name))
+    if isinstance(recorded, Exception):
+        raise recorded
     values, _ = stack_values(REPO_ROOT, name)
     prefix = project_name(REPO_ROOT) + ":"
     config = {key[len(prefix) :]: value for key, value in values.items() if key.startswith(prefix)}
     for key, value in _overrides(name).items():
         config[key] = value
-    return Stack(name=name, config=config, region=values["aws:region"], run=run, overrides=_overrides(name))
+    return Stack(name=name, config=config, region=values["aws:region"], run=recorded, overrides=_overrides(name))
+
+
+for _name in STACKS:
+    planned(_name, _overrides(_name))
 
 
 @pytest.fixture(scope="session", params=STACKS)

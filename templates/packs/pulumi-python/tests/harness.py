@@ -9,6 +9,7 @@ Command line (run from the repository root):
 
     python -m tests.harness <stack> [--json PATH] [--outputs PATH] [--set KEY=JSON]...
     python -m tests.harness <stack> <stack>... --out-dir DIR [--set KEY=JSON]...
+    python -m tests.harness --batch FILE --out-dir DIR
 
 - reads `Pulumi.yaml` (the project name and any project-level `config:`
   defaults) and `Pulumi.<stack>.yaml` (the stack's `config:`), sets that
@@ -38,6 +39,9 @@ Command line (run from the repository root):
 - `--out-dir DIR` writes `DIR/<stack>.json` (resources), `DIR/<stack>.outputs.json` and, for a
   stack that failed, `DIR/<stack>.error.txt`. With several stacks each runs in a process of its
   own (forked after the SDKs are imported once), at most one per CPU at a time.
+- `--batch FILE` runs a JSON list of `{"label": ..., "stack": ..., "overrides": {...}}` the same
+  way, writing `DIR/<label>.json`, `DIR/<label>.outputs.json` (or `DIR/<label>.error.txt`): one
+  stack under several configurations in one process import (`run_batch()` does this for tests).
 - Exit status: 0 when the program ran (for every stack), 1 when it failed
   (the error on stderr or in the error file), 2 for bad usage or a missing
   stack file.
@@ -59,6 +63,7 @@ import hashlib
 import importlib
 import json
 import os
+import re
 import runpy
 import subprocess
 import sys
@@ -430,51 +435,60 @@ def _write_run(run: StackRun, resources_path: Path | None, outputs_path: Path | 
         outputs_path.write_text(json.dumps(run.outputs, indent=1, default=str), encoding="utf-8")
 
 
-def _out_paths(out_dir: Path, stack: str) -> tuple[Path, Path, Path]:
-    """Resources, outputs and error file of `stack` in an `--out-dir`."""
-    return out_dir / f"{stack}.json", out_dir / f"{stack}.outputs.json", out_dir / f"{stack}.error.txt"
+def _out_paths(out_dir: Path, label: str) -> tuple[Path, Path, Path]:
+    """Resources, outputs and error file of the run `label` in an `--out-dir`."""
+    return out_dir / f"{label}.json", out_dir / f"{label}.outputs.json", out_dir / f"{label}.error.txt"
 
 
-def _run_into(root: Path, stack: str, out_dir: Path, overrides: dict[str, Any] | None = None) -> int:
+@dataclass(frozen=True)
+class Planned:
+    """One run of a batch: `stack` with `overrides`, written under the name `label`."""
+
+    label: str
+    stack: str
+    overrides: dict[str, Any]
+
+
+def _run_into(root: Path, planned: Planned, out_dir: Path) -> int:
     """Run one stack in this process and write its files into `out_dir`; returns the exit status."""
-    resources_path, outputs_path, error_path = _out_paths(out_dir, stack)
+    resources_path, outputs_path, error_path = _out_paths(out_dir, planned.label)
     try:
-        _write_run(run_in_process(root, stack, overrides), resources_path, outputs_path)
+        _write_run(run_in_process(root, planned.stack, planned.overrides), resources_path, outputs_path)
         return 0
-    except Exception:  # written for the caller, per stack
+    except Exception:  # written for the caller, per run
         error_path.write_text(traceback.format_exc(), encoding="utf-8")
         return 1
 
 
-def run_many(root: Path, names: list[str], out_dir: Path, overrides: dict[str, Any] | None = None) -> int:
-    """Run several stacks, each in a process of its own, at most one per CPU at a time.
+def run_many(root: Path, batch: list[Planned], out_dir: Path) -> int:
+    """Run a batch, each run in a process of its own, at most one per CPU at a time.
 
-    This process imports the Pulumi SDKs once and then forks a child per stack,
+    This process imports the Pulumi SDKs once and then forks a child per run,
     which saves most of each run's time. Where `fork` is unavailable (or threads
-    already run), every stack goes through its own `python -m tests.harness`.
+    already run), every run goes through its own `python -m tests.harness`.
     """
-    workers = max(1, min(len(names), os.cpu_count() or 1))
+    workers = max(1, min(len(batch), os.cpu_count() or 1))
     if not hasattr(os, "fork") or threading.active_count() > 1:
         with ThreadPoolExecutor(max_workers=workers) as threads:
-            results = threads.map(lambda name: _run_cli_into(root, name, out_dir, overrides), names)
+            results = threads.map(lambda planned: _run_cli_into(root, planned, out_dir), batch)
             return max(results, default=0)
     for module in SDK_MODULES:
         importlib.import_module(module)
     sys.stdout.flush()
     sys.stderr.flush()
-    queue = list(names)
-    running: dict[int, str] = {}  # pid -> stack
+    queue = list(batch)
+    running: dict[int, str] = {}  # pid -> label
     status = 0
     while queue or running:
         while queue and len(running) < workers:
-            stack = queue.pop(0)
+            planned = queue.pop(0)
             pid = os.fork()
             if pid == 0:  # the child: run one stack, never return into the caller
-                code = _run_into(root, stack, out_dir, overrides)
+                code = _run_into(root, planned, out_dir)
                 sys.stdout.flush()
                 sys.stderr.flush()
                 os._exit(code)
-            running[pid] = stack
+            running[pid] = planned.label
         pid, wait_status = os.wait()
         running.pop(pid, None)
         status = max(status, 1 if os.waitstatus_to_exitcode(wait_status) else 0)
@@ -486,43 +500,54 @@ def _set_args(overrides: dict[str, Any] | None) -> list[str]:
     return [arg for key, value in (overrides or {}).items() for arg in ("--set", f"{key}={json.dumps(value)}")]
 
 
-def _run_cli_into(root: Path, stack: str, out_dir: Path, overrides: dict[str, Any] | None = None) -> int:
+def _run_cli_into(root: Path, planned: Planned, out_dir: Path) -> int:
     """`python -m tests.harness <stack>` writing into `out_dir`."""
-    resources_path, outputs_path, error_path = _out_paths(out_dir, stack)
-    command = [sys.executable, "-m", "tests.harness", stack, "--json", str(resources_path),
-               "--outputs", str(outputs_path), "--root", str(root), *_set_args(overrides)]  # fmt: skip
+    resources_path, outputs_path, error_path = _out_paths(out_dir, planned.label)
+    command = [sys.executable, "-m", "tests.harness", planned.stack, "--json", str(resources_path),
+               "--outputs", str(outputs_path), "--root", str(root), *_set_args(planned.overrides)]  # fmt: skip
     done = subprocess.run(command, cwd=root, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         error_path.write_text(done.stderr, encoding="utf-8")
     return done.returncode
 
 
-def run_stacks(
-    names: list[str], root: Path = REPO_ROOT, timeout: float = 900, overrides: dict[str, Any] | None = None
+def run_batch(
+    batch: dict[str, tuple[str, dict[str, Any] | None]], root: Path = REPO_ROOT, timeout: float = 900
 ) -> dict[str, StackRun | Exception]:
-    """Run stacks through `python -m tests.harness --out-dir DIR <stack>...`; a failed stack maps to its error.
-
-    `overrides` replace configuration values of every stack (see `--set`).
-    """
-    if not names:
+    """Run every `label: (stack, overrides)` of a batch through one `python -m tests.harness --batch`
+    process (the SDKs imported once, a process forked per run); a failed run maps to its error."""
+    if not batch:
         return {}
     with tempfile.TemporaryDirectory() as scratch:
         out_dir = Path(scratch)
-        command = [sys.executable, "-m", "tests.harness", *names, "--out-dir", str(out_dir), "--root", str(root),
-                   *_set_args(overrides)]  # fmt: skip
+        batch_file = out_dir / "batch.json"
+        entries = [{"label": label, "stack": stack, "overrides": over or {}} for label, (stack, over) in batch.items()]
+        batch_file.write_text(json.dumps(entries), encoding="utf-8")
+        command = [sys.executable, "-m", "tests.harness", "--batch", str(batch_file), "--out-dir", str(out_dir),
+                   "--root", str(root)]  # fmt: skip
         done = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=timeout, check=False)
         results: dict[str, StackRun | Exception] = {}
-        for name in names:
-            resources_path, outputs_path, error_path = _out_paths(out_dir, name)
+        for label, (stack, _) in batch.items():
+            resources_path, outputs_path, error_path = _out_paths(out_dir, label)
             if resources_path.is_file() and outputs_path.is_file():
-                results[name] = StackRun(
+                results[label] = StackRun(
                     resources=json.loads(resources_path.read_text(encoding="utf-8")),
                     outputs=json.loads(outputs_path.read_text(encoding="utf-8")),
                 )
             else:
                 detail = error_path.read_text(encoding="utf-8") if error_path.is_file() else done.stderr
-                results[name] = RuntimeError(f"stack `{name}` failed under mocks:\n{detail}")
+                results[label] = RuntimeError(f"stack `{stack}` failed under mocks:\n{detail}")
         return results
+
+
+def run_stacks(
+    names: list[str], root: Path = REPO_ROOT, timeout: float = 900, overrides: dict[str, Any] | None = None
+) -> dict[str, StackRun | Exception]:
+    """Run stacks (in one batch); a failed stack maps to its error.
+
+    `overrides` replace configuration values of every stack (see `--set`).
+    """
+    return run_batch({name: (name, overrides) for name in names}, root, timeout)
 
 
 def run_stack(
@@ -540,37 +565,65 @@ def stacks(root: Path = REPO_ROOT) -> list[str]:
     return sorted(path.name[len("Pulumi.") : -len(".yaml")] for path in root.glob("Pulumi.*.yaml"))
 
 
+_LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def _read_batch(path: Path) -> list[Planned]:
+    """The runs of a `--batch` file: a JSON list of `{"label", "stack", "overrides"}`."""
+    entries = json.loads(path.read_text(encoding="utf-8"))
+    batch = [Planned(str(e["label"]), str(e["stack"]), dict(e.get("overrides") or {})) for e in entries]
+    bad = [p.label for p in batch if not _LABEL.fullmatch(p.label)]
+    if bad or len({p.label for p in batch}) != len(batch):
+        raise ValueError(f"labels must be unique file names: {bad or [p.label for p in batch]}")
+    return batch
+
+
 def main(argv: list[str] | None = None) -> int:
     """The command line; returns the exit status."""
     parser = argparse.ArgumentParser(prog="python -m tests.harness", description=__doc__.split("\n\n")[0])
-    parser.add_argument("stacks", nargs="+", metavar="stack", help="a stack name: reads Pulumi.<stack>.yaml")
+    parser.add_argument("stacks", nargs="*", metavar="stack", help="a stack name: reads Pulumi.<stack>.yaml")
     parser.add_argument("--json", type=Path, help="write the recorded resources to this file (one stack)")
     parser.add_argument("--outputs", type=Path, help="write the stack outputs to this file (one stack)")
     parser.add_argument("--out-dir", type=Path, help="write <stack>.json and <stack>.outputs.json here")
+    parser.add_argument("--batch", type=Path, help="a JSON list of runs {label, stack, overrides} (with --out-dir)")
     parser.add_argument("--root", type=Path, default=REPO_ROOT, help="the foundation repository (default: %(default)s)")
     parser.add_argument("--set", dest="overrides", type=parse_override, action="append", default=[],
                         metavar="KEY=JSON", help="replace one configuration value for this run")  # fmt: skip
     args = parser.parse_args(argv)
     overrides = dict(args.overrides)
     root = args.root.resolve()
-    missing = [s for s in args.stacks if not (root / f"Pulumi.{s}.yaml").is_file()]
+    if args.batch:
+        if args.stacks or args.json or args.outputs or overrides or not args.out_dir:
+            print("error: `--batch` takes `--out-dir` and no stack, `--json`, `--outputs` or `--set`", file=sys.stderr)
+            return 2
+        try:
+            batch = _read_batch(args.batch)
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            print(f"error: `{args.batch}` is not a batch file: {error}", file=sys.stderr)
+            return 2
+    else:
+        if not args.stacks:
+            print("error: name a stack, or give `--batch`", file=sys.stderr)
+            return 2
+        batch = [Planned(stack, stack, overrides) for stack in args.stacks]
+    missing = sorted({p.stack for p in batch if not (root / f"Pulumi.{p.stack}.yaml").is_file()})
     if missing or not (root / "Pulumi.yaml").is_file():
         names = ", ".join(f"`Pulumi.{s}.yaml`" for s in missing) or "`Pulumi.yaml`"
         print(f"error: no {names} in `{root}`", file=sys.stderr)
         return 2
-    if len(args.stacks) > 1 and (args.json or args.outputs or not args.out_dir):
+    if len(batch) > 1 and (args.json or args.outputs or not args.out_dir):
         print("error: several stacks need `--out-dir` (and no `--json` or `--outputs`)", file=sys.stderr)
         return 2
     if args.out_dir:
         args.out_dir.mkdir(parents=True, exist_ok=True)
-        if len(args.stacks) > 1:
-            return run_many(root, args.stacks, args.out_dir, overrides)
-        args.json, args.outputs, error_path = _out_paths(args.out_dir, args.stacks[0])
-    (stack,) = args.stacks
+        if len(batch) > 1 or args.batch:
+            return run_many(root, batch, args.out_dir)
+        args.json, args.outputs, error_path = _out_paths(args.out_dir, batch[0].label)
+    (planned,) = batch
     try:
-        run = run_in_process(root, stack, overrides)
+        run = run_in_process(root, planned.stack, planned.overrides)
     except Exception as error:
-        print(f"error: the program failed for stack `{stack}`: {error}", file=sys.stderr)
+        print(f"error: the program failed for stack `{planned.stack}`: {error}", file=sys.stderr)
         if args.out_dir:
             error_path.write_text(traceback.format_exc(), encoding="utf-8")
         return 1

@@ -14,6 +14,16 @@ def test_an_unknown_stack_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -
     assert "Pulumi.no-such-stack.yaml" in capsys.readouterr().err
 
 
+def test_a_batch_needs_an_out_dir_and_unique_labels(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert harness.main([]) == 2
+    batch = tmp_path / "batch.json"
+    stack = harness.stacks()[0]
+    batch.write_text(json.dumps([{"label": "a", "stack": stack}, {"label": "a", "stack": stack}]))
+    assert harness.main(["--batch", str(batch)]) == 2
+    assert harness.main(["--batch", str(batch), "--out-dir", str(tmp_path / "out")]) == 2
+    assert "labels must be unique" in capsys.readouterr().err
+
+
 def test_stack_values_are_passed_as_pulumi_passes_them() -> None:
     for stack in harness.stacks():
         config, _ = harness.stack_config(harness.REPO_ROOT, stack)
