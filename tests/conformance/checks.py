@@ -42,7 +42,7 @@ import jsonschema
 import kubernetes_validate
 import yaml
 
-import pulumi_runs
+import forkserver
 from kubernetes_validate.utils import SchemaNotFoundError
 from kubernetes_validate.utils import ValidationError as K8sValidationError
 
@@ -241,38 +241,43 @@ _KUSTOMIZE_LOCK = threading.Lock()
 _RELATIVE_PATH = re.compile(r"""(?:^|[\s'"\[,:-])((?:\.\./)+[^\s'",\]]*)""")
 
 
-def _self_contained(top: Path) -> bool:
-    """No kustomization under `top` names a path outside it (or a remote base)."""
-    for name in KUSTOMIZATION_FILES:
-        for path in top.rglob(name):
-            text = path.read_text(encoding="utf-8", errors="replace")
-            if "://" in text or re.search(r"(?m)^\s*-?\s*\w*:?\s*['\"]?/", text):
-                return False
-            for match in _RELATIVE_PATH.finditer(text):
-                target = (path.parent / match.group(1)).resolve()
-                if not target.is_relative_to(top.resolve()):
-                    return False
-    return True
-
-
 def _build_inputs(directory: Path) -> str | None:
-    """A digest of every file `kubectl kustomize DIR` can read: the top two levels of the repo the
-    directory is under (`services/<svc>`, `apps/<env>`, `platform/<stack>`) when no kustomization
-    there names a path outside it, else the whole repo (found by its `.git`)."""
+    """A digest of every file `kubectl kustomize DIR` can read, or None when that is not known.
+
+    kustomize reads the files under a kustomization's directory and, through relative paths
+    (`../base`), the directories it names: those are followed, recursively. A kustomization
+    that names a remote base or a path outside its repo is never cached."""
     repo = next((p for p in (directory, *directory.parents) if (p / ".git").exists()), None)
     if repo is None:
-        return None  # no repo to bound what the build reads: never cached
-    rel = directory.relative_to(repo).parts
-    top = repo.joinpath(*rel[:2]) if len(rel) >= 2 else repo
-    if top != repo and not _self_contained(top):
-        top = repo
-    digest = hashlib.sha256()
-    for path in sorted(top.rglob("*")):
-        inner = path.relative_to(repo)
-        if ".git" in inner.parts or not path.is_file():
+        return None
+    repo = repo.resolve()
+    files: set[Path] = set()
+    todo, seen = [directory.resolve()], set()
+    while todo:
+        top = todo.pop()
+        if top in seen:
             continue
-        digest.update(inner.as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
-    digest.update(b"\0build:" + "/".join(rel).encode())
+        seen.add(top)
+        for path in top.rglob("*"):
+            if ".git" in path.relative_to(repo).parts or not path.is_file():
+                continue
+            files.add(path)
+            if path.name not in KUSTOMIZATION_FILES:
+                continue
+            text = path.read_text(encoding="utf-8", errors="replace")
+            if "://" in text:
+                return None
+            for match in _RELATIVE_PATH.finditer(text):
+                target = (path.parent / match.group(1)).resolve()
+                if not target.is_relative_to(repo):
+                    return None
+                if target.is_dir():
+                    todo.append(target)
+                elif target.is_file():
+                    files.add(target)
+    digest = hashlib.sha256(b"build:" + directory.resolve().relative_to(repo).as_posix().encode())
+    for path in sorted(files):
+        digest.update(b"\0" + path.relative_to(repo).as_posix().encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
 
@@ -675,63 +680,45 @@ def _stack_digest(foundation: Path, stack: str) -> str:
     return digest.hexdigest()
 
 
-_FORK_SERVER: "pulumi_runs.ForkServer | None" = None
-_FORK_SERVER_LOCK = threading.Lock()
-_RUNS = pulumi_runs.Runs()
-# The SDK modules the fork server imports once: those the generated harness imports before forking.
-_SDK_MODULES_OF = REPO_ROOT / "templates" / "packs" / "pulumi-python" / "tests" / "harness.py"
+# The session's fork servers (see forkserver.py): the Pulumi harness, checkov and parliament
+# import themselves once; each run is a process forked from there.
+SERVERS = forkserver.Servers()
+_RUNS = forkserver.Once()
+# The SDK modules the harness's server imports once: those the generated harness imports itself
+# before it forks (its `SDK_MODULES`).
+_HARNESS_TEMPLATE = REPO_ROOT / "templates" / "packs" / "pulumi-python" / "tests" / "harness.py"
 
 
 def _sdk_modules() -> list[str]:
     import ast
 
-    tree = ast.parse(_SDK_MODULES_OF.read_text(encoding="utf-8"))
+    tree = ast.parse(_HARNESS_TEMPLATE.read_text(encoding="utf-8"))
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "SDK_MODULES" for t in node.targets):
             return list(ast.literal_eval(node.value))
-    raise AssertionError(f"`{_SDK_MODULES_OF}` names no SDK_MODULES")
+    raise AssertionError(f"`{_HARNESS_TEMPLATE}` names no SDK_MODULES")
 
 
-def fork_server() -> "pulumi_runs.ForkServer":
-    """The session's Pulumi fork server (started on first use, stopped by `stop_fork_server`)."""
-    global _FORK_SERVER
-    with _FORK_SERVER_LOCK:
-        if _FORK_SERVER is None:
-            _FORK_SERVER = pulumi_runs.ForkServer(venv_python(), _sdk_modules(), WORKERS)
-        return _FORK_SERVER
+def run_harness(foundation: Path, stack: str) -> StackRun:
+    """`python -m tests.harness <stack> --json OUT --outputs OUT` in the foundation, from the
+    session's fork server; cached by content (the same program and configuration run once,
+    whatever their path)."""
+    key = (stack, _stack_digest(foundation, stack))
+    return _RUNS.get(key, lambda: _run_harness(foundation, stack))
 
 
-def stop_fork_server() -> None:
-    global _FORK_SERVER
-    with _FORK_SERVER_LOCK:
-        server, _FORK_SERVER = _FORK_SERVER, None
-    if server is not None:
-        server.close()
-
-
-def run_harness(foundation: Path, stack: str, overrides: Mapping[str, Any] | None = None) -> StackRun:
-    """The foundation's harness run of `stack` (`tests.harness.run_in_process`, what
-    `python -m tests.harness STACK` runs), in a process forked from the session's fork server.
-
-    Cached by content: the same program and configuration run once, whatever their path.
-    """
-    key = (stack, _stack_digest(foundation, stack), json.dumps(overrides or {}, sort_keys=True))
-    return _RUNS.get(key, lambda: _run_once(foundation, stack, overrides))
-
-
-def _run_once(foundation: Path, stack: str, overrides: Mapping[str, Any] | None) -> StackRun:
+def _run_harness(foundation: Path, stack: str) -> StackRun:
+    server = SERVERS.get("the Pulumi harness", venv_python(), _sdk_modules(), WORKERS)
     with tempfile.TemporaryDirectory(prefix="strata-harness-") as scratch:
-        out = Path(scratch)
-        status = fork_server().submit(foundation.resolve(), stack, out, dict(overrides or {})).result(timeout=600)
-        if status != 0 or not (out / "resources.json").is_file():
-            error = (out / "error.txt").read_text(encoding="utf-8") if (out / "error.txt").is_file() else ""
-            log = (out / "log.txt").read_text(encoding="utf-8") if (out / "log.txt").is_file() else ""
-            raise AssertionError(f"the foundation harness failed for stack `{stack}` of `{foundation}` "
-                                 f"(exit {status}):\n{error[-6000:]}\n--- output\n{log[-3000:]}")
+        resources_path, outputs_path = Path(scratch) / "resources.json", Path(scratch) / "outputs.json"
+        done = server.run([stack, "--json", resources_path, "--outputs", outputs_path], foundation.resolve(),
+                          module="tests.harness", fresh=("tests",))
+        if done.returncode != 0:
+            raise AssertionError(f"the foundation harness failed for stack `{stack}` of `{foundation}`:\n{_describe(done)}")
         return StackRun(
             stack=stack,
-            resources=json.loads((out / "resources.json").read_text(encoding="utf-8")),
-            outputs=json.loads((out / "outputs.json").read_text(encoding="utf-8")),
+            resources=json.loads(resources_path.read_text(encoding="utf-8")),
+            outputs=json.loads(outputs_path.read_text(encoding="utf-8")),
             config=_stack_config(foundation, stack),
         )
 
@@ -1204,6 +1191,13 @@ def checkov_clean(gitops: Path, builds: Mapping[str, list[dict]] | None = None) 
     return result
 
 
+def _checkov_server(binary: Path) -> forkserver.ForkServer:
+    """checkov's fork server: the python of its console script (its shebang), with every module
+    `checkov.main` imports (not `checkov.main` itself, which reads `sys.argv` when imported)."""
+    python = binary.read_text(encoding="utf-8", errors="replace").splitlines()[0].removeprefix("#!").strip()
+    return SERVERS.get("checkov", Path(python), ["deps:checkov.main"], WORKERS, env={"BC_SKIP_MAPPING": "TRUE"})
+
+
 def checkov_clean_many(
     repos: Mapping[str, tuple[Path, Mapping[str, list[dict]] | None]],
 ) -> dict[str, dict | AssertionError]:
@@ -1220,8 +1214,8 @@ def checkov_clean_many(
             for app, objs in apps.items():
                 (Path(scratch) / f"{label}__{app}.yaml").write_text(yaml.safe_dump_all(objs, sort_keys=False),
                                                                       encoding="utf-8")
-        done = run([binary, "-d", scratch, "--framework", "kubernetes", "--compact", "--skip-download", "-o", "json"],
-                   cwd=Path(scratch), timeout=900, env={"BC_SKIP_MAPPING": "TRUE"})
+        done = _checkov_server(binary).run(["-d", scratch, "--framework", "kubernetes", "--compact", "--skip-download",
+                                            "-o", "json"], Path(scratch), script=binary, timeout=900)
     if done.returncode not in (0, 1):
         raise AssertionError(f"checkov crashed:\n{_describe(done)}")
     try:
@@ -2106,9 +2100,9 @@ json.dump(out, sys.stdout)
 
 def parliament_findings(documents: list[tuple[str, str, str]]) -> list[dict]:
     """Run parliament (its Python API) on every document; returns the findings with the policy name."""
-    done = subprocess.run([str(parliament_python()), "-c", _PARLIAMENT_SCRIPT],
-                          input=json.dumps([[name, text] for _, name, text in documents]),
-                          capture_output=True, text=True, timeout=300, check=False)
+    server = SERVERS.get("parliament", parliament_python(), ["parliament", "parliament.cli"], WORKERS)
+    done = server.run([], Path(tempfile.gettempdir()), code=_PARLIAMENT_SCRIPT, timeout=300,
+                      input=json.dumps([[name, text] for _, name, text in documents]))
     if done.returncode != 0:
         raise AssertionError(f"parliament failed:\n{done.stderr[-4000:]}")
     findings = []

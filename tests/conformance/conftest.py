@@ -31,7 +31,7 @@ def workspace_root(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="session", autouse=True)
-def pulumi_fork_server():
-    """The session's Pulumi fork server (`checks.fork_server`) stops with the session."""
+def fork_servers():
+    """The fork servers of the session (`checks.SERVERS`) stop with it."""
     yield
-    checks.stop_fork_server()
+    checks.SERVERS.close()
