@@ -228,8 +228,8 @@ fn bookkeeping_only(gitops: &Path) {
     for (repo, lock) in &workspace.locks {
         let dir = gitops.parent().unwrap().join(format!("bookkeeping-{repo}"));
         fs_err::create_dir_all(&dir).unwrap();
-        strata::apply::write_atomic(&dir.join("strata.toml"), answers.as_bytes(), None).unwrap();
-        strata::apply::write_atomic(&dir.join("strata.lock"), lock.to_text().as_bytes(), None)
+        strata::util::fs::write_atomic(&dir.join("strata.toml"), answers.as_bytes(), None).unwrap();
+        strata::util::fs::write_atomic(&dir.join("strata.lock"), lock.to_text().as_bytes(), None)
             .unwrap();
     }
 }

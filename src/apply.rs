@@ -9,14 +9,11 @@
 //! `strata new` renders into a staging directory beside the target and moves it into place
 //! only when everything, commits included, succeeded.
 //!
-//! For tests, the environment variable `STRATA_FAULT` injects failures: `after-writes:N`
-//! (fail after N file operations), `between-repos` (fail after the first repo is written),
-//! `before-move` (fail before `new` moves its staging directory into place), `commit:<repo>`
-//! (fail the commit of that repo), and `pause-at:N` / `count-steps` (see `interrupt.rs`).
+//! For tests, `STRATA_FAULT` injects failures at the points this module names (see
+//! `util/fault.rs`).
 
 use fs_err as fs;
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
@@ -27,20 +24,9 @@ use crate::lock::Lock;
 use crate::plan::{Action, Plan};
 use crate::problem::Problems;
 use crate::repo::Repo;
+use crate::util::fault::{fail_after, fault, maybe_fail};
+use crate::util::fs::{remove_empty, remove_with_empty_parents, sync_file_system, write_renamed};
 use crate::workspace::Workspace;
-
-/// The fault injected through `STRATA_FAULT`, if any.
-pub fn fault() -> Option<String> {
-    std::env::var("STRATA_FAULT").ok().filter(|v| !v.is_empty())
-}
-
-/// Fails with a clear message when the named fault is injected.
-pub fn maybe_fail(point: &str) -> Result<()> {
-    if fault().as_deref() == Some(point) {
-        bail!("injected fault `{point}` (STRATA_FAULT)");
-    }
-    Ok(())
-}
 
 /// Writes the files of a repo being created in a staging directory nobody else sees (`strata
 /// new`): on failure the whole staging directory is removed, so nothing needs undoing here.
@@ -50,10 +36,6 @@ pub struct Journal {
     fail_after: Option<usize>,
     /// Directories known to exist, so that each is checked once.
     known_dirs: std::collections::HashSet<PathBuf>,
-}
-
-fn fail_after() -> Option<usize> {
-    fault().and_then(|f| f.strip_prefix("after-writes:").and_then(|n| n.parse().ok()))
 }
 
 impl Journal {
@@ -85,78 +67,6 @@ impl Journal {
         fs::write(path, bytes).with_context(|| format!("writing `{}`", path.display()))?;
         Ok(())
     }
-}
-
-/// Flushes a directory, so that the renames and removals in it survive a power cut.
-pub fn sync_dir(dir: &Path) -> Result<()> {
-    #[cfg(unix)]
-    {
-        fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .with_context(|| format!("flushing `{}`", dir.display()))?;
-    }
-    #[cfg(not(unix))]
-    let _ = dir;
-    Ok(())
-}
-
-/// Flushes everything written to the file system that holds `path` (`syncfs`): one call in
-/// place of one flush per file, git object and directory of a large change.
-pub fn sync_file_system(path: &Path) -> Result<()> {
-    #[cfg(target_os = "linux")]
-    {
-        let dir = fs::File::open(path).with_context(|| format!("opening `{}`", path.display()))?;
-        rustix::fs::syncfs(&dir).with_context(|| format!("flushing `{}`", path.display()))?;
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = path;
-    Ok(())
-}
-
-/// Writes `bytes` to a flushed temporary file beside `path` (with `mode`, or the mode of the
-/// file it replaces), then renames it over `path`.
-pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<()> {
-    write_renamed(path, bytes, mode, true)
-}
-
-/// [`write_atomic`], flushing the temporary file only with `flush` (a caller that flushes many
-/// files at once afterwards saves one disk round trip per file).
-fn write_renamed(path: &Path, bytes: &[u8], mode: Option<u32>, flush: bool) -> Result<()> {
-    let dir = path.parent().context("a file path has a parent")?;
-    let name = path
-        .file_name()
-        .context("a file path has a name")?
-        .to_string_lossy();
-    let tmp = dir.join(format!(".{name}.strata-{}.tmp", std::process::id()));
-    #[cfg(unix)]
-    let mode = mode.or_else(|| {
-        fs::symlink_metadata(path)
-            .ok()
-            .filter(std::fs::Metadata::is_file)
-            .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o7777)
-    });
-    let result = (|| -> Result<()> {
-        let mut file =
-            fs::File::create(&tmp).with_context(|| format!("creating `{}`", tmp.display()))?;
-        file.write_all(bytes)
-            .with_context(|| format!("writing `{}`", tmp.display()))?;
-        #[cfg(unix)]
-        if let Some(mode) = mode {
-            file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode))?;
-        }
-        #[cfg(not(unix))]
-        let _ = mode;
-        if flush {
-            file.sync_all()
-                .with_context(|| format!("flushing `{}`", tmp.display()))?;
-        }
-        fs::rename(&tmp, path).with_context(|| format!("replacing `{}`", path.display()))?;
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
 }
 
 /// Refuses, before anything is read for the plan, a repo strata must not change: inside
@@ -473,24 +383,6 @@ fn run(
     })
 }
 
-/// Removes a file and then every directory it leaves empty, up to `root`.
-fn remove_with_empty_parents(root: &Path, path: &Path) -> Result<()> {
-    fs::remove_file(path).with_context(|| format!("removing `{}`", path.display()))?;
-    let mut dir = path.parent();
-    while let Some(d) = dir {
-        if d == root || !d.starts_with(root) {
-            break;
-        }
-        if fs::read_dir(d).is_ok_and(|mut entries| entries.next().is_none()) {
-            fs::remove_dir(d).with_context(|| format!("removing `{}`", d.display()))?;
-            dir = d.parent();
-        } else {
-            break;
-        }
-    }
-    Ok(())
-}
-
 /// A fresh staging directory beside `out`, on the same filesystem, so that moving it into
 /// place is a rename.
 pub fn staging_dir(out: &Path, project: &str, created: &[PathBuf]) -> Result<PathBuf> {
@@ -505,13 +397,6 @@ pub fn staging_dir(out: &Path, project: &str, created: &[PathBuf]) -> Result<Pat
         created.to_vec(),
     )));
     Ok(dir)
-}
-
-/// Removes the directories `new` created for `--out` (the deepest first) that are still empty.
-pub fn remove_empty(created: &[PathBuf]) {
-    for dir in created {
-        let _ = fs::remove_dir(dir);
-    }
 }
 
 /// Moves staged repos into place; on failure, moves back what was already moved.

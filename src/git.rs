@@ -885,7 +885,7 @@ pub fn move_branch(root: &Path, head: &HeadState, commit: &str, message: &str) -
         file.sync_all()?;
     }
     if let Some(dir) = ref_file.parent() {
-        crate::apply::sync_dir(dir)?;
+        crate::util::fs::sync_dir(dir)?;
     }
     Ok(())
 }

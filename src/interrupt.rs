@@ -49,7 +49,8 @@ fn shared() -> RwLockReadGuard<'static, Option<Active>> {
 fn pause_at() -> Option<usize> {
     static PAUSE: OnceLock<Option<usize>> = OnceLock::new();
     *PAUSE.get_or_init(|| {
-        crate::apply::fault().and_then(|f| f.strip_prefix("pause-at:").and_then(|n| n.parse().ok()))
+        crate::util::fault::fault()
+            .and_then(|f| f.strip_prefix("pause-at:").and_then(|n| n.parse().ok()))
     })
 }
 
@@ -141,7 +142,7 @@ fn handle(signal: i32) -> ! {
         },
         Some(Active::Staging(dir, created)) => {
             let _ = fs_err::remove_dir_all(dir);
-            crate::apply::remove_empty(created);
+            crate::util::fs::remove_empty(created);
             crate::status!("strata: interrupted ({name}); nothing was written");
         }
         None => crate::status!("strata: interrupted ({name})"),

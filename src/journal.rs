@@ -244,7 +244,7 @@ pub fn write(root: &Path, journal: &Journal) -> Result<()> {
         file.write_all(&journal.encode())?;
         file.sync_all()?;
         fs::rename(&tmp, &target)?;
-        crate::apply::sync_dir(dir)?;
+        crate::util::fs::sync_dir(dir)?;
         Ok(())
     })();
     if result.is_err() {
@@ -278,7 +278,7 @@ pub fn remove(root: &Path) -> Result<()> {
         }
     }
     if let Some(dir) = target.parent() {
-        crate::apply::sync_dir(dir)?;
+        crate::util::fs::sync_dir(dir)?;
     }
     Ok(())
 }
@@ -423,7 +423,7 @@ fn rollback(root: &Path, journal: &Journal) -> Result<Vec<String>> {
         let _ = fs::remove_file(git_dir.join("index.lock"));
         let target = git_dir.join("index");
         match index {
-            Some(bytes) => crate::apply::write_atomic(&target, bytes, None)?,
+            Some(bytes) => crate::util::fs::write_atomic(&target, bytes, None)?,
             None => match fs::remove_file(&target) {
                 Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(err.into()),
                 _ => {}
@@ -484,7 +484,7 @@ fn rollback(root: &Path, journal: &Journal) -> Result<Vec<String>> {
                         if let Some(dir) = full.parent() {
                             fs::create_dir_all(dir)?;
                         }
-                        crate::apply::write_atomic(&full, bytes, Some(*mode))?;
+                        crate::util::fs::write_atomic(&full, bytes, Some(*mode))?;
                     }
                     None => fs::remove_file(&full)?,
                 }

@@ -35,6 +35,7 @@ pub mod repo;
 pub mod resolve;
 pub mod settings;
 pub mod stack_export;
+pub mod util;
 pub mod workspace;
 pub mod wslock;
 pub mod yaml;

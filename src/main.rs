@@ -23,7 +23,7 @@ fn main() -> ExitCode {
     match strata::commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         // A reader that went away (`strata list | head -1`) is not an error worth a word.
-        Err(err) if strata::output::is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) if strata::util::term::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             strata::status!("{}", strata::error::render(&err));
             ExitCode::from(u8::try_from(strata::error::exit_code(&err)).unwrap_or(1))

@@ -1,0 +1,10 @@
+//! The ground floor: helpers every stage uses and that know nothing of strata's model. Nothing
+//! here imports a module of strata outside `util/`.
+//!
+//! `fs` holds the low-level file operations (atomic writes, directory flushes, removing the
+//! directories a removal leaves empty), `fault` the fault injection of the tests
+//! (`STRATA_FAULT`), and `term` the one way to stdout and stderr that never panics.
+
+pub mod fault;
+pub mod fs;
+pub mod term;
