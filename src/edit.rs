@@ -10,6 +10,7 @@
 //! repos ([`Mode::Write`]).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
@@ -19,9 +20,8 @@ use crate::answers::{self, Answers};
 use crate::apply;
 use crate::error::Refusal;
 use crate::lock::{self, Lock};
-use crate::output;
 use crate::pack;
-use crate::plan::{self, Action, Change, Plan};
+use crate::plan::{self, Action, Change, Plan, Suggestion};
 use crate::problem::Problems;
 use crate::render::{CompiledLayer, RenderedFile, Renderer, Scope};
 use crate::repo::Repo;
@@ -102,6 +102,17 @@ impl Edit {
     }
 }
 
+/// What an edit finds on the way to its [`Outcome`], handed over as it is found: the command
+/// decides how to show it (`commands/output.rs` prints it).
+pub trait Reporter {
+    /// An upgrade's suggestions for the seeds whose template changed (never rewritten).
+    fn suggestions(&mut self, suggestions: &[Suggestion]) -> io::Result<()>;
+    /// The changes of a dry run, or of a plan refused for its conflicts under `--dry-run`.
+    fn diffs(&mut self, changes: &[Change]) -> io::Result<()>;
+    /// The seeds a removal deletes although their owner edited them (`writing`: for real).
+    fn edited_seed_deletions(&mut self, changes: &[&Change], writing: bool);
+}
+
 /// The gitops layer's templates, compiled on a background thread while the workspace is read.
 pub type Compiling = std::thread::JoinHandle<Result<CompiledLayer>>;
 
@@ -116,7 +127,7 @@ pub fn compile_gitops() -> Compiling {
 pub enum Outcome {
     /// Both repos already hold what the edit renders.
     UpToDate,
-    /// The diff was printed; nothing was written.
+    /// The diff was reported; nothing was written.
     DryRun,
     /// Written (and committed, when asked).
     Written { repos: Vec<RepoSummary> },
@@ -243,6 +254,7 @@ pub fn run(
     mut edit: Edit,
     gitops: Compiling,
     options: &Options,
+    report: &mut dyn Reporter,
 ) -> Result<Outcome> {
     if !edit.upgrade {
         workspace.same_strata()?;
@@ -293,11 +305,11 @@ pub fn run(
     );
     if edit.upgrade {
         let suggestions = plan::seed_suggestions(&plan, &workspace.locks, &mut find_base);
-        output::suggestions(&suggestions)?;
+        report.suggestions(&suggestions)?;
     }
 
-    refuse_conflicts(&plan, options)?;
-    output::edited_seed_deletions(
+    refuse_conflicts(&plan, options, report)?;
+    report.edited_seed_deletions(
         &plan::edited_seed_deletions(&plan, &workspace.locks),
         options.mode == Mode::Write,
     );
@@ -348,9 +360,9 @@ pub fn run(
     }
     match options.mode {
         Mode::DryRun => {
-            output::diffs(&plan.changes)?;
+            report.diffs(&plan.changes)?;
             for repo in Repo::BOTH {
-                output::diffs(&[Change::update(
+                report.diffs(&[Change::update(
                     repo,
                     answers::FILE_NAME,
                     workspace.read(repo, answers::FILE_NAME),
@@ -407,8 +419,8 @@ fn would_change(
 }
 
 /// Refuses a plan with conflicts (files edited since strata wrote them) unless `--force`; with
-/// `--dry-run`, the diffs are printed first.
-fn refuse_conflicts(plan: &Plan, options: &Options) -> Result<()> {
+/// `--dry-run`, the diffs are reported first.
+fn refuse_conflicts(plan: &Plan, options: &Options, report: &mut dyn Reporter) -> Result<()> {
     let conflicts = plan.conflicts();
     if conflicts.is_empty() || options.force {
         return Ok(());
@@ -421,7 +433,7 @@ fn refuse_conflicts(plan: &Plan, options: &Options) -> Result<()> {
         })
         .collect();
     if options.mode == Mode::DryRun {
-        output::diffs(&plan.changes)?;
+        report.diffs(&plan.changes)?;
     }
     Err(Refusal {
         message: format!(
@@ -448,7 +460,7 @@ pub struct Creation<'a> {
 
 /// Plans and runs the creation of a workspace in `mode` (`Mode::Check` is not meaningful for a
 /// workspace that does not exist yet, and acts as `DryRun`).
-pub fn create(creation: Creation<'_>, mode: Mode) -> Result<Outcome> {
+pub fn create(creation: Creation<'_>, mode: Mode, report: &mut dyn Reporter) -> Result<Outcome> {
     let Creation {
         out,
         answers,
@@ -483,7 +495,7 @@ pub fn create(creation: Creation<'_>, mode: Mode) -> Result<Outcome> {
     let mut plan = plan;
     plan.changes.extend(bookkeeping);
     if mode != Mode::Write {
-        output::diffs(&plan.changes)?;
+        report.diffs(&plan.changes)?;
         return Ok(Outcome::DryRun);
     }
     let targets: BTreeMap<Repo, PathBuf> = Repo::BOTH

@@ -23,7 +23,6 @@ pub mod merge;
 pub mod merge3;
 pub mod migrate;
 pub mod names;
-pub mod output;
 pub mod overrides;
 pub mod ownership;
 pub mod pack;

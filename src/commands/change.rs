@@ -3,6 +3,7 @@
 
 use anyhow::Result;
 
+use super::output::Printer;
 use crate::cli::{AddEnvArgs, AddServiceArgs, ChangeArgs, RemoveArgs, UpgradeArgs};
 use crate::edit::{self, Edit, Mode, Options};
 use crate::grow;
@@ -71,8 +72,8 @@ pub fn upgrade(args: &UpgradeArgs) -> Result<()> {
     if args.check {
         options.mode = Mode::Check;
     }
-    let outcome = edit::run(workspace, edit, gitops, &options)?;
-    crate::output::outcome(&outcome, args.change.json)?;
+    let outcome = edit::run(workspace, edit, gitops, &options, &mut Printer)?;
+    super::output::outcome(&outcome, args.change.json)?;
     Ok(())
 }
 
@@ -83,7 +84,13 @@ pub(crate) fn run(
     gitops: edit::Compiling,
     args: &ChangeArgs,
 ) -> Result<()> {
-    let outcome = edit::run(workspace, edit, gitops, &Options::from_args(args))?;
-    crate::output::outcome(&outcome, args.json)?;
+    let outcome = edit::run(
+        workspace,
+        edit,
+        gitops,
+        &Options::from_args(args),
+        &mut Printer,
+    )?;
+    super::output::outcome(&outcome, args.json)?;
     Ok(())
 }

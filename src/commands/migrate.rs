@@ -4,6 +4,7 @@
 
 use anyhow::Result;
 
+use super::output::Printer;
 use crate::cli::MigrateArgs;
 use crate::edit::{self, Options};
 use crate::error::Refusal;
@@ -35,8 +36,14 @@ pub fn run(args: &MigrateArgs) -> Result<()> {
         .into());
     }
     let edit = migration::edit(&workspace, &export, &args.env, &plan)?;
-    let outcome = edit::run(workspace, edit, gitops, &Options::from_args(&args.change))?;
-    crate::output::outcome(&outcome, args.change.json)?;
+    let outcome = edit::run(
+        workspace,
+        edit,
+        gitops,
+        &Options::from_args(&args.change),
+        &mut Printer,
+    )?;
+    super::output::outcome(&outcome, args.change.json)?;
     if !args.change.dry_run {
         crate::status!(
             "wrote the plan to the foundation's `{}` (and `{}`): follow its four phases",

@@ -5,6 +5,7 @@ mod check;
 mod list;
 mod migrate;
 mod new;
+mod output;
 mod platform;
 
 use anyhow::Result;

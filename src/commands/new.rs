@@ -4,6 +4,7 @@
 
 use anyhow::Result;
 
+use super::output::Printer;
 use crate::cli::NewArgs;
 use crate::edit::{self, Creation, Mode};
 use crate::render::{RenderedFile, Scope};
@@ -36,7 +37,7 @@ pub fn run(args: &NewArgs) -> Result<()> {
         files,
         git: !args.no_git,
     };
-    match edit::create(creation, mode)? {
+    match edit::create(creation, mode, &mut Printer)? {
         edit::Outcome::Written { repos } => {
             for summary in repos {
                 crate::status!(
@@ -58,7 +59,7 @@ pub fn run(args: &NewArgs) -> Result<()> {
                 foundation.display()
             );
         }
-        outcome => crate::output::outcome(&outcome, false)?,
+        outcome => super::output::outcome(&outcome, false)?,
     }
     Ok(())
 }

@@ -1,14 +1,33 @@
-//! Results of an edit, printed: the diffs of a dry run, an upgrade's suggestions, the note on
-//! edited seeds a removal deletes, and a command's outcome.
+//! What an edit found and did, printed: the diffs of a dry run, an upgrade's suggestions, the
+//! note on edited seeds a removal deletes ([`Printer`], the commands' [`Reporter`]), and a
+//! command's [`Outcome`]. The edit returns data; only the commands print it.
 
 use std::io;
 
+use crate::edit::{Outcome, Reporter};
+use crate::plan::{Action, Change, Suggestion};
 use crate::util::term::{line, text};
+
+/// Prints what an edit reports, as it reports it.
+pub struct Printer;
+
+impl Reporter for Printer {
+    fn suggestions(&mut self, found: &[Suggestion]) -> io::Result<()> {
+        suggestions(found)
+    }
+
+    fn diffs(&mut self, changes: &[Change]) -> io::Result<()> {
+        diffs(changes)
+    }
+
+    fn edited_seed_deletions(&mut self, changes: &[&Change], writing: bool) {
+        edited_seed_deletions(changes, writing);
+    }
+}
 
 /// Prints the unified diff of every change that writes, removes or conflicts, each under the
 /// name of its repo: the one dry-run format of every command.
-pub fn diffs(changes: &[crate::plan::Change]) -> io::Result<()> {
-    use crate::plan::Action;
+fn diffs(changes: &[Change]) -> io::Result<()> {
     for change in changes
         .iter()
         .filter(|c| c.touches_disk() || matches!(c.action, Action::Conflict(_)))
@@ -23,7 +42,7 @@ pub fn diffs(changes: &[crate::plan::Change]) -> io::Result<()> {
 }
 
 /// Prints an upgrade's suggestions for seeds (stdout) and a warning naming them (stderr).
-pub fn suggestions(suggestions: &[crate::plan::Suggestion]) -> io::Result<()> {
+fn suggestions(suggestions: &[Suggestion]) -> io::Result<()> {
     if suggestions.is_empty() {
         return Ok(());
     }
@@ -46,7 +65,7 @@ pub fn suggestions(suggestions: &[crate::plan::Suggestion]) -> io::Result<()> {
 
 /// Names, on stderr, the seeds a removal deletes although their owner edited them: never
 /// silently, though git's history keeps them.
-pub fn edited_seed_deletions(changes: &[&crate::plan::Change], writing: bool) {
+fn edited_seed_deletions(changes: &[&Change], writing: bool) {
     if changes.is_empty() {
         return;
     }
@@ -63,11 +82,11 @@ pub fn edited_seed_deletions(changes: &[&crate::plan::Change], writing: bool) {
 /// Prints a command's outcome on stderr (status, not a result), or as JSON on stdout. Once a
 /// change is written, a stdout that fails does not make the command fail: the change is made,
 /// and an exit code of 1 would say nothing was.
-pub fn outcome(outcome: &crate::edit::Outcome, json: bool) -> io::Result<()> {
+pub fn outcome(outcome: &Outcome, json: bool) -> io::Result<()> {
     if json {
         let text = serde_json::to_string_pretty(outcome).map_err(io::Error::other)?;
         let printed = line(format_args!("{text}"));
-        if let (Err(err), crate::edit::Outcome::Written { .. }) = (&printed, outcome) {
+        if let (Err(err), Outcome::Written { .. }) = (&printed, outcome) {
             crate::status!(
                 "warning: the change is made, but its outcome could not be printed: {err}"
             );
