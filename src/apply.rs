@@ -20,12 +20,12 @@ use anyhow::{bail, Context as _, Result};
 
 use crate::git;
 use crate::interrupt;
-use crate::lock::Lock;
+use crate::model::lock::Lock;
+use crate::model::repo::Repo;
 use crate::plan::{Action, Plan};
-use crate::problem::Problems;
-use crate::repo::Repo;
 use crate::util::fault::{fail_after, fault, maybe_fail};
 use crate::util::fs::{remove_empty, remove_with_empty_parents, sync_file_system, write_renamed};
+use crate::util::problem::Problems;
 use crate::workspace::Workspace;
 
 /// Writes the files of a repo being created in a staging directory nobody else sees (`strata
@@ -77,7 +77,7 @@ pub fn preflight(roots: &BTreeMap<Repo, PathBuf>, commit: bool) -> Result<(), Pr
     let mut problems = Problems::default();
     for (repo, root) in roots {
         if let Err(problem) = git::preflight(root, commit) {
-            problems.push(crate::problem::Problem {
+            problems.push(crate::util::problem::Problem {
                 subject: format!("the {repo} repo {}", problem.subject),
                 ..problem
             });
@@ -124,8 +124,12 @@ fn commit_paths(
 ) -> Result<CommitPaths> {
     let root = &workspace.roots[&repo];
     let lock = &locks[&repo];
-    let head_lock = git::head_file(root, crate::lock::FILE_NAME)?.and_then(|bytes| {
-        Lock::parse(&String::from_utf8_lossy(&bytes), crate::lock::FILE_NAME).ok()
+    let head_lock = git::head_file(root, crate::model::lock::FILE_NAME)?.and_then(|bytes| {
+        Lock::parse(
+            &String::from_utf8_lossy(&bytes),
+            crate::model::lock::FILE_NAME,
+        )
+        .ok()
     });
     let mut written: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut removed: Vec<String> = Vec::new();
@@ -144,7 +148,7 @@ fn commit_paths(
         match (on_disk, lock.files.get(&path)) {
             (true, Some(recorded)) => {
                 if let Some(bytes) = workspace.read(repo, &path) {
-                    if crate::lock::hash(&bytes) == *recorded {
+                    if crate::model::lock::hash(&bytes) == *recorded {
                         written.insert(path, bytes);
                     }
                 }
@@ -234,7 +238,7 @@ pub fn transact(
             journal.entries.push(crate::journal::Entry {
                 path: path.clone(),
                 before: crate::journal::before_image(root, path)?,
-                after: bytes.as_deref().map(crate::lock::hash),
+                after: bytes.as_deref().map(crate::model::lock::hash),
             });
             if bytes.is_some() {
                 let mut dir = Path::new(path).parent();
@@ -441,12 +445,12 @@ pub fn create(
         .collect();
     fs::create_dir_all(out)
         .with_context(|| format!("creating `{}`", out.display()))
-        .context(crate::error::NOTHING_WRITTEN)?;
+        .context(crate::util::error::NOTHING_WRITTEN)?;
     let staging = match staging_dir(out, project, &created) {
         Ok(staging) => staging,
         Err(err) => {
             remove_empty(&created);
-            return Err(err.context(crate::error::NOTHING_WRITTEN));
+            return Err(err.context(crate::util::error::NOTHING_WRITTEN));
         }
     };
     let write_repo = |repo: Repo, root: &Path| -> Result<()> {
@@ -506,5 +510,5 @@ pub fn create(
         }
         result
     });
-    result.context(crate::error::NOTHING_WRITTEN)
+    result.context(crate::util::error::NOTHING_WRITTEN)
 }

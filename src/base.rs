@@ -14,7 +14,7 @@ use std::path::Path;
 use anyhow::{Context as _, Result};
 use git2::{Oid, Repository, Signature};
 
-use crate::lock::hash;
+use crate::model::lock::hash;
 
 /// The ref that holds strata's last render of every file it owns.
 pub const REF: &str = "refs/strata/base";
@@ -138,7 +138,7 @@ pub fn record(root: &Path, updates: &[(&str, Option<&[u8]>)]) -> Result<()> {
 /// Records the renders of an applied plan as the bases of later merges, in each repo. A
 /// failure loses only merge bases, never work: it is reported and the command still succeeds.
 pub fn record_plan(
-    roots: &std::collections::BTreeMap<crate::repo::Repo, std::path::PathBuf>,
+    roots: &std::collections::BTreeMap<crate::model::repo::Repo, std::path::PathBuf>,
     changes: &[crate::plan::Change],
 ) {
     use crate::plan::Action;

@@ -12,8 +12,8 @@ use std::collections::HashSet;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::problem::{Problem, Problems};
-use crate::repo::Repo;
+use crate::model::repo::Repo;
+use crate::util::problem::{Problem, Problems};
 
 /// What a confined path is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

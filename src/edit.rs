@@ -16,15 +16,15 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::answers::{self, Answers};
 use crate::apply;
-use crate::error::Refusal;
-use crate::lock::{self, Lock};
-use crate::pack;
+use crate::model::answers::{self, Answers};
+use crate::model::lock::{self, Lock};
+use crate::model::pack;
+use crate::model::repo::Repo;
 use crate::plan::{self, Action, Change, Plan, Suggestion};
-use crate::problem::Problems;
 use crate::render::{CompiledLayer, RenderedFile, Renderer, Scope};
-use crate::repo::Repo;
+use crate::util::error::Refusal;
+use crate::util::problem::Problems;
 use crate::workspace::Workspace;
 
 /// What a command does with its plan.

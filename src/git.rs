@@ -474,8 +474,8 @@ pub fn enclosing_repo(dir: &Path) -> Option<std::path::PathBuf> {
 ///   not the base the user will commit on, and the index holds their unfinished work.
 /// - With `--commit`: a repo with no git at all, a bare repo, a detached HEAD, and a repo whose
 ///   index or branch is locked by another git process (or a stale lock) are refused.
-pub fn preflight(root: &Path, commit: bool) -> Result<(), crate::problem::Problem> {
-    use crate::problem::Problem;
+pub fn preflight(root: &Path, commit: bool) -> Result<(), crate::util::problem::Problem> {
+    use crate::util::problem::Problem;
     let subject = format!("`{}`", root.display());
     let repo = match Repository::open(root) {
         Ok(repo) => repo,

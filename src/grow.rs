@@ -6,10 +6,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::answers::{Answers, Environment, Expose, Service, ServiceEnv, DEFAULT_HOST};
-use crate::names::{self, EnvName, ImageRef, ServiceName};
-use crate::problem::{Problem, Problems};
-use crate::settings::Topology;
+use crate::model::answers::{Answers, Environment, Expose, Service, ServiceEnv, DEFAULT_HOST};
+use crate::model::names::{self, EnvName, ImageRef, ServiceName};
+use crate::model::settings::Topology;
+use crate::util::problem::{Problem, Problems};
 
 /// The values of a new service; `None` takes the preset's default.
 #[derive(Debug, Default, Clone)]
@@ -328,7 +328,7 @@ pub fn remove_service(answers: &mut Answers, name: &str) -> Result<(), Problems>
             format!("service `{}`", name.escape_default()),
             "does not exist in this workspace",
         );
-        problem = match crate::problem::did_you_mean(name, known.iter().copied()) {
+        problem = match crate::util::problem::did_you_mean(name, known.iter().copied()) {
             Some(close) => problem.hint(format!(
                 "did you mean `{close}`? `strata list` shows the services"
             )),
@@ -361,7 +361,7 @@ pub fn remove_env(answers: &mut Answers, name: &str) -> Result<(), Problems> {
             format!("environment `{}`", name.escape_default()),
             "does not exist in this workspace",
         );
-        problem = match crate::problem::did_you_mean(name, answers.env_names()) {
+        problem = match crate::util::problem::did_you_mean(name, answers.env_names()) {
             Some(close) => problem.hint(format!(
                 "did you mean `{close}`? `strata list` shows the environments"
             )),

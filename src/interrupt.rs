@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use crate::repo::Repo;
+use crate::model::repo::Repo;
 
 /// What a signal must undo.
 #[derive(Debug, Clone)]

@@ -5,9 +5,9 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::render::stacks;
-use crate::repo::Repo;
-use crate::settings::Topology;
+use crate::model::repo::Repo;
+use crate::model::settings::Topology;
+use crate::model::stack::stacks;
 use crate::workspace::Workspace;
 
 /// What `strata list` shows (fields in the order of its JSON keys).

@@ -25,8 +25,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context as _, Result};
 
 use crate::git::{self, HeadState};
-use crate::lock::hash;
-use crate::repo::Repo;
+use crate::model::lock::hash;
+use crate::model::repo::Repo;
 
 const MAGIC: &str = "strata-journal";
 const FILE_NAME: &str = "strata-journal";

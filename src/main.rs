@@ -25,8 +25,8 @@ fn main() -> ExitCode {
         // A reader that went away (`strata list | head -1`) is not an error worth a word.
         Err(err) if strata::util::term::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            strata::status!("{}", strata::error::render(&err));
-            ExitCode::from(u8::try_from(strata::error::exit_code(&err)).unwrap_or(1))
+            strata::status!("{}", strata::util::error::render(&err));
+            ExitCode::from(u8::try_from(strata::util::error::exit_code(&err)).unwrap_or(1))
         }
     }
 }

@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::lock::hash;
+use crate::model::lock::hash;
 
 /// One unit of a file: where it is and what it holds.
 #[derive(Debug, Clone)]

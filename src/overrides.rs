@@ -9,8 +9,8 @@
 
 use std::path::Path;
 
-use crate::pack::{Layer, TemplateFile};
-use crate::problem::{Problem, Problems};
+use crate::model::pack::{Layer, TemplateFile};
+use crate::util::problem::{Problem, Problems};
 
 /// Where a repo keeps its overrides.
 pub const DIR: &str = ".strata/templates";
@@ -145,8 +145,8 @@ pub fn renderer(
     foundation_overrides: &[(String, Vec<u8>)],
     gitops_overrides: &[(String, Vec<u8>)],
 ) -> anyhow::Result<crate::render::Renderer> {
-    let mut foundation = crate::pack::foundation_layer(pack).map_err(Problems::from)?;
-    let mut gitops = crate::pack::gitops_layer();
+    let mut foundation = crate::model::pack::foundation_layer(pack).map_err(Problems::from)?;
+    let mut gitops = crate::model::pack::gitops_layer();
     let mut problems = Problems::default();
     for (layer, overrides, origin) in [
         (&mut foundation, foundation_overrides, "foundation"),

@@ -11,10 +11,11 @@
 
 use std::collections::BTreeSet;
 
-use crate::answers::Answers;
-use crate::render::{stacks, Scope};
-use crate::repo::Repo;
-use crate::settings::Topology;
+use crate::model::answers::Answers;
+use crate::model::repo::Repo;
+use crate::model::settings::Topology;
+use crate::model::stack::stacks;
+use crate::render::Scope;
 
 const SERVICE: &str = "__service__";
 const ENV: &str = "__env__";
@@ -37,7 +38,7 @@ pub fn removed_dirs(
         && !crate::platform::enabled(old).is_empty()
         && crate::platform::enabled(new).is_empty()
     {
-        for stack in crate::render::stacks(old) {
+        for stack in crate::model::stack::stacks(old) {
             out.insert((Repo::Gitops, format!("platform/{}", stack.name)));
         }
     }

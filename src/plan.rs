@@ -7,11 +7,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::answers::Answers;
-use crate::lock::{hash, Lock};
+use crate::model::answers::Answers;
+use crate::model::lock::{hash, Lock};
+use crate::model::repo::Repo;
 use crate::ownership;
 use crate::render::{RenderedFile, Renderer, Scope};
-use crate::repo::Repo;
 
 /// What happens to one file.
 #[derive(Debug, Clone, PartialEq, Eq)]

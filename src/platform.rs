@@ -4,8 +4,8 @@
 //! service renders lives in the templates (`templates/gitops/platform/`, and the foundation's
 //! `platform` stack key); this module only decides whether it is on.
 
-use crate::answers::Answers;
-use crate::problem::{did_you_mean, Problem, Problems};
+use crate::model::answers::Answers;
+use crate::util::problem::{did_you_mean, Problem, Problems};
 
 /// A platform service `strata add platform` and `strata remove platform` know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,7 +125,7 @@ pub fn drift(answers: &Answers, exists: impl Fn(&str) -> bool, on_disk: &[String
     let stacks: Vec<String> = if on.is_empty() {
         Vec::new()
     } else {
-        crate::render::stacks(answers)
+        crate::model::stack::stacks(answers)
             .into_iter()
             .map(|s| s.name)
             .collect()

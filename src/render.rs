@@ -13,10 +13,11 @@ use serde::Serialize;
 use serde_json::Value;
 use tera::Tera;
 
-use crate::answers::Answers;
-use crate::pack::{Layer, TemplateFile};
-use crate::repo::Repo;
-use crate::settings::Topology;
+use crate::model::answers::Answers;
+use crate::model::pack::{Layer, TemplateFile};
+use crate::model::repo::Repo;
+use crate::model::settings::Topology;
+use crate::model::stack::stacks;
 
 /// A file ready to be planned: which repo, where, what, and who owns it afterwards.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -369,39 +370,6 @@ fn instance_path(
     Ok(parts.join("/"))
 }
 
-/// A Pulumi stack of the foundation: one cluster with its VPC, serving some environments.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stack {
-    pub name: String,
-    pub cluster: String,
-    pub vpc_cidr: String,
-    /// Indexes into `answers.environments`.
-    pub envs: Vec<usize>,
-}
-
-/// The Pulumi stacks of a workspace: `shared` (every environment) or one per environment.
-pub fn stacks(answers: &Answers) -> Vec<Stack> {
-    match answers.settings.network.topology {
-        Topology::Shared => vec![Stack {
-            name: "shared".to_string(),
-            cluster: answers.project.to_string(),
-            vpc_cidr: answers.settings.network.vpc_cidr.clone(),
-            envs: (0..answers.environments.len()).collect(),
-        }],
-        Topology::PerEnvironment => answers
-            .environments
-            .iter()
-            .enumerate()
-            .map(|(i, env)| Stack {
-                name: env.name.to_string(),
-                cluster: crate::names::cluster_name(&answers.project, &env.name),
-                vpc_cidr: env.vpc_cidr.clone().unwrap_or_default(),
-                envs: vec![i],
-            })
-            .collect(),
-    }
-}
-
 /// What every template sees at the top level.
 #[derive(Serialize)]
 struct Globals<'a> {
@@ -417,11 +385,11 @@ struct Globals<'a> {
     region: &'a str,
     domain: &'a str,
     topology: Topology,
-    repos: &'a crate::answers::Repos,
+    repos: &'a crate::model::answers::Repos,
     /// `owner/name` of the foundation repo on github.com (empty elsewhere): whom the CI roles
     /// trust.
     github_repository: String,
-    settings: &'a crate::settings::Settings,
+    settings: &'a crate::model::settings::Settings,
     cluster_autoscaler_tag: &'a str,
     environments: &'a [EnvView<'a>],
     stacks: &'a [StackView<'a>],
@@ -438,7 +406,7 @@ struct BackendView {
 #[derive(Serialize)]
 struct NodeGroupView<'a> {
     name: &'a str,
-    group: &'a crate::settings::NodeGroup,
+    group: &'a crate::model::settings::NodeGroup,
     taints: Vec<TaintView>,
 }
 
@@ -554,7 +522,8 @@ impl Model {
             .map(|(i, env)| {
                 let stack = stack_of(i);
                 let (private_subnet_cidrs, public_subnet_cidrs) =
-                    crate::answers::subnet_layout(&stack.vpc_cidr, az_count).unwrap_or_default();
+                    crate::model::answers::subnet_layout(&stack.vpc_cidr, az_count)
+                        .unwrap_or_default();
                 let (domain_name, subject_alternative_names) = answers.certificate(&env.name);
                 EnvView {
                     name: &env.name,
@@ -588,12 +557,17 @@ impl Model {
                                 service,
                                 namespace: env,
                                 service_account: service,
-                                role_name: crate::names::role_name(&answers.project, env, service),
+                                role_name: crate::model::names::role_name(
+                                    &answers.project,
+                                    env,
+                                    service,
+                                ),
                             })
                     })
                     .collect();
                 let (private_subnet_cidrs, public_subnet_cidrs) =
-                    crate::answers::subnet_layout(&stack.vpc_cidr, az_count).unwrap_or_default();
+                    crate::model::answers::subnet_layout(&stack.vpc_cidr, az_count)
+                        .unwrap_or_default();
                 StackView {
                     name: &stack.name,
                     cluster_name: &stack.cluster,
@@ -615,7 +589,7 @@ impl Model {
                 taints: group
                     .taints
                     .iter()
-                    .filter_map(|t| crate::settings::parse_taint(t))
+                    .filter_map(|t| crate::model::settings::parse_taint(t))
                     .map(|(key, value, effect)| TaintView { key, value, effect })
                     .collect(),
             })
@@ -627,10 +601,10 @@ impl Model {
             .find(|(_, g)| !g.taints.is_empty())
             .map(|(name, _)| name.as_str());
         let backend = answers.state.as_ref().map(|state| {
-            let backend = crate::answers::Backend::parse(&state.backend)
-                .unwrap_or(crate::answers::Backend::PulumiCloud { org: None });
+            let backend = crate::model::answers::Backend::parse(&state.backend)
+                .unwrap_or(crate::model::answers::Backend::PulumiCloud { org: None });
             let org = match &backend {
-                crate::answers::Backend::PulumiCloud { org: Some(org) } => org.clone(),
+                crate::model::answers::Backend::PulumiCloud { org: Some(org) } => org.clone(),
                 _ => String::new(),
             };
             BackendView {
@@ -652,7 +626,9 @@ impl Model {
             domain: &answers.domain,
             topology: answers.settings.network.topology,
             repos: &answers.repos,
-            github_repository: crate::names::github_repository(&answers.repos.foundation_url),
+            github_repository: crate::model::names::github_repository(
+                &answers.repos.foundation_url,
+            ),
             settings: &answers.settings,
             cluster_autoscaler_tag: answers.settings.cluster_autoscaler_tag(),
             environments: &envs,
@@ -675,7 +651,7 @@ impl Model {
 }
 
 /// The values one service's templates see as `service` (and `senv` = `service.in[<env>]`).
-fn service_value(answers: &Answers, name: &str, service: &crate::answers::Service) -> Value {
+fn service_value(answers: &Answers, name: &str, service: &crate::model::answers::Service) -> Value {
     let per_env = service
         .envs
         .iter()
@@ -683,7 +659,7 @@ fn service_value(answers: &Answers, name: &str, service: &crate::answers::Servic
             let role_arn = match (&answers.aws_account_id, service.irsa) {
                 (Some(account), true) => format!(
                     "arn:aws:iam::{account}:role/{}",
-                    crate::names::role_name(&answers.project, env, name)
+                    crate::model::names::role_name(&answers.project, env, name)
                 ),
                 _ => String::new(),
             };
@@ -692,7 +668,7 @@ fn service_value(answers: &Answers, name: &str, service: &crate::answers::Servic
                 max_replicas: values.max_replicas,
                 host: service.host_in(name, env, &answers.domain),
                 role_arn,
-                app_name: crate::names::application_name(name, env),
+                app_name: crate::model::names::application_name(name, env),
                 ingress_class: format!("{env}-{}", service.expose.as_str()),
             };
             (env.as_str(), view)
@@ -758,7 +734,7 @@ mod tests {
             "ssh://git@github.com/acme/acme-foundation.git",
         ] {
             assert_eq!(
-                crate::names::github_repository(url),
+                crate::model::names::github_repository(url),
                 "acme/acme-foundation",
                 "{url}"
             );
@@ -769,7 +745,7 @@ mod tests {
             "https://github.com/acme/group/acme-foundation.git",
             "https://github.com/acme",
         ] {
-            assert_eq!(crate::names::github_repository(url), "", "{url}");
+            assert_eq!(crate::model::names::github_repository(url), "", "{url}");
         }
     }
 

@@ -9,14 +9,14 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::answers::{self, Answers, Repos, FORMAT};
 use crate::cli::{AddServiceArgs, NewArgs};
 use crate::grow::{self, ServiceInput};
-use crate::names::{self, EnvName, ProjectName, ServiceName};
-use crate::pack;
-use crate::problem::{Problem, Problems};
-use crate::repo::Repo;
-use crate::settings::{apply_overrides, Settings, Topology};
+use crate::model::answers::{self, Answers, Repos, FORMAT};
+use crate::model::names::{self, EnvName, ProjectName, ServiceName};
+use crate::model::pack;
+use crate::model::repo::Repo;
+use crate::model::settings::{apply_overrides, Settings, Topology};
+use crate::util::problem::{Problem, Problems};
 
 /// The preset's `[defaults]`.
 #[derive(serde::Deserialize)]

@@ -9,11 +9,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 
-use crate::answers::{self, Answers};
 use crate::confine::Confined;
-use crate::lock::{self, Lock};
-use crate::problem::{Problem, Problems};
-use crate::repo::Repo;
+use crate::model::answers::{self, Answers};
+use crate::model::lock::{self, Lock};
+use crate::model::repo::Repo;
+use crate::util::problem::{Problem, Problems};
 
 /// Both repos of a workspace, as read from disk.
 #[derive(Debug)]
@@ -178,7 +178,7 @@ impl Workspace {
     pub fn confine<'a>(
         &self,
         paths: impl IntoIterator<Item = (Repo, &'a str)>,
-    ) -> Result<(), crate::problem::Problems> {
+    ) -> Result<(), crate::util::problem::Problems> {
         crate::confine::check_all(&mut self.confined.borrow_mut(), paths)
     }
 
@@ -278,7 +278,7 @@ impl Workspace {
         if dirty.is_empty() {
             return Ok(());
         }
-        Err(crate::error::Refusal {
+        Err(crate::util::error::Refusal {
             message: format!(
                 "{} file(s) that strata must change have uncommitted changes; nothing was written",
                 dirty.len()

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 
-use crate::repo::Repo;
+use crate::model::repo::Repo;
 
 /// The message a run prints while it waits for another.
 pub const WAITING: &str = "waiting for another strata on this workspace…";
@@ -39,13 +39,13 @@ fn locate(dir: &Path) -> Option<BTreeMap<Repo, PathBuf>> {
         foundation_dir: String,
         gitops_dir: String,
     }
-    let lock = fs_err::read_to_string(dir.join(crate::lock::FILE_NAME)).ok()?;
+    let lock = fs_err::read_to_string(dir.join(crate::model::lock::FILE_NAME)).ok()?;
     let this = lock.lines().find_map(|line| match line.trim_end() {
         "repo foundation" => Some(Repo::Foundation),
         "repo gitops" => Some(Repo::Gitops),
         _ => None,
     })?;
-    let answers = fs_err::read_to_string(dir.join(crate::answers::FILE_NAME)).ok()?;
+    let answers = fs_err::read_to_string(dir.join(crate::model::answers::FILE_NAME)).ok()?;
     let partial: Partial = toml::from_str(&answers).ok()?;
     let (other, other_rel) = match this {
         Repo::Foundation => (Repo::Gitops, partial.repos.gitops_dir),

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use assert_fs::TempDir;
 use common::{commit_count, new_workspace, snapshot, strata};
 use serde_json::Value;
-use strata::stack_export::StackExport;
+use strata::model::stack_export::StackExport;
 
 const V4: &str = "tests/data/stack-exports/pulumi-eks-encryption-provider-k8s-v4.json";
 const V3: &str = "tests/data/stack-exports/pulumi-eks-encryption-provider-k8s-v3.json";

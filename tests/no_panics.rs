@@ -3,9 +3,9 @@
 
 use clap::Parser;
 use proptest::prelude::*;
-use strata::answers::Answers;
 use strata::cli::Cli;
-use strata::lock::Lock;
+use strata::model::answers::Answers;
+use strata::model::lock::Lock;
 
 fn valid_answers_text() -> String {
     let tmp = tempdir();
@@ -66,20 +66,20 @@ proptest! {
     #[test]
     fn preset_overrides_never_panic(key in "[a-z_.]{0,30}", value in "\\PC{0,20}") {
         let mut table: toml::Table = toml::from_str(include_str!("../presets/production.toml")).unwrap();
-        let _ = strata::settings::apply_overrides(&mut table, &[(key, value)]);
+        let _ = strata::model::settings::apply_overrides(&mut table, &[(key, value)]);
     }
 
     #[test]
     fn name_and_value_parsers_never_panic(value in "\\PC{0,80}") {
-        let _ = value.parse::<strata::names::ServiceName>();
-        let _ = value.parse::<strata::names::EnvName>();
-        let _ = value.parse::<strata::names::ImageRef>();
-        let _ = strata::names::parse_region(&value);
-        let _ = strata::names::parse_domain(&value);
-        let _ = strata::names::parse_cpu(&value);
-        let _ = strata::names::parse_memory(&value);
-        let _ = strata::names::parse_git_base(&value);
-        let _ = strata::names::parse_key_value("--config", &value);
+        let _ = value.parse::<strata::model::names::ServiceName>();
+        let _ = value.parse::<strata::model::names::EnvName>();
+        let _ = value.parse::<strata::model::names::ImageRef>();
+        let _ = strata::model::names::parse_region(&value);
+        let _ = strata::model::names::parse_domain(&value);
+        let _ = strata::model::names::parse_cpu(&value);
+        let _ = strata::model::names::parse_memory(&value);
+        let _ = strata::model::names::parse_git_base(&value);
+        let _ = strata::model::names::parse_key_value("--config", &value);
     }
 
     #[test]

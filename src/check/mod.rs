@@ -247,14 +247,14 @@ impl Report {
 pub struct Targets {
     pub workspace: Option<crate::workspace::Workspace>,
     pub gitops: Vec<std::path::PathBuf>,
-    pub exports: Vec<crate::stack_export::StackExport>,
+    pub exports: Vec<crate::model::stack_export::StackExport>,
 }
 
 /// Resolves the arguments of `strata check`: every bad input at once (exit 2). With no
 /// argument, the workspace of the current directory.
 pub fn targets(args: &crate::cli::CheckArgs) -> anyhow::Result<Targets> {
-    use crate::problem::{Problem, Problems};
-    use crate::stack_export::StackExport;
+    use crate::model::stack_export::StackExport;
+    use crate::util::problem::{Problem, Problems};
     use crate::workspace::Workspace;
     use std::path::PathBuf;
     let mut problems = Problems::default();

@@ -24,9 +24,9 @@ use crate::check::gitops::{display_name, fix_for};
 use crate::check::kinds::{self, Class, Row};
 use crate::check::manifests::{self, Deployed, Object};
 use crate::check::{Finding, Source};
-use crate::lock;
-use crate::pack::{self, Layer};
-use crate::repo::Repo;
+use crate::model::lock;
+use crate::model::pack::{self, Layer};
+use crate::model::repo::Repo;
 use crate::workspace::Workspace;
 
 /// The in-cluster API server: the only destination strata's Applications have.

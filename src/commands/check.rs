@@ -5,7 +5,7 @@ use anyhow::Result;
 
 use crate::check;
 use crate::cli::CheckArgs;
-use crate::error::Refusal;
+use crate::util::error::Refusal;
 
 pub fn run(args: &CheckArgs) -> Result<()> {
     let targets = check::targets(args)?;

@@ -3,8 +3,8 @@
 use anyhow::Result;
 
 use crate::cli::{ListArgs, PresetsArgs};
-use crate::pack;
-use crate::settings::leaf_keys;
+use crate::model::pack;
+use crate::model::settings::leaf_keys;
 use crate::workspace::Workspace;
 
 pub fn run(args: &ListArgs) -> Result<()> {
@@ -19,7 +19,7 @@ pub fn run(args: &ListArgs) -> Result<()> {
     if inventory.consistent {
         return Ok(printed?);
     }
-    Err(crate::error::Refusal {
+    Err(crate::util::error::Refusal {
         message: format!(
             "the workspace has drifted from `strata.toml` ({} finding(s))",
             inventory.drift.len()
@@ -33,7 +33,7 @@ pub fn run(args: &ListArgs) -> Result<()> {
 
 pub fn presets(args: &PresetsArgs) -> Result<()> {
     for name in pack::preset_names() {
-        let text = pack::preset_text(name).map_err(crate::problem::Problems::from)?;
+        let text = pack::preset_text(name).map_err(crate::util::problem::Problems::from)?;
         let table: toml::Table = toml::from_str(text)?;
         let description = table
             .get("description")

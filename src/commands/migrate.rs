@@ -7,8 +7,8 @@ use anyhow::Result;
 use super::output::Printer;
 use crate::cli::MigrateArgs;
 use crate::edit::{self, Options};
-use crate::error::Refusal;
 use crate::migrate::{self, document, run as migration};
+use crate::util::error::Refusal;
 
 pub fn run(args: &MigrateArgs) -> Result<()> {
     let gitops = edit::compile_gitops();

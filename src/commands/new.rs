@@ -7,8 +7,8 @@ use anyhow::Result;
 use super::output::Printer;
 use crate::cli::NewArgs;
 use crate::edit::{self, Creation, Mode};
+use crate::model::repo::Repo;
 use crate::render::{RenderedFile, Scope};
-use crate::repo::Repo;
 
 pub fn run(args: &NewArgs) -> Result<()> {
     let mut answers = crate::resolve::new_answers(args)?;

@@ -18,10 +18,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use crate::answers::Answers;
 use crate::check::state::{verdict, Verdict};
 use crate::grow::ServiceInput;
-use crate::stack_export::{KubeObject, Resource, StackExport, Writer};
+use crate::model::answers::Answers;
+use crate::model::stack_export::{KubeObject, Resource, StackExport, Writer};
 
 /// How Argo CD takes over a service.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -285,8 +285,8 @@ fn deletion_order(export: &StackExport, moved: &BTreeSet<String>) -> Vec<String>
 /// export is in plain text, with whether it was a secret. `None` when it is sealed.
 pub fn declared(resource: &Resource, key: &str) -> Option<(Value, bool)> {
     match resource.field(key) {
-        crate::stack_export::Revealed::Plain(v) => Some((v.clone(), false)),
-        crate::stack_export::Revealed::Decrypted(v) => Some((v, true)),
-        crate::stack_export::Revealed::Sealed => None,
+        crate::model::stack_export::Revealed::Plain(v) => Some((v.clone(), false)),
+        crate::model::stack_export::Revealed::Decrypted(v) => Some((v, true)),
+        crate::model::stack_export::Revealed::Sealed => None,
     }
 }

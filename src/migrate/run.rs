@@ -10,14 +10,14 @@ use anyhow::Result;
 use super::{document, service, Migration, Mode};
 use crate::cli::MigrateArgs;
 use crate::edit::{Edit, Extras};
-use crate::error::Refusal;
 use crate::grow;
-use crate::names::{self, EnvName, ImageRef};
-use crate::pack;
-use crate::problem::{did_you_mean, Problem, Problems};
+use crate::model::names::{self, EnvName, ImageRef};
+use crate::model::pack;
+use crate::model::repo::Repo;
+use crate::model::stack_export::StackExport;
 use crate::render::{CompiledLayer, RenderedFile, Renderer, Scope};
-use crate::repo::Repo;
-use crate::stack_export::StackExport;
+use crate::util::error::Refusal;
+use crate::util::problem::{did_you_mean, Problem, Problems};
 use crate::workspace::Workspace;
 
 /// What `strata migrate` reads, checked.

@@ -14,13 +14,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Map, Value};
 
-use crate::answers::Expose;
 use crate::grow::{self, ServiceInput};
 use crate::migrate::{
     declared, Candidate, Mode, Moved, OverlayFile, Request, Role, SecretKeys, ServicePlan,
 };
-use crate::names::{self, ImageRef, ServiceName};
-use crate::stack_export::{holds_secret, Resource, Writer};
+use crate::model::answers::Expose;
+use crate::model::names::{self, ImageRef, ServiceName};
+use crate::model::stack_export::{holds_secret, Resource, Writer};
 
 /// Why a Deployment stays, and the other resources that stay with it.
 #[derive(Debug, Clone)]
@@ -1032,7 +1032,7 @@ pub fn derive(
         }
     }
     let limits = first.pointer("/resources/limits");
-    let limit = |key: &str, parse: fn(&str) -> Result<String, crate::problem::Problem>| {
+    let limit = |key: &str, parse: fn(&str) -> Result<String, crate::util::problem::Problem>| {
         text(limits.and_then(|l| l.get(key))).filter(|v| parse(v).is_ok())
     };
     let limits = (

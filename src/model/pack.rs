@@ -8,8 +8,8 @@
 use include_dir::{include_dir, Dir, DirEntry};
 use serde::Deserialize;
 
-use crate::problem::{did_you_mean, Problem};
-use crate::repo::Repo;
+use crate::model::repo::Repo;
+use crate::util::problem::{did_you_mean, Problem};
 
 static TEMPLATES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates");
 static PRESETS: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/presets");

@@ -14,7 +14,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::problem::{Problem, Problems};
+use crate::util::problem::{Problem, Problems};
 
 /// The key that marks a secret value in Pulumi's state.
 pub const SIGIL: &str = "4dabf18193072939515e22adb298388d";

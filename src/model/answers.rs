@@ -11,9 +11,9 @@ use std::fmt::Write as _;
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
-use crate::names::{self, EnvName, ImageRef, ProjectName, ServiceName};
-use crate::problem::{Problem, Problems};
-use crate::settings::{Settings, Topology};
+use crate::model::names::{self, EnvName, ImageRef, ProjectName, ServiceName};
+use crate::model::settings::{Settings, Topology};
+use crate::util::problem::{Problem, Problems};
 
 /// The format version this strata reads and writes.
 pub const FORMAT: u32 = 1;
@@ -377,7 +377,7 @@ impl Answers {
 
         // The project's, the environments' and the services' names are newtypes: a bad one
         // never gets this far (`strata.toml` fails to parse, naming its line).
-        if crate::pack::check_pack(&self.pack).is_err() {
+        if crate::model::pack::check_pack(&self.pack).is_err() {
             push(
                 Problem::new(
                     "`pack`",

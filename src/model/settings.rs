@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
-use crate::names;
-use crate::problem::{did_you_mean, Problem, Problems};
+use crate::model::names;
+use crate::util::problem::{did_you_mean, Problem, Problems};
 
 /// How environments map onto clusters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,11 +1,11 @@
 //! The errors that decide the exit code, and the one printer for every error.
 //!
-//! [`crate::problem::Problems`] (bad input) exits 2; [`Refusal`] (a conflict, a dirty repo, a
+//! [`crate::util::problem::Problems`] (bad input) exits 2; [`Refusal`] (a conflict, a dirty repo, a
 //! failure the user can act on) and every other error exit 1. Messages go to stderr cause
 //! first: `error: <the cause>`, then what strata did about it (`  <outcome>`, innermost
 //! first), then `hint: ...`, and `nothing was written` once, last.
 
-use crate::problem::Problems;
+use crate::util::problem::Problems;
 
 /// strata declined to act: nothing was written. Exit code 1.
 #[derive(Debug, thiserror::Error)]

@@ -9,7 +9,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::problem::Problem;
+use crate::util::problem::Problem;
 
 /// Namespaces and names that an environment may not take: Kubernetes' own namespaces and the
 /// namespaces of the add-ons the foundation installs.
@@ -937,7 +937,7 @@ mod tests {
 
     #[test]
     fn the_foundation_refuses_the_same_namespaces_as_strata() {
-        let settings = include_str!("../templates/packs/pulumi-python/settings.py");
+        let settings = include_str!("../../templates/packs/pulumi-python/settings.py");
         let start = settings
             .find("RESERVED_NAMESPACES = frozenset(")
             .expect("settings.py lists the reserved namespaces");

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
-use crate::problem::Problem;
-use crate::repo::Repo;
+use crate::model::repo::Repo;
+use crate::util::problem::Problem;
 
 /// The file name of the lock at the root of each repo.
 pub const FILE_NAME: &str = "strata.lock";

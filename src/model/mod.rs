@@ -1,0 +1,17 @@
+//! The model: what strata knows about a workspace, as types that parse and validate their own
+//! input. Nothing here reads or writes a workspace, renders or plans.
+//!
+//! `names` (the newtypes every renderer trusts and every derived name), `settings` (a preset
+//! with its `--set` overrides), `answers` (`strata.toml`), `stack` (the Pulumi stacks the
+//! answers make), `lock` (`strata.lock` and its hashes), `repo` (which of the two repos),
+//! `pack` (the embedded packs and presets, the only module that imports `include_dir`) and
+//! `stack_export` (the format of `pulumi stack export`).
+
+pub mod answers;
+pub mod lock;
+pub mod names;
+pub mod pack;
+pub mod repo;
+pub mod settings;
+pub mod stack;
+pub mod stack_export;
