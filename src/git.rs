@@ -1,8 +1,8 @@
 //! Git, through git2: the only module that knows about it.
 //!
 //! strata initialises repos on `main` with one commit, commits the files a command changed
-//! (`--commit`), asks whether files it must touch have uncommitted changes, and can undo its
-//! own commit when the other repo's commit fails. Machines without a git identity get a fixed
+//! (`--commit`), asks whether files it must touch have uncommitted changes, and can put a branch
+//! back where it was when a change is rolled back. Machines without a git identity get a fixed
 //! signature.
 
 use std::path::Path;
@@ -316,12 +316,6 @@ pub fn head_file(dir: &Path, path: &str) -> Result<Option<Vec<u8>>> {
     Ok(Some(blob.content().to_vec()))
 }
 
-/// What `commit_paths` needs to undo its commit.
-pub struct Undo {
-    dir: std::path::PathBuf,
-    previous: Option<Oid>,
-}
-
 /// Stages one file whose stored bytes are known: an index entry with the work tree file's stat
 /// data and the blob of `bytes`.
 #[cfg(unix)]
@@ -370,66 +364,6 @@ fn stage_one(
 ) -> Result<()> {
     index.add_path(Path::new(path))?;
     Ok(())
-}
-
-/// Stages `written` and `removed` paths and commits them on the current branch.
-pub fn commit_paths(
-    dir: &Path,
-    written: &[String],
-    removed: &[String],
-    message: &str,
-) -> Result<Undo> {
-    let repo = Repository::open(dir)
-        .with_context(|| format!("opening the git repo in `{}`", dir.display()))?;
-    let previous = repo.head().ok().and_then(|h| h.target());
-    let mut index = repo.index()?;
-    for path in written {
-        index
-            .add_path(Path::new(path))
-            .with_context(|| format!("staging `{path}`"))?;
-    }
-    for path in removed {
-        index
-            .remove_path(Path::new(path))
-            .with_context(|| format!("staging the removal of `{path}`"))?;
-    }
-    index.write()?;
-    let tree = repo.find_tree(index.write_tree()?)?;
-    let sig = signature(&repo)?;
-    let parents: Vec<git2::Commit> = previous
-        .map(|oid| repo.find_commit(oid))
-        .transpose()?
-        .into_iter()
-        .collect();
-    let parent_refs: Vec<&git2::Commit> = parents.iter().collect();
-    repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &parent_refs)?;
-    Ok(Undo {
-        dir: dir.to_path_buf(),
-        previous,
-    })
-}
-
-impl Undo {
-    /// Moves the branch back to where it was and resets the index to its tree.
-    pub fn undo(self) -> Result<()> {
-        let repo = Repository::open(&self.dir)?;
-        let Some(previous) = self.previous else {
-            return Ok(());
-        };
-        let commit = repo.find_commit(previous)?;
-        let head = repo.head()?;
-        let name = head.name().context("HEAD names a branch")?.to_string();
-        repo.reference(
-            &name,
-            previous,
-            true,
-            "strata: undo a commit after a failure",
-        )?;
-        let mut index = repo.index()?;
-        index.read_tree(&commit.tree()?)?;
-        index.write()?;
-        Ok(())
-    }
 }
 
 /// A repo's git directory, when `root` is the work tree of a git repo of its own.
