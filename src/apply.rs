@@ -387,6 +387,30 @@ fn run(
     })
 }
 
+/// Records the renders of an applied plan as the bases of later merges, in each repo. A
+/// failure loses only merge bases, never work: it is reported and the command still succeeds.
+pub fn record_bases(roots: &BTreeMap<Repo, PathBuf>, changes: &[crate::plan::Change]) {
+    for (repo, root) in roots {
+        let updates: Vec<(&str, Option<&[u8]>)> = changes
+            .iter()
+            .filter(|c| c.repo == *repo)
+            .filter_map(|c| match c.action {
+                Action::Create | Action::Update | Action::Unchanged => {
+                    Some((c.path.as_str(), c.recorded()))
+                }
+                Action::KeepSeed if c.render.is_some() => Some((c.path.as_str(), c.recorded())),
+                Action::Delete => Some((c.path.as_str(), None)),
+                _ => None,
+            })
+            .collect();
+        if let Err(err) = git::base::record(root, &updates) {
+            crate::status!(
+                "warning: {repo}: could not record the merge bases of `strata upgrade`: {err:#}"
+            );
+        }
+    }
+}
+
 /// A fresh staging directory beside `out`, on the same filesystem, so that moving it into
 /// place is a rename.
 pub fn staging_dir(out: &Path, project: &str, created: &[PathBuf]) -> Result<PathBuf> {
@@ -468,10 +492,7 @@ pub fn create(
             maybe_fail(&format!("commit:{repo}"))?;
             interrupt::step(|| -> Result<()> {
                 git::init_and_commit(root, &committed, &message(repo))?;
-                let git = git2::Repository::open(root)?;
-                let head = git.head()?.peel_to_commit()?.id();
-                git.reference(crate::base::REF, head, true, "strata: record the render")?;
-                Ok(())
+                git::base::record_head(root)
             })?;
         }
         Ok(())

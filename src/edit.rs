@@ -286,15 +286,8 @@ pub fn run(
     let considered: Vec<(Repo, String)> =
         deletions.iter().map(|(r, p, _)| (*r, p.clone())).collect();
 
-    let repos: BTreeMap<Repo, Option<git2::Repository>> = Repo::BOTH
-        .iter()
-        .map(|repo| (*repo, git2::Repository::open(&workspace.roots[repo]).ok()))
-        .collect();
-    let mut find_base = |repo: Repo, path: &str, expected: &str| {
-        repos[&repo]
-            .as_ref()
-            .and_then(|git| crate::base::find(git, path, expected))
-    };
+    let bases = crate::git::base::Bases::open(&workspace.roots);
+    let mut find_base = |repo: Repo, path: &str, expected: &str| bases.find(repo, path, expected);
     let mut plan = plan::plan_with_bases(
         rendered,
         deletions,
@@ -383,7 +376,7 @@ pub fn run(
                     locks: &locks,
                 }),
             )?;
-            crate::base::record_plan(&workspace.roots, &plan.changes);
+            apply::record_bases(&workspace.roots, &plan.changes);
             Ok(summarize(&plan.changes, options.commit))
         }
     }

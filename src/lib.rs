@@ -5,7 +5,6 @@
 //! and the lock ([`plan`]) and written by the one writer ([`apply`]).
 
 pub mod apply;
-pub mod base;
 pub mod check;
 pub mod cli;
 pub mod commands;

@@ -29,7 +29,7 @@ pub fn merge(path: &str, base: &[u8], ours: &[u8], theirs: &[u8]) -> Merged {
         return Merged::Clean(ours.to_vec());
     }
     let yaml = path.ends_with(".yaml") || path.ends_with(".yml");
-    if let Some(text) = merge_lines(path, base, ours, theirs) {
+    if let Some(text) = crate::git::merge::lines(path, base, ours, theirs) {
         // Two clean line changes can still make invalid YAML (the same key added on both
         // sides, on different lines): then the structure decides.
         if !yaml || documents(&text).is_some() {
@@ -45,20 +45,6 @@ pub fn merge(path: &str, base: &[u8], ours: &[u8], theirs: &[u8]) -> Merged {
         keys: vec!["the same lines".to_string()],
         forced: theirs.to_vec(),
     }
-}
-
-fn merge_lines(path: &str, base: &[u8], ours: &[u8], theirs: &[u8]) -> Option<Vec<u8>> {
-    // libgit2 must be initialised before `git_merge_file`, which (unlike opening a repository)
-    // does not do it itself; creating an empty configuration does.
-    git2::Config::new().ok()?;
-    let mut b = git2::MergeFileInput::new();
-    b.content(base).path(path);
-    let mut o = git2::MergeFileInput::new();
-    o.content(ours).path(path);
-    let mut t = git2::MergeFileInput::new();
-    t.content(theirs).path(path);
-    let result = git2::merge_file(&b, &o, &t, None).ok()?;
-    result.is_automergeable().then(|| result.content().to_vec())
 }
 
 /// The documents of a YAML stream, with the comment lines that open it.

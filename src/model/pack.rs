@@ -324,13 +324,9 @@ mod tests {
         walk(&PRESETS, "presets", &mut embedded);
         assert!(embedded.len() > 50, "the walk found the templates");
 
-        let repo = git2::Repository::open(env!("CARGO_MANIFEST_DIR"))
-            .expect("the tests run in a git checkout of strata");
-        let index = repo.index().expect("the checkout's index");
-        let untracked: Vec<&String> = embedded
-            .iter()
-            .filter(|path| index.get_path(std::path::Path::new(path), 0).is_none())
-            .collect();
+        let untracked =
+            crate::git::untracked(std::path::Path::new(env!("CARGO_MANIFEST_DIR")), &embedded)
+                .expect("the tests run in a git checkout of strata");
         assert!(
             untracked.is_empty(),
             "embedded but not tracked by git (delete them, or `git add` them): {untracked:?}"

@@ -9,12 +9,14 @@
 //! hash matches the lock is the base. Nothing here is needed for correctness of the other
 //! commands: without a base, an edited file is a conflict, as before.
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 use git2::{Oid, Repository, Signature};
 
 use crate::model::lock::hash;
+use crate::model::repo::Repo;
 
 /// The ref that holds strata's last render of every file it owns.
 pub const REF: &str = "refs/strata/base";
@@ -23,7 +25,7 @@ pub const REF: &str = "refs/strata/base";
 const HISTORY_LIMIT: usize = 5000;
 
 /// The bytes strata last rendered at `path`, if they can be found and hash to `expected`.
-pub fn find(repo: &Repository, path: &str, expected: &str) -> Option<Vec<u8>> {
+fn find(repo: &Repository, path: &str, expected: &str) -> Option<Vec<u8>> {
     let from_ref = repo
         .find_reference(REF)
         .ok()
@@ -135,31 +137,34 @@ pub fn record(root: &Path, updates: &[(&str, Option<&[u8]>)]) -> Result<()> {
     Ok(())
 }
 
-/// Records the renders of an applied plan as the bases of later merges, in each repo. A
-/// failure loses only merge bases, never work: it is reported and the command still succeeds.
-pub fn record_plan(
-    roots: &std::collections::BTreeMap<crate::model::repo::Repo, std::path::PathBuf>,
-    changes: &[crate::plan::Change],
-) {
-    use crate::plan::Action;
-    for (repo, root) in roots {
-        let updates: Vec<(&str, Option<&[u8]>)> = changes
-            .iter()
-            .filter(|c| c.repo == *repo)
-            .filter_map(|c| match c.action {
-                Action::Create | Action::Update | Action::Unchanged => {
-                    Some((c.path.as_str(), c.recorded()))
-                }
-                Action::KeepSeed if c.render.is_some() => Some((c.path.as_str(), c.recorded())),
-                Action::Delete => Some((c.path.as_str(), None)),
-                _ => None,
-            })
-            .collect();
-        if let Err(err) = record(root, &updates) {
-            crate::status!(
-                "warning: {repo}: could not record the merge bases of `strata upgrade`: {err:#}"
-            );
-        }
+/// Points [`REF`] at HEAD's commit: the first commit of a new repo is strata's render of every
+/// file.
+pub fn record_head(root: &Path) -> Result<()> {
+    let git = Repository::open(root)?;
+    let head = git.head()?.peel_to_commit()?.id();
+    git.reference(REF, head, true, "strata: record the render")?;
+    Ok(())
+}
+
+/// The bases of both repos of a workspace, their gits opened once.
+pub struct Bases(BTreeMap<Repo, Option<Repository>>);
+
+impl Bases {
+    /// Opens each repo's git; a repo without git has no bases.
+    pub fn open(roots: &BTreeMap<Repo, PathBuf>) -> Bases {
+        Bases(
+            Repo::BOTH
+                .iter()
+                .map(|repo| (*repo, Repository::open(&roots[repo]).ok()))
+                .collect(),
+        )
+    }
+
+    /// The bytes strata last rendered at `path` of `repo`, if they hash to `expected`.
+    pub fn find(&self, repo: Repo, path: &str, expected: &str) -> Option<Vec<u8>> {
+        self.0[&repo]
+            .as_ref()
+            .and_then(|git| find(git, path, expected))
     }
 }
 
