@@ -204,13 +204,13 @@ fn summarize(changes: &[Change], committed: bool) -> Outcome {
 /// The renderer of a workspace: the pack's and the gitops layer's templates, each with the
 /// repo's own overrides (`.strata/templates`).
 fn renderer(workspace: &Workspace, pack_name: &str, gitops: Compiling) -> Result<Renderer> {
-    let foundation = CompiledLayer::new(crate::overrides::layer_of(
+    let foundation = CompiledLayer::new(crate::render::overrides::layer_of(
         &workspace.roots[&Repo::Foundation],
         pack::foundation_layer(pack_name).map_err(Problems::from)?,
     )?)?;
     let gitops_root = &workspace.roots[&Repo::Gitops];
-    let gitops = if gitops_root.join(crate::overrides::DIR).exists() {
-        CompiledLayer::new(crate::overrides::layer_of(
+    let gitops = if gitops_root.join(crate::render::overrides::DIR).exists() {
+        CompiledLayer::new(crate::render::overrides::layer_of(
             gitops_root,
             pack::gitops_layer(),
         )?)?
@@ -463,7 +463,7 @@ pub fn create(creation: Creation<'_>, mode: Mode, report: &mut dyn Reporter) -> 
     // The organisation's templates: theirs, never strata's, so never in the lock.
     let unlocked: BTreeSet<(Repo, String)> = files
         .iter()
-        .filter(|f| f.path.starts_with(crate::overrides::DIR))
+        .filter(|f| f.path.starts_with(crate::render::overrides::DIR))
         .map(|f| (f.repo, f.path.clone()))
         .collect();
     let plan = plan::plan(files, Vec::new(), &BTreeMap::new(), &mut |_, _| None);

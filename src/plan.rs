@@ -211,7 +211,7 @@ pub fn deletions(
             for path in before.locks[&repo].files.keys() {
                 if !new_paths.contains(&(repo, path.as_str()))
                     && !renderer.is_seed_instance(repo, path)
-                    && !path.starts_with(crate::overrides::DIR)
+                    && !path.starts_with(crate::render::overrides::DIR)
                     && planned.insert((repo, path.clone()))
                 {
                     deletions.push((repo, path.clone(), false));

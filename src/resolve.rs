@@ -365,8 +365,8 @@ pub fn template_overrides(dir: Option<&Path>) -> anyhow::Result<Overrides> {
         )
         .into());
     }
-    let foundation = crate::overrides::read(&dir.join("foundation"))?;
-    let gitops = crate::overrides::read(&dir.join("gitops"))?;
+    let foundation = crate::render::overrides::read(&dir.join("foundation"))?;
+    let gitops = crate::render::overrides::read(&dir.join("gitops"))?;
     if foundation.is_empty() && gitops.is_empty() {
         return Err(Problems::from(
             Problem::new(

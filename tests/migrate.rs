@@ -188,7 +188,7 @@ fn the_real_v4_export_moves_its_deployment_and_secret_into_a_service() {
     );
     // The container keeps its name and reads the key from strata's Secret.
     let patch: Value = serde_json::to_value(
-        strata::yaml::parse(
+        strata::util::yaml::parse(
             &fs::read_to_string(
                 gitops.join("services/nginx-cfa406f4/overlays/dev/patch-pulumi-deployment.yaml"),
             )

@@ -84,7 +84,7 @@ proptest! {
 
     #[test]
     fn quoted_values_hold_no_raw_line_break_and_read_back_unchanged(value in "\\PC{0,80}|[\\n\\r\\t\"\\\\\u{85}\u{2028}\u{feff}]{0,8}") {
-        let quoted = strata::yaml::quote(&value);
+        let quoted = strata::render::quote::quote(&value);
         prop_assert!(quoted.starts_with('"') && quoted.ends_with('"'));
         let inner = &quoted[1..quoted.len() - 1];
         let breaks = ['\n', '\r', '\u{85}', '\u{2028}', '\u{2029}'];

@@ -78,7 +78,7 @@ pub fn check(workspace: &Workspace, answers_drift: &[String]) -> Vec<Finding> {
     for env in envs.keys() {
         let dir = format!("apps/{env}");
         if let Some(kustomization) = manifests::kustomization_in(&gitops_root, &dir) {
-            let parsed = read(&kustomization).and_then(|t| crate::yaml::parse(&t).ok());
+            let parsed = read(&kustomization).and_then(|t| crate::util::yaml::parse(&t).ok());
             for entry in parsed
                 .as_ref()
                 .and_then(|v| v.get("resources"))

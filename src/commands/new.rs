@@ -13,14 +13,14 @@ use crate::render::{RenderedFile, Scope};
 pub fn run(args: &NewArgs) -> Result<()> {
     let mut answers = crate::resolve::new_answers(args)?;
     let (foundation, gitops) = crate::resolve::template_overrides(args.templates.as_deref())?;
-    answers.templates = crate::overrides::names(&foundation, &gitops);
-    let renderer = crate::overrides::renderer(&answers.pack, &foundation, &gitops)?;
+    answers.templates = crate::render::overrides::names(&foundation, &gitops);
+    let renderer = crate::render::overrides::renderer(&answers.pack, &foundation, &gitops)?;
     let mut files = renderer.render(&answers, &Scope::All)?;
     // Each repo carries its overrides, for every later command.
     for (repo, overrides) in [(Repo::Foundation, foundation), (Repo::Gitops, gitops)] {
         files.extend(overrides.into_iter().map(|(path, bytes)| RenderedFile {
             repo,
-            path: format!("{}/{path}", crate::overrides::DIR),
+            path: format!("{}/{path}", crate::render::overrides::DIR),
             bytes,
             seed: true,
             shared: None,

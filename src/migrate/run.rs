@@ -152,11 +152,11 @@ pub fn edit(
 
     // strata's render of each service, with migrate's overlay files.
     let gitops_root = &workspace.roots[&Repo::Gitops];
-    let foundation = CompiledLayer::new(crate::overrides::layer_of(
+    let foundation = CompiledLayer::new(crate::render::overrides::layer_of(
         &workspace.roots[&Repo::Foundation],
         pack::foundation_layer(&answers.pack).map_err(Problems::from)?,
     )?)?;
-    let gitops_layer = CompiledLayer::new(crate::overrides::layer_of(
+    let gitops_layer = CompiledLayer::new(crate::render::overrides::layer_of(
         gitops_root,
         pack::gitops_layer(),
     )?)?;

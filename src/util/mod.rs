@@ -12,3 +12,4 @@ pub mod fault;
 pub mod fs;
 pub mod problem;
 pub mod term;
+pub mod yaml;

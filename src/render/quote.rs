@@ -4,8 +4,7 @@
 //! string: quotes, backslashes, line breaks and every character YAML does not allow raw are
 //! escaped, and because the scalar is quoted, `yes`, `no`, `on`, `null`, `0777`, `1e3`, `*x`,
 //! `&x`, `!x`, `- x` and `{{ x }}` stay strings. Templates never concatenate raw user text into
-//! YAML. Besides quoting, it holds the one parser and emitter of YAML documents that
-//! `check` and `migrate` read and write (`parse`, `emit`).
+//! YAML. Quoting needs no YAML library; reading and writing YAML documents is `util/yaml.rs`'s.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -98,18 +97,6 @@ pub fn register_filters(tera: &mut tera::Tera) {
         let quoted: Vec<String> = items.iter().map(|item| quote(&scalar_text(item))).collect();
         Ok(Value::String(format!("[{}]", quoted.join(", "))))
     });
-}
-
-/// Parses one YAML document into a JSON value (manifests and kustomizations read back by
-/// `strata check` and `strata migrate`). The error is the parser's message, with its line.
-pub fn parse(text: &str) -> Result<Value, String> {
-    serde_yaml_ng::from_str::<Value>(text).map_err(|err| err.to_string())
-}
-
-/// Writes a JSON value as block-style YAML (the objects `strata migrate` keeps verbatim).
-/// Strings that YAML would read as something else are quoted by the emitter.
-pub fn emit(value: &Value) -> String {
-    serde_yaml_ng::to_string(value).unwrap_or_else(|_| value.to_string())
 }
 
 #[cfg(test)]
