@@ -177,7 +177,7 @@ pub fn inventory(workspace: &Workspace) -> Inventory {
                     .collect()
             })
             .unwrap_or_default();
-    drift.extend(crate::platform::drift(
+    drift.extend(crate::jobs::platform::drift(
         answers,
         |path| exists(Repo::Gitops, path),
         &platform_dirs,
@@ -188,9 +188,9 @@ pub fn inventory(workspace: &Workspace) -> Inventory {
         environments: envs,
         pack: answers.pack.clone(),
         preset: answers.preset.clone(),
-        platform: crate::platform::enabled(answers)
+        platform: crate::jobs::platform::enabled(answers)
             .into_iter()
-            .map(crate::platform::Component::as_str)
+            .map(crate::jobs::platform::Component::as_str)
             .collect(),
         project: answers.project.to_string(),
         services,

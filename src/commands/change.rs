@@ -6,14 +6,14 @@ use anyhow::Result;
 use super::output::Printer;
 use crate::cli::{AddEnvArgs, AddServiceArgs, ChangeArgs, RemoveArgs, UpgradeArgs};
 use crate::edit::{self, Edit, Mode, Options};
-use crate::grow;
+use crate::jobs::grow;
 use crate::render::Scope;
 use crate::workspace::Workspace;
 
 pub fn add_service(args: &AddServiceArgs) -> Result<()> {
     let gitops = edit::compile_gitops();
     let workspace = Workspace::open(&args.change.dir)?;
-    let (input, mut problems) = crate::resolve::service_input(args);
+    let (input, mut problems) = crate::jobs::resolve::service_input(args);
     let mut answers = workspace.answers.clone();
     if let Err(more) = grow::add_service(&mut answers, &args.name, &input) {
         problems.extend(more);

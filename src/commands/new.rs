@@ -11,8 +11,8 @@ use crate::model::repo::Repo;
 use crate::render::{RenderedFile, Scope};
 
 pub fn run(args: &NewArgs) -> Result<()> {
-    let mut answers = crate::resolve::new_answers(args)?;
-    let (foundation, gitops) = crate::resolve::template_overrides(args.templates.as_deref())?;
+    let mut answers = crate::jobs::resolve::new_answers(args)?;
+    let (foundation, gitops) = crate::jobs::resolve::template_overrides(args.templates.as_deref())?;
     answers.templates = crate::render::overrides::names(&foundation, &gitops);
     let renderer = crate::render::overrides::renderer(&answers.pack, &foundation, &gitops)?;
     let mut files = renderer.render(&answers, &Scope::All)?;

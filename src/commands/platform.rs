@@ -8,7 +8,7 @@ use anyhow::Result;
 use super::change::run;
 use crate::cli::PlatformArgs;
 use crate::edit::{self, Edit};
-use crate::platform;
+use crate::jobs::platform;
 use crate::render::Scope;
 use crate::workspace::Workspace;
 

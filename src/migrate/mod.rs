@@ -4,7 +4,7 @@
 //! Each Deployment the rule says is an application ([`crate::check::state::verdict`]) roots a
 //! service of the same name; the objects it uses (ConfigMaps, Secrets, PVCs), selects or scales
 //! (Services, Ingresses through them, HPAs) or depends on in Pulumi's graph move with it.
-//! The service goes in through the same path as `strata add service` ([`crate::grow`]), with
+//! The service goes in through the same path as `strata add service` ([`crate::jobs::grow`]), with
 //! the image, port, replicas, resources, probes and configuration read from the exported
 //! spec ([`service`]); what strata's shape cannot express is kept verbatim in the overlay.
 //! Secret values are never read: only the keys of each Secret, which become the service's
@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use crate::check::state::{verdict, Verdict};
-use crate::grow::ServiceInput;
+use crate::jobs::grow::ServiceInput;
 use crate::model::answers::Answers;
 use crate::model::stack_export::{KubeObject, Resource, StackExport, Writer};
 

@@ -10,7 +10,7 @@ use anyhow::Result;
 use super::{document, service, Migration, Mode};
 use crate::cli::MigrateArgs;
 use crate::edit::{Edit, Extras};
-use crate::grow;
+use crate::jobs::grow;
 use crate::model::names::{self, EnvName, ImageRef};
 use crate::model::pack;
 use crate::model::repo::Repo;

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Map, Value};
 
-use crate::grow::{self, ServiceInput};
+use crate::jobs::grow::{self, ServiceInput};
 use crate::migrate::{
     declared, Candidate, Mode, Moved, OverlayFile, Request, Role, SecretKeys, ServicePlan,
 };

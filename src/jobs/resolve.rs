@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::cli::{AddServiceArgs, NewArgs};
-use crate::grow::{self, ServiceInput};
+use crate::jobs::grow::{self, ServiceInput};
 use crate::model::answers::{self, Answers, Repos, FORMAT};
 use crate::model::names::{self, EnvName, ProjectName, ServiceName};
 use crate::model::pack;
