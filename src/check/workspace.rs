@@ -487,7 +487,7 @@ fn drift(workspace: &Workspace, texts: &BTreeMap<String, String>) -> Vec<Finding
         let judge = |path: &str, recorded: &String, bytes: Vec<u8>| -> Option<Finding> {
             if let (Some(units), Some(containers)) = (lock.units.get(path), templates.shared(path))
             {
-                let changed: Vec<String> = match crate::merge::units_of(&bytes, containers) {
+                let changed: Vec<String> = match crate::plan::merge::units_of(&bytes, containers) {
                     Ok(now) => units
                         .iter()
                         .filter(|(unit, hash)| {

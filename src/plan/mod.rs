@@ -4,13 +4,20 @@
 //! delete, or report a conflict (a file someone edited since strata wrote it, or one strata
 //! never wrote). `--dry-run` prints a plan, the real run applies it: the same code up to the
 //! last step. This module never touches the disk: the caller passes readers.
+//!
+//! Files strata shares with Pulumi or people are merged key by key (`merge.rs`); an upgrade
+//! merges an edited owned file three ways against strata's last render (`merge3.rs`); which
+//! directories a removal takes whole comes from the templates (`ownership.rs`).
+
+pub mod merge;
+pub mod merge3;
+mod ownership;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::answers::Answers;
 use crate::model::lock::{hash, Lock};
 use crate::model::repo::Repo;
-use crate::ownership;
 use crate::render::{RenderedFile, Renderer, Scope};
 
 /// What happens to one file.
@@ -327,7 +334,7 @@ pub fn plan_with_bases(
                         _ => None,
                     };
                     wrote
-                        .and_then(|bytes| crate::merge::units_of(&bytes, containers).ok())
+                        .and_then(|bytes| merge::units_of(&bytes, containers).ok())
                         .unwrap_or_default()
                 }
             };
@@ -360,13 +367,13 @@ pub fn plan_with_bases(
                     let base = bases
                         .as_mut()
                         .and_then(|find| find(file.repo, &file.path, recorded));
-                    match base.map(|base| crate::merge3::merge(&file.path, &base, disk, &new)) {
-                        Some(crate::merge3::Merged::Clean(merged)) => {
+                    match base.map(|base| merge3::merge(&file.path, &base, disk, &new)) {
+                        Some(merge3::Merged::Clean(merged)) => {
                             let action = if merged == *disk { Action::Unchanged } else { Action::Update };
                             render = Some(std::mem::replace(&mut new, merged));
                             (action, None)
                         }
-                        Some(crate::merge3::Merged::Conflicts { keys, forced }) => {
+                        Some(merge3::Merged::Conflicts { keys, forced }) => {
                             render = Some(std::mem::replace(&mut new, forced));
                             (
                                 Action::Conflict(format!(
@@ -465,10 +472,10 @@ fn plan_shared(
         render: None,
     };
     let Some(disk) = &old else {
-        let units = crate::merge::units_of(&rendered, containers).ok();
+        let units = merge::units_of(&rendered, containers).ok();
         return change(Action::Create, rendered, None, units);
     };
-    match crate::merge::merge(disk, &rendered, base, containers) {
+    match merge::merge(disk, &rendered, base, containers) {
         Err(why) => change(
             Action::Conflict(format!(
                 "cannot be merged ({why}): strata rewrites only its own keys, and needs them in block-style YAML"

@@ -7,7 +7,7 @@
 //! added both land even on neighbouring lines. A key both sides changed differently is a
 //! conflict named by its path; lists are values (a list both sides changed is a conflict).
 
-use serde_yaml_ng::{Mapping, Value};
+use crate::util::yaml::{self, Mapping, Node};
 
 /// The outcome of a three-way merge.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,8 +48,7 @@ pub fn merge(path: &str, base: &[u8], ours: &[u8], theirs: &[u8]) -> Merged {
 }
 
 /// The documents of a YAML stream, with the comment lines that open it.
-fn documents(bytes: &[u8]) -> Option<(String, Vec<Value>)> {
-    use serde::Deserialize as _;
+fn documents(bytes: &[u8]) -> Option<(String, Vec<Node>)> {
     let text = std::str::from_utf8(bytes).ok()?;
     let header: String = text
         .lines()
@@ -57,8 +56,7 @@ fn documents(bytes: &[u8]) -> Option<(String, Vec<Value>)> {
         .map(|l| format!("{l}\n"))
         .collect();
     let mut docs = Vec::new();
-    for doc in serde_yaml_ng::Deserializer::from_str(text) {
-        let value = Value::deserialize(doc).ok()?;
+    for value in yaml::documents(text)? {
         if !value.is_null() {
             docs.push(value);
         }
@@ -67,12 +65,12 @@ fn documents(bytes: &[u8]) -> Option<(String, Vec<Value>)> {
 }
 
 /// A document's identity: (kind, metadata.name), or its position.
-fn identity(doc: &Value, index: usize) -> String {
-    let kind = doc.get("kind").and_then(Value::as_str);
+fn identity(doc: &Node, index: usize) -> String {
+    let kind = doc.get("kind").and_then(Node::as_str);
     let name = doc
         .get("metadata")
         .and_then(|m| m.get("name"))
-        .and_then(Value::as_str);
+        .and_then(Node::as_str);
     match (kind, name) {
         (Some(kind), Some(name)) => format!("{kind}/{name}"),
         _ => format!("document {}", index + 1),
@@ -83,7 +81,7 @@ fn merge_yaml(base: &[u8], ours: &[u8], theirs: &[u8]) -> Option<Merged> {
     let (_, base_docs) = documents(base)?;
     let (_, our_docs) = documents(ours)?;
     let (header, their_docs) = documents(theirs)?;
-    let find = |docs: &[Value], id: &str| {
+    let find = |docs: &[Node], id: &str| {
         docs.iter()
             .enumerate()
             .find(|(i, d)| identity(d, *i) == id)
@@ -133,7 +131,7 @@ fn merge_yaml(base: &[u8], ours: &[u8], theirs: &[u8]) -> Option<Merged> {
         if i > 0 {
             text.push_str("---\n");
         }
-        text.push_str(&serde_yaml_ng::to_string(doc).ok()?);
+        text.push_str(&yaml::emit_node(doc)?);
     }
     Some(if conflicts.is_empty() {
         Merged::Clean(text.into_bytes())
@@ -146,27 +144,27 @@ fn merge_yaml(base: &[u8], ours: &[u8], theirs: &[u8]) -> Option<Merged> {
 }
 
 fn merge_value(
-    base: &Value,
-    ours: &Value,
-    theirs: &Value,
+    base: &Node,
+    ours: &Node,
+    theirs: &Node,
     path: &mut Vec<String>,
     id: &str,
     conflicts: &mut Vec<String>,
-) -> Value {
+) -> Node {
     if ours == base || ours == theirs {
         return theirs.clone();
     }
     if theirs == base {
         return ours.clone();
     }
-    let (Value::Mapping(b), Value::Mapping(o), Value::Mapping(t)) = (base, ours, theirs) else {
+    let (Node::Mapping(b), Node::Mapping(o), Node::Mapping(t)) = (base, ours, theirs) else {
         conflicts.push(format!("{id}: {}", path.join(".")));
         return theirs.clone();
     };
     let mut out = Mapping::new();
-    let empty = Value::Null;
+    let empty = Node::Null;
     // Theirs' order, then keys only ours has.
-    let keys: Vec<&Value> = t
+    let keys: Vec<&Node> = t
         .keys()
         .chain(o.keys().filter(|k| !t.contains_key(*k)))
         .chain(
@@ -216,7 +214,7 @@ fn merge_value(
             out.insert(key.clone(), value);
         }
     }
-    Value::Mapping(out)
+    Node::Mapping(out)
 }
 
 #[cfg(test)]
@@ -264,7 +262,7 @@ mod tests {
             theirs.as_bytes(),
         ) {
             Merged::Clean(out) => {
-                let value: Value = serde_yaml_ng::from_slice(&out).unwrap();
+                let value: Node = yaml::parse_node(&out).unwrap();
                 assert!(value["metadata"]["labels"]["team"].is_string());
             }
             Merged::Conflicts { keys, .. } => {
@@ -291,10 +289,10 @@ mod tests {
         ) else {
             panic!("clean")
         };
-        let value: Value = serde_yaml_ng::from_slice(&out).unwrap();
+        let value: Node = yaml::parse_node(&out).unwrap();
         let labels = &value["metadata"]["labels"];
-        assert_eq!(labels["team"], Value::from("payments"));
-        assert_eq!(labels["app.kubernetes.io/part-of"], Value::from("acme"));
+        assert_eq!(labels["team"], Node::from("payments"));
+        assert_eq!(labels["app.kubernetes.io/part-of"], Node::from("acme"));
         assert!(String::from_utf8(out).unwrap().starts_with("# header\n"));
     }
 
@@ -313,9 +311,9 @@ mod tests {
         };
         assert_eq!(keys, vec!["Deployment/api: spec.replicas".to_string()]);
         // `--force`: the template's value wins the conflict, the person's label stays.
-        let value: Value = serde_yaml_ng::from_slice(&forced).unwrap();
-        assert_eq!(value["spec"]["replicas"], Value::from(4));
-        assert_eq!(value["metadata"]["labels"]["team"], Value::from("payments"));
+        let value: Node = yaml::parse_node(&forced).unwrap();
+        assert_eq!(value["spec"]["replicas"], Node::from(4));
+        assert_eq!(value["metadata"]["labels"]["team"], Node::from("payments"));
         assert!(matches!(
             merge("notes.txt", b"a\n", b"b\n", b"c\n"),
             Merged::Conflicts { .. }

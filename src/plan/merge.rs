@@ -374,7 +374,7 @@ fn key_of(line: &str) -> Option<String> {
 
 /// The canonical value hash of some YAML text (a one-key mapping or a one-item sequence).
 fn value_hash(text: &str) -> Result<String, Unmergeable> {
-    let value: serde_json::Value = serde_yaml_ng::from_str(text)
+    let value: serde_json::Value = crate::util::yaml::parse(text)
         .map_err(|e| Unmergeable(format!("a value is not YAML strata can read: {e}")))?;
     Ok(hash(value.to_string().as_bytes()))
 }
@@ -410,7 +410,7 @@ fn parse(bytes: &[u8], containers: &[String]) -> Result<Parsed, Unmergeable> {
         return Err(Unmergeable("holds more than one YAML document".into()));
     }
     // The file must be a YAML mapping at all.
-    let whole: serde_json::Value = serde_yaml_ng::from_str(text)
+    let whole: serde_json::Value = crate::util::yaml::parse(text)
         .map_err(|e| Unmergeable(format!("is not valid YAML: {e}")))?;
     if !(whole.is_object() || whole.is_null()) {
         return Err(Unmergeable("is not a YAML mapping".into()));
@@ -472,7 +472,7 @@ fn parse(bytes: &[u8], containers: &[String]) -> Result<Parsed, Unmergeable> {
                     })
                     .collect();
                 let id = if sequence {
-                    let item: serde_json::Value = serde_yaml_ng::from_str(&dedented)
+                    let item: serde_json::Value = crate::util::yaml::parse(&dedented)
                         .map_err(|e| Unmergeable(format!("line {}: {e}", j + 1)))?;
                     match item.as_array().and_then(|a| a.first()) {
                         Some(serde_json::Value::String(s)) => s.clone(),
@@ -632,7 +632,7 @@ mod tests {
         );
         assert!(text.contains("    acme:domain: example.com\n"), "{text}");
         assert!(text.ends_with("encryptionsalt: v1:abc\n"), "{text}");
-        let value: serde_json::Value = serde_yaml_ng::from_str(&text).unwrap();
+        let value: serde_json::Value = crate::util::yaml::parse(&text).unwrap();
         assert_eq!(value["config"]["acme:serviceRoles"][0]["service"], "api");
         assert_eq!(value["config"]["acme:network"]["azCount"], 3);
     }
