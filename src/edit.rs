@@ -16,7 +16,6 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::apply;
 use crate::model::answers::{self, Answers};
 use crate::model::lock::{self, Lock};
 use crate::model::pack;
@@ -25,7 +24,8 @@ use crate::plan::{self, Action, Change, Plan, Suggestion};
 use crate::render::{CompiledLayer, RenderedFile, Renderer, Scope};
 use crate::util::error::Refusal;
 use crate::util::problem::Problems;
-use crate::workspace::Workspace;
+use crate::write::apply;
+use crate::write::workspace::Workspace;
 
 /// What a command does with its plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -502,7 +502,7 @@ pub fn create(creation: Creation<'_>, mode: Mode, report: &mut dyn Reporter) -> 
             env!("CARGO_PKG_VERSION")
         )
     };
-    apply::create(
+    crate::write::create::create(
         out,
         &answers.project,
         &targets,

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::model::repo::Repo;
 use crate::model::settings::Topology;
 use crate::model::stack::stacks;
-use crate::workspace::Workspace;
+use crate::write::workspace::Workspace;
 
 /// What `strata list` shows (fields in the order of its JSON keys).
 #[derive(Debug, Serialize)]

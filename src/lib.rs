@@ -4,21 +4,16 @@
 //! into validated [`answers::Answers`], rendered in memory ([`render`]), compared with the disk
 //! and the lock ([`plan`]) and written by the one writer ([`apply`]).
 
-pub mod apply;
 pub mod check;
 pub mod cli;
 pub mod commands;
-pub mod confine;
 pub mod edit;
 pub mod git;
-pub mod interrupt;
 pub mod inventory;
 pub mod jobs;
-pub mod journal;
 pub mod migrate;
 pub mod model;
 pub mod plan;
 pub mod render;
 pub mod util;
-pub mod workspace;
-pub mod wslock;
+pub mod write;

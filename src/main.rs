@@ -17,7 +17,7 @@ fn main() -> ExitCode {
         }
     };
     // Ctrl-C, SIGTERM and SIGHUP roll back a change in flight, then exit 130, 143 or 129.
-    if let Err(err) = strata::interrupt::install() {
+    if let Err(err) = strata::write::interrupt::install() {
         strata::status!("warning: cannot handle interrupts: {err}");
     }
     match strata::commands::run(cli) {

@@ -245,7 +245,7 @@ impl Report {
 
 /// What `strata check` judges: a workspace, gitops repos and stack exports.
 pub struct Targets {
-    pub workspace: Option<crate::workspace::Workspace>,
+    pub workspace: Option<crate::write::workspace::Workspace>,
     pub gitops: Vec<std::path::PathBuf>,
     pub exports: Vec<crate::model::stack_export::StackExport>,
 }
@@ -255,7 +255,7 @@ pub struct Targets {
 pub fn targets(args: &crate::cli::CheckArgs) -> anyhow::Result<Targets> {
     use crate::model::stack_export::StackExport;
     use crate::util::problem::{Problem, Problems};
-    use crate::workspace::Workspace;
+    use crate::write::workspace::Workspace;
     use std::path::PathBuf;
     let mut problems = Problems::default();
     let mut gitops: Vec<PathBuf> = Vec::new();

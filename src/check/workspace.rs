@@ -27,7 +27,7 @@ use crate::check::{Finding, Source};
 use crate::model::lock;
 use crate::model::pack::{self, Layer};
 use crate::model::repo::Repo;
-use crate::workspace::Workspace;
+use crate::write::workspace::Workspace;
 
 /// The in-cluster API server: the only destination strata's Applications have.
 pub const IN_CLUSTER: &str = "https://kubernetes.default.svc";

@@ -8,7 +8,7 @@ use crate::cli::{AddEnvArgs, AddServiceArgs, ChangeArgs, RemoveArgs, UpgradeArgs
 use crate::edit::{self, Edit, Mode, Options};
 use crate::jobs::grow;
 use crate::render::Scope;
-use crate::workspace::Workspace;
+use crate::write::workspace::Workspace;
 
 pub fn add_service(args: &AddServiceArgs) -> Result<()> {
     let gitops = edit::compile_gitops();

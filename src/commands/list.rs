@@ -5,7 +5,7 @@ use anyhow::Result;
 use crate::cli::{ListArgs, PresetsArgs};
 use crate::model::pack;
 use crate::model::settings::leaf_keys;
-use crate::workspace::Workspace;
+use crate::write::workspace::Workspace;
 
 pub fn run(args: &ListArgs) -> Result<()> {
     let workspace = Workspace::open(&args.dir)?;

@@ -10,7 +10,7 @@ use crate::cli::PlatformArgs;
 use crate::edit::{self, Edit};
 use crate::jobs::platform;
 use crate::render::Scope;
-use crate::workspace::Workspace;
+use crate::write::workspace::Workspace;
 
 pub fn add(args: &PlatformArgs) -> Result<()> {
     let gitops = edit::compile_gitops();

@@ -18,7 +18,7 @@ use crate::model::stack_export::StackExport;
 use crate::render::{CompiledLayer, RenderedFile, Renderer, Scope};
 use crate::util::error::Refusal;
 use crate::util::problem::{did_you_mean, Problem, Problems};
-use crate::workspace::Workspace;
+use crate::write::workspace::Workspace;
 
 /// What `strata migrate` reads, checked.
 pub struct Inputs {

@@ -5,9 +5,8 @@
 //! or by the next strata command after a crash. Each file is written atomically (a flushed
 //! temporary file in the same directory, renamed over the old one), in the line endings the
 //! repo's git expects, and every step runs under `interrupt::step`. With `--commit`, each
-//! repo gets a commit of strata's own paths only, built from HEAD's tree (see `git.rs`).
-//! `strata new` renders into a staging directory beside the target and moves it into place
-//! only when everything, commits included, succeeded.
+//! repo gets a commit of strata's own paths only, built from HEAD's tree (see `git/commit.rs`).
+//! `strata new` writes through a staging directory instead (`create.rs`).
 //!
 //! For tests, `STRATA_FAULT` injects failures at the points this module names (see
 //! `util/fault.rs`).
@@ -19,55 +18,14 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context as _, Result};
 
 use crate::git;
-use crate::interrupt;
 use crate::model::lock::Lock;
 use crate::model::repo::Repo;
 use crate::plan::{Action, Plan};
 use crate::util::fault::{fail_after, fault, maybe_fail};
-use crate::util::fs::{remove_empty, remove_with_empty_parents, sync_file_system, write_renamed};
+use crate::util::fs::{remove_with_empty_parents, sync_file_system, write_renamed};
 use crate::util::problem::Problems;
-use crate::workspace::Workspace;
-
-/// Writes the files of a repo being created in a staging directory nobody else sees (`strata
-/// new`): on failure the whole staging directory is removed, so nothing needs undoing here.
-#[derive(Default)]
-pub struct Journal {
-    writes: usize,
-    fail_after: Option<usize>,
-    /// Directories known to exist, so that each is checked once.
-    known_dirs: std::collections::HashSet<PathBuf>,
-}
-
-impl Journal {
-    pub fn new() -> Self {
-        Self {
-            writes: 0,
-            fail_after: fail_after(),
-            known_dirs: std::collections::HashSet::new(),
-        }
-    }
-
-    fn count_write(&mut self) -> Result<()> {
-        if self.fail_after == Some(self.writes) {
-            bail!("injected fault after {} writes (STRATA_FAULT)", self.writes);
-        }
-        self.writes += 1;
-        Ok(())
-    }
-
-    /// Writes a file that does not exist yet.
-    pub fn write_new(&mut self, path: &Path, bytes: &[u8]) -> Result<()> {
-        self.count_write()?;
-        let dir = path.parent().context("a file path has a parent")?;
-        if !self.known_dirs.contains(dir) {
-            fs::create_dir_all(dir)
-                .with_context(|| format!("creating directory `{}`", dir.display()))?;
-            self.known_dirs.insert(dir.to_path_buf());
-        }
-        fs::write(path, bytes).with_context(|| format!("writing `{}`", path.display()))?;
-        Ok(())
-    }
-}
+use crate::write::interrupt;
+use crate::write::workspace::Workspace;
 
 /// Refuses, before anything is read for the plan, a repo strata must not change: inside
 /// another git repo, in the middle of a merge (rebase, cherry-pick, revert, bisect), or, with
@@ -180,7 +138,7 @@ pub fn transact(
 ) -> Result<()> {
     let roots = &workspace.roots;
     let mut changes: BTreeMap<Repo, RepoChange> = BTreeMap::new();
-    let mut journals: BTreeMap<Repo, crate::journal::Journal> = BTreeMap::new();
+    let mut journals: BTreeMap<Repo, crate::write::journal::Journal> = BTreeMap::new();
     for (repo, root) in roots {
         let mut ops = Vec::new();
         let mut canonical = BTreeMap::new();
@@ -227,7 +185,7 @@ pub fn transact(
                 (path, bytes)
             })
             .collect();
-        let mut journal = crate::journal::Journal {
+        let mut journal = crate::write::journal::Journal {
             pid: std::process::id(),
             repo: Some(*repo),
             command: command.to_string(),
@@ -235,9 +193,9 @@ pub fn transact(
         };
         let mut created = std::collections::BTreeSet::new();
         for (path, bytes) in &ops {
-            journal.entries.push(crate::journal::Entry {
+            journal.entries.push(crate::write::journal::Entry {
                 path: path.clone(),
-                before: crate::journal::before_image(root, path)?,
+                before: crate::write::journal::before_image(root, path)?,
                 after: bytes.as_deref().map(crate::model::lock::hash),
             });
             if bytes.is_some() {
@@ -290,7 +248,7 @@ pub fn transact(
             Ok(())
         }
         Err(err) => {
-            let recovered = interrupt::exclusive(None, || crate::journal::recover(roots));
+            let recovered = interrupt::exclusive(None, || crate::write::journal::recover(roots));
             match recovered {
                 Ok(Some(recovery)) if recovery.completed => Ok(()),
                 Ok(Some(recovery)) if !recovery.warnings.is_empty() => Err(err.context(format!(
@@ -309,11 +267,11 @@ pub fn transact(
 /// The steps of a change, in order; the caller rolls back on an error.
 fn run(
     changes: &BTreeMap<Repo, RepoChange>,
-    journals: &BTreeMap<Repo, crate::journal::Journal>,
+    journals: &BTreeMap<Repo, crate::write::journal::Journal>,
     message: Option<&str>,
 ) -> Result<()> {
     for (repo, journal) in journals {
-        interrupt::step(|| crate::journal::write(&changes[repo].root, journal))?;
+        interrupt::step(|| crate::write::journal::write(&changes[repo].root, journal))?;
     }
     let fail_after = fail_after();
     let mut writes = 0;
@@ -359,9 +317,9 @@ fn run(
                     message,
                 )
             })?;
-            interrupt::step(|| crate::journal::mark(root, "commit", &id))?;
+            interrupt::step(|| crate::write::journal::mark(root, "commit", &id))?;
             interrupt::step(|| git::move_branch(root, &commit.head, &id, message))?;
-            interrupt::step(|| crate::journal::mark(root, "index-write", ""))?;
+            interrupt::step(|| crate::write::journal::mark(root, "index-write", ""))?;
             interrupt::step(|| git::stage_paths(root, &commit.written, &commit.removed))?;
         }
     }
@@ -373,11 +331,11 @@ fn run(
     })?;
     // The change is whole in both repos: this mark is what makes it stay after a crash.
     let coordinator = &changes[&Repo::Foundation].root;
-    interrupt::step(|| crate::journal::mark(coordinator, "complete", ""))?;
+    interrupt::step(|| crate::write::journal::mark(coordinator, "complete", ""))?;
     let removed = changes
         .values()
         .rev()
-        .try_for_each(|change| interrupt::step(|| crate::journal::remove(&change.root)));
+        .try_for_each(|change| interrupt::step(|| crate::write::journal::remove(&change.root)));
     interrupt::set_active(None);
     removed.or_else(|err| {
         crate::status!(
@@ -409,127 +367,4 @@ pub fn record_bases(roots: &BTreeMap<Repo, PathBuf>, changes: &[crate::plan::Cha
             );
         }
     }
-}
-
-/// A fresh staging directory beside `out`, on the same filesystem, so that moving it into
-/// place is a rename.
-pub fn staging_dir(out: &Path, project: &str, created: &[PathBuf]) -> Result<PathBuf> {
-    let dir = tempfile::Builder::new()
-        .prefix(&format!(".strata-new-{project}-"))
-        .tempdir_in(out)
-        .with_context(|| format!("creating a staging directory in `{}`", out.display()))?
-        // Removed by `create` on every path, and by the interrupt handler on a signal.
-        .keep();
-    interrupt::set_active(Some(interrupt::Active::Staging(
-        dir.clone(),
-        created.to_vec(),
-    )));
-    Ok(dir)
-}
-
-/// Moves staged repos into place; on failure, moves back what was already moved.
-fn move_all(moves: &[(PathBuf, PathBuf)]) -> Result<()> {
-    let mut done: Vec<&(PathBuf, PathBuf)> = Vec::new();
-    for pair in moves {
-        let (from, to) = pair;
-        let result = maybe_fail("before-move").and_then(|()| {
-            // An existing empty directory is replaced; `rename` onto it is atomic.
-            fs::rename(from, to)
-                .with_context(|| format!("moving the new repo into `{}`", to.display()))
-        });
-        if let Err(err) = result {
-            for (from, to) in done.into_iter().rev() {
-                let _ = fs::rename(to, from);
-            }
-            return Err(err);
-        }
-        done.push(pair);
-    }
-    Ok(())
-}
-
-/// Creates the repos of a new workspace from a plan of creates (`strata new`): each repo is
-/// written into a staging directory beside its target (one thread per repo), committed when
-/// `message` is given (with `refs/strata/base` at the first commit: strata's render of every
-/// file, the base of later merges), and moved into place only when both are complete. On any
-/// failure, or an interrupt, the staging directory goes and nothing was written.
-pub fn create(
-    out: &Path,
-    project: &str,
-    targets: &BTreeMap<Repo, PathBuf>,
-    plan: &Plan,
-    message: Option<&(dyn Fn(Repo) -> String + Sync)>,
-) -> Result<()> {
-    // The directories of `--out` that do not exist yet, the deepest first: a run that writes
-    // nothing leaves none of them behind.
-    let created: Vec<PathBuf> = out
-        .ancestors()
-        .take_while(|dir| !dir.as_os_str().is_empty() && fs::symlink_metadata(dir).is_err())
-        .map(Path::to_path_buf)
-        .collect();
-    fs::create_dir_all(out)
-        .with_context(|| format!("creating `{}`", out.display()))
-        .context(crate::util::error::NOTHING_WRITTEN)?;
-    let staging = match staging_dir(out, project, &created) {
-        Ok(staging) => staging,
-        Err(err) => {
-            remove_empty(&created);
-            return Err(err.context(crate::util::error::NOTHING_WRITTEN));
-        }
-    };
-    let write_repo = |repo: Repo, root: &Path| -> Result<()> {
-        let mut journal = Journal::new();
-        let mut committed: Vec<(&str, &[u8])> = Vec::new();
-        for change in plan.changes.iter().filter(|c| c.repo == repo) {
-            let bytes = change
-                .new
-                .as_deref()
-                .context("a new workspace holds only files to create")?;
-            interrupt::step(|| journal.write_new(&root.join(&change.path), bytes))?;
-            committed.push((&change.path, bytes));
-        }
-        if let Some(message) = message {
-            maybe_fail(&format!("commit:{repo}"))?;
-            interrupt::step(|| -> Result<()> {
-                git::init_and_commit(root, &committed, &message(repo))?;
-                git::base::record_head(root)
-            })?;
-        }
-        Ok(())
-    };
-    let staged: BTreeMap<Repo, PathBuf> = targets
-        .iter()
-        .map(|(repo, target)| {
-            let name = target.file_name().map(PathBuf::from).unwrap_or_default();
-            (*repo, staging.join(name))
-        })
-        .collect();
-    let results: Vec<Result<()>> = std::thread::scope(|threads| {
-        let handles: Vec<_> = staged
-            .iter()
-            .map(|(repo, root)| threads.spawn(move || write_repo(*repo, root)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("writing a repo does not panic"))
-            .collect()
-    });
-    let moves: Vec<_> = staged
-        .iter()
-        .map(|(repo, from)| (from.clone(), targets[repo].clone()))
-        .collect();
-    // Moving into place (or, on a failure, undoing the moves) and removing the staging
-    // directory run with the interrupt handler held off; after them nothing is in flight.
-    let result = interrupt::exclusive(None, || {
-        let result = results
-            .into_iter()
-            .collect::<Result<()>>()
-            .and_then(|()| move_all(&moves));
-        let _ = fs::remove_dir_all(&staging);
-        if result.is_err() {
-            remove_empty(&created);
-        }
-        result
-    });
-    result.context(crate::util::error::NOTHING_WRITTEN)
 }

@@ -129,7 +129,7 @@ fn handle(signal: i32) -> ! {
         _ => "a signal",
     };
     match &*guard {
-        Some(Active::Change(roots)) => match crate::journal::recover(roots) {
+        Some(Active::Change(roots)) => match crate::write::journal::recover(roots) {
             Ok(Some(recovery)) if recovery.completed => {
                 crate::status!("strata: interrupted ({name}) after the change was made in both repos; it is kept");
             }

@@ -96,7 +96,7 @@ pub fn lock(dir: &Path) -> Result<WorkspaceLock> {
     for root in roots.values() {
         files.push(lock_dir(root, &mut said)?);
     }
-    if let Some(recovery) = crate::journal::recover(&roots)? {
+    if let Some(recovery) = crate::write::journal::recover(&roots)? {
         crate::status!("strata: {recovery}");
     }
     Ok(WorkspaceLock { _files: files })

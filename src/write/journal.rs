@@ -459,7 +459,7 @@ fn rollback(root: &Path, journal: &Journal) -> Result<Vec<String>> {
             ));
             let _ = fs::remove_file(tmp);
         }
-        let mut confined = crate::confine::Confined::new(root, None);
+        let mut confined = crate::write::confine::Confined::new(root, None);
         let current = match confined.read(&entry.path) {
             Ok(current) => current,
             Err(refused) => {

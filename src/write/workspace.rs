@@ -9,11 +9,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 
-use crate::confine::Confined;
 use crate::model::answers::{self, Answers};
 use crate::model::lock::{self, Lock};
 use crate::model::repo::Repo;
 use crate::util::problem::{Problem, Problems};
+use crate::write::confine::Confined;
 
 /// Both repos of a workspace, as read from disk.
 #[derive(Debug)]
@@ -26,7 +26,7 @@ pub struct Workspace {
     /// Symlink-free reading inside each repo.
     confined: std::cell::RefCell<BTreeMap<Repo, Confined>>,
     /// Held for as long as the workspace is open: no other strata reads or writes it.
-    _lock: crate::wslock::WorkspaceLock,
+    _lock: crate::write::wslock::WorkspaceLock,
 }
 
 fn read_text(path: &Path) -> Result<Option<String>> {
@@ -93,7 +93,7 @@ impl Workspace {
                     .hint("pass `-C` the path of a repo made by `strata new`"),
             )
         })?;
-        let workspace_lock = crate::wslock::lock(&dir)?;
+        let workspace_lock = crate::write::wslock::lock(&dir)?;
         let (answers, lock, text) = read_repo(&dir, None)?;
         let answers = answers.expect("parsed without a known copy");
         let this = lock.repo;
@@ -179,7 +179,7 @@ impl Workspace {
         &self,
         paths: impl IntoIterator<Item = (Repo, &'a str)>,
     ) -> Result<(), crate::util::problem::Problems> {
-        crate::confine::check_all(&mut self.confined.borrow_mut(), paths)
+        crate::write::confine::check_all(&mut self.confined.borrow_mut(), paths)
     }
 
     /// Every file under a directory of one repo, without following links (refused, exit 2).
