@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{Context as _, Result};
 use git2::{Oid, Repository, Signature};
 
-use super::status::git_file;
+use super::dir::git_file;
 
 pub(super) fn signature(repo: &Repository) -> Result<Signature<'static>> {
     match repo.signature() {

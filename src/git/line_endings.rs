@@ -6,7 +6,7 @@ use std::path::Path;
 
 use git2::Repository;
 
-use super::status::git_dir;
+use super::dir::git_dir;
 
 /// How git converts a path's line endings between the work tree and the repo, following
 /// `core.autocrlf`, `core.eol` and the `text` and `eol` attributes (git's `convert.c`).
