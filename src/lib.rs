@@ -9,7 +9,6 @@ pub mod cli;
 pub mod commands;
 pub mod edit;
 pub mod git;
-pub mod inventory;
 pub mod jobs;
 pub mod migrate;
 pub mod model;

@@ -9,6 +9,7 @@
 //! writes nothing to disk.
 
 pub mod gitops;
+pub mod inventory;
 pub mod kinds;
 pub mod manifests;
 pub mod state;
@@ -307,7 +308,7 @@ pub fn targets(args: &crate::cli::CheckArgs) -> anyhow::Result<Targets> {
 pub fn run(targets: &Targets) -> Report {
     let mut report = Report::default();
     if let Some(workspace) = &targets.workspace {
-        let drift = crate::inventory::inventory(workspace).drift;
+        let drift = inventory::inventory(workspace).drift;
         report.checked.push(format!(
             "workspace `{}`: {} service(s) in {} environment(s)",
             workspace.answers.project,

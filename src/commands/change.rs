@@ -68,7 +68,7 @@ pub fn upgrade(args: &UpgradeArgs) -> Result<()> {
     let message = grow::upgrade(&mut answers, env!("CARGO_PKG_VERSION"));
     let mut edit = Edit::new(answers, Scope::All, message);
     edit.upgrade = true;
-    let mut options = Options::from_args(&args.change);
+    let mut options = options(&args.change);
     if args.check {
         options.mode = Mode::Check;
     }
@@ -84,13 +84,21 @@ pub(crate) fn run(
     gitops: edit::Compiling,
     args: &ChangeArgs,
 ) -> Result<()> {
-    let outcome = edit::run(
-        workspace,
-        edit,
-        gitops,
-        &Options::from_args(args),
-        &mut Printer,
-    )?;
+    let outcome = edit::run(workspace, edit, gitops, &options(args), &mut Printer)?;
     super::output::outcome(&outcome, args.json)?;
     Ok(())
+}
+
+/// The edit's options from the flags every changing command shares.
+pub(super) fn options(args: &ChangeArgs) -> Options {
+    Options {
+        mode: if args.dry_run {
+            Mode::DryRun
+        } else {
+            Mode::Write
+        },
+        commit: args.commit,
+        force: args.force,
+        allow_dirty: args.allow_dirty,
+    }
 }

@@ -9,7 +9,7 @@ use crate::write::workspace::Workspace;
 
 pub fn run(args: &ListArgs) -> Result<()> {
     let workspace = Workspace::open(&args.dir)?;
-    let inventory = crate::inventory::inventory(&workspace);
+    let inventory = crate::check::inventory::inventory(&workspace);
     // The verdict (exit 1 on drift) stands even when stdout went away (`strata list | head`).
     let printed = if args.json {
         crate::outln!("{}", serde_json::to_string_pretty(&inventory)?)

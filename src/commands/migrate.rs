@@ -4,9 +4,10 @@
 
 use anyhow::Result;
 
+use super::change::options;
 use super::output::Printer;
 use crate::cli::MigrateArgs;
-use crate::edit::{self, Options};
+use crate::edit;
 use crate::migrate::{self, document, run as migration};
 use crate::util::error::Refusal;
 
@@ -40,7 +41,7 @@ pub fn run(args: &MigrateArgs) -> Result<()> {
         workspace,
         edit,
         gitops,
-        &Options::from_args(&args.change),
+        &options(&args.change),
         &mut Printer,
     )?;
     super::output::outcome(&outcome, args.change.json)?;

@@ -9,15 +9,15 @@
 //! ([`Mode::DryRun`]), report what would change ([`Mode::Check`]) or apply it atomically to both
 //! repos ([`Mode::Write`]).
 
-use std::collections::{BTreeMap, BTreeSet};
+mod create;
+mod outcome;
+
 use std::io;
-use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use serde::Serialize;
 
 use crate::model::answers::{self, Answers};
-use crate::model::lock::{self, Lock};
+use crate::model::lock;
 use crate::model::pack;
 use crate::model::repo::Repo;
 use crate::plan::{self, Action, Change, Plan, Suggestion};
@@ -26,6 +26,10 @@ use crate::util::error::Refusal;
 use crate::util::problem::Problems;
 use crate::write::apply;
 use crate::write::workspace::Workspace;
+
+pub use create::{create, Creation};
+use outcome::summarize;
+pub use outcome::{Outcome, RepoSummary};
 
 /// What a command does with its plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,21 +52,6 @@ pub struct Options {
     pub force: bool,
     /// Proceed when files strata must change have uncommitted changes.
     pub allow_dirty: bool,
-}
-
-impl Options {
-    pub fn from_args(args: &crate::cli::ChangeArgs) -> Options {
-        Options {
-            mode: if args.dry_run {
-                Mode::DryRun
-            } else {
-                Mode::Write
-            },
-            commit: args.commit,
-            force: args.force,
-            allow_dirty: args.allow_dirty,
-        }
-    }
 }
 
 /// What a command renders beyond one scope of the templates (`strata migrate`): more scopes,
@@ -119,86 +108,6 @@ pub type Compiling = std::thread::JoinHandle<Result<CompiledLayer>>;
 /// Starts compiling the gitops layer (commands call it before opening the workspace).
 pub fn compile_gitops() -> Compiling {
     std::thread::spawn(|| CompiledLayer::new(pack::gitops_layer()))
-}
-
-/// What a command did, for its last lines of output (`Display`) or for scripts (`Serialize`).
-#[derive(Debug, Serialize)]
-#[serde(tag = "outcome", rename_all = "kebab-case")]
-pub enum Outcome {
-    /// Both repos already hold what the edit renders.
-    UpToDate,
-    /// The diff was reported; nothing was written.
-    DryRun,
-    /// Written (and committed, when asked).
-    Written { repos: Vec<RepoSummary> },
-}
-
-/// The files one repo got.
-#[derive(Debug, Serialize)]
-pub struct RepoSummary {
-    pub repo: Repo,
-    pub created: usize,
-    pub updated: usize,
-    pub deleted: usize,
-    /// Seeds left as their owner has them.
-    pub kept: usize,
-    pub committed: bool,
-}
-
-impl std::fmt::Display for Outcome {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Outcome::UpToDate => write!(f, "nothing to change: both repos are up to date"),
-            Outcome::DryRun => write!(f, "dry run: nothing was written"),
-            Outcome::Written { repos } => {
-                let mut lines = Vec::new();
-                for summary in repos {
-                    let parts: Vec<String> = [
-                        (summary.created, "created"),
-                        (summary.deleted, "deleted"),
-                        (summary.kept, "kept (yours)"),
-                        (summary.updated, "updated"),
-                    ]
-                    .into_iter()
-                    .filter(|(n, _)| *n > 0)
-                    .map(|(n, verb)| format!("{n} {verb}"))
-                    .collect();
-                    if !parts.is_empty() {
-                        lines.push(format!(
-                            "{}: {}{}",
-                            summary.repo,
-                            parts.join(", "),
-                            if summary.committed { ", committed" } else { "" }
-                        ));
-                    }
-                }
-                write!(f, "{}", lines.join("\n"))
-            }
-        }
-    }
-}
-
-fn summarize(changes: &[Change], committed: bool) -> Outcome {
-    let repos = Repo::BOTH
-        .into_iter()
-        .map(|repo| {
-            let count = |action: Action| {
-                changes
-                    .iter()
-                    .filter(|c| c.repo == repo && c.action == action)
-                    .count()
-            };
-            RepoSummary {
-                repo,
-                created: count(Action::Create),
-                updated: count(Action::Update),
-                deleted: count(Action::Delete),
-                kept: count(Action::KeepSeed),
-                committed,
-            }
-        })
-        .collect();
-    Outcome::Written { repos }
 }
 
 /// The renderer of a workspace: the pack's and the gitops layer's templates, each with the
@@ -437,77 +346,4 @@ fn refuse_conflicts(plan: &Plan, options: &Options, report: &mut dyn Reporter) -
         hint: "keep your edits and make the change by hand, or pass `--force` to overwrite them (see the diffs with `--dry-run`)".to_string(),
     }
     .into())
-}
-
-/// A new workspace (`strata new`): every rendered file is a create, written into a staging
-/// directory beside `out` and moved into place only when both repos, commits included, are
-/// complete.
-pub struct Creation<'a> {
-    pub out: &'a Path,
-    pub answers: &'a Answers,
-    /// Every file of both repos, template overrides included.
-    pub files: Vec<RenderedFile>,
-    /// Commit each repo (`--no-git` turns it off).
-    pub git: bool,
-}
-
-/// Plans and runs the creation of a workspace in `mode` (`Mode::Check` is not meaningful for a
-/// workspace that does not exist yet, and acts as `DryRun`).
-pub fn create(creation: Creation<'_>, mode: Mode, report: &mut dyn Reporter) -> Result<Outcome> {
-    let Creation {
-        out,
-        answers,
-        files,
-        git,
-    } = creation;
-    // The organisation's templates: theirs, never strata's, so never in the lock.
-    let unlocked: BTreeSet<(Repo, String)> = files
-        .iter()
-        .filter(|f| f.path.starts_with(crate::render::overrides::DIR))
-        .map(|f| (f.repo, f.path.clone()))
-        .collect();
-    let plan = plan::plan(files, Vec::new(), &BTreeMap::new(), &mut |_, _| None);
-    let answers_text = answers.to_toml();
-    let mut bookkeeping = Vec::new();
-    for repo in Repo::BOTH {
-        let mut lock = Lock::new(repo);
-        plan.update_lock(repo, &mut lock);
-        lock.files
-            .retain(|path, _| !unlocked.contains(&(repo, path.clone())));
-        bookkeeping.push(Change::create(
-            repo,
-            answers::FILE_NAME,
-            answers_text.clone().into_bytes(),
-        ));
-        bookkeeping.push(Change::create(
-            repo,
-            lock::FILE_NAME,
-            lock.to_text().into_bytes(),
-        ));
-    }
-    let mut plan = plan;
-    plan.changes.extend(bookkeeping);
-    if mode != Mode::Write {
-        report.diffs(&plan.changes)?;
-        return Ok(Outcome::DryRun);
-    }
-    let targets: BTreeMap<Repo, PathBuf> = Repo::BOTH
-        .into_iter()
-        .map(|repo| (repo, out.join(repo.dir_name(&answers.project))))
-        .collect();
-    let message = |repo: Repo| {
-        format!(
-            "Bootstrap the {repo} repo of `{}` with strata {}",
-            answers.project,
-            env!("CARGO_PKG_VERSION")
-        )
-    };
-    crate::write::create::create(
-        out,
-        &answers.project,
-        &targets,
-        &plan,
-        git.then_some(&message),
-    )?;
-    Ok(summarize(&plan.changes, git))
 }
