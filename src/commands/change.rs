@@ -66,8 +66,7 @@ pub fn upgrade(args: &UpgradeArgs) -> Result<()> {
     workspace.note_lock_upgrades();
     let mut answers = workspace.answers.clone();
     let message = grow::upgrade(&mut answers, env!("CARGO_PKG_VERSION"));
-    let mut edit = Edit::new(answers, Scope::All, message);
-    edit.upgrade = true;
+    let edit = Edit::upgrade(answers, message);
     let mut options = options(&args.change);
     if args.check {
         options.mode = Mode::Check;

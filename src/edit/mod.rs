@@ -1,13 +1,18 @@
-//! An edit of a workspace: new answers and what of the templates to render, taken through
-//! render, plan and apply in one [`Mode`]. Every command that writes is an [`Edit`] (`add`,
-//! `remove`, `upgrade`, `migrate`) or a [`Creation`] (`new`, where every file is a create).
+//! An edit of a workspace: new answers and a [`Job`] (what to render, and how to treat what
+//! strata wrote before), taken through render, plan and apply in one [`Mode`]. Every command
+//! that writes is an [`Edit`] (`add`, `remove`, `upgrade`, `migrate`) or a [`Creation`] (`new`,
+//! where every file is a create).
 //!
 //! The steps, in order: render both repos' templates (with the repo's own overrides), plan the
-//! deletions (`plan::deletions`), confine every path, plan each file against the disk and the
-//! locks (three-way merges for `upgrade`), refuse conflicts (unless `--force`) and uncommitted
-//! files strata must change (unless `--allow-dirty`), update the locks, then print the diff
-//! ([`Mode::DryRun`]), report what would change ([`Mode::Check`]) or apply it atomically to both
-//! repos ([`Mode::Write`]).
+//! deletions (`plan::deletions`, and for an upgrade `plan::stale`), confine every path, plan each
+//! file against the disk and the locks (three-way merges for an upgrade), refuse conflicts
+//! (unless `--force`) and uncommitted files strata must change (unless `--allow-dirty`), update
+//! the locks, then hand over the diff ([`Mode::DryRun`]), report what would change
+//! ([`Mode::Check`]) or apply it atomically to both repos ([`Mode::Write`]).
+//!
+//! An edit never prints: it returns an [`Outcome`], and hands what it finds on the way (diffs,
+//! an upgrade's suggestions, edited seeds a removal deletes) to the command's [`Reporter`] as it
+//! finds them, so that a refusal still comes after what explains it.
 
 mod create;
 mod outcome;
@@ -16,6 +21,7 @@ use std::io;
 
 use anyhow::Result;
 
+use crate::git::base::Bases;
 use crate::model::answers::{self, Answers};
 use crate::model::lock;
 use crate::model::pack;
@@ -64,29 +70,47 @@ pub struct Extras {
     pub files: Vec<RenderedFile>,
 }
 
+/// What an edit renders, and how it treats what strata wrote before.
+pub enum Job {
+    /// `add`, `remove`, `add platform`, `remove platform`, `migrate`: render `scope` (and the
+    /// extras); a file someone edited since strata wrote it is a conflict. The workspace must
+    /// have been written by this strata.
+    Change { scope: Scope, extras: Extras },
+    /// `strata upgrade`: render everything; delete the files strata wrote that the templates
+    /// no longer hold; merge edited files three ways against strata's last render of them
+    /// (`git::base`); suggest the template's change of each seed its owner keeps. The
+    /// workspace may have been written by an older strata: that is what an upgrade is for.
+    Upgrade,
+}
+
 /// A change of a workspace, ready to plan.
 pub struct Edit {
     /// The answers after the change.
     pub answers: Answers,
-    /// What of the templates the change renders.
-    pub scope: Scope,
     /// The commit message, with `--commit`.
     pub message: String,
-    /// `strata upgrade`: every file is rendered, files strata wrote that the templates no
-    /// longer hold are deleted, edited files are merged three ways, and seeds whose template
-    /// changed get a suggestion.
-    pub upgrade: bool,
-    pub extras: Extras,
+    pub job: Job,
 }
 
 impl Edit {
+    /// A change that renders `scope`.
     pub fn new(answers: Answers, scope: Scope, message: impl Into<String>) -> Edit {
         Edit {
             answers,
-            scope,
             message: message.into(),
-            upgrade: false,
-            extras: Extras::default(),
+            job: Job::Change {
+                scope,
+                extras: Extras::default(),
+            },
+        }
+    }
+
+    /// An upgrade to the answers given (carried to this strata by `jobs::grow::upgrade`).
+    pub fn upgrade(answers: Answers, message: impl Into<String>) -> Edit {
+        Edit {
+            answers,
+            message: message.into(),
+            job: Job::Upgrade,
         }
     }
 }
@@ -134,12 +158,17 @@ fn renderer(workspace: &Workspace, pack_name: &str, gitops: Compiling) -> Result
 /// Paths strata writes without recording them in the lock.
 type Unlocked = Vec<(Repo, String)>;
 
-/// Renders the edit's scopes and its extra files; returns the files and the extras' paths
-/// (never recorded in the lock).
-fn render(renderer: &Renderer, edit: &mut Edit) -> Result<(Vec<RenderedFile>, Unlocked)> {
-    let mut rendered = renderer.render(&edit.answers, &edit.scope)?;
-    for more in &edit.extras.scopes {
-        for file in renderer.render(&edit.answers, more)? {
+/// Renders a scope, the extras' scopes and their files; returns the files and the extras'
+/// paths (never recorded in the lock).
+fn render(
+    renderer: &Renderer,
+    answers: &Answers,
+    scope: &Scope,
+    extras: Extras,
+) -> Result<(Vec<RenderedFile>, Unlocked)> {
+    let mut rendered = renderer.render(answers, scope)?;
+    for more in &extras.scopes {
+        for file in renderer.render(answers, more)? {
             if !rendered
                 .iter()
                 .any(|f| f.repo == file.repo && f.path == file.path)
@@ -148,7 +177,7 @@ fn render(renderer: &Renderer, edit: &mut Edit) -> Result<(Vec<RenderedFile>, Un
             }
         }
     }
-    let files = std::mem::take(&mut edit.extras.files);
+    let files = extras.files;
     let unlocked = files.iter().map(|f| (f.repo, f.path.clone())).collect();
     for file in files {
         rendered.retain(|f| !(f.repo == file.repo && f.path == file.path));
@@ -160,16 +189,30 @@ fn render(renderer: &Renderer, edit: &mut Edit) -> Result<(Vec<RenderedFile>, Un
 /// Plans and runs an edit of a workspace in `options.mode`.
 pub fn run(
     mut workspace: Workspace,
-    mut edit: Edit,
+    edit: Edit,
     gitops: Compiling,
     options: &Options,
     report: &mut dyn Reporter,
 ) -> Result<Outcome> {
-    if !edit.upgrade {
-        workspace.same_strata()?;
-    }
-    let renderer = renderer(&workspace, &edit.answers.pack, gitops)?;
-    let (rendered, unlocked) = render(&renderer, &mut edit)?;
+    let Edit {
+        answers: new_answers,
+        message,
+        job,
+    } = edit;
+    // What an upgrade needs besides a change: strata's last render of each file.
+    let (scope, extras, upgrade) = match job {
+        Job::Change { scope, extras } => {
+            workspace.same_strata()?;
+            (scope, extras, None)
+        }
+        Job::Upgrade => (
+            Scope::All,
+            Extras::default(),
+            Some(Bases::open(&workspace.roots)),
+        ),
+    };
+    let renderer = renderer(&workspace, &new_answers.pack, gitops)?;
+    let (rendered, unlocked) = render(&renderer, &new_answers, &scope, extras)?;
     apply::preflight(&workspace.roots, options.commit)?;
     workspace.confine(
         rendered.iter().map(|f| (f.repo, f.path.as_str())).chain(
@@ -178,37 +221,40 @@ pub fn run(
                 .flat_map(|r| [(r, answers::FILE_NAME), (r, lock::FILE_NAME)]),
         ),
     )?;
-    let deletions = plan::deletions(
+    let mut deletions = plan::deletions(
         &renderer,
-        &plan::Before {
-            answers: &workspace.answers,
-            locks: &workspace.locks,
-        },
-        &edit.answers,
-        &edit.scope,
+        &workspace.answers,
+        &new_answers,
+        &scope,
         &rendered,
-        edit.upgrade,
         &mut |repo, dir| workspace.files_under(repo, dir),
     )?;
+    if upgrade.is_some() {
+        plan::stale(&renderer, &workspace.locks, &rendered, &mut deletions);
+    }
     // Every path the plan reads or deletes is confined, the upgrade's too.
     workspace.confine(deletions.iter().map(|(r, p, _)| (*r, p.as_str())))?;
     let considered: Vec<(Repo, String)> =
         deletions.iter().map(|(r, p, _)| (*r, p.clone())).collect();
 
-    let bases = crate::git::base::Bases::open(&workspace.roots);
-    let mut find_base = |repo: Repo, path: &str, expected: &str| bases.find(repo, path, expected);
-    let mut plan = plan::plan_with_bases(
-        rendered,
-        deletions,
-        &workspace.locks,
-        &mut |repo, path| workspace.read(repo, path),
-        edit.upgrade
-            .then_some(&mut find_base as plan::BaseReader<'_>),
-    );
-    if edit.upgrade {
-        let suggestions = plan::seed_suggestions(&plan, &workspace.locks, &mut find_base);
-        report.suggestions(&suggestions)?;
-    }
+    let mut read = |repo: Repo, path: &str| workspace.read(repo, path);
+    let mut plan = match &upgrade {
+        None => plan::plan(rendered, deletions, &workspace.locks, &mut read),
+        Some(bases) => {
+            let mut find_base =
+                |repo: Repo, path: &str, expected: &str| bases.find(repo, path, expected);
+            let plan = plan::plan_with_bases(
+                rendered,
+                deletions,
+                &workspace.locks,
+                &mut read,
+                Some(&mut find_base),
+            );
+            let suggestions = plan::seed_suggestions(&plan, &workspace.locks, &mut find_base);
+            report.suggestions(&suggestions)?;
+            plan
+        }
+    };
 
     refuse_conflicts(&plan, options, report)?;
     report.edited_seed_deletions(
@@ -224,7 +270,7 @@ pub fn run(
 
     // The new locks are the old ones updated in place: the lock of a big workspace holds
     // thousands of entries, not worth copying.
-    let answers_text = edit.answers.to_toml();
+    let answers_text = new_answers.to_toml();
     let mut locks = std::mem::take(&mut workspace.locks);
     let mut bookkeeping: Vec<(Repo, String, Vec<u8>)> = Vec::new();
     for repo in Repo::BOTH {
@@ -279,9 +325,9 @@ pub fn run(
                 &workspace,
                 &plan,
                 &bookkeeping,
-                edit.answers.history.last().map_or("", String::as_str),
+                new_answers.history.last().map_or("", String::as_str),
                 options.commit.then_some(apply::CommitRequest {
-                    message: &edit.message,
+                    message: &message,
                     locks: &locks,
                 }),
             )?;

@@ -9,7 +9,7 @@ use anyhow::Result;
 
 use super::{document, service, Migration, Mode};
 use crate::cli::MigrateArgs;
-use crate::edit::{Edit, Extras};
+use crate::edit::{Edit, Extras, Job};
 use crate::jobs::grow;
 use crate::model::names::{self, EnvName, ImageRef};
 use crate::model::pack;
@@ -233,10 +233,11 @@ pub fn edit(
     let first = scopes.remove(0);
     Ok(Edit {
         answers,
-        scope: first,
         message,
-        upgrade: false,
-        extras: Extras { scopes, files },
+        job: Job::Change {
+            scope: first,
+            extras: Extras { scopes, files },
+        },
     })
 }
 

@@ -169,12 +169,6 @@ impl Plan {
     }
 }
 
-/// The workspace before an edit: what the deletions are planned against.
-pub struct Before<'a> {
-    pub answers: &'a Answers,
-    pub locks: &'a BTreeMap<Repo, Lock>,
-}
-
 /// Lists the files under a directory of a repo (the caller confines the walk).
 pub type DirReader<'a> = &'a mut dyn FnMut(Repo, &str) -> anyhow::Result<Vec<String>>;
 
@@ -185,48 +179,60 @@ pub type DirReader<'a> = &'a mut dyn FnMut(Repo, &str) -> anyhow::Result<Vec<Str
 ///   removed environment's directories would be orphans. They are planned too, and become
 ///   conflicts (strata did not write them), deleted only with `--force`. Which directories
 ///   those are comes from the templates (`ownership.rs`), never from a path's text.
-/// - With `upgrade`: files strata wrote that the templates no longer hold (an owned seed and
-///   the repo's template overrides stay their owner's).
+///
+/// `old` holds the answers before the edit, `new` after it. An upgrade adds [`stale`] files.
 pub fn deletions(
     renderer: &Renderer,
-    before: &Before<'_>,
-    answers: &Answers,
+    old: &Answers,
+    new: &Answers,
     scope: &Scope,
     rendered: &[RenderedFile],
-    upgrade: bool,
     list_dir: DirReader<'_>,
 ) -> anyhow::Result<Vec<(Repo, String, bool)>> {
     let new_paths: BTreeSet<(Repo, &str)> =
         rendered.iter().map(|f| (f.repo, f.path.as_str())).collect();
     let mut deletions: Vec<(Repo, String, bool)> = renderer
-        .paths(before.answers, scope)?
+        .paths(old, scope)?
         .into_iter()
         .filter(|(repo, path, _)| !new_paths.contains(&(*repo, path.as_str())))
         .collect();
     let mut planned: BTreeSet<(Repo, String)> =
         deletions.iter().map(|(r, p, _)| (*r, p.clone())).collect();
     let templates = renderer.templates();
-    for (repo, dir) in ownership::removed_dirs(&templates, before.answers, answers, scope) {
+    for (repo, dir) in ownership::removed_dirs(&templates, old, new, scope) {
         for path in list_dir(repo, &dir)? {
             if planned.insert((repo, path.clone())) {
                 deletions.push((repo, path, false));
             }
         }
     }
-    if upgrade {
-        for repo in Repo::BOTH {
-            for path in before.locks[&repo].files.keys() {
-                if !new_paths.contains(&(repo, path.as_str()))
-                    && !renderer.is_seed_instance(repo, path)
-                    && !path.starts_with(crate::render::overrides::DIR)
-                    && planned.insert((repo, path.clone()))
-                {
-                    deletions.push((repo, path.clone(), false));
-                }
+    Ok(deletions)
+}
+
+/// The files an upgrade deletes besides the [`deletions`] planned already: files strata wrote
+/// (its locks name them) that the templates no longer render. An owned seed and the repo's
+/// template overrides stay their owner's; a path already planned is not planned twice.
+pub fn stale(
+    renderer: &Renderer,
+    locks: &BTreeMap<Repo, Lock>,
+    rendered: &[RenderedFile],
+    deletions: &mut Vec<(Repo, String, bool)>,
+) {
+    let new_paths: BTreeSet<(Repo, &str)> =
+        rendered.iter().map(|f| (f.repo, f.path.as_str())).collect();
+    let mut planned: BTreeSet<(Repo, String)> =
+        deletions.iter().map(|(r, p, _)| (*r, p.clone())).collect();
+    for repo in Repo::BOTH {
+        for path in locks[&repo].files.keys() {
+            if !new_paths.contains(&(repo, path.as_str()))
+                && !renderer.is_seed_instance(repo, path)
+                && !path.starts_with(crate::render::overrides::DIR)
+                && planned.insert((repo, path.clone()))
+            {
+                deletions.push((repo, path.clone(), false));
             }
         }
     }
-    Ok(deletions)
 }
 
 /// The seeds a plan deletes that their owner edited since strata wrote them: they go with what
