@@ -8,12 +8,12 @@
 //! to do. This module owns the findings and their two printed forms (a CI log, JSON); it
 //! writes nothing to disk.
 
-pub mod gitops;
-pub mod inventory;
-pub mod kinds;
-pub mod manifests;
-pub mod state;
-pub mod workspace;
+mod gitops;
+pub(crate) mod inventory;
+pub(crate) mod kinds;
+pub(crate) mod manifests;
+pub(crate) mod state;
+mod workspace;
 
 use serde::Serialize;
 

@@ -15,7 +15,6 @@
 //! Reads the workspace once (every gitops manifest on all cores); writes nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 use std::rc::Rc;
 
 use serde_json::Value;
@@ -573,11 +572,6 @@ fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Ve
             .flat_map(|h| h.join().expect("checking does not panic"))
             .collect()
     })
-}
-
-/// Whether `root` holds a strata repo (a lock), for choosing what `check` reads by default.
-pub fn is_strata_repo(root: &Path) -> bool {
-    root.join(lock::FILE_NAME).is_file()
 }
 
 #[cfg(test)]

@@ -35,7 +35,7 @@ use crate::write::workspace::Workspace;
 
 pub use create::{create, Creation};
 use outcome::summarize;
-pub use outcome::{Outcome, RepoSummary};
+pub use outcome::Outcome;
 
 /// What a command does with its plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

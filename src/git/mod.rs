@@ -8,12 +8,12 @@
 //! a git identity get a fixed signature. Nothing here knows of plans or workspaces: callers
 //! pass paths and bytes.
 
-pub mod base;
+pub(crate) mod base;
 mod commit;
 mod dir;
 mod init;
 mod line_endings;
-pub mod merge;
+pub(crate) mod merge;
 mod status;
 
 pub use commit::{head_state, move_branch, reset_branch, stage_paths, write_commit, HeadState};

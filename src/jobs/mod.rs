@@ -6,6 +6,6 @@
 //! or remove a service or an environment, carry them to this strata for `upgrade`); `platform`
 //! turns a platform service on or off. Nothing here renders, plans or writes a workspace.
 
-pub mod grow;
-pub mod platform;
-pub mod resolve;
+pub(crate) mod grow;
+pub(crate) mod platform;
+pub(crate) mod resolve;

@@ -10,9 +10,9 @@
 //! Secret values are never read: only the keys of each Secret, which become the service's
 //! ExternalSecret keys. Pure: export and answers in, a [`Migration`] out.
 
-pub mod document;
-pub mod run;
-pub mod service;
+pub(crate) mod document;
+pub(crate) mod run;
+mod service;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -111,16 +111,6 @@ pub struct Migration {
     pub order: Vec<String>,
     /// Moved URNs that a resource staying in Pulumi depends on: (moved, dependent).
     pub held: Vec<(String, String)>,
-}
-
-impl Migration {
-    /// Every moved URN.
-    pub fn moved_urns(&self) -> BTreeSet<&str> {
-        self.services
-            .iter()
-            .flat_map(|s| s.moved.iter().map(|m| m.urn.as_str()))
-            .collect()
-    }
 }
 
 /// An application object of the export, with its resource.

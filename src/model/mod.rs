@@ -7,11 +7,11 @@
 //! `pack` (the embedded packs and presets, the only module that imports `include_dir`) and
 //! `stack_export` (the format of `pulumi stack export`).
 
-pub mod answers;
-pub mod lock;
-pub mod names;
-pub mod pack;
-pub mod repo;
-pub mod settings;
-pub mod stack;
-pub mod stack_export;
+pub(crate) mod answers;
+pub(crate) mod lock;
+pub(crate) mod names;
+pub(crate) mod pack;
+pub(crate) mod repo;
+pub(crate) mod settings;
+pub(crate) mod stack;
+pub(crate) mod stack_export;

@@ -32,9 +32,6 @@ pub struct Resource {
     pub inputs: Value,
     pub outputs: Value,
     pub protect: bool,
-    pub retain_on_delete: bool,
-    /// `pulumi import`ed or read (`get`), not created by the program.
-    pub external: bool,
 }
 
 /// The Kubernetes object a `kubernetes:<group>/<version>:<Kind>` resource manages.
@@ -190,8 +187,6 @@ impl StackExport {
                 inputs: raw.get("inputs").cloned().unwrap_or(Value::Null),
                 outputs: raw.get("outputs").cloned().unwrap_or(Value::Null),
                 protect: flag("protect"),
-                retain_on_delete: flag("retainOnDelete"),
-                external: flag("external"),
             });
         }
         problems.into_result()?;
@@ -469,15 +464,6 @@ impl SecretValues {
             Value::Array(items) => items.iter().for_each(|v| self.walk(v)),
             _ => {}
         }
-    }
-
-    /// How many values are known.
-    pub fn len(&self) -> usize {
-        self.values.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
     }
 
     /// Whether `text` contains one of the secret values (or the secret sigil itself).

@@ -9,8 +9,8 @@
 //! merges an edited owned file three ways against strata's last render (`merge3.rs`); which
 //! directories a removal takes whole comes from the templates (`ownership.rs`).
 
-pub mod merge;
-pub mod merge3;
+pub(crate) mod merge;
+mod merge3;
 mod ownership;
 
 use std::collections::{BTreeMap, BTreeSet};

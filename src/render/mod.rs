@@ -10,8 +10,8 @@
 //! the values templates see are built in `context.rs`. Only this folder imports tera.
 
 mod context;
-pub mod overrides;
-pub mod quote;
+pub(crate) mod overrides;
+pub(crate) mod quote;
 
 use std::collections::BTreeMap;
 

@@ -7,9 +7,9 @@
 //! problems of bad input (exit 2, all reported at once) and `error` the refusals (exit 1),
 //! the exit codes and the one text of every error.
 
-pub mod error;
-pub mod fault;
-pub mod fs;
-pub mod problem;
-pub mod term;
-pub mod yaml;
+pub(crate) mod error;
+pub(crate) mod fault;
+pub(crate) mod fs;
+pub(crate) mod problem;
+pub(crate) mod term;
+pub(crate) mod yaml;

@@ -31,7 +31,6 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
 }
 
 /// `println!` that returns an `io::Result` instead of panicking on a closed stdout.
-#[macro_export]
 macro_rules! outln {
     ($($arg:tt)*) => {
         $crate::util::term::line(format_args!($($arg)*))
@@ -47,7 +46,6 @@ pub fn status_line(args: fmt::Arguments<'_>) {
 }
 
 /// `eprintln!` that never panics: a status line is not worth a crash when stderr is closed.
-#[macro_export]
 macro_rules! status {
     ($($arg:tt)*) => {
         $crate::util::term::status_line(format_args!($($arg)*))
@@ -55,9 +53,10 @@ macro_rules! status {
 }
 
 /// `print!` that returns an `io::Result` instead of panicking on a closed stdout.
-#[macro_export]
 macro_rules! out {
     ($($arg:tt)*) => {
         $crate::util::term::text(format_args!($($arg)*))
     };
 }
+
+pub(crate) use {out, outln, status};

@@ -67,10 +67,6 @@ impl Confined {
         }
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     fn refuse(&self, path: &str, why: String) -> Refused {
         Refused {
             repo: self.repo,

@@ -8,10 +8,10 @@
 //! opens both repos (under the lock, after recovery) and reads them as git stores them. Plans
 //! come in from `plan/`; nothing here decides what a file should hold.
 
-pub mod apply;
-pub mod confine;
-pub mod create;
-pub mod interrupt;
-pub mod journal;
-pub mod workspace;
-pub mod wslock;
+pub(crate) mod apply;
+mod confine;
+pub(crate) mod create;
+pub(crate) mod interrupt;
+mod journal;
+pub(crate) mod workspace;
+mod wslock;
