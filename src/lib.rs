@@ -19,8 +19,6 @@ mod render;
 mod util;
 mod write;
 
-use util::term::{out, outln, status};
-
 pub use cli::Cli;
 pub use commands::run;
 

@@ -10,6 +10,7 @@ use crate::cli::MigrateArgs;
 use crate::edit;
 use crate::migrate::{self, document, run as migration};
 use crate::util::error::Refusal;
+use crate::util::term::{out, status};
 
 pub fn run(args: &MigrateArgs) -> Result<()> {
     let gitops = edit::compile_gitops();
@@ -26,7 +27,7 @@ pub fn run(args: &MigrateArgs) -> Result<()> {
     });
     let summary = migration::summary(&plan, &export);
     migration::refuse_leak(&export, "the summary", &summary)?;
-    crate::out!("{summary}")?;
+    out!("{summary}")?;
     if plan.services.is_empty() {
         return Err(Refusal {
             message: "nothing to move: no application of the export can become a service"
@@ -46,7 +47,7 @@ pub fn run(args: &MigrateArgs) -> Result<()> {
     )?;
     super::output::outcome(&outcome, args.change.json)?;
     if !args.change.dry_run {
-        crate::status!(
+        status!(
             "wrote the plan to the foundation's `{}` (and `{}`): follow its four phases",
             document::PLAN_FILE,
             document::SCRIPT_FILE

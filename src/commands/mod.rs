@@ -15,6 +15,7 @@ use anyhow::Result;
 use crate::cli::{AddCommand, Cli, Command, RemoveCommand};
 use crate::util::error;
 use crate::util::term::is_broken_pipe;
+use crate::util::term::status;
 use crate::write::interrupt;
 
 /// Runs one parsed command line and returns its exit code: 0 success, 1 failure or refusal,
@@ -22,14 +23,14 @@ use crate::write::interrupt;
 pub fn run(cli: Cli) -> ExitCode {
     // Ctrl-C, SIGTERM and SIGHUP roll back a change in flight, then exit 130, 143 or 129.
     if let Err(err) = interrupt::install() {
-        crate::status!("warning: cannot handle interrupts: {err}");
+        status!("warning: cannot handle interrupts: {err}");
     }
     match dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
         // A reader that went away (`strata list | head -1`) is not an error worth a word.
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            crate::status!("{}", error::render(&err));
+            status!("{}", error::render(&err));
             ExitCode::from(u8::try_from(error::exit_code(&err)).unwrap_or(1))
         }
     }

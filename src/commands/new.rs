@@ -9,6 +9,7 @@ use crate::cli::NewArgs;
 use crate::edit::{self, Creation, Mode};
 use crate::model::repo::Repo;
 use crate::render::{RenderedFile, Scope};
+use crate::util::term::status;
 
 pub fn run(args: &NewArgs) -> Result<()> {
     let mut answers = crate::jobs::resolve::new_answers(args)?;
@@ -40,7 +41,7 @@ pub fn run(args: &NewArgs) -> Result<()> {
     match edit::create(creation, mode, &mut Printer)? {
         edit::Outcome::Written { repos } => {
             for summary in repos {
-                crate::status!(
+                status!(
                     "created {} ({} files{})",
                     args.out
                         .join(summary.repo.dir_name(&answers.project))
@@ -54,7 +55,7 @@ pub fn run(args: &NewArgs) -> Result<()> {
                 );
             }
             let foundation = args.out.join(Repo::Foundation.dir_name(&answers.project));
-            crate::status!(
+            status!(
                 "next: read {}/README.md, then `pulumi preview`",
                 foundation.display()
             );

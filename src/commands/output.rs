@@ -6,6 +6,7 @@ use std::io;
 
 use crate::edit::{Outcome, Reporter};
 use crate::plan::{Action, Change, Suggestion};
+use crate::util::term::status;
 use crate::util::term::{line, text};
 
 /// Prints what an edit reports, as it reports it.
@@ -53,12 +54,12 @@ fn suggestions(suggestions: &[Suggestion]) -> io::Result<()> {
         ))?;
         text(format_args!("{}", s.diff))?;
     }
-    crate::status!(
+    status!(
         "warning: {} file(s) you edited were not rewritten, but their template changed; apply the suggestions printed above, or they may not work with the rest of the upgrade:",
         suggestions.len()
     );
     for s in suggestions {
-        crate::status!("  - {} `{}`", s.repo, s.path);
+        status!("  - {} `{}`", s.repo, s.path);
     }
     Ok(())
 }
@@ -70,12 +71,12 @@ fn edited_seed_deletions(changes: &[&Change], writing: bool) {
         return;
     }
     let verb = if writing { "deletes" } else { "would delete" };
-    crate::status!(
+    status!(
         "note: this removal {verb} {} file(s) you edited (seeds, yours to tune, that belong to what is removed); git's history keeps what of them was committed:",
         changes.len()
     );
     for change in changes {
-        crate::status!("  - {} `{}`", change.repo, change.path);
+        status!("  - {} `{}`", change.repo, change.path);
     }
 }
 
@@ -87,16 +88,14 @@ pub fn outcome(outcome: &Outcome, json: bool) -> io::Result<()> {
         let text = serde_json::to_string_pretty(outcome).map_err(io::Error::other)?;
         let printed = line(format_args!("{text}"));
         if let (Err(err), Outcome::Written { .. }) = (&printed, outcome) {
-            crate::status!(
-                "warning: the change is made, but its outcome could not be printed: {err}"
-            );
+            status!("warning: the change is made, but its outcome could not be printed: {err}");
             return Ok(());
         }
         return printed;
     }
     let shown = outcome.to_string();
     if !shown.is_empty() {
-        crate::status!("{shown}");
+        status!("{shown}");
     }
     Ok(())
 }

@@ -24,6 +24,7 @@ use crate::plan::{Action, Plan};
 use crate::util::fault::{fail_after, fault, maybe_fail};
 use crate::util::fs::{remove_with_empty_parents, sync_file_system, write_renamed};
 use crate::util::problem::Problems;
+use crate::util::term::status;
 use crate::write::interrupt;
 use crate::write::workspace::Workspace;
 
@@ -243,7 +244,7 @@ pub fn transact(
     match result {
         Ok(()) => {
             if fault().as_deref() == Some("count-steps") {
-                crate::status!("strata: {} steps (STRATA_FAULT)", interrupt::steps());
+                status!("strata: {} steps (STRATA_FAULT)", interrupt::steps());
             }
             Ok(())
         }
@@ -338,9 +339,7 @@ fn run(
         .try_for_each(|change| interrupt::step(|| crate::write::journal::remove(&change.root)));
     interrupt::set_active(None);
     removed.or_else(|err| {
-        crate::status!(
-            "warning: the change is made, but its journal could not be deleted: {err:#}"
-        );
+        status!("warning: the change is made, but its journal could not be deleted: {err:#}");
         Ok(())
     })
 }
@@ -362,7 +361,7 @@ pub fn record_bases(roots: &BTreeMap<Repo, PathBuf>, changes: &[crate::plan::Cha
             })
             .collect();
         if let Err(err) = git::base::record(root, &updates) {
-            crate::status!(
+            status!(
                 "warning: {repo}: could not record the merge bases of `strata upgrade`: {err:#}"
             );
         }

@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::model::repo::Repo;
+use crate::util::term::status;
 
 /// What a signal must undo.
 #[derive(Debug, Clone)]
@@ -65,7 +66,7 @@ fn wait_forever() -> ! {
 pub fn step<T>(f: impl FnOnce() -> T) -> T {
     let number = STEPS.fetch_add(1, Ordering::SeqCst);
     if pause_at() == Some(number) {
-        crate::status!("strata: paused before step {number} (STRATA_FAULT)");
+        status!("strata: paused before step {number} (STRATA_FAULT)");
         wait_forever();
     }
     if INTERRUPTED.load(Ordering::SeqCst) {
@@ -131,21 +132,21 @@ fn handle(signal: i32) -> ! {
     match &*guard {
         Some(Active::Change(roots)) => match crate::write::journal::recover(roots) {
             Ok(Some(recovery)) if recovery.completed => {
-                crate::status!("strata: interrupted ({name}) after the change was made in both repos; it is kept");
+                status!("strata: interrupted ({name}) after the change was made in both repos; it is kept");
             }
-            Ok(_) => crate::status!(
+            Ok(_) => status!(
                 "strata: interrupted ({name}); rolled back both repos to before this run"
             ),
-            Err(err) => crate::status!(
+            Err(err) => status!(
                 "strata: interrupted ({name}); rolling back failed: {err:#}\nhint: the next strata command in this workspace will finish the rollback"
             ),
         },
         Some(Active::Staging(dir, created)) => {
             let _ = fs_err::remove_dir_all(dir);
             crate::util::fs::remove_empty(created);
-            crate::status!("strata: interrupted ({name}); nothing was written");
+            status!("strata: interrupted ({name}); nothing was written");
         }
-        None => crate::status!("strata: interrupted ({name})"),
+        None => status!("strata: interrupted ({name})"),
     }
     std::process::exit(128 + signal)
 }

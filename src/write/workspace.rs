@@ -13,6 +13,7 @@ use crate::model::answers::{self, Answers};
 use crate::model::lock::{self, Lock};
 use crate::model::repo::Repo;
 use crate::util::problem::{Problem, Problems};
+use crate::util::term::status;
 use crate::write::confine::Confined;
 
 /// Both repos of a workspace, as read from disk.
@@ -219,7 +220,7 @@ impl Workspace {
     pub fn note_lock_upgrades(&self) {
         for (repo, lock) in &self.locks {
             if lock.format < lock::FORMAT {
-                crate::status!(
+                status!(
                     "note: {repo}: `strata.lock` moves from format {} to {}",
                     lock.format,
                     lock::FORMAT

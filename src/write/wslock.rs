@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result};
 
 use crate::model::repo::Repo;
+use crate::util::term::status;
 
 /// The message a run prints while it waits for another.
 pub const WAITING: &str = "waiting for another strata on this workspace…";
@@ -70,7 +71,7 @@ fn lock_dir(dir: &Path, said: &mut bool) -> Result<File> {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
             if !*said {
-                crate::status!("{WAITING}");
+                status!("{WAITING}");
                 *said = true;
             }
             file.lock()
@@ -97,7 +98,7 @@ pub fn lock(dir: &Path) -> Result<WorkspaceLock> {
         files.push(lock_dir(root, &mut said)?);
     }
     if let Some(recovery) = crate::write::journal::recover(&roots)? {
-        crate::status!("strata: {recovery}");
+        status!("strata: {recovery}");
     }
     Ok(WorkspaceLock { _files: files })
 }
