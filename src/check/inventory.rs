@@ -1,10 +1,13 @@
 //! A workspace's inventory: the environments and services of `strata.toml`, and every way
 //! the disk disagrees with it (`strata list` prints it; `strata check` reports the drift).
+//! It reads; it never writes or prints.
 
 use std::fmt;
 
 use serde::Serialize;
 
+use crate::model::answers::Answers;
+use crate::model::platform;
 use crate::model::repo::Repo;
 use crate::model::settings::Topology;
 use crate::model::stack::stacks;
@@ -177,7 +180,7 @@ pub fn inventory(workspace: &Workspace) -> Inventory {
                     .collect()
             })
             .unwrap_or_default();
-    drift.extend(crate::jobs::platform::drift(
+    drift.extend(platform_drift(
         answers,
         |path| exists(Repo::Gitops, path),
         &platform_dirs,
@@ -188,12 +191,49 @@ pub fn inventory(workspace: &Workspace) -> Inventory {
         environments: envs,
         pack: answers.pack.clone(),
         preset: answers.preset.clone(),
-        platform: crate::jobs::platform::enabled(answers)
+        platform: platform::enabled(answers)
             .into_iter()
-            .map(crate::jobs::platform::Component::as_str)
+            .map(platform::Component::as_str)
             .collect(),
         project: answers.project.to_string(),
         services,
         topology: answers.settings.network.topology,
     }
+}
+
+/// Where the gitops repo disagrees with the answers about the platform services: an
+/// Application missing for a service that is on (per stack), or a `platform/<dir>/` that no
+/// stack with platform services owns. `exists` tells whether a gitops path exists; `on_disk`
+/// lists the directories under `platform/`.
+fn platform_drift(
+    answers: &Answers,
+    exists: impl Fn(&str) -> bool,
+    on_disk: &[String],
+) -> Vec<String> {
+    let on = platform::enabled(answers);
+    let stacks: Vec<String> = if on.is_empty() {
+        Vec::new()
+    } else {
+        stacks(answers).into_iter().map(|s| s.name).collect()
+    };
+    let mut drift = Vec::new();
+    for stack in &stacks {
+        for component in &on {
+            let path = format!("platform/{stack}/apps/{}.yaml", component.as_str());
+            if !exists(&path) {
+                drift.push(format!(
+                    "platform service `{}`: the gitops repo has no `{path}`",
+                    component.as_str()
+                ));
+            }
+        }
+    }
+    for dir in on_disk {
+        if !stacks.contains(dir) {
+            drift.push(format!(
+                "`platform/{dir}/` is on disk but `strata.toml` runs no platform service on a stack `{dir}`"
+            ));
+        }
+    }
+    drift
 }

@@ -1,5 +1,5 @@
 //! `strata add`, `strata remove` and `strata upgrade`: change the answers, then run the edit
-//! (`edit.rs`) through render, plan and apply in both repos, all or nothing.
+//! (`edit/`) through render, plan and apply in both repos, all or nothing.
 
 use anyhow::Result;
 

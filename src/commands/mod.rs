@@ -1,4 +1,7 @@
-//! Commands: thin glue from parsed arguments to settings, render, plan and apply.
+//! Commands: thin glue from parsed arguments to settings, render, plan and apply, and the top
+//! of the house: the only place that prints what an edit did (`output.rs`), decides the exit
+//! code and prints errors. A command holds no logic of its own: it resolves its input
+//! (`jobs/`), changes the answers, builds an `Edit` and runs it (`edit::run`).
 
 mod change;
 mod check;

@@ -1,4 +1,5 @@
-//! The three jobs as changes to the answers: add or remove a service or an environment.
+//! The jobs as changes to the answers: add or remove a service or an environment, and carry
+//! the answers to the running strata (`upgrade`).
 //!
 //! `strata new` is built from the same functions (one environment at a time, then one service
 //! at a time), so that `new --services a,b` and `new` followed by `add service a` and

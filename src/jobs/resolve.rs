@@ -3,8 +3,8 @@
 //! Each function here turns one command's clap arguments into what the rest of the pipeline
 //! trusts (answers, a `ServiceInput`, template overrides), reporting every problem of the
 //! input at once (exit 2) before anything is rendered. Cross-field rules of the answers live in
-//! `answers.rs` (`Answers::validate`), of the settings in `settings.rs`, and of values in
-//! `names.rs`: this module only gathers and parses.
+//! `model/answers.rs` (`Answers::validate`), of the settings in `model/settings.rs`, and of
+//! values in `model/names.rs`: this module only gathers and parses, and never renders or writes.
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -21,7 +21,7 @@ pub struct Lock {
     pub repo: Repo,
     /// Path -> `sha256:<hex>` of the bytes strata last wrote there.
     pub files: BTreeMap<String, String>,
-    /// Shared files (`merge.rs`): path -> unit -> hash of the value strata last wrote.
+    /// Shared files (`plan/merge.rs`): path -> unit -> hash of the value strata last wrote.
     pub units: BTreeMap<String, BTreeMap<String, String>>,
 }
 

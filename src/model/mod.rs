@@ -11,6 +11,7 @@ pub(crate) mod answers;
 pub(crate) mod lock;
 pub(crate) mod names;
 pub(crate) mod pack;
+pub(crate) mod platform;
 pub(crate) mod repo;
 pub(crate) mod settings;
 pub(crate) mod stack;

@@ -26,7 +26,7 @@ struct Manifest {
     #[serde(default)]
     seed: Vec<String>,
     /// Files shared with others (template path -> the containers whose entries strata owns
-    /// one by one); see `merge.rs`.
+    /// one by one); see `plan/merge.rs`.
     #[serde(default)]
     shared: std::collections::BTreeMap<String, Vec<String>>,
 }

@@ -35,8 +35,8 @@ pub fn removed_dirs(
         .iter()
         .any(|(repo, t)| *repo == Repo::Gitops && t.starts_with("platform/__stack__/"));
     if platform_tree
-        && !crate::jobs::platform::enabled(old).is_empty()
-        && crate::jobs::platform::enabled(new).is_empty()
+        && !crate::model::platform::enabled(old).is_empty()
+        && crate::model::platform::enabled(new).is_empty()
     {
         for stack in crate::model::stack::stacks(old) {
             out.insert((Repo::Gitops, format!("platform/{}", stack.name)));

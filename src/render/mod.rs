@@ -35,7 +35,7 @@ pub struct RenderedFile {
     /// Written once and then left to its owner.
     pub seed: bool,
     /// Shared with others: strata owns only its units of these containers and the other
-    /// top-level keys it renders (`merge.rs`). Empty when strata owns the whole file.
+    /// top-level keys it renders (`plan/merge.rs`). Empty when strata owns the whole file.
     pub shared: Option<Vec<String>>,
 }
 

@@ -4,7 +4,7 @@
 //! `after-writes:N` fails after N file operations, `between-repos` after the first repo is
 //! written, `before-move` before `new` moves its staging directory into place, `commit:<repo>`
 //! fails the commit of that repo, and `pause-at:N` / `count-steps` stop before a step or count
-//! the steps of a run (see `interrupt.rs`).
+//! the steps of a run (see `write/interrupt.rs`).
 
 use anyhow::{bail, Result};
 

@@ -2,8 +2,8 @@
 //! caller can see, not a panic.
 //!
 //! `println!` panics when stdout is gone. Commands print results with [`outln!`] and [`out!`]
-//! instead, which return the `io::Error`; `main` ends quietly on a broken pipe (exit 0, as
-//! ripgrep does). Status lines and errors go to stderr with [`status!`], which drops a write
+//! instead, which return the `io::Error`; `commands::run` ends quietly on a broken pipe (exit
+//! 0, as ripgrep does). Status lines and errors go to stderr with [`status!`], which drops a write
 //! that fails: `eprintln!` would panic on a closed stderr, possibly in the middle of a change.
 
 use std::fmt;
