@@ -223,14 +223,13 @@ fn tempdir(name: &str) -> std::path::PathBuf {
 /// The baseline of `add service`: read the workspace (both answers files and locks), then
 /// serialise and write them back beside it. Nothing else.
 fn bookkeeping_only(gitops: &Path) {
-    let workspace = strata::workspace::Workspace::open(gitops).expect("the workspace opens");
+    let workspace = strata::Workspace::open(gitops).expect("the workspace opens");
     let answers = workspace.answers.to_toml();
     for (repo, lock) in &workspace.locks {
         let dir = gitops.parent().unwrap().join(format!("bookkeeping-{repo}"));
         fs_err::create_dir_all(&dir).unwrap();
-        strata::apply::write_atomic(&dir.join("strata.toml"), answers.as_bytes(), None).unwrap();
-        strata::apply::write_atomic(&dir.join("strata.lock"), lock.to_text().as_bytes(), None)
-            .unwrap();
+        strata::write_atomic(&dir.join("strata.toml"), answers.as_bytes(), None).unwrap();
+        strata::write_atomic(&dir.join("strata.lock"), lock.to_text().as_bytes(), None).unwrap();
     }
 }
 

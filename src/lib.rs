@@ -1,40 +1,42 @@
 //! strata: scaffold and grow an AWS EKS platform as two git repositories.
 //!
-//! The pipeline is `cli -> settings -> render -> plan -> apply (+ git)`: clap structs are turned
-//! into validated [`answers::Answers`], rendered in memory ([`render`]), compared with the disk
-//! and the lock ([`plan`]) and written by the one writer ([`apply`]).
+//! The pipeline is `cli -> jobs -> render -> plan -> write (+ git)`, run by `edit` for every
+//! command that writes: clap structs are turned into validated answers (`jobs/`, `model/`),
+//! rendered in memory (`render/`), compared with the disk and the lock (`plan/`) and written by
+//! the one writer (`write/`). Each folder imports only folders below it; `ARCHITECTURE.md`
+//! draws the floors.
 
-pub mod answers;
-pub mod apply;
-pub mod base;
-pub mod check;
-pub mod cli;
-pub mod commands;
-pub mod confine;
-pub mod edit;
-pub mod error;
-pub mod git;
-pub mod grow;
-pub mod interrupt;
-pub mod inventory;
-pub mod journal;
-pub mod lock;
-pub mod merge;
-pub mod merge3;
-pub mod migrate;
-pub mod names;
-pub mod output;
-pub mod overrides;
-pub mod ownership;
-pub mod pack;
-pub mod plan;
-pub mod platform;
-pub mod problem;
-pub mod render;
-pub mod repo;
-pub mod resolve;
-pub mod settings;
-pub mod stack_export;
-pub mod workspace;
-pub mod wslock;
-pub mod yaml;
+mod check;
+mod cli;
+mod commands;
+mod edit;
+mod git;
+mod jobs;
+mod migrate;
+mod model;
+mod plan;
+mod render;
+mod util;
+mod write;
+
+pub use cli::Cli;
+pub use commands::run;
+
+// What the integration tests and the benches reach into, besides the binary: parsers that must
+// never panic, the stack-export check, a workspace's bookkeeping. Everything else stays inside
+// the crate, so that the compiler reports what nothing uses.
+pub use check::manifests::objects_in as manifest_objects;
+pub use check::state::check as check_stack_export;
+pub use check::Source as CheckSource;
+pub use model::answers::Answers;
+pub use model::lock::Lock;
+pub use model::names::{
+    parse_cpu, parse_domain, parse_git_base, parse_key_value, parse_memory, parse_region, EnvName,
+    ImageRef, ServiceName,
+};
+pub use model::settings::apply_overrides;
+pub use model::stack_export::StackExport;
+pub use render::quote::quote as quote_yaml;
+pub use util::fs::write_atomic;
+pub use util::yaml::parse as parse_yaml;
+pub use write::workspace::Workspace;

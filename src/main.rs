@@ -1,11 +1,11 @@
-//! The `strata` binary: parse, run, print errors, exit with 0, 1 or 2.
+//! The `strata` binary: parse the command line (a usage error exits 2), then run it.
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = match strata::cli::Cli::try_parse() {
+    let cli = match strata::Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
             let code = match err.kind() {
@@ -16,17 +16,5 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    // Ctrl-C, SIGTERM and SIGHUP roll back a change in flight, then exit 130, 143 or 129.
-    if let Err(err) = strata::interrupt::install() {
-        strata::status!("warning: cannot handle interrupts: {err}");
-    }
-    match strata::commands::run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
-        // A reader that went away (`strata list | head -1`) is not an error worth a word.
-        Err(err) if strata::output::is_broken_pipe(&err) => ExitCode::SUCCESS,
-        Err(err) => {
-            strata::status!("{}", strata::error::render(&err));
-            ExitCode::from(u8::try_from(strata::error::exit_code(&err)).unwrap_or(1))
-        }
-    }
+    strata::run(cli)
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use assert_fs::TempDir;
 use common::{commit_count, new_workspace, snapshot, strata};
 use serde_json::Value;
-use strata::stack_export::StackExport;
+use strata::StackExport;
 
 const V4: &str = "tests/data/stack-exports/pulumi-eks-encryption-provider-k8s-v4.json";
 const V3: &str = "tests/data/stack-exports/pulumi-eks-encryption-provider-k8s-v3.json";
@@ -188,7 +188,7 @@ fn the_real_v4_export_moves_its_deployment_and_secret_into_a_service() {
     );
     // The container keeps its name and reads the key from strata's Secret.
     let patch: Value = serde_json::to_value(
-        strata::yaml::parse(
+        strata::parse_yaml(
             &fs::read_to_string(
                 gitops.join("services/nginx-cfa406f4/overlays/dev/patch-pulumi-deployment.yaml"),
             )

@@ -3,9 +3,9 @@
 
 use clap::Parser;
 use proptest::prelude::*;
-use strata::answers::Answers;
-use strata::cli::Cli;
-use strata::lock::Lock;
+use strata::Answers;
+use strata::Cli;
+use strata::Lock;
 
 fn valid_answers_text() -> String {
     let tmp = tempdir();
@@ -66,25 +66,25 @@ proptest! {
     #[test]
     fn preset_overrides_never_panic(key in "[a-z_.]{0,30}", value in "\\PC{0,20}") {
         let mut table: toml::Table = toml::from_str(include_str!("../presets/production.toml")).unwrap();
-        let _ = strata::settings::apply_overrides(&mut table, &[(key, value)]);
+        let _ = strata::apply_overrides(&mut table, &[(key, value)]);
     }
 
     #[test]
     fn name_and_value_parsers_never_panic(value in "\\PC{0,80}") {
-        let _ = value.parse::<strata::names::ServiceName>();
-        let _ = value.parse::<strata::names::EnvName>();
-        let _ = value.parse::<strata::names::ImageRef>();
-        let _ = strata::names::parse_region(&value);
-        let _ = strata::names::parse_domain(&value);
-        let _ = strata::names::parse_cpu(&value);
-        let _ = strata::names::parse_memory(&value);
-        let _ = strata::names::parse_git_base(&value);
-        let _ = strata::names::parse_key_value("--config", &value);
+        let _ = value.parse::<strata::ServiceName>();
+        let _ = value.parse::<strata::EnvName>();
+        let _ = value.parse::<strata::ImageRef>();
+        let _ = strata::parse_region(&value);
+        let _ = strata::parse_domain(&value);
+        let _ = strata::parse_cpu(&value);
+        let _ = strata::parse_memory(&value);
+        let _ = strata::parse_git_base(&value);
+        let _ = strata::parse_key_value("--config", &value);
     }
 
     #[test]
     fn quoted_values_hold_no_raw_line_break_and_read_back_unchanged(value in "\\PC{0,80}|[\\n\\r\\t\"\\\\\u{85}\u{2028}\u{feff}]{0,8}") {
-        let quoted = strata::yaml::quote(&value);
+        let quoted = strata::quote_yaml(&value);
         prop_assert!(quoted.starts_with('"') && quoted.ends_with('"'));
         let inner = &quoted[1..quoted.len() - 1];
         let breaks = ['\n', '\r', '\u{85}', '\u{2028}', '\u{2029}'];

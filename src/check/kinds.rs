@@ -35,14 +35,6 @@ impl Row {
             Row::ContinuousDelivery => "part of CI/CD -> GitOps (what git holds is what runs)",
         }
     }
-
-    /// Whether the row puts a thing in the foundation (Pulumi).
-    pub fn is_platform(self) -> bool {
-        matches!(
-            self,
-            Row::Foundational | Row::ClusterScoped | Row::PlatformOwned
-        )
-    }
 }
 
 /// What a kind is.

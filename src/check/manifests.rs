@@ -168,7 +168,7 @@ pub fn objects_in(file: &str, text: &str, want: &dyn Fn(&str) -> bool) -> Vec<Ob
             (first.starts_with('{') && !first.starts_with("{{")) || first.starts_with('[');
         if json_like {
             // JSON (or flow YAML): parse it.
-            if let Ok(value) = crate::yaml::parse(doc) {
+            if let Ok(value) = crate::util::yaml::parse(doc) {
                 push_value(file, line, &value, &mut out);
             }
             continue;
@@ -177,7 +177,7 @@ pub fn objects_in(file: &str, text: &str, want: &dyn Fn(&str) -> bool) -> Vec<Ob
             continue;
         };
         if kind.ends_with("List") || want(&kind) {
-            match crate::yaml::parse(doc) {
+            match crate::util::yaml::parse(doc) {
                 Ok(value) => push_value(file, line, &value, &mut out),
                 Err(_) => out.push(Object {
                     file: file.to_string(),
@@ -383,7 +383,7 @@ fn deployed_rec(
     let mut unresolved = Vec::new();
     let none = |_: &str| false;
     if let Some(kustomization) = kustomization_in(root, dir) {
-        let parsed = read(&kustomization).and_then(|text| crate::yaml::parse(&text).ok());
+        let parsed = read(&kustomization).and_then(|text| crate::util::yaml::parse(&text).ok());
         let entries: Vec<String> = ["resources", "bases", "components"]
             .iter()
             .filter_map(|key| parsed.as_ref().and_then(|v| v.get(*key)))

@@ -8,11 +8,12 @@
 //! to do. This module owns the findings and their two printed forms (a CI log, JSON); it
 //! writes nothing to disk.
 
-pub mod gitops;
-pub mod kinds;
-pub mod manifests;
-pub mod state;
-pub mod workspace;
+mod gitops;
+pub(crate) mod inventory;
+pub(crate) mod kinds;
+pub(crate) mod manifests;
+pub(crate) mod state;
+mod workspace;
 
 use serde::Serialize;
 
@@ -245,17 +246,17 @@ impl Report {
 
 /// What `strata check` judges: a workspace, gitops repos and stack exports.
 pub struct Targets {
-    pub workspace: Option<crate::workspace::Workspace>,
+    pub workspace: Option<crate::write::workspace::Workspace>,
     pub gitops: Vec<std::path::PathBuf>,
-    pub exports: Vec<crate::stack_export::StackExport>,
+    pub exports: Vec<crate::model::stack_export::StackExport>,
 }
 
 /// Resolves the arguments of `strata check`: every bad input at once (exit 2). With no
 /// argument, the workspace of the current directory.
 pub fn targets(args: &crate::cli::CheckArgs) -> anyhow::Result<Targets> {
-    use crate::problem::{Problem, Problems};
-    use crate::stack_export::StackExport;
-    use crate::workspace::Workspace;
+    use crate::model::stack_export::StackExport;
+    use crate::util::problem::{Problem, Problems};
+    use crate::write::workspace::Workspace;
     use std::path::PathBuf;
     let mut problems = Problems::default();
     let mut gitops: Vec<PathBuf> = Vec::new();
@@ -307,7 +308,7 @@ pub fn targets(args: &crate::cli::CheckArgs) -> anyhow::Result<Targets> {
 pub fn run(targets: &Targets) -> Report {
     let mut report = Report::default();
     if let Some(workspace) = &targets.workspace {
-        let drift = crate::inventory::inventory(workspace).drift;
+        let drift = inventory::inventory(workspace).drift;
         report.checked.push(format!(
             "workspace `{}`: {} service(s) in {} environment(s)",
             workspace.answers.project,

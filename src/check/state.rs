@@ -12,7 +12,7 @@
 
 use crate::check::kinds::{self, Class, Row};
 use crate::check::{Finding, Source};
-use crate::stack_export::{KubeObject, Resource, StackExport};
+use crate::model::stack_export::{KubeObject, Resource, StackExport};
 
 /// Where one resource of an export belongs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,7 +34,7 @@ const HELM_PARENTS: &[&str] = &[
 /// Whether a namespace is the platform's: Kubernetes' own and the add-ons'.
 pub fn is_platform_namespace(namespace: &str) -> bool {
     namespace.starts_with("kube-")
-        || crate::names::RESERVED_NAMESPACES
+        || crate::model::names::RESERVED_NAMESPACES
             .iter()
             .any(|reserved| *reserved == namespace && namespace != "default")
 }

@@ -15,7 +15,6 @@
 //! Reads the workspace once (every gitops manifest on all cores); writes nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 use std::rc::Rc;
 
 use serde_json::Value;
@@ -24,10 +23,10 @@ use crate::check::gitops::{display_name, fix_for};
 use crate::check::kinds::{self, Class, Row};
 use crate::check::manifests::{self, Deployed, Object};
 use crate::check::{Finding, Source};
-use crate::lock;
-use crate::pack::{self, Layer};
-use crate::repo::Repo;
-use crate::workspace::Workspace;
+use crate::model::lock;
+use crate::model::pack::{self, Layer};
+use crate::model::repo::Repo;
+use crate::write::workspace::Workspace;
 
 /// The in-cluster API server: the only destination strata's Applications have.
 pub const IN_CLUSTER: &str = "https://kubernetes.default.svc";
@@ -78,7 +77,7 @@ pub fn check(workspace: &Workspace, answers_drift: &[String]) -> Vec<Finding> {
     for env in envs.keys() {
         let dir = format!("apps/{env}");
         if let Some(kustomization) = manifests::kustomization_in(&gitops_root, &dir) {
-            let parsed = read(&kustomization).and_then(|t| crate::yaml::parse(&t).ok());
+            let parsed = read(&kustomization).and_then(|t| crate::util::yaml::parse(&t).ok());
             for entry in parsed
                 .as_ref()
                 .and_then(|v| v.get("resources"))
@@ -487,7 +486,7 @@ fn drift(workspace: &Workspace, texts: &BTreeMap<String, String>) -> Vec<Finding
         let judge = |path: &str, recorded: &String, bytes: Vec<u8>| -> Option<Finding> {
             if let (Some(units), Some(containers)) = (lock.units.get(path), templates.shared(path))
             {
-                let changed: Vec<String> = match crate::merge::units_of(&bytes, containers) {
+                let changed: Vec<String> = match crate::plan::merge::units_of(&bytes, containers) {
                     Ok(now) => units
                         .iter()
                         .filter(|(unit, hash)| {
@@ -573,11 +572,6 @@ fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Ve
             .flat_map(|h| h.join().expect("checking does not panic"))
             .collect()
     })
-}
-
-/// Whether `root` holds a strata repo (a lock), for choosing what `check` reads by default.
-pub fn is_strata_repo(root: &Path) -> bool {
-    root.join(lock::FILE_NAME).is_file()
 }
 
 #[cfg(test)]

@@ -1,18 +1,19 @@
 //! `strata add`, `strata remove` and `strata upgrade`: change the answers, then run the edit
-//! (`edit.rs`) through render, plan and apply in both repos, all or nothing.
+//! (`edit/`) through render, plan and apply in both repos, all or nothing.
 
 use anyhow::Result;
 
+use super::output::Printer;
 use crate::cli::{AddEnvArgs, AddServiceArgs, ChangeArgs, RemoveArgs, UpgradeArgs};
 use crate::edit::{self, Edit, Mode, Options};
-use crate::grow;
+use crate::jobs::grow;
 use crate::render::Scope;
-use crate::workspace::Workspace;
+use crate::write::workspace::Workspace;
 
 pub fn add_service(args: &AddServiceArgs) -> Result<()> {
     let gitops = edit::compile_gitops();
     let workspace = Workspace::open(&args.change.dir)?;
-    let (input, mut problems) = crate::resolve::service_input(args);
+    let (input, mut problems) = crate::jobs::resolve::service_input(args);
     let mut answers = workspace.answers.clone();
     if let Err(more) = grow::add_service(&mut answers, &args.name, &input) {
         problems.extend(more);
@@ -65,14 +66,13 @@ pub fn upgrade(args: &UpgradeArgs) -> Result<()> {
     workspace.note_lock_upgrades();
     let mut answers = workspace.answers.clone();
     let message = grow::upgrade(&mut answers, env!("CARGO_PKG_VERSION"));
-    let mut edit = Edit::new(answers, Scope::All, message);
-    edit.upgrade = true;
-    let mut options = Options::from_args(&args.change);
+    let edit = Edit::upgrade(answers, message);
+    let mut options = options(&args.change);
     if args.check {
         options.mode = Mode::Check;
     }
-    let outcome = edit::run(workspace, edit, gitops, &options)?;
-    crate::output::outcome(&outcome, args.change.json)?;
+    let outcome = edit::run(workspace, edit, gitops, &options, &mut Printer)?;
+    super::output::outcome(&outcome, args.change.json)?;
     Ok(())
 }
 
@@ -83,7 +83,21 @@ pub(crate) fn run(
     gitops: edit::Compiling,
     args: &ChangeArgs,
 ) -> Result<()> {
-    let outcome = edit::run(workspace, edit, gitops, &Options::from_args(args))?;
-    crate::output::outcome(&outcome, args.json)?;
+    let outcome = edit::run(workspace, edit, gitops, &options(args), &mut Printer)?;
+    super::output::outcome(&outcome, args.json)?;
     Ok(())
+}
+
+/// The edit's options from the flags every changing command shares.
+pub(super) fn options(args: &ChangeArgs) -> Options {
+    Options {
+        mode: if args.dry_run {
+            Mode::DryRun
+        } else {
+            Mode::Write
+        },
+        commit: args.commit,
+        force: args.force,
+        allow_dirty: args.allow_dirty,
+    }
 }

@@ -5,16 +5,17 @@ use anyhow::Result;
 
 use crate::check;
 use crate::cli::CheckArgs;
-use crate::error::Refusal;
+use crate::util::error::Refusal;
+use crate::util::term::{out, outln};
 
 pub fn run(args: &CheckArgs) -> Result<()> {
     let targets = check::targets(args)?;
     let report = check::run(&targets);
     // The verdict (exit 1 on findings) stands even when stdout went away (`strata check | head`).
     let printed = if args.json {
-        crate::outln!("{}", report.to_json())
+        outln!("{}", report.to_json())
     } else {
-        crate::out!("{}", report.to_text())
+        out!("{}", report.to_text())
     };
     if report.holds() {
         Ok(printed?)

@@ -3,23 +3,24 @@
 use anyhow::Result;
 
 use crate::cli::{ListArgs, PresetsArgs};
-use crate::pack;
-use crate::settings::leaf_keys;
-use crate::workspace::Workspace;
+use crate::model::pack;
+use crate::model::settings::leaf_keys;
+use crate::util::term::{out, outln};
+use crate::write::workspace::Workspace;
 
 pub fn run(args: &ListArgs) -> Result<()> {
     let workspace = Workspace::open(&args.dir)?;
-    let inventory = crate::inventory::inventory(&workspace);
+    let inventory = crate::check::inventory::inventory(&workspace);
     // The verdict (exit 1 on drift) stands even when stdout went away (`strata list | head`).
     let printed = if args.json {
-        crate::outln!("{}", serde_json::to_string_pretty(&inventory)?)
+        outln!("{}", serde_json::to_string_pretty(&inventory)?)
     } else {
-        crate::out!("{inventory}")
+        out!("{inventory}")
     };
     if inventory.consistent {
         return Ok(printed?);
     }
-    Err(crate::error::Refusal {
+    Err(crate::util::error::Refusal {
         message: format!(
             "the workspace has drifted from `strata.toml` ({} finding(s))",
             inventory.drift.len()
@@ -33,7 +34,7 @@ pub fn run(args: &ListArgs) -> Result<()> {
 
 pub fn presets(args: &PresetsArgs) -> Result<()> {
     for name in pack::preset_names() {
-        let text = pack::preset_text(name).map_err(crate::problem::Problems::from)?;
+        let text = pack::preset_text(name).map_err(crate::util::problem::Problems::from)?;
         let table: toml::Table = toml::from_str(text)?;
         let description = table
             .get("description")
@@ -44,7 +45,7 @@ pub fn presets(args: &PresetsArgs) -> Result<()> {
         } else {
             ""
         };
-        crate::outln!("{name:<12} {description}{marker}")?;
+        outln!("{name:<12} {description}{marker}")?;
         if args.keys {
             let mut settings = table.clone();
             settings.remove("description");
@@ -57,7 +58,7 @@ pub fn presets(args: &PresetsArgs) -> Result<()> {
                         .cloned()
                         .unwrap_or(toml::Value::String(String::new()));
                 }
-                crate::outln!("  {key} = {current}")?;
+                outln!("  {key} = {current}")?;
             }
         }
     }
@@ -71,7 +72,7 @@ pub fn packs() -> Result<()> {
         } else {
             ""
         };
-        crate::outln!("{:<16} {}{marker}", info.name, info.description)?;
+        outln!("{:<16} {}{marker}", info.name, info.description)?;
     }
     Ok(())
 }

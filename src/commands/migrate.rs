@@ -4,10 +4,13 @@
 
 use anyhow::Result;
 
+use super::change::options;
+use super::output::Printer;
 use crate::cli::MigrateArgs;
-use crate::edit::{self, Options};
-use crate::error::Refusal;
+use crate::edit;
 use crate::migrate::{self, document, run as migration};
+use crate::util::error::Refusal;
+use crate::util::term::{out, status};
 
 pub fn run(args: &MigrateArgs) -> Result<()> {
     let gitops = edit::compile_gitops();
@@ -24,7 +27,7 @@ pub fn run(args: &MigrateArgs) -> Result<()> {
     });
     let summary = migration::summary(&plan, &export);
     migration::refuse_leak(&export, "the summary", &summary)?;
-    crate::out!("{summary}")?;
+    out!("{summary}")?;
     if plan.services.is_empty() {
         return Err(Refusal {
             message: "nothing to move: no application of the export can become a service"
@@ -35,10 +38,16 @@ pub fn run(args: &MigrateArgs) -> Result<()> {
         .into());
     }
     let edit = migration::edit(&workspace, &export, &args.env, &plan)?;
-    let outcome = edit::run(workspace, edit, gitops, &Options::from_args(&args.change))?;
-    crate::output::outcome(&outcome, args.change.json)?;
+    let outcome = edit::run(
+        workspace,
+        edit,
+        gitops,
+        &options(&args.change),
+        &mut Printer,
+    )?;
+    super::output::outcome(&outcome, args.change.json)?;
     if !args.change.dry_run {
-        crate::status!(
+        status!(
             "wrote the plan to the foundation's `{}` (and `{}`): follow its four phases",
             document::PLAN_FILE,
             document::SCRIPT_FILE

@@ -1,18 +1,46 @@
-//! Commands: thin glue from parsed arguments to settings, render, plan and apply.
+//! Commands: thin glue from parsed arguments to settings, render, plan and apply, and the top
+//! of the house: the only place that prints what an edit did (`output.rs`), decides the exit
+//! code and prints errors. A command holds no logic of its own: it resolves its input
+//! (`jobs/`), changes the answers, builds an `Edit` and runs it (`edit::run`).
 
 mod change;
 mod check;
 mod list;
 mod migrate;
 mod new;
+mod output;
 mod platform;
+
+use std::process::ExitCode;
 
 use anyhow::Result;
 
 use crate::cli::{AddCommand, Cli, Command, RemoveCommand};
+use crate::util::error;
+use crate::util::term::is_broken_pipe;
+use crate::util::term::status;
+use crate::write::interrupt;
 
-/// Runs one parsed command line.
-pub fn run(cli: Cli) -> Result<()> {
+/// Runs one parsed command line and returns its exit code: 0 success, 1 failure or refusal,
+/// 2 bad input. Every error is printed here, once, cause first (`util/error.rs`).
+pub fn run(cli: Cli) -> ExitCode {
+    // Ctrl-C, SIGTERM and SIGHUP roll back a change in flight, then exit 130, 143 or 129.
+    if let Err(err) = interrupt::install() {
+        status!("warning: cannot handle interrupts: {err}");
+    }
+    match dispatch(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        // A reader that went away (`strata list | head -1`) is not an error worth a word.
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            status!("{}", error::render(&err));
+            ExitCode::from(u8::try_from(error::exit_code(&err)).unwrap_or(1))
+        }
+    }
+}
+
+/// Runs the command of a command line.
+fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
         Command::New(args) => new::run(&args),
         Command::Add(AddCommand::Service(args)) => change::add_service(&args),

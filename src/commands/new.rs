@@ -4,22 +4,24 @@
 
 use anyhow::Result;
 
+use super::output::Printer;
 use crate::cli::NewArgs;
 use crate::edit::{self, Creation, Mode};
+use crate::model::repo::Repo;
 use crate::render::{RenderedFile, Scope};
-use crate::repo::Repo;
+use crate::util::term::status;
 
 pub fn run(args: &NewArgs) -> Result<()> {
-    let mut answers = crate::resolve::new_answers(args)?;
-    let (foundation, gitops) = crate::resolve::template_overrides(args.templates.as_deref())?;
-    answers.templates = crate::overrides::names(&foundation, &gitops);
-    let renderer = crate::overrides::renderer(&answers.pack, &foundation, &gitops)?;
+    let mut answers = crate::jobs::resolve::new_answers(args)?;
+    let (foundation, gitops) = crate::jobs::resolve::template_overrides(args.templates.as_deref())?;
+    answers.templates = crate::render::overrides::names(&foundation, &gitops);
+    let renderer = crate::render::overrides::renderer(&answers.pack, &foundation, &gitops)?;
     let mut files = renderer.render(&answers, &Scope::All)?;
     // Each repo carries its overrides, for every later command.
     for (repo, overrides) in [(Repo::Foundation, foundation), (Repo::Gitops, gitops)] {
         files.extend(overrides.into_iter().map(|(path, bytes)| RenderedFile {
             repo,
-            path: format!("{}/{path}", crate::overrides::DIR),
+            path: format!("{}/{path}", crate::render::overrides::DIR),
             bytes,
             seed: true,
             shared: None,
@@ -36,10 +38,10 @@ pub fn run(args: &NewArgs) -> Result<()> {
         files,
         git: !args.no_git,
     };
-    match edit::create(creation, mode)? {
+    match edit::create(creation, mode, &mut Printer)? {
         edit::Outcome::Written { repos } => {
             for summary in repos {
-                crate::status!(
+                status!(
                     "created {} ({} files{})",
                     args.out
                         .join(summary.repo.dir_name(&answers.project))
@@ -53,12 +55,12 @@ pub fn run(args: &NewArgs) -> Result<()> {
                 );
             }
             let foundation = args.out.join(Repo::Foundation.dir_name(&answers.project));
-            crate::status!(
+            status!(
                 "next: read {}/README.md, then `pulumi preview`",
                 foundation.display()
             );
         }
-        outcome => crate::output::outcome(&outcome, false)?,
+        outcome => super::output::outcome(&outcome, false)?,
     }
     Ok(())
 }

@@ -8,9 +8,9 @@ use anyhow::Result;
 use super::change::run;
 use crate::cli::PlatformArgs;
 use crate::edit::{self, Edit};
-use crate::platform;
+use crate::jobs::platform;
 use crate::render::Scope;
-use crate::workspace::Workspace;
+use crate::write::workspace::Workspace;
 
 pub fn add(args: &PlatformArgs) -> Result<()> {
     let gitops = edit::compile_gitops();

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use crate::migrate::service::{ADOPTION_PATCH, SYNC_OPTIONS};
 use crate::migrate::{Migration, Mode};
-use crate::stack_export::{StackExport, Writer};
+use crate::model::stack_export::{StackExport, Writer};
 
 /// The file names in the foundation.
 pub const PLAN_FILE: &str = "MIGRATION.md";

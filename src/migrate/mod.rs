@@ -4,24 +4,24 @@
 //! Each Deployment the rule says is an application ([`crate::check::state::verdict`]) roots a
 //! service of the same name; the objects it uses (ConfigMaps, Secrets, PVCs), selects or scales
 //! (Services, Ingresses through them, HPAs) or depends on in Pulumi's graph move with it.
-//! The service goes in through the same path as `strata add service` ([`crate::grow`]), with
+//! The service goes in through the same path as `strata add service` ([`crate::jobs::grow`]), with
 //! the image, port, replicas, resources, probes and configuration read from the exported
 //! spec ([`service`]); what strata's shape cannot express is kept verbatim in the overlay.
 //! Secret values are never read: only the keys of each Secret, which become the service's
 //! ExternalSecret keys. Pure: export and answers in, a [`Migration`] out.
 
-pub mod document;
-pub mod run;
-pub mod service;
+pub(crate) mod document;
+pub(crate) mod run;
+mod service;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use crate::answers::Answers;
 use crate::check::state::{verdict, Verdict};
-use crate::grow::ServiceInput;
-use crate::stack_export::{KubeObject, Resource, StackExport, Writer};
+use crate::jobs::grow::ServiceInput;
+use crate::model::answers::Answers;
+use crate::model::stack_export::{KubeObject, Resource, StackExport, Writer};
 
 /// How Argo CD takes over a service.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,16 +111,6 @@ pub struct Migration {
     pub order: Vec<String>,
     /// Moved URNs that a resource staying in Pulumi depends on: (moved, dependent).
     pub held: Vec<(String, String)>,
-}
-
-impl Migration {
-    /// Every moved URN.
-    pub fn moved_urns(&self) -> BTreeSet<&str> {
-        self.services
-            .iter()
-            .flat_map(|s| s.moved.iter().map(|m| m.urn.as_str()))
-            .collect()
-    }
 }
 
 /// An application object of the export, with its resource.
@@ -285,8 +275,8 @@ fn deletion_order(export: &StackExport, moved: &BTreeSet<String>) -> Vec<String>
 /// export is in plain text, with whether it was a secret. `None` when it is sealed.
 pub fn declared(resource: &Resource, key: &str) -> Option<(Value, bool)> {
     match resource.field(key) {
-        crate::stack_export::Revealed::Plain(v) => Some((v.clone(), false)),
-        crate::stack_export::Revealed::Decrypted(v) => Some((v, true)),
-        crate::stack_export::Revealed::Sealed => None,
+        crate::model::stack_export::Revealed::Plain(v) => Some((v.clone(), false)),
+        crate::model::stack_export::Revealed::Decrypted(v) => Some((v, true)),
+        crate::model::stack_export::Revealed::Sealed => None,
     }
 }

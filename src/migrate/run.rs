@@ -9,16 +9,16 @@ use anyhow::Result;
 
 use super::{document, service, Migration, Mode};
 use crate::cli::MigrateArgs;
-use crate::edit::{Edit, Extras};
-use crate::error::Refusal;
-use crate::grow;
-use crate::names::{self, EnvName, ImageRef};
-use crate::pack;
-use crate::problem::{did_you_mean, Problem, Problems};
+use crate::edit::{Edit, Extras, Job};
+use crate::jobs::grow;
+use crate::model::names::{self, EnvName, ImageRef};
+use crate::model::pack;
+use crate::model::repo::Repo;
+use crate::model::stack_export::StackExport;
 use crate::render::{CompiledLayer, RenderedFile, Renderer, Scope};
-use crate::repo::Repo;
-use crate::stack_export::StackExport;
-use crate::workspace::Workspace;
+use crate::util::error::Refusal;
+use crate::util::problem::{did_you_mean, Problem, Problems};
+use crate::write::workspace::Workspace;
 
 /// What `strata migrate` reads, checked.
 pub struct Inputs {
@@ -152,11 +152,11 @@ pub fn edit(
 
     // strata's render of each service, with migrate's overlay files.
     let gitops_root = &workspace.roots[&Repo::Gitops];
-    let foundation = CompiledLayer::new(crate::overrides::layer_of(
+    let foundation = CompiledLayer::new(crate::render::overrides::layer_of(
         &workspace.roots[&Repo::Foundation],
         pack::foundation_layer(&answers.pack).map_err(Problems::from)?,
     )?)?;
-    let gitops_layer = CompiledLayer::new(crate::overrides::layer_of(
+    let gitops_layer = CompiledLayer::new(crate::render::overrides::layer_of(
         gitops_root,
         pack::gitops_layer(),
     )?)?;
@@ -233,10 +233,11 @@ pub fn edit(
     let first = scopes.remove(0);
     Ok(Edit {
         answers,
-        scope: first,
         message,
-        upgrade: false,
-        extras: Extras { scopes, files },
+        job: Job::Change {
+            scope: first,
+            extras: Extras { scopes, files },
+        },
     })
 }
 

@@ -14,13 +14,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Map, Value};
 
-use crate::answers::Expose;
-use crate::grow::{self, ServiceInput};
+use crate::jobs::grow::{self, ServiceInput};
 use crate::migrate::{
     declared, Candidate, Mode, Moved, OverlayFile, Request, Role, SecretKeys, ServicePlan,
 };
-use crate::names::{self, ImageRef, ServiceName};
-use crate::stack_export::{holds_secret, Resource, Writer};
+use crate::model::answers::Expose;
+use crate::model::names::{self, ImageRef, ServiceName};
+use crate::model::stack_export::{holds_secret, Resource, Writer};
 
 /// Why a Deployment stays, and the other resources that stay with it.
 #[derive(Debug, Clone)]
@@ -568,7 +568,7 @@ pub fn derive(
             kept.push(format!("ConfigMap `{}` (its keys or binary data do not fit strata's configuration): `{name}`", candidate.object.name));
             files.push(OverlayFile {
                 name: name.clone(),
-                text: crate::yaml::emit(&object),
+                text: crate::util::yaml::emit(&object),
                 role: Role::Resource,
             });
             push_moved(candidate, format!("kept verbatim: `{name}`"));
@@ -1032,7 +1032,7 @@ pub fn derive(
         }
     }
     let limits = first.pointer("/resources/limits");
-    let limit = |key: &str, parse: fn(&str) -> Result<String, crate::problem::Problem>| {
+    let limit = |key: &str, parse: fn(&str) -> Result<String, crate::util::problem::Problem>| {
         text(limits.and_then(|l| l.get(key))).filter(|v| parse(v).is_ok())
     };
     let limits = (
@@ -1201,7 +1201,7 @@ pub fn derive(
             kept.push(format!("Service `{}`: `{name}`", candidate.object.name));
             files.push(OverlayFile {
                 name: name.clone(),
-                text: crate::yaml::emit(&object),
+                text: crate::util::yaml::emit(&object),
                 role: Role::Resource,
             });
             push_moved(candidate, format!("kept verbatim: `{name}`"));
@@ -1295,7 +1295,7 @@ pub fn derive(
         ));
         files.push(OverlayFile {
             name: name.clone(),
-            text: crate::yaml::emit(&object),
+            text: crate::util::yaml::emit(&object),
             role: Role::Resource,
         });
         push_moved(candidate, format!("kept verbatim: `{name}`"));
@@ -1360,7 +1360,7 @@ fn cleanup_delete(mode: &Mode, cleanup: &mut Vec<String>, namespace: &str, kind:
 fn patch_text(service: &str, kind: &str, ops: &[Value]) -> String {
     format!(
         "# Kept verbatim from Pulumi by `strata migrate`: what strata's shape of `{service}` does not\n# express, applied to strata's {kind}. Yours: edit or delete entries once the service runs.\n{}",
-        crate::yaml::emit(&Value::Array(ops.to_vec()))
+        crate::util::yaml::emit(&Value::Array(ops.to_vec()))
     )
 }
 
@@ -1374,7 +1374,7 @@ fn adoption_patch() -> String {
          # - Prune=false: until Pulumi has forgotten these objects (MIGRATION.md in the\n\
          #   foundation), Argo CD deletes none of them, whatever the diff says.\n\
          # Delete this file and its entry in kustomization.yaml once the hand-over is done.\n{}",
-        crate::yaml::emit(&json!({
+        crate::util::yaml::emit(&json!({
             "apiVersion": "v1",
             "kind": "ConfigMap",
             "metadata": {"name": "any", "annotations": {"argocd.argoproj.io/sync-options": SYNC_OPTIONS}},
@@ -1475,7 +1475,7 @@ mod tests {
         let out = overlay_kustomization(rendered, &files);
         assert!(out.contains("  - ../../base\n  - pulumi-service-x.yaml\n  - networkpolicy.yaml\n"));
         assert!(out.ends_with("  - path: patch-p.yaml\n    target: {kind: Deployment, name: x}\n"));
-        let parsed = crate::yaml::parse(&out).unwrap();
+        let parsed = crate::util::yaml::parse(&out).unwrap();
         assert_eq!(parsed["patches"].as_array().unwrap().len(), 2);
     }
 }

@@ -1,0 +1,395 @@
+//! An edit of a workspace: new answers and a [`Job`] (what to render, and how to treat what
+//! strata wrote before), taken through render, plan and apply in one [`Mode`]. Every command
+//! that writes is an [`Edit`] (`add`, `remove`, `upgrade`, `migrate`) or a [`Creation`] (`new`,
+//! where every file is a create).
+//!
+//! The steps, in order: render both repos' templates (with the repo's own overrides), plan the
+//! deletions (`plan::deletions`, and for an upgrade `plan::stale`), confine every path, plan each
+//! file against the disk and the locks (three-way merges for an upgrade), refuse conflicts
+//! (unless `--force`) and uncommitted files strata must change (unless `--allow-dirty`), update
+//! the locks, then hand over the diff ([`Mode::DryRun`]), report what would change
+//! ([`Mode::Check`]) or apply it atomically to both repos ([`Mode::Write`]).
+//!
+//! An edit never prints: it returns an [`Outcome`], and hands what it finds on the way (diffs,
+//! an upgrade's suggestions, edited seeds a removal deletes) to the command's [`Reporter`] as it
+//! finds them, so that a refusal still comes after what explains it.
+
+mod create;
+mod outcome;
+
+use std::io;
+
+use anyhow::Result;
+
+use crate::git::base::Bases;
+use crate::model::answers::{self, Answers};
+use crate::model::lock;
+use crate::model::pack;
+use crate::model::repo::Repo;
+use crate::plan::{self, Action, Change, Plan, Suggestion};
+use crate::render::{CompiledLayer, RenderedFile, Renderer, Scope};
+use crate::util::error::Refusal;
+use crate::util::problem::Problems;
+use crate::write::apply;
+use crate::write::workspace::Workspace;
+
+pub use create::{create, Creation};
+use outcome::summarize;
+pub use outcome::Outcome;
+
+/// What a command does with its plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Print the unified diff of every change; write nothing.
+    DryRun,
+    /// Write nothing; fail (exit 1) when anything would change.
+    Check,
+    /// Apply the plan to both repos, all or nothing.
+    Write,
+}
+
+/// How a change is applied: the mode and the flags every changing command shares.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    pub mode: Mode,
+    /// One commit per repo that changed.
+    pub commit: bool,
+    /// Overwrite or delete files edited since strata wrote them.
+    pub force: bool,
+    /// Proceed when files strata must change have uncommitted changes.
+    pub allow_dirty: bool,
+}
+
+/// What a command renders beyond one scope of the templates (`strata migrate`): more scopes,
+/// and files that are no template's instance. Such a file replaces a rendered one of the same
+/// path; strata writes it once and never records it in the lock: it is its owner's from then
+/// on, and `strata upgrade` leaves it alone.
+#[derive(Default)]
+pub struct Extras {
+    pub scopes: Vec<Scope>,
+    pub files: Vec<RenderedFile>,
+}
+
+/// What an edit renders, and how it treats what strata wrote before.
+pub enum Job {
+    /// `add`, `remove`, `add platform`, `remove platform`, `migrate`: render `scope` (and the
+    /// extras); a file someone edited since strata wrote it is a conflict. The workspace must
+    /// have been written by this strata.
+    Change { scope: Scope, extras: Extras },
+    /// `strata upgrade`: render everything; delete the files strata wrote that the templates
+    /// no longer hold; merge edited files three ways against strata's last render of them
+    /// (`git::base`); suggest the template's change of each seed its owner keeps. The
+    /// workspace may have been written by an older strata: that is what an upgrade is for.
+    Upgrade,
+}
+
+/// A change of a workspace, ready to plan.
+pub struct Edit {
+    /// The answers after the change.
+    pub answers: Answers,
+    /// The commit message, with `--commit`.
+    pub message: String,
+    pub job: Job,
+}
+
+impl Edit {
+    /// A change that renders `scope`.
+    pub fn new(answers: Answers, scope: Scope, message: impl Into<String>) -> Edit {
+        Edit {
+            answers,
+            message: message.into(),
+            job: Job::Change {
+                scope,
+                extras: Extras::default(),
+            },
+        }
+    }
+
+    /// An upgrade to the answers given (carried to this strata by `jobs::grow::upgrade`).
+    pub fn upgrade(answers: Answers, message: impl Into<String>) -> Edit {
+        Edit {
+            answers,
+            message: message.into(),
+            job: Job::Upgrade,
+        }
+    }
+}
+
+/// What an edit finds on the way to its [`Outcome`], handed over as it is found: the command
+/// decides how to show it (`commands/output.rs` prints it).
+pub trait Reporter {
+    /// An upgrade's suggestions for the seeds whose template changed (never rewritten).
+    fn suggestions(&mut self, suggestions: &[Suggestion]) -> io::Result<()>;
+    /// The changes of a dry run, or of a plan refused for its conflicts under `--dry-run`.
+    fn diffs(&mut self, changes: &[Change]) -> io::Result<()>;
+    /// The seeds a removal deletes although their owner edited them (`writing`: for real).
+    fn edited_seed_deletions(&mut self, changes: &[&Change], writing: bool);
+}
+
+/// The gitops layer's templates, compiled on a background thread while the workspace is read.
+pub type Compiling = std::thread::JoinHandle<Result<CompiledLayer>>;
+
+/// Starts compiling the gitops layer (commands call it before opening the workspace).
+pub fn compile_gitops() -> Compiling {
+    std::thread::spawn(|| CompiledLayer::new(pack::gitops_layer()))
+}
+
+/// The renderer of a workspace: the pack's and the gitops layer's templates, each with the
+/// repo's own overrides (`.strata/templates`).
+fn renderer(workspace: &Workspace, pack_name: &str, gitops: Compiling) -> Result<Renderer> {
+    let foundation = CompiledLayer::new(crate::render::overrides::layer_of(
+        &workspace.roots[&Repo::Foundation],
+        pack::foundation_layer(pack_name).map_err(Problems::from)?,
+    )?)?;
+    let gitops_root = &workspace.roots[&Repo::Gitops];
+    let gitops = if gitops_root.join(crate::render::overrides::DIR).exists() {
+        CompiledLayer::new(crate::render::overrides::layer_of(
+            gitops_root,
+            pack::gitops_layer(),
+        )?)?
+    } else {
+        gitops
+            .join()
+            .expect("template compilation does not panic")?
+    };
+    Renderer::from_compiled(vec![foundation, gitops])
+}
+
+/// Paths strata writes without recording them in the lock.
+type Unlocked = Vec<(Repo, String)>;
+
+/// Renders a scope, the extras' scopes and their files; returns the files and the extras'
+/// paths (never recorded in the lock).
+fn render(
+    renderer: &Renderer,
+    answers: &Answers,
+    scope: &Scope,
+    extras: Extras,
+) -> Result<(Vec<RenderedFile>, Unlocked)> {
+    let mut rendered = renderer.render(answers, scope)?;
+    for more in &extras.scopes {
+        for file in renderer.render(answers, more)? {
+            if !rendered
+                .iter()
+                .any(|f| f.repo == file.repo && f.path == file.path)
+            {
+                rendered.push(file);
+            }
+        }
+    }
+    let files = extras.files;
+    let unlocked = files.iter().map(|f| (f.repo, f.path.clone())).collect();
+    for file in files {
+        rendered.retain(|f| !(f.repo == file.repo && f.path == file.path));
+        rendered.push(file);
+    }
+    Ok((rendered, unlocked))
+}
+
+/// Plans and runs an edit of a workspace in `options.mode`.
+pub fn run(
+    mut workspace: Workspace,
+    edit: Edit,
+    gitops: Compiling,
+    options: &Options,
+    report: &mut dyn Reporter,
+) -> Result<Outcome> {
+    let Edit {
+        answers: new_answers,
+        message,
+        job,
+    } = edit;
+    // What an upgrade needs besides a change: strata's last render of each file.
+    let (scope, extras, upgrade) = match job {
+        Job::Change { scope, extras } => {
+            workspace.same_strata()?;
+            (scope, extras, None)
+        }
+        Job::Upgrade => (
+            Scope::All,
+            Extras::default(),
+            Some(Bases::open(&workspace.roots)),
+        ),
+    };
+    let renderer = renderer(&workspace, &new_answers.pack, gitops)?;
+    let (rendered, unlocked) = render(&renderer, &new_answers, &scope, extras)?;
+    apply::preflight(&workspace.roots, options.commit)?;
+    workspace.confine(
+        rendered.iter().map(|f| (f.repo, f.path.as_str())).chain(
+            Repo::BOTH
+                .into_iter()
+                .flat_map(|r| [(r, answers::FILE_NAME), (r, lock::FILE_NAME)]),
+        ),
+    )?;
+    let mut deletions = plan::deletions(
+        &renderer,
+        &workspace.answers,
+        &new_answers,
+        &scope,
+        &rendered,
+        &mut |repo, dir| workspace.files_under(repo, dir),
+    )?;
+    if upgrade.is_some() {
+        plan::stale(&renderer, &workspace.locks, &rendered, &mut deletions);
+    }
+    // Every path the plan reads or deletes is confined, the upgrade's too.
+    workspace.confine(deletions.iter().map(|(r, p, _)| (*r, p.as_str())))?;
+    let considered: Vec<(Repo, String)> =
+        deletions.iter().map(|(r, p, _)| (*r, p.clone())).collect();
+
+    let mut read = |repo: Repo, path: &str| workspace.read(repo, path);
+    let mut plan = match &upgrade {
+        None => plan::plan(rendered, deletions, &workspace.locks, &mut read),
+        Some(bases) => {
+            let mut find_base =
+                |repo: Repo, path: &str, expected: &str| bases.find(repo, path, expected);
+            let plan = plan::plan_with_bases(
+                rendered,
+                deletions,
+                &workspace.locks,
+                &mut read,
+                Some(&mut find_base),
+            );
+            let suggestions = plan::seed_suggestions(&plan, &workspace.locks, &mut find_base);
+            report.suggestions(&suggestions)?;
+            plan
+        }
+    };
+
+    refuse_conflicts(&plan, options, report)?;
+    report.edited_seed_deletions(
+        &plan::edited_seed_deletions(&plan, &workspace.locks),
+        options.mode == Mode::Write,
+    );
+    plan.force();
+    // `--commit` commits whole files: with `--allow-dirty` it would commit the user's own
+    // uncommitted edits of a file strata changes too, so it refuses them either way.
+    if !options.allow_dirty || options.commit {
+        workspace.refuse_uncommitted(&plan, options.commit)?;
+    }
+
+    // The new locks are the old ones updated in place: the lock of a big workspace holds
+    // thousands of entries, not worth copying.
+    let answers_text = new_answers.to_toml();
+    let mut locks = std::mem::take(&mut workspace.locks);
+    let mut bookkeeping: Vec<(Repo, String, Vec<u8>)> = Vec::new();
+    for repo in Repo::BOTH {
+        let lock = locks.get_mut(&repo).expect("both repos have a lock");
+        plan.update_lock(repo, lock);
+        for (_, path) in unlocked.iter().filter(|(r, _)| *r == repo) {
+            lock.files.remove(path);
+        }
+        // A file the lock names that is gone (deleted by hand before a removal) leaves the lock.
+        lock.forget_missing(
+            considered
+                .iter()
+                .filter(|(r, _)| *r == repo)
+                .map(|(_, p)| p.as_str()),
+            |path| workspace.read(repo, path).is_some(),
+        );
+        bookkeeping.push((
+            repo,
+            answers::FILE_NAME.to_string(),
+            answers_text.clone().into_bytes(),
+        ));
+        bookkeeping.push((
+            repo,
+            lock::FILE_NAME.to_string(),
+            lock.to_text().into_bytes(),
+        ));
+    }
+
+    let up_to_date = plan.changes.iter().all(|c| !c.touches_disk())
+        && bookkeeping
+            .iter()
+            .all(|(repo, path, bytes)| workspace.read(*repo, path).as_deref() == Some(bytes));
+    if up_to_date {
+        return Ok(Outcome::UpToDate);
+    }
+    match options.mode {
+        Mode::DryRun => {
+            report.diffs(&plan.changes)?;
+            for repo in Repo::BOTH {
+                report.diffs(&[Change::update(
+                    repo,
+                    answers::FILE_NAME,
+                    workspace.read(repo, answers::FILE_NAME),
+                    answers_text.clone().into_bytes(),
+                )])?;
+            }
+            Ok(Outcome::DryRun)
+        }
+        Mode::Check => Err(would_change(&plan, &bookkeeping, &workspace)),
+        Mode::Write => {
+            apply::transact(
+                &workspace,
+                &plan,
+                &bookkeeping,
+                new_answers.history.last().map_or("", String::as_str),
+                options.commit.then_some(apply::CommitRequest {
+                    message: &message,
+                    locks: &locks,
+                }),
+            )?;
+            apply::record_bases(&workspace.roots, &plan.changes);
+            Ok(summarize(&plan.changes, options.commit))
+        }
+    }
+}
+
+/// `--check`: what would change, as a refusal (exit 1).
+fn would_change(
+    plan: &Plan,
+    bookkeeping: &[(Repo, String, Vec<u8>)],
+    workspace: &Workspace,
+) -> anyhow::Error {
+    let mut details: Vec<String> = plan
+        .changes
+        .iter()
+        .filter(|c| c.touches_disk())
+        .map(|c| format!("{}: `{}` would be {}", c.repo, c.path, c.action.verb()))
+        .collect();
+    for (repo, path, bytes) in bookkeeping {
+        if workspace.read(*repo, path).as_deref() != Some(bytes) {
+            details.push(format!("{repo}: `{path}` would be updated"));
+        }
+    }
+    Refusal {
+        message: format!(
+            "{} file(s) would change; nothing was written",
+            details.len()
+        ),
+        details,
+        hint: "run the command without `--check` to make the change (`--dry-run` shows the diff)"
+            .to_string(),
+    }
+    .into()
+}
+
+/// Refuses a plan with conflicts (files edited since strata wrote them) unless `--force`; with
+/// `--dry-run`, the diffs are reported first.
+fn refuse_conflicts(plan: &Plan, options: &Options, report: &mut dyn Reporter) -> Result<()> {
+    let conflicts = plan.conflicts();
+    if conflicts.is_empty() || options.force {
+        return Ok(());
+    }
+    let details = conflicts
+        .iter()
+        .filter_map(|c| match &c.action {
+            Action::Conflict(why) => Some(format!("{}: `{}` {why}", c.repo, c.path)),
+            _ => None,
+        })
+        .collect();
+    if options.mode == Mode::DryRun {
+        report.diffs(&plan.changes)?;
+    }
+    Err(Refusal {
+        message: format!(
+            "{} file(s) changed since strata wrote them; nothing was written",
+            conflicts.len()
+        ),
+        details,
+        hint: "keep your edits and make the change by hand, or pass `--force` to overwrite them (see the diffs with `--dry-run`)".to_string(),
+    }
+    .into())
+}

@@ -1,0 +1,234 @@
+//! strata's commits in an existing repo (`--commit`): HEAD's tree plus strata's own paths,
+//! the branch moved only if it is still where strata found it (and put back on a rollback),
+//! and the index updated for strata's paths alone.
+
+use std::path::Path;
+
+use anyhow::{Context as _, Result};
+use git2::{Oid, Repository, Signature};
+
+use super::dir::git_file;
+
+pub(super) fn signature(repo: &Repository) -> Result<Signature<'static>> {
+    match repo.signature() {
+        Ok(sig) => Ok(sig.to_owned()),
+        Err(_) => Ok(Signature::now("strata", "strata@localhost")?),
+    }
+}
+
+/// Stages one file whose stored bytes are known: an index entry with the work tree file's stat
+/// data and the blob of `bytes`.
+#[cfg(unix)]
+pub(super) fn stage_one(
+    repo: &Repository,
+    index: &mut git2::Index,
+    root: &Path,
+    path: &str,
+    bytes: &[u8],
+) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = fs_err::symlink_metadata(root.join(path))?;
+    let executable = meta.mode() & 0o111 != 0;
+    let mode = match index.get_path(Path::new(path), 0) {
+        Some(entry) => entry.mode,
+        None if executable => 0o100_755,
+        None => 0o100_644,
+    };
+    // The index stores 32-bit stat fields (git truncates them the same way) and the size of the
+    // file in the work tree, which differs from the blob's where line endings are converted.
+    let entry = git2::IndexEntry {
+        ctime: git2::IndexTime::new(meta.ctime() as i32, meta.ctime_nsec() as u32),
+        mtime: git2::IndexTime::new(meta.mtime() as i32, meta.mtime_nsec() as u32),
+        dev: meta.dev() as u32,
+        ino: meta.ino() as u32,
+        mode,
+        uid: meta.uid(),
+        gid: meta.gid(),
+        file_size: meta.len() as u32,
+        id: repo.blob(bytes)?,
+        flags: 0,
+        flags_extended: 0,
+        path: path.as_bytes().to_vec(),
+    };
+    index.add(&entry)?;
+    Ok(())
+}
+
+#[cfg(not(unix))]
+pub(super) fn stage_one(
+    _repo: &Repository,
+    index: &mut git2::Index,
+    _root: &Path,
+    path: &str,
+    _bytes: &[u8],
+) -> Result<()> {
+    index.add_path(Path::new(path))?;
+    Ok(())
+}
+
+/// Where HEAD stood before a change: the branch it names and the commit it points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeadState {
+    /// `refs/heads/<branch>`.
+    pub branch: String,
+    /// `None` for a branch with no commit yet.
+    pub commit: Option<String>,
+}
+
+/// The branch HEAD names and its commit (`None` on a detached HEAD or without git).
+pub fn head_state(root: &Path) -> Result<Option<HeadState>> {
+    let Ok(repo) = Repository::open(root) else {
+        return Ok(None);
+    };
+    let head = repo.find_reference("HEAD")?;
+    let Some(branch) = head.symbolic_target().ok().flatten() else {
+        return Ok(None);
+    };
+    let commit = repo.refname_to_id(branch).ok().map(|oid| oid.to_string());
+    Ok(Some(HeadState {
+        branch: branch.to_string(),
+        commit,
+    }))
+}
+
+/// Writes the objects of strata's commit: HEAD's tree plus `written` (path, the bytes git
+/// stores) minus `removed`, and a commit on top of HEAD. Nothing else of the index or the
+/// work tree enters it. The new objects are flushed to disk. Returns the commit's id.
+pub fn write_commit(
+    root: &Path,
+    head: &HeadState,
+    written: &[(String, Vec<u8>)],
+    removed: &[String],
+    message: &str,
+) -> Result<String> {
+    let repo = Repository::open(root)
+        .with_context(|| format!("opening the git repo in `{}`", root.display()))?;
+    let parent = head
+        .commit
+        .as_deref()
+        .map(|id| repo.find_commit(Oid::from_str(id)?))
+        .transpose()?;
+    let base = match &parent {
+        Some(commit) => commit.tree()?,
+        None => repo.find_tree(repo.treebuilder(None)?.write()?)?,
+    };
+    let mut update = git2::build::TreeUpdateBuilder::new();
+    let mut new_objects = Vec::new();
+    for (path, bytes) in written {
+        let blob = repo.blob(bytes)?;
+        new_objects.push(blob);
+        let mode = match base.get_path(Path::new(path)).map(|e| e.filemode()) {
+            Ok(0o100755) => git2::FileMode::BlobExecutable,
+            _ => git2::FileMode::Blob,
+        };
+        update.upsert(path.as_str(), blob, mode);
+    }
+    for path in removed {
+        if base.get_path(Path::new(path)).is_ok() {
+            update.remove(path.as_str());
+        }
+    }
+    let tree_id = update.create_updated(&repo, &base)?;
+    let tree = repo.find_tree(tree_id)?;
+    // The trees along every changed path are new objects too.
+    new_objects.push(tree_id);
+    for path in written.iter().map(|(p, _)| p).chain(removed) {
+        let mut prefix = Path::new(path).parent();
+        while let Some(dir) = prefix.filter(|d| !d.as_os_str().is_empty()) {
+            if let Ok(entry) = tree.get_path(dir) {
+                new_objects.push(entry.id());
+            }
+            prefix = dir.parent();
+        }
+    }
+    let sig = signature(&repo)?;
+    let parents: Vec<&git2::Commit> = parent.iter().collect();
+    let commit = repo.commit(None, &sig, &sig, message, &tree, &parents)?;
+    // The new objects reach the disk with the change's `syncfs` (apply.rs), before the
+    // journal's `complete` mark.
+    Ok(commit.to_string())
+}
+
+/// Moves the branch HEAD names from `head.commit` to `commit`, only if it still points where
+/// strata found it, and flushes the ref to disk.
+pub fn move_branch(root: &Path, head: &HeadState, commit: &str, message: &str) -> Result<()> {
+    let repo = Repository::open(root)?;
+    let new = Oid::from_str(commit)?;
+    let log = format!("commit: {}", message.lines().next().unwrap_or_default());
+    match &head.commit {
+        Some(old) => {
+            repo.reference_matching(&head.branch, new, true, Oid::from_str(old)?, &log)
+                .with_context(|| format!("moving `{}`", head.branch))?;
+        }
+        None => {
+            repo.reference(&head.branch, new, false, &log)
+                .with_context(|| format!("creating `{}`", head.branch))?;
+        }
+    }
+    let ref_file = git_file(repo.path(), &head.branch);
+    if let Ok(file) = fs_err::File::open(&ref_file) {
+        file.sync_all()?;
+    }
+    if let Some(dir) = ref_file.parent() {
+        crate::util::fs::sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+/// Puts the branch back where it was (`previous`, or no branch), if it is still at `strata`'s
+/// commit. Returns a warning when someone moved it since.
+pub fn reset_branch(
+    root: &Path,
+    head: &HeadState,
+    strata: &str,
+    message: &str,
+) -> Result<Option<String>> {
+    let repo = Repository::open(root)?;
+    let current = repo.refname_to_id(&head.branch).ok().map(|o| o.to_string());
+    if current.as_deref() == head.commit.as_deref() {
+        return Ok(None);
+    }
+    if current.as_deref() != Some(strata) {
+        return Ok(Some(format!(
+            "`{}` moved since the interrupted run (now at {}); left as is",
+            head.branch,
+            current.as_deref().unwrap_or("nothing")
+        )));
+    }
+    match &head.commit {
+        Some(previous) => {
+            repo.reference_matching(
+                &head.branch,
+                Oid::from_str(previous)?,
+                true,
+                Oid::from_str(strata)?,
+                message,
+            )?;
+        }
+        None => repo.find_reference(&head.branch)?.delete()?,
+    }
+    Ok(None)
+}
+
+/// Stages strata's own paths in the index (`written`: path and the bytes git stores, just
+/// committed; `removed` dropped), leaving every other entry, the user's staged changes
+/// included, as it was. The entries carry the work tree files' stat data, so that git sees
+/// them clean without reading them again; libgit2 then needs no attribute lookups either.
+pub fn stage_paths(root: &Path, written: &[(String, Vec<u8>)], removed: &[String]) -> Result<()> {
+    let repo = Repository::open(root)?;
+    let mut index = repo.index()?;
+    for (path, bytes) in written {
+        stage_one(&repo, &mut index, root, path, bytes)
+            .with_context(|| format!("staging `{path}`"))?;
+    }
+    for path in removed {
+        index
+            .remove_path(Path::new(path))
+            .with_context(|| format!("staging the removal of `{path}`"))?;
+    }
+    index.write()?;
+    if let Ok(file) = fs_err::File::open(repo.path().join("index")) {
+        file.sync_all()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,200 @@
+//! What a repo holds: whether strata may change it at all (`preflight`), which paths have
+//! uncommitted changes, and a file of its HEAD commit. Reads only.
+
+use std::path::Path;
+
+use anyhow::{Context as _, Result};
+use git2::{ObjectType, Oid, Repository, Status, StatusOptions};
+
+use super::dir::git_file;
+use super::line_endings::LineEndings;
+
+/// Paths among `paths` whose content differs from the HEAD commit: modified, deleted, or
+/// present but not committed, each with whether the difference is staged in the index (a
+/// staged change counts even when the work tree matches HEAD again). Only these paths are read
+/// and hashed, so the cost does not grow with the size of the repo. A directory that is not a
+/// git repo has no uncommitted changes.
+pub fn dirty_paths(dir: &Path, paths: &[String]) -> Result<Vec<(String, bool)>> {
+    let Ok(repo) = Repository::open(dir) else {
+        return Ok(Vec::new());
+    };
+    let head = repo.head().ok().and_then(|head| head.peel_to_tree().ok());
+    let index = repo.index().ok();
+    let endings = LineEndings::open(dir);
+    let mut dirty = Vec::new();
+    for path in paths {
+        let committed = head
+            .as_ref()
+            .and_then(|tree| tree.get_path(Path::new(path)).ok())
+            .map(|entry| entry.id());
+        // A staged change counts even when the file on disk matches HEAD again: the commit
+        // strata makes, and the index it writes, would drop it.
+        let staged = index
+            .as_ref()
+            .map(|index| index.get_path(Path::new(path), 0).map(|entry| entry.id));
+        if staged.is_some_and(|staged| staged != committed) {
+            dirty.push((path.clone(), true));
+            continue;
+        }
+        let on_disk = match fs_err::read(dir.join(path)) {
+            Ok(bytes) => Some(bytes),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
+            Err(err) => return Err(err).with_context(|| format!("reading `{path}`")),
+        };
+        let changed = match (on_disk, committed) {
+            (None, None) => false,
+            (Some(bytes), Some(oid)) => {
+                Oid::hash_object(ObjectType::Blob, &endings.to_git(path, bytes))? != oid
+            }
+            _ => true,
+        };
+        if changed {
+            dirty.push((path.clone(), false));
+        }
+    }
+    dirty.sort();
+    dirty.dedup_by(|a, b| a.0 == b.0);
+    Ok(dirty)
+}
+
+/// Every path with uncommitted changes (not ignored), and whether it still exists on disk.
+pub fn changed_paths(dir: &Path) -> Result<Vec<(String, bool)>> {
+    let repo = Repository::open(dir)
+        .with_context(|| format!("opening the git repo in `{}`", dir.display()))?;
+    let mut options = StatusOptions::new();
+    options.include_untracked(true).recurse_untracked_dirs(true);
+    let statuses = repo.statuses(Some(&mut options))?;
+    Ok(statuses
+        .iter()
+        .filter(|entry| {
+            entry.status() != Status::CURRENT && !entry.status().contains(Status::IGNORED)
+        })
+        .filter_map(|entry| {
+            let path = entry.path().ok()?.to_string();
+            let exists = dir.join(&path).exists();
+            Some((path, exists))
+        })
+        .collect())
+}
+
+/// The bytes of a file in the HEAD commit, if there is one and it holds the file.
+pub fn head_file(dir: &Path, path: &str) -> Result<Option<Vec<u8>>> {
+    let repo = Repository::open(dir)
+        .with_context(|| format!("opening the git repo in `{}`", dir.display()))?;
+    let Ok(head) = repo.head() else {
+        return Ok(None);
+    };
+    let tree = head.peel_to_tree()?;
+    let Ok(entry) = tree.get_path(Path::new(path)) else {
+        return Ok(None);
+    };
+    let blob = entry.to_object(&repo)?.peel_to_blob()?;
+    Ok(Some(blob.content().to_vec()))
+}
+
+/// Checks that strata may change the repo at `root` at all, and commit to it with `commit`:
+/// the reason it may not, when it may not (exit code 2).
+///
+/// - A directory inside another git repo (a monorepo) is refused: strata's dirty check and its
+///   commits work on a repo of its own, and guessing the outer repo's intent is not honest.
+/// - A merge, rebase, cherry-pick, revert, bisect or `git am` in progress is refused: HEAD is
+///   not the base the user will commit on, and the index holds their unfinished work.
+/// - With `--commit`: a repo with no git at all, a bare repo, a detached HEAD, and a repo whose
+///   index or branch is locked by another git process (or a stale lock) are refused.
+pub fn preflight(root: &Path, commit: bool) -> Result<(), crate::util::problem::Problem> {
+    use crate::util::problem::Problem;
+    let subject = format!("`{}`", root.display());
+    let repo = match Repository::open(root) {
+        Ok(repo) => repo,
+        Err(_) => {
+            if let Ok(outer) = Repository::discover(root) {
+                let outer = outer
+                    .workdir()
+                    .unwrap_or_else(|| outer.path())
+                    .display()
+                    .to_string();
+                return Err(Problem::new(subject, format!("lies inside the git repo `{outer}`, which strata does not commit to or check for uncommitted changes"))
+                    .hint("make it a git repo of its own (`git init` in it) or move it out of the other repo"));
+            }
+            if commit {
+                return Err(Problem::new(
+                    subject,
+                    "is not a git repo, so `--commit` has nothing to commit to",
+                )
+                .hint("run `git init` in both repos, or leave out `--commit`"));
+            }
+            return Ok(());
+        }
+    };
+    let Some(workdir) = repo.workdir() else {
+        return Err(Problem::new(subject, "is a bare git repo")
+            .hint("run strata in a clone with a work tree"));
+    };
+    if workdir.canonicalize().ok() != root.canonicalize().ok() {
+        return Err(Problem::new(subject, format!("lies inside the git repo `{}`, which strata does not commit to or check for uncommitted changes", workdir.display()))
+            .hint("make it a git repo of its own (`git init` in it) or move it out of the other repo"));
+    }
+    let busy = match repo.state() {
+        git2::RepositoryState::Clean => None,
+        git2::RepositoryState::Merge => Some((
+            "a merge",
+            "finish it (`git commit`) or abort it (`git merge --abort`)",
+        )),
+        git2::RepositoryState::Revert | git2::RepositoryState::RevertSequence => {
+            Some(("a revert", "finish it or abort it (`git revert --abort`)"))
+        }
+        git2::RepositoryState::CherryPick | git2::RepositoryState::CherryPickSequence => Some((
+            "a cherry-pick",
+            "finish it or abort it (`git cherry-pick --abort`)",
+        )),
+        git2::RepositoryState::Bisect => Some(("a bisect", "end it (`git bisect reset`)")),
+        git2::RepositoryState::Rebase
+        | git2::RepositoryState::RebaseInteractive
+        | git2::RepositoryState::RebaseMerge => Some((
+            "a rebase",
+            "finish it (`git rebase --continue`) or abort it (`git rebase --abort`)",
+        )),
+        git2::RepositoryState::ApplyMailbox | git2::RepositoryState::ApplyMailboxOrRebase => {
+            Some(("a `git am`", "finish it or abort it (`git am --abort`)"))
+        }
+    };
+    if let Some((what, fix)) = busy {
+        return Err(Problem::new(subject, format!("has {what} in progress"))
+            .hint(format!("{fix}, then run strata again")));
+    }
+    if !commit {
+        return Ok(());
+    }
+    if repo.head_detached().unwrap_or(false) {
+        return Err(Problem::new(
+            subject,
+            "has a detached HEAD, so `--commit` would make a commit no branch holds",
+        )
+        .hint("check out a branch first (`git switch main`), or leave out `--commit`"));
+    }
+    let mut locks = vec![repo.path().join("index.lock")];
+    if let Ok(head) = repo.find_reference("HEAD") {
+        if let Some(target) = head.symbolic_target().ok().flatten() {
+            locks.push(git_file(repo.path(), &format!("{target}.lock")));
+        }
+    }
+    for lock in locks {
+        if lock.exists() {
+            return Err(Problem::new(subject, format!("is locked by another git process: `{}` exists", lock.display()))
+                .hint("wait for that git command to finish; if none is running, a crashed one left the lock: delete the file and run strata again"));
+        }
+    }
+    Ok(())
+}
+
+/// The paths among `paths` that the index of the repo at `dir` does not hold (a test checks
+/// that only files git tracks are embedded).
+#[cfg(test)]
+pub fn untracked<'a>(dir: &Path, paths: &'a [String]) -> Result<Vec<&'a String>> {
+    let repo = Repository::open(dir)?;
+    let index = repo.index()?;
+    Ok(paths
+        .iter()
+        .filter(|path| index.get_path(Path::new(path), 0).is_none())
+        .collect())
+}

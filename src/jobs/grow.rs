@@ -1,0 +1,401 @@
+//! The jobs as changes to the answers: add or remove a service or an environment, and carry
+//! the answers to the running strata (`upgrade`).
+//!
+//! `strata new` is built from the same functions (one environment at a time, then one service
+//! at a time), so that `new --services a,b` and `new` followed by `add service a` and
+//! `add service b` render the same files. Pure: answers in, answers out.
+
+use std::collections::BTreeMap;
+
+use crate::model::answers::{Answers, Environment, Expose, Service, ServiceEnv, DEFAULT_HOST};
+use crate::model::names::{self, EnvName, ImageRef, ServiceName};
+use crate::model::settings::Topology;
+use crate::util::problem::{Problem, Problems};
+
+/// The values of a new service; `None` takes the preset's default.
+#[derive(Debug, Default, Clone)]
+pub struct ServiceInput {
+    pub image: Option<String>,
+    pub port: Option<u32>,
+    pub min: Option<u32>,
+    pub max: Option<u32>,
+    pub host: Option<String>,
+    pub path: Option<String>,
+    pub health_path: Option<String>,
+    pub cpu: Option<String>,
+    pub memory: Option<String>,
+    pub envs: Option<Vec<EnvName>>,
+    pub irsa: bool,
+    pub expose: Expose,
+    pub config: Vec<(String, String)>,
+    pub secrets: Vec<String>,
+}
+
+/// Adds a service to the answers, checking every input and reporting every problem.
+pub fn add_service(
+    answers: &mut Answers,
+    name: &str,
+    input: &ServiceInput,
+) -> Result<(), Problems> {
+    let mut problems = Problems::default();
+    let name = problems.take(name.parse::<ServiceName>());
+    if let Some(name) = &name {
+        if answers.services.contains_key(name.as_str()) {
+            problems.push(
+                Problem::new(format!("service `{name}`"), "already exists").hint(format!(
+                    "pick another name, or `strata remove service {name}` first"
+                )),
+            );
+        }
+    }
+    let defaults = answers.settings.service.clone();
+    let image = problems.take(
+        input
+            .image
+            .as_deref()
+            .unwrap_or(&defaults.image)
+            .parse::<ImageRef>(),
+    );
+    let port = problems.take(names::parse_port(input.port.unwrap_or(defaults.port)));
+    let path = problems.take(names::parse_http_path(
+        "`--path`",
+        input.path.as_deref().unwrap_or(&defaults.path),
+    ));
+    let health_path = problems.take(names::parse_http_path(
+        "`--health-path`",
+        input
+            .health_path
+            .as_deref()
+            .unwrap_or(&defaults.health_path),
+    ));
+    let cpu = problems.take(names::parse_cpu(
+        input.cpu.as_deref().unwrap_or(&defaults.cpu_request),
+    ));
+    let memory = problems.take(names::parse_memory(
+        input.memory.as_deref().unwrap_or(&defaults.memory_request),
+    ));
+    let min = input.min.unwrap_or(defaults.min_replicas);
+    let max = input.max.unwrap_or(defaults.max_replicas.max(min));
+    if !(1 <= min && min <= max) {
+        problems.push(
+            Problem::new(
+                "replica bounds",
+                format!("1 <= min {min} <= max {max} does not hold"),
+            )
+            .hint("keep 1 <= --min <= --max"),
+        );
+    }
+    let envs: Vec<EnvName> = match &input.envs {
+        Some(list) => {
+            for env in list {
+                if !answers.environments.iter().any(|e| &e.name == env) {
+                    problems.push(
+                        Problem::new(
+                            format!("environment `{env}`"),
+                            "does not exist in this workspace",
+                        )
+                        .hint(format!("use one of: {}", answers.env_names().join(", "))),
+                    );
+                }
+            }
+            if list.is_empty() {
+                problems.push(
+                    Problem::new("`--envs`", "is empty").hint("list at least one environment"),
+                );
+            }
+            list.clone()
+        }
+        None => answers
+            .environments
+            .iter()
+            .map(|e| e.name.clone())
+            .collect(),
+    };
+    let mut config = BTreeMap::new();
+    for (key, value) in &input.config {
+        let value = problems.take(names::parse_config_value(key, value));
+        if let (Some(key), Some(value)) =
+            (problems.take(names::parse_service_config_key(key)), value)
+        {
+            if config.insert(key.clone(), value).is_some() {
+                problems.push(
+                    Problem::new(format!("config key `{key}`"), "is given twice")
+                        .hint("give each key once"),
+                );
+            }
+        }
+    }
+    let mut secrets = Vec::new();
+    for key in &input.secrets {
+        if let Some(key) = problems.take(names::parse_service_config_key(key)) {
+            if secrets.contains(&key) {
+                problems.push(
+                    Problem::new(format!("secret `{key}`"), "is given twice")
+                        .hint("give each key once"),
+                );
+            } else if config.contains_key(&key) {
+                problems.push(
+                    Problem::new(format!("secret `{key}`"), "is also a config key")
+                        .hint("a key is either config or a secret"),
+                );
+            } else {
+                secrets.push(key);
+            }
+        }
+    }
+    if input.expose == Expose::None {
+        for (flag, given) in [
+            ("`--host`", input.host.is_some()),
+            ("`--path`", input.path.is_some()),
+        ] {
+            if given {
+                problems.push(
+                    Problem::new(flag, "has no effect with `--expose none`: the service gets no Ingress")
+                        .hint("drop it, or expose the service with `--expose public` or `--expose internal`"),
+                );
+            }
+        }
+    }
+    if input.irsa && answers.aws_account_id.is_none() {
+        problems.push(Problem::new("`--irsa`", "needs the AWS account id, for the role ARN on the ServiceAccount").hint("set `aws_account_id = \"123456789012\"` in `strata.toml` of both repos (or pass `--account-id` to `strata new`)"));
+    }
+    problems.clone().into_result()?;
+    let (
+        Some(name),
+        Some(image),
+        Some(port),
+        Some(path),
+        Some(health_path),
+        Some(cpu),
+        Some(memory),
+    ) = (name, image, port, path, health_path, cpu, memory)
+    else {
+        return Err(problems);
+    };
+    let cpu_limit = larger_cpu(&cpu, &defaults.cpu_limit);
+    let memory_limit = larger_memory(&memory, &defaults.memory_limit);
+    let service = Service {
+        image: image.name,
+        tag: image.tag,
+        port,
+        path,
+        health_path,
+        host: input
+            .host
+            .clone()
+            .unwrap_or_else(|| DEFAULT_HOST.to_string()),
+        cpu_request: cpu,
+        cpu_limit,
+        memory_request: memory,
+        memory_limit,
+        irsa: input.irsa,
+        expose: input.expose,
+        secrets,
+        config,
+        envs: envs
+            .into_iter()
+            .map(|env| {
+                (
+                    env,
+                    ServiceEnv {
+                        min_replicas: min,
+                        max_replicas: max,
+                    },
+                )
+            })
+            .collect(),
+    };
+    answers.services.insert(name.clone(), service);
+    let problems = answers.validate_service(name.as_str(), "the new answers");
+    if !problems.is_empty() {
+        answers.services.remove(name.as_str());
+        return Err(problems);
+    }
+    answers.history.push(format!("add service {name}"));
+    Ok(())
+}
+
+/// The larger of a requested CPU and the preset's limit, so that the limit is never below it.
+fn larger_cpu(request: &str, limit: &str) -> String {
+    match (names::cpu_millis(request), names::cpu_millis(limit)) {
+        (Some(r), Some(l)) if r > l => request.to_string(),
+        _ => limit.to_string(),
+    }
+}
+
+fn larger_memory(request: &str, limit: &str) -> String {
+    match (names::memory_bytes(request), names::memory_bytes(limit)) {
+        (Some(r), Some(l)) if r > l => request.to_string(),
+        _ => limit.to_string(),
+    }
+}
+
+/// Whether an environment is production by its name (`prod`, `production`): it deploys last,
+/// and its logs are kept longer.
+fn is_production(env: &str) -> bool {
+    matches!(env, "prod" | "production")
+}
+
+/// Adds an environment; every service of `from` (default: the first environment) runs in it
+/// with the same values. It goes before a production environment that ends the list.
+pub fn add_env(answers: &mut Answers, name: &str, from: Option<&str>) -> Result<(), Problems> {
+    let mut problems = Problems::default();
+    let name = problems.take(name.parse::<EnvName>());
+    if let Some(name) = &name {
+        if answers.environments.iter().any(|e| e.name == name.as_str()) {
+            problems.push(
+                Problem::new(format!("environment `{name}`"), "already exists").hint(format!(
+                    "pick another name, or `strata remove env {name}` first"
+                )),
+            );
+        }
+    }
+    let from = match from {
+        Some(from) if !answers.environments.iter().any(|e| e.name == from) => {
+            problems.push(
+                Problem::new(
+                    format!("`--from {from}`"),
+                    "names an environment the workspace does not have",
+                )
+                .hint(format!("use one of: {}", answers.env_names().join(", "))),
+            );
+            None
+        }
+        Some(from) => answers
+            .environments
+            .iter()
+            .find(|e| e.name == from)
+            .map(|e| e.name.clone()),
+        None => answers.environments.first().map(|e| e.name.clone()),
+    };
+    problems.clone().into_result()?;
+    let Some(name) = name else {
+        return Err(problems);
+    };
+    let vpc_cidr = match answers.settings.network.topology {
+        Topology::Shared => None,
+        Topology::PerEnvironment => match answers.next_free_cidr() {
+            Some(cidr) => Some(cidr),
+            None => {
+                return Err(Problem::new(
+                    format!("environment `{name}`"),
+                    "has no free VPC range left",
+                )
+                .hint("set `vpc_cidr` of the environments in `strata.toml` by hand")
+                .into())
+            }
+        },
+    };
+    // Environments deploy in their order, the last (production, behind required reviewers)
+    // last: a new environment goes before a production one that ends the list, never first
+    // (the first stack creates the account's GitHub OIDC provider).
+    let at = match answers.environments.last() {
+        Some(last)
+            if answers.environments.len() > 1
+                && is_production(last.name.as_str())
+                && !is_production(name.as_str()) =>
+        {
+            answers.environments.len() - 1
+        }
+        _ => answers.environments.len(),
+    };
+    answers.environments.insert(
+        at,
+        Environment {
+            name: name.clone(),
+            vpc_cidr,
+        },
+    );
+    if let Some(from) = from {
+        for service in answers.services.values_mut() {
+            if let Some(values) = service.envs.get(&from).cloned() {
+                service.envs.insert(name.clone(), values);
+            }
+        }
+    }
+    let problems = answers.validate("the new answers");
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    answers.history.push(format!("add env {name}"));
+    Ok(())
+}
+
+/// Removes a service from every environment.
+pub fn remove_service(answers: &mut Answers, name: &str) -> Result<(), Problems> {
+    if answers.services.remove(name).is_none() {
+        let known: Vec<&str> = answers.services.keys().map(|k| k.as_str()).collect();
+        let mut problem = Problem::new(
+            format!("service `{}`", name.escape_default()),
+            "does not exist in this workspace",
+        );
+        problem = match crate::util::problem::did_you_mean(name, known.iter().copied()) {
+            Some(close) => problem.hint(format!(
+                "did you mean `{close}`? `strata list` shows the services"
+            )),
+            None => problem.hint("`strata list` shows the services"),
+        };
+        return Err(problem.into());
+    }
+    answers.history.push(format!("remove service {name}"));
+    Ok(())
+}
+
+/// Carries the answers to the running strata (`strata upgrade`); returns the commit message.
+pub fn upgrade(answers: &mut Answers, running: &str) -> String {
+    let message = format!(
+        "Upgrade to strata {running} (from {})",
+        answers.strata_version
+    );
+    if answers.strata_version != running {
+        answers.strata_version = running.to_string();
+        answers.history.push(format!("upgrade to {running}"));
+    }
+    message
+}
+
+/// Removes an environment and every service's overlay in it. A service left with no
+/// environment is refused: remove the service instead.
+pub fn remove_env(answers: &mut Answers, name: &str) -> Result<(), Problems> {
+    let Some(index) = answers.environments.iter().position(|e| e.name == name) else {
+        let mut problem = Problem::new(
+            format!("environment `{}`", name.escape_default()),
+            "does not exist in this workspace",
+        );
+        problem = match crate::util::problem::did_you_mean(name, answers.env_names()) {
+            Some(close) => problem.hint(format!(
+                "did you mean `{close}`? `strata list` shows the environments"
+            )),
+            None => problem.hint("`strata list` shows the environments"),
+        };
+        return Err(problem.into());
+    };
+    if answers.environments.len() == 1 {
+        return Err(
+            Problem::new(format!("environment `{name}`"), "is the only environment")
+                .hint("a workspace keeps at least one environment; add another first")
+                .into(),
+        );
+    }
+    let mut problems = Problems::default();
+    for (service, values) in &answers.services {
+        if values.envs.len() == 1 && values.envs.contains_key(name) {
+            problems.push(
+                Problem::new(
+                    format!("service `{service}`"),
+                    format!("runs only in `{name}`"),
+                )
+                .hint(format!(
+                    "`strata remove service {service}` first, or add it to another environment"
+                )),
+            );
+        }
+    }
+    problems.into_result()?;
+    answers.environments.remove(index);
+    for service in answers.services.values_mut() {
+        service.envs.remove(name);
+    }
+    answers.history.push(format!("remove env {name}"));
+    Ok(())
+}

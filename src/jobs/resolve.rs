@@ -1,0 +1,383 @@
+//! The settings step: command-line arguments -> validated, typed input of a command.
+//!
+//! Each function here turns one command's clap arguments into what the rest of the pipeline
+//! trusts (answers, a `ServiceInput`, template overrides), reporting every problem of the
+//! input at once (exit 2) before anything is rendered. Cross-field rules of the answers live in
+//! `model/answers.rs` (`Answers::validate`), of the settings in `model/settings.rs`, and of
+//! values in `model/names.rs`: this module only gathers and parses, and never renders or writes.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::cli::{AddServiceArgs, NewArgs};
+use crate::jobs::grow::{self, ServiceInput};
+use crate::model::answers::{self, Answers, Repos, FORMAT};
+use crate::model::names::{self, EnvName, ProjectName, ServiceName};
+use crate::model::pack;
+use crate::model::repo::Repo;
+use crate::model::settings::{apply_overrides, Settings, Topology};
+use crate::util::problem::{Problem, Problems};
+
+/// The preset's `[defaults]`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Defaults {
+    environments: Vec<String>,
+    services: Vec<String>,
+    region: String,
+    domain: String,
+}
+
+/// Resolves a preset and overrides into settings and defaults.
+fn resolve_preset(
+    name: &str,
+    overrides: &[(String, String)],
+) -> Result<(Settings, Defaults), Problems> {
+    let text = pack::preset_text(name).map_err(Problems::from)?;
+    let mut table: toml::Table = toml::from_str(text).map_err(|err| {
+        Problems::from(
+            Problem::new(format!("preset `{name}`"), err.message().to_string())
+                .hint("this is a bug in strata's embedded preset"),
+        )
+    })?;
+    table.remove("description");
+    let defaults: Defaults = table
+        .remove("defaults")
+        .ok_or_else(|| {
+            Problems::from(
+                Problem::new(format!("preset `{name}`"), "has no `[defaults]`")
+                    .hint("this is a bug in strata's embedded preset"),
+            )
+        })?
+        .try_into()
+        .map_err(|err: toml::de::Error| {
+            Problems::from(
+                Problem::new(
+                    format!("preset `{name}` defaults"),
+                    err.message().to_string(),
+                )
+                .hint("this is a bug in strata's embedded preset"),
+            )
+        })?;
+    apply_overrides(&mut table, overrides).into_result()?;
+    let settings: Settings =
+        toml::Value::Table(table)
+            .try_into()
+            .map_err(|err: toml::de::Error| {
+                Problems::from(
+                    Problem::new(format!("preset `{name}`"), err.message().to_string())
+                        .hint("check the `--set` values"),
+                )
+            })?;
+    settings.validate().into_result()?;
+    Ok((settings, defaults))
+}
+
+/// The whole input of `strata new`, validated: every problem is reported at once.
+pub fn new_answers(args: &NewArgs) -> Result<Answers, Problems> {
+    let mut problems = Problems::default();
+    let project = problems.take(args.name.parse::<ProjectName>());
+    let preset_name = args
+        .preset
+        .clone()
+        .unwrap_or_else(|| pack::DEFAULT_PRESET.to_string());
+    let pack_name = args
+        .pack
+        .clone()
+        .unwrap_or_else(|| pack::DEFAULT_PACK.to_string());
+    problems.take(pack::check_pack(&pack_name));
+    let mut overrides = Vec::new();
+    for raw in &args.set {
+        if let Some(pair) = problems.take(names::parse_key_value("--set", raw)) {
+            overrides.push(pair);
+        }
+    }
+    let resolved = match resolve_preset(&preset_name, &overrides) {
+        Ok(resolved) => Some(resolved),
+        Err(more) => {
+            problems.extend(more);
+            None
+        }
+    };
+    let region = args
+        .region
+        .clone()
+        .or_else(|| resolved.as_ref().map(|(_, d)| d.region.clone()));
+    let region = region.and_then(|r| problems.take(names::parse_region(&r)));
+    let domain = args
+        .domain
+        .clone()
+        .or_else(|| resolved.as_ref().map(|(_, d)| d.domain.clone()));
+    let domain = domain.and_then(|d| problems.take(names::parse_domain(&d)));
+    let account = args
+        .account_id
+        .as_deref()
+        .and_then(|a| problems.take(names::parse_account_id(a)));
+    let git_base = match &args.git_base {
+        Some(base) => problems.take(names::parse_git_base(base)),
+        None => project.as_ref().map(|p| format!("https://github.com/{p}")),
+    };
+    if args.revision.is_empty()
+        || args
+            .revision
+            .contains(['"', '\\', ' ', '\n', '~', '^', ':'])
+    {
+        problems.push(
+            Problem::new(
+                format!("`--revision {}`", args.revision.escape_default()),
+                "is not a branch name",
+            )
+            .hint("use a branch such as `main`"),
+        );
+    }
+    let backend = match &args.backend {
+        Some(raw) => problems.take(answers::Backend::parse(raw)),
+        None => Some(answers::Backend::PulumiCloud { org: None }),
+    };
+    let secrets_provider = match &args.secrets_provider {
+        Some(raw) => problems.take(answers::parse_secrets_provider(raw)),
+        None => None,
+    };
+    let mut api_cidrs = Vec::new();
+    if let Some(list) = &args.api_cidrs {
+        for cidr in list.split(',').map(str::trim) {
+            match cidr.parse::<ipnet::Ipv4Net>() {
+                Ok(net) if net.network() == net.addr() => api_cidrs.push(net.to_string()),
+                _ => problems.push(
+                    Problem::new(
+                        format!("`--api-cidrs`: `{}`", cidr.escape_default()),
+                        "is not an IPv4 network CIDR",
+                    )
+                    .hint("list networks such as `203.0.113.0/24,198.51.100.7/32`"),
+                ),
+            }
+        }
+    }
+    let envs: Vec<EnvName> = match &args.envs {
+        Some(list) => match names::parse_list::<EnvName>("--envs", list) {
+            Ok(envs) => envs,
+            Err(more) => {
+                problems.0.extend(more);
+                Vec::new()
+            }
+        },
+        None => match &resolved {
+            Some((_, defaults)) => defaults
+                .environments
+                .iter()
+                .filter_map(|env| problems.take(env.parse::<EnvName>()))
+                .collect(),
+            None => Vec::new(),
+        },
+    };
+    if envs.is_empty() && problems.is_empty() {
+        problems.push(
+            Problem::new("`--envs`", "is empty")
+                .hint("give at least one environment, for example `--envs dev,prod`"),
+        );
+    }
+    let services: Vec<String> = match &args.services {
+        Some(list) => match names::parse_list::<ServiceName>("--services", list) {
+            Ok(services) => services.into_iter().map(|s| s.to_string()).collect(),
+            Err(more) => {
+                problems.0.extend(more);
+                Vec::new()
+            }
+        },
+        None => resolved
+            .as_ref()
+            .map(|(_, d)| d.services.clone())
+            .unwrap_or_default(),
+    };
+    // Without git of their own, repos inside another git repo could never be changed again:
+    // every later command refuses a directory inside another repo (git::preflight).
+    if args.no_git {
+        if let Some(outer) = crate::git::enclosing_repo(&args.out) {
+            problems.push(
+                Problem::new(
+                    format!("`{}`", args.out.display()),
+                    format!("lies inside the git repo `{}`, and with `--no-git` the new repos would belong to it, which no later strata command accepts", outer.display()),
+                )
+                .hint("leave out `--no-git` (each repo then gets a git repo of its own), or choose an `--out` outside that repo"),
+            );
+        }
+    }
+    if let Some(project) = &project {
+        for repo in Repo::BOTH {
+            let target = args.out.join(repo.dir_name(project.as_str()));
+            if fs_err::read_dir(&target).is_ok_and(|mut entries| entries.next().is_some()) {
+                problems.push(Problem::new(format!("`{}`", target.display()), "exists and is not empty").hint("choose another `--out` directory or project name, or move the directory away"));
+            } else if target.exists() && !target.is_dir() {
+                problems.push(
+                    Problem::new(
+                        format!("`{}`", target.display()),
+                        "exists and is not a directory",
+                    )
+                    .hint("choose another `--out` directory or project name"),
+                );
+            }
+        }
+    }
+    let (
+        Some(project),
+        Some((mut settings, _)),
+        Some(region),
+        Some(domain),
+        Some(git_base),
+        Some(backend),
+    ) = (project, resolved, region, domain, git_base, backend)
+    else {
+        return Err(problems);
+    };
+    if args.api_cidrs.is_some() {
+        settings.cluster.public_access_cidrs = api_cidrs;
+    }
+    if !args.admin_roles.is_empty() {
+        settings.cluster.admin_role_arns = args.admin_roles.clone();
+    }
+    for p in settings.validate().0 {
+        problems.push(p);
+    }
+    problems.clone().into_result()?;
+
+    let project_name = project;
+    let project = project_name.to_string();
+    let first_cidr = (settings.network.topology == Topology::PerEnvironment)
+        .then(|| settings.network.vpc_cidr.clone());
+    let state = answers::State {
+        backend: args
+            .backend
+            .clone()
+            .unwrap_or_else(|| "pulumi-cloud".to_string()),
+        secrets_provider: secrets_provider
+            .unwrap_or_else(|| backend.default_secrets_provider(&project, &region)),
+    };
+    let mut answers = Answers {
+        format: FORMAT,
+        strata_version: env!("CARGO_PKG_VERSION").to_string(),
+        project: project_name,
+        pack: pack_name.clone(),
+        preset: preset_name.clone(),
+        region,
+        domain,
+        aws_account_id: account,
+        templates: Vec::new(),
+        history: vec![format!(
+            "new {project} --preset {preset_name} --pack {pack_name}"
+        )],
+        repos: Repos {
+            gitops_url: format!("{git_base}/{}.git", Repo::Gitops.dir_name(&project)),
+            foundation_url: format!("{git_base}/{}.git", Repo::Foundation.dir_name(&project)),
+            revision: args.revision.clone(),
+            foundation_dir: format!("../{}", Repo::Foundation.dir_name(&project)),
+            gitops_dir: format!("../{}", Repo::Gitops.dir_name(&project)),
+            credentials: if args.public_repo {
+                answers::RepoCredentials::None
+            } else {
+                answers::RepoCredentials::SecretsManager
+            },
+        },
+        state: Some(state),
+        environments: vec![answers::Environment {
+            name: envs[0].clone(),
+            vpc_cidr: first_cidr,
+        }],
+        services: BTreeMap::new(),
+        settings,
+    };
+    // The same steps as `add env` and `add service`, so that both paths render the same files.
+    for env in &envs[1..] {
+        grow::add_env(&mut answers, env, None)?;
+        answers.history.pop();
+    }
+    for service in &services {
+        grow::add_service(&mut answers, service, &ServiceInput::default())?;
+        answers.history.pop();
+    }
+    answers.validate("the answers").into_result()?;
+    Ok(answers)
+}
+
+/// The input of `strata add service`, parsed, and the problems found in it; a bad value is
+/// left at its default, so that the caller reports these with the answers' own problems, at
+/// once.
+pub fn service_input(args: &AddServiceArgs) -> (ServiceInput, Problems) {
+    let mut problems = Problems::default();
+    let mut config = Vec::new();
+    for raw in &args.config {
+        if let Some(pair) = problems.take(names::parse_key_value("--config", raw)) {
+            config.push(pair);
+        }
+    }
+    let envs = match &args.envs {
+        Some(list) => match names::parse_list::<EnvName>("--envs", list) {
+            Ok(envs) => Some(envs),
+            Err(more) => {
+                problems.0.extend(more);
+                None
+            }
+        },
+        None => None,
+    };
+    let expose = match args.expose.as_deref().map(str::parse::<answers::Expose>) {
+        None => answers::Expose::default(),
+        Some(Ok(expose)) => expose,
+        Some(Err(problem)) => {
+            problems.push(problem);
+            answers::Expose::default()
+        }
+    };
+    let input = ServiceInput {
+        image: args.image.clone(),
+        port: args.port,
+        min: args.min.or(args.replicas),
+        max: args.max.or(args.replicas),
+        host: args.host.clone(),
+        path: args.path.clone(),
+        health_path: args.health_path.clone(),
+        cpu: args.cpu.clone(),
+        memory: args.memory.clone(),
+        envs,
+        irsa: args.irsa,
+        expose,
+        config,
+        secrets: args.secrets.clone(),
+    };
+    (input, problems)
+}
+
+/// Template overrides per repo (`foundation/`, `gitops/`) of `strata new --templates DIR`.
+pub type Overrides = (Vec<(String, Vec<u8>)>, Vec<(String, Vec<u8>)>);
+
+/// Reads `--templates DIR`: the organisation's overrides of the foundation's and the gitops
+/// repo's templates.
+pub fn template_overrides(dir: Option<&Path>) -> anyhow::Result<Overrides> {
+    let Some(dir) = dir else {
+        return Ok((Vec::new(), Vec::new()));
+    };
+    if !dir.is_dir() {
+        return Err(Problems::from(
+            Problem::new(
+                format!("`--templates {}`", dir.display()),
+                "is not a directory",
+            )
+            .hint("give a directory holding `foundation/` and/or `gitops/` template overrides"),
+        )
+        .into());
+    }
+    let foundation = crate::render::overrides::read(&dir.join("foundation"))?;
+    let gitops = crate::render::overrides::read(&dir.join("gitops"))?;
+    if foundation.is_empty() && gitops.is_empty() {
+        return Err(Problems::from(
+            Problem::new(
+                format!("`--templates {}`", dir.display()),
+                "holds no template under `foundation/` or `gitops/`",
+            )
+            .hint(
+                "put overrides at `DIR/gitops/<template path>` or `DIR/foundation/<template path>`",
+            ),
+        )
+        .into());
+    }
+    Ok((foundation, gitops))
+}

@@ -1,0 +1,18 @@
+//! The model: what strata knows about a workspace, as types that parse and validate their own
+//! input. Nothing here reads or writes a workspace, renders or plans.
+//!
+//! `names` (the newtypes every renderer trusts and every derived name), `settings` (a preset
+//! with its `--set` overrides), `answers` (`strata.toml`), `stack` (the Pulumi stacks the
+//! answers make), `lock` (`strata.lock` and its hashes), `repo` (which of the two repos),
+//! `pack` (the embedded packs and presets, the only module that imports `include_dir`) and
+//! `stack_export` (the format of `pulumi stack export`).
+
+pub(crate) mod answers;
+pub(crate) mod lock;
+pub(crate) mod names;
+pub(crate) mod pack;
+pub(crate) mod platform;
+pub(crate) mod repo;
+pub(crate) mod settings;
+pub(crate) mod stack;
+pub(crate) mod stack_export;

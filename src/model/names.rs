@@ -1,0 +1,1052 @@
+//! Names and values that reach generated output, parsed once into types that renderers trust.
+//!
+//! Parse, don't validate: a [`ProjectName`], [`EnvName`] or [`ServiceName`] exists only if it is
+//! a DNS-1035 label short enough that every name derived from it stays within its own limit
+//! (see the table in `docs/errors.md`). The other parsers here (region, domain, image, quantity,
+//! CIDR, `KEY=VALUE`) return a [`Problem`] with a hint instead of panicking. This module does no
+//! I/O and knows nothing of templates.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::util::problem::Problem;
+
+/// Namespaces and names that an environment may not take: Kubernetes' own namespaces and the
+/// namespaces of the add-ons the foundation installs.
+pub const RESERVED_NAMESPACES: &[&str] = &[
+    "default",
+    "kube-system",
+    "kube-public",
+    "kube-node-lease",
+    "argocd",
+    "external-dns",
+    "external-secrets",
+    "cert-manager",
+    "amazon-cloudwatch",
+    "aws-observability",
+    "monitoring",
+    "logging",
+    "platform",
+];
+
+/// The IAM role of a service in an environment (`--irsa`): `<project>-<env>-<service>`.
+pub fn role_name(project: &str, env: &str, service: &str) -> String {
+    format!("{project}-{env}-{service}")
+}
+
+/// The Argo CD Application of a service in an environment: `<service>-<env>`.
+pub fn application_name(service: &str, env: &str) -> String {
+    format!("{service}-{env}")
+}
+
+/// The EKS cluster of a stack: `<project>-<stack>`.
+pub fn cluster_name(project: &str, stack: &str) -> String {
+    format!("{project}-{stack}")
+}
+
+/// `owner/name` of a repository on github.com, from its remote URL (`https://github.com/o/n.git`,
+/// `git@github.com:o/n.git` or `ssh://git@github.com/o/n`); empty for any other host, where
+/// GitHub Actions' OIDC tokens cannot come from (the foundation then creates no CI roles).
+pub fn github_repository(url: &str) -> String {
+    let rest = [
+        "https://github.com/",
+        "ssh://git@github.com/",
+        "git@github.com:",
+    ]
+    .iter()
+    .find_map(|prefix| url.strip_prefix(prefix));
+    let Some(rest) = rest else {
+        return String::new();
+    };
+    let rest = rest.trim_end_matches('/');
+    let rest = rest.strip_suffix(".git").unwrap_or(rest);
+    let valid = |part: &str, max: usize, extra: &[char]| {
+        !part.is_empty()
+            && part.len() <= max
+            && part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || extra.contains(&c))
+    };
+    match rest.split_once('/') {
+        Some((owner, name)) if valid(owner, 39, &[]) && valid(name, 100, &['.', '_']) => {
+            format!("{owner}/{name}")
+        }
+        _ => String::new(),
+    }
+}
+
+/// Longest project name: `<project>-<env>-<service>` must fit an IAM role name (64).
+pub const PROJECT_MAX: usize = 20;
+/// Longest environment name: it is a namespace, a Pulumi stack and part of every derived name.
+pub const ENV_MAX: usize = 12;
+/// Longest service name: `<service>-<env>` must fit a label value (63), and the IAM role name
+/// `<project>-<env>-<service>` must fit 64.
+pub const SERVICE_MAX: usize = 30;
+
+/// Checks a DNS-1035 label of at most `max` characters; `kind` names it in the problem.
+pub fn check_label(kind: &str, value: &str, max: usize) -> Result<(), Problem> {
+    let subject = format!("{kind} `{value}`");
+    let fix = format!(
+        "use lowercase letters, digits and `-`, starting with a letter, at most {max} characters (for example `{}`)",
+        suggest_label(value, max)
+    );
+    if value.is_empty() {
+        return Err(Problem::new(kind.to_string(), "is empty").hint(fix));
+    }
+    if value.len() > max {
+        return Err(Problem::new(
+            subject,
+            format!("is {} characters long, the limit is {max} so that every name derived from it stays valid", value.len()),
+        )
+        .hint(fix));
+    }
+    let first = value.as_bytes()[0];
+    if !first.is_ascii_lowercase() {
+        return Err(Problem::new(subject, "must start with a lowercase letter").hint(fix));
+    }
+    if let Some(bad) = value
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+    {
+        return Err(Problem::new(
+            subject,
+            format!(
+                "contains `{}`, which a Kubernetes name cannot hold",
+                bad.escape_default()
+            ),
+        )
+        .hint(fix));
+    }
+    if value.ends_with('-') {
+        return Err(Problem::new(subject, "must not end with `-`").hint(fix));
+    }
+    if value.contains("--") {
+        return Err(Problem::new(subject, "must not contain `--`").hint(fix));
+    }
+    Ok(())
+}
+
+/// What YAML 1.1 or 1.2 reads a plain (unquoted) scalar as, when that is not a string:
+/// `Some("a boolean")`, `Some("null")` or `Some("a number")`. Names land unquoted in YAML
+/// (namespaces, labels, list items), so a name YAML reads otherwise would change meaning.
+pub fn yaml_non_string(value: &str) -> Option<&'static str> {
+    const BOOLEANS: &[&str] = &[
+        "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false",
+        "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF",
+    ];
+    const NULLS: &[&str] = &["", "~", "null", "Null", "NULL"];
+    const SPECIAL_FLOATS: &[&str] = &[
+        ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan",
+        ".NaN", ".NAN",
+    ];
+    if BOOLEANS.contains(&value) {
+        return Some("a boolean");
+    }
+    if NULLS.contains(&value) {
+        return Some("null");
+    }
+    if SPECIAL_FLOATS.contains(&value) || is_yaml_number(value) {
+        return Some("a number");
+    }
+    None
+}
+
+/// Whether a plain scalar is an integer or a float in YAML 1.1 or 1.2: decimal (with YAML
+/// 1.1's `_` separators), `0x`/`0o`/`0b` and YAML 1.1's leading-zero octal, YAML 1.1's
+/// base-60 (`1:30`), and floats with an optional exponent (`1e3`, `.5`, `6.02E+23`).
+fn is_yaml_number(value: &str) -> bool {
+    let unsigned = value.strip_prefix(['-', '+']).unwrap_or(value);
+    if unsigned.is_empty() {
+        return false;
+    }
+    let digits_in = |text: &str, radix: u32| {
+        !text.is_empty()
+            && text.chars().any(|c| c.is_digit(radix))
+            && text.chars().all(|c| c.is_digit(radix) || c == '_')
+    };
+    for (prefix, radix) in [
+        ("0x", 16),
+        ("0X", 16),
+        ("0o", 8),
+        ("0O", 8),
+        ("0b", 2),
+        ("0B", 2),
+    ] {
+        if let Some(rest) = unsigned.strip_prefix(prefix) {
+            return digits_in(rest, radix);
+        }
+    }
+    // Base 60 (YAML 1.1): `190:20:30`.
+    if unsigned.contains(':') {
+        let mut parts = unsigned.split(':');
+        let first = parts.next().unwrap_or_default();
+        return digits_in(first, 10)
+            && parts
+                .all(|p| !p.is_empty() && p.len() <= 2 && p.chars().all(|c| c.is_ascii_digit()));
+    }
+    // Decimal integers and floats: digits, at most one `.`, an optional exponent.
+    let (mantissa, exponent) = match unsigned.find(['e', 'E']) {
+        Some(at) => (&unsigned[..at], Some(&unsigned[at + 1..])),
+        None => (unsigned, None),
+    };
+    let mut dots = 0;
+    let mut digits = 0;
+    for c in mantissa.chars() {
+        match c {
+            '.' => dots += 1,
+            '_' => {}
+            c if c.is_ascii_digit() => digits += 1,
+            _ => return false,
+        }
+    }
+    if dots > 1 || digits == 0 {
+        return false;
+    }
+    match exponent {
+        None => true,
+        Some(exp) => {
+            let exp = exp.strip_prefix(['-', '+']).unwrap_or(exp);
+            !exp.is_empty() && exp.chars().all(|c| c.is_ascii_digit())
+        }
+    }
+}
+
+/// Refuses a name that YAML would read as a boolean, null or a number (`yes`, `off`, `null`,
+/// `1e3`, ...): such a name written unquoted changes meaning, and quoting every place a name
+/// lands is harder to guarantee than refusing it.
+pub fn check_yaml_string(kind: &str, value: &str) -> Result<(), Problem> {
+    match yaml_non_string(value) {
+        None => Ok(()),
+        Some(what) => Err(Problem::new(
+            format!("{kind} `{value}`"),
+            format!("is read by YAML as {what}, not as a name"),
+        )
+        .hint(format!(
+            "pick a name YAML reads as text, for example `{value}x` or `{value}-app` (see docs/errors.md for the refused names)"
+        ))),
+    }
+}
+
+/// ConfigMap keys strata sets itself in every service's ConfigMap (the base sets
+/// `SERVICE_NAME`, each overlay `ENVIRONMENT`): a `--config` key of the same name would repeat a
+/// literal (kustomize refuses) or be silently overridden.
+pub const RESERVED_CONFIG_KEYS: &[&str] = &["SERVICE_NAME", "ENVIRONMENT"];
+
+/// A `--config` key of a service: a valid ConfigMap key that strata does not set itself.
+pub fn parse_service_config_key(key: &str) -> Result<String, Problem> {
+    let key = parse_config_key(key)?;
+    if RESERVED_CONFIG_KEYS.contains(&key.as_str()) {
+        return Err(Problem::new(
+            format!("config key `{key}`"),
+            "is set by strata itself in every service's ConfigMap",
+        )
+        .hint(format!(
+            "use another key; strata sets {} for you",
+            RESERVED_CONFIG_KEYS
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(" and ")
+        )));
+    }
+    Ok(key)
+}
+
+/// A DNS-label version of `value`, for hints.
+fn suggest_label(value: &str, max: usize) -> String {
+    let mut out = String::new();
+    for c in value.chars() {
+        let c = c.to_ascii_lowercase();
+        if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            out.push(c);
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let trimmed: String = out
+        .trim_start_matches(|c: char| c.is_ascii_digit() || c == '-')
+        .chars()
+        .take(max)
+        .collect();
+    let trimmed = trimmed.trim_end_matches('-').to_string();
+    if trimmed.is_empty() {
+        "app".to_string()
+    } else {
+        trimmed
+    }
+}
+
+macro_rules! label_newtype {
+    ($name:ident, $kind:expr, $max:expr, $extra:expr) => {
+        #[doc = concat!("A validated ", $kind, ".")]
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = Problem;
+
+            fn from_str(value: &str) -> Result<Self, Problem> {
+                check_label($kind, value, $max)?;
+                check_yaml_string($kind, value)?;
+                let extra: fn(&str) -> Result<(), Problem> = $extra;
+                extra(value)?;
+                Ok(Self(value.to_string()))
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+
+        impl PartialEq<String> for $name {
+            fn eq(&self, other: &String) -> bool {
+                &self.0 == other
+            }
+        }
+
+        impl PartialEq<$name> for String {
+            fn eq(&self, other: &$name) -> bool {
+                *self == other.0
+            }
+        }
+
+        impl PartialEq<$name> for &str {
+            fn eq(&self, other: &$name) -> bool {
+                *self == other.0
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> String {
+                value.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = String;
+            /// For `strata.toml`: the problem's text becomes the parser's message, which
+            /// names the file, line and column.
+            fn try_from(value: String) -> Result<Self, String> {
+                value
+                    .parse()
+                    .map_err(|problem: Problem| format!("{}: {}", problem.subject, problem.message))
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let value = String::deserialize(deserializer)?;
+                Self::try_from(value).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+label_newtype!(ProjectName, "project name", PROJECT_MAX, |_| Ok(()));
+label_newtype!(ServiceName, "service name", SERVICE_MAX, |value| {
+    if matches!(value, "appproject" | "kustomization") {
+        return Err(Problem::new(
+            format!("service name `{value}`"),
+            "is reserved: `apps/<env>/` holds a file of that name",
+        )
+        .hint("pick another name"));
+    }
+    Ok(())
+});
+label_newtype!(EnvName, "environment name", ENV_MAX, |value| {
+    if RESERVED_NAMESPACES.contains(&value) || value.starts_with("kube-") {
+        return Err(Problem::new(
+            format!("environment name `{value}`"),
+            "is reserved: it is a namespace of Kubernetes or of a platform add-on",
+        )
+        .hint("pick another name, for example `dev`, `staging` or `prod`"));
+    }
+    if value.contains('-') {
+        return Err(Problem::new(
+            format!("environment name `{value}`"),
+            "contains `-`: names derived from it (`<service>-<env>`, `<env>-root`, `<project>-<env>-<service>`) could then collide",
+        )
+        .hint(format!("use letters and digits only, for example `{}`", value.replace('-', ""))));
+    }
+    if matches!(value, "apps" | "root") {
+        return Err(Problem::new(
+            format!("environment name `{value}`"),
+            "is reserved: the root Application of an environment is `<env>-apps` and its project `<env>-root`",
+        )
+        .hint("pick another name, for example `dev`, `staging` or `prod`"));
+    }
+    if value == "shared" {
+        return Err(Problem::new(
+            format!("environment name `{value}`"),
+            "is reserved: `shared` is the Pulumi stack of a shared cluster",
+        )
+        .hint("pick another name, for example `dev`, `staging` or `prod`"));
+    }
+    Ok(())
+});
+
+/// Splits a comma-separated list, parses each item and reports duplicates.
+pub fn parse_list<T: FromStr<Err = Problem> + PartialEq>(
+    flag: &str,
+    raw: &str,
+) -> Result<Vec<T>, Vec<Problem>> {
+    let mut items = Vec::new();
+    let mut problems = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
+    for item in raw.split(',').map(str::trim) {
+        if item.is_empty() {
+            if !raw.trim().is_empty() {
+                problems.push(
+                    Problem::new(format!("`{flag}`"), "has an empty item")
+                        .hint("remove the extra `,`"),
+                );
+            }
+            continue;
+        }
+        if seen.iter().any(|s| s == item) {
+            problems.push(
+                Problem::new(format!("`{flag}`"), format!("lists `{item}` twice"))
+                    .hint("list each name once"),
+            );
+            continue;
+        }
+        seen.push(item.to_string());
+        match item.parse::<T>() {
+            Ok(value) => items.push(value),
+            Err(problem) => problems.push(problem),
+        }
+    }
+    if problems.is_empty() {
+        Ok(items)
+    } else {
+        Err(problems)
+    }
+}
+
+/// An AWS region code such as `eu-west-1` or `us-gov-west-1`.
+pub fn parse_region(value: &str) -> Result<String, Problem> {
+    const PREFIXES: &[&str] = &[
+        "us", "eu", "ap", "ca", "sa", "me", "af", "il", "mx", "cn", "us-gov", "us-iso", "us-isob",
+    ];
+    const AREAS: &[&str] = &[
+        "east",
+        "west",
+        "north",
+        "south",
+        "central",
+        "northeast",
+        "northwest",
+        "southeast",
+        "southwest",
+    ];
+    let fail = || {
+        Problem::new(format!("region `{value}`"), "is not an AWS region code")
+            .hint("use a region code such as `eu-west-1` or `us-east-2`")
+    };
+    let Some((rest, number)) = value.rsplit_once('-') else {
+        return Err(fail());
+    };
+    if number.is_empty() || number.len() > 2 || !number.chars().all(|c| c.is_ascii_digit()) {
+        return Err(fail());
+    }
+    let Some((prefix, area)) = rest.rsplit_once('-') else {
+        return Err(fail());
+    };
+    if !PREFIXES.contains(&prefix) || !AREAS.contains(&area) {
+        return Err(fail());
+    }
+    Ok(value.to_string())
+}
+
+/// A DNS domain such as `example.com`: lowercase labels of at most 63 characters, at least two.
+pub fn parse_domain(value: &str) -> Result<String, Problem> {
+    check_hostname("domain", value)?;
+    if !value.contains('.') {
+        return Err(
+            Problem::new(format!("domain `{value}`"), "needs at least two labels")
+                .hint("use a domain such as `example.com`"),
+        );
+    }
+    Ok(value.to_string())
+}
+
+/// A fully qualified host name: lowercase DNS labels joined by dots, at most 253 characters.
+pub fn check_hostname(kind: &str, value: &str) -> Result<(), Problem> {
+    let fail = |why: &str| {
+        Problem::new(
+            format!("{kind} `{}`", value.escape_default()),
+            why.to_string(),
+        )
+        .hint("use lowercase letters, digits, `-` and `.` only, for example `api.example.com`")
+    };
+    if value.is_empty() || value.len() > 253 {
+        return Err(fail("must be 1 to 253 characters long"));
+    }
+    for label in value.split('.') {
+        if label.is_empty() || label.len() > 63 {
+            return Err(fail("has an empty label or one longer than 63 characters"));
+        }
+        if !label
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            return Err(fail("is not a valid DNS name"));
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err(fail("has a label that starts or ends with `-`"));
+        }
+    }
+    Ok(())
+}
+
+/// A container image reference, split into the name kustomize rewrites and its tag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRef {
+    pub name: String,
+    pub tag: String,
+}
+
+impl FromStr for ImageRef {
+    type Err = Problem;
+
+    fn from_str(value: &str) -> Result<Self, Problem> {
+        let fail = |why: &str| {
+            Problem::new(
+                format!("image `{}`", value.escape_default()),
+                why.to_string(),
+            )
+            .hint("use `registry/repository:tag`, for example `ghcr.io/acme/api:1.4.2`")
+        };
+        if value.contains('@') {
+            return Err(fail("carries a digest; give a tag here and pin the digest in the overlay's `images` entry"));
+        }
+        let (name, tag) = match value.rsplit_once(':') {
+            Some((name, tag)) if !tag.contains('/') => (name, tag),
+            _ => return Err(fail("has no tag")),
+        };
+        if tag == "latest" {
+            return Err(fail(
+                "uses the `latest` tag, which makes deployments unrepeatable",
+            ));
+        }
+        let tag_ok = !tag.is_empty()
+            && tag.len() <= 128
+            && tag
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+            && tag
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+        if !tag_ok {
+            return Err(fail("has an invalid tag"));
+        }
+        if name.is_empty() || name.len() > 255 {
+            return Err(fail("has an empty or too long repository"));
+        }
+        let mut components = name.split('/').peekable();
+        let first = components.next().unwrap_or_default();
+        let first_is_registry = first.contains('.') || first.contains(':') || first == "localhost";
+        let check_path = |c: &str| {
+            !c.is_empty()
+                && c.chars().all(|ch| {
+                    ch.is_ascii_lowercase() || ch.is_ascii_digit() || matches!(ch, '.' | '_' | '-')
+                })
+                && c.chars()
+                    .next()
+                    .is_some_and(|ch| ch.is_ascii_alphanumeric())
+                && c.chars()
+                    .last()
+                    .is_some_and(|ch| ch.is_ascii_alphanumeric())
+        };
+        if first_is_registry {
+            let (host, port) = first.split_once(':').unwrap_or((first, ""));
+            if check_hostname("registry", host).is_err()
+                || !(port.is_empty() || port.parse::<u16>().is_ok())
+            {
+                return Err(fail("has an invalid registry host"));
+            }
+            if components.peek().is_none() {
+                return Err(fail("has a registry but no repository"));
+            }
+        } else if !check_path(first) {
+            return Err(fail("has an invalid repository name"));
+        }
+        for component in components {
+            if !check_path(component) {
+                return Err(fail("has an invalid repository name"));
+            }
+        }
+        Ok(Self {
+            name: name.to_string(),
+            tag: tag.to_string(),
+        })
+    }
+}
+
+/// A Kubernetes CPU quantity (`250m`, `1`, `0.5`), kept as written.
+pub fn parse_cpu(value: &str) -> Result<String, Problem> {
+    let fail = || {
+        Problem::new(
+            format!("CPU quantity `{}`", value.escape_default()),
+            "is not a CPU quantity",
+        )
+        .hint("use millicores such as `250m` or cores such as `1` or `0.5`")
+    };
+    let number = value.strip_suffix('m').unwrap_or(value);
+    if !is_decimal(number) || parse_decimal(number).is_none_or(|n| n <= 0.0) {
+        return Err(fail());
+    }
+    Ok(value.to_string())
+}
+
+/// A Kubernetes memory quantity (`128Mi`, `1Gi`, `500M`), kept as written.
+pub fn parse_memory(value: &str) -> Result<String, Problem> {
+    const SUFFIXES: &[&str] = &["Ki", "Mi", "Gi", "Ti", "k", "M", "G", "T"];
+    let fail = || {
+        Problem::new(
+            format!("memory quantity `{}`", value.escape_default()),
+            "is not a memory quantity",
+        )
+        .hint("use a binary suffix such as `128Mi` or `1Gi`")
+    };
+    let number = SUFFIXES
+        .iter()
+        .find_map(|suffix| value.strip_suffix(suffix))
+        .unwrap_or(value);
+    if !is_decimal(number) || parse_decimal(number).is_none_or(|n| n <= 0.0) {
+        return Err(fail());
+    }
+    Ok(value.to_string())
+}
+
+fn is_decimal(value: &str) -> bool {
+    let mut parts = value.splitn(2, '.');
+    let whole = parts.next().unwrap_or_default();
+    let fraction = parts.next();
+    !whole.is_empty()
+        && whole.chars().all(|c| c.is_ascii_digit())
+        && fraction.is_none_or(|f| !f.is_empty() && f.chars().all(|c| c.is_ascii_digit()))
+}
+
+fn parse_decimal(value: &str) -> Option<f64> {
+    value.parse::<f64>().ok()
+}
+
+/// Converts a CPU quantity to millicores, for comparing requests with limits.
+pub fn cpu_millis(value: &str) -> Option<f64> {
+    match value.strip_suffix('m') {
+        Some(number) => parse_decimal(number),
+        None => parse_decimal(value).map(|cores| cores * 1000.0),
+    }
+}
+
+/// Converts a memory quantity to bytes, for comparing requests with limits.
+pub fn memory_bytes(value: &str) -> Option<f64> {
+    const SUFFIXES: &[(&str, f64)] = &[
+        ("Ki", 1024.0),
+        ("Mi", 1_048_576.0),
+        ("Gi", 1_073_741_824.0),
+        ("Ti", 1_099_511_627_776.0),
+        ("k", 1e3),
+        ("M", 1e6),
+        ("G", 1e9),
+        ("T", 1e12),
+    ];
+    for (suffix, factor) in SUFFIXES {
+        if let Some(number) = value.strip_suffix(suffix) {
+            return parse_decimal(number).map(|n| n * factor);
+        }
+    }
+    parse_decimal(value)
+}
+
+/// A container port: 1 to 65535.
+pub fn parse_port(value: u32) -> Result<u16, Problem> {
+    u16::try_from(value)
+        .ok()
+        .filter(|port| *port > 0)
+        .ok_or_else(|| {
+            Problem::new(format!("port `{value}`"), "is outside 1 to 65535")
+                .hint("use the port the container listens on, for example `8080`")
+        })
+}
+
+/// A configuration key: a valid environment variable / ConfigMap key.
+pub fn parse_config_key(key: &str) -> Result<String, Problem> {
+    let valid = !key.is_empty()
+        && key.len() <= 253
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        && !key.chars().next().is_some_and(|c| c.is_ascii_digit());
+    if valid {
+        Ok(key.to_string())
+    } else {
+        Err(Problem::new(format!("config key `{}`", key.escape_default()), "is not a valid ConfigMap key")
+            .hint("use letters, digits, `_`, `-` and `.`, not starting with a digit, for example `LOG_LEVEL`"))
+    }
+}
+
+/// A `KEY=VALUE` pair; the value is free text (it is quoted wherever it lands).
+pub fn parse_key_value(flag: &str, raw: &str) -> Result<(String, String), Problem> {
+    let Some((key, value)) = raw.split_once('=') else {
+        return Err(Problem::new(
+            format!("`{flag} {}`", raw.escape_default()),
+            "is not `KEY=VALUE`",
+        )
+        .hint(format!(
+            "write it as `{flag} KEY=VALUE`, for example `{flag} LOG_LEVEL=info`"
+        )));
+    };
+    Ok((key.to_string(), value.to_string()))
+}
+
+/// A configuration value: free text, except characters that no YAML emitter may write raw
+/// and kustomize refuses to encode (control characters other than tab and line feed, DEL,
+/// the C1 controls, and the non-characters U+FFFE and U+FFFF).
+pub fn parse_config_value(key: &str, value: &str) -> Result<String, Problem> {
+    let bad = value.chars().find(|c| {
+        let code = u32::from(*c);
+        (code < 0x20 && *c != '\t' && *c != '\n')
+            || (0x7F..=0x9F).contains(&code)
+            || code == 0xFFFE
+            || code == 0xFFFF
+            || code == 0xFEFF
+    });
+    match bad {
+        None => Ok(value.to_string()),
+        Some(c) => Err(Problem::new(format!("config value of `{key}`"), format!("contains the control character U+{:04X}, which kustomize cannot write into a ConfigMap", u32::from(c)))
+            .hint("remove it; line breaks and tabs are fine")),
+    }
+}
+
+/// An HTTP path for the Ingress and probes: starts with `/`, no spaces or control characters.
+pub fn parse_http_path(kind: &str, value: &str) -> Result<String, Problem> {
+    let valid = value.starts_with('/')
+        && value.len() <= 1024
+        && value
+            .chars()
+            .all(|c| c.is_ascii_graphic() && !matches!(c, '"' | '\\' | '{' | '}' | '#' | '?'));
+    if valid {
+        Ok(value.to_string())
+    } else {
+        Err(Problem::new(
+            format!("{kind} `{}`", value.escape_default()),
+            "is not an HTTP path",
+        )
+        .hint("use a path that starts with `/`, for example `/` or `/api`"))
+    }
+}
+
+/// An AWS account id: twelve digits.
+pub fn parse_account_id(value: &str) -> Result<String, Problem> {
+    if value.len() == 12 && value.chars().all(|c| c.is_ascii_digit()) {
+        Ok(value.to_string())
+    } else {
+        Err(Problem::new(
+            format!("AWS account id `{}`", value.escape_default()),
+            "is not twelve digits",
+        )
+        .hint("use the account id shown by `aws sts get-caller-identity`"))
+    }
+}
+
+/// A git remote base such as `https://github.com/acme` or `git@github.com:acme`.
+pub fn parse_git_base(value: &str) -> Result<String, Problem> {
+    let trimmed = value.trim_end_matches('/');
+    let ok = (trimmed.starts_with("https://")
+        || trimmed.starts_with("ssh://")
+        || trimmed.starts_with("git@"))
+        && trimmed.len() > 10
+        && trimmed.chars().all(|c| {
+            c.is_ascii_graphic() && !matches!(c, '"' | '\'' | '\\' | '{' | '}' | '#' | '?' | ' ')
+        });
+    if ok {
+        Ok(trimmed.to_string())
+    } else {
+        Err(Problem::new(format!("git base `{}`", value.escape_default()), "is not a git remote base URL")
+            .hint("use the URL of the organisation that holds the repos, for example `https://github.com/acme`"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn ok<T: FromStr<Err = Problem>>(value: &str) {
+        assert!(value.parse::<T>().is_ok(), "`{value}` should parse");
+    }
+
+    #[track_caller]
+    fn bad<T: FromStr<Err = Problem> + fmt::Debug>(value: &str, needle: &str) {
+        let problem = value.parse::<T>().expect_err(value);
+        let text = problem.to_string();
+        assert!(text.contains(needle), "`{text}` should contain `{needle}`");
+        assert!(problem.hint.is_some(), "every problem has a hint");
+    }
+
+    #[test]
+    fn names_follow_dns_labels_and_length_limits() {
+        ok::<ServiceName>("api");
+        ok::<ServiceName>("billing-v2");
+        ok::<ServiceName>(&"a".repeat(SERVICE_MAX));
+        bad::<ServiceName>(&"a".repeat(SERVICE_MAX + 1), "limit is 30");
+        bad::<ServiceName>("Api", "lowercase");
+        bad::<ServiceName>("2fa", "start with a lowercase letter");
+        bad::<ServiceName>("api_v2", "contains `_`");
+        bad::<ServiceName>("api-", "end with `-`");
+        bad::<ServiceName>("../x", "start with a lowercase letter");
+        bad::<ServiceName>("a/b", "contains `/`");
+        bad::<ServiceName>("", "empty");
+        bad::<EnvName>("kube-system", "reserved");
+        bad::<EnvName>("argocd", "reserved");
+        bad::<EnvName>("default", "reserved");
+        bad::<EnvName>("shared", "reserved");
+        bad::<EnvName>("productionxyz", "limit is 12");
+        ok::<EnvName>("prod");
+        ok::<EnvName>("qa2");
+        bad::<EnvName>("x-dev", "contains `-`");
+        bad::<EnvName>("apps", "reserved");
+        bad::<ProjectName>(&"p".repeat(PROJECT_MAX + 1), "limit is 20");
+    }
+
+    #[test]
+    fn names_yaml_reads_as_booleans_nulls_or_numbers_are_refused_issue_9() {
+        for word in ["y", "n", "yes", "no", "on", "off", "true", "false", "null"] {
+            bad::<EnvName>(word, "read by YAML as");
+            bad::<ServiceName>(word, "read by YAML as");
+            bad::<ProjectName>(word, "read by YAML as");
+        }
+        for (text, what) in [
+            ("Yes", "a boolean"),
+            ("NO", "a boolean"),
+            ("True", "a boolean"),
+            ("OFF", "a boolean"),
+            ("~", "null"),
+            ("Null", "null"),
+            ("", "null"),
+            ("123", "a number"),
+            ("-7", "a number"),
+            ("1e3", "a number"),
+            ("6.02E+23", "a number"),
+            ("0x1f", "a number"),
+            ("0o7", "a number"),
+            ("0b101", "a number"),
+            ("017", "a number"),
+            ("1_000", "a number"),
+            ("1:30", "a number"),
+            (".5", "a number"),
+            (".inf", "a number"),
+            ("-.Inf", "a number"),
+            (".nan", "a number"),
+            (".NaN", "a number"),
+        ] {
+            assert_eq!(yaml_non_string(text), Some(what), "{text:?}");
+        }
+        for text in [
+            "api", "yesno", "e1", "inf", "nan", "x1", "dev", "0x", "1e", "a:1", "on-call",
+        ] {
+            assert_eq!(yaml_non_string(text), None, "{text:?}");
+        }
+        ok::<ServiceName>("on-call");
+        ok::<EnvName>("yes2");
+    }
+
+    #[test]
+    fn config_keys_strata_sets_itself_are_refused_issue_9() {
+        for key in RESERVED_CONFIG_KEYS {
+            let problem = parse_service_config_key(key).unwrap_err();
+            assert!(problem.message.contains("set by strata itself"));
+            assert!(problem.hint.is_some());
+        }
+        assert_eq!(parse_service_config_key("LOG_LEVEL").unwrap(), "LOG_LEVEL");
+        assert!(parse_service_config_key("service_name").is_ok());
+    }
+
+    #[test]
+    fn the_longest_names_still_fit_every_derived_name() {
+        let project: ProjectName = "p".repeat(PROJECT_MAX).parse().unwrap();
+        let env: EnvName = "e".repeat(ENV_MAX).parse().unwrap();
+        let service: ServiceName = "s".repeat(SERVICE_MAX).parse().unwrap();
+        // One more character is refused, so these are the longest names there can be.
+        assert!("p".repeat(PROJECT_MAX + 1).parse::<ProjectName>().is_err());
+        assert!("e".repeat(ENV_MAX + 1).parse::<EnvName>().is_err());
+        assert!("s".repeat(SERVICE_MAX + 1).parse::<ServiceName>().is_err());
+        let (project, env, service) = (project.as_str(), env.as_str(), service.as_str());
+        assert!(
+            role_name(project, env, service).len() <= 64,
+            "IAM role names are at most 64 characters"
+        );
+        assert!(
+            application_name(service, env).len() <= 63,
+            "an Application's name is a label value: at most 63 characters"
+        );
+        assert!(
+            cluster_name(project, env).len() <= 100,
+            "EKS cluster names are at most 100 characters"
+        );
+        assert!(env.len() <= 63, "the namespace is the environment's name");
+    }
+
+    #[test]
+    fn the_foundation_refuses_the_same_namespaces_as_strata() {
+        let settings = include_str!("../../templates/packs/pulumi-python/settings.py");
+        let start = settings
+            .find("RESERVED_NAMESPACES = frozenset(")
+            .expect("settings.py lists the reserved namespaces");
+        let end = start + settings[start..].find("\n)").expect("the list ends");
+        let python: std::collections::BTreeSet<&str> =
+            settings[start..end].split('"').skip(1).step_by(2).collect();
+        let rust: std::collections::BTreeSet<&str> = RESERVED_NAMESPACES.iter().copied().collect();
+        assert_eq!(python, rust);
+        assert!(
+            settings.contains("startswith(\"kube-\")"),
+            "both refuse every `kube-*`"
+        );
+    }
+
+    #[test]
+    fn lists_report_duplicates_and_every_bad_item() {
+        let problems = parse_list::<EnvName>("--envs", "dev,Dev,dev,kube-system").unwrap_err();
+        assert_eq!(problems.len(), 3);
+        assert_eq!(
+            parse_list::<EnvName>("--envs", "").unwrap(),
+            Vec::<EnvName>::new()
+        );
+        assert_eq!(
+            parse_list::<EnvName>("--envs", "dev, prod").unwrap().len(),
+            2
+        );
+    }
+
+    #[test]
+    fn regions_are_checked_by_shape() {
+        for good in [
+            "eu-west-1",
+            "us-east-2",
+            "ap-southeast-3",
+            "us-gov-west-1",
+            "il-central-1",
+        ] {
+            assert!(parse_region(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "eu-west",
+            "mars-1",
+            "EU-WEST-1",
+            "eu-west-100",
+            "",
+            "eu-middle-1",
+        ] {
+            assert!(parse_region(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn images_need_a_pinned_tag() {
+        let image: ImageRef = "ghcr.io/acme/api:1.4.2".parse().unwrap();
+        assert_eq!(image.name, "ghcr.io/acme/api");
+        assert_eq!(image.tag, "1.4.2");
+        ok::<ImageRef>("nginx:1.27");
+        ok::<ImageRef>("localhost:5000/team/api:v1");
+        bad::<ImageRef>("nginx", "no tag");
+        bad::<ImageRef>("nginx:latest", "latest");
+        bad::<ImageRef>("Nginx:1", "invalid repository");
+        bad::<ImageRef>("nginx:1 2", "invalid tag");
+        bad::<ImageRef>("nginx@sha256:abc", "digest");
+        bad::<ImageRef>("localhost:5000:1", "no repository");
+        bad::<ImageRef>("local_host:5000/x:1", "invalid registry");
+    }
+
+    #[test]
+    fn quantities_are_checked() {
+        assert!(parse_cpu("250m").is_ok());
+        assert!(parse_cpu("0.5").is_ok());
+        assert!(parse_cpu("2").is_ok());
+        assert!(parse_cpu("-1").is_err());
+        assert!(parse_cpu("0").is_err());
+        assert!(parse_cpu("1.").is_err());
+        assert!(parse_cpu("abc").is_err());
+        assert!(parse_memory("128Mi").is_ok());
+        assert!(parse_memory("1Gi").is_ok());
+        assert!(parse_memory("12MB").is_err());
+        assert_eq!(cpu_millis("1"), Some(1000.0));
+        assert_eq!(memory_bytes("1Ki"), Some(1024.0));
+    }
+
+    #[test]
+    fn ports_keys_and_pairs_are_checked() {
+        assert!(parse_port(0).is_err());
+        assert!(parse_port(70000).is_err());
+        assert_eq!(parse_port(8080).unwrap(), 8080);
+        assert!(parse_config_key("LOG_LEVEL").is_ok());
+        assert!(parse_config_key("1X").is_err());
+        assert!(parse_config_key("A B").is_err());
+        assert_eq!(
+            parse_key_value("--config", "A=b=c").unwrap(),
+            ("A".into(), "b=c".into())
+        );
+        assert!(parse_key_value("--config", "novalue").is_err());
+    }
+
+    #[test]
+    fn hosts_domains_and_urls_are_checked() {
+        assert!(parse_domain("example.com").is_ok());
+        assert!(parse_domain("localhost").is_err());
+        assert!(parse_domain("Example.com").is_err());
+        assert!(parse_domain("a..b").is_err());
+        assert!(parse_git_base("https://github.com/acme/").unwrap() == "https://github.com/acme");
+        assert!(parse_git_base("ftp://x").is_err());
+        assert!(parse_account_id("123456789012").is_ok());
+        assert!(parse_account_id("12345").is_err());
+        assert!(parse_http_path("--path", "/api").is_ok());
+        assert!(parse_http_path("--path", "api").is_err());
+    }
+}

@@ -1,0 +1,932 @@
+//! The resolved platform settings: a preset's values with every `--set` override applied.
+//!
+//! A preset (`presets/*.toml`, embedded) holds the platform's tunables; [`Settings`] is their
+//! typed, validated form, which `strata.toml` records in full so that later commands never
+//! re-read the preset. This module parses, overrides and checks settings; it renders nothing
+//! and writes nothing.
+
+use std::collections::BTreeMap;
+
+use ipnet::Ipv4Net;
+use serde::{Deserialize, Serialize};
+
+use crate::model::names;
+use crate::util::problem::{did_you_mean, Problem, Problems};
+
+/// How environments map onto clusters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Topology {
+    /// One cluster and one Pulumi stack (`shared`); a namespace per environment.
+    Shared,
+    /// One cluster, VPC and Pulumi stack per environment.
+    PerEnvironment,
+}
+
+/// NAT gateway strategy of a VPC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Nat {
+    Single,
+    OnePerAz,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub network: Network,
+    pub cluster: Cluster,
+    pub node_groups: BTreeMap<String, NodeGroup>,
+    pub addons: Addons,
+    pub namespace: NamespaceSettings,
+    pub service: ServiceDefaults,
+    /// Layer 3: the platform services (monitoring, logging). Absent in workspaces made before
+    /// they existed, which then have none (`strata add platform` turns them on).
+    #[serde(default)]
+    pub platform: Platform,
+}
+
+/// Monitoring and logging: Argo CD Applications of pinned Helm charts in the gitops repo's
+/// `platform/` tree, with their AWS side (roles, log groups, secrets) in the foundation.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Platform {
+    #[serde(default)]
+    pub monitoring: Monitoring,
+    #[serde(default)]
+    pub logging: Logging,
+}
+
+/// kube-prometheus-stack (Prometheus, Alertmanager, Grafana and the operator's CRDs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Monitoring {
+    pub enabled: bool,
+    /// The kube-prometheus-stack chart version.
+    pub version: String,
+    /// How long Prometheus keeps samples, for example `15d`.
+    pub retention: String,
+    /// The size of Prometheus's volume (encrypted gp3), for example `50Gi`.
+    pub storage: String,
+    /// Replicas of Prometheus, Alertmanager and Grafana.
+    pub replicas: u32,
+}
+
+impl Default for Monitoring {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            version: MONITORING_CHART_VERSION.to_string(),
+            retention: "15d".to_string(),
+            storage: "50Gi".to_string(),
+            replicas: 1,
+        }
+    }
+}
+
+/// Fluent Bit shipping every container's log to CloudWatch Logs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Logging {
+    pub enabled: bool,
+    /// The fluent-bit chart version.
+    pub version: String,
+    /// Days CloudWatch keeps the logs of an environment.
+    pub retention_days: u32,
+    /// Days CloudWatch keeps the logs of an environment named `prod` or `production`.
+    pub production_retention_days: u32,
+}
+
+impl Default for Logging {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            version: LOGGING_CHART_VERSION.to_string(),
+            retention_days: 30,
+            production_retention_days: 90,
+        }
+    }
+}
+
+/// The kube-prometheus-stack version strata pins by default.
+pub const MONITORING_CHART_VERSION: &str = "88.5.3";
+/// The fluent-bit version strata pins by default.
+pub const LOGGING_CHART_VERSION: &str = "0.58.1";
+/// The retention periods CloudWatch Logs accepts, in days.
+pub const LOG_RETENTION_DAYS: &[u32] = &[
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
+
+impl Logging {
+    /// The retention of one environment's log group: production environments keep longer.
+    pub fn retention_for(&self, env: &str) -> u32 {
+        if matches!(env, "prod" | "production") {
+            self.production_retention_days
+        } else {
+            self.retention_days
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    pub topology: Topology,
+    pub az_count: u8,
+    pub vpc_cidr: String,
+    pub nat: Nat,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cluster {
+    pub version: String,
+    pub support_type: String,
+    pub endpoint_private_access: bool,
+    pub endpoint_public_access: bool,
+    pub public_access_cidrs: Vec<String>,
+    pub log_types: Vec<String>,
+    pub admin_role_arns: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeGroup {
+    pub instance_types: Vec<String>,
+    pub capacity_type: String,
+    pub min: u32,
+    pub max: u32,
+    pub desired: u32,
+    pub disk_size: u32,
+    pub taints: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Addons {
+    pub aws_load_balancer_controller: ChartAddon,
+    pub cluster_autoscaler: ChartAddon,
+    pub metrics_server: ChartAddon,
+    pub external_dns: ExternalDns,
+    pub external_secrets: ChartAddon,
+    pub argocd: ArgoCd,
+    pub ebs_csi: EbsCsi,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChartAddon {
+    pub version: String,
+    pub replicas: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExternalDns {
+    pub version: String,
+    pub policy: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArgoCd {
+    pub version: String,
+    pub ha: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EbsCsi {
+    pub addon_version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamespaceSettings {
+    pub quota: Quota,
+    pub limits: Limits,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Quota {
+    pub requests_cpu: String,
+    pub requests_memory: String,
+    pub limits_cpu: String,
+    pub limits_memory: String,
+    pub pods: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    pub default_cpu: String,
+    pub default_memory: String,
+    pub default_request_cpu: String,
+    pub default_request_memory: String,
+    pub max_cpu: String,
+    pub max_memory: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceDefaults {
+    pub image: String,
+    pub port: u32,
+    pub path: String,
+    pub health_path: String,
+    pub cpu_request: String,
+    pub cpu_limit: String,
+    pub memory_request: String,
+    pub memory_limit: String,
+    pub min_replicas: u32,
+    pub max_replicas: u32,
+    pub cpu_target: u32,
+}
+
+/// Cluster Autoscaler image tags, one per Kubernetes minor version: its minor must match the
+/// cluster's (EKS Best Practices, "Ensure the Cluster Autoscaler's version matches").
+pub const CLUSTER_AUTOSCALER_TAGS: &[(&str, &str)] = &[
+    ("1.33", "v1.33.6"),
+    ("1.34", "v1.34.5"),
+    ("1.35", "v1.35.2"),
+    ("1.36", "v1.36.1"),
+];
+
+/// The Kubernetes versions strata knows add-on versions for.
+pub fn supported_versions() -> Vec<&'static str> {
+    CLUSTER_AUTOSCALER_TAGS
+        .iter()
+        .map(|(version, _)| *version)
+        .collect()
+}
+
+impl Settings {
+    /// The Cluster Autoscaler image tag that matches the cluster version.
+    pub fn cluster_autoscaler_tag(&self) -> &'static str {
+        CLUSTER_AUTOSCALER_TAGS
+            .iter()
+            .find(|(version, _)| *version == self.cluster.version)
+            .map_or("", |(_, tag)| tag)
+    }
+
+    /// Checks every value that `serde` cannot: ranges, formats, consistency.
+    pub fn validate(&self) -> Problems {
+        let mut problems = Problems::default();
+        let key = |k: &str| format!("setting `{k}`");
+
+        if !(2..=6).contains(&self.network.az_count) {
+            problems.push(
+                Problem::new(
+                    key("network.az_count"),
+                    format!(
+                        "is {}, EKS needs 2 to 6 availability zones here",
+                        self.network.az_count
+                    ),
+                )
+                .hint("use `--set network.az_count=2` or `3`"),
+            );
+        }
+        match self.network.vpc_cidr.parse::<Ipv4Net>() {
+            Ok(net) => {
+                if net.network() != net.addr() {
+                    problems.push(
+                        Problem::new(
+                            key("network.vpc_cidr"),
+                            format!("`{}` is not a network address", self.network.vpc_cidr),
+                        )
+                        .hint(format!("use `{}`", net.trunc())),
+                    );
+                } else if !(16..=20).contains(&net.prefix_len()) {
+                    problems.push(
+                        Problem::new(
+                            key("network.vpc_cidr"),
+                            format!(
+                                "`{}` must be a /16 to /20 so that every subnet of every AZ fits",
+                                self.network.vpc_cidr
+                            ),
+                        )
+                        .hint("use a /16 such as `10.0.0.0/16`"),
+                    );
+                }
+            }
+            Err(_) => problems.push(
+                Problem::new(
+                    key("network.vpc_cidr"),
+                    format!("`{}` is not an IPv4 CIDR", self.network.vpc_cidr),
+                )
+                .hint("use a CIDR such as `10.0.0.0/16`"),
+            ),
+        }
+
+        if !supported_versions().contains(&self.cluster.version.as_str()) {
+            problems.push(
+                Problem::new(
+                    key("cluster.version"),
+                    format!(
+                        "`{}` is not a Kubernetes version strata has add-on versions for",
+                        self.cluster.version
+                    ),
+                )
+                .hint(format!("use one of {}", supported_versions().join(", "))),
+            );
+        }
+        if !matches!(self.cluster.support_type.as_str(), "STANDARD" | "EXTENDED") {
+            problems.push(
+                Problem::new(
+                    key("cluster.support_type"),
+                    format!(
+                        "`{}` is neither `STANDARD` nor `EXTENDED`",
+                        self.cluster.support_type
+                    ),
+                )
+                .hint("use `STANDARD`"),
+            );
+        }
+        if !self.cluster.endpoint_private_access && !self.cluster.endpoint_public_access {
+            problems.push(Problem::new(key("cluster.endpoint_public_access"), "and `cluster.endpoint_private_access` are both false, so nothing could reach the API server").hint("enable at least one"));
+        }
+        for cidr in &self.cluster.public_access_cidrs {
+            match cidr.parse::<Ipv4Net>() {
+                Ok(net) if net.network() == net.addr() => {}
+                _ => problems.push(
+                    Problem::new(
+                        key("cluster.public_access_cidrs"),
+                        format!("`{cidr}` is not an IPv4 network CIDR"),
+                    )
+                    .hint("use CIDRs such as `203.0.113.0/24`"),
+                ),
+            }
+        }
+        const LOG_TYPES: &[&str] = &[
+            "api",
+            "audit",
+            "authenticator",
+            "controllerManager",
+            "scheduler",
+        ];
+        for required in ["api", "audit", "authenticator"] {
+            if !self.cluster.log_types.iter().any(|t| t == required) {
+                problems.push(
+                    Problem::new(
+                        key("cluster.log_types"),
+                        format!("lacks `{required}`, which strata always enables"),
+                    )
+                    .hint("keep at least `api`, `audit` and `authenticator`"),
+                );
+            }
+        }
+        for log_type in &self.cluster.log_types {
+            if !LOG_TYPES.contains(&log_type.as_str()) {
+                problems.push(
+                    Problem::new(
+                        key("cluster.log_types"),
+                        format!("`{log_type}` is not a control-plane log type"),
+                    )
+                    .hint(format!("use any of {}", LOG_TYPES.join(", "))),
+                );
+            }
+        }
+        let role_arn = |arn: &str| -> bool {
+            let Some((partition, rest)) = arn
+                .strip_prefix("arn:")
+                .and_then(|r| r.split_once(":iam::"))
+            else {
+                return false;
+            };
+            let Some((account, name)) = rest.split_once(":role/") else {
+                return false;
+            };
+            matches!(partition, "aws" | "aws-cn" | "aws-us-gov")
+                && account.len() == 12
+                && account.bytes().all(|b| b.is_ascii_digit())
+                && !name.is_empty()
+                && name.len() <= 512
+                && !name.starts_with('/')
+                && !name.ends_with('/')
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-/".contains(c))
+        };
+        for (list, what) in [
+            (&self.cluster.admin_role_arns, "cluster.admin_role_arns"),
+            (
+                &self.cluster.public_access_cidrs,
+                "cluster.public_access_cidrs",
+            ),
+        ] {
+            let mut seen = std::collections::BTreeSet::new();
+            for value in list {
+                if !seen.insert(value) {
+                    problems.push(
+                        Problem::new(key(what), format!("lists `{value}` twice"))
+                            .hint("list each value once"),
+                    );
+                }
+            }
+        }
+        for arn in &self.cluster.admin_role_arns {
+            if !role_arn(arn) {
+                problems.push(
+                    Problem::new(
+                        key("cluster.admin_role_arns"),
+                        format!("`{arn}` is not an IAM role ARN"),
+                    )
+                    .hint("use `arn:aws:iam::123456789012:role/NAME`"),
+                );
+            }
+        }
+
+        if self.node_groups.is_empty() {
+            problems.push(
+                Problem::new(key("node_groups"), "is empty").hint("keep at least one node group"),
+            );
+        }
+        if !self
+            .node_groups
+            .values()
+            .any(|group| group.taints.is_empty())
+        {
+            problems.push(
+                Problem::new(
+                    key("node_groups"),
+                    "has no untainted group, so services could not be scheduled",
+                )
+                .hint("leave one node group without taints"),
+            );
+        }
+        for (name, group) in &self.node_groups {
+            let k = |field: &str| key(&format!("node_groups.{name}.{field}"));
+            if let Err(problem) = names::check_label("node group name", name, 30) {
+                problems.push(problem);
+            }
+            if !(group.min <= group.desired && group.desired <= group.max && group.max >= 1) {
+                problems.push(
+                    Problem::new(
+                        k("min"),
+                        format!(
+                            "min {} <= desired {} <= max {} does not hold",
+                            group.min, group.desired, group.max
+                        ),
+                    )
+                    .hint("keep 0 <= min <= desired <= max and max >= 1"),
+                );
+            }
+            if group.instance_types.is_empty() {
+                problems.push(
+                    Problem::new(k("instance_types"), "is empty")
+                        .hint("list at least one instance type, for example `t3.large`"),
+                );
+            }
+            for instance_type in &group.instance_types {
+                let valid = instance_type.split_once('.').is_some_and(|(family, size)| {
+                    !family.is_empty()
+                        && !size.is_empty()
+                        && family
+                            .chars()
+                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                        && size
+                            .chars()
+                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+                });
+                if !valid {
+                    problems.push(
+                        Problem::new(
+                            k("instance_types"),
+                            format!("`{instance_type}` is not an EC2 instance type"),
+                        )
+                        .hint("use a type such as `t3.large`"),
+                    );
+                }
+            }
+            if !matches!(group.capacity_type.as_str(), "ON_DEMAND" | "SPOT") {
+                problems.push(
+                    Problem::new(
+                        k("capacity_type"),
+                        format!(
+                            "`{}` is neither `ON_DEMAND` nor `SPOT`",
+                            group.capacity_type
+                        ),
+                    )
+                    .hint("use `ON_DEMAND` or `SPOT`"),
+                );
+            }
+            if !(20..=16384).contains(&group.disk_size) {
+                problems.push(
+                    Problem::new(
+                        k("disk_size"),
+                        format!("{} GiB is outside 20 to 16384", group.disk_size),
+                    )
+                    .hint("use at least 20"),
+                );
+            }
+            for taint in &group.taints {
+                if parse_taint(taint).is_none() {
+                    problems.push(
+                        Problem::new(k("taints"), format!("`{taint}` is not `KEY=VALUE:EFFECT`"))
+                            .hint("use for example `CriticalAddonsOnly=true:NO_SCHEDULE`"),
+                    );
+                }
+            }
+        }
+
+        let addons = &self.addons;
+        for (name, version) in [
+            (
+                "aws_load_balancer_controller",
+                &addons.aws_load_balancer_controller.version,
+            ),
+            ("cluster_autoscaler", &addons.cluster_autoscaler.version),
+            ("metrics_server", &addons.metrics_server.version),
+            ("external_dns", &addons.external_dns.version),
+            ("external_secrets", &addons.external_secrets.version),
+            ("argocd", &addons.argocd.version),
+        ] {
+            if !is_semver(version) {
+                problems.push(
+                    Problem::new(
+                        key(&format!("addons.{name}.version")),
+                        format!("`{version}` is not a pinned chart version"),
+                    )
+                    .hint("use an exact version such as `1.2.3`"),
+                );
+            }
+        }
+        for (name, replicas) in [
+            (
+                "aws_load_balancer_controller",
+                addons.aws_load_balancer_controller.replicas,
+            ),
+            ("cluster_autoscaler", addons.cluster_autoscaler.replicas),
+            ("metrics_server", addons.metrics_server.replicas),
+            ("external_secrets", addons.external_secrets.replicas),
+        ] {
+            if !(1..=10).contains(&replicas) {
+                problems.push(
+                    Problem::new(
+                        key(&format!("addons.{name}.replicas")),
+                        format!("{replicas} is outside 1 to 10"),
+                    )
+                    .hint("use 1, or 2 for high availability"),
+                );
+            }
+        }
+        if !matches!(
+            addons.external_dns.policy.as_str(),
+            "upsert-only" | "sync" | "create-only"
+        ) {
+            problems.push(
+                Problem::new(
+                    key("addons.external_dns.policy"),
+                    format!(
+                        "`{}` is not an External DNS policy",
+                        addons.external_dns.policy
+                    ),
+                )
+                .hint("use `upsert-only`, `sync` or `create-only`"),
+            );
+        }
+        if !(addons.ebs_csi.addon_version.is_empty()
+            || addons.ebs_csi.addon_version.starts_with('v'))
+        {
+            problems.push(
+                Problem::new(
+                    key("addons.ebs_csi.addon_version"),
+                    format!(
+                        "`{}` is not an EKS add-on version",
+                        addons.ebs_csi.addon_version
+                    ),
+                )
+                .hint("leave it empty, or use a version such as `v1.50.0-eksbuild.1`"),
+            );
+        }
+
+        problems.extend(self.platform.validate());
+
+        let quota = &self.namespace.quota;
+        let limits = &self.namespace.limits;
+        for (field, value) in [
+            ("namespace.quota.requests_cpu", &quota.requests_cpu),
+            ("namespace.quota.limits_cpu", &quota.limits_cpu),
+            ("namespace.limits.default_cpu", &limits.default_cpu),
+            (
+                "namespace.limits.default_request_cpu",
+                &limits.default_request_cpu,
+            ),
+            ("namespace.limits.max_cpu", &limits.max_cpu),
+            ("service.cpu_request", &self.service.cpu_request),
+            ("service.cpu_limit", &self.service.cpu_limit),
+        ] {
+            if let Err(problem) = names::parse_cpu(value) {
+                problems.push(
+                    Problem::new(key(field), problem.message)
+                        .hint(problem.hint.unwrap_or_default()),
+                );
+            }
+        }
+        for (field, value) in [
+            ("namespace.quota.requests_memory", &quota.requests_memory),
+            ("namespace.quota.limits_memory", &quota.limits_memory),
+            ("namespace.limits.default_memory", &limits.default_memory),
+            (
+                "namespace.limits.default_request_memory",
+                &limits.default_request_memory,
+            ),
+            ("namespace.limits.max_memory", &limits.max_memory),
+            ("service.memory_request", &self.service.memory_request),
+            ("service.memory_limit", &self.service.memory_limit),
+        ] {
+            if let Err(problem) = names::parse_memory(value) {
+                problems.push(
+                    Problem::new(key(field), problem.message)
+                        .hint(problem.hint.unwrap_or_default()),
+                );
+            }
+        }
+        if quota.pods == 0 {
+            problems.push(
+                Problem::new(key("namespace.quota.pods"), "is 0").hint("allow at least one pod"),
+            );
+        }
+
+        let service = &self.service;
+        if let Err(problem) = service.image.parse::<names::ImageRef>() {
+            problems.push(problem);
+        }
+        if let Err(problem) = names::parse_port(service.port) {
+            problems.push(problem);
+        }
+        for (field, value) in [
+            ("service.path", &service.path),
+            ("service.health_path", &service.health_path),
+        ] {
+            if let Err(problem) = names::parse_http_path(field, value) {
+                problems.push(problem);
+            }
+        }
+        if !(1 <= service.min_replicas && service.min_replicas <= service.max_replicas) {
+            problems.push(
+                Problem::new(
+                    key("service.min_replicas"),
+                    format!(
+                        "1 <= min {} <= max {} does not hold",
+                        service.min_replicas, service.max_replicas
+                    ),
+                )
+                .hint("keep 1 <= min_replicas <= max_replicas"),
+            );
+        }
+        if !(1..=100).contains(&service.cpu_target) {
+            problems.push(
+                Problem::new(
+                    key("service.cpu_target"),
+                    format!("{}% is outside 1 to 100", service.cpu_target),
+                )
+                .hint("use a percentage such as 70"),
+            );
+        }
+        problems
+    }
+}
+
+impl Platform {
+    /// Checks the platform services' values (also when they are off: they are kept for later).
+    pub fn validate(&self) -> Problems {
+        let mut problems = Problems::default();
+        let key = |k: &str| format!("setting `platform.{k}`");
+        for (name, version) in [
+            ("monitoring.version", &self.monitoring.version),
+            ("logging.version", &self.logging.version),
+        ] {
+            if !is_semver(version) {
+                problems.push(
+                    Problem::new(
+                        key(name),
+                        format!("`{version}` is not a pinned chart version"),
+                    )
+                    .hint("use an exact version such as `1.2.3`"),
+                );
+            }
+        }
+        let retention = &self.monitoring.retention;
+        let retention_ok = retention
+            .strip_suffix(['h', 'd', 'w', 'y'])
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && n != "0");
+        if !retention_ok {
+            problems.push(
+                Problem::new(
+                    key("monitoring.retention"),
+                    format!("`{retention}` is not a Prometheus retention"),
+                )
+                .hint("use a number of hours, days, weeks or years, such as `15d`"),
+            );
+        }
+        if let Err(problem) = names::parse_memory(&self.monitoring.storage) {
+            problems.push(
+                Problem::new(key("monitoring.storage"), problem.message)
+                    .hint("use a size such as `50Gi`"),
+            );
+        }
+        if !(1..=3).contains(&self.monitoring.replicas) {
+            problems.push(
+                Problem::new(
+                    key("monitoring.replicas"),
+                    format!("{} is outside 1 to 3", self.monitoring.replicas),
+                )
+                .hint("use 1, or 2 for high availability"),
+            );
+        }
+        for (name, days) in [
+            ("logging.retention_days", self.logging.retention_days),
+            (
+                "logging.production_retention_days",
+                self.logging.production_retention_days,
+            ),
+        ] {
+            if !LOG_RETENTION_DAYS.contains(&days) {
+                problems.push(
+                    Problem::new(key(name), format!("{days} days is not a CloudWatch Logs retention"))
+                        .hint("use one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653"),
+                );
+            }
+        }
+        problems
+    }
+}
+
+/// Splits `KEY=VALUE:EFFECT` into its parts, with the effect in the EKS API's spelling.
+pub fn parse_taint(taint: &str) -> Option<(String, String, String)> {
+    let (kv, effect) = taint.rsplit_once(':')?;
+    let (key, value) = kv.split_once('=').unwrap_or((kv, ""));
+    let effect = match effect {
+        "NO_SCHEDULE" | "NoSchedule" => "NO_SCHEDULE",
+        "NO_EXECUTE" | "NoExecute" => "NO_EXECUTE",
+        "PREFER_NO_SCHEDULE" | "PreferNoSchedule" => "PREFER_NO_SCHEDULE",
+        _ => return None,
+    };
+    let key_ok = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'));
+    let value_ok = value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    (key_ok && value_ok).then(|| (key.to_string(), value.to_string(), effect.to_string()))
+}
+
+fn is_semver(version: &str) -> bool {
+    let mut parts = version.split('.');
+    let numeric =
+        |p: Option<&str>| p.is_some_and(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
+    numeric(parts.next())
+        && numeric(parts.next())
+        && numeric(parts.next())
+        && parts.next().is_none()
+}
+
+/// Applies `KEY=VALUE` overrides to a preset's settings table. The value takes the type of the
+/// value it replaces; lists are comma-separated. Unknown keys get a "did you mean".
+pub fn apply_overrides(table: &mut toml::Table, overrides: &[(String, String)]) -> Problems {
+    let mut problems = Problems::default();
+    let known = leaf_keys(table, "");
+    for (key, raw) in overrides {
+        let subject = format!("`--set {key}`");
+        let Some(slot) = lookup_mut(table, key) else {
+            let mut problem = Problem::new(subject, "is not a setting of the preset");
+            problem = match did_you_mean(key, known.iter().map(String::as_str)) {
+                Some(close) => problem.hint(format!(
+                    "did you mean `{close}`? `strata presets --keys` lists every key"
+                )),
+                None => problem.hint("`strata presets --keys` lists every key"),
+            };
+            problems.push(problem);
+            continue;
+        };
+        let parsed = match slot {
+            toml::Value::String(_) => Some(toml::Value::String(raw.clone())),
+            toml::Value::Integer(_) => raw.trim().parse::<i64>().ok().map(toml::Value::Integer),
+            toml::Value::Boolean(_) => match raw.trim() {
+                "true" => Some(toml::Value::Boolean(true)),
+                "false" => Some(toml::Value::Boolean(false)),
+                _ => None,
+            },
+            toml::Value::Array(_) => Some(toml::Value::Array(
+                raw.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| toml::Value::String(s.to_string()))
+                    .collect(),
+            )),
+            _ => None,
+        };
+        match parsed {
+            Some(value) => *slot = value,
+            None => problems.push(
+                Problem::new(
+                    subject,
+                    format!(
+                        "`{}` is not a valid {}",
+                        raw.escape_default(),
+                        slot.type_str()
+                    ),
+                )
+                .hint(match slot {
+                    toml::Value::Integer(_) => "give a whole number",
+                    toml::Value::Boolean(_) => "give `true` or `false`",
+                    toml::Value::Table(_) => {
+                        "set one of its keys instead, for example `KEY.FIELD=VALUE`"
+                    }
+                    _ => "give a value of the same kind as the preset's",
+                }),
+            ),
+        }
+    }
+    problems
+}
+
+/// Every dotted key of a table that holds a value (not a sub-table).
+pub fn leaf_keys(table: &toml::Table, prefix: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    for (key, value) in table {
+        let full = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        match value {
+            toml::Value::Table(inner) => keys.extend(leaf_keys(inner, &full)),
+            _ => keys.push(full),
+        }
+    }
+    keys
+}
+
+fn lookup_mut<'a>(table: &'a mut toml::Table, key: &str) -> Option<&'a mut toml::Value> {
+    let mut parts = key.split('.');
+    let first = parts.next()?;
+    let mut current = table.get_mut(first)?;
+    for part in parts {
+        current = current.as_table_mut()?.get_mut(part)?;
+    }
+    Some(current)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn taints_are_parsed_into_the_eks_spelling() {
+        assert_eq!(
+            parse_taint("CriticalAddonsOnly=true:NoSchedule"),
+            Some((
+                "CriticalAddonsOnly".into(),
+                "true".into(),
+                "NO_SCHEDULE".into()
+            ))
+        );
+        assert_eq!(
+            parse_taint("dedicated:NO_EXECUTE"),
+            Some(("dedicated".into(), String::new(), "NO_EXECUTE".into()))
+        );
+        assert_eq!(parse_taint("bad"), None);
+        assert_eq!(parse_taint("a=b:Sometimes"), None);
+    }
+
+    #[test]
+    fn overrides_keep_the_type_and_suggest_close_keys() {
+        let mut table: toml::Table = toml::from_str("[cluster]\nversion = \"1.35\"\nlog_types = [\"api\"]\n[network]\naz_count = 2\nprivate = true").unwrap();
+        let problems = apply_overrides(
+            &mut table,
+            &[
+                ("cluster.version".into(), "1.34".into()),
+                ("network.az_count".into(), "3".into()),
+                ("cluster.log_types".into(), "api,audit".into()),
+            ],
+        );
+        assert!(problems.is_empty(), "{problems}");
+        assert_eq!(table["cluster"]["version"].as_str(), Some("1.34"));
+        assert_eq!(table["network"]["az_count"].as_integer(), Some(3));
+        assert_eq!(table["cluster"]["log_types"].as_array().unwrap().len(), 2);
+
+        let problems = apply_overrides(
+            &mut table,
+            &[
+                ("cluster.verison".into(), "1".into()),
+                ("network.az_count".into(), "three".into()),
+            ],
+        );
+        let text = problems.to_string();
+        assert!(text.contains("did you mean `cluster.version`"), "{text}");
+        assert!(text.contains("not a valid integer"), "{text}");
+    }
+
+    #[test]
+    fn semver_needs_three_numbers() {
+        assert!(is_semver("1.2.3"));
+        assert!(!is_semver("1.2"));
+        assert!(!is_semver("^1.2.3"));
+        assert!(!is_semver("1.2.3.4"));
+    }
+}

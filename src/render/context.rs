@@ -1,0 +1,348 @@
+//! What templates see: the answers as the values of the tera context (the globals, each stack,
+//! environment and service), built once per render. Pure: answers in, values out.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::model::answers::Answers;
+use crate::model::settings::Topology;
+use crate::model::stack::stacks;
+
+/// What every template sees at the top level.
+#[derive(Serialize)]
+struct Globals<'a> {
+    backend: Option<BackendView>,
+    secrets_provider: Option<&'a str>,
+    node_groups: Vec<NodeGroupView<'a>>,
+    /// The first tainted node group, when there is one (a system pool): add-ons run there.
+    addon_pool: Option<&'a str>,
+    project: &'a str,
+    strata_version: &'static str,
+    pack: &'a str,
+    preset: &'a str,
+    region: &'a str,
+    domain: &'a str,
+    topology: Topology,
+    repos: &'a crate::model::answers::Repos,
+    /// `owner/name` of the foundation repo on github.com (empty elsewhere): whom the CI roles
+    /// trust.
+    github_repository: String,
+    settings: &'a crate::model::settings::Settings,
+    cluster_autoscaler_tag: &'a str,
+    environments: &'a [EnvView<'a>],
+    stacks: &'a [StackView<'a>],
+    pulumi_project: String,
+}
+
+#[derive(Serialize)]
+struct BackendView {
+    kind: &'static str,
+    url: String,
+    org: String,
+}
+
+#[derive(Serialize)]
+struct NodeGroupView<'a> {
+    name: &'a str,
+    group: &'a crate::model::settings::NodeGroup,
+    taints: Vec<TaintView>,
+}
+
+#[derive(Serialize)]
+struct TaintView {
+    key: String,
+    value: String,
+    effect: String,
+}
+
+/// `env`: one environment.
+#[derive(Serialize)]
+struct EnvView<'a> {
+    name: &'a str,
+    namespace: &'a str,
+    stack: &'a str,
+    cluster_name: &'a str,
+    vpc_cidr: &'a str,
+    public_subnet_cidrs: Vec<String>,
+    private_subnet_cidrs: Vec<String>,
+    certificate: CertificateView,
+    /// Days CloudWatch Logs keeps the environment's container logs (platform logging).
+    log_retention_days: u32,
+}
+
+#[derive(Serialize)]
+struct CertificateView {
+    domain_name: String,
+    subject_alternative_names: Vec<String>,
+}
+
+/// `stack`: one Pulumi stack.
+#[derive(Serialize)]
+struct StackView<'a> {
+    name: &'a str,
+    cluster_name: &'a str,
+    vpc_cidr: &'a str,
+    envs: Vec<&'a EnvView<'a>>,
+    service_roles: Vec<ServiceRoleView<'a>>,
+    private_subnet_cidrs: Vec<String>,
+    public_subnet_cidrs: Vec<String>,
+}
+
+/// The IAM role of a service with `--irsa` in one environment.
+#[derive(Serialize)]
+struct ServiceRoleView<'a> {
+    service: &'a str,
+    namespace: &'a str,
+    service_account: &'a str,
+    role_name: String,
+}
+
+/// `service`: one service, with `in.<env>` its values per environment (`senv`).
+#[derive(Serialize)]
+struct ServiceView<'a> {
+    name: &'a str,
+    image: &'a str,
+    tag: &'a str,
+    port: u16,
+    path: &'a str,
+    health_path: &'a str,
+    cpu_request: &'a str,
+    cpu_limit: &'a str,
+    memory_request: &'a str,
+    memory_limit: &'a str,
+    irsa: bool,
+    expose: &'static str,
+    secrets: &'a [String],
+    config: Vec<ConfigEntry<'a>>,
+    envs: Vec<&'a str>,
+    #[serde(rename = "in")]
+    per_env: BTreeMap<&'a str, ServiceEnvView>,
+}
+
+#[derive(Serialize)]
+struct ConfigEntry<'a> {
+    key: &'a str,
+    value: &'a str,
+}
+
+#[derive(Serialize)]
+struct ServiceEnvView {
+    min_replicas: u32,
+    max_replicas: u32,
+    host: String,
+    role_arn: String,
+    app_name: String,
+    ingress_class: String,
+}
+
+/// The values templates see, built once per render: the globals as a tera context, and each
+/// stack and environment ready to insert.
+pub(super) struct Model {
+    pub(super) globals: tera::Context,
+    pub(super) stacks: Vec<Value>,
+    pub(super) envs: Vec<Value>,
+}
+
+impl Model {
+    pub(super) fn new(answers: &Answers) -> anyhow::Result<Self> {
+        let stacks = stacks(answers);
+        let stack_of = |env: usize| {
+            stacks
+                .iter()
+                .find(|s| s.envs.contains(&env))
+                .expect("every environment has a stack")
+        };
+        let az_count = answers.settings.network.az_count;
+        let envs: Vec<EnvView<'_>> = answers
+            .environments
+            .iter()
+            .enumerate()
+            .map(|(i, env)| {
+                let stack = stack_of(i);
+                let (private_subnet_cidrs, public_subnet_cidrs) =
+                    crate::model::answers::subnet_layout(&stack.vpc_cidr, az_count)
+                        .unwrap_or_default();
+                let (domain_name, subject_alternative_names) = answers.certificate(&env.name);
+                EnvView {
+                    name: &env.name,
+                    namespace: &env.name,
+                    stack: &stack.name,
+                    cluster_name: &stack.cluster,
+                    vpc_cidr: &stack.vpc_cidr,
+                    public_subnet_cidrs,
+                    private_subnet_cidrs,
+                    certificate: CertificateView {
+                        domain_name,
+                        subject_alternative_names,
+                    },
+                    log_retention_days: answers.settings.platform.logging.retention_for(&env.name),
+                }
+            })
+            .collect();
+        let stack_views: Vec<StackView<'_>> = stacks
+            .iter()
+            .map(|stack| {
+                let service_roles = stack
+                    .envs
+                    .iter()
+                    .flat_map(|i| {
+                        let env = &answers.environments[*i].name;
+                        answers
+                            .services
+                            .iter()
+                            .filter(move |(_, s)| s.irsa && s.envs.contains_key(env.as_str()))
+                            .map(move |(service, _)| ServiceRoleView {
+                                service,
+                                namespace: env,
+                                service_account: service,
+                                role_name: crate::model::names::role_name(
+                                    &answers.project,
+                                    env,
+                                    service,
+                                ),
+                            })
+                    })
+                    .collect();
+                let (private_subnet_cidrs, public_subnet_cidrs) =
+                    crate::model::answers::subnet_layout(&stack.vpc_cidr, az_count)
+                        .unwrap_or_default();
+                StackView {
+                    name: &stack.name,
+                    cluster_name: &stack.cluster,
+                    vpc_cidr: &stack.vpc_cidr,
+                    envs: stack.envs.iter().map(|i| &envs[*i]).collect(),
+                    service_roles,
+                    private_subnet_cidrs,
+                    public_subnet_cidrs,
+                }
+            })
+            .collect();
+        let node_groups = answers
+            .settings
+            .node_groups
+            .iter()
+            .map(|(name, group)| NodeGroupView {
+                name,
+                group,
+                taints: group
+                    .taints
+                    .iter()
+                    .filter_map(|t| crate::model::settings::parse_taint(t))
+                    .map(|(key, value, effect)| TaintView { key, value, effect })
+                    .collect(),
+            })
+            .collect();
+        let addon_pool = answers
+            .settings
+            .node_groups
+            .iter()
+            .find(|(_, g)| !g.taints.is_empty())
+            .map(|(name, _)| name.as_str());
+        let backend = answers.state.as_ref().map(|state| {
+            let backend = crate::model::answers::Backend::parse(&state.backend)
+                .unwrap_or(crate::model::answers::Backend::PulumiCloud { org: None });
+            let org = match &backend {
+                crate::model::answers::Backend::PulumiCloud { org: Some(org) } => org.clone(),
+                _ => String::new(),
+            };
+            BackendView {
+                kind: backend.kind(),
+                url: backend.url(),
+                org,
+            }
+        });
+        let globals = Globals {
+            backend,
+            secrets_provider: answers.state.as_ref().map(|s| s.secrets_provider.as_str()),
+            node_groups,
+            addon_pool,
+            project: &answers.project,
+            strata_version: env!("CARGO_PKG_VERSION"),
+            pack: &answers.pack,
+            preset: &answers.preset,
+            region: &answers.region,
+            domain: &answers.domain,
+            topology: answers.settings.network.topology,
+            repos: &answers.repos,
+            github_repository: crate::model::names::github_repository(
+                &answers.repos.foundation_url,
+            ),
+            settings: &answers.settings,
+            cluster_autoscaler_tag: answers.settings.cluster_autoscaler_tag(),
+            environments: &envs,
+            stacks: &stack_views,
+            pulumi_project: format!("{}-foundation", answers.project),
+        };
+        let globals = tera::Context::from_serialize(&globals)?;
+        Ok(Self {
+            globals,
+            stacks: stack_views
+                .iter()
+                .map(serde_json::to_value)
+                .collect::<Result<_, _>>()?,
+            envs: envs
+                .iter()
+                .map(serde_json::to_value)
+                .collect::<Result<_, _>>()?,
+        })
+    }
+}
+
+/// The values one service's templates see as `service` (and `senv` = `service.in[<env>]`).
+pub(super) fn service_value(
+    answers: &Answers,
+    name: &str,
+    service: &crate::model::answers::Service,
+) -> Value {
+    let per_env = service
+        .envs
+        .iter()
+        .map(|(env, values)| {
+            let role_arn = match (&answers.aws_account_id, service.irsa) {
+                (Some(account), true) => format!(
+                    "arn:aws:iam::{account}:role/{}",
+                    crate::model::names::role_name(&answers.project, env, name)
+                ),
+                _ => String::new(),
+            };
+            let view = ServiceEnvView {
+                min_replicas: values.min_replicas,
+                max_replicas: values.max_replicas,
+                host: service.host_in(name, env, &answers.domain),
+                role_arn,
+                app_name: crate::model::names::application_name(name, env),
+                ingress_class: format!("{env}-{}", service.expose.as_str()),
+            };
+            (env.as_str(), view)
+        })
+        .collect();
+    let view = ServiceView {
+        name,
+        image: &service.image,
+        tag: &service.tag,
+        port: service.port,
+        path: &service.path,
+        health_path: &service.health_path,
+        cpu_request: &service.cpu_request,
+        cpu_limit: &service.cpu_limit,
+        memory_request: &service.memory_request,
+        memory_limit: &service.memory_limit,
+        irsa: service.irsa,
+        expose: service.expose.as_str(),
+        secrets: &service.secrets,
+        config: service
+            .config
+            .iter()
+            .map(|(key, value)| ConfigEntry { key, value })
+            .collect(),
+        envs: answers
+            .env_names()
+            .into_iter()
+            .filter(|e| service.envs.contains_key(*e))
+            .collect(),
+        per_env,
+    };
+    serde_json::to_value(view).expect("a service's values serialize")
+}

@@ -1,0 +1,106 @@
+//! Low-level file operations: atomic writes, directory flushes, removing what a removal leaves
+//! empty. They know nothing of repos, plans or journals; the writer (`write/apply.rs`) and the
+//! journal (`write/journal.rs`) build on them.
+
+use fs_err as fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+
+/// Flushes a directory, so that the renames and removals in it survive a power cut.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .with_context(|| format!("flushing `{}`", dir.display()))?;
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+/// Flushes everything written to the file system that holds `path` (`syncfs`): one call in
+/// place of one flush per file, git object and directory of a large change.
+pub fn sync_file_system(path: &Path) -> Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        let dir = fs::File::open(path).with_context(|| format!("opening `{}`", path.display()))?;
+        rustix::fs::syncfs(&dir).with_context(|| format!("flushing `{}`", path.display()))?;
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = path;
+    Ok(())
+}
+
+/// Writes `bytes` to a flushed temporary file beside `path` (with `mode`, or the mode of the
+/// file it replaces), then renames it over `path`.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<()> {
+    write_renamed(path, bytes, mode, true)
+}
+
+/// [`write_atomic`], flushing the temporary file only with `flush` (a caller that flushes many
+/// files at once afterwards saves one disk round trip per file).
+pub fn write_renamed(path: &Path, bytes: &[u8], mode: Option<u32>, flush: bool) -> Result<()> {
+    let dir = path.parent().context("a file path has a parent")?;
+    let name = path
+        .file_name()
+        .context("a file path has a name")?
+        .to_string_lossy();
+    let tmp = dir.join(format!(".{name}.strata-{}.tmp", std::process::id()));
+    #[cfg(unix)]
+    let mode = mode.or_else(|| {
+        fs::symlink_metadata(path)
+            .ok()
+            .filter(std::fs::Metadata::is_file)
+            .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o7777)
+    });
+    let result = (|| -> Result<()> {
+        let mut file =
+            fs::File::create(&tmp).with_context(|| format!("creating `{}`", tmp.display()))?;
+        file.write_all(bytes)
+            .with_context(|| format!("writing `{}`", tmp.display()))?;
+        #[cfg(unix)]
+        if let Some(mode) = mode {
+            file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode))?;
+        }
+        #[cfg(not(unix))]
+        let _ = mode;
+        if flush {
+            file.sync_all()
+                .with_context(|| format!("flushing `{}`", tmp.display()))?;
+        }
+        fs::rename(&tmp, path).with_context(|| format!("replacing `{}`", path.display()))?;
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Removes a file and then every directory it leaves empty, up to `root`.
+pub fn remove_with_empty_parents(root: &Path, path: &Path) -> Result<()> {
+    fs::remove_file(path).with_context(|| format!("removing `{}`", path.display()))?;
+    let mut dir = path.parent();
+    while let Some(d) = dir {
+        if d == root || !d.starts_with(root) {
+            break;
+        }
+        if fs::read_dir(d).is_ok_and(|mut entries| entries.next().is_none()) {
+            fs::remove_dir(d).with_context(|| format!("removing `{}`", d.display()))?;
+            dir = d.parent();
+        } else {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Removes the directories `new` created for `--out` (the deepest first) that are still empty.
+pub fn remove_empty(created: &[PathBuf]) {
+    for dir in created {
+        let _ = fs::remove_dir(dir);
+    }
+}

@@ -1,0 +1,369 @@
+//! The one writer: the only code that creates, replaces or removes files in a workspace.
+//!
+//! A change to a workspace ([`transact`]) is journaled on disk first (see `journal.rs`): every
+//! later step, in either repo, can then be undone, by this process on an error or a signal,
+//! or by the next strata command after a crash. Each file is written atomically (a flushed
+//! temporary file in the same directory, renamed over the old one), in the line endings the
+//! repo's git expects, and every step runs under `interrupt::step`. With `--commit`, each
+//! repo gets a commit of strata's own paths only, built from HEAD's tree (see `git/commit.rs`).
+//! `strata new` writes through a staging directory instead (`create.rs`).
+//!
+//! For tests, `STRATA_FAULT` injects failures at the points this module names (see
+//! `util/fault.rs`).
+
+use fs_err as fs;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _, Result};
+
+use crate::git;
+use crate::model::lock::Lock;
+use crate::model::repo::Repo;
+use crate::plan::{Action, Plan};
+use crate::util::fault::{fail_after, fault, maybe_fail};
+use crate::util::fs::{remove_with_empty_parents, sync_file_system, write_renamed};
+use crate::util::problem::Problems;
+use crate::util::term::status;
+use crate::write::interrupt;
+use crate::write::workspace::Workspace;
+
+/// Refuses, before anything is read for the plan, a repo strata must not change: inside
+/// another git repo, in the middle of a merge (rebase, cherry-pick, revert, bisect), or, with
+/// `--commit`, without git, on a detached HEAD or with its index or branch locked. Every reason
+/// in both repos is reported at once (exit code 2).
+pub fn preflight(roots: &BTreeMap<Repo, PathBuf>, commit: bool) -> Result<(), Problems> {
+    let mut problems = Problems::default();
+    for (repo, root) in roots {
+        if let Err(problem) = git::preflight(root, commit) {
+            problems.push(crate::util::problem::Problem {
+                subject: format!("the {repo} repo {}", problem.subject),
+                ..problem
+            });
+        }
+    }
+    problems.into_result()
+}
+
+/// What `--commit` needs: the message, and the locks as they are after the change (to tell
+/// uncommitted files strata wrote earlier from the user's).
+pub struct CommitRequest<'a> {
+    pub message: &'a str,
+    pub locks: &'a BTreeMap<Repo, Lock>,
+}
+
+/// One repo's part of a change: each path with the bytes to leave in the work tree (`None`:
+/// delete it) and, for a commit, what to commit.
+struct RepoChange {
+    root: PathBuf,
+    ops: Vec<(String, Option<Vec<u8>>)>,
+    commit: Option<RepoCommit>,
+}
+
+struct RepoCommit {
+    head: git::HeadState,
+    /// Path and the bytes git stores.
+    written: Vec<(String, Vec<u8>)>,
+    removed: Vec<String>,
+}
+
+/// The paths a commit writes (with the bytes git stores) and removes.
+type CommitPaths = (Vec<(String, Vec<u8>)>, Vec<String>);
+
+/// Which paths of one repo a commit takes: this change's, plus every uncommitted file that
+/// holds exactly what strata wrote (an earlier `add` or `remove` without `--commit`), and the
+/// removal of files strata deleted earlier. The committed `strata.toml` then always describes
+/// the committed tree; the user's own changes stay uncommitted (and staged, if they were).
+fn commit_paths(
+    workspace: &Workspace,
+    repo: Repo,
+    ops: &[(String, Option<Vec<u8>>)],
+    canonical: &BTreeMap<String, Vec<u8>>,
+    locks: &BTreeMap<Repo, Lock>,
+) -> Result<CommitPaths> {
+    let root = &workspace.roots[&repo];
+    let lock = &locks[&repo];
+    let head_lock = git::head_file(root, crate::model::lock::FILE_NAME)?.and_then(|bytes| {
+        Lock::parse(
+            &String::from_utf8_lossy(&bytes),
+            crate::model::lock::FILE_NAME,
+        )
+        .ok()
+    });
+    let mut written: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut removed: Vec<String> = Vec::new();
+    for (path, bytes) in ops {
+        match bytes {
+            Some(_) => {
+                written.insert(path.clone(), canonical[path].clone());
+            }
+            None => removed.push(path.clone()),
+        }
+    }
+    for (path, on_disk) in git::changed_paths(root)? {
+        if written.contains_key(&path) || removed.contains(&path) {
+            continue;
+        }
+        match (on_disk, lock.files.get(&path)) {
+            (true, Some(recorded)) => {
+                if let Some(bytes) = workspace.read(repo, &path) {
+                    if crate::model::lock::hash(&bytes) == *recorded {
+                        written.insert(path, bytes);
+                    }
+                }
+            }
+            (false, None)
+                if head_lock
+                    .as_ref()
+                    .is_some_and(|l| l.files.contains_key(&path)) =>
+            {
+                removed.push(path);
+            }
+            _ => {}
+        }
+    }
+    removed.sort();
+    removed.dedup();
+    Ok((written.into_iter().collect(), removed))
+}
+
+/// Applies a plan plus extra files (answers, locks) to both repos of a workspace, and with
+/// `commit` makes one commit per repo: all or nothing, across both repos, even if the process
+/// is killed (see the module's documentation).
+pub fn transact(
+    workspace: &Workspace,
+    plan: &Plan,
+    extra: &[(Repo, String, Vec<u8>)],
+    command: &str,
+    commit: Option<CommitRequest<'_>>,
+) -> Result<()> {
+    let roots = &workspace.roots;
+    let mut changes: BTreeMap<Repo, RepoChange> = BTreeMap::new();
+    let mut journals: BTreeMap<Repo, crate::write::journal::Journal> = BTreeMap::new();
+    for (repo, root) in roots {
+        let mut ops = Vec::new();
+        let mut canonical = BTreeMap::new();
+        for change in plan.changes.iter().filter(|c| c.repo == *repo) {
+            match (&change.action, &change.new) {
+                (Action::Create | Action::Update, Some(bytes)) => {
+                    canonical.insert(change.path.clone(), bytes.clone());
+                    ops.push((change.path.clone(), Some(bytes.clone())));
+                }
+                (Action::Delete, _) => ops.push((change.path.clone(), None)),
+                (Action::Conflict(why), _) => {
+                    bail!("refusing to write `{}`: {why}", change.path)
+                }
+                _ => {}
+            }
+        }
+        for (_, name, bytes) in extra.iter().filter(|(r, _, _)| r == repo) {
+            canonical.insert(name.clone(), bytes.clone());
+            ops.push((name.clone(), Some(bytes.clone())));
+        }
+        // Every path goes through the confinement check once more, now that the lock is held.
+        workspace
+            .confine(ops.iter().map(|(path, _)| (*repo, path.as_str())))
+            .map_err(anyhow::Error::from)?;
+        let repo_commit = match &commit {
+            Some(request) => {
+                let head =
+                    git::head_state(root)?.context("`--commit` needs a branch checked out")?;
+                let (written, removed) =
+                    commit_paths(workspace, *repo, &ops, &canonical, request.locks)?;
+                Some(RepoCommit {
+                    head,
+                    written,
+                    removed,
+                })
+            }
+            None => None,
+        };
+        let endings = &workspace.line_endings[repo];
+        let ops: Vec<(String, Option<Vec<u8>>)> = ops
+            .into_iter()
+            .map(|(path, bytes)| {
+                let bytes = bytes.map(|b| endings.to_worktree(&path, &b).into_owned());
+                (path, bytes)
+            })
+            .collect();
+        let mut journal = crate::write::journal::Journal {
+            pid: std::process::id(),
+            repo: Some(*repo),
+            command: command.to_string(),
+            ..Default::default()
+        };
+        let mut created = std::collections::BTreeSet::new();
+        for (path, bytes) in &ops {
+            journal.entries.push(crate::write::journal::Entry {
+                path: path.clone(),
+                before: crate::write::journal::before_image(root, path)?,
+                after: bytes.as_deref().map(crate::model::lock::hash),
+            });
+            if bytes.is_some() {
+                let mut dir = Path::new(path).parent();
+                while let Some(d) = dir.filter(|d| !d.as_os_str().is_empty()) {
+                    if fs::symlink_metadata(root.join(d)).is_ok() {
+                        break;
+                    }
+                    created.insert(d.to_string_lossy().replace('\\', "/"));
+                    dir = d.parent();
+                }
+            }
+        }
+        let mut created: Vec<String> = created.into_iter().collect();
+        created.sort_by_key(String::len);
+        journal.created_dirs = created;
+        if let Some(c) = &repo_commit {
+            let git_dir = git::git_dir(root).context("`--commit` needs a git repo")?;
+            journal.head = Some(c.head.clone());
+            journal.index = Some(match fs::read(git_dir.join("index")) {
+                Ok(bytes) => Some(bytes),
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
+                Err(err) => return Err(err).context("reading the git index"),
+            });
+            for log in ["logs/HEAD".to_string(), format!("logs/{}", c.head.branch)] {
+                let size = fs::metadata(git::git_file(&git_dir, &log))
+                    .ok()
+                    .map(|m| m.len());
+                journal.logs.push((log, size));
+            }
+        }
+        journals.insert(*repo, journal);
+        changes.insert(
+            *repo,
+            RepoChange {
+                root: root.clone(),
+                ops,
+                commit: repo_commit,
+            },
+        );
+    }
+
+    interrupt::set_active(Some(interrupt::Active::Change(roots.clone())));
+    let result = run(&changes, &journals, commit.as_ref().map(|c| c.message));
+    match result {
+        Ok(()) => {
+            if fault().as_deref() == Some("count-steps") {
+                status!("strata: {} steps (STRATA_FAULT)", interrupt::steps());
+            }
+            Ok(())
+        }
+        Err(err) => {
+            let recovered = interrupt::exclusive(None, || crate::write::journal::recover(roots));
+            match recovered {
+                Ok(Some(recovery)) if recovery.completed => Ok(()),
+                Ok(Some(recovery)) if !recovery.warnings.is_empty() => Err(err.context(format!(
+                    "rolled back, except: {}",
+                    recovery.warnings.join("; ")
+                ))),
+                Ok(_) => Err(err.context("nothing was changed: every write was rolled back")),
+                Err(rollback) => {
+                    Err(err.context(format!("rolling back also failed: {rollback:#}")))
+                }
+            }
+        }
+    }
+}
+
+/// The steps of a change, in order; the caller rolls back on an error.
+fn run(
+    changes: &BTreeMap<Repo, RepoChange>,
+    journals: &BTreeMap<Repo, crate::write::journal::Journal>,
+    message: Option<&str>,
+) -> Result<()> {
+    for (repo, journal) in journals {
+        interrupt::step(|| crate::write::journal::write(&changes[repo].root, journal))?;
+    }
+    let fail_after = fail_after();
+    let mut writes = 0;
+    for (index, (_, change)) in changes.iter().enumerate() {
+        if index > 0 {
+            maybe_fail("between-repos")?;
+        }
+        let root = &change.root;
+        for (path, bytes) in &change.ops {
+            if fail_after == Some(writes) {
+                bail!("injected fault after {writes} writes (STRATA_FAULT)");
+            }
+            writes += 1;
+            let full = root.join(path);
+            interrupt::step(|| -> Result<()> {
+                match bytes {
+                    Some(bytes) => {
+                        let dir = full.parent().context("a file path has a parent")?;
+                        fs::create_dir_all(dir)
+                            .with_context(|| format!("creating directory `{}`", dir.display()))?;
+                        write_renamed(&full, bytes, None, false)?;
+                    }
+                    None => remove_with_empty_parents(root, &full)?,
+                }
+                Ok(())
+            })?;
+        }
+        // Flushed all at once below, with the commits' objects: one `syncfs` per repo.
+    }
+    if let Some(message) = message {
+        for (repo, change) in changes {
+            let Some(commit) = &change.commit else {
+                continue;
+            };
+            maybe_fail(&format!("commit:{repo}"))?;
+            let root = &change.root;
+            let id = interrupt::step(|| {
+                git::write_commit(
+                    root,
+                    &commit.head,
+                    &commit.written,
+                    &commit.removed,
+                    message,
+                )
+            })?;
+            interrupt::step(|| crate::write::journal::mark(root, "commit", &id))?;
+            interrupt::step(|| git::move_branch(root, &commit.head, &id, message))?;
+            interrupt::step(|| crate::write::journal::mark(root, "index-write", ""))?;
+            interrupt::step(|| git::stage_paths(root, &commit.written, &commit.removed))?;
+        }
+    }
+    interrupt::step(|| -> Result<()> {
+        for change in changes.values() {
+            sync_file_system(&change.root)?;
+        }
+        Ok(())
+    })?;
+    // The change is whole in both repos: this mark is what makes it stay after a crash.
+    let coordinator = &changes[&Repo::Foundation].root;
+    interrupt::step(|| crate::write::journal::mark(coordinator, "complete", ""))?;
+    let removed = changes
+        .values()
+        .rev()
+        .try_for_each(|change| interrupt::step(|| crate::write::journal::remove(&change.root)));
+    interrupt::set_active(None);
+    removed.or_else(|err| {
+        status!("warning: the change is made, but its journal could not be deleted: {err:#}");
+        Ok(())
+    })
+}
+
+/// Records the renders of an applied plan as the bases of later merges, in each repo. A
+/// failure loses only merge bases, never work: it is reported and the command still succeeds.
+pub fn record_bases(roots: &BTreeMap<Repo, PathBuf>, changes: &[crate::plan::Change]) {
+    for (repo, root) in roots {
+        let updates: Vec<(&str, Option<&[u8]>)> = changes
+            .iter()
+            .filter(|c| c.repo == *repo)
+            .filter_map(|c| match c.action {
+                Action::Create | Action::Update | Action::Unchanged => {
+                    Some((c.path.as_str(), c.recorded()))
+                }
+                Action::KeepSeed if c.render.is_some() => Some((c.path.as_str(), c.recorded())),
+                Action::Delete => Some((c.path.as_str(), None)),
+                _ => None,
+            })
+            .collect();
+        if let Err(err) = git::base::record(root, &updates) {
+            status!(
+                "warning: {repo}: could not record the merge bases of `strata upgrade`: {err:#}"
+            );
+        }
+    }
+}
