@@ -5,11 +5,9 @@
 //! keys. A person may add an entry to `apps/<env>/kustomization.yaml`. Every command must keep
 //! all of that byte for byte, with or without `--force`.
 
-mod common;
-
 use std::path::Path;
 
-use common::{git, new_workspace, strata};
+use crate::common::{git, new_workspace, strata};
 
 /// The text of every block of a stack file that is not strata's: top-level keys other than
 /// `config`, and `config` entries other than `ours` (the keys of strata's fresh render).

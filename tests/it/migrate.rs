@@ -2,14 +2,12 @@
 //! sources in its `SOURCES.md`): what moves, what stays, the plan, adoption settings, and that
 //! not one secret value reaches either repo or strata's output.
 
-mod common;
-
 use fs_err as fs;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use crate::common::{commit_count, new_workspace, snapshot, strata};
 use assert_fs::TempDir;
-use common::{commit_count, new_workspace, snapshot, strata};
 use serde_json::Value;
 use strata::StackExport;
 

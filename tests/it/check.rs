@@ -1,13 +1,11 @@
 //! `strata check` (issue 11): every rule, each planted once in a fresh workspace (exit 1 and
 //! that finding named), the clean case (exit 0), any gitops repo, stack exports, bad input.
 
-mod common;
-
 use fs_err as fs;
 use std::path::{Path, PathBuf};
 
+use crate::common::{new_workspace, strata};
 use assert_fs::TempDir;
-use common::{new_workspace, strata};
 use serde_json::Value;
 
 const V4: &str = "tests/data/stack-exports/pulumi-eks-encryption-provider-k8s-v4.json";

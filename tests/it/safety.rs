@@ -2,15 +2,13 @@
 //! git states, removals of names that equal other path components, symbolic links, closed
 //! pipes, and names YAML would misread. Everything runs the real binary on real git repos.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command as StdCommand, Stdio};
 use std::time::Duration;
 
-use common::{commit_count, new_workspace, snapshot, strata};
+use crate::common::{commit_count, new_workspace, snapshot, strata};
 use predicates::prelude::*;
 
 const REPOS: [&str; 2] = ["acme-foundation", "acme-gitops"];

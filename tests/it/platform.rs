@@ -1,11 +1,9 @@
 //! `strata add platform` and `strata remove platform` (issue 13): the same rendering path and
 //! the same guarantees as `add service`, across both repos.
 
-mod common;
-
 use std::path::Path;
 
-use common::{commit_count, head_message, new_workspace, snapshot, strata, without_history};
+use crate::common::{commit_count, head_message, new_workspace, snapshot, strata, without_history};
 use predicates::prelude::*;
 
 fn platform(dir: &Path, args: &[&str]) {

@@ -1,7 +1,5 @@
 //! Helpers shared by the integration tests: run the binary, snapshot directories.
 
-#![allow(dead_code)]
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -111,10 +109,6 @@ impl Test {
         Test { args: Vec::new() }
     }
 
-    pub fn preset(self, preset: &str) -> Test {
-        self.arg("--preset").arg(preset)
-    }
-
     pub fn services(self, list: &str) -> Test {
         self.arg("--services").arg(list)
     }
@@ -144,15 +138,5 @@ impl Test {
 impl TestWorkspace {
     pub fn path(&self) -> &Path {
         self.dir.path()
-    }
-
-    /// `strata ARGS -C <gitops>`.
-    pub fn strata(&self, args: &[&str]) -> assert_cmd::assert::Assert {
-        strata().args(args).arg("-C").arg(&self.gitops).assert()
-    }
-
-    /// Every file of both repos.
-    pub fn snapshot(&self) -> BTreeMap<String, Vec<u8>> {
-        snapshot(self.dir.path())
     }
 }

@@ -1,10 +1,8 @@
 //! Template overrides: an organisation's templates replace strata's by path, in every command.
 
-mod common;
-
 use std::path::Path;
 
-use common::{new_workspace, strata};
+use crate::common::{new_workspace, strata};
 
 const DEPLOYMENT: &str = "services/__service__/base/deployment.yaml.tera";
 

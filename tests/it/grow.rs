@@ -1,10 +1,10 @@
 //! `strata add` and `strata remove`: one rendering path, and every safety rule.
 
-mod common;
-
 use std::path::Path;
 
-use common::{commit_count, head_message, new_workspace, snapshot, strata, without_history, Test};
+use crate::common::{
+    commit_count, head_message, new_workspace, snapshot, strata, without_history, Test,
+};
 use predicates::prelude::*;
 
 /// Both repos of two workspaces hold the same files, byte for byte, `strata.toml`'s history aside.
@@ -639,8 +639,8 @@ fn a_bad_name_in_strata_toml_is_refused_at_its_line_before_anything_is_read() {
         )
         .unwrap();
     }
-    let before = common::snapshot(test.path());
-    let output = common::strata()
+    let before = crate::common::snapshot(test.path());
+    let output = crate::common::strata()
         .args(["add", "service", "web", "-C"])
         .arg(&gitops)
         .output()
@@ -655,7 +655,7 @@ fn a_bad_name_in_strata_toml_is_refused_at_its_line_before_anything_is_read() {
         stderr.contains("environment name `kube-dev`: is reserved"),
         "{stderr}"
     );
-    assert_eq!(common::snapshot(test.path()), before);
+    assert_eq!(crate::common::snapshot(test.path()), before);
 }
 
 #[test]

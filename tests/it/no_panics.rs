@@ -65,7 +65,7 @@ proptest! {
 
     #[test]
     fn preset_overrides_never_panic(key in "[a-z_.]{0,30}", value in "\\PC{0,20}") {
-        let mut table: toml::Table = toml::from_str(include_str!("../presets/production.toml")).unwrap();
+        let mut table: toml::Table = toml::from_str(include_str!("../../presets/production.toml")).unwrap();
         let _ = strata::apply_overrides(&mut table, &[(key, value)]);
     }
 

@@ -2,13 +2,11 @@
 //! plan display of `--dry-run`, and the message of every rule in `docs/errors.md`.
 //!
 //! A change to a template or a message shows up here as a reviewable diff. After an intended
-//! change: `INSTA_UPDATE=always cargo test --test snapshots`, then review `git diff`.
-
-mod common;
+//! change: `INSTA_UPDATE=always cargo test --test it snapshots`, then review `git diff`.
 
 use std::path::Path;
 
-use common::{new_workspace, snapshot, strata};
+use crate::common::{new_workspace, snapshot, strata};
 
 /// Both repos of a workspace as one text: each file under a `=== <repo>/<path>` header.
 fn tree_text(root: &Path) -> String {

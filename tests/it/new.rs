@@ -1,9 +1,7 @@
 //! `strata new`: the bootstrap, through the binary.
 
-mod common;
-
+use crate::common::{commit_count, new_workspace, snapshot, strata};
 use assert_fs::prelude::*;
-use common::{commit_count, new_workspace, snapshot, strata};
 use predicates::prelude::*;
 
 #[test]
@@ -383,7 +381,7 @@ fn generation_is_deterministic() {
 #[test]
 fn access_backend_and_credentials_flags_reach_the_foundation() {
     let tmp = assert_fs::TempDir::new().unwrap();
-    let (foundation, _) = common::new_workspace(
+    let (foundation, _) = crate::common::new_workspace(
         tmp.path(),
         &[
             "--envs",
@@ -419,7 +417,7 @@ fn access_backend_and_credentials_flags_reach_the_foundation() {
 #[test]
 fn the_api_endpoint_fails_closed_without_api_cidrs() {
     let tmp = assert_fs::TempDir::new().unwrap();
-    let (foundation, _) = common::new_workspace(tmp.path(), &["--envs", "dev"]);
+    let (foundation, _) = crate::common::new_workspace(tmp.path(), &["--envs", "dev"]);
     let stack = fs_err::read_to_string(foundation.join("Pulumi.shared.yaml")).unwrap();
     let stack: serde_json::Value = serde_yaml_ng::from_str(&stack).unwrap();
     assert_eq!(
@@ -440,7 +438,7 @@ fn bad_backend_cidrs_and_providers_are_refused_with_nothing_written() {
         ("--admin-role", "admin", "cluster.admin_role_arns"),
     ] {
         let tmp = assert_fs::TempDir::new().unwrap();
-        common::strata()
+        crate::common::strata()
             .args(["new", "acme", "--out"])
             .arg(tmp.path())
             .args([flag, value])
@@ -459,9 +457,9 @@ fn bad_backend_cidrs_and_providers_are_refused_with_nothing_written() {
 #[test]
 fn exposure_picks_the_environment_load_balancer_or_none() {
     let tmp = assert_fs::TempDir::new().unwrap();
-    let (foundation, gitops) = common::new_workspace(tmp.path(), &["--envs", "dev,prod"]);
+    let (foundation, gitops) = crate::common::new_workspace(tmp.path(), &["--envs", "dev,prod"]);
     let add = |args: &[&str]| {
-        common::strata()
+        crate::common::strata()
             .args(["add", "service"])
             .args(args)
             .arg("-C")
@@ -491,13 +489,13 @@ fn exposure_picks_the_environment_load_balancer_or_none() {
         prod["certificate"]["subjectAlternativeNames"],
         serde_json::json!(["api-prod.example.com"])
     );
-    common::strata()
+    crate::common::strata()
         .args(["add", "service", "job", "--expose", "sometimes", "-C"])
         .arg(&gitops)
         .assert()
         .code(2)
         .stderr(predicates::str::contains("--expose"));
-    common::strata()
+    crate::common::strata()
         .args([
             "add",
             "service",

@@ -1,11 +1,9 @@
 //! `strata upgrade`: a workspace written by an older strata (strata 0.1.0, kept as a fixture
 //! under `tests/fixtures/upgrade/`) is carried to this strata's templates, keeping every edit.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::{commit_count, git, snapshot, strata};
+use crate::common::{commit_count, git, snapshot, strata};
 
 const FIXTURE: &str = "tests/fixtures/upgrade/strata-0.1.0-aecd22f";
 
@@ -93,7 +91,7 @@ fn make_edits(foundation: &Path, gitops: &Path) {
 
 /// A fresh workspace of this strata with the old workspace's answers.
 fn fresh(dir: &Path) -> (PathBuf, PathBuf) {
-    let (foundation, gitops) = common::new_workspace(
+    let (foundation, gitops) = crate::common::new_workspace(
         dir,
         &[
             "--preset",
@@ -255,11 +253,13 @@ fn an_old_workspace_upgrades_keeping_every_edit() {
     assert!(!project.contains("backend:"), "{project}");
     // The answers are those of a fresh workspace, but for their history and the backend the
     // old workspace never chose.
-    let mut fresh_answers: toml::Table =
-        toml::from_str(&common::without_history(&fresh["acme-gitops/strata.toml"])).unwrap();
+    let mut fresh_answers: toml::Table = toml::from_str(&crate::common::without_history(
+        &fresh["acme-gitops/strata.toml"],
+    ))
+    .unwrap();
     fresh_answers.remove("state");
     assert_eq!(
-        common::without_history(&upgraded["acme-gitops/strata.toml"]),
+        crate::common::without_history(&upgraded["acme-gitops/strata.toml"]),
         toml::to_string(&fresh_answers).unwrap()
     );
 
