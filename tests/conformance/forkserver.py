@@ -147,7 +147,7 @@ class ForkServer:
         self._process = subprocess.Popen(
             [str(python), "-c", SERVER, str(workers), json.dumps(modules)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1,
-            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **(env or {})},
+            env={**os.environ, **(env or {})},
         )
         self._lock = threading.Lock()
         self._pending: dict[int, Future] = {}
