@@ -1,18 +1,39 @@
 #!/usr/bin/env bash
-# The whole test suite, on a fresh machine: installs what the tests need (kubectl, the Pulumi
-# SDKs, kubernetes-validate, checkov) into .tools/, then runs the Rust tests, the lints, and
-# the conformance suite that checks generated output with the real tools.
+# The whole test suite, on a fresh machine: installs what the tests need (kubectl, helm, the
+# Pulumi SDKs, kubernetes-validate, checkov, parliament, ruff, actionlint, cel-python,
+# pytest-xdist) into .tools/, then runs the lints, the Rust tests, and the conformance suite that
+# checks generated output with the real tools.
+#
+# The install (mostly downloads) runs while cargo checks and builds; the conformance suite waits
+# for both. Each stage prints how long it took.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/install-test-tools.sh
+stage() { printf '== %s (at %ss)\n' "$1" "$SECONDS" >&2; }
 
-echo "== cargo fmt --check" >&2
+mkdir -p .tools
+stage "installing the test tools in the background (log: .tools/install.log)"
+bash scripts/install-test-tools.sh > .tools/install.log 2>&1 &
+install=$!
+trap 'kill "$install" 2>/dev/null || true' EXIT
+
+stage "cargo fmt --check"
 cargo fmt --all -- --check
-echo "== cargo clippy" >&2
+stage "cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings
-echo "== cargo test" >&2
+stage "cargo test"
 cargo test --locked
-echo "== conformance (kubectl kustomize, Kubernetes and CRD schemas, Pulumi mocks, checkov)" >&2
+
+stage "waiting for the test tools"
+if ! wait "$install"; then
+  cat .tools/install.log >&2
+  echo "test.sh: installing the test tools failed (log above)" >&2
+  exit 1
+fi
+trap - EXIT
+cat .tools/install.log >&2
+
+stage "conformance (kubectl kustomize, Kubernetes and CRD schemas, Pulumi mocks, checkov, on every core)"
 export STRATA_BIN="$PWD/target/debug/strata"
 .tools/venv/bin/python -m pytest tests/conformance -q -p no:cacheprovider -n auto --dist loadgroup
+stage "done"
