@@ -273,14 +273,21 @@ def test_the_foundation_owns_every_environments_appproject(generated):
 
 def test_admin_roles_become_cluster_admin_access_entries(generated):
     case, ws = generated
+    policy_arn = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
     for r in ws.runs.values():
         (cluster,) = r.of_type("eks:index:Cluster")
-        entries = cluster["inputs"].get("accessEntries") or {}
-        assert sorted(e["principalArn"] for e in entries.values()) == ([ADMIN_ROLE] if "--admin-role" in case.extra else [])
-        for entry in entries.values():
-            (policy,) = entry["accessPolicies"].values()
-            assert policy["policyArn"] == "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
-            assert policy["accessScope"] == {"type": "cluster"}
+        assert not cluster["inputs"].get("accessEntries"), "the program declares the entries itself"
+        entries = [e for e in r.of_type("aws:eks/accessEntry:AccessEntry") if e["parent"] == cluster["urn"]]
+        assert sorted(e["inputs"]["principalArn"] for e in entries) == (
+            [ADMIN_ROLE] if "--admin-role" in case.extra else [])
+        for entry in entries:
+            (policy,) = [a for a in r.of_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
+                         if a["parent"] == entry["urn"]]
+            assert policy["inputs"]["policyArn"] == policy_arn
+            assert policy["inputs"]["accessScope"] == {"type": "cluster"}
+            # pulumi-eks's names, so that a stack it made keeps its entries (same URNs).
+            assert entry["name"] == "cluster-admin-platform-admin"
+            assert policy["name"] == "cluster-admin-platform-admin-cluster-admin"
 
 
 @pytest.mark.parametrize("preset", ["startup", "production"])

@@ -1,8 +1,15 @@
-"""The AWS account, partition and region the stack deploys into, and the domain's public hosted zone.
+"""The AWS account, partition and region the stack deploys into, who deploys it, and the
+domain's public hosted zone.
 
 Looked up once (caller identity, partition and the hosted zone are provider
 invokes) and passed to every module that writes an ARN or a DNS record, so no
 ARN in this program hard-codes an account or the `aws` partition.
+
+`deployer_arn` is the IAM role (or user) that runs this `pulumi preview` or `pulumi up`: for an
+assumed role, the role itself, not its session (`aws.iam.get_session_context`). EKS gives the
+identity that creates a cluster an admin access entry of its own (pulumi-eks creates clusters
+with `bootstrapClusterCreatorAdminPermissions`), so `cluster.py` adopts that entry instead of
+creating a second one for the same role, which EKS refuses (`ResourceInUseException`).
 """
 
 from __future__ import annotations
@@ -20,6 +27,8 @@ class AwsContext:
     account_id: pulumi.Output[str]
     partition: pulumi.Output[str]
     region: str
+    deployer_arn: str
+    deployer_partition: str
     zone_id: pulumi.Output[str]
     zone_arn: pulumi.Output[str]
 
@@ -37,10 +46,15 @@ def lookup_aws_context(region: str, domain: str) -> AwsContext:
     identity = aws.get_caller_identity_output()
     partition = aws.get_partition_output()
     zone = aws.route53.get_zone_output(name=domain, private_zone=False)
+    # Plain values, not Outputs: they decide resource options (what to adopt), which must be
+    # known when a resource is declared. Both invokes only read, in preview as in up.
+    caller = aws.get_caller_identity()
     return AwsContext(
         account_id=identity.account_id,
         partition=partition.partition,
         region=region,
+        deployer_arn=aws.iam.get_session_context(arn=caller.arn).issuer_arn,
+        deployer_partition=aws.get_partition().partition,
         zone_id=zone.zone_id,
         zone_arn=zone.arn,
     )

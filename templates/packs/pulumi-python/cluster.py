@@ -10,6 +10,15 @@ Deviation from the EKS Best Practices, on purpose: in API authentication mode
 pulumi-eks always grants the identity that runs `pulumi up` cluster-admin
 (`bootstrapClusterCreatorAdminPermissions`), because it must reach the cluster
 itself. Human and CI admins get explicit access entries from `adminRoleArns`.
+
+The usual first deploy is run by one of those admins: EKS has then made that role's entry
+(and its cluster-admin association) already, and creating it again fails with
+`ResourceInUseException` (pulumi/pulumi-eks#2373). So the entries are declared here, with the
+names and parent pulumi-eks gives them (`cluster-<key>` under the cluster, so stacks made by an
+earlier version keep them), and the entry of the role that runs the deployment is *adopted*
+(`import_`): Pulumi reads EKS's entry instead of creating one. Later runs by another identity
+see the entry in the state and leave it alone; an adopted entry deleted from `adminRoleArns`
+is deleted like any other.
 """
 
 from __future__ import annotations
@@ -66,21 +75,44 @@ def _access_entry_key(role_arn: str) -> str:
     return "admin-" + re.sub(r"[^A-Za-z0-9-]", "-", role_name).lower()
 
 
-def admin_access_entries(settings: Settings, partition: pulumi.Output[str]) -> dict[str, eks.AccessEntryArgs]:
-    """One access entry with cluster-scoped `AmazonEKSClusterAdminPolicy` per `adminRoleArns` item."""
-    return {
-        _access_entry_key(arn): eks.AccessEntryArgs(
+def _adopted(arn: str, aws_context: AwsContext) -> bool:
+    """The role runs this deployment: EKS made its entry when it created the cluster."""
+    return arn == aws_context.deployer_arn
+
+
+def create_admin_access(settings: Settings, cluster: eks.Cluster, aws_context: AwsContext) -> None:
+    """One access entry with cluster-scoped `AmazonEKSClusterAdminPolicy` per `adminRoleArns` item;
+    the deploying role's entry is adopted from EKS, never created twice."""
+    for arn in settings.admin_role_arns:
+        key = _access_entry_key(arn)
+        adopt = _adopted(arn, aws_context)
+        policy_arn = CLUSTER_ADMIN_POLICY.format(partition=aws_context.deployer_partition)
+        # EKS's own entry carries its username and no tags: adopting compares them, so they are
+        # not declared for an adopted entry.
+        entry = aws.eks.AccessEntry(
+            f"cluster-{key}",
+            cluster_name=settings.cluster_name,
             principal_arn=arn,
-            type=eks.AccessEntryType.STANDARD,
-            access_policies={
-                "cluster-admin": eks.AccessPolicyAssociationArgs(
-                    policy_arn=partition.apply(lambda p: CLUSTER_ADMIN_POLICY.format(partition=p)),
-                    access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
-                )
-            },
+            type="STANDARD",
+            opts=pulumi.ResourceOptions(
+                parent=cluster,
+                depends_on=[cluster],
+                import_=f"{settings.cluster_name}:{arn}" if adopt else None,
+                ignore_changes=["userName", "kubernetesGroups", "tags", "tagsAll"] if adopt else None,
+            ),
         )
-        for arn in settings.admin_role_arns
-    }
+        aws.eks.AccessPolicyAssociation(
+            f"cluster-{key}-cluster-admin",
+            cluster_name=settings.cluster_name,
+            principal_arn=arn,
+            policy_arn=policy_arn,
+            access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+            opts=pulumi.ResourceOptions(
+                parent=entry,
+                depends_on=[entry],
+                import_=f"{settings.cluster_name}#{arn}#{policy_arn}" if adopt else None,
+            ),
+        )
 
 
 def _endpoint_ingress(settings: Settings, cluster: eks.Cluster) -> None:
@@ -117,7 +149,6 @@ def create_cluster(settings: Settings, network: NetworkOutputs, aws_context: Aws
         node_associate_public_ip_address=False,
         skip_default_node_group=True,
         authentication_mode=eks.AuthenticationMode.API,
-        access_entries=admin_access_entries(settings, aws_context.partition),
         create_oidc_provider=True,
         encryption_config_key_arn=key.arn,
         enabled_cluster_log_types=list(settings.cluster_log_types),
@@ -129,6 +160,7 @@ def create_cluster(settings: Settings, network: NetworkOutputs, aws_context: Aws
         vpc_cni_options=eks.VpcCniOptionsArgs(enable_network_policy=True),
         tags=settings.tags,
     )
+    create_admin_access(settings, cluster, aws_context)
     _endpoint_ingress(settings, cluster)
     provider = k8s.Provider(
         "k8s",

@@ -71,26 +71,32 @@ class Stack:
         return self.run.outputs[name]["value"]
 
 
-_PLANNED: dict[str, tuple[str, dict[str, Any]]] = {}  # label -> (stack, overrides), not run yet
+_PLANNED: dict[str, tuple[str, dict[str, Any], str | None]] = {}  # label -> (stack, overrides, caller)
 _RUNS: dict[str, StackRun | Exception] = {}  # label -> what the run recorded, or its error
-_LABELS: dict[tuple[str, str], str] = {}  # (stack, overrides as JSON) -> label
+_LABELS: dict[tuple[str, str, str | None], str] = {}  # (stack, overrides as JSON, caller) -> label
 
 
-def planned(stack: str, overrides: dict[str, Any] | None = None) -> None:
-    """Add a run to the session's batch; a test module calls it when it is imported."""
-    key = (stack, json.dumps(overrides or {}, sort_keys=True))
+def _run_key(stack: str, overrides: dict[str, Any] | None, caller: str | None) -> tuple[str, str, str | None]:
+    return stack, json.dumps(overrides or {}, sort_keys=True), caller
+
+
+def planned(stack: str, overrides: dict[str, Any] | None = None, caller: str | None = None) -> None:
+    """Add a run to the session's batch; a test module calls it when it is imported.
+
+    `caller` is the identity that runs the program (`--caller` of the harness)."""
+    key = _run_key(stack, overrides, caller)
     if key not in _LABELS:
         _LABELS[key] = label = f"{stack}.{len(_LABELS)}"
-        _PLANNED[label] = (stack, overrides or {})
+        _PLANNED[label] = (stack, overrides or {}, caller)
 
 
-def run(stack: str, overrides: dict[str, Any] | None = None) -> StackRun | Exception:
-    """What the program registers for `stack` with `overrides`, or the error it stops with.
-
-    The first call runs every planned run at once; a run nobody planned runs with the next batch.
+def run(stack: str, overrides: dict[str, Any] | None = None, caller: str | None = None) -> StackRun | Exception:
+    """What the program registers for `stack` with `overrides` (run by `caller`), or the error it
+    stops with. The first call runs every planned run at once; a run nobody planned runs with the
+    next batch.
     """
-    planned(stack, overrides)
-    label = _LABELS[(stack, json.dumps(overrides or {}, sort_keys=True))]
+    planned(stack, overrides, caller)
+    label = _LABELS[_run_key(stack, overrides, caller)]
     if label not in _RUNS:
         batch = dict(_PLANNED)
         _PLANNED.clear()

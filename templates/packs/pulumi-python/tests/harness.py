@@ -26,6 +26,7 @@ Command line (run from the repository root):
         "provider": "urn:pulumi:...::id",  # explicit provider reference or ""
         "dependencies": ["urn:..."],       # URNs it depends on (depends_on and inputs)
         "ignoreChanges": ["..."],          # the ignore_changes option
+        "importId": "...",                 # the import_ option ("" when not adopted)
         "retainOnDelete": false,           # the retain_on_delete option
         "id": "irsa-external-dns-id"},     # the mock's id ("<name>-id", EC2-shaped for EC2 resources)
        ...]
@@ -33,6 +34,8 @@ Command line (run from the repository root):
   Only `type`, `name`, `inputs` and `custom` are the stable interface; the
   other keys are extras for tests that check wiring.
 - `--outputs PATH` writes the stack outputs as `{name: {"value": ..., "secret": bool}}`.
+- `--caller ARN` runs as that identity (`aws.get_caller_identity`), for example an assumed role
+  `arn:aws:sts::<account>:assumed-role/<role>/<session>`; the default is an IAM user `mock`.
 - `--set KEY=JSON` replaces one configuration value for this run only (`KEY` without a
   namespace is the project's; a value that is not JSON is taken as a string), e.g.
   `--set 'endpoint={"privateAccess": true, "publicAccess": false}'`.
@@ -181,7 +184,19 @@ def _load_yaml(path: Path) -> Any:
 # --- mocks ----------------------------------------------------------------------------------
 
 
-def _make_mocks(region: str) -> Any:
+DEFAULT_CALLER = f"arn:aws:iam::{ACCOUNT_ID}:user/mock"
+
+
+def issuer_of(arn: str) -> str:
+    """What `aws.iam.get_session_context` answers: the role of an assumed-role session, else the ARN."""
+    parts = arn.split(":", 5)
+    if len(parts) == 6 and parts[2] == "sts" and parts[5].startswith("assumed-role/"):
+        role = parts[5].split("/")[1]
+        return f"arn:{parts[1]}:iam::{parts[4]}:role/{role}"
+    return arn
+
+
+def _make_mocks(region: str, caller: str = DEFAULT_CALLER) -> Any:
     """The mocks, built lazily so that importing this module does not import Pulumi."""
     import pulumi
 
@@ -200,7 +215,7 @@ def _make_mocks(region: str) -> Any:
             return mock_id(args.typ, args.name), state
 
         def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
-            return call_result(args.token, args.args, region), []
+            return call_result(args.token, args.args, region, caller), []
 
     return FoundationMocks()
 
@@ -284,15 +299,14 @@ def custom_outputs(typ: str, name: str, inputs: dict) -> dict:
     return {}
 
 
-def call_result(token: str, args: dict, region: str) -> dict:
+def call_result(token: str, args: dict, region: str, caller: str = DEFAULT_CALLER) -> dict:
     """Answers to the provider functions (invokes) the program may call."""
     if token == "aws:index/getCallerIdentity:getCallerIdentity":
-        return {
-            "accountId": ACCOUNT_ID,
-            "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/mock",
-            "userId": "MOCK",
-            "id": ACCOUNT_ID,
-        }
+        return {"accountId": ACCOUNT_ID, "arn": caller, "userId": "MOCK", "id": ACCOUNT_ID}
+    if token == "aws:iam/getSessionContext:getSessionContext":
+        arn = args.get("arn", caller)
+        issuer = issuer_of(arn)
+        return {"arn": arn, "issuerArn": issuer, "issuerName": issuer.rsplit("/", 1)[-1], "id": arn}
     if token == "aws:index/getPartition:getPartition":
         return {"partition": "aws", "dnsSuffix": "amazonaws.com", "reverseDnsPrefix": "com.amazonaws", "id": "aws"}
     if token == "aws:index/getRegion:getRegion":
@@ -367,6 +381,7 @@ def _make_monitor(mocks: Any) -> Any:
                     "provider": request.provider,
                     "dependencies": list(request.dependencies),
                     "ignoreChanges": list(request.ignoreChanges),
+                    "importId": request.importId,
                     "retainOnDelete": bool(request.retainOnDelete),
                     "id": response.id,
                 }
@@ -388,7 +403,9 @@ class StackRun:
     outputs: dict[str, dict]
 
 
-def run_in_process(root: Path, stack: str, overrides: dict[str, Any] | None = None) -> StackRun:
+def run_in_process(
+    root: Path, stack: str, overrides: dict[str, Any] | None = None, caller: str | None = None
+) -> StackRun:
     """Run the program for `stack` in this process. Call at most once per process."""
     import pulumi
     from pulumi.runtime.stack import run_pulumi_func
@@ -398,7 +415,7 @@ def run_in_process(root: Path, stack: str, overrides: dict[str, Any] | None = No
     asyncio.set_event_loop(asyncio.new_event_loop())
     config, secret_keys = stack_config(root, stack, overrides)
     region = config.get("aws:region", "us-east-1")
-    monitor = _make_monitor(_make_mocks(region))
+    monitor = _make_monitor(_make_mocks(region, caller or DEFAULT_CALLER))
     pulumi.runtime.set_all_config(config, secret_keys)
     pulumi.runtime.set_mocks(monitor.mocks, project=project_name(root), stack=stack, preview=False, monitor=monitor)
 
@@ -447,13 +464,15 @@ class Planned:
     label: str
     stack: str
     overrides: dict[str, Any]
+    caller: str | None = None
 
 
 def _run_into(root: Path, planned: Planned, out_dir: Path) -> int:
     """Run one stack in this process and write its files into `out_dir`; returns the exit status."""
     resources_path, outputs_path, error_path = _out_paths(out_dir, planned.label)
     try:
-        _write_run(run_in_process(root, planned.stack, planned.overrides), resources_path, outputs_path)
+        run = run_in_process(root, planned.stack, planned.overrides, planned.caller)
+        _write_run(run, resources_path, outputs_path)
         return 0
     except Exception:  # written for the caller, per run
         error_path.write_text(traceback.format_exc(), encoding="utf-8")
@@ -504,7 +523,8 @@ def _run_cli_into(root: Path, planned: Planned, out_dir: Path) -> int:
     """`python -m tests.harness <stack>` writing into `out_dir`."""
     resources_path, outputs_path, error_path = _out_paths(out_dir, planned.label)
     command = [sys.executable, "-m", "tests.harness", planned.stack, "--json", str(resources_path),
-               "--outputs", str(outputs_path), "--root", str(root), *_set_args(planned.overrides)]  # fmt: skip
+               "--outputs", str(outputs_path), "--root", str(root), *_set_args(planned.overrides),
+               *(["--caller", planned.caller] if planned.caller else [])]  # fmt: skip
     done = subprocess.run(command, cwd=root, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         error_path.write_text(done.stderr, encoding="utf-8")
@@ -512,22 +532,25 @@ def _run_cli_into(root: Path, planned: Planned, out_dir: Path) -> int:
 
 
 def run_batch(
-    batch: dict[str, tuple[str, dict[str, Any] | None]], root: Path = REPO_ROOT, timeout: float = 900
+    batch: dict[str, tuple[Any, ...]], root: Path = REPO_ROOT, timeout: float = 900
 ) -> dict[str, StackRun | Exception]:
-    """Run every `label: (stack, overrides)` of a batch through one `python -m tests.harness --batch`
-    process (the SDKs imported once, a process forked per run); a failed run maps to its error."""
+    """Run every `label: (stack, overrides[, caller])` of a batch through one `python -m tests.harness
+    --batch` process (the SDKs imported once, a process forked per run); a failed run maps to its error."""
     if not batch:
         return {}
     with tempfile.TemporaryDirectory() as scratch:
         out_dir = Path(scratch)
         batch_file = out_dir / "batch.json"
-        entries = [{"label": label, "stack": stack, "overrides": over or {}} for label, (stack, over) in batch.items()]
+        entries = [
+            {"label": label, "stack": run[0], "overrides": run[1] or {}, "caller": run[2] if len(run) > 2 else None}
+            for label, run in batch.items()
+        ]
         batch_file.write_text(json.dumps(entries), encoding="utf-8")
         command = [sys.executable, "-m", "tests.harness", "--batch", str(batch_file), "--out-dir", str(out_dir),
                    "--root", str(root)]  # fmt: skip
         done = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=timeout, check=False)
         results: dict[str, StackRun | Exception] = {}
-        for label, (stack, _) in batch.items():
+        for label, (stack, *_) in batch.items():
             resources_path, outputs_path, error_path = _out_paths(out_dir, label)
             if resources_path.is_file() and outputs_path.is_file():
                 results[label] = StackRun(
@@ -571,7 +594,10 @@ _LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 def _read_batch(path: Path) -> list[Planned]:
     """The runs of a `--batch` file: a JSON list of `{"label", "stack", "overrides"}`."""
     entries = json.loads(path.read_text(encoding="utf-8"))
-    batch = [Planned(str(e["label"]), str(e["stack"]), dict(e.get("overrides") or {})) for e in entries]
+    batch = [
+        Planned(str(e["label"]), str(e["stack"]), dict(e.get("overrides") or {}), e.get("caller") or None)
+        for e in entries
+    ]
     bad = [p.label for p in batch if not _LABEL.fullmatch(p.label)]
     if bad or len({p.label for p in batch}) != len(batch):
         raise ValueError(f"labels must be unique file names: {bad or [p.label for p in batch]}")
@@ -587,14 +613,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out-dir", type=Path, help="write <stack>.json and <stack>.outputs.json here")
     parser.add_argument("--batch", type=Path, help="a JSON list of runs {label, stack, overrides} (with --out-dir)")
     parser.add_argument("--root", type=Path, default=REPO_ROOT, help="the foundation repository (default: %(default)s)")
+    parser.add_argument("--caller", metavar="ARN", help="the identity that runs the program (default: an IAM user)")
     parser.add_argument("--set", dest="overrides", type=parse_override, action="append", default=[],
                         metavar="KEY=JSON", help="replace one configuration value for this run")  # fmt: skip
     args = parser.parse_args(argv)
     overrides = dict(args.overrides)
     root = args.root.resolve()
     if args.batch:
-        if args.stacks or args.json or args.outputs or overrides or not args.out_dir:
-            print("error: `--batch` takes `--out-dir` and no stack, `--json`, `--outputs` or `--set`", file=sys.stderr)
+        if args.stacks or args.json or args.outputs or overrides or args.caller or not args.out_dir:
+            print(
+                "error: `--batch` takes `--out-dir` and no stack, `--json`, `--outputs`, `--set` or `--caller`",
+                file=sys.stderr,
+            )
             return 2
         try:
             batch = _read_batch(args.batch)
@@ -605,7 +635,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.stacks:
             print("error: name a stack, or give `--batch`", file=sys.stderr)
             return 2
-        batch = [Planned(stack, stack, overrides) for stack in args.stacks]
+        batch = [Planned(stack, stack, overrides, args.caller) for stack in args.stacks]
     missing = sorted({p.stack for p in batch if not (root / f"Pulumi.{p.stack}.yaml").is_file()})
     if missing or not (root / "Pulumi.yaml").is_file():
         names = ", ".join(f"`Pulumi.{s}.yaml`" for s in missing) or "`Pulumi.yaml`"
@@ -621,7 +651,7 @@ def main(argv: list[str] | None = None) -> int:
         args.json, args.outputs, error_path = _out_paths(args.out_dir, batch[0].label)
     (planned,) = batch
     try:
-        run = run_in_process(root, planned.stack, planned.overrides)
+        run = run_in_process(root, planned.stack, planned.overrides, planned.caller)
     except Exception as error:
         print(f"error: the program failed for stack `{planned.stack}`: {error}", file=sys.stderr)
         if args.out_dir:
