@@ -1033,6 +1033,38 @@ def _trust(role: Mapping) -> dict | None:
     return json.loads(policy)
 
 
+def _iam_like(pattern: str, value: str) -> bool:
+    """IAM's `StringLike`: `*` any run of characters, `?` one; the rest literal, case-sensitive."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, value, flags=re.DOTALL) is not None
+
+
+_IAM_OPERATORS = {"StringEquals": lambda want, got: want == got, "StringLike": _iam_like}
+
+
+def web_identity_trusts(policy: str, claims: Mapping[str, str]) -> bool:
+    """Whether a trust policy lets a web identity with these claims (`<issuer host>:sub`, `:aud`)
+    assume the role, as IAM decides it: some Allow statement for `sts:AssumeRoleWithWebIdentity`
+    whose every condition holds (the values of one key are alternatives). An operator this
+    evaluator does not know is an AssertionError, never a silent pass."""
+    document = json.loads(policy)
+    statements = document["Statement"] if isinstance(document["Statement"], list) else [document["Statement"]]
+    for statement in statements:
+        actions = statement.get("Action")
+        actions = actions if isinstance(actions, list) else [actions]
+        if statement.get("Effect") != "Allow" or "sts:AssumeRoleWithWebIdentity" not in actions:
+            continue
+        conditions = statement.get("Condition") or {}
+        unknown = set(conditions) - set(_IAM_OPERATORS)
+        if unknown:
+            raise AssertionError(f"a trust condition operator the suite cannot evaluate: {sorted(unknown)}")
+        if all(key in claims and any(_IAM_OPERATORS[op](want, claims[key])
+                                     for want in (values if isinstance(values, list) else [values]))
+               for op, keys in conditions.items() for key, values in keys.items()):
+            return True
+    return False
+
+
 def _trusted_subjects(role: Mapping) -> list[str]:
     """`system:serviceaccount:<ns>:<name>` subjects an IRSA role's trust policy pins with StringEquals
     (GitHub Actions' `repo:...` subjects of the CI roles are not service accounts: see `ci_roles`)."""
@@ -1873,9 +1905,13 @@ ACCEPTED_FINDINGS = {
         "elasticloadbalancing:ModifyIpPools is newer than parliament's IAM data (2025-04)",
     ("aws-load-balancer-controller", "UNKNOWN_CONDITION_FOR_ACTION"):
         "the condition key elasticloadbalancing:CreateAction is newer than parliament's IAM data (2025-04)",
-    ("read-pulumi-state", "UNKNOWN_CONDITION_FOR_ACTION"):
+    ("pulumi-preview", "UNKNOWN_CONDITION_FOR_ACTION"):
         "kms:ResourceAliases is a condition key of every KMS key operation, Decrypt included (AWS KMS "
         "'Use aliases to control access'); parliament's IAM data does not list it for Decrypt",
+    ("pulumi-preview", "RESOURCE_STAR"):
+        "the metadata reads of a preview (Describe/List/Get of EC2, EKS, IAM, Route 53, ACM, KMS key "
+        "metadata, the secret list): lookups of resources the preview cannot name in advance; no action "
+        "of that statement writes or returns a secret value or an object's data",
     ("cluster-autoscaler", "RESOURCE_STAR"):
         "describe calls take no resource; SetDesiredCapacity/TerminateInstanceInAutoScalingGroup are limited by "
         "the condition on the cluster's own tag, as the autoscaler's documentation recommends",

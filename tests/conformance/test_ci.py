@@ -234,32 +234,56 @@ def _check_backend(step: dict, backend: str, stack: str, ws: checks.Workspace,
         assert "PULUMI_CONFIG_PASSPHRASE" not in env
 
 
+def _token(subject: str, audience: str = "sts.amazonaws.com") -> dict[str, str]:
+    return {f"{GITHUB_HOST}:sub": subject, f"{GITHUB_HOST}:aud": audience}
+
+
+def _forms(repository: str, tail: str, owner_id: str = "4242", repository_id: str = "777000") -> list[str]:
+    """The `sub` GitHub sends for a job of `repository`, in its name form and its immutable form."""
+    owner, name = repository.split("/")
+    return [f"repo:{repository}:{tail}", f"repo:{owner}@{owner_id}/{name}@{repository_id}:{tail}"]
+
+
 @pytest.mark.parametrize("preset", PRESETS)
-def test_the_ci_roles_trust_only_the_foundation_repository_with_exact_conditions(preset, workspace_root):
+def test_the_ci_roles_trust_only_the_foundation_repository_in_either_of_githubs_forms(preset, workspace_root):
+    """Issue 19: a repository created today signs its jobs with GitHub's immutable subject, whose ids
+    strata cannot know: out of the box each role trusts its repository's tokens in both forms, and
+    no other repository's, branch's or pull request's (for the deploy role)."""
     ws = workspace(workspace_root, preset, "s3")
     repository = f"{GIT_BASE.removeprefix('https://github.com/')}/{ws.name}-foundation"
+    owner, name = repository.split("/")
     stacks = list(checks.environments(ws.answers)) if preset == "production" else ["shared"]
     problems = []
     for number, stack in enumerate(stacks):
         run = ws.runs[stack]
         ci = _stack_ci(ws.foundation, stack)
         assert ci["githubRepository"] == repository
-        roles = {r["inputs"]["name"]: r for r in run.of_type("aws:iam/role:Role")
+        roles = {r["inputs"]["name"]: r["inputs"]["assumeRolePolicy"] for r in run.of_type("aws:iam/role:Role")
                  if GITHUB_HOST in str(r["inputs"].get("assumeRolePolicy"))}
-        expected = {
-            ci["deployRoleName"]: f"repo:{repository}:environment:{stack}",
-            ci["previewRoleName"]: f"repo:{repository}:pull_request",
-        }
-        if set(roles) != set(expected):
-            problems.append(f"stack `{stack}`: GitHub-trusted roles {sorted(roles)}, expected {sorted(expected)}")
+        deploy, preview = ci["deployRoleName"], ci["previewRoleName"]
+        if set(roles) != {deploy, preview}:
+            problems.append(f"stack `{stack}`: GitHub-trusted roles {sorted(roles)}, expected {[deploy, preview]}")
             continue
-        for name, role in roles.items():
-            (statement,) = json.loads(role["inputs"]["assumeRolePolicy"])["Statement"]
-            wanted = {"StringEquals": {f"{GITHUB_HOST}:aud": "sts.amazonaws.com", f"{GITHUB_HOST}:sub": expected[name]}}
-            if statement.get("Condition") != wanted or statement.get("Action") != "sts:AssumeRoleWithWebIdentity":
-                problems.append(f"stack `{stack}` role `{name}`: {statement}, expected {wanted}")
-            if statement["Principal"] != {"Federated": f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{GITHUB_HOST}"}:
-                problems.append(f"stack `{stack}` role `{name}`: principal {statement['Principal']}")
+        trusted = {deploy: _forms(repository, f"environment:{stack}"), preview: _forms(repository, "pull_request")}
+        refused = {
+            deploy: [*_forms(repository, "pull_request"), *_forms(repository, "environment:elsewhere"),
+                     *_forms(repository, "ref:refs/heads/main"), *_forms(f"{owner}/{name}-fork", f"environment:{stack}"),
+                     *_forms(f"{owner}-x/{name}", f"environment:{stack}"), *_forms(f"x{owner}/{name}", f"environment:{stack}")],
+            preview: [*_forms(repository, f"environment:{stack}"), *_forms(f"{owner}/{name}-fork", "pull_request"),
+                      *_forms(f"other/{name}", "pull_request")],
+        }
+        for role, policy in roles.items():
+            for subject in trusted[role]:
+                if not checks.web_identity_trusts(policy, _token(subject)):
+                    problems.append(f"stack `{stack}` role `{role}` refuses its own job's token `{subject}`")
+                if checks.web_identity_trusts(policy, _token(subject, "sigstore")):
+                    problems.append(f"stack `{stack}` role `{role}` trusts a token for another audience")
+            for subject in refused[role]:
+                if checks.web_identity_trusts(policy, _token(subject)):
+                    problems.append(f"stack `{stack}` role `{role}` trusts `{subject}`")
+            for statement in json.loads(policy)["Statement"]:
+                if statement["Principal"] != {"Federated": f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{GITHUB_HOST}"}:
+                    problems.append(f"stack `{stack}` role `{role}`: principal {statement['Principal']}")
         providers = run.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
         if len(providers) != (1 if number == 0 else 0):
             problems.append(f"stack `{stack}`: {len(providers)} GitHub OIDC provider(s); only the first stack makes one")
@@ -274,6 +298,40 @@ def test_the_ci_roles_trust_only_the_foundation_repository_with_exact_conditions
     assert not problems, "\n".join(problems)
     checks.managed_policies_exist(ws.runs)
     checks.iam_policies_pass_parliament(ws.runs)
+
+
+@pytest.mark.parametrize(("preset", "backend"), CASES, ids=IDS)
+def test_a_pull_requests_preview_reads_no_secret_and_no_other_state(preset, backend, workspace_root):
+    """Issue 19: pull-request CI runs before any review; its role reads no Kubernetes Secret (EKS
+    access policy) and no S3 object but its own stack's state (no `ReadOnlyAccess`)."""
+    ws = workspace(workspace_root, preset, backend)
+    for stack, run in ws.runs.items():
+        ci = _stack_ci(ws.foundation, stack)
+        (role,) = [r for r in run.of_type("aws:iam/role:Role") if r["inputs"].get("name") == ci["previewRoleName"]]
+        attached = [a["inputs"]["policyArn"] for a in run.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+                    if a["parent"] == role["urn"]]
+        assert attached == [], f"stack `{stack}`: the preview role has managed policies {attached}"
+        actions: list[tuple[str, object]] = []
+        for policy in run.of_type("aws:iam/rolePolicy:RolePolicy"):
+            if policy["parent"] != role["urn"]:
+                continue
+            for statement in json.loads(policy["inputs"]["policy"])["Statement"]:
+                assert statement["Effect"] == "Allow", statement
+                actions += [(a, statement["Resource"]) for a in statement["Action"]]
+        assert actions, f"stack `{stack}`: the preview role may do nothing at all"
+        for action, resource in actions:
+            service, verb = action.split(":")
+            assert verb.startswith(("Describe", "List", "Get")) or action == "kms:Decrypt", action
+            assert "Secret" not in verb or verb in ("DescribeSecret", "ListSecrets"), action
+            if service == "s3":
+                bucket, prefix = ci["stateBucket"], f"{ci['statePrefix']}/" if ci.get("statePrefix") else ""
+                assert resource in (f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/{prefix}*"), resource
+        if "stateBucket" not in ci:
+            assert not any(a.startswith("s3:") for a, _ in actions), "Pulumi Cloud keeps the state"
+        (entry,) = [a for a in run.of_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
+                    if a["name"] == "ci-preview-access-policy"]
+        assert entry["inputs"]["policyArn"].endswith("/AmazonEKSViewPolicy"), entry["inputs"]["policyArn"]
+    checks.managed_policies_exist(ws.runs)
 
 
 def test_a_foundation_outside_github_gets_no_ci_role(workspace_root):
@@ -370,11 +428,14 @@ def _set_stack_config(foundation: Path, stack: str, values: dict[str, str]) -> N
 
 
 def _trusted_subjects(run: checks.StackRun) -> dict[str, object]:
-    return {
-        r["inputs"]["name"]: json.loads(r["inputs"]["assumeRolePolicy"])["Statement"][0]["Condition"]["StringEquals"][
-            f"{GITHUB_HOST}:sub"]
-        for r in run.of_type("aws:iam/role:Role") if GITHUB_HOST in str(r["inputs"].get("assumeRolePolicy"))
-    }
+    """Role -> the exact `sub` values it trusts; a role that also trusts patterns is an error here."""
+    found = {}
+    for r in run.of_type("aws:iam/role:Role"):
+        if GITHUB_HOST not in str(r["inputs"].get("assumeRolePolicy")):
+            continue
+        (statement,) = json.loads(r["inputs"]["assumeRolePolicy"])["Statement"]
+        found[r["inputs"]["name"]] = statement["Condition"]["StringEquals"][f"{GITHUB_HOST}:sub"]
+    return found
 
 
 def test_the_ci_roles_trust_githubs_immutable_subject_once_the_ids_are_set(workspace_root, tmp_path):

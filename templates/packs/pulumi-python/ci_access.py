@@ -13,28 +13,37 @@ token and trade it for one of these roles with `aws-actions/configure-aws-creden
   date. The boundary is who may assume the role. It also gets an EKS access entry with
   `AmazonEKSClusterAdminPolicy`: the program installs the add-ons through the Kubernetes API.
 - the **preview role** (`ci.previewRoleName`), assumed by the `pulumi preview` job of pull
-  requests (`sub` = `repo:<owner>/<name>:pull_request`). A pull request's code runs with it,
-  so it only reads: `ReadOnlyAccess` (which covers reading the S3 state bucket), `kms:Decrypt`
-  with the stack's KMS secrets provider (the stack's config secrets), and nothing that writes:
-  `pulumi preview` takes no lock on a DIY (S3) backend and writes no history or checkpoint
-  (pulumi/pulumi#8642, `diyBackend.Preview`), and an EKS access entry with
-  `AmazonEKSAdminViewPolicy` (Kubernetes reads only: pulumi-kubernetes falls back to a
-  client-side diff where a server-side dry run would need write access).
+  requests (`sub` = `repo:<owner>/<name>:pull_request`). A pull request's code runs with it
+  before anyone reviewed it, so it reads only what a preview needs and nothing a secret lives
+  in: the metadata reads of the program's lookups and of its providers (`Describe*`, `List*`,
+  `Get*` of EC2, EKS, IAM, Route 53, ACM, KMS key metadata, Secrets Manager's secret list and
+  descriptions, never `GetSecretValue`); the stack's state, in the state bucket under the
+  stack's prefix only (never `ReadOnlyAccess`, which reads every S3 object of the account);
+  `kms:Decrypt` with the stack's KMS secrets provider (the stack's config secrets); and nothing
+  that writes: `pulumi preview` takes no lock on a DIY (S3) backend and writes no history or
+  checkpoint (pulumi/pulumi#8642, `diyBackend.Preview`). Its EKS access entry has
+  `AmazonEKSViewPolicy`, which reads no Kubernetes Secret (`AmazonEKSAdminViewPolicy` reads them
+  all: External Secrets' synced values, the repository credential, Argo CD's and Grafana's admin
+  passwords); pulumi-kubernetes falls back to a client-side diff where a server-side dry run
+  would need write access.
 
-Both conditions use `StringEquals` on `token.actions.githubusercontent.com:aud`
-(`sts.amazonaws.com`) and `:sub`: no wildcard, no other repository. IAM compares them
-case-sensitively: `ci.githubRepository` must be spelt exactly as GitHub spells the owner and
-the repository.
+Both roles use `StringEquals` on `token.actions.githubusercontent.com:aud` (`sts.amazonaws.com`)
+and on `:sub` for exact subjects; no other repository. IAM compares them case-sensitively:
+`ci.githubRepository` must be spelt exactly as GitHub spells the owner and the repository.
 
 Which `sub` GitHub sends depends on the repository: the name-only subject
 (`repo:<owner>/<name>:...`) for repositories made before GitHub's immutable subjects (July
 2026) that did not opt in, the immutable one (`repo:<owner>@<owner id>/<name>@<repository
-id>:...`) for the others. strata cannot know the numeric ids; set them (`pulumi config set
-ciGithubOwnerId ...` and `ciGithubRepositoryId ...`, from `gh api repos/<owner>/<name> --jq
-'.owner.id, .id'`) and the roles trust the immutable subject; `ciSubjectFormat` (`names`, `ids`,
-`both`) forces a form, `both` for the time a repository switches. Both forms are exact values.
-An organisation that customised its subject template (GitHub's OIDC customisation API) must
-adapt `deploy_subjects` and `preview_subjects`.
+id>:...`) for the others. strata cannot know the numeric ids, so by default (`ciSubjectFormat:
+auto`) the roles trust the name-only subject exactly and the immutable one for any ids
+(`StringLike` on `repo:<owner>@*/<name>@*:...`, a second statement): owner and repository names
+hold no `@`, `/` or `:`, so only this repository's jobs match, as with the name-only form that
+was the norm until then. Set the ids (`pulumi config set ciGithubOwnerId ...` and
+`ciGithubRepositoryId ...`, from `gh api repos/<owner>/<name> --jq '.owner.id, .id'`) and the
+roles trust exactly the immutable subject, which survives a rename of the owner or repository
+by someone else; `ciSubjectFormat` (`names`, `ids`, `both`) forces exact forms. An organisation
+that customised its subject template (GitHub's OIDC customisation API) must adapt
+`deploy_subjects` and `preview_subjects`.
 
 An AWS account has one OIDC provider per issuer URL. The stack whose `ci.oidcProvider` is
 `create` (strata writes it on the first stack) creates GitHub's; the others (`existing`) look it
@@ -65,10 +74,34 @@ from settings import GITHUB_OIDC_HOST, Ci, Settings
 GITHUB_OIDC_URL = f"https://{GITHUB_OIDC_HOST}"
 STS_AUDIENCE = "sts.amazonaws.com"
 DEPLOY_POLICY = "AdministratorAccess"
-PREVIEW_POLICY = "ReadOnlyAccess"
 ACCESS_POLICY = "arn:{partition}:eks::aws:cluster-access-policy/{name}"
 DEPLOY_ACCESS_POLICY = "AmazonEKSClusterAdminPolicy"
-PREVIEW_ACCESS_POLICY = "AmazonEKSAdminViewPolicy"
+# Every Kubernetes read but Secrets (AmazonEKSAdminViewPolicy would read them).
+PREVIEW_ACCESS_POLICY = "AmazonEKSViewPolicy"
+# What `pulumi preview` of this program reads in AWS: its lookups (caller, session context,
+# availability zones, hosted zone, OIDC provider, secret list and tags) and its providers'
+# (pulumi-eks looks up add-on versions, the region and the partition). Metadata only: no
+# action here returns a secret value or an object's data.
+PREVIEW_READS = (
+    "acm:Describe*",
+    "acm:List*",
+    "ec2:Describe*",
+    "eks:Describe*",
+    "eks:List*",
+    "iam:Get*",
+    "iam:List*",
+    "kms:DescribeKey",
+    "kms:GetKeyPolicy",
+    "kms:GetKeyRotationStatus",
+    "kms:ListAliases",
+    "kms:ListResourceTags",
+    "logs:Describe*",
+    "logs:ListTagsForResource",
+    "route53:Get*",
+    "route53:List*",
+    "secretsmanager:DescribeSecret",
+    "secretsmanager:ListSecrets",
+)
 # `pulumi up` of a cluster upgrade can outlast STS's default hour.
 DEPLOY_SESSION_SECONDS = 7200
 
@@ -101,7 +134,8 @@ def immutable_repository(repository: str, owner_id: str, repository_id: str) -> 
 def subject_repositories(ci: Ci) -> list[str]:
     """The repository part(s) of the trusted subjects, as `ci.subject_format` chooses."""
     ids = immutable_repository(ci.github_repository, ci.github_owner_id, ci.github_repository_id)
-    return {"names": [ci.github_repository], "ids": [ids], "both": [ci.github_repository, ids]}[ci.subject_format]
+    exact = {"auto": [ci.github_repository], "names": [ci.github_repository], "ids": [ids]}
+    return exact.get(ci.subject_format, [ci.github_repository, ids])
 
 
 def deploy_subjects(ci: Ci) -> list[str]:
@@ -114,29 +148,46 @@ def preview_subjects(ci: Ci) -> list[str]:
     return [preview_subject(repository) for repository in subject_repositories(ci)]
 
 
-def github_trust_policy(provider_arn: str, subject: str | Sequence[str]) -> str:
+def preview_subject_patterns(ci: Ci) -> list[str]:
+    """The `sub` patterns the preview role trusts beyond its exact subjects (`auto` only)."""
+    return [preview_subject(repository) for repository in _pattern_repositories(ci)]
+
+
+def deploy_subject_patterns(ci: Ci) -> list[str]:
+    """The `sub` patterns the deploy role trusts beyond its exact subjects (`auto` only)."""
+    return [deploy_subject(repository, ci.deploy_environment) for repository in _pattern_repositories(ci)]
+
+
+def _pattern_repositories(ci: Ci) -> list[str]:
+    """`owner@*/name@*`: the immutable subject's repository part for any ids, when they are unknown."""
+    if ci.subject_format != "auto":
+        return []
+    owner, name = ci.github_repository.split("/", 1)
+    return [f"{owner}@*/{name}@*"]
+
+
+def github_trust_policy(provider_arn: str, subject: str | Sequence[str], patterns: Sequence[str] = ()) -> str:
     """Trust exactly these `sub` values (one, or the same subject in both of GitHub's forms) of
-    GitHub's tokens minted for AWS STS. Several values of one key are alternatives in IAM."""
+    GitHub's tokens minted for AWS STS, and the `patterns` in a second statement (`StringLike`,
+    which a `StringEquals` of the same statement would AND away). Several values of one key are
+    alternatives in IAM."""
     subjects = [subject] if isinstance(subject, str) else list(subject)
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "GitHubActionsOidc",
-                    "Effect": "Allow",
-                    "Principal": {"Federated": provider_arn},
-                    "Action": "sts:AssumeRoleWithWebIdentity",
-                    "Condition": {
-                        "StringEquals": {
-                            f"{GITHUB_OIDC_HOST}:aud": STS_AUDIENCE,
-                            f"{GITHUB_OIDC_HOST}:sub": subjects[0] if len(subjects) == 1 else subjects,
-                        }
-                    },
-                }
-            ],
+
+    def statement(sid: str, operator: str, values: list[str]) -> dict:
+        condition = {"StringEquals": {f"{GITHUB_OIDC_HOST}:aud": STS_AUDIENCE}}
+        condition.setdefault(operator, {})[f"{GITHUB_OIDC_HOST}:sub"] = values[0] if len(values) == 1 else values
+        return {
+            "Sid": sid,
+            "Effect": "Allow",
+            "Principal": {"Federated": provider_arn},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": condition,
         }
-    )
+
+    statements = [statement("GitHubActionsOidc", "StringEquals", subjects)]
+    if patterns:
+        statements.append(statement("GitHubActionsOidcAnyIds", "StringLike", list(patterns)))
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
 
 def kms_decrypt_statement(secrets_provider: str, partition: str, account_id: str, region: str) -> dict | None:
@@ -158,17 +209,34 @@ def kms_decrypt_statement(secrets_provider: str, partition: str, account_id: str
     return statement
 
 
-def state_access_policy(ci: Ci, partition: str, account_id: str, region: str) -> str | None:
-    """What a preview needs beyond `ReadOnlyAccess`: only decrypting the stack's config secrets.
+def state_read_statements(ci: Ci, partition: str) -> list[dict]:
+    """Reading the stack's state in its S3 bucket (`ci.stateBucket`), under its prefix only."""
+    if not ci.state_bucket:
+        return []  # Pulumi Cloud keeps the state: no AWS access is involved
+    bucket = f"arn:{partition}:s3:::{ci.state_bucket}"
+    prefix = f"{ci.state_prefix}/" if ci.state_prefix else ""
+    listing: dict = {"Sid": "ListPulumiState", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": bucket}
+    if prefix:
+        listing["Condition"] = {"StringLike": {"s3:prefix": [prefix, f"{prefix}*"]}}
+    return [
+        listing,
+        {"Sid": "ReadPulumiState", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": f"{bucket}/{prefix}*"},
+    ]
 
-    Nothing writes to the state: a DIY (S3) backend's `pulumi preview` takes no lock (only `up`,
-    `refresh`, `destroy` and `import` write `.pulumi/locks/`) and saves no history or checkpoint;
-    reading the bucket is in `ReadOnlyAccess`. None when the secrets are not in AWS KMS.
-    """
+
+def preview_policy(ci: Ci, partition: str, account_id: str, region: str) -> str:
+    """Everything the preview role may do: the metadata reads of a preview, the stack's state
+    (read only: a DIY (S3) backend's `pulumi preview` takes no lock, since only `up`, `refresh`,
+    `destroy` and `import` write `.pulumi/locks/`, and saves no history or checkpoint), and
+    decrypting the stack's config secrets with an `awskms://` secrets provider."""
+    statements: list[dict] = [
+        {"Sid": "PreviewLookups", "Effect": "Allow", "Action": list(PREVIEW_READS), "Resource": "*"},
+        *state_read_statements(ci, partition),
+    ]
     decrypt = kms_decrypt_statement(ci.secrets_provider or "", partition, account_id, region)
-    if not decrypt:
-        return None
-    return json.dumps({"Version": "2012-10-17", "Statement": [decrypt]})
+    if decrypt:
+        statements.append(decrypt)
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
 
 def _github_provider_arn(settings: Settings, ci: Ci) -> pulumi.Output[str]:
@@ -229,10 +297,10 @@ def create_ci_access(settings: Settings, cluster: ClusterOutputs, aws_context: A
         # GitHub gives repositories created (or renamed) since mid-2026 an id-based `sub`, which
         # these roles would not trust: every CI job would fail at configure-aws-credentials.
         pulumi.log.warn(
-            f"the CI roles trust GitHub's name-based subject `repo:{repository}:...` only; a repository "
-            "created or renamed since mid-2026 signs its jobs with an id-based subject: set "
-            "`ciGithubOwnerId` and `ciGithubRepositoryId` (`gh api repos/"
-            f"{repository} --jq '.owner.id, .id'`), which trusts that form (`ciSubjectFormat: both` trusts both)"
+            f"`ciSubjectFormat: names`: the CI roles trust GitHub's name-based subject `repo:{repository}:...` "
+            "only; a repository created or renamed since mid-2026 signs its jobs with an id-based subject: "
+            "set `ciGithubOwnerId` and `ciGithubRepositoryId` (`gh api repos/"
+            f"{repository} --jq '.owner.id, .id'`), or remove `ciSubjectFormat` to trust both forms"
         )
 
     deploy = aws.iam.Role(
@@ -240,7 +308,9 @@ def create_ci_access(settings: Settings, cluster: ClusterOutputs, aws_context: A
         name=ci.deploy_role_name,
         description=f"pulumi up of stack {pulumi.get_stack()} from GitHub Actions ({repository}, "
         f"environment {ci.deploy_environment})",
-        assume_role_policy=provider_arn.apply(lambda arn: github_trust_policy(arn, deploy_subjects(ci))),
+        assume_role_policy=provider_arn.apply(
+            lambda arn: github_trust_policy(arn, deploy_subjects(ci), deploy_subject_patterns(ci))
+        ),
         max_session_duration=DEPLOY_SESSION_SECONDS,
         tags=settings.tags,
     )
@@ -255,25 +325,20 @@ def create_ci_access(settings: Settings, cluster: ClusterOutputs, aws_context: A
         "ci-preview",
         name=ci.preview_role_name,
         description=f"pulumi preview of stack {pulumi.get_stack()} for pull requests of {repository} (read only)",
-        assume_role_policy=provider_arn.apply(lambda arn: github_trust_policy(arn, preview_subjects(ci))),
+        assume_role_policy=provider_arn.apply(
+            lambda arn: github_trust_policy(arn, preview_subjects(ci), preview_subject_patterns(ci))
+        ),
         tags=settings.tags,
     )
-    aws.iam.RolePolicyAttachment(
-        "ci-preview-policy",
-        role=preview.name,
-        policy_arn=aws_context.managed_policy_arn(PREVIEW_POLICY),
+    aws.iam.RolePolicy(
+        "ci-preview-reads",
+        role=preview.id,
+        name="pulumi-preview",
+        policy=pulumi.Output.all(aws_context.partition, aws_context.account_id).apply(
+            lambda a: preview_policy(ci, a[0], a[1], settings.region)
+        ),
         opts=pulumi.ResourceOptions(parent=preview),
     )
-    if (ci.secrets_provider or "").startswith("awskms://"):
-        aws.iam.RolePolicy(
-            "ci-preview-state",
-            role=preview.id,
-            name="read-pulumi-state",
-            policy=pulumi.Output.all(aws_context.partition, aws_context.account_id).apply(
-                lambda a: state_access_policy(ci, a[0], a[1], settings.region)
-            ),
-            opts=pulumi.ResourceOptions(parent=preview),
-        )
 
     _cluster_access("ci-deploy", settings, cluster, aws_context.partition, deploy, DEPLOY_ACCESS_POLICY)
     _cluster_access("ci-preview", settings, cluster, aws_context.partition, preview, PREVIEW_ACCESS_POLICY)

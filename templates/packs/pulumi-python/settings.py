@@ -28,7 +28,7 @@ OIDC_PROVIDER_MODES = ("create", "existing")
 # The forms of GitHub's OIDC `sub` the CI roles trust: `names` (`repo:<owner>/<name>:...`),
 # `ids` (`repo:<owner>@<owner id>/<name>@<repository id>:...`, GitHub's immutable subject), or
 # `both` (while a repository moves to the immutable subject).
-SUBJECT_FORMATS = ("names", "ids", "both")
+SUBJECT_FORMATS = ("auto", "names", "ids", "both")
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 # Namespaces owned by Kubernetes, EKS or the platform add-ons: an environment may not take them,
 # nor any `kube-*` name. strata refuses the same list (`src/names.rs`; a test keeps them equal).
@@ -316,8 +316,11 @@ class Ci:
     written by strata: GitHub's numeric ids, which strata cannot know) and `subject_format`
     (`ciSubjectFormat`) choose the `sub` the roles trust: GitHub's immutable subject
     (`repo:<owner>@<owner id>/<name>@<repository id>:...`, the default for repositories created
-    since July 2026, `ids`, the default once both ids are set), the name-only one (`names`, the
-    default without ids), or `both`.
+    since July 2026: `ids`, the default once both ids are set), the name-only one (`names`), both
+    exactly (`both`), or, the default without ids, `auto`: the name-only subject exactly and the
+    immutable one with any ids (`repo:<owner>@*/<name>@*:...`), so that CI works for a repository
+    made today before anyone looks its ids up. Owner and repository names hold no `@`, `/` or
+    `:`, so the pattern matches this repository's jobs only, whatever its ids.
     """
 
     github_repository: str
@@ -331,7 +334,7 @@ class Ci:
     oidc_provider_arn: str | None = None
     github_owner_id: str = ""
     github_repository_id: str = ""
-    subject_format: str = "names"
+    subject_format: str = "auto"
 
     @property
     def enabled(self) -> bool:
@@ -783,12 +786,12 @@ def _read_ci(r: _Reader) -> Ci | None:
         github_repository_id=r.text("ciGithubRepositoryId", ""),
     )
     ids = bool(ci.github_owner_id and ci.github_repository_id)
-    ci = replace(ci, subject_format=r.text("ciSubjectFormat", "ids" if ids else "names"))
+    ci = replace(ci, subject_format=r.text("ciSubjectFormat", "ids" if ids else "auto"))
     for key, value in (("ciGithubOwnerId", ci.github_owner_id), ("ciGithubRepositoryId", ci.github_repository_id)):
         r.check(not value or value.isdigit(), f"`{key}` must be GitHub's numeric id, not `{value}`")
     _one_of(r, ci.subject_format, SUBJECT_FORMATS, "ciSubjectFormat")
     r.check(
-        ci.subject_format == "names" or ids,
+        ci.subject_format in ("auto", "names") or ids,
         f"`ciSubjectFormat: {ci.subject_format}` needs `ciGithubOwnerId` and `ciGithubRepositoryId` "
         "(`gh api repos/<owner>/<name> --jq '.owner.id, .id'`)",
     )

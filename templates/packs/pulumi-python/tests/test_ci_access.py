@@ -1,8 +1,14 @@
-"""GitHub Actions' access to AWS: OIDC provider, deploy and preview roles, and nothing broader."""
+"""GitHub Actions' access to AWS: OIDC provider, deploy and preview roles, and nothing broader.
+
+The trust policies are evaluated as IAM evaluates them (`trusts`: an Allow statement whose
+every condition holds; `StringEquals` compares exactly, `StringLike` with `*` and `?`), against
+the subjects GitHub sends in each of its two forms.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from ci_access import (
@@ -10,8 +16,8 @@ from ci_access import (
     deploy_subjects,
     github_trust_policy,
     kms_decrypt_statement,
+    preview_policy,
     preview_subjects,
-    state_access_policy,
 )
 from settings import Ci
 from tests.conftest import Stack
@@ -25,9 +31,33 @@ def _github_roles(stack: Stack) -> dict[str, dict]:
     return {r["name"]: r for r in stack.of_type(ROLE) if GITHUB_OIDC_HOST in r["inputs"]["assumeRolePolicy"]}
 
 
-def _trust(role: dict) -> dict:
-    (statement,) = json.loads(role["inputs"]["assumeRolePolicy"])["Statement"]
-    return statement
+def _statements(role: dict) -> list[dict]:
+    return json.loads(role["inputs"]["assumeRolePolicy"])["Statement"]
+
+
+def _like(pattern: str, value: str) -> bool:
+    """IAM's `StringLike`: `*` any run of characters, `?` one; everything else literal, case-sensitive."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, value, flags=re.DOTALL) is not None
+
+
+def trusts(policy: str, subject: str, audience: str = "sts.amazonaws.com") -> bool:
+    """Whether a trust policy lets a GitHub token with this `sub` and `aud` assume the role."""
+    claims = {f"{GITHUB_OIDC_HOST}:sub": subject, f"{GITHUB_OIDC_HOST}:aud": audience}
+    tests = {"StringEquals": lambda want, got: want == got, "StringLike": _like}
+    for statement in json.loads(policy)["Statement"]:
+        if statement["Effect"] != "Allow" or statement["Action"] != "sts:AssumeRoleWithWebIdentity":
+            continue
+        conditions = statement.get("Condition") or {}
+        assert set(conditions) <= set(tests), f"an operator this evaluator does not know: {conditions}"
+        if all(
+            key in claims
+            and any(tests[operator](want, claims[key]) for want in ([values] if isinstance(values, str) else values))
+            for operator, keys in conditions.items()
+            for key, values in keys.items()
+        ):
+            return True
+    return False
 
 
 def _attached(stack: Stack, role: dict) -> list[str]:
@@ -52,14 +82,14 @@ def test_ci_roles_trust_only_this_repository_with_exact_conditions(stack: Stack)
         "ci-preview": f"repo:{repository}:pull_request",
     }
     for name, role in roles.items():
-        statement = _trust(role)
-        assert statement["Effect"] == "Allow"
-        assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
-        assert statement["Principal"] == {"Federated": f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{GITHUB_OIDC_HOST}"}
-        assert set(statement["Condition"]) == {"StringEquals"}, "no StringLike: no wildcard"
-        condition = statement["Condition"]["StringEquals"]
-        assert condition == {f"{GITHUB_OIDC_HOST}:aud": "sts.amazonaws.com", f"{GITHUB_OIDC_HOST}:sub": expected[name]}
-        assert "*" not in json.dumps(condition)
+        for statement in _statements(role):
+            assert statement["Effect"] == "Allow"
+            assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+            assert statement["Principal"] == {
+                "Federated": f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{GITHUB_OIDC_HOST}"
+            }
+            assert statement["Condition"]["StringEquals"][f"{GITHUB_OIDC_HOST}:aud"] == "sts.amazonaws.com"
+        assert expected[name] in json.dumps(statement) or trusts(role["inputs"]["assumeRolePolicy"], expected[name])
     assert roles["ci-deploy"]["inputs"]["name"] == ci["deployRoleName"]
     assert roles["ci-preview"]["inputs"]["name"] == ci["previewRoleName"]
     assert stack.output("ciRoleArns") == {
@@ -68,18 +98,61 @@ def test_ci_roles_trust_only_this_repository_with_exact_conditions(stack: Stack)
     }
 
 
+def _subjects(repository: str, owner_id: str, repository_id: str, tail: str) -> dict[str, str]:
+    owner, name = repository.split("/", 1)
+    return {"names": f"repo:{repository}:{tail}", "ids": f"repo:{owner}@{owner_id}/{name}@{repository_id}:{tail}"}
+
+
+def test_ci_roles_trust_this_repositorys_tokens_in_either_form_and_no_other(stack: Stack) -> None:
+    ci: dict[str, Any] | None = stack.config.get("ci")
+    roles = _github_roles(stack)
+    if not ci or not ci.get("githubRepository"):
+        return
+    repository, environment = ci["githubRepository"], ci["deployEnvironment"]
+    owner, name = repository.split("/", 1)
+    deploy, preview = (roles[r]["inputs"]["assumeRolePolicy"] for r in ("ci-deploy", "ci-preview"))
+    ids = ("4242", "777000")
+    if stack.config.get("ciGithubOwnerId"):
+        ids = (str(stack.config["ciGithubOwnerId"]), str(stack.config["ciGithubRepositoryId"]))
+    subject_format = stack.config.get("ciSubjectFormat") or ("ids" if stack.config.get("ciGithubOwnerId") else "auto")
+    forms = {"auto": {"names", "ids"}, "both": {"names", "ids"}, "names": {"names"}, "ids": {"ids"}}[subject_format]
+    for form, subject in _subjects(repository, *ids, f"environment:{environment}").items():
+        assert trusts(deploy, subject) == (form in forms), f"the deploy job's token ({form}): {subject}"
+        assert not trusts(preview, subject), f"the preview role trusts a deploy token: {subject}"
+        assert not trusts(deploy, subject, audience="sigstore"), "a token minted for another audience"
+    for form, subject in _subjects(repository, *ids, "pull_request").items():
+        assert trusts(preview, subject) == (form in forms), f"the pull request's token ({form}): {subject}"
+        assert not trusts(deploy, subject), f"a pull request's token assumes the deploy role: {subject}"
+    others = [
+        *_subjects(f"{owner}/{name}-fork", *ids, f"environment:{environment}").values(),
+        *_subjects(f"{owner}x/{name}", *ids, f"environment:{environment}").values(),
+        *_subjects(f"{owner}/x{name}", *ids, f"environment:{environment}").values(),
+        *_subjects(repository, *ids, "environment:other").values(),
+        *_subjects(repository, *ids, "ref:refs/heads/main").values(),
+        f"repo:{owner}@1/{name}-fork@2:environment:{environment}",
+    ]
+    for subject in others:
+        assert not trusts(deploy, subject), f"the deploy role trusts {subject}"
+        assert not trusts(preview, subject) or subject.endswith(":pull_request"), f"the preview role trusts {subject}"
+
+
 def test_the_deploy_role_can_run_pulumi_up_and_the_preview_role_only_reads(stack: Stack) -> None:
     roles = _github_roles(stack)
     if not roles:
         return
     assert _attached(stack, roles["ci-deploy"]) == ["arn:aws:iam::aws:policy/AdministratorAccess"]
-    assert _attached(stack, roles["ci-preview"]) == ["arn:aws:iam::aws:policy/ReadOnlyAccess"]
-    for policy in stack.of_type("aws:iam/rolePolicy:RolePolicy"):
-        if policy["parent"] != roles["ci-preview"]["urn"]:
-            continue
-        for statement in json.loads(policy["inputs"]["policy"])["Statement"]:
-            # `pulumi preview` takes no lock and writes nothing to the state: decrypting is all.
-            assert statement["Action"] == ["kms:Decrypt"], statement
+    assert _attached(stack, roles["ci-preview"]) == [], "no managed policy: ReadOnlyAccess reads every S3 object"
+    (policy,) = [p for p in stack.of_type("aws:iam/rolePolicy:RolePolicy") if p["parent"] == roles["ci-preview"]["urn"]]
+    for statement in json.loads(policy["inputs"]["policy"])["Statement"]:
+        assert statement["Effect"] == "Allow"
+        for action in statement["Action"]:
+            service, verb = action.split(":")
+            # `pulumi preview` takes no lock and writes nothing: it reads metadata, its state and
+            # decrypts its config; no secret value and no other object's data.
+            assert verb.startswith(("Describe", "List", "Get")) or action == "kms:Decrypt", action
+            assert action not in ("secretsmanager:GetSecretValue", "ssm:GetParameter", "ssm:GetParameters"), action
+            if service == "s3":
+                assert statement["Resource"] != "*", statement
     access = {
         a["inputs"]["principalArn"]: a["inputs"]["policyArn"].rsplit("/", 1)[-1]
         for a in stack.of_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
@@ -88,8 +161,8 @@ def test_the_deploy_role_can_run_pulumi_up_and_the_preview_role_only_reads(stack
         "AmazonEKSClusterAdminPolicy"
     )
     assert access[f"arn:aws:iam::{ACCOUNT_ID}:role/{roles['ci-preview']['inputs']['name']}"] == (
-        "AmazonEKSAdminViewPolicy"
-    )
+        "AmazonEKSViewPolicy"
+    ), "a pull request reads no Kubernetes Secret"
 
 
 def test_only_the_stack_marked_create_makes_githubs_oidc_provider(stack: Stack) -> None:
@@ -105,16 +178,26 @@ def test_only_the_stack_marked_create_makes_githubs_oidc_provider(stack: Stack) 
         assert not providers, "another stack of the account owns it: this one only looks it up"
 
 
-def test_the_trust_policy_names_one_subject() -> None:
-    statement = json.loads(github_trust_policy("arn:aws:iam::1:oidc-provider/x", "repo:o/n:pull_request"))["Statement"][
-        0
-    ]
+def test_the_trust_policy_names_one_subject_or_adds_patterns_in_a_statement_of_their_own() -> None:
+    policy = github_trust_policy("arn:aws:iam::1:oidc-provider/x", "repo:o/n:pull_request")
+    (statement,) = json.loads(policy)["Statement"]
     assert statement["Condition"] == {
         "StringEquals": {
             f"{GITHUB_OIDC_HOST}:aud": "sts.amazonaws.com",
             f"{GITHUB_OIDC_HOST}:sub": "repo:o/n:pull_request",
         }
     }
+    policy = github_trust_policy(
+        "arn:aws:iam::1:oidc-provider/x", "repo:o/n:pull_request", ["repo:o@*/n@*:pull_request"]
+    )
+    exact, pattern = json.loads(policy)["Statement"]
+    assert exact == statement
+    assert pattern["Condition"] == {
+        "StringEquals": {f"{GITHUB_OIDC_HOST}:aud": "sts.amazonaws.com"},
+        "StringLike": {f"{GITHUB_OIDC_HOST}:sub": "repo:o@*/n@*:pull_request"},
+    }
+    assert trusts(policy, "repo:o@1/n@2:pull_request") and trusts(policy, "repo:o/n:pull_request")
+    assert not trusts(policy, "repo:o@1/n2@2:pull_request") and not trusts(policy, "repo:o@1/n@2:environment:x")
 
 
 def test_the_secrets_key_is_found_by_alias_id_or_arn() -> None:
@@ -133,15 +216,23 @@ def test_the_secrets_key_is_found_by_alias_id_or_arn() -> None:
     assert kms_decrypt_statement("passphrase", "aws", "1", "x") is None
 
 
-def test_a_preview_writes_nothing_to_the_state_and_only_decrypts_with_the_stacks_key() -> None:
+def test_a_preview_reads_its_own_state_only_and_decrypts_with_the_stacks_key() -> None:
     s3 = dict(github_repository="o/n", deploy_environment="prod", deploy_role_name="d", preview_role_name="p")
     s3.update(state_bucket="acme-state", state_prefix="pulumi")
-    assert state_access_policy(Ci(**s3, secrets_provider="passphrase"), "aws", "1", "eu-west-1") is None
+    statements = {s["Sid"]: s for s in json.loads(preview_policy(Ci(**s3), "aws", "1", "eu-west-1"))["Statement"]}
+    assert set(statements) == {"PreviewLookups", "ListPulumiState", "ReadPulumiState"}
+    assert statements["ReadPulumiState"]["Action"] == ["s3:GetObject"]
+    assert statements["ReadPulumiState"]["Resource"] == "arn:aws:s3:::acme-state/pulumi/*"
+    assert statements["ListPulumiState"]["Resource"] == "arn:aws:s3:::acme-state"
+    assert statements["ListPulumiState"]["Condition"] == {"StringLike": {"s3:prefix": ["pulumi/", "pulumi/*"]}}
+    assert not any(a.startswith("s3:") for a in statements["PreviewLookups"]["Action"])
     kms = Ci(**s3, secrets_provider="awskms://alias/acme-pulumi?region=eu-west-1")
-    (statement,) = json.loads(state_access_policy(kms, "aws", "1", "eu-west-1"))["Statement"]
-    assert statement["Action"] == ["kms:Decrypt"] and "s3" not in json.dumps(statement)
-    bare = Ci(github_repository="o/n", deploy_environment="prod", deploy_role_name="d", preview_role_name="p")
-    assert state_access_policy(bare, "aws", "1", "eu-west-1") is None
+    decrypt = json.loads(preview_policy(kms, "aws", "1", "eu-west-1"))["Statement"][-1]
+    assert decrypt["Action"] == ["kms:Decrypt"] and decrypt["Sid"] == "DecryptStackSecrets"
+    cloud = Ci(github_repository="o/n", deploy_environment="prod", deploy_role_name="d", preview_role_name="p")
+    assert [s["Sid"] for s in json.loads(preview_policy(cloud, "aws", "1", "eu-west-1"))["Statement"]] == [
+        "PreviewLookups"
+    ], "Pulumi Cloud keeps the state: no S3 access"
 
 
 def _ci(**extra: Any) -> Ci:
@@ -151,7 +242,7 @@ def _ci(**extra: Any) -> Ci:
 
 
 def test_the_roles_trust_githubs_immutable_subject_once_the_ids_are_known() -> None:
-    names = _ci()
+    names = _ci(subject_format="names")
     assert deploy_subjects(names) == ["repo:Acme/infra:environment:prod"]
     assert preview_subjects(names) == ["repo:Acme/infra:pull_request"]
     ids = _ci(github_owner_id="123456", github_repository_id="789012", subject_format="ids")

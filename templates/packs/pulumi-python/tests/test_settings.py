@@ -130,7 +130,7 @@ def test_github_ids_choose_the_immutable_subject_and_are_checked() -> None:
         "githubRepository": "acme/acme-foundation",
     }
     ci = _load(config).ci
-    assert ci is not None and ci.subject_format == "names" and ci.oidc_provider_arn is None
+    assert ci is not None and ci.subject_format == "auto" and ci.oidc_provider_arn is None
     config |= {"ciGithubOwnerId": "123456", "ciGithubRepositoryId": "789012"}
     ci = _load(config).ci
     assert ci is not None and ci.subject_format == "ids"
