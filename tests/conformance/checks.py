@@ -552,6 +552,21 @@ def applications(builds: Mapping[str, list[dict]]) -> list[tuple[str, dict]]:
             for app in _of_kind(objs, "Application")]
 
 
+def retry_problems(spec: Mapping) -> list[str]:
+    """An automated Application retries a failed sync without a limit, backing off exponentially:
+    Argo CD never retries the same commit once the retries are spent, so an Application that
+    synced before the CRDs or namespaces it needs existed would stay failed (issue 19)."""
+    retry = (spec.get("syncPolicy") or {}).get("retry") or {}
+    backoff = retry.get("backoff") or {}
+    problems = []
+    if int(retry.get("limit", 0)) >= 0:
+        problems.append(f"`syncPolicy.retry` {retry} gives up after {retry.get('limit', 0)} attempts: "
+                        "a sync that meets missing CRDs or namespaces stays failed (`limit: -1` retries for ever)")
+    if not backoff.get("duration") or int(backoff.get("factor") or 0) < 2 or not backoff.get("maxDuration"):
+        problems.append(f"`syncPolicy.retry.backoff` {backoff} is not an exponential backoff with a ceiling")
+    return problems
+
+
 def applications_resolve(gitops: Path, builds: Mapping[str, list[dict]] | None = None,
                          runs: Mapping[str, "StackRun"] | None = None) -> list[dict]:
     """Every Application's source is this repo (`repos.gitops_url`) at an existing, buildable path,
@@ -585,6 +600,7 @@ def applications_resolve(gitops: Path, builds: Mapping[str, list[dict]] | None =
                 problems.append(f"{label}: source path `{path}` does not exist in `{gitops}`")
             elif path not in builds:
                 problems.append(f"{label}: source path `{path}` holds no kustomization.yaml")
+        problems.extend(f"{label}: {x}" for x in retry_problems(app.get("spec") or {}))
         project_name = (app.get("spec") or {}).get("project")
         env = rel.split("/")[1] if rel.startswith("apps/") else None
         project = cluster_projects.get(env, {}).get(project_name)
@@ -2570,6 +2586,8 @@ def foundation_projects(runs: Mapping[str, StackRun], gitops_url_: str) -> None:
     for stack, r in sorted(runs.items()):
         projects = {_name(p): p for p in r.kubernetes_objects("AppProject")}
         resources = {(res["type"], (res["inputs"].get("metadata") or {}).get("name")): res for res in r.resources}
+        for app in r.kubernetes_objects("Application"):
+            problems += [f"stack `{stack}`: root Application `{_name(app)}`: {x}" for x in retry_problems(app.get("spec") or {})]
         for env in r.config.get("environments") or []:
             name, namespace = env["name"], env.get("namespace", env["name"])
             label = f"stack `{stack}`: AppProject `{name}`"

@@ -207,9 +207,7 @@ def platform_applications(ws: checks.Workspace) -> dict[str, dict[str, tuple[dic
             options = (spec.get("syncPolicy") or {}).get("syncOptions") or []
             retry = (spec.get("syncPolicy") or {}).get("retry") or {}
             backoff = retry.get("backoff") or {}
-            if int(retry.get("limit") or 0) < 5 or not backoff.get("duration") or int(backoff.get("factor") or 0) < 2:
-                problems.append(f"{label}: a first sync that meets missing CRDs or namespaces gives up: "
-                                f"`syncPolicy.retry` {retry} needs a limit of 5 or more and an exponential backoff")
+            problems.extend(f"{label}: {x}" for x in checks.retry_problems(spec))
             if component == "monitoring" and "ServerSideApply=true" not in options:
                 problems.append(f"{label}: the monitoring CRDs exceed the client-side apply annotation: "
                                 "`ServerSideApply=true` is missing")

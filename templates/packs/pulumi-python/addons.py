@@ -150,7 +150,10 @@ def security_group_guard_policy(vpc_arn: str) -> str:
 
     The official policy allows `Authorize/RevokeSecurityGroupIngress` on every
     security group; the LBC install guide suggests narrowing it with `ec2:Vpc`.
-    A separate deny keeps the vendored file byte for byte as published.
+    A separate deny keeps the vendored file byte for byte as published. IAM evaluates a
+    negated operator (`ArnNotEquals`) as true when the request has no `ec2:Vpc` at all, so
+    without the `Null` guard the deny would also refuse every request that carries no VPC;
+    with it, the deny applies exactly to security groups of another VPC.
     """
     return json.dumps(
         {
@@ -161,7 +164,7 @@ def security_group_guard_policy(vpc_arn: str) -> str:
                     "Effect": "Deny",
                     "Action": ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"],
                     "Resource": "*",
-                    "Condition": {"ArnNotEquals": {"ec2:Vpc": vpc_arn}},
+                    "Condition": {"Null": {"ec2:Vpc": "false"}, "ArnNotEquals": {"ec2:Vpc": vpc_arn}},
                 }
             ],
         }
@@ -479,11 +482,12 @@ def create_storage_classes(
 ) -> k8s.storage.v1.StorageClass:
     """The default StorageClass `gp3`: encrypted EBS gp3 volumes, bound where the pod is scheduled.
 
-    EKS still creates the in-tree `gp2` class; clusters created before Kubernetes 1.30 mark it
-    default. The patch clears that mark, so that a claim without a class gets `gp3`.
+    EKS no longer marks its in-tree `gp2` class default (since Kubernetes 1.30, the oldest
+    version strata supports is newer) and newer clusters have no `gp2` class at all, so nothing
+    else is default: a patch of `gp2` would fail where the class does not exist.
     """
     opts = pulumi.ResourceOptions(provider=provider, depends_on=list(depends_on))
-    gp3 = k8s.storage.v1.StorageClass(
+    return k8s.storage.v1.StorageClass(
         "storage-class-gp3",
         metadata=k8s.meta.v1.ObjectMetaArgs(name=DEFAULT_STORAGE_CLASS, annotations={DEFAULT_CLASS_ANNOTATION: "true"}),
         provisioner="ebs.csi.aws.com",
@@ -493,15 +497,6 @@ def create_storage_classes(
         reclaim_policy="Delete",
         opts=opts,
     )
-    k8s.storage.v1.StorageClassPatch(
-        "storage-class-gp2-not-default",
-        metadata=k8s.meta.v1.ObjectMetaPatchArgs(
-            name="gp2",
-            annotations={DEFAULT_CLASS_ANNOTATION: "false", "pulumi.com/patchForce": "true"},
-        ),
-        opts=opts,
-    )
-    return gp3
 
 
 def install_addons(

@@ -175,7 +175,7 @@ class ClusterAutoscaler(ChartAddon):
 class ExternalDns(ChartAddon):
     """ExternalDNS; `policy` is upsert-only, sync or create-only."""
 
-    policy: str = "upsert-only"
+    policy: str = "sync"
 
 
 @dataclass(frozen=True)
@@ -648,7 +648,7 @@ def _read_addons(r: _Reader) -> Addons:
     autoscaler, obj, where = _read_chart(r, raw, "clusterAutoscaler", ClusterAutoscaler)
     autoscaler = replace(autoscaler, image_tag=_text(r, obj, "imageTag", where))
     external_dns, obj, where = _read_chart(r, raw, "externalDns", ExternalDns)
-    external_dns = replace(external_dns, policy=_text(r, obj, "policy", where, "upsert-only"))
+    external_dns = replace(external_dns, policy=_text(r, obj, "policy", where, "sync"))
     argocd, obj, where = _read_chart(r, raw, "argocd", ArgoCd)
     argocd = replace(argocd, ha=_bool(r, obj, "ha", where, False))
     addons = Addons(
