@@ -16,7 +16,6 @@ const NOT_YET_SPLIT: &[&str] = &[
     "src/jobs/grow.rs `add_service`",
     "src/jobs/resolve.rs `new_answers`",
     "src/migrate/document.rs `plan_markdown`",
-    "src/model/settings.rs `validate`",
     "src/plan/merge.rs `merge`",
 ];
 
