@@ -15,7 +15,6 @@ const NOT_YET_SPLIT: &[&str] = &[
     "src/check/workspace.rs `check`",
     "src/jobs/grow.rs `add_service`",
     "src/jobs/resolve.rs `new_answers`",
-    "src/migrate/document.rs `plan_markdown`",
     "src/plan/merge.rs `merge`",
 ];
 
