@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use crate::model::answers::{Answers, Environment, Expose, Service, ServiceEnv, DEFAULT_HOST};
 use crate::model::names::{self, EnvName, ImageRef, ServiceName};
-use crate::model::settings::Topology;
+use crate::model::settings::{ServiceDefaults, Topology};
 use crate::util::problem::{Problem, Problems};
 
 /// The values of a new service; `None` takes the preset's default.
@@ -38,6 +38,62 @@ pub fn add_service(
     input: &ServiceInput,
 ) -> Result<(), Problems> {
     let mut problems = Problems::default();
+    let name = new_service_name(answers, name, &mut problems);
+    let defaults = answers.settings.service.clone();
+    let shape = parse_shape(input, &defaults, &mut problems);
+    let envs = service_envs(answers, input, &mut problems);
+    let config = parse_config(input, &mut problems);
+    let secrets = parse_secrets(input, &config, &mut problems);
+    check_flags(answers, input, &mut problems);
+    problems.clone().into_result()?;
+    let (Some(name), Some(shape)) = (name, shape) else {
+        return Err(problems);
+    };
+    let cpu_limit = larger_cpu(&shape.cpu, &defaults.cpu_limit);
+    let memory_limit = larger_memory(&shape.memory, &defaults.memory_limit);
+    let service = Service {
+        image: shape.image.name,
+        tag: shape.image.tag,
+        port: shape.port,
+        path: shape.path,
+        health_path: shape.health_path,
+        host: input
+            .host
+            .clone()
+            .unwrap_or_else(|| DEFAULT_HOST.to_string()),
+        cpu_request: shape.cpu,
+        cpu_limit,
+        memory_request: shape.memory,
+        memory_limit,
+        irsa: input.irsa,
+        expose: input.expose,
+        secrets,
+        config,
+        envs: envs
+            .into_iter()
+            .map(|env| {
+                (
+                    env,
+                    ServiceEnv {
+                        min_replicas: shape.min,
+                        max_replicas: shape.max,
+                    },
+                )
+            })
+            .collect(),
+    };
+    answers.services.insert(name.clone(), service);
+    let problems = answers.validate_service(name.as_str(), "the new answers");
+    if !problems.is_empty() {
+        answers.services.remove(name.as_str());
+        return Err(problems);
+    }
+    answers.history.push(format!("add service {name}"));
+    Ok(())
+}
+
+/// The name of a new service: a valid name no service of the workspace has.
+fn new_service_name(answers: &Answers, name: &str, problems: &mut Problems) -> Option<ServiceName> {
     let name = problems.take(name.parse::<ServiceName>());
     if let Some(name) = &name {
         if answers.services.contains_key(name.as_str()) {
@@ -48,7 +104,28 @@ pub fn add_service(
             );
         }
     }
-    let defaults = answers.settings.service.clone();
+    name
+}
+
+/// What runs, and how big: the input's values, or the preset's defaults.
+struct Shape {
+    image: ImageRef,
+    port: u16,
+    path: String,
+    health_path: String,
+    cpu: String,
+    memory: String,
+    min: u32,
+    max: u32,
+}
+
+/// The image, port, paths, requests and replica bounds of a new service; `None` when one of
+/// them is not valid (each problem is pushed).
+fn parse_shape(
+    input: &ServiceInput,
+    defaults: &ServiceDefaults,
+    problems: &mut Problems,
+) -> Option<Shape> {
     let image = problems.take(
         input
             .image
@@ -85,7 +162,21 @@ pub fn add_service(
             .hint("keep 1 <= --min <= --max"),
         );
     }
-    let envs: Vec<EnvName> = match &input.envs {
+    Some(Shape {
+        image: image?,
+        port: port?,
+        path: path?,
+        health_path: health_path?,
+        cpu: cpu?,
+        memory: memory?,
+        min,
+        max,
+    })
+}
+
+/// The environments a new service runs in: `--envs`, or every environment.
+fn service_envs(answers: &Answers, input: &ServiceInput, problems: &mut Problems) -> Vec<EnvName> {
+    match &input.envs {
         Some(list) => {
             for env in list {
                 if !answers.environments.iter().any(|e| &e.name == env) {
@@ -110,7 +201,11 @@ pub fn add_service(
             .iter()
             .map(|e| e.name.clone())
             .collect(),
-    };
+    }
+}
+
+/// The config values of `--config KEY=VALUE`, each key once.
+fn parse_config(input: &ServiceInput, problems: &mut Problems) -> BTreeMap<String, String> {
     let mut config = BTreeMap::new();
     for (key, value) in &input.config {
         let value = problems.take(names::parse_config_value(key, value));
@@ -125,6 +220,15 @@ pub fn add_service(
             }
         }
     }
+    config
+}
+
+/// The secret keys of `--secret KEY`, each once and none a config key.
+fn parse_secrets(
+    input: &ServiceInput,
+    config: &BTreeMap<String, String>,
+    problems: &mut Problems,
+) -> Vec<String> {
     let mut secrets = Vec::new();
     for key in &input.secrets {
         if let Some(key) = problems.take(names::parse_service_config_key(key)) {
@@ -143,6 +247,12 @@ pub fn add_service(
             }
         }
     }
+    secrets
+}
+
+/// Flags that do not go together: an Ingress's host or path on a service without one, IRSA
+/// without an AWS account.
+fn check_flags(answers: &Answers, input: &ServiceInput, problems: &mut Problems) {
     if input.expose == Expose::None {
         for (flag, given) in [
             ("`--host`", input.host.is_some()),
@@ -159,60 +269,6 @@ pub fn add_service(
     if input.irsa && answers.aws_account_id.is_none() {
         problems.push(Problem::new("`--irsa`", "needs the AWS account id, for the role ARN on the ServiceAccount").hint("set `aws_account_id = \"123456789012\"` in `strata.toml` of both repos (or pass `--account-id` to `strata new`)"));
     }
-    problems.clone().into_result()?;
-    let (
-        Some(name),
-        Some(image),
-        Some(port),
-        Some(path),
-        Some(health_path),
-        Some(cpu),
-        Some(memory),
-    ) = (name, image, port, path, health_path, cpu, memory)
-    else {
-        return Err(problems);
-    };
-    let cpu_limit = larger_cpu(&cpu, &defaults.cpu_limit);
-    let memory_limit = larger_memory(&memory, &defaults.memory_limit);
-    let service = Service {
-        image: image.name,
-        tag: image.tag,
-        port,
-        path,
-        health_path,
-        host: input
-            .host
-            .clone()
-            .unwrap_or_else(|| DEFAULT_HOST.to_string()),
-        cpu_request: cpu,
-        cpu_limit,
-        memory_request: memory,
-        memory_limit,
-        irsa: input.irsa,
-        expose: input.expose,
-        secrets,
-        config,
-        envs: envs
-            .into_iter()
-            .map(|env| {
-                (
-                    env,
-                    ServiceEnv {
-                        min_replicas: min,
-                        max_replicas: max,
-                    },
-                )
-            })
-            .collect(),
-    };
-    answers.services.insert(name.clone(), service);
-    let problems = answers.validate_service(name.as_str(), "the new answers");
-    if !problems.is_empty() {
-        answers.services.remove(name.as_str());
-        return Err(problems);
-    }
-    answers.history.push(format!("add service {name}"));
-    Ok(())
 }
 
 /// The larger of a requested CPU and the preset's limit, so that the limit is never below it.
