@@ -12,7 +12,6 @@ const LIMIT: usize = 150;
 
 /// The functions over the limit when this check came in, each split in a commit of its own.
 const NOT_YET_SPLIT: &[&str] = &[
-    "src/jobs/resolve.rs `new_answers`",
     "src/plan/merge.rs `merge`",
 ];
 
