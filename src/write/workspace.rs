@@ -12,9 +12,11 @@ use anyhow::{Context as _, Result};
 use crate::model::answers::{self, Answers};
 use crate::model::lock::{self, Lock};
 use crate::model::repo::Repo;
+use crate::util::error::{Outcome, Stopped};
 use crate::util::problem::{Problem, Problems};
 use crate::util::term::status;
 use crate::write::confine::Confined;
+use crate::write::error::WriteError;
 
 /// Both repos of a workspace, as read from disk.
 #[derive(Debug)]
@@ -238,6 +240,21 @@ impl Workspace {
         Ok(())
     }
 
+    /// Refuses a change that must write or delete a file where a directory (or a special file)
+    /// is: nothing is changed.
+    fn refuse_non_files(&self, repo: Repo, paths: &[String]) -> Result<()> {
+        for path in paths {
+            if fs::symlink_metadata(self.roots[&repo].join(path)).is_ok_and(|m| !m.is_file()) {
+                let cause = WriteError::NotAFile {
+                    repo,
+                    path: path.clone(),
+                };
+                return Err(Stopped::error(Outcome::NothingChanged, cause));
+            }
+        }
+        Ok(())
+    }
+
     /// Refuses (exit 1) a plan that changes files with uncommitted changes, unless they hold
     /// exactly what strata last wrote (then they risk nobody's work). `strata.lock` is strata's
     /// own bookkeeping; `strata.toml` is strata's when it reads exactly as strata writes the
@@ -254,6 +271,7 @@ impl Workspace {
                 .map(|c| c.path.clone())
                 .collect();
             paths.push(answers::FILE_NAME.to_string());
+            self.refuse_non_files(repo, &paths)?;
             for (path, staged) in crate::git::dirty_paths(&self.roots[&repo], &paths)? {
                 let disk = self.read(repo, &path);
                 // A staged change is the user's, whatever the file on disk holds.

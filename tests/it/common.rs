@@ -131,3 +131,39 @@ impl TestWorkspace {
         self.dir.path()
     }
 }
+
+/// Runs strata in `dir` held after it wrote the first repo (`STRATA_FAULT=hold:between-repos`),
+/// runs `meanwhile` there, then lets it go on; returns its exit code and stderr.
+pub fn run_held(dir: &Path, args: &[&str], meanwhile: impl FnOnce()) -> (Option<i32>, String) {
+    use std::io::{BufRead as _, Read as _};
+    let release = assert_fs::TempDir::new().unwrap();
+    let release = release.path().join("go");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(args)
+        .arg("-C")
+        .arg(dir)
+        .env(
+            "STRATA_FAULT",
+            format!("hold:between-repos:{}", release.display()),
+        )
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut text = String::new();
+    let mut line = String::new();
+    while stderr.read_line(&mut line).unwrap() > 0 {
+        if line.contains("holding at `between-repos`") {
+            meanwhile();
+            line.clear();
+            break;
+        }
+        text.push_str(&line);
+        line.clear();
+    }
+    fs_err::write(&release, "").unwrap();
+    stderr.read_to_string(&mut text).unwrap();
+    (child.wait().unwrap().code(), text)
+}
