@@ -7,7 +7,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::model::answers::{Answers, Environment, Expose, Service, ServiceEnv, DEFAULT_HOST};
+use crate::model::answers::{
+    check_host_under, expand_host, Answers, Environment, Expose, Service, ServiceEnv, DEFAULT_HOST,
+};
 use crate::model::names::{self, EnvName, ImageRef, ServiceName};
 use crate::model::settings::{ServiceDefaults, Topology};
 use crate::util::problem::{Problem, Problems};
@@ -45,6 +47,7 @@ pub fn add_service(
     let config = parse_config(input, &mut problems);
     let secrets = parse_secrets(input, &config, &mut problems);
     check_flags(answers, input, &mut problems);
+    check_host(answers, input, name.as_ref(), &envs, &mut problems);
     problems.clone().into_result()?;
     let (Some(name), Some(shape)) = (name, shape) else {
         return Err(problems);
@@ -182,7 +185,7 @@ fn service_envs(answers: &Answers, input: &ServiceInput, problems: &mut Problems
                 if !answers.environments.iter().any(|e| &e.name == env) {
                     problems.push(
                         Problem::new(
-                            format!("environment `{env}`"),
+                            format!("`--envs {env}`"),
                             "does not exist in this workspace",
                         )
                         .hint(format!("use one of: {}", answers.env_names().join(", "))),
@@ -268,6 +271,47 @@ fn check_flags(answers: &Answers, input: &ServiceInput, problems: &mut Problems)
     }
     if input.irsa && answers.aws_account_id.is_none() {
         problems.push(Problem::new("`--irsa`", "needs the AWS account id, for the role ARN on the ServiceAccount").hint("set `aws_account_id = \"123456789012\"` in `strata.toml` of both repos (or pass `--account-id` to `strata new`)"));
+    }
+}
+
+/// `--host`: each host it makes (one per environment, once each) is a DNS name under the
+/// domain, and it holds `{env}` when the service runs in more than one environment. Each
+/// problem is reported once, about the flag as typed.
+fn check_host(
+    answers: &Answers,
+    input: &ServiceInput,
+    name: Option<&ServiceName>,
+    envs: &[EnvName],
+    problems: &mut Problems,
+) {
+    let Some(pattern) = &input.host else {
+        return;
+    };
+    let subject = format!("`--host {}`", pattern.escape_default());
+    let service = name.map_or("service", ServiceName::as_str);
+    let mut hosts: Vec<String> = Vec::new();
+    for env in envs {
+        let host = expand_host(pattern, service, env.as_str(), &answers.domain);
+        if hosts.contains(&host) {
+            continue;
+        }
+        if let Err(problem) = check_host_under(&host, &answers.domain) {
+            problems.push(Problem {
+                subject: subject.clone(),
+                ..problem
+            });
+            break;
+        }
+        hosts.push(host);
+    }
+    if envs.len() > 1 && !pattern.contains("{env}") {
+        problems.push(
+            Problem::new(
+                subject,
+                "is the same host in every environment of the service",
+            )
+            .hint("put `{env}` in `--host`, for example `api.{env}.example.com`"),
+        );
     }
 }
 

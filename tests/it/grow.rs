@@ -775,3 +775,64 @@ fn a_hand_edited_workflow_is_a_conflict_when_the_environments_change() {
         .stderr(predicate::str::contains(".github/workflows/deploy.yml"));
     assert_eq!(snapshot(tmp.path()), before, "nothing is written");
 }
+
+#[test]
+fn a_bad_host_is_reported_once_about_the_flag_typed_issue_18() {
+    let test = Test::new().envs("dev,qa,prod").create();
+    let output = strata()
+        .args(["add", "service", "web", "--host", "web.example.org", "-C"])
+        .arg(&test.foundation)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(
+        stderr
+            .matches("`--host web.example.org`: is outside the domain")
+            .count(),
+        1,
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("`--host web.example.org`: is the same host in every environment"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("the new answers"), "{stderr}");
+    let output = strata()
+        .args(["add", "service", "web", "--envs", "dev,staging", "-C"])
+        .arg(&test.foundation)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("`--envs staging`: does not exist in this workspace"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_hand_written_host_outside_the_domain_is_reported_once() {
+    let test = Test::new().services("api").envs("dev,qa,prod").create();
+    for repo in [&test.foundation, &test.gitops] {
+        let path = repo.join("strata.toml");
+        let text = fs_err::read_to_string(&path).unwrap().replace(
+            "host = \"{service}.{env}.{domain}\"",
+            "host = \"api.example.org\"",
+        );
+        fs_err::write(&path, text).unwrap();
+    }
+    let output = strata()
+        .args(["list", "-C"])
+        .arg(&test.foundation)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(
+        stderr
+            .matches("host `api.example.org`: is outside the domain")
+            .count(),
+        1,
+        "{stderr}"
+    );
+}
