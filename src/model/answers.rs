@@ -411,14 +411,7 @@ impl Answers {
                 push(p);
             }
         }
-        let version = |v: &str| {
-            let core = v.split_once('-').map_or(v, |(core, _)| core);
-            core.split('.').count() == 3
-                && core
-                    .split('.')
-                    .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-        };
-        if !version(&self.strata_version) {
+        if semver::Version::parse(&self.strata_version).is_err() {
             push(
                 Problem::new(
                     "`strata_version`",

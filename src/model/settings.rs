@@ -807,14 +807,9 @@ fn setting(key: &str) -> String {
     format!("setting `{key}`")
 }
 
+/// Whether a chart version is pinned: a release (`1.2.3`), not a range or a pre-release.
 fn is_semver(version: &str) -> bool {
-    let mut parts = version.split('.');
-    let numeric =
-        |p: Option<&str>| p.is_some_and(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
-    numeric(parts.next())
-        && numeric(parts.next())
-        && numeric(parts.next())
-        && parts.next().is_none()
+    semver::Version::parse(version).is_ok_and(|v| v.pre.is_empty() && v.build.is_empty())
 }
 
 /// Applies `KEY=VALUE` overrides to a preset's settings table. The value takes the type of the
@@ -1007,5 +1002,6 @@ mod tests {
         assert!(!is_semver("1.2"));
         assert!(!is_semver("^1.2.3"));
         assert!(!is_semver("1.2.3.4"));
+        assert!(!is_semver("1.2.3-rc1"), "a pre-release is not pinned");
     }
 }

@@ -328,15 +328,27 @@ fn newer_strata(written: &str) -> Problems {
     .into()
 }
 
-/// Whether version `a` is newer than `b` (dotted numbers; anything after `-` is ignored).
+/// Whether strata version `a` is newer than `b`, by semantic versioning: a pre-release comes
+/// before its release (`0.3.0-rc1` < `0.3.0`). A version that does not parse is newer than
+/// nothing (`strata.toml` validation refuses one).
 pub fn version_newer(a: &str, b: &str) -> bool {
-    let parse = |v: &str| -> Vec<u64> {
-        v.split('-')
-            .next()
-            .unwrap_or("")
-            .split('.')
-            .map(|part| part.parse().unwrap_or(0))
-            .collect()
-    };
-    parse(a) > parse(b)
+    match (semver::Version::parse(a), semver::Version::parse(b)) {
+        (Ok(a), Ok(b)) => a > b,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_compare_as_semver() {
+        assert!(version_newer("0.3.0", "0.3.0-rc1"));
+        assert!(!version_newer("0.3.0-rc1", "0.3.0"));
+        assert!(version_newer("0.3.0-rc2", "0.3.0-rc1"));
+        assert!(version_newer("0.10.0", "0.9.0"));
+        assert!(!version_newer("0.2.0", "0.2.0"));
+        assert!(!version_newer("not a version", "0.2.0"));
+    }
 }
