@@ -62,23 +62,13 @@ fn report(name: &str, samples: Vec<Duration>, target: Option<Duration>) -> bool 
 }
 
 fn count_files(dir: &Path) -> usize {
-    fs_err::read_dir(dir)
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|e| {
-                    let path = e.path();
-                    if e.file_name() == ".git" {
-                        0
-                    } else if path.is_dir() {
-                        count_files(&path)
-                    } else {
-                        1
-                    }
-                })
-                .sum()
-        })
-        .unwrap_or(0)
+    walkdir::WalkDir::new(dir)
+        .follow_links(true)
+        .into_iter()
+        .filter_entry(|entry| entry.file_name() != ".git")
+        .filter_map(Result::ok)
+        .filter(|entry| !entry.file_type().is_dir())
+        .count()
 }
 
 fn main() {

@@ -237,29 +237,27 @@ pub fn is_manifest_name(name: &str) -> bool {
 /// Every manifest file under `root`, relative and `/`-separated, sorted; `.git` and hidden
 /// directories are skipped.
 pub fn files_under(root: &Path) -> Vec<String> {
-    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
-        let Ok(entries) = fs_err::read_dir(dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            let Ok(kind) = entry.file_type() else {
-                continue;
-            };
-            if kind.is_dir() {
-                if !name.starts_with('.') && name != "node_modules" {
-                    walk(root, &entry.path(), out);
-                }
-            } else if kind.is_file() && is_manifest_name(&name) {
-                if let Ok(relative) = entry.path().strip_prefix(root) {
-                    out.push(relative.to_string_lossy().replace('\\', "/"));
-                }
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(root, root, &mut out);
+    let skipped = |entry: &walkdir::DirEntry| {
+        let name = entry.file_name().to_string_lossy();
+        entry.depth() > 0
+            && entry.file_type().is_dir()
+            && (name.starts_with('.') || name == "node_modules")
+    };
+    let mut out: Vec<String> = walkdir::WalkDir::new(root)
+        .follow_links(false)
+        .into_iter()
+        .filter_entry(|entry| !skipped(entry))
+        .filter_map(Result::ok)
+        .filter(|entry| {
+            entry.depth() > 0
+                && entry.file_type().is_file()
+                && is_manifest_name(&entry.file_name().to_string_lossy())
+        })
+        .filter_map(|entry| {
+            let relative = entry.path().strip_prefix(root).ok()?;
+            Some(relative.to_string_lossy().replace('\\', "/"))
+        })
+        .collect();
     out.sort();
     out
 }

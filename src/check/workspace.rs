@@ -15,6 +15,7 @@
 //! Reads the workspace once (every gitops manifest on all cores); writes nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 use std::rc::Rc;
 
 use serde_json::Value;
@@ -61,51 +62,116 @@ pub fn check(workspace: &Workspace, answers_drift: &[String]) -> Vec<Finding> {
             kind == "Application"
         }));
     }
-    // Only what the walk read: it follows no symbolic link, so nothing outside the repo is read.
-    let read = |rel: &str| -> Option<String> { texts.get(rel).cloned() };
-
-    let envs: BTreeMap<&str, &str> = workspace
-        .answers
-        .environments
-        .iter()
-        .map(|e| (e.name.as_str(), e.name.as_str()))
-        .collect();
-    let url = workspace.answers.repos.gitops_url.as_str();
-
-    // What each environment's app-of-apps lists.
-    let mut listed: BTreeSet<String> = BTreeSet::new();
-    for env in envs.keys() {
-        let dir = format!("apps/{env}");
-        if let Some(kustomization) = manifests::kustomization_in(&gitops_root, &dir) {
-            let parsed = read(&kustomization).and_then(|t| crate::util::yaml::parse(&t).ok());
-            for entry in parsed
-                .as_ref()
-                .and_then(|v| v.get("resources"))
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-            {
-                listed.insert(manifests::join(&dir, entry));
-            }
-        }
-    }
-
-    let mut cache: BTreeMap<String, Rc<Deployed>> = BTreeMap::new();
-    let mut deployed_files: BTreeSet<(String, usize)> = BTreeSet::new();
-    let mut app_paths: BTreeSet<String> = BTreeSet::new();
-    let mut reached: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut walk = Walk::new(workspace, &gitops_root, &gitops, &texts);
     for app in objects
         .iter()
         .filter(|o| o.kind == "Application" && kinds::group_of(&o.api_version) == "argoproj.io")
     {
+        walk.application(app);
+    }
+    findings.append(&mut walk.findings);
+    findings.extend(unreached_services(workspace, &gitops, &walk.reached));
+    findings.extend(orphan_overlays(&files, &walk.app_paths, &gitops));
+    findings.extend(outside_the_applications(
+        &objects,
+        &walk.deployed_files,
+        &gitops,
+    ));
+    findings.extend(cluster_whitelists(&texts, &gitops));
+    findings
+}
+
+/// The walk of every Application of the gitops repo: its fence, where it deploys, and the
+/// layer of everything it deploys.
+struct Walk<'a> {
+    root: &'a Path,
+    gitops: &'a Source,
+    /// The gitops repo's URL, as the Applications name it.
+    url: &'a str,
+    /// The environments and their namespaces (the same names).
+    envs: BTreeMap<&'a str, &'a str>,
+    texts: &'a BTreeMap<String, String>,
+    /// What each environment's app-of-apps lists.
+    listed: BTreeSet<String>,
+    cache: BTreeMap<String, Rc<Deployed>>,
+    /// Every object an Application deploys, by file and line.
+    deployed_files: BTreeSet<(String, usize)>,
+    /// Every path of this repo an Application deploys.
+    app_paths: BTreeSet<String>,
+    /// (environment, path): deployed by an Application its app-of-apps lists.
+    reached: BTreeSet<(String, String)>,
+    findings: Vec<Finding>,
+}
+
+impl<'a> Walk<'a> {
+    fn new(
+        workspace: &'a Workspace,
+        root: &'a Path,
+        gitops: &'a Source,
+        texts: &'a BTreeMap<String, String>,
+    ) -> Self {
+        let envs: BTreeMap<&str, &str> = workspace
+            .answers
+            .environments
+            .iter()
+            .map(|e| (e.name.as_str(), e.name.as_str()))
+            .collect();
+        let mut walk = Walk {
+            root,
+            gitops,
+            url: workspace.answers.repos.gitops_url.as_str(),
+            envs,
+            texts,
+            listed: BTreeSet::new(),
+            cache: BTreeMap::new(),
+            deployed_files: BTreeSet::new(),
+            app_paths: BTreeSet::new(),
+            reached: BTreeSet::new(),
+            findings: Vec::new(),
+        };
+        walk.listed = walk.listed_by_app_of_apps();
+        walk
+    }
+
+    /// Only what the walk read: it follows no symbolic link, so nothing outside the repo is
+    /// read.
+    fn read(&self, rel: &str) -> Option<String> {
+        self.texts.get(rel).cloned()
+    }
+
+    /// What each environment's app-of-apps lists.
+    fn listed_by_app_of_apps(&self) -> BTreeSet<String> {
+        let mut listed: BTreeSet<String> = BTreeSet::new();
+        for env in self.envs.keys() {
+            let dir = format!("apps/{env}");
+            if let Some(kustomization) = manifests::kustomization_in(self.root, &dir) {
+                let parsed = self
+                    .read(&kustomization)
+                    .and_then(|t| crate::util::yaml::parse(&t).ok());
+                for entry in parsed
+                    .as_ref()
+                    .and_then(|v| v.get("resources"))
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                {
+                    listed.insert(manifests::join(&dir, entry));
+                }
+            }
+        }
+        listed
+    }
+
+    /// One Application: its fence (an environment's project and namespace), then each of its
+    /// sources in this repo.
+    fn application(&mut self, app: &Object) {
         let parts: Vec<&str> = app.file.split('/').collect();
         let env = (parts.len() == 3 && parts[0] == "apps").then(|| parts[1]);
         let spec = app.doc.as_ref().and_then(|d| d.get("spec"));
-        let name = display_name(&app.name);
         if let (Some(env), Some(spec)) = (env, spec) {
-            if let Some(namespace) = envs.get(env) {
-                check_fence(&gitops, app, spec, env, namespace, &mut findings);
+            if let Some(namespace) = self.envs.get(env) {
+                check_fence(self.gitops, app, spec, env, namespace, &mut self.findings);
             }
         }
         let mut sources: Vec<&Value> = Vec::new();
@@ -119,78 +185,94 @@ pub fn check(workspace: &Workspace, answers_drift: &[String]) -> Vec<Finding> {
             );
         }
         for src in sources {
-            let repo_url = src
-                .get("repoURL")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            let Some(path) = src.get("path").and_then(Value::as_str) else {
-                continue;
-            };
-            if !same_repo(repo_url, url) {
-                continue;
-            }
-            let path = manifests::join("", path);
-            app_paths.insert(path.clone());
-            if listed.contains(&app.file) {
-                if let Some(env) = env {
-                    reached.insert((env.to_string(), path.clone()));
-                }
-            }
-            if manifests::escapes("", src["path"].as_str().unwrap_or_default())
-                || !gitops_root.join(&path).is_dir()
-            {
-                findings.push(
-                    Finding::new(
-                        "wiring.application-path",
-                        &gitops,
-                        format!("Application `{name}` deploys `{path}`, which the gitops repo does not have"),
-                    )
-                    .row(Row::ContinuousDelivery)
-                    .at(&app.file, Some(app.line))
-                    .object("Application", &app.name, app.namespace.as_deref())
-                    .fix("point `spec.source.path` at an existing directory, or restore it (`strata list` shows what strata expects)"),
-                );
-                continue;
-            }
-            let deployed = manifests::deployed_by(&gitops_root, &path, &read, &mut cache);
-            for object in &deployed.objects {
-                deployed_files.insert((object.file.clone(), object.line));
-                if let Class::Platform(row, what) =
-                    kinds::classify(&object.api_version, &object.kind)
-                {
-                    findings.push(
-                        Finding::new(
-                            "layer.platform-kind",
-                            &gitops,
-                            format!(
-                                "Application `{name}` deploys {} `{}` ({what})",
-                                object.kind,
-                                display_name(&object.name)
-                            ),
-                        )
-                        .row(row)
-                        .at(&object.file, Some(object.line))
-                        .object(&object.kind, &object.name, object.namespace.as_deref())
-                        .fix(fix_for(row, &object.kind)),
-                    );
-                }
-            }
-            for missing in &deployed.unresolved {
-                findings.push(
-                    Finding::new(
-                        "wiring.application-path",
-                        &gitops,
-                        format!("Application `{name}` deploys `{path}`, whose kustomization names `{missing}`, which is missing or outside the repo"),
-                    )
-                    .row(Row::ContinuousDelivery)
-                    .at(&app.file, Some(app.line))
-                    .fix("fix the `resources` entry, or restore the file"),
-                );
-            }
+            self.source(app, env, src);
         }
     }
 
-    // Every service is reached in each of its environments.
+    /// One source of an Application: its path must exist, and nothing it deploys may be a
+    /// platform kind.
+    fn source(&mut self, app: &Object, env: Option<&str>, src: &Value) {
+        let gitops = self.gitops;
+        let name = display_name(&app.name);
+        let repo_url = src
+            .get("repoURL")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let Some(path) = src.get("path").and_then(Value::as_str) else {
+            return;
+        };
+        if !same_repo(repo_url, self.url) {
+            return;
+        }
+        let path = manifests::join("", path);
+        self.app_paths.insert(path.clone());
+        if self.listed.contains(&app.file) {
+            if let Some(env) = env {
+                self.reached.insert((env.to_string(), path.clone()));
+            }
+        }
+        if manifests::escapes("", src["path"].as_str().unwrap_or_default())
+            || !self.root.join(&path).is_dir()
+        {
+            self.findings.push(
+                Finding::new(
+                    "wiring.application-path",
+                    gitops,
+                    format!("Application `{name}` deploys `{path}`, which the gitops repo does not have"),
+                )
+                .row(Row::ContinuousDelivery)
+                .at(&app.file, Some(app.line))
+                .object("Application", &app.name, app.namespace.as_deref())
+                .fix("point `spec.source.path` at an existing directory, or restore it (`strata list` shows what strata expects)"),
+            );
+            return;
+        }
+        let texts = self.texts;
+        let read = |rel: &str| -> Option<String> { texts.get(rel).cloned() };
+        let deployed = manifests::deployed_by(self.root, &path, &read, &mut self.cache);
+        for object in &deployed.objects {
+            self.deployed_files
+                .insert((object.file.clone(), object.line));
+            if let Class::Platform(row, what) = kinds::classify(&object.api_version, &object.kind) {
+                self.findings.push(
+                    Finding::new(
+                        "layer.platform-kind",
+                        gitops,
+                        format!(
+                            "Application `{name}` deploys {} `{}` ({what})",
+                            object.kind,
+                            display_name(&object.name)
+                        ),
+                    )
+                    .row(row)
+                    .at(&object.file, Some(object.line))
+                    .object(&object.kind, &object.name, object.namespace.as_deref())
+                    .fix(fix_for(row, &object.kind)),
+                );
+            }
+        }
+        for missing in &deployed.unresolved {
+            self.findings.push(
+                Finding::new(
+                    "wiring.application-path",
+                    gitops,
+                    format!("Application `{name}` deploys `{path}`, whose kustomization names `{missing}`, which is missing or outside the repo"),
+                )
+                .row(Row::ContinuousDelivery)
+                .at(&app.file, Some(app.line))
+                .fix("fix the `resources` entry, or restore the file"),
+            );
+        }
+    }
+}
+
+/// Every service is reached in each of its environments.
+fn unreached_services(
+    workspace: &Workspace,
+    gitops: &Source,
+    reached: &BTreeSet<(String, String)>,
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
     for (service, values) in &workspace.answers.services {
         for env in values.envs.keys() {
             let path = format!("services/{service}/overlays/{env}");
@@ -198,7 +280,7 @@ pub fn check(workspace: &Workspace, answers_drift: &[String]) -> Vec<Finding> {
                 findings.push(
                     Finding::new(
                         "wiring.unreached",
-                        &gitops,
+                        gitops,
                         format!("service `{service}` is not reached in `{env}`: no Application listed in `apps/{env}/kustomization.yaml` deploys `{path}`"),
                     )
                     .row(Row::ContinuousDelivery)
@@ -208,8 +290,16 @@ pub fn check(workspace: &Workspace, answers_drift: &[String]) -> Vec<Finding> {
             }
         }
     }
+    findings
+}
 
-    // No overlay without an Application.
+/// No overlay without an Application.
+fn orphan_overlays(
+    files: &[String],
+    app_paths: &BTreeSet<String>,
+    gitops: &Source,
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
     let overlays: BTreeSet<String> = files
         .iter()
         .filter_map(|f| {
@@ -218,11 +308,11 @@ pub fn check(workspace: &Workspace, answers_drift: &[String]) -> Vec<Finding> {
                 .then(|| parts[..4].join("/"))
         })
         .collect();
-    for overlay in overlays.difference(&app_paths) {
+    for overlay in overlays.difference(app_paths) {
         findings.push(
             Finding::new(
                 "wiring.orphan-overlay",
-                &gitops,
+                gitops,
                 format!("overlay `{overlay}` is deployed by no Application"),
             )
             .row(Row::ContinuousDelivery)
@@ -230,9 +320,17 @@ pub fn check(workspace: &Workspace, answers_drift: &[String]) -> Vec<Finding> {
             .fix("delete it, or add the environment to the service (`strata remove` deletes what it removes whole)"),
         );
     }
+    findings
+}
 
-    // The boundary: what lies in the repo outside what the Applications deploy.
-    for object in &objects {
+/// The boundary: what lies in the repo outside what the Applications deploy.
+fn outside_the_applications(
+    objects: &[Object],
+    deployed_files: &BTreeSet<(String, usize)>,
+    gitops: &Source,
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for object in objects {
         if deployed_files.contains(&(object.file.clone(), object.line)) {
             continue;
         }
@@ -241,7 +339,7 @@ pub fn check(workspace: &Workspace, answers_drift: &[String]) -> Vec<Finding> {
             Class::Platform(row, _) if object.kind == "AppProject" => findings.push(
                 Finding::new(
                     "boundary.appproject",
-                    &gitops,
+                    gitops,
                     format!("AppProject `{name}` is in the gitops repo: whoever merges here could widen it"),
                 )
                 .row(row)
@@ -252,7 +350,7 @@ pub fn check(workspace: &Workspace, answers_drift: &[String]) -> Vec<Finding> {
             Class::Platform(row @ (Row::ClusterScoped | Row::Foundational), what) => findings.push(
                 Finding::new(
                     "boundary.cluster-scoped",
-                    &gitops,
+                    gitops,
                     format!("{} `{name}` ({what}) is in the gitops repo", object.kind),
                 )
                 .row(row)
@@ -263,7 +361,7 @@ pub fn check(workspace: &Workspace, answers_drift: &[String]) -> Vec<Finding> {
             Class::Platform(row, what) => findings.push(
                 Finding::new(
                     "boundary.platform-object",
-                    &gitops,
+                    gitops,
                     format!("{} `{name}` ({what}) is in the gitops repo", object.kind),
                 )
                 .row(row)
@@ -274,7 +372,14 @@ pub fn check(workspace: &Workspace, answers_drift: &[String]) -> Vec<Finding> {
             Class::Application | Class::Unknown => {}
         }
     }
-    for (file, text) in &texts {
+
+    findings
+}
+
+/// A `clusterResourceWhitelist` anywhere in the repo.
+fn cluster_whitelists(texts: &BTreeMap<String, String>, gitops: &Source) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for (file, text) in texts {
         for (index, line) in text.lines().enumerate() {
             let key = line.trim_start().trim_start_matches("- ");
             if key.starts_with("clusterResourceWhitelist:")
@@ -283,7 +388,7 @@ pub fn check(workspace: &Workspace, answers_drift: &[String]) -> Vec<Finding> {
                 findings.push(
                     Finding::new(
                         "boundary.cluster-whitelist",
-                        &gitops,
+                        gitops,
                         "a `clusterResourceWhitelist` is in the gitops repo: it lets Applications create cluster-scoped objects".to_string(),
                     )
                     .row(Row::ClusterScoped)

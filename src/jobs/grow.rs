@@ -7,9 +7,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::model::answers::{Answers, Environment, Expose, Service, ServiceEnv, DEFAULT_HOST};
+use crate::model::answers::{
+    check_host_under, expand_host, Answers, Environment, Expose, Service, ServiceEnv, DEFAULT_HOST,
+};
 use crate::model::names::{self, EnvName, ImageRef, ServiceName};
-use crate::model::settings::Topology;
+use crate::model::settings::{ServiceDefaults, Topology};
 use crate::util::problem::{Problem, Problems};
 
 /// The values of a new service; `None` takes the preset's default.
@@ -38,6 +40,63 @@ pub fn add_service(
     input: &ServiceInput,
 ) -> Result<(), Problems> {
     let mut problems = Problems::default();
+    let name = new_service_name(answers, name, &mut problems);
+    let defaults = answers.settings.service.clone();
+    let shape = parse_shape(input, &defaults, &mut problems);
+    let envs = service_envs(answers, input, &mut problems);
+    let config = parse_config(input, &mut problems);
+    let secrets = parse_secrets(input, &config, &mut problems);
+    check_flags(answers, input, &mut problems);
+    check_host(answers, input, name.as_ref(), &envs, &mut problems);
+    problems.clone().into_result()?;
+    let (Some(name), Some(shape)) = (name, shape) else {
+        return Err(problems);
+    };
+    let cpu_limit = larger_cpu(&shape.cpu, &defaults.cpu_limit);
+    let memory_limit = larger_memory(&shape.memory, &defaults.memory_limit);
+    let service = Service {
+        image: shape.image.name,
+        tag: shape.image.tag,
+        port: shape.port,
+        path: shape.path,
+        health_path: shape.health_path,
+        host: input
+            .host
+            .clone()
+            .unwrap_or_else(|| DEFAULT_HOST.to_string()),
+        cpu_request: shape.cpu,
+        cpu_limit,
+        memory_request: shape.memory,
+        memory_limit,
+        irsa: input.irsa,
+        expose: input.expose,
+        secrets,
+        config,
+        envs: envs
+            .into_iter()
+            .map(|env| {
+                (
+                    env,
+                    ServiceEnv {
+                        min_replicas: shape.min,
+                        max_replicas: shape.max,
+                    },
+                )
+            })
+            .collect(),
+    };
+    answers.services.insert(name.clone(), service);
+    let problems = answers.validate_service(name.as_str(), "the new answers");
+    if !problems.is_empty() {
+        answers.services.remove(name.as_str());
+        return Err(problems);
+    }
+    answers.history.push(format!("add service {name}"));
+    Ok(())
+}
+
+/// The name of a new service: a valid name no service of the workspace has.
+fn new_service_name(answers: &Answers, name: &str, problems: &mut Problems) -> Option<ServiceName> {
     let name = problems.take(name.parse::<ServiceName>());
     if let Some(name) = &name {
         if answers.services.contains_key(name.as_str()) {
@@ -48,7 +107,28 @@ pub fn add_service(
             );
         }
     }
-    let defaults = answers.settings.service.clone();
+    name
+}
+
+/// What runs, and how big: the input's values, or the preset's defaults.
+struct Shape {
+    image: ImageRef,
+    port: u16,
+    path: String,
+    health_path: String,
+    cpu: String,
+    memory: String,
+    min: u32,
+    max: u32,
+}
+
+/// The image, port, paths, requests and replica bounds of a new service; `None` when one of
+/// them is not valid (each problem is pushed).
+fn parse_shape(
+    input: &ServiceInput,
+    defaults: &ServiceDefaults,
+    problems: &mut Problems,
+) -> Option<Shape> {
     let image = problems.take(
         input
             .image
@@ -85,13 +165,27 @@ pub fn add_service(
             .hint("keep 1 <= --min <= --max"),
         );
     }
-    let envs: Vec<EnvName> = match &input.envs {
+    Some(Shape {
+        image: image?,
+        port: port?,
+        path: path?,
+        health_path: health_path?,
+        cpu: cpu?,
+        memory: memory?,
+        min,
+        max,
+    })
+}
+
+/// The environments a new service runs in: `--envs`, or every environment.
+fn service_envs(answers: &Answers, input: &ServiceInput, problems: &mut Problems) -> Vec<EnvName> {
+    match &input.envs {
         Some(list) => {
             for env in list {
                 if !answers.environments.iter().any(|e| &e.name == env) {
                     problems.push(
                         Problem::new(
-                            format!("environment `{env}`"),
+                            format!("`--envs {env}`"),
                             "does not exist in this workspace",
                         )
                         .hint(format!("use one of: {}", answers.env_names().join(", "))),
@@ -110,7 +204,11 @@ pub fn add_service(
             .iter()
             .map(|e| e.name.clone())
             .collect(),
-    };
+    }
+}
+
+/// The config values of `--config KEY=VALUE`, each key once.
+fn parse_config(input: &ServiceInput, problems: &mut Problems) -> BTreeMap<String, String> {
     let mut config = BTreeMap::new();
     for (key, value) in &input.config {
         let value = problems.take(names::parse_config_value(key, value));
@@ -125,6 +223,15 @@ pub fn add_service(
             }
         }
     }
+    config
+}
+
+/// The secret keys of `--secret KEY`, each once and none a config key.
+fn parse_secrets(
+    input: &ServiceInput,
+    config: &BTreeMap<String, String>,
+    problems: &mut Problems,
+) -> Vec<String> {
     let mut secrets = Vec::new();
     for key in &input.secrets {
         if let Some(key) = problems.take(names::parse_service_config_key(key)) {
@@ -143,6 +250,12 @@ pub fn add_service(
             }
         }
     }
+    secrets
+}
+
+/// Flags that do not go together: an Ingress's host or path on a service without one, IRSA
+/// without an AWS account.
+fn check_flags(answers: &Answers, input: &ServiceInput, problems: &mut Problems) {
     if input.expose == Expose::None {
         for (flag, given) in [
             ("`--host`", input.host.is_some()),
@@ -159,60 +272,47 @@ pub fn add_service(
     if input.irsa && answers.aws_account_id.is_none() {
         problems.push(Problem::new("`--irsa`", "needs the AWS account id, for the role ARN on the ServiceAccount").hint("set `aws_account_id = \"123456789012\"` in `strata.toml` of both repos (or pass `--account-id` to `strata new`)"));
     }
-    problems.clone().into_result()?;
-    let (
-        Some(name),
-        Some(image),
-        Some(port),
-        Some(path),
-        Some(health_path),
-        Some(cpu),
-        Some(memory),
-    ) = (name, image, port, path, health_path, cpu, memory)
-    else {
-        return Err(problems);
+}
+
+/// `--host`: each host it makes (one per environment, once each) is a DNS name under the
+/// domain, and it holds `{env}` when the service runs in more than one environment. Each
+/// problem is reported once, about the flag as typed.
+fn check_host(
+    answers: &Answers,
+    input: &ServiceInput,
+    name: Option<&ServiceName>,
+    envs: &[EnvName],
+    problems: &mut Problems,
+) {
+    let Some(pattern) = &input.host else {
+        return;
     };
-    let cpu_limit = larger_cpu(&cpu, &defaults.cpu_limit);
-    let memory_limit = larger_memory(&memory, &defaults.memory_limit);
-    let service = Service {
-        image: image.name,
-        tag: image.tag,
-        port,
-        path,
-        health_path,
-        host: input
-            .host
-            .clone()
-            .unwrap_or_else(|| DEFAULT_HOST.to_string()),
-        cpu_request: cpu,
-        cpu_limit,
-        memory_request: memory,
-        memory_limit,
-        irsa: input.irsa,
-        expose: input.expose,
-        secrets,
-        config,
-        envs: envs
-            .into_iter()
-            .map(|env| {
-                (
-                    env,
-                    ServiceEnv {
-                        min_replicas: min,
-                        max_replicas: max,
-                    },
-                )
-            })
-            .collect(),
-    };
-    answers.services.insert(name.clone(), service);
-    let problems = answers.validate_service(name.as_str(), "the new answers");
-    if !problems.is_empty() {
-        answers.services.remove(name.as_str());
-        return Err(problems);
+    let subject = format!("`--host {}`", pattern.escape_default());
+    let service = name.map_or("service", ServiceName::as_str);
+    let mut hosts: Vec<String> = Vec::new();
+    for env in envs {
+        let host = expand_host(pattern, service, env.as_str(), &answers.domain);
+        if hosts.contains(&host) {
+            continue;
+        }
+        if let Err(problem) = check_host_under(&host, &answers.domain) {
+            problems.push(Problem {
+                subject: subject.clone(),
+                ..problem
+            });
+            break;
+        }
+        hosts.push(host);
     }
-    answers.history.push(format!("add service {name}"));
-    Ok(())
+    if envs.len() > 1 && !pattern.contains("{env}") {
+        problems.push(
+            Problem::new(
+                subject,
+                "is the same host in every environment of the service",
+            )
+            .hint("put `{env}` in `--host`, for example `api.{env}.example.com`"),
+        );
+    }
 }
 
 /// The larger of a requested CPU and the preset's limit, so that the limit is never below it.

@@ -117,107 +117,13 @@ pub fn new_answers(args: &NewArgs) -> Result<Answers, Problems> {
         Some(base) => problems.take(names::parse_git_base(base)),
         None => project.as_ref().map(|p| format!("https://github.com/{p}")),
     };
-    if args.revision.is_empty()
-        || args
-            .revision
-            .contains(['"', '\\', ' ', '\n', '~', '^', ':'])
-    {
-        problems.push(
-            Problem::new(
-                format!("`--revision {}`", args.revision.escape_default()),
-                "is not a branch name",
-            )
-            .hint("use a branch such as `main`"),
-        );
-    }
-    let backend = match &args.backend {
-        Some(raw) => problems.take(answers::Backend::parse(raw)),
-        None => Some(answers::Backend::PulumiCloud { org: None }),
-    };
-    let secrets_provider = match &args.secrets_provider {
-        Some(raw) => problems.take(answers::parse_secrets_provider(raw)),
-        None => None,
-    };
-    let mut api_cidrs = Vec::new();
-    if let Some(list) = &args.api_cidrs {
-        for cidr in list.split(',').map(str::trim) {
-            match cidr.parse::<ipnet::Ipv4Net>() {
-                Ok(net) if net.network() == net.addr() => api_cidrs.push(net.to_string()),
-                _ => problems.push(
-                    Problem::new(
-                        format!("`--api-cidrs`: `{}`", cidr.escape_default()),
-                        "is not an IPv4 network CIDR",
-                    )
-                    .hint("list networks such as `203.0.113.0/24,198.51.100.7/32`"),
-                ),
-            }
-        }
-    }
-    let envs: Vec<EnvName> = match &args.envs {
-        Some(list) => match names::parse_list::<EnvName>("--envs", list) {
-            Ok(envs) => envs,
-            Err(more) => {
-                problems.0.extend(more);
-                Vec::new()
-            }
-        },
-        None => match &resolved {
-            Some((_, defaults)) => defaults
-                .environments
-                .iter()
-                .filter_map(|env| problems.take(env.parse::<EnvName>()))
-                .collect(),
-            None => Vec::new(),
-        },
-    };
-    if envs.is_empty() && problems.is_empty() {
-        problems.push(
-            Problem::new("`--envs`", "is empty")
-                .hint("give at least one environment, for example `--envs dev,prod`"),
-        );
-    }
-    let services: Vec<String> = match &args.services {
-        Some(list) => match names::parse_list::<ServiceName>("--services", list) {
-            Ok(services) => services.into_iter().map(|s| s.to_string()).collect(),
-            Err(more) => {
-                problems.0.extend(more);
-                Vec::new()
-            }
-        },
-        None => resolved
-            .as_ref()
-            .map(|(_, d)| d.services.clone())
-            .unwrap_or_default(),
-    };
-    // Without git of their own, repos inside another git repo could never be changed again:
-    // every later command refuses a directory inside another repo (git::preflight).
-    if args.no_git {
-        if let Some(outer) = crate::git::enclosing_repo(&args.out) {
-            problems.push(
-                Problem::new(
-                    format!("`{}`", args.out.display()),
-                    format!("lies inside the git repo `{}`, and with `--no-git` the new repos would belong to it, which no later strata command accepts", outer.display()),
-                )
-                .hint("leave out `--no-git` (each repo then gets a git repo of its own), or choose an `--out` outside that repo"),
-            );
-        }
-    }
-    if let Some(project) = &project {
-        for repo in Repo::BOTH {
-            let target = args.out.join(repo.dir_name(project.as_str()));
-            if fs_err::read_dir(&target).is_ok_and(|mut entries| entries.next().is_some()) {
-                problems.push(Problem::new(format!("`{}`", target.display()), "exists and is not empty").hint("choose another `--out` directory or project name, or move the directory away"));
-            } else if target.exists() && !target.is_dir() {
-                problems.push(
-                    Problem::new(
-                        format!("`{}`", target.display()),
-                        "exists and is not a directory",
-                    )
-                    .hint("choose another `--out` directory or project name"),
-                );
-            }
-        }
-    }
+    check_revision(args, &mut problems);
+    let (backend, secrets_provider) = parse_state(args, &mut problems);
+    let api_cidrs = parse_api_cidrs(args, &mut problems);
+    let defaults = resolved.as_ref().map(|(_, defaults)| defaults);
+    let envs = parse_envs(args, defaults, &mut problems);
+    let services = parse_services(args, defaults, &mut problems);
+    check_out_dir(args, project.as_ref(), &mut problems);
     let (
         Some(project),
         Some((mut settings, _)),
@@ -239,7 +145,202 @@ pub fn new_answers(args: &NewArgs) -> Result<Answers, Problems> {
         problems.push(p);
     }
     problems.clone().into_result()?;
+    let mut answers = first_answers(
+        args,
+        First {
+            project,
+            preset_name,
+            pack_name,
+            region,
+            domain,
+            account,
+            git_base,
+            backend,
+            secrets_provider,
+            first_env: envs[0].clone(),
+            settings,
+        },
+    );
+    // The same steps as `add env` and `add service`, so that both paths render the same files.
+    for env in &envs[1..] {
+        grow::add_env(&mut answers, env, None)?;
+        answers.history.pop();
+    }
+    for service in &services {
+        grow::add_service(&mut answers, service, &ServiceInput::default())?;
+        answers.history.pop();
+    }
+    answers.validate("the answers").into_result()?;
+    Ok(answers)
+}
 
+/// `--revision` must be a branch name.
+fn check_revision(args: &NewArgs, problems: &mut Problems) {
+    if args.revision.is_empty()
+        || args
+            .revision
+            .contains(['"', '\\', ' ', '\n', '~', '^', ':'])
+    {
+        problems.push(
+            Problem::new(
+                format!("`--revision {}`", args.revision.escape_default()),
+                "is not a branch name",
+            )
+            .hint("use a branch such as `main`"),
+        );
+    }
+}
+
+/// The Pulumi backend (default: Pulumi Cloud) and the secrets provider, if one is given.
+fn parse_state(
+    args: &NewArgs,
+    problems: &mut Problems,
+) -> (Option<answers::Backend>, Option<String>) {
+    let backend = match &args.backend {
+        Some(raw) => problems.take(answers::Backend::parse(raw)),
+        None => Some(answers::Backend::PulumiCloud { org: None }),
+    };
+    let secrets_provider = match &args.secrets_provider {
+        Some(raw) => problems.take(answers::parse_secrets_provider(raw)),
+        None => None,
+    };
+    (backend, secrets_provider)
+}
+
+/// `--api-cidrs`: the networks that may reach the cluster's public endpoint.
+fn parse_api_cidrs(args: &NewArgs, problems: &mut Problems) -> Vec<String> {
+    let mut api_cidrs = Vec::new();
+    if let Some(list) = &args.api_cidrs {
+        for cidr in list.split(',').map(str::trim) {
+            match cidr.parse::<ipnet::Ipv4Net>() {
+                Ok(net) if net.network() == net.addr() => api_cidrs.push(net.to_string()),
+                _ => problems.push(
+                    Problem::new(
+                        format!("`--api-cidrs`: `{}`", cidr.escape_default()),
+                        "is not an IPv4 network CIDR",
+                    )
+                    .hint("list networks such as `203.0.113.0/24,198.51.100.7/32`"),
+                ),
+            }
+        }
+    }
+    api_cidrs
+}
+
+/// `--envs`, or the preset's environments; at least one.
+fn parse_envs(
+    args: &NewArgs,
+    defaults: Option<&Defaults>,
+    problems: &mut Problems,
+) -> Vec<EnvName> {
+    let envs: Vec<EnvName> = match &args.envs {
+        Some(list) => match names::parse_list::<EnvName>("--envs", list) {
+            Ok(envs) => envs,
+            Err(more) => {
+                problems.0.extend(more);
+                Vec::new()
+            }
+        },
+        None => match defaults {
+            Some(defaults) => defaults
+                .environments
+                .iter()
+                .filter_map(|env| problems.take(env.parse::<EnvName>()))
+                .collect(),
+            None => Vec::new(),
+        },
+    };
+    if envs.is_empty() && problems.is_empty() {
+        problems.push(
+            Problem::new("`--envs`", "is empty")
+                .hint("give at least one environment, for example `--envs dev,prod`"),
+        );
+    }
+    envs
+}
+
+/// `--services`, or the preset's services.
+fn parse_services(
+    args: &NewArgs,
+    defaults: Option<&Defaults>,
+    problems: &mut Problems,
+) -> Vec<String> {
+    match &args.services {
+        Some(list) => match names::parse_list::<ServiceName>("--services", list) {
+            Ok(services) => services.into_iter().map(|s| s.to_string()).collect(),
+            Err(more) => {
+                problems.0.extend(more);
+                Vec::new()
+            }
+        },
+        None => defaults.map(|d| d.services.clone()).unwrap_or_default(),
+    }
+}
+
+/// `--out` must be a place for two new repos: empty or missing directories, not inside
+/// another git repo when they get no git of their own.
+fn check_out_dir(args: &NewArgs, project: Option<&ProjectName>, problems: &mut Problems) {
+    // Without git of their own, repos inside another git repo could never be changed again:
+    // every later command refuses a directory inside another repo (git::preflight).
+    if args.no_git {
+        if let Some(outer) = crate::git::enclosing_repo(&args.out) {
+            problems.push(
+                Problem::new(
+                    format!("`{}`", args.out.display()),
+                    format!("lies inside the git repo `{}`, and with `--no-git` the new repos would belong to it, which no later strata command accepts", outer.display()),
+                )
+                .hint("leave out `--no-git` (each repo then gets a git repo of its own), or choose an `--out` outside that repo"),
+            );
+        }
+    }
+    if let Some(project) = project {
+        for repo in Repo::BOTH {
+            let target = args.out.join(repo.dir_name(project.as_str()));
+            if fs_err::read_dir(&target).is_ok_and(|mut entries| entries.next().is_some()) {
+                problems.push(Problem::new(format!("`{}`", target.display()), "exists and is not empty").hint("choose another `--out` directory or project name, or move the directory away"));
+            } else if target.exists() && !target.is_dir() {
+                problems.push(
+                    Problem::new(
+                        format!("`{}`", target.display()),
+                        "exists and is not a directory",
+                    )
+                    .hint("choose another `--out` directory or project name"),
+                );
+            }
+        }
+    }
+}
+
+/// The values of a new workspace's first answers, validated.
+struct First {
+    project: ProjectName,
+    preset_name: String,
+    pack_name: String,
+    region: String,
+    domain: String,
+    account: Option<String>,
+    git_base: String,
+    backend: answers::Backend,
+    secrets_provider: Option<String>,
+    first_env: EnvName,
+    settings: Settings,
+}
+
+/// The answers of a new workspace with its first environment and no service yet.
+fn first_answers(args: &NewArgs, first: First) -> Answers {
+    let First {
+        project,
+        preset_name,
+        pack_name,
+        region,
+        domain,
+        account,
+        git_base,
+        backend,
+        secrets_provider,
+        first_env,
+        settings,
+    } = first;
     let project_name = project;
     let project = project_name.to_string();
     let first_cidr = (settings.network.topology == Topology::PerEnvironment)
@@ -252,7 +353,7 @@ pub fn new_answers(args: &NewArgs) -> Result<Answers, Problems> {
         secrets_provider: secrets_provider
             .unwrap_or_else(|| backend.default_secrets_provider(&project, &region)),
     };
-    let mut answers = Answers {
+    Answers {
         format: FORMAT,
         strata_version: env!("CARGO_PKG_VERSION").to_string(),
         project: project_name,
@@ -279,23 +380,12 @@ pub fn new_answers(args: &NewArgs) -> Result<Answers, Problems> {
         },
         state: Some(state),
         environments: vec![answers::Environment {
-            name: envs[0].clone(),
+            name: first_env,
             vpc_cidr: first_cidr,
         }],
         services: BTreeMap::new(),
         settings,
-    };
-    // The same steps as `add env` and `add service`, so that both paths render the same files.
-    for env in &envs[1..] {
-        grow::add_env(&mut answers, env, None)?;
-        answers.history.pop();
     }
-    for service in &services {
-        grow::add_service(&mut answers, service, &ServiceInput::default())?;
-        answers.history.pop();
-    }
-    answers.validate("the answers").into_result()?;
-    Ok(answers)
 }
 
 /// The input of `strata add service`, parsed, and the problems found in it; a bad value is

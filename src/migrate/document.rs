@@ -29,15 +29,34 @@ fn writers(migration: &Migration) -> Vec<Writer> {
     out
 }
 
-/// `MIGRATION.md`.
-#[allow(clippy::too_many_lines)]
+/// `MIGRATION.md`: what moves, what stays and why, then the four phases and the clean-up.
 pub fn plan_markdown(migration: &Migration, export: &StackExport, project: &str) -> String {
-    let env = &migration.env;
     let export_name = std::path::Path::new(&export.path)
         .file_name()
         .map_or_else(|| export.path.clone(), |n| n.to_string_lossy().to_string());
     let stack = &export.stack;
     let mut md = String::new();
+    write_introduction(&mut md, migration, export, &export_name, project);
+    write_what_moves(&mut md, migration);
+    write_what_stays(&mut md, migration);
+    write_phase_1(&mut md, stack, &export_name);
+    write_phase_2(&mut md, migration, stack, project);
+    write_phase_3(&mut md, migration, stack);
+    write_phase_4(&mut md, stack);
+    write_after_the_hand_over(&mut md, migration);
+    md
+}
+
+/// The title, the export it was made from, the rule, and who wrote the objects.
+fn write_introduction(
+    md: &mut String,
+    migration: &Migration,
+    export: &StackExport,
+    export_name: &str,
+    project: &str,
+) {
+    let env = &migration.env;
+    let stack = &export.stack;
     let moved_count: usize = migration.services.iter().map(|s| s.moved.len()).sum();
     let _ = writeln!(
         md,
@@ -70,7 +89,11 @@ pub fn plan_markdown(migration: &Migration, export: &StackExport, project: &str)
         }
         md.push('\n');
     }
+}
 
+/// Each service: the URNs that move and what they become, what is kept verbatim, the notes.
+fn write_what_moves(md: &mut String, migration: &Migration) {
+    let env = &migration.env;
     let _ = writeln!(md, "## What moves\n");
     for service in &migration.services {
         let how = match &service.mode {
@@ -106,7 +129,10 @@ pub fn plan_markdown(migration: &Migration, export: &StackExport, project: &str)
             md.push('\n');
         }
     }
+}
 
+/// Every URN that stays, with its reason.
+fn write_what_stays(md: &mut String, migration: &Migration) {
     let _ = writeln!(md, "## What stays in Pulumi, and why\n");
     let _ = writeln!(md, "| URN | reason |\n|---|---|");
     for left in &migration.left {
@@ -118,7 +144,10 @@ pub fn plan_markdown(migration: &Migration, export: &StackExport, project: &str)
         );
     }
     md.push('\n');
+}
 
+/// Phase 1: export the stack again before starting.
+fn write_phase_1(md: &mut String, stack: &str, export_name: &str) {
     let _ = writeln!(md, "## Phase 1: document the current state\n");
     let _ = writeln!(
         md,
@@ -131,8 +160,18 @@ pub fn plan_markdown(migration: &Migration, export: &StackExport, project: &str)
          Keep the export out of git: it holds the stack's secrets (encrypted, or in plain text with \
          `--show-secrets`).\n"
     );
+}
 
+/// Phase 2: protect the objects, create the secrets, sync the gitops repo.
+fn write_phase_2(md: &mut String, migration: &Migration, stack: &str, project: &str) {
     let _ = writeln!(md, "## Phase 2: move the applications to GitOps\n");
+    write_protect_step(md, migration, stack);
+    write_secrets_step(md, migration, project);
+    write_sync_step(md, migration);
+}
+
+/// Step 1 of phase 2: `retainOnDelete` on every resource that moves, and `protect` lifted.
+fn write_protect_step(md: &mut String, migration: &Migration, stack: &str) {
     let protected: Vec<&str> = migration
         .services
         .iter()
@@ -165,6 +204,11 @@ pub fn plan_markdown(migration: &Migration, export: &StackExport, project: &str)
         }
         let _ = writeln!(md, "   ```\n");
     }
+}
+
+/// Step 2 of phase 2: each service's secret in AWS Secrets Manager, from the running Secrets.
+fn write_secrets_step(md: &mut String, migration: &Migration, project: &str) {
+    let env = &migration.env;
     let _ = writeln!(
         md,
         "2. Create each service's secret in AWS Secrets Manager, with the keys listed (the values never \
@@ -204,6 +248,11 @@ pub fn plan_markdown(migration: &Migration, export: &StackExport, project: &str)
     if !any_secret {
         let _ = writeln!(md, "   (No service has a secret.)\n");
     }
+}
+
+/// Step 3 of phase 2: push, let Argo CD adopt the objects, watch the rollouts.
+fn write_sync_step(md: &mut String, migration: &Migration) {
+    let env = &migration.env;
     let _ = writeln!(
         md,
         "3. Push the gitops repo's commit. The root Application of `{env}` syncs the new Applications; \
@@ -228,7 +277,10 @@ pub fn plan_markdown(migration: &Migration, export: &StackExport, project: &str)
         );
     }
     let _ = writeln!(md, "   ```\n");
+}
 
+/// Phase 3: forget the resources in Pulumi, through the program or the state.
+fn write_phase_3(md: &mut String, migration: &Migration, stack: &str) {
     let _ = writeln!(md, "## Phase 3: remove them from Pulumi\n");
     let _ = writeln!(
         md,
@@ -268,7 +320,10 @@ pub fn plan_markdown(migration: &Migration, export: &StackExport, project: &str)
         }
         md.push('\n');
     }
+}
 
+/// Phase 4: the preview that must delete nothing else, then `pulumi up`.
+fn write_phase_4(md: &mut String, stack: &str) {
     let _ = writeln!(md, "## Phase 4: run Pulumi without them\n");
     let _ = writeln!(
         md,
@@ -277,7 +332,11 @@ pub fn plan_markdown(migration: &Migration, export: &StackExport, project: &str)
          or deletion of anything else. `bash {SCRIPT_FILE} check-preview` checks exactly that from \
          `pulumi preview --json`. Then:\n\n```sh\npulumi up --stack {stack}\n```\n"
     );
+}
 
+/// After the hand-over: let Argo CD prune, remove what Pulumi left.
+fn write_after_the_hand_over(md: &mut String, migration: &Migration) {
+    let env = &migration.env;
     let _ = writeln!(md, "## After the hand-over\n");
     let _ = writeln!(
         md,
@@ -297,7 +356,6 @@ pub fn plan_markdown(migration: &Migration, export: &StackExport, project: &str)
         }
     }
     let _ = writeln!(md, "```");
-    md
 }
 
 /// `migration.sh`.

@@ -313,13 +313,19 @@ impl std::str::FromStr for Expose {
 /// The default host pattern of a service.
 pub const DEFAULT_HOST: &str = "{service}.{env}.{domain}";
 
+/// The host a host pattern (`{service}.{env}.{domain}`) names for one service in one
+/// environment.
+pub fn expand_host(pattern: &str, service: &str, env: &str, domain: &str) -> String {
+    pattern
+        .replace("{service}", service)
+        .replace("{env}", env)
+        .replace("{domain}", domain)
+}
+
 impl Service {
     /// The host of this service in one environment.
     pub fn host_in(&self, service: &str, env: &str, domain: &str) -> String {
-        self.host
-            .replace("{service}", service)
-            .replace("{env}", env)
-            .replace("{domain}", domain)
+        expand_host(&self.host, service, env, domain)
     }
 }
 
@@ -405,14 +411,7 @@ impl Answers {
                 push(p);
             }
         }
-        let version = |v: &str| {
-            let core = v.split_once('-').map_or(v, |(core, _)| core);
-            core.split('.').count() == 3
-                && core
-                    .split('.')
-                    .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-        };
-        if !version(&self.strata_version) {
+        if semver::Version::parse(&self.strata_version).is_err() {
             push(
                 Problem::new(
                     "`strata_version`",
@@ -720,6 +719,7 @@ impl Service {
                     .hint("list at least one environment in `--envs`"),
             );
         }
+        let mut hosts: Vec<String> = Vec::new();
         for (env, values) in &self.envs {
             if !answers.environments.iter().any(|e| &e.name == env) {
                 problems.push(
@@ -742,9 +742,13 @@ impl Service {
                     .hint("keep 1 <= --min <= --max"),
                 );
             }
+            // A host the same in several environments is checked once.
             let host = self.host_in(name, env, &answers.domain);
-            if let Err(p) = check_host_under(&host, &answers.domain) {
-                problems.push(p);
+            if !hosts.contains(&host) {
+                if let Err(p) = check_host_under(&host, &answers.domain) {
+                    problems.push(p);
+                }
+                hosts.push(host);
             }
         }
         if self.envs.len() > 1 && !self.host.contains("{env}") {

@@ -252,11 +252,12 @@ pub fn parse_service_config_key(key: &str) -> Result<String, Problem> {
     Ok(key)
 }
 
-/// A DNS-label version of `value`, for hints.
+/// A DNS-label version of `value`, for hints: its words in kebab case (`MyService` and
+/// `my_service` both give `my-service`), then only what a label may hold.
 fn suggest_label(value: &str, max: usize) -> String {
+    use heck::ToKebabCase as _;
     let mut out = String::new();
-    for c in value.chars() {
-        let c = c.to_ascii_lowercase();
+    for c in value.to_kebab_case().chars() {
         if c.is_ascii_lowercase() || c.is_ascii_digit() {
             out.push(c);
         } else if !out.is_empty() && !out.ends_with('-') {
@@ -830,6 +831,17 @@ mod tests {
         let text = problem.to_string();
         assert!(text.contains(needle), "`{text}` should contain `{needle}`");
         assert!(problem.hint.is_some(), "every problem has a hint");
+    }
+
+    #[test]
+    fn a_refused_name_gets_a_label_to_use_instead() {
+        assert_eq!(suggest_label("MyService", 30), "my-service");
+        assert_eq!(suggest_label("Bad_Name", 30), "bad-name");
+        assert_eq!(suggest_label("api v2", 30), "api-v2");
+        assert_eq!(suggest_label("2fa", 30), "fa");
+        assert_eq!(suggest_label("../x", 30), "x");
+        assert_eq!(suggest_label("Billing-Service-Long", 12), "billing-serv");
+        assert_eq!(suggest_label("!!!", 30), "app");
     }
 
     #[test]

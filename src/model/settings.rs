@@ -274,12 +274,22 @@ impl Settings {
     /// Checks every value that `serde` cannot: ranges, formats, consistency.
     pub fn validate(&self) -> Problems {
         let mut problems = Problems::default();
-        let key = |k: &str| format!("setting `{k}`");
+        self.validate_network(&mut problems);
+        self.validate_cluster(&mut problems);
+        self.validate_node_groups(&mut problems);
+        self.validate_addons(&mut problems);
+        problems.extend(self.platform.validate());
+        self.validate_resources(&mut problems);
+        self.validate_service(&mut problems);
+        problems
+    }
 
+    /// The VPC: its availability zones and its CIDR.
+    fn validate_network(&self, problems: &mut Problems) {
         if !(2..=6).contains(&self.network.az_count) {
             problems.push(
                 Problem::new(
-                    key("network.az_count"),
+                    setting("network.az_count"),
                     format!(
                         "is {}, EKS needs 2 to 6 availability zones here",
                         self.network.az_count
@@ -293,7 +303,7 @@ impl Settings {
                 if net.network() != net.addr() {
                     problems.push(
                         Problem::new(
-                            key("network.vpc_cidr"),
+                            setting("network.vpc_cidr"),
                             format!("`{}` is not a network address", self.network.vpc_cidr),
                         )
                         .hint(format!("use `{}`", net.trunc())),
@@ -301,7 +311,7 @@ impl Settings {
                 } else if !(16..=20).contains(&net.prefix_len()) {
                     problems.push(
                         Problem::new(
-                            key("network.vpc_cidr"),
+                            setting("network.vpc_cidr"),
                             format!(
                                 "`{}` must be a /16 to /20 so that every subnet of every AZ fits",
                                 self.network.vpc_cidr
@@ -313,17 +323,20 @@ impl Settings {
             }
             Err(_) => problems.push(
                 Problem::new(
-                    key("network.vpc_cidr"),
+                    setting("network.vpc_cidr"),
                     format!("`{}` is not an IPv4 CIDR", self.network.vpc_cidr),
                 )
                 .hint("use a CIDR such as `10.0.0.0/16`"),
             ),
         }
+    }
 
+    /// The EKS cluster: version, support, API endpoint, control-plane logs, admin roles.
+    fn validate_cluster(&self, problems: &mut Problems) {
         if !supported_versions().contains(&self.cluster.version.as_str()) {
             problems.push(
                 Problem::new(
-                    key("cluster.version"),
+                    setting("cluster.version"),
                     format!(
                         "`{}` is not a Kubernetes version strata has add-on versions for",
                         self.cluster.version
@@ -335,7 +348,7 @@ impl Settings {
         if !matches!(self.cluster.support_type.as_str(), "STANDARD" | "EXTENDED") {
             problems.push(
                 Problem::new(
-                    key("cluster.support_type"),
+                    setting("cluster.support_type"),
                     format!(
                         "`{}` is neither `STANDARD` nor `EXTENDED`",
                         self.cluster.support_type
@@ -345,14 +358,14 @@ impl Settings {
             );
         }
         if !self.cluster.endpoint_private_access && !self.cluster.endpoint_public_access {
-            problems.push(Problem::new(key("cluster.endpoint_public_access"), "and `cluster.endpoint_private_access` are both false, so nothing could reach the API server").hint("enable at least one"));
+            problems.push(Problem::new(setting("cluster.endpoint_public_access"), "and `cluster.endpoint_private_access` are both false, so nothing could reach the API server").hint("enable at least one"));
         }
         for cidr in &self.cluster.public_access_cidrs {
             match cidr.parse::<Ipv4Net>() {
                 Ok(net) if net.network() == net.addr() => {}
                 _ => problems.push(
                     Problem::new(
-                        key("cluster.public_access_cidrs"),
+                        setting("cluster.public_access_cidrs"),
                         format!("`{cidr}` is not an IPv4 network CIDR"),
                     )
                     .hint("use CIDRs such as `203.0.113.0/24`"),
@@ -370,7 +383,7 @@ impl Settings {
             if !self.cluster.log_types.iter().any(|t| t == required) {
                 problems.push(
                     Problem::new(
-                        key("cluster.log_types"),
+                        setting("cluster.log_types"),
                         format!("lacks `{required}`, which strata always enables"),
                     )
                     .hint("keep at least `api`, `audit` and `authenticator`"),
@@ -381,34 +394,13 @@ impl Settings {
             if !LOG_TYPES.contains(&log_type.as_str()) {
                 problems.push(
                     Problem::new(
-                        key("cluster.log_types"),
+                        setting("cluster.log_types"),
                         format!("`{log_type}` is not a control-plane log type"),
                     )
                     .hint(format!("use any of {}", LOG_TYPES.join(", "))),
                 );
             }
         }
-        let role_arn = |arn: &str| -> bool {
-            let Some((partition, rest)) = arn
-                .strip_prefix("arn:")
-                .and_then(|r| r.split_once(":iam::"))
-            else {
-                return false;
-            };
-            let Some((account, name)) = rest.split_once(":role/") else {
-                return false;
-            };
-            matches!(partition, "aws" | "aws-cn" | "aws-us-gov")
-                && account.len() == 12
-                && account.bytes().all(|b| b.is_ascii_digit())
-                && !name.is_empty()
-                && name.len() <= 512
-                && !name.starts_with('/')
-                && !name.ends_with('/')
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-/".contains(c))
-        };
         for (list, what) in [
             (&self.cluster.admin_role_arns, "cluster.admin_role_arns"),
             (
@@ -420,27 +412,31 @@ impl Settings {
             for value in list {
                 if !seen.insert(value) {
                     problems.push(
-                        Problem::new(key(what), format!("lists `{value}` twice"))
+                        Problem::new(setting(what), format!("lists `{value}` twice"))
                             .hint("list each value once"),
                     );
                 }
             }
         }
         for arn in &self.cluster.admin_role_arns {
-            if !role_arn(arn) {
+            if !is_role_arn(arn) {
                 problems.push(
                     Problem::new(
-                        key("cluster.admin_role_arns"),
+                        setting("cluster.admin_role_arns"),
                         format!("`{arn}` is not an IAM role ARN"),
                     )
                     .hint("use `arn:aws:iam::123456789012:role/NAME`"),
                 );
             }
         }
+    }
 
+    /// The node groups: at least one untainted, each with sizes, types and taints EKS takes.
+    fn validate_node_groups(&self, problems: &mut Problems) {
         if self.node_groups.is_empty() {
             problems.push(
-                Problem::new(key("node_groups"), "is empty").hint("keep at least one node group"),
+                Problem::new(setting("node_groups"), "is empty")
+                    .hint("keep at least one node group"),
             );
         }
         if !self
@@ -450,14 +446,14 @@ impl Settings {
         {
             problems.push(
                 Problem::new(
-                    key("node_groups"),
+                    setting("node_groups"),
                     "has no untainted group, so services could not be scheduled",
                 )
                 .hint("leave one node group without taints"),
             );
         }
         for (name, group) in &self.node_groups {
-            let k = |field: &str| key(&format!("node_groups.{name}.{field}"));
+            let k = |field: &str| setting(&format!("node_groups.{name}.{field}"));
             if let Err(problem) = names::check_label("node group name", name, 30) {
                 problems.push(problem);
             }
@@ -530,7 +526,10 @@ impl Settings {
                 }
             }
         }
+    }
 
+    /// The add-ons: pinned chart versions, replicas, the External DNS policy, the EBS CSI version.
+    fn validate_addons(&self, problems: &mut Problems) {
         let addons = &self.addons;
         for (name, version) in [
             (
@@ -546,7 +545,7 @@ impl Settings {
             if !is_semver(version) {
                 problems.push(
                     Problem::new(
-                        key(&format!("addons.{name}.version")),
+                        setting(&format!("addons.{name}.version")),
                         format!("`{version}` is not a pinned chart version"),
                     )
                     .hint("use an exact version such as `1.2.3`"),
@@ -565,7 +564,7 @@ impl Settings {
             if !(1..=10).contains(&replicas) {
                 problems.push(
                     Problem::new(
-                        key(&format!("addons.{name}.replicas")),
+                        setting(&format!("addons.{name}.replicas")),
                         format!("{replicas} is outside 1 to 10"),
                     )
                     .hint("use 1, or 2 for high availability"),
@@ -578,7 +577,7 @@ impl Settings {
         ) {
             problems.push(
                 Problem::new(
-                    key("addons.external_dns.policy"),
+                    setting("addons.external_dns.policy"),
                     format!(
                         "`{}` is not an External DNS policy",
                         addons.external_dns.policy
@@ -592,7 +591,7 @@ impl Settings {
         {
             problems.push(
                 Problem::new(
-                    key("addons.ebs_csi.addon_version"),
+                    setting("addons.ebs_csi.addon_version"),
                     format!(
                         "`{}` is not an EKS add-on version",
                         addons.ebs_csi.addon_version
@@ -601,9 +600,11 @@ impl Settings {
                 .hint("leave it empty, or use a version such as `v1.50.0-eksbuild.1`"),
             );
         }
+    }
 
-        problems.extend(self.platform.validate());
-
+    /// Every CPU and memory quantity (the namespaces' quota and limits, the service defaults)
+    /// and the pod quota.
+    fn validate_resources(&self, problems: &mut Problems) {
         let quota = &self.namespace.quota;
         let limits = &self.namespace.limits;
         for (field, value) in [
@@ -620,7 +621,7 @@ impl Settings {
         ] {
             if let Err(problem) = names::parse_cpu(value) {
                 problems.push(
-                    Problem::new(key(field), problem.message)
+                    Problem::new(setting(field), problem.message)
                         .hint(problem.hint.unwrap_or_default()),
                 );
             }
@@ -639,17 +640,21 @@ impl Settings {
         ] {
             if let Err(problem) = names::parse_memory(value) {
                 problems.push(
-                    Problem::new(key(field), problem.message)
+                    Problem::new(setting(field), problem.message)
                         .hint(problem.hint.unwrap_or_default()),
                 );
             }
         }
         if quota.pods == 0 {
             problems.push(
-                Problem::new(key("namespace.quota.pods"), "is 0").hint("allow at least one pod"),
+                Problem::new(setting("namespace.quota.pods"), "is 0")
+                    .hint("allow at least one pod"),
             );
         }
+    }
 
+    /// The service defaults: image, port, paths, replica bounds, CPU target.
+    fn validate_service(&self, problems: &mut Problems) {
         let service = &self.service;
         if let Err(problem) = service.image.parse::<names::ImageRef>() {
             problems.push(problem);
@@ -668,7 +673,7 @@ impl Settings {
         if !(1 <= service.min_replicas && service.min_replicas <= service.max_replicas) {
             problems.push(
                 Problem::new(
-                    key("service.min_replicas"),
+                    setting("service.min_replicas"),
                     format!(
                         "1 <= min {} <= max {} does not hold",
                         service.min_replicas, service.max_replicas
@@ -680,13 +685,12 @@ impl Settings {
         if !(1..=100).contains(&service.cpu_target) {
             problems.push(
                 Problem::new(
-                    key("service.cpu_target"),
+                    setting("service.cpu_target"),
                     format!("{}% is outside 1 to 100", service.cpu_target),
                 )
                 .hint("use a percentage such as 70"),
             );
         }
-        problems
     }
 }
 
@@ -775,14 +779,37 @@ pub fn parse_taint(taint: &str) -> Option<(String, String, String)> {
     (key_ok && value_ok).then(|| (key.to_string(), value.to_string(), effect.to_string()))
 }
 
+/// Whether `arn` is an IAM role ARN (`arn:aws:iam::123456789012:role/NAME`).
+fn is_role_arn(arn: &str) -> bool {
+    let Some((partition, rest)) = arn
+        .strip_prefix("arn:")
+        .and_then(|r| r.split_once(":iam::"))
+    else {
+        return false;
+    };
+    let Some((account, name)) = rest.split_once(":role/") else {
+        return false;
+    };
+    matches!(partition, "aws" | "aws-cn" | "aws-us-gov")
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && !name.is_empty()
+        && name.len() <= 512
+        && !name.starts_with('/')
+        && !name.ends_with('/')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-/".contains(c))
+}
+
+/// The subject of a problem with a setting.
+fn setting(key: &str) -> String {
+    format!("setting `{key}`")
+}
+
+/// Whether a chart version is pinned: a release (`1.2.3`), not a range or a pre-release.
 fn is_semver(version: &str) -> bool {
-    let mut parts = version.split('.');
-    let numeric =
-        |p: Option<&str>| p.is_some_and(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
-    numeric(parts.next())
-        && numeric(parts.next())
-        && numeric(parts.next())
-        && parts.next().is_none()
+    semver::Version::parse(version).is_ok_and(|v| v.pre.is_empty() && v.build.is_empty())
 }
 
 /// Applies `KEY=VALUE` overrides to a preset's settings table. The value takes the type of the
@@ -922,11 +949,59 @@ mod tests {
         assert!(text.contains("not a valid integer"), "{text}");
     }
 
+    /// The `production` preset's settings, as `strata new` reads them.
+    fn preset_settings() -> Settings {
+        let text = crate::model::pack::preset_text("production").unwrap();
+        let mut table: toml::Table = toml::from_str(text).unwrap();
+        table.remove("description");
+        table.remove("defaults");
+        toml::Value::Table(table).try_into().unwrap()
+    }
+
+    #[test]
+    fn every_section_is_checked_in_order() {
+        assert!(preset_settings().validate().is_empty());
+        let mut settings = preset_settings();
+        settings.network.az_count = 9;
+        settings.cluster.version = "1.2".into();
+        for group in settings.node_groups.values_mut() {
+            group.disk_size = 1;
+        }
+        settings.addons.argocd.version = "latest".into();
+        settings.platform.monitoring.replicas = 0;
+        settings.namespace.quota.pods = 0;
+        settings.service.cpu_target = 0;
+        let subjects: Vec<String> = settings
+            .validate()
+            .0
+            .into_iter()
+            .map(|p| p.subject)
+            .collect();
+        let first = |key: &str| {
+            subjects
+                .iter()
+                .position(|s| s.contains(key))
+                .unwrap_or_else(|| panic!("no problem with `{key}` in {subjects:?}"))
+        };
+        let order = [
+            "network.az_count",
+            "cluster.version",
+            "disk_size",
+            "addons.argocd.version",
+            "platform.monitoring.replicas",
+            "namespace.quota.pods",
+            "service.cpu_target",
+        ]
+        .map(first);
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "{subjects:?}");
+    }
+
     #[test]
     fn semver_needs_three_numbers() {
         assert!(is_semver("1.2.3"));
         assert!(!is_semver("1.2"));
         assert!(!is_semver("^1.2.3"));
         assert!(!is_semver("1.2.3.4"));
+        assert!(!is_semver("1.2.3-rc1"), "a pre-release is not pinned");
     }
 }

@@ -95,6 +95,9 @@ fn header_of(lines: &[String]) -> usize {
     lines.iter().take_while(|l| !is_content(l)).count()
 }
 
+/// An edit of a file's lines: (start, end, replacement lines).
+type Edit = (usize, usize, Vec<String>);
+
 /// Merges `rendered` (strata's whole file) into `disk`. `base` holds the units strata wrote
 /// last time with their value hashes (empty when strata never wrote the file).
 pub fn merge(
@@ -106,161 +109,243 @@ pub fn merge(
     let disk = parse(disk, containers)?;
     let new = parse(rendered, containers)
         .map_err(|e| Unmergeable(format!("strata's own render: {e}")))?;
-    let mut conflicts = Vec::new();
-    // Edits on disk lines: (start, end, replacement lines), applied bottom-up.
-    let mut edits: Vec<(usize, usize, Vec<String>)> = Vec::new();
-    let disk_units: BTreeMap<&str, &Unit> = disk.units.iter().map(|u| (u.id.as_str(), u)).collect();
-    let new_ids: Vec<&str> = new.units.iter().map(|u| u.id.as_str()).collect();
+    let mut merge = Merge::new(&disk, &new, base);
+    let missing = merge.rewrite_rendered_units();
+    merge.remove_units_no_longer_rendered();
+    let file_tail = merge.add_missing_units(missing);
+    merge.rewrite_header();
+    merge.empty_emptied_containers();
+    let bytes = apply(&disk.lines, merge.edits, file_tail)
+        .concat()
+        .into_bytes();
+    let merged = parse(&bytes, containers)?;
+    let mut units: BTreeMap<String, String> = merged
+        .units
+        .into_iter()
+        .filter(|u| merge.new_ids.contains(&u.id.as_str()))
+        .map(|u| (u.id, u.value))
+        .collect();
+    let new_header = header_of(&new.lines);
+    if new_header > 0 {
+        units.insert(
+            HEADER.to_string(),
+            hash(new.lines[..new_header].concat().as_bytes()),
+        );
+    }
+    Ok(Merged {
+        bytes,
+        conflicts: merge.conflicts,
+        units,
+    })
+}
 
-    // Units strata renders now.
-    let mut missing: Vec<&Unit> = Vec::new();
-    for unit in &new.units {
-        match disk_units.get(unit.id.as_str()) {
-            Some(on_disk) if on_disk.value == unit.value => {}
-            Some(on_disk) => {
-                match base.get(&unit.id) {
-                    Some(recorded) if *recorded == on_disk.value => {}
-                    Some(_) => conflicts.push(format!(
-                        "`{}` was changed since strata wrote it",
-                        describe(&unit.id)
-                    )),
-                    None => conflicts.push(format!(
-                        "`{}` holds a value strata did not write",
-                        describe(&unit.id)
-                    )),
-                }
-                let text = reindent(&new, unit, indent_at(&disk, on_disk));
-                edits.push((on_disk.start, on_disk.end, text));
-            }
-            None => {
-                if base.contains_key(&unit.id) {
-                    conflicts.push(format!(
-                        "`{}` was removed since strata wrote it",
-                        describe(&unit.id)
-                    ));
-                }
-                missing.push(unit);
-            }
+/// A merge under way: the file on disk, strata's render, and the conflicts and line edits
+/// found so far.
+struct Merge<'a> {
+    disk: &'a Parsed,
+    new: &'a Parsed,
+    base: &'a BTreeMap<String, String>,
+    disk_units: BTreeMap<&'a str, &'a Unit>,
+    new_ids: Vec<&'a str>,
+    conflicts: Vec<String>,
+    /// Edits on disk lines, applied bottom-up.
+    edits: Vec<Edit>,
+}
+
+impl<'a> Merge<'a> {
+    fn new(disk: &'a Parsed, new: &'a Parsed, base: &'a BTreeMap<String, String>) -> Self {
+        Merge {
+            disk,
+            new,
+            base,
+            disk_units: disk.units.iter().map(|u| (u.id.as_str(), u)).collect(),
+            new_ids: new.units.iter().map(|u| u.id.as_str()).collect(),
+            conflicts: Vec::new(),
+            edits: Vec::new(),
         }
     }
-    // Units strata wrote last time and renders no more.
-    for (id, recorded) in base {
-        if new_ids.contains(&id.as_str()) || id == HEADER {
-            continue;
-        }
-        if let Some(on_disk) = disk_units.get(id.as_str()) {
-            if on_disk.value != *recorded {
-                conflicts.push(format!(
-                    "`{}` was changed since strata wrote it, and would be removed",
-                    describe(id)
-                ));
-            }
-            edits.push((on_disk.start, on_disk.end, Vec::new()));
-        }
-    }
-    // Units to add: after the unit that precedes them in the render, else at the end of their
-    // container (or of the file).
-    let mut appended_containers: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut file_tail: Vec<String> = Vec::new();
-    for unit in missing {
-        let container = unit.id.split_once('/').map(|(c, _)| c.to_string());
-        let index = new
-            .units
-            .iter()
-            .position(|u| u.id == unit.id)
-            .expect("unit is in its render");
-        let anchor = new.units[..index]
-            .iter()
-            .rev()
-            .filter(|u| u.id.split_once('/').map(|(c, _)| c) == container.as_deref())
-            .find_map(|u| disk_units.get(u.id.as_str()));
-        match (&container, anchor) {
-            (_, Some(anchor)) => {
-                let text = reindent(&new, unit, indent_at(&disk, anchor));
-                edits.push((anchor.end, anchor.end, text));
-            }
-            (Some(name), None) => match disk.containers.iter().find(|c| &c.name == name) {
-                Some(found) => {
-                    let indent = found.child_indent.unwrap_or_else(|| {
-                        new.containers
-                            .iter()
-                            .find(|c| &c.name == name)
-                            .and_then(|c| c.child_indent)
-                            .unwrap_or(2)
-                    });
-                    let text = reindent(&new, unit, indent);
-                    if found.inline_empty {
-                        // `resources: []` becomes a block: the key line loses its inline value.
-                        let key_line = format!("{}:\n", name);
-                        edits.push((found.line, found.line + 1, vec![key_line]));
+
+    /// Units strata renders now: rewritten where they differ (a conflict when someone changed
+    /// them); returns those the file does not have.
+    fn rewrite_rendered_units(&mut self) -> Vec<&'a Unit> {
+        let mut missing: Vec<&Unit> = Vec::new();
+        for unit in &self.new.units {
+            match self.disk_units.get(unit.id.as_str()) {
+                Some(on_disk) if on_disk.value == unit.value => {}
+                Some(on_disk) => {
+                    match self.base.get(&unit.id) {
+                        Some(recorded) if *recorded == on_disk.value => {}
+                        Some(_) => self.conflicts.push(format!(
+                            "`{}` was changed since strata wrote it",
+                            describe(&unit.id)
+                        )),
+                        None => self.conflicts.push(format!(
+                            "`{}` holds a value strata did not write",
+                            describe(&unit.id)
+                        )),
                     }
-                    appended_containers
-                        .entry(name.clone())
-                        .or_default()
-                        .extend(text);
+                    let text = reindent(self.new, unit, indent_at(self.disk, on_disk));
+                    self.edits.push((on_disk.start, on_disk.end, text));
                 }
                 None => {
-                    let lines = appended_containers.entry(name.clone()).or_default();
-                    lines.extend(reindent(&new, unit, 2));
+                    if self.base.contains_key(&unit.id) {
+                        self.conflicts.push(format!(
+                            "`{}` was removed since strata wrote it",
+                            describe(&unit.id)
+                        ));
+                    }
+                    missing.push(unit);
                 }
-            },
-            (None, None) => file_tail.extend(reindent(&new, unit, 0)),
+            }
         }
+        missing
     }
-    for (name, lines) in appended_containers {
-        match disk.containers.iter().find(|c| c.name == name) {
-            Some(found) => edits.push((found.end, found.end, lines)),
-            None => {
-                file_tail.push(format!("{name}:\n"));
-                file_tail.extend(lines);
+
+    /// Units strata wrote last time and renders no more: removed (a conflict when someone
+    /// changed them).
+    fn remove_units_no_longer_rendered(&mut self) {
+        for (id, recorded) in self.base {
+            if self.new_ids.contains(&id.as_str()) || id == HEADER {
+                continue;
+            }
+            if let Some(on_disk) = self.disk_units.get(id.as_str()) {
+                if on_disk.value != *recorded {
+                    self.conflicts.push(format!(
+                        "`{}` was changed since strata wrote it, and would be removed",
+                        describe(id)
+                    ));
+                }
+                self.edits.push((on_disk.start, on_disk.end, Vec::new()));
             }
         }
     }
-    // The opening comments: strata's when they are still what it wrote.
-    let (disk_header, new_header) = (header_of(&disk.lines), header_of(&new.lines));
-    if disk_header > 0
-        && base.get(HEADER).map(String::as_str)
-            == Some(hash(disk.lines[..disk_header].concat().as_bytes()).as_str())
-    {
-        edits.push((0, disk_header, new.lines[..new_header].to_vec()));
+
+    /// Units to add: after the unit that precedes them in the render, else at the end of their
+    /// container (or of the file). Returns the lines that go at the end of the file.
+    fn add_missing_units(&mut self, missing: Vec<&'a Unit>) -> Vec<String> {
+        let mut appended_containers: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut file_tail: Vec<String> = Vec::new();
+        for unit in missing {
+            let container = unit.id.split_once('/').map(|(c, _)| c.to_string());
+            let index = self
+                .new
+                .units
+                .iter()
+                .position(|u| u.id == unit.id)
+                .expect("unit is in its render");
+            let anchor = self.new.units[..index]
+                .iter()
+                .rev()
+                .filter(|u| u.id.split_once('/').map(|(c, _)| c) == container.as_deref())
+                .find_map(|u| self.disk_units.get(u.id.as_str()));
+            match (&container, anchor) {
+                (_, Some(anchor)) => {
+                    let text = reindent(self.new, unit, indent_at(self.disk, anchor));
+                    self.edits.push((anchor.end, anchor.end, text));
+                }
+                (Some(name), None) => match self.disk.containers.iter().find(|c| &c.name == name) {
+                    Some(found) => {
+                        let indent = found.child_indent.unwrap_or_else(|| {
+                            self.new
+                                .containers
+                                .iter()
+                                .find(|c| &c.name == name)
+                                .and_then(|c| c.child_indent)
+                                .unwrap_or(2)
+                        });
+                        let text = reindent(self.new, unit, indent);
+                        if found.inline_empty {
+                            // `resources: []` becomes a block: the key line loses its inline value.
+                            let key_line = format!("{}:\n", name);
+                            self.edits
+                                .push((found.line, found.line + 1, vec![key_line]));
+                        }
+                        appended_containers
+                            .entry(name.clone())
+                            .or_default()
+                            .extend(text);
+                    }
+                    None => {
+                        let lines = appended_containers.entry(name.clone()).or_default();
+                        lines.extend(reindent(self.new, unit, 2));
+                    }
+                },
+                (None, None) => file_tail.extend(reindent(self.new, unit, 0)),
+            }
+        }
+        for (name, lines) in appended_containers {
+            match self.disk.containers.iter().find(|c| c.name == name) {
+                Some(found) => self.edits.push((found.end, found.end, lines)),
+                None => {
+                    file_tail.push(format!("{name}:\n"));
+                    file_tail.extend(lines);
+                }
+            }
+        }
+        file_tail
     }
-    // A container that loses its last entry takes the render's inline empty value
-    // (`resources: []`): a key with nothing under it reads as null, which kustomize refuses.
-    for container in &disk.containers {
-        let prefix = format!("{}/", container.name);
-        let kept = disk
-            .units
-            .iter()
-            .filter(|u| u.id.starts_with(&prefix))
-            .filter(|u| {
-                !edits
-                    .iter()
-                    .any(|(s, e, t)| *s == u.start && *e == u.end && t.is_empty())
-            })
-            .count();
-        let added = edits
-            .iter()
-            .filter(|(s, e, t)| {
-                s == e && !t.is_empty() && *s > container.line && *s <= container.end
-            })
-            .count();
-        let rendered_empty = new
-            .containers
-            .iter()
-            .find(|c| c.name == container.name)
-            .is_some_and(|c| c.inline_empty);
-        if kept == 0 && added == 0 && rendered_empty && !container.inline_empty {
-            let line = new.lines[new
+
+    /// The opening comments: strata's when they are still what it wrote.
+    fn rewrite_header(&mut self) {
+        let (disk_header, new_header) = (header_of(&self.disk.lines), header_of(&self.new.lines));
+        if disk_header > 0
+            && self.base.get(HEADER).map(String::as_str)
+                == Some(hash(self.disk.lines[..disk_header].concat().as_bytes()).as_str())
+        {
+            self.edits
+                .push((0, disk_header, self.new.lines[..new_header].to_vec()));
+        }
+    }
+
+    /// A container that loses its last entry takes the render's inline empty value
+    /// (`resources: []`): a key with nothing under it reads as null, which kustomize refuses.
+    fn empty_emptied_containers(&mut self) {
+        for container in &self.disk.containers {
+            let prefix = format!("{}/", container.name);
+            let kept = self
+                .disk
+                .units
+                .iter()
+                .filter(|u| u.id.starts_with(&prefix))
+                .filter(|u| {
+                    !self
+                        .edits
+                        .iter()
+                        .any(|(s, e, t)| *s == u.start && *e == u.end && t.is_empty())
+                })
+                .count();
+            let added = self
+                .edits
+                .iter()
+                .filter(|(s, e, t)| {
+                    s == e && !t.is_empty() && *s > container.line && *s <= container.end
+                })
+                .count();
+            let rendered_empty = self
+                .new
                 .containers
                 .iter()
                 .find(|c| c.name == container.name)
-                .expect("found")
-                .line]
-                .clone();
-            edits.push((container.line, container.line + 1, vec![line]));
+                .is_some_and(|c| c.inline_empty);
+            if kept == 0 && added == 0 && rendered_empty && !container.inline_empty {
+                let line = self.new.lines[self
+                    .new
+                    .containers
+                    .iter()
+                    .find(|c| c.name == container.name)
+                    .expect("found")
+                    .line]
+                    .clone();
+                self.edits
+                    .push((container.line, container.line + 1, vec![line]));
+            }
         }
     }
-    let mut lines = disk.lines.clone();
+}
+
+/// The disk's lines with the edits applied, bottom-up, and `file_tail` at the end.
+fn apply(disk: &[String], mut edits: Vec<Edit>, file_tail: Vec<String>) -> Vec<String> {
+    let mut lines = disk.to_vec();
     // A file without a final newline gets one before anything is added after its last line.
     if lines.last().is_some_and(|l| !l.ends_with('\n'))
         && edits
@@ -283,25 +368,7 @@ pub fn merge(
     for (start, end, text) in edits {
         lines.splice(start..end, text);
     }
-    let bytes = lines.concat().into_bytes();
-    let merged = parse(&bytes, containers)?;
-    let mut units: BTreeMap<String, String> = merged
-        .units
-        .into_iter()
-        .filter(|u| new_ids.contains(&u.id.as_str()))
-        .map(|u| (u.id, u.value))
-        .collect();
-    if new_header > 0 {
-        units.insert(
-            HEADER.to_string(),
-            hash(new.lines[..new_header].concat().as_bytes()),
-        );
-    }
-    Ok(Merged {
-        bytes,
-        conflicts,
-        units,
-    })
+    lines
 }
 
 /// How a unit is named to a person: `config: aws:region`, `resources: api.yaml`.

@@ -22,12 +22,6 @@ pub fn read(dir: &Path) -> Result<Vec<(String, Vec<u8>)>, Problems> {
     if fs_err::symlink_metadata(dir).is_err() {
         return Ok(out);
     }
-    walk(dir, dir, &mut out)?;
-    out.sort();
-    Ok(out)
-}
-
-fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) -> Result<(), Problems> {
     let problem = |path: &Path, why: &str| {
         Problems::from(
             Problem::new(
@@ -37,31 +31,39 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) -> Result<(),
             .hint("keep plain files under the overrides directory"),
         )
     };
-    let meta = fs_err::symlink_metadata(dir).map_err(|e| problem(dir, &e.to_string()))?;
-    if meta.file_type().is_symlink() {
-        return Err(problem(dir, "is a symbolic link"));
-    }
-    if meta.is_file() {
-        let relative = dir
-            .strip_prefix(root)
-            .expect("walked under its root")
-            .to_str()
-            .ok_or_else(|| problem(dir, "has a name that is not UTF-8"))?
-            .replace('\\', "/");
-        let bytes = fs_err::read(dir).map_err(|e| problem(dir, &e.to_string()))?;
-        out.push((relative, bytes));
-        return Ok(());
-    }
-    let mut entries: Vec<_> = fs_err::read_dir(dir)
-        .map_err(|e| problem(dir, &e.to_string()))?
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    entries.sort();
+    let entries = walkdir::WalkDir::new(dir)
+        .follow_links(false)
+        .follow_root_links(false)
+        .sort_by_file_name();
     for entry in entries {
-        walk(root, &entry, out)?;
+        let entry = entry.map_err(|err| {
+            let why = err
+                .io_error()
+                .map_or_else(|| err.to_string(), ToString::to_string);
+            problem(err.path().unwrap_or(dir), &why)
+        })?;
+        let path = entry.path();
+        let kind = entry.file_type();
+        if kind.is_symlink() {
+            return Err(problem(path, "is a symbolic link"));
+        } else if kind.is_file() {
+            let relative = path
+                .strip_prefix(dir)
+                .expect("walked under its root")
+                .to_str()
+                .ok_or_else(|| problem(path, "has a name that is not UTF-8"))?
+                .replace('\\', "/");
+            let bytes = fs_err::read(path).map_err(|e| problem(path, &e.to_string()))?;
+            out.push((relative, bytes));
+        } else if !kind.is_dir() {
+            return Err(problem(
+                path,
+                "is a special file (a FIFO, socket or device)",
+            ));
+        }
     }
-    Ok(())
+    out.sort();
+    Ok(out)
 }
 
 /// Puts overrides in place of a layer's templates. Each must replace an existing template:

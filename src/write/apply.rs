@@ -21,10 +21,12 @@ use crate::git;
 use crate::model::lock::Lock;
 use crate::model::repo::Repo;
 use crate::plan::{Action, Plan};
-use crate::util::fault::{fail_after, fault, maybe_fail};
+use crate::util::error::{Outcome, Stopped};
+use crate::util::fault::{fail_after, fault, maybe_fail, maybe_hold};
 use crate::util::fs::{remove_with_empty_parents, sync_file_system, write_renamed};
 use crate::util::problem::Problems;
 use crate::util::term::status;
+use crate::write::error::{Doing, WriteError};
 use crate::write::interrupt;
 use crate::write::workspace::Workspace;
 
@@ -55,6 +57,7 @@ pub struct CommitRequest<'a> {
 /// One repo's part of a change: each path with the bytes to leave in the work tree (`None`:
 /// delete it) and, for a commit, what to commit.
 struct RepoChange {
+    repo: Repo,
     root: PathBuf,
     ops: Vec<(String, Option<Vec<u8>>)>,
     commit: Option<RepoCommit>,
@@ -127,9 +130,18 @@ fn commit_paths(
     Ok((written.into_iter().collect(), removed))
 }
 
+/// The journaled parts of a change, per repo, ready to run.
+type Prepared = (
+    BTreeMap<Repo, RepoChange>,
+    BTreeMap<Repo, crate::write::journal::Journal>,
+);
+
 /// Applies a plan plus extra files (answers, locks) to both repos of a workspace, and with
 /// `commit` makes one commit per repo: all or nothing, across both repos, even if the process
 /// is killed (see the module's documentation).
+///
+/// A failure is a [`Stopped`] change, its cause first: refused while preparing (nothing was
+/// changed), or rolled back (or not entirely, or not at all: the outcome says which).
 pub fn transact(
     workspace: &Workspace,
     plan: &Plan,
@@ -138,33 +150,48 @@ pub fn transact(
     commit: Option<CommitRequest<'_>>,
 ) -> Result<()> {
     let roots = &workspace.roots;
+    let (changes, journals) = match prepare(workspace, plan, extra, command, commit.as_ref()) {
+        Ok(prepared) => prepared,
+        // Bad input (a path through a link) is reported as such: exit 2, nothing written.
+        Err(err) if err.is::<Problems>() => return Err(err),
+        Err(err) => return Err(Stopped::error(Outcome::NothingChanged, err)),
+    };
+    interrupt::set_active(Some(interrupt::Active::Change(roots.clone())));
+    let Err(err) = run(&changes, &journals, commit.as_ref().map(|c| c.message)) else {
+        if fault().as_deref() == Some("count-steps") {
+            status!("strata: {} steps (STRATA_FAULT)", interrupt::steps());
+        }
+        return Ok(());
+    };
+    let recovered = interrupt::exclusive(None, || crate::write::journal::recover(roots));
+    let outcome = match recovered {
+        Ok(Some(recovery)) if recovery.completed => return Ok(()),
+        Ok(Some(recovery)) if !recovery.warnings.is_empty() => {
+            Outcome::RolledBackExcept(recovery.warnings)
+        }
+        Ok(_) => Outcome::RolledBack,
+        Err(rollback) => Outcome::RollbackFailed(crate::util::error::cause_text(&rollback)),
+    };
+    Err(Stopped::error(outcome, err))
+}
+
+/// Everything a change will do, journaled per repo; nothing is written yet.
+fn prepare(
+    workspace: &Workspace,
+    plan: &Plan,
+    extra: &[(Repo, String, Vec<u8>)],
+    command: &str,
+    commit: Option<&CommitRequest<'_>>,
+) -> Result<Prepared> {
     let mut changes: BTreeMap<Repo, RepoChange> = BTreeMap::new();
     let mut journals: BTreeMap<Repo, crate::write::journal::Journal> = BTreeMap::new();
-    for (repo, root) in roots {
-        let mut ops = Vec::new();
-        let mut canonical = BTreeMap::new();
-        for change in plan.changes.iter().filter(|c| c.repo == *repo) {
-            match (&change.action, &change.new) {
-                (Action::Create | Action::Update, Some(bytes)) => {
-                    canonical.insert(change.path.clone(), bytes.clone());
-                    ops.push((change.path.clone(), Some(bytes.clone())));
-                }
-                (Action::Delete, _) => ops.push((change.path.clone(), None)),
-                (Action::Conflict(why), _) => {
-                    bail!("refusing to write `{}`: {why}", change.path)
-                }
-                _ => {}
-            }
-        }
-        for (_, name, bytes) in extra.iter().filter(|(r, _, _)| r == repo) {
-            canonical.insert(name.clone(), bytes.clone());
-            ops.push((name.clone(), Some(bytes.clone())));
-        }
+    for (repo, root) in &workspace.roots {
+        let (ops, canonical) = repo_ops(*repo, plan, extra)?;
         // Every path goes through the confinement check once more, now that the lock is held.
         workspace
             .confine(ops.iter().map(|(path, _)| (*repo, path.as_str())))
             .map_err(anyhow::Error::from)?;
-        let repo_commit = match &commit {
+        let repo_commit = match commit {
             Some(request) => {
                 let head =
                     git::head_state(root)?.context("`--commit` needs a branch checked out")?;
@@ -186,83 +213,107 @@ pub fn transact(
                 (path, bytes)
             })
             .collect();
-        let mut journal = crate::write::journal::Journal {
-            pid: std::process::id(),
-            repo: Some(*repo),
-            command: command.to_string(),
-            ..Default::default()
-        };
-        let mut created = std::collections::BTreeSet::new();
-        for (path, bytes) in &ops {
-            journal.entries.push(crate::write::journal::Entry {
-                path: path.clone(),
-                before: crate::write::journal::before_image(root, path)?,
-                after: bytes.as_deref().map(crate::model::lock::hash),
-            });
-            if bytes.is_some() {
-                let mut dir = Path::new(path).parent();
-                while let Some(d) = dir.filter(|d| !d.as_os_str().is_empty()) {
-                    if fs::symlink_metadata(root.join(d)).is_ok() {
-                        break;
-                    }
-                    created.insert(d.to_string_lossy().replace('\\', "/"));
-                    dir = d.parent();
-                }
-            }
-        }
-        let mut created: Vec<String> = created.into_iter().collect();
-        created.sort_by_key(String::len);
-        journal.created_dirs = created;
-        if let Some(c) = &repo_commit {
-            let git_dir = git::git_dir(root).context("`--commit` needs a git repo")?;
-            journal.head = Some(c.head.clone());
-            journal.index = Some(match fs::read(git_dir.join("index")) {
-                Ok(bytes) => Some(bytes),
-                Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
-                Err(err) => return Err(err).context("reading the git index"),
-            });
-            for log in ["logs/HEAD".to_string(), format!("logs/{}", c.head.branch)] {
-                let size = fs::metadata(git::git_file(&git_dir, &log))
-                    .ok()
-                    .map(|m| m.len());
-                journal.logs.push((log, size));
-            }
-        }
+        let journal = journal_of(*repo, root, command, &ops, repo_commit.as_ref())?;
         journals.insert(*repo, journal);
         changes.insert(
             *repo,
             RepoChange {
+                repo: *repo,
                 root: root.clone(),
                 ops,
                 commit: repo_commit,
             },
         );
     }
+    Ok((changes, journals))
+}
 
-    interrupt::set_active(Some(interrupt::Active::Change(roots.clone())));
-    let result = run(&changes, &journals, commit.as_ref().map(|c| c.message));
-    match result {
-        Ok(()) => {
-            if fault().as_deref() == Some("count-steps") {
-                status!("strata: {} steps (STRATA_FAULT)", interrupt::steps());
+/// One repo's file operations (the bytes to leave, `None` to delete) and the bytes git stores
+/// of each file written.
+#[allow(clippy::type_complexity)]
+fn repo_ops(
+    repo: Repo,
+    plan: &Plan,
+    extra: &[(Repo, String, Vec<u8>)],
+) -> Result<(Vec<(String, Option<Vec<u8>>)>, BTreeMap<String, Vec<u8>>), WriteError> {
+    let mut ops = Vec::new();
+    let mut canonical = BTreeMap::new();
+    for change in plan.changes.iter().filter(|c| c.repo == repo) {
+        match (&change.action, &change.new) {
+            (Action::Create | Action::Update, Some(bytes)) => {
+                canonical.insert(change.path.clone(), bytes.clone());
+                ops.push((change.path.clone(), Some(bytes.clone())));
             }
-            Ok(())
+            (Action::Delete, _) => ops.push((change.path.clone(), None)),
+            (Action::Conflict(why), _) => {
+                return Err(WriteError::Conflict {
+                    repo,
+                    path: change.path.clone(),
+                    why: why.clone(),
+                })
+            }
+            _ => {}
         }
-        Err(err) => {
-            let recovered = interrupt::exclusive(None, || crate::write::journal::recover(roots));
-            match recovered {
-                Ok(Some(recovery)) if recovery.completed => Ok(()),
-                Ok(Some(recovery)) if !recovery.warnings.is_empty() => Err(err.context(format!(
-                    "rolled back, except: {}",
-                    recovery.warnings.join("; ")
-                ))),
-                Ok(_) => Err(err.context("nothing was changed: every write was rolled back")),
-                Err(rollback) => {
-                    Err(err.context(format!("rolling back also failed: {rollback:#}")))
+    }
+    for (_, name, bytes) in extra.iter().filter(|(r, _, _)| *r == repo) {
+        canonical.insert(name.clone(), bytes.clone());
+        ops.push((name.clone(), Some(bytes.clone())));
+    }
+    Ok((ops, canonical))
+}
+
+/// The journal of one repo's part of a change: each path's bytes before it, the directories
+/// the change creates, and with a commit, HEAD, the index and the reflogs.
+fn journal_of(
+    repo: Repo,
+    root: &Path,
+    command: &str,
+    ops: &[(String, Option<Vec<u8>>)],
+    commit: Option<&RepoCommit>,
+) -> Result<crate::write::journal::Journal> {
+    let mut journal = crate::write::journal::Journal {
+        pid: std::process::id(),
+        repo: Some(repo),
+        command: command.to_string(),
+        ..Default::default()
+    };
+    let mut created = std::collections::BTreeSet::new();
+    for (path, bytes) in ops {
+        journal.entries.push(crate::write::journal::Entry {
+            path: path.clone(),
+            before: crate::write::journal::before_image(repo, root, path)?,
+            after: bytes.as_deref().map(crate::model::lock::hash),
+        });
+        if bytes.is_some() {
+            let mut dir = Path::new(path).parent();
+            while let Some(d) = dir.filter(|d| !d.as_os_str().is_empty()) {
+                if fs::symlink_metadata(root.join(d)).is_ok() {
+                    break;
                 }
+                created.insert(d.to_string_lossy().replace('\\', "/"));
+                dir = d.parent();
             }
         }
     }
+    let mut created: Vec<String> = created.into_iter().collect();
+    created.sort_by_key(String::len);
+    journal.created_dirs = created;
+    if let Some(c) = commit {
+        let git_dir = git::git_dir(root).context("`--commit` needs a git repo")?;
+        journal.head = Some(c.head.clone());
+        journal.index = Some(match fs::read(git_dir.join("index")) {
+            Ok(bytes) => Some(bytes),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
+            Err(err) => return Err(err).context("reading the git index"),
+        });
+        for log in ["logs/HEAD".to_string(), format!("logs/{}", c.head.branch)] {
+            let size = fs::metadata(git::git_file(&git_dir, &log))
+                .ok()
+                .map(|m| m.len());
+            journal.logs.push((log, size));
+        }
+    }
+    Ok(journal)
 }
 
 /// The steps of a change, in order; the caller rolls back on an error.
@@ -278,6 +329,7 @@ fn run(
     let mut writes = 0;
     for (index, (_, change)) in changes.iter().enumerate() {
         if index > 0 {
+            maybe_hold("between-repos");
             maybe_fail("between-repos")?;
         }
         let root = &change.root;
@@ -286,19 +338,7 @@ fn run(
                 bail!("injected fault after {writes} writes (STRATA_FAULT)");
             }
             writes += 1;
-            let full = root.join(path);
-            interrupt::step(|| -> Result<()> {
-                match bytes {
-                    Some(bytes) => {
-                        let dir = full.parent().context("a file path has a parent")?;
-                        fs::create_dir_all(dir)
-                            .with_context(|| format!("creating directory `{}`", dir.display()))?;
-                        write_renamed(&full, bytes, None, false)?;
-                    }
-                    None => remove_with_empty_parents(root, &full)?,
-                }
-                Ok(())
-            })?;
+            interrupt::step(|| write_one(change.repo, root, path, bytes.as_deref()))?;
         }
         // Flushed all at once below, with the commits' objects: one `syncfs` per repo.
     }
@@ -342,6 +382,30 @@ fn run(
         status!("warning: the change is made, but its journal could not be deleted: {err:#}");
         Ok(())
     })
+}
+
+/// Writes one file of a repo (or removes it, with the directories it empties).
+fn write_one(repo: Repo, root: &Path, path: &str, bytes: Option<&[u8]>) -> Result<(), WriteError> {
+    let full = root.join(path);
+    let failed = |doing: Doing| {
+        move |cause: anyhow::Error| WriteError::File {
+            repo,
+            path: path.to_string(),
+            doing,
+            cause,
+        }
+    };
+    match bytes {
+        Some(bytes) => {
+            if let Some(dir) = full.parent() {
+                fs::create_dir_all(dir)
+                    .with_context(|| format!("creating directory `{}`", dir.display()))
+                    .map_err(failed(Doing::Writing))?;
+            }
+            write_renamed(&full, bytes, None, false).map_err(failed(Doing::Writing))
+        }
+        None => remove_with_empty_parents(root, &full).map_err(failed(Doing::Removing)),
+    }
 }
 
 /// Records the renders of an applied plan as the bases of later merges, in each repo. A

@@ -154,45 +154,58 @@ impl Confined {
         if self.check(rel)? != Kind::Dir {
             return Ok((files, dirs));
         }
-        let mut pending = vec![rel.to_string()];
-        while let Some(dir) = pending.pop() {
-            let entries = fs::read_dir(self.root.join(&dir))
-                .map_err(|err| self.refuse(&dir, format!("cannot be listed: {err}")))?;
-            dirs.push(dir.clone());
-            for entry in entries {
-                let entry =
-                    entry.map_err(|err| self.refuse(&dir, format!("cannot be listed: {err}")))?;
-                let Some(name) = entry.file_name().to_str().map(str::to_string) else {
-                    return Err(self.refuse(
-                        &format!("{dir}/{}", entry.file_name().to_string_lossy()),
-                        "has a name that is not UTF-8".to_string(),
-                    ));
-                };
-                let path = format!("{dir}/{name}");
-                let kind = entry
-                    .file_type()
-                    .map_err(|err| self.refuse(&path, format!("cannot be inspected: {err}")))?;
-                if kind.is_symlink() {
-                    return Err(self.refuse(
-                        &path,
-                        format!("is a symbolic link (to `{}`)", link_target(&entry.path())),
-                    ));
-                } else if kind.is_dir() {
+        let top = self.root.join(rel);
+        for entry in walkdir::WalkDir::new(&top).follow_links(false) {
+            let entry = entry.map_err(|err| {
+                let dir = err
+                    .path()
+                    .and_then(|p| p.strip_prefix(&top).ok())
+                    .map_or_else(|| rel.to_string(), |sub| join(rel, &sub.to_string_lossy()));
+                let why = err
+                    .io_error()
+                    .map_or_else(|| err.to_string(), ToString::to_string);
+                self.refuse(&dir, format!("cannot be listed: {why}"))
+            })?;
+            let sub = entry.path().strip_prefix(&top).unwrap_or(entry.path());
+            let Some(sub) = sub.to_str() else {
+                return Err(self.refuse(
+                    &join(rel, &sub.to_string_lossy()),
+                    "has a name that is not UTF-8".to_string(),
+                ));
+            };
+            let path = join(rel, &sub.replace('\\', "/"));
+            let kind = entry.file_type();
+            if kind.is_symlink() {
+                return Err(self.refuse(
+                    &path,
+                    format!("is a symbolic link (to `{}`)", link_target(entry.path())),
+                ));
+            } else if kind.is_dir() {
+                if entry.depth() > 0 {
                     self.real_dirs.insert(path.clone());
-                    pending.push(path);
-                } else if kind.is_file() {
-                    files.push(path);
-                } else {
-                    return Err(self.refuse(
-                        &path,
-                        "is a special file (a FIFO, socket or device)".to_string(),
-                    ));
                 }
+                dirs.push(path);
+            } else if kind.is_file() {
+                files.push(path);
+            } else {
+                return Err(self.refuse(
+                    &path,
+                    "is a special file (a FIFO, socket or device)".to_string(),
+                ));
             }
         }
         files.sort();
         dirs.sort();
         Ok((files, dirs))
+    }
+}
+
+/// `dir/sub`, or either alone when the other is empty.
+fn join(dir: &str, sub: &str) -> String {
+    match (dir.is_empty(), sub.is_empty()) {
+        (_, true) => dir.to_string(),
+        (true, false) => sub.to_string(),
+        (false, false) => format!("{dir}/{sub}"),
     }
 }
 

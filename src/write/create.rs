@@ -3,6 +3,7 @@
 //! succeeded. On any failure, or an interrupt, the staging directory goes and nothing was
 //! written. Nothing here is journaled: no one else sees the staging directory.
 
+use crate::util::error::{Outcome, Stopped};
 use fs_err as fs;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -115,12 +116,12 @@ pub fn create(
         .collect();
     fs::create_dir_all(out)
         .with_context(|| format!("creating `{}`", out.display()))
-        .context(crate::util::error::NOTHING_WRITTEN)?;
+        .map_err(|err| Stopped::error(Outcome::NothingWritten, err))?;
     let staging = match staging_dir(out, project, &created) {
         Ok(staging) => staging,
         Err(err) => {
             remove_empty(&created);
-            return Err(err.context(crate::util::error::NOTHING_WRITTEN));
+            return Err(Stopped::error(Outcome::NothingWritten, err));
         }
     };
     let write_repo = |repo: Repo, root: &Path| -> Result<()> {
@@ -177,5 +178,5 @@ pub fn create(
         }
         result
     });
-    result.context(crate::util::error::NOTHING_WRITTEN)
+    result.map_err(|err| Stopped::error(Outcome::NothingWritten, err))
 }

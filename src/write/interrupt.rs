@@ -138,7 +138,8 @@ fn handle(signal: i32) -> ! {
                 "strata: interrupted ({name}); rolled back both repos to before this run"
             ),
             Err(err) => status!(
-                "strata: interrupted ({name}); rolling back failed: {err:#}\nhint: the next strata command in this workspace will finish the rollback"
+                "strata: interrupted ({name}); rolling back failed: {}\nhint: the next strata command in this workspace will finish the rollback",
+                crate::util::error::cause_text(&err)
             ),
         },
         Some(Active::Staging(dir, created)) => {

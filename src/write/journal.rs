@@ -27,6 +27,8 @@ use anyhow::{bail, Context as _, Result};
 use crate::git::{self, HeadState};
 use crate::model::lock::hash;
 use crate::model::repo::Repo;
+use crate::util::error::{Outcome, Stopped};
+use crate::write::error::{Doing, RollbackError, WriteError};
 
 const MAGIC: &str = "strata-journal";
 const FILE_NAME: &str = "strata-journal";
@@ -365,9 +367,16 @@ pub fn recover(roots: &BTreeMap<Repo, PathBuf>) -> Result<Option<Recovery>> {
     journals.sort_by_key(|(repo, _, _)| std::cmp::Reverse(*repo));
     for (repo, root, journal) in &journals {
         if !recovery.completed {
-            let warnings = rollback(root, journal)
-                .with_context(|| format!("rolling back the {repo} repo (`{}`)", root.display()))
-                .context("its journal is kept: fix the cause and run strata again to finish the rollback")?;
+            let warnings = rollback(root, journal).map_err(|cause| {
+                Stopped::error(
+                    Outcome::JournalKept,
+                    RollbackError {
+                        repo: *repo,
+                        root: root.clone(),
+                        cause,
+                    },
+                )
+            })?;
             recovery
                 .warnings
                 .extend(warnings.into_iter().map(|w| format!("{repo}: {w}")));
@@ -389,17 +398,30 @@ fn file_mode(meta: &std::fs::Metadata) -> u32 {
     }
 }
 
-/// The bytes and mode of a file before a run touches it (`None`: no file).
-pub fn before_image(root: &Path, path: &str) -> Result<Option<(Vec<u8>, u32)>> {
+/// The bytes and mode of a file of `repo` before a run touches it (`None`: no file).
+pub fn before_image(
+    repo: Repo,
+    root: &Path,
+    path: &str,
+) -> Result<Option<(Vec<u8>, u32)>, WriteError> {
     let full = root.join(path);
+    let unreadable = |err: std::io::Error| WriteError::File {
+        repo,
+        path: path.to_string(),
+        doing: Doing::Reading,
+        cause: err.into(),
+    };
     match fs::symlink_metadata(&full) {
         Ok(meta) if meta.is_file() => {
-            let bytes = fs::read(&full).with_context(|| format!("reading `{path}`"))?;
+            let bytes = fs::read(&full).map_err(unreadable)?;
             Ok(Some((bytes, file_mode(&meta))))
         }
-        Ok(_) => bail!("`{path}` is not a regular file"),
+        Ok(_) => Err(WriteError::NotAFile {
+            repo,
+            path: path.to_string(),
+        }),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(err) => Err(err).with_context(|| format!("reading `{path}`")),
+        Err(err) => Err(unreadable(err)),
     }
 }
 

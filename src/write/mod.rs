@@ -5,12 +5,14 @@
 //! staging directory); `journal` is its write-ahead log and the recovery of an interrupted run;
 //! `interrupt` rolls a change back on a signal; `wslock` keeps one strata at a time on a
 //! workspace; `confine` refuses symbolic links and special files on every path; `workspace`
-//! opens both repos (under the lock, after recovery) and reads them as git stores them. Plans
-//! come in from `plan/`; nothing here decides what a file should hold.
+//! opens both repos (under the lock, after recovery) and reads them as git stores them; `error`
+//! types what can fail, by path and repo. Plans come in from `plan/`; nothing here decides
+//! what a file should hold.
 
 pub(crate) mod apply;
 mod confine;
 pub(crate) mod create;
+pub(crate) mod error;
 pub(crate) mod interrupt;
 mod journal;
 pub(crate) mod workspace;

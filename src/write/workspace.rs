@@ -12,9 +12,11 @@ use anyhow::{Context as _, Result};
 use crate::model::answers::{self, Answers};
 use crate::model::lock::{self, Lock};
 use crate::model::repo::Repo;
+use crate::util::error::{Outcome, Stopped};
 use crate::util::problem::{Problem, Problems};
 use crate::util::term::status;
 use crate::write::confine::Confined;
+use crate::write::error::WriteError;
 
 /// Both repos of a workspace, as read from disk.
 #[derive(Debug)]
@@ -238,6 +240,21 @@ impl Workspace {
         Ok(())
     }
 
+    /// Refuses a change that must write or delete a file where a directory (or a special file)
+    /// is: nothing is changed.
+    fn refuse_non_files(&self, repo: Repo, paths: &[String]) -> Result<()> {
+        for path in paths {
+            if fs::symlink_metadata(self.roots[&repo].join(path)).is_ok_and(|m| !m.is_file()) {
+                let cause = WriteError::NotAFile {
+                    repo,
+                    path: path.clone(),
+                };
+                return Err(Stopped::error(Outcome::NothingChanged, cause));
+            }
+        }
+        Ok(())
+    }
+
     /// Refuses (exit 1) a plan that changes files with uncommitted changes, unless they hold
     /// exactly what strata last wrote (then they risk nobody's work). `strata.lock` is strata's
     /// own bookkeeping; `strata.toml` is strata's when it reads exactly as strata writes the
@@ -254,6 +271,7 @@ impl Workspace {
                 .map(|c| c.path.clone())
                 .collect();
             paths.push(answers::FILE_NAME.to_string());
+            self.refuse_non_files(repo, &paths)?;
             for (path, staged) in crate::git::dirty_paths(&self.roots[&repo], &paths)? {
                 let disk = self.read(repo, &path);
                 // A staged change is the user's, whatever the file on disk holds.
@@ -310,15 +328,27 @@ fn newer_strata(written: &str) -> Problems {
     .into()
 }
 
-/// Whether version `a` is newer than `b` (dotted numbers; anything after `-` is ignored).
+/// Whether strata version `a` is newer than `b`, by semantic versioning: a pre-release comes
+/// before its release (`0.3.0-rc1` < `0.3.0`). A version that does not parse is newer than
+/// nothing (`strata.toml` validation refuses one).
 pub fn version_newer(a: &str, b: &str) -> bool {
-    let parse = |v: &str| -> Vec<u64> {
-        v.split('-')
-            .next()
-            .unwrap_or("")
-            .split('.')
-            .map(|part| part.parse().unwrap_or(0))
-            .collect()
-    };
-    parse(a) > parse(b)
+    match (semver::Version::parse(a), semver::Version::parse(b)) {
+        (Ok(a), Ok(b)) => a > b,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_compare_as_semver() {
+        assert!(version_newer("0.3.0", "0.3.0-rc1"));
+        assert!(!version_newer("0.3.0-rc1", "0.3.0"));
+        assert!(version_newer("0.3.0-rc2", "0.3.0-rc1"));
+        assert!(version_newer("0.10.0", "0.9.0"));
+        assert!(!version_newer("0.2.0", "0.2.0"));
+        assert!(!version_newer("not a version", "0.2.0"));
+    }
 }

@@ -15,31 +15,22 @@ pub fn strata() -> Command {
 
 /// Every file under `dir` except `.git/`, as path -> bytes.
 pub fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
-}
-
-fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-    let Ok(entries) = fs_err::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.file_name().is_some_and(|n| n == ".git") {
-            continue;
-        }
-        if path.is_dir() {
-            walk(root, &path, out);
-        } else {
-            let rel = path
-                .strip_prefix(root)
+    walkdir::WalkDir::new(dir)
+        .follow_links(true)
+        .into_iter()
+        .filter_entry(|entry| entry.file_name() != ".git")
+        .filter_map(Result::ok)
+        .filter(|entry| !entry.file_type().is_dir())
+        .map(|entry| {
+            let rel = entry
+                .path()
+                .strip_prefix(dir)
                 .unwrap()
                 .to_string_lossy()
                 .replace('\\', "/");
-            out.insert(rel, fs_err::read(&path).unwrap());
-        }
-    }
+            (rel, fs_err::read(entry.path()).unwrap())
+        })
+        .collect()
 }
 
 /// Creates a workspace `acme` in `dir` with extra arguments, asserting success.
@@ -139,4 +130,40 @@ impl TestWorkspace {
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
+}
+
+/// Runs strata in `dir` held after it wrote the first repo (`STRATA_FAULT=hold:between-repos`),
+/// runs `meanwhile` there, then lets it go on; returns its exit code and stderr.
+pub fn run_held(dir: &Path, args: &[&str], meanwhile: impl FnOnce()) -> (Option<i32>, String) {
+    use std::io::{BufRead as _, Read as _};
+    let release = assert_fs::TempDir::new().unwrap();
+    let release = release.path().join("go");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(args)
+        .arg("-C")
+        .arg(dir)
+        .env(
+            "STRATA_FAULT",
+            format!("hold:between-repos:{}", release.display()),
+        )
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut text = String::new();
+    let mut line = String::new();
+    while stderr.read_line(&mut line).unwrap() > 0 {
+        if line.contains("holding at `between-repos`") {
+            meanwhile();
+            line.clear();
+            break;
+        }
+        text.push_str(&line);
+        line.clear();
+    }
+    fs_err::write(&release, "").unwrap();
+    stderr.read_to_string(&mut text).unwrap();
+    (child.wait().unwrap().code(), text)
 }

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use crate::common::{
-    commit_count, head_message, new_workspace, snapshot, strata, without_history, Test,
+    commit_count, head_message, new_workspace, run_held, snapshot, strata, without_history, Test,
 };
 use predicates::prelude::*;
 
@@ -434,12 +434,11 @@ fn a_failure_between_the_two_repos_leaves_both_unchanged() {
 }
 
 #[test]
-fn a_file_that_cannot_be_replaced_rolls_both_repos_back() {
+fn a_path_that_is_not_a_file_is_refused_before_any_write() {
     let test = Test::new().create();
     let foundation = test.foundation.clone();
     let gitops = test.gitops.clone();
-    // A directory where strata must write a file: the write fails midway, after the
-    // foundation's stack file was already replaced.
+    // A directory where strata must write a file: found while the change is prepared.
     fs_err::create_dir_all(gitops.join("apps/dev/api.yaml")).unwrap();
     let before = snapshot(test.path());
     strata()
@@ -447,11 +446,54 @@ fn a_file_that_cannot_be_replaced_rolls_both_repos_back() {
         .arg(&foundation)
         .assert()
         .code(1)
-        .stderr(
-            predicate::str::contains("rolled back")
-                .or(predicate::str::contains("is not a regular file")),
-        );
+        .stderr("error: `apps/dev/api.yaml` is not a regular file (gitops): nothing was changed\n");
     assert_eq!(snapshot(test.path()), before);
+}
+
+#[test]
+fn a_file_that_cannot_be_replaced_rolls_both_repos_back() {
+    let test = Test::new().create();
+    let foundation = test.foundation.clone();
+    let gitops = test.gitops.clone();
+    let before = snapshot(test.path());
+    // Once the foundation is written, a directory takes the place of a file strata must write
+    // in the gitops repo: the write fails for real, after the first repo changed.
+    let blocked = gitops.join("apps/dev/api.yaml");
+    let (code, stderr) = run_held(&foundation, &["add", "service", "api"], || {
+        assert_ne!(
+            snapshot(&foundation),
+            snapshot_of(&before, "acme-foundation")
+        );
+        fs_err::create_dir_all(&blocked).unwrap();
+        fs_err::write(blocked.join("mine"), "kept\n").unwrap();
+    });
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("error: writing `apps/dev/api.yaml` (gitops): "),
+        "{stderr}"
+    );
+    assert!(
+        stderr.ends_with(": nothing was changed\n  every write was rolled back, in both repos\n"),
+        "{stderr}"
+    );
+    // Both repos are back byte for byte; the directory is the user's, and stays.
+    fs_err::remove_dir_all(&blocked).unwrap();
+    assert_eq!(snapshot(test.path()), before);
+}
+
+/// The part of a snapshot of the workspace's directory under one repo, keyed as `snapshot`
+/// of that repo would be.
+fn snapshot_of(
+    whole: &std::collections::BTreeMap<String, Vec<u8>>,
+    repo: &str,
+) -> std::collections::BTreeMap<String, Vec<u8>> {
+    whole
+        .iter()
+        .filter_map(|(path, bytes)| {
+            let rest = path.strip_prefix(repo)?.strip_prefix('/')?;
+            Some((rest.to_string(), bytes.clone()))
+        })
+        .collect()
 }
 
 #[test]
@@ -732,4 +774,65 @@ fn a_hand_edited_workflow_is_a_conflict_when_the_environments_change() {
         .code(1)
         .stderr(predicate::str::contains(".github/workflows/deploy.yml"));
     assert_eq!(snapshot(tmp.path()), before, "nothing is written");
+}
+
+#[test]
+fn a_bad_host_is_reported_once_about_the_flag_typed_issue_18() {
+    let test = Test::new().envs("dev,qa,prod").create();
+    let output = strata()
+        .args(["add", "service", "web", "--host", "web.example.org", "-C"])
+        .arg(&test.foundation)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(
+        stderr
+            .matches("`--host web.example.org`: is outside the domain")
+            .count(),
+        1,
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("`--host web.example.org`: is the same host in every environment"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("the new answers"), "{stderr}");
+    let output = strata()
+        .args(["add", "service", "web", "--envs", "dev,staging", "-C"])
+        .arg(&test.foundation)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("`--envs staging`: does not exist in this workspace"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_hand_written_host_outside_the_domain_is_reported_once() {
+    let test = Test::new().services("api").envs("dev,qa,prod").create();
+    for repo in [&test.foundation, &test.gitops] {
+        let path = repo.join("strata.toml");
+        let text = fs_err::read_to_string(&path).unwrap().replace(
+            "host = \"{service}.{env}.{domain}\"",
+            "host = \"api.example.org\"",
+        );
+        fs_err::write(&path, text).unwrap();
+    }
+    let output = strata()
+        .args(["list", "-C"])
+        .arg(&test.foundation)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(
+        stderr
+            .matches("host `api.example.org`: is outside the domain")
+            .count(),
+        1,
+        "{stderr}"
+    );
 }

@@ -4,6 +4,7 @@
 mod common;
 
 mod check;
+mod function_length;
 mod grow;
 mod migrate;
 mod new;

@@ -844,26 +844,24 @@ fn refused_for_link(tmp: &Path, foundation: &Path, link: &str, commands: &[&[&st
 /// Every file and link under `dir` (`.git` aside), links as their targets, never followed.
 fn snapshot_without_following(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(current) = pending.pop() {
-        for entry in fs_err::read_dir(&current).unwrap().flatten() {
-            let path = entry.path();
-            let rel = path
-                .strip_prefix(dir)
-                .unwrap()
-                .to_string_lossy()
-                .to_string();
-            let kind = entry.file_type().unwrap();
-            if kind.is_symlink() {
-                let target = fs_err::read_link(&path).unwrap();
-                out.insert(rel, format!("-> {}", target.display()).into_bytes());
-            } else if kind.is_dir() {
-                if entry.file_name() != ".git" {
-                    pending.push(path);
-                }
-            } else {
-                out.insert(rel, fs_err::read(&path).unwrap());
-            }
+    let entries = walkdir::WalkDir::new(dir)
+        .min_depth(1)
+        .into_iter()
+        .filter_entry(|entry| !(entry.file_type().is_dir() && entry.file_name() == ".git"));
+    for entry in entries {
+        let entry = entry.unwrap();
+        let path = entry.path();
+        let rel = path
+            .strip_prefix(dir)
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
+        let kind = entry.file_type();
+        if kind.is_symlink() {
+            let target = fs_err::read_link(path).unwrap();
+            out.insert(rel, format!("-> {}", target.display()).into_bytes());
+        } else if !kind.is_dir() {
+            out.insert(rel, fs_err::read(path).unwrap());
         }
     }
     out

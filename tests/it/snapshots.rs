@@ -276,3 +276,152 @@ fn every_message_quoted_in_docs_errors_md_is_what_strata_says() {
         insta::assert_snapshot!("errors", said);
     });
 }
+
+/// A failed change, run for real: a fault injected (`STRATA_FAULT`) or a workspace changed
+/// under a held run, and the excerpt of its message that `docs/errors.md` quotes.
+struct Fault {
+    name: &'static str,
+    args: &'static [&'static str],
+    fault: Option<&'static str>,
+    /// Changes the workspace (`acme-foundation`, `acme-gitops` in the directory) before the
+    /// run, or, with `hold`, while it is held after writing the foundation.
+    setup: fn(&Path),
+    hold: bool,
+    excerpt: &'static str,
+}
+
+fn nothing(_: &Path) {}
+
+fn directory_at_web_yaml(dir: &Path) {
+    fs_err::create_dir_all(dir.join("acme-gitops/apps/dev/web.yaml/mine")).unwrap();
+}
+
+fn directory_and_an_edit(dir: &Path) {
+    directory_at_web_yaml(dir);
+    let answers = dir.join("acme-foundation/strata.toml");
+    let text = fs_err::read_to_string(&answers).unwrap();
+    fs_err::write(&answers, format!("{text}# mine\n")).unwrap();
+}
+
+const FAULTS: &[Fault] = &[
+    Fault {
+        name: "not-a-file",
+        args: &["add", "service", "web"],
+        fault: None,
+        setup: directory_at_web_yaml,
+        hold: false,
+        excerpt: "`apps/dev/web.yaml` is not a regular file (gitops): nothing was changed",
+    },
+    Fault {
+        name: "between-repos",
+        args: &["add", "service", "web"],
+        fault: Some("between-repos"),
+        setup: nothing,
+        hold: false,
+        excerpt: "every write was rolled back, in both repos",
+    },
+    Fault {
+        name: "after-writes",
+        args: &["add", "service", "web"],
+        fault: Some("after-writes:3"),
+        setup: nothing,
+        hold: false,
+        excerpt: "every write was rolled back, in both repos",
+    },
+    Fault {
+        name: "commit",
+        args: &["add", "service", "web", "--commit"],
+        fault: Some("commit:gitops"),
+        setup: nothing,
+        hold: false,
+        excerpt: "every write was rolled back, in both repos",
+    },
+    Fault {
+        name: "file-cannot-be-replaced",
+        args: &["add", "service", "web"],
+        fault: None,
+        setup: directory_at_web_yaml,
+        hold: true,
+        excerpt: "writing `apps/dev/web.yaml` (gitops): ",
+    },
+    Fault {
+        name: "edited-during-the-run",
+        args: &["add", "service", "web"],
+        fault: None,
+        setup: directory_and_an_edit,
+        hold: true,
+        excerpt: "rolled back in both repos, except what changed since:",
+    },
+    Fault {
+        name: "new-before-move",
+        args: &["new", "acme"],
+        fault: Some("before-move"),
+        setup: nothing,
+        hold: false,
+        excerpt: "nothing was written",
+    },
+];
+
+/// Runs one fault in a fresh workspace (or an empty directory for `new`); its stderr.
+fn run_fault(fault: &Fault) -> (Option<i32>, String) {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    if fault.args[0] == "new" {
+        let mut cmd = strata();
+        cmd.args(fault.args).arg("--out").arg(tmp.path());
+        if let Some(f) = fault.fault {
+            cmd.env("STRATA_FAULT", f);
+        }
+        let output = cmd.output().unwrap();
+        return (
+            output.status.code(),
+            String::from_utf8(output.stderr).unwrap(),
+        );
+    }
+    let (foundation, _) = new_workspace(tmp.path(), &["--services", "api"]);
+    if fault.hold {
+        return crate::common::run_held(&foundation, fault.args, || (fault.setup)(tmp.path()));
+    }
+    (fault.setup)(tmp.path());
+    let mut cmd = strata();
+    cmd.args(fault.args).arg("-C").arg(&foundation);
+    if let Some(f) = fault.fault {
+        cmd.env("STRATA_FAULT", f);
+    }
+    let output = cmd.output().unwrap();
+    (
+        output.status.code(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn the_messages_of_failed_changes_say_the_cause_first_issue_18() {
+    let page = errors_page();
+    let mut said = String::new();
+    let mut wrong = Vec::new();
+    for fault in FAULTS {
+        let (code, stderr) = run_fault(fault);
+        assert_eq!(code, Some(1), "{}: {stderr}", fault.name);
+        assert!(stderr.starts_with("error: "), "{}: {stderr}", fault.name);
+        if !stderr.contains(fault.excerpt) {
+            wrong.push(format!(
+                "{}: strata no longer says {:?}:\n{stderr}",
+                fault.name, fault.excerpt
+            ));
+        }
+        if !page.contains(&fault.excerpt.replace('`', "")) {
+            wrong.push(format!(
+                "{}: docs/errors.md does not quote {:?}",
+                fault.name, fault.excerpt
+            ));
+        }
+        said.push_str(&format!("--- {}\n{stderr}", fault.name));
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    insta::with_settings!({filters => vec![
+        (r"/tmp/[^ `]*", "[TMP]"),
+        (r"strata-[0-9]+\.tmp", "strata-[PID].tmp"),
+    ]}, {
+        insta::assert_snapshot!("faults", said);
+    });
+}

@@ -8,11 +8,11 @@ use crate::common::{commit_count, git, snapshot, strata};
 const FIXTURE: &str = "tests/fixtures/upgrade/strata-0.1.0-aecd22f";
 
 fn copy_dir(from: &Path, to: &Path) {
-    fs_err::create_dir_all(to).unwrap();
-    for entry in fs_err::read_dir(from).unwrap().flatten() {
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.unwrap();
+        let target = to.join(entry.path().strip_prefix(from).unwrap());
+        if entry.file_type().is_dir() {
+            fs_err::create_dir_all(target).unwrap();
         } else {
             fs_err::copy(entry.path(), target).unwrap();
         }
