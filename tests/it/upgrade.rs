@@ -117,6 +117,9 @@ fn fresh(dir: &Path) -> (PathBuf, PathBuf) {
             "platform.monitoring.retention=15d",
             "--set",
             "platform.monitoring.storage=50Gi",
+            // strata 0.1.0's External DNS never deleted records; `upgrade` keeps that choice.
+            "--set",
+            "addons.external_dns.policy=upsert-only",
         ],
     );
     strata()
