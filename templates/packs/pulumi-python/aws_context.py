@@ -31,6 +31,7 @@ class AwsContext:
     deployer_partition: str
     zone_id: pulumi.Output[str]
     zone_arn: pulumi.Output[str]
+    zone_name_servers: pulumi.Output[list[str]]
 
     def managed_policy_arn(self, path_and_name: str) -> pulumi.Output[str]:
         """The ARN of an AWS managed policy, for example `AmazonEKSWorkerNodePolicy`."""
@@ -57,4 +58,5 @@ def lookup_aws_context(region: str, domain: str) -> AwsContext:
         deployer_partition=aws.get_partition().partition,
         zone_id=zone.zone_id,
         zone_arn=zone.arn,
+        zone_name_servers=zone.name_servers,
     )

@@ -44,6 +44,7 @@ PARAMS_API_VERSION = f"{PARAMS_API_GROUP}/v1beta1"
 SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 SCHEMES = {"public": "internet-facing", "internal": "internal"}
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+VALIDATION_TIMEOUT = "20m"
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,8 @@ def _record_of(options: Sequence[Mapping], base: str) -> Mapping:
 
 
 def create_certificates(settings: Settings, aws_context: AwsContext) -> dict[str, pulumi.Output[str]]:
-    """One DNS-validated ACM certificate per environment; returns environment -> validated certificate ARN."""
+    """One DNS-validated ACM certificate per environment; returns environment -> certificate ARN
+    (its validation runs beside the rest of the stack, with a timeout of its own)."""
     certificates = {
         env.name: aws.acm.Certificate(
             f"certificate-{env.name}",
@@ -130,14 +132,24 @@ def create_certificates(settings: Settings, aws_context: AwsContext) -> dict[str
             # Another stack of the same account may already have written this very record.
             allow_overwrite=True,
         )
-    return {
-        env.name: aws.acm.CertificateValidation(
+    for env in settings.environments:
+        validation = aws.acm.CertificateValidation(
             f"certificate-{env.name}",
             certificate_arn=certificates[env.name].arn,
             validation_record_fqdns=[records[validation_name(n)].fqdn for n in env.certificate.names],
-        ).certificate_arn
-        for env in settings.environments
-    }
+            # ACM's own wait is 75 minutes; a domain not delegated to the zone never validates.
+            opts=pulumi.ResourceOptions(custom_timeouts=pulumi.CustomTimeouts(create=VALIDATION_TIMEOUT)),
+        )
+        pulumi.log.info(
+            f"ACM validates `{env.certificate.domain_name}` through records in the zone of `{settings.domain}`: if "
+            f"this waits past {VALIDATION_TIMEOUT}, check that `dig +short NS {settings.domain}` names the zone's "
+            "name servers and that the validation records resolve publicly",
+            resource=validation,
+        )
+    # The IngressClassParams (and through them the hand-over to Argo CD) take the certificate,
+    # not its validation: the load balancer controller retries a certificate that is not issued
+    # yet, so nothing of the platform waits for DNS.
+    return {env.name: certificates[env.name].arn for env in settings.environments}
 
 
 def ingress_class_params_spec(

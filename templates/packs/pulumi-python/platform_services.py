@@ -72,6 +72,13 @@ def container_log_group(settings: Settings, group: str) -> str:
     return f"/aws/eks/{settings.cluster_name}/containers/{group}"
 
 
+def existing_log_groups(settings: Settings) -> set[str]:
+    """The cluster's container log groups that exist in the account (a lookup that finds none
+    when there are none): those a previous life of the stack retained."""
+    prefix = f"/aws/eks/{settings.cluster_name}/containers/"
+    return set(aws.cloudwatch.get_log_groups(log_group_name_prefix=prefix).log_group_names or [])
+
+
 def log_group_retentions(settings: Settings) -> dict[str, int]:
     """Each log group's retention: an environment's own; the platform's, the longest of them."""
     retentions = {env.name: env.log_retention_days for env in settings.environments}
@@ -170,6 +177,10 @@ def create_monitoring(
         name=name,
         description=f"Grafana's admin credential on {settings.cluster_name} (value set by hand, see README)",
         tags=settings.tags,
+        # Deleted at once with monitoring: inside a recovery window (30 days by default) the name
+        # stays taken, and turning monitoring on again would fail with "scheduled for deletion".
+        # Nothing else reads it, and a new one is set by hand when monitoring comes back.
+        recovery_window_in_days=0,
     )
     policy = pulumi.Output.all(aws_context.partition, aws_context.account_id).apply(
         lambda a: read_grafana_admin_policy(a[0], settings.region, a[1], name)
@@ -226,6 +237,7 @@ def create_logging(
     opts = pulumi.ResourceOptions(provider=cluster.k8s_provider)
     namespace = _namespace(LOGGING_NAMESPACE, opts)
     outputs.namespaces[LOGGING_NAMESPACE] = namespace
+    retained = existing_log_groups(settings)
     groups = {
         group: aws.cloudwatch.LogGroup(
             f"container-logs-{group}",
@@ -234,8 +246,15 @@ def create_logging(
             tags={**settings.tags, "LogGroup": group},
             # The logs outlive the stack's wish to delete them (`strata remove platform logging`,
             # an environment removed): Pulumi forgets the group, CloudWatch keeps it (and its
-            # retention) until someone deletes it by hand.
-            opts=pulumi.ResourceOptions(retain_on_delete=True),
+            # retention) until someone deletes it by hand. Turned on again, the stack adopts the
+            # group it left (`import_`; a group already in the state is unaffected by it), where
+            # creating it would fail with "already exists".
+            opts=pulumi.ResourceOptions(
+                retain_on_delete=True,
+                import_=container_log_group(settings, group)
+                if container_log_group(settings, group) in retained
+                else None,
+            ),
         )
         for group, days in log_group_retentions(settings).items()
     }

@@ -17,7 +17,9 @@ With `none` (a public repository) nothing is created.
 One secret serves every cluster of the project. With a cluster per environment, every stack
 of the account would create the same secret: the first stack that finds it missing creates
 and tags it as its own (`strata.io/owner-stack`), the other stacks only read it. The secret is
-kept when its owner is destroyed (`retainOnDelete`), because the other clusters still use it.
+kept when its owner is destroyed (`retainOnDelete`), because the other clusters still use it,
+and keeps its value. When the owner stack is created again, it adopts its retained secret
+(`import_`, by ARN) instead of failing with "already exists".
 """
 
 from __future__ import annotations
@@ -71,16 +73,17 @@ def owned_elsewhere(found_tags: Sequence[dict[str, str] | None], me: str) -> boo
     return any((tags or {}).get(OWNER_TAG) != me for tags in found_tags)
 
 
-def _existing_secret_tags(name: str) -> list[dict[str, str] | None]:
-    """The tags of the secret named exactly `name`, if it exists (ListSecrets' `name` filter is a prefix match)."""
+def _existing_secrets(name: str) -> list[tuple[str, dict[str, str] | None]]:
+    """The ARN and tags of the secret named exactly `name`, if it exists (ListSecrets' `name`
+    filter is a prefix match)."""
     found = aws.secretsmanager.get_secrets(
         filters=[aws.secretsmanager.GetSecretsFilterArgs(name="name", values=[name])]
     )
-    tags = []
-    for arn, found_name in zip(found.arns or [], found.names or [], strict=True):
-        if found_name == name:
-            tags.append(aws.secretsmanager.get_secret(arn=arn).tags)
-    return tags
+    return [
+        (arn, aws.secretsmanager.get_secret(arn=arn).tags)
+        for arn, found_name in zip(found.arns or [], found.names or [], strict=True)
+        if found_name == name
+    ]
 
 
 def read_secret_policy(partition: str, region: str, account_id: str, name: str) -> str:
@@ -130,7 +133,8 @@ def create_repo_credentials(
     if settings.gitops.repo_credentials == "none":
         return None
     name = secret_name(settings)
-    if not owned_elsewhere(_existing_secret_tags(name), this_stack()):
+    existing = _existing_secrets(name)
+    if not owned_elsewhere([tags for _, tags in existing], this_stack()):
         aws.secretsmanager.Secret(
             "gitops-repo-credentials",
             name=name,
@@ -138,7 +142,9 @@ def create_repo_credentials(
                 f"Argo CD's read-only credential for {settings.gitops.repo_url} (value set by hand, see README)"
             ),
             tags={**settings.tags, OWNER_TAG: this_stack()},
-            opts=pulumi.ResourceOptions(retain_on_delete=True),
+            # Ours and there already: retained by an earlier life of this stack (adopted), or in
+            # the state already (the import option then changes nothing).
+            opts=pulumi.ResourceOptions(retain_on_delete=True, import_=existing[0][0] if existing else None),
         )
     policy = pulumi.Output.all(aws_context.partition, aws_context.account_id).apply(
         lambda a: read_secret_policy(a[0], settings.region, a[1], name)

@@ -29,6 +29,7 @@ OIDC_PROVIDER_MODES = ("create", "existing")
 # `ids` (`repo:<owner>@<owner id>/<name>@<repository id>:...`, GitHub's immutable subject), or
 # `both` (while a repository moves to the immutable subject).
 SUBJECT_FORMATS = ("auto", "names", "ids", "both")
+DNS_DELEGATION_CHECKS = ("stop", "warn")
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 # Namespaces owned by Kubernetes, EKS or the platform add-ons: an environment may not take them,
 # nor any `kube-*` name. strata refuses the same list (`src/names.rs`; a test keeps them equal).
@@ -364,6 +365,9 @@ class Settings:
     tags: Mapping[str, str] = field(default_factory=dict)
     platform_services: PlatformServices = PlatformServices()
     ci: Ci | None = None
+    # `dnsDelegationCheck` (not written by strata): `stop` at preview when the domain is not
+    # delegated to its hosted zone, or only `warn` (see `dns_delegation.py`).
+    dns_delegation_check: str = "stop"
 
 
 _C = TypeVar("_C", bound=ChartAddon)
@@ -874,6 +878,9 @@ def _read(r: _Reader) -> Settings:
         tags={"Project": project, "Cluster": cluster_name, "ManagedBy": "pulumi"},
         platform_services=_read_platform_services(r),
         ci=_read_ci(r),
+        dns_delegation_check=_one_of(
+            r, r.text("dnsDelegationCheck", "stop"), DNS_DELEGATION_CHECKS, "dnsDelegationCheck"
+        ),
     )
     _check_cross_references(r, settings)
     return settings

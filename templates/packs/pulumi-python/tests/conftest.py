@@ -71,32 +71,33 @@ class Stack:
         return self.run.outputs[name]["value"]
 
 
-_PLANNED: dict[str, tuple[str, dict[str, Any], str | None]] = {}  # label -> (stack, overrides, caller)
+_PLANNED: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {}  # label -> (stack, overrides, world)
 _RUNS: dict[str, StackRun | Exception] = {}  # label -> what the run recorded, or its error
-_LABELS: dict[tuple[str, str, str | None], str] = {}  # (stack, overrides as JSON, caller) -> label
+_LABELS: dict[tuple[str, str, str], str] = {}  # (stack, overrides as JSON, world as JSON) -> label
 
 
-def _run_key(stack: str, overrides: dict[str, Any] | None, caller: str | None) -> tuple[str, str, str | None]:
-    return stack, json.dumps(overrides or {}, sort_keys=True), caller
+def _run_key(stack: str, overrides: dict[str, Any] | None, world: dict[str, Any]) -> tuple[str, str, str]:
+    return stack, json.dumps(overrides or {}, sort_keys=True), json.dumps(world, sort_keys=True)
 
 
-def planned(stack: str, overrides: dict[str, Any] | None = None, caller: str | None = None) -> None:
+def planned(stack: str, overrides: dict[str, Any] | None = None, **world: Any) -> None:
     """Add a run to the session's batch; a test module calls it when it is imported.
 
-    `caller` is the identity that runs the program (`--caller` of the harness)."""
-    key = _run_key(stack, overrides, caller)
+    `world` is what the program finds outside its resources (the harness's `--world`: `caller`,
+    `publicNameServers`, `logGroups`, `secrets`)."""
+    key = _run_key(stack, overrides, world)
     if key not in _LABELS:
         _LABELS[key] = label = f"{stack}.{len(_LABELS)}"
-        _PLANNED[label] = (stack, overrides or {}, caller)
+        _PLANNED[label] = (stack, overrides or {}, world)
 
 
-def run(stack: str, overrides: dict[str, Any] | None = None, caller: str | None = None) -> StackRun | Exception:
-    """What the program registers for `stack` with `overrides` (run by `caller`), or the error it
-    stops with. The first call runs every planned run at once; a run nobody planned runs with the
-    next batch.
+def run(stack: str, overrides: dict[str, Any] | None = None, **world: Any) -> StackRun | Exception:
+    """What the program registers for `stack` with `overrides` in `world`, or the error it stops
+    with. The first call runs every planned run at once; a run nobody planned runs with the next
+    batch.
     """
-    planned(stack, overrides, caller)
-    label = _LABELS[_run_key(stack, overrides, caller)]
+    planned(stack, overrides, **world)
+    label = _LABELS[_run_key(stack, overrides, world)]
     if label not in _RUNS:
         batch = dict(_PLANNED)
         _PLANNED.clear()

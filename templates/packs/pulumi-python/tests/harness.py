@@ -27,6 +27,7 @@ Command line (run from the repository root):
         "dependencies": ["urn:..."],       # URNs it depends on (depends_on and inputs)
         "ignoreChanges": ["..."],          # the ignore_changes option
         "importId": "...",                 # the import_ option ("" when not adopted)
+        "customTimeouts": {"create": ...},  # the custom_timeouts option ("" where not set)
         "retainOnDelete": false,           # the retain_on_delete option
         "id": "irsa-external-dns-id"},     # the mock's id ("<name>-id", EC2-shaped for EC2 resources)
        ...]
@@ -36,6 +37,10 @@ Command line (run from the repository root):
 - `--outputs PATH` writes the stack outputs as `{name: {"value": ..., "secret": bool}}`.
 - `--caller ARN` runs as that identity (`aws.get_caller_identity`), for example an assumed role
   `arn:aws:sts::<account>:assumed-role/<role>/<session>`; the default is an IAM user `mock`.
+- `--world JSON` describes the account and the internet the program looks at (`WORLD` below):
+  `{"caller": ARN, "publicNameServers": [...] | "none" | "unreachable", "logGroups": [names],
+  "secrets": [{"name": ..., "tags": {...}}]}`. By default public DNS cannot be reached, and no
+  log group or secret exists.
 - `--set KEY=JSON` replaces one configuration value for this run only (`KEY` without a
   namespace is the project's; a value that is not JSON is taken as a string), e.g.
   `--set 'endpoint={"privateAccess": true, "publicAccess": false}'`.
@@ -54,8 +59,8 @@ recorded once, with their inputs, and the mocks return the outputs the program
 reads from them. Custom resources echo their inputs as state, plus the ids and
 ARNs the program reads (an ACM certificate's validation records, an Elastic
 IP's allocation id, ...). Lookups answer as for an empty account: the hosted
-zone exists, no Secrets Manager secret does, and GitHub's OIDC provider exists
-for the stacks that look it up.
+zone exists, no Secrets Manager secret or log group does, GitHub's OIDC provider exists
+for the stacks that look it up, and public DNS cannot be reached (`--world` changes that).
 """
 
 from __future__ import annotations
@@ -74,7 +79,7 @@ import tempfile
 import threading
 import traceback
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +107,7 @@ SDK_MODULES = (
     "pulumi_kubernetes.networking.v1",
     "pulumi_kubernetes.scheduling.v1",
     "pulumi_kubernetes.storage.v1",
+    "dns.resolver",
     "yaml",
 )
 
@@ -185,6 +191,14 @@ def _load_yaml(path: Path) -> Any:
 
 
 DEFAULT_CALLER = f"arn:aws:iam::{ACCOUNT_ID}:user/mock"
+# The hosted zone's name servers, as Route 53 gives them.
+ZONE_NAME_SERVERS = ["ns-101.awsdns-12.com", "ns-1201.awsdns-22.org", "ns-2001.awsdns-32.co.uk", "ns-901.awsdns-42.net"]
+# What the program finds outside its own resources (see `--world`).
+WORLD: dict[str, Any] = {"caller": DEFAULT_CALLER, "publicNameServers": "unreachable", "logGroups": [], "secrets": []}
+
+
+def secret_arn(name: str) -> str:
+    return f"arn:aws:secretsmanager:mock:{ACCOUNT_ID}:secret:{name}-AbCdEf"
 
 
 def issuer_of(arn: str) -> str:
@@ -196,7 +210,7 @@ def issuer_of(arn: str) -> str:
     return arn
 
 
-def _make_mocks(region: str, caller: str = DEFAULT_CALLER) -> Any:
+def _make_mocks(region: str, world: dict[str, Any]) -> Any:
     """The mocks, built lazily so that importing this module does not import Pulumi."""
     import pulumi
 
@@ -215,7 +229,7 @@ def _make_mocks(region: str, caller: str = DEFAULT_CALLER) -> Any:
             return mock_id(args.typ, args.name), state
 
         def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
-            return call_result(args.token, args.args, region, caller), []
+            return call_result(args.token, args.args, region, world), []
 
     return FoundationMocks()
 
@@ -299,10 +313,23 @@ def custom_outputs(typ: str, name: str, inputs: dict) -> dict:
     return {}
 
 
-def call_result(token: str, args: dict, region: str, caller: str = DEFAULT_CALLER) -> dict:
+def call_result(token: str, args: dict, region: str, world: dict[str, Any] | None = None) -> dict:
     """Answers to the provider functions (invokes) the program may call."""
+    world = {**WORLD, **(world or {})}
+    caller = world["caller"]
     if token == "aws:index/getCallerIdentity:getCallerIdentity":
         return {"accountId": ACCOUNT_ID, "arn": caller, "userId": "MOCK", "id": ACCOUNT_ID}
+    if token == "aws:cloudwatch/getLogGroups:getLogGroups":
+        prefix = args.get("logGroupNamePrefix", "")
+        names = [n for n in world["logGroups"] if n.startswith(prefix)]
+        return {"logGroupNames": names, "arns": [f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:{n}" for n in names]}
+    if token == "aws:secretsmanager/getSecret:getSecret":
+        found = [s for s in world["secrets"] if secret_arn(s["name"]) == args.get("arn")]
+        return {
+            "arn": args.get("arn"),
+            "name": found[0]["name"] if found else "",
+            "tags": found[0].get("tags") or {} if found else {},
+        }
     if token == "aws:iam/getSessionContext:getSessionContext":
         arn = args.get("arn", caller)
         issuer = issuer_of(arn)
@@ -321,6 +348,7 @@ def call_result(token: str, args: dict, region: str, caller: str = DEFAULT_CALLE
             "arn": "arn:aws:route53:::hostedzone/ZMOCKZONE",
             "name": name,
             "privateZone": False,
+            "nameServers": ZONE_NAME_SERVERS,
             "id": "ZMOCKZONE",
         }
     if token == "aws:iam/getPolicyDocument:getPolicyDocument":
@@ -332,7 +360,9 @@ def call_result(token: str, args: dict, region: str, caller: str = DEFAULT_CALLE
         arn = f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{host}"
         return {"arn": arn, "url": url, "clientIdLists": ["sts.amazonaws.com"], "thumbprintLists": [], "id": arn}
     if token == "aws:secretsmanager/getSecrets:getSecrets":
-        return {"arns": [], "names": [], "id": region}  # an account without the secret yet
+        prefixes = [v for f in args.get("filters") or [] if f.get("name") == "name" for v in f.get("values") or []]
+        names = [s["name"] for s in world["secrets"] if any(s["name"].startswith(p) for p in prefixes)]
+        return {"arns": [secret_arn(n) for n in names], "names": names, "id": region}
     return {}
 
 
@@ -382,6 +412,11 @@ def _make_monitor(mocks: Any) -> Any:
                     "dependencies": list(request.dependencies),
                     "ignoreChanges": list(request.ignoreChanges),
                     "importId": request.importId,
+                    "customTimeouts": {
+                        "create": request.customTimeouts.create,
+                        "update": request.customTimeouts.update,
+                        "delete": request.customTimeouts.delete,
+                    },
                     "retainOnDelete": bool(request.retainOnDelete),
                     "id": response.id,
                 }
@@ -390,6 +425,24 @@ def _make_monitor(mocks: Any) -> Any:
             return response
 
     return RecordingMonitor(mocks)
+
+
+def _mock_public_dns(answer: Any) -> None:
+    """Public DNS as `--world` describes it: NS records, no record (`none`) or no answer at all."""
+    from types import SimpleNamespace
+
+    import dns.exception
+    import dns.name
+    import dns.resolver
+
+    def resolve(qname: Any, rdtype: Any = "A", *args: Any, **kwargs: Any) -> list:
+        if answer == "unreachable":
+            raise dns.exception.Timeout(timeout=kwargs.get("lifetime") or 1.0)
+        if answer == "none":
+            raise dns.resolver.NXDOMAIN()
+        return [SimpleNamespace(target=dns.name.from_text(name)) for name in answer]
+
+    dns.resolver.resolve = resolve
 
 
 # --- running ----------------------------------------------------------------------------------
@@ -404,20 +457,22 @@ class StackRun:
 
 
 def run_in_process(
-    root: Path, stack: str, overrides: dict[str, Any] | None = None, caller: str | None = None
+    root: Path, stack: str, overrides: dict[str, Any] | None = None, world: dict[str, Any] | None = None
 ) -> StackRun:
     """Run the program for `stack` in this process. Call at most once per process."""
     import pulumi
     from pulumi.runtime.stack import run_pulumi_func
     from pulumi.runtime.sync_await import _sync_await
 
+    world = {**WORLD, **(world or {})}
     # Python 3.14 no longer creates a loop on demand, and set_mocks needs one (pulumi/pulumi#24338).
     asyncio.set_event_loop(asyncio.new_event_loop())
     config, secret_keys = stack_config(root, stack, overrides)
     region = config.get("aws:region", "us-east-1")
-    monitor = _make_monitor(_make_mocks(region, caller or DEFAULT_CALLER))
+    monitor = _make_monitor(_make_mocks(region, world))
     pulumi.runtime.set_all_config(config, secret_keys)
     pulumi.runtime.set_mocks(monitor.mocks, project=project_name(root), stack=stack, preview=False, monitor=monitor)
+    _mock_public_dns(world["publicNameServers"])
 
     sys.path.insert(0, str(root))
     os.chdir(root)
@@ -464,14 +519,14 @@ class Planned:
     label: str
     stack: str
     overrides: dict[str, Any]
-    caller: str | None = None
+    world: dict[str, Any] = field(default_factory=dict)
 
 
 def _run_into(root: Path, planned: Planned, out_dir: Path) -> int:
     """Run one stack in this process and write its files into `out_dir`; returns the exit status."""
     resources_path, outputs_path, error_path = _out_paths(out_dir, planned.label)
     try:
-        run = run_in_process(root, planned.stack, planned.overrides, planned.caller)
+        run = run_in_process(root, planned.stack, planned.overrides, planned.world)
         _write_run(run, resources_path, outputs_path)
         return 0
     except Exception:  # written for the caller, per run
@@ -524,7 +579,7 @@ def _run_cli_into(root: Path, planned: Planned, out_dir: Path) -> int:
     resources_path, outputs_path, error_path = _out_paths(out_dir, planned.label)
     command = [sys.executable, "-m", "tests.harness", planned.stack, "--json", str(resources_path),
                "--outputs", str(outputs_path), "--root", str(root), *_set_args(planned.overrides),
-               *(["--caller", planned.caller] if planned.caller else [])]  # fmt: skip
+               *(["--world", json.dumps(planned.world)] if planned.world else [])]  # fmt: skip
     done = subprocess.run(command, cwd=root, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         error_path.write_text(done.stderr, encoding="utf-8")
@@ -534,7 +589,7 @@ def _run_cli_into(root: Path, planned: Planned, out_dir: Path) -> int:
 def run_batch(
     batch: dict[str, tuple[Any, ...]], root: Path = REPO_ROOT, timeout: float = 900
 ) -> dict[str, StackRun | Exception]:
-    """Run every `label: (stack, overrides[, caller])` of a batch through one `python -m tests.harness
+    """Run every `label: (stack, overrides[, world])` of a batch through one `python -m tests.harness
     --batch` process (the SDKs imported once, a process forked per run); a failed run maps to its error."""
     if not batch:
         return {}
@@ -542,7 +597,7 @@ def run_batch(
         out_dir = Path(scratch)
         batch_file = out_dir / "batch.json"
         entries = [
-            {"label": label, "stack": run[0], "overrides": run[1] or {}, "caller": run[2] if len(run) > 2 else None}
+            {"label": label, "stack": run[0], "overrides": run[1] or {}, "world": run[2] if len(run) > 2 else {}}
             for label, run in batch.items()
         ]
         batch_file.write_text(json.dumps(entries), encoding="utf-8")
@@ -595,7 +650,7 @@ def _read_batch(path: Path) -> list[Planned]:
     """The runs of a `--batch` file: a JSON list of `{"label", "stack", "overrides"}`."""
     entries = json.loads(path.read_text(encoding="utf-8"))
     batch = [
-        Planned(str(e["label"]), str(e["stack"]), dict(e.get("overrides") or {}), e.get("caller") or None)
+        Planned(str(e["label"]), str(e["stack"]), dict(e.get("overrides") or {}), dict(e.get("world") or {}))
         for e in entries
     ]
     bad = [p.label for p in batch if not _LABEL.fullmatch(p.label)]
@@ -614,15 +669,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=Path, help="a JSON list of runs {label, stack, overrides} (with --out-dir)")
     parser.add_argument("--root", type=Path, default=REPO_ROOT, help="the foundation repository (default: %(default)s)")
     parser.add_argument("--caller", metavar="ARN", help="the identity that runs the program (default: an IAM user)")
+    parser.add_argument("--world", type=json.loads, default={}, metavar="JSON",
+                        help="what the program finds outside its resources (see WORLD)")  # fmt: skip
     parser.add_argument("--set", dest="overrides", type=parse_override, action="append", default=[],
                         metavar="KEY=JSON", help="replace one configuration value for this run")  # fmt: skip
     args = parser.parse_args(argv)
     overrides = dict(args.overrides)
+    world = {**args.world, **({"caller": args.caller} if args.caller else {})}
     root = args.root.resolve()
     if args.batch:
-        if args.stacks or args.json or args.outputs or overrides or args.caller or not args.out_dir:
+        if args.stacks or args.json or args.outputs or overrides or world or not args.out_dir:
             print(
-                "error: `--batch` takes `--out-dir` and no stack, `--json`, `--outputs`, `--set` or `--caller`",
+                "error: `--batch` takes `--out-dir` and no stack, `--json`, `--outputs`, `--set`, "
+                "`--caller` or `--world`",
                 file=sys.stderr,
             )
             return 2
@@ -635,7 +694,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.stacks:
             print("error: name a stack, or give `--batch`", file=sys.stderr)
             return 2
-        batch = [Planned(stack, stack, overrides, args.caller) for stack in args.stacks]
+        batch = [Planned(stack, stack, overrides, world) for stack in args.stacks]
     missing = sorted({p.stack for p in batch if not (root / f"Pulumi.{p.stack}.yaml").is_file()})
     if missing or not (root / "Pulumi.yaml").is_file():
         names = ", ".join(f"`Pulumi.{s}.yaml`" for s in missing) or "`Pulumi.yaml`"
@@ -651,7 +710,7 @@ def main(argv: list[str] | None = None) -> int:
         args.json, args.outputs, error_path = _out_paths(args.out_dir, batch[0].label)
     (planned,) = batch
     try:
-        run = run_in_process(root, planned.stack, planned.overrides, planned.caller)
+        run = run_in_process(root, planned.stack, planned.overrides, planned.world)
     except Exception as error:
         print(f"error: the program failed for stack `{planned.stack}`: {error}", file=sys.stderr)
         if args.out_dir:

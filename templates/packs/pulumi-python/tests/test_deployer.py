@@ -14,12 +14,12 @@ ADMINS = {"adminRoleArns": [ADMIN, OTHER]}
 AS_ADMIN = f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/platform-admin/alice"
 AS_CI = f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/ci-deploy/GitHubActions"
 for _caller in (AS_ADMIN, AS_CI):
-    planned(FIRST, ADMINS, _caller)
+    planned(FIRST, ADMINS, caller=_caller)
 
 
 def _admin_access(caller: str) -> dict[str, tuple[dict, dict]]:
     """principal -> (its access entry, its cluster-admin association), as run by `caller`."""
-    result = run(FIRST, ADMINS, caller)
+    result = run(FIRST, ADMINS, caller=caller)
     assert not isinstance(result, Exception), result
     kinds = ("aws:eks/accessEntry:AccessEntry", "aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
     entries = {r["inputs"]["principalArn"]: r for r in result.resources if r["type"] == kinds[0]}
