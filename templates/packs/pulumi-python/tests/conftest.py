@@ -112,6 +112,12 @@ def _overrides(name: str) -> dict[str, Any]:
     return {}
 
 
+def runnable(name: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`overrides` plus what the stack needs to run at all (the placeholder API networks if it
+    lacks them), for tests about something else."""
+    return {**_overrides(name), **(overrides or {})}
+
+
 def _load(name: str) -> Stack:
     """The run of one stack."""
     recorded = run(name, _overrides(name))

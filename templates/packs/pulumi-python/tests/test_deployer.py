@@ -4,13 +4,13 @@ creating it again (which EKS refuses with `ResourceInUseException`)."""
 
 from __future__ import annotations
 
-from tests.conftest import STACKS, planned, run
+from tests.conftest import STACKS, planned, run, runnable
 from tests.harness import ACCOUNT_ID
 
 FIRST = STACKS[0] if STACKS else ""  # conftest refuses a repository without stacks
 ADMIN = f"arn:aws:iam::{ACCOUNT_ID}:role/platform-admin"
 OTHER = f"arn:aws:iam::{ACCOUNT_ID}:role/break-glass"
-ADMINS = {"adminRoleArns": [ADMIN, OTHER]}
+ADMINS = runnable(FIRST, {"adminRoleArns": [ADMIN, OTHER]}) if STACKS else {}
 AS_ADMIN = f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/platform-admin/alice"
 AS_CI = f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/ci-deploy/GitHubActions"
 for _caller in (AS_ADMIN, AS_CI):

@@ -4,25 +4,26 @@ Nothing of the hand-over to Argo CD waits for the certificates' validation."""
 
 from __future__ import annotations
 
-from tests.conftest import STACKS, planned, run
+from tests.conftest import STACKS, planned, run, runnable
 from tests.harness import ZONE_NAME_SERVERS
 
 FIRST = STACKS[0] if STACKS else ""  # conftest refuses a repository without stacks
 DELEGATED = [f"{n.upper()}." for n in ZONE_NAME_SERVERS]  # as DNS may write them: case, trailing dot
 ELSEWHERE = ["ns1.registrar-parking.example.", "ns2.registrar-parking.example."]
-WARN = {"dnsDelegationCheck": "warn"}
+BASE = runnable(FIRST) if STACKS else {}
+WARN = {**BASE, "dnsDelegationCheck": "warn"}
 for _answer in (DELEGATED, ELSEWHERE, "none"):
-    planned(FIRST, publicNameServers=_answer)
+    planned(FIRST, BASE, publicNameServers=_answer)
 planned(FIRST, WARN, publicNameServers=ELSEWHERE)
 
 
 def test_a_delegated_domain_deploys() -> None:
-    assert not isinstance(run(FIRST, publicNameServers=DELEGATED), Exception)
+    assert not isinstance(run(FIRST, BASE, publicNameServers=DELEGATED), Exception)
 
 
 def test_a_domain_delegated_elsewhere_or_not_at_all_stops_with_the_commands_that_fix_it() -> None:
     for answer in (ELSEWHERE, "none"):
-        result = run(FIRST, publicNameServers=answer)
+        result = run(FIRST, BASE, publicNameServers=answer)
         assert isinstance(result, Exception), f"public NS {answer}: the stack deployed anyway"
         message = str(result)
         assert "is not delegated to its hosted zone `ZMOCKZONE`" in message
@@ -32,11 +33,11 @@ def test_a_domain_delegated_elsewhere_or_not_at_all_stops_with_the_commands_that
 
 def test_the_check_can_be_a_warning_and_offline_it_is_one() -> None:
     assert not isinstance(run(FIRST, WARN, publicNameServers=ELSEWHERE), Exception)
-    assert not isinstance(run(FIRST), Exception), "DNS unreachable (these tests): a warning, not a stop"
+    assert not isinstance(run(FIRST, BASE), Exception), "DNS unreachable (these tests): a warning, not a stop"
 
 
 def test_the_hand_over_does_not_wait_for_the_certificates_validation() -> None:
-    result = run(FIRST)
+    result = run(FIRST, BASE)
     assert not isinstance(result, Exception), result
     by_urn = {r["urn"]: r for r in result.resources}
     validations = [r for r in result.resources if r["type"] == "aws:acm/certificateValidation:CertificateValidation"]
