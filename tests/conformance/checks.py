@@ -47,7 +47,9 @@ from kubernetes_validate.utils import SchemaNotFoundError
 from kubernetes_validate.utils import ValidationError as K8sValidationError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-KUBERNETES_VERSION = "1.35.0"
+# The Kubernetes version objects are validated for and charts render against: the clusters' (the
+# presets'), so that a preset moving to a newer version moves the checks with it.
+KUBERNETES_VERSION = tomllib.loads((REPO_ROOT / "presets" / "production.toml").read_text(encoding="utf-8"))["cluster"]["version"] + ".0"
 IN_CLUSTER = "https://kubernetes.default.svc"
 ARGOCD_NAMESPACE = "argocd"
 ZONE_KEY = "topology.kubernetes.io/zone"

@@ -54,3 +54,13 @@ def test_the_crd_schemas_are_found_and_served():
 def test_git_is_on_the_path():
     done = checks.run([checks.git(), "--version"])
     assert done.returncode == 0, checks._describe(done)
+
+
+def test_both_presets_run_the_kubernetes_version_the_checks_validate_for():
+    import tomllib
+
+    versions = {p.stem: tomllib.loads(p.read_text(encoding="utf-8"))["cluster"]["version"]
+                for p in (checks.REPO_ROOT / "presets").glob("*.toml")}
+    assert set(versions.values()) == {checks.KUBERNETES_VERSION.removesuffix(".0")}, versions
+    # kubernetes-validate ships the schemas of that version (strict).
+    assert checks.object_problems({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "probe"}}) == []

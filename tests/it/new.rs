@@ -350,7 +350,7 @@ fn presets_and_packs_are_listed_one_per_line() {
     let keys = lines(&["presets", "--keys"]);
     assert!(
         keys.iter()
-            .any(|l| l.trim() == "cluster.version = \"1.35\""),
+            .any(|l| l.trim() == "cluster.version = \"1.36\""),
         "{keys:?}"
     );
     let settings: Vec<&str> = keys

@@ -127,7 +127,7 @@ fn pulumi_keys_and_values_survive_every_command_and_force() {
     );
 
     // Someone edits one of strata's keys: a conflict naming it, and nothing written.
-    let edited = read(&dev).replace("kubernetesVersion: \"1.35\"", "kubernetesVersion: \"1.33\"");
+    let edited = read(&dev).replace("kubernetesVersion: \"1.36\"", "kubernetesVersion: \"1.33\"");
     fs_err::write(&dev, &edited).unwrap();
     git(&foundation, &["commit", "-qam", "edit strata's key"]);
     strata()
@@ -146,7 +146,7 @@ fn pulumi_keys_and_values_survive_every_command_and_force() {
         &["add", "service", "billing", "--irsa", "--force", "--commit"],
     );
     keep("--force");
-    assert_eq!(config(&dev)["acme-foundation:kubernetesVersion"], "1.35");
+    assert_eq!(config(&dev)["acme-foundation:kubernetesVersion"], "1.36");
     assert_eq!(
         config(&dev)["acme-foundation:serviceRoles"][0]["service"],
         "billing"
