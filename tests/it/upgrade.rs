@@ -120,6 +120,9 @@ fn fresh(dir: &Path) -> (PathBuf, PathBuf) {
             // strata 0.1.0's External DNS never deleted records; `upgrade` keeps that choice.
             "--set",
             "addons.external_dns.policy=upsert-only",
+            // ... and its clusters run 1.35: `upgrade` never upgrades Kubernetes by itself.
+            "--set",
+            "cluster.version=1.35",
         ],
     );
     strata()
