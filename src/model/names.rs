@@ -2,9 +2,10 @@
 //!
 //! Parse, don't validate: a [`ProjectName`], [`EnvName`] or [`ServiceName`] exists only if it is
 //! a DNS-1035 label short enough that every name derived from it stays within its own limit
-//! (see the table in `docs/errors.md`). The other parsers here (region, domain, image, quantity,
-//! CIDR, `KEY=VALUE`) return a [`Problem`] with a hint instead of panicking. This module does no
-//! I/O and knows nothing of templates.
+//! (see the table in `docs/errors.md`). The other parsers here (region, domain, host name,
+//! `KEY=VALUE`, configuration keys) return a [`Problem`] with a hint instead of panicking; a
+//! service's values (image, port, quantities, paths, host, replicas) are types of their own in
+//! `values.rs`. This module does no I/O and knows nothing of templates.
 
 use std::fmt;
 use std::str::FromStr;
@@ -545,179 +546,6 @@ pub fn check_hostname(kind: &str, value: &str) -> Result<(), Problem> {
     Ok(())
 }
 
-/// A container image reference, split into the name kustomize rewrites and its tag.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImageRef {
-    pub name: String,
-    pub tag: String,
-}
-
-impl FromStr for ImageRef {
-    type Err = Problem;
-
-    fn from_str(value: &str) -> Result<Self, Problem> {
-        let fail = |why: &str| {
-            Problem::new(
-                format!("image `{}`", value.escape_default()),
-                why.to_string(),
-            )
-            .hint("use `registry/repository:tag`, for example `ghcr.io/acme/api:1.4.2`")
-        };
-        if value.contains('@') {
-            return Err(fail("carries a digest; give a tag here and pin the digest in the overlay's `images` entry"));
-        }
-        let (name, tag) = match value.rsplit_once(':') {
-            Some((name, tag)) if !tag.contains('/') => (name, tag),
-            _ => return Err(fail("has no tag")),
-        };
-        if tag == "latest" {
-            return Err(fail(
-                "uses the `latest` tag, which makes deployments unrepeatable",
-            ));
-        }
-        let tag_ok = !tag.is_empty()
-            && tag.len() <= 128
-            && tag
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
-            && tag
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
-        if !tag_ok {
-            return Err(fail("has an invalid tag"));
-        }
-        if name.is_empty() || name.len() > 255 {
-            return Err(fail("has an empty or too long repository"));
-        }
-        let mut components = name.split('/').peekable();
-        let first = components.next().unwrap_or_default();
-        let first_is_registry = first.contains('.') || first.contains(':') || first == "localhost";
-        let check_path = |c: &str| {
-            !c.is_empty()
-                && c.chars().all(|ch| {
-                    ch.is_ascii_lowercase() || ch.is_ascii_digit() || matches!(ch, '.' | '_' | '-')
-                })
-                && c.chars()
-                    .next()
-                    .is_some_and(|ch| ch.is_ascii_alphanumeric())
-                && c.chars()
-                    .last()
-                    .is_some_and(|ch| ch.is_ascii_alphanumeric())
-        };
-        if first_is_registry {
-            let (host, port) = first.split_once(':').unwrap_or((first, ""));
-            if check_hostname("registry", host).is_err()
-                || !(port.is_empty() || port.parse::<u16>().is_ok())
-            {
-                return Err(fail("has an invalid registry host"));
-            }
-            if components.peek().is_none() {
-                return Err(fail("has a registry but no repository"));
-            }
-        } else if !check_path(first) {
-            return Err(fail("has an invalid repository name"));
-        }
-        for component in components {
-            if !check_path(component) {
-                return Err(fail("has an invalid repository name"));
-            }
-        }
-        Ok(Self {
-            name: name.to_string(),
-            tag: tag.to_string(),
-        })
-    }
-}
-
-/// A Kubernetes CPU quantity (`250m`, `1`, `0.5`), kept as written.
-pub fn parse_cpu(value: &str) -> Result<String, Problem> {
-    let fail = || {
-        Problem::new(
-            format!("CPU quantity `{}`", value.escape_default()),
-            "is not a CPU quantity",
-        )
-        .hint("use millicores such as `250m` or cores such as `1` or `0.5`")
-    };
-    let number = value.strip_suffix('m').unwrap_or(value);
-    if !is_decimal(number) || parse_decimal(number).is_none_or(|n| n <= 0.0) {
-        return Err(fail());
-    }
-    Ok(value.to_string())
-}
-
-/// A Kubernetes memory quantity (`128Mi`, `1Gi`, `500M`), kept as written.
-pub fn parse_memory(value: &str) -> Result<String, Problem> {
-    const SUFFIXES: &[&str] = &["Ki", "Mi", "Gi", "Ti", "k", "M", "G", "T"];
-    let fail = || {
-        Problem::new(
-            format!("memory quantity `{}`", value.escape_default()),
-            "is not a memory quantity",
-        )
-        .hint("use a binary suffix such as `128Mi` or `1Gi`")
-    };
-    let number = SUFFIXES
-        .iter()
-        .find_map(|suffix| value.strip_suffix(suffix))
-        .unwrap_or(value);
-    if !is_decimal(number) || parse_decimal(number).is_none_or(|n| n <= 0.0) {
-        return Err(fail());
-    }
-    Ok(value.to_string())
-}
-
-fn is_decimal(value: &str) -> bool {
-    let mut parts = value.splitn(2, '.');
-    let whole = parts.next().unwrap_or_default();
-    let fraction = parts.next();
-    !whole.is_empty()
-        && whole.chars().all(|c| c.is_ascii_digit())
-        && fraction.is_none_or(|f| !f.is_empty() && f.chars().all(|c| c.is_ascii_digit()))
-}
-
-fn parse_decimal(value: &str) -> Option<f64> {
-    value.parse::<f64>().ok()
-}
-
-/// Converts a CPU quantity to millicores, for comparing requests with limits.
-pub fn cpu_millis(value: &str) -> Option<f64> {
-    match value.strip_suffix('m') {
-        Some(number) => parse_decimal(number),
-        None => parse_decimal(value).map(|cores| cores * 1000.0),
-    }
-}
-
-/// Converts a memory quantity to bytes, for comparing requests with limits.
-pub fn memory_bytes(value: &str) -> Option<f64> {
-    const SUFFIXES: &[(&str, f64)] = &[
-        ("Ki", 1024.0),
-        ("Mi", 1_048_576.0),
-        ("Gi", 1_073_741_824.0),
-        ("Ti", 1_099_511_627_776.0),
-        ("k", 1e3),
-        ("M", 1e6),
-        ("G", 1e9),
-        ("T", 1e12),
-    ];
-    for (suffix, factor) in SUFFIXES {
-        if let Some(number) = value.strip_suffix(suffix) {
-            return parse_decimal(number).map(|n| n * factor);
-        }
-    }
-    parse_decimal(value)
-}
-
-/// A container port: 1 to 65535.
-pub fn parse_port(value: u32) -> Result<u16, Problem> {
-    u16::try_from(value)
-        .ok()
-        .filter(|port| *port > 0)
-        .ok_or_else(|| {
-            Problem::new(format!("port `{value}`"), "is outside 1 to 65535")
-                .hint("use the port the container listens on, for example `8080`")
-        })
-}
-
 /// A configuration key: a valid environment variable / ConfigMap key.
 pub fn parse_config_key(key: &str) -> Result<String, Problem> {
     let valid = !key.is_empty()
@@ -764,24 +592,6 @@ pub fn parse_config_value(key: &str, value: &str) -> Result<String, Problem> {
         None => Ok(value.to_string()),
         Some(c) => Err(Problem::new(format!("config value of `{key}`"), format!("contains the control character U+{:04X}, which kustomize cannot write into a ConfigMap", u32::from(c)))
             .hint("remove it; line breaks and tabs are fine")),
-    }
-}
-
-/// An HTTP path for the Ingress and probes: starts with `/`, no spaces or control characters.
-pub fn parse_http_path(kind: &str, value: &str) -> Result<String, Problem> {
-    let valid = value.starts_with('/')
-        && value.len() <= 1024
-        && value
-            .chars()
-            .all(|c| c.is_ascii_graphic() && !matches!(c, '"' | '\\' | '{' | '}' | '#' | '?'));
-    if valid {
-        Ok(value.to_string())
-    } else {
-        Err(Problem::new(
-            format!("{kind} `{}`", value.escape_default()),
-            "is not an HTTP path",
-        )
-        .hint("use a path that starts with `/`, for example `/` or `/api`"))
     }
 }
 
@@ -1002,42 +812,7 @@ mod tests {
     }
 
     #[test]
-    fn images_need_a_pinned_tag() {
-        let image: ImageRef = "ghcr.io/acme/api:1.4.2".parse().unwrap();
-        assert_eq!(image.name, "ghcr.io/acme/api");
-        assert_eq!(image.tag, "1.4.2");
-        ok::<ImageRef>("nginx:1.27");
-        ok::<ImageRef>("localhost:5000/team/api:v1");
-        bad::<ImageRef>("nginx", "no tag");
-        bad::<ImageRef>("nginx:latest", "latest");
-        bad::<ImageRef>("Nginx:1", "invalid repository");
-        bad::<ImageRef>("nginx:1 2", "invalid tag");
-        bad::<ImageRef>("nginx@sha256:abc", "digest");
-        bad::<ImageRef>("localhost:5000:1", "no repository");
-        bad::<ImageRef>("local_host:5000/x:1", "invalid registry");
-    }
-
-    #[test]
-    fn quantities_are_checked() {
-        assert!(parse_cpu("250m").is_ok());
-        assert!(parse_cpu("0.5").is_ok());
-        assert!(parse_cpu("2").is_ok());
-        assert!(parse_cpu("-1").is_err());
-        assert!(parse_cpu("0").is_err());
-        assert!(parse_cpu("1.").is_err());
-        assert!(parse_cpu("abc").is_err());
-        assert!(parse_memory("128Mi").is_ok());
-        assert!(parse_memory("1Gi").is_ok());
-        assert!(parse_memory("12MB").is_err());
-        assert_eq!(cpu_millis("1"), Some(1000.0));
-        assert_eq!(memory_bytes("1Ki"), Some(1024.0));
-    }
-
-    #[test]
-    fn ports_keys_and_pairs_are_checked() {
-        assert!(parse_port(0).is_err());
-        assert!(parse_port(70000).is_err());
-        assert_eq!(parse_port(8080).unwrap(), 8080);
+    fn keys_and_pairs_are_checked() {
         assert!(parse_config_key("LOG_LEVEL").is_ok());
         assert!(parse_config_key("1X").is_err());
         assert!(parse_config_key("A B").is_err());
@@ -1058,7 +833,5 @@ mod tests {
         assert!(parse_git_base("ftp://x").is_err());
         assert!(parse_account_id("123456789012").is_ok());
         assert!(parse_account_id("12345").is_err());
-        assert!(parse_http_path("--path", "/api").is_ok());
-        assert!(parse_http_path("--path", "api").is_err());
     }
 }

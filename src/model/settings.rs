@@ -11,6 +11,7 @@ use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
 use crate::model::names;
+use crate::model::values::{Cpu, HttpPath, Image, Memory, Port, Replicas};
 use crate::util::problem::{did_you_mean, Problem, Problems};
 
 /// How environments map onto clusters.
@@ -619,7 +620,7 @@ impl Settings {
             ("service.cpu_request", &self.service.cpu_request),
             ("service.cpu_limit", &self.service.cpu_limit),
         ] {
-            if let Err(problem) = names::parse_cpu(value) {
+            if let Err(problem) = value.parse::<Cpu>() {
                 problems.push(
                     Problem::new(setting(field), problem.message)
                         .hint(problem.hint.unwrap_or_default()),
@@ -638,7 +639,7 @@ impl Settings {
             ("service.memory_request", &self.service.memory_request),
             ("service.memory_limit", &self.service.memory_limit),
         ] {
-            if let Err(problem) = names::parse_memory(value) {
+            if let Err(problem) = value.parse::<Memory>() {
                 problems.push(
                     Problem::new(setting(field), problem.message)
                         .hint(problem.hint.unwrap_or_default()),
@@ -656,30 +657,24 @@ impl Settings {
     /// The service defaults: image, port, paths, replica bounds, CPU target.
     fn validate_service(&self, problems: &mut Problems) {
         let service = &self.service;
-        if let Err(problem) = service.image.parse::<names::ImageRef>() {
+        if let Err(problem) = service.image.parse::<Image>() {
             problems.push(problem);
         }
-        if let Err(problem) = names::parse_port(service.port) {
+        if let Err(problem) = Port::new(service.port) {
             problems.push(problem);
         }
         for (field, value) in [
             ("service.path", &service.path),
             ("service.health_path", &service.health_path),
         ] {
-            if let Err(problem) = names::parse_http_path(field, value) {
+            if let Err(problem) = HttpPath::parse(field, value) {
                 problems.push(problem);
             }
         }
-        if !(1 <= service.min_replicas && service.min_replicas <= service.max_replicas) {
+        if let Err(problem) = Replicas::new(service.min_replicas, service.max_replicas) {
             problems.push(
-                Problem::new(
-                    setting("service.min_replicas"),
-                    format!(
-                        "1 <= min {} <= max {} does not hold",
-                        service.min_replicas, service.max_replicas
-                    ),
-                )
-                .hint("keep 1 <= min_replicas <= max_replicas"),
+                Problem::new(setting("service.min_replicas"), problem.message)
+                    .hint("keep 1 <= min_replicas <= max_replicas"),
             );
         }
         if !(1..=100).contains(&service.cpu_target) {
@@ -726,7 +721,7 @@ impl Platform {
                 .hint("use a number of hours, days, weeks or years, such as `15d`"),
             );
         }
-        if let Err(problem) = names::parse_memory(&self.monitoring.storage) {
+        if let Err(problem) = self.monitoring.storage.parse::<Memory>() {
             problems.push(
                 Problem::new(key("monitoring.storage"), problem.message)
                     .hint("use a size such as `50Gi`"),

@@ -19,6 +19,7 @@ use serde_json::Value;
 use tera::Tera;
 
 use crate::model::answers::Answers;
+use crate::model::names::ServiceName;
 use crate::model::pack::{Layer, TemplateFile};
 use crate::model::repo::Repo;
 use crate::model::stack::stacks;
@@ -45,7 +46,7 @@ pub enum Scope {
     /// Everything: `strata new`.
     All,
     /// One service's files, plus every file that lists services or environments.
-    Service(String),
+    Service(ServiceName),
     /// One environment's files, plus every file that lists services or environments.
     Env(String),
 }
