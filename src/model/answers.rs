@@ -12,7 +12,7 @@ use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
 use crate::model::names::{self, EnvName, ProjectName, ServiceName};
-use crate::model::settings::{Settings, Topology};
+use crate::model::settings::{self, Settings, Topology};
 use crate::model::values::{
     Cpu, HostPattern, HttpPath, ImageName, ImageTag, Memory, Port, Replicas,
 };
@@ -88,6 +88,22 @@ pub enum RepoCredentials {
     None,
 }
 
+impl RepoCredentials {
+    pub const ALL: [RepoCredentials; 2] = [RepoCredentials::SecretsManager, RepoCredentials::None];
+
+    /// The value in `strata.toml` and in a stack file's `gitops.repoCredentials`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RepoCredentials::SecretsManager => "secrets-manager",
+            RepoCredentials::None => "none",
+        }
+    }
+}
+
+/// The shortest and longest S3 bucket name.
+pub const S3_BUCKET_MIN: usize = 3;
+pub const S3_BUCKET_MAX: usize = 63;
+
 /// Where Pulumi keeps the foundation's state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -141,7 +157,7 @@ impl Backend {
             return Err(bad("is not a backend strata knows"));
         };
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-        let bucket_ok = (3..=63).contains(&bucket.len())
+        let bucket_ok = (S3_BUCKET_MIN..=S3_BUCKET_MAX).contains(&bucket.len())
             && bucket
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
@@ -562,12 +578,7 @@ impl Answers {
 /// quarter its public subnet (load balancers and NAT gateways). Returns (private, public).
 pub fn subnet_layout(vpc: &str, az_count: u8) -> Option<(Vec<String>, Vec<String>)> {
     let net: Ipv4Net = vpc.parse().ok()?;
-    let bits = u8::try_from(
-        u32::from(az_count.max(1))
-            .next_power_of_two()
-            .trailing_zeros(),
-    )
-    .ok()?;
+    let bits = settings::share_bits(az_count.max(1));
     let shares: Vec<Ipv4Net> = net
         .subnets(net.prefix_len() + bits)
         .ok()?
@@ -576,7 +587,10 @@ pub fn subnet_layout(vpc: &str, az_count: u8) -> Option<(Vec<String>, Vec<String
     let mut private = Vec::new();
     let mut public = Vec::new();
     for share in shares {
-        let quarters: Vec<Ipv4Net> = share.subnets(share.prefix_len() + 2).ok()?.collect();
+        let quarters: Vec<Ipv4Net> = share
+            .subnets(share.prefix_len() + settings::PUBLIC_SUBNET_BITS)
+            .ok()?
+            .collect();
         let halves: Vec<Ipv4Net> = share.subnets(share.prefix_len() + 1).ok()?.collect();
         private.push(halves[0].to_string());
         public.push(quarters[2].to_string());
@@ -608,23 +622,9 @@ fn check_cidrs_disjoint(answers: &Answers) -> Problems {
         .filter_map(|e| Some((e.name.as_str(), e.vpc_cidr.as_deref()?.parse().ok()?)))
         .collect();
     for (i, (a_name, a)) in nets.iter().enumerate() {
-        if a.network() != a.addr() {
-            problems.push(
-                Problem::new(
-                    format!("environment `{a_name}`"),
-                    format!("VPC CIDR `{a}` is not a network address"),
-                )
-                .hint(format!("use `{}`", a.trunc())),
-            );
-        }
-        if !(16..=20).contains(&a.prefix_len()) {
-            problems.push(
-                Problem::new(
-                    format!("environment `{a_name}`"),
-                    format!("VPC CIDR `{a}` must be a /16 to /20"),
-                )
-                .hint("use a /16 such as `10.1.0.0/16`"),
-            );
+        let subject = format!("environment `{a_name}` VPC CIDR");
+        if let Err(problem) = settings::check_vpc_cidr(&subject, &a.to_string()) {
+            problems.push(problem);
         }
         for (b_name, b) in &nets[i + 1..] {
             if a.contains(b) || b.contains(a) {
@@ -768,6 +768,42 @@ mod tests {
         assert_eq!(nth_cidr("10.0.0.0/16", 3).unwrap(), "10.3.0.0/16");
         assert_eq!(nth_cidr("10.0.0.0/20", 1).unwrap(), "10.0.16.0/20");
         assert_eq!(nth_cidr("255.255.0.0/16", 1), None);
+    }
+
+    #[test]
+    fn the_smallest_vpc_at_the_most_azs_still_has_load_balancer_subnets_issue_18() {
+        use settings::{AZ_COUNT_MAX, LOAD_BALANCER_SUBNET_PREFIX_MAX, VPC_PREFIX_MAX};
+        let (private, public) =
+            subnet_layout(&format!("10.0.0.0/{VPC_PREFIX_MAX}"), AZ_COUNT_MAX).unwrap();
+        let prefix = |cidr: &String| cidr.parse::<Ipv4Net>().unwrap().prefix_len();
+        assert_eq!(public.len(), usize::from(AZ_COUNT_MAX));
+        assert!(public
+            .iter()
+            .all(|c| prefix(c) == LOAD_BALANCER_SUBNET_PREFIX_MAX));
+        assert!(private
+            .iter()
+            .all(|c| prefix(c) < LOAD_BALANCER_SUBNET_PREFIX_MAX));
+        // One bit smaller, and the public subnets would be too small for a load balancer.
+        let (_, public) =
+            subnet_layout(&format!("10.0.0.0/{}", VPC_PREFIX_MAX + 1), AZ_COUNT_MAX).unwrap();
+        assert!(public
+            .iter()
+            .all(|c| prefix(c) > LOAD_BALANCER_SUBNET_PREFIX_MAX));
+        assert!(settings::check_vpc_cidr("s", &format!("10.0.0.0/{VPC_PREFIX_MAX}")).is_ok());
+        assert!(
+            settings::check_vpc_cidr("s", &format!("10.0.0.0/{}", VPC_PREFIX_MAX + 1)).is_err()
+        );
+        assert!(settings::check_vpc_cidr("s", "10.0.0.0/15").is_err());
+    }
+
+    #[test]
+    fn repo_credentials_are_written_as_serde_spells_them() {
+        for credentials in RepoCredentials::ALL {
+            assert_eq!(
+                serde_json::to_value(credentials).unwrap(),
+                credentials.as_str()
+            );
+        }
     }
 
     #[test]

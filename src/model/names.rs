@@ -29,6 +29,11 @@ pub const RESERVED_NAMESPACES: &[&str] = &[
     "logging",
     "platform",
 ];
+/// Every namespace that starts with this is Kubernetes' (`kube-system`, `kube-public`, ...).
+pub const RESERVED_NAMESPACE_PREFIX: &str = "kube-";
+/// Names an environment may not take besides the reserved namespaces: `<env>-apps` is its root
+/// Application and `<env>-root` its project, and `shared` is the stack of a shared cluster.
+pub const RESERVED_ENV_NAMES: &[&str] = &["apps", "root", "shared"];
 
 /// The IAM role of a service in an environment (`--irsa`): `<project>-<env>-<service>`.
 pub fn role_name(project: &str, env: &str, service: &str) -> String {
@@ -69,12 +74,29 @@ pub fn github_repository(url: &str) -> String {
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || extra.contains(&c))
     };
     match rest.split_once('/') {
-        Some((owner, name)) if valid(owner, 39, &[]) && valid(name, 100, &['.', '_']) => {
+        Some((owner, name))
+            if valid(owner, GITHUB_OWNER_MAX, &[])
+                && valid(name, GITHUB_REPOSITORY_NAME_MAX, &['.', '_']) =>
+        {
             format!("{owner}/{name}")
         }
         _ => String::new(),
     }
 }
+
+/// The longest GitHub user or organization name, and repository name.
+pub const GITHUB_OWNER_MAX: usize = 39;
+pub const GITHUB_REPOSITORY_NAME_MAX: usize = 100;
+
+/// The longest DNS label, Kubernetes name of a namespace or label value, and load balancer
+/// group name.
+pub const LABEL_MAX: usize = 63;
+/// The longest DNS name.
+pub const HOSTNAME_MAX: usize = 253;
+/// The longest IAM role name.
+pub const IAM_ROLE_NAME_MAX: usize = 64;
+/// The longest EKS cluster name.
+pub const EKS_CLUSTER_NAME_MAX: usize = 100;
 
 /// Longest project name: `<project>-<env>-<service>` must fit an IAM role name (64).
 pub const PROJECT_MAX: usize = 20;
@@ -401,7 +423,7 @@ label_newtype!(ServiceName, "service name", SERVICE_MAX, |value| {
     Ok(())
 });
 label_newtype!(EnvName, "environment name", ENV_MAX, |value| {
-    if RESERVED_NAMESPACES.contains(&value) || value.starts_with("kube-") {
+    if RESERVED_NAMESPACES.contains(&value) || value.starts_with(RESERVED_NAMESPACE_PREFIX) {
         return Err(Problem::new(
             format!("environment name `{value}`"),
             "is reserved: it is a namespace of Kubernetes or of a platform add-on",
@@ -415,19 +437,14 @@ label_newtype!(EnvName, "environment name", ENV_MAX, |value| {
         )
         .hint(format!("use letters and digits only, for example `{}`", value.replace('-', ""))));
     }
-    if matches!(value, "apps" | "root") {
-        return Err(Problem::new(
-            format!("environment name `{value}`"),
-            "is reserved: the root Application of an environment is `<env>-apps` and its project `<env>-root`",
-        )
-        .hint("pick another name, for example `dev`, `staging` or `prod`"));
-    }
-    if value == "shared" {
-        return Err(Problem::new(
-            format!("environment name `{value}`"),
-            "is reserved: `shared` is the Pulumi stack of a shared cluster",
-        )
-        .hint("pick another name, for example `dev`, `staging` or `prod`"));
+    if RESERVED_ENV_NAMES.contains(&value) {
+        let why = if value == "shared" {
+            "is reserved: `shared` is the Pulumi stack of a shared cluster"
+        } else {
+            "is reserved: the root Application of an environment is `<env>-apps` and its project `<env>-root`"
+        };
+        return Err(Problem::new(format!("environment name `{value}`"), why)
+            .hint("pick another name, for example `dev`, `staging` or `prod`"));
     }
     Ok(())
 });
@@ -505,16 +522,37 @@ pub fn parse_region(value: &str) -> Result<String, Problem> {
     Ok(value.to_string())
 }
 
-/// A DNS domain such as `example.com`: lowercase labels of at most 63 characters, at least two.
+/// A DNS domain such as `example.com`: lowercase labels of at most 63 characters, at least two,
+/// the last a top-level domain (letters, or an internationalized one: `xn--` and its
+/// punycode).
 pub fn parse_domain(value: &str) -> Result<String, Problem> {
     check_hostname("domain", value)?;
-    if !value.contains('.') {
+    let Some((_, tld)) = value.rsplit_once('.') else {
         return Err(
             Problem::new(format!("domain `{value}`"), "needs at least two labels")
                 .hint("use a domain such as `example.com`"),
         );
+    };
+    if !is_top_level_domain(tld) {
+        return Err(Problem::new(
+            format!("domain `{value}`"),
+            format!("ends in `{tld}`, which is not a top-level domain"),
+        )
+        .hint("use a domain such as `example.com`"));
     }
     Ok(value.to_string())
+}
+
+/// The shortest top-level domain of letters (`io`, `com`); an internationalized one is `xn--`
+/// and its punycode.
+pub const TLD_MIN: usize = 2;
+pub const IDN_TLD_PREFIX: &str = "xn--";
+
+fn is_top_level_domain(label: &str) -> bool {
+    label.len() >= TLD_MIN && label.bytes().all(|b| b.is_ascii_lowercase())
+        || label
+            .strip_prefix(IDN_TLD_PREFIX)
+            .is_some_and(|rest| !rest.is_empty())
 }
 
 /// A fully qualified host name: lowercase DNS labels joined by dots, at most 253 characters.
@@ -526,11 +564,11 @@ pub fn check_hostname(kind: &str, value: &str) -> Result<(), Problem> {
         )
         .hint("use lowercase letters, digits, `-` and `.` only, for example `api.example.com`")
     };
-    if value.is_empty() || value.len() > 253 {
+    if value.is_empty() || value.len() > HOSTNAME_MAX {
         return Err(fail("must be 1 to 253 characters long"));
     }
     for label in value.split('.') {
-        if label.is_empty() || label.len() > 63 {
+        if label.is_empty() || label.len() > LABEL_MAX {
             return Err(fail("has an empty label or one longer than 63 characters"));
         }
         if !label
@@ -608,12 +646,13 @@ pub fn parse_account_id(value: &str) -> Result<String, Problem> {
     }
 }
 
+/// How a git remote URL strata writes starts: HTTPS, SSH, or scp-like SSH.
+pub const GIT_URL_PREFIXES: &[&str] = &["https://", "ssh://", "git@"];
+
 /// A git remote base such as `https://github.com/acme` or `git@github.com:acme`.
 pub fn parse_git_base(value: &str) -> Result<String, Problem> {
     let trimmed = value.trim_end_matches('/');
-    let ok = (trimmed.starts_with("https://")
-        || trimmed.starts_with("ssh://")
-        || trimmed.starts_with("git@"))
+    let ok = GIT_URL_PREFIXES.iter().any(|p| trimmed.starts_with(p))
         && trimmed.len() > 10
         && trimmed.chars().all(|c| {
             c.is_ascii_graphic() && !matches!(c, '"' | '\'' | '\\' | '{' | '}' | '#' | '?' | ' ')
@@ -743,34 +782,28 @@ mod tests {
         assert!("s".repeat(SERVICE_MAX + 1).parse::<ServiceName>().is_err());
         let (project, env, service) = (project.as_str(), env.as_str(), service.as_str());
         assert!(
-            role_name(project, env, service).len() <= 64,
+            role_name(project, env, service).len() <= IAM_ROLE_NAME_MAX,
             "IAM role names are at most 64 characters"
         );
         assert!(
-            application_name(service, env).len() <= 63,
+            format!("{project}-{env}-ci-preview").len() <= IAM_ROLE_NAME_MAX,
+            "so are the CI roles' names"
+        );
+        assert!(
+            application_name(service, env).len() <= LABEL_MAX,
             "an Application's name is a label value: at most 63 characters"
         );
         assert!(
-            cluster_name(project, env).len() <= 100,
+            cluster_name(project, env).len() <= EKS_CLUSTER_NAME_MAX,
             "EKS cluster names are at most 100 characters"
         );
-        assert!(env.len() <= 63, "the namespace is the environment's name");
-    }
-
-    #[test]
-    fn the_foundation_refuses_the_same_namespaces_as_strata() {
-        let settings = include_str!("../../templates/packs/pulumi-python/settings.py");
-        let start = settings
-            .find("RESERVED_NAMESPACES = frozenset(")
-            .expect("settings.py lists the reserved namespaces");
-        let end = start + settings[start..].find("\n)").expect("the list ends");
-        let python: std::collections::BTreeSet<&str> =
-            settings[start..end].split('"').skip(1).step_by(2).collect();
-        let rust: std::collections::BTreeSet<&str> = RESERVED_NAMESPACES.iter().copied().collect();
-        assert_eq!(python, rust);
         assert!(
-            settings.contains("startswith(\"kube-\")"),
-            "both refuse every `kube-*`"
+            format!("{project}-{env}-internal").len() <= LABEL_MAX,
+            "a load balancer group name is at most 63 characters"
+        );
+        assert!(
+            env.len() <= LABEL_MAX,
+            "the namespace is the environment's name"
         );
     }
 
@@ -829,6 +862,9 @@ mod tests {
         assert!(parse_domain("localhost").is_err());
         assert!(parse_domain("Example.com").is_err());
         assert!(parse_domain("a..b").is_err());
+        assert!(parse_domain("example.c0m").is_err());
+        assert!(parse_domain("example.c").is_err());
+        assert!(parse_domain("example.xn--p1ai").is_ok());
         assert!(parse_git_base("https://github.com/acme/").unwrap() == "https://github.com/acme");
         assert!(parse_git_base("ftp://x").is_err());
         assert!(parse_account_id("123456789012").is_ok());

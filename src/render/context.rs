@@ -31,6 +31,10 @@ struct Globals<'a> {
     /// trust.
     github_repository: String,
     settings: &'a crate::model::settings::Settings,
+    /// `network.natGateways` of the stack files.
+    nat_gateways: &'static str,
+    /// The rules the foundation checks again (its `limits.py`).
+    limits: super::limits::Limits,
     cluster_autoscaler_tag: &'a str,
     environments: &'a [EnvView<'a>],
     stacks: &'a [StackView<'a>],
@@ -272,6 +276,8 @@ impl Model {
                 &answers.repos.foundation_url,
             ),
             settings: &answers.settings,
+            nat_gateways: answers.settings.network.nat.wire(),
+            limits: super::limits::limits(),
             cluster_autoscaler_tag: answers.settings.cluster_autoscaler_tag(),
             environments: &envs,
             stacks: &stack_views,

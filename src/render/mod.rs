@@ -10,6 +10,7 @@
 //! the values templates see are built in `context.rs`. Only this folder imports tera.
 
 mod context;
+mod limits;
 pub(crate) mod overrides;
 pub(crate) mod quote;
 
