@@ -31,11 +31,11 @@ pub use check::Source as CheckSource;
 pub use model::answers::Answers;
 pub use model::lock::Lock;
 pub use model::names::{
-    parse_cpu, parse_domain, parse_git_base, parse_key_value, parse_memory, parse_region, EnvName,
-    ImageRef, ServiceName,
+    parse_domain, parse_git_base, parse_key_value, parse_region, EnvName, ServiceName,
 };
 pub use model::settings::apply_overrides;
 pub use model::stack_export::StackExport;
+pub use model::values::{Cpu, HostPattern, Image, Memory};
 pub use render::quote::quote as quote_yaml;
 pub use util::fs::write_atomic;
 pub use util::yaml::parse as parse_yaml;

@@ -15,17 +15,21 @@ pub fn add_service(args: &AddServiceArgs) -> Result<()> {
     let workspace = Workspace::open(&args.change.dir)?;
     let (input, mut problems) = crate::jobs::resolve::service_input(args);
     let mut answers = workspace.answers.clone();
-    if let Err(more) = grow::add_service(&mut answers, &args.name, &input) {
-        problems.extend(more);
-    }
+    let name = match grow::add_service(&mut answers, &args.name, &input) {
+        Ok(name) => name,
+        Err(more) => {
+            problems.extend(more);
+            return Err(problems.into());
+        }
+    };
     problems.into_result()?;
-    let envs: Vec<&str> = answers.services[args.name.as_str()]
+    let envs: Vec<&str> = answers.services[&name]
         .envs
         .keys()
         .map(|e| e.as_str())
         .collect();
-    let message = format!("Add service `{}` to {}", args.name, envs.join(", "));
-    let edit = Edit::new(answers, Scope::Service(args.name.clone()), message);
+    let message = format!("Add service `{name}` to {}", envs.join(", "));
+    let edit = Edit::new(answers, Scope::Service(name), message);
     run(workspace, edit, gitops, &args.change)
 }
 
@@ -43,9 +47,9 @@ pub fn remove_service(args: &RemoveArgs) -> Result<()> {
     let gitops = edit::compile_gitops();
     let workspace = Workspace::open(&args.change.dir)?;
     let mut answers = workspace.answers.clone();
-    grow::remove_service(&mut answers, &args.name)?;
-    let message = format!("Remove service `{}`", args.name);
-    let edit = Edit::new(answers, Scope::Service(args.name.clone()), message);
+    let name = grow::remove_service(&mut answers, &args.name)?;
+    let message = format!("Remove service `{name}`");
+    let edit = Edit::new(answers, Scope::Service(name), message);
     run(workspace, edit, gitops, &args.change)
 }
 

@@ -7,14 +7,14 @@
 
 use std::collections::BTreeMap;
 
-use crate::model::answers::{
-    check_host_under, expand_host, Answers, Environment, Expose, Service, ServiceEnv, DEFAULT_HOST,
-};
-use crate::model::names::{self, EnvName, ImageRef, ServiceName};
+use crate::model::answers::{Answers, Environment, Expose, Service, ServiceEnv};
+use crate::model::names::{self, EnvName, ServiceName};
 use crate::model::settings::{ServiceDefaults, Topology};
+use crate::model::values::{Cpu, HostPattern, HttpPath, Image, Memory, Port, Replicas};
 use crate::util::problem::{Problem, Problems};
 
-/// The values of a new service; `None` takes the preset's default.
+/// The values of a new service as given (flags, or what `migrate` read); `None` takes the
+/// preset's default. [`add_service`] parses each into its type, once.
 #[derive(Debug, Default, Clone)]
 pub struct ServiceInput {
     pub image: Option<String>,
@@ -33,41 +33,36 @@ pub struct ServiceInput {
     pub secrets: Vec<String>,
 }
 
-/// Adds a service to the answers, checking every input and reporting every problem.
+/// Adds a service to the answers, parsing every input into its type and reporting every
+/// problem; returns the service's name.
 pub fn add_service(
     answers: &mut Answers,
     name: &str,
     input: &ServiceInput,
-) -> Result<(), Problems> {
+) -> Result<ServiceName, Problems> {
     let mut problems = Problems::default();
     let name = new_service_name(answers, name, &mut problems);
-    let defaults = answers.settings.service.clone();
-    let shape = parse_shape(input, &defaults, &mut problems);
+    let shape = parse_shape(input, &answers.settings.service, &mut problems);
     let envs = service_envs(answers, input, &mut problems);
     let config = parse_config(input, &mut problems);
     let secrets = parse_secrets(input, &config, &mut problems);
     check_flags(answers, input, &mut problems);
-    check_host(answers, input, name.as_ref(), &envs, &mut problems);
+    let host = parse_host(answers, input, name.as_ref(), &envs, &mut problems);
     problems.clone().into_result()?;
-    let (Some(name), Some(shape)) = (name, shape) else {
+    let (Some(name), Some(shape), Some(host)) = (name, shape, host) else {
         return Err(problems);
     };
-    let cpu_limit = larger_cpu(&shape.cpu, &defaults.cpu_limit);
-    let memory_limit = larger_memory(&shape.memory, &defaults.memory_limit);
     let service = Service {
         image: shape.image.name,
         tag: shape.image.tag,
         port: shape.port,
         path: shape.path,
         health_path: shape.health_path,
-        host: input
-            .host
-            .clone()
-            .unwrap_or_else(|| DEFAULT_HOST.to_string()),
+        host,
+        cpu_limit: shape.cpu_limit,
         cpu_request: shape.cpu,
-        cpu_limit,
+        memory_limit: shape.memory_limit,
         memory_request: shape.memory,
-        memory_limit,
         irsa: input.irsa,
         expose: input.expose,
         secrets,
@@ -78,21 +73,15 @@ pub fn add_service(
                 (
                     env,
                     ServiceEnv {
-                        min_replicas: shape.min,
-                        max_replicas: shape.max,
+                        replicas: shape.replicas,
                     },
                 )
             })
             .collect(),
     };
     answers.services.insert(name.clone(), service);
-    let problems = answers.validate_service(name.as_str(), "the new answers");
-    if !problems.is_empty() {
-        answers.services.remove(name.as_str());
-        return Err(problems);
-    }
     answers.history.push(format!("add service {name}"));
-    Ok(())
+    Ok(name)
 }
 
 /// The name of a new service: a valid name no service of the workspace has.
@@ -110,20 +99,22 @@ fn new_service_name(answers: &Answers, name: &str, problems: &mut Problems) -> O
     name
 }
 
-/// What runs, and how big: the input's values, or the preset's defaults.
+/// What runs, and how big: the input's values, or the preset's defaults, parsed.
 struct Shape {
-    image: ImageRef,
-    port: u16,
-    path: String,
-    health_path: String,
-    cpu: String,
-    memory: String,
-    min: u32,
-    max: u32,
+    image: Image,
+    port: Port,
+    path: HttpPath,
+    health_path: HttpPath,
+    cpu: Cpu,
+    cpu_limit: Cpu,
+    memory: Memory,
+    memory_limit: Memory,
+    replicas: Replicas,
 }
 
-/// The image, port, paths, requests and replica bounds of a new service; `None` when one of
-/// them is not valid (each problem is pushed).
+/// The image, port, paths, requests, limits and replica bounds of a new service, each parsed
+/// into its type; `None` when one of them is not valid (each problem is pushed). The limits
+/// are the preset's, raised to the requests when these are larger.
 fn parse_shape(
     input: &ServiceInput,
     defaults: &ServiceDefaults,
@@ -134,46 +125,50 @@ fn parse_shape(
             .image
             .as_deref()
             .unwrap_or(&defaults.image)
-            .parse::<ImageRef>(),
+            .parse::<Image>(),
     );
-    let port = problems.take(names::parse_port(input.port.unwrap_or(defaults.port)));
-    let path = problems.take(names::parse_http_path(
+    let port = problems.take(Port::new(input.port.unwrap_or(defaults.port)));
+    let path = problems.take(HttpPath::parse(
         "`--path`",
         input.path.as_deref().unwrap_or(&defaults.path),
     ));
-    let health_path = problems.take(names::parse_http_path(
+    let health_path = problems.take(HttpPath::parse(
         "`--health-path`",
         input
             .health_path
             .as_deref()
             .unwrap_or(&defaults.health_path),
     ));
-    let cpu = problems.take(names::parse_cpu(
-        input.cpu.as_deref().unwrap_or(&defaults.cpu_request),
-    ));
-    let memory = problems.take(names::parse_memory(
-        input.memory.as_deref().unwrap_or(&defaults.memory_request),
-    ));
+    let cpu = problems.take(
+        input
+            .cpu
+            .as_deref()
+            .unwrap_or(&defaults.cpu_request)
+            .parse::<Cpu>(),
+    );
+    let memory = problems.take(
+        input
+            .memory
+            .as_deref()
+            .unwrap_or(&defaults.memory_request)
+            .parse::<Memory>(),
+    );
+    let cpu_limit = problems.take(defaults.cpu_limit.parse::<Cpu>());
+    let memory_limit = problems.take(defaults.memory_limit.parse::<Memory>());
     let min = input.min.unwrap_or(defaults.min_replicas);
     let max = input.max.unwrap_or(defaults.max_replicas.max(min));
-    if !(1 <= min && min <= max) {
-        problems.push(
-            Problem::new(
-                "replica bounds",
-                format!("1 <= min {min} <= max {max} does not hold"),
-            )
-            .hint("keep 1 <= --min <= --max"),
-        );
-    }
+    let replicas = problems.take(Replicas::new(min, max));
+    let (cpu, memory) = (cpu?, memory?);
     Some(Shape {
         image: image?,
         port: port?,
         path: path?,
         health_path: health_path?,
-        cpu: cpu?,
-        memory: memory?,
-        min,
-        max,
+        cpu_limit: cpu.max(&cpu_limit?).clone(),
+        cpu,
+        memory_limit: memory.max(&memory_limit?).clone(),
+        memory,
+        replicas: replicas?,
     })
 }
 
@@ -274,60 +269,38 @@ fn check_flags(answers: &Answers, input: &ServiceInput, problems: &mut Problems)
     }
 }
 
-/// `--host`: each host it makes (one per environment, once each) is a DNS name under the
-/// domain, and it holds `{env}` when the service runs in more than one environment. Each
-/// problem is reported once, about the flag as typed.
-fn check_host(
+/// `--host`, or strata's default pattern, parsed; then the rules that need the workspace
+/// (`HostPattern::check`). Each problem is reported once, about the flag as typed.
+fn parse_host(
     answers: &Answers,
     input: &ServiceInput,
     name: Option<&ServiceName>,
     envs: &[EnvName],
     problems: &mut Problems,
-) {
-    let Some(pattern) = &input.host else {
-        return;
+) -> Option<HostPattern> {
+    let Some(raw) = &input.host else {
+        return Some(HostPattern::default_pattern());
     };
-    let subject = format!("`--host {}`", pattern.escape_default());
+    let subject = format!("`--host {}`", raw.escape_default());
+    let about_the_flag = |problem: Problem| Problem {
+        subject: subject.clone(),
+        ..problem
+    };
+    let pattern = match raw.parse::<HostPattern>() {
+        Ok(pattern) => pattern,
+        Err(problem) => {
+            problems.push(about_the_flag(problem));
+            return None;
+        }
+    };
     let service = name.map_or("service", ServiceName::as_str);
-    let mut hosts: Vec<String> = Vec::new();
-    for env in envs {
-        let host = expand_host(pattern, service, env.as_str(), &answers.domain);
-        if hosts.contains(&host) {
-            continue;
-        }
-        if let Err(problem) = check_host_under(&host, &answers.domain) {
-            problems.push(Problem {
-                subject: subject.clone(),
-                ..problem
-            });
-            break;
-        }
-        hosts.push(host);
+    let envs: Vec<&str> = envs.iter().map(EnvName::as_str).collect();
+    let found = pattern.check(service, &envs, &answers.domain);
+    let valid = found.is_empty();
+    for problem in found {
+        problems.push(about_the_flag(problem));
     }
-    if envs.len() > 1 && !pattern.contains("{env}") {
-        problems.push(
-            Problem::new(
-                subject,
-                "is the same host in every environment of the service",
-            )
-            .hint("put `{env}` in `--host`, for example `api.{env}.example.com`"),
-        );
-    }
-}
-
-/// The larger of a requested CPU and the preset's limit, so that the limit is never below it.
-fn larger_cpu(request: &str, limit: &str) -> String {
-    match (names::cpu_millis(request), names::cpu_millis(limit)) {
-        (Some(r), Some(l)) if r > l => request.to_string(),
-        _ => limit.to_string(),
-    }
-}
-
-fn larger_memory(request: &str, limit: &str) -> String {
-    match (names::memory_bytes(request), names::memory_bytes(limit)) {
-        (Some(r), Some(l)) if r > l => request.to_string(),
-        _ => limit.to_string(),
-    }
+    valid.then_some(pattern)
 }
 
 /// Whether an environment is production by its name (`prod`, `production`): it deploys last,
@@ -421,9 +394,9 @@ pub fn add_env(answers: &mut Answers, name: &str, from: Option<&str>) -> Result<
     Ok(())
 }
 
-/// Removes a service from every environment.
-pub fn remove_service(answers: &mut Answers, name: &str) -> Result<(), Problems> {
-    if answers.services.remove(name).is_none() {
+/// Removes a service from every environment; returns its name.
+pub fn remove_service(answers: &mut Answers, name: &str) -> Result<ServiceName, Problems> {
+    let Some((name, _)) = answers.services.remove_entry(name) else {
         let known: Vec<&str> = answers.services.keys().map(|k| k.as_str()).collect();
         let mut problem = Problem::new(
             format!("service `{}`", name.escape_default()),
@@ -436,9 +409,9 @@ pub fn remove_service(answers: &mut Answers, name: &str) -> Result<(), Problems>
             None => problem.hint("`strata list` shows the services"),
         };
         return Err(problem.into());
-    }
+    };
     answers.history.push(format!("remove service {name}"));
-    Ok(())
+    Ok(name)
 }
 
 /// Carries the answers to the running strata (`strata upgrade`); returns the commit message.

@@ -22,6 +22,7 @@ use crate::check::state::{verdict, Verdict};
 use crate::jobs::grow::ServiceInput;
 use crate::model::answers::Answers;
 use crate::model::stack_export::{KubeObject, Resource, StackExport, Writer};
+use crate::model::values::{Cpu, Memory};
 
 /// How Argo CD takes over a service.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,7 +82,7 @@ pub struct ServicePlan {
     pub input: ServiceInput,
     /// The container's CPU and memory limits, when it set them (`add service` takes the
     /// preset's; migrate writes these into the answers).
-    pub limits: (Option<String>, Option<String>),
+    pub limits: (Option<Cpu>, Option<Memory>),
     pub moved: Vec<Moved>,
     /// What is kept verbatim from the Pulumi spec, one line each.
     pub kept: Vec<String>,

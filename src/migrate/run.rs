@@ -11,10 +11,11 @@ use super::{document, service, Migration, Mode};
 use crate::cli::MigrateArgs;
 use crate::edit::{Edit, Extras, Job};
 use crate::jobs::grow;
-use crate::model::names::{self, EnvName, ImageRef};
+use crate::model::names::{self, EnvName};
 use crate::model::pack;
 use crate::model::repo::Repo;
 use crate::model::stack_export::StackExport;
+use crate::model::values::Image;
 use crate::render::{CompiledLayer, RenderedFile, Renderer, Scope};
 use crate::util::error::Refusal;
 use crate::util::problem::{did_you_mean, Problem, Problems};
@@ -81,7 +82,7 @@ pub fn inputs(args: &MigrateArgs) -> Result<Inputs> {
         let Some((service, image)) = problems.take(names::parse_key_value("--image", raw)) else {
             continue;
         };
-        if problems.take(image.parse::<ImageRef>()).is_none() {
+        if problems.take(image.parse::<Image>()).is_none() {
             continue;
         }
         let known = export.as_ref().is_some_and(|e| {
@@ -118,33 +119,27 @@ pub fn edit(
 ) -> Result<Edit> {
     // The services, through the same path as `strata add service`.
     let mut answers = workspace.answers.clone();
+    let mut names = Vec::new();
     for plan in &migration.services {
-        grow::add_service(&mut answers, &plan.name, &plan.input)?;
-        let service = answers
-            .services
-            .get_mut(plan.name.as_str())
-            .expect("just added");
+        let name = grow::add_service(&mut answers, &plan.name, &plan.input)?;
+        let service = answers.services.get_mut(&name).expect("just added");
         let (cpu, memory) = &plan.limits;
-        let at_least = |limit: &str, request: &str, parse: fn(&str) -> Option<f64>| {
-            parse(limit)
-                .zip(parse(request))
-                .is_some_and(|(l, r)| l >= r)
-        };
         if let Some(cpu) = cpu
             .as_ref()
-            .filter(|l| at_least(l, &service.cpu_request, names::cpu_millis))
+            .filter(|l| l.millis() >= service.cpu_request.millis())
         {
             service.cpu_limit.clone_from(cpu);
         }
         if let Some(memory) = memory
             .as_ref()
-            .filter(|l| at_least(l, &service.memory_request, names::memory_bytes))
+            .filter(|l| l.bytes() >= service.memory_request.bytes())
         {
             service.memory_limit.clone_from(memory);
         }
         answers
-            .validate_service(&plan.name, "the migrated answers")
+            .validate_service(&name, "the migrated answers")
             .into_result()?;
+        names.push(name);
     }
     answers
         .history
@@ -163,8 +158,8 @@ pub fn edit(
     let renderer = Renderer::from_compiled(vec![foundation, gitops_layer])?;
     let mut files: Vec<RenderedFile> = Vec::new();
     let mut written: Vec<RenderedFile> = Vec::new();
-    for plan in &migration.services {
-        let rendered = renderer.render(&answers, &Scope::Service(plan.name.clone()))?;
+    for (plan, name) in migration.services.iter().zip(&names) {
+        let rendered = renderer.render(&answers, &Scope::Service(name.clone()))?;
         let dir = format!("services/{}/overlays/{}", plan.name, env);
         let kustomization = format!("{dir}/kustomization.yaml");
         let Some(overlay) = rendered
@@ -225,11 +220,7 @@ pub fn edit(
             .collect::<Vec<_>>()
             .join("\n")
     );
-    let mut scopes: Vec<Scope> = migration
-        .services
-        .iter()
-        .map(|s| Scope::Service(s.name.clone()))
-        .collect();
+    let mut scopes: Vec<Scope> = names.into_iter().map(Scope::Service).collect();
     let first = scopes.remove(0);
     Ok(Edit {
         answers,

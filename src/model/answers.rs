@@ -11,8 +11,11 @@ use std::fmt::Write as _;
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
-use crate::model::names::{self, EnvName, ImageRef, ProjectName, ServiceName};
-use crate::model::settings::{Settings, Topology};
+use crate::model::names::{self, EnvName, ProjectName, ServiceName};
+use crate::model::settings::{self, Settings, Topology};
+use crate::model::values::{
+    Cpu, HostPattern, HttpPath, ImageName, ImageTag, Memory, Port, Replicas,
+};
 use crate::util::problem::{Problem, Problems};
 
 /// The format version this strata reads and writes.
@@ -85,6 +88,22 @@ pub enum RepoCredentials {
     None,
 }
 
+impl RepoCredentials {
+    pub const ALL: [RepoCredentials; 2] = [RepoCredentials::SecretsManager, RepoCredentials::None];
+
+    /// The value in `strata.toml` and in a stack file's `gitops.repoCredentials`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RepoCredentials::SecretsManager => "secrets-manager",
+            RepoCredentials::None => "none",
+        }
+    }
+}
+
+/// The shortest and longest S3 bucket name.
+pub const S3_BUCKET_MIN: usize = 3;
+pub const S3_BUCKET_MAX: usize = 63;
+
 /// Where Pulumi keeps the foundation's state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -138,7 +157,7 @@ impl Backend {
             return Err(bad("is not a backend strata knows"));
         };
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-        let bucket_ok = (3..=63).contains(&bucket.len())
+        let bucket_ok = (S3_BUCKET_MIN..=S3_BUCKET_MAX).contains(&bucket.len())
             && bucket
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
@@ -230,24 +249,25 @@ pub struct Environment {
     pub vpc_cidr: Option<String>,
 }
 
+/// A service: every value parsed into its type (`values.rs`) when it was given or read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Service {
     /// Image repository, without the tag.
-    pub image: String,
+    pub image: ImageName,
     /// The tag every new overlay starts from.
-    pub tag: String,
-    pub port: u16,
+    pub tag: ImageTag,
+    pub port: Port,
     /// Ingress path.
-    pub path: String,
+    pub path: HttpPath,
     /// HTTP path of the readiness and liveness probes.
-    pub health_path: String,
+    pub health_path: HttpPath,
     /// Host name pattern; `{service}`, `{env}` and `{domain}` are replaced.
-    pub host: String,
-    pub cpu_request: String,
-    pub cpu_limit: String,
-    pub memory_request: String,
-    pub memory_limit: String,
+    pub host: HostPattern,
+    pub cpu_request: Cpu,
+    pub cpu_limit: Cpu,
+    pub memory_request: Memory,
+    pub memory_limit: Memory,
     /// Whether the service has an IAM role (IRSA).
     #[serde(default)]
     pub irsa: bool,
@@ -264,11 +284,37 @@ pub struct Service {
     pub envs: BTreeMap<EnvName, ServiceEnv>,
 }
 
+/// A service's values in one environment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "ServiceEnvFields", into = "ServiceEnvFields")]
 pub struct ServiceEnv {
-    pub min_replicas: u32,
-    pub max_replicas: u32,
+    pub replicas: Replicas,
+}
+
+/// A [`ServiceEnv`] as `strata.toml` writes it.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServiceEnvFields {
+    min_replicas: u32,
+    max_replicas: u32,
+}
+
+impl TryFrom<ServiceEnvFields> for ServiceEnv {
+    type Error = String;
+    fn try_from(fields: ServiceEnvFields) -> Result<Self, String> {
+        Replicas::new(fields.min_replicas, fields.max_replicas)
+            .map(|replicas| Self { replicas })
+            .map_err(|problem| format!("{}: {}", problem.subject, problem.message))
+    }
+}
+
+impl From<ServiceEnv> for ServiceEnvFields {
+    fn from(env: ServiceEnv) -> Self {
+        Self {
+            min_replicas: env.replicas.min(),
+            max_replicas: env.replicas.max(),
+        }
+    }
 }
 
 /// How a service is reached from outside its namespace.
@@ -310,22 +356,10 @@ impl std::str::FromStr for Expose {
     }
 }
 
-/// The default host pattern of a service.
-pub const DEFAULT_HOST: &str = "{service}.{env}.{domain}";
-
-/// The host a host pattern (`{service}.{env}.{domain}`) names for one service in one
-/// environment.
-pub fn expand_host(pattern: &str, service: &str, env: &str, domain: &str) -> String {
-    pattern
-        .replace("{service}", service)
-        .replace("{env}", env)
-        .replace("{domain}", domain)
-}
-
 impl Service {
     /// The host of this service in one environment.
     pub fn host_in(&self, service: &str, env: &str, domain: &str) -> String {
-        expand_host(&self.host, service, env, domain)
+        self.host.expand(service, env, domain)
     }
 }
 
@@ -544,12 +578,7 @@ impl Answers {
 /// quarter its public subnet (load balancers and NAT gateways). Returns (private, public).
 pub fn subnet_layout(vpc: &str, az_count: u8) -> Option<(Vec<String>, Vec<String>)> {
     let net: Ipv4Net = vpc.parse().ok()?;
-    let bits = u8::try_from(
-        u32::from(az_count.max(1))
-            .next_power_of_two()
-            .trailing_zeros(),
-    )
-    .ok()?;
+    let bits = settings::share_bits(az_count.max(1));
     let shares: Vec<Ipv4Net> = net
         .subnets(net.prefix_len() + bits)
         .ok()?
@@ -558,7 +587,10 @@ pub fn subnet_layout(vpc: &str, az_count: u8) -> Option<(Vec<String>, Vec<String
     let mut private = Vec::new();
     let mut public = Vec::new();
     for share in shares {
-        let quarters: Vec<Ipv4Net> = share.subnets(share.prefix_len() + 2).ok()?.collect();
+        let quarters: Vec<Ipv4Net> = share
+            .subnets(share.prefix_len() + settings::PUBLIC_SUBNET_BITS)
+            .ok()?
+            .collect();
         let halves: Vec<Ipv4Net> = share.subnets(share.prefix_len() + 1).ok()?.collect();
         private.push(halves[0].to_string());
         public.push(quarters[2].to_string());
@@ -590,23 +622,9 @@ fn check_cidrs_disjoint(answers: &Answers) -> Problems {
         .filter_map(|e| Some((e.name.as_str(), e.vpc_cidr.as_deref()?.parse().ok()?)))
         .collect();
     for (i, (a_name, a)) in nets.iter().enumerate() {
-        if a.network() != a.addr() {
-            problems.push(
-                Problem::new(
-                    format!("environment `{a_name}`"),
-                    format!("VPC CIDR `{a}` is not a network address"),
-                )
-                .hint(format!("use `{}`", a.trunc())),
-            );
-        }
-        if !(16..=20).contains(&a.prefix_len()) {
-            problems.push(
-                Problem::new(
-                    format!("environment `{a_name}`"),
-                    format!("VPC CIDR `{a}` must be a /16 to /20"),
-                )
-                .hint("use a /16 such as `10.1.0.0/16`"),
-            );
+        let subject = format!("environment `{a_name}` VPC CIDR");
+        if let Err(problem) = settings::check_vpc_cidr(&subject, &a.to_string()) {
+            problems.push(problem);
         }
         for (b_name, b) in &nets[i + 1..] {
             if a.contains(b) || b.contains(a) {
@@ -624,78 +642,34 @@ fn check_cidrs_disjoint(answers: &Answers) -> Problems {
 }
 
 impl Service {
+    /// The rules that span a service's values or the rest of the answers; each value on its
+    /// own was parsed into its type when `strata.toml` was read.
     fn validate(&self, name: &str, answers: &Answers) -> Problems {
         let mut problems = Problems::default();
         let who = format!("service `{name}`");
-        if let Err(p) = format!("{}:{}", self.image, self.tag).parse::<ImageRef>() {
-            problems.push(p);
-        }
-        if self.port == 0 {
+        if self.cpu_request.millis() > self.cpu_limit.millis() {
             problems.push(
-                Problem::new(who.clone(), "has port 0")
-                    .hint("use the port the container listens on"),
+                Problem::new(
+                    who.clone(),
+                    format!(
+                        "requests CPU `{}` above its limit `{}`",
+                        self.cpu_request, self.cpu_limit
+                    ),
+                )
+                .hint("keep the request at or below the limit"),
             );
         }
-        for (kind, value) in [("path", &self.path), ("health path", &self.health_path)] {
-            if let Err(p) = names::parse_http_path(kind, value) {
-                problems.push(p);
-            }
-        }
-        for (kind, value) in [
-            ("cpu_request", &self.cpu_request),
-            ("cpu_limit", &self.cpu_limit),
-        ] {
-            if let Err(p) = names::parse_cpu(value) {
-                problems.push(
-                    Problem::new(format!("{who} {kind}"), p.message)
-                        .hint(p.hint.unwrap_or_default()),
-                );
-            }
-        }
-        for (kind, value) in [
-            ("memory_request", &self.memory_request),
-            ("memory_limit", &self.memory_limit),
-        ] {
-            if let Err(p) = names::parse_memory(value) {
-                problems.push(
-                    Problem::new(format!("{who} {kind}"), p.message)
-                        .hint(p.hint.unwrap_or_default()),
-                );
-            }
-        }
-        if let (Some(req), Some(lim)) = (
-            names::cpu_millis(&self.cpu_request),
-            names::cpu_millis(&self.cpu_limit),
-        ) {
-            if req > lim {
-                problems.push(
-                    Problem::new(
-                        who.clone(),
-                        format!(
-                            "requests CPU `{}` above its limit `{}`",
-                            self.cpu_request, self.cpu_limit
-                        ),
-                    )
-                    .hint("keep the request at or below the limit"),
-                );
-            }
-        }
-        if let (Some(req), Some(lim)) = (
-            names::memory_bytes(&self.memory_request),
-            names::memory_bytes(&self.memory_limit),
-        ) {
-            if req > lim {
-                problems.push(
-                    Problem::new(
-                        who.clone(),
-                        format!(
-                            "requests memory `{}` above its limit `{}`",
-                            self.memory_request, self.memory_limit
-                        ),
-                    )
-                    .hint("keep the request at or below the limit"),
-                );
-            }
+        if self.memory_request.bytes() > self.memory_limit.bytes() {
+            problems.push(
+                Problem::new(
+                    who.clone(),
+                    format!(
+                        "requests memory `{}` above its limit `{}`",
+                        self.memory_request, self.memory_limit
+                    ),
+                )
+                .hint("keep the request at or below the limit"),
+            );
         }
         for (key, value) in &self.config {
             if let Err(p) = names::parse_service_config_key(key) {
@@ -719,8 +693,7 @@ impl Service {
                     .hint("list at least one environment in `--envs`"),
             );
         }
-        let mut hosts: Vec<String> = Vec::new();
-        for (env, values) in &self.envs {
+        for env in self.envs.keys() {
             if !answers.environments.iter().any(|e| &e.name == env) {
                 problems.push(
                     Problem::new(
@@ -730,53 +703,15 @@ impl Service {
                     .hint(format!("use one of: {}", answers.env_names().join(", "))),
                 );
             }
-            if !(1 <= values.min_replicas && values.min_replicas <= values.max_replicas) {
-                problems.push(
-                    Problem::new(
-                        format!("{who} in `{env}`"),
-                        format!(
-                            "replica bounds 1 <= min {} <= max {} do not hold",
-                            values.min_replicas, values.max_replicas
-                        ),
-                    )
-                    .hint("keep 1 <= --min <= --max"),
-                );
-            }
-            // A host the same in several environments is checked once.
-            let host = self.host_in(name, env, &answers.domain);
-            if !hosts.contains(&host) {
-                if let Err(p) = check_host_under(&host, &answers.domain) {
-                    problems.push(p);
-                }
-                hosts.push(host);
-            }
         }
-        if self.envs.len() > 1 && !self.host.contains("{env}") {
-            problems.push(
-                Problem::new(
-                    who,
-                    format!("host `{}` is the same in every environment", self.host),
-                )
-                .hint("put `{env}` in `--host`, for example `api.{env}.example.com`"),
-            );
+        let envs: Vec<&str> = self.envs.keys().map(EnvName::as_str).collect();
+        for p in self.host.check(name, &envs, &answers.domain) {
+            problems.push(Problem {
+                subject: format!("{who} {}", p.subject),
+                ..p
+            });
         }
         problems
-    }
-}
-
-/// A host must be a DNS name inside the project's domain, where External DNS manages records.
-pub fn check_host_under(host: &str, domain: &str) -> Result<(), Problem> {
-    names::check_hostname("host", host)?;
-    if host == domain || host.ends_with(&format!(".{domain}")) {
-        Ok(())
-    } else {
-        Err(Problem::new(
-            format!("host `{host}`"),
-            format!("is outside the domain `{domain}`, whose records External DNS manages"),
-        )
-        .hint(format!(
-            "use a host under `{domain}`, for example `api.{{env}}.{domain}`"
-        )))
     }
 }
 
@@ -790,9 +725,18 @@ fn toml_problem(path: &str, text: &str, err: &toml::de::Error) -> Problem {
         "remove the key or fix its spelling; docs/answers-file.md lists every key"
     } else if message.contains("missing field") {
         "add the missing key; docs/answers-file.md lists every key"
-    } else if [" name `", "image `", "quantity `"]
-        .iter()
-        .any(|what| message.contains(what))
+    } else if [
+        " name `",
+        "image `",
+        "image tag `",
+        "quantity `",
+        "port `",
+        "path `",
+        "host `",
+        "replica bounds",
+    ]
+    .iter()
+    .any(|what| message.contains(what))
     {
         // A value the settings step refused (a `try_from` newtype), not a syntax error.
         "change the value at that place (docs/errors.md lists the rules), or restore the file from git"
@@ -827,6 +771,42 @@ mod tests {
     }
 
     #[test]
+    fn the_smallest_vpc_at_the_most_azs_still_has_load_balancer_subnets_issue_18() {
+        use settings::{AZ_COUNT_MAX, LOAD_BALANCER_SUBNET_PREFIX_MAX, VPC_PREFIX_MAX};
+        let (private, public) =
+            subnet_layout(&format!("10.0.0.0/{VPC_PREFIX_MAX}"), AZ_COUNT_MAX).unwrap();
+        let prefix = |cidr: &String| cidr.parse::<Ipv4Net>().unwrap().prefix_len();
+        assert_eq!(public.len(), usize::from(AZ_COUNT_MAX));
+        assert!(public
+            .iter()
+            .all(|c| prefix(c) == LOAD_BALANCER_SUBNET_PREFIX_MAX));
+        assert!(private
+            .iter()
+            .all(|c| prefix(c) < LOAD_BALANCER_SUBNET_PREFIX_MAX));
+        // One bit smaller, and the public subnets would be too small for a load balancer.
+        let (_, public) =
+            subnet_layout(&format!("10.0.0.0/{}", VPC_PREFIX_MAX + 1), AZ_COUNT_MAX).unwrap();
+        assert!(public
+            .iter()
+            .all(|c| prefix(c) > LOAD_BALANCER_SUBNET_PREFIX_MAX));
+        assert!(settings::check_vpc_cidr("s", &format!("10.0.0.0/{VPC_PREFIX_MAX}")).is_ok());
+        assert!(
+            settings::check_vpc_cidr("s", &format!("10.0.0.0/{}", VPC_PREFIX_MAX + 1)).is_err()
+        );
+        assert!(settings::check_vpc_cidr("s", "10.0.0.0/15").is_err());
+    }
+
+    #[test]
+    fn repo_credentials_are_written_as_serde_spells_them() {
+        for credentials in RepoCredentials::ALL {
+            assert_eq!(
+                serde_json::to_value(credentials).unwrap(),
+                credentials.as_str()
+            );
+        }
+    }
+
+    #[test]
     fn subnets_split_each_az_share_into_private_and_public() {
         let (private, public) = subnet_layout("10.0.0.0/16", 3).unwrap();
         assert_eq!(private, ["10.0.0.0/19", "10.0.64.0/19", "10.0.128.0/19"]);
@@ -834,13 +814,6 @@ mod tests {
         let (private, public) = subnet_layout("10.1.0.0/20", 2).unwrap();
         assert_eq!(private, ["10.1.0.0/22", "10.1.8.0/22"]);
         assert_eq!(public, ["10.1.4.0/23", "10.1.12.0/23"]);
-    }
-
-    #[test]
-    fn hosts_must_stay_in_the_domain() {
-        assert!(check_host_under("api.dev.example.com", "example.com").is_ok());
-        assert!(check_host_under("api.example.org", "example.com").is_err());
-        assert!(check_host_under("badexample.com", "example.com").is_err());
     }
 
     #[test]

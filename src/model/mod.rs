@@ -1,7 +1,8 @@
 //! The model: what strata knows about a workspace, as types that parse and validate their own
 //! input. Nothing here reads or writes a workspace, renders or plans.
 //!
-//! `names` (the newtypes every renderer trusts and every derived name), `settings` (a preset
+//! `names` (the newtypes every renderer trusts and every derived name), `values` (a service's
+//! values, each parsed once into a type), `settings` (a preset
 //! with its `--set` overrides), `answers` (`strata.toml`), `stack` (the Pulumi stacks the
 //! answers make), `lock` (`strata.lock` and its hashes), `repo` (which of the two repos),
 //! `pack` (the embedded packs and presets, the only module that imports `include_dir`) and
@@ -16,3 +17,4 @@ pub(crate) mod repo;
 pub(crate) mod settings;
 pub(crate) mod stack;
 pub(crate) mod stack_export;
+pub(crate) mod values;

@@ -11,6 +11,7 @@ use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
 use crate::model::names;
+use crate::model::values::{Cpu, HttpPath, Image, Memory, Port, Replicas};
 use crate::util::problem::{did_you_mean, Problem, Problems};
 
 /// How environments map onto clusters.
@@ -30,6 +31,84 @@ pub enum Nat {
     Single,
     OnePerAz,
 }
+
+impl Nat {
+    pub const ALL: [Nat; 2] = [Nat::Single, Nat::OnePerAz];
+
+    /// The value of `network.natGateways` in a stack file: awsx's `NatGatewayStrategy` wire value.
+    pub fn wire(self) -> &'static str {
+        match self {
+            Nat::Single => "Single",
+            Nat::OnePerAz => "OnePerAz",
+        }
+    }
+}
+
+// The rules below are strata's own, and the foundation checks the same ones again at
+// `pulumi preview`: `render/limits.rs` writes each into the foundation's `limits.py`, which its
+// `settings.py` imports. Change a rule here, and both follow.
+
+/// The fewest availability zones of a VPC: a load balancer needs subnets in two.
+pub const AZ_COUNT_MIN: u8 = 2;
+/// The most availability zones of a VPC: no region has more than six regular zones.
+pub const AZ_COUNT_MAX: u8 = 6;
+/// The bits that split a VPC into one equal share per availability zone: the share is the
+/// VPC divided by the next power of two of the AZ count (`answers::subnet_layout`).
+pub const fn share_bits(az_count: u8) -> u8 {
+    let mut bits = 0;
+    while (1u32 << bits) < az_count as u32 {
+        bits += 1;
+    }
+    bits
+}
+/// The bits from an AZ's share to its public subnet, the share's third quarter.
+pub const PUBLIC_SUBNET_BITS: u8 = 2;
+/// The longest prefix of a load balancer's subnet: an Application Load Balancer needs at least
+/// a /27 (with eight free addresses) in each of its subnets.
+pub const LOAD_BALANCER_SUBNET_PREFIX_MAX: u8 = 27;
+/// The largest VPC AWS creates: a /16.
+pub const VPC_PREFIX_MIN: u8 = 16;
+/// The smallest VPC strata can lay out. AWS takes a /16 to a /28, but strata's subnet plan
+/// gives each AZ a share of the VPC (an eighth for 5 or 6 AZs) and the load balancers a quarter
+/// of each share: a /22 over 6 AZs makes /27 public subnets, the smallest an ALB takes (and
+/// /26 private subnets for the nodes and their pods).
+pub const VPC_PREFIX_MAX: u8 =
+    LOAD_BALANCER_SUBNET_PREFIX_MAX - PUBLIC_SUBNET_BITS - share_bits(AZ_COUNT_MAX);
+/// Replicas of an add-on (`addons.*.replicas`): at least one. Each add-on is a controller
+/// with one leader (or Metrics Server), so a second replica stands by for a failover and more
+/// only take room on the add-on nodes: more than 10 is a typo.
+pub const ADDON_REPLICAS_MIN: u32 = 1;
+pub const ADDON_REPLICAS_MAX: u32 = 10;
+/// A node's root volume, in GiB: the EKS-optimized AL2023 AMI needs 20; a gp3 volume holds at
+/// most 16 TiB.
+pub const NODE_DISK_GIB_MIN: u32 = 20;
+pub const NODE_DISK_GIB_MAX: u32 = 16_384;
+/// The longest node group name: EKS node group names take 63 characters, and the provider adds
+/// `-` and a 26-character unique suffix to the name strata gives as a prefix.
+pub const NODE_GROUP_NAME_MAX: usize = 30;
+/// The EKS control-plane log types.
+pub const LOG_TYPES: &[&str] = &[
+    "api",
+    "audit",
+    "authenticator",
+    "controllerManager",
+    "scheduler",
+];
+/// The control-plane logs strata always enables: who called the API server, and as whom.
+pub const REQUIRED_LOG_TYPES: &[&str] = &["api", "audit", "authenticator"];
+/// EKS's version support policies; `EXTENDED` costs extra.
+pub const SUPPORT_TYPES: &[&str] = &["STANDARD", "EXTENDED"];
+/// The capacity types of a managed node group.
+pub const CAPACITY_TYPES: &[&str] = &["ON_DEMAND", "SPOT"];
+/// Taint effects, as the EKS API spells them (`parse_taint` also takes Kubernetes' spelling).
+pub const TAINT_EFFECTS: &[&str] = &["NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCHEDULE"];
+/// External DNS's policies: whether it may delete the records it made.
+pub const EXTERNAL_DNS_POLICIES: &[&str] = &["upsert-only", "sync", "create-only"];
+/// The AWS partitions whose IAM role ARNs strata takes.
+pub const AWS_PARTITIONS: &[&str] = &["aws", "aws-cn", "aws-us-gov"];
+/// The longest path and name of an IAM role in its ARN (`role/<path><name>`): IAM's limit on a
+/// path.
+pub const ROLE_PATH_NAME_MAX: usize = 512;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -286,48 +365,20 @@ impl Settings {
 
     /// The VPC: its availability zones and its CIDR.
     fn validate_network(&self, problems: &mut Problems) {
-        if !(2..=6).contains(&self.network.az_count) {
+        if !(AZ_COUNT_MIN..=AZ_COUNT_MAX).contains(&self.network.az_count) {
             problems.push(
                 Problem::new(
                     setting("network.az_count"),
                     format!(
-                        "is {}, EKS needs 2 to 6 availability zones here",
+                        "is {}, EKS needs {AZ_COUNT_MIN} to {AZ_COUNT_MAX} availability zones here",
                         self.network.az_count
                     ),
                 )
                 .hint("use `--set network.az_count=2` or `3`"),
             );
         }
-        match self.network.vpc_cidr.parse::<Ipv4Net>() {
-            Ok(net) => {
-                if net.network() != net.addr() {
-                    problems.push(
-                        Problem::new(
-                            setting("network.vpc_cidr"),
-                            format!("`{}` is not a network address", self.network.vpc_cidr),
-                        )
-                        .hint(format!("use `{}`", net.trunc())),
-                    );
-                } else if !(16..=20).contains(&net.prefix_len()) {
-                    problems.push(
-                        Problem::new(
-                            setting("network.vpc_cidr"),
-                            format!(
-                                "`{}` must be a /16 to /20 so that every subnet of every AZ fits",
-                                self.network.vpc_cidr
-                            ),
-                        )
-                        .hint("use a /16 such as `10.0.0.0/16`"),
-                    );
-                }
-            }
-            Err(_) => problems.push(
-                Problem::new(
-                    setting("network.vpc_cidr"),
-                    format!("`{}` is not an IPv4 CIDR", self.network.vpc_cidr),
-                )
-                .hint("use a CIDR such as `10.0.0.0/16`"),
-            ),
+        if let Err(problem) = check_vpc_cidr(&setting("network.vpc_cidr"), &self.network.vpc_cidr) {
+            problems.push(problem);
         }
     }
 
@@ -345,7 +396,7 @@ impl Settings {
                 .hint(format!("use one of {}", supported_versions().join(", "))),
             );
         }
-        if !matches!(self.cluster.support_type.as_str(), "STANDARD" | "EXTENDED") {
+        if !SUPPORT_TYPES.contains(&self.cluster.support_type.as_str()) {
             problems.push(
                 Problem::new(
                     setting("cluster.support_type"),
@@ -372,14 +423,7 @@ impl Settings {
                 ),
             }
         }
-        const LOG_TYPES: &[&str] = &[
-            "api",
-            "audit",
-            "authenticator",
-            "controllerManager",
-            "scheduler",
-        ];
-        for required in ["api", "audit", "authenticator"] {
+        for required in REQUIRED_LOG_TYPES {
             if !self.cluster.log_types.iter().any(|t| t == required) {
                 problems.push(
                     Problem::new(
@@ -454,7 +498,7 @@ impl Settings {
         }
         for (name, group) in &self.node_groups {
             let k = |field: &str| setting(&format!("node_groups.{name}.{field}"));
-            if let Err(problem) = names::check_label("node group name", name, 30) {
+            if let Err(problem) = names::check_label("node group name", name, NODE_GROUP_NAME_MAX) {
                 problems.push(problem);
             }
             if !(group.min <= group.desired && group.desired <= group.max && group.max >= 1) {
@@ -496,7 +540,7 @@ impl Settings {
                     );
                 }
             }
-            if !matches!(group.capacity_type.as_str(), "ON_DEMAND" | "SPOT") {
+            if !CAPACITY_TYPES.contains(&group.capacity_type.as_str()) {
                 problems.push(
                     Problem::new(
                         k("capacity_type"),
@@ -508,13 +552,16 @@ impl Settings {
                     .hint("use `ON_DEMAND` or `SPOT`"),
                 );
             }
-            if !(20..=16384).contains(&group.disk_size) {
+            if !(NODE_DISK_GIB_MIN..=NODE_DISK_GIB_MAX).contains(&group.disk_size) {
                 problems.push(
                     Problem::new(
                         k("disk_size"),
-                        format!("{} GiB is outside 20 to 16384", group.disk_size),
+                        format!(
+                            "{} GiB is outside {NODE_DISK_GIB_MIN} to {NODE_DISK_GIB_MAX}",
+                            group.disk_size
+                        ),
                     )
-                    .hint("use at least 20"),
+                    .hint(format!("use at least {NODE_DISK_GIB_MIN}")),
                 );
             }
             for taint in &group.taints {
@@ -561,20 +608,19 @@ impl Settings {
             ("metrics_server", addons.metrics_server.replicas),
             ("external_secrets", addons.external_secrets.replicas),
         ] {
-            if !(1..=10).contains(&replicas) {
+            if !(ADDON_REPLICAS_MIN..=ADDON_REPLICAS_MAX).contains(&replicas) {
                 problems.push(
                     Problem::new(
                         setting(&format!("addons.{name}.replicas")),
-                        format!("{replicas} is outside 1 to 10"),
+                        format!(
+                            "{replicas} is outside {ADDON_REPLICAS_MIN} to {ADDON_REPLICAS_MAX}"
+                        ),
                     )
                     .hint("use 1, or 2 for high availability"),
                 );
             }
         }
-        if !matches!(
-            addons.external_dns.policy.as_str(),
-            "upsert-only" | "sync" | "create-only"
-        ) {
+        if !EXTERNAL_DNS_POLICIES.contains(&addons.external_dns.policy.as_str()) {
             problems.push(
                 Problem::new(
                     setting("addons.external_dns.policy"),
@@ -619,7 +665,7 @@ impl Settings {
             ("service.cpu_request", &self.service.cpu_request),
             ("service.cpu_limit", &self.service.cpu_limit),
         ] {
-            if let Err(problem) = names::parse_cpu(value) {
+            if let Err(problem) = value.parse::<Cpu>() {
                 problems.push(
                     Problem::new(setting(field), problem.message)
                         .hint(problem.hint.unwrap_or_default()),
@@ -638,7 +684,7 @@ impl Settings {
             ("service.memory_request", &self.service.memory_request),
             ("service.memory_limit", &self.service.memory_limit),
         ] {
-            if let Err(problem) = names::parse_memory(value) {
+            if let Err(problem) = value.parse::<Memory>() {
                 problems.push(
                     Problem::new(setting(field), problem.message)
                         .hint(problem.hint.unwrap_or_default()),
@@ -656,30 +702,24 @@ impl Settings {
     /// The service defaults: image, port, paths, replica bounds, CPU target.
     fn validate_service(&self, problems: &mut Problems) {
         let service = &self.service;
-        if let Err(problem) = service.image.parse::<names::ImageRef>() {
+        if let Err(problem) = service.image.parse::<Image>() {
             problems.push(problem);
         }
-        if let Err(problem) = names::parse_port(service.port) {
+        if let Err(problem) = Port::new(service.port) {
             problems.push(problem);
         }
         for (field, value) in [
             ("service.path", &service.path),
             ("service.health_path", &service.health_path),
         ] {
-            if let Err(problem) = names::parse_http_path(field, value) {
+            if let Err(problem) = HttpPath::parse(field, value) {
                 problems.push(problem);
             }
         }
-        if !(1 <= service.min_replicas && service.min_replicas <= service.max_replicas) {
+        if let Err(problem) = Replicas::new(service.min_replicas, service.max_replicas) {
             problems.push(
-                Problem::new(
-                    setting("service.min_replicas"),
-                    format!(
-                        "1 <= min {} <= max {} does not hold",
-                        service.min_replicas, service.max_replicas
-                    ),
-                )
-                .hint("keep 1 <= min_replicas <= max_replicas"),
+                Problem::new(setting("service.min_replicas"), problem.message)
+                    .hint("keep 1 <= min_replicas <= max_replicas"),
             );
         }
         if !(1..=100).contains(&service.cpu_target) {
@@ -726,7 +766,7 @@ impl Platform {
                 .hint("use a number of hours, days, weeks or years, such as `15d`"),
             );
         }
-        if let Err(problem) = names::parse_memory(&self.monitoring.storage) {
+        if let Err(problem) = self.monitoring.storage.parse::<Memory>() {
             problems.push(
                 Problem::new(key("monitoring.storage"), problem.message)
                     .hint("use a size such as `50Gi`"),
@@ -750,8 +790,18 @@ impl Platform {
         ] {
             if !LOG_RETENTION_DAYS.contains(&days) {
                 problems.push(
-                    Problem::new(key(name), format!("{days} days is not a CloudWatch Logs retention"))
-                        .hint("use one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653"),
+                    Problem::new(
+                        key(name),
+                        format!("{days} days is not a CloudWatch Logs retention"),
+                    )
+                    .hint(format!(
+                        "use one of {}",
+                        LOG_RETENTION_DAYS
+                            .iter()
+                            .map(u32::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
                 );
             }
         }
@@ -763,11 +813,12 @@ impl Platform {
 pub fn parse_taint(taint: &str) -> Option<(String, String, String)> {
     let (kv, effect) = taint.rsplit_once(':')?;
     let (key, value) = kv.split_once('=').unwrap_or((kv, ""));
+    // Kubernetes' spelling (`NoSchedule`) in the EKS API's (`NO_SCHEDULE`).
     let effect = match effect {
-        "NO_SCHEDULE" | "NoSchedule" => "NO_SCHEDULE",
-        "NO_EXECUTE" | "NoExecute" => "NO_EXECUTE",
-        "PREFER_NO_SCHEDULE" | "PreferNoSchedule" => "PREFER_NO_SCHEDULE",
-        _ => return None,
+        "NoSchedule" => "NO_SCHEDULE",
+        "NoExecute" => "NO_EXECUTE",
+        "PreferNoSchedule" => "PREFER_NO_SCHEDULE",
+        eks => *TAINT_EFFECTS.iter().find(|e| **e == eks)?,
     };
     let key_ok = !key.is_empty()
         && key
@@ -790,16 +841,41 @@ fn is_role_arn(arn: &str) -> bool {
     let Some((account, name)) = rest.split_once(":role/") else {
         return false;
     };
-    matches!(partition, "aws" | "aws-cn" | "aws-us-gov")
+    AWS_PARTITIONS.contains(&partition)
         && account.len() == 12
         && account.bytes().all(|b| b.is_ascii_digit())
         && !name.is_empty()
-        && name.len() <= 512
+        && name.len() <= ROLE_PATH_NAME_MAX
         && !name.starts_with('/')
         && !name.ends_with('/')
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-/".contains(c))
+}
+
+/// A VPC CIDR strata can lay out: a network address, /[`VPC_PREFIX_MIN`] to
+/// /[`VPC_PREFIX_MAX`]; `subject` names where it was given.
+pub fn check_vpc_cidr(subject: &str, cidr: &str) -> Result<Ipv4Net, Problem> {
+    let Ok(net) = cidr.parse::<Ipv4Net>() else {
+        return Err(
+            Problem::new(subject, format!("`{cidr}` is not an IPv4 CIDR"))
+                .hint("use a CIDR such as `10.0.0.0/16`"),
+        );
+    };
+    if net.network() != net.addr() {
+        return Err(
+            Problem::new(subject, format!("`{cidr}` is not a network address"))
+                .hint(format!("use `{}`", net.trunc())),
+        );
+    }
+    if !(VPC_PREFIX_MIN..=VPC_PREFIX_MAX).contains(&net.prefix_len()) {
+        return Err(Problem::new(
+            subject,
+            format!("`{cidr}` must be a /{VPC_PREFIX_MIN} to /{VPC_PREFIX_MAX}, so that every AZ's subnets fit (a load balancer's subnet needs a /{LOAD_BALANCER_SUBNET_PREFIX_MAX} at least)"),
+        )
+        .hint("use a /16 such as `10.0.0.0/16`"));
+    }
+    Ok(net)
 }
 
 /// The subject of a problem with a setting.

@@ -9,6 +9,7 @@ use serde_json::Value;
 use crate::model::answers::Answers;
 use crate::model::settings::Topology;
 use crate::model::stack::stacks;
+use crate::model::values::{Cpu, HttpPath, ImageName, ImageTag, Memory, Port};
 
 /// What every template sees at the top level.
 #[derive(Serialize)]
@@ -30,6 +31,10 @@ struct Globals<'a> {
     /// trust.
     github_repository: String,
     settings: &'a crate::model::settings::Settings,
+    /// `network.natGateways` of the stack files.
+    nat_gateways: &'static str,
+    /// The rules the foundation checks again (its `limits.py`).
+    limits: super::limits::Limits,
     cluster_autoscaler_tag: &'a str,
     environments: &'a [EnvView<'a>],
     stacks: &'a [StackView<'a>],
@@ -99,19 +104,20 @@ struct ServiceRoleView<'a> {
     role_name: String,
 }
 
-/// `service`: one service, with `in.<env>` its values per environment (`senv`).
+/// `service`: one service, with `in.<env>` its values per environment (`senv`). Its values
+/// are the answers' types, as they are.
 #[derive(Serialize)]
 struct ServiceView<'a> {
     name: &'a str,
-    image: &'a str,
-    tag: &'a str,
-    port: u16,
-    path: &'a str,
-    health_path: &'a str,
-    cpu_request: &'a str,
-    cpu_limit: &'a str,
-    memory_request: &'a str,
-    memory_limit: &'a str,
+    image: &'a ImageName,
+    tag: &'a ImageTag,
+    port: Port,
+    path: &'a HttpPath,
+    health_path: &'a HttpPath,
+    cpu_request: &'a Cpu,
+    cpu_limit: &'a Cpu,
+    memory_request: &'a Memory,
+    memory_limit: &'a Memory,
     irsa: bool,
     expose: &'static str,
     secrets: &'a [String],
@@ -270,6 +276,8 @@ impl Model {
                 &answers.repos.foundation_url,
             ),
             settings: &answers.settings,
+            nat_gateways: answers.settings.network.nat.wire(),
+            limits: super::limits::limits(),
             cluster_autoscaler_tag: answers.settings.cluster_autoscaler_tag(),
             environments: &envs,
             stacks: &stack_views,
@@ -308,8 +316,8 @@ pub(super) fn service_value(
                 _ => String::new(),
             };
             let view = ServiceEnvView {
-                min_replicas: values.min_replicas,
-                max_replicas: values.max_replicas,
+                min_replicas: values.replicas.min(),
+                max_replicas: values.replicas.max(),
                 host: service.host_in(name, env, &answers.domain),
                 role_arn,
                 app_name: crate::model::names::application_name(name, env),

@@ -10,6 +10,7 @@
 //! the values templates see are built in `context.rs`. Only this folder imports tera.
 
 mod context;
+mod limits;
 pub(crate) mod overrides;
 pub(crate) mod quote;
 
@@ -19,6 +20,7 @@ use serde_json::Value;
 use tera::Tera;
 
 use crate::model::answers::Answers;
+use crate::model::names::ServiceName;
 use crate::model::pack::{Layer, TemplateFile};
 use crate::model::repo::Repo;
 use crate::model::stack::stacks;
@@ -45,7 +47,7 @@ pub enum Scope {
     /// Everything: `strata new`.
     All,
     /// One service's files, plus every file that lists services or environments.
-    Service(String),
+    Service(ServiceName),
     /// One environment's files, plus every file that lists services or environments.
     Env(String),
 }

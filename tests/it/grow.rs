@@ -590,6 +590,58 @@ fn a_malformed_answers_file_gets_file_line_column_and_a_hint() {
     }
 }
 
+/// A service's values are parsed into their types when `strata.toml` is read: a bad one is
+/// refused at its line, as a value (not as a syntax error).
+#[test]
+fn a_bad_service_value_in_strata_toml_is_refused_at_its_line_issue_18() {
+    let test = Test::new().services("api").create();
+    let original = fs_err::read_to_string(test.foundation.join("strata.toml")).unwrap();
+    for (from, to, needle) in [
+        (
+            "cpu_request = \"100m\"",
+            "cpu_request = \"lots\"",
+            "CPU quantity `lots`",
+        ),
+        (
+            "memory_limit = \"256Mi\"",
+            "memory_limit = \"1MB\"",
+            "memory quantity `1MB`",
+        ),
+        ("port = 9898", "port = 0", "port `0`: is outside 1 to 65535"),
+        ("tag = \"6.7.1\"", "tag = \"latest\"", "image tag `latest`"),
+        (
+            "health_path = \"/healthz\"",
+            "health_path = \"healthz\"",
+            "path `healthz`",
+        ),
+        (
+            "host = \"{service}",
+            "host = \"{name}",
+            "host `{name}.{env}.{domain}`",
+        ),
+        (
+            "min_replicas = 1",
+            "min_replicas = 0",
+            "replica bounds: 1 <= min 0 <= max 3",
+        ),
+    ] {
+        assert!(original.contains(from), "{from}");
+        let text = original.replacen(from, to, 1);
+        fs_err::write(test.foundation.join("strata.toml"), &text).unwrap();
+        fs_err::write(test.gitops.join("strata.toml"), &text).unwrap();
+        strata()
+            .args(["list", "-C"])
+            .arg(&test.foundation)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("strata.toml`:"))
+            .stderr(predicate::str::contains(needle))
+            .stderr(predicate::str::contains(
+                "hint: change the value at that place",
+            ));
+    }
+}
+
 #[test]
 fn remove_env_refuses_to_strand_a_service() {
     let test = Test::new().envs("dev,prod").create();

@@ -73,11 +73,12 @@ proptest! {
     fn name_and_value_parsers_never_panic(value in "\\PC{0,80}") {
         let _ = value.parse::<strata::ServiceName>();
         let _ = value.parse::<strata::EnvName>();
-        let _ = value.parse::<strata::ImageRef>();
+        let _ = value.parse::<strata::Image>();
+        let _ = value.parse::<strata::HostPattern>();
         let _ = strata::parse_region(&value);
         let _ = strata::parse_domain(&value);
-        let _ = strata::parse_cpu(&value);
-        let _ = strata::parse_memory(&value);
+        let _ = value.parse::<strata::Cpu>().map(|cpu| cpu.millis());
+        let _ = value.parse::<strata::Memory>().map(|memory| memory.bytes());
         let _ = strata::parse_git_base(&value);
         let _ = strata::parse_key_value("--config", &value);
     }

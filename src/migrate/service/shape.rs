@@ -11,7 +11,7 @@ use super::{clean_map, op, pointer_key, text, Derivation, Stay};
 use crate::jobs::grow::{self, ServiceInput};
 use crate::migrate::{declared, Candidate, SecretKeys};
 use crate::model::answers::Expose;
-use crate::model::names::{self, ImageRef};
+use crate::model::values::{Cpu, HttpPath, Image, Memory};
 
 /// The Ingress annotations the environment's shared load balancer decides.
 const GOVERNED: &[&str] = &[
@@ -48,14 +48,11 @@ pub(super) struct Exposure {
 }
 
 /// The container's CPU and memory limits, when it sets ones strata reads.
-pub(super) fn limits_of(first: &Value) -> (Option<String>, Option<String>) {
-    let limits = first.pointer("/resources/limits");
-    let limit = |key: &str, parse: fn(&str) -> Result<String, crate::util::problem::Problem>| {
-        text(limits.and_then(|l| l.get(key))).filter(|v| parse(v).is_ok())
-    };
+pub(super) fn limits_of(first: &Value) -> (Option<Cpu>, Option<Memory>) {
+    let limit = |key: &str| text(first.pointer("/resources/limits").and_then(|l| l.get(key)));
     (
-        limit("cpu", names::parse_cpu),
-        limit("memory", names::parse_memory),
+        limit("cpu").and_then(|v| v.parse().ok()),
+        limit("memory").and_then(|v| v.parse().ok()),
     )
 }
 
@@ -98,7 +95,7 @@ impl<'a> Derivation<'a> {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
-        match image_text.parse::<ImageRef>() {
+        match image_text.parse::<Image>() {
             Ok(_) => Ok(image_text.clone()),
             Err(problem) => match self.request.images.get(service) {
                 Some(given) => {
@@ -158,9 +155,9 @@ impl<'a> Derivation<'a> {
             }
         };
         let requests = first.pointer("/resources/requests");
-        let cpu = text(requests.and_then(|r| r.get("cpu"))).filter(|c| names::parse_cpu(c).is_ok());
+        let cpu = text(requests.and_then(|r| r.get("cpu"))).filter(|c| c.parse::<Cpu>().is_ok());
         let memory =
-            text(requests.and_then(|r| r.get("memory"))).filter(|m| names::parse_memory(m).is_ok());
+            text(requests.and_then(|r| r.get("memory"))).filter(|m| m.parse::<Memory>().is_ok());
         if cpu.is_none() || memory.is_none() {
             self.notes.push("its container requests no CPU or memory (or none strata reads): strata sets the preset's requests and limits".to_string());
         }
@@ -170,7 +167,7 @@ impl<'a> Derivation<'a> {
             .or(liveness)
             .and_then(|p| p.pointer("/httpGet/path"))
             .and_then(Value::as_str)
-            .filter(|p| names::parse_http_path("health path", p).is_ok())
+            .filter(|p| HttpPath::parse("health path", p).is_ok())
             .map(str::to_string);
         if readiness.is_none() && liveness.is_none() {
             self.notes.push("Pulumi's spec has no probes: strata probes `GET /` on port `http`; set `health_path` in `strata.toml` (then `strata upgrade`) if the service answers elsewhere".to_string());
@@ -278,17 +275,19 @@ impl<'a> Derivation<'a> {
     /// strata's service shape refuses it.
     pub(super) fn validate(&self, input: &ServiceInput) -> Result<u16, Stay> {
         let mut probe = self.request.answers.clone();
-        if let Err(problems) = grow::add_service(&mut probe, &self.service, input) {
-            let reasons: Vec<String> = problems
-                .0
-                .iter()
-                .map(|p| format!("{}: {}", p.subject, p.message))
-                .collect();
-            return Err(self.stay(format!(
-                "strata's service shape refuses it: {}",
-                reasons.join("; ")
-            )));
+        match grow::add_service(&mut probe, &self.service, input) {
+            Ok(name) => Ok(probe.services[&name].port.get()),
+            Err(problems) => {
+                let reasons: Vec<String> = problems
+                    .0
+                    .iter()
+                    .map(|p| format!("{}: {}", p.subject, p.message))
+                    .collect();
+                Err(self.stay(format!(
+                    "strata's service shape refuses it: {}",
+                    reasons.join("; ")
+                )))
+            }
         }
-        Ok(probe.services[self.service.as_str()].port)
     }
 }

@@ -16,14 +16,48 @@ from typing import Any, TypeVar
 
 import pulumi
 
-LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
-REQUIRED_LOG_TYPES = ("api", "audit", "authenticator")
-SUPPORT_TYPES = ("STANDARD", "EXTENDED")
-NAT_STRATEGIES = ("Single", "OnePerAz")
-CAPACITY_TYPES = ("ON_DEMAND", "SPOT")
-TAINT_EFFECTS = ("NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCHEDULE")
-EXTERNAL_DNS_POLICIES = ("upsert-only", "sync", "create-only")
-REPO_CREDENTIALS = ("secrets-manager", "none")
+# The limits strata checks too, written by strata from its own definitions (see `limits.py`).
+from limits import (
+    ADDON_REPLICAS_MAX,
+    ADDON_REPLICAS_MIN,
+    AWS_PARTITIONS,
+    AZ_COUNT_MAX,
+    AZ_COUNT_MIN,
+    CAPACITY_TYPES,
+    EKS_CLUSTER_NAME_MAX,
+    ENVIRONMENT_NAME_MAX,
+    EXTERNAL_DNS_POLICIES,
+    GIT_URL_PREFIXES,
+    GITHUB_OWNER_MAX,
+    GITHUB_REPOSITORY_NAME_MAX,
+    HOSTNAME_MAX,
+    IAM_ROLE_NAME_MAX,
+    IDN_TLD_PREFIX,
+    KUBERNETES_VERSIONS,
+    LABEL_MAX,
+    LOG_RETENTION_DAYS,
+    LOG_TYPES,
+    NAT_STRATEGIES,
+    NODE_DISK_GIB_MAX,
+    NODE_DISK_GIB_MIN,
+    NODE_GROUP_NAME_MAX,
+    PROJECT_NAME_MAX,
+    REPO_CREDENTIALS,
+    REQUIRED_LOG_TYPES,
+    RESERVED_ENVIRONMENT_NAMES,
+    RESERVED_NAMESPACE_PREFIX,
+    RESERVED_NAMESPACES,
+    ROLE_PATH_NAME_MAX,
+    S3_BUCKET_MAX,
+    S3_BUCKET_MIN,
+    SERVICE_NAME_MAX,
+    SUPPORT_TYPES,
+    TAINT_EFFECTS,
+    TLD_MIN,
+    VPC_PREFIX_MAX,
+    VPC_PREFIX_MIN,
+)
+
 OIDC_PROVIDER_MODES = ("create", "existing")
 # The forms of GitHub's OIDC `sub` the CI roles trust: `names` (`repo:<owner>/<name>:...`),
 # `ids` (`repo:<owner>@<owner id>/<name>@<repository id>:...`, GitHub's immutable subject), or
@@ -31,66 +65,38 @@ OIDC_PROVIDER_MODES = ("create", "existing")
 SUBJECT_FORMATS = ("auto", "names", "ids", "both")
 DNS_DELEGATION_CHECKS = ("stop", "warn")
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
-# Namespaces owned by Kubernetes, EKS or the platform add-ons: an environment may not take them,
-# nor any `kube-*` name. strata refuses the same list (`src/names.rs`; a test keeps them equal).
-RESERVED_NAMESPACES = frozenset(
-    {
-        "default",
-        "kube-system",
-        "kube-public",
-        "kube-node-lease",
-        "argocd",
-        "external-dns",
-        "external-secrets",
-        "cert-manager",
-        "amazon-cloudwatch",
-        "aws-observability",
-        "monitoring",
-        "logging",
-        "platform",
-    }
+_LABEL = rf"[a-z0-9]([-a-z0-9]{{0,{LABEL_MAX - 2}}}[a-z0-9])?"
+_DNS_LABEL = re.compile(rf"^{_LABEL}$")
+# strata's names (project, environment, service, node group): a DNS-1035 label without `--`; their
+# length is checked on its own. An environment's name holds no `-` at all.
+_NAME = re.compile(r"^[a-z](-?[a-z0-9])*$")
+_ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9]*$")
+_CLUSTER_NAME = re.compile(rf"^[0-9A-Za-z][A-Za-z0-9_-]{{0,{EKS_CLUSTER_NAME_MAX - 1}}}$")
+_PARTITION = "(" + "|".join(map(re.escape, AWS_PARTITIONS)) + ")"
+_ROLE_ARN = re.compile(
+    rf"^arn:{_PARTITION}:iam::[0-9]{{12}}:role/(?!/)[A-Za-z0-9+=,.@_/-]{{1,{ROLE_PATH_NAME_MAX}}}(?<!/)$"
 )
-# The retention periods CloudWatch Logs accepts, in days.
-LOG_RETENTION_DAYS = (
-    1,
-    3,
-    5,
-    7,
-    14,
-    30,
-    60,
-    90,
-    120,
-    150,
-    180,
-    365,
-    400,
-    545,
-    731,
-    1096,
-    1827,
-    2192,
-    2557,
-    2922,
-    3288,
-    3653,
-)
-
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_CLUSTER_NAME = re.compile(r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$")
-_K8S_VERSION = re.compile(r"^1\.[0-9]{2}$")
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]+$")
-_POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/[\w+=,.@/-]+$")
-_IAM_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
-_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_POLICY_ARN = re.compile(rf"^arn:{_PARTITION}:iam::([0-9]{{12}}|aws):policy/[\w+=,.@/-]+$")
+_IAM_ROLE_NAME = re.compile(rf"^[\w+=,.@-]{{1,{IAM_ROLE_NAME_MAX}}}$")
+# A top-level domain: letters, or an internationalized one (`xn--` and its punycode).
+_IDN_TLD = rf"{re.escape(IDN_TLD_PREFIX)}[-a-z0-9]{{0,{LABEL_MAX - len(IDN_TLD_PREFIX) - 1}}}[a-z0-9]"
+_TLD = rf"([a-z]{{{TLD_MIN},{LABEL_MAX}}}|{_IDN_TLD})"
+_DOMAIN = re.compile(rf"^(?=.{{1,{HOSTNAME_MAX}}}$)({_LABEL}\.)+{_TLD}$")
 _IMAGE_TAG = re.compile(r"^v[0-9]+\.[0-9]+\.[0-9]+$")
 # A certificate name: a DNS name, optionally a wildcard in its leftmost label only.
-_CERTIFICATE_NAME = re.compile(r"^(\*\.)?([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-# The load balancer controller's IngressGroup names: lowercase alphanumerics and `-`, at most 63 characters.
-_INGRESS_GROUP = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_CERTIFICATE_NAME = re.compile(rf"^(\*\.)?({_LABEL}\.)+{_TLD}$")
+# The load balancer controller's IngressGroup names: lowercase alphanumerics and `-`, a DNS label.
+_INGRESS_GROUP = _DNS_LABEL
 # `owner/name` of a GitHub repository (GitHub's own character set for both parts).
-_GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}$")
-_S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_GITHUB_REPOSITORY = re.compile(
+    rf"^[A-Za-z0-9-]{{1,{GITHUB_OWNER_MAX}}}/[A-Za-z0-9._-]{{1,{GITHUB_REPOSITORY_NAME_MAX}}}$"
+)
+_S3_BUCKET = re.compile(rf"^(?!.*\.\.)[a-z0-9][a-z0-9.-]{{{S3_BUCKET_MIN - 2},{S3_BUCKET_MAX - 2}}}[a-z0-9]$")
+
+
+def _is_name(value: str, max_length: int) -> bool:
+    """`value` is one of strata's names of at most `max_length` characters."""
+    return len(value) <= max_length and bool(_NAME.match(value))
 
 
 _REQUIRED: Any = object()
@@ -507,13 +513,19 @@ def _read_network(r: _Reader) -> Network:
         public_subnet_cidrs=_strings(r, raw.get("publicSubnetCidrs"), "network.publicSubnetCidrs"),
     )
     _one_of(r, network.nat_gateways, NAT_STRATEGIES, "network.natGateways")
-    r.check(2 <= network.az_count <= 6, "`network.azCount` must be between 2 and 6 (load balancers need two AZs)")
+    r.check(
+        AZ_COUNT_MIN <= network.az_count <= AZ_COUNT_MAX,
+        f"`network.azCount` must be between {AZ_COUNT_MIN} and {AZ_COUNT_MAX} (load balancers need two AZs)",
+    )
     try:
         vpc = ipaddress.IPv4Network(network.cidr)
     except ValueError:
         r.fail(f"`network.cidr` is not an IPv4 network: `{network.cidr}`")
         return network
-    r.check(16 <= vpc.prefixlen <= 22, f"`network.cidr` must be a /16 to /22 network, not /{vpc.prefixlen}")
+    r.check(
+        VPC_PREFIX_MIN <= vpc.prefixlen <= VPC_PREFIX_MAX,
+        f"`network.cidr` must be a /{VPC_PREFIX_MIN} to /{VPC_PREFIX_MAX} network, not /{vpc.prefixlen}",
+    )
     subnets: list[ipaddress.IPv4Network] = []
     for key, cidrs in (
         ("privateSubnetCidrs", network.private_subnet_cidrs),
@@ -619,14 +631,20 @@ def _read_node_group(r: _Reader, raw: Any, index: int) -> NodeGroup:
         taints=tuple(_read_taint(r, t, f"{where}.taints[{i}]") for i, t in enumerate(raw.get("taints") or [])),
         ami_type=_text(r, raw, "amiType", where, "AL2023_x86_64_STANDARD"),
     )
-    r.check(bool(_DNS_LABEL.match(group.name)), f"`{where}.name` must be a DNS label, not `{group.name}`")
+    r.check(
+        _is_name(group.name, NODE_GROUP_NAME_MAX),
+        f"`{where}.name` must be a DNS-1035 label of at most {NODE_GROUP_NAME_MAX} characters, not `{group.name}`",
+    )
     r.check(bool(group.instance_types), f"`{where}.instanceTypes` must not be empty")
     _one_of(r, group.capacity_type, CAPACITY_TYPES, f"{where}.capacityType")
     r.check(
         0 <= group.min_size <= group.desired_size <= group.max_size and group.max_size >= 1,
         f"`{where}` needs 0 <= minSize <= desiredSize <= maxSize and maxSize >= 1",
     )
-    r.check(20 <= group.disk_size <= 16384, f"`{where}.diskSize` must be between 20 and 16384 GiB")
+    r.check(
+        NODE_DISK_GIB_MIN <= group.disk_size <= NODE_DISK_GIB_MAX,
+        f"`{where}.diskSize` must be between {NODE_DISK_GIB_MIN} and {NODE_DISK_GIB_MAX} GiB",
+    )
     r.check(group.ami_type.startswith("AL2023_"), f"`{where}.amiType` must be an AL2023 AMI type")
     r.check("strata.io/pool" not in group.labels, f"`{where}.labels` may not set `strata.io/pool`")
     return group
@@ -641,7 +659,10 @@ def _read_chart(r: _Reader, raw: Mapping[str, Any], key: str, cls: type[_C]) -> 
         replicas=_int(r, obj, "replicas", where, 1),
         repository=str(obj.get("repository") or "") or None,
     )
-    r.check(addon.replicas >= 1, f"`{where}.replicas` must be at least 1")
+    r.check(
+        ADDON_REPLICAS_MIN <= addon.replicas <= ADDON_REPLICAS_MAX,
+        f"`{where}.replicas` must be between {ADDON_REPLICAS_MIN} and {ADDON_REPLICAS_MAX}",
+    )
     return addon, obj, where
 
 
@@ -728,10 +749,18 @@ def _read_environment(r: _Reader, raw: Any, index: int, domain: str) -> Environm
         env.log_retention_days in LOG_RETENTION_DAYS,
         f"`{where}.logRetentionDays` must be a CloudWatch Logs retention ({', '.join(map(str, LOG_RETENTION_DAYS))})",
     )
-    r.check(bool(_DNS_LABEL.match(env.name)), f"`{where}.name` must be a DNS label, not `{env.name}`")
+    r.check(
+        len(env.name) <= ENVIRONMENT_NAME_MAX and bool(_ENVIRONMENT_NAME.match(env.name)),
+        f"`{where}.name` must be lowercase letters and digits, a letter first, at most {ENVIRONMENT_NAME_MAX} "
+        f"characters, not `{env.name}`",
+    )
+    r.check(
+        env.name not in RESERVED_ENVIRONMENT_NAMES and env.name not in RESERVED_NAMESPACES,
+        f"`{where}.name` `{env.name}` is reserved",
+    )
     r.check(bool(_DNS_LABEL.match(env.namespace)), f"`{where}.namespace` must be a DNS label, not `{env.namespace}`")
     r.check(
-        env.namespace not in RESERVED_NAMESPACES and not env.namespace.startswith("kube-"),
+        env.namespace not in RESERVED_NAMESPACES and not env.namespace.startswith(RESERVED_NAMESPACE_PREFIX),
         f"`{where}.namespace` `{env.namespace}` is reserved",
     )
     return env
@@ -749,7 +778,11 @@ def _read_service_role(r: _Reader, raw: Any, index: int) -> ServiceRole:
         policy_arns=_strings(r, raw.get("policyArns"), f"{where}.policyArns"),
     )
     r.check(bool(_IAM_ROLE_NAME.match(role.role_name)), f"`{where}.roleName` is not a valid IAM role name")
-    r.check(bool(_DNS_LABEL.match(role.service_account)), f"`{where}.serviceAccount` must be a DNS label")
+    for key, name in (("service", role.service), ("serviceAccount", role.service_account)):
+        r.check(
+            _is_name(name, SERVICE_NAME_MAX),
+            f"`{where}.{key}` must be a service name (a DNS-1035 label of at most {SERVICE_NAME_MAX} characters)",
+        )
     for arn in role.policy_arns:
         r.check(bool(_POLICY_ARN.match(arn)), f"`{where}.policyArns` has an invalid policy ARN `{arn}`")
     return role
@@ -803,7 +836,8 @@ def _read_ci(r: _Reader) -> Ci | None:
         r.check(
             bool(
                 re.match(
-                    rf"^arn:aws[a-z-]*:iam::\d{{12}}:oidc-provider/{re.escape(GITHUB_OIDC_HOST)}$", ci.oidc_provider_arn
+                    rf"^arn:{_PARTITION}:iam::\d{{12}}:oidc-provider/{re.escape(GITHUB_OIDC_HOST)}$",
+                    ci.oidc_provider_arn,
                 )
             ),
             f"`ciOidcProviderArn` must be the ARN of GitHub's OIDC provider "
@@ -888,11 +922,14 @@ def _read(r: _Reader) -> Settings:
 
 def _check_cross_references(r: _Reader, s: Settings) -> None:
     """Rules that span several keys, and the formats of top-level strings."""
-    r.check(bool(_DNS_LABEL.match(s.project)), f"`project` must be a DNS label, not `{s.project}`")
+    r.check(
+        _is_name(s.project, PROJECT_NAME_MAX),
+        f"`project` must be a DNS-1035 label of at most {PROJECT_NAME_MAX} characters, not `{s.project}`",
+    )
     r.check(
         bool(_CLUSTER_NAME.match(s.cluster_name)), f"`clusterName` is not a valid EKS cluster name: `{s.cluster_name}`"
     )
-    r.check(bool(_K8S_VERSION.match(s.kubernetes_version)), "`kubernetesVersion` must look like `1.35`")
+    _one_of(r, s.kubernetes_version, KUBERNETES_VERSIONS, "kubernetesVersion")
     _one_of(r, s.support_type, SUPPORT_TYPES, "supportType")
     for log_type in s.cluster_log_types:
         _one_of(r, log_type, LOG_TYPES, "clusterLogTypes[]")
@@ -922,13 +959,13 @@ def _check_cross_references(r: _Reader, s: Settings) -> None:
             sum(g.min_size for g in s.node_groups if s.addons.node_pool in (None, g.name)) >= 3,
             "`addons.argocd.ha` needs at least 3 nodes (minSize) where the add-ons run",
         )
-    r.check(s.gitops.repo_url.startswith(("https://", "ssh://", "git@")), "`gitops.repoUrl` must be a git URL")
+    r.check(s.gitops.repo_url.startswith(GIT_URL_PREFIXES), "`gitops.repoUrl` must be a git URL")
     for env in s.environments:
         for scheme in ("public", "internal"):
             group = f"{s.project}-{env.name}-{scheme}"
             r.check(
                 bool(_INGRESS_GROUP.match(group)),
-                f"the load balancer group `{group}` of environment `{env.name}` is longer than 63 characters "
+                f"the load balancer group `{group}` of environment `{env.name}` is longer than {LABEL_MAX} characters "
                 "(shorten `project` or the environment name)",
             )
 
