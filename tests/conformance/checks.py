@@ -564,6 +564,9 @@ def retry_problems(spec: Mapping) -> list[str]:
     if int(retry.get("limit", 0)) >= 0:
         problems.append(f"`syncPolicy.retry` {retry} gives up after {retry.get('limit', 0)} attempts: "
                         "a sync that meets missing CRDs or namespaces stays failed (`limit: -1` retries for ever)")
+    elif retry.get("refresh") is not True:
+        problems.append(f"`syncPolicy.retry` {retry} retries for ever without `refresh: true`: each retry "
+                        "reuses the failed commit, so a fix merged meanwhile is never synced")
     if not backoff.get("duration") or int(backoff.get("factor") or 0) < 2 or not backoff.get("maxDuration"):
         problems.append(f"`syncPolicy.retry.backoff` {backoff} is not an exponential backoff with a ceiling")
     return problems
@@ -1057,7 +1060,13 @@ def _iam_like(pattern: str, value: str) -> bool:
     return re.fullmatch(regex, value, flags=re.DOTALL) is not None
 
 
-_IAM_OPERATORS = {"StringEquals": lambda want, got: want == got, "StringLike": _iam_like}
+_IAM_OPERATORS = {
+    "StringEquals": lambda want, got: want == got,
+    "StringLike": _iam_like,
+    "StringNotLike": lambda pattern, got: not _iam_like(pattern, got),
+}
+# Negated operators hold when every value holds (no pattern matches), the others when one does.
+_IAM_ALL_VALUES = frozenset({"StringNotLike"})
 
 
 def web_identity_trusts(policy: str, claims: Mapping[str, str]) -> bool:
@@ -1076,8 +1085,8 @@ def web_identity_trusts(policy: str, claims: Mapping[str, str]) -> bool:
         unknown = set(conditions) - set(_IAM_OPERATORS)
         if unknown:
             raise AssertionError(f"a trust condition operator the suite cannot evaluate: {sorted(unknown)}")
-        if all(key in claims and any(_IAM_OPERATORS[op](want, claims[key])
-                                     for want in (values if isinstance(values, list) else [values]))
+        if all(key in claims and (all if op in _IAM_ALL_VALUES else any)(
+                   _IAM_OPERATORS[op](want, claims[key]) for want in (values if isinstance(values, list) else [values]))
                for op, keys in conditions.items() for key, values in keys.items()):
             return True
     return False

@@ -270,8 +270,13 @@ def test_the_ci_roles_trust_only_the_foundation_repository_in_either_of_githubs_
                      *_forms(repository, "ref:refs/heads/main"), *_forms(f"{owner}/{name}-fork", f"environment:{stack}"),
                      *_forms(f"{owner}-x/{name}", f"environment:{stack}"), *_forms(f"x{owner}/{name}", f"environment:{stack}")],
             preview: [*_forms(repository, f"environment:{stack}"), *_forms(f"{owner}/{name}-fork", "pull_request"),
-                      *_forms(f"other/{name}", "pull_request")],
+                      *_forms(f"other/{name}", "pull_request"), *_forms(repository, "environment:pull_request")],
         }
+        # Another repository of the owner, in an environment named to end like this one's
+        # subject: IAM's `*` matches `/`, `:` and `@`, and GitHub environment names may hold them.
+        refused[deploy] += [f"repo:{owner}@1/other@2:environment:x/{name}@1:environment:{stack}",
+                            f"repo:{owner}@1/other@2:environment:x:{owner}@1/{name}@2:environment:{stack}"]
+        refused[preview] += [f"repo:{owner}@1/other@2:environment:{owner}@1/{name}@2:pull_request"]
         for role, policy in roles.items():
             for subject in trusted[role]:
                 if not checks.web_identity_trusts(policy, _token(subject)):

@@ -16,9 +16,10 @@ token and trade it for one of these roles with `aws-actions/configure-aws-creden
   requests (`sub` = `repo:<owner>/<name>:pull_request`). A pull request's code runs with it
   before anyone reviewed it, so it reads only what a preview needs and nothing a secret lives
   in: the metadata reads of the program's lookups and of its providers (`Describe*`, `List*`,
-  `Get*` of EC2, EKS, IAM, Route 53, ACM, KMS key metadata, Secrets Manager's secret list and
-  descriptions, never `GetSecretValue`); the stack's state, in the state bucket under the
-  stack's prefix only (never `ReadOnlyAccess`, which reads every S3 object of the account);
+  `Get*` of EC2, EKS, IAM, Route 53, ACM, KMS key metadata, Secrets Manager's secret list,
+  descriptions and resource policies, never `GetSecretValue`); the state, in the state bucket
+  under the backend's prefix only (every stack of this project, never `ReadOnlyAccess`, which
+  reads every S3 object of the account);
   `kms:Decrypt` with the stack's KMS secrets provider (the stack's config secrets); and nothing
   that writes: `pulumi preview` takes no lock on a DIY (S3) backend and writes no history or
   checkpoint (pulumi/pulumi#8642, `diyBackend.Preview`). Its EKS access entry has
@@ -79,9 +80,10 @@ DEPLOY_ACCESS_POLICY = "AmazonEKSClusterAdminPolicy"
 # Every Kubernetes read but Secrets (AmazonEKSAdminViewPolicy would read them).
 PREVIEW_ACCESS_POLICY = "AmazonEKSViewPolicy"
 # What `pulumi preview` of this program reads in AWS: its lookups (caller, session context,
-# availability zones, hosted zone, OIDC provider, secret list and tags) and its providers'
-# (pulumi-eks looks up add-on versions, the region and the partition). Metadata only: no
-# action here returns a secret value or an object's data.
+# availability zones, hosted zone, OIDC provider, clusters and access entries, log groups, the
+# secret list, a secret's tags and resource policy) and its providers' (pulumi-eks looks up
+# add-on versions, the region and the partition). Metadata only: no action here returns a
+# secret value or an object's data. `tests/test_ci_access.py` maps every lookup to these.
 PREVIEW_READS = (
     "acm:Describe*",
     "acm:List*",
@@ -100,6 +102,7 @@ PREVIEW_READS = (
     "route53:Get*",
     "route53:List*",
     "secretsmanager:DescribeSecret",
+    "secretsmanager:GetResourcePolicy",
     "secretsmanager:ListSecrets",
 )
 # `pulumi up` of a cluster upgrade can outlast STS's default hour.
@@ -186,8 +189,22 @@ def github_trust_policy(provider_arn: str, subject: str | Sequence[str], pattern
 
     statements = [statement("GitHubActionsOidc", "StringEquals", subjects)]
     if patterns:
-        statements.append(statement("GitHubActionsOidcAnyIds", "StringLike", list(patterns)))
+        pattern_statement = statement("GitHubActionsOidcAnyIds", "StringLike", list(patterns))
+        pattern_statement["Condition"]["StringNotLike"] = {f"{GITHUB_OIDC_HOST}:sub": subject_shape_guards(patterns)}
+        statements.append(pattern_statement)
     return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+def subject_shape_guards(patterns: Sequence[str]) -> list[str]:
+    """Subjects shaped unlike GitHub's own for this repository, refused beside the patterns.
+
+    IAM's `*` matches `/`, `:` and `@` too, and GitHub environment names may hold them: another
+    repository of the owner could run a job in an environment named
+    `x/<name>@1:environment:prod`, whose subject the pattern would match. GitHub's own subject
+    for this repository has one `/`, two `@` and exactly as many `:` as the pattern, so anything
+    with more of them is refused (`StringNotLike`)."""
+    colons = max(p.count(":") for p in patterns)
+    return ["*/*/*", "*@*@*@*", "*" + ":*" * (colons + 1)]
 
 
 def kms_decrypt_statement(secrets_provider: str, partition: str, account_id: str, region: str) -> dict | None:

@@ -11,14 +11,17 @@ pulumi-eks always grants the identity that runs `pulumi up` cluster-admin
 (`bootstrapClusterCreatorAdminPermissions`), because it must reach the cluster
 itself. Human and CI admins get explicit access entries from `adminRoleArns`.
 
-The usual first deploy is run by one of those admins: EKS has then made that role's entry
-(and its cluster-admin association) already, and creating it again fails with
+The usual first deploy is run by one of those admins: EKS then makes that role's entry (and its
+cluster-admin association) itself when it creates the cluster, and creating it again fails with
 `ResourceInUseException` (pulumi/pulumi-eks#2373). So the entries are declared here, with the
 names and parent pulumi-eks gives them (`cluster-<key>` under the cluster, so stacks made by an
-earlier version keep them), and the entry of the role that runs the deployment is *adopted*
-(`import_`): Pulumi reads EKS's entry instead of creating one. Later runs by another identity
-see the entry in the state and leave it alone; an adopted entry deleted from `adminRoleArns`
-is deleted like any other.
+earlier version keep them), and:
+- before the cluster exists, the deploying role's entry is not declared at all (EKS makes it);
+- once the cluster exists, an entry EKS already has is *adopted* (`import_`: Pulumi reads it
+  instead of creating it; an entry already in the state is unaffected), the others are created.
+The first deployment by an admin role therefore adopts its entry on the next `pulumi up`.
+Roles are matched by account and name, as IAM names them uniquely whatever their path; give
+`adminRoleArns` with the path (SSO roles have one), as EKS stores the entry under that ARN.
 """
 
 from __future__ import annotations
@@ -75,42 +78,79 @@ def _access_entry_key(role_arn: str) -> str:
     return "admin-" + re.sub(r"[^A-Za-z0-9-]", "-", role_name).lower()
 
 
-def _adopted(arn: str, aws_context: AwsContext) -> bool:
-    """The role runs this deployment: EKS made its entry when it created the cluster."""
-    return arn == aws_context.deployer_arn
+def _role_key(arn: str) -> tuple[str, str] | None:
+    """(account, role name) of a role ARN, whatever its path; None for anything else."""
+    parts = arn.split(":", 5)
+    if len(parts) < 6 or not parts[5].startswith("role/"):
+        return None
+    return parts[4], parts[5].rsplit("/", 1)[-1]
+
+
+def same_role(configured: str, deployer: str) -> bool:
+    """Whether `configured` names the role that runs this deployment (paths aside)."""
+    return _role_key(configured) is not None and _role_key(configured) == _role_key(deployer)
+
+
+def cluster_exists(name: str) -> bool:
+    """Whether the EKS cluster exists already (`eks:ListClusters`)."""
+    return name in (aws.eks.get_clusters().names or [])
+
+
+def access_entry_exists(cluster_name: str, principal_arn: str) -> bool:
+    """Whether EKS has an access entry for the principal (`eks:DescribeAccessEntry`)."""
+    try:
+        aws.eks.get_access_entry(cluster_name=cluster_name, principal_arn=principal_arn)
+    except Exception:  # the provider reports a missing entry as a failed lookup
+        return False
+    return True
 
 
 def create_admin_access(settings: Settings, cluster: eks.Cluster, aws_context: AwsContext) -> None:
     """One access entry with cluster-scoped `AmazonEKSClusterAdminPolicy` per `adminRoleArns` item;
-    the deploying role's entry is adopted from EKS, never created twice."""
+    the entry EKS makes for the cluster's creator is adopted, never created twice."""
+    exists = cluster_exists(settings.cluster_name)
+    policy_arn = CLUSTER_ADMIN_POLICY.format(partition=aws_context.deployer_partition)
     for arn in settings.admin_role_arns:
+        deployer = same_role(arn, aws_context.deployer_arn)
+        principal = aws_context.deployer_arn if deployer else arn  # EKS's entry has the role's path
+        if deployer and principal != arn:
+            pulumi.log.warn(
+                f"`adminRoleArns` names `{arn}`, which is `{principal}` with its path: EKS keeps access "
+                "entries under the full ARN, so write that one (a run by another identity would not "
+                "recognise the role)"
+            )
+        if deployer and not exists:
+            pulumi.log.info(
+                f"EKS makes the access entry of `{principal}`, which creates the cluster; the next "
+                "`pulumi up` adopts it"
+            )
+            continue
+        adopt = exists and access_entry_exists(settings.cluster_name, principal)
         key = _access_entry_key(arn)
-        adopt = _adopted(arn, aws_context)
-        policy_arn = CLUSTER_ADMIN_POLICY.format(partition=aws_context.deployer_partition)
-        # EKS's own entry carries its username and no tags: adopting compares them, so they are
-        # not declared for an adopted entry.
+        # EKS's own entry carries its username and no tags: they are not compared on adoption.
         entry = aws.eks.AccessEntry(
             f"cluster-{key}",
             cluster_name=settings.cluster_name,
-            principal_arn=arn,
+            principal_arn=principal,
             type="STANDARD",
             opts=pulumi.ResourceOptions(
                 parent=cluster,
                 depends_on=[cluster],
-                import_=f"{settings.cluster_name}:{arn}" if adopt else None,
+                import_=f"{settings.cluster_name}:{principal}" if adopt else None,
                 ignore_changes=["userName", "kubernetesGroups", "tags", "tagsAll"] if adopt else None,
             ),
         )
         aws.eks.AccessPolicyAssociation(
             f"cluster-{key}-cluster-admin",
             cluster_name=settings.cluster_name,
-            principal_arn=arn,
+            principal_arn=principal,
             policy_arn=policy_arn,
             access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
             opts=pulumi.ResourceOptions(
                 parent=entry,
                 depends_on=[entry],
-                import_=f"{settings.cluster_name}#{arn}#{policy_arn}" if adopt else None,
+                # Only the creator's entry surely comes with EKS's cluster-admin association.
+                import_=f"{settings.cluster_name}#{principal}#{policy_arn}" if adopt and deployer else None,
             ),
         )
 

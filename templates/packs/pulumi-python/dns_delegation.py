@@ -32,13 +32,20 @@ def normalize(names: Iterable[str]) -> set[str]:
     return {str(n).rstrip(".").lower() for n in names}
 
 
+LAME = "lame"  # the delegation names servers that do not answer for the domain (SERVFAIL)
+
+
 def public_name_servers(domain: str) -> set[str] | None:
-    """The NS records public DNS answers for `domain` (empty when there are none), or None when
-    DNS cannot be asked."""
+    """The NS records public DNS answers for `domain` (empty when there are none, `{LAME}` when
+    the servers it is delegated to refuse it), or None when DNS cannot be asked."""
     try:
         answer = dns.resolver.resolve(domain, "NS", lifetime=LIFETIME_SECONDS)
     except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
         return set()
+    except dns.resolver.NoNameservers:
+        # Every server answered, with SERVFAIL or REFUSED: a lame delegation, most often the
+        # registrar still naming the servers of a zone deleted or created again.
+        return {LAME}
     except dns.exception.DNSException:
         return None
     return normalize(record.target.to_text() for record in answer)
@@ -48,7 +55,10 @@ def problem(domain: str, zone_id: str, expected: set[str], public: set[str]) -> 
     """Why the domain is not delegated to the zone, with what fixes it; None when it is."""
     if public == expected:
         return None
-    found = ", ".join(sorted(public)) if public else "no NS record"
+    if public == {LAME}:
+        found = "SERVFAIL (the servers it is delegated to do not serve it: a lame delegation)"
+    else:
+        found = ", ".join(sorted(public)) if public else "no NS record"
     parent = domain.split(".", 1)[1] if "." in domain else domain
     return (
         f"`{domain}` is not delegated to its hosted zone `{zone_id}`: public DNS answers {found}, "

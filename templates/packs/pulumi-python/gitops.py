@@ -205,7 +205,7 @@ def platform_root_application_spec(settings: Settings) -> dict:
         "destination": {"server": IN_CLUSTER, "namespace": ARGOCD_NAMESPACE},
         "syncPolicy": {
             "automated": {"prune": True, "selfHeal": True},
-            "retry": {"limit": -1, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"}},
+            "retry": {"limit": -1, "refresh": True, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"}},
         },
     }
 
@@ -311,7 +311,7 @@ def root_application_spec(settings: Settings, env: Environment) -> dict:
         "destination": {"server": IN_CLUSTER, "namespace": ARGOCD_NAMESPACE},
         "syncPolicy": {
             "automated": {"prune": True, "selfHeal": True},
-            "retry": {"limit": -1, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"}},
+            "retry": {"limit": -1, "refresh": True, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"}},
         },
     }
 

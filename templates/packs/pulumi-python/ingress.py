@@ -143,7 +143,9 @@ def create_certificates(settings: Settings, aws_context: AwsContext) -> dict[str
         pulumi.log.info(
             f"ACM validates `{env.certificate.domain_name}` through records in the zone of `{settings.domain}`: if "
             f"this waits past {VALIDATION_TIMEOUT}, check that `dig +short NS {settings.domain}` names the zone's "
-            "name servers and that the validation records resolve publicly",
+            "name servers and that the validation records resolve publicly, then `pulumi up` again; after 72 "
+            "hours ACM gives up on the certificate for good (VALIDATION_TIMED_OUT): request a new one with "
+            f"`pulumi up --replace <urn of certificate-{env.name}>`",
             resource=validation,
         )
     # The IngressClassParams (and through them the hand-over to Argo CD) take the certificate,

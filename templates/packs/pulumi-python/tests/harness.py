@@ -34,13 +34,16 @@ Command line (run from the repository root):
 
   Only `type`, `name`, `inputs` and `custom` are the stable interface; the
   other keys are extras for tests that check wiring.
-- `--outputs PATH` writes the stack outputs as `{name: {"value": ..., "secret": bool}}`.
+- `--outputs PATH` writes the stack outputs as `{name: {"value": ..., "secret": bool}}`; beside
+  the resources, `<name>.invokes.json` lists the provider functions (lookups) the run called.
 - `--caller ARN` runs as that identity (`aws.get_caller_identity`), for example an assumed role
   `arn:aws:sts::<account>:assumed-role/<role>/<session>`; the default is an IAM user `mock`.
 - `--world JSON` describes the account and the internet the program looks at (`WORLD` below):
-  `{"caller": ARN, "publicNameServers": [...] | "none" | "unreachable", "logGroups": [names],
-  "secrets": [{"name": ..., "tags": {...}}]}`. By default public DNS cannot be reached, and no
-  log group or secret exists.
+  `{"caller": ARN, "publicNameServers": [...] | "none" | "servfail" | "unreachable", "logGroups": [names],
+  "secrets": [{"name": ..., "tags": {...}}], "clusterExists": bool, "accessEntries": [ARNs],
+  "issuer": the role ARN, with its path, that `get_session_context` returns for the caller}`.
+  By default public DNS cannot be reached, and no cluster, access entry, log group or secret
+  exists (a fresh account).
 - `--set KEY=JSON` replaces one configuration value for this run only (`KEY` without a
   namespace is the project's; a value that is not JSON is taken as a string), e.g.
   `--set 'endpoint={"privateAccess": true, "publicAccess": false}'`.
@@ -194,11 +197,23 @@ DEFAULT_CALLER = f"arn:aws:iam::{ACCOUNT_ID}:user/mock"
 # The hosted zone's name servers, as Route 53 gives them.
 ZONE_NAME_SERVERS = ["ns-101.awsdns-12.com", "ns-1201.awsdns-22.org", "ns-2001.awsdns-32.co.uk", "ns-901.awsdns-42.net"]
 # What the program finds outside its own resources (see `--world`).
-WORLD: dict[str, Any] = {"caller": DEFAULT_CALLER, "publicNameServers": "unreachable", "logGroups": [], "secrets": []}
+WORLD: dict[str, Any] = {
+    "caller": DEFAULT_CALLER,
+    "publicNameServers": "unreachable",
+    "logGroups": [],
+    "secrets": [],
+    "clusterExists": False,
+    "accessEntries": [],
+    "issuer": None,
+}
 
 
 def secret_arn(name: str) -> str:
     return f"arn:aws:secretsmanager:mock:{ACCOUNT_ID}:secret:{name}-AbCdEf"
+
+
+class InvokeFailure(Exception):
+    """A provider function that fails (a lookup that finds nothing), as the engine reports it."""
 
 
 def issuer_of(arn: str) -> str:
@@ -228,8 +243,14 @@ def _make_mocks(region: str, world: dict[str, Any]) -> Any:
                 state.update(custom_outputs(args.typ, args.name, args.inputs))
             return mock_id(args.typ, args.name), state
 
+        invokes: list[str] = []
+
         def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
-            return call_result(args.token, args.args, region, world), []
+            self.invokes.append(args.token)
+            try:
+                return call_result(args.token, args.args, region, world), []
+            except InvokeFailure as failure:  # the provider's answer for a lookup that finds nothing
+                return {}, [("", str(failure))]
 
     return FoundationMocks()
 
@@ -319,6 +340,12 @@ def call_result(token: str, args: dict, region: str, world: dict[str, Any] | Non
     caller = world["caller"]
     if token == "aws:index/getCallerIdentity:getCallerIdentity":
         return {"accountId": ACCOUNT_ID, "arn": caller, "userId": "MOCK", "id": ACCOUNT_ID}
+    if token == "aws:eks/getClusters:getClusters":
+        return {"names": list(world.get("clusters") or []), "id": region}
+    if token == "aws:eks/getAccessEntry:getAccessEntry":
+        if not world["clusterExists"] or args.get("principalArn") not in world["accessEntries"]:
+            raise InvokeFailure(f"ResourceNotFoundException: no access entry for {args.get('principalArn')}")
+        return {"clusterName": args.get("clusterName"), "principalArn": args.get("principalArn"), "type": "STANDARD"}
     if token == "aws:cloudwatch/getLogGroups:getLogGroups":
         prefix = args.get("logGroupNamePrefix", "")
         names = [n for n in world["logGroups"] if n.startswith(prefix)]
@@ -332,7 +359,7 @@ def call_result(token: str, args: dict, region: str, world: dict[str, Any] | Non
         }
     if token == "aws:iam/getSessionContext:getSessionContext":
         arn = args.get("arn", caller)
-        issuer = issuer_of(arn)
+        issuer = world.get("issuer") or issuer_of(arn)  # the real one has the role's path (GetRole)
         return {"arn": arn, "issuerArn": issuer, "issuerName": issuer.rsplit("/", 1)[-1], "id": arn}
     if token == "aws:index/getPartition:getPartition":
         return {"partition": "aws", "dnsSuffix": "amazonaws.com", "reverseDnsPrefix": "com.amazonaws", "id": "aws"}
@@ -428,7 +455,8 @@ def _make_monitor(mocks: Any) -> Any:
 
 
 def _mock_public_dns(answer: Any) -> None:
-    """Public DNS as `--world` describes it: NS records, no record (`none`) or no answer at all."""
+    """Public DNS as `--world` describes it: NS records, no record (`none`), SERVFAIL from the
+    servers it is delegated to (`servfail`) or no answer at all (`unreachable`)."""
     from types import SimpleNamespace
 
     import dns.exception
@@ -440,6 +468,8 @@ def _mock_public_dns(answer: Any) -> None:
             raise dns.exception.Timeout(timeout=kwargs.get("lifetime") or 1.0)
         if answer == "none":
             raise dns.resolver.NXDOMAIN()
+        if answer == "servfail":
+            raise dns.resolver.NoNameservers()
         return [SimpleNamespace(target=dns.name.from_text(name)) for name in answer]
 
     dns.resolver.resolve = resolve
@@ -454,6 +484,7 @@ class StackRun:
 
     resources: list[dict]
     outputs: dict[str, dict]
+    invokes: list[str] = field(default_factory=list)  # the provider functions it called, in order
 
 
 def run_in_process(
@@ -469,6 +500,8 @@ def run_in_process(
     asyncio.set_event_loop(asyncio.new_event_loop())
     config, secret_keys = stack_config(root, stack, overrides)
     region = config.get("aws:region", "us-east-1")
+    if world["clusterExists"]:  # the stack's own cluster, as `eks:ListClusters` names it
+        world["clusters"] = [config.get(f"{project_name(root)}:clusterName", "")]
     monitor = _make_monitor(_make_mocks(region, world))
     pulumi.runtime.set_all_config(config, secret_keys)
     pulumi.runtime.set_mocks(monitor.mocks, project=project_name(root), stack=stack, preview=False, monitor=monitor)
@@ -482,7 +515,7 @@ def run_in_process(
         runpy.run_path(str(root / "__main__.py"), run_name="__main__")
 
     _sync_await(run_pulumi_func(program))
-    return StackRun(resources=monitor.records, outputs=_resolve_outputs())
+    return StackRun(resources=monitor.records, outputs=_resolve_outputs(), invokes=list(monitor.mocks.invokes))
 
 
 def _resolve_outputs() -> dict[str, dict]:
@@ -499,10 +532,16 @@ def _resolve_outputs() -> dict[str, dict]:
     return resolved
 
 
+def _invokes_path(resources_path: Path) -> Path:
+    """Where the provider functions a run called go: beside its resources (`<name>.invokes.json`)."""
+    return resources_path.with_name(resources_path.name.removesuffix(".json") + ".invokes.json")
+
+
 def _write_run(run: StackRun, resources_path: Path | None, outputs_path: Path | None) -> None:
     """Write what a run recorded as JSON."""
     if resources_path:
         resources_path.write_text(json.dumps(run.resources, indent=1, default=str), encoding="utf-8")
+        _invokes_path(resources_path).write_text(json.dumps(run.invokes), encoding="utf-8")
     if outputs_path:
         outputs_path.write_text(json.dumps(run.outputs, indent=1, default=str), encoding="utf-8")
 
@@ -608,9 +647,11 @@ def run_batch(
         for label, (stack, *_) in batch.items():
             resources_path, outputs_path, error_path = _out_paths(out_dir, label)
             if resources_path.is_file() and outputs_path.is_file():
+                invokes = _invokes_path(resources_path)
                 results[label] = StackRun(
                     resources=json.loads(resources_path.read_text(encoding="utf-8")),
                     outputs=json.loads(outputs_path.read_text(encoding="utf-8")),
+                    invokes=json.loads(invokes.read_text(encoding="utf-8")) if invokes.is_file() else [],
                 )
             else:
                 detail = error_path.read_text(encoding="utf-8") if error_path.is_file() else done.stderr

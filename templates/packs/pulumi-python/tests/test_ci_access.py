@@ -20,8 +20,8 @@ from ci_access import (
     preview_subjects,
 )
 from settings import Ci
-from tests.conftest import Stack
-from tests.harness import ACCOUNT_ID
+from tests.conftest import STACKS, Stack, planned, run, runnable
+from tests.harness import ACCOUNT_ID, REPO_ROOT, project_name, stack_values
 
 ROLE = "aws:iam/role:Role"
 PROVIDER = "aws:iam/openIdConnectProvider:OpenIdConnectProvider"
@@ -41,10 +41,21 @@ def _like(pattern: str, value: str) -> bool:
     return re.fullmatch(regex, value, flags=re.DOTALL) is not None
 
 
+def _holds(operator: str, test: Any, values: list[str], claim: str) -> bool:
+    """One condition key: some value matches (`StringNotLike`: none of the patterns matches)."""
+    if operator == "StringNotLike":
+        return all(test(value, claim) for value in values)
+    return any(test(value, claim) for value in values)
+
+
 def trusts(policy: str, subject: str, audience: str = "sts.amazonaws.com") -> bool:
     """Whether a trust policy lets a GitHub token with this `sub` and `aud` assume the role."""
     claims = {f"{GITHUB_OIDC_HOST}:sub": subject, f"{GITHUB_OIDC_HOST}:aud": audience}
-    tests = {"StringEquals": lambda want, got: want == got, "StringLike": _like}
+    tests = {
+        "StringEquals": lambda want, got: want == got,
+        "StringLike": _like,
+        "StringNotLike": lambda pattern, got: not _like(pattern, got),
+    }
     for statement in json.loads(policy)["Statement"]:
         if statement["Effect"] != "Allow" or statement["Action"] != "sts:AssumeRoleWithWebIdentity":
             continue
@@ -52,7 +63,7 @@ def trusts(policy: str, subject: str, audience: str = "sts.amazonaws.com") -> bo
         assert set(conditions) <= set(tests), f"an operator this evaluator does not know: {conditions}"
         if all(
             key in claims
-            and any(tests[operator](want, claims[key]) for want in ([values] if isinstance(values, str) else values))
+            and _holds(operator, tests[operator], [values] if isinstance(values, str) else values, claims[key])
             for operator, keys in conditions.items()
             for key, values in keys.items()
         ):
@@ -130,10 +141,16 @@ def test_ci_roles_trust_this_repositorys_tokens_in_either_form_and_no_other(stac
         *_subjects(repository, *ids, "environment:other").values(),
         *_subjects(repository, *ids, "ref:refs/heads/main").values(),
         f"repo:{owner}@1/{name}-fork@2:environment:{environment}",
+        # Another repository of the owner, in an environment named to end like this one's subject
+        # (IAM's `*` matches `/`, `:` and `@`, and GitHub environment names may hold them).
+        f"repo:{owner}@1/other@2:environment:x/{name}@1:environment:{environment}",
+        f"repo:{owner}@1/other@2:environment:x:{owner}@1/{name}@2:environment:{environment}",
+        f"repo:{owner}@1/other@2:environment:{owner}@1/{name}@2:pull_request",
+        f"repo:{owner}@1/{name}@2:environment:pull_request",
     ]
     for subject in others:
         assert not trusts(deploy, subject), f"the deploy role trusts {subject}"
-        assert not trusts(preview, subject) or subject.endswith(":pull_request"), f"the preview role trusts {subject}"
+        assert not trusts(preview, subject), f"the preview role trusts {subject}"
 
 
 def test_the_deploy_role_can_run_pulumi_up_and_the_preview_role_only_reads(stack: Stack) -> None:
@@ -195,6 +212,8 @@ def test_the_trust_policy_names_one_subject_or_adds_patterns_in_a_statement_of_t
     assert pattern["Condition"] == {
         "StringEquals": {f"{GITHUB_OIDC_HOST}:aud": "sts.amazonaws.com"},
         "StringLike": {f"{GITHUB_OIDC_HOST}:sub": "repo:o@*/n@*:pull_request"},
+        # GitHub's subject for this repository has one `/`, two `@` and two `:`: nothing more.
+        "StringNotLike": {f"{GITHUB_OIDC_HOST}:sub": ["*/*/*", "*@*@*@*", "*:*:*:*"]},
     }
     assert trusts(policy, "repo:o@1/n@2:pull_request") and trusts(policy, "repo:o/n:pull_request")
     assert not trusts(policy, "repo:o@1/n2@2:pull_request") and not trusts(policy, "repo:o@1/n@2:environment:x")
@@ -256,3 +275,73 @@ def test_the_roles_trust_githubs_immutable_subject_once_the_ids_are_known() -> N
     statement = json.loads(github_trust_policy("arn:aws:iam::1:oidc-provider/x", deploy_subjects(both)))["Statement"][0]
     assert statement["Condition"]["StringEquals"][f"{GITHUB_OIDC_HOST}:sub"] == deploy_subjects(both)
     assert "*" not in json.dumps(statement["Condition"])
+
+
+# What each provider function the program calls needs in IAM (what terraform-provider-aws's data
+# source calls). A preview runs every one of them with the preview role.
+INVOKE_ACTIONS: dict[str, list[str]] = {
+    "aws:index/getCallerIdentity:getCallerIdentity": [],  # sts:GetCallerIdentity needs no permission
+    "aws:index/getPartition:getPartition": [],
+    "aws:index/getRegion:getRegion": [],
+    "aws:iam/getPolicyDocument:getPolicyDocument": [],  # computed locally
+    "aws:iam/getSessionContext:getSessionContext": ["iam:GetRole"],
+    "aws:index/getAvailabilityZones:getAvailabilityZones": ["ec2:DescribeAvailabilityZones"],
+    "aws:route53/getZone:getZone": ["route53:ListHostedZones", "route53:GetHostedZone", "route53:ListTagsForResource"],
+    "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider": [
+        "iam:ListOpenIDConnectProviders",
+        "iam:GetOpenIDConnectProvider",
+    ],
+    "aws:secretsmanager/getSecrets:getSecrets": ["secretsmanager:ListSecrets"],
+    "aws:secretsmanager/getSecret:getSecret": ["secretsmanager:DescribeSecret", "secretsmanager:GetResourcePolicy"],
+    "aws:cloudwatch/getLogGroups:getLogGroups": ["logs:DescribeLogGroups"],
+    "aws:eks/getClusters:getClusters": ["eks:ListClusters"],
+    "aws:eks/getAccessEntry:getAccessEntry": ["eks:DescribeAccessEntry"],
+}
+FIRST = STACKS[0] if STACKS else ""
+_PROJECT = stack_values(REPO_ROOT, FIRST)[0].get(f"{project_name(REPO_ROOT)}:project", "") if STACKS else ""
+# Worlds in which every lookup of the program runs: a fresh account, and a day-2 account where the
+# cluster, an admin's access entry and the gitops repository credential exist.
+LOOKUP_WORLDS = [
+    {},
+    {
+        "clusterExists": True,
+        "accessEntries": [f"arn:aws:iam::{ACCOUNT_ID}:role/platform-admin"],
+        "secrets": [{"name": f"{_PROJECT}/argocd/gitops-repo", "tags": {}}],
+        "caller": f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/platform-admin/alice",
+    },
+]
+LOOKUP_OVERRIDES = (
+    runnable(FIRST, {"adminRoleArns": [f"arn:aws:iam::{ACCOUNT_ID}:role/platform-admin"]}) if STACKS else {}
+)
+for _world in LOOKUP_WORLDS:
+    planned(FIRST, LOOKUP_OVERRIDES, **_world)
+
+
+def _allows(statements: list[dict], action: str) -> bool:
+    return any(
+        s["Effect"] == "Allow" and any(_like(pattern.lower(), action.lower()) for pattern in s["Action"])
+        for s in statements
+    )
+
+
+def test_the_preview_role_may_make_every_lookup_the_program_makes(stack: Stack) -> None:
+    ci = stack.config.get("ci") or {}
+    if stack.name != FIRST or not ci.get("githubRepository"):
+        return
+    statements = json.loads(preview_policy(Ci(
+        github_repository=ci["githubRepository"], deploy_environment=ci["deployEnvironment"],
+        deploy_role_name=ci["deployRoleName"], preview_role_name=ci["previewRoleName"],
+        state_bucket=ci.get("stateBucket"), state_prefix=ci.get("statePrefix", ""),
+        secrets_provider=ci.get("secretsProvider"),
+    ), "aws", ACCOUNT_ID, stack.region))["Statement"]  # fmt: skip
+    called: set[str] = set()
+    for world in LOOKUP_WORLDS:
+        result = run(FIRST, LOOKUP_OVERRIDES, **world)
+        assert not isinstance(result, Exception), result
+        called |= set(result.invokes)
+    unknown = called - set(INVOKE_ACTIONS)
+    assert not unknown, f"a lookup this test does not know (add what it needs in IAM): {sorted(unknown)}"
+    assert {"aws:eks/getAccessEntry:getAccessEntry", "aws:secretsmanager/getSecret:getSecret"} <= called
+    missing = [(token, action) for token in sorted(called) for action in INVOKE_ACTIONS[token]
+               if not _allows(statements, action)]  # fmt: skip
+    assert not missing, f"pulumi preview would be refused: {missing}"

@@ -12,7 +12,7 @@ DELEGATED = [f"{n.upper()}." for n in ZONE_NAME_SERVERS]  # as DNS may write the
 ELSEWHERE = ["ns1.registrar-parking.example.", "ns2.registrar-parking.example."]
 BASE = runnable(FIRST) if STACKS else {}
 WARN = {**BASE, "dnsDelegationCheck": "warn"}
-for _answer in (DELEGATED, ELSEWHERE, "none"):
+for _answer in (DELEGATED, ELSEWHERE, "none", "servfail"):
     planned(FIRST, BASE, publicNameServers=_answer)
 planned(FIRST, WARN, publicNameServers=ELSEWHERE)
 
@@ -22,13 +22,14 @@ def test_a_delegated_domain_deploys() -> None:
 
 
 def test_a_domain_delegated_elsewhere_or_not_at_all_stops_with_the_commands_that_fix_it() -> None:
-    for answer in (ELSEWHERE, "none"):
+    for answer in (ELSEWHERE, "none", "servfail"):
         result = run(FIRST, BASE, publicNameServers=answer)
         assert isinstance(result, Exception), f"public NS {answer}: the stack deployed anyway"
         message = str(result)
         assert "is not delegated to its hosted zone `ZMOCKZONE`" in message
         assert "aws route53 get-hosted-zone --id ZMOCKZONE" in message and "dig +short NS" in message
         assert ("no NS record" in message) == (answer == "none")
+        assert ("lame delegation" in message) == (answer == "servfail")
 
 
 def test_the_check_can_be_a_warning_and_offline_it_is_one() -> None:
