@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 import checks
-from conftest import ACCOUNT_ID, API_CIDRS, GIT_BASE
+from conftest import ACCOUNT_ID, API_CIDRS, DOMAIN, GIT_BASE
 
 PRESETS = ("production", "startup")
 BACKENDS = {
@@ -94,7 +94,8 @@ def workspace(workspace_root, preset: str, backend: str) -> checks.Workspace:
     if key not in _WORKSPACES:
         name = f"ci{preset[0]}{list(BACKENDS).index(backend)}"
         _WORKSPACES[key] = checks.new_workspace(
-            workspace_root(name), name, "--preset", preset, "--git-base", GIT_BASE, "--api-cidrs", API_CIDRS,
+            workspace_root(name), name, "--domain", DOMAIN, "--preset", preset, "--git-base", GIT_BASE,
+            "--api-cidrs", API_CIDRS,
             *BACKENDS[backend],
         )
     return _WORKSPACES[key]
@@ -336,7 +337,8 @@ def test_a_pull_requests_preview_reads_no_secret_and_no_other_state(preset, back
 
 def test_a_foundation_outside_github_gets_no_ci_role(workspace_root):
     root = workspace_root("cigitlab")
-    ws = checks.new_workspace(root, "cigl", "--git-base", "https://gitlab.com/acme", "--api-cidrs", API_CIDRS)
+    ws = checks.new_workspace(root, "cigl", "--domain", DOMAIN, "--git-base", "https://gitlab.com/acme",
+                              "--api-cidrs", API_CIDRS)
     (stack,) = checks.stacks(ws.foundation)
     assert _stack_ci(ws.foundation, stack)["githubRepository"] == ""
     run = ws.runs[stack]
@@ -359,7 +361,8 @@ def test_the_generated_foundation_passes_ruff(preset, workspace_root):
 
 def test_the_gitops_build_step_builds_every_overlay_and_app_of_apps(workspace_root, tmp_path):
     root = workspace_root("cibuild")
-    ws = checks.new_workspace(root, "cib", "--envs", "dev,prod", "--services", "api,web", "--api-cidrs", API_CIDRS)
+    ws = checks.new_workspace(root, "cib", "--domain", DOMAIN, "--git-base", GIT_BASE, "--envs", "dev,prod",
+                              "--services", "api,web", "--api-cidrs", API_CIDRS)
     (job,) = [workflows(ws.gitops)["validate.yml"]["jobs"]["manifests"]]
     (step,) = [s for s in job["steps"] if str(s.get("name", "")).startswith("kustomize build")]
     shim = tmp_path / "bin"
@@ -390,7 +393,7 @@ def test_the_gitops_build_step_builds_every_overlay_and_app_of_apps(workspace_ro
 @pytest.mark.parametrize("preset", PRESETS)
 def test_add_env_and_remove_env_change_the_stacks_of_the_foundation_workflows(preset, workspace_root):
     name = f"cigrow{preset[0]}"
-    ws = checks.new_workspace(workspace_root(name), name, "--preset", preset, "--envs", "dev", "--git-base", GIT_BASE,
+    ws = checks.new_workspace(workspace_root(name), name, "--domain", DOMAIN, "--preset", preset, "--envs", "dev", "--git-base", GIT_BASE,
                               "--api-cidrs", API_CIDRS, "--backend", "s3://acme-pulumi-state")
 
     def stacks_in_workflows() -> tuple[list[str], list[str]]:

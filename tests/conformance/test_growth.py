@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pytest
 
 import checks
-from conftest import ACCOUNT_ID, API_CIDRS, GIT_BASE
+from conftest import ACCOUNT_ID, API_CIDRS, DOMAIN, GIT_BASE
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ def _check_state(ws: checks.Workspace, preset: str) -> None:
 @pytest.mark.parametrize("preset", ["startup", "production"])
 def test_every_step_of_growth_leaves_a_conformant_workspace(preset, workspace_root):
     name = f"grow{preset[0]}"
-    ws = checks.new_workspace(workspace_root(name), name, "--preset", preset, "--envs", "dev",
+    ws = checks.new_workspace(workspace_root(name), name, "--domain", DOMAIN, "--preset", preset, "--envs", "dev",
                               "--account-id", ACCOUNT_ID, "--git-base", GIT_BASE, "--api-cidrs", API_CIDRS)
     failures: list[str] = []
     try:

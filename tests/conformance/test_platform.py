@@ -14,14 +14,14 @@ import pytest
 
 import checks
 import platform_checks
-from conftest import ACCOUNT_ID, API_CIDRS, GIT_BASE
+from conftest import ACCOUNT_ID, API_CIDRS, DOMAIN, GIT_BASE
 
 # preset -> the platform services it turns on
 PRESETS = {"production": {"monitoring", "logging"}, "startup": {"logging"}}
 
 
 def _new(workspace_root, name: str, preset: str, *extra: str) -> checks.Workspace:
-    return checks.new_workspace(workspace_root(name), name, "--preset", preset, "--envs", "dev,prod",
+    return checks.new_workspace(workspace_root(name), name, "--domain", DOMAIN, "--preset", preset, "--envs", "dev,prod",
                                 "--services", "api,web", "--account-id", ACCOUNT_ID, "--git-base", GIT_BASE,
                                 "--api-cidrs", API_CIDRS, *extra)
 
