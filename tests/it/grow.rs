@@ -744,7 +744,8 @@ fn add_env_adds_its_stack_to_the_foundation_workflows_and_remove_env_takes_it_ou
     add(&gitops, &["env", "prod"]);
     assert_eq!(deploy_jobs(&foundation), ["dev", "prod"]);
     let deploy = fs_err::read_to_string(foundation.join(".github/workflows/deploy.yml")).unwrap();
-    assert!(deploy.contains("  deploy-prod:\n    name: pulumi up (prod)\n    needs: deploy-dev\n"));
+    assert!(deploy
+        .contains("  deploy-prod:\n    name: pulumi up (prod)\n    needs: [test, deploy-dev]\n"));
     assert!(deploy.contains("    environment: prod\n"));
     let preview =
         fs_err::read_to_string(foundation.join(".github/workflows/pull-request.yml")).unwrap();
