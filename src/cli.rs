@@ -128,7 +128,9 @@ pub struct ChangeArgs {
     /// Make one commit in each repo that changed.
     #[arg(long)]
     pub commit: bool,
-    /// Overwrite or delete files that were edited since strata wrote them.
+    /// Overwrite or delete files that were edited since strata wrote them; with `remove env`,
+    /// also remove an environment whose Pulumi stack file is still there (the stack keeps
+    /// running: destroy it first).
     #[arg(long)]
     pub force: bool,
     /// Proceed even when files strata must touch have uncommitted changes (not with --commit,

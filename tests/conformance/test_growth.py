@@ -38,7 +38,9 @@ STEPS = (
     # From here on nothing is committed: each later step touches files left uncommitted.
     Step(("add", "env", "prod", "--from", "stage"), False, ""),
     Step(("remove", "service", "web", "--allow-dirty"), False, ""),
-    Step(("remove", "env", "stage", "--allow-dirty"), False, ""),
+    # `--force`: the stack was never deployed (strata refuses to remove an environment whose stack
+    # file is there, as its stack may still run; issue 19).
+    Step(("remove", "env", "stage", "--allow-dirty", "--force"), False, ""),
 )
 
 

@@ -146,7 +146,7 @@ def test_a_production_cluster_per_environment_gets_its_platform_tree_with_add_en
     ws.strata("add", "env", "stage", "-C", ws.gitops, "--commit")
     rendered = _platform_state(ws)
     assert set(rendered) == {"dev", "prod", "stage"}
-    ws.strata("remove", "env", "stage", "-C", ws.gitops, "--commit")
+    ws.strata("remove", "env", "stage", "-C", ws.gitops, "--commit", "--force")  # never deployed
     assert not (ws.gitops / "platform" / "stage").exists()
     assert set(_platform_state(ws)) == {"dev", "prod"}
 
