@@ -529,7 +529,9 @@ def test_pull_requests_never_get_the_deploy_credentials_and_pick_their_own_runne
         done = subprocess.run(["bash", "-c", step["run"]], env={"PATH": os.environ["PATH"]},
                               capture_output=True, text=True, timeout=30, check=False)
         assert done.returncode == 1 and "::error" in done.stdout, "no preview token: the job says so and stops"
-        assert preview["steps"].index(step) == 0
+        # First of the steps a bootstrapped stack runs (a stack not bootstrapped gets a notice).
+        running = [s for s in preview["steps"] if s.get("if") != "matrix.bootstrapped != 'true'"]
+        assert running.index(step) == 0
     else:
         assert not guard
 
