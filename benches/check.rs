@@ -80,6 +80,10 @@ fn main() {
         &[
             "new",
             "acme",
+            "--domain",
+            "example.com",
+            "--git-base",
+            "https://github.com/acme",
             "--envs",
             "e1,e2,e3,e4,e5",
             "--services",

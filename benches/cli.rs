@@ -80,6 +80,10 @@ fn bench_new(iterations: usize) -> bool {
             &[
                 "new",
                 "acme",
+                "--domain",
+                "example.com",
+                "--git-base",
+                "https://github.com/acme",
                 "--envs",
                 "dev,staging,prod",
                 "--services",
@@ -126,6 +130,10 @@ fn peak_memory_child(dir: &Path) {
         &[
             "new",
             "acme",
+            "--domain",
+            "example.com",
+            "--git-base",
+            "https://github.com/acme",
             "--envs",
             "dev,staging,prod",
             "--services",
@@ -150,6 +158,10 @@ fn bench_add_env(services: usize, iterations: usize) -> Stats {
             &[
                 "new",
                 "acme",
+                "--domain",
+                "example.com",
+                "--git-base",
+                "https://github.com/acme",
                 "--envs",
                 "dev,prod",
                 "--services",
@@ -175,6 +187,10 @@ fn workspace(services: usize) -> std::path::PathBuf {
         &[
             "new",
             "acme",
+            "--domain",
+            "example.com",
+            "--git-base",
+            "https://github.com/acme",
             "--envs",
             "e1,e2,e3,e4,e5",
             "--services",

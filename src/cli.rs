@@ -42,7 +42,7 @@ pub enum Command {
     Migrate(Box<MigrateArgs>),
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Clone)]
 pub struct NewArgs {
     /// The project name: a lowercase DNS label of at most 20 characters.
     pub name: String,
@@ -64,11 +64,12 @@ pub struct NewArgs {
     /// Comma-separated service names, for example `api,web`.
     #[arg(long, value_name = "LIST")]
     pub services: Option<String>,
-    /// The DNS domain whose public hosted zone External DNS manages, for example `example.com`.
+    /// The DNS domain whose public hosted zone External DNS manages, for example
+    /// `acme.example.com` (required: strata never guesses it).
     #[arg(long, value_name = "DOMAIN")]
     pub domain: Option<String>,
     /// The URL that holds both repos, for example `https://github.com/acme`; Argo CD pulls
-    /// `<URL>/<NAME>-gitops.git`.
+    /// `<URL>/<NAME>-gitops.git` (required: strata never guesses it).
     #[arg(long, value_name = "URL")]
     pub git_base: Option<String>,
     /// The AWS account id, needed for the role ARNs of services with `--irsa`.
@@ -127,7 +128,9 @@ pub struct ChangeArgs {
     /// Make one commit in each repo that changed.
     #[arg(long)]
     pub commit: bool,
-    /// Overwrite or delete files that were edited since strata wrote them.
+    /// Overwrite or delete files that were edited since strata wrote them; with `remove env`,
+    /// also remove an environment whose Pulumi stack file is still there (the stack keeps
+    /// running: destroy it first).
     #[arg(long)]
     pub force: bool,
     /// Proceed even when files strata must touch have uncommitted changes (not with --commit,

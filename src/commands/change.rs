@@ -7,7 +7,10 @@ use super::output::Printer;
 use crate::cli::{AddEnvArgs, AddServiceArgs, ChangeArgs, RemoveArgs, UpgradeArgs};
 use crate::edit::{self, Edit, Mode, Options};
 use crate::jobs::grow;
+use crate::model::repo::Repo;
 use crate::render::Scope;
+use crate::util::error::Refusal;
+use crate::util::term::status;
 use crate::write::workspace::Workspace;
 
 pub fn add_service(args: &AddServiceArgs) -> Result<()> {
@@ -53,14 +56,75 @@ pub fn remove_service(args: &RemoveArgs) -> Result<()> {
     run(workspace, edit, gitops, &args.change)
 }
 
+/// Removes an environment from both repos. Its own Pulumi stack must be destroyed first,
+/// while `Pulumi.<stack>.yaml` is there to destroy it with: strata refuses while the file is
+/// there (`pulumi stack rm` deletes it), unless `--force` (the stack is left running, and said
+/// so) or `--dry-run` (the steps are printed with the diff).
 pub fn remove_env(args: &RemoveArgs) -> Result<()> {
     let gitops = edit::compile_gitops();
     let workspace = Workspace::open(&args.change.dir)?;
     let mut answers = workspace.answers.clone();
+    let left = grow::left_running(&answers, &args.name);
     grow::remove_env(&mut answers, &args.name)?;
+    let stack_file_there = match &left {
+        grow::LeftRunning::Stack { file, .. } => workspace.read(Repo::Foundation, file).is_some(),
+        grow::LeftRunning::Namespace { .. } => false,
+    };
+    if stack_file_there && !args.change.force && !args.change.dry_run {
+        return Err(destroy_first(&args.name, &left));
+    }
     let message = format!("Remove environment `{}`", args.name);
     let edit = Edit::new(answers, Scope::Env(args.name.clone()), message);
-    run(workspace, edit, gitops, &args.change)
+    run(workspace, edit, gitops, &args.change)?;
+    say_what_runs_on(&args.name, &left, stack_file_there, args.change.dry_run);
+    Ok(())
+}
+
+/// The steps that take an environment's stack down, in order, from the foundation.
+fn destroy_steps(env: &str, stack: &str, file: &str) -> Vec<String> {
+    vec![
+        format!("1. `pulumi destroy --stack {stack}` in the foundation, with `{file}` in place: deletes the cluster, its VPC and every other resource of the stack"),
+        format!("2. `pulumi stack rm {stack}`: deletes the stack's (now empty) state, and `{file}` with it"),
+        format!("3. `strata remove env {env}`: takes the environment out of both repos"),
+    ]
+}
+
+/// The refusal of a removal that would delete the stack file of a stack that may still run.
+fn destroy_first(env: &str, left: &grow::LeftRunning) -> anyhow::Error {
+    let grow::LeftRunning::Stack { stack, file } = left else {
+        unreachable!("only an environment's own stack is destroyed first");
+    };
+    Refusal {
+        message: format!(
+            "environment `{env}` has its own Pulumi stack `{stack}`, and foundation: `{file}` is still there: strata only removes files, so the stack's cluster and VPC would keep running, and Pulumi needs that file to destroy them; nothing was written"
+        ),
+        details: destroy_steps(env, stack, file),
+        hint: "take the stack down first, in that order; or pass `--force` to remove the environment now and leave the stack running (`--dry-run` shows the change)".to_string(),
+    }
+    .into()
+}
+
+/// After a removal (or its dry run): what still runs in the cloud, and how to take it down.
+fn say_what_runs_on(env: &str, left: &grow::LeftRunning, stack_file_there: bool, dry_run: bool) {
+    match left {
+        grow::LeftRunning::Stack { stack, file } if stack_file_there => {
+            if dry_run {
+                status!("warning: the Pulumi stack `{stack}` of environment `{env}` keeps running after this removal; take it down first, in this order (without that, `strata remove env {env}` refuses unless `--force`):");
+                for step in destroy_steps(env, stack, file) {
+                    status!("  {step}");
+                }
+            } else {
+                status!("warning: the Pulumi stack `{stack}` of environment `{env}` keeps running (its cluster, VPC and every other resource), and foundation: `{file}` is gone; to take it down, put the file back from git and destroy the stack, in this order:");
+                status!("  1. `git checkout HEAD -- {file}` (or `git checkout HEAD~1 -- {file}` after `--commit`)");
+                status!("  2. `pulumi destroy --stack {stack}`");
+                status!("  3. `pulumi stack rm {stack}`: deletes the stack's state and `{file}` again");
+            }
+        }
+        grow::LeftRunning::Stack { .. } => {}
+        grow::LeftRunning::Namespace { stack } => status!(
+            "note: environment `{env}`'s namespace, AppProject and root Application keep running in the shared cluster until `pulumi up --stack {stack}` removes them"
+        ),
+    }
 }
 
 pub fn upgrade(args: &UpgradeArgs) -> Result<()> {

@@ -28,6 +28,14 @@ pub fn run(args: &MigrateArgs) -> Result<()> {
     let summary = migration::summary(&plan, &export);
     migration::refuse_leak(&export, "the summary", &summary)?;
     out!("{summary}")?;
+    let others = plan.clusters.others();
+    if !others.is_empty() {
+        status!(
+            "warning: the export's objects run in cluster `{}`, not in this workspace's `{}`: Argo CD cannot adopt them in place (`MIGRATION.md`, \"Before you start\")",
+            others.join("`, `"),
+            plan.clusters.workspace.name
+        );
+    }
     if plan.services.is_empty() {
         return Err(Refusal {
             message: "nothing to move: no application of the export can become a service"

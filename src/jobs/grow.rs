@@ -427,6 +427,55 @@ pub fn upgrade(answers: &mut Answers, running: &str) -> String {
     message
 }
 
+/// What the cloud keeps of an environment that `remove env` takes out of both repos: strata
+/// only writes files, and a Pulumi stack's resources go only with `pulumi destroy`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeftRunning {
+    /// The environment's own stack (one cluster per environment): its cluster, VPC and every
+    /// other resource run until the stack is destroyed, which needs `file` (its config and,
+    /// with most secrets providers, the key to its secrets): destroy first, then remove.
+    Stack {
+        /// The stack as the Pulumi CLI names it (`org/stack` in a Pulumi Cloud organisation).
+        stack: String,
+        /// `Pulumi.<stack>.yaml`, in the foundation.
+        file: String,
+    },
+    /// An environment of a shared cluster: its namespace, AppProject and root Application run
+    /// until the next `pulumi up` of the stack.
+    Namespace { stack: String },
+}
+
+/// What removing `env` leaves running; the answers are those before the removal.
+pub fn left_running(answers: &Answers, env: &str) -> LeftRunning {
+    let stacks = crate::model::stack::stacks(answers);
+    let own = stacks.iter().find(|s| {
+        s.envs.len() == 1 && answers.environments[s.envs[0]].name == env && s.name == env
+    });
+    let org = answers
+        .state
+        .as_ref()
+        .and_then(|state| crate::model::answers::Backend::parse(&state.backend).ok())
+        .and_then(|backend| match backend {
+            crate::model::answers::Backend::PulumiCloud { org } => org,
+            _ => None,
+        });
+    let qualified = |stack: &str| match &org {
+        Some(org) => format!("{org}/{stack}"),
+        None => stack.to_string(),
+    };
+    match own {
+        Some(stack) if answers.settings.network.topology == Topology::PerEnvironment => {
+            LeftRunning::Stack {
+                stack: qualified(&stack.name),
+                file: format!("Pulumi.{}.yaml", stack.name),
+            }
+        }
+        _ => LeftRunning::Namespace {
+            stack: qualified(stacks.first().map_or("shared", |s| s.name.as_str())),
+        },
+    }
+}
+
 /// Removes an environment and every service's overlay in it. A service left with no
 /// environment is refused: remove the service instead.
 pub fn remove_env(answers: &mut Answers, name: &str) -> Result<(), Problems> {

@@ -14,6 +14,7 @@ use crate::jobs::grow::{self, ServiceInput};
 use crate::model::answers::{self, Answers, Repos, FORMAT};
 use crate::model::names::{self, EnvName, ProjectName, ServiceName};
 use crate::model::pack;
+use crate::model::region;
 use crate::model::repo::Repo;
 use crate::model::settings::{apply_overrides, Settings, Topology};
 use crate::util::problem::{Problem, Problems};
@@ -25,7 +26,6 @@ struct Defaults {
     environments: Vec<String>,
     services: Vec<String>,
     region: String,
-    domain: String,
 }
 
 /// Resolves a preset and overrides into settings and defaults.
@@ -73,6 +73,92 @@ fn resolve_preset(
     Ok((settings, defaults))
 }
 
+/// A value of `strata new` that only its user knows, and that strata never invents: a guess
+/// would deploy wrong (a hosted zone for a domain nobody owns, Argo CD pulling a repository
+/// that is not theirs). The command line gives it, or [`fill_unknowns`] asks for it before
+/// validation; still missing, it is a problem (exit 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unknown {
+    /// `--domain`: the DNS domain whose public hosted zone External DNS writes to.
+    Domain,
+    /// `--git-base`: where both repos are hosted, the URL Argo CD pulls from.
+    GitBase,
+}
+
+impl Unknown {
+    pub const ALL: [Unknown; 2] = [Unknown::Domain, Unknown::GitBase];
+
+    /// The flag that gives it.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Unknown::Domain => "--domain",
+            Unknown::GitBase => "--git-base",
+        }
+    }
+
+    fn slot(self, args: &mut NewArgs) -> &mut Option<String> {
+        match self {
+            Unknown::Domain => &mut args.domain,
+            Unknown::GitBase => &mut args.git_base,
+        }
+    }
+
+    /// The value given, or a problem that names the flag and how to give it.
+    fn given<'a>(
+        self,
+        args: &'a NewArgs,
+        project: Option<&ProjectName>,
+        problems: &mut Problems,
+    ) -> Option<&'a str> {
+        let value = match self {
+            Unknown::Domain => args.domain.as_deref(),
+            Unknown::GitBase => args.git_base.as_deref(),
+        };
+        if value.is_none() {
+            let project = project.map_or("<NAME>", ProjectName::as_str);
+            let subject = format!("`{}`", self.flag());
+            problems.push(match self {
+                Unknown::Domain => Problem::new(
+                    subject,
+                    "is missing: strata does not guess the DNS domain whose public hosted zone External DNS writes to and the TLS certificates are validated in",
+                )
+                .hint("pass a domain you own, for example `--domain acme.example.com` (the foundation README says how to create its hosted zone)"),
+                Unknown::GitBase => Problem::new(
+                    subject,
+                    format!("is missing: strata does not guess where the repos are hosted, and Argo CD pulls `<URL>/{project}-gitops.git`"),
+                )
+                .hint("pass the URL that will hold both repos, for example `--git-base https://github.com/acme`"),
+            });
+        }
+        value
+    }
+}
+
+/// Asks for a value of `strata new` that the command line left out; `None` when there is no
+/// answer. [`NoPrompt`] is the command line alone; a terminal prompt is another `Ask`.
+pub trait Ask {
+    fn ask(&mut self, unknown: Unknown) -> Option<String>;
+}
+
+/// No one to ask: what the command line leaves out stays missing.
+pub struct NoPrompt;
+
+impl Ask for NoPrompt {
+    fn ask(&mut self, _: Unknown) -> Option<String> {
+        None
+    }
+}
+
+/// Fills in the values the command line left out, asking `ask` for each; runs before
+/// [`new_answers`], which validates what was given and reports what is still missing.
+pub fn fill_unknowns(args: &mut NewArgs, ask: &mut dyn Ask) {
+    for unknown in Unknown::ALL {
+        if unknown.slot(args).is_none() {
+            *unknown.slot(args) = ask.ask(unknown);
+        }
+    }
+}
+
 /// The whole input of `strata new`, validated: every problem is reported at once.
 pub fn new_answers(args: &NewArgs) -> Result<Answers, Problems> {
     let mut problems = Problems::default();
@@ -103,20 +189,17 @@ pub fn new_answers(args: &NewArgs) -> Result<Answers, Problems> {
         .region
         .clone()
         .or_else(|| resolved.as_ref().map(|(_, d)| d.region.clone()));
-    let region = region.and_then(|r| problems.take(names::parse_region(&r)));
-    let domain = args
-        .domain
-        .clone()
-        .or_else(|| resolved.as_ref().map(|(_, d)| d.domain.clone()));
-    let domain = domain.and_then(|d| problems.take(names::parse_domain(&d)));
+    let region = region.and_then(|r| problems.take(region::parse_known(&r)));
+    let domain = Unknown::Domain
+        .given(args, project.as_ref(), &mut problems)
+        .and_then(|d| problems.take(names::parse_domain(d)));
     let account = args
         .account_id
         .as_deref()
         .and_then(|a| problems.take(names::parse_account_id(a)));
-    let git_base = match &args.git_base {
-        Some(base) => problems.take(names::parse_git_base(base)),
-        None => project.as_ref().map(|p| format!("https://github.com/{p}")),
-    };
+    let git_base = Unknown::GitBase
+        .given(args, project.as_ref(), &mut problems)
+        .and_then(|base| problems.take(names::parse_git_base(base)));
     check_revision(args, &mut problems);
     let (backend, secrets_provider) = parse_state(args, &mut problems);
     let api_cidrs = parse_api_cidrs(args, &mut problems);

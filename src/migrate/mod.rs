@@ -10,6 +10,7 @@
 //! Secret values are never read: only the keys of each Secret, which become the service's
 //! ExternalSecret keys. Pure: export and answers in, a [`Migration`] out.
 
+pub(crate) mod cluster;
 pub(crate) mod document;
 pub(crate) mod run;
 mod service;
@@ -91,7 +92,37 @@ pub struct ServicePlan {
     pub secrets: Vec<SecretKeys>,
     pub files: Vec<OverlayFile>,
     /// Commands to run once the hand-over is done.
-    pub cleanup: Vec<String>,
+    pub cleanup: Vec<Kubectl>,
+}
+
+/// A `kubectl` command on one namespace, as words: the plan adds the cluster's context and
+/// quotes each word for the shell (`document.rs`), since the names come from the export.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kubectl {
+    pub namespace: String,
+    pub args: Vec<String>,
+}
+
+impl Kubectl {
+    pub fn new(namespace: &str, args: &[&str]) -> Kubectl {
+        Kubectl {
+            namespace: namespace.to_string(),
+            args: args.iter().map(|a| (*a).to_string()).collect(),
+        }
+    }
+
+    /// `kubectl -n NAMESPACE delete KIND NAME`.
+    pub fn delete(namespace: &str, kind: &str, name: &str) -> Kubectl {
+        Kubectl::new(namespace, &["delete", kind, name])
+    }
+
+    /// Whether this command deletes `kind` `name`.
+    pub fn deletes(&self, kind: &str, name: &str) -> bool {
+        self.args.len() == 3
+            && self.args[0] == "delete"
+            && self.args[1] == kind
+            && self.args[2] == name
+    }
 }
 
 /// A resource that stays in Pulumi, and why.
@@ -112,6 +143,8 @@ pub struct Migration {
     pub order: Vec<String>,
     /// Moved URNs that a resource staying in Pulumi depends on: (moved, dependent).
     pub held: Vec<(String, String)>,
+    /// The workspace's cluster, and what the export says of its own.
+    pub clusters: cluster::Clusters,
 }
 
 /// An application object of the export, with its resource.
@@ -229,12 +262,17 @@ pub fn plan(request: &Request<'_>) -> Migration {
         .collect();
     left.sort_by_key(|l| position.get(l.urn.as_str()).copied().unwrap_or(usize::MAX));
     left.dedup_by(|a, b| a.urn == b.urn);
+    let clusters = cluster::Clusters {
+        workspace: cluster::workspace_cluster(request.answers, request.env),
+        export: cluster::export_clusters(export, order.iter().map(String::as_str)),
+    };
     Migration {
         env: request.env.to_string(),
         services,
         left,
         order,
         held,
+        clusters,
     }
 }
 

@@ -132,6 +132,9 @@ impl Lock {
         for path in paths {
             if self.files.contains_key(path) && !exists(path) {
                 self.files.remove(path);
+                // A shared file's units go with it: `pulumi stack rm` deletes the stack file
+                // before `strata remove env`.
+                self.units.remove(path);
             }
         }
     }

@@ -2,8 +2,8 @@
 //! input. Nothing here reads or writes a workspace, renders or plans.
 //!
 //! `names` (the newtypes every renderer trusts and every derived name), `values` (a service's
-//! values, each parsed once into a type), `settings` (a preset
-//! with its `--set` overrides), `answers` (`strata.toml`), `stack` (the Pulumi stacks the
+//! values, each parsed once into a type), `settings` (a preset with its `--set` overrides),
+//! `region` (the AWS regions), `answers` (`strata.toml`), `stack` (the Pulumi stacks the
 //! answers make), `lock` (`strata.lock` and its hashes), `repo` (which of the two repos),
 //! `pack` (the embedded packs and presets, the only module that imports `include_dir`) and
 //! `stack_export` (the format of `pulumi stack export`).
@@ -13,6 +13,7 @@ pub(crate) mod lock;
 pub(crate) mod names;
 pub(crate) mod pack;
 pub(crate) mod platform;
+pub(crate) mod region;
 pub(crate) mod repo;
 pub(crate) mod settings;
 pub(crate) mod stack;

@@ -29,6 +29,8 @@ pub struct Resource {
     pub id: Option<String>,
     pub parent: Option<String>,
     pub dependencies: Vec<String>,
+    /// The provider resource that manages it: `<provider URN>::<provider id>`.
+    pub provider: Option<String>,
     pub inputs: Value,
     pub outputs: Value,
     pub protect: bool,
@@ -184,6 +186,7 @@ impl StackExport {
                             .collect()
                     })
                     .unwrap_or_default(),
+                provider: text("provider").filter(|p| !p.is_empty()),
                 inputs: raw.get("inputs").cloned().unwrap_or(Value::Null),
                 outputs: raw.get("outputs").cloned().unwrap_or(Value::Null),
                 protect: flag("protect"),
@@ -219,6 +222,13 @@ impl StackExport {
 
     pub fn get(&self, urn: &str) -> Option<&Resource> {
         self.by_urn.get(urn).map(|i| &self.resources[*i])
+    }
+
+    /// The provider resource of a resource (`provider` is `<URN>::<id>`), when the export has it.
+    pub fn provider_of(&self, resource: &Resource) -> Option<&Resource> {
+        let reference = resource.provider.as_deref()?;
+        let (urn, _id) = reference.rsplit_once("::")?;
+        self.get(urn)
     }
 
     /// The resource's ancestors, nearest first.

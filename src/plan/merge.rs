@@ -95,6 +95,26 @@ fn header_of(lines: &[String]) -> usize {
     lines.iter().take_while(|l| !is_content(l)).count()
 }
 
+/// Where strata's opening comments are in a file: the first run of top-level comment (and
+/// blank) lines whose text hashes to `recorded`. Not only at the top: Pulumi puts its own keys
+/// first (`encryptionsalt`, `secretsprovider`), and a person may comment beside strata's lines.
+fn find_header(lines: &[String], recorded: &str) -> Option<(usize, usize)> {
+    let comment = |line: &String| line.starts_with('#') || line.trim().is_empty();
+    for start in (0..lines.len()).filter(|i| lines[*i].starts_with('#')) {
+        let mut text = String::new();
+        for (end, line) in lines.iter().enumerate().skip(start) {
+            if !comment(line) {
+                break;
+            }
+            text.push_str(line);
+            if hash(text.as_bytes()) == recorded {
+                return Some((start, end + 1));
+            }
+        }
+    }
+    None
+}
+
 /// An edit of a file's lines: (start, end, replacement lines).
 type Edit = (usize, usize, Vec<String>);
 
@@ -285,15 +305,16 @@ impl<'a> Merge<'a> {
         file_tail
     }
 
-    /// The opening comments: strata's when they are still what it wrote.
+    /// The opening comments: strata's, where they still are what it wrote, become the
+    /// render's; edited ones stay as they are.
     fn rewrite_header(&mut self) {
-        let (disk_header, new_header) = (header_of(&self.disk.lines), header_of(&self.new.lines));
-        if disk_header > 0
-            && self.base.get(HEADER).map(String::as_str)
-                == Some(hash(self.disk.lines[..disk_header].concat().as_bytes()).as_str())
-        {
+        let new_header = header_of(&self.new.lines);
+        let Some(recorded) = self.base.get(HEADER) else {
+            return;
+        };
+        if let Some((start, end)) = find_header(&self.disk.lines, recorded) {
             self.edits
-                .push((0, disk_header, self.new.lines[..new_header].to_vec()));
+                .push((start, end, self.new.lines[..new_header].to_vec()));
         }
     }
 
@@ -678,6 +699,49 @@ mod tests {
         assert!(String::from_utf8(merged.bytes)
             .unwrap()
             .starts_with("# ours\n"));
+    }
+
+    /// Issue 19, item 10: strata 0.1.0's stack files opened with a comment saying strata owned
+    /// the whole file. Below Pulumi's first key, or above a person's comment, it is still
+    /// strata's, and becomes the render's; the person's comment and keys stay.
+    #[test]
+    fn strata_s_opening_comments_are_found_below_pulumi_s_keys_and_beside_a_person_s() {
+        let render_2 = RENDER_2.replace("# strata's header", "# strata's new header\n# shared");
+        let disk = RENDER_1.replace(
+            "# strata's header\nconfig:",
+            "encryptionsalt: v1:abc\n# strata's header\n# ours\nconfig:",
+        );
+        let merged = merge(
+            disk.as_bytes(),
+            render_2.as_bytes(),
+            &base(RENDER_1),
+            &containers(),
+        )
+        .unwrap();
+        assert!(merged.conflicts.is_empty(), "{:?}", merged.conflicts);
+        let text = String::from_utf8(merged.bytes).unwrap();
+        assert!(
+            text.starts_with(
+                "encryptionsalt: v1:abc\n# strata's new header\n# shared\n# ours\nconfig:\n"
+            ),
+            "{text}"
+        );
+        assert_eq!(merged.units[HEADER], base(&render_2)[HEADER]);
+        // Not found (edited, or dropped by Pulumi's writer): nothing is added or replaced.
+        let disk = disk.replace("# strata's header\n", "# strata's header, edited\n");
+        let merged = merge(
+            disk.as_bytes(),
+            render_2.as_bytes(),
+            &base(RENDER_1),
+            &containers(),
+        )
+        .unwrap();
+        let text = String::from_utf8(merged.bytes).unwrap();
+        assert!(
+            text.contains("# strata's header, edited\n# ours\n"),
+            "{text}"
+        );
+        assert!(!text.contains("new header"), "{text}");
     }
 
     #[test]

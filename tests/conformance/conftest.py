@@ -28,6 +28,8 @@ ENVS = ["dev", "qa", "stage", "perf", "prod"]
 SERVICES = ["api", "web", "worker", "billing", "search"]
 ACCOUNT_ID = "123456789012"
 GIT_BASE = "https://github.com/acme"
+# strata never invents the domain nor the git base (issue 19): every `strata new` gives both.
+DOMAIN = "acme.example.com"
 # The networks allowed to reach the API's public endpoint: without them the program stops at
 # preview (fail closed), and every workspace the suite checks further needs them.
 API_CIDRS = "203.0.113.0/24"

@@ -16,12 +16,12 @@ import pytest
 import yaml
 
 import checks
-from conftest import ACCOUNT_ID, API_CIDRS, GIT_BASE
+from conftest import ACCOUNT_ID, API_CIDRS, DOMAIN, GIT_BASE
 
 
 @pytest.fixture(scope="module")
 def base(workspace_root):
-    ws = checks.new_workspace(workspace_root("detect"), "det", "--preset", "startup", "--envs", "dev,prod",
+    ws = checks.new_workspace(workspace_root("detect"), "det", "--domain", DOMAIN, "--preset", "startup", "--envs", "dev,prod",
                               "--services", "api", "--account-id", ACCOUNT_ID, "--git-base", GIT_BASE,
                               "--api-cidrs", API_CIDRS)
     ws.strata("add", "service", "billing", "--irsa", "--secret", "DB_PASSWORD", "-C", ws.gitops, "--commit")
@@ -228,7 +228,7 @@ def test_helm_reports_an_irsa_service_account_no_chart_annotates(base, copy):
 
 def test_tls_reports_a_host_the_certificate_does_not_cover_and_a_foreign_ingress_class(base, copy):
     gitops = copy(base.gitops)
-    edit(gitops / "services/api/overlays/dev/patch-ingress.yaml", lambda t: t.replace("api.dev.example.com", "api.example.org"))
+    edit(gitops / "services/api/overlays/dev/patch-ingress.yaml", lambda t: t.replace(f"api.dev.{DOMAIN}", "api.example.org"))
     edit(gitops / "services/api/overlays/prod/patch-ingress.yaml", lambda t: t.replace("value: prod-public", "value: dev-public"))
     builds = checks.kustomize_builds(gitops)
     raises(r"host `api.example.org` is not covered by `dev`'s certificate", lambda: checks.tls_and_ingress(base.runs, gitops, builds))

@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 import checks
-from conftest import ACCOUNT_ID, API_CIDRS, GIT_BASE
+from conftest import ACCOUNT_ID, API_CIDRS, DOMAIN, GIT_BASE
 
 PRESETS = ("production", "startup")
 BACKENDS = {
@@ -94,7 +94,8 @@ def workspace(workspace_root, preset: str, backend: str) -> checks.Workspace:
     if key not in _WORKSPACES:
         name = f"ci{preset[0]}{list(BACKENDS).index(backend)}"
         _WORKSPACES[key] = checks.new_workspace(
-            workspace_root(name), name, "--preset", preset, "--git-base", GIT_BASE, "--api-cidrs", API_CIDRS,
+            workspace_root(name), name, "--domain", DOMAIN, "--preset", preset, "--git-base", GIT_BASE,
+            "--api-cidrs", API_CIDRS,
             *BACKENDS[backend],
         )
     return _WORKSPACES[key]
@@ -179,11 +180,13 @@ def test_stacks_deploy_one_after_another_production_last_each_behind_its_environ
     flows = workflows(ws.foundation)
     deploy_jobs = {name: job for name, job in flows["deploy.yml"]["jobs"].items() if name != "test"}
     assert list(deploy_jobs) == [f"deploy-{stack}" for stack in ordered], list(deploy_jobs)
-    previous = "test"
+    earlier = ["test"]
     for stack, (name, job) in zip(ordered, deploy_jobs.items(), strict=True):
-        assert job["needs"] == previous, f"{name} needs {job['needs']}, expected {previous}: serial, in order"
+        # Serial, in order: each needs every earlier one, so that a failure anywhere stops it even
+        # when a stack between them was skipped (not bootstrapped yet, issue 19).
+        assert job["needs"] == earlier, f"{name} needs {job['needs']}, expected {earlier}: serial, in order"
         assert job["environment"] == stack
-        previous = name
+        earlier = [*earlier, name]
         if backend == "local":
             assert not _steps_using(job, "pulumi/actions"), "a local backend cannot be deployed from CI"
             assert any("exit 1" in str(step.get("run", "")) and "::error" in str(step.get("run", ""))
@@ -341,7 +344,8 @@ def test_a_pull_requests_preview_reads_no_secret_and_no_other_state(preset, back
 
 def test_a_foundation_outside_github_gets_no_ci_role(workspace_root):
     root = workspace_root("cigitlab")
-    ws = checks.new_workspace(root, "cigl", "--git-base", "https://gitlab.com/acme", "--api-cidrs", API_CIDRS)
+    ws = checks.new_workspace(root, "cigl", "--domain", DOMAIN, "--git-base", "https://gitlab.com/acme",
+                              "--api-cidrs", API_CIDRS)
     (stack,) = checks.stacks(ws.foundation)
     assert _stack_ci(ws.foundation, stack)["githubRepository"] == ""
     run = ws.runs[stack]
@@ -364,7 +368,8 @@ def test_the_generated_foundation_passes_ruff(preset, workspace_root):
 
 def test_the_gitops_build_step_builds_every_overlay_and_app_of_apps(workspace_root, tmp_path):
     root = workspace_root("cibuild")
-    ws = checks.new_workspace(root, "cib", "--envs", "dev,prod", "--services", "api,web", "--api-cidrs", API_CIDRS)
+    ws = checks.new_workspace(root, "cib", "--domain", DOMAIN, "--git-base", GIT_BASE, "--envs", "dev,prod",
+                              "--services", "api,web", "--api-cidrs", API_CIDRS)
     (job,) = [workflows(ws.gitops)["validate.yml"]["jobs"]["manifests"]]
     (step,) = [s for s in job["steps"] if str(s.get("name", "")).startswith("kustomize build")]
     shim = tmp_path / "bin"
@@ -395,7 +400,7 @@ def test_the_gitops_build_step_builds_every_overlay_and_app_of_apps(workspace_ro
 @pytest.mark.parametrize("preset", PRESETS)
 def test_add_env_and_remove_env_change_the_stacks_of_the_foundation_workflows(preset, workspace_root):
     name = f"cigrow{preset[0]}"
-    ws = checks.new_workspace(workspace_root(name), name, "--preset", preset, "--envs", "dev", "--git-base", GIT_BASE,
+    ws = checks.new_workspace(workspace_root(name), name, "--domain", DOMAIN, "--preset", preset, "--envs", "dev", "--git-base", GIT_BASE,
                               "--api-cidrs", API_CIDRS, "--backend", "s3://acme-pulumi-state")
 
     def stacks_in_workflows() -> tuple[list[str], list[str]]:
@@ -413,7 +418,7 @@ def test_add_env_and_remove_env_change_the_stacks_of_the_foundation_workflows(pr
     ws.strata("add", "env", "stage", "-C", ws.gitops, "--commit")
     assert list(checks.environments(ws.answers)) == ["dev", "qa", "stage", "prod"]
     assert stacks_in_workflows() == expected(["dev", "qa", "stage", "prod"])
-    ws.strata("remove", "env", "qa", "-C", ws.gitops, "--commit")
+    ws.strata("remove", "env", "qa", "-C", ws.gitops, "--commit", "--force")  # never deployed
     assert stacks_in_workflows() == expected(["dev", "stage", "prod"])
     done = checks.run([actionlint(), "-no-color", *sorted((ws.foundation / ".github" / "workflows").glob("*.yml"))])
     assert done.returncode == 0, done.stdout
@@ -489,7 +494,11 @@ def test_deploys_wait_for_setup_and_the_pulumi_cli_is_pinned(preset, backend, wo
     for name, job in flows["deploy.yml"]["jobs"].items():
         if name == "test" or backend == "local":
             continue
-        assert job.get("if") == "vars.AWS_ACCOUNT_ID != ''", f"deploy.yml `{name}` runs before CI is set up"
+        condition = job.get("if", "")
+        stack = name.removeprefix("deploy-")
+        assert "vars.AWS_ACCOUNT_ID != ''" in condition, f"deploy.yml `{name}` runs before CI is set up"
+        assert f"vars.STACK_{stack.upper()}_BOOTSTRAPPED == 'true'" in condition, \
+            f"deploy.yml `{name}` runs before its stack is bootstrapped"
     requirement = re.search(r"^pulumi>=([\d.]+),<(\d+)$", (ws.foundation / "requirements.txt").read_text(),
                             re.MULTILINE)
     assert requirement, "requirements.txt pins the pulumi SDK to a range"
@@ -525,7 +534,9 @@ def test_pull_requests_never_get_the_deploy_credentials_and_pick_their_own_runne
         done = subprocess.run(["bash", "-c", step["run"]], env={"PATH": os.environ["PATH"]},
                               capture_output=True, text=True, timeout=30, check=False)
         assert done.returncode == 1 and "::error" in done.stdout, "no preview token: the job says so and stops"
-        assert preview["steps"].index(step) == 0
+        # First of the steps a bootstrapped stack runs (a stack not bootstrapped gets a notice).
+        running = [s for s in preview["steps"] if s.get("if") != "matrix.bootstrapped != 'true'"]
+        assert running.index(step) == 0
     else:
         assert not guard
 

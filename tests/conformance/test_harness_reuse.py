@@ -17,12 +17,12 @@ import pytest
 import yaml
 
 import checks
-from conftest import API_CIDRS, GIT_BASE
+from conftest import API_CIDRS, DOMAIN, GIT_BASE
 
 
 @pytest.fixture(scope="module")
 def ws(workspace_root) -> checks.Workspace:
-    return checks.new_workspace(workspace_root("reuse"), "reuse", "--preset", "production", "--envs", "dev,prod",
+    return checks.new_workspace(workspace_root("reuse"), "reuse", "--domain", DOMAIN, "--preset", "production", "--envs", "dev,prod",
                                 "--services", "api,web", "--git-base", GIT_BASE, "--api-cidrs", API_CIDRS)
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import pytest
 
 import checks
-from conftest import ACCOUNT_ID, API_CIDRS, ENVS, GIT_BASE, SERVICES
+from conftest import ACCOUNT_ID, API_CIDRS, DOMAIN, ENVS, GIT_BASE, SERVICES
 
 ADMIN_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/platform-admin"
 
@@ -121,7 +121,7 @@ def _generate(case: Case, root) -> checks.Workspace:
         args += ["--services", ",".join(case.services)]
     if case.account_id:
         args += ["--account-id", case.account_id]
-    ws = checks.new_workspace(root, case.name, *args)
+    ws = checks.new_workspace(root, case.name, "--domain", DOMAIN, *args)
     for add in case.adds:
         ws.strata("add", "service", *add, "-C", ws.gitops, "--commit")
     return ws
@@ -292,7 +292,7 @@ def test_admin_roles_become_cluster_admin_access_entries(generated):
 
 @pytest.mark.parametrize("preset", ["startup", "production"])
 def test_without_api_cidrs_every_stack_stops_at_preview_naming_the_key(preset, workspace_root):
-    ws = checks.new_workspace(workspace_root(f"closed{preset[0]}"), f"closed{preset[0]}", "--preset", preset,
+    ws = checks.new_workspace(workspace_root(f"closed{preset[0]}"), f"closed{preset[0]}", "--domain", DOMAIN, "--preset", preset,
                               "--envs", "dev,prod", "--services", "api", "--git-base", GIT_BASE)
     key = f"closed{preset[0]}-foundation:endpoint.publicAccessCidrs"
     for stack in checks.stacks(ws.foundation):

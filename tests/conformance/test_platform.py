@@ -14,14 +14,14 @@ import pytest
 
 import checks
 import platform_checks
-from conftest import ACCOUNT_ID, API_CIDRS, GIT_BASE
+from conftest import ACCOUNT_ID, API_CIDRS, DOMAIN, GIT_BASE
 
 # preset -> the platform services it turns on
 PRESETS = {"production": {"monitoring", "logging"}, "startup": {"logging"}}
 
 
 def _new(workspace_root, name: str, preset: str, *extra: str) -> checks.Workspace:
-    return checks.new_workspace(workspace_root(name), name, "--preset", preset, "--envs", "dev,prod",
+    return checks.new_workspace(workspace_root(name), name, "--domain", DOMAIN, "--preset", preset, "--envs", "dev,prod",
                                 "--services", "api,web", "--account-id", ACCOUNT_ID, "--git-base", GIT_BASE,
                                 "--api-cidrs", API_CIDRS, *extra)
 
@@ -146,7 +146,7 @@ def test_a_production_cluster_per_environment_gets_its_platform_tree_with_add_en
     ws.strata("add", "env", "stage", "-C", ws.gitops, "--commit")
     rendered = _platform_state(ws)
     assert set(rendered) == {"dev", "prod", "stage"}
-    ws.strata("remove", "env", "stage", "-C", ws.gitops, "--commit")
+    ws.strata("remove", "env", "stage", "-C", ws.gitops, "--commit", "--force")  # never deployed
     assert not (ws.gitops / "platform" / "stage").exists()
     assert set(_platform_state(ws)) == {"dev", "prod"}
 

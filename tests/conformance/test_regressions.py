@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 import checks
-from conftest import ACCOUNT_ID, API_CIDRS, GIT_BASE
+from conftest import ACCOUNT_ID, API_CIDRS, DOMAIN, GIT_BASE
 
 
 def _refused(root, what: str, *args) -> None:
@@ -26,8 +26,8 @@ def _refused(root, what: str, *args) -> None:
 def test_argo_cd_names_do_not_collide_in_a_shared_cluster(workspace_root):
     root = workspace_root("collide")
     _refused(root, "x-dev", "new", "col", "--out", root, "--preset", "startup", "--envs", "dev,x-dev,dev-root",
-             "--services", "api,api-x", "--git-base", GIT_BASE)
-    ws = checks.new_workspace(root, "col", "--preset", "startup", "--envs", "dev,xdev",
+             "--services", "api,api-x", "--domain", DOMAIN, "--git-base", GIT_BASE)
+    ws = checks.new_workspace(root, "col", "--domain", DOMAIN, "--preset", "startup", "--envs", "dev,xdev",
                               "--services", "api,api-x", "--git-base", GIT_BASE, "--api-cidrs", API_CIDRS)
     checks.unique_names(ws.foundation, ws.gitops, ws.runs, ws.builds)
 
@@ -36,8 +36,8 @@ def test_argo_cd_names_do_not_collide_in_a_shared_cluster(workspace_root):
 def test_irsa_role_names_do_not_collide(workspace_root):
     root = workspace_root("collide-irsa")
     _refused(root, "dev-api", "new", "col", "--out", root, "--preset", "startup", "--envs", "dev,dev-api",
-             "--account-id", ACCOUNT_ID, "--git-base", GIT_BASE)
-    ws = checks.new_workspace(root, "col", "--preset", "startup", "--envs", "dev,devapi",
+             "--account-id", ACCOUNT_ID, "--domain", DOMAIN, "--git-base", GIT_BASE)
+    ws = checks.new_workspace(root, "col", "--domain", DOMAIN, "--preset", "startup", "--envs", "dev,devapi",
                               "--account-id", ACCOUNT_ID, "--git-base", GIT_BASE, "--api-cidrs", API_CIDRS)
     ws.strata("add", "service", "api-x", "--irsa", "-C", ws.gitops, "--commit")
     ws.strata("add", "service", "x", "--irsa", "-C", ws.gitops, "--commit")
@@ -49,7 +49,7 @@ def test_irsa_role_names_do_not_collide(workspace_root):
 # Fixed: `--commit` also commits the uncommitted files that hold exactly what strata wrote.
 def test_a_commit_after_uncommitted_changes_commits_a_consistent_tree(preset, workspace_root, tmp_path):
     root = workspace_root(f"dirty{preset[0]}")
-    ws = checks.new_workspace(root, "dirty", "--preset", preset, "--envs", "dev", "--git-base", GIT_BASE,
+    ws = checks.new_workspace(root, "dirty", "--domain", DOMAIN, "--preset", preset, "--envs", "dev", "--git-base", GIT_BASE,
                               "--api-cidrs", API_CIDRS)
     ws.strata("add", "env", "prod", "-C", ws.gitops)  # not committed
     ws.strata("add", "service", "api", "-C", ws.gitops, "--commit", "--allow-dirty")
@@ -63,6 +63,6 @@ def test_a_commit_after_uncommitted_changes_commits_a_consistent_tree(preset, wo
 
 # Fixed: the NetworkPolicies admit the public (load balancer) subnets only.
 def test_a_shared_cluster_keeps_environments_apart(workspace_root):
-    ws = checks.new_workspace(workspace_root("isolation"), "iso", "--preset", "startup", "--envs", "dev,prod",
+    ws = checks.new_workspace(workspace_root("isolation"), "iso", "--domain", DOMAIN, "--preset", "startup", "--envs", "dev,prod",
                               "--services", "api", "--git-base", GIT_BASE, "--api-cidrs", API_CIDRS)
     checks.namespace_isolation(ws.foundation, ws.gitops, ws.runs, ws.builds)

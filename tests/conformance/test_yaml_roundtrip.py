@@ -13,6 +13,7 @@ import itertools
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import checks
+from conftest import DOMAIN, GIT_BASE
 
 TRICKY = [
     "yes", "no", "on", "off", "null", "~", "true", "0777", "1e3", "0x1F", "12", "-1", ".5",
@@ -39,7 +40,8 @@ _counter = itertools.count()
 
 def _workspace(tmp_path_factory):
     root = tmp_path_factory.mktemp("roundtrip")
-    checks.strata("new", "acme", "--envs", "dev", "--no-git", "--out", root, cwd=root)
+    checks.strata("new", "acme", "--envs", "dev", "--domain", DOMAIN, "--git-base", GIT_BASE, "--no-git", "--out", root,
+                  cwd=root)
     return root / "acme-gitops"
 
 

@@ -33,6 +33,20 @@ pub fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
+/// What `strata new` needs and never invents (issue 19), as a user gives it: `--domain` and
+/// `--git-base`, each unless `args` has it already. `example.com` and `https://github.com/acme`
+/// are what the presets used to invent, so that every generated file reads as before.
+pub fn known_values(args: &[&str]) -> Vec<&'static str> {
+    let mut known = Vec::new();
+    if !args.contains(&"--domain") {
+        known.extend(["--domain", "example.com"]);
+    }
+    if !args.contains(&"--git-base") {
+        known.extend(["--git-base", "https://github.com/acme"]);
+    }
+    known
+}
+
 /// Creates a workspace `acme` in `dir` with extra arguments, asserting success.
 pub fn new_workspace(dir: &Path, args: &[&str]) -> (PathBuf, PathBuf) {
     strata()
@@ -41,6 +55,7 @@ pub fn new_workspace(dir: &Path, args: &[&str]) -> (PathBuf, PathBuf) {
         .arg("--out")
         .arg(dir)
         .args(args)
+        .args(known_values(args))
         .assert()
         .success();
     (dir.join("acme-foundation"), dir.join("acme-gitops"))

@@ -121,6 +121,9 @@ fn add_then_remove_returns_to_the_same_files() {
         .path()
         .join("acme-gitops/services/billing/overlays/qa/externalsecret.yaml")
         .is_file());
+    // What `pulumi stack rm qa` does after `pulumi destroy`: the stack file goes, and with it
+    // strata's refusal to remove an environment whose stack may still run.
+    fs_err::remove_file(b.path().join("acme-foundation/Pulumi.qa.yaml")).unwrap();
     strata()
         .args(["remove", "env", "qa", "-C"])
         .arg(&foundation)
@@ -655,6 +658,130 @@ fn remove_env_refuses_to_strand_a_service() {
         .stderr(predicate::str::contains("runs only in `prod`"));
 }
 
+/// Issue 19, item 8: `remove env` deleted the stack file and the CI jobs of an environment with
+/// its own cluster, and said nothing of the cluster, which kept running; and without its stack
+/// file Pulumi cannot destroy it. Now strata refuses while the file is there, naming the steps
+/// in order (destroy, then `stack rm`, which deletes the file, then strata); `--dry-run` shows
+/// them with the diff; `--force` removes anyway and says what still runs.
+#[test]
+fn removing_an_environment_with_its_own_stack_says_to_destroy_it_first_issue_19() {
+    let test = Test::new()
+        .arg("--preset")
+        .arg("production")
+        .envs("dev,qa,prod")
+        .arg("--backend")
+        .arg("pulumi-cloud:acme-platform")
+        .create();
+    let foundation = test.foundation.clone();
+    let before = snapshot(test.path());
+    let output = strata()
+        .args(["remove", "env", "qa", "-C"])
+        .arg(&foundation)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(snapshot(test.path()), before, "nothing was written");
+    let destroy = stderr
+        .find("  - 1. `pulumi destroy --stack acme-platform/qa` in the foundation, with `Pulumi.qa.yaml` in place")
+        .unwrap_or_else(|| panic!("{stderr}"));
+    let stack_rm = stderr
+        .find("  - 2. `pulumi stack rm acme-platform/qa`")
+        .unwrap_or_else(|| panic!("{stderr}"));
+    let again = stderr
+        .find("  - 3. `strata remove env qa`")
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(destroy < stack_rm && stack_rm < again, "in order: {stderr}");
+    assert!(
+        stderr.contains("error: environment `qa` has its own Pulumi stack `acme-platform/qa`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: take the stack down first"),
+        "{stderr}"
+    );
+
+    // A dry run shows the change and the same steps, and writes nothing.
+    let output = strata()
+        .args(["remove", "env", "qa", "--dry-run", "-C"])
+        .arg(&foundation)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(output.status.success(), "{stderr}");
+    assert!(String::from_utf8(output.stdout)
+        .unwrap()
+        .contains("-config:"));
+    assert!(stderr.contains("warning: the Pulumi stack `acme-platform/qa` of environment `qa` keeps running after this removal"), "{stderr}");
+    assert!(
+        stderr.contains("  1. `pulumi destroy --stack acme-platform/qa`"),
+        "{stderr}"
+    );
+    assert_eq!(snapshot(test.path()), before, "a dry run writes nothing");
+
+    // `pulumi destroy` then `pulumi stack rm qa`, which deletes the stack file: strata removes
+    // the environment and has nothing more to say about its stack.
+    fs_err::remove_file(foundation.join("Pulumi.qa.yaml")).unwrap();
+    let output = strata()
+        .args(["remove", "env", "qa", "--commit", "-C"])
+        .arg(&foundation)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(output.status.success(), "{stderr}");
+    assert!(!stderr.contains("keeps running"), "{stderr}");
+    assert!(!test.gitops.join("apps/qa").exists());
+    let repo = git2::Repository::open(&foundation).unwrap();
+    assert!(
+        repo.statuses(None).unwrap().is_empty(),
+        "the deletion is committed"
+    );
+
+    // `--force` removes the environment with its stack file, and says what still runs.
+    let output = strata()
+        .args(["remove", "env", "dev", "--force", "-C"])
+        .arg(&foundation)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(output.status.success(), "{stderr}");
+    assert!(!foundation.join("Pulumi.dev.yaml").exists());
+    assert!(
+        stderr.contains(
+            "warning: the Pulumi stack `acme-platform/dev` of environment `dev` keeps running"
+        ),
+        "{stderr}"
+    );
+    let restore = stderr
+        .find("1. `git checkout HEAD -- Pulumi.dev.yaml`")
+        .unwrap();
+    let destroy = stderr
+        .find("2. `pulumi destroy --stack acme-platform/dev`")
+        .unwrap();
+    let stack_rm = stderr
+        .find("3. `pulumi stack rm acme-platform/dev`")
+        .unwrap();
+    assert!(restore < destroy && destroy < stack_rm, "{stderr}");
+}
+
+/// In a shared cluster an environment is a namespace of the one stack: nothing to destroy
+/// first, but the next `pulumi up` of the stack removes what it leaves running.
+#[test]
+fn removing_an_environment_of_a_shared_cluster_names_the_pulumi_up_that_removes_it() {
+    let test = Test::new().envs("dev,qa,prod").create();
+    let output = strata()
+        .args(["remove", "env", "qa", "-C"])
+        .arg(&test.foundation)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("note: environment `qa`'s namespace, AppProject and root Application keep running in the shared cluster until `pulumi up --stack shared` removes them"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn removing_a_service_with_files_strata_did_not_write_is_a_conflict_until_forced() {
     let test = Test::new().services("api,web").create();
@@ -796,13 +923,14 @@ fn add_env_adds_its_stack_to_the_foundation_workflows_and_remove_env_takes_it_ou
     add(&gitops, &["env", "prod"]);
     assert_eq!(deploy_jobs(&foundation), ["dev", "prod"]);
     let deploy = fs_err::read_to_string(foundation.join(".github/workflows/deploy.yml")).unwrap();
-    assert!(deploy.contains("  deploy-prod:\n    name: pulumi up (prod)\n    needs: deploy-dev\n"));
+    assert!(deploy
+        .contains("  deploy-prod:\n    name: pulumi up (prod)\n    needs: [test, deploy-dev]\n"));
     assert!(deploy.contains("    environment: prod\n"));
     let preview =
         fs_err::read_to_string(foundation.join(".github/workflows/pull-request.yml")).unwrap();
     assert!(preview.contains("        stack:\n          - dev\n          - prod\n"));
     strata()
-        .args(["remove", "env", "dev", "--allow-dirty", "-C"])
+        .args(["remove", "env", "dev", "--allow-dirty", "--force", "-C"])
         .arg(&gitops)
         .assert()
         .success();

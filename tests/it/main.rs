@@ -4,6 +4,7 @@
 mod common;
 
 mod check;
+mod ci;
 mod function_length;
 mod grow;
 mod migrate;

@@ -232,10 +232,12 @@ fn the_real_v4_export_moves_its_deployment_and_secret_into_a_service() {
     assert!(plan.contains("delete[retain]"));
     assert!(plan.contains("relocated from `default` to `dev`"));
     assert!(plan.contains("pulumi-kubernetes v4"));
-    assert!(plan.contains("aws secretsmanager create-secret --name acme/dev/nginx-cfa406f4"));
+    assert!(plan.contains(
+        "aws secretsmanager create-secret --region 'eu-west-1' --name 'acme/dev/nginx-cfa406f4'"
+    ));
     // Dependents first: the Deployment uses the Secret.
-    let deployment = plan.find("pulumi state delete --stack test --yes 'urn:pulumi:test::encryption-provider::kubernetes:apps/v1:Deployment::nginx'").unwrap();
-    let secret = plan.find("pulumi state delete --stack test --yes 'urn:pulumi:test::encryption-provider::kubernetes:core/v1:Secret::db-password'").unwrap();
+    let deployment = plan.find("pulumi state delete --stack 'test' --yes 'urn:pulumi:test::encryption-provider::kubernetes:apps/v1:Deployment::nginx'").unwrap();
+    let secret = plan.find("pulumi state delete --stack 'test' --yes 'urn:pulumi:test::encryption-provider::kubernetes:core/v1:Secret::db-password'").unwrap();
     assert!(deployment < secret);
     let script = fs::read_to_string(foundation.join("migration.sh")).unwrap();
     assert!(script.contains("pulumi state delete --stack \"$STACK\" --yes \"$urn\""));
@@ -451,9 +453,10 @@ fn a_service_in_its_environments_namespace_is_adopted_in_place() {
     let plan = fs::read_to_string(foundation.join("MIGRATION.md")).unwrap();
     assert!(plan.contains("pulumi-kubernetes v3"));
     assert!(plan.contains(
-        "kubectl -n dev annotate deployment shop kubectl.kubernetes.io/last-applied-configuration-"
+        "kubectl --context 'acme' -n 'dev' annotate 'deployment' 'shop' 'kubectl.kubernetes.io/last-applied-configuration-'"
     ));
-    assert!(plan.contains("kubectl -n dev delete horizontalpodautoscaler shop-hpa"));
+    assert!(plan
+        .contains("kubectl --context 'acme' -n 'dev' delete 'horizontalpodautoscaler' 'shop-hpa'"));
     assert!(plan.contains("made by the Helm chart `metrics`"));
 }
 
@@ -628,4 +631,196 @@ fn the_plan_of_an_earlier_migration_is_not_overwritten_unless_forced() {
         .unwrap()
         .contains("stack `dev`"));
     assert!(forced.stdout.contains("relocated from `dev`"));
+}
+
+/// A stub `kubectl` and `aws` for `migration.sh`: each call is logged; `kubectl get
+/// --show-managed-fields` prints `object.json`, a UID query prints `uid-<name>`, `config
+/// view` and `aws eks describe-cluster` print `server`.
+fn stubs(dir: &Path) -> PathBuf {
+    let bin = dir.join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    let kubectl = format!(
+        "#!/usr/bin/env bash\nprintf '%s\\n' \"$*\" >> {dir}/kubectl.log\ncase \"$*\" in\n  \"config view\"*) cat {dir}/server ;;\n  *--show-managed-fields*) cat {dir}/object.json ;;\n  *jsonpath=*uid*) cat {dir}/uid-$7 2>/dev/null ;;\nesac\n",
+        dir = dir.display()
+    );
+    let aws = format!("#!/usr/bin/env bash\ncat {}/server\n", dir.display());
+    for (name, text) in [("kubectl", kubectl), ("aws", aws)] {
+        fs::write(bin.join(name), text).unwrap();
+        std::process::Command::new("chmod")
+            .arg("+x")
+            .arg(bin.join(name))
+            .status()
+            .unwrap();
+    }
+    bin
+}
+
+fn run_script(foundation: &Path, stubs: &Path, command: &str) -> std::process::Output {
+    let path = format!("{}:{}", stubs.display(), std::env::var("PATH").unwrap());
+    std::process::Command::new("bash")
+        .arg(foundation.join("migration.sh"))
+        .arg(command)
+        .env("PATH", path)
+        .output()
+        .unwrap()
+}
+
+/// Issue 19, item 9: after the hand-over, Pulumi's field managers stay in each adopted object's
+/// `managedFields`, so with server-side apply a field later removed in git stays on the live
+/// object. `migration.sh release-fields` removes exactly the `pulumi-kubernetes*` entries
+/// (each tested first), through the workspace cluster's context, and refuses an object only
+/// Pulumi's managers own; `check-cluster` stops when the context, the export or an object is
+/// not the workspace's cluster's. Every kubectl of the plan names the context.
+#[test]
+fn the_hand_over_releases_pulumi_s_field_managers_in_the_checked_cluster() {
+    let (tmp, foundation, gitops) = workspace();
+    let run = migrate(&gitops, &["--stack-export", SHOP, "--env", "dev"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let plan = fs::read_to_string(foundation.join("MIGRATION.md")).unwrap();
+    for line in plan.lines().map(str::trim_start) {
+        if let Some(rest) = line.strip_prefix("kubectl ") {
+            assert!(
+                rest.starts_with("--context 'acme' ")
+                    || rest.starts_with("config view --minify --context 'acme' "),
+                "a kubectl without the cluster's context: {line}"
+            );
+        }
+        if line.starts_with("pulumi ") && line.contains("--stack") {
+            assert!(line.contains("--stack 'dev'"), "{line}");
+        }
+    }
+    assert!(plan
+        .contains("aws eks update-kubeconfig --region 'eu-west-1' --name 'acme' --alias 'acme'"));
+    assert!(plan.contains("bash migration.sh release-fields"));
+    assert!(plan.contains("bash migration.sh check-cluster"));
+
+    let stub_dir = tmp.path().join("stubs");
+    fs::create_dir_all(&stub_dir).unwrap();
+    let bin = stubs(&stub_dir);
+    let server = "https://ABC.gr7.eu-west-1.eks.amazonaws.com";
+    fs::write(stub_dir.join("server"), server).unwrap();
+    fs::write(
+        stub_dir.join("object.json"),
+        r#"{"metadata": {"managedFields": [
+            {"manager": "argocd-controller", "operation": "Apply"},
+            {"manager": "pulumi-kubernetes-b4c9a964", "operation": "Apply"},
+            {"manager": "kube-controller-manager", "operation": "Update"},
+            {"manager": "pulumi-kubernetes", "operation": "Update"}]}}"#,
+    )
+    .unwrap();
+    let done = run_script(&foundation, &bin, "release-fields");
+    let stdout = String::from_utf8_lossy(&done.stdout);
+    assert!(
+        done.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let log = fs::read_to_string(stub_dir.join("kubectl.log")).unwrap();
+    let patches: Vec<&str> = log.lines().filter(|l| l.contains(" patch ")).collect();
+    // The objects Argo CD adopts with their names (the HPA, ConfigMap and Secret of another
+    // name are deleted, not adopted).
+    assert_eq!(
+        patches
+            .iter()
+            .map(|l| l.split(" --type=json").next().unwrap())
+            .collect::<Vec<_>>(),
+        [
+            "--context acme -n dev patch deployment shop",
+            "--context acme -n dev patch service shop",
+            "--context acme -n dev patch service shop-metrics",
+            "--context acme -n dev patch ingress shop",
+        ],
+        "{log}"
+    );
+    let patch: serde_json::Value =
+        serde_json::from_str(patches[0].split(" -p ").nth(1).unwrap()).unwrap();
+    assert_eq!(
+        patch,
+        serde_json::json!([
+            {"op": "test", "path": "/metadata/managedFields/3/manager", "value": "pulumi-kubernetes"},
+            {"op": "remove", "path": "/metadata/managedFields/3"},
+            {"op": "test", "path": "/metadata/managedFields/1/manager", "value": "pulumi-kubernetes-b4c9a964"},
+            {"op": "remove", "path": "/metadata/managedFields/1"},
+        ])
+    );
+    // Only Pulumi's managers: Argo CD has not applied it yet; nothing is patched.
+    fs::write(
+        stub_dir.join("object.json"),
+        r#"{"metadata": {"managedFields": [{"manager": "pulumi-kubernetes-b4c9a964"}]}}"#,
+    )
+    .unwrap();
+    fs::remove_file(stub_dir.join("kubectl.log")).unwrap();
+    let done = run_script(&foundation, &bin, "release-fields");
+    assert_eq!(done.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&done.stdout).contains("WAIT    deployment dev/shop"));
+    let log = fs::read_to_string(stub_dir.join("kubectl.log")).unwrap();
+    assert!(!log.contains(" patch "), "{log}");
+
+    // The cluster check: the context's server is the workspace cluster's, and every adopted
+    // object is the export's (its UID).
+    let export = StackExport::load(Path::new(SHOP)).unwrap();
+    for resource in &export.resources {
+        if let (Some(object), Some(uid)) = (
+            resource.kube_object(),
+            resource
+                .outputs
+                .pointer("/metadata/uid")
+                .and_then(Value::as_str),
+        ) {
+            fs::write(stub_dir.join(format!("uid-{}", object.name)), uid).unwrap();
+        }
+    }
+    let done = run_script(&foundation, &bin, "check-cluster");
+    let stdout = String::from_utf8_lossy(&done.stdout).to_string();
+    assert!(done.status.success(), "{stdout}");
+    assert!(stdout.starts_with("ok: acme is cluster acme"), "{stdout}");
+    fs::write(
+        stub_dir.join("uid-shop"),
+        "11111111-0000-4000-8000-000000000000",
+    )
+    .unwrap();
+    let done = run_script(&foundation, &bin, "check-cluster");
+    assert_eq!(done.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&done.stdout)
+        .contains("deployment dev/shop: the cluster holds 11111111-0000-4000-8000-000000000000"));
+}
+
+/// An export whose provider names another cluster: `strata migrate` warns, `MIGRATION.md`
+/// opens with it, and `check-cluster` refuses it by the API server the export names.
+#[test]
+fn an_export_of_another_cluster_is_named_before_anything_is_adopted() {
+    let (tmp, foundation, gitops) = workspace();
+    let run = migrate(
+        &gitops,
+        &[
+            "--stack-export",
+            V4,
+            "--env",
+            "dev",
+            "--image",
+            "nginx-cfa406f4=nginx:1.27.3",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("warning: the export's objects run in cluster `encryption-provider-eksCluster-813f60c`, not in this workspace's `acme`"), "{}", run.stderr);
+    let plan = fs::read_to_string(foundation.join("MIGRATION.md")).unwrap();
+    let stop = plan
+        .find(
+            "**Stop: the export's objects run in cluster `encryption-provider-eksCluster-813f60c`",
+        )
+        .unwrap();
+    assert!(stop < plan.find("## What moves").unwrap());
+    let stub_dir = tmp.path().join("stubs");
+    fs::create_dir_all(&stub_dir).unwrap();
+    let bin = stubs(&stub_dir);
+    fs::write(
+        stub_dir.join("server"),
+        "https://ABC.gr7.eu-west-1.eks.amazonaws.com",
+    )
+    .unwrap();
+    let done = run_script(&foundation, &bin, "check-cluster");
+    assert_eq!(done.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&done.stdout).contains(
+        "the export's objects were applied to https://1DC1BF648E58C6B948BEAC62EA0D6649.gr7.us-west-2.eks.amazonaws.com, not to cluster acme"
+    ));
 }

@@ -99,7 +99,9 @@ fn the_production_preset_makes_one_stack_per_environment_with_disjoint_cidrs() {
 fn dry_run_prints_the_diff_of_every_file_a_real_run_creates_and_writes_nothing() {
     let dry = assert_fs::TempDir::new().unwrap();
     let output = strata()
-        .args(["new", "acme", "--dry-run", "--services", "api", "--out"])
+        .arg("new")
+        .args(crate::common::known_values(&[]))
+        .args(["acme", "--dry-run", "--services", "api", "--out"])
         .arg(dry.path())
         .output()
         .unwrap();
@@ -125,7 +127,9 @@ fn dry_run_prints_the_diff_of_every_file_a_real_run_creates_and_writes_nothing()
 
     let real = assert_fs::TempDir::new().unwrap();
     strata()
-        .args(["new", "acme", "--no-git", "--services", "api", "--out"])
+        .arg("new")
+        .args(crate::common::known_values(&[]))
+        .args(["acme", "--no-git", "--services", "api", "--out"])
         .arg(real.path())
         .assert()
         .success();
@@ -197,17 +201,114 @@ fn bad_input_reports_every_problem_with_a_hint_exits_2_and_writes_nothing() {
         .stderr(predicate::str::contains("did you mean `startup`"))
         .stderr(predicate::str::contains("region `mars-1`"))
         .stderr(predicate::str::contains("domain `localhost`"))
+        .stderr(predicate::str::contains("`--git-base`: is missing"))
         .stderr(predicate::str::contains("hint:"))
         .stderr(predicate::str::contains("nothing was written"));
     assert_eq!(fs_err::read_dir(tmp.path()).unwrap().count(), 0);
+}
+
+/// Issue 19, item 3: a value strata cannot know is never invented. Without `--domain` the
+/// foundation README used to tell the user to create a hosted zone for `example.com`; without
+/// `--git-base` Argo CD pulled `https://github.com/<name>/...`.
+#[test]
+fn without_a_domain_or_a_git_base_new_is_refused_naming_each_flag_and_writes_nothing() {
+    for (given, missing) in [
+        (
+            &["--git-base", "https://github.com/acme"][..],
+            &["--domain"][..],
+        ),
+        (&["--domain", "acme.example.com"][..], &["--git-base"][..]),
+        (&[][..], &["--domain", "--git-base"][..]),
+    ] {
+        let tmp = assert_fs::TempDir::new().unwrap();
+        let output = strata()
+            .args(["new", "acme", "--envs", "dev,prod", "--out"])
+            .arg(tmp.path())
+            .args(given)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(output.status.code(), Some(2), "{given:?}: {stderr}");
+        for flag in missing {
+            assert!(
+                stderr.contains(&format!("  - `{flag}`: is missing: strata does not guess")),
+                "{given:?}: {stderr}"
+            );
+            assert!(
+                stderr.contains("hint: pass ") && stderr.contains(&format!("for example `{flag} ")),
+                "{given:?}: the hint says how to give `{flag}`: {stderr}"
+            );
+        }
+        assert_eq!(
+            stderr.matches("is missing").count(),
+            missing.len(),
+            "{stderr}"
+        );
+        assert!(
+            !stderr.contains("example.com`: "),
+            "nothing invented: {stderr}"
+        );
+        assert!(stderr.ends_with("nothing was written\n"), "{stderr}");
+        assert_eq!(
+            fs_err::read_dir(tmp.path()).unwrap().count(),
+            0,
+            "{given:?}"
+        );
+    }
+}
+
+/// Issue 19, item 3: the region is one AWS has, with the closest one suggested.
+#[test]
+fn a_region_aws_does_not_have_is_refused_with_a_did_you_mean() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    strata()
+        .arg("new")
+        .args(crate::common::known_values(&[]))
+        .args(["acme", "--region", "eu-wset-1", "--out"])
+        .arg(tmp.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "region `eu-wset-1`: is not an AWS region",
+        ))
+        .stderr(predicate::str::contains("did you mean `eu-west-1`?"));
+    assert_eq!(fs_err::read_dir(tmp.path()).unwrap().count(), 0);
+    // Each partition strata knows: commercial, GovCloud, China.
+    for region in ["mx-central-1", "us-gov-west-1", "cn-northwest-1"] {
+        let tmp = assert_fs::TempDir::new().unwrap();
+        new_workspace(tmp.path(), &["--region", region, "--no-git"]);
+    }
+}
+
+/// The README's first command, as a reader copies it, makes a workspace.
+#[test]
+fn the_readmes_first_command_makes_a_workspace() {
+    let readme = fs_err::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let first = readme
+        .lines()
+        .find(|line| line.starts_with("cargo run --release -- new "))
+        .expect("the README starts with `strata new`");
+    let args: Vec<&str> = first
+        .trim_start_matches("cargo run --release -- ")
+        .split_whitespace()
+        .collect();
+    let tmp = assert_fs::TempDir::new().unwrap();
+    strata()
+        .args(&args)
+        .current_dir(tmp.path())
+        .assert()
+        .success();
+    let answers = fs_err::read_to_string(tmp.path().join("acme-foundation/strata.toml")).unwrap();
+    assert!(!answers.contains("domain = \"example.com\""), "{answers}");
 }
 
 #[test]
 fn an_unknown_set_key_gets_a_did_you_mean() {
     let tmp = assert_fs::TempDir::new().unwrap();
     strata()
+        .arg("new")
+        .args(crate::common::known_values(&[]))
         .args([
-            "new",
             "acme",
             "--set",
             "cluster.verison=1.34",
@@ -251,7 +352,9 @@ fn new_into_a_non_empty_directory_is_refused_and_leaves_it_untouched() {
         .unwrap();
     let before = snapshot(tmp.path());
     strata()
-        .args(["new", "acme", "--out"])
+        .arg("new")
+        .args(crate::common::known_values(&[]))
+        .args(["acme", "--out"])
         .arg(tmp.path())
         .assert()
         .code(2)
@@ -273,7 +376,9 @@ fn a_failure_before_the_move_leaves_nothing_half_written() {
     for fault in ["before-move", "after-writes:7", "commit:gitops"] {
         strata()
             .env("STRATA_FAULT", fault)
-            .args(["new", "acme", "--out"])
+            .arg("new")
+            .args(crate::common::known_values(&[]))
+            .args(["acme", "--out"])
             .arg(tmp.path())
             .assert()
             .code(1)
@@ -293,7 +398,9 @@ fn an_output_directory_that_cannot_be_made_fails_cleanly() {
     let file = tmp.child("a-file");
     file.write_str("not a directory").unwrap();
     strata()
-        .args(["new", "acme", "--out"])
+        .arg("new")
+        .args(crate::common::known_values(&[]))
+        .args(["acme", "--out"])
         .arg(file.path().join("out"))
         .assert()
         .code(1)
@@ -439,7 +546,9 @@ fn bad_backend_cidrs_and_providers_are_refused_with_nothing_written() {
     ] {
         let tmp = assert_fs::TempDir::new().unwrap();
         crate::common::strata()
-            .args(["new", "acme", "--out"])
+            .arg("new")
+            .args(crate::common::known_values(&[]))
+            .args(["acme", "--out"])
             .arg(tmp.path())
             .args([flag, value])
             .assert()

@@ -10,7 +10,9 @@ use strata::Lock;
 fn valid_answers_text() -> String {
     let tmp = tempdir();
     let status = std::process::Command::new(env!("CARGO_BIN_EXE_strata"))
-        .args(["new", "acme", "--no-git", "--services", "api", "--out"])
+        .arg("new")
+        .args(crate::common::known_values(&[]))
+        .args(["acme", "--no-git", "--services", "api", "--out"])
         .arg(&tmp)
         .status()
         .unwrap();

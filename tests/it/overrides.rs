@@ -36,15 +36,9 @@ fn overrides_render_in_new_add_and_upgrade() {
     let out = tmp.path().join("ws");
     fs_err::create_dir_all(&out).unwrap();
     strata()
-        .args([
-            "new",
-            "acme",
-            "--envs",
-            "dev",
-            "--services",
-            "api",
-            "--templates",
-        ])
+        .arg("new")
+        .args(crate::common::known_values(&[]))
+        .args(["acme", "--envs", "dev", "--services", "api", "--templates"])
         .arg(&templates)
         .arg("--out")
         .arg(&out)
@@ -109,7 +103,9 @@ fn an_override_of_no_template_is_refused_with_nothing_written() {
     let out = tmp.path().join("ws");
     fs_err::create_dir_all(&out).unwrap();
     strata()
-        .args(["new", "acme", "--templates"])
+        .arg("new")
+        .args(crate::common::known_values(&[]))
+        .args(["acme", "--templates"])
         .arg(&templates)
         .arg("--out")
         .arg(&out)

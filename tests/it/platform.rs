@@ -237,7 +237,8 @@ fn a_per_environment_cluster_gets_its_platform_tree_with_its_environment() {
     ] {
         assert!(gitops.join("platform/stage").join(file).is_file(), "{file}");
     }
-    platform(&gitops, &["remove", "env", "stage"]);
+    // `--force`: the stack was never deployed, nothing of it runs.
+    platform(&gitops, &["remove", "env", "stage", "--force"]);
     assert!(!gitops.join("platform/stage").exists());
 }
 

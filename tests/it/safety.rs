@@ -266,7 +266,9 @@ fn sigint_during_new_leaves_nothing() {
         let top = tmp.path().join(format!("step-{step}"));
         let out = top.join("a/b");
         let mut child = StdCommand::new(env!("CARGO_BIN_EXE_strata"))
-            .args(["new", "acme", "--services", &services, "--out"])
+            .arg("new")
+            .args(crate::common::known_values(&[]))
+            .args(["acme", "--services", &services, "--out"])
             .arg(&out)
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("STRATA_FAULT", format!("pause-at:{step}"))
@@ -301,7 +303,9 @@ fn sigint_during_new_leaves_nothing() {
     let top = tmp.path().join("failed");
     strata()
         .env("STRATA_FAULT", "commit:gitops")
-        .args(["new", "acme", "--out"])
+        .arg("new")
+        .args(crate::common::known_values(&[]))
+        .args(["acme", "--out"])
         .arg(top.join("a/b"))
         .assert()
         .code(1)
@@ -537,7 +541,9 @@ fn a_repo_inside_another_repo_is_refused_issue_9() {
     git(tmp.path(), &["init", "-q"]);
     // `new --no-git` there would make repos no later command accepts: refused up front.
     strata()
-        .args(["new", "acme", "--no-git", "--out"])
+        .arg("new")
+        .args(crate::common::known_values(&[]))
+        .args(["acme", "--no-git", "--out"])
         .arg(tmp.path().join("sub"))
         .assert()
         .code(2)
@@ -547,7 +553,9 @@ fn a_repo_inside_another_repo_is_refused_issue_9() {
     // Relative, and not there yet: the same.
     for out in ["x", "y/z"] {
         strata()
-            .args(["new", "acme", "--no-git", "--out", out])
+            .arg("new")
+            .args(crate::common::known_values(&[]))
+            .args(["acme", "--no-git", "--out", out])
             .current_dir(tmp.path())
             .assert()
             .code(2)
@@ -1070,13 +1078,17 @@ fn names_yaml_misreads_and_config_keys_strata_sets_are_bad_input_issue_9() {
     assert_eq!(snapshot(tmp.path()), before);
     let out = tmp.path().join("other");
     strata()
-        .args(["new", "true", "--out"])
+        .arg("new")
+        .args(crate::common::known_values(&[]))
+        .args(["true", "--out"])
         .arg(&out)
         .assert()
         .code(2)
         .stderr(predicate::str::contains("a boolean"));
     strata()
-        .args(["new", "acme", "--envs", "dev,on", "--out"])
+        .arg("new")
+        .args(crate::common::known_values(&[]))
+        .args(["acme", "--envs", "dev,on", "--out"])
         .arg(&out)
         .assert()
         .code(2)

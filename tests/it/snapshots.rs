@@ -112,7 +112,28 @@ const RULES: &[Rule] = &[
         args: &["new", "acme", "--region", "mars-1"],
         in_workspace: false,
         code: 2,
-        excerpt: "region `mars-1`: is not an AWS region code",
+        excerpt: "region `mars-1`: is not an AWS region",
+    },
+    Rule {
+        name: "region-unknown",
+        args: &["new", "acme", "--region", "eu-west-4"],
+        in_workspace: false,
+        code: 2,
+        excerpt: "did you mean `eu-west-",
+    },
+    Rule {
+        name: "domain-missing",
+        args: &["new", "acme", "--git-base", "https://github.com/acme"],
+        in_workspace: false,
+        code: 2,
+        excerpt: "`--domain`: is missing",
+    },
+    Rule {
+        name: "git-base-missing",
+        args: &["new", "acme", "--domain", "acme.example.com"],
+        in_workspace: false,
+        code: 2,
+        excerpt: "`--git-base`: is missing",
     },
     Rule {
         name: "domain",
@@ -241,6 +262,9 @@ fn every_message_quoted_in_docs_errors_md_is_what_strata_says() {
             cmd.current_dir(empty.path());
             if rule.args[0] == "new" {
                 cmd.arg("--out").arg(empty.path());
+                if !rule.name.ends_with("-missing") {
+                    cmd.args(crate::common::known_values(rule.args));
+                }
             }
         }
         let output = cmd.output().unwrap();
@@ -368,6 +392,7 @@ fn run_fault(fault: &Fault) -> (Option<i32>, String) {
     if fault.args[0] == "new" {
         let mut cmd = strata();
         cmd.args(fault.args).arg("--out").arg(tmp.path());
+        cmd.args(crate::common::known_values(fault.args));
         if let Some(f) = fault.fault {
             cmd.env("STRATA_FAULT", f);
         }

@@ -60,7 +60,11 @@ fn edit(path: &Path, from: &str, to: &str) {
 
 const SALT: &str = "encryptionsalt: v1:Vbz0rPlL3Ls=:v1:lI4W2Z+nVZ1Mg3jG:rQ8hz1Bt5Zb4yJyI0vZ9Vw==\n";
 const SET: &str =
-    "  acme-foundation:dbPassword:\n    secure: v1:Kx4m6T2kP1yz0Uu9:eW91IHNob3VsZCBub3QgcmVhZA==\n";
+    "  # set by hand, for the migration job\n  acme-foundation:dbPassword:\n    secure: v1:Kx4m6T2kP1yz0Uu9:eW91IHNob3VsZCBub3QgcmVhZA==\n";
+/// A person's comment under strata's opening comment of a stack file.
+const NOTE: &str = "# ours: the passphrase is in the team vault\n";
+/// What strata 0.1.0's stack files said of themselves, wrongly for a file Pulumi writes too.
+const OLD_HEADER: &str = "# Owned by strata: `strata add` and `strata remove` rewrite it";
 
 /// The four kinds of edit the issue names: a seed overlay, a label in an owned base
 /// manifest, Pulumi's keys in a stack file, an entry added to an app-of-apps.
@@ -75,8 +79,11 @@ fn make_edits(foundation: &Path, gitops: &Path) {
         "    app.kubernetes.io/part-of: acme\n",
         "    app.kubernetes.io/part-of: acme\n    team: payments\n",
     );
+    // What `pulumi stack init` and `pulumi config set` add (Pulumi puts its key first), and a
+    // person's comment under strata's.
     let stack = foundation.join("Pulumi.dev.yaml");
-    fs_err::write(&stack, format!("{SALT}{}{SET}", read(&stack))).unwrap();
+    let text = read(&stack).replacen("config:\n", &format!("{NOTE}config:\n"), 1);
+    fs_err::write(&stack, format!("{SALT}{text}{SET}")).unwrap();
     edit(
         &gitops.join("apps/dev/kustomization.yaml"),
         "  - api.yaml\n",
@@ -195,6 +202,35 @@ fn an_old_workspace_upgrades_keeping_every_edit() {
     assert!(deployment.contains("    team: payments\n"), "{deployment}");
     let stack = read(&foundation.join("Pulumi.dev.yaml"));
     assert!(stack.starts_with(SALT) && stack.ends_with(SET), "{stack}");
+    // Issue 19, item 10: strata's opening comment is the new render's, which says the file is
+    // shared, wherever Pulumi's key moved it; the person's comment and keys stay.
+    for (name, text) in [
+        ("Pulumi.dev.yaml", stack.clone()),
+        (
+            "Pulumi.prod.yaml",
+            read(&foundation.join("Pulumi.prod.yaml")),
+        ),
+    ] {
+        assert!(!text.contains(OLD_HEADER), "{name}: {text}");
+        assert!(
+            text.contains(
+                "# Shared with Pulumi: strata owns the `acme-foundation:` keys and `aws:region`"
+            ),
+            "{name}: {text}"
+        );
+    }
+    let fresh_header: String = {
+        let dir = assert_fs::TempDir::new().unwrap();
+        let (fresh_foundation, _) = fresh(dir.path());
+        read(&fresh_foundation.join("Pulumi.dev.yaml"))
+            .split_inclusive('\n')
+            .take_while(|line| line.starts_with('#'))
+            .collect()
+    };
+    assert!(
+        stack.starts_with(&format!("{SALT}{fresh_header}{NOTE}config:\n")),
+        "{stack}"
+    );
     let apps = read(&gitops.join("apps/dev/kustomization.yaml"));
     assert!(apps.contains("  - monitoring.yaml\n"), "{apps}");
     // The platform services stay off: the old answers had none.

@@ -23,7 +23,7 @@ mod shape;
 
 use serde_json::{json, Map, Value};
 
-use crate::migrate::{Candidate, Mode, Moved, OverlayFile, Request, Role, ServicePlan};
+use crate::migrate::{Candidate, Kubectl, Mode, Moved, OverlayFile, Request, Role, ServicePlan};
 use crate::model::stack_export::holds_secret;
 
 /// Why a Deployment stays, and the other resources that stay with it.
@@ -149,7 +149,7 @@ struct Derivation<'a> {
     notes: Vec<String>,
     moved: Vec<Moved>,
     files: Vec<OverlayFile>,
-    cleanup: Vec<String>,
+    cleanup: Vec<Kubectl>,
 }
 
 impl<'a> Derivation<'a> {
@@ -211,7 +211,7 @@ impl<'a> Derivation<'a> {
     /// Adds the clean-up command that deletes an old object, when it must go: every converted
     /// ConfigMap and Secret, and everything of a relocated service.
     fn delete_later(&mut self, kind: &str, name: &str) {
-        let line = format!("kubectl -n {} delete {kind} {name}", self.namespace);
+        let line = Kubectl::delete(&self.namespace, kind, name);
         let relevant =
             matches!(self.mode, Mode::Relocate { .. }) || matches!(kind, "configmap" | "secret");
         if relevant && !self.cleanup.contains(&line) {

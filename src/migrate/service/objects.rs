@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::shape::Exposure;
 use super::{file_name, op, patch_text, verbatim, Derivation, Stay, ADOPTION_PATCH, SYNC_OPTIONS};
-use crate::migrate::{Candidate, Mode, OverlayFile, Role};
+use crate::migrate::{Candidate, Kubectl, Mode, OverlayFile, Role};
 use crate::model::stack_export::Writer;
 
 impl<'a> Derivation<'a> {
@@ -76,15 +76,17 @@ impl<'a> Derivation<'a> {
                 format!("strata's Ingress `{service}` at `{host}{path}` (the environment's shared load balancer)"),
             );
             if candidate.object.name != service {
-                self.cleanup.push(format!(
-                    "kubectl -n {namespace} delete ingress {}",
-                    candidate.object.name
+                self.cleanup.push(Kubectl::delete(
+                    &namespace,
+                    "ingress",
+                    &candidate.object.name,
                 ));
                 self.notes.push(format!("until the old Ingress `{}` is deleted (after the hand-over), two Ingresses claim `{host}`; External DNS keeps the record of the one that owns it", candidate.object.name));
             } else if matches!(self.mode, Mode::Relocate { .. }) {
-                self.cleanup.push(format!(
-                    "kubectl -n {namespace} delete ingress {}",
-                    candidate.object.name
+                self.cleanup.push(Kubectl::delete(
+                    &namespace,
+                    "ingress",
+                    &candidate.object.name,
                 ));
             }
         }
@@ -133,9 +135,10 @@ impl<'a> Derivation<'a> {
             format!("strata's HorizontalPodAutoscaler `{service}` ({min} to {max} replicas)"),
         );
         if candidate.object.name != service {
-            self.cleanup.push(format!(
-                "kubectl -n {} delete horizontalpodautoscaler {}",
-                self.namespace, candidate.object.name
+            self.cleanup.push(Kubectl::delete(
+                &self.namespace,
+                "horizontalpodautoscaler",
+                &candidate.object.name,
             ));
             self.notes.push(format!("until the old HorizontalPodAutoscaler `{}` is deleted (after the hand-over), two autoscalers with the same bounds scale the Deployment", candidate.object.name));
         }
@@ -188,19 +191,26 @@ impl<'a> Derivation<'a> {
                         )
                     {
                         let kind = m.kind.to_ascii_lowercase();
-                        self.cleanup.push(format!(
-                            "kubectl -n {} annotate {kind} {} kubectl.kubernetes.io/last-applied-configuration- && kubectl -n {} label {kind} {} app.kubernetes.io/managed-by-",
-                            m.namespace, m.name, m.namespace, m.name
+                        self.cleanup.push(Kubectl::new(
+                            &m.namespace,
+                            &[
+                                "annotate",
+                                &kind,
+                                &m.name,
+                                "kubectl.kubernetes.io/last-applied-configuration-",
+                            ],
+                        ));
+                        self.cleanup.push(Kubectl::new(
+                            &m.namespace,
+                            &["label", &kind, &m.name, "app.kubernetes.io/managed-by-"],
                         ));
                     }
                 }
                 self.notes.push(format!("Argo CD adopts the objects in `{}` where they are (identical names): nothing is deleted or created again; the pods roll once (maxUnavailable 0) because strata adds its labels and hardening to the pod template", self.namespace));
             }
             Mode::Relocate { from } => {
-                self.cleanup.push(format!(
-                    "kubectl -n {from} delete deployment {}",
-                    self.service
-                ));
+                self.cleanup
+                    .push(Kubectl::delete(from, "deployment", &self.service));
                 self.notes.push(format!("the objects live in `{from}`, not in the environment's namespace `{}`: Argo CD creates them there with identical names, and the ones in `{from}` keep serving until you switch traffic and delete them (after the hand-over)", self.request.env));
             }
         }
