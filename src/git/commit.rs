@@ -8,6 +8,7 @@ use anyhow::{Context as _, Result};
 use git2::{Oid, Repository, Signature};
 
 use super::dir::git_file;
+use super::pack::{edit_tree, Edits, PackBuilder, Upsert};
 
 pub(super) fn signature(repo: &Repository) -> Result<Signature<'static>> {
     match repo.signature() {
@@ -16,16 +17,10 @@ pub(super) fn signature(repo: &Repository) -> Result<Signature<'static>> {
     }
 }
 
-/// Stages one file whose stored bytes are known: an index entry with the work tree file's stat
-/// data and the blob of `bytes`.
+/// Stages one file whose blob is known (`id`, already in the repo): an index entry with the
+/// work tree file's stat data.
 #[cfg(unix)]
-pub(super) fn stage_one(
-    repo: &Repository,
-    index: &mut git2::Index,
-    root: &Path,
-    path: &str,
-    bytes: &[u8],
-) -> Result<()> {
+pub(super) fn stage_one(index: &mut git2::Index, root: &Path, path: &str, id: Oid) -> Result<()> {
     use std::os::unix::fs::MetadataExt;
     let meta = fs_err::symlink_metadata(root.join(path))?;
     let executable = meta.mode() & 0o111 != 0;
@@ -45,7 +40,7 @@ pub(super) fn stage_one(
         uid: meta.uid(),
         gid: meta.gid(),
         file_size: meta.len() as u32,
-        id: repo.blob(bytes)?,
+        id,
         flags: 0,
         flags_extended: 0,
         path: path.as_bytes().to_vec(),
@@ -55,13 +50,7 @@ pub(super) fn stage_one(
 }
 
 #[cfg(not(unix))]
-pub(super) fn stage_one(
-    _repo: &Repository,
-    index: &mut git2::Index,
-    _root: &Path,
-    path: &str,
-    _bytes: &[u8],
-) -> Result<()> {
+pub(super) fn stage_one(index: &mut git2::Index, _root: &Path, path: &str, _id: Oid) -> Result<()> {
     index.add_path(Path::new(path))?;
     Ok(())
 }
@@ -93,7 +82,8 @@ pub fn head_state(root: &Path) -> Result<Option<HeadState>> {
 
 /// Writes the objects of strata's commit: HEAD's tree plus `written` (path, the bytes git
 /// stores) minus `removed`, and a commit on top of HEAD. Nothing else of the index or the
-/// work tree enters it. The new objects are flushed to disk. Returns the commit's id.
+/// work tree enters it. The blobs and trees go into one pack (`pack.rs`), the commit object is
+/// libgit2's; the change's `syncfs` flushes them (apply.rs). Returns the commit's id.
 pub fn write_commit(
     root: &Path,
     head: &HeadState,
@@ -108,44 +98,21 @@ pub fn write_commit(
         .as_deref()
         .map(|id| repo.find_commit(Oid::from_str(id)?))
         .transpose()?;
-    let base = match &parent {
-        Some(commit) => commit.tree()?,
-        None => repo.find_tree(repo.treebuilder(None)?.write()?)?,
-    };
-    let mut update = git2::build::TreeUpdateBuilder::new();
-    let mut new_objects = Vec::new();
+    let base = parent.as_ref().map(git2::Commit::tree).transpose()?;
+    let mut edits: Edits<'_> = std::collections::BTreeMap::new();
     for (path, bytes) in written {
-        let blob = repo.blob(bytes)?;
-        new_objects.push(blob);
-        let mode = match base.get_path(Path::new(path)).map(|e| e.filemode()) {
-            Ok(0o100755) => git2::FileMode::BlobExecutable,
-            _ => git2::FileMode::Blob,
-        };
-        update.upsert(path.as_str(), blob, mode);
+        edits.insert(path, Some(Upsert { bytes, mode: None }));
     }
     for path in removed {
-        if base.get_path(Path::new(path)).is_ok() {
-            update.remove(path.as_str());
-        }
+        edits.insert(path, None);
     }
-    let tree_id = update.create_updated(&repo, &base)?;
+    let mut pack = PackBuilder::default();
+    let tree_id = edit_tree(&repo, &mut pack, base.as_ref(), &edits)?;
+    pack.write_to(&repo)?;
     let tree = repo.find_tree(tree_id)?;
-    // The trees along every changed path are new objects too.
-    new_objects.push(tree_id);
-    for path in written.iter().map(|(p, _)| p).chain(removed) {
-        let mut prefix = Path::new(path).parent();
-        while let Some(dir) = prefix.filter(|d| !d.as_os_str().is_empty()) {
-            if let Ok(entry) = tree.get_path(dir) {
-                new_objects.push(entry.id());
-            }
-            prefix = dir.parent();
-        }
-    }
     let sig = signature(&repo)?;
     let parents: Vec<&git2::Commit> = parent.iter().collect();
     let commit = repo.commit(None, &sig, &sig, message, &tree, &parents)?;
-    // The new objects reach the disk with the change's `syncfs` (apply.rs), before the
-    // journal's `complete` mark.
     Ok(commit.to_string())
 }
 
@@ -218,8 +185,8 @@ pub fn stage_paths(root: &Path, written: &[(String, Vec<u8>)], removed: &[String
     let repo = Repository::open(root)?;
     let mut index = repo.index()?;
     for (path, bytes) in written {
-        stage_one(&repo, &mut index, root, path, bytes)
-            .with_context(|| format!("staging `{path}`"))?;
+        let id = super::pack::object_id(git2::ObjectType::Blob, bytes)?;
+        stage_one(&mut index, root, path, id).with_context(|| format!("staging `{path}`"))?;
     }
     for path in removed {
         index

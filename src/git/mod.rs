@@ -14,6 +14,7 @@ mod dir;
 mod init;
 mod line_endings;
 pub(crate) mod merge;
+mod pack;
 mod status;
 
 pub use commit::{head_state, move_branch, reset_branch, stage_paths, write_commit, HeadState};
