@@ -7,7 +7,6 @@ use std::path::Path;
 use anyhow::{Context as _, Result};
 use git2::{Oid, Repository, Signature};
 
-use super::dir::git_file;
 use super::pack::{edit_tree, Edits, PackBuilder, Upsert};
 
 pub(super) fn signature(repo: &Repository) -> Result<Signature<'static>> {
@@ -117,7 +116,7 @@ pub fn write_commit(
 }
 
 /// Moves the branch HEAD names from `head.commit` to `commit`, only if it still points where
-/// strata found it, and flushes the ref to disk.
+/// strata found it.
 pub fn move_branch(root: &Path, head: &HeadState, commit: &str, message: &str) -> Result<()> {
     let repo = Repository::open(root)?;
     let new = Oid::from_str(commit)?;
@@ -132,13 +131,9 @@ pub fn move_branch(root: &Path, head: &HeadState, commit: &str, message: &str) -
                 .with_context(|| format!("creating `{}`", head.branch))?;
         }
     }
-    let ref_file = git_file(repo.path(), &head.branch);
-    if let Ok(file) = fs_err::File::open(&ref_file) {
-        file.sync_all()?;
-    }
-    if let Some(dir) = ref_file.parent() {
-        crate::util::fs::sync_dir(dir)?;
-    }
+    // Not flushed here: the change's `syncfs` (apply.rs) flushes the ref with everything else
+    // before the journal's `complete` mark, and until then a crash is rolled back from the
+    // journal's `commit` mark, flushed before this move.
     Ok(())
 }
 
@@ -193,9 +188,7 @@ pub fn stage_paths(root: &Path, written: &[(String, Vec<u8>)], removed: &[String
             .remove_path(Path::new(path))
             .with_context(|| format!("staging the removal of `{path}`"))?;
     }
+    // Flushed by the change's `syncfs` before the `complete` mark, as the ref is.
     index.write()?;
-    if let Ok(file) = fs_err::File::open(repo.path().join("index")) {
-        file.sync_all()?;
-    }
     Ok(())
 }
