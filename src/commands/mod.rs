@@ -28,6 +28,7 @@ pub fn run(cli: Cli) -> ExitCode {
     if let Err(err) = interrupt::install() {
         status!("warning: cannot handle interrupts: {err}");
     }
+    crate::git::configure();
     match dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
         // A reader that went away (`strata list | head -1`) is not an error worth a word.

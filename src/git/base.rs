@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result};
 use git2::{Oid, Repository, Signature};
 
+use super::pack::{edit_tree, Edits, PackBuilder, Upsert};
 use crate::model::lock::hash;
 use crate::model::repo::Repo;
 
@@ -62,66 +63,36 @@ fn blob_at(repo: &Repository, tree: &git2::Tree<'_>, path: &str) -> Option<Vec<u
 
 /// Records strata's renders (`Some`) and removals (`None`) of one repo on [`REF`].
 ///
-/// New objects are written loose, as `git add` writes them (`git gc` packs them later). They
-/// used to go through libgit2's in-memory pack, whose delta search cost most of an `add
-/// service` in a big workspace.
+/// The last record's tree is edited along the changed paths only (a render it holds already,
+/// most files of a big workspace, costs a hash), and the new blobs and trees go into one pack
+/// (`pack.rs`; a blob committed with the change is not written again). It used to read the
+/// whole tree into an index and write every new object loose: most of an `add env`.
 pub fn record(root: &Path, updates: &[(&str, Option<&[u8]>)]) -> Result<()> {
     if updates.is_empty() {
         return Ok(());
     }
     let repo = Repository::open(root).with_context(|| format!("opening `{}`", root.display()))?;
-    let odb = repo.odb()?;
     let parent = repo
         .find_reference(REF)
         .ok()
         .and_then(|r| r.peel_to_commit().ok());
-    let mut index = git2::Index::new()?;
-    if let Some(parent) = &parent {
-        index.read_tree(&parent.tree()?)?;
-    }
-    for (path, bytes) in updates {
-        match bytes {
-            Some(bytes) => {
-                // A render the last record holds already (most files of a big workspace) needs
-                // nothing; a blob already in the repo (committed with the change) is not written
-                // again.
-                let id = Oid::hash_object(git2::ObjectType::Blob, bytes)?;
-                if index
-                    .get_path(Path::new(path), 0)
-                    .is_some_and(|entry| entry.id == id)
-                {
-                    continue;
-                }
-                let id = if odb.exists(id) {
-                    id
-                } else {
-                    odb.write(git2::ObjectType::Blob, bytes)?
-                };
-                let entry = git2::IndexEntry {
-                    ctime: git2::IndexTime::new(0, 0),
-                    mtime: git2::IndexTime::new(0, 0),
-                    dev: 0,
-                    ino: 0,
-                    mode: 0o100644,
-                    uid: 0,
-                    gid: 0,
-                    file_size: u32::try_from(bytes.len()).unwrap_or(u32::MAX),
-                    id,
-                    flags: u16::try_from(path.len().min(0xfff)).unwrap_or(0xfff),
-                    flags_extended: 0,
-                    path: path.as_bytes().to_vec(),
-                };
-                index.add(&entry)?;
-            }
-            None => {
-                let _ = index.remove_path(Path::new(path));
-            }
-        }
-    }
-    let tree_id = index.write_tree_to(&repo)?;
+    let base = parent.as_ref().map(git2::Commit::tree).transpose()?;
+    let edits: Edits<'_> = updates
+        .iter()
+        .map(|(path, bytes)| {
+            let upsert = bytes.map(|bytes| Upsert {
+                bytes,
+                mode: Some(0o100_644),
+            });
+            (*path, upsert)
+        })
+        .collect();
+    let mut pack = PackBuilder::default();
+    let tree_id = edit_tree(&repo, &mut pack, base.as_ref(), &edits)?;
     if parent.as_ref().is_some_and(|p| p.tree_id() == tree_id) {
         return Ok(());
     }
+    pack.write_to(&repo)?;
     let tree = repo.find_tree(tree_id)?;
     let signature = Signature::now("strata", "strata@localhost")?;
     let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();

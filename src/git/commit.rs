@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{Context as _, Result};
 use git2::{Oid, Repository, Signature};
 
-use super::dir::git_file;
+use super::pack::{edit_tree, Edits, PackBuilder, Upsert};
 
 pub(super) fn signature(repo: &Repository) -> Result<Signature<'static>> {
     match repo.signature() {
@@ -16,16 +16,10 @@ pub(super) fn signature(repo: &Repository) -> Result<Signature<'static>> {
     }
 }
 
-/// Stages one file whose stored bytes are known: an index entry with the work tree file's stat
-/// data and the blob of `bytes`.
+/// Stages one file whose blob is known (`id`, already in the repo): an index entry with the
+/// work tree file's stat data.
 #[cfg(unix)]
-pub(super) fn stage_one(
-    repo: &Repository,
-    index: &mut git2::Index,
-    root: &Path,
-    path: &str,
-    bytes: &[u8],
-) -> Result<()> {
+pub(super) fn stage_one(index: &mut git2::Index, root: &Path, path: &str, id: Oid) -> Result<()> {
     use std::os::unix::fs::MetadataExt;
     let meta = fs_err::symlink_metadata(root.join(path))?;
     let executable = meta.mode() & 0o111 != 0;
@@ -45,7 +39,7 @@ pub(super) fn stage_one(
         uid: meta.uid(),
         gid: meta.gid(),
         file_size: meta.len() as u32,
-        id: repo.blob(bytes)?,
+        id,
         flags: 0,
         flags_extended: 0,
         path: path.as_bytes().to_vec(),
@@ -55,13 +49,7 @@ pub(super) fn stage_one(
 }
 
 #[cfg(not(unix))]
-pub(super) fn stage_one(
-    _repo: &Repository,
-    index: &mut git2::Index,
-    _root: &Path,
-    path: &str,
-    _bytes: &[u8],
-) -> Result<()> {
+pub(super) fn stage_one(index: &mut git2::Index, _root: &Path, path: &str, _id: Oid) -> Result<()> {
     index.add_path(Path::new(path))?;
     Ok(())
 }
@@ -93,7 +81,8 @@ pub fn head_state(root: &Path) -> Result<Option<HeadState>> {
 
 /// Writes the objects of strata's commit: HEAD's tree plus `written` (path, the bytes git
 /// stores) minus `removed`, and a commit on top of HEAD. Nothing else of the index or the
-/// work tree enters it. The new objects are flushed to disk. Returns the commit's id.
+/// work tree enters it. The blobs and trees go into one pack (`pack.rs`), the commit object is
+/// libgit2's; the change's `syncfs` flushes them (apply.rs). Returns the commit's id.
 pub fn write_commit(
     root: &Path,
     head: &HeadState,
@@ -108,49 +97,26 @@ pub fn write_commit(
         .as_deref()
         .map(|id| repo.find_commit(Oid::from_str(id)?))
         .transpose()?;
-    let base = match &parent {
-        Some(commit) => commit.tree()?,
-        None => repo.find_tree(repo.treebuilder(None)?.write()?)?,
-    };
-    let mut update = git2::build::TreeUpdateBuilder::new();
-    let mut new_objects = Vec::new();
+    let base = parent.as_ref().map(git2::Commit::tree).transpose()?;
+    let mut edits: Edits<'_> = std::collections::BTreeMap::new();
     for (path, bytes) in written {
-        let blob = repo.blob(bytes)?;
-        new_objects.push(blob);
-        let mode = match base.get_path(Path::new(path)).map(|e| e.filemode()) {
-            Ok(0o100755) => git2::FileMode::BlobExecutable,
-            _ => git2::FileMode::Blob,
-        };
-        update.upsert(path.as_str(), blob, mode);
+        edits.insert(path, Some(Upsert { bytes, mode: None }));
     }
     for path in removed {
-        if base.get_path(Path::new(path)).is_ok() {
-            update.remove(path.as_str());
-        }
+        edits.insert(path, None);
     }
-    let tree_id = update.create_updated(&repo, &base)?;
+    let mut pack = PackBuilder::default();
+    let tree_id = edit_tree(&repo, &mut pack, base.as_ref(), &edits)?;
+    pack.write_to(&repo)?;
     let tree = repo.find_tree(tree_id)?;
-    // The trees along every changed path are new objects too.
-    new_objects.push(tree_id);
-    for path in written.iter().map(|(p, _)| p).chain(removed) {
-        let mut prefix = Path::new(path).parent();
-        while let Some(dir) = prefix.filter(|d| !d.as_os_str().is_empty()) {
-            if let Ok(entry) = tree.get_path(dir) {
-                new_objects.push(entry.id());
-            }
-            prefix = dir.parent();
-        }
-    }
     let sig = signature(&repo)?;
     let parents: Vec<&git2::Commit> = parent.iter().collect();
     let commit = repo.commit(None, &sig, &sig, message, &tree, &parents)?;
-    // The new objects reach the disk with the change's `syncfs` (apply.rs), before the
-    // journal's `complete` mark.
     Ok(commit.to_string())
 }
 
 /// Moves the branch HEAD names from `head.commit` to `commit`, only if it still points where
-/// strata found it, and flushes the ref to disk.
+/// strata found it.
 pub fn move_branch(root: &Path, head: &HeadState, commit: &str, message: &str) -> Result<()> {
     let repo = Repository::open(root)?;
     let new = Oid::from_str(commit)?;
@@ -165,13 +131,9 @@ pub fn move_branch(root: &Path, head: &HeadState, commit: &str, message: &str) -
                 .with_context(|| format!("creating `{}`", head.branch))?;
         }
     }
-    let ref_file = git_file(repo.path(), &head.branch);
-    if let Ok(file) = fs_err::File::open(&ref_file) {
-        file.sync_all()?;
-    }
-    if let Some(dir) = ref_file.parent() {
-        crate::util::fs::sync_dir(dir)?;
-    }
+    // Not flushed here: the change's `syncfs` (apply.rs) flushes the ref with everything else
+    // before the journal's `complete` mark, and until then a crash is rolled back from the
+    // journal's `commit` mark, flushed before this move.
     Ok(())
 }
 
@@ -218,17 +180,15 @@ pub fn stage_paths(root: &Path, written: &[(String, Vec<u8>)], removed: &[String
     let repo = Repository::open(root)?;
     let mut index = repo.index()?;
     for (path, bytes) in written {
-        stage_one(&repo, &mut index, root, path, bytes)
-            .with_context(|| format!("staging `{path}`"))?;
+        let id = super::pack::object_id(git2::ObjectType::Blob, bytes)?;
+        stage_one(&mut index, root, path, id).with_context(|| format!("staging `{path}`"))?;
     }
     for path in removed {
         index
             .remove_path(Path::new(path))
             .with_context(|| format!("staging the removal of `{path}`"))?;
     }
+    // Flushed by the change's `syncfs` before the `complete` mark, as the ref is.
     index.write()?;
-    if let Ok(file) = fs_err::File::open(repo.path().join("index")) {
-        file.sync_all()?;
-    }
     Ok(())
 }

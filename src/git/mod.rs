@@ -14,7 +14,18 @@ mod dir;
 mod init;
 mod line_endings;
 pub(crate) mod merge;
+mod pack;
 mod status;
+
+/// Sets libgit2's process-wide options, once, before any repo is opened.
+///
+/// libgit2 re-hashes every object it reads to check its id (`strict_hash_verification`);
+/// git itself does not on a normal read (only `git fsck` and transfers check). With it, every
+/// tree strata walks was hashed with SHA-1DC again, the costliest SHA-1 there is: most of the
+/// git time of an `add env` over 300 services. Objects strata writes are still hashed once.
+pub fn configure() {
+    git2::opts::strict_hash_verification(false);
+}
 
 pub use commit::{head_state, move_branch, reset_branch, stage_paths, write_commit, HeadState};
 pub use dir::{enclosing_repo, git_dir, git_file};

@@ -19,14 +19,12 @@ pub fn dirty_paths(dir: &Path, paths: &[String]) -> Result<Vec<(String, bool)>> 
         return Ok(Vec::new());
     };
     let head = repo.head().ok().and_then(|head| head.peel_to_tree().ok());
+    let mut head = TreeLookup::new(&repo, head);
     let index = repo.index().ok();
     let endings = LineEndings::open(dir);
     let mut dirty = Vec::new();
     for path in paths {
-        let committed = head
-            .as_ref()
-            .and_then(|tree| tree.get_path(Path::new(path)).ok())
-            .map(|entry| entry.id());
+        let committed = head.id(path);
         // A staged change counts even when the file on disk matches HEAD again: the commit
         // strata makes, and the index it writes, would drop it.
         let staged = index
@@ -55,6 +53,43 @@ pub fn dirty_paths(dir: &Path, paths: &[String]) -> Result<Vec<(String, bool)>> 
     dirty.sort();
     dirty.dedup_by(|a, b| a.0 == b.0);
     Ok(dirty)
+}
+
+/// Many paths looked up in one tree, each directory's tree read once: `Tree::get_path` reads
+/// every tree from the root down again, and libgit2 does not cache a tree of more than 4 KiB
+/// (`services/` of 300 services), so each lookup inflated and hashed it anew.
+pub(super) struct TreeLookup<'r> {
+    repo: &'r Repository,
+    /// Directory (`""` for the root) -> its tree, `None` when there is no such directory.
+    trees: std::collections::HashMap<String, Option<git2::Tree<'r>>>,
+}
+
+impl<'r> TreeLookup<'r> {
+    pub(super) fn new(repo: &'r Repository, root: Option<git2::Tree<'r>>) -> Self {
+        let mut trees = std::collections::HashMap::new();
+        trees.insert(String::new(), root);
+        Self { repo, trees }
+    }
+
+    fn tree(&mut self, dir: &str) -> Option<&git2::Tree<'r>> {
+        if !self.trees.contains_key(dir) {
+            let (parent, name) = dir.rsplit_once('/').unwrap_or(("", dir));
+            let id = self
+                .tree(parent)
+                .and_then(|tree| tree.get_name(name))
+                .filter(|entry| entry.kind() == Some(ObjectType::Tree))
+                .map(|entry| entry.id());
+            let tree = id.and_then(|id| self.repo.find_tree(id).ok());
+            self.trees.insert(dir.to_string(), tree);
+        }
+        self.trees.get(dir).and_then(Option::as_ref)
+    }
+
+    /// The id of the blob (or tree) at `path`, if the tree holds one.
+    pub(super) fn id(&mut self, path: &str) -> Option<Oid> {
+        let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
+        self.tree(dir)?.get_name(name).map(|entry| entry.id())
+    }
 }
 
 /// Every path with uncommitted changes (not ignored), and whether it still exists on disk.

@@ -176,12 +176,15 @@ pub fn is_repo_path(path: &str) -> bool {
 
 /// The lock's hash of some bytes.
 pub fn hash(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = Sha256::digest(bytes);
     let mut out = String::with_capacity(71);
     out.push_str("sha256:");
+    // Not `write!("{:02x}")`: formatting cost more than hashing the small values of a shared
+    // file's units (thousands of them in an `add service`).
     for byte in digest {
-        let _ = write!(out, "{byte:02x}");
+        out.push(char::from(HEX[usize::from(byte >> 4)]));
+        out.push(char::from(HEX[usize::from(byte & 0x0f)]));
     }
     out
 }
@@ -189,6 +192,14 @@ pub fn hash(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_hash_is_sha256_in_lowercase_hex() {
+        assert_eq!(
+            hash(b""),
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
 
     #[test]
     fn the_lock_round_trips_and_rejects_garbage() {

@@ -462,9 +462,27 @@ fn key_of(line: &str) -> Option<String> {
 
 /// The canonical value hash of some YAML text (a one-key mapping or a one-item sequence).
 fn value_hash(text: &str) -> Result<String, Unmergeable> {
+    if let Some(name) = plain_item(text) {
+        return Ok(hash(format!("[\"{name}\"]").as_bytes()));
+    }
     let value: serde_json::Value = crate::util::yaml::parse(text)
         .map_err(|e| Unmergeable(format!("a value is not YAML strata can read: {e}")))?;
     Ok(hash(value.to_string().as_bytes()))
+}
+
+/// The value of a one-line list item `- name.ext` that YAML can only read as that string: it
+/// starts with a letter, holds a `.` and nothing but letters, digits, `.`, `-` and `_` (no
+/// number, boolean or null looks so). The hundreds of entries of an app-of-apps' `resources:`
+/// are such items; parsing each as YAML was most of the time of an `add service`.
+fn plain_item(text: &str) -> Option<&str> {
+    let rest = text.strip_prefix("- ")?;
+    let value = rest.strip_suffix('\n').unwrap_or(rest);
+    let plain = value.starts_with(|c: char| c.is_ascii_alphabetic())
+        && value.contains('.')
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+    plain.then_some(value)
 }
 
 /// One past the last content line of the block that starts at `start` with indentation
@@ -559,7 +577,9 @@ fn parse(bytes: &[u8], containers: &[String]) -> Result<Parsed, Unmergeable> {
                         }
                     })
                     .collect();
-                let id = if sequence {
+                let id = if let Some(name) = sequence.then(|| plain_item(&dedented)).flatten() {
+                    name.to_string()
+                } else if sequence {
                     let item: serde_json::Value = crate::util::yaml::parse(&dedented)
                         .map_err(|e| Unmergeable(format!("line {}: {e}", j + 1)))?;
                     match item.as_array().and_then(|a| a.first()) {
@@ -643,6 +663,32 @@ fn key_inline_value(line: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_plain_list_item_hashes_as_yaml_reads_it() {
+        for item in ["- api.yaml\n", "- svc-1.yaml", "- a_b.c.yml\n"] {
+            let parsed: serde_json::Value = crate::util::yaml::parse(item).unwrap();
+            assert!(plain_item(item).is_some(), "{item:?}");
+            assert_eq!(
+                value_hash(item).unwrap(),
+                hash(parsed.to_string().as_bytes())
+            );
+        }
+        for item in [
+            "- 1.5\n",
+            "- true\n",
+            "- null\n",
+            "- .inf\n",
+            "- api\n",
+            "- a b.yaml\n",
+            "- 'a.yaml'\n",
+            "- a.yaml # note\n",
+            "- a.yaml\n  more\n",
+            "-  a.yaml\n",
+        ] {
+            assert!(plain_item(item).is_none(), "{item:?}");
+        }
+    }
 
     fn containers() -> Vec<String> {
         vec!["config".to_string(), "resources".to_string()]

@@ -322,9 +322,11 @@ fn run(
     journals: &BTreeMap<Repo, crate::write::journal::Journal>,
     message: Option<&str>,
 ) -> Result<()> {
-    for (repo, journal) in journals {
-        interrupt::step(|| crate::write::journal::write(&changes[repo].root, journal))?;
-    }
+    let both: Vec<(&Path, &crate::write::journal::Journal)> = journals
+        .iter()
+        .map(|(repo, journal)| (changes[repo].root.as_path(), journal))
+        .collect();
+    interrupt::step(|| crate::write::journal::write_all(&both))?;
     let fail_after = fail_after();
     let mut writes = 0;
     for (index, (_, change)) in changes.iter().enumerate() {

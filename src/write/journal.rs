@@ -236,23 +236,62 @@ impl Journal {
     }
 }
 
-/// Writes a journal whole: a temporary file, flushed, renamed into place, directory flushed.
-pub fn write(root: &Path, journal: &Journal) -> Result<()> {
-    let target = path(root);
-    let dir = target.parent().context("a journal has a directory")?;
-    let tmp = dir.join(format!("{FILE_NAME}.tmp-{}", std::process::id()));
+/// Writes the journals of both repos whole (a temporary file, flushed, renamed into place, its
+/// directory flushed), with one disk round trip for all their files and one for all their
+/// directories: each is written to its temporary file, then all are flushed at once (in parallel, so that the file system commits them
+/// together), renamed into place, and their directories flushed at once.
+pub fn write_all(journals: &[(&Path, &Journal)]) -> Result<()> {
+    let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
     let result = (|| -> Result<()> {
-        let mut file = fs::File::create(&tmp)?;
-        file.write_all(&journal.encode())?;
-        file.sync_all()?;
-        fs::rename(&tmp, &target)?;
-        crate::util::fs::sync_dir(dir)?;
-        Ok(())
+        let mut files = Vec::new();
+        for (root, journal) in journals {
+            let target = path(root);
+            let dir = target.parent().context("a journal has a directory")?;
+            let tmp = dir.join(format!("{FILE_NAME}.tmp-{}", std::process::id()));
+            staged.push((tmp.clone(), target.clone()));
+            let mut file = fs::File::create(&tmp)
+                .with_context(|| format!("writing the journal `{}`", target.display()))?;
+            file.write_all(&journal.encode())
+                .with_context(|| format!("writing the journal `{}`", target.display()))?;
+            files.push(file);
+        }
+        std::thread::scope(|threads| {
+            let flushes: Vec<_> = files
+                .iter()
+                .map(|file| threads.spawn(move || file.sync_all()))
+                .collect();
+            flushes
+                .into_iter()
+                .try_for_each(|flush| flush.join().expect("a flush does not panic"))
+        })
+        .context("flushing the journals")?;
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        for (tmp, target) in &staged {
+            fs::rename(tmp, target)
+                .with_context(|| format!("writing the journal `{}`", target.display()))?;
+            if let Some(dir) = target
+                .parent()
+                .filter(|d| !dirs.iter().any(|seen| seen == d))
+            {
+                dirs.push(dir.to_path_buf());
+            }
+        }
+        std::thread::scope(|threads| {
+            let flushes: Vec<_> = dirs
+                .iter()
+                .map(|dir| threads.spawn(move || crate::util::fs::sync_dir(dir)))
+                .collect();
+            flushes
+                .into_iter()
+                .try_for_each(|flush| flush.join().expect("a flush does not panic"))
+        })
     })();
     if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+        for (tmp, _) in &staged {
+            let _ = fs::remove_file(tmp);
+        }
     }
-    result.with_context(|| format!("writing the journal `{}`", target.display()))
+    result
 }
 
 /// Appends a mark (`commit <id>`, `index-write`, `complete`) and flushes it.
