@@ -35,5 +35,9 @@ cat .tools/install.log >&2
 
 stage "conformance (kubectl kustomize, Kubernetes and CRD schemas, Pulumi mocks, checkov, on every core)"
 export STRATA_BIN="$PWD/target/debug/strata"
+# Bytecode is written to one cache outside the repos even where the machine says not to write
+# it: each of the suite's Python processes would otherwise compile the Pulumi SDKs again.
+unset PYTHONDONTWRITEBYTECODE
+export PYTHONPYCACHEPREFIX="$PWD/.tools/pycache"
 .tools/venv/bin/python -m pytest tests/conformance -q -p no:cacheprovider -n auto --dist loadgroup
 stage "done"

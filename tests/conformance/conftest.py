@@ -21,8 +21,12 @@ import checks  # noqa: E402
 # Compiled bytecode goes to one cache outside the repos, for this process and every tool it
 # starts: the venvs are installed without it (`pip install --no-compile`, most of their modules
 # are never imported), and the generated repos stay as strata wrote them.
+# Machines that set PYTHONDONTWRITEBYTECODE would compile the SDKs' hundreds of modules again in
+# every process (most of a Pulumi run's time): the suite writes bytecode, there only.
 os.environ.setdefault("PYTHONPYCACHEPREFIX", str(checks.REPO_ROOT / ".tools" / "pycache"))
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 sys.pycache_prefix = os.environ["PYTHONPYCACHEPREFIX"]
+sys.dont_write_bytecode = False
 
 ENVS = ["dev", "qa", "stage", "perf", "prod"]
 SERVICES = ["api", "web", "worker", "billing", "search"]

@@ -55,7 +55,9 @@ def imports_of(name):
 
 for module in modules:
     for name in (imports_of(module[5:]) if module.startswith("deps:") else [module]):
-        importlib.import_module(name)
+        # The Pulumi SDKs' packages load lazily, on their first attribute access: touch one, or
+        # every child loads (and compiles) them again.
+        getattr(importlib.import_module(name), "__loaded_by_the_fork_server__", None)
 sys.stdout.flush()
 sys.stderr.flush()
 
