@@ -81,6 +81,7 @@ pub fn create(creation: Creation<'_>, mode: Mode, report: &mut dyn Reporter) -> 
         &answers.project,
         &targets,
         &plan,
+        &answers.repos.revision,
         git.then_some(&message),
     )?;
     Ok(summarize(&plan.changes, git))

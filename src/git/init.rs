@@ -1,4 +1,4 @@
-//! The first commit of a new repo (`strata new`): initialised on `main`, its blobs and trees
+//! The first commit of a new repo (`strata new`): initialised on its branch, its blobs and trees
 //! written as one pack built in memory (`pack.rs`), its index read from the commit's tree.
 
 use std::path::Path;
@@ -8,16 +8,21 @@ use git2::{ObjectType, Oid, Repository, RepositoryInitOptions};
 
 use super::pack::{tree_bytes, PackBuilder};
 
-/// Initialises a repo on `main` and commits `files` (path, bytes), which are already on disk.
+/// Initialises a repo on `branch` and commits `files` (path, bytes), which are already on disk.
 ///
 /// The blobs and trees are written as one pack built here from the bytes in memory (no deltas,
 /// fast compression); the commit object is libgit2's (`Repository::commit`), and the index
 /// holds each file's id as hashed for the pack. This avoids hashing every file back from disk
 /// and creating a loose object (and often a directory) per file, which was most of the time of
 /// `strata new`.
-pub fn init_and_commit(dir: &Path, files: &[(&str, &[u8])], message: &str) -> Result<()> {
+pub fn init_and_commit(
+    dir: &Path,
+    branch: &str,
+    files: &[(&str, &[u8])],
+    message: &str,
+) -> Result<()> {
     let mut options = RepositoryInitOptions::new();
-    options.initial_head("main").external_template(false);
+    options.initial_head(branch).external_template(false);
     let repo = Repository::init_opts(dir, &options)
         .with_context(|| format!("initialising a git repo in `{}`", dir.display()))?;
 

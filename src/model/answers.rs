@@ -432,6 +432,12 @@ impl Answers {
         if let Err(p) = names::parse_domain(&self.domain) {
             push(p);
         }
+        if let Err(p) = names::parse_branch(&self.repos.revision) {
+            push(Problem {
+                subject: "`repos.revision`".into(),
+                ..p
+            });
+        }
         if let Some(account) = &self.aws_account_id {
             if let Err(p) = names::parse_account_id(account) {
                 push(p);

@@ -412,11 +412,33 @@ macro_rules! label_newtype {
 }
 
 label_newtype!(ProjectName, "project name", PROJECT_MAX, |_| Ok(()));
+/// The objects the foundation creates in every environment's namespace. A service's objects
+/// carry its name, so a service of one of these names would take them over: the reader of every
+/// service's secrets (`aws-secrets-reader`), the namespace's network policies. A conformance test
+/// compares the list with what the foundation's program registers.
+pub const FOUNDATION_NAMESPACED_OBJECTS: &[&str] = &[
+    "aws-secrets-reader",
+    "aws-secrets-manager",
+    "default-deny",
+    "allow-dns-egress",
+    "environment-quota",
+    "container-limits",
+    "gitops-repo",
+];
+
 label_newtype!(ServiceName, "service name", SERVICE_MAX, |value| {
     if matches!(value, "appproject" | "kustomization") {
         return Err(Problem::new(
             format!("service name `{value}`"),
             "is reserved: `apps/<env>/` holds a file of that name",
+        )
+        .hint("pick another name"));
+    }
+    if FOUNDATION_NAMESPACED_OBJECTS.contains(&value) {
+        return Err(Problem::new(
+            format!("service name `{value}`"),
+            "is reserved: the foundation creates an object of that name in every environment's \
+             namespace, and the service's objects would replace it",
         )
         .hint("pick another name"));
     }
@@ -634,6 +656,32 @@ pub fn parse_config_value(key: &str, value: &str) -> Result<String, Problem> {
 }
 
 /// An AWS account id: twelve digits.
+/// A branch name strata writes into workflows, Argo CD's `targetRevision` and the READMEs'
+/// shell commands: git's rules for a ref name (`git check-ref-format --branch`) within the
+/// characters no shell reads specially (`A-Z a-z 0-9 . _ / -`).
+pub fn parse_branch(value: &str) -> Result<String, Problem> {
+    let safe = value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '/' | '-'));
+    let git_ok = !value.is_empty()
+        && !value.starts_with(['-', '/', '.'])
+        && !value.ends_with(['/', '.'])
+        && !value.ends_with(".lock")
+        && !value.contains("..")
+        && !value.contains("//")
+        && !value.contains("/.")
+        && value != "HEAD";
+    if safe && git_ok {
+        return Ok(value.to_owned());
+    }
+    Err(Problem::new(
+        format!("`--revision {}`", value.escape_default()),
+        "is not a branch name strata can use: letters, digits, `.`, `_`, `/` and `-`, \
+         not starting with `-`, `/` or `.`, no `..` or `//`",
+    )
+    .hint("use a branch such as `main` or `release/v1`"))
+}
+
 pub fn parse_account_id(value: &str) -> Result<String, Problem> {
     if value.len() == 12 && value.chars().all(|c| c.is_ascii_digit()) {
         Ok(value.to_string())
@@ -701,6 +749,9 @@ mod tests {
         bad::<ServiceName>(&"a".repeat(SERVICE_MAX + 1), "limit is 30");
         bad::<ServiceName>("Api", "lowercase");
         bad::<ServiceName>("2fa", "start with a lowercase letter");
+        for name in FOUNDATION_NAMESPACED_OBJECTS {
+            bad::<ServiceName>(name, "the foundation creates an object of that name");
+        }
         bad::<ServiceName>("api_v2", "contains `_`");
         bad::<ServiceName>("api-", "end with `-`");
         bad::<ServiceName>("../x", "start with a lowercase letter");
@@ -868,6 +919,23 @@ mod tests {
         assert!(parse_git_base("https://github.com/acme/").unwrap() == "https://github.com/acme");
         assert!(parse_git_base("ftp://x").is_err());
         assert!(parse_account_id("123456789012").is_ok());
+        for good in ["main", "release/v1.2", "team_a-x"] {
+            assert!(parse_branch(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "main$(id)",
+            "a b",
+            "-x",
+            "a..b",
+            "a//b",
+            "x.lock",
+            "HEAD",
+            "a/.b",
+            "é",
+        ] {
+            assert!(parse_branch(bad).is_err(), "{bad}");
+        }
         assert!(parse_account_id("12345").is_err());
     }
 }

@@ -105,6 +105,7 @@ pub fn create(
     project: &str,
     targets: &BTreeMap<Repo, PathBuf>,
     plan: &Plan,
+    branch: &str,
     message: Option<&(dyn Fn(Repo) -> String + Sync)>,
 ) -> Result<()> {
     // The directories of `--out` that do not exist yet, the deepest first: a run that writes
@@ -138,7 +139,7 @@ pub fn create(
         if let Some(message) = message {
             maybe_fail(&format!("commit:{repo}"))?;
             interrupt::step(|| -> Result<()> {
-                git::init_and_commit(root, &committed, &message(repo))?;
+                git::init_and_commit(root, branch, &committed, &message(repo))?;
                 git::base::record_head(root)
             })?;
         }

@@ -332,3 +332,19 @@ def test_the_foundation_own_tests_pass(case_id, workspaces):
     ws = workspaces[case_id]
     _outcome(ws.own_tests)
     checks.git_state(ws.foundation, None)  # running them leaves nothing behind
+
+
+def test_no_service_may_take_the_name_of_an_object_the_foundation_puts_in_its_namespace(workspaces):
+    """A service's objects carry its name: a service named after the foundation's secrets reader or
+    a network policy of the namespace would replace it. strata refuses every such name."""
+    case = next(c for c in ADDED if c.preset == "production")
+    ws = workspaces[case.id]
+    namespaces = set(checks.environments(ws.answers).values())
+    names = {obj["metadata"]["name"] for r in ws.runs.values() for obj in r.kubernetes_objects()
+             if (obj.get("metadata") or {}).get("namespace") in namespaces}
+    assert {"aws-secrets-reader", "default-deny"} <= names, names
+    for name in sorted(names):
+        done = checks.run([checks.strata_bin(), "add", "service", name, "--dry-run", "-C", ws.gitops],
+                          cwd=ws.root, timeout=120)
+        assert done.returncode == 2, f"`strata add service {name}` was not refused:\n{checks._describe(done)}"
+        assert "reserved" in done.stderr, done.stderr

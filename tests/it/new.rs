@@ -620,3 +620,32 @@ fn exposure_picks_the_environment_load_balancer_or_none() {
         .code(2)
         .stderr(predicates::str::contains("no effect with `--expose none`"));
 }
+
+#[test]
+fn new_commits_on_the_branch_argo_cd_and_ci_follow() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (foundation, gitops) = new_workspace(tmp.path(), &["--revision", "release/v1"]);
+    for repo in [&foundation, &gitops] {
+        let git = git2::Repository::open(repo).unwrap();
+        assert_eq!(git.head().unwrap().shorthand().unwrap(), "release/v1");
+        assert!(git.find_branch("main", git2::BranchType::Local).is_err());
+    }
+    let readme = fs_err::read_to_string(foundation.join("README.md")).unwrap();
+    assert!(readme.contains("git push -u origin release/v1"));
+    assert!(!readme.contains("push -u origin main"));
+}
+
+#[test]
+fn a_revision_a_shell_or_git_would_misread_is_refused_and_nothing_written() {
+    for bad in ["main$(id)", "a..b", "--x", "feature branch"] {
+        let tmp = assert_fs::TempDir::new().unwrap();
+        strata()
+            .current_dir(tmp.path())
+            .args(["new", "acme", &format!("--revision={bad}")])
+            .args(crate::common::known_values(&[]))
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("is not a branch name"));
+        assert!(snapshot(tmp.path()).is_empty(), "{bad}: nothing is written");
+    }
+}
