@@ -352,9 +352,12 @@ pub fn add_env(answers: &mut Answers, name: &str, from: Option<&str>) -> Result<
             None => {
                 return Err(Problem::new(
                     format!("environment `{name}`"),
-                    "has no free VPC range left",
+                    format!(
+                        "has no free VPC range left after `network.vpc_cidr = {}` within its private block",
+                        answers.settings.network.vpc_cidr
+                    ),
                 )
-                .hint("set `vpc_cidr` of the environments in `strata.toml` by hand")
+                .hint("start `network.vpc_cidr` lower in its block (such as `10.0.0.0/16`), or set `vpc_cidr` of the environments in `strata.toml` by hand")
                 .into())
             }
         },

@@ -610,11 +610,12 @@ pub fn nth_cidr(base: &str, index: u32) -> Option<String> {
     let size = 1u64 << (32 - u32::from(net.prefix_len()));
     let start = u64::from(u32::from(net.network())) + size * u64::from(index);
     let start = u32::try_from(start).ok()?;
-    Some(format!(
-        "{}/{}",
-        std::net::Ipv4Addr::from(start),
-        net.prefix_len()
-    ))
+    let nth = Ipv4Net::new(std::net::Ipv4Addr::from(start), net.prefix_len()).ok()?;
+    // Within the private block the base lies in: the range after `172.31.0.0/16` is
+    // `172.32.0.0/16`, which belongs to hosts on the internet.
+    settings::private_block(net)
+        .filter(|block| block.contains(&nth))
+        .map(|_| nth.to_string())
 }
 
 fn check_cidrs_disjoint(answers: &Answers) -> Problems {
@@ -774,6 +775,17 @@ mod tests {
         assert_eq!(nth_cidr("10.0.0.0/16", 3).unwrap(), "10.3.0.0/16");
         assert_eq!(nth_cidr("10.0.0.0/20", 1).unwrap(), "10.0.16.0/20");
         assert_eq!(nth_cidr("255.255.0.0/16", 1), None);
+        assert_eq!(nth_cidr("172.31.0.0/16", 0).unwrap(), "172.31.0.0/16");
+        assert_eq!(
+            nth_cidr("172.31.0.0/16", 1),
+            None,
+            "172.32/16 is not private"
+        );
+        assert_eq!(nth_cidr("10.255.0.0/16", 1), None, "11/8 is not private");
+        assert_eq!(nth_cidr("192.168.252.0/22", 1), None);
+        assert_eq!(nth_cidr("192.168.248.0/22", 1).unwrap(), "192.168.252.0/22");
+        assert!(settings::check_vpc_cidr("s", "8.8.0.0/16").is_err());
+        assert!(settings::check_vpc_cidr("s", "100.64.0.0/16").is_ok());
     }
 
     #[test]

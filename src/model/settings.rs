@@ -868,6 +868,13 @@ pub fn check_vpc_cidr(subject: &str, cidr: &str) -> Result<Ipv4Net, Problem> {
                 .hint(format!("use `{}`", net.trunc())),
         );
     }
+    if private_block(net).is_none() {
+        return Err(Problem::new(
+            subject,
+            format!("`{cidr}` is not a private range: a VPC's addresses come from RFC 1918 (`10.0.0.0/8`, `172.16.0.0/12`, `192.168.0.0/16`) or `100.64.0.0/10`, or they shadow hosts on the internet"),
+        )
+        .hint("use a /16 such as `10.0.0.0/16`"));
+    }
     if !(VPC_PREFIX_MIN..=VPC_PREFIX_MAX).contains(&net.prefix_len()) {
         return Err(Problem::new(
             subject,
@@ -876,6 +883,20 @@ pub fn check_vpc_cidr(subject: &str, cidr: &str) -> Result<Ipv4Net, Problem> {
         .hint("use a /16 such as `10.0.0.0/16`"));
     }
     Ok(net)
+}
+
+/// The private block a VPC range lies in (RFC 1918, or RFC 6598's `100.64.0.0/10`, which AWS
+/// accepts for VPCs too); the ranges strata gives further environments stay within it.
+pub fn private_block(net: Ipv4Net) -> Option<Ipv4Net> {
+    [
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+    ]
+    .into_iter()
+    .map(|block| block.parse::<Ipv4Net>().expect("a CIDR"))
+    .find(|block| block.contains(&net))
 }
 
 /// The subject of a problem with a setting.

@@ -649,3 +649,33 @@ fn a_revision_a_shell_or_git_would_misread_is_refused_and_nothing_written() {
         assert!(snapshot(tmp.path()).is_empty(), "{bad}: nothing is written");
     }
 }
+
+#[test]
+fn every_environments_vpc_range_stays_private() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let args = ["--preset", "production", "--envs", "dev,prod"];
+    for (cidr, problem) in [
+        ("172.31.0.0/16", "no free VPC range left"),
+        ("8.8.0.0/16", "is not a private range"),
+    ] {
+        strata()
+            .current_dir(tmp.path())
+            .args(["new", "acme"])
+            .args(args)
+            .args(["--set", &format!("network.vpc_cidr={cidr}")])
+            .args(crate::common::known_values(&[]))
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(problem));
+        assert!(
+            snapshot(tmp.path()).is_empty(),
+            "{cidr}: nothing is written"
+        );
+    }
+    let (foundation, _) = new_workspace(
+        tmp.path(),
+        &[&args[..], &["--set", "network.vpc_cidr=172.30.0.0/16"]].concat(),
+    );
+    let prod = fs_err::read_to_string(foundation.join("Pulumi.prod.yaml")).unwrap();
+    assert!(prod.contains("172.31.0.0/16"), "{prod}");
+}
