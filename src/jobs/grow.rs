@@ -79,7 +79,11 @@ pub fn add_service(
             })
             .collect(),
     };
+    service
+        .fits_the_namespace(name.as_str(), &answers.settings)
+        .into_result()?;
     answers.services.insert(name.clone(), service);
+    answers.host_clashes(Some(name.as_str())).into_result()?;
     answers.history.push(format!("add service {name}"));
     Ok(name)
 }

@@ -318,7 +318,7 @@ impl From<ServiceEnv> for ServiceEnvFields {
 }
 
 /// How a service is reached from outside its namespace.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Expose {
     /// Through the environment's internet-facing load balancer.
@@ -494,9 +494,52 @@ impl Answers {
         for p in check_cidrs_disjoint(self).0 {
             push(p);
         }
+        for p in self.host_clashes(None).0 {
+            push(p);
+        }
         for (name, service) in &self.services {
             for p in service.validate(name, self).0 {
                 push(p);
+            }
+        }
+        problems
+    }
+
+    /// Services of one environment that claim the same host and path on the same load balancer
+    /// (every Ingress of an environment joins one ALB group): the controller merges their rules
+    /// and one service gets the other's traffic. With `only`, the clashes of that service.
+    pub fn host_clashes(&self, only: Option<&str>) -> Problems {
+        let mut problems = Problems::default();
+        let mut claimed: std::collections::HashMap<(&str, Expose, String, &str), &str> =
+            std::collections::HashMap::new();
+        let ordered = self
+            .services
+            .iter()
+            .filter(|(name, _)| Some(name.as_str()) != only)
+            .chain(only.and_then(|name| self.services.get_key_value(name)));
+        for (name, service) in ordered {
+            if service.expose == Expose::None {
+                continue;
+            }
+            for env in service.envs.keys() {
+                let host = service.host_in(name, env, &self.domain);
+                let key = (env.as_str(), service.expose, host, service.path.as_str());
+                if let Some(other) = claimed.get(&key) {
+                    if only.is_none_or(|only| only == name.as_str()) {
+                        problems.push(
+                            Problem::new(
+                                format!("service `{name}`"),
+                                format!(
+                                    "claims `{}{}` in `{env}`, which service `{other}` serves on the same load balancer",
+                                    key.2, key.3
+                                ),
+                            )
+                            .hint("give it another `--host` or `--path`"),
+                        );
+                    }
+                } else {
+                    claimed.insert(key, name.as_str());
+                }
             }
         }
         problems
@@ -506,6 +549,12 @@ impl Answers {
     /// adding a service needs, without re-checking every other service.
     pub fn validate_service(&self, name: &str, path: &str) -> Problems {
         let mut problems = Problems::default();
+        for p in self.host_clashes(Some(name)).0 {
+            problems.push(Problem {
+                subject: format!("`{path}`: {}", p.subject),
+                ..p
+            });
+        }
         if let Some(service) = self.services.get(name) {
             for p in service.validate(name, self).0 {
                 problems.push(Problem {
@@ -649,6 +698,84 @@ fn check_cidrs_disjoint(answers: &Answers) -> Problems {
 }
 
 impl Service {
+    /// Whether the environment's namespace admits the service at all: each container within the
+    /// LimitRange's maximum, and its minimum replicas within the quota. Otherwise admission
+    /// refuses every pod, and nothing says so before the Deployment sits at 0 ready.
+    pub fn fits_the_namespace(&self, name: &str, settings: &settings::Settings) -> Problems {
+        let mut problems = Problems::default();
+        let (limits, quota) = (&settings.namespace.limits, &settings.namespace.quota);
+        let min = f64::from(
+            self.envs
+                .values()
+                .map(|e| e.replicas.min())
+                .max()
+                .unwrap_or(1),
+        );
+        let mut over = |what: String, value: f64, key: &str, bound: &str, parsed: Option<f64>| {
+            if parsed.is_some_and(|bound| value > bound) {
+                problems.push(
+                    Problem::new(
+                        format!("service `{name}`"),
+                        format!("{what} is above `{key} = {bound}`: the namespace admits none of its pods"),
+                    )
+                    .hint(format!("ask for less, or raise `{key}` (`strata.toml` of both repos)")),
+                );
+            }
+        };
+        let cpu = |v: &str| v.parse::<Cpu>().ok().map(|c| c.millis());
+        let mem = |v: &str| v.parse::<Memory>().ok().map(|m| m.bytes());
+        over(
+            format!("its CPU limit `{}`", self.cpu_limit),
+            self.cpu_limit.millis(),
+            "namespace.limits.max_cpu",
+            &limits.max_cpu,
+            cpu(&limits.max_cpu),
+        );
+        over(
+            format!("its memory limit `{}`", self.memory_limit),
+            self.memory_limit.bytes(),
+            "namespace.limits.max_memory",
+            &limits.max_memory,
+            mem(&limits.max_memory),
+        );
+        over(
+            format!("{min} replicas of CPU request `{}`", self.cpu_request),
+            min * self.cpu_request.millis(),
+            "namespace.quota.requests_cpu",
+            &quota.requests_cpu,
+            cpu(&quota.requests_cpu),
+        );
+        over(
+            format!("{min} replicas of memory request `{}`", self.memory_request),
+            min * self.memory_request.bytes(),
+            "namespace.quota.requests_memory",
+            &quota.requests_memory,
+            mem(&quota.requests_memory),
+        );
+        over(
+            format!("{min} replicas of CPU limit `{}`", self.cpu_limit),
+            min * self.cpu_limit.millis(),
+            "namespace.quota.limits_cpu",
+            &quota.limits_cpu,
+            cpu(&quota.limits_cpu),
+        );
+        over(
+            format!("{min} replicas of memory limit `{}`", self.memory_limit),
+            min * self.memory_limit.bytes(),
+            "namespace.quota.limits_memory",
+            &quota.limits_memory,
+            mem(&quota.limits_memory),
+        );
+        over(
+            format!("its {min} minimum replicas"),
+            min,
+            "namespace.quota.pods",
+            &quota.pods.to_string(),
+            Some(f64::from(quota.pods)),
+        );
+        problems
+    }
+
     /// The rules that span a service's values or the rest of the answers; each value on its
     /// own was parsed into its type when `strata.toml` was read.
     fn validate(&self, name: &str, answers: &Answers) -> Problems {
@@ -677,6 +804,9 @@ impl Service {
                 )
                 .hint("keep the request at or below the limit"),
             );
+        }
+        for p in self.fits_the_namespace(name, &answers.settings).0 {
+            problems.push(p);
         }
         for (key, value) in &self.config {
             if let Err(p) = names::parse_service_config_key(key) {

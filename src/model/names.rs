@@ -613,12 +613,15 @@ pub fn parse_config_key(key: &str) -> Result<String, Problem> {
         && key
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-        && !key.chars().next().is_some_and(|c| c.is_ascii_digit());
+        && !key.chars().next().is_some_and(|c| c.is_ascii_digit())
+        // The API server refuses `.`, `..` and keys starting with `..` in ConfigMaps and Secrets.
+        && key != "."
+        && !key.starts_with("..");
     if valid {
         Ok(key.to_string())
     } else {
         Err(Problem::new(format!("config key `{}`", key.escape_default()), "is not a valid ConfigMap key")
-            .hint("use letters, digits, `_`, `-` and `.`, not starting with a digit, for example `LOG_LEVEL`"))
+            .hint("use letters, digits, `_`, `-` and `.`, not starting with a digit or `..` and not `.`, for example `LOG_LEVEL`"))
     }
 }
 
@@ -820,6 +823,9 @@ mod tests {
         }
         assert_eq!(parse_service_config_key("LOG_LEVEL").unwrap(), "LOG_LEVEL");
         assert!(parse_service_config_key("service_name").is_ok());
+        for bad in [".", "..", "..x"] {
+            assert!(parse_config_key(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -1016,3 +1016,48 @@ fn a_hand_written_host_outside_the_domain_is_reported_once() {
         "{stderr}"
     );
 }
+
+#[test]
+fn two_services_may_not_claim_one_host_and_path_of_an_environment() {
+    let ws = Test::new().services("web").envs("dev,prod").create();
+    let gitops = ws.path().join("acme-gitops");
+    let before = snapshot(&gitops);
+    strata()
+        .current_dir(&gitops)
+        .args(["add", "service", "evil", "--host", "web.{env}.{domain}"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "claims `web.dev.example.com/` in `dev`, which service `web` serves",
+        ));
+    assert_eq!(snapshot(&gitops), before, "nothing is written");
+    // Another path of the same host is another rule of the load balancer.
+    strata()
+        .current_dir(&gitops)
+        .args([
+            "add",
+            "service",
+            "docs",
+            "--host",
+            "web.{env}.{domain}",
+            "--path",
+            "/docs",
+        ])
+        .assert()
+        .success();
+}
+
+#[test]
+fn a_service_the_namespace_would_admit_no_pod_of_is_refused() {
+    let ws = Test::new().services("web").envs("dev").create();
+    let gitops = ws.path().join("acme-gitops");
+    let before = snapshot(&gitops);
+    strata()
+        .current_dir(&gitops)
+        .args(["add", "service", "big", "--cpu", "8", "--memory", "64Gi", "--min", "60", "--max", "100"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("is above `namespace.limits.max_cpu"))
+        .stderr(predicate::str::contains("is above `namespace.quota.pods"));
+    assert_eq!(snapshot(&gitops), before, "nothing is written");
+}
