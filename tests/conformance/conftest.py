@@ -3,7 +3,7 @@
 The suite runs on every core (`pytest -n auto --dist loadgroup`, pytest-xdist): each module is
 one group, so its module-scoped workspaces are made once, in one worker; the modules that take
 longest come first, so that no worker starts a long one last. The growth sequences of the two
-presets are independent and form a group each.
+presets are independent and form a group each, and so do the `strata new` cases of each preset.
 """
 
 from __future__ import annotations
@@ -61,10 +61,19 @@ LONGEST_FIRST = ("test_new", "test_growth", "test_platform", "test_checks_detect
                  "test_yaml_roundtrip", "test_regressions")
 
 
+def _preset(item: pytest.Item) -> str | None:
+    """The preset a test is about: its `preset` parameter, or its case's."""
+    params = item.callspec.params if hasattr(item, "callspec") else {}
+    case = params.get("generated") or params.get("case_id")
+    return params.get("preset") or getattr(case, "preset", None) or (case.split("-")[0] if case else None)
+
+
 def _group(item: pytest.Item) -> str:
     module = item.module.__name__
-    if module == "test_growth":  # one chain of steps per preset, nothing shared between them
-        return f"{module}[{item.callspec.params.get('preset')}]" if hasattr(item, "callspec") else module
+    # test_growth: one chain of steps per preset, nothing shared between them. test_new: each
+    # preset's workspaces are made in the worker that checks them.
+    if module in ("test_growth", "test_new") and _preset(item):
+        return f"{module}[{_preset(item)}]"
     return module
 
 

@@ -127,19 +127,37 @@ def _generate(case: Case, root) -> checks.Workspace:
     return ws
 
 
+class Workspaces:
+    """Every case's workspace, made per preset on first use: the suite runs each preset's cases in
+    a worker of its own (conftest's groups), and a worker makes only its preset's workspaces, up
+    front (strata is fast), so that one checkov run scans what every case of the preset deploys
+    and the slow single-threaded checks start in the background at once."""
+
+    def __init__(self, workspace_root) -> None:
+        self.root, self.made = workspace_root, {}
+
+    def __getitem__(self, case_id: str) -> checks.Workspace:
+        preset = next(c.preset for c in CASES if c.id == case_id)
+        if preset not in self.made:
+            self.made[preset] = self._make([c for c in CASES if c.preset == preset])
+        return self.made[preset][case_id]
+
+    def _make(self, cases: list[Case]) -> dict[str, checks.Workspace]:
+        made = {case.id: _generate(case, self.root(case.name)) for case in cases}
+        for case in cases:
+            if case.id in OWN_TESTS:
+                made[case.id].own_tests = _capture(checks.foundation_pytest, made[case.id].foundation)
+        checkov = _capture(lambda: checks.checkov_clean_many({c.name: (made[c.id].gitops, checks.kustomize_builds(
+            made[c.id].gitops)) for c in cases}))
+        for case in cases:
+            made[case.id].checkov = (checkov, case.name)
+        return made
+
+
 @pytest.fixture(scope="module")
 def workspaces(workspace_root):
-    """Every case's workspace, generated up front (strata is fast), so that one checkov run scans
-    what every case deploys, and the slow single-threaded checks start in the background at once."""
-    made = {case.id: _generate(case, workspace_root(case.name)) for case in CASES}
-    for case in CASES:
-        if case.id in OWN_TESTS:
-            made[case.id].own_tests = _capture(checks.foundation_pytest, made[case.id].foundation)
-    checkov = _capture(lambda: checks.checkov_clean_many({c.name: (made[c.id].gitops, checks.kustomize_builds(
-        made[c.id].gitops)) for c in CASES}))
-    for case in CASES:
-        made[case.id].checkov = (checkov, case.name)
-    yield made
+    """The workspaces of the cases, by case id (made per preset, on first use)."""
+    yield Workspaces(workspace_root)
     BACKGROUND.submit(lambda: None).result()  # never leave a background check running past the module
 
 
@@ -334,10 +352,11 @@ def test_the_foundation_own_tests_pass(case_id, workspaces):
     checks.git_state(ws.foundation, None)  # running them leaves nothing behind
 
 
-def test_no_service_may_take_the_name_of_an_object_the_foundation_puts_in_its_namespace(workspaces):
+@pytest.mark.parametrize("preset", ["production"])
+def test_no_service_may_take_the_name_of_an_object_the_foundation_puts_in_its_namespace(preset, workspaces):
     """A service's objects carry its name: a service named after the foundation's secrets reader or
     a network policy of the namespace would replace it. strata refuses every such name."""
-    case = next(c for c in ADDED if c.preset == "production")
+    case = next(c for c in ADDED if c.preset == preset)
     ws = workspaces[case.id]
     namespaces = set(checks.environments(ws.answers).values())
     names = {obj["metadata"]["name"] for r in ws.runs.values() for obj in r.kubernetes_objects()
