@@ -4,8 +4,8 @@
 # pytest-xdist) into .tools/, then runs the lints, the Rust tests, and the conformance suite that
 # checks generated output with the real tools.
 #
-# The install (mostly downloads) runs while cargo checks and builds; the conformance suite waits
-# for both. Each stage prints how long it took.
+# The install (mostly downloads) runs while cargo builds; the conformance suite then runs in the
+# background while clippy and the Rust tests run. Each stage prints when it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,10 +19,8 @@ trap 'kill "$install" 2>/dev/null || true' EXIT
 
 stage "cargo fmt --check"
 cargo fmt --all -- --check
-stage "cargo clippy"
-cargo clippy --all-targets --locked -- -D warnings
-stage "cargo test"
-cargo test --locked
+stage "cargo build (the binary the conformance suite runs)"
+cargo build --locked
 
 stage "waiting for the test tools"
 if ! wait "$install"; then
@@ -33,11 +31,33 @@ fi
 trap - EXIT
 cat .tools/install.log >&2
 
-stage "conformance (kubectl kustomize, Kubernetes and CRD schemas, Pulumi mocks, checkov, on every core)"
+# The conformance suite runs in the background while clippy and the Rust tests run: the two
+# cores stay busy through the suite's last, longest groups. Its output follows theirs.
+stage "conformance, in the background (kubectl kustomize, Kubernetes and CRD schemas, Pulumi mocks, checkov, on every core)"
 export STRATA_BIN="$PWD/target/debug/strata"
 # Bytecode is written to one cache outside the repos even where the machine says not to write
 # it: each of the suite's Python processes would otherwise compile the Pulumi SDKs again.
 unset PYTHONDONTWRITEBYTECODE
 export PYTHONPYCACHEPREFIX="$PWD/.tools/pycache"
-.tools/venv/bin/python -m pytest tests/conformance -q -p no:cacheprovider -n auto --dist loadgroup
+.tools/venv/bin/python -m pytest tests/conformance -q -p no:cacheprovider -n auto --dist loadgroup \
+  > .tools/conformance.log 2>&1 &
+conformance=$!
+trap 'kill "$conformance" 2>/dev/null || true' EXIT
+
+rust=0
+stage "cargo clippy"
+cargo clippy --all-targets --locked -- -D warnings || rust=$?
+stage "cargo test"
+cargo test --locked || rust=$?
+
+stage "waiting for the conformance suite"
+status=0
+wait "$conformance" || status=$?
+trap - EXIT
+cat .tools/conformance.log
 stage "done"
+if [ "$rust" -ne 0 ]; then
+  echo "test.sh: clippy or the Rust tests failed (above the conformance suite's output)" >&2
+  exit "$rust"
+fi
+exit "$status"
