@@ -91,13 +91,21 @@ pub enum Revealed<'a> {
     Sealed,
 }
 
+/// The largest stack export `check` and `migrate` read: 512 MiB (an export of thousands of
+/// resources is tens of MiB). A FIFO, a device or a larger file is refused (exit 2).
+pub const EXPORT_MAX: u64 = 512 * 1024 * 1024;
+
 impl StackExport {
     /// Reads and parses an export; every problem is bad input (exit 2).
     pub fn load(path: &Path) -> Result<StackExport, Problems> {
         let shown = path.display().to_string();
-        let bytes = fs_err::read(path).map_err(|err| {
-            Problem::new(format!("`{shown}`"), format!("cannot be read ({err})"))
-                .hint("pass the file `pulumi stack export --file FILE` wrote")
+        // A link is followed to what it names, which must be a regular file too.
+        let target = fs_err::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let bytes = crate::util::fs::read_regular(&target, EXPORT_MAX).map_err(|why| {
+            Problem::new(format!("`{shown}`"), why.to_string()).hint(format!(
+                "pass the regular file `pulumi stack export --file FILE` wrote (at most {} MiB)",
+                EXPORT_MAX / (1024 * 1024)
+            ))
         })?;
         Self::parse(&bytes, &shown)
     }
