@@ -91,6 +91,15 @@ pub enum Revealed<'a> {
     Sealed,
 }
 
+/// Whether a stack or project name is made of Pulumi's name characters only
+/// (`[A-Za-z0-9._-]`, not empty): nothing a shell reads as more than a word.
+pub fn is_plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
 /// The largest stack export `check` and `migrate` read: 512 MiB (an export of thousands of
 /// resources is tens of MiB). A FIFO, a device or a larger file is refused (exit 2).
 pub const EXPORT_MAX: u64 = 512 * 1024 * 1024;
@@ -200,7 +209,6 @@ impl StackExport {
                 protect: flag("protect"),
             });
         }
-        problems.into_result()?;
         let (stack, project) = resources
             .first()
             .map(|r| {
@@ -211,6 +219,23 @@ impl StackExport {
                 )
             })
             .unwrap_or_default();
+        // The stack and project names reach the shell commands of MIGRATION.md and
+        // `migration.sh`: only Pulumi's own name characters are read.
+        for (what, name) in [("stack", &stack), ("project", &project)] {
+            if !is_plain_name(name) {
+                problems.push(
+                    Problem::new(
+                        format!("`{shown}`"),
+                        format!(
+                            "names the {what} `{}`, which has characters outside `[A-Za-z0-9._-]`",
+                            name.escape_debug()
+                        ),
+                    )
+                    .hint("Pulumi names stacks and projects with letters, digits, `.`, `_` and `-`: export the stack again with `pulumi stack export`, and do not edit its URNs"),
+                );
+            }
+        }
+        problems.into_result()?;
         let by_urn = resources
             .iter()
             .enumerate()

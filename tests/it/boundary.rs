@@ -335,3 +335,89 @@ fn a_link_inside_the_repo_is_read_through() {
         "{findings:#?}"
     );
 }
+
+const V4: &str = "tests/data/stack-exports/pulumi-eks-encryption-provider-k8s-v4.json";
+
+/// `strata check --stack-export FILE --json`, stopped after 20 s (a FIFO must not hang it).
+fn check_export(file: &Path) -> (i32, Vec<Value>, String) {
+    let output = strata()
+        .args(["check", "--json", "--stack-export"])
+        .arg(file)
+        .timeout(std::time::Duration::from_secs(20))
+        .output()
+        .unwrap();
+    let findings = serde_json::from_slice::<Value>(&output.stdout)
+        .ok()
+        .and_then(|report| report["findings"].as_array().cloned())
+        .unwrap_or_default();
+    (
+        output.status.code().unwrap_or(-1),
+        findings,
+        String::from_utf8_lossy(&output.stderr).to_string(),
+    )
+}
+
+#[test]
+fn a_stack_name_with_a_command_substitution_is_refused_before_it_reaches_a_shell() {
+    let tmp = TempDir::new().unwrap();
+    let text = fs::read_to_string(V4)
+        .unwrap()
+        .replace("urn:pulumi:test::", "urn:pulumi:dev$(id)::");
+    let export = tmp.path().join("export.json");
+    write(&export, text.as_bytes());
+    let (code, _, stderr) = check_export(&export);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr
+            .contains("names the stack `dev$(id)`, which has characters outside `[A-Za-z0-9._-]`"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn dev_zero_a_link_to_it_and_a_fifo_are_refused_as_exports_with_exit_2() {
+    let tmp = TempDir::new().unwrap();
+    let link = tmp.path().join("export.json");
+    std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
+    let fifo = tmp.path().join("fifo.json");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    for (file, says) in [
+        (Path::new("/dev/zero"), "is a device, not a regular file"),
+        (link.as_path(), "is a device, not a regular file"),
+        (fifo.as_path(), "is a FIFO, not a regular file"),
+    ] {
+        let (code, _, stderr) = check_export(file);
+        assert_eq!(code, 2, "{}: {stderr}", file.display());
+        assert!(stderr.contains(says), "{}: {stderr}", file.display());
+    }
+}
+
+#[test]
+fn an_applications_helm_release_in_pulumi_state_is_told_from_an_add_on_by_the_catalog() {
+    let tmp = TempDir::new().unwrap();
+    let release = |name: &str, chart: &str| {
+        serde_json::json!({
+            "urn": format!("urn:pulumi:dev::shop::kubernetes:helm.sh/v3:Release::{name}"),
+            "type": "kubernetes:helm.sh/v3:Release",
+            "custom": true,
+            "id": format!("default/{name}"),
+            "inputs": {"chart": chart, "repositoryOpts": {"repo": "https://charts.example.com"}},
+        })
+    };
+    let export = serde_json::json!({"version": 3, "deployment": {"resources": [
+        {"urn": "urn:pulumi:dev::shop::pulumi:pulumi:Stack::shop-dev", "type": "pulumi:pulumi:Stack", "custom": false},
+        release("blog", "wordpress"),
+        release("nodes", "oci://public.ecr.aws/karpenter/karpenter"),
+    ]}});
+    let file = tmp.path().join("export.json");
+    write(&file, export.to_string().as_bytes());
+    let (code, findings, stderr) = check_export(&file);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    let finding = find(&findings, "state.application", "wordpress");
+    assert!(finding["urn"].as_str().unwrap().ends_with("Release::blog"));
+}
