@@ -259,18 +259,8 @@ pub fn new_answers(args: &NewArgs) -> Result<Answers, Problems> {
 
 /// `--revision` must be a branch name.
 fn check_revision(args: &NewArgs, problems: &mut Problems) {
-    if args.revision.is_empty()
-        || args
-            .revision
-            .contains(['"', '\\', ' ', '\n', '~', '^', ':'])
-    {
-        problems.push(
-            Problem::new(
-                format!("`--revision {}`", args.revision.escape_default()),
-                "is not a branch name",
-            )
-            .hint("use a branch such as `main`"),
-        );
+    if let Err(problem) = answers::check_revision(&args.revision) {
+        problems.push(problem);
     }
 }
 

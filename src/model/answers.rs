@@ -414,6 +414,26 @@ impl Service {
     }
 }
 
+/// A branch name (`repos.revision`, `--revision`): it reaches the workflows and the commands
+/// of the READMEs, so only `[A-Za-z0-9._/-]`, not starting with `-` or `/`.
+pub fn check_revision(revision: &str) -> Result<(), Problem> {
+    let plain = !revision.is_empty()
+        && !revision.starts_with(['-', '/'])
+        && !revision.contains("..")
+        && revision
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '/' | '-'));
+    if plain {
+        Ok(())
+    } else {
+        Err(Problem::new(
+            format!("`--revision {}`", revision.escape_default()),
+            "is not a branch name of `[A-Za-z0-9._/-]`",
+        )
+        .hint("use a branch such as `main`"))
+    }
+}
+
 impl Answers {
     /// Parses `strata.toml`, turning every failure into a problem naming the file, the line and
     /// the column, with a hint.
@@ -478,6 +498,9 @@ impl Answers {
             );
         }
         if let Err(p) = names::parse_region(&self.region) {
+            push(p);
+        }
+        if let Err(p) = check_revision(&self.repos.revision) {
             push(p);
         }
         if let Err(p) = names::parse_domain(&self.domain) {
