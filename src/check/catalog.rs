@@ -160,6 +160,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_chart_of_the_catalog_is_documented_with_its_row() {
+        let doc = fs_err::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/check.md"))
+            .unwrap();
+        for chart in CHARTS {
+            let row = serde_json::to_value(chart.row).unwrap();
+            let line = format!("| `{}` | {} |", chart.name, row.as_str().unwrap());
+            assert!(
+                doc.contains(&line) || chart.name == "*-chart",
+                "docs/check.md lacks `{line}`"
+            );
+        }
+    }
+
+    #[test]
     fn charts_are_known_by_name_whatever_the_reference() {
         let catalog = Catalog::default();
         assert!(catalog
