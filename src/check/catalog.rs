@@ -47,6 +47,28 @@ pub const CHARTS: &[Chart] = &[
     chart("aws-ebs-csi-driver", Row::Foundational, "a CSI driver: storage classes and volumes of the cloud, cluster-wide"),
     chart("aws-efs-csi-driver", Row::Foundational, "a CSI driver: storage classes and volumes of the cloud, cluster-wide"),
     chart("aws-mountpoint-s3-csi-driver", Row::Foundational, "a CSI driver: storage classes and volumes of the cloud, cluster-wide"),
+    chart("aws-fsx-csi-driver", Row::Foundational, "a CSI driver: storage classes and volumes of the cloud, cluster-wide"),
+    chart("aws-ebs-csi-classes", Row::ClusterScoped, "StorageClasses: cluster-scoped, shared by every tenant"),
+    chart("aws-gateway-controller-chart", Row::Foundational, "the AWS Gateway API controller: VPC Lattice networks of the cloud and a GatewayClass"),
+    chart("aws-privateca-issuer", Row::ClusterScoped, "cert-manager issuers of AWS Private CA, cluster-wide"),
+    chart("gpu-operator", Row::Foundational, "GPU drivers and device plugins on the nodes"),
+    chart("cluster-proportional-autoscaler", Row::ClusterScoped, "scales a platform Deployment with the cluster's nodes, reading every node"),
+    chart("prometheus-adapter", Row::ClusterScoped, "the cluster's custom metrics API (an APIService)"),
+    chart("argo-rollouts", Row::ClusterScoped, "a cluster-wide controller with its CRDs"),
+    chart("argo-workflows", Row::ClusterScoped, "a cluster-wide controller with its CRDs"),
+    chart("argo-events", Row::ClusterScoped, "a cluster-wide controller with its CRDs"),
+    chart("nvidia-device-plugin", Row::Foundational, "GPU device plugins on the nodes"),
+    chart("smb-csi-driver", Row::Foundational, "a CSI driver: storage classes and volumes, cluster-wide"),
+    chart("csi-driver-smb", Row::Foundational, "a CSI driver: storage classes and volumes, cluster-wide"),
+    chart("cert-manager-csi-driver", Row::Foundational, "a CSI driver on every node"),
+    chart("appmesh-controller", Row::Foundational, "creates AWS App Mesh resources through the cloud's API"),
+    chart("traefik", Row::ClusterScoped, "an IngressClass and a load balancer shared by every tenant"),
+    chart("yunikorn", Row::ClusterScoped, "a scheduler for every tenant's pods"),
+    chart("chaos-mesh", Row::ClusterScoped, "cluster-wide CRDs and webhooks that inject faults into any namespace"),
+    chart("kubernetes-dashboard", Row::ClusterScoped, "reads every namespace of the cluster"),
+    chart("strimzi-kafka-operator", Row::ClusterScoped, "an operator with cluster-wide CRDs"),
+    chart("spark-operator", Row::ClusterScoped, "an operator with cluster-wide CRDs and a webhook"),
+    chart("agones", Row::ClusterScoped, "an operator with cluster-wide CRDs, webhooks and node ports"),
     chart("secrets-store-csi-driver", Row::Foundational, "a CSI driver, with its cluster-wide CRDs"),
     chart("secrets-store-csi-driver-provider-aws", Row::Foundational, "the AWS provider of the secrets store CSI driver, on every node"),
     chart("external-dns", Row::Foundational, "writes the cloud's DNS records for every tenant"),
@@ -55,6 +77,7 @@ pub const CHARTS: &[Chart] = &[
     chart("ingress-nginx", Row::ClusterScoped, "an IngressClass and a cloud load balancer shared by every tenant"),
     chart("metrics-server", Row::ClusterScoped, "the cluster's resource metrics API (an APIService)"),
     chart("crossplane", Row::Foundational, "Crossplane creates cloud resources, with cluster-wide CRDs"),
+    chart("crossplane-*", Row::Foundational, "Crossplane providers and their configuration: cloud resources"),
     chart("provider-*", Row::Foundational, "a Crossplane provider: cloud resources"),
     Chart {
         name: "*-chart",
@@ -140,7 +163,10 @@ impl Catalog {
         let repo = if repo.is_empty() { reference } else { repo };
         CHARTS
             .iter()
-            .find(|c| matches(c.name, name) && (c.repo.is_empty() || repo.contains(c.repo)))
+            .find(|c| {
+                matches(c.name, name)
+                    && (c.repo.is_empty() || repo.contains(c.repo) || reference.contains(c.repo))
+            })
             .map(|c| Verdict {
                 row: c.row,
                 why: c.why.to_string(),
@@ -161,8 +187,8 @@ mod tests {
 
     #[test]
     fn every_chart_of_the_catalog_is_documented_with_its_row() {
-        let doc = fs_err::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/check.md"))
-            .unwrap();
+        let doc =
+            fs_err::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/check.md")).unwrap();
         for chart in CHARTS {
             let row = serde_json::to_value(chart.row).unwrap();
             let line = format!("| `{}` | {} |", chart.name, row.as_str().unwrap());

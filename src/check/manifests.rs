@@ -31,7 +31,8 @@ pub struct Object {
     pub kind: String,
     pub name: String,
     pub namespace: Option<String>,
-    /// The whole document (`None` for a Helm template, which is not YAML until rendered).
+    /// The whole document, for the kinds read whole (Applications, ApplicationSets, Flux
+    /// objects, CRDs, AppProjects, lists); `None` for the others and for Helm templates.
     pub doc: Option<Value>,
     /// Read from a Helm chart (its `templates/` or `crds/`).
     pub in_chart: bool,
@@ -242,6 +243,30 @@ pub fn objects_in(file: &str, text: &str, template: bool) -> Result<Vec<Object>,
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut out = Vec::new();
     for (line, doc) in documents(text) {
+        // Most documents need only their head; merge keys and the kinds read whole need the
+        // whole parse.
+        if !doc.contains("<<") {
+            if let Some(head) = crate::util::yaml::manifest_head(doc) {
+                match head.kind {
+                    None => continue,
+                    Some(kind) if !read_whole(&kind) => {
+                        let metadata = head.metadata.unwrap_or_default();
+                        out.push(Object {
+                            file: file.to_string(),
+                            line,
+                            api_version: head.api_version.unwrap_or_default(),
+                            kind,
+                            name: metadata.name.unwrap_or_default(),
+                            namespace: metadata.namespace,
+                            doc: None,
+                            in_chart: template,
+                        });
+                        continue;
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
         match crate::util::yaml::parse_manifest(doc) {
             Ok(value) => push_value(file, line, value, &mut out),
             Err(_) if template => {
@@ -272,6 +297,25 @@ pub fn objects_in(file: &str, text: &str, template: bool) -> Result<Vec<Object>,
         }
     }
     Ok(out)
+}
+
+/// The kinds whose documents are kept whole: what delivers (Applications, ApplicationSets,
+/// Flux objects), what gives scope (CRDs), fences (AppProjects) and lists.
+fn read_whole(kind: &str) -> bool {
+    kind.ends_with("List")
+        || matches!(
+            kind,
+            "Application"
+                | "ApplicationSet"
+                | "HelmRelease"
+                | "HelmChart"
+                | "OCIRepository"
+                | "GitRepository"
+                | "HelmRepository"
+                | "CustomResourceDefinition"
+                | "Kustomization"
+                | "AppProject"
+        )
 }
 
 fn push_value(file: &str, line: usize, value: Value, out: &mut Vec<Object>) {

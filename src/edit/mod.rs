@@ -160,6 +160,20 @@ fn renderer(workspace: &Workspace, pack_name: &str, gitops: Compiling) -> Result
     Renderer::from_compiled(vec![foundation, gitops])
 }
 
+/// The files of the plan that an override renders and the plan writes: (repo, path, where
+/// the override is kept), named before writing (issue 20).
+fn overridden(renderer: &Renderer, plan: &Plan) -> Vec<(Repo, String, String)> {
+    plan.changes
+        .iter()
+        .filter(|c| matches!(c.action, Action::Create | Action::Update))
+        .filter_map(|c| {
+            renderer
+                .override_of(c.repo, &c.path)
+                .map(|origin| (c.repo, c.path.clone(), origin.to_string()))
+        })
+        .collect()
+}
+
 /// Paths strata writes without recording them in the lock.
 type Unlocked = Vec<(Repo, String)>;
 
@@ -262,17 +276,7 @@ pub fn run(
     };
 
     refuse_conflicts(&plan, options, report)?;
-    let overridden: Vec<(Repo, String, String)> = plan
-        .changes
-        .iter()
-        .filter(|c| matches!(c.action, Action::Create | Action::Update))
-        .filter_map(|c| {
-            renderer
-                .override_of(c.repo, &c.path)
-                .map(|origin| (c.repo, c.path.clone(), origin.to_string()))
-        })
-        .collect();
-    report.overrides(&overridden);
+    report.overrides(&overridden(&renderer, &plan));
     report.edited_seed_deletions(
         &plan::edited_seed_deletions(&plan, &workspace.locks),
         options.mode == Mode::Write,

@@ -49,6 +49,35 @@ pub fn parse_manifest(text: &str) -> Result<Value, String> {
     Ok(to_json(node))
 }
 
+/// What most manifests are asked: `apiVersion`, `kind`, `metadata.name` and
+/// `metadata.namespace`, read without building the document (the parser still reads all of it,
+/// aliases and `!!str` included). `None` when the document does not read that way (a custom
+/// tag, a value of another type, not YAML): the caller then parses it whole
+/// ([`parse_manifest`]), and so for merge keys, which only the whole parse applies.
+pub fn manifest_head(text: &str) -> Option<Head> {
+    serde_yaml_ng::from_str::<Option<Head>>(text).ok().flatten()
+}
+
+/// The head of a manifest ([`manifest_head`]).
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Head {
+    #[serde(rename = "apiVersion", default)]
+    pub api_version: Option<String>,
+    #[serde(default)]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub metadata: Option<HeadMetadata>,
+}
+
+/// `metadata` of a [`Head`].
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct HeadMetadata {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub namespace: Option<String>,
+}
+
 fn to_json(node: Node) -> Value {
     match node {
         Node::Null => Value::Null,
