@@ -83,7 +83,7 @@ fn is_content(line: &str) -> bool {
 /// byte order marks, or UTF-16 by the zero bytes of ASCII text, as YAML detects it).
 pub fn decode(bytes: &[u8]) -> Result<String, String> {
     let utf16 = |rest: &[u8], big: bool| -> Result<String, String> {
-        if rest.len() % 2 != 0 {
+        if !rest.len().is_multiple_of(2) {
             return Err("is UTF-16 with an odd number of bytes".to_string());
         }
         let units = rest.chunks_exact(2).map(|c| {
@@ -98,7 +98,7 @@ pub fn decode(bytes: &[u8]) -> Result<String, String> {
             .map_err(|_| "is not valid UTF-16".to_string())
     };
     let utf32 = |rest: &[u8], big: bool| -> Result<String, String> {
-        if rest.len() % 4 != 0 {
+        if !rest.len().is_multiple_of(4) {
             return Err("is UTF-32 with a length not a multiple of 4".to_string());
         }
         rest.chunks_exact(4)
