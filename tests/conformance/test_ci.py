@@ -590,7 +590,7 @@ def test_the_gitops_strata_check_checks_the_whole_workspace_with_a_cached_strata
     foundation_dir = ws.answers["repos"]["foundation_dir"]
     assert os.path.normpath(foundation_checkout["with"]["path"]) == os.path.normpath(f"{gitops_path}/{foundation_dir}")
     for checkout in (gitops_checkout, foundation_checkout):
-        assert checkout["with"]["persist-credentials"] is False
+        assert str(checkout["with"]["persist-credentials"]).lower() == "false"
     (cache,) = _steps_using(job, "actions/cache")
     assert "env.STRATA_REF" in cache["with"]["key"]
     (install,) = [s for s in steps if str(s.get("name", "")).startswith("Install strata")]
