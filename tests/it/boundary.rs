@@ -421,3 +421,24 @@ fn an_applications_helm_release_in_pulumi_state_is_told_from_an_add_on_by_the_ca
     let finding = find(&findings, "state.application", "wordpress");
     assert!(finding["urn"].as_str().unwrap().ends_with("Release::blog"));
 }
+
+#[test]
+fn a_workspace_check_follows_what_its_applications_deliver() {
+    let tmp = TempDir::new().unwrap();
+    let (_, gitops) =
+        crate::common::new_workspace(tmp.path(), &["--envs", "dev", "--services", "api"]);
+    // An Application of a Karpenter chart slipped into an environment's app-of-apps directory.
+    write(
+        &gitops.join("apps/dev/nodes.yaml"),
+        b"apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: nodes\n  namespace: argocd\nspec:\n  project: dev\n  source:\n    repoURL: public.ecr.aws/karpenter\n    chart: karpenter\n    targetRevision: 1.14.1\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: dev\n",
+    );
+    let output = strata()
+        .args(["check", "--json", "-C"])
+        .arg(&gitops)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let findings = report["findings"].as_array().unwrap().clone();
+    find(&findings, "delivery.infrastructure-chart", "karpenter");
+}
