@@ -113,6 +113,22 @@ const CLUSTER_SCOPED: &[(&str, &str)] = &[
     ("external-secrets.io", "ClusterExternalSecret"),
     ("elbv2.k8s.aws", "IngressClassParams"),
     ("kyverno.io", "ClusterPolicy"),
+    ("kyverno.io", "ClusterCleanupPolicy"),
+    ("wgpolicyk8s.io", "ClusterPolicyReport"),
+    ("gateway.networking.k8s.io", "GatewayClass"),
+    ("gateway.networking.x-k8s.io", "XGatewayClass"),
+    ("snapshot.storage.k8s.io", "VolumeSnapshotClass"),
+    ("snapshot.storage.k8s.io", "VolumeSnapshotContent"),
+    ("templates.gatekeeper.sh", "ConstraintTemplate"),
+    ("config.gatekeeper.sh", "Config"),
+    ("cilium.io", "CiliumClusterwideNetworkPolicy"),
+    ("crd.projectcalico.org", "GlobalNetworkPolicy"),
+    ("projectcalico.org", "GlobalNetworkPolicy"),
+    ("networking.istio.io", "MeshConfig"),
+    ("argoproj.io", "ClusterWorkflowTemplate"),
+    ("metallb.io", "IPAddressPool"),
+    ("monitoring.coreos.com", "ClusterPrometheus"),
+    ("aquasecurity.github.io", "ClusterComplianceReport"),
 ];
 
 /// Namespaced kinds that fence a tenant: the platform sets them, not the tenant.
@@ -136,6 +152,16 @@ const NODE_GROUPS: &[(&str, &str)] = &[
         "Cluster API infrastructure",
     ),
     ("crd.k8s.amazonaws.com", "VPC CNI node networking"),
+    ("eks.amazonaws.com", "an EKS Auto Mode node class"),
+    ("kops.k8s.io", "a kops cluster or instance group"),
+    (
+        "constraints.gatekeeper.sh",
+        "a Gatekeeper constraint (cluster-wide policy)",
+    ),
+    (
+        "pkg.crossplane.io",
+        "a Crossplane package (provider, configuration, function)",
+    ),
 ];
 
 /// The API group of an `apiVersion` (`apps/v1` -> `apps`, `v1` -> ``).
@@ -177,6 +203,44 @@ pub fn classify(api_version: &str, kind: &str) -> Class {
         return Class::Application;
     }
     Class::Unknown
+}
+
+/// Classifies a kind, judging a kind the table does not know by its scope: a custom resource
+/// whose CRD (in the repo checked) says `scope: Cluster` is cluster-scoped.
+pub fn classify_scoped(
+    api_version: &str,
+    kind: &str,
+    cluster_scoped: &std::collections::BTreeSet<(String, String)>,
+) -> Class {
+    match classify(api_version, kind) {
+        Class::Unknown
+            if cluster_scoped.contains(&(group_of(api_version).to_string(), kind.to_string())) =>
+        {
+            Class::Platform(
+                Row::ClusterScoped,
+                "a cluster-scoped custom resource (its CRD says `scope: Cluster`)",
+            )
+        }
+        class => class,
+    }
+}
+
+/// The cluster-scoped kinds the CRDs among `docs` define: (group, kind).
+pub fn cluster_scoped_kinds<'a>(
+    docs: impl Iterator<Item = &'a serde_json::Value>,
+) -> std::collections::BTreeSet<(String, String)> {
+    docs.filter(|doc| doc.get("kind").and_then(|k| k.as_str()) == Some("CustomResourceDefinition"))
+        .filter_map(|doc| {
+            let spec = doc.get("spec")?;
+            if spec.get("scope")?.as_str()? != "Cluster" {
+                return None;
+            }
+            Some((
+                spec.get("group")?.as_str()?.to_string(),
+                spec.get("names")?.get("kind")?.as_str()?.to_string(),
+            ))
+        })
+        .collect()
 }
 
 /// Whether a kind is an application workload or its configuration: what Pulumi should not
@@ -254,6 +318,19 @@ mod tests {
             "Bucket",
             Some(Row::Foundational),
         );
+        case(
+            "gateway.networking.k8s.io/v1",
+            "GatewayClass",
+            Some(Row::ClusterScoped),
+        );
+        case("kops.k8s.io/v1alpha2", "Cluster", Some(Row::Foundational));
+        case(
+            "kops.k8s.io/v1alpha2",
+            "InstanceGroup",
+            Some(Row::Foundational),
+        );
+        case("karpenter.sh/v1", "NodeClaim", Some(Row::Foundational));
+        case("eks.amazonaws.com/v1", "NodeClass", Some(Row::Foundational));
         case("apps/v1", "Deployment", None);
         case("v1", "ConfigMap", None);
         case("argoproj.io/v1alpha1", "Application", None);

@@ -8,6 +8,8 @@
 //! to do. This module owns the findings and their two printed forms (a CI log, JSON); it
 //! writes nothing to disk.
 
+pub(crate) mod catalog;
+pub(crate) mod delivery;
 mod gitops;
 pub(crate) mod inventory;
 pub(crate) mod kinds;
@@ -31,11 +33,22 @@ pub enum Source {
     StackExport { file: String },
 }
 
+/// How much a finding weighs: an error breaks the rule (exit 1); a warning names what the rule
+/// would have the foundation do, but delivers no infrastructure (an application's own
+/// Namespace), or what `check` could not judge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
 /// One way the rule does not hold.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
     /// The rule, for example `boundary.cluster-scoped` (`docs/check.md` lists them all).
     pub rule: &'static str,
+    pub severity: Severity,
     /// The row of the decision framework the rule enforces, when it is about a layer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub row: Option<Row>,
@@ -63,6 +76,7 @@ impl Finding {
     pub fn new(rule: &'static str, source: &Source, message: impl Into<String>) -> Self {
         Self {
             rule,
+            severity: Severity::Error,
             row: None,
             source: source.clone(),
             file: None,
@@ -74,6 +88,12 @@ impl Finding {
             message: message.into(),
             fix: String::new(),
         }
+    }
+
+    #[must_use]
+    pub fn severity(mut self, severity: Severity) -> Self {
+        self.severity = severity;
+        self
     }
 
     #[must_use]
@@ -181,7 +201,37 @@ pub const RULES: &[(&str, &str)] = &[
         "state.application",
         "an application object in Pulumi's state",
     ),
+    (
+        "manifest.unreadable",
+        "a manifest file that is not text or not YAML: kustomize and Argo CD refuse it, and `check` cannot judge it",
+    ),
+    (
+        "delivery.infrastructure-chart",
+        "an Application, ApplicationSet, HelmRelease, kustomization or chart delivers an infrastructure Helm chart of the catalog",
+    ),
+    (
+        "delivery.remote",
+        "an Application or kustomization delivers from a remote source `check` cannot read (unless allowed)",
+    ),
+    (
+        "delivery.unresolved",
+        "an ApplicationSet names its chart by a template its generators do not resolve (warning)",
+    ),
+    (
+        "delivery.own-namespace",
+        "an application's own Namespace or CRD, in its chart or beside its workloads (warning)",
+    ),
 ];
+
+/// The repo URLs `a` and `b` name the same repo (case, a trailing `/` or `.git` aside).
+pub(crate) fn same_repo(a: &str, b: &str) -> bool {
+    let norm = |u: &str| {
+        u.trim_end_matches('/')
+            .trim_end_matches(".git")
+            .to_ascii_lowercase()
+    };
+    norm(a) == norm(b)
+}
 
 /// The outcome of one `strata check` run.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -193,7 +243,15 @@ pub struct Report {
 
 impl Report {
     pub fn holds(&self) -> bool {
-        self.findings.is_empty()
+        self.errors() == 0
+    }
+
+    /// The findings that break the rule (warnings aside).
+    pub fn errors(&self) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .count()
     }
 
     /// The report as a CI log: one block per finding, then a summary line.
@@ -201,7 +259,11 @@ impl Report {
         let mut out = String::new();
         for finding in &self.findings {
             out.push_str(&format!(
-                "error[{}]: {}: {}\n",
+                "{}[{}]: {}: {}\n",
+                match finding.severity {
+                    Severity::Error => "error",
+                    Severity::Warning => "warning",
+                },
                 finding.rule,
                 finding.location(),
                 finding.message
@@ -216,9 +278,15 @@ impl Report {
         let mut rules: Vec<&str> = self.findings.iter().map(|f| f.rule).collect();
         rules.sort_unstable();
         rules.dedup();
-        if self.findings.is_empty() {
+        let warnings = self.findings.len() - self.errors();
+        if self.holds() {
             out.push_str(&format!(
-                "strata check: the rule holds ({})\n",
+                "strata check: the rule holds{} ({})\n",
+                if warnings > 0 {
+                    format!(", with {warnings} warning(s)")
+                } else {
+                    String::new()
+                },
                 self.checked.join("; ")
             ));
         } else {
@@ -304,8 +372,10 @@ pub fn targets(args: &crate::cli::CheckArgs) -> anyhow::Result<Targets> {
     })
 }
 
-/// Runs every check on the targets.
-pub fn run(targets: &Targets) -> Report {
+/// Runs every check on the targets. A manifest that cannot be read safely (a FIFO, a device,
+/// a link out of the repo, a file over the size limit) is bad input (exit 2).
+pub fn run(targets: &Targets) -> Result<Report, crate::util::problem::Problems> {
+    let mut problems = crate::util::problem::Problems::default();
     let mut report = Report::default();
     if let Some(workspace) = &targets.workspace {
         let drift = inventory::inventory(workspace).drift;
@@ -315,7 +385,10 @@ pub fn run(targets: &Targets) -> Report {
             workspace.answers.services.len(),
             workspace.answers.environments.len()
         ));
-        report.findings.extend(workspace::check(workspace, &drift));
+        match workspace::check(workspace, &drift) {
+            Ok(findings) => report.findings.extend(findings),
+            Err(more) => problems.extend(more),
+        }
     }
     for dir in &targets.gitops {
         let source = Source::Gitops {
@@ -324,7 +397,10 @@ pub fn run(targets: &Targets) -> Report {
         report
             .checked
             .push(format!("gitops repo `{}`", dir.display()));
-        report.findings.extend(gitops::check(dir, &source));
+        match gitops::check(dir, &source) {
+            Ok(findings) => report.findings.extend(findings),
+            Err(more) => problems.extend(more),
+        }
     }
     for export in &targets.exports {
         let source = Source::StackExport {
@@ -336,10 +412,18 @@ pub fn run(targets: &Targets) -> Report {
             export.resources.len(),
             export.stack
         ));
-        report.findings.extend(state::check(export, &source));
+        let catalog = targets
+            .workspace
+            .as_ref()
+            .map_or_else(catalog::Catalog::default, |w| {
+                catalog::Catalog::new(&w.answers.check)
+            });
+        report
+            .findings
+            .extend(state::check_by(export, &source, &catalog));
     }
-
-    report
+    problems.into_result()?;
+    Ok(report)
 }
 
 #[cfg(test)]
@@ -356,7 +440,12 @@ mod tests {
             + &fs_err::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/check/gitops.rs"))
                 .unwrap()
             + &fs_err::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/check/state.rs"))
-                .unwrap();
+                .unwrap()
+            + &fs_err::read_to_string(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/src/check/delivery.rs"
+            ))
+            .unwrap();
         for (id, _) in RULES {
             assert!(
                 source.contains(&format!("\"{id}\"")),

@@ -10,6 +10,7 @@
 //! `strata migrate` moves exactly the resources this module calls applications (or says why
 //! it cannot); pure, no I/O.
 
+use crate::check::catalog::Catalog;
 use crate::check::kinds::{self, Class, Row};
 use crate::check::{Finding, Source};
 use crate::model::stack_export::{KubeObject, Resource, StackExport};
@@ -19,8 +20,34 @@ use crate::model::stack_export::{KubeObject, Resource, StackExport};
 pub enum Verdict {
     /// An application object: the gitops repo's.
     Application(KubeObject),
+    /// A Helm release (or chart component) of an application's chart, which the catalog of
+    /// infrastructure charts does not name: the gitops repo's, as a chart it delivers.
+    ApplicationChart { chart: String },
     /// Stays in Pulumi, and why.
     Stays(String),
+}
+
+/// The chart a Helm component of the export installs (`inputs.chart`), with its repository.
+fn chart_of(resource: &Resource) -> Option<(String, String)> {
+    let chart = resource.inputs.get("chart")?.as_str()?.to_string();
+    let repo = ["/repositoryOpts/repo", "/fetchOpts/repo", "/repo"]
+        .iter()
+        .find_map(|p| resource.inputs.pointer(p).and_then(|v| v.as_str()))
+        .unwrap_or_default()
+        .to_string();
+    Some((chart, repo))
+}
+
+/// Whether a Helm component installs an infrastructure chart of the catalog (an add-on);
+/// a component whose chart the export does not name is taken for one, as before.
+fn is_add_on(resource: &Resource, catalog: &Catalog) -> Result<String, String> {
+    match chart_of(resource) {
+        None => Ok(String::new()),
+        Some((chart, repo)) => match catalog.chart(&chart, &repo) {
+            Some(verdict) => Ok(verdict.why),
+            None => Err(chart),
+        },
+    }
 }
 
 /// Types of components whose children the platform's add-ons made.
@@ -39,8 +66,13 @@ pub fn is_platform_namespace(namespace: &str) -> bool {
             .any(|reserved| *reserved == namespace && namespace != "default")
 }
 
-/// Where `resource` belongs.
+/// Where `resource` belongs, by the built-in catalog of infrastructure charts.
 pub fn verdict(export: &StackExport, resource: &Resource) -> Verdict {
+    verdict_by(export, resource, &Catalog::default())
+}
+
+/// Where `resource` belongs, by `catalog`.
+pub fn verdict_by(export: &StackExport, resource: &Resource, catalog: &Catalog) -> Verdict {
     if resource.type_ == "pulumi:pulumi:Stack" {
         return Verdict::Stays("the stack itself".to_string());
     }
@@ -53,6 +85,16 @@ pub fn verdict(export: &StackExport, resource: &Resource) -> Verdict {
         } else {
             "a component resource: it holds no Kubernetes object itself".to_string()
         });
+    }
+    if HELM_PARENTS.contains(&resource.type_.as_str()) {
+        return match is_add_on(resource, catalog) {
+            Ok(why) if why.is_empty() => Verdict::Stays(
+                "a Helm component whose chart the export does not name: taken for an add-on of the platform"
+                    .to_string(),
+            ),
+            Ok(why) => Verdict::Stays(format!("a Helm release of an add-on of the platform: {why}")),
+            Err(chart) => Verdict::ApplicationChart { chart },
+        };
     }
     let Some(object) = resource.kube_object() else {
         return Verdict::Stays(
@@ -71,15 +113,21 @@ pub fn verdict(export: &StackExport, resource: &Resource) -> Verdict {
     }
     for ancestor in export.ancestors(resource) {
         if HELM_PARENTS.contains(&ancestor.type_.as_str()) {
-            return Verdict::Stays(format!(
-                "made by the Helm {} `{}`, an add-on of the platform",
-                if ancestor.type_.ends_with("Release") {
-                    "release"
-                } else {
-                    "chart"
-                },
-                ancestor.logical_name()
-            ));
+            let what = if ancestor.type_.ends_with("Release") {
+                "release"
+            } else {
+                "chart"
+            };
+            return Verdict::Stays(match is_add_on(ancestor, catalog) {
+                Ok(_) => format!(
+                    "made by the Helm {what} `{}`, an add-on of the platform",
+                    ancestor.logical_name()
+                ),
+                Err(chart) => format!(
+                    "made by the Helm {what} `{}` of the application chart `{chart}`: it moves with it",
+                    ancestor.logical_name()
+                ),
+            });
         }
         if ancestor.type_.starts_with("eks:") {
             return Verdict::Stays(format!(
@@ -102,10 +150,31 @@ pub fn verdict(export: &StackExport, resource: &Resource) -> Verdict {
 
 /// The findings of a stack export: one per application object in Pulumi's state.
 pub fn check(export: &StackExport, source: &Source) -> Vec<Finding> {
+    check_by(export, source, &Catalog::default())
+}
+
+/// The findings of a stack export, by `catalog`.
+pub fn check_by(export: &StackExport, source: &Source, catalog: &Catalog) -> Vec<Finding> {
     export
         .resources
         .iter()
-        .filter_map(|resource| match verdict(export, resource) {
+        .filter_map(|resource| match verdict_by(export, resource, catalog) {
+            Verdict::ApplicationChart { chart } => Some(
+                Finding::new(
+                    "state.application",
+                    source,
+                    format!(
+                        "the Helm {} `{}` of the application chart `{chart}` is managed by Pulumi",
+                        if resource.type_.ends_with("Release") { "release" } else { "chart" },
+                        resource.logical_name()
+                    ),
+                )
+                .row(Row::ApplicationSpecific)
+                .urn(&resource.urn)
+                .fix(format!(
+                    "deliver `{chart}` from the gitops repo (an Argo CD Application of the chart), then take the release out of Pulumi's state (`pulumi state delete`); or, if it is infrastructure, list it under `[check] infrastructure_charts` in `strata.toml`"
+                )),
+            ),
             Verdict::Application(object) => Some(
                 Finding::new(
                     "state.application",

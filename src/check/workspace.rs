@@ -20,9 +20,11 @@ use std::rc::Rc;
 
 use serde_json::Value;
 
-use crate::check::gitops::{display_name, fix_for};
+use crate::check::catalog::Catalog;
+use crate::check::delivery::{self, Delivery};
+use crate::check::gitops::{display_name, fix_for, kind_finding};
 use crate::check::kinds::{self, Class, Row};
-use crate::check::manifests::{self, Deployed, Object};
+use crate::check::manifests::{self, Deployed, Object, Scan};
 use crate::check::{Finding, Source};
 use crate::model::lock;
 use crate::model::pack::{self, Layer};
@@ -40,14 +42,17 @@ fn source_of(workspace: &Workspace, repo: Repo) -> Source {
 }
 
 /// Checks a workspace; `answers_drift` is what `strata list` found.
-pub fn check(workspace: &Workspace, answers_drift: &[String]) -> Vec<Finding> {
+pub fn check(
+    workspace: &Workspace,
+    answers_drift: &[String],
+) -> Result<Vec<Finding>, crate::util::problem::Problems> {
     let gitops_root = workspace.roots[&Repo::Gitops].clone();
     let gitops = source_of(workspace, Repo::Gitops);
-    let files = manifests::files_under(&gitops_root);
-    let texts = manifests::read_all(&gitops_root, &files);
+    let scan = manifests::scan(&gitops_root)?;
+    let files = &scan.files;
     let mut findings = Vec::new();
 
-    findings.extend(drift(workspace, &texts));
+    findings.extend(drift(workspace, &scan));
     for line in answers_drift {
         findings.push(
             Finding::new("drift.answers", &gitops, line.clone())
@@ -55,14 +60,13 @@ pub fn check(workspace: &Workspace, answers_drift: &[String]) -> Vec<Finding> {
         );
     }
 
-    // Every object of every manifest; Applications are parsed whole.
-    let mut objects: Vec<Object> = Vec::new();
-    for (file, text) in &texts {
-        objects.extend(manifests::objects_in(file, text, &|kind| {
-            kind == "Application"
-        }));
-    }
-    let mut walk = Walk::new(workspace, &gitops_root, &gitops, &texts);
+    // Every object of every manifest, read once.
+    let objects: Vec<&Object> = scan.objects.values().flatten().collect();
+    let catalog = Catalog::new(&workspace.answers.check);
+    let cluster_scoped = kinds::cluster_scoped_kinds(objects.iter().filter_map(|o| o.doc.as_ref()));
+    let mut walk = Walk::new(workspace, &gitops_root, &gitops, &scan);
+    walk.catalog = Some(&catalog);
+    walk.cluster_scoped = cluster_scoped.clone();
     for app in objects
         .iter()
         .filter(|o| o.kind == "Application" && kinds::group_of(&o.api_version) == "argoproj.io")
@@ -71,14 +75,27 @@ pub fn check(workspace: &Workspace, answers_drift: &[String]) -> Vec<Finding> {
     }
     findings.append(&mut walk.findings);
     findings.extend(unreached_services(workspace, &gitops, &walk.reached));
-    findings.extend(orphan_overlays(&files, &walk.app_paths, &gitops));
+    findings.extend(orphan_overlays(files, &walk.app_paths, &gitops));
+    let judge = Judge {
+        scan: &scan,
+        catalog: &catalog,
+        cluster_scoped: &cluster_scoped,
+    };
     findings.extend(outside_the_applications(
         &objects,
         &walk.deployed_files,
         &gitops,
+        &judge,
     ));
-    findings.extend(cluster_whitelists(&texts, &gitops));
-    findings
+    findings.extend(cluster_whitelists(&scan.texts, &gitops));
+    let delivery = Delivery {
+        scan: &scan,
+        catalog: &catalog,
+        source: &gitops,
+        repo_url: Some(workspace.answers.repos.gitops_url.as_str()),
+    };
+    findings.extend(delivery.judge());
+    Ok(findings)
 }
 
 /// The walk of every Application of the gitops repo: its fence, where it deploys, and the
@@ -90,7 +107,9 @@ struct Walk<'a> {
     url: &'a str,
     /// The environments and their namespaces (the same names).
     envs: BTreeMap<&'a str, &'a str>,
-    texts: &'a BTreeMap<String, String>,
+    scan: &'a Scan,
+    catalog: Option<&'a Catalog>,
+    cluster_scoped: BTreeSet<(String, String)>,
     /// What each environment's app-of-apps lists.
     listed: BTreeSet<String>,
     cache: BTreeMap<String, Rc<Deployed>>,
@@ -104,12 +123,7 @@ struct Walk<'a> {
 }
 
 impl<'a> Walk<'a> {
-    fn new(
-        workspace: &'a Workspace,
-        root: &'a Path,
-        gitops: &'a Source,
-        texts: &'a BTreeMap<String, String>,
-    ) -> Self {
+    fn new(workspace: &'a Workspace, root: &'a Path, gitops: &'a Source, scan: &'a Scan) -> Self {
         let envs: BTreeMap<&str, &str> = workspace
             .answers
             .environments
@@ -121,7 +135,9 @@ impl<'a> Walk<'a> {
             gitops,
             url: workspace.answers.repos.gitops_url.as_str(),
             envs,
-            texts,
+            scan,
+            catalog: None,
+            cluster_scoped: BTreeSet::new(),
             listed: BTreeSet::new(),
             cache: BTreeMap::new(),
             deployed_files: BTreeSet::new(),
@@ -136,7 +152,7 @@ impl<'a> Walk<'a> {
     /// Only what the walk read: it follows no symbolic link, so nothing outside the repo is
     /// read.
     fn read(&self, rel: &str) -> Option<String> {
-        self.texts.get(rel).cloned()
+        self.scan.text(rel).map(str::to_string)
     }
 
     /// What each environment's app-of-apps lists.
@@ -227,28 +243,29 @@ impl<'a> Walk<'a> {
             );
             return;
         }
-        let texts = self.texts;
-        let read = |rel: &str| -> Option<String> { texts.get(rel).cloned() };
-        let deployed = manifests::deployed_by(self.root, &path, &read, &mut self.cache);
+        let deployed = manifests::deployed_by(self.root, &path, self.scan, &mut self.cache);
         for object in &deployed.objects {
             self.deployed_files
                 .insert((object.file.clone(), object.line));
-            if let Class::Platform(row, what) = kinds::classify(&object.api_version, &object.kind) {
-                self.findings.push(
-                    Finding::new(
-                        "layer.platform-kind",
-                        gitops,
-                        format!(
-                            "Application `{name}` deploys {} `{}` ({what})",
-                            object.kind,
-                            display_name(&object.name)
-                        ),
-                    )
-                    .row(row)
-                    .at(&object.file, Some(object.line))
-                    .object(&object.kind, &object.name, object.namespace.as_deref())
-                    .fix(fix_for(row, &object.kind)),
-                );
+            if let Class::Platform(row, what) =
+                kinds::classify_scoped(&object.api_version, &object.kind, &self.cluster_scoped)
+            {
+                let own = object.in_chart
+                    && self.catalog.is_some_and(|catalog| {
+                        delivery::is_own_namespace_or_crd(object, self.scan, catalog)
+                    });
+                self.findings.push(kind_finding(
+                    "layer.platform-kind",
+                    gitops,
+                    object,
+                    row,
+                    format!(
+                        "Application `{name}` deploys {} `{}` ({what})",
+                        object.kind,
+                        display_name(&object.name)
+                    ),
+                    own,
+                ));
             }
         }
         for missing in &deployed.unresolved {
@@ -324,10 +341,18 @@ fn orphan_overlays(
 }
 
 /// The boundary: what lies in the repo outside what the Applications deploy.
+/// What judging a kind needs beyond the kind: the repo's CRDs and charts, and the catalog.
+struct Judge<'a> {
+    scan: &'a Scan,
+    catalog: &'a Catalog,
+    cluster_scoped: &'a BTreeSet<(String, String)>,
+}
+
 fn outside_the_applications(
-    objects: &[Object],
+    objects: &[&Object],
     deployed_files: &BTreeSet<(String, usize)>,
     gitops: &Source,
+    judge: &Judge,
 ) -> Vec<Finding> {
     let mut findings = Vec::new();
     for object in objects {
@@ -335,7 +360,23 @@ fn outside_the_applications(
             continue;
         }
         let name = display_name(&object.name);
-        match kinds::classify(&object.api_version, &object.kind) {
+        let class = kinds::classify_scoped(&object.api_version, &object.kind, judge.cluster_scoped);
+        if let Class::Platform(row, what) = class {
+            if object.in_chart
+                && delivery::is_own_namespace_or_crd(object, judge.scan, judge.catalog)
+            {
+                findings.push(kind_finding(
+                    "boundary.cluster-scoped",
+                    gitops,
+                    object,
+                    row,
+                    format!("{} `{name}` ({what}) is in the gitops repo", object.kind),
+                    true,
+                ));
+                continue;
+            }
+        }
+        match class {
             Class::Platform(row, _) if object.kind == "AppProject" => findings.push(
                 Finding::new(
                     "boundary.appproject",
@@ -402,14 +443,7 @@ fn cluster_whitelists(texts: &BTreeMap<String, String>, gitops: &Source) -> Vec<
 }
 
 /// Whether two git URLs name the same repo (`.git` and a trailing `/` aside).
-fn same_repo(a: &str, b: &str) -> bool {
-    let norm = |u: &str| {
-        u.trim_end_matches('/')
-            .trim_end_matches(".git")
-            .to_ascii_lowercase()
-    };
-    norm(a) == norm(b)
-}
+use crate::check::same_repo;
 
 /// An Application of environment `env` uses project `env` and deploys to the environment's
 /// namespace in this cluster, nothing else.
@@ -561,7 +595,7 @@ impl Templates {
 }
 
 /// Owned files that differ from what strata wrote, or are gone.
-fn drift(workspace: &Workspace, texts: &BTreeMap<String, String>) -> Vec<Finding> {
+fn drift(workspace: &Workspace, scan: &Scan) -> Vec<Finding> {
     let mut findings = Vec::new();
     for repo in Repo::BOTH {
         let source = source_of(workspace, repo);
@@ -578,8 +612,12 @@ fn drift(workspace: &Workspace, texts: &BTreeMap<String, String>) -> Vec<Finding
             .collect();
         // A symbolic link is read as nothing: strata wrote a file there, and reads through no link.
         let bytes_of = |path: &str| -> Option<Vec<u8>> {
-            match (repo, texts.get(path)) {
-                (Repo::Gitops, Some(text)) => Some(text.as_bytes().to_vec()),
+            match (repo, scan.text(path)) {
+                (Repo::Gitops, Some(text))
+                    if !scan.recoded(path) && !scan.links.contains_key(path) =>
+                {
+                    Some(text.as_bytes().to_vec())
+                }
                 _ if fs_err::symlink_metadata(root.join(path)).is_ok_and(|m| !m.is_file()) => None,
                 _ => fs_err::read(root.join(path)).ok(),
             }

@@ -10,7 +10,7 @@ use crate::util::term::{out, outln};
 
 pub fn run(args: &CheckArgs) -> Result<()> {
     let targets = check::targets(args)?;
-    let report = check::run(&targets);
+    let report = check::run(&targets)?;
     // The verdict (exit 1 on findings) stands even when stdout went away (`strata check | head`).
     let printed = if args.json {
         outln!("{}", report.to_json())
@@ -21,10 +21,7 @@ pub fn run(args: &CheckArgs) -> Result<()> {
         Ok(printed?)
     } else {
         Err(Refusal {
-            message: format!(
-                "the rule does not hold: {} finding(s)",
-                report.findings.len()
-            ),
+            message: format!("the rule does not hold: {} finding(s)", report.errors()),
             details: Vec::new(),
             hint: "each finding says what to do; `docs/check.md` explains every rule".to_string(),
         }

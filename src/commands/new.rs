@@ -22,11 +22,25 @@ pub fn run(args: &NewArgs) -> Result<()> {
     answers.templates = crate::render::overrides::names(&foundation, &gitops);
     let renderer = crate::render::overrides::renderer(&answers.pack, &foundation, &gitops)?;
     let mut files = renderer.render(&answers, &Scope::All)?;
-    // Each repo carries its overrides, for every later command.
-    for (repo, overrides) in [(Repo::Foundation, foundation), (Repo::Gitops, gitops)] {
+    // Each repo carries its overrides, for every later command; a gitops override of a
+    // platform path is kept in the foundation, the platform team's repo (issue 20).
+    use crate::render::overrides::{is_app_team_path, DIR, GITOPS_IN_FOUNDATION};
+    let (app_team, platform): (Vec<_>, Vec<_>) = gitops
+        .into_iter()
+        .partition(|(path, _)| is_app_team_path(path));
+    let platform = platform
+        .into_iter()
+        .map(|(path, bytes)| (format!("{GITOPS_IN_FOUNDATION}{path}"), bytes));
+    for (repo, overrides) in [
+        (
+            Repo::Foundation,
+            foundation.into_iter().chain(platform).collect::<Vec<_>>(),
+        ),
+        (Repo::Gitops, app_team),
+    ] {
         files.extend(overrides.into_iter().map(|(path, bytes)| RenderedFile {
             repo,
-            path: format!("{}/{path}", crate::render::overrides::DIR),
+            path: format!("{DIR}/{path}"),
             bytes,
             seed: true,
             shared: None,

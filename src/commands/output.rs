@@ -24,6 +24,19 @@ impl Reporter for Printer {
     fn edited_seed_deletions(&mut self, changes: &[&Change], writing: bool) {
         edited_seed_deletions(changes, writing);
     }
+
+    fn overrides(&mut self, rendered: &[(crate::model::repo::Repo, String, String)]) {
+        if rendered.is_empty() {
+            return;
+        }
+        status!(
+            "note: {} file(s) are rendered from a template override, not strata's own template:",
+            rendered.len()
+        );
+        for (repo, path, origin) in rendered {
+            status!("  - {repo} `{path}`: from `{origin}`");
+        }
+    }
 }
 
 /// Prints the unified diff of every change that writes, removes or conflicts, each under the

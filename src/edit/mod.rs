@@ -124,6 +124,9 @@ pub trait Reporter {
     fn diffs(&mut self, changes: &[Change]) -> io::Result<()>;
     /// The seeds a removal deletes although their owner edited them (`writing`: for real).
     fn edited_seed_deletions(&mut self, changes: &[&Change], writing: bool);
+    /// The files an override of a template renders that this edit writes: (repo, path,
+    /// where the override is kept), named before anything is written.
+    fn overrides(&mut self, _rendered: &[(Repo, String, String)]) {}
 }
 
 /// The gitops layer's templates, compiled on a background thread while the workspace is read.
@@ -142,8 +145,10 @@ fn renderer(workspace: &Workspace, pack_name: &str, gitops: Compiling) -> Result
         pack::foundation_layer(pack_name).map_err(Problems::from)?,
     )?)?;
     let gitops_root = &workspace.roots[&Repo::Gitops];
-    let gitops = if gitops_root.join(crate::render::overrides::DIR).exists() {
-        CompiledLayer::new(crate::render::overrides::layer_of(
+    let foundation_root = &workspace.roots[&Repo::Foundation];
+    let gitops = if crate::render::overrides::gitops_has_overrides(foundation_root, gitops_root) {
+        CompiledLayer::new(crate::render::overrides::gitops_layer_of(
+            foundation_root,
             gitops_root,
             pack::gitops_layer(),
         )?)?
@@ -153,6 +158,20 @@ fn renderer(workspace: &Workspace, pack_name: &str, gitops: Compiling) -> Result
             .expect("template compilation does not panic")?
     };
     Renderer::from_compiled(vec![foundation, gitops])
+}
+
+/// The files of the plan that an override renders and the plan writes: (repo, path, where
+/// the override is kept), named before writing (issue 20).
+fn overridden(renderer: &Renderer, plan: &Plan) -> Vec<(Repo, String, String)> {
+    plan.changes
+        .iter()
+        .filter(|c| matches!(c.action, Action::Create | Action::Update))
+        .filter_map(|c| {
+            renderer
+                .override_of(c.repo, &c.path)
+                .map(|origin| (c.repo, c.path.clone(), origin.to_string()))
+        })
+        .collect()
 }
 
 /// Paths strata writes without recording them in the lock.
@@ -257,6 +276,7 @@ pub fn run(
     };
 
     refuse_conflicts(&plan, options, report)?;
+    report.overrides(&overridden(&renderer, &plan));
     report.edited_seed_deletions(
         &plan::edited_seed_deletions(&plan, &workspace.locks),
         options.mode == Mode::Write,

@@ -458,6 +458,7 @@ fn first_answers(args: &NewArgs, first: First) -> Answers {
         }],
         services: BTreeMap::new(),
         settings,
+        check: Default::default(),
     }
 }
 

@@ -171,6 +171,12 @@ fn write_the_cluster(md: &mut String, migration: &Migration, export: &StackExpor
                 &namespace,
                 &["get", &kind, &object, "-o", "jsonpath={.metadata.uid}"],
             );
+            // A comment ends at a newline: the export's uid is written as one line of its
+            // plain characters only.
+            let uid: String = uid
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+                .collect();
             let _ = writeln!(md, "{}   # {uid}", kubectl(&ours.name, &get));
         }
     }

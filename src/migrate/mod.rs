@@ -182,6 +182,11 @@ pub fn plan(request: &Request<'_>) -> Migration {
                 type_: resource.type_.clone(),
                 reason,
             }),
+            Verdict::ApplicationChart { chart } => left.push(LeftAlone {
+                urn: resource.urn.clone(),
+                type_: resource.type_.clone(),
+                reason: format!("a Helm release of the application chart `{chart}`: deliver the chart from the gitops repo (an Argo CD Application of it) by hand; `strata migrate` moves Deployments and what they use"),
+            }),
         }
     }
     let mut claimed: BTreeSet<String> = BTreeSet::new();

@@ -151,7 +151,8 @@ pub fn edit(
         &workspace.roots[&Repo::Foundation],
         pack::foundation_layer(&answers.pack).map_err(Problems::from)?,
     )?)?;
-    let gitops_layer = CompiledLayer::new(crate::render::overrides::layer_of(
+    let gitops_layer = CompiledLayer::new(crate::render::overrides::gitops_layer_of(
+        &workspace.roots[&Repo::Foundation],
         gitops_root,
         pack::gitops_layer(),
     )?)?;

@@ -56,6 +56,57 @@ pub struct Answers {
     #[serde(default)]
     pub services: BTreeMap<ServiceName, Service>,
     pub settings: Settings,
+    /// `strata check`'s catalog, as this workspace extends it (`[check]`).
+    #[serde(default, skip_serializing_if = "CheckConfig::is_empty")]
+    pub check: CheckConfig,
+}
+
+/// `[check]` of `strata.toml`: how `strata check` extends its built-in catalog of
+/// infrastructure Helm charts, and which remote sources it allows (`docs/check.md`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckConfig {
+    /// More infrastructure charts: chart name -> why it is infrastructure.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub infrastructure_charts: BTreeMap<String, String>,
+    /// Charts of the built-in catalog this workspace deploys as applications.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub application_charts: Vec<String>,
+    /// Remote sources (URL prefixes) that Applications and kustomizations may deliver from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_remotes: Vec<String>,
+}
+
+impl CheckConfig {
+    pub fn is_empty(&self) -> bool {
+        self.infrastructure_charts.is_empty()
+            && self.application_charts.is_empty()
+            && self.allowed_remotes.is_empty()
+    }
+
+    /// Reads only `[check]` of a `strata.toml` (a gitops repo checked with `--gitops`).
+    pub fn from_answers_text(text: &str) -> Result<CheckConfig, String> {
+        #[derive(Deserialize)]
+        struct Only {
+            #[serde(default)]
+            check: CheckConfig,
+        }
+        #[derive(Deserialize)]
+        struct Loose {
+            #[serde(default)]
+            check: Option<toml::Value>,
+        }
+        let loose: Loose = toml::from_str(text).map_err(|err| err.to_string())?;
+        let Some(check) = loose.check else {
+            return Ok(CheckConfig::default());
+        };
+        let mut table = toml::Table::new();
+        table.insert("check".to_string(), check);
+        let only: Only = table
+            .try_into()
+            .map_err(|err: toml::de::Error| err.to_string())?;
+        Ok(only.check)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

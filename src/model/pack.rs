@@ -51,6 +51,9 @@ pub struct Layer {
     seed_instances: globset::GlobSet,
     shared: std::collections::BTreeMap<String, Vec<String>>,
     pub files: Vec<TemplateFile>,
+    /// The templates an override replaced: template path -> where the override is kept
+    /// (`gitops: .strata/templates/services/...`), so that a command names it before writing.
+    pub overridden: std::collections::BTreeMap<String, String>,
 }
 
 impl Layer {
@@ -102,6 +105,7 @@ fn load_layer(repo: Repo, dir: &'static Dir<'static>, manifest_name: &str) -> La
         seed_instances: glob_set(instance_patterns.iter().map(String::as_str)),
         shared: manifest.shared,
         files,
+        overridden: std::collections::BTreeMap::new(),
     }
 }
 

@@ -91,13 +91,30 @@ pub enum Revealed<'a> {
     Sealed,
 }
 
+/// Whether a stack or project name is made of Pulumi's name characters only
+/// (`[A-Za-z0-9._-]`, not empty): nothing a shell reads as more than a word.
+pub fn is_plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// The largest stack export `check` and `migrate` read: 512 MiB (an export of thousands of
+/// resources is tens of MiB). A FIFO, a device or a larger file is refused (exit 2).
+pub const EXPORT_MAX: u64 = 512 * 1024 * 1024;
+
 impl StackExport {
     /// Reads and parses an export; every problem is bad input (exit 2).
     pub fn load(path: &Path) -> Result<StackExport, Problems> {
         let shown = path.display().to_string();
-        let bytes = fs_err::read(path).map_err(|err| {
-            Problem::new(format!("`{shown}`"), format!("cannot be read ({err})"))
-                .hint("pass the file `pulumi stack export --file FILE` wrote")
+        // A link is followed to what it names, which must be a regular file too.
+        let target = fs_err::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let bytes = crate::util::fs::read_regular(&target, EXPORT_MAX).map_err(|why| {
+            Problem::new(format!("`{shown}`"), why.to_string()).hint(format!(
+                "pass the regular file `pulumi stack export --file FILE` wrote (at most {} MiB)",
+                EXPORT_MAX / (1024 * 1024)
+            ))
         })?;
         Self::parse(&bytes, &shown)
     }
@@ -192,7 +209,6 @@ impl StackExport {
                 protect: flag("protect"),
             });
         }
-        problems.into_result()?;
         let (stack, project) = resources
             .first()
             .map(|r| {
@@ -203,6 +219,23 @@ impl StackExport {
                 )
             })
             .unwrap_or_default();
+        // The stack and project names reach the shell commands of MIGRATION.md and
+        // `migration.sh`: only Pulumi's own name characters are read.
+        for (what, name) in [("stack", &stack), ("project", &project)] {
+            if !is_plain_name(name) {
+                problems.push(
+                    Problem::new(
+                        format!("`{shown}`"),
+                        format!(
+                            "names the {what} `{}`, which has characters outside `[A-Za-z0-9._-]`",
+                            name.escape_debug()
+                        ),
+                    )
+                    .hint("Pulumi names stacks and projects with letters, digits, `.`, `_` and `-`: export the stack again with `pulumi stack export`, and do not edit its URNs"),
+                );
+            }
+        }
+        problems.into_result()?;
         let by_urn = resources
             .iter()
             .enumerate()

@@ -69,6 +69,18 @@ pub struct Renderer {
     layers: Vec<(Layer, Tera)>,
 }
 
+impl Renderer {
+    /// The override that rendered `path` of `repo`, if one did: where it is kept.
+    pub fn override_of(&self, repo: crate::model::repo::Repo, path: &str) -> Option<&str> {
+        self.layers
+            .iter()
+            .filter(|(layer, _)| layer.repo == repo)
+            .flat_map(|(layer, _)| &layer.overridden)
+            .find(|(template, _)| overrides::instance_of(template, path))
+            .map(|(_, origin)| origin.as_str())
+    }
+}
+
 /// A layer with its templates compiled.
 pub struct CompiledLayer {
     layer: Layer,

@@ -15,6 +15,35 @@ use crate::util::problem::{Problem, Problems};
 /// Where a repo keeps its overrides.
 pub const DIR: &str = ".strata/templates";
 
+/// Where the foundation keeps the platform team's overrides of gitops templates, under its own
+/// overrides: `.strata/templates/gitops/<gitops template path>` (the foundation is the
+/// platform team's repo, so these may change any gitops path).
+pub const GITOPS_IN_FOUNDATION: &str = "gitops/";
+
+/// Whether a gitops template path is the application teams' (`services/`): the only paths
+/// the gitops repo's own overrides may change. Everything else there (`CODEOWNERS`,
+/// `.github/`, `apps/`, `platform/`, the README) is the platform team's.
+pub fn is_app_team_path(path: &str) -> bool {
+    path.starts_with("services/")
+}
+
+/// Whether a rendered path is an instance of a template path (`__x__` matches any one
+/// component, `.tera` stripped).
+pub fn instance_of(template: &str, path: &str) -> bool {
+    let template = template.strip_suffix(".tera").unwrap_or(template);
+    let (t, p): (Vec<&str>, Vec<&str>) = (template.split('/').collect(), path.split('/').collect());
+    t.len() == p.len()
+        && t.iter().zip(&p).all(|(t, p)| {
+            if !t.contains("__") {
+                return t == p;
+            }
+            // `__service__.yaml` matches `web.yaml`: the fixed text around placeholders.
+            let parts: Vec<&str> = t.split("__").collect();
+            let (first, last) = (parts[0], parts[parts.len() - 1]);
+            p.starts_with(first) && p.ends_with(last) && p.len() > first.len() + last.len()
+        })
+}
+
 /// Every file under `dir`, as (path relative to `dir`, bytes), sorted. Symbolic links are
 /// refused rather than followed. A missing `dir` has no overrides.
 pub fn read(dir: &Path) -> Result<Vec<(String, Vec<u8>)>, Problems> {
@@ -98,6 +127,14 @@ pub fn apply(
         // The embedded templates live for the whole process; overrides join them. A command
         // reads a handful of small files once, so leaking them costs nothing measurable.
         let path: &'static str = file.path;
+        layer
+            .overridden
+            .insert(path.to_string(), format!("{origin}/{path}"));
+        let file = layer
+            .files
+            .iter_mut()
+            .find(|f| f.path == path)
+            .expect("found above");
         *file = TemplateFile {
             path,
             contents: Box::leak(bytes.into_boxed_slice()),
@@ -106,8 +143,8 @@ pub fn apply(
     problems.into_result()
 }
 
-/// A repo's layer with its overrides (from `<root>/.strata/templates`) in place.
-pub fn layer_of(root: &Path, mut layer: Layer) -> Result<Layer, Problems> {
+/// The overrides a repo keeps (`<root>/.strata/templates`), none when it has none.
+fn overrides_of(root: &Path) -> Result<Vec<(String, Vec<u8>)>, Problems> {
     // Every component of `.strata/templates` is checked: a link there would read templates
     // from outside the repo.
     let mut dir = root.to_path_buf();
@@ -121,13 +158,81 @@ pub fn layer_of(root: &Path, mut layer: Layer) -> Result<Layer, Problems> {
                 ))
             }
             Ok(_) => {}
-            Err(_) => return Ok(layer),
+            Err(_) => return Ok(Vec::new()),
         }
     }
-    let overrides = read(&root.join(DIR))?;
+    read(&root.join(DIR))
+}
+
+/// The foundation's layer with the foundation's overrides in place (its `gitops/` overrides
+/// are the gitops layer's: [`gitops_layer_of`]).
+pub fn layer_of(root: &Path, mut layer: Layer) -> Result<Layer, Problems> {
+    let overrides: Vec<(String, Vec<u8>)> = overrides_of(root)?
+        .into_iter()
+        .filter(|(path, _)| !path.starts_with(GITOPS_IN_FOUNDATION))
+        .collect();
     if !overrides.is_empty() {
-        apply(&mut layer, overrides, DIR)?;
+        apply(&mut layer, overrides, &format!("foundation: {DIR}"))?;
     }
+    Ok(layer)
+}
+
+/// Whether either repo has overrides of gitops templates.
+pub fn gitops_has_overrides(foundation: &Path, gitops: &Path) -> bool {
+    gitops.join(DIR).exists() || foundation.join(DIR).join(GITOPS_IN_FOUNDATION).exists()
+}
+
+/// The gitops layer with its overrides in place: the platform team's, kept in the
+/// foundation (`.strata/templates/gitops/<path>`, any path), then the gitops repo's own
+/// (`.strata/templates/<path>`), which may change only the application teams' `services/`.
+/// An override there of a platform path is refused, naming it: merged by an application
+/// team, it would rewrite the platform's files (`CODEOWNERS`, the workflows, the
+/// Applications' projects) in the platform engineer's next commit.
+pub fn gitops_layer_of(
+    foundation: &Path,
+    gitops: &Path,
+    mut layer: Layer,
+) -> Result<Layer, Problems> {
+    let platform: Vec<(String, Vec<u8>)> = overrides_of(foundation)?
+        .into_iter()
+        .filter_map(|(path, bytes)| {
+            path.strip_prefix(GITOPS_IN_FOUNDATION)
+                .map(|rest| (rest.to_string(), bytes))
+        })
+        .collect();
+    let mut problems = Problems::default();
+    if !platform.is_empty() {
+        if let Err(more) = apply(
+            &mut layer,
+            platform,
+            &format!(
+                "foundation: {DIR}/{}",
+                GITOPS_IN_FOUNDATION.trim_end_matches('/')
+            ),
+        ) {
+            problems.extend(more);
+        }
+    }
+    let (allowed, refused): (Vec<_>, Vec<_>) = overrides_of(gitops)?
+        .into_iter()
+        .partition(|(path, _)| is_app_team_path(path));
+    for (path, _) in &refused {
+        problems.push(
+            Problem::new(
+                format!("template override `{DIR}/{path}` (gitops)"),
+                "overrides a path of the platform team: the gitops repo's overrides may change only `services/`",
+            )
+            .hint(format!(
+                "the platform team keeps it in the foundation, as `{DIR}/{GITOPS_IN_FOUNDATION}{path}`; remove it from the gitops repo (`git rm {DIR}/{path}`)"
+            )),
+        );
+    }
+    if !allowed.is_empty() {
+        if let Err(more) = apply(&mut layer, allowed, &format!("gitops: {DIR}")) {
+            problems.extend(more);
+        }
+    }
+    problems.into_result()?;
     Ok(layer)
 }
 

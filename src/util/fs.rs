@@ -104,3 +104,79 @@ pub fn remove_empty(created: &[PathBuf]) {
         let _ = fs::remove_dir(dir);
     }
 }
+
+/// Why an input file was not read: it is not a regular file, or it is larger than the limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadRefused {
+    /// A FIFO, a device, a socket or a directory: reading it could block or never end.
+    NotRegular(&'static str),
+    /// A symbolic link (callers that allow links in the repo resolve them first).
+    Link,
+    /// More bytes than the limit.
+    TooLarge { limit: u64 },
+    /// The file could not be opened or read.
+    Io(String),
+}
+
+impl std::fmt::Display for ReadRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadRefused::NotRegular(what) => write!(f, "is {what}, not a regular file"),
+            ReadRefused::Link => write!(f, "is a symbolic link"),
+            ReadRefused::TooLarge { limit } => {
+                write!(f, "is larger than {} MiB, the limit", limit / (1024 * 1024))
+            }
+            ReadRefused::Io(err) => write!(f, "cannot be read ({err})"),
+        }
+    }
+}
+
+/// Reads an input file safely: never through a symbolic link (`O_NOFOLLOW`), never blocking
+/// on a FIFO or a device (`O_NONBLOCK`, then the opened file must be a regular one), and never
+/// more than `limit` bytes (a file that grows while it is read is cut and refused).
+pub fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>, ReadRefused> {
+    use fs_err::os::unix::fs::OpenOptionsExt as _;
+    use std::io::Read as _;
+    use std::os::unix::fs::FileTypeExt as _;
+    let flags = rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK;
+    let kind = |t: std::fs::FileType| {
+        if t.is_fifo() {
+            "a FIFO"
+        } else if t.is_char_device() || t.is_block_device() {
+            "a device"
+        } else if t.is_socket() {
+            "a socket"
+        } else if t.is_dir() {
+            "a directory"
+        } else {
+            "not a file"
+        }
+    };
+    // `O_NONBLOCK` opens a FIFO without waiting for a writer; `O_NOFOLLOW` refuses a link
+    // (`ELOOP`); the opened file's own type decides, so nothing can swap it in between.
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(flags.bits() as i32)
+        .open(path)
+        .map_err(|err| match err.raw_os_error() {
+            Some(code) if code == rustix::io::Errno::LOOP.raw_os_error() => ReadRefused::Link,
+            _ => ReadRefused::Io(err.to_string()),
+        })?;
+    let meta = file
+        .metadata()
+        .map_err(|err| ReadRefused::Io(err.to_string()))?;
+    if !meta.file_type().is_file() {
+        return Err(ReadRefused::NotRegular(kind(meta.file_type())));
+    }
+    if meta.len() > limit {
+        return Err(ReadRefused::TooLarge { limit });
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|err| ReadRefused::Io(err.to_string()))?;
+    if bytes.len() as u64 > limit {
+        return Err(ReadRefused::TooLarge { limit });
+    }
+    Ok(bytes)
+}

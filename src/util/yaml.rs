@@ -38,3 +38,102 @@ pub fn emit_node(node: &Node) -> Option<String> {
 pub fn parse_node(bytes: &[u8]) -> Result<Node, String> {
     serde_yaml_ng::from_slice(bytes).map_err(|err| err.to_string())
 }
+
+/// Parses one document of a Kubernetes manifest the way kustomize and the API server read it:
+/// anchors and aliases resolved, merge keys (`<<`) applied, tags (`!!str`, custom ones)
+/// dropped for the value they tag, keys that are not strings written as text. An empty
+/// document is `null`. The error is the parser's message, with its line.
+pub fn parse_manifest(text: &str) -> Result<Value, String> {
+    let mut node: Node = serde_yaml_ng::from_str(text).map_err(|err| err.to_string())?;
+    node.apply_merge().map_err(|err| err.to_string())?;
+    Ok(to_json(node))
+}
+
+/// What most manifests are asked: `apiVersion`, `kind`, `metadata.name` and
+/// `metadata.namespace`, read without building the document (the parser still reads all of it,
+/// aliases and `!!str` included). `None` when the document does not read that way (a custom
+/// tag, a value of another type, not YAML): the caller then parses it whole
+/// ([`parse_manifest`]), and so for merge keys, which only the whole parse applies.
+pub fn manifest_head(text: &str) -> Option<Head> {
+    serde_yaml_ng::from_str::<Option<Head>>(text).ok().flatten()
+}
+
+/// The head of a manifest ([`manifest_head`]).
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Head {
+    #[serde(rename = "apiVersion", default)]
+    pub api_version: Option<String>,
+    #[serde(default)]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub metadata: Option<HeadMetadata>,
+}
+
+/// `metadata` of a [`Head`].
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct HeadMetadata {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub namespace: Option<String>,
+}
+
+fn to_json(node: Node) -> Value {
+    match node {
+        Node::Null => Value::Null,
+        Node::Bool(b) => Value::Bool(b),
+        Node::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Value::from(i)
+            } else if let Some(u) = n.as_u64() {
+                Value::from(u)
+            } else {
+                n.as_f64()
+                    .and_then(serde_json::Number::from_f64)
+                    .map_or(Value::Null, Value::Number)
+            }
+        }
+        Node::String(s) => Value::String(s),
+        Node::Sequence(items) => Value::Array(items.into_iter().map(to_json).collect()),
+        Node::Mapping(map) => Value::Object(
+            map.into_iter()
+                .map(|(key, value)| (key_text(key), to_json(value)))
+                .collect(),
+        ),
+        Node::Tagged(tagged) => to_json(tagged.value),
+    }
+}
+
+fn key_text(key: Node) -> String {
+    match to_json(key) {
+        Value::String(s) => s,
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod manifest_tests {
+    use super::*;
+
+    #[test]
+    fn tags_merge_keys_aliases_and_flow_style_are_read_as_kubernetes_does() {
+        let cases = [
+            "kind: !!str ClusterRole\n",
+            "kind: !custom ClusterRole\n",
+            "'kind': ClusterRole\n",
+            "\"kind\": ClusterRole\n",
+            "kind: >-\n  ClusterRole\n",
+            "kind:\n  ClusterRole\n",
+            "base: &b {kind: ClusterRole}\n<<: *b\n",
+            "<<: {kind: ClusterRole}\n",
+            "x: &k ClusterRole\nkind: *k\n",
+            "{kind: ClusterRole}\n",
+        ];
+        for case in cases {
+            let value = parse_manifest(case).unwrap();
+            assert_eq!(value["kind"], "ClusterRole", "{case}");
+        }
+        let nested = parse_manifest("m: &m {name: x}\nmetadata:\n  <<: *m\n").unwrap();
+        assert_eq!(nested["metadata"]["name"], "x");
+    }
+}

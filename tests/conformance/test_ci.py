@@ -36,6 +36,7 @@ GITHUB_HOST = "token.actions.githubusercontent.com"
 CONFIGURE_AWS = "aws-actions/configure-aws-credentials@v6"
 PULUMI_ACTION = "pulumi/actions@v7"
 PINNED_ACTIONS = {
+    "actions/cache": "v6",  # v6.1.0, June 2026 (the gitops repo's strata check caches strata)
     "actions/checkout": "v7",
     "actions/setup-python": "v7",
     "aws-actions/configure-aws-credentials": "v6",
@@ -572,3 +573,36 @@ def test_the_gitops_checks_cover_the_platform_and_the_clusters_kubernetes_versio
         assert done.returncode != 0 and f"::error file={read[0]}::" in done.stdout, done.stdout
     finally:
         broken.write_text(original, encoding="utf-8")
+
+
+def test_the_gitops_strata_check_checks_the_whole_workspace_with_a_cached_strata(workspace_root, tmp_path):
+    """Issue 20: the gitops repo's `strata check` job checks the workspace (`-C`, the foundation
+    checked out beside the gitops repo where `repos.foundation_dir` says), installs strata at most
+    once per pin (a cache, then a checksummed release binary or one build), and its command holds
+    on a fresh workspace."""
+    ws = workspace(workspace_root, "production", "s3")
+    job = workflows(ws.gitops)["validate.yml"]["jobs"]["strata-check"]
+    steps = job["steps"]
+    gitops_checkout, foundation_checkout = _steps_using(job, "actions/checkout")
+    gitops_path = gitops_checkout["with"]["path"]
+    assert foundation_checkout["with"]["repository"] == f"{GIT_BASE.removeprefix('https://github.com/')}/{ws.name}-foundation"
+    assert foundation_checkout["with"]["ref"] == ws.answers["repos"]["revision"]
+    foundation_dir = ws.answers["repos"]["foundation_dir"]
+    assert os.path.normpath(foundation_checkout["with"]["path"]) == os.path.normpath(f"{gitops_path}/{foundation_dir}")
+    for checkout in (gitops_checkout, foundation_checkout):
+        assert str(checkout["with"]["persist-credentials"]).lower() == "false"
+    (cache,) = _steps_using(job, "actions/cache")
+    assert "env.STRATA_REF" in cache["with"]["key"]
+    (install,) = [s for s in steps if str(s.get("name", "")).startswith("Install strata")]
+    assert install["if"] == f"steps.{cache['id']}.outputs.cache-hit != 'true'"
+    assert "sha256sum --check" in install["run"] and "releases/download" in install["run"]
+    assert "--gitops" not in str(steps)
+    script = steps[-1]["run"]
+    assert f"check -C {gitops_path}" in script
+    # The command, as the job runs it, on this workspace laid out as the checkouts lay it out.
+    (tmp_path / gitops_path).parent.mkdir(parents=True)
+    (tmp_path / gitops_path).symlink_to(ws.gitops)
+    done = subprocess.run(["bash", "-c", script.replace('"$HOME/.strata/bin/strata"', str(checks.strata_bin()))],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
+    assert "strata check: the rule holds" in done.stdout

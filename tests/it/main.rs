@@ -3,6 +3,7 @@
 
 mod common;
 
+mod boundary;
 mod check;
 mod ci;
 mod function_length;

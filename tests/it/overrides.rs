@@ -128,3 +128,110 @@ fn an_override_of_no_template_is_refused_with_nothing_written() {
             ".strata/templates/typo.yaml.tera",
         ));
 }
+
+/// Issue 20: an application team's override in the gitops repo of a platform path
+/// (`CODEOWNERS`, the workflows, the Applications) is refused, naming each, with nothing
+/// written; kept in the foundation, the platform team's repo, the same override is used, and
+/// named before anything is written.
+#[test]
+fn gitops_overrides_of_platform_paths_are_refused_unless_the_foundation_keeps_them() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (foundation, gitops) = new_workspace(tmp.path(), &["--envs", "dev"]);
+    let codeowners = fs_err::read_to_string(gitops.join("CODEOWNERS")).unwrap();
+    assert!(
+        codeowners.contains("/.strata/       @acme/platform-team"),
+        "{codeowners}"
+    );
+    let app = "apps/__env__/__service__.yaml.tera";
+    let hostile = embedded(app).replace("project: {{ env.name }}", "project: platform");
+    assert!(hostile.contains("project: platform"));
+    let overrides = gitops.join(".strata/templates");
+    for (path, text) in [
+        ("CODEOWNERS.tera", "* @acme/app-teams\n".to_string()),
+        (
+            ".github/workflows/validate.yml.tera",
+            "name: nothing\n".to_string(),
+        ),
+        (app, hostile.clone()),
+    ] {
+        let file = overrides.join(path);
+        fs_err::create_dir_all(file.parent().unwrap()).unwrap();
+        fs_err::write(file, text).unwrap();
+    }
+    let before = crate::common::snapshot(&gitops);
+    for args in [&["add", "service", "web"][..], &["upgrade"][..]] {
+        let output = strata().args(args).arg("-C").arg(&gitops).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        for path in [
+            "CODEOWNERS.tera",
+            ".github/workflows/validate.yml.tera",
+            app,
+        ] {
+            assert!(
+                stderr.contains(&format!("template override `.strata/templates/{path}` (gitops): overrides a path of the platform team")),
+                "{args:?} {path}: {stderr}"
+            );
+        }
+    }
+    assert_eq!(crate::common::snapshot(&gitops), before);
+
+    // The platform team keeps the Application override in the foundation: it is used, and
+    // named before writing.
+    fs_err::remove_dir_all(&overrides).unwrap();
+    let kept = foundation.join(".strata/templates/gitops").join(app);
+    fs_err::create_dir_all(kept.parent().unwrap()).unwrap();
+    let label = embedded(app).replacen(
+        "  name: ",
+        "  labels:\n    reviewed-by: platform\n  name: ",
+        1,
+    );
+    fs_err::write(&kept, label).unwrap();
+    let output = strata()
+        .args(["add", "service", "web", "-C"])
+        .arg(&gitops)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("  - gitops `apps/dev/web.yaml`: from `foundation: .strata/templates/gitops/apps/__env__/__service__.yaml.tera`"),
+        "{stderr}"
+    );
+    let web = fs_err::read_to_string(gitops.join("apps/dev/web.yaml")).unwrap();
+    assert!(web.contains("reviewed-by: platform"), "{web}");
+}
+
+/// Issue 20: `new --templates` keeps a gitops override of a platform path in the foundation.
+#[test]
+fn new_keeps_gitops_overrides_of_platform_paths_in_the_foundation() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let templates = tmp.path().join("t");
+    fs_err::create_dir_all(templates.join("gitops")).unwrap();
+    let codeowners = embedded("CODEOWNERS.tera") + "/docs/ @acme/writers\n";
+    fs_err::write(templates.join("gitops/CODEOWNERS.tera"), &codeowners).unwrap();
+    let out = tmp.path().join("ws");
+    fs_err::create_dir_all(&out).unwrap();
+    strata()
+        .arg("new")
+        .args(crate::common::known_values(&[]))
+        .args(["acme", "--envs", "dev", "--templates"])
+        .arg(&templates)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let gitops = out.join("acme-gitops");
+    assert!(!gitops.join(".strata/templates/CODEOWNERS.tera").exists());
+    assert!(out
+        .join("acme-foundation/.strata/templates/gitops/CODEOWNERS.tera")
+        .is_file());
+    assert!(fs_err::read_to_string(gitops.join("CODEOWNERS"))
+        .unwrap()
+        .contains("/docs/ @acme/writers"));
+    strata()
+        .args(["add", "service", "api", "-C"])
+        .arg(&gitops)
+        .assert()
+        .success();
+}
