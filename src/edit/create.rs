@@ -83,5 +83,6 @@ pub fn create(creation: Creation<'_>, mode: Mode, report: &mut dyn Reporter) -> 
         &plan,
         git.then_some(&message),
     )?;
-    Ok(summarize(&plan.changes, git))
+    let committed = if git { Repo::BOTH.to_vec() } else { Vec::new() };
+    Ok(summarize(&plan.changes, &[], &committed))
 }

@@ -267,6 +267,12 @@ pub fn run(
     if !options.allow_dirty || options.commit {
         workspace.refuse_uncommitted(&plan, options.commit)?;
     }
+    // `--commit` commits this command's change and nothing else: an earlier change strata
+    // left uncommitted would either ride along under this message or, left out, make the
+    // committed `strata.toml` describe files that are not committed.
+    if options.commit && options.mode == Mode::Write {
+        workspace.refuse_earlier_uncommitted()?;
+    }
 
     // The new locks are the old ones updated in place: the lock of a big workspace holds
     // thousands of entries, not worth copying.
@@ -287,22 +293,19 @@ pub fn run(
                 .map(|(_, p)| p.as_str()),
             |path| workspace.read(repo, path).is_some(),
         );
-        bookkeeping.push((
-            repo,
-            answers::FILE_NAME.to_string(),
-            answers_text.clone().into_bytes(),
-        ));
-        bookkeeping.push((
-            repo,
-            lock::FILE_NAME.to_string(),
-            lock.to_text().into_bytes(),
-        ));
+        // Only what changes is written (and committed): an unchanged `strata.toml` or
+        // `strata.lock` is no part of the change.
+        for (path, bytes) in [
+            (answers::FILE_NAME, answers_text.clone().into_bytes()),
+            (lock::FILE_NAME, lock.to_text().into_bytes()),
+        ] {
+            if workspace.read(repo, path).as_deref() != Some(bytes.as_slice()) {
+                bookkeeping.push((repo, path.to_string(), bytes));
+            }
+        }
     }
 
-    let up_to_date = plan.changes.iter().all(|c| !c.touches_disk())
-        && bookkeeping
-            .iter()
-            .all(|(repo, path, bytes)| workspace.read(*repo, path).as_deref() == Some(bytes));
+    let up_to_date = plan.changes.iter().all(|c| !c.touches_disk()) && bookkeeping.is_empty();
     if up_to_date {
         return Ok(Outcome::UpToDate);
     }
@@ -321,18 +324,17 @@ pub fn run(
         }
         Mode::Check => Err(would_change(&plan, &bookkeeping, &workspace)),
         Mode::Write => {
-            apply::transact(
+            let committed = apply::transact(
                 &workspace,
                 &plan,
                 &bookkeeping,
                 new_answers.history.last().map_or("", String::as_str),
-                options.commit.then_some(apply::CommitRequest {
-                    message: &message,
-                    locks: &locks,
-                }),
+                options
+                    .commit
+                    .then_some(apply::CommitRequest { message: &message }),
             )?;
             apply::record_bases(&workspace.roots, &plan.changes);
-            Ok(summarize(&plan.changes, options.commit))
+            Ok(summarize(&plan.changes, &bookkeeping, &committed))
         }
     }
 }

@@ -63,7 +63,13 @@ impl std::fmt::Display for Outcome {
     }
 }
 
-pub(super) fn summarize(changes: &[Change], committed: bool) -> Outcome {
+/// The outcome of a written change: each repo's files by action, `strata.toml` and
+/// `strata.lock` (`bookkeeping`, updated) counted with the rest, and whether it got a commit.
+pub(super) fn summarize(
+    changes: &[Change],
+    bookkeeping: &[(Repo, String, Vec<u8>)],
+    committed: &[Repo],
+) -> Outcome {
     let repos = Repo::BOTH
         .into_iter()
         .map(|repo| {
@@ -76,10 +82,11 @@ pub(super) fn summarize(changes: &[Change], committed: bool) -> Outcome {
             RepoSummary {
                 repo,
                 created: count(Action::Create),
-                updated: count(Action::Update),
+                updated: count(Action::Update)
+                    + bookkeeping.iter().filter(|(r, _, _)| *r == repo).count(),
                 deleted: count(Action::Delete),
                 kept: count(Action::KeepSeed),
-                committed,
+                committed: committed.contains(&repo),
             }
         })
         .collect();

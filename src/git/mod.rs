@@ -15,6 +15,7 @@ mod init;
 mod line_endings;
 pub(crate) mod merge;
 mod pack;
+mod rules;
 mod status;
 
 /// Sets libgit2's process-wide options, once, before any repo is opened.

@@ -128,7 +128,7 @@ pub fn render(err: &anyhow::Error) -> String {
         }
         Some(Outcome::JournalKept) => out.push_str(&format!("\n  {JOURNAL_KEPT}")),
     }
-    if let Some(refusal) = err.downcast_ref::<Refusal>() {
+    if let Some(refusal) = err.chain().find_map(|e| e.downcast_ref::<Refusal>()) {
         out.push_str(&format!("\nhint: {}", refusal.hint));
     }
     if nothing_written {

@@ -5,6 +5,7 @@ mod common;
 
 mod check;
 mod ci;
+mod commits;
 mod function_length;
 mod grow;
 mod migrate;
