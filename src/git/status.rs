@@ -200,6 +200,17 @@ pub fn preflight(root: &Path, commit: bool) -> Result<(), crate::util::problem::
         return Err(Problem::new(subject, format!("has {what} in progress"))
             .hint(format!("{fix}, then run strata again")));
     }
+    let sparse = repo
+        .config()
+        .and_then(|c| c.get_bool("core.sparseCheckout"))
+        .unwrap_or(false);
+    if sparse {
+        return Err(Problem::new(
+            subject,
+            "has a sparse checkout: the files outside it are absent from disk, and strata renders and checks the whole repo",
+        )
+        .hint("check out every file (`git sparse-checkout disable`), run strata, then narrow it again (`git sparse-checkout reapply`)"));
+    }
     if !commit {
         return Ok(());
     }
@@ -256,4 +267,24 @@ pub fn untracked<'a>(dir: &Path, paths: &'a [String]) -> Result<Vec<&'a String>>
         .iter()
         .filter(|path| index.get_path(Path::new(path), 0).is_none())
         .collect())
+}
+
+/// The paths of the submodules the index of the repo at `dir` holds (gitlinks).
+pub fn submodules(dir: &Path) -> Vec<String> {
+    let Ok(repo) = Repository::open(dir) else {
+        return Vec::new();
+    };
+    let Ok(index) = repo.index() else {
+        return Vec::new();
+    };
+    index
+        .iter()
+        .filter(|entry| entry.mode == 0o160_000)
+        .map(|entry| String::from_utf8_lossy(&entry.path).into_owned())
+        .collect()
+}
+
+/// Whether the repo at `dir` is a shallow clone (its history cut short).
+pub fn is_shallow(dir: &Path) -> bool {
+    Repository::open(dir).is_ok_and(|repo| repo.is_shallow())
 }

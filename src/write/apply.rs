@@ -46,10 +46,56 @@ pub fn preflight(roots: &BTreeMap<Repo, PathBuf>, commit: bool) -> Result<(), Pr
     problems.into_result()
 }
 
+/// Refuses (exit 2) a change that would write or delete a path inside a git submodule (or
+/// the submodule itself): its files are another repo's, which strata neither checks nor
+/// commits. Each path is named with the git command that turns the submodule into plain files.
+pub fn refuse_submodules<'a>(
+    roots: &BTreeMap<Repo, PathBuf>,
+    paths: impl IntoIterator<Item = (Repo, &'a str)>,
+) -> Result<(), Problems> {
+    let submodules: BTreeMap<Repo, Vec<String>> = roots
+        .iter()
+        .map(|(repo, root)| (*repo, git::submodules(root)))
+        .collect();
+    if submodules.values().all(Vec::is_empty) {
+        return Ok(());
+    }
+    let mut found: BTreeMap<(Repo, String), String> = BTreeMap::new();
+    for (repo, path) in paths {
+        for module in &submodules[&repo] {
+            let inside = path == module
+                || path
+                    .strip_prefix(module.as_str())
+                    .is_some_and(|rest| rest.starts_with('/'));
+            if inside {
+                found
+                    .entry((repo, module.clone()))
+                    .or_insert_with(|| path.to_string());
+            }
+        }
+    }
+    let mut problems = Problems::default();
+    for ((repo, module), path) in found {
+        problems.push(
+            crate::util::problem::Problem::new(
+                format!("the {repo} repo's `{module}`"),
+                format!("is a git submodule (another repo), and strata must write `{path}` in it"),
+            )
+            .hint(format!(
+                "move the submodule elsewhere (`git mv {module} <new path>`), or make its files part of this repo (`git rm --cached {module}` and remove its `.git`), then run strata again"
+            )),
+        );
+    }
+    problems.into_result()
+}
+
 /// What `--commit` needs: the title of each repo's commit message (the body lists the repo's
 /// files).
 pub struct CommitRequest<'a> {
     pub message: &'a str,
+    /// Paths this change takes out of the lock that are already gone from disk (deleted by
+    /// hand, such as a stack file `pulumi stack rm` deleted): their removal is committed.
+    pub gone: &'a [(Repo, String)],
 }
 
 /// One repo's part of a change: each path with the bytes to leave in the work tree (`None`:
@@ -73,23 +119,60 @@ struct RepoCommit {
 /// The paths a commit writes (with the bytes git stores) and removes.
 type CommitPaths = (Vec<(String, Vec<u8>)>, Vec<String>);
 
-/// Which paths of one repo a commit takes: this change's, and nothing else. Earlier changes
-/// strata left uncommitted are refused before anything is written
-/// (`Workspace::refuse_earlier_uncommitted`); the user's own changes stay uncommitted (and
-/// staged, if they were).
+/// Which paths of one repo a commit takes: this change's, and the removal of the files it
+/// takes out that were already gone (`gone`). Earlier changes strata left uncommitted are
+/// refused before anything is written (`Workspace::refuse_earlier_uncommitted`), except in a
+/// repo without a commit yet: its first commit takes every file that holds what strata wrote.
+/// The user's own changes stay uncommitted (and staged, if they were).
 fn commit_paths(
+    workspace: &Workspace,
+    repo: Repo,
     ops: &[(String, Option<Vec<u8>>)],
     canonical: &BTreeMap<String, Vec<u8>>,
-) -> CommitPaths {
-    let mut written = Vec::new();
+    request: &CommitRequest<'_>,
+    first: bool,
+) -> Result<CommitPaths> {
+    let mut written: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut removed = Vec::new();
     for (path, bytes) in ops {
         match bytes {
-            Some(_) => written.push((path.clone(), canonical[path].clone())),
+            Some(_) => {
+                written.insert(path.clone(), canonical[path].clone());
+            }
             None => removed.push(path.clone()),
         }
     }
-    (written, removed)
+    removed.extend(
+        request
+            .gone
+            .iter()
+            .filter(|(r, _)| *r == repo)
+            .map(|(_, p)| p.clone()),
+    );
+    if first {
+        let lock = &workspace.locks[&repo];
+        for (path, on_disk) in git::changed_paths(&workspace.roots[&repo])? {
+            if !on_disk || written.contains_key(&path) {
+                continue;
+            }
+            if path == crate::model::lock::FILE_NAME || path == crate::model::answers::FILE_NAME {
+                if let Some(bytes) = workspace.read(repo, &path) {
+                    written.insert(path, bytes);
+                }
+                continue;
+            }
+            if let (Some(recorded), Some(bytes)) =
+                (lock.files.get(&path), workspace.read(repo, &path))
+            {
+                if crate::model::lock::hash(&bytes) == *recorded {
+                    written.insert(path, bytes);
+                }
+            }
+        }
+    }
+    removed.sort();
+    removed.dedup();
+    Ok((written.into_iter().collect(), removed))
 }
 
 /// The message of one repo's commit: the command's title, then what it changes in that repo,
@@ -191,12 +274,18 @@ fn prepare(
             Some(request) => {
                 let head =
                     git::head_state(root)?.context("`--commit` needs a branch checked out")?;
-                let (written, removed) = commit_paths(&ops, &canonical);
+                let first = head.commit.is_none();
+                let (written, removed) =
+                    commit_paths(workspace, *repo, &ops, &canonical, request, first)?;
+                let mut message = repo_message(request.message, *repo, plan, extra);
+                if first {
+                    message.push_str("\nThe repo's first commit: it also holds every other file strata wrote here.\n");
+                }
                 Some(RepoCommit {
                     head,
                     written,
                     removed,
-                    message: repo_message(request.message, *repo, plan, extra),
+                    message,
                 })
             }
             None => None,
@@ -411,7 +500,11 @@ fn write_one(repo: Repo, root: &Path, path: &str, bytes: Option<&[u8]>) -> Resul
 /// Records the renders of an applied plan as the bases of later merges, in each repo. A
 /// failure loses only merge bases, never work: it is reported and the command still succeeds.
 pub fn record_bases(roots: &BTreeMap<Repo, PathBuf>, changes: &[crate::plan::Change]) {
-    for (repo, root) in roots {
+    // A repo without git (`--no-git`) has no history to keep bases in.
+    for (repo, root) in roots
+        .iter()
+        .filter(|(_, root)| git::git_dir(root).is_some())
+    {
         let updates: Vec<(&str, Option<&[u8]>)> = changes
             .iter()
             .filter(|c| c.repo == *repo)

@@ -331,6 +331,10 @@ impl Workspace {
                 Lock::parse(&String::from_utf8_lossy(&bytes), lock::FILE_NAME).ok()
             });
             let lock = &self.locks[&repo];
+            // A repo without a commit gets strata's files in its first one (apply.rs).
+            if crate::git::head_state(root)?.is_some_and(|head| head.commit.is_none()) {
+                continue;
+            }
             let mut earlier = Vec::new();
             for (path, exists) in crate::git::changed_paths(root)? {
                 if path == answers::FILE_NAME || path == lock::FILE_NAME {
