@@ -82,3 +82,72 @@ fn a_recursive_override_given_to_new_exits_2_and_leaves_nothing() {
         .stderr(predicate::str::contains("call themselves without end"));
     assert!(fs_err::read_dir(&out).unwrap().next().is_none());
 }
+
+/// A tmpfs of `mib` MiB mounted for one test, unmounted when dropped.
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(dir: &std::path::Path, mib: u32) -> SmallDisk {
+        fs_err::create_dir_all(dir).unwrap();
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={mib}m"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .unwrap();
+        assert!(
+            mounted.success(),
+            "the tests run as root, to mount a small disk"
+        );
+        SmallDisk(dir.to_path_buf())
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// Fills the disk at `dir` up to `free` bytes left.
+fn fill(dir: &std::path::Path, free: u64) {
+    let filler = dir.join("filler");
+    let _ = fs_err::remove_file(&filler);
+    let stat = rustix::fs::statvfs(dir).unwrap();
+    let available = stat.f_bavail * stat.f_frsize;
+    let size = available.saturating_sub(free);
+    fs_err::write(&filler, vec![0u8; usize::try_from(size).unwrap()]).unwrap();
+}
+
+#[test]
+fn on_a_full_disk_the_rollback_frees_space_first_and_completes() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let disk = tmp.path().join("disk");
+    let _mounted = SmallDisk::mount(&disk, 16);
+    crate::common::new_workspace(&disk, &["--services", "a,b,c,d,e,f,g,h", "--envs", "dev"]);
+    let foundation = disk.join("acme-foundation");
+    let mut rolled_back = 0;
+    for pages in (4..120).step_by(6) {
+        fill(&disk, pages * 4096);
+        let before = snapshot(&disk.join("acme-gitops"));
+        let output = strata()
+            .args(["add", "env", "qa", "--commit", "-C"])
+            .arg(&foundation)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let code = output.status.code();
+        assert!(matches!(code, Some(0..=2)), "exit {code:?}: {stderr}");
+        assert!(!stderr.contains("rolling back failed"), "{stderr}");
+        if code == Some(0) {
+            break;
+        }
+        assert_eq!(snapshot(&disk.join("acme-gitops")), before, "{stderr}");
+        if stderr.contains("every write was rolled back") {
+            rolled_back += 1;
+        }
+    }
+    assert!(
+        rolled_back > 0,
+        "some run ran out of space midway and rolled back"
+    );
+}
