@@ -33,7 +33,7 @@ pub enum Command {
     /// List the presets, one line each.
     Presets(PresetsArgs),
     /// List the template packs, one line each.
-    Packs,
+    Packs(PacksArgs),
     /// Check that Pulumi manages the infrastructure and GitOps the applications, in a
     /// workspace, in any gitops repo and in Pulumi stack exports. Exits 1 with findings.
     Check(CheckArgs),
@@ -111,9 +111,12 @@ pub struct NewArgs {
     /// Create the directories but no git repos.
     #[arg(long)]
     pub no_git: bool,
-    /// Print every path that would be created, per repo, and write nothing.
+    /// Print the diff of every file that would be created, per repo, and write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Print the outcome as JSON on stdout (docs/json.md); with `--dry-run`, the plan.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Where the workspace is and how to apply a change: shared by `add` and `remove`.
@@ -137,8 +140,9 @@ pub struct ChangeArgs {
     /// which would commit them along).
     #[arg(long)]
     pub allow_dirty: bool,
-    /// Print the outcome as JSON on stdout (files created, updated, deleted and kept per repo).
-    #[arg(long, conflicts_with = "dry_run")]
+    /// Print the outcome as JSON on stdout (docs/json.md): files created, updated, deleted
+    /// and kept per repo; with `--dry-run`, the plan of every file.
+    #[arg(long)]
     pub json: bool,
 }
 
@@ -261,7 +265,7 @@ pub struct ListArgs {
     /// Either repo of the workspace (default: the current directory).
     #[arg(short = 'C', value_name = "DIR", default_value = ".")]
     pub dir: PathBuf,
-    /// Print JSON, for scripts.
+    /// Print JSON, for scripts (docs/json.md).
     #[arg(long)]
     pub json: bool,
 }
@@ -279,7 +283,7 @@ pub struct CheckArgs {
     /// objects (repeatable).
     #[arg(long = "stack-export", value_name = "FILE")]
     pub stack_exports: Vec<PathBuf>,
-    /// Print JSON, for scripts.
+    /// Print JSON, for scripts (docs/json.md).
     #[arg(long)]
     pub json: bool,
 }
@@ -305,6 +309,16 @@ pub struct PresetsArgs {
     /// Also list every key `--set` accepts, with the preset's value.
     #[arg(long)]
     pub keys: bool,
+    /// Print JSON, for scripts (docs/json.md).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PacksArgs {
+    /// Print JSON, for scripts (docs/json.md).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[cfg(test)]

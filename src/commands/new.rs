@@ -43,8 +43,12 @@ pub fn run(args: &NewArgs) -> Result<()> {
         files,
         git: !args.no_git,
     };
-    match edit::create(creation, mode, &mut Printer)? {
-        edit::Outcome::Written { repos } => {
+    let outcome = edit::create(creation, mode, &mut Printer)?;
+    if args.json {
+        super::output::outcome(&outcome, true)?;
+    }
+    match outcome {
+        edit::Outcome::Written { repos, .. } => {
             for summary in repos {
                 status!(
                     "created {} ({} files{})",
@@ -65,7 +69,7 @@ pub fn run(args: &NewArgs) -> Result<()> {
                 foundation.display()
             );
         }
-        outcome => super::output::outcome(&outcome, false)?,
+        outcome => super::output::outcome(&outcome, args.json)?,
     }
     Ok(())
 }

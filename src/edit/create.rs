@@ -63,7 +63,7 @@ pub fn create(creation: Creation<'_>, mode: Mode, report: &mut dyn Reporter) -> 
     plan.changes.extend(bookkeeping);
     if mode != Mode::Write {
         report.diffs(&plan.changes)?;
-        return Ok(Outcome::DryRun);
+        return Ok(super::outcome::dry_run(&plan.changes, &[]));
     }
     let targets: BTreeMap<Repo, PathBuf> = Repo::BOTH
         .into_iter()

@@ -305,7 +305,7 @@ pub fn run(
                     answers_text.clone().into_bytes(),
                 )])?;
             }
-            Ok(Outcome::DryRun)
+            Ok(outcome::dry_run(&plan.changes, &bookkeeping))
         }
         Mode::Check => Err(would_change(&plan, &bookkeeping, &workspace)),
         Mode::Write => {

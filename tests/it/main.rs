@@ -10,6 +10,7 @@ mod exit_codes;
 mod function_length;
 mod git_setups;
 mod grow;
+mod json;
 mod migrate;
 mod new;
 mod no_panics;
