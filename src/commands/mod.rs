@@ -65,6 +65,7 @@ fn wants_json(command: &Command) -> bool {
         Command::Packs(args) => args.json,
         Command::Check(args) => args.json,
         Command::Migrate(args) => args.change.json,
+        Command::Completions(_) | Command::Man => false,
     }
 }
 
@@ -84,6 +85,8 @@ fn name(command: &Command) -> &'static str {
         Command::Packs(_) => "packs",
         Command::Check(_) => "check",
         Command::Migrate(_) => "migrate",
+        Command::Completions(_) => "completions",
+        Command::Man => "man",
     }
 }
 
@@ -135,5 +138,17 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Packs(args) => list::packs(&args),
         Command::Check(args) => check::run(&args),
         Command::Migrate(args) => migrate::run(&args),
+        Command::Completions(args) => {
+            let mut out = Vec::new();
+            crate::cli::completions(args.shell, &mut out);
+            crate::util::term::out!("{}", String::from_utf8_lossy(&out))?;
+            Ok(())
+        }
+        Command::Man => {
+            let mut out = Vec::new();
+            crate::cli::man_page(&mut out)?;
+            crate::util::term::out!("{}", String::from_utf8_lossy(&out))?;
+            Ok(())
+        }
     }
 }

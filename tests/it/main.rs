@@ -5,6 +5,7 @@ mod common;
 
 mod check;
 mod ci;
+mod cli_docs;
 mod commits;
 mod exit_codes;
 mod function_length;
