@@ -60,7 +60,9 @@ pub fn print_envelope(command: &str, code: i32, error: Option<&anyhow::Error>) {
     let value = envelope(command, code, error);
     let text = serde_json::to_string_pretty(&value).unwrap_or_default();
     if let Err(err) = line(format_args!("{text}")) {
-        if err.kind() != io::ErrorKind::BrokenPipe {
+        if value["result"]["outcome"] == "written" {
+            status!("warning: the change is made, but its outcome could not be printed: {err}");
+        } else if err.kind() != io::ErrorKind::BrokenPipe {
             status!("warning: the JSON output could not be printed: {err}");
         }
     }
