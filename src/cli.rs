@@ -1,5 +1,7 @@
 //! The command line, as clap structs. Only parsing lives here: commands turn these into typed,
-//! validated settings before doing anything (`commands/*`).
+//! validated settings before doing anything (`commands/*`). The shell completions and the man
+//! page are generated from the same structs (`completions`, `man_page`), the one other use of
+//! clap.
 
 use std::path::PathBuf;
 
@@ -19,10 +21,10 @@ pub enum Command {
     /// Bootstrap a new project: create `<NAME>-foundation` and `<NAME>-gitops`, each a git repo
     /// with one commit on `main`.
     New(Box<NewArgs>),
-    /// Add a service or an environment to both repos.
+    /// Add a service, an environment or a platform service to both repos.
     #[command(subcommand)]
     Add(AddCommand),
-    /// Remove a service or an environment from both repos.
+    /// Remove a service, an environment or a platform service from both repos.
     #[command(subcommand)]
     Remove(RemoveCommand),
     /// Carry a workspace to this strata's templates: re-render both repos from `strata.toml`
@@ -33,13 +35,55 @@ pub enum Command {
     /// List the presets, one line each.
     Presets(PresetsArgs),
     /// List the template packs, one line each.
-    Packs,
+    Packs(PacksArgs),
     /// Check that Pulumi manages the infrastructure and GitOps the applications, in a
     /// workspace, in any gitops repo and in Pulumi stack exports. Exits 1 with findings.
     Check(CheckArgs),
     /// Move the applications of a Pulumi stack export into the gitops repo, and write the plan
     /// (`MIGRATION.md`) that takes them out of Pulumi.
     Migrate(Box<MigrateArgs>),
+    /// Print the completion script of a shell on stdout, for example
+    /// `strata completions bash > ~/.local/share/bash-completion/completions/strata`.
+    Completions(CompletionsArgs),
+    /// Print strata's man page (roff) on stdout, for example `strata man > strata.1`.
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// Writes the completion script of `shell` for every command and flag.
+pub fn completions(shell: clap_complete::Shell, out: &mut dyn std::io::Write) {
+    use clap::CommandFactory;
+    clap_complete::generate(shell, &mut Cli::command(), "strata", out);
+}
+
+/// Writes strata's man page, with a section for every command.
+pub fn man_page(out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    use clap::CommandFactory;
+    let command = Cli::command();
+    clap_mangen::Man::new(command.clone()).render(out)?;
+    for sub in command.get_subcommands() {
+        for inner in std::iter::once(sub).chain(sub.get_subcommands()) {
+            let name = if std::ptr::eq(inner, sub) {
+                format!("strata {}", sub.get_name())
+            } else {
+                format!("strata {} {}", sub.get_name(), inner.get_name())
+            };
+            if inner.has_subcommands() {
+                continue;
+            }
+            out.write_all(format!(".SH \"{}\"\n", name.to_uppercase()).as_bytes())?;
+            let page = clap_mangen::Man::new(inner.clone());
+            page.render_description_section(out)?;
+            page.render_options_section(out)?;
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, Args, Clone)]
@@ -49,16 +93,19 @@ pub struct NewArgs {
     /// Where to create the two repos.
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub out: PathBuf,
-    /// The preset that sets the platform's defaults (`strata presets` lists them).
+    /// The preset that sets the platform's defaults (`strata presets` lists them) [default:
+    /// startup].
     #[arg(long, value_name = "NAME")]
     pub preset: Option<String>,
-    /// The template pack of the foundation (`strata packs` lists them).
+    /// The template pack of the foundation (`strata packs` lists them) [default:
+    /// pulumi-python].
     #[arg(long, value_name = "NAME")]
     pub pack: Option<String>,
-    /// AWS region, for example `eu-west-1`.
+    /// AWS region, for example `eu-west-1` [default: the preset's].
     #[arg(long, value_name = "REGION")]
     pub region: Option<String>,
-    /// Comma-separated environment names, for example `dev,staging,prod`.
+    /// Comma-separated environment names, for example `dev,staging,prod` [default: the
+    /// preset's].
     #[arg(long, value_name = "LIST")]
     pub envs: Option<String>,
     /// Comma-separated service names, for example `api,web`.
@@ -111,15 +158,18 @@ pub struct NewArgs {
     /// Create the directories but no git repos.
     #[arg(long)]
     pub no_git: bool,
-    /// Print every path that would be created, per repo, and write nothing.
+    /// Print the diff of every file that would be created, per repo, and write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Print the outcome as JSON on stdout (docs/json.md); with `--dry-run`, the plan.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Where the workspace is and how to apply a change: shared by `add` and `remove`.
 #[derive(Debug, Args, Clone)]
 pub struct ChangeArgs {
-    /// Either repo of the workspace (default: the current directory).
+    /// Either repo of the workspace.
     #[arg(short = 'C', value_name = "DIR", default_value = ".")]
     pub dir: PathBuf,
     /// Print a unified diff of every change in both repos, and write nothing.
@@ -137,8 +187,9 @@ pub struct ChangeArgs {
     /// which would commit them along).
     #[arg(long)]
     pub allow_dirty: bool,
-    /// Print the outcome as JSON on stdout (files created, updated, deleted and kept per repo).
-    #[arg(long, conflicts_with = "dry_run")]
+    /// Print the outcome as JSON on stdout (docs/json.md): files created, updated, deleted
+    /// and kept per repo; with `--dry-run`, the plan of every file.
+    #[arg(long)]
     pub json: bool,
 }
 
@@ -166,38 +217,40 @@ pub struct PlatformArgs {
 pub struct AddServiceArgs {
     /// The service name: a lowercase DNS label of at most 30 characters.
     pub name: String,
-    /// Container image with a pinned tag, for example `ghcr.io/acme/api:1.4.2`.
+    /// Container image with a pinned tag, for example `ghcr.io/acme/api:1.4.2` [default: the
+    /// preset's `service.image`].
     #[arg(long, value_name = "IMAGE")]
     pub image: Option<String>,
-    /// The port the container listens on.
+    /// The port the container listens on [default: the preset's].
     #[arg(long, value_name = "N")]
     pub port: Option<u32>,
-    /// Replicas of a new environment when no bounds are given (sets both `--min` and `--max`).
+    /// Replicas of a new environment when no bounds are given (sets both `--min` and `--max`)
+    /// [default: the preset's].
     #[arg(long, value_name = "N")]
     pub replicas: Option<u32>,
-    /// Minimum replicas (HorizontalPodAutoscaler).
+    /// Minimum replicas (HorizontalPodAutoscaler) [default: the preset's].
     #[arg(long, value_name = "N")]
     pub min: Option<u32>,
-    /// Maximum replicas (HorizontalPodAutoscaler).
+    /// Maximum replicas (HorizontalPodAutoscaler) [default: the preset's].
     #[arg(long, value_name = "N")]
     pub max: Option<u32>,
-    /// Host pattern under the domain; `{env}` is replaced by the environment
-    /// (default `{service}.{env}.{domain}`).
+    /// Host pattern under the domain; `{env}` is replaced by the environment [default:
+    /// `{service}.{env}.{domain}`].
     #[arg(long, value_name = "HOST")]
     pub host: Option<String>,
-    /// The Ingress path.
+    /// The Ingress path [default: the preset's].
     #[arg(long, value_name = "PATH")]
     pub path: Option<String>,
-    /// HTTP path of the readiness and liveness probes.
+    /// HTTP path of the readiness and liveness probes [default: the preset's].
     #[arg(long, value_name = "PATH")]
     pub health_path: Option<String>,
-    /// CPU request, for example `250m` (the limit defaults to the preset's).
+    /// CPU request, for example `250m` [default: the preset's; the limit is the preset's].
     #[arg(long, value_name = "Q")]
     pub cpu: Option<String>,
-    /// Memory request, for example `256Mi` (the limit defaults to the preset's).
+    /// Memory request, for example `256Mi` [default: the preset's; the limit is the preset's].
     #[arg(long, value_name = "Q")]
     pub memory: Option<String>,
-    /// Comma-separated environments to deploy to (default: all).
+    /// Comma-separated environments to deploy to [default: all].
     #[arg(long, value_name = "LIST")]
     pub envs: Option<String>,
     /// How the service is reached: `public` (the environment's internet-facing load
@@ -222,7 +275,7 @@ pub struct AddServiceArgs {
 pub struct AddEnvArgs {
     /// The environment name: a lowercase DNS label of at most 12 characters.
     pub name: String,
-    /// The environment whose service values the new one copies (default: the first).
+    /// The environment whose service values the new one copies [default: the first].
     #[arg(long, value_name = "ENV")]
     pub from: Option<String>,
     #[command(flatten)]
@@ -258,10 +311,10 @@ pub struct UpgradeArgs {
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    /// Either repo of the workspace (default: the current directory).
+    /// Either repo of the workspace.
     #[arg(short = 'C', value_name = "DIR", default_value = ".")]
     pub dir: PathBuf,
-    /// Print JSON, for scripts.
+    /// Print JSON, for scripts (docs/json.md).
     #[arg(long)]
     pub json: bool,
 }
@@ -279,7 +332,7 @@ pub struct CheckArgs {
     /// objects (repeatable).
     #[arg(long = "stack-export", value_name = "FILE")]
     pub stack_exports: Vec<PathBuf>,
-    /// Print JSON, for scripts.
+    /// Print JSON, for scripts (docs/json.md).
     #[arg(long)]
     pub json: bool,
 }
@@ -305,6 +358,16 @@ pub struct PresetsArgs {
     /// Also list every key `--set` accepts, with the preset's value.
     #[arg(long)]
     pub keys: bool,
+    /// Print JSON, for scripts (docs/json.md).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PacksArgs {
+    /// Print JSON, for scripts (docs/json.md).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ mod util;
 mod write;
 
 pub use cli::Cli;
-pub use commands::run;
+pub use commands::{print_usage_error_json, run};
 
 // What the integration tests and the benches reach into, besides the binary: parsers that must
 // never panic, the stack-export check, a workspace's bookkeeping. Everything else stays inside

@@ -13,6 +13,10 @@ fn main() -> ExitCode {
                 _ => 2,
             };
             let _ = err.print();
+            // Under `--json`, stdout holds the error too (docs/json.md).
+            if code == 2 && std::env::args_os().any(|arg| arg == "--json") {
+                strata::print_usage_error_json(&err.to_string());
+            }
             return ExitCode::from(code);
         }
     };

@@ -6,14 +6,15 @@ use anyhow::Result;
 use crate::check;
 use crate::cli::CheckArgs;
 use crate::util::error::Refusal;
-use crate::util::term::{out, outln};
+use crate::util::term::out;
 
 pub fn run(args: &CheckArgs) -> Result<()> {
     let targets = check::targets(args)?;
     let report = check::run(&targets)?;
     // The verdict (exit 1 on findings) stands even when stdout went away (`strata check | head`).
     let printed = if args.json {
-        outln!("{}", report.to_json())
+        let value: serde_json::Value = serde_json::from_str(&report.to_json())?;
+        super::output::set_result(&value)
     } else {
         out!("{}", report.to_text())
     };

@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 
-use crate::cli::{ListArgs, PresetsArgs};
+use crate::cli::{ListArgs, PacksArgs, PresetsArgs};
 use crate::model::pack;
 use crate::model::settings::leaf_keys;
 use crate::util::term::{out, outln};
@@ -13,7 +13,7 @@ pub fn run(args: &ListArgs) -> Result<()> {
     let inventory = crate::check::inventory::inventory(&workspace);
     // The verdict (exit 1 on drift) stands even when stdout went away (`strata list | head`).
     let printed = if args.json {
-        outln!("{}", serde_json::to_string_pretty(&inventory)?)
+        super::output::set_result(&inventory)
     } else {
         out!("{inventory}")
     };
@@ -33,6 +33,7 @@ pub fn run(args: &ListArgs) -> Result<()> {
 }
 
 pub fn presets(args: &PresetsArgs) -> Result<()> {
+    let mut listed = Vec::new();
     for name in pack::preset_names() {
         let text = pack::preset_text(name).map_err(crate::util::problem::Problems::from)?;
         let table: toml::Table = toml::from_str(text)?;
@@ -45,7 +46,10 @@ pub fn presets(args: &PresetsArgs) -> Result<()> {
         } else {
             ""
         };
-        outln!("{name:<12} {description}{marker}")?;
+        if !args.json {
+            outln!("{name:<12} {description}{marker}")?;
+        }
+        let mut keys = serde_json::Map::new();
         if args.keys {
             let mut settings = table.clone();
             settings.remove("description");
@@ -58,14 +62,40 @@ pub fn presets(args: &PresetsArgs) -> Result<()> {
                         .cloned()
                         .unwrap_or(toml::Value::String(String::new()));
                 }
-                outln!("  {key} = {current}")?;
+                if !args.json {
+                    outln!("  {key} = {current}")?;
+                }
+                keys.insert(key, serde_json::to_value(&current)?);
             }
         }
+        listed.push(serde_json::json!({
+            "name": name,
+            "description": description,
+            "default": name == pack::DEFAULT_PRESET,
+            "keys": args.keys.then_some(keys),
+        }));
+    }
+    if args.json {
+        super::output::set_result(&serde_json::json!({ "presets": listed }))?;
     }
     Ok(())
 }
 
-pub fn packs() -> Result<()> {
+pub fn packs(args: &PacksArgs) -> Result<()> {
+    if args.json {
+        let listed: Vec<serde_json::Value> = pack::packs()
+            .iter()
+            .map(|info| {
+                serde_json::json!({
+                    "name": info.name,
+                    "description": info.description,
+                    "default": info.name == pack::DEFAULT_PACK,
+                })
+            })
+            .collect();
+        super::output::set_result(&serde_json::json!({ "packs": listed }))?;
+        return Ok(());
+    }
     for info in pack::packs() {
         let marker = if info.name == pack::DEFAULT_PACK {
             " (default)"

@@ -27,7 +27,12 @@ pub fn run(args: &MigrateArgs) -> Result<()> {
     });
     let summary = migration::summary(&plan, &export);
     migration::refuse_leak(&export, "the summary", &summary)?;
-    out!("{summary}")?;
+    // Under `--json`, stdout is the JSON document's: the summary goes to stderr.
+    if args.change.json {
+        status!("{}", summary.trim_end());
+    } else {
+        out!("{summary}")?;
+    }
     let others = plan.clusters.others();
     if !others.is_empty() {
         status!(

@@ -29,15 +29,97 @@ pub fn run(cli: Cli) -> ExitCode {
         status!("warning: cannot handle interrupts: {err}");
     }
     crate::git::configure();
-    match dispatch(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+    let json = wants_json(&cli.command);
+    let name = name(&cli.command);
+    output::set_json(json);
+    let result = dispatch(cli);
+    let code = match &result {
+        Ok(()) => 0,
         // A reader that went away (`strata list | head -1`) is not an error worth a word.
-        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) if is_broken_pipe(err) => return ExitCode::SUCCESS,
         Err(err) => {
-            status!("{}", error::render(&err));
-            ExitCode::from(u8::try_from(error::exit_code(&err)).unwrap_or(1))
+            status!("{}", error::render(err));
+            error::exit_code(err)
         }
+    };
+    if json {
+        output::print_envelope(name, code, result.as_ref().err());
     }
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+/// Whether the command line asks for JSON (`--json`).
+fn wants_json(command: &Command) -> bool {
+    match command {
+        Command::New(args) => args.json,
+        Command::Add(AddCommand::Service(args)) => args.change.json,
+        Command::Add(AddCommand::Env(args)) => args.change.json,
+        Command::Add(AddCommand::Platform(args))
+        | Command::Remove(RemoveCommand::Platform(args)) => args.change.json,
+        Command::Remove(RemoveCommand::Service(args) | RemoveCommand::Env(args)) => {
+            args.change.json
+        }
+        Command::Upgrade(args) => args.change.json,
+        Command::List(args) => args.json,
+        Command::Presets(args) => args.json,
+        Command::Packs(args) => args.json,
+        Command::Check(args) => args.json,
+        Command::Migrate(args) => args.change.json,
+        Command::Completions(_) | Command::Man => false,
+    }
+}
+
+/// The command's name, as the JSON envelope gives it (`add service`).
+fn name(command: &Command) -> &'static str {
+    match command {
+        Command::New(_) => "new",
+        Command::Add(AddCommand::Service(_)) => "add service",
+        Command::Add(AddCommand::Env(_)) => "add env",
+        Command::Add(AddCommand::Platform(_)) => "add platform",
+        Command::Remove(RemoveCommand::Service(_)) => "remove service",
+        Command::Remove(RemoveCommand::Env(_)) => "remove env",
+        Command::Remove(RemoveCommand::Platform(_)) => "remove platform",
+        Command::Upgrade(_) => "upgrade",
+        Command::List(_) => "list",
+        Command::Presets(_) => "presets",
+        Command::Packs(_) => "packs",
+        Command::Check(_) => "check",
+        Command::Migrate(_) => "migrate",
+        Command::Completions(_) => "completions",
+        Command::Man => "man",
+    }
+}
+
+/// Prints the JSON document of a command line clap refused (`--json` among its arguments):
+/// exit 2.
+pub fn print_usage_error_json(message: &str) {
+    let value = serde_json::json!({
+        "strata": env!("CARGO_PKG_VERSION"),
+        "command": serde_json::Value::Null,
+        "ok": false,
+        "exit_code": 2,
+        "result": serde_json::Value::Null,
+        "error": {
+            "kind": "usage",
+            "message": message
+                .split("\n\n")
+                .next()
+                .unwrap_or_default()
+                .trim_start_matches("error: ")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
+            "problems": [],
+            "details": [],
+            "hint": serde_json::Value::Null,
+            "outcome": "nothing-written",
+            "text": message,
+        },
+    });
+    let _ = crate::util::term::outln!(
+        "{}",
+        serde_json::to_string_pretty(&value).unwrap_or_default()
+    );
 }
 
 /// Runs the command of a command line.
@@ -53,8 +135,20 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Upgrade(args) => change::upgrade(&args),
         Command::List(args) => list::run(&args),
         Command::Presets(args) => list::presets(&args),
-        Command::Packs => list::packs(),
+        Command::Packs(args) => list::packs(&args),
         Command::Check(args) => check::run(&args),
         Command::Migrate(args) => migrate::run(&args),
+        Command::Completions(args) => {
+            let mut out = Vec::new();
+            crate::cli::completions(args.shell, &mut out);
+            crate::util::term::out!("{}", String::from_utf8_lossy(&out))?;
+            Ok(())
+        }
+        Command::Man => {
+            let mut out = Vec::new();
+            crate::cli::man_page(&mut out)?;
+            crate::util::term::out!("{}", String::from_utf8_lossy(&out))?;
+            Ok(())
+        }
     }
 }

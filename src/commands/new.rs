@@ -57,8 +57,12 @@ pub fn run(args: &NewArgs) -> Result<()> {
         files,
         git: !args.no_git,
     };
-    match edit::create(creation, mode, &mut Printer)? {
-        edit::Outcome::Written { repos } => {
+    let outcome = edit::create(creation, mode, &mut Printer)?;
+    if args.json {
+        super::output::outcome(&outcome, true)?;
+    }
+    match outcome {
+        edit::Outcome::Written { repos, .. } => {
             for summary in repos {
                 status!(
                     "created {} ({} files{})",
@@ -74,12 +78,45 @@ pub fn run(args: &NewArgs) -> Result<()> {
                 );
             }
             let foundation = args.out.join(Repo::Foundation.dir_name(&answers.project));
-            status!(
-                "next: read {}/README.md, then `pulumi preview`",
-                foundation.display()
-            );
+            for step in next_steps(&answers, &foundation) {
+                status!("{step}");
+            }
         }
-        outcome => super::output::outcome(&outcome, false)?,
+        outcome => super::output::outcome(&outcome, args.json)?,
     }
     Ok(())
+}
+
+/// The first steps after `new`, in the foundation: log in to the state backend, create the
+/// stacks with their secrets provider, preview. The foundation's README has every step.
+fn next_steps(
+    answers: &crate::model::answers::Answers,
+    foundation: &std::path::Path,
+) -> Vec<String> {
+    use crate::model::answers::Backend;
+    let state = answers.state.as_ref();
+    let backend = state.and_then(|s| Backend::parse(&s.backend).ok());
+    let login = backend.as_ref().map_or_else(
+        || "pulumi login".to_string(),
+        |b| format!("pulumi login {}", b.url()),
+    );
+    let org = match &backend {
+        Some(Backend::PulumiCloud { org: Some(org) }) => format!("{org}/"),
+        _ => String::new(),
+    };
+    let provider = state
+        .map(|s| s.secrets_provider.as_str())
+        .filter(|p| *p != "default")
+        .map(|p| format!(" --secrets-provider '{}'", p.replace('\'', "'\\''")))
+        .unwrap_or_default();
+    let mut steps = vec![format!(
+        "next: in {} (its README.md explains every step):",
+        foundation.display()
+    )];
+    steps.push(format!("  {login}"));
+    for stack in crate::model::stack::stacks(answers) {
+        steps.push(format!("  pulumi stack init {org}{}{provider}", stack.name));
+    }
+    steps.push("  pulumi preview".to_string());
+    steps
 }

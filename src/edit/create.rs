@@ -63,7 +63,7 @@ pub fn create(creation: Creation<'_>, mode: Mode, report: &mut dyn Reporter) -> 
     plan.changes.extend(bookkeeping);
     if mode != Mode::Write {
         report.diffs(&plan.changes)?;
-        return Ok(Outcome::DryRun);
+        return Ok(super::outcome::dry_run(&plan.changes, &[]));
     }
     let targets: BTreeMap<Repo, PathBuf> = Repo::BOTH
         .into_iter()
@@ -84,5 +84,6 @@ pub fn create(creation: Creation<'_>, mode: Mode, report: &mut dyn Reporter) -> 
         &answers.repos.revision,
         git.then_some(&message),
     )?;
-    Ok(summarize(&plan.changes, git))
+    let committed = if git { Repo::BOTH.to_vec() } else { Vec::new() };
+    Ok(summarize(&plan.changes, &[], &committed))
 }

@@ -253,6 +253,13 @@ pub fn run(
     }
     // Every path the plan reads or deletes is confined, the upgrade's too.
     workspace.confine(deletions.iter().map(|(r, p, _)| (*r, p.as_str())))?;
+    apply::refuse_submodules(
+        &workspace.roots,
+        rendered
+            .iter()
+            .map(|f| (f.repo, f.path.as_str()))
+            .chain(deletions.iter().map(|(r, p, _)| (*r, p.as_str()))),
+    )?;
     let considered: Vec<(Repo, String)> =
         deletions.iter().map(|(r, p, _)| (*r, p.clone())).collect();
 
@@ -275,7 +282,7 @@ pub fn run(
         }
     };
 
-    refuse_conflicts(&plan, options, report)?;
+    refuse_conflicts(&plan, options, report, &workspace.roots)?;
     report.overrides(&overridden(&renderer, &plan));
     report.edited_seed_deletions(
         &plan::edited_seed_deletions(&plan, &workspace.locks),
@@ -287,42 +294,23 @@ pub fn run(
     if !options.allow_dirty || options.commit {
         workspace.refuse_uncommitted(&plan, options.commit)?;
     }
+    // `--commit` commits this command's change and nothing else: an earlier change strata
+    // left uncommitted would either ride along under this message or, left out, make the
+    // committed `strata.toml` describe files that are not committed.
+    if options.commit && options.mode == Mode::Write {
+        workspace.refuse_earlier_uncommitted()?;
+    }
 
     // The new locks are the old ones updated in place: the lock of a big workspace holds
     // thousands of entries, not worth copying.
     let answers_text = new_answers.to_toml();
-    let mut locks = std::mem::take(&mut workspace.locks);
-    let mut bookkeeping: Vec<(Repo, String, Vec<u8>)> = Vec::new();
-    for repo in Repo::BOTH {
-        let lock = locks.get_mut(&repo).expect("both repos have a lock");
-        plan.update_lock(repo, lock);
-        for (_, path) in unlocked.iter().filter(|(r, _)| *r == repo) {
-            lock.files.remove(path);
-        }
-        // A file the lock names that is gone (deleted by hand before a removal) leaves the lock.
-        lock.forget_missing(
-            considered
-                .iter()
-                .filter(|(r, _)| *r == repo)
-                .map(|(_, p)| p.as_str()),
-            |path| workspace.read(repo, path).is_some(),
-        );
-        bookkeeping.push((
-            repo,
-            answers::FILE_NAME.to_string(),
-            answers_text.clone().into_bytes(),
-        ));
-        bookkeeping.push((
-            repo,
-            lock::FILE_NAME.to_string(),
-            lock.to_text().into_bytes(),
-        ));
-    }
+    let bookkeeping = bookkeeping(&mut workspace, &plan, &unlocked, &considered, &answers_text);
 
-    let up_to_date = plan.changes.iter().all(|c| !c.touches_disk())
-        && bookkeeping
-            .iter()
-            .all(|(repo, path, bytes)| workspace.read(*repo, path).as_deref() == Some(bytes));
+    let up_to_date = plan.changes.iter().all(|c| !c.touches_disk()) && bookkeeping.is_empty();
+    let gone: Vec<(Repo, String)> = considered
+        .into_iter()
+        .filter(|(repo, path)| workspace.read(*repo, path).is_none())
+        .collect();
     if up_to_date {
         return Ok(Outcome::UpToDate);
     }
@@ -337,24 +325,64 @@ pub fn run(
                     answers_text.clone().into_bytes(),
                 )])?;
             }
-            Ok(Outcome::DryRun)
+            Ok(outcome::dry_run(&plan.changes, &bookkeeping))
         }
         Mode::Check => Err(would_change(&plan, &bookkeeping, &workspace)),
         Mode::Write => {
-            apply::transact(
+            let committed = apply::transact(
                 &workspace,
                 &plan,
                 &bookkeeping,
                 new_answers.history.last().map_or("", String::as_str),
                 options.commit.then_some(apply::CommitRequest {
                     message: &message,
-                    locks: &locks,
+                    gone: &gone,
                 }),
             )?;
             apply::record_bases(&workspace.roots, &plan.changes);
-            Ok(summarize(&plan.changes, options.commit))
+            Ok(summarize(&plan.changes, &bookkeeping, &committed))
         }
     }
+}
+
+/// The locks updated for a plan (in place: the lock of a big workspace holds thousands of
+/// entries, not worth copying), and the bookkeeping files that change with it: `strata.toml`
+/// and `strata.lock` of each repo whose copy on disk differs. An unchanged one is no part of
+/// the change, neither written nor committed.
+fn bookkeeping(
+    workspace: &mut Workspace,
+    plan: &Plan,
+    unlocked: &Unlocked,
+    considered: &[(Repo, String)],
+    answers_text: &str,
+) -> Vec<(Repo, String, Vec<u8>)> {
+    let mut locks = std::mem::take(&mut workspace.locks);
+    let mut bookkeeping = Vec::new();
+    for repo in Repo::BOTH {
+        let lock = locks.get_mut(&repo).expect("both repos have a lock");
+        plan.update_lock(repo, lock);
+        for (_, path) in unlocked.iter().filter(|(r, _)| *r == repo) {
+            lock.files.remove(path);
+        }
+        // A file the lock names that is gone (deleted by hand before a removal) leaves the lock.
+        lock.forget_missing(
+            considered
+                .iter()
+                .filter(|(r, _)| *r == repo)
+                .map(|(_, p)| p.as_str()),
+            |path| workspace.read(repo, path).is_some(),
+        );
+        for (path, bytes) in [
+            (answers::FILE_NAME, answers_text.as_bytes().to_vec()),
+            (lock::FILE_NAME, lock.to_text().into_bytes()),
+        ] {
+            if workspace.read(repo, path).as_deref() != Some(bytes.as_slice()) {
+                bookkeeping.push((repo, path.to_string(), bytes));
+            }
+        }
+    }
+    workspace.locks = locks;
+    bookkeeping
 }
 
 /// `--check`: what would change, as a refusal (exit 1).
@@ -388,7 +416,12 @@ fn would_change(
 
 /// Refuses a plan with conflicts (files edited since strata wrote them) unless `--force`; with
 /// `--dry-run`, the diffs are reported first.
-fn refuse_conflicts(plan: &Plan, options: &Options, report: &mut dyn Reporter) -> Result<()> {
+fn refuse_conflicts(
+    plan: &Plan,
+    options: &Options,
+    report: &mut dyn Reporter,
+    roots: &std::collections::BTreeMap<Repo, std::path::PathBuf>,
+) -> Result<()> {
     let conflicts = plan.conflicts();
     if conflicts.is_empty() || options.force {
         return Ok(());
@@ -403,13 +436,28 @@ fn refuse_conflicts(plan: &Plan, options: &Options, report: &mut dyn Reporter) -
     if options.mode == Mode::DryRun {
         report.diffs(&plan.changes)?;
     }
+    let mut hint = "keep your edits and make the change by hand, or pass `--force` to overwrite them (see the diffs with `--dry-run`)".to_string();
+    // A shallow clone lacks the history that holds strata's last render of a file.
+    let shallow: Vec<String> = roots
+        .iter()
+        .filter(|(repo, root)| {
+            crate::git::is_shallow(root) && conflicts.iter().any(|c| c.repo == **repo)
+        })
+        .map(|(_, root)| format!("`git -C {} fetch --unshallow`", root.display()))
+        .collect();
+    if !shallow.is_empty() {
+        hint = format!(
+            "the repo is a shallow clone, whose history may not hold what strata wrote: fetch the rest of it ({}) and run the command again; or {hint}",
+            shallow.join(", ")
+        );
+    }
     Err(Refusal {
         message: format!(
             "{} file(s) changed since strata wrote them; nothing was written",
             conflicts.len()
         ),
         details,
-        hint: "keep your edits and make the change by hand, or pass `--force` to overwrite them (see the diffs with `--dry-run`)".to_string(),
+        hint,
     }
     .into())
 }

@@ -8,6 +8,7 @@ use anyhow::{Context as _, Result};
 use git2::{Oid, Repository, Signature};
 
 use super::pack::{edit_tree, Edits, PackBuilder, Upsert};
+use super::rules::Rules;
 
 pub(super) fn signature(repo: &Repository) -> Result<Signature<'static>> {
     match repo.signature() {
@@ -82,14 +83,16 @@ pub fn head_state(root: &Path) -> Result<Option<HeadState>> {
 /// Writes the objects of strata's commit: HEAD's tree plus `written` (path, the bytes git
 /// stores) minus `removed`, and a commit on top of HEAD. Nothing else of the index or the
 /// work tree enters it. The blobs and trees go into one pack (`pack.rs`), the commit object is
-/// libgit2's; the change's `syncfs` flushes them (apply.rs). Returns the commit's id.
+/// libgit2's, or git's own when the repo signs its commits; the change's `syncfs` flushes them
+/// (apply.rs). The repo's `pre-commit` and `commit-msg` hooks run first (`rules.rs`). Returns
+/// the commit's id, or `None` when the tree is HEAD's: strata makes no empty commit.
 pub fn write_commit(
     root: &Path,
     head: &HeadState,
     written: &[(String, Vec<u8>)],
     removed: &[String],
     message: &str,
-) -> Result<String> {
+) -> Result<Option<String>> {
     let repo = Repository::open(root)
         .with_context(|| format!("opening the git repo in `{}`", root.display()))?;
     let parent = head
@@ -107,12 +110,27 @@ pub fn write_commit(
     }
     let mut pack = PackBuilder::default();
     let tree_id = edit_tree(&repo, &mut pack, base.as_ref(), &edits)?;
+    if base.as_ref().map(git2::Tree::id) == Some(tree_id) {
+        return Ok(None);
+    }
     pack.write_to(&repo)?;
+    let rules = Rules::of(&repo, root);
+    rules.pre_commit(&repo, tree_id)?;
+    let message = rules.commit_msg(message)?;
+    if rules.sign {
+        let id = rules.signed_commit(
+            &repo,
+            tree_id,
+            parent.as_ref().map(git2::Commit::id),
+            &message,
+        )?;
+        return Ok(Some(id.to_string()));
+    }
     let tree = repo.find_tree(tree_id)?;
     let sig = signature(&repo)?;
     let parents: Vec<&git2::Commit> = parent.iter().collect();
-    let commit = repo.commit(None, &sig, &sig, message, &tree, &parents)?;
-    Ok(commit.to_string())
+    let commit = repo.commit(None, &sig, &sig, &message, &tree, &parents)?;
+    Ok(Some(commit.to_string()))
 }
 
 /// Moves the branch HEAD names from `head.commit` to `commit`, only if it still points where

@@ -15,6 +15,7 @@ mod init;
 mod line_endings;
 pub(crate) mod merge;
 mod pack;
+mod rules;
 mod status;
 
 /// Sets libgit2's process-wide options, once, before any repo is opened.
@@ -33,4 +34,4 @@ pub use init::init_and_commit;
 pub use line_endings::LineEndings;
 #[cfg(test)]
 pub use status::untracked;
-pub use status::{changed_paths, dirty_paths, head_file, preflight};
+pub use status::{changed_paths, dirty_paths, head_file, is_shallow, preflight, submodules};

@@ -141,6 +141,9 @@ pub fn preflight(root: &Path, commit: bool) -> Result<(), crate::util::problem::
     let subject = format!("`{}`", root.display());
     let repo = match Repository::open(root) {
         Ok(repo) => repo,
+        Err(err) if err.code() == git2::ErrorCode::Owner => {
+            return Err(not_safe(subject, root));
+        }
         Err(_) => {
             if let Ok(outer) = Repository::discover(root) {
                 let outer = outer
@@ -197,6 +200,17 @@ pub fn preflight(root: &Path, commit: bool) -> Result<(), crate::util::problem::
         return Err(Problem::new(subject, format!("has {what} in progress"))
             .hint(format!("{fix}, then run strata again")));
     }
+    let sparse = repo
+        .config()
+        .and_then(|c| c.get_bool("core.sparseCheckout"))
+        .unwrap_or(false);
+    if sparse {
+        return Err(Problem::new(
+            subject,
+            "has a sparse checkout: the files outside it are absent from disk, and strata renders and checks the whole repo",
+        )
+        .hint("check out every file (`git sparse-checkout disable`), run strata, then narrow it again (`git sparse-checkout reapply`)"));
+    }
     if !commit {
         return Ok(());
     }
@@ -219,7 +233,28 @@ pub fn preflight(root: &Path, commit: bool) -> Result<(), crate::util::problem::
                 .hint("wait for that git command to finish; if none is running, a crashed one left the lock: delete the file and run strata again"));
         }
     }
+    if super::rules::signs(root) && !super::rules::git_available() {
+        return Err(Problem::new(
+            subject,
+            "asks for signed commits (`commit.gpgsign`), which strata makes with the `git` command, and `git` does not run here",
+        )
+        .hint("install git, or leave out `--commit` and commit the change yourself (`git commit -S`)"));
+    }
     Ok(())
+}
+
+/// The refusal of a repo git will not open because another user owns it (`safe.directory`):
+/// it is a git repo, and strata may not skip its checks as if it were none.
+fn not_safe(subject: String, root: &Path) -> crate::util::problem::Problem {
+    let path = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    crate::util::problem::Problem::new(
+        subject,
+        "is a git repo owned by another user, which git refuses to work in (`safe.directory`), so strata cannot check or commit it",
+    )
+    .hint(format!(
+        "if you trust it, run `git config --global --add safe.directory {}`, or run strata as the repo's owner",
+        path.display()
+    ))
 }
 
 /// The paths among `paths` that the index of the repo at `dir` does not hold (a test checks
@@ -232,4 +267,24 @@ pub fn untracked<'a>(dir: &Path, paths: &'a [String]) -> Result<Vec<&'a String>>
         .iter()
         .filter(|path| index.get_path(Path::new(path), 0).is_none())
         .collect())
+}
+
+/// The paths of the submodules the index of the repo at `dir` holds (gitlinks).
+pub fn submodules(dir: &Path) -> Vec<String> {
+    let Ok(repo) = Repository::open(dir) else {
+        return Vec::new();
+    };
+    let Ok(index) = repo.index() else {
+        return Vec::new();
+    };
+    index
+        .iter()
+        .filter(|entry| entry.mode == 0o160_000)
+        .map(|entry| String::from_utf8_lossy(&entry.path).into_owned())
+        .collect()
+}
+
+/// Whether the repo at `dir` is a shallow clone (its history cut short).
+pub fn is_shallow(dir: &Path) -> bool {
+    Repository::open(dir).is_ok_and(|repo| repo.is_shallow())
 }

@@ -423,10 +423,16 @@ pub fn remove_service(answers: &mut Answers, name: &str) -> Result<ServiceName, 
 
 /// Carries the answers to the running strata (`strata upgrade`); returns the commit message.
 pub fn upgrade(answers: &mut Answers, running: &str) -> String {
-    let message = format!(
-        "Upgrade to strata {running} (from {})",
-        answers.strata_version
-    );
+    // Said as it is: an upgrade from a version to itself re-renders the files (a template
+    // override, a lock format, files someone deleted), and says so.
+    let message = if answers.strata_version == running {
+        format!("Re-render strata's files with strata {running}")
+    } else {
+        format!(
+            "Upgrade to strata {running} (from {})",
+            answers.strata_version
+        )
+    };
     if answers.strata_version != running {
         answers.strata_version = running.to_string();
         answers.history.push(format!("upgrade to {running}"));

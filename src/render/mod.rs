@@ -13,6 +13,7 @@ mod context;
 mod limits;
 pub(crate) mod overrides;
 pub(crate) mod quote;
+mod recursion;
 
 use std::collections::BTreeMap;
 
@@ -101,7 +102,28 @@ impl CompiledLayer {
                 sources.push((name, text));
             }
         }
-        tera.add_raw_templates(sources)?;
+        // A template that does not compile, or calls itself without end, can only be an
+        // override (strata's own are tested): bad input, exit 2.
+        let repo = layer.repo;
+        let bad = |why: String| {
+            crate::util::problem::Problems::from(
+                crate::util::problem::Problem::new(format!("the {repo} repo's templates"), why)
+                    .hint("fix the template override (in the repo's `.strata/templates/`, or the `--templates` directory) or remove it, then run the command again"),
+            )
+        };
+        tera.add_raw_templates(sources).map_err(|err| {
+            let chain: Vec<String> =
+                std::iter::successors(Some(&err as &dyn std::error::Error), |e| e.source())
+                    .map(ToString::to_string)
+                    .collect();
+            bad(format!("do not compile: {}", chain.join(": ")))
+        })?;
+        if let Some(cycle) = recursion::find_cycle(&tera) {
+            return Err(bad(format!(
+                "call themselves without end ({cycle}), which would exhaust strata's stack; use a `{{% for %}}` loop instead"
+            ))
+            .into());
+        }
         Ok(Self { layer, tera })
     }
 }

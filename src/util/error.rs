@@ -128,13 +128,75 @@ pub fn render(err: &anyhow::Error) -> String {
         }
         Some(Outcome::JournalKept) => out.push_str(&format!("\n  {JOURNAL_KEPT}")),
     }
-    if let Some(refusal) = err.downcast_ref::<Refusal>() {
+    if let Some(refusal) = err.chain().find_map(|e| e.downcast_ref::<Refusal>()) {
         out.push_str(&format!("\nhint: {}", refusal.hint));
     }
     if nothing_written {
         out.push_str(&format!("\n{NOTHING_WRITTEN}"));
     }
     out
+}
+
+/// An error as the JSON of `--json` (docs/json.md): its kind (`bad-input`, exit 2; `refused`
+/// or `failed`, exit 1), the cause, every problem of bad input, a refusal's details and hint,
+/// and what strata did about it.
+pub fn to_json(err: &anyhow::Error) -> serde_json::Value {
+    let problems: Vec<serde_json::Value> = err
+        .chain()
+        .find_map(|e| e.downcast_ref::<Problems>())
+        .map(|problems| {
+            problems
+                .0
+                .iter()
+                .map(|p| {
+                    serde_json::json!({
+                        "subject": p.subject,
+                        "message": p.message,
+                        "hint": p.hint,
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let refusal = err.chain().find_map(|e| e.downcast_ref::<Refusal>());
+    let outcome =
+        err.chain()
+            .find_map(|e| e.downcast_ref::<Stopped>())
+            .map(|stopped| match &stopped.outcome {
+                Outcome::NothingWritten => "nothing-written",
+                Outcome::NothingChanged => "nothing-changed",
+                Outcome::RolledBack => "rolled-back",
+                Outcome::RolledBackExcept(_) => "rolled-back-except",
+                Outcome::RollbackFailed(_) => "rollback-failed",
+                Outcome::JournalKept => "journal-kept",
+            });
+    // Bad input and a refusal write nothing; a stopped change says what it did.
+    let outcome =
+        outcome.or((!problems.is_empty() || refusal.is_some()).then_some("nothing-written"));
+    let kind = if !problems.is_empty() {
+        "bad-input"
+    } else if refusal.is_some() {
+        "refused"
+    } else {
+        "failed"
+    };
+    let message = match refusal {
+        Some(refusal) if err.chain().count() == 1 => refusal.message.clone(),
+        _ => cause_text(err)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string(),
+    };
+    serde_json::json!({
+        "kind": kind,
+        "message": message,
+        "problems": problems,
+        "details": refusal.map(|r| r.details.clone()).unwrap_or_default(),
+        "hint": refusal.map(|r| r.hint.clone()),
+        "outcome": outcome,
+        "text": render(err),
+    })
 }
 
 #[cfg(test)]

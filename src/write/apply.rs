@@ -18,7 +18,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context as _, Result};
 
 use crate::git;
-use crate::model::lock::Lock;
 use crate::model::repo::Repo;
 use crate::plan::{Action, Plan};
 use crate::util::error::{Outcome, Stopped};
@@ -47,11 +46,56 @@ pub fn preflight(roots: &BTreeMap<Repo, PathBuf>, commit: bool) -> Result<(), Pr
     problems.into_result()
 }
 
-/// What `--commit` needs: the message, and the locks as they are after the change (to tell
-/// uncommitted files strata wrote earlier from the user's).
+/// Refuses (exit 2) a change that would write or delete a path inside a git submodule (or
+/// the submodule itself): its files are another repo's, which strata neither checks nor
+/// commits. Each path is named with the git command that turns the submodule into plain files.
+pub fn refuse_submodules<'a>(
+    roots: &BTreeMap<Repo, PathBuf>,
+    paths: impl IntoIterator<Item = (Repo, &'a str)>,
+) -> Result<(), Problems> {
+    let submodules: BTreeMap<Repo, Vec<String>> = roots
+        .iter()
+        .map(|(repo, root)| (*repo, git::submodules(root)))
+        .collect();
+    if submodules.values().all(Vec::is_empty) {
+        return Ok(());
+    }
+    let mut found: BTreeMap<(Repo, String), String> = BTreeMap::new();
+    for (repo, path) in paths {
+        for module in &submodules[&repo] {
+            let inside = path == module
+                || path
+                    .strip_prefix(module.as_str())
+                    .is_some_and(|rest| rest.starts_with('/'));
+            if inside {
+                found
+                    .entry((repo, module.clone()))
+                    .or_insert_with(|| path.to_string());
+            }
+        }
+    }
+    let mut problems = Problems::default();
+    for ((repo, module), path) in found {
+        problems.push(
+            crate::util::problem::Problem::new(
+                format!("the {repo} repo's `{module}`"),
+                format!("is a git submodule (another repo), and strata must write `{path}` in it"),
+            )
+            .hint(format!(
+                "move the submodule elsewhere (`git mv {module} <new path>`), or make its files part of this repo (`git rm --cached {module}` and remove its `.git`), then run strata again"
+            )),
+        );
+    }
+    problems.into_result()
+}
+
+/// What `--commit` needs: the title of each repo's commit message (the body lists the repo's
+/// files).
 pub struct CommitRequest<'a> {
     pub message: &'a str,
-    pub locks: &'a BTreeMap<Repo, Lock>,
+    /// Paths this change takes out of the lock that are already gone from disk (deleted by
+    /// hand, such as a stack file `pulumi stack rm` deleted): their removal is committed.
+    pub gone: &'a [(Repo, String)],
 }
 
 /// One repo's part of a change: each path with the bytes to leave in the work tree (`None`:
@@ -68,33 +112,28 @@ struct RepoCommit {
     /// Path and the bytes git stores.
     written: Vec<(String, Vec<u8>)>,
     removed: Vec<String>,
+    /// The commit's message: the command's title and this repo's files.
+    message: String,
 }
 
 /// The paths a commit writes (with the bytes git stores) and removes.
 type CommitPaths = (Vec<(String, Vec<u8>)>, Vec<String>);
 
-/// Which paths of one repo a commit takes: this change's, plus every uncommitted file that
-/// holds exactly what strata wrote (an earlier `add` or `remove` without `--commit`), and the
-/// removal of files strata deleted earlier. The committed `strata.toml` then always describes
-/// the committed tree; the user's own changes stay uncommitted (and staged, if they were).
+/// Which paths of one repo a commit takes: this change's, and the removal of the files it
+/// takes out that were already gone (`gone`). Earlier changes strata left uncommitted are
+/// refused before anything is written (`Workspace::refuse_earlier_uncommitted`), except in a
+/// repo without a commit yet: its first commit takes every file that holds what strata wrote.
+/// The user's own changes stay uncommitted (and staged, if they were).
 fn commit_paths(
     workspace: &Workspace,
     repo: Repo,
     ops: &[(String, Option<Vec<u8>>)],
     canonical: &BTreeMap<String, Vec<u8>>,
-    locks: &BTreeMap<Repo, Lock>,
+    request: &CommitRequest<'_>,
+    first: bool,
 ) -> Result<CommitPaths> {
-    let root = &workspace.roots[&repo];
-    let lock = &locks[&repo];
-    let head_lock = git::head_file(root, crate::model::lock::FILE_NAME)?.and_then(|bytes| {
-        Lock::parse(
-            &String::from_utf8_lossy(&bytes),
-            crate::model::lock::FILE_NAME,
-        )
-        .ok()
-    });
     let mut written: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    let mut removed: Vec<String> = Vec::new();
+    let mut removed = Vec::new();
     for (path, bytes) in ops {
         match bytes {
             Some(_) => {
@@ -103,31 +142,61 @@ fn commit_paths(
             None => removed.push(path.clone()),
         }
     }
-    for (path, on_disk) in git::changed_paths(root)? {
-        if written.contains_key(&path) || removed.contains(&path) {
-            continue;
-        }
-        match (on_disk, lock.files.get(&path)) {
-            (true, Some(recorded)) => {
+    removed.extend(
+        request
+            .gone
+            .iter()
+            .filter(|(r, _)| *r == repo)
+            .map(|(_, p)| p.clone()),
+    );
+    if first {
+        let lock = &workspace.locks[&repo];
+        for (path, on_disk) in git::changed_paths(&workspace.roots[&repo])? {
+            if !on_disk || written.contains_key(&path) {
+                continue;
+            }
+            if path == crate::model::lock::FILE_NAME || path == crate::model::answers::FILE_NAME {
                 if let Some(bytes) = workspace.read(repo, &path) {
-                    if crate::model::lock::hash(&bytes) == *recorded {
-                        written.insert(path, bytes);
-                    }
+                    written.insert(path, bytes);
+                }
+                continue;
+            }
+            if let (Some(recorded), Some(bytes)) =
+                (lock.files.get(&path), workspace.read(repo, &path))
+            {
+                if crate::model::lock::hash(&bytes) == *recorded {
+                    written.insert(path, bytes);
                 }
             }
-            (false, None)
-                if head_lock
-                    .as_ref()
-                    .is_some_and(|l| l.files.contains_key(&path)) =>
-            {
-                removed.push(path);
-            }
-            _ => {}
         }
     }
     removed.sort();
     removed.dedup();
     Ok((written.into_iter().collect(), removed))
+}
+
+/// The message of one repo's commit: the command's title, then what it changes in that repo,
+/// path by path (the first 30).
+fn repo_message(title: &str, repo: Repo, plan: &Plan, extra: &[(Repo, String, Vec<u8>)]) -> String {
+    const SHOWN: usize = 30;
+    let mut lines: Vec<String> = plan
+        .changes
+        .iter()
+        .filter(|c| c.repo == repo && c.touches_disk())
+        .map(|c| format!("- {} `{}`", c.action.verb(), c.path))
+        .collect();
+    lines.extend(
+        extra
+            .iter()
+            .filter(|(r, _, _)| *r == repo)
+            .map(|(_, path, _)| format!("- updated `{path}`")),
+    );
+    let more = lines.len().saturating_sub(SHOWN);
+    lines.truncate(SHOWN);
+    if more > 0 {
+        lines.push(format!("- and {more} more file(s)"));
+    }
+    format!("{title}\n\n{}\n", lines.join("\n"))
 }
 
 /// The journaled parts of a change, per repo, ready to run.
@@ -141,14 +210,15 @@ type Prepared = (
 /// is killed (see the module's documentation).
 ///
 /// A failure is a [`Stopped`] change, its cause first: refused while preparing (nothing was
-/// changed), or rolled back (or not entirely, or not at all: the outcome says which).
+/// changed), or rolled back (or not entirely, or not at all: the outcome says which). Returns
+/// the repos that got a commit: none where the change leaves HEAD's tree as it was.
 pub fn transact(
     workspace: &Workspace,
     plan: &Plan,
     extra: &[(Repo, String, Vec<u8>)],
     command: &str,
     commit: Option<CommitRequest<'_>>,
-) -> Result<()> {
+) -> Result<Vec<Repo>> {
     let roots = &workspace.roots;
     let (changes, journals) = match prepare(workspace, plan, extra, command, commit.as_ref()) {
         Ok(prepared) => prepared,
@@ -157,15 +227,24 @@ pub fn transact(
         Err(err) => return Err(Stopped::error(Outcome::NothingChanged, err)),
     };
     interrupt::set_active(Some(interrupt::Active::Change(roots.clone())));
-    let Err(err) = run(&changes, &journals, commit.as_ref().map(|c| c.message)) else {
-        if fault().as_deref() == Some("count-steps") {
-            status!("strata: {} steps (STRATA_FAULT)", interrupt::steps());
+    let err = match run(&changes, &journals) {
+        Ok(committed) => {
+            if fault().as_deref() == Some("count-steps") {
+                status!("strata: {} steps (STRATA_FAULT)", interrupt::steps());
+            }
+            return Ok(committed);
         }
-        return Ok(());
+        Err(err) => err,
     };
     let recovered = interrupt::exclusive(None, || crate::write::journal::recover(roots));
     let outcome = match recovered {
-        Ok(Some(recovery)) if recovery.completed => return Ok(()),
+        Ok(Some(recovery)) if recovery.completed => {
+            return Ok(changes
+                .iter()
+                .filter(|(_, c)| c.commit.is_some())
+                .map(|(repo, _)| *repo)
+                .collect())
+        }
         Ok(Some(recovery)) if !recovery.warnings.is_empty() => {
             Outcome::RolledBackExcept(recovery.warnings)
         }
@@ -195,12 +274,18 @@ fn prepare(
             Some(request) => {
                 let head =
                     git::head_state(root)?.context("`--commit` needs a branch checked out")?;
+                let first = head.commit.is_none();
                 let (written, removed) =
-                    commit_paths(workspace, *repo, &ops, &canonical, request.locks)?;
+                    commit_paths(workspace, *repo, &ops, &canonical, request, first)?;
+                let mut message = repo_message(request.message, *repo, plan, extra);
+                if first {
+                    message.push_str("\nThe repo's first commit: it also holds every other file strata wrote here.\n");
+                }
                 Some(RepoCommit {
                     head,
                     written,
                     removed,
+                    message,
                 })
             }
             None => None,
@@ -320,8 +405,7 @@ fn journal_of(
 fn run(
     changes: &BTreeMap<Repo, RepoChange>,
     journals: &BTreeMap<Repo, crate::write::journal::Journal>,
-    message: Option<&str>,
-) -> Result<()> {
+) -> Result<Vec<Repo>> {
     let both: Vec<(&Path, &crate::write::journal::Journal)> = journals
         .iter()
         .map(|(repo, journal)| (changes[repo].root.as_path(), journal))
@@ -344,27 +428,30 @@ fn run(
         }
         // Flushed all at once below, with the commits' objects: one `syncfs` per repo.
     }
-    if let Some(message) = message {
-        for (repo, change) in changes {
-            let Some(commit) = &change.commit else {
-                continue;
-            };
-            maybe_fail(&format!("commit:{repo}"))?;
-            let root = &change.root;
-            let id = interrupt::step(|| {
-                git::write_commit(
-                    root,
-                    &commit.head,
-                    &commit.written,
-                    &commit.removed,
-                    message,
-                )
-            })?;
+    let mut committed = Vec::new();
+    for (repo, change) in changes {
+        let Some(commit) = &change.commit else {
+            continue;
+        };
+        maybe_fail(&format!("commit:{repo}"))?;
+        let root = &change.root;
+        let id = interrupt::step(|| {
+            git::write_commit(
+                root,
+                &commit.head,
+                &commit.written,
+                &commit.removed,
+                &commit.message,
+            )
+            .with_context(|| format!("committing in the {repo} repo"))
+        })?;
+        if let Some(id) = id {
             interrupt::step(|| crate::write::journal::mark(root, "commit", &id))?;
-            interrupt::step(|| git::move_branch(root, &commit.head, &id, message))?;
-            interrupt::step(|| crate::write::journal::mark(root, "index-write", ""))?;
-            interrupt::step(|| git::stage_paths(root, &commit.written, &commit.removed))?;
+            interrupt::step(|| git::move_branch(root, &commit.head, &id, &commit.message))?;
+            committed.push(*repo);
         }
+        interrupt::step(|| crate::write::journal::mark(root, "index-write", ""))?;
+        interrupt::step(|| git::stage_paths(root, &commit.written, &commit.removed))?;
     }
     interrupt::step(|| -> Result<()> {
         for change in changes.values() {
@@ -380,10 +467,10 @@ fn run(
         .rev()
         .try_for_each(|change| interrupt::step(|| crate::write::journal::remove(&change.root)));
     interrupt::set_active(None);
-    removed.or_else(|err| {
+    if let Err(err) = removed {
         status!("warning: the change is made, but its journal could not be deleted: {err:#}");
-        Ok(())
-    })
+    }
+    Ok(committed)
 }
 
 /// Writes one file of a repo (or removes it, with the directories it empties).
@@ -413,7 +500,11 @@ fn write_one(repo: Repo, root: &Path, path: &str, bytes: Option<&[u8]>) -> Resul
 /// Records the renders of an applied plan as the bases of later merges, in each repo. A
 /// failure loses only merge bases, never work: it is reported and the command still succeeds.
 pub fn record_bases(roots: &BTreeMap<Repo, PathBuf>, changes: &[crate::plan::Change]) {
-    for (repo, root) in roots {
+    // A repo without git (`--no-git`) has no history to keep bases in.
+    for (repo, root) in roots
+        .iter()
+        .filter(|(_, root)| git::git_dir(root).is_some())
+    {
         let updates: Vec<(&str, Option<&[u8]>)> = changes
             .iter()
             .filter(|c| c.repo == *repo)

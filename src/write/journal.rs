@@ -404,6 +404,17 @@ pub fn recover(roots: &BTreeMap<Repo, PathBuf>) -> Result<Option<Recovery>> {
     };
     // The gitops journal goes first: the foundation's holds the `complete` mark.
     journals.sort_by_key(|(repo, _, _)| std::cmp::Reverse(*repo));
+    // Both repos' created files go before anything is restored: on a full disk (the two repos
+    // often share one), that frees the space the restores need.
+    if !recovery.completed {
+        for (_, root, journal) in &journals {
+            // What fails or is left here is met again, and reported, by the rollback below.
+            let mut ignored = Vec::new();
+            for entry in journal.entries.iter().rev().filter(|e| e.before.is_none()) {
+                let _ = undo_entry(root, journal, entry, &mut ignored);
+            }
+        }
+    }
     for (repo, root, journal) in &journals {
         if !recovery.completed {
             let warnings = rollback(root, journal).map_err(|cause| {
@@ -465,8 +476,69 @@ pub fn before_image(
 }
 
 /// Undoes one repo's part of a run. Returns what it left as it was.
+/// Undoes one journaled path: puts back its bytes before the change, or removes the file the
+/// change created; a path someone changed since is left as is, with a warning.
+fn undo_entry(
+    root: &Path,
+    journal: &Journal,
+    entry: &Entry,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
+    let full = root.join(&entry.path);
+    // A temporary file of an atomic write that never got renamed.
+    if let (Some(dir), Some(name)) = (full.parent(), full.file_name()) {
+        let tmp = dir.join(format!(
+            ".{}.strata-{}.tmp",
+            name.to_string_lossy(),
+            journal.pid
+        ));
+        let _ = fs::remove_file(tmp);
+    }
+    let mut confined = crate::write::confine::Confined::new(root, None);
+    let current = match confined.read(&entry.path) {
+        Ok(current) => current,
+        Err(refused) => {
+            warnings.push(format!("{refused}; left as is"));
+            return Ok(());
+        }
+    };
+    let current_hash = current.as_deref().map(hash);
+    let current_len = current.as_ref().map(Vec::len);
+    match (&entry.before, current) {
+        (Some((before, _)), Some(current)) if current == *before => {}
+        (None, None) => {}
+        // An empty file where strata wrote bytes: a rename that reached the disk before
+        // its data did (a power cut before the final flush).
+        (before, _)
+            if current_hash.is_none()
+                || current_hash == entry.after
+                || (current_len == Some(0) && entry.after.is_some()) =>
+        {
+            match before {
+                Some((bytes, mode)) => {
+                    if let Some(dir) = full.parent() {
+                        fs::create_dir_all(dir)?;
+                    }
+                    crate::util::fs::write_atomic(&full, bytes, Some(*mode))?;
+                }
+                None => fs::remove_file(&full)?,
+            }
+        }
+        _ => warnings.push(format!(
+            "`{}` changed after the interrupted run; left as is",
+            entry.path
+        )),
+    }
+    Ok(())
+}
+
 fn rollback(root: &Path, journal: &Journal) -> Result<Vec<String>> {
     let mut warnings = Vec::new();
+    // Created files go first: on a full disk, deleting them frees the space that restoring
+    // the git index and the files the change replaced needs, so the rollback completes.
+    for entry in journal.entries.iter().rev().filter(|e| e.before.is_none()) {
+        undo_entry(root, journal, entry, &mut warnings)?;
+    }
     let git_dir = git::git_dir(root);
     if let (Some(head), Some(commit), Some(git_dir)) = (&journal.head, &journal.commit, &git_dir) {
         // A branch update stopped midway leaves libgit2's lock file.
@@ -509,52 +581,8 @@ fn rollback(root: &Path, journal: &Journal) -> Result<Vec<String>> {
             }
         }
     }
-    for entry in journal.entries.iter().rev() {
-        let full = root.join(&entry.path);
-        // A temporary file of an atomic write that never got renamed.
-        if let (Some(dir), Some(name)) = (full.parent(), full.file_name()) {
-            let tmp = dir.join(format!(
-                ".{}.strata-{}.tmp",
-                name.to_string_lossy(),
-                journal.pid
-            ));
-            let _ = fs::remove_file(tmp);
-        }
-        let mut confined = crate::write::confine::Confined::new(root, None);
-        let current = match confined.read(&entry.path) {
-            Ok(current) => current,
-            Err(refused) => {
-                warnings.push(format!("{refused}; left as is"));
-                continue;
-            }
-        };
-        let current_hash = current.as_deref().map(hash);
-        let current_len = current.as_ref().map(Vec::len);
-        match (&entry.before, current) {
-            (Some((before, _)), Some(current)) if current == *before => {}
-            (None, None) => {}
-            // An empty file where strata wrote bytes: a rename that reached the disk before
-            // its data did (a power cut before the final flush).
-            (before, _)
-                if current_hash.is_none()
-                    || current_hash == entry.after
-                    || (current_len == Some(0) && entry.after.is_some()) =>
-            {
-                match before {
-                    Some((bytes, mode)) => {
-                        if let Some(dir) = full.parent() {
-                            fs::create_dir_all(dir)?;
-                        }
-                        crate::util::fs::write_atomic(&full, bytes, Some(*mode))?;
-                    }
-                    None => fs::remove_file(&full)?,
-                }
-            }
-            _ => warnings.push(format!(
-                "`{}` changed after the interrupted run; left as is",
-                entry.path
-            )),
-        }
+    for entry in journal.entries.iter().rev().filter(|e| e.before.is_some()) {
+        undo_entry(root, journal, entry, &mut warnings)?;
     }
     let mut created: Vec<&String> = journal.created_dirs.iter().collect();
     created.sort_by_key(|dir| std::cmp::Reverse(dir.len()));

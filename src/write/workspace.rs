@@ -314,6 +314,108 @@ impl Workspace {
     }
 }
 
+impl Workspace {
+    /// Refuses (exit 1) a `--commit` while a change strata made earlier is not committed: a
+    /// file that holds what strata wrote (or a removal strata made) and differs from HEAD, or a
+    /// `strata.lock` that differs from HEAD's. Committed along, it would carry this command's
+    /// message; left out, the committed `strata.toml` would describe files that are not
+    /// committed. The refusal names the earlier commands (`strata.toml`'s history since HEAD)
+    /// and their files.
+    pub fn refuse_earlier_uncommitted(&self) -> Result<()> {
+        let mut details = Vec::new();
+        let mut commands: Vec<String> = Vec::new();
+        let mut hints = Vec::new();
+        for repo in Repo::BOTH {
+            let root = &self.roots[&repo];
+            let head_lock = crate::git::head_file(root, lock::FILE_NAME)?.and_then(|bytes| {
+                Lock::parse(&String::from_utf8_lossy(&bytes), lock::FILE_NAME).ok()
+            });
+            let lock = &self.locks[&repo];
+            // A repo without a commit gets strata's files in its first one (apply.rs).
+            if crate::git::head_state(root)?.is_some_and(|head| head.commit.is_none()) {
+                continue;
+            }
+            let mut earlier = Vec::new();
+            for (path, exists) in crate::git::changed_paths(root)? {
+                if path == answers::FILE_NAME || path == lock::FILE_NAME {
+                    continue;
+                }
+                let strata_wrote = if exists {
+                    self.read(repo, &path)
+                        .is_some_and(|bytes| lock.files.get(&path) == Some(&lock::hash(&bytes)))
+                } else {
+                    head_lock
+                        .as_ref()
+                        .is_some_and(|l| l.files.contains_key(&path))
+                        && !lock.files.contains_key(&path)
+                };
+                if strata_wrote {
+                    earlier.push(path);
+                }
+            }
+            if earlier.is_empty() && head_lock.as_ref().map(|l| &l.files) != Some(&lock.files) {
+                earlier.push(lock::FILE_NAME.to_string());
+            }
+            if earlier.is_empty() {
+                continue;
+            }
+            if commands.is_empty() {
+                let head_history = crate::git::head_file(root, answers::FILE_NAME)?
+                    .and_then(|bytes| {
+                        Answers::parse(&String::from_utf8_lossy(&bytes), answers::FILE_NAME).ok()
+                    })
+                    .map_or(0, |a| a.history.len());
+                commands = self
+                    .answers
+                    .history
+                    .iter()
+                    .skip(head_history)
+                    .cloned()
+                    .collect();
+            }
+            hints.push(format!(
+                "`git -C {} add -A && git -C {} commit`",
+                root.display(),
+                root.display()
+            ));
+            let shown = earlier.len().min(10);
+            details.extend(earlier[..shown].iter().map(|p| format!("{repo}: `{p}`")));
+            if earlier.len() > shown {
+                details.push(format!(
+                    "{repo}: and {} more file(s)",
+                    earlier.len() - shown
+                ));
+            }
+        }
+        if details.is_empty() {
+            return Ok(());
+        }
+        let named = if commands.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " ({})",
+                commands
+                    .iter()
+                    .map(|c| format!("`strata {c}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        Err(crate::util::error::Refusal {
+            message: format!(
+                "strata's earlier change{named} is not committed, and `--commit` commits only this command's change; nothing was written"
+            ),
+            details,
+            hint: format!(
+                "commit the earlier change first (for example {}, after checking `git status`), or run this command without `--commit`",
+                hints.join(" and ")
+            ),
+        }
+        .into())
+    }
+}
+
 fn newer_strata(written: &str) -> Problems {
     Problem::new(
         "the workspace",

@@ -1891,7 +1891,7 @@ def committed_tree(repo: Path, destination: Path) -> Path:
 def strata_list_consistent(repo: Path) -> dict:
     """`strata list --json` agrees with strata.toml and finds no drift on disk."""
     done = strata("list", "-C", repo, "--json", cwd=repo)
-    listed = json.loads(done.stdout)
+    listed = json.loads(done.stdout)["result"]
     ans = answers(repo)
     problems = []
     if not listed.get("consistent", False) or listed.get("drift"):

@@ -56,6 +56,6 @@ def test_a_migrated_workspace_passes_every_check(workspace_root):
     assert done.returncode == 0, done.stdout + done.stderr
     for export, _, _, _ in MIGRATIONS:
         done = checks.run([checks.strata_bin(), "check", "--json", "--stack-export", DATA / export], cwd=ws.gitops)
-        listed = {f["urn"] for f in json.loads(done.stdout)["findings"]}
+        listed = {f["urn"] for f in json.loads(done.stdout)["result"]["findings"]}
         listed -= {u for u in listed if ":batch/v1:CronJob::" in u}
         assert listed == moved[export], export

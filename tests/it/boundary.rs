@@ -26,7 +26,7 @@ fn check_gitops(dir: &Path) -> (i32, Vec<Value>, String) {
     let stderr = String::from_utf8_lossy(&output.stderr).to_string();
     let findings = serde_json::from_slice::<Value>(&output.stdout)
         .ok()
-        .and_then(|report| report["findings"].as_array().cloned())
+        .and_then(|report| report["result"]["findings"].as_array().cloned())
         .unwrap_or_default();
     (output.status.code().unwrap(), findings, stderr)
 }
@@ -348,7 +348,7 @@ fn check_export(file: &Path) -> (i32, Vec<Value>, String) {
         .unwrap();
     let findings = serde_json::from_slice::<Value>(&output.stdout)
         .ok()
-        .and_then(|report| report["findings"].as_array().cloned())
+        .and_then(|report| report["result"]["findings"].as_array().cloned())
         .unwrap_or_default();
     (
         output.status.code().unwrap_or(-1),
@@ -439,6 +439,6 @@ fn a_workspace_check_follows_what_its_applications_deliver() {
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
-    let findings = report["findings"].as_array().unwrap().clone();
+    let findings = report["result"]["findings"].as_array().unwrap().clone();
     find(&findings, "delivery.infrastructure-chart", "karpenter");
 }

@@ -26,13 +26,15 @@ fn check(args: &[&str]) -> (i32, Vec<Value>) {
         .arg("--json")
         .output()
         .unwrap();
-    let report: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
+    let json: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
         panic!(
             "not JSON ({err}): {}\n{}",
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
         )
     });
+    // The report is the envelope's result (docs/json.md).
+    let report = json["result"].clone();
     assert_eq!(
         report["holds"],
         Value::Bool(

@@ -530,6 +530,7 @@ fn list_reports_services_and_environments_and_drift() {
         .stdout
         .clone();
     let json: serde_json::Value = serde_json::from_slice(&output).unwrap();
+    let json = &json["result"];
     assert_eq!(json["services"].as_array().unwrap().len(), 2);
     assert_eq!(json["environments"][0]["name"], "dev");
     assert_eq!(json["consistent"], true);
@@ -888,7 +889,8 @@ fn json_prints_the_outcome_per_repo() {
         .output()
         .unwrap();
     assert!(output.status.success(), "{output:?}");
-    let outcome: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let outcome = &json["result"];
     assert_eq!(outcome["outcome"], "written");
     let repos = outcome["repos"].as_array().unwrap();
     let gitops = repos.iter().find(|r| r["repo"] == "gitops").unwrap();
@@ -901,7 +903,7 @@ fn json_prints_the_outcome_per_repo() {
         .output()
         .unwrap();
     let outcome: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
-    assert_eq!(outcome["outcome"], "up-to-date");
+    assert_eq!(outcome["result"]["outcome"], "up-to-date");
 }
 
 /// The `pulumi up` jobs of the foundation's deploy workflow, in file order (issue 13).
@@ -1054,10 +1056,15 @@ fn a_service_the_namespace_would_admit_no_pod_of_is_refused() {
     let before = snapshot(&gitops);
     strata()
         .current_dir(&gitops)
-        .args(["add", "service", "big", "--cpu", "8", "--memory", "64Gi", "--min", "60", "--max", "100"])
+        .args([
+            "add", "service", "big", "--cpu", "8", "--memory", "64Gi", "--min", "60", "--max",
+            "100",
+        ])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("is above `namespace.limits.max_cpu"))
+        .stderr(predicate::str::contains(
+            "is above `namespace.limits.max_cpu",
+        ))
         .stderr(predicate::str::contains("is above `namespace.quota.pods"));
     assert_eq!(snapshot(&gitops), before, "nothing is written");
 }

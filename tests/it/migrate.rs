@@ -81,7 +81,7 @@ fn checked(export: &str) -> BTreeSet<String> {
         .output()
         .unwrap();
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
-    report["findings"]
+    report["result"]["findings"]
         .as_array()
         .unwrap()
         .iter()

@@ -284,12 +284,23 @@ fn a_region_aws_does_not_have_is_refused_with_a_did_you_mean() {
 #[test]
 fn the_readmes_first_command_makes_a_workspace() {
     let readme = fs_err::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    // Issue 21: the README installs strata on PATH and runs the first `new` outside strata's
+    // own checkout.
+    assert!(
+        readme.contains("cargo install --path ."),
+        "the README installs strata"
+    );
     let first = readme
         .lines()
-        .find(|line| line.starts_with("cargo run --release -- new "))
+        .find(|line| line.starts_with("strata new "))
         .expect("the README starts with `strata new`");
+    let before = &readme[..readme.find(first).unwrap()];
+    assert!(
+        before.contains("cd ~/"),
+        "the first `new` runs in a directory of its own"
+    );
     let args: Vec<&str> = first
-        .trim_start_matches("cargo run --release -- ")
+        .trim_start_matches("strata ")
         .split_whitespace()
         .collect();
     let tmp = assert_fs::TempDir::new().unwrap();
