@@ -53,6 +53,10 @@ struct NodeGroupView<'a> {
     name: &'a str,
     group: &'a crate::model::settings::NodeGroup,
     taints: Vec<TaintView>,
+    /// A managed node group of the foundation (`nodeGroups`).
+    managed: bool,
+    /// A Karpenter `NodePool` of the foundation (`nodePools`).
+    karpenter: bool,
 }
 
 #[derive(Serialize)]
@@ -225,6 +229,8 @@ impl Model {
                 }
             })
             .collect();
+        let settings = &answers.settings;
+        let any_tainted = settings.node_groups.values().any(|g| !g.taints.is_empty());
         let node_groups = answers
             .settings
             .node_groups
@@ -232,6 +238,11 @@ impl Model {
             .map(|(name, group)| NodeGroupView {
                 name,
                 group,
+                // Karpenter's controller runs on the tainted (add-on) groups, or on every
+                // group when none is tainted; Karpenter provisions the untainted groups' nodes.
+                managed: !settings.auto_mode()
+                    && (!settings.karpenter() || !group.taints.is_empty() || !any_tainted),
+                karpenter: settings.karpenter() && group.taints.is_empty(),
                 taints: group
                     .taints
                     .iter()
@@ -240,11 +251,12 @@ impl Model {
                     .collect(),
             })
             .collect();
+        // Auto Mode runs no node group of strata's: the add-ons go where its pools put them.
         let addon_pool = answers
             .settings
             .node_groups
             .iter()
-            .find(|(_, g)| !g.taints.is_empty())
+            .find(|(_, g)| !g.taints.is_empty() && !settings.auto_mode())
             .map(|(name, _)| name.as_str());
         let backend = answers.state.as_ref().map(|state| {
             let backend = crate::model::answers::Backend::parse(&state.backend)

@@ -261,15 +261,22 @@ def release(
     namespace: pulumi.Input[str],
     provider: k8s.Provider,
     depends_on: Sequence[pulumi.Resource],
+    skip_crds: bool = False,
 ) -> k8s.helm.v3.Release:
-    """A Helm release with the pinned chart version, an explicit release name, atomic, with a timeout."""
+    """A Helm release with the pinned chart version, an explicit release name, atomic, with a timeout.
+
+    A chart in an OCI registry (`oci://...`) is named by its full reference, with no repository.
+    """
+    repository = addon.repository or chart.repository
+    oci = repository.startswith("oci://")
     return k8s.helm.v3.Release(
         chart.release,
         name=chart.release,
-        chart=chart.chart,
+        chart=f"{repository.rstrip('/')}/{chart.chart}" if oci else chart.chart,
         version=addon.chart_version,
         namespace=namespace,
-        repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=addon.repository or chart.repository),
+        repository_opts=None if oci else k8s.helm.v3.RepositoryOptsArgs(repo=repository),
+        skip_crds=skip_crds,
         values=dict(values),
         atomic=True,
         timeout=HELM_TIMEOUT_SECONDS,
@@ -411,7 +418,7 @@ def create_addon_roles(
             **permissions,
         )
 
-    return {
+    roles = {
         "aws-load-balancer-controller": role(
             LOAD_BALANCER_CONTROLLER.chart,
             LOAD_BALANCER_CONTROLLER.namespace,
@@ -420,12 +427,6 @@ def create_addon_roles(
                 "aws-load-balancer-controller": load_balancer_controller_policy(),
                 "security-groups-of-this-vpc-only": vpc_arn.apply(security_group_guard_policy),
             },
-        ),
-        "cluster-autoscaler": role(
-            CLUSTER_AUTOSCALER.chart,
-            CLUSTER_AUTOSCALER.namespace,
-            CLUSTER_AUTOSCALER.service_account,
-            inline_policies={"cluster-autoscaler": cluster_autoscaler_policy(settings.cluster_name)},
         ),
         "external-dns": role(
             EXTERNAL_DNS.chart,
@@ -440,6 +441,14 @@ def create_addon_roles(
             managed_policy_arns=[aws_context.managed_policy_arn(EBS_CSI_POLICY)],
         ),
     }
+    if settings.compute == "node-groups":  # Karpenter and Auto Mode scale the nodes themselves
+        roles["cluster-autoscaler"] = role(
+            CLUSTER_AUTOSCALER.chart,
+            CLUSTER_AUTOSCALER.namespace,
+            CLUSTER_AUTOSCALER.service_account,
+            inline_policies={"cluster-autoscaler": cluster_autoscaler_policy(settings.cluster_name)},
+        )
+    return roles
 
 
 def create_ebs_csi_driver(
@@ -526,14 +535,15 @@ def install_addons(
         after_nodes,
     )
     after_lbc = [*after_nodes, lbc]
-    release(
-        CLUSTER_AUTOSCALER,
-        addons.cluster_autoscaler,
-        cluster_autoscaler_values(settings, roles["cluster-autoscaler"].arn),
-        "kube-system",
-        provider,
-        after_lbc,
-    )
+    if "cluster-autoscaler" in roles:
+        release(
+            CLUSTER_AUTOSCALER,
+            addons.cluster_autoscaler,
+            cluster_autoscaler_values(settings, roles["cluster-autoscaler"].arn),
+            "kube-system",
+            provider,
+            after_lbc,
+        )
     release(METRICS_SERVER, addons.metrics_server, metrics_server_values(settings), "kube-system", provider, after_lbc)
     release(
         EXTERNAL_DNS,

@@ -315,6 +315,13 @@ def custom_outputs(typ: str, name: str, inputs: dict) -> dict:
         return {"arn": f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{host}"}
     if typ == "aws:kms/key:Key":
         return {"keyId": f"{name}-key-id", "arn": f"arn:aws:kms:mock:{ACCOUNT_ID}:key/{name}-key-id"}
+    if typ == "aws:sqs/queue:Queue":
+        queue = inputs.get("name") or f"{name}-mock"
+        return {
+            "name": queue,
+            "arn": f"arn:aws:sqs:mock:{ACCOUNT_ID}:{queue}",
+            "url": f"https://sqs.mock.amazonaws.com/{ACCOUNT_ID}/{queue}",
+        }
     if typ == "aws:ec2/launchTemplate:LaunchTemplate":
         return {"latestVersion": 1}
     if typ == "aws:ec2/eip:Eip":

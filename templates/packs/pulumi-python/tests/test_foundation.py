@@ -35,6 +35,17 @@ CHARTS = {
 }
 
 
+# The releases of `compute: karpenter` (checked in test_karpenter.py).
+KARPENTER_RELEASES = {"karpenter", "karpenter-crd"}
+
+
+def charts(stack: Stack) -> dict[str, tuple[str, str, str]]:
+    """The add-on charts of this stack: Cluster Autoscaler only with managed node groups alone."""
+    if stack.config.get("compute", "node-groups") == "node-groups":
+        return CHARTS
+    return {key: chart for key, chart in CHARTS.items() if key != "clusterAutoscaler"}
+
+
 def _policy(document: str) -> dict:
     return json.loads(document)
 
@@ -225,6 +236,10 @@ def test_the_load_balancer_controller_gets_the_vendored_policy_limited_to_this_v
 
 
 def test_the_cluster_autoscaler_may_scale_only_this_clusters_node_groups(stack: Stack) -> None:
+    if "clusterAutoscaler" not in charts(stack):
+        assert not [r for r in _irsa_roles(stack) if _trusted_service_account(r).endswith(":cluster-autoscaler")]
+        assert not [r for r in stack.of_type(RELEASE) if r["name"] == "cluster-autoscaler"]
+        return
     role = _role_trusting(stack, "kube-system", "cluster-autoscaler")
     statements = _statements(_inline_policies(stack, role)["cluster-autoscaler"])
     scaling = [s for s in statements if "autoscaling:SetDesiredCapacity" in s["Action"]]
@@ -309,8 +324,9 @@ def test_service_roles_are_created_named_and_exported(stack: Stack) -> None:
 
 def test_every_chart_is_pinned_atomic_with_a_timeout_and_an_explicit_release_name(stack: Stack) -> None:
     releases = stack.of_type(RELEASE)
-    assert {r["name"] for r in releases} == {name for _, name, _ in CHARTS.values()}
-    for key, (chart, name, namespace) in CHARTS.items():
+    karpenter = KARPENTER_RELEASES if stack.config.get("compute") == "karpenter" else set()
+    assert {r["name"] for r in releases} == {name for _, name, _ in charts(stack).values()} | karpenter
+    for key, (chart, name, namespace) in charts(stack).items():
         release = _release(stack, name)["inputs"]
         assert release["chart"] == chart
         assert release["name"] == name
@@ -337,7 +353,7 @@ def _pod_placements(values: dict, chart: str) -> dict[str, dict]:
 
 def test_every_addon_pod_is_placed_on_the_addon_pool_with_a_priority_class(stack: Stack) -> None:
     pool = stack.config["addons"].get("nodePool")
-    for chart, name, namespace in CHARTS.values():
+    for chart, name, namespace in charts(stack).values():
         values = _release(stack, name)["inputs"]["values"]
         for component, place in _pod_placements(values, chart).items():
             assert {"key": "CriticalAddonsOnly", "operator": "Exists"} in place["tolerations"], component
@@ -357,6 +373,8 @@ def test_charts_with_aws_access_annotate_the_service_account_their_role_trusts(s
         "cluster-autoscaler": lambda v: v["rbac"]["serviceAccount"],
         "external-dns": lambda v: v["serviceAccount"],
     }
+    if "clusterAutoscaler" not in charts(stack):
+        del cases["cluster-autoscaler"]
     for name, service_account_of in cases.items():
         release = _release(stack, name)["inputs"]
         account = service_account_of(release["values"])
@@ -372,11 +390,12 @@ def test_addon_values_follow_the_configuration(stack: Stack) -> None:
     lbc = _release(stack, "aws-load-balancer-controller")["inputs"]["values"]
     assert (lbc["clusterName"], lbc["region"], lbc["vpcId"]) == (name, stack.region, stack.output("vpcId"))
     assert lbc["replicaCount"] == addons["awsLoadBalancerController"]["replicas"]
-    autoscaler = _release(stack, "cluster-autoscaler")["inputs"]["values"]
-    assert autoscaler["autoDiscovery"]["clusterName"] == name
-    assert autoscaler["awsRegion"] == stack.region
-    assert autoscaler["image"]["tag"] == addons["clusterAutoscaler"]["imageTag"]
-    assert autoscaler["rbac"]["serviceAccount"]["name"] == "cluster-autoscaler"
+    if "clusterAutoscaler" in charts(stack):
+        autoscaler = _release(stack, "cluster-autoscaler")["inputs"]["values"]
+        assert autoscaler["autoDiscovery"]["clusterName"] == name
+        assert autoscaler["awsRegion"] == stack.region
+        assert autoscaler["image"]["tag"] == addons["clusterAutoscaler"]["imageTag"]
+        assert autoscaler["rbac"]["serviceAccount"]["name"] == "cluster-autoscaler"
     assert _release(stack, "metrics-server")["inputs"]["values"]["replicas"] == addons["metricsServer"]["replicas"]
     dns = _release(stack, "external-dns")["inputs"]["values"]
     assert dns["provider"] == {"name": "aws"}
