@@ -253,6 +253,13 @@ def test_every_helm_release_renders_and_places_its_pods_and_service_accounts(gen
     checks.helm_releases_deploy(ws.runs)
 
 
+def test_karpenter_node_pools_validate_against_its_crds_and_use_its_node_role(generated):
+    _, ws = generated
+    pools = checks.karpenter_objects(ws.runs)
+    karpenter = [s for s, r in ws.runs.items() if checks.compute_of(r.config) == "karpenter"]
+    assert (pools > 0) == bool(karpenter)
+
+
 def test_every_ingress_has_its_environments_certificate_and_ingress_class(generated):
     _, ws = generated
     checks.tls_and_ingress(ws.runs, ws.gitops, ws.builds)

@@ -240,7 +240,7 @@ def _make_mocks(region: str, world: dict[str, Any]) -> Any:
             state = dict(args.inputs) if args.custom else {}
             state.update(component_outputs(args.typ, args.inputs, region, issuer))
             if args.custom:
-                state.update(custom_outputs(args.typ, args.name, args.inputs))
+                state.update(custom_outputs(args.typ, args.name, args.inputs, region))
             return mock_id(args.typ, args.name), state
 
         invokes: list[str] = []
@@ -305,7 +305,7 @@ def validation_record(domain_name: str) -> dict:
     }
 
 
-def custom_outputs(typ: str, name: str, inputs: dict) -> dict:
+def custom_outputs(typ: str, name: str, inputs: dict, region: str = "mock") -> dict:
     """Computed attributes of custom resources that the program reads."""
     if typ == "aws:iam/role:Role":
         role_name = inputs.get("name") or f"{name}-mock"
@@ -319,8 +319,8 @@ def custom_outputs(typ: str, name: str, inputs: dict) -> dict:
         queue = inputs.get("name") or f"{name}-mock"
         return {
             "name": queue,
-            "arn": f"arn:aws:sqs:mock:{ACCOUNT_ID}:{queue}",
-            "url": f"https://sqs.mock.amazonaws.com/{ACCOUNT_ID}/{queue}",
+            "arn": f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{queue}",
+            "url": f"https://sqs.{region}.amazonaws.com/{ACCOUNT_ID}/{queue}",
         }
     if typ == "aws:ec2/launchTemplate:LaunchTemplate":
         return {"latestVersion": 1}
