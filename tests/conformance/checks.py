@@ -1133,6 +1133,71 @@ def _trusted_subjects(role: Mapping) -> list[str]:
     return subjects
 
 
+POD_IDENTITY_ASSOCIATION = "aws:eks/podIdentityAssociation:PodIdentityAssociation"
+POD_IDENTITY_TRUST = [{"Sid": "AllowEksAuthToAssumeRoleForPodIdentity", "Effect": "Allow",
+                       "Principal": {"Service": "pods.eks.amazonaws.com"},
+                       "Action": ["sts:AssumeRole", "sts:TagSession"]}]
+
+
+def identity_of(config: Mapping) -> str:
+    """A stack's `identity` (stack files written before the choice existed have none)."""
+    return config.get("identity") or "irsa"
+
+
+def associated_subjects(r: "StackRun", role: Mapping) -> list[str]:
+    """`system:serviceaccount:<ns>:<name>` of the Pod Identity associations of a role."""
+    arn = _role_arn_of(role)
+    return [f"system:serviceaccount:{a['inputs'].get('namespace')}:{a['inputs'].get('serviceAccount')}"
+            for a in r.of_type(POD_IDENTITY_ASSOCIATION) if a["inputs"].get("roleArn") == arn]
+
+
+def role_subjects(r: "StackRun", role: Mapping) -> list[str]:
+    """The service accounts a role serves: pinned by its IRSA trust, or by its associations."""
+    return _trusted_subjects(role) + associated_subjects(r, role)
+
+
+def pod_identity(runs: Mapping[str, StackRun]) -> int:
+    """With `identity: pod-identity`: the agent add-on exists; every Pod Identity role trusts exactly
+    `pods.eks.amazonaws.com` with `sts:AssumeRole` and `sts:TagSession` and has exactly one
+    association, in this cluster, which waits for the cluster; every association's role is such a
+    role. With `irsa`: no association and no agent. Returns the associations checked."""
+    problems: list[str] = []
+    checked = 0
+    for stack, r in sorted(runs.items()):
+        p = lambda msg: problems.append(f"stack `{stack}`: {msg}")  # noqa: E731
+        associations = r.of_type(POD_IDENTITY_ASSOCIATION)
+        agents = [a for a in r.of_type("aws:eks/addon:Addon") if a["inputs"].get("addonName") == "eks-pod-identity-agent"]
+        if identity_of(r.config) != "pod-identity":
+            if associations or agents:
+                p("identity `irsa`, but Pod Identity associations or its agent exist")
+            continue
+        if len(agents) != 1:
+            p(f"expected the eks-pod-identity-agent add-on once, found {len(agents)}")
+        roles = {_role_arn_of(role): role for role in r.of_type("aws:iam/role:Role")}
+        trusting = [role for role in roles.values() if "pods.eks.amazonaws.com" in str(role["inputs"].get("assumeRolePolicy"))]
+        for role in trusting:
+            statements = json.loads(role["inputs"]["assumeRolePolicy"])["Statement"]
+            if statements != POD_IDENTITY_TRUST:
+                p(f"role `{role['name']}` trusts {statements}, not exactly the Pod Identity service")
+            if len(associated_subjects(r, role)) != 1:
+                p(f"role `{role['name']}` has {len(associated_subjects(r, role))} associations, expected 1")
+        for association in associations:
+            checked += 1
+            inputs = association["inputs"]
+            role = roles.get(inputs.get("roleArn"))
+            if role is None or role not in trusting:
+                p(f"association `{association['name']}` names `{inputs.get('roleArn')}`, which is no Pod Identity role of the stack")
+            if inputs.get("clusterName") != r.config.get("clusterName"):
+                p(f"association `{association['name']}` is in cluster `{inputs.get('clusterName')}`")
+            if not [c for c in r.of_type("eks:index:Cluster") if c["urn"] in (association.get("dependencies") or [])]:
+                p(f"association `{association['name']}` does not wait for the cluster")
+        if not associations:
+            p("identity `pod-identity`, but no Pod Identity association")
+    if problems:
+        raise AssertionError(f"{len(problems)} Pod Identity problem(s):\n" + "\n".join(problems))
+    return checked
+
+
 def foundation_resources(foundation: Path, runs: Mapping[str, StackRun] | None = None) -> None:
     """What every stack must (and must not) create, from the harness's record of the program."""
     runs = runs if runs is not None else harness_runs(foundation)
@@ -1169,18 +1234,18 @@ def foundation_resources(foundation: Path, runs: Mapping[str, StackRun] | None =
             p(f"expected {len(wanted_groups)} managed node group(s) (nodeGroups), found {len(node_groups)}")
 
         roles = r.of_type("aws:iam/role:Role")
-        irsa_roles = [role for role in roles if _trust(role)]
-        subjects = {s for role in irsa_roles for s in _trusted_subjects(role)}
+        irsa_roles = [role for role in roles if role_subjects(r, role)]
+        subjects = {s for role in irsa_roles for s in role_subjects(r, role)}
         for hint in addon_role_hints(config):
             if not any(hint in s for s in subjects):
-                p(f"no IRSA role trusted by the service account of `{hint}` (trusted: {sorted(subjects)})")
+                p(f"no role for the service account of `{hint}` (IRSA or Pod Identity; served: {sorted(subjects)})")
         for service_role in config.get("serviceRoles") or []:
             subject = f"system:serviceaccount:{service_role['namespace']}:{service_role['serviceAccount']}"
             named = [role for role in irsa_roles if role["inputs"].get("name") == service_role["roleName"]]
             if len(named) != 1:
                 p(f"service role `{service_role['roleName']}`: expected one IAM role with that name, found {len(named)}")
-            elif _trusted_subjects(named[0]) != [subject]:
-                p(f"service role `{service_role['roleName']}` trusts {_trusted_subjects(named[0])}, expected [{subject!r}]")
+            elif role_subjects(r, named[0]) != [subject]:
+                p(f"service role `{service_role['roleName']}` serves {role_subjects(r, named[0])}, expected [{subject!r}]")
 
         releases = r.of_type("kubernetes:helm.sh/v3:Release") + r.of_type("kubernetes:helm.sh/v4:Chart")
         addons = config.get("addons") or {}
@@ -1692,7 +1757,19 @@ def wiring(foundation: Path, gitops: Path, runs: Mapping[str, StackRun] | None =
             accounts = _of_kind(objs, "ServiceAccount")
             annotated = {_name(a): ((a.get("metadata") or {}).get("annotations") or {}).get(ROLE_ARN_ANNOTATION) for a in accounts}
             irsa = bool(svc_answers.get("irsa"))
-            if irsa and not any(annotated.values()):
+            if identity_of(r.config) == "pod-identity":
+                # Pod Identity: the ServiceAccount names no role; the association names it.
+                if any(annotated.values()):
+                    problems.append(f"{rel}: a ServiceAccount carries a role ARN although the cluster uses Pod Identity")
+                wanted = [f"system:serviceaccount:{namespace}:{svc}"] if irsa else []
+                served = [s_ for role in r.of_type("aws:iam/role:Role") for s_ in associated_subjects(r, role)
+                          if s_ == f"system:serviceaccount:{namespace}:{svc}"]
+                if served != wanted:
+                    problems.append(f"{rel}: service `{svc}` (aws role {irsa}) has Pod Identity associations {served}")
+                if irsa and svc not in {_name(a) for a in accounts}:
+                    problems.append(f"{rel}: service `{svc}` has a role but no ServiceAccount `{svc}`")
+                annotated = {}
+            elif irsa and not any(annotated.values()):
                 problems.append(f"{rel}: service `{svc}` has irsa = true but no ServiceAccount carries `{ROLE_ARN_ANNOTATION}`")
             if not irsa and any(annotated.values()):
                 problems.append(f"{rel}: service `{svc}` has irsa = false but a ServiceAccount carries a role ARN")
@@ -2361,6 +2438,14 @@ def helm_releases_deploy(runs: Mapping[str, StackRun], renders: list[Render] | N
             if addon["inputs"].get("serviceAccountRoleArn"):
                 addon_roles[addon["inputs"].get("addonName")] = addon["inputs"]["serviceAccountRoleArn"]
         service_accounts_of_gitops = {f"{s['namespace']}/{s['serviceAccount']}" for s in r.config.get("serviceRoles") or []}
+        for association in r.of_type(POD_IDENTITY_ASSOCIATION):
+            account = f"{association['inputs'].get('namespace')}/{association['inputs'].get('serviceAccount')}"
+            if account in service_accounts_of_gitops or account == "kube-system/ebs-csi-controller-sa":
+                continue  # the gitops repo's (checked by `wiring`), the EBS add-on's own
+            if account not in accounts:
+                p(f"association `{association['name']}` names ServiceAccount {account}, which nothing creates")
+            elif ROLE_ARN_ANNOTATION in accounts[account]:
+                p(f"ServiceAccount {account} has a Pod Identity association and an IRSA annotation")
         for role in r.of_type("aws:iam/role:Role"):
             for subject in _trusted_subjects(role):
                 account = subject.removeprefix("system:serviceaccount:").replace(":", "/", 1)
@@ -2768,6 +2853,7 @@ def deployable(ws: "Workspace") -> None:
         ("repo_credentials", lambda: repo_credentials(ws.runs, url)),
         ("foundation_projects", lambda: foundation_projects(ws.runs, url)),
         ("karpenter_objects", lambda: karpenter_objects(ws.runs)),
+        ("pod_identity", lambda: pod_identity(ws.runs)),
     ):
         try:
             check()

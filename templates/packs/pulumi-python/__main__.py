@@ -49,7 +49,12 @@ def main() -> None:
             cluster,
             network,
             aws_context,
-            [*node_groups, *platform.priority_classes.values(), addons.load_balancer_controller],
+            [
+                *node_groups,
+                *platform.priority_classes.values(),
+                addons.load_balancer_controller,
+                *([addons.pod_identity_agent] if addons.pod_identity_agent else []),
+            ],
         )
         pulumi.export("karpenterNodeRoleArn", karpenter.node_role.arn)
         pulumi.export("karpenterInterruptionQueue", karpenter.queue.name)
