@@ -284,8 +284,7 @@ impl Model {
 
 /// The values one service's templates see as `service` (and `senv` = `service.in[<env>]`).
 /// Each node group as the stack files see it (a managed node group, a Karpenter `NodePool`, or
-/// both), and the add-on pool: the first tainted group (none with Auto Mode, which runs no node
-/// group of strata's).
+/// both), and the add-on pool: the first tainted group.
 fn node_group_views(
     settings: &crate::model::settings::Settings,
 ) -> (Vec<NodeGroupView<'_>>, Option<&str>) {
@@ -298,8 +297,7 @@ fn node_group_views(
             group,
             // Karpenter's controller runs on the tainted (add-on) groups, or on every group when
             // none is tainted; Karpenter provisions the untainted groups' nodes.
-            managed: !settings.auto_mode()
-                && (!settings.karpenter() || !group.taints.is_empty() || !any_tainted),
+            managed: !settings.karpenter() || !group.taints.is_empty() || !any_tainted,
             karpenter: settings.karpenter() && group.taints.is_empty(),
             taints: group
                 .taints
@@ -312,7 +310,7 @@ fn node_group_views(
     let addon_pool = settings
         .node_groups
         .iter()
-        .find(|(_, g)| !g.taints.is_empty() && !settings.auto_mode())
+        .find(|(_, g)| !g.taints.is_empty())
         .map(|(name, _)| name.as_str());
     (views, addon_pool)
 }

@@ -388,7 +388,7 @@ class Settings:
     # `dnsDelegationCheck` (not written by strata): `stop` at preview when the domain is not
     # delegated to its hosted zone, or only `warn` (see `dns_delegation.py`).
     dns_delegation_check: str = "stop"
-    # `compute`: `node-groups` (Cluster Autoscaler), `karpenter` (`nodePools`) or `auto-mode`;
+    # `compute`: `node-groups` (Cluster Autoscaler) or `karpenter` (`nodePools`);
     # `identity`: `irsa` or `pod-identity`. Stack files written before either existed have none.
     compute: str = "node-groups"
     identity: str = "irsa"
@@ -397,10 +397,6 @@ class Settings:
     @property
     def karpenter(self) -> bool:
         return self.compute == "karpenter"
-
-    @property
-    def auto_mode(self) -> bool:
-        return self.compute == "auto-mode"
 
     @property
     def pod_identity(self) -> bool:
@@ -998,10 +994,7 @@ def _check_cross_references(r: _Reader, s: Settings) -> None:
     for arn in s.admin_role_arns:
         r.check(bool(_ROLE_ARN.match(arn)), f"`adminRoleArns` has an invalid IAM role ARN `{arn}`")
     r.check(bool(_DOMAIN.match(s.domain)), f"`domain` is not a DNS domain: `{s.domain}`")
-    if s.auto_mode:
-        r.check(not s.node_groups, "`nodeGroups` must be empty with `compute: auto-mode` (EKS Auto Mode runs the nodes)")
-    else:
-        r.check(bool(s.node_groups), "`nodeGroups` must list at least one node group")
+    r.check(bool(s.node_groups), "`nodeGroups` must list at least one node group")
     if s.karpenter:
         r.check(s.addons.karpenter is not None, "`addons.karpenter` is required with `compute: karpenter`")
         r.check(bool(s.node_pools), "`nodePools` must list at least one Karpenter NodePool with `compute: karpenter`")
