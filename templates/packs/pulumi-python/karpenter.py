@@ -344,7 +344,11 @@ def create_interruption_queue(settings: Settings) -> aws.sqs.Queue:
 
 
 def karpenter_values(settings: Settings, queue_name: pulumi.Input[str], role_arn: pulumi.Input[str] | None) -> dict:
-    """The controller: this cluster, its interruption queue, on the add-on pool, requests as upstream."""
+    """The controller: this cluster, its interruption queue, on the add-on pool, requests as upstream.
+
+    `AWS_REGION` is set: the managed nodes let pods reach no instance metadata (one hop), where
+    the controller would otherwise look its region up.
+    """
     addon = settings.addons.karpenter
     assert addon is not None
     values = placement(settings, KARPENTER.priority_class)
@@ -354,7 +358,8 @@ def karpenter_values(settings: Settings, queue_name: pulumi.Input[str], role_arn
         "replicas": addon.replicas,
         "serviceAccount": service_account_values(KARPENTER, role_arn),
         "controller": {
-            "resources": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
+            "env": [{"name": "AWS_REGION", "value": settings.region}],
+            "resources": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
         },
         **values,
     }

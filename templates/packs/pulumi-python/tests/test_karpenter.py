@@ -131,6 +131,8 @@ def test_the_controller_runs_on_the_managed_nodes_with_its_queue_and_role(stack:
     assert values["settings"]["interruptionQueue"] == stack.one(QUEUE)["inputs"].get("name", values["settings"]["interruptionQueue"])
     assert values["replicas"] == stack.config["addons"]["karpenter"]["replicas"]
     assert values["serviceAccount"]["name"] == "karpenter"
+    # The nodes allow one metadata hop: the controller is told its region.
+    assert {"name": "AWS_REGION", "value": stack.region} in values["controller"]["env"]
     pool = stack.config["addons"].get("nodePool")
     if pool:
         assert values["nodeSelector"]["strata.io/pool"] == pool
