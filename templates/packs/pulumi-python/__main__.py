@@ -20,8 +20,8 @@ from cluster import create_cluster
 from dns_delegation import check_delegation
 from external_secrets import create_secret_stores
 from gitops import hand_over_to_gitops, root_application_name
-from karpenter import create_karpenter
 from ingress import create_certificates, create_ingress_classes
+from karpenter import create_karpenter
 from network import create_network
 from nodes import create_node_groups
 from platform_layer import create_platform_layer

@@ -289,7 +289,9 @@ def release(
 # --- the add-ons ------------------------------------------------------------------------------
 
 
-def load_balancer_controller_values(settings: Settings, vpc_id: pulumi.Input[str], role_arn: pulumi.Input[str] | None) -> dict:
+def load_balancer_controller_values(
+    settings: Settings, vpc_id: pulumi.Input[str], role_arn: pulumi.Input[str] | None
+) -> dict:
     """Region and VPC are set, so the controller never needs IMDS (nodes allow one hop only).
 
     The chart's own `alb` IngressClass is not created: the foundation creates each environment's

@@ -94,8 +94,10 @@ def controller_policies(
         "aws:RequestTag/eks:eks-cluster-name": cluster,
     }
     any_nodepool = {"aws:ResourceTag/karpenter.sh/nodepool": "*"}
-    launched = [f"{ec2}:*:{kind}/*" for kind in
-                ("fleet", "instance", "volume", "network-interface", "launch-template", "spot-instances-request")]
+    launched = [
+        f"{ec2}:*:{kind}/*"
+        for kind in ("fleet", "instance", "volume", "network-interface", "launch-template", "spot-instances-request")
+    ]
     profile = f"arn:{partition}:iam::{account}:instance-profile/*"
     cluster_arn = f"arn:{partition}:eks:{region}:{account}:cluster/{cluster}"
     return {
@@ -103,8 +105,14 @@ def controller_policies(
             {
                 "Sid": "AllowScopedEC2InstanceAccessActions",
                 "Effect": "Allow",
-                "Resource": [f"{ec2}::image/*", f"{ec2}::snapshot/*", f"{ec2}:*:security-group/*", f"{ec2}:*:subnet/*",
-                             f"{ec2}:*:capacity-reservation/*", f"{ec2}:*:placement-group/*"],
+                "Resource": [
+                    f"{ec2}::image/*",
+                    f"{ec2}::snapshot/*",
+                    f"{ec2}:*:security-group/*",
+                    f"{ec2}:*:subnet/*",
+                    f"{ec2}:*:capacity-reservation/*",
+                    f"{ec2}:*:placement-group/*",
+                ],
                 "Action": ["ec2:RunInstances", "ec2:CreateFleet"],
             },
             {
@@ -119,8 +127,10 @@ def controller_policies(
                 "Effect": "Allow",
                 "Resource": launched,
                 "Action": ["ec2:RunInstances", "ec2:CreateFleet", "ec2:CreateLaunchTemplate"],
-                "Condition": {"StringEquals": request_owned,
-                              "StringLike": {"aws:RequestTag/karpenter.sh/nodepool": "*"}},
+                "Condition": {
+                    "StringEquals": request_owned,
+                    "StringLike": {"aws:RequestTag/karpenter.sh/nodepool": "*"},
+                },
             },
             {
                 "Sid": "AllowScopedResourceCreationTagging",
@@ -128,8 +138,10 @@ def controller_policies(
                 "Resource": launched,
                 "Action": "ec2:CreateTags",
                 "Condition": {
-                    "StringEquals": {**request_owned,
-                                     "ec2:CreateAction": ["RunInstances", "CreateFleet", "CreateLaunchTemplate"]},
+                    "StringEquals": {
+                        **request_owned,
+                        "ec2:CreateAction": ["RunInstances", "CreateFleet", "CreateLaunchTemplate"],
+                    },
                     "StringLike": {"aws:RequestTag/karpenter.sh/nodepool": "*"},
                 },
             },
@@ -142,7 +154,9 @@ def controller_policies(
                     "StringEquals": owned,
                     "StringLike": any_nodepool,
                     "StringEqualsIfExists": {"aws:RequestTag/eks:eks-cluster-name": cluster},
-                    "ForAllValues:StringEquals": {"aws:TagKeys": ["eks:eks-cluster-name", "karpenter.sh/nodeclaim", "Name"]},
+                    "ForAllValues:StringEquals": {
+                        "aws:TagKeys": ["eks:eks-cluster-name", "karpenter.sh/nodeclaim", "Name"]
+                    },
                 },
             },
             {
@@ -193,7 +207,11 @@ def controller_policies(
                 "Sid": "AllowScopedInstanceProfileActions",
                 "Effect": "Allow",
                 "Resource": profile,
-                "Action": ["iam:AddRoleToInstanceProfile", "iam:RemoveRoleFromInstanceProfile", "iam:DeleteInstanceProfile"],
+                "Action": [
+                    "iam:AddRoleToInstanceProfile",
+                    "iam:RemoveRoleFromInstanceProfile",
+                    "iam:DeleteInstanceProfile",
+                ],
                 "Condition": {
                     "StringEquals": {**owned, "aws:ResourceTag/topology.kubernetes.io/region": region},
                     "StringLike": {"aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass": "*"},
@@ -403,8 +421,11 @@ def node_pool_spec(pool: NodePool) -> dict:
                 "nodeClassRef": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": pool.name},
                 "requirements": [
                     {"key": "node.kubernetes.io/instance-type", "operator": "In", "values": list(pool.instance_types)},
-                    {"key": "karpenter.sh/capacity-type", "operator": "In",
-                     "values": [CAPACITY_TYPES[pool.capacity_type]]},
+                    {
+                        "key": "karpenter.sh/capacity-type",
+                        "operator": "In",
+                        "values": [CAPACITY_TYPES[pool.capacity_type]],
+                    },
                     {"key": "kubernetes.io/os", "operator": "In", "values": ["linux"]},
                 ],
                 # Nodes are replaced after 30 days, so they pick up new AMIs.
@@ -444,7 +465,9 @@ def create_karpenter(
         "karpenter",
         KARPENTER.namespace,
         KARPENTER.service_account,
-        inline_policies={name: policies.apply(lambda p, n=name: p[n]) for name in controller_policies("", "", "", "", "", "")},
+        inline_policies={
+            name: policies.apply(lambda p, n=name: p[n]) for name in controller_policies("", "", "", "", "", "")
+        },
     )
     provider = cluster.k8s_provider
     crds = release(KARPENTER_CRD, settings.addons.karpenter, {}, KARPENTER_CRD.namespace, provider, depends_on)

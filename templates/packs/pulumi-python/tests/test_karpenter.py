@@ -60,12 +60,16 @@ def test_the_node_role_is_least_privilege_and_has_an_ec2_linux_access_entry(stac
     role = stack.one(ROLE, "karpenter-node-role")
     trust = json.loads(role["inputs"]["assumeRolePolicy"])["Statement"]
     assert trust == [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]
-    attached = {a["inputs"]["policyArn"] for a in _children(stack, "aws:iam/rolePolicyAttachment:RolePolicyAttachment", role)}
+    attached = {
+        a["inputs"]["policyArn"] for a in _children(stack, "aws:iam/rolePolicyAttachment:RolePolicyAttachment", role)
+    }
     assert attached == {
         "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
         "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly",
     }
-    entries = [e["inputs"] for e in stack.of_type("aws:eks/accessEntry:AccessEntry") if e["name"] == "karpenter-node-access"]
+    entries = [
+        e["inputs"] for e in stack.of_type("aws:eks/accessEntry:AccessEntry") if e["name"] == "karpenter-node-access"
+    ]
     assert entries == [
         {**entries[0], "principalArn": _role_arn(role), "type": "EC2_LINUX", "clusterName": stack.config["clusterName"]}
     ]
@@ -102,8 +106,10 @@ def test_the_controller_role_has_upstreams_policies_scoped_to_this_cluster(stack
     if not _karpenter(stack):
         return
     role = _controller_role(stack)
-    policies = {p["inputs"]["name"]: json.loads(p["inputs"]["policy"]) for p in
-                _children(stack, "aws:iam/rolePolicy:RolePolicy", role)}
+    policies = {
+        p["inputs"]["name"]: json.loads(p["inputs"]["policy"])
+        for p in _children(stack, "aws:iam/rolePolicy:RolePolicy", role)
+    }
     assert set(policies) == CONTROLLER_POLICIES
     node_role = _role_arn(stack.one(ROLE, "karpenter-node-role"))
     (pass_role,) = [s for s in policies["karpenter-iam-integration"]["Statement"] if s["Action"] == "iam:PassRole"]
@@ -128,7 +134,9 @@ def test_the_controller_runs_on_the_managed_nodes_with_its_queue_and_role(stack:
     assert inputs["skipCrds"] is True, "the karpenter-crd release owns the CRDs"
     assert stack.one(RELEASE, "karpenter-crd")["urn"] in controller["dependencies"]
     assert values["settings"]["clusterName"] == stack.config["clusterName"]
-    assert values["settings"]["interruptionQueue"] == stack.one(QUEUE)["inputs"].get("name", values["settings"]["interruptionQueue"])
+    assert values["settings"]["interruptionQueue"] == stack.one(QUEUE)["inputs"].get(
+        "name", values["settings"]["interruptionQueue"]
+    )
     assert values["replicas"] == stack.config["addons"]["karpenter"]["replicas"]
     assert values["serviceAccount"]["name"] == "karpenter"
     # The nodes allow one metadata hop: the controller is told its region.
@@ -161,7 +169,11 @@ def test_each_node_pool_has_its_node_class_and_follows_the_configuration(stack: 
         assert node_class["metadataOptions"]["httpTokens"] == "required"
         assert node_class["metadataOptions"]["httpPutResponseHopLimit"] == 1
         (disk,) = node_class["blockDeviceMappings"]
-        assert disk["ebs"] == {"volumeSize": f"{wanted['diskSize']}Gi", "volumeType": "gp3", "encrypted": True,
-                               "deleteOnTermination": True}
+        assert disk["ebs"] == {
+            "volumeSize": f"{wanted['diskSize']}Gi",
+            "volumeType": "gp3",
+            "encrypted": True,
+            "deleteOnTermination": True,
+        }
         crds = stack.one(RELEASE, "karpenter-crd")["urn"]
         assert crds in pools[wanted["name"]]["dependencies"]
