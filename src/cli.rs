@@ -119,7 +119,7 @@ pub struct NewArgs {
     /// `<URL>/<NAME>-gitops.git` (required: strata never guesses it).
     #[arg(long, value_name = "URL")]
     pub git_base: Option<String>,
-    /// The AWS account id, needed for the role ARNs of services with `--irsa`.
+    /// The AWS account id, needed for the role ARNs of services with `--aws-role` (IRSA).
     #[arg(long, value_name = "ID")]
     pub account_id: Option<String>,
     /// The branch Argo CD follows.
@@ -258,8 +258,9 @@ pub struct AddServiceArgs {
     /// Ingress: a worker) [default: public].
     #[arg(long, value_name = "HOW")]
     pub expose: Option<String>,
-    /// Give the service an IAM role (IRSA), trusted only by its ServiceAccount.
-    #[arg(long)]
+    /// Give the service an IAM role for its ServiceAccount only, through the workspace's
+    /// `identity` (IRSA, or EKS Pod Identity); `--irsa` is its older name.
+    #[arg(long = "aws-role", visible_alias = "irsa")]
     pub irsa: bool,
     /// A ConfigMap entry (repeatable).
     #[arg(long = "config", value_name = "KEY=VALUE")]

@@ -146,6 +146,10 @@ const NODE_GROUPS: &[(&str, &str)] = &[
     ("eksctl.io", "an eksctl cluster definition"),
     ("karpenter.sh", "Karpenter node provisioning"),
     ("karpenter.k8s.aws", "a Karpenter node class"),
+    (
+        "eks.amazonaws.com",
+        "an EKS Auto Mode node class or load balancer setting",
+    ),
     ("cluster.x-k8s.io", "a Cluster API object"),
     (
         "infrastructure.cluster.x-k8s.io",
@@ -310,6 +314,13 @@ mod tests {
         case(
             "karpenter.k8s.aws/v1alpha1",
             "AWSNodeTemplate",
+            Some(Row::Foundational),
+        );
+        // EKS Auto Mode (issue 22): its node classes and load balancer parameters.
+        case("eks.amazonaws.com/v1", "NodeClass", Some(Row::Foundational));
+        case(
+            "eks.amazonaws.com/v1",
+            "IngressClassParams",
             Some(Row::Foundational),
         );
         case("ec2.aws.upbound.io/v1beta1", "VPC", Some(Row::Foundational));

@@ -104,6 +104,15 @@ pub const CAPACITY_TYPES: &[&str] = &["ON_DEMAND", "SPOT"];
 pub const TAINT_EFFECTS: &[&str] = &["NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCHEDULE"];
 /// External DNS's policies: whether it may delete the records it made.
 pub const EXTERNAL_DNS_POLICIES: &[&str] = &["upsert-only", "sync", "create-only"];
+/// How the cluster gets its nodes (`cluster.compute`): managed node groups scaled by Cluster
+/// Autoscaler, or Karpenter (its controller on the managed node groups, the rest on its
+/// `NodePool`s). EKS Auto Mode is not generated yet.
+pub const COMPUTE_CHOICES: &[&str] = &["node-groups", "karpenter"];
+/// How pods get AWS credentials (`identity`): IAM roles for service accounts (an OIDC trust per
+/// role), or EKS Pod Identity (one trust to `pods.eks.amazonaws.com`, an association per role).
+pub const IDENTITY_CHOICES: &[&str] = &["irsa", "pod-identity"];
+/// The Karpenter chart strata pins (`addons.karpenter.version` of a workspace made before it).
+pub const KARPENTER_VERSION: &str = "1.14.1";
 /// The AWS partitions whose IAM role ARNs strata takes.
 pub const AWS_PARTITIONS: &[&str] = &["aws", "aws-cn", "aws-us-gov"];
 /// The longest path and name of an IAM role in its ARN (`role/<path><name>`): IAM's limit on a
@@ -113,6 +122,10 @@ pub const ROLE_PATH_NAME_MAX: usize = 512;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
+    /// `irsa` or `pod-identity` ([`IDENTITY_CHOICES`]). Absent in workspaces made before the
+    /// choice existed, which use IRSA: `upgrade` never switches a workspace's identity.
+    #[serde(default = "irsa")]
+    pub identity: String,
     pub network: Network,
     pub cluster: Cluster,
     pub node_groups: BTreeMap<String, NodeGroup>,
@@ -227,6 +240,25 @@ pub struct Cluster {
     pub public_access_cidrs: Vec<String>,
     pub log_types: Vec<String>,
     pub admin_role_arns: Vec<String>,
+    /// [`COMPUTE_CHOICES`]. Absent in workspaces made before the choice existed, which keep
+    /// their managed node groups.
+    #[serde(default = "node_groups")]
+    pub compute: String,
+}
+
+fn irsa() -> String {
+    "irsa".to_string()
+}
+
+fn node_groups() -> String {
+    "node-groups".to_string()
+}
+
+fn karpenter() -> ChartAddon {
+    ChartAddon {
+        version: KARPENTER_VERSION.to_string(),
+        replicas: 2,
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -251,6 +283,9 @@ pub struct Addons {
     pub external_secrets: ChartAddon,
     pub argocd: ArgoCd,
     pub ebs_csi: EbsCsi,
+    /// The Karpenter controller's chart, used with `cluster.compute = "karpenter"`.
+    #[serde(default = "karpenter")]
+    pub karpenter: ChartAddon,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -342,6 +377,16 @@ pub fn supported_versions() -> Vec<&'static str> {
 }
 
 impl Settings {
+    /// Whether Karpenter provisions the nodes of the untainted node groups.
+    pub fn karpenter(&self) -> bool {
+        self.cluster.compute == "karpenter"
+    }
+
+    /// Whether pods get AWS credentials through EKS Pod Identity.
+    pub fn pod_identity(&self) -> bool {
+        self.identity == "pod-identity"
+    }
+
     /// The Cluster Autoscaler image tag that matches the cluster version.
     pub fn cluster_autoscaler_tag(&self) -> &'static str {
         CLUSTER_AUTOSCALER_TAGS
@@ -382,8 +427,24 @@ impl Settings {
         }
     }
 
-    /// The EKS cluster: version, support, API endpoint, control-plane logs, admin roles.
+    /// The EKS cluster: version, support, API endpoint, control-plane logs, admin roles, how
+    /// it gets its nodes and how pods get AWS credentials.
     fn validate_cluster(&self, problems: &mut Problems) {
+        for (key, value, choices) in [
+            ("cluster.compute", &self.cluster.compute, COMPUTE_CHOICES),
+            ("identity", &self.identity, IDENTITY_CHOICES),
+        ] {
+            if !choices.contains(&value.as_str()) {
+                let problem = Problem::new(
+                    setting(key),
+                    format!("`{value}` is not one of {}", choices.join(", ")),
+                );
+                problems.push(match did_you_mean(value, choices.iter().copied()) {
+                    Some(close) => problem.hint(format!("did you mean `{close}`?")),
+                    None => problem.hint(format!("use `--set {key}={}`", choices[0])),
+                });
+            }
+        }
         if !supported_versions().contains(&self.cluster.version.as_str()) {
             problems.push(
                 Problem::new(
@@ -588,6 +649,7 @@ impl Settings {
             ("external_dns", &addons.external_dns.version),
             ("external_secrets", &addons.external_secrets.version),
             ("argocd", &addons.argocd.version),
+            ("karpenter", &addons.karpenter.version),
         ] {
             if !is_semver(version) {
                 problems.push(
@@ -607,6 +669,7 @@ impl Settings {
             ("cluster_autoscaler", addons.cluster_autoscaler.replicas),
             ("metrics_server", addons.metrics_server.replicas),
             ("external_secrets", addons.external_secrets.replicas),
+            ("karpenter", addons.karpenter.replicas),
         ] {
             if !(ADDON_REPLICAS_MIN..=ADDON_REPLICAS_MAX).contains(&replicas) {
                 problems.push(

@@ -384,9 +384,11 @@ fn apply(disk: &[String], mut edits: Vec<Edit>, file_tail: Vec<String>) -> Vec<S
         let end = lines.len();
         edits.push((end, end, file_tail));
     }
-    // Bottom-up, inserts at a line after replacements that end there.
-    edits.sort_by_key(|e| std::cmp::Reverse((e.0, e.1)));
-    for (start, end, text) in edits {
+    // Bottom-up, inserts at a line after replacements that end there; several inserts at one
+    // line go in the render's order (the last one is spliced in first).
+    let mut edits: Vec<_> = edits.into_iter().enumerate().collect();
+    edits.sort_by_key(|(i, e)| std::cmp::Reverse((e.0, e.1, *i)));
+    for (_, (start, end, text)) in edits {
         lines.splice(start..end, text);
     }
     lines
@@ -718,6 +720,23 @@ mod tests {
             "encryptionsalt: v1:abc:def\n# strata's header\nconfig:\n  aws:region: eu-west-1\n  acme:dbPassword:\n    secure: v1:xyz\n  acme:network:\n    cidr: 10.0.0.0/16\n    azCount: 3\n  acme:serviceRoles:\n    - service: api\n  acme:domain: example.com\n  hand:key: kept # a comment\n"
         );
         assert_eq!(merged.units, base(RENDER_2));
+    }
+
+    #[test]
+    fn new_keys_after_the_same_key_keep_the_renders_order_issue_22() {
+        let render_2 = RENDER_1.replace(
+            "  acme:serviceRoles: []\n",
+            "  acme:serviceRoles: []\n  acme:compute: karpenter\n  acme:identity: irsa\n",
+        );
+        assert_ne!(render_2, RENDER_1);
+        let merged = merge(
+            RENDER_1.as_bytes(),
+            render_2.as_bytes(),
+            &base(RENDER_1),
+            &containers(),
+        )
+        .unwrap();
+        assert_eq!(String::from_utf8(merged.bytes).unwrap(), render_2);
     }
 
     #[test]

@@ -53,6 +53,10 @@ struct NodeGroupView<'a> {
     name: &'a str,
     group: &'a crate::model::settings::NodeGroup,
     taints: Vec<TaintView>,
+    /// A managed node group of the foundation (`nodeGroups`).
+    managed: bool,
+    /// A Karpenter `NodePool` of the foundation (`nodePools`).
+    karpenter: bool,
 }
 
 #[derive(Serialize)]
@@ -225,27 +229,7 @@ impl Model {
                 }
             })
             .collect();
-        let node_groups = answers
-            .settings
-            .node_groups
-            .iter()
-            .map(|(name, group)| NodeGroupView {
-                name,
-                group,
-                taints: group
-                    .taints
-                    .iter()
-                    .filter_map(|t| crate::model::settings::parse_taint(t))
-                    .map(|(key, value, effect)| TaintView { key, value, effect })
-                    .collect(),
-            })
-            .collect();
-        let addon_pool = answers
-            .settings
-            .node_groups
-            .iter()
-            .find(|(_, g)| !g.taints.is_empty())
-            .map(|(name, _)| name.as_str());
+        let (node_groups, addon_pool) = node_group_views(&answers.settings);
         let backend = answers.state.as_ref().map(|state| {
             let backend = crate::model::answers::Backend::parse(&state.backend)
                 .unwrap_or(crate::model::answers::Backend::PulumiCloud { org: None });
@@ -299,6 +283,38 @@ impl Model {
 }
 
 /// The values one service's templates see as `service` (and `senv` = `service.in[<env>]`).
+/// Each node group as the stack files see it (a managed node group, a Karpenter `NodePool`, or
+/// both), and the add-on pool: the first tainted group.
+fn node_group_views(
+    settings: &crate::model::settings::Settings,
+) -> (Vec<NodeGroupView<'_>>, Option<&str>) {
+    let any_tainted = settings.node_groups.values().any(|g| !g.taints.is_empty());
+    let views = settings
+        .node_groups
+        .iter()
+        .map(|(name, group)| NodeGroupView {
+            name,
+            group,
+            // Karpenter's controller runs on the tainted (add-on) groups, or on every group when
+            // none is tainted; Karpenter provisions the untainted groups' nodes.
+            managed: !settings.karpenter() || !group.taints.is_empty() || !any_tainted,
+            karpenter: settings.karpenter() && group.taints.is_empty(),
+            taints: group
+                .taints
+                .iter()
+                .filter_map(|t| crate::model::settings::parse_taint(t))
+                .map(|(key, value, effect)| TaintView { key, value, effect })
+                .collect(),
+        })
+        .collect();
+    let addon_pool = settings
+        .node_groups
+        .iter()
+        .find(|(_, g)| !g.taints.is_empty())
+        .map(|(name, _)| name.as_str());
+    (views, addon_pool)
+}
+
 pub(super) fn service_value(
     answers: &Answers,
     name: &str,

@@ -103,6 +103,28 @@ ADDON_CHARTS = {
 # Add-ons that call AWS and so need an IRSA role trusted by their service account.
 ADDON_IRSA_HINTS = ("aws-load-balancer-controller", "cluster-autoscaler", "external-dns", "ebs-csi")
 
+
+def compute_of(config: Mapping) -> str:
+    """A stack's `compute` (stack files written before the choice existed have none)."""
+    return config.get("compute") or "node-groups"
+
+
+def addon_charts(config: Mapping) -> dict[str, str]:
+    """The charts a stack must install: Cluster Autoscaler with managed node groups alone, the
+    Karpenter controller and its CRDs with `compute: karpenter`."""
+    charts = dict(ADDON_CHARTS)
+    if compute_of(config) != "node-groups":
+        del charts["cluster-autoscaler"]
+    if compute_of(config) == "karpenter":
+        charts.update({"karpenter": "karpenter", "karpenter-crd": "karpenter"})
+    return charts
+
+
+def addon_role_hints(config: Mapping) -> tuple[str, ...]:
+    """The add-ons of a stack that call AWS with a role of their own."""
+    hints = tuple(h for h in ADDON_IRSA_HINTS if h != "cluster-autoscaler" or compute_of(config) == "node-groups")
+    return hints + (("karpenter",) if compute_of(config) == "karpenter" else ())
+
 # Application-layer kinds the foundation must never create (they belong to the gitops repo).
 FOUNDATION_FORBIDDEN_KINDS = frozenset(
     {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Pod", "Job", "CronJob",
@@ -356,6 +378,9 @@ CRD_FILES = {
     ("external-secrets.io", "ExternalSecret"): "schemas/external-secrets/external-secrets.io_externalsecrets.yaml",
     ("external-secrets.io", "SecretStore"): "schemas/external-secrets/external-secrets.io_secretstores.yaml",
     ("external-secrets.io", "ClusterSecretStore"): "schemas/external-secrets/external-secrets.io_clustersecretstores.yaml",
+    # Karpenter's, at the version the foundation pins (addons.karpenter.chartVersion)
+    ("karpenter.sh", "NodePool"): "schemas/karpenter/karpenter.sh_nodepools.yaml",
+    ("karpenter.k8s.aws", "EC2NodeClass"): "schemas/karpenter/karpenter.k8s.aws_ec2nodeclasses.yaml",
     # the chart the foundation pins (addons.awsLoadBalancerController.chartVersion)
     ("elbv2.k8s.aws", "IngressClassParams"): "charts/aws-load-balancer-controller-3.5.0/crds/crds.yaml",
     # The monitoring CRDs of the kube-prometheus-stack the gitops repo pins, vendored in this repo.
@@ -1108,6 +1133,71 @@ def _trusted_subjects(role: Mapping) -> list[str]:
     return subjects
 
 
+POD_IDENTITY_ASSOCIATION = "aws:eks/podIdentityAssociation:PodIdentityAssociation"
+POD_IDENTITY_TRUST = [{"Sid": "AllowEksAuthToAssumeRoleForPodIdentity", "Effect": "Allow",
+                       "Principal": {"Service": "pods.eks.amazonaws.com"},
+                       "Action": ["sts:AssumeRole", "sts:TagSession"]}]
+
+
+def identity_of(config: Mapping) -> str:
+    """A stack's `identity` (stack files written before the choice existed have none)."""
+    return config.get("identity") or "irsa"
+
+
+def associated_subjects(r: "StackRun", role: Mapping) -> list[str]:
+    """`system:serviceaccount:<ns>:<name>` of the Pod Identity associations of a role."""
+    arn = _role_arn_of(role)
+    return [f"system:serviceaccount:{a['inputs'].get('namespace')}:{a['inputs'].get('serviceAccount')}"
+            for a in r.of_type(POD_IDENTITY_ASSOCIATION) if a["inputs"].get("roleArn") == arn]
+
+
+def role_subjects(r: "StackRun", role: Mapping) -> list[str]:
+    """The service accounts a role serves: pinned by its IRSA trust, or by its associations."""
+    return _trusted_subjects(role) + associated_subjects(r, role)
+
+
+def pod_identity(runs: Mapping[str, StackRun]) -> int:
+    """With `identity: pod-identity`: the agent add-on exists; every Pod Identity role trusts exactly
+    `pods.eks.amazonaws.com` with `sts:AssumeRole` and `sts:TagSession` and has exactly one
+    association, in this cluster, which waits for the cluster; every association's role is such a
+    role. With `irsa`: no association and no agent. Returns the associations checked."""
+    problems: list[str] = []
+    checked = 0
+    for stack, r in sorted(runs.items()):
+        p = lambda msg: problems.append(f"stack `{stack}`: {msg}")  # noqa: E731
+        associations = r.of_type(POD_IDENTITY_ASSOCIATION)
+        agents = [a for a in r.of_type("aws:eks/addon:Addon") if a["inputs"].get("addonName") == "eks-pod-identity-agent"]
+        if identity_of(r.config) != "pod-identity":
+            if associations or agents:
+                p("identity `irsa`, but Pod Identity associations or its agent exist")
+            continue
+        if len(agents) != 1:
+            p(f"expected the eks-pod-identity-agent add-on once, found {len(agents)}")
+        roles = {_role_arn_of(role): role for role in r.of_type("aws:iam/role:Role")}
+        trusting = [role for role in roles.values() if "pods.eks.amazonaws.com" in str(role["inputs"].get("assumeRolePolicy"))]
+        for role in trusting:
+            statements = json.loads(role["inputs"]["assumeRolePolicy"])["Statement"]
+            if statements != POD_IDENTITY_TRUST:
+                p(f"role `{role['name']}` trusts {statements}, not exactly the Pod Identity service")
+            if len(associated_subjects(r, role)) != 1:
+                p(f"role `{role['name']}` has {len(associated_subjects(r, role))} associations, expected 1")
+        for association in associations:
+            checked += 1
+            inputs = association["inputs"]
+            role = roles.get(inputs.get("roleArn"))
+            if role is None or role not in trusting:
+                p(f"association `{association['name']}` names `{inputs.get('roleArn')}`, which is no Pod Identity role of the stack")
+            if inputs.get("clusterName") != r.config.get("clusterName"):
+                p(f"association `{association['name']}` is in cluster `{inputs.get('clusterName')}`")
+            if not [c for c in r.of_type("eks:index:Cluster") if c["urn"] in (association.get("dependencies") or [])]:
+                p(f"association `{association['name']}` does not wait for the cluster")
+        if not associations:
+            p("identity `pod-identity`, but no Pod Identity association")
+    if problems:
+        raise AssertionError(f"{len(problems)} Pod Identity problem(s):\n" + "\n".join(problems))
+    return checked
+
+
 def foundation_resources(foundation: Path, runs: Mapping[str, StackRun] | None = None) -> None:
     """What every stack must (and must not) create, from the harness's record of the program."""
     runs = runs if runs is not None else harness_runs(foundation)
@@ -1144,23 +1234,23 @@ def foundation_resources(foundation: Path, runs: Mapping[str, StackRun] | None =
             p(f"expected {len(wanted_groups)} managed node group(s) (nodeGroups), found {len(node_groups)}")
 
         roles = r.of_type("aws:iam/role:Role")
-        irsa_roles = [role for role in roles if _trust(role)]
-        subjects = {s for role in irsa_roles for s in _trusted_subjects(role)}
-        for hint in ADDON_IRSA_HINTS:
+        irsa_roles = [role for role in roles if role_subjects(r, role)]
+        subjects = {s for role in irsa_roles for s in role_subjects(r, role)}
+        for hint in addon_role_hints(config):
             if not any(hint in s for s in subjects):
-                p(f"no IRSA role trusted by the service account of `{hint}` (trusted: {sorted(subjects)})")
+                p(f"no role for the service account of `{hint}` (IRSA or Pod Identity; served: {sorted(subjects)})")
         for service_role in config.get("serviceRoles") or []:
             subject = f"system:serviceaccount:{service_role['namespace']}:{service_role['serviceAccount']}"
             named = [role for role in irsa_roles if role["inputs"].get("name") == service_role["roleName"]]
             if len(named) != 1:
                 p(f"service role `{service_role['roleName']}`: expected one IAM role with that name, found {len(named)}")
-            elif _trusted_subjects(named[0]) != [subject]:
-                p(f"service role `{service_role['roleName']}` trusts {_trusted_subjects(named[0])}, expected [{subject!r}]")
+            elif role_subjects(r, named[0]) != [subject]:
+                p(f"service role `{service_role['roleName']}` serves {role_subjects(r, named[0])}, expected [{subject!r}]")
 
         releases = r.of_type("kubernetes:helm.sh/v3:Release") + r.of_type("kubernetes:helm.sh/v4:Chart")
         addons = config.get("addons") or {}
-        for chart, key in ADDON_CHARTS.items():
-            found = [rel for rel in releases if rel["inputs"].get("chart") == chart]
+        for chart, key in addon_charts(config).items():
+            found = [rel for rel in releases if chart_name(rel["inputs"].get("chart") or "") == chart]
             if len(found) != 1:
                 p(f"expected one Helm release of chart `{chart}`, found {len(found)}")
                 continue
@@ -1667,7 +1757,19 @@ def wiring(foundation: Path, gitops: Path, runs: Mapping[str, StackRun] | None =
             accounts = _of_kind(objs, "ServiceAccount")
             annotated = {_name(a): ((a.get("metadata") or {}).get("annotations") or {}).get(ROLE_ARN_ANNOTATION) for a in accounts}
             irsa = bool(svc_answers.get("irsa"))
-            if irsa and not any(annotated.values()):
+            if identity_of(r.config) == "pod-identity":
+                # Pod Identity: the ServiceAccount names no role; the association names it.
+                if any(annotated.values()):
+                    problems.append(f"{rel}: a ServiceAccount carries a role ARN although the cluster uses Pod Identity")
+                wanted = [f"system:serviceaccount:{namespace}:{svc}"] if irsa else []
+                served = [s_ for role in r.of_type("aws:iam/role:Role") for s_ in associated_subjects(r, role)
+                          if s_ == f"system:serviceaccount:{namespace}:{svc}"]
+                if served != wanted:
+                    problems.append(f"{rel}: service `{svc}` (aws role {irsa}) has Pod Identity associations {served}")
+                if irsa and svc not in {_name(a) for a in accounts}:
+                    problems.append(f"{rel}: service `{svc}` has a role but no ServiceAccount `{svc}`")
+                annotated = {}
+            elif irsa and not any(annotated.values()):
                 problems.append(f"{rel}: service `{svc}` has irsa = true but no ServiceAccount carries `{ROLE_ARN_ANNOTATION}`")
             if not irsa and any(annotated.values()):
                 problems.append(f"{rel}: service `{svc}` has irsa = false but a ServiceAccount carries a role ARN")
@@ -1939,6 +2041,18 @@ ACCEPTED_FINDINGS = {
         "the metadata reads of a preview (Describe/List/Get of EC2, EKS, IAM, Route 53, ACM, KMS key "
         "metadata, the secret list): lookups of resources the preview cannot name in advance; no action "
         "of that statement writes or returns a secret value or an object's data",
+    ("karpenter-resource-discovery", "RESOURCE_STAR"):
+        "Karpenter's published policy (getting-started CloudFormation 1.14): Describe calls, pricing and the "
+        "instance-profile list take no resource; the EC2 reads are limited to the cluster's region",
+    ("karpenter-resource-discovery", "RESOURCE_MISMATCH"):
+        "ssm:GetParameter on AWS's public parameters (`parameter/aws/service/*`, the EKS AMI ids): their ARN "
+        "has no account, which parliament's resource format does not allow for",
+    ("karpenter-node-lifecycle", "RESOURCE_MISMATCH"):
+        "Karpenter's published policy splits RunInstances/CreateFleet over several statements by resource "
+        "type (images, subnets and security groups unconditioned; launch templates, instances and volumes "
+        "only with the cluster's tags), so no one statement lists every resource type of the action",
+    ("karpenter-zonal-shift", "RESOURCE_STAR"):
+        "Karpenter's published policy: arc-zonal-shift:GetManagedResource is limited by its condition to this cluster",
     ("cluster-autoscaler", "RESOURCE_STAR"):
         "describe calls take no resource; SetDesiredCapacity/TerminateInstanceInAutoScalingGroup are limited by "
         "the condition on the cluster's own tag, as the autoscaler's documentation recommends",
@@ -2210,8 +2324,14 @@ class Render:
     objects: list[dict]
 
 
+def chart_name(chart: str) -> str:
+    """A release's chart by its name (`oci://registry/path/karpenter` -> `karpenter`)."""
+    return chart.rsplit("/", 1)[-1] if chart.startswith("oci://") else chart
+
+
 def chart_source(chart: str, version: str) -> Path:
     """The vendored source of a chart at a version; a version that is not vendored is a failure."""
+    chart = chart_name(chart)
     path = charts_dir() / f"{chart}-{version}"
     if not (path / "Chart.yaml").is_file():
         vendored = sorted(p.name for p in charts_dir().iterdir() if p.name.startswith(f"{chart}-"))
@@ -2318,6 +2438,14 @@ def helm_releases_deploy(runs: Mapping[str, StackRun], renders: list[Render] | N
             if addon["inputs"].get("serviceAccountRoleArn"):
                 addon_roles[addon["inputs"].get("addonName")] = addon["inputs"]["serviceAccountRoleArn"]
         service_accounts_of_gitops = {f"{s['namespace']}/{s['serviceAccount']}" for s in r.config.get("serviceRoles") or []}
+        for association in r.of_type(POD_IDENTITY_ASSOCIATION):
+            account = f"{association['inputs'].get('namespace')}/{association['inputs'].get('serviceAccount')}"
+            if account in service_accounts_of_gitops or account == "kube-system/ebs-csi-controller-sa":
+                continue  # the gitops repo's (checked by `wiring`), the EBS add-on's own
+            if account not in accounts:
+                p(f"association `{association['name']}` names ServiceAccount {account}, which nothing creates")
+            elif ROLE_ARN_ANNOTATION in accounts[account]:
+                p(f"ServiceAccount {account} has a Pod Identity association and an IRSA annotation")
         for role in r.of_type("aws:iam/role:Role"):
             for subject in _trusted_subjects(role):
                 account = subject.removeprefix("system:serviceaccount:").replace(":", "/", 1)
@@ -2649,6 +2777,68 @@ def _environment_project_problems(spec: Mapping, url: str, namespace: str, monit
     return problems
 
 
+# --- Karpenter --------------------------------------------------------------------------------------
+
+NODE_POOL = "kubernetes:karpenter.sh/v1:NodePool"
+EC2_NODE_CLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
+
+
+def karpenter_objects(runs: Mapping[str, StackRun]) -> int:
+    """With `compute: karpenter`: one `NodePool` per `nodePools` entry, valid against Karpenter's
+    CRDs at the pinned version, created after the CRD release, each referring to an
+    `EC2NodeClass` of the stack whose role is the Karpenter node role, which has an `EC2_LINUX`
+    access entry; the controller is given this stack's interruption queue, which the five
+    EventBridge rules feed. With any other choice: none of it. Returns the NodePools checked."""
+    problems: list[str] = []
+    checked = 0
+    for stack, r in sorted(runs.items()):
+        p = lambda msg: problems.append(f"stack `{stack}`: {msg}")  # noqa: E731
+        pools, classes = r.of_type(NODE_POOL), r.of_type(EC2_NODE_CLASS)
+        if compute_of(r.config) != "karpenter":
+            if pools or classes or r.of_type("aws:sqs/queue:Queue"):
+                p(f"compute `{compute_of(r.config)}` but Karpenter objects or a queue exist")
+            continue
+        wanted = {pool["name"]: pool for pool in r.config.get("nodePools") or []}
+        objects = {_name(o): o for o in r.kubernetes_objects("NodePool")}
+        if set(objects) != set(wanted) or not wanted:
+            p(f"NodePools {sorted(objects)} are not nodePools {sorted(wanted)}")
+        class_objects = {_name(o): o for o in r.kubernetes_objects("EC2NodeClass")}
+        node_roles = [role for role in r.of_type("aws:iam/role:Role") if role["name"] == "karpenter-node-role"]
+        role_name = (node_roles[0]["inputs"].get("name") or f"{node_roles[0]['name']}-mock") if node_roles else None
+        entries = [e["inputs"] for e in r.of_type("aws:eks/accessEntry:AccessEntry") if e["inputs"].get("type") == "EC2_LINUX"]
+        if not node_roles or [e.get("principalArn") for e in entries] != [_role_arn_of(node_roles[0])]:
+            p(f"the Karpenter node role has no EC2_LINUX access entry of its own (entries: {entries})")
+        crd_release = [rel for rel in r.of_type(HELM_RELEASE) if chart_name(rel["inputs"].get("chart", "")) == "karpenter-crd"]
+        for obj in [*objects.values(), *class_objects.values()]:
+            for problem in object_problems(obj):
+                p(f"{_label(obj)}: {problem}")
+        for resource in pools + classes:
+            if not crd_release or crd_release[0]["urn"] not in (resource.get("dependencies") or []):
+                p(f"`{resource['name']}` does not wait for the karpenter-crd release (its CRDs)")
+        for name, obj in objects.items():
+            checked += 1
+            ref = ((((obj.get("spec") or {}).get("template") or {}).get("spec") or {}).get("nodeClassRef") or {})
+            node_class = class_objects.get(ref.get("name"))
+            if node_class is None or ref.get("kind") != "EC2NodeClass":
+                p(f"NodePool `{name}` refers to {ref}, which is no EC2NodeClass of the stack")
+            elif (node_class.get("spec") or {}).get("role") != role_name:
+                p(f"EC2NodeClass `{ref.get('name')}` runs nodes as `{(node_class.get('spec') or {}).get('role')}`, not the Karpenter node role")
+        queues = r.of_type("aws:sqs/queue:Queue")
+        controller = [rel for rel in r.of_type(HELM_RELEASE) if chart_name(rel["inputs"].get("chart", "")) == "karpenter"]
+        if len(queues) != 1 or len(controller) != 1:
+            p(f"expected one interruption queue and one controller release, found {len(queues)} and {len(controller)}")
+            continue
+        queue_name = queues[0]["inputs"].get("name") or f"{queues[0]['name']}-mock"
+        if ((controller[0]["inputs"].get("values") or {}).get("settings") or {}).get("interruptionQueue") != queue_name:
+            p("the controller is not given the stack's interruption queue")
+        targets = [t["inputs"] for t in r.of_type("aws:cloudwatch/eventTarget:EventTarget")]
+        if len(targets) != 5 or any(not str(t.get("arn", "")).endswith(f":{queue_name}") for t in targets):
+            p(f"expected the five interruption rules to target the queue, found {targets}")
+    if problems:
+        raise AssertionError(f"{len(problems)} Karpenter problem(s):\n" + "\n".join(problems))
+    return checked
+
+
 def deployable(ws: "Workspace") -> None:
     """Every check beyond mocks at once: network, managed policy ARNs, parliament, Helm, TLS and
     ingress, the repository credential and the foundation's AppProjects."""
@@ -2662,6 +2852,8 @@ def deployable(ws: "Workspace") -> None:
         ("tls_and_ingress", lambda: tls_and_ingress(ws.runs, ws.gitops, ws.builds)),
         ("repo_credentials", lambda: repo_credentials(ws.runs, url)),
         ("foundation_projects", lambda: foundation_projects(ws.runs, url)),
+        ("karpenter_objects", lambda: karpenter_objects(ws.runs)),
+        ("pod_identity", lambda: pod_identity(ws.runs)),
     ):
         try:
             check()

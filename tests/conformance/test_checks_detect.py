@@ -98,6 +98,18 @@ def test_validate_objects_reports_bad_metadata_of_a_custom_resource(base, copy):
     raises(r"Application .*/metadata.*label", lambda: checks.validate_objects(checks.kustomize_builds(gitops)))
 
 
+def test_validate_objects_reports_karpenter_objects_its_crds_reject():
+    node_pool = {"apiVersion": "karpenter.sh/v1", "kind": "NodePool", "metadata": {"name": "workload"},
+                 "spec": {"template": {"spec": {"nodeClassRef": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass",
+                                                                 "name": "workload"}, "requirements": []}},
+                          "disruption": {"consolidationPolicy": "Sometimes"}}}
+    raises(r"consolidationPolicy", lambda: checks.validate_objects([node_pool]))
+    node_class = {"apiVersion": "karpenter.k8s.aws/v1", "kind": "EC2NodeClass", "metadata": {"name": "workload"},
+                  "spec": {"role": "nodes", "amiSelector": [{"alias": "al2023@latest"}],
+                           "subnetSelectorTerms": [{"id": "subnet-1"}], "securityGroupSelectorTerms": [{"id": "sg-1"}]}}
+    raises(r"amiSelector", lambda: checks.validate_objects([node_class]))
+
+
 def test_applications_resolve_reports_a_foreign_repo_and_a_missing_path(base, copy):
     gitops = copy(base.gitops)
     edit(gitops / "apps/dev/api.yaml", lambda t: t.replace("services/api/overlays/dev", "services/api/overlays/qa"))

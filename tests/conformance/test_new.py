@@ -52,11 +52,17 @@ ADMIN = ("--admin-role", ADMIN_ROLE)
 S3 = ("--backend", "s3://acme-pulumi-state/foundation")
 # Every environment count (1-5) and every service count (0-5) for each preset; a private gitops
 # repo (the default) and a public one, with and without an admin role, in each state backend.
+# Compute x identity (issue 22): `startup` is node groups + IRSA, `production` Karpenter + Pod
+# Identity; one case of each preset switches to the other compute, one to the other identity.
+NODE_GROUPS = ("--set", "cluster.compute=node-groups")
+KARPENTER = ("--set", "cluster.compute=karpenter")
+IRSA = ("--set", "identity=irsa")
+POD_IDENTITY = ("--set", "identity=pod-identity")
 MATRIX = [
-    *(_case("startup", e, s, *x) for e, s, x in [(1, 0, PUBLIC_REPO), (2, 3, ADMIN), (3, 5, S3), (4, 1, ()),
-                                                  (5, 2, ADMIN + S3)]),
-    *(_case("production", e, s, *x) for e, s, x in [(1, 5, ADMIN + S3), (2, 0, ()), (3, 2, PUBLIC_REPO),
-                                                     (4, 4, S3), (5, 1, ADMIN)]),
+    *(_case("startup", e, s, *x) for e, s, x in [(1, 0, PUBLIC_REPO), (2, 3, ADMIN), (3, 5, S3 + POD_IDENTITY),
+                                                  (4, 1, KARPENTER), (5, 2, ADMIN + S3)]),
+    *(_case("production", e, s, *x) for e, s, x in [(1, 5, ADMIN + S3), (2, 0, IRSA), (3, 2, PUBLIC_REPO),
+                                                     (4, 4, S3 + NODE_GROUPS), (5, 1, ADMIN)]),
 ]
 # IRSA, ExternalSecret and config paths, through `strata add service` after `new`.
 ADDED = [
@@ -67,7 +73,7 @@ ADDED = [
     )),
     Case("production", ("dev", "stage", "prod"), ("web",), ACCOUNT_ID, adds=(
         ("billing", "--irsa", "--secret", "DB_PASSWORD", "--config", "LOG_LEVEL=info"),
-        ("worker", "--irsa", "--envs", "stage,prod", "--secret", "QUEUE_PASSWORD"),
+        ("worker", "--aws-role", "--envs", "stage,prod", "--secret", "QUEUE_PASSWORD"),
     )),
 ]
 CASES = MATRIX + ADDED
@@ -78,6 +84,23 @@ def test_the_cases_cover_every_count_for_both_presets():
         cases = [c for c in CASES if c.preset == preset]
         assert {len(c.envs) for c in cases} == {1, 2, 3, 4, 5}
         assert {len(c.all_services) for c in cases} == {0, 1, 2, 3, 4, 5}
+
+
+def _choice(case: Case, key: str, default: dict[str, str]) -> str:
+    """The value a case's `--set KEY=...` gives, else its preset's."""
+    flags = [case.extra[i + 1] for i, flag in enumerate(case.extra[:-1]) if flag == "--set"]
+    given = [flag.split("=", 1)[1] for flag in flags if flag.startswith(f"{key}=")]
+    return given[-1] if given else default[case.preset]
+
+
+def test_the_cases_cover_every_compute_and_identity_with_both_topologies():
+    compute = {c.id: _choice(c, "cluster.compute", {"startup": "node-groups", "production": "karpenter"}) for c in CASES}
+    identity = {c.id: _choice(c, "identity", {"startup": "irsa", "production": "pod-identity"}) for c in CASES}
+    combos = {(compute[c.id], identity[c.id]) for c in CASES}
+    assert combos == {(x, y) for x in ("node-groups", "karpenter") for y in ("irsa", "pod-identity")}
+    for choice in ("karpenter", "pod-identity"):
+        presets = {c.preset for c in CASES if choice in (compute[c.id], identity[c.id])}
+        assert presets == {"startup", "production"}, choice
 
 
 # The cases whose foundation runs its own test suite (`python -m pytest` in the repo): its tests
@@ -269,6 +292,13 @@ def test_the_iam_policies_pass_parliament(generated):
 def test_every_helm_release_renders_and_places_its_pods_and_service_accounts(generated):
     _, ws = generated
     checks.helm_releases_deploy(ws.runs)
+
+
+def test_karpenter_node_pools_validate_against_its_crds_and_use_its_node_role(generated):
+    _, ws = generated
+    pools = checks.karpenter_objects(ws.runs)
+    karpenter = [s for s, r in ws.runs.items() if checks.compute_of(r.config) == "karpenter"]
+    assert (pools > 0) == bool(karpenter)
 
 
 def test_every_ingress_has_its_environments_certificate_and_ingress_class(generated):

@@ -206,11 +206,18 @@ const RULES: &[Rule] = &[
         excerpt: "secret `X`: is also a config key",
     },
     Rule {
-        name: "irsa-needs-account",
-        args: &["add", "service", "web", "--irsa"],
+        name: "aws-role-needs-account",
+        args: &["add", "service", "web", "--aws-role"],
         in_workspace: true,
         code: 2,
         excerpt: "needs the AWS account id",
+    },
+    Rule {
+        name: "compute-choice",
+        args: &["new", "acme", "--set", "cluster.compute=karpentr"],
+        in_workspace: false,
+        code: 2,
+        excerpt: "`karpentr` is not one of node-groups, karpenter",
     },
     Rule {
         name: "add-existing",

@@ -112,6 +112,12 @@ fn fresh(dir: &Path) -> (PathBuf, PathBuf) {
             // strata 0.1.0 opened the API endpoint to everyone; the answers keep that.
             "--api-cidrs",
             "0.0.0.0/0",
+            // strata 0.1.0 had managed node groups and IRSA; `upgrade` never switches them to the
+            // preset's Karpenter and Pod Identity (issue 22).
+            "--set",
+            "cluster.compute=node-groups",
+            "--set",
+            "identity=irsa",
             // strata 0.1.0 had no platform services; `upgrade` must not turn them on.
             "--set",
             "platform.monitoring.enabled=false",

@@ -4,7 +4,7 @@ Every value comes from the stack configuration (`settings.py`); nothing here
 is specific to a project, stack or environment. The stages run in dependency
 order; each module owns one concern:
 
-    settings -> network -> cluster -> nodes -> platform_layer -> addons
+    settings -> network -> cluster -> nodes -> platform_layer -> addons -> karpenter
              -> ingress -> external_secrets -> repo_credentials -> services
              -> platform_services -> ci_access -> gitops -> stack outputs
 """
@@ -21,6 +21,7 @@ from dns_delegation import check_delegation
 from external_secrets import create_secret_stores
 from gitops import hand_over_to_gitops, root_application_name
 from ingress import create_certificates, create_ingress_classes
+from karpenter import create_karpenter
 from network import create_network
 from nodes import create_node_groups
 from platform_layer import create_platform_layer
@@ -42,6 +43,21 @@ def main() -> None:
     node_groups = create_node_groups(settings, cluster, network, aws_context)
     platform = create_platform_layer(settings, cluster, network)
     addons = install_addons(settings, cluster, network, platform, node_groups, aws_context)
+    if settings.karpenter:
+        karpenter = create_karpenter(
+            settings,
+            cluster,
+            network,
+            aws_context,
+            [
+                *node_groups,
+                *platform.priority_classes.values(),
+                addons.load_balancer_controller,
+                *([addons.pod_identity_agent] if addons.pod_identity_agent else []),
+            ],
+        )
+        pulumi.export("karpenterNodeRoleArn", karpenter.node_role.arn)
+        pulumi.export("karpenterInterruptionQueue", karpenter.queue.name)
     certificate_arns = create_certificates(settings, aws_context)
     ingress_classes = create_ingress_classes(
         settings, cluster, certificate_arns, network.public_subnet_ids, addons.load_balancer_controller

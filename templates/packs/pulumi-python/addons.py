@@ -38,10 +38,10 @@ import pulumi_kubernetes as k8s
 
 from aws_context import AwsContext
 from cluster import ClusterOutputs
-from irsa import service_account_role
 from network import NetworkOutputs
 from platform_layer import PlatformLayer
 from settings import ChartAddon, Settings
+from workload_identity import WorkloadRole, addon_role
 
 ROLE_ARN_ANNOTATION = "eks.amazonaws.com/role-arn"
 LBC_POLICY_FILE = Path(__file__).parent / "policies" / "aws-load-balancer-controller" / "iam_policy.json"
@@ -134,7 +134,8 @@ class AddonOutputs:
     argocd: k8s.helm.v3.Release
     external_secrets: k8s.helm.v3.Release
     load_balancer_controller: k8s.helm.v3.Release
-    role_arns: dict[str, pulumi.Output[str]]  # add-on -> IRSA role ARN
+    role_arns: dict[str, pulumi.Output[str]]  # add-on -> its role's ARN (IRSA or Pod Identity)
+    pod_identity_agent: pulumi.Resource | None = None
 
 
 # --- IAM policies -----------------------------------------------------------------------------
@@ -261,15 +262,22 @@ def release(
     namespace: pulumi.Input[str],
     provider: k8s.Provider,
     depends_on: Sequence[pulumi.Resource],
+    skip_crds: bool = False,
 ) -> k8s.helm.v3.Release:
-    """A Helm release with the pinned chart version, an explicit release name, atomic, with a timeout."""
+    """A Helm release with the pinned chart version, an explicit release name, atomic, with a timeout.
+
+    A chart in an OCI registry (`oci://...`) is named by its full reference, with no repository.
+    """
+    repository = addon.repository or chart.repository
+    oci = repository.startswith("oci://")
     return k8s.helm.v3.Release(
         chart.release,
         name=chart.release,
-        chart=chart.chart,
+        chart=f"{repository.rstrip('/')}/{chart.chart}" if oci else chart.chart,
         version=addon.chart_version,
         namespace=namespace,
-        repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=addon.repository or chart.repository),
+        repository_opts=None if oci else k8s.helm.v3.RepositoryOptsArgs(repo=repository),
+        skip_crds=skip_crds,
         values=dict(values),
         atomic=True,
         timeout=HELM_TIMEOUT_SECONDS,
@@ -281,7 +289,9 @@ def release(
 # --- the add-ons ------------------------------------------------------------------------------
 
 
-def load_balancer_controller_values(settings: Settings, vpc_id: pulumi.Input[str], role_arn: pulumi.Input[str]) -> dict:
+def load_balancer_controller_values(
+    settings: Settings, vpc_id: pulumi.Input[str], role_arn: pulumi.Input[str] | None
+) -> dict:
     """Region and VPC are set, so the controller never needs IMDS (nodes allow one hop only).
 
     The chart's own `alb` IngressClass is not created: the foundation creates each environment's
@@ -300,7 +310,7 @@ def load_balancer_controller_values(settings: Settings, vpc_id: pulumi.Input[str
     }
 
 
-def cluster_autoscaler_values(settings: Settings, role_arn: pulumi.Input[str]) -> dict:
+def cluster_autoscaler_values(settings: Settings, role_arn: pulumi.Input[str] | None) -> dict:
     """Auto-discovery of this cluster's node groups; the image tag follows the cluster version."""
     addon = settings.addons.cluster_autoscaler
     return {
@@ -325,7 +335,7 @@ def metrics_server_values(settings: Settings) -> dict:
     }
 
 
-def external_dns_values(settings: Settings, role_arn: pulumi.Input[str]) -> dict:
+def external_dns_values(settings: Settings, role_arn: pulumi.Input[str] | None) -> dict:
     """Records for Services and Ingresses under `domain` only, owned by this cluster."""
     return {
         "provider": {"name": "aws"},
@@ -395,23 +405,17 @@ def argocd_values(settings: Settings) -> dict:
 
 def create_addon_roles(
     settings: Settings, cluster: ClusterOutputs, network: NetworkOutputs, aws_context: AwsContext
-) -> dict[str, aws.iam.Role]:
-    """The IRSA role of every add-on that calls AWS, each trusted by exactly its service account."""
+) -> dict[str, WorkloadRole]:
+    """The role of every add-on that calls AWS, each for exactly its service account (IRSA or Pod
+    Identity, per `identity`)."""
     vpc_arn = pulumi.Output.all(aws_context.partition, aws_context.account_id, network.vpc_id).apply(
         lambda a: f"arn:{a[0]}:ec2:{settings.region}:{a[1]}:vpc/{a[2]}"
     )
 
-    def role(chart_name: str, namespace: str, service_account: str, **permissions: Any) -> aws.iam.Role:
-        return service_account_role(
-            f"irsa-{chart_name}",
-            oidc=cluster.oidc,
-            namespace=namespace,
-            service_account=service_account,
-            tags=settings.tags,
-            **permissions,
-        )
+    def role(chart_name: str, namespace: str, service_account: str, **permissions: Any) -> WorkloadRole:
+        return addon_role(settings, cluster, chart_name, namespace, service_account, **permissions)
 
-    return {
+    roles = {
         "aws-load-balancer-controller": role(
             LOAD_BALANCER_CONTROLLER.chart,
             LOAD_BALANCER_CONTROLLER.namespace,
@@ -420,12 +424,6 @@ def create_addon_roles(
                 "aws-load-balancer-controller": load_balancer_controller_policy(),
                 "security-groups-of-this-vpc-only": vpc_arn.apply(security_group_guard_policy),
             },
-        ),
-        "cluster-autoscaler": role(
-            CLUSTER_AUTOSCALER.chart,
-            CLUSTER_AUTOSCALER.namespace,
-            CLUSTER_AUTOSCALER.service_account,
-            inline_policies={"cluster-autoscaler": cluster_autoscaler_policy(settings.cluster_name)},
         ),
         "external-dns": role(
             EXTERNAL_DNS.chart,
@@ -440,10 +438,18 @@ def create_addon_roles(
             managed_policy_arns=[aws_context.managed_policy_arn(EBS_CSI_POLICY)],
         ),
     }
+    if settings.compute == "node-groups":  # Karpenter and Auto Mode scale the nodes themselves
+        roles["cluster-autoscaler"] = role(
+            CLUSTER_AUTOSCALER.chart,
+            CLUSTER_AUTOSCALER.namespace,
+            CLUSTER_AUTOSCALER.service_account,
+            inline_policies={"cluster-autoscaler": cluster_autoscaler_policy(settings.cluster_name)},
+        )
+    return roles
 
 
 def create_ebs_csi_driver(
-    settings: Settings, role: aws.iam.Role, depends_on: Sequence[pulumi.Resource]
+    settings: Settings, role: WorkloadRole, depends_on: Sequence[pulumi.Resource]
 ) -> aws.eks.Addon:
     """The EBS CSI driver as an EKS managed add-on (its own default StorageClass stays off: it is
     not encrypted unless the account encrypts EBS by default; see `create_storage_classes`)."""
@@ -452,7 +458,24 @@ def create_ebs_csi_driver(
         cluster_name=settings.cluster_name,
         addon_name="aws-ebs-csi-driver",
         addon_version=settings.addons.ebs_csi_addon_version,
-        service_account_role_arn=role.arn,
+        # With Pod Identity the association (made with the role) names the service account.
+        service_account_role_arn=None if settings.pod_identity else role.role.arn,
+        resolve_conflicts_on_create="OVERWRITE",
+        resolve_conflicts_on_update="OVERWRITE",
+        tags=settings.tags,
+        opts=pulumi.ResourceOptions(depends_on=[*depends_on, *role.ready]),
+    )
+
+
+def create_pod_identity_agent(settings: Settings, depends_on: Sequence[pulumi.Resource]) -> aws.eks.Addon:
+    """The EKS Pod Identity agent (`identity: pod-identity`): a DaemonSet on every node that hands
+    the pods the credentials of their service account's association. Created once the node groups
+    exist, like CoreDNS; the node role's `AmazonEKSWorkerNodePolicy` lets it call
+    `eks-auth:AssumeRoleForPodIdentity`."""
+    return aws.eks.Addon(
+        "eks-pod-identity-agent",
+        cluster_name=settings.cluster_name,
+        addon_name="eks-pod-identity-agent",
         resolve_conflicts_on_create="OVERWRITE",
         resolve_conflicts_on_update="OVERWRITE",
         tags=settings.tags,
@@ -514,31 +537,38 @@ def install_addons(
     after_nodes = [*node_groups, *platform.priority_classes.values()]
     namespaces = platform.platform_namespaces
 
+    agent = create_pod_identity_agent(settings, node_groups) if settings.pod_identity else None
+    if agent is not None:
+        # Pods started before the agent runs get no credentials: every release waits for it.
+        after_nodes.append(agent)
     create_coredns(settings, node_groups)
-    ebs = create_ebs_csi_driver(settings, roles["aws-ebs-csi-driver"], node_groups)
+    ebs = create_ebs_csi_driver(settings, roles["aws-ebs-csi-driver"], after_nodes)
     create_storage_classes(provider, [ebs])
+    arn = {name: (None if settings.pod_identity else role.role.arn) for name, role in roles.items()}
+    after_nodes += [ready for role in roles.values() for ready in role.ready]
     lbc = release(
         LOAD_BALANCER_CONTROLLER,
         addons.load_balancer_controller,
-        load_balancer_controller_values(settings, network.vpc_id, roles["aws-load-balancer-controller"].arn),
+        load_balancer_controller_values(settings, network.vpc_id, arn["aws-load-balancer-controller"]),
         "kube-system",
         provider,
         after_nodes,
     )
     after_lbc = [*after_nodes, lbc]
-    release(
-        CLUSTER_AUTOSCALER,
-        addons.cluster_autoscaler,
-        cluster_autoscaler_values(settings, roles["cluster-autoscaler"].arn),
-        "kube-system",
-        provider,
-        after_lbc,
-    )
+    if "cluster-autoscaler" in roles:
+        release(
+            CLUSTER_AUTOSCALER,
+            addons.cluster_autoscaler,
+            cluster_autoscaler_values(settings, arn["cluster-autoscaler"]),
+            "kube-system",
+            provider,
+            after_lbc,
+        )
     release(METRICS_SERVER, addons.metrics_server, metrics_server_values(settings), "kube-system", provider, after_lbc)
     release(
         EXTERNAL_DNS,
         addons.external_dns,
-        external_dns_values(settings, roles["external-dns"].arn),
+        external_dns_values(settings, arn["external-dns"]),
         namespaces[EXTERNAL_DNS.namespace].metadata.name,
         provider,
         after_lbc,
@@ -558,5 +588,6 @@ def install_addons(
         argocd=argocd,
         external_secrets=external_secrets,
         load_balancer_controller=lbc,
-        role_arns={name: role.arn for name, role in roles.items()},
+        role_arns={name: role.role.arn for name, role in roles.items()},
+        pod_identity_agent=agent,
     )

@@ -1,4 +1,5 @@
-"""IRSA roles of the application services (`serviceRoles`), for the gitops repository to annotate.
+"""IAM roles of the application services (`serviceRoles`): IRSA roles for the gitops repository to
+annotate, or (`identity: pod-identity`) Pod Identity roles with their association.
 
 Each role is trusted only by `<namespace>/<serviceAccount>` and starts with the
 managed policies listed in `policyArns` (none by default): what a service may do
@@ -14,10 +15,22 @@ import pulumi
 from cluster import ClusterOutputs
 from irsa import service_account_role
 from settings import ServiceRole, Settings
+from workload_identity import pod_identity_role
 
 
 def create_service_role(role: ServiceRole, settings: Settings, cluster: ClusterOutputs) -> pulumi.Output[str]:
-    """The IRSA role of one service in one namespace; returns its ARN."""
+    """The role of one service in one namespace; returns its ARN."""
+    if settings.pod_identity:
+        return pod_identity_role(
+            f"service-{role.namespace}-{role.service}",
+            cluster_name=settings.cluster_name,
+            cluster=cluster.component,
+            namespace=role.namespace,
+            service_account=role.service_account,
+            role_name=role.role_name,
+            tags={**settings.tags, "Service": role.service, "Namespace": role.namespace},
+            managed_policy_arns=list(role.policy_arns),
+        ).role.arn
     return service_account_role(
         f"service-{role.namespace}-{role.service}",
         oidc=cluster.oidc,

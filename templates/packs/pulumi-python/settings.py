@@ -24,6 +24,7 @@ from limits import (
     AZ_COUNT_MAX,
     AZ_COUNT_MIN,
     CAPACITY_TYPES,
+    COMPUTE_CHOICES,
     EKS_CLUSTER_NAME_MAX,
     ENVIRONMENT_NAME_MAX,
     EXTERNAL_DNS_POLICIES,
@@ -32,6 +33,7 @@ from limits import (
     GITHUB_REPOSITORY_NAME_MAX,
     HOSTNAME_MAX,
     IAM_ROLE_NAME_MAX,
+    IDENTITY_CHOICES,
     IDN_TLD_PREFIX,
     KUBERNETES_VERSIONS,
     LABEL_MAX,
@@ -163,6 +165,17 @@ class NodeGroup:
 
 
 @dataclass(frozen=True)
+class NodePool:
+    """One Karpenter NodePool (with `compute: karpenter`): what it may launch, and how many nodes."""
+
+    name: str
+    instance_types: tuple[str, ...]
+    capacity_type: str
+    max_nodes: int
+    disk_size: int
+
+
+@dataclass(frozen=True)
 class ChartAddon:
     """A Helm-installed add-on: its pinned chart version, replica count and chart repository."""
 
@@ -204,6 +217,7 @@ class Addons:
     argocd: ArgoCd
     ebs_csi_addon_version: str | None
     node_pool: str | None
+    karpenter: ChartAddon | None = None
 
 
 @dataclass(frozen=True)
@@ -374,6 +388,19 @@ class Settings:
     # `dnsDelegationCheck` (not written by strata): `stop` at preview when the domain is not
     # delegated to its hosted zone, or only `warn` (see `dns_delegation.py`).
     dns_delegation_check: str = "stop"
+    # `compute`: `node-groups` (Cluster Autoscaler) or `karpenter` (`nodePools`);
+    # `identity`: `irsa` or `pod-identity`. Stack files written before either existed have none.
+    compute: str = "node-groups"
+    identity: str = "irsa"
+    node_pools: tuple[NodePool, ...] = ()
+
+    @property
+    def karpenter(self) -> bool:
+        return self.compute == "karpenter"
+
+    @property
+    def pod_identity(self) -> bool:
+        return self.identity == "pod-identity"
 
 
 _C = TypeVar("_C", bound=ChartAddon)
@@ -650,6 +677,31 @@ def _read_node_group(r: _Reader, raw: Any, index: int) -> NodeGroup:
     return group
 
 
+def _read_node_pool(r: _Reader, raw: Any, index: int) -> NodePool:
+    """One `nodePools[]` entry."""
+    where = f"nodePools[{index}]"
+    raw = _mapping(r, raw, where)
+    pool = NodePool(
+        name=_text(r, raw, "name", where),
+        instance_types=_strings(r, raw.get("instanceTypes"), f"{where}.instanceTypes"),
+        capacity_type=_text(r, raw, "capacityType", where, "ON_DEMAND"),
+        max_nodes=_int(r, raw, "maxNodes", where),
+        disk_size=_int(r, raw, "diskSize", where, 50),
+    )
+    r.check(
+        _is_name(pool.name, NODE_GROUP_NAME_MAX),
+        f"`{where}.name` must be a DNS-1035 label of at most {NODE_GROUP_NAME_MAX} characters, not `{pool.name}`",
+    )
+    r.check(bool(pool.instance_types), f"`{where}.instanceTypes` must not be empty")
+    _one_of(r, pool.capacity_type, CAPACITY_TYPES, f"{where}.capacityType")
+    r.check(pool.max_nodes >= 1, f"`{where}.maxNodes` must be at least 1")
+    r.check(
+        NODE_DISK_GIB_MIN <= pool.disk_size <= NODE_DISK_GIB_MAX,
+        f"`{where}.diskSize` must be between {NODE_DISK_GIB_MIN} and {NODE_DISK_GIB_MAX} GiB",
+    )
+    return pool
+
+
 def _read_chart(r: _Reader, raw: Mapping[str, Any], key: str, cls: type[_C]) -> tuple[_C, Mapping[str, Any], str]:
     """The fields every Helm add-on shares; also returns its raw object and config path for the rest."""
     where = f"addons.{key}"
@@ -685,6 +737,7 @@ def _read_addons(r: _Reader) -> Addons:
         argocd=argocd,
         ebs_csi_addon_version=str(ebs.get("addonVersion") or "") or None,
         node_pool=str(raw.get("nodePool") or "") or None,
+        karpenter=_read_chart(r, raw, "karpenter", ChartAddon)[0] if "karpenter" in raw else None,
     )
     _one_of(r, addons.external_dns.policy, EXTERNAL_DNS_POLICIES, "addons.externalDns.policy")
     r.check(
@@ -915,6 +968,9 @@ def _read(r: _Reader) -> Settings:
         dns_delegation_check=_one_of(
             r, r.text("dnsDelegationCheck", "stop"), DNS_DELEGATION_CHECKS, "dnsDelegationCheck"
         ),
+        compute=_one_of(r, r.text("compute", "node-groups"), COMPUTE_CHOICES, "compute"),
+        identity=_one_of(r, r.text("identity", "irsa"), IDENTITY_CHOICES, "identity"),
+        node_pools=tuple(_read_node_pool(r, p, i) for i, p in enumerate(r.raw("nodePools", []) or [])),
     )
     _check_cross_references(r, settings)
     return settings
@@ -939,6 +995,12 @@ def _check_cross_references(r: _Reader, s: Settings) -> None:
         r.check(bool(_ROLE_ARN.match(arn)), f"`adminRoleArns` has an invalid IAM role ARN `{arn}`")
     r.check(bool(_DOMAIN.match(s.domain)), f"`domain` is not a DNS domain: `{s.domain}`")
     r.check(bool(s.node_groups), "`nodeGroups` must list at least one node group")
+    if s.karpenter:
+        r.check(s.addons.karpenter is not None, "`addons.karpenter` is required with `compute: karpenter`")
+        r.check(bool(s.node_pools), "`nodePools` must list at least one Karpenter NodePool with `compute: karpenter`")
+    else:
+        r.check(not s.node_pools, "`nodePools` is only read with `compute: karpenter`")
+    _unique(r, [p.name for p in s.node_pools], "node pool")
     r.check(bool(s.environments), "`environments` must list at least one environment")
     _unique(r, [g.name for g in s.node_groups], "node group")
     _unique(r, [e.name for e in s.environments], "environment")

@@ -242,7 +242,7 @@ def _make_mocks(region: str, world: dict[str, Any]) -> Any:
             state = dict(args.inputs) if args.custom else {}
             state.update(component_outputs(args.typ, args.inputs, region, issuer))
             if args.custom:
-                state.update(custom_outputs(args.typ, args.name, args.inputs))
+                state.update(custom_outputs(args.typ, args.name, args.inputs, region))
             return mock_id(args.typ, args.name), state
 
         invokes: list[str] = []
@@ -307,7 +307,7 @@ def validation_record(domain_name: str) -> dict:
     }
 
 
-def custom_outputs(typ: str, name: str, inputs: dict) -> dict:
+def custom_outputs(typ: str, name: str, inputs: dict, region: str = "mock") -> dict:
     """Computed attributes of custom resources that the program reads."""
     if typ == "aws:iam/role:Role":
         role_name = inputs.get("name") or f"{name}-mock"
@@ -317,6 +317,13 @@ def custom_outputs(typ: str, name: str, inputs: dict) -> dict:
         return {"arn": f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{host}"}
     if typ == "aws:kms/key:Key":
         return {"keyId": f"{name}-key-id", "arn": f"arn:aws:kms:mock:{ACCOUNT_ID}:key/{name}-key-id"}
+    if typ == "aws:sqs/queue:Queue":
+        queue = inputs.get("name") or f"{name}-mock"
+        return {
+            "name": queue,
+            "arn": f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{queue}",
+            "url": f"https://sqs.{region}.amazonaws.com/{ACCOUNT_ID}/{queue}",
+        }
     if typ == "aws:ec2/launchTemplate:LaunchTemplate":
         return {"latestVersion": 1}
     if typ == "aws:ec2/eip:Eip":

@@ -11,6 +11,7 @@ from tests.harness import ACCOUNT_ID, REPO_ROOT
 ROLE = "aws:iam/role:Role"
 RELEASE = "kubernetes:helm.sh/v3:Release"
 ROLE_ARN_ANNOTATION = "eks.amazonaws.com/role-arn"
+ASSOCIATION = "aws:eks/podIdentityAssociation:PodIdentityAssociation"
 APPLICATION_KINDS = {
     "Deployment",
     "StatefulSet",
@@ -33,6 +34,17 @@ CHARTS = {
     "externalSecrets": ("external-secrets", "external-secrets", "external-secrets"),
     "argocd": ("argo-cd", "argocd", "argocd"),
 }
+
+
+# The releases of `compute: karpenter` (checked in test_karpenter.py).
+KARPENTER_RELEASES = {"karpenter", "karpenter-crd"}
+
+
+def charts(stack: Stack) -> dict[str, tuple[str, str, str]]:
+    """The add-on charts of this stack: Cluster Autoscaler only with managed node groups alone."""
+    if stack.config.get("compute", "node-groups") == "node-groups":
+        return CHARTS
+    return {key: chart for key, chart in CHARTS.items() if key != "clusterAutoscaler"}
 
 
 def _policy(document: str) -> dict:
@@ -61,10 +73,35 @@ def _trusted_service_account(role: dict) -> str:
     return sub.removeprefix("system:serviceaccount:")
 
 
+def _pod_identity(stack: Stack) -> bool:
+    return stack.config.get("identity") == "pod-identity"
+
+
+def _associated_role(stack: Stack, namespace: str, service_account: str) -> list[dict]:
+    """The roles a Pod Identity association gives `<namespace>/<service_account>`."""
+    arns = [
+        a["inputs"]["roleArn"]
+        for a in stack.of_type(ASSOCIATION)
+        if (a["inputs"]["namespace"], a["inputs"]["serviceAccount"]) == (namespace, service_account)
+    ]
+    return [r for r in stack.of_type(ROLE) if _role_arn(r) in arns]
+
+
 def _role_trusting(stack: Stack, namespace: str, service_account: str) -> dict:
+    """The one role of a service account: trusted through IRSA, or associated through Pod Identity."""
     roles = [r for r in _irsa_roles(stack) if _trusted_service_account(r) == f"{namespace}:{service_account}"]
-    assert len(roles) == 1, f"expected one IRSA role for {namespace}:{service_account}, found {len(roles)}"
+    roles += _associated_role(stack, namespace, service_account)
+    assert len(roles) == 1, f"expected one role for {namespace}:{service_account}, found {len(roles)}"
     return roles[0]
+
+
+def _annotation_of(stack: Stack, role: dict) -> str | None:
+    """What a service account of the role must carry: its ARN with IRSA, nothing with Pod Identity."""
+    return None if _associated_role_of(stack, role) else _role_arn(role)
+
+
+def _associated_role_of(stack: Stack, role: dict) -> bool:
+    return any(a["inputs"]["roleArn"] == _role_arn(role) for a in stack.of_type(ASSOCIATION))
 
 
 def _role_arn(role: dict) -> str:
@@ -225,6 +262,10 @@ def test_the_load_balancer_controller_gets_the_vendored_policy_limited_to_this_v
 
 
 def test_the_cluster_autoscaler_may_scale_only_this_clusters_node_groups(stack: Stack) -> None:
+    if "clusterAutoscaler" not in charts(stack):
+        assert not [r for r in _irsa_roles(stack) if _trusted_service_account(r).endswith(":cluster-autoscaler")]
+        assert not [r for r in stack.of_type(RELEASE) if r["name"] == "cluster-autoscaler"]
+        return
     role = _role_trusting(stack, "kube-system", "cluster-autoscaler")
     statements = _statements(_inline_policies(stack, role)["cluster-autoscaler"])
     scaling = [s for s in statements if "autoscaling:SetDesiredCapacity" in s["Action"]]
@@ -251,7 +292,7 @@ def test_the_ebs_csi_driver_is_a_managed_addon_with_its_role_and_the_v2_policy(s
     role = _role_trusting(stack, "kube-system", "ebs-csi-controller-sa")
     assert addon["addonName"] == "aws-ebs-csi-driver"
     assert addon["clusterName"] == stack.config["clusterName"]
-    assert addon["serviceAccountRoleArn"] == _role_arn(role)
+    assert addon.get("serviceAccountRoleArn") == _annotation_of(stack, role)
     assert "defaultStorageClass" not in addon.get("configurationValues", ""), "its class is not encrypted"
     # The V2 policy has no path (the V1 policy is `service-role/AmazonEBSCSIDriverPolicy`).
     assert _managed_policies(stack, role) == {"arn:aws:iam::aws:policy/AmazonEBSCSIDriverPolicyV2"}
@@ -304,13 +345,32 @@ def test_service_roles_are_created_named_and_exported(stack: Stack) -> None:
         assert exported[f"{entry['namespace']}/{entry['service']}"] == _role_arn(role)
 
 
+def test_pod_identity_roles_trust_the_eks_service_and_each_has_one_association(stack: Stack) -> None:
+    associations = stack.of_type(ASSOCIATION)
+    agent = [a for a in stack.of_type("aws:eks/addon:Addon") if a["inputs"]["addonName"] == "eks-pod-identity-agent"]
+    if not _pod_identity(stack):
+        assert associations == [] and agent == []
+        return
+    assert len(agent) == 1 and associations
+    for association in associations:
+        (role,) = [r for r in stack.of_type(ROLE) if _role_arn(r) == association["inputs"]["roleArn"]]
+        (statement,) = _statements(role["inputs"]["assumeRolePolicy"])
+        assert statement["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+        assert statement["Action"] == ["sts:AssumeRole", "sts:TagSession"]
+        assert "Condition" not in statement, "the association names the cluster, namespace and service account"
+        assert association["inputs"]["clusterName"] == stack.config["clusterName"]
+    for release in stack.of_type(RELEASE):
+        assert agent[0]["urn"] in release["dependencies"], f"{release['name']} starts before the agent"
+
+
 # --- add-ons ----------------------------------------------------------------------------------
 
 
 def test_every_chart_is_pinned_atomic_with_a_timeout_and_an_explicit_release_name(stack: Stack) -> None:
     releases = stack.of_type(RELEASE)
-    assert {r["name"] for r in releases} == {name for _, name, _ in CHARTS.values()}
-    for key, (chart, name, namespace) in CHARTS.items():
+    karpenter = KARPENTER_RELEASES if stack.config.get("compute") == "karpenter" else set()
+    assert {r["name"] for r in releases} == {name for _, name, _ in charts(stack).values()} | karpenter
+    for key, (chart, name, namespace) in charts(stack).items():
         release = _release(stack, name)["inputs"]
         assert release["chart"] == chart
         assert release["name"] == name
@@ -337,7 +397,7 @@ def _pod_placements(values: dict, chart: str) -> dict[str, dict]:
 
 def test_every_addon_pod_is_placed_on_the_addon_pool_with_a_priority_class(stack: Stack) -> None:
     pool = stack.config["addons"].get("nodePool")
-    for chart, name, namespace in CHARTS.values():
+    for chart, name, namespace in charts(stack).values():
         values = _release(stack, name)["inputs"]["values"]
         for component, place in _pod_placements(values, chart).items():
             assert {"key": "CriticalAddonsOnly", "operator": "Exists"} in place["tolerations"], component
@@ -357,12 +417,14 @@ def test_charts_with_aws_access_annotate_the_service_account_their_role_trusts(s
         "cluster-autoscaler": lambda v: v["rbac"]["serviceAccount"],
         "external-dns": lambda v: v["serviceAccount"],
     }
+    if "clusterAutoscaler" not in charts(stack):
+        del cases["cluster-autoscaler"]
     for name, service_account_of in cases.items():
         release = _release(stack, name)["inputs"]
         account = service_account_of(release["values"])
         role = _role_trusting(stack, release["namespace"], account["name"])
         assert account["create"] is True
-        assert account["annotations"][ROLE_ARN_ANNOTATION] == _role_arn(role)
+        assert account["annotations"].get(ROLE_ARN_ANNOTATION) == _annotation_of(stack, role)
     operator = _release(stack, "external-secrets")["inputs"]["values"]["serviceAccount"]
     assert ROLE_ARN_ANNOTATION not in operator.get("annotations", {}), "the operator itself reads no secrets"
 
@@ -372,11 +434,12 @@ def test_addon_values_follow_the_configuration(stack: Stack) -> None:
     lbc = _release(stack, "aws-load-balancer-controller")["inputs"]["values"]
     assert (lbc["clusterName"], lbc["region"], lbc["vpcId"]) == (name, stack.region, stack.output("vpcId"))
     assert lbc["replicaCount"] == addons["awsLoadBalancerController"]["replicas"]
-    autoscaler = _release(stack, "cluster-autoscaler")["inputs"]["values"]
-    assert autoscaler["autoDiscovery"]["clusterName"] == name
-    assert autoscaler["awsRegion"] == stack.region
-    assert autoscaler["image"]["tag"] == addons["clusterAutoscaler"]["imageTag"]
-    assert autoscaler["rbac"]["serviceAccount"]["name"] == "cluster-autoscaler"
+    if "clusterAutoscaler" in charts(stack):
+        autoscaler = _release(stack, "cluster-autoscaler")["inputs"]["values"]
+        assert autoscaler["autoDiscovery"]["clusterName"] == name
+        assert autoscaler["awsRegion"] == stack.region
+        assert autoscaler["image"]["tag"] == addons["clusterAutoscaler"]["imageTag"]
+        assert autoscaler["rbac"]["serviceAccount"]["name"] == "cluster-autoscaler"
     assert _release(stack, "metrics-server")["inputs"]["values"]["replicas"] == addons["metricsServer"]["replicas"]
     dns = _release(stack, "external-dns")["inputs"]["values"]
     assert dns["provider"] == {"name": "aws"}

@@ -144,3 +144,30 @@ def test_github_ids_choose_the_immutable_subject_and_are_checked() -> None:
     del config["ciGithubOwnerId"], config["ciGithubRepositoryId"], config["ciOidcProviderArn"]
     with pytest.raises(SettingsError, match="ciSubjectFormat: both` needs `ciGithubOwnerId`"):
         _load(config)
+
+
+def test_compute_and_identity_are_choices_and_karpenter_needs_its_pools() -> None:
+    config = _valid_config()
+    config.update(compute="karpenter", identity="pod-identity", nodePools=[])
+    addons = dict(config["addons"])  # type: ignore[arg-type]
+    addons.pop("karpenter", None)
+    config["addons"] = addons
+    with pytest.raises(SettingsError) as error:
+        _load(config)
+    text = "\n".join(error.value.problems)
+    assert "`addons.karpenter` is required" in text
+    assert "`nodePools` must list at least one Karpenter NodePool" in text
+    config.update(compute="fargate", identity="keys")
+    with pytest.raises(SettingsError) as error:
+        _load(config)
+    text = "\n".join(error.value.problems)
+    assert "`compute` must be one of node-groups, karpenter, not `fargate`" in text
+    assert "`identity` must be one of irsa, pod-identity, not `keys`" in text
+
+
+def test_a_stack_file_without_the_choices_keeps_node_groups_and_irsa() -> None:
+    config = _valid_config()
+    for key in ("compute", "identity", "nodePools"):
+        config.pop(key, None)
+    settings = _load(config)
+    assert (settings.compute, settings.identity, settings.node_pools) == ("node-groups", "irsa", ())
