@@ -46,19 +46,30 @@ def test_irsa_role_names_do_not_collide(workspace_root):
 
 
 @pytest.mark.parametrize("preset", ["startup", "production"])
-# Fixed: `--commit` also commits the uncommitted files that hold exactly what strata wrote.
+# Fixed: a commit never holds a tree that does not deploy. Since issue 21, `--commit` commits only
+# its own command's change: strata's earlier uncommitted change is refused, nothing written, and
+# once the user commits it (as the message says), the next `--commit` makes a consistent tree.
 def test_a_commit_after_uncommitted_changes_commits_a_consistent_tree(preset, workspace_root, tmp_path):
     root = workspace_root(f"dirty{preset[0]}")
     ws = checks.new_workspace(root, "dirty", "--domain", DOMAIN, "--preset", preset, "--envs", "dev", "--git-base", GIT_BASE,
                               "--api-cidrs", API_CIDRS)
     ws.strata("add", "env", "prod", "-C", ws.gitops)  # not committed
-    ws.strata("add", "service", "api", "-C", ws.gitops, "--commit", "--allow-dirty")
+    refused = checks.run([checks.strata_bin(), "add", "service", "api", "-C", ws.gitops, "--commit", "--allow-dirty"],
+                         cwd=ws.root, timeout=120)
+    assert refused.returncode == 1, checks._describe(refused)
+    assert "`strata add env prod`" in refused.stderr and "nothing was written" in refused.stderr, refused.stderr
+    for repo in (ws.foundation, ws.gitops):
+        checks.run([checks.git(), "add", "-A"], cwd=repo).check_returncode()
+        checks.run([checks.git(), "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "Add env prod"],
+                   cwd=repo).check_returncode()
+    ws.strata("add", "service", "api", "-C", ws.gitops, "--commit")
     # What a clone of both repos gets: HEAD of each.
     head = tmp_path / "head"
     checks.committed_tree(ws.foundation, head / ws.foundation.name)
     checks.committed_tree(ws.gitops, head / ws.gitops.name)
     committed = checks.Workspace(head, "dirty")
     checks.structural_checks(committed)
+    assert "api" in checks.service_envs(committed.answers)
 
 
 # Fixed: the NetworkPolicies admit the public (load balancer) subnets only.
