@@ -25,6 +25,12 @@ pub enum Command {
     /// Remove a service or an environment from both repos.
     #[command(subcommand)]
     Remove(RemoveCommand),
+    /// Change project settings (every key of `strata presets --keys`, and `aws_account_id`) in
+    /// both repos' `strata.toml` at once, and re-render both repos.
+    Set(SetArgs),
+    /// Change what exists: a service's values.
+    #[command(subcommand)]
+    Edit(EditCommand),
     /// Carry a workspace to this strata's templates: re-render both repos from `strata.toml`
     /// and merge three ways where files were edited, keeping every edit.
     Upgrade(UpgradeArgs),
@@ -252,6 +258,87 @@ pub struct UpgradeArgs {
     /// Write nothing; exit 1 when the upgrade would change anything (for CI).
     #[arg(long, conflicts_with_all = ["dry_run", "commit", "force"])]
     pub check: bool,
+    #[command(flatten)]
+    pub change: ChangeArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SetArgs {
+    /// The settings to change, for example `cluster.version=1.36` or
+    /// `cluster.public_access_cidrs=203.0.113.0/24` (lists are comma-separated).
+    #[arg(value_name = "KEY=VALUE", required = true)]
+    pub pairs: Vec<String>,
+    #[command(flatten)]
+    pub change: ChangeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EditCommand {
+    /// Change a service: its owned files are rewritten; the overlays you may have edited are
+    /// kept, and the change is printed as a suggestion.
+    Service(Box<EditServiceArgs>),
+}
+
+#[derive(Debug, Args)]
+pub struct EditServiceArgs {
+    /// The service to change.
+    pub name: String,
+    /// Container image with a pinned tag, for example `ghcr.io/acme/api:1.4.3`.
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+    /// The port the container listens on.
+    #[arg(long, value_name = "N")]
+    pub port: Option<u32>,
+    /// Replicas in every environment of the service (sets both `--min` and `--max`).
+    #[arg(long, value_name = "N")]
+    pub replicas: Option<u32>,
+    /// Minimum replicas (HorizontalPodAutoscaler), in every environment of the service.
+    #[arg(long, value_name = "N")]
+    pub min: Option<u32>,
+    /// Maximum replicas (HorizontalPodAutoscaler), in every environment of the service.
+    #[arg(long, value_name = "N")]
+    pub max: Option<u32>,
+    /// Host pattern under the domain; `{env}` is replaced by the environment.
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+    /// The Ingress path.
+    #[arg(long, value_name = "PATH")]
+    pub path: Option<String>,
+    /// HTTP path of the readiness and liveness probes.
+    #[arg(long, value_name = "PATH")]
+    pub health_path: Option<String>,
+    /// CPU request, for example `500m` (the limit rises to it when lower).
+    #[arg(long, value_name = "Q")]
+    pub cpu: Option<String>,
+    /// Memory request, for example `512Mi` (the limit rises to it when lower).
+    #[arg(long, value_name = "Q")]
+    pub memory: Option<String>,
+    /// Comma-separated environments the service runs in; a new one takes the values of the
+    /// first it ran in, a dropped one loses its overlay and Application.
+    #[arg(long, value_name = "LIST")]
+    pub envs: Option<String>,
+    /// How the service is reached: `public`, `internal` or `none` (no Ingress).
+    #[arg(long, value_name = "HOW")]
+    pub expose: Option<String>,
+    /// Give the service an IAM role (IRSA), trusted only by its ServiceAccount.
+    #[arg(long, conflicts_with = "no_irsa")]
+    pub irsa: bool,
+    /// Take the service's IAM role (IRSA) away.
+    #[arg(long)]
+    pub no_irsa: bool,
+    /// Set a ConfigMap entry (repeatable).
+    #[arg(long = "config", value_name = "KEY=VALUE")]
+    pub config: Vec<String>,
+    /// Remove a ConfigMap entry (repeatable).
+    #[arg(long = "unset-config", value_name = "KEY")]
+    pub unset_config: Vec<String>,
+    /// Add a secret key read from AWS Secrets Manager at `<project>/<env>/<service>`
+    /// (repeatable).
+    #[arg(long = "add-secret", visible_alias = "secret", value_name = "KEY")]
+    pub add_secrets: Vec<String>,
+    /// Remove a secret key (repeatable).
+    #[arg(long = "remove-secret", value_name = "KEY")]
+    pub remove_secrets: Vec<String>,
     #[command(flatten)]
     pub change: ChangeArgs,
 }

@@ -5,17 +5,20 @@
 
 mod change;
 mod check;
+mod edit_service;
 mod list;
 mod migrate;
 mod new;
 mod output;
 mod platform;
+mod revision;
+mod set;
 
 use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::cli::{AddCommand, Cli, Command, RemoveCommand};
+use crate::cli::{AddCommand, Cli, Command, EditCommand, RemoveCommand};
 use crate::util::error;
 use crate::util::term::is_broken_pipe;
 use crate::util::term::status;
@@ -50,6 +53,8 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Remove(RemoveCommand::Env(args)) => change::remove_env(&args),
         Command::Add(AddCommand::Platform(args)) => platform::add(&args),
         Command::Remove(RemoveCommand::Platform(args)) => platform::remove(&args),
+        Command::Set(args) => set::run(&args),
+        Command::Edit(EditCommand::Service(args)) => edit_service::run(&args),
         Command::Upgrade(args) => change::upgrade(&args),
         Command::List(args) => list::run(&args),
         Command::Presets(args) => list::presets(&args),

@@ -17,6 +17,7 @@
 mod create;
 mod outcome;
 
+use std::collections::BTreeMap;
 use std::io;
 
 use anyhow::Result;
@@ -76,6 +77,12 @@ pub enum Job {
     /// extras); a file someone edited since strata wrote it is a conflict. The workspace must
     /// have been written by this strata.
     Change { scope: Scope, extras: Extras },
+    /// `strata set`, `strata edit service`: render `scope` with changed values of what exists.
+    /// A file someone edited is merged three ways against strata's last render of it (the
+    /// old answers' render, or `git::base`); a seed nobody touched is brought up to date; a
+    /// seed its owner edited is kept, and the change is reported as a suggestion. The
+    /// workspace must have been written by this strata.
+    Revise { scope: Scope },
     /// `strata upgrade`: render everything; delete the files strata wrote that the templates
     /// no longer hold; merge edited files three ways against strata's last render of them
     /// (`git::base`); suggest the template's change of each seed its owner keeps. The
@@ -199,20 +206,41 @@ pub fn run(
         message,
         job,
     } = edit;
-    // What an upgrade needs besides a change: strata's last render of each file.
-    let (scope, extras, upgrade) = match job {
+    // What an upgrade or a revision needs besides a change: strata's last render of each file.
+    let (scope, extras, upgrade, stale) = match job {
         Job::Change { scope, extras } => {
             workspace.same_strata()?;
-            (scope, extras, None)
+            (scope, extras, None, false)
+        }
+        Job::Revise { scope } => {
+            workspace.same_strata()?;
+            (
+                scope,
+                Extras::default(),
+                Some(Bases::open(&workspace.roots)),
+                false,
+            )
         }
         Job::Upgrade => (
             Scope::All,
             Extras::default(),
             Some(Bases::open(&workspace.roots)),
+            true,
         ),
     };
     let renderer = renderer(&workspace, &new_answers.pack, gitops)?;
     let (rendered, unlocked) = render(&renderer, &new_answers, &scope, extras)?;
+    // A revision's base of a file is first the old answers' render of it, when that is what
+    // the lock recorded: no git needed (`--no-git` workspaces get suggestions too).
+    let previous: BTreeMap<(Repo, String), Vec<u8>> = if upgrade.is_some() && !stale {
+        renderer
+            .render(&workspace.answers, &scope)?
+            .into_iter()
+            .map(|f| ((f.repo, f.path), f.bytes))
+            .collect()
+    } else {
+        BTreeMap::new()
+    };
     apply::preflight(&workspace.roots, options.commit)?;
     workspace.confine(
         rendered.iter().map(|f| (f.repo, f.path.as_str())).chain(
@@ -229,7 +257,7 @@ pub fn run(
         &rendered,
         &mut |repo, dir| workspace.files_under(repo, dir),
     )?;
-    if upgrade.is_some() {
+    if stale {
         plan::stale(&renderer, &workspace.locks, &rendered, &mut deletions);
     }
     // Every path the plan reads or deletes is confined, the upgrade's too.
@@ -241,8 +269,13 @@ pub fn run(
     let mut plan = match &upgrade {
         None => plan::plan(rendered, deletions, &workspace.locks, &mut read),
         Some(bases) => {
-            let mut find_base =
-                |repo: Repo, path: &str, expected: &str| bases.find(repo, path, expected);
+            let mut find_base = |repo: Repo, path: &str, expected: &str| {
+                previous
+                    .get(&(repo, path.to_string()))
+                    .filter(|bytes| lock::hash(bytes) == expected)
+                    .cloned()
+                    .or_else(|| bases.find(repo, path, expected))
+            };
             let plan = plan::plan_with_bases(
                 rendered,
                 deletions,
@@ -272,32 +305,14 @@ pub fn run(
     // thousands of entries, not worth copying.
     let answers_text = new_answers.to_toml();
     let mut locks = std::mem::take(&mut workspace.locks);
-    let mut bookkeeping: Vec<(Repo, String, Vec<u8>)> = Vec::new();
-    for repo in Repo::BOTH {
-        let lock = locks.get_mut(&repo).expect("both repos have a lock");
-        plan.update_lock(repo, lock);
-        for (_, path) in unlocked.iter().filter(|(r, _)| *r == repo) {
-            lock.files.remove(path);
-        }
-        // A file the lock names that is gone (deleted by hand before a removal) leaves the lock.
-        lock.forget_missing(
-            considered
-                .iter()
-                .filter(|(r, _)| *r == repo)
-                .map(|(_, p)| p.as_str()),
-            |path| workspace.read(repo, path).is_some(),
-        );
-        bookkeeping.push((
-            repo,
-            answers::FILE_NAME.to_string(),
-            answers_text.clone().into_bytes(),
-        ));
-        bookkeeping.push((
-            repo,
-            lock::FILE_NAME.to_string(),
-            lock.to_text().into_bytes(),
-        ));
-    }
+    let bookkeeping = bookkeeping(
+        &workspace,
+        &mut locks,
+        &plan,
+        &unlocked,
+        &considered,
+        &answers_text,
+    );
 
     let up_to_date = plan.changes.iter().all(|c| !c.touches_disk())
         && bookkeeping
@@ -335,6 +350,45 @@ pub fn run(
             Ok(summarize(&plan.changes, options.commit))
         }
     }
+}
+
+/// Updates the locks to what they are after `plan`, and returns the files strata keeps for
+/// itself in each repo: the answers and the lock.
+fn bookkeeping(
+    workspace: &Workspace,
+    locks: &mut BTreeMap<Repo, lock::Lock>,
+    plan: &Plan,
+    unlocked: &Unlocked,
+    considered: &[(Repo, String)],
+    answers_text: &str,
+) -> Vec<(Repo, String, Vec<u8>)> {
+    let mut bookkeeping: Vec<(Repo, String, Vec<u8>)> = Vec::new();
+    for repo in Repo::BOTH {
+        let lock = locks.get_mut(&repo).expect("both repos have a lock");
+        plan.update_lock(repo, lock);
+        for (_, path) in unlocked.iter().filter(|(r, _)| *r == repo) {
+            lock.files.remove(path);
+        }
+        // A file the lock names that is gone (deleted by hand before a removal) leaves the lock.
+        lock.forget_missing(
+            considered
+                .iter()
+                .filter(|(r, _)| *r == repo)
+                .map(|(_, p)| p.as_str()),
+            |path| workspace.read(repo, path).is_some(),
+        );
+        bookkeeping.push((
+            repo,
+            answers::FILE_NAME.to_string(),
+            answers_text.as_bytes().to_vec(),
+        ));
+        bookkeeping.push((
+            repo,
+            lock::FILE_NAME.to_string(),
+            lock.to_text().into_bytes(),
+        ));
+    }
+    bookkeeping
 }
 
 /// `--check`: what would change, as a refusal (exit 1).

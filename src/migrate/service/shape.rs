@@ -150,7 +150,7 @@ impl<'a> Derivation<'a> {
                     .and_then(Value::as_u64)
                     .unwrap_or(1)
                     .max(1);
-                self.notes.push(format!("Pulumi's spec sets {replicas} replica(s): strata's HorizontalPodAutoscaler keeps it between {replicas} and {replicas}; widen the bounds in `strata.toml` when you want it to scale"));
+                self.notes.push(format!("Pulumi's spec sets {replicas} replica(s): strata's HorizontalPodAutoscaler keeps it between {replicas} and {replicas}; widen the bounds with `strata edit service {} --max N` when you want it to scale", self.service));
                 (replicas, replicas)
             }
         };
@@ -170,7 +170,7 @@ impl<'a> Derivation<'a> {
             .filter(|p| HttpPath::parse("health path", p).is_ok())
             .map(str::to_string);
         if readiness.is_none() && liveness.is_none() {
-            self.notes.push("Pulumi's spec has no probes: strata probes `GET /` on port `http`; set `health_path` in `strata.toml` (then `strata upgrade`) if the service answers elsewhere".to_string());
+            self.notes.push(format!("Pulumi's spec has no probes: strata probes `GET /` on port `http`; set it with `strata edit service {} --health-path PATH` if the service answers elsewhere", self.service));
         }
         Sizes {
             ports,
