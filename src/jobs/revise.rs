@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use crate::model::answers::{Answers, Expose, ServiceEnv};
 use crate::model::names::{self, EnvName, ServiceName};
 use crate::model::pack;
-use crate::model::settings::{self, Settings};
+use crate::model::settings::{self, Settings, Topology};
 use crate::model::values::{Cpu, HostPattern, HttpPath, Image, Memory, Port, Replicas};
 use crate::util::problem::{did_you_mean, Problem, Problems};
 
@@ -61,6 +61,7 @@ pub fn set(answers: &mut Answers, pairs: &[String]) -> Result<Vec<String>, Probl
             }
         }
         next.settings = settings;
+        follow_topology(&mut next);
     }
     if let Some(Some(id)) = account {
         if next.aws_account_id.as_deref() != Some(id.as_str()) {
@@ -75,6 +76,25 @@ pub fn set(answers: &mut Answers, pairs: &[String]) -> Result<Vec<String>, Probl
     }
     *answers = next;
     Ok(changed)
+}
+
+/// The environments' VPCs after `network.topology` changed: a VPC each, from the next free
+/// ranges (as `add env` gives one), or none (one shared VPC, from `network.vpc_cidr`).
+fn follow_topology(answers: &mut Answers) {
+    match answers.settings.network.topology {
+        Topology::Shared => {
+            for env in &mut answers.environments {
+                env.vpc_cidr = None;
+            }
+        }
+        Topology::PerEnvironment => {
+            for i in 0..answers.environments.len() {
+                if answers.environments[i].vpc_cidr.is_none() {
+                    answers.environments[i].vpc_cidr = answers.next_free_cidr();
+                }
+            }
+        }
+    }
 }
 
 /// The settings as a TOML table, every key of `strata presets --keys` in it.
@@ -284,6 +304,15 @@ pub fn edit_service(
         service.expose = expose;
     }
     if let Some(irsa) = edit.irsa {
+        if irsa && answers.aws_account_id.is_none() {
+            problems.push(
+                Problem::new(
+                    "`--irsa`",
+                    "needs the AWS account id, for the role ARN on the ServiceAccount",
+                )
+                .hint("run `strata set aws_account_id=123456789012` first"),
+            );
+        }
         service.irsa = irsa;
     }
     edit_envs(answers, &mut service.envs, edit, &mut problems);
