@@ -152,7 +152,7 @@ fn the_real_v4_export_moves_its_deployment_and_secret_into_a_service() {
     // Through the same path as `add service`: the answers and strata's files.
     let answers: toml::Table =
         toml::from_str(&fs::read_to_string(gitops.join("strata.toml")).unwrap()).unwrap();
-    let service = &answers["services"]["nginx-cfa406f4"];
+    let service = &answers["services"]["nginx"];
     assert_eq!(service["image"].as_str(), Some("nginx"));
     assert_eq!(service["tag"].as_str(), Some("1.27.3"));
     assert_eq!(service["port"].as_integer(), Some(8080));
@@ -164,31 +164,31 @@ fn the_real_v4_export_moves_its_deployment_and_secret_into_a_service() {
     assert_eq!(service["envs"]["dev"]["min_replicas"].as_integer(), Some(1));
     assert!(service["envs"].get("prod").is_none());
     for path in [
-        "services/nginx-cfa406f4/base/deployment.yaml",
-        "services/nginx-cfa406f4/overlays/dev/externalsecret.yaml",
-        "services/nginx-cfa406f4/overlays/dev/patch-pulumi-deployment.yaml",
-        "services/nginx-cfa406f4/overlays/dev/patch-argocd-adoption.yaml",
-        "apps/dev/nginx-cfa406f4.yaml",
+        "services/nginx/base/deployment.yaml",
+        "services/nginx/overlays/dev/externalsecret.yaml",
+        "services/nginx/overlays/dev/patch-pulumi-deployment.yaml",
+        "services/nginx/overlays/dev/patch-argocd-adoption.yaml",
+        "apps/dev/nginx.yaml",
     ] {
         assert!(gitops.join(path).is_file(), "{path}");
     }
     let overlay =
-        fs::read_to_string(gitops.join("services/nginx-cfa406f4/overlays/dev/kustomization.yaml"))
-            .unwrap();
-    assert!(overlay.contains("  - path: patch-pulumi-deployment.yaml\n    target: {kind: Deployment, name: nginx-cfa406f4}"));
+        fs::read_to_string(gitops.join("services/nginx/overlays/dev/kustomization.yaml")).unwrap();
+    assert!(overlay.contains(
+        "  - path: patch-pulumi-deployment.yaml\n    target: {kind: Deployment, name: nginx}"
+    ));
     assert!(overlay.contains("  - path: patch-argocd-adoption.yaml\n    target: {name: \".*\"}"));
     let external =
-        fs::read_to_string(gitops.join("services/nginx-cfa406f4/overlays/dev/externalsecret.yaml"))
-            .unwrap();
+        fs::read_to_string(gitops.join("services/nginx/overlays/dev/externalsecret.yaml")).unwrap();
     assert!(
-        external.contains("key: \"acme/dev/nginx-cfa406f4\"")
+        external.contains("key: \"acme/dev/nginx\"")
             && external.contains("property: \"dbPassword\"")
     );
-    // The container keeps its name and reads the key from strata's Secret.
+    // The Deployment keeps its name, and reads the key from strata's Secret.
     let patch: Value = serde_json::to_value(
         strata::parse_yaml(
             &fs::read_to_string(
-                gitops.join("services/nginx-cfa406f4/overlays/dev/patch-pulumi-deployment.yaml"),
+                gitops.join("services/nginx/overlays/dev/patch-pulumi-deployment.yaml"),
             )
             .unwrap(),
         )
@@ -201,10 +201,13 @@ fn the_real_v4_export_moves_its_deployment_and_secret_into_a_service() {
             .find(|op| op["path"] == path)
             .map(|op| op["value"].clone())
     };
+    // Issue 21: the service is named as the program named it (`nginx`), the Deployment keeps
+    // the name Pulumi gave it, and the container's name is strata's already.
     assert_eq!(
-        value_of("/spec/template/spec/containers/0/name"),
-        Some(Value::from("nginx"))
+        value_of("/metadata/name"),
+        Some(Value::from("nginx-cfa406f4"))
     );
+    assert_eq!(value_of("/spec/template/spec/containers/0/name"), None);
     assert_eq!(
         value_of("/spec/selector").unwrap()["matchLabels"]["app"],
         "nginx"
@@ -212,7 +215,7 @@ fn the_real_v4_export_moves_its_deployment_and_secret_into_a_service() {
     assert_eq!(
         value_of("/spec/template/spec/containers/0/env").unwrap()[0]["valueFrom"]["secretKeyRef"]
             ["name"],
-        "nginx-cfa406f4-secrets"
+        "nginx-secrets"
     );
 
     // The plan names every URN of the export: each that moves, each that stays with its reason.
@@ -232,9 +235,8 @@ fn the_real_v4_export_moves_its_deployment_and_secret_into_a_service() {
     assert!(plan.contains("delete[retain]"));
     assert!(plan.contains("relocated from `default` to `dev`"));
     assert!(plan.contains("pulumi-kubernetes v4"));
-    assert!(plan.contains(
-        "aws secretsmanager create-secret --region 'eu-west-1' --name 'acme/dev/nginx-cfa406f4'"
-    ));
+    assert!(plan
+        .contains("aws secretsmanager create-secret --region 'eu-west-1' --name 'acme/dev/nginx'"));
     // Dependents first: the Deployment uses the Secret.
     let deployment = plan.find("pulumi state delete --stack 'test' --yes 'urn:pulumi:test::encryption-provider::kubernetes:apps/v1:Deployment::nginx'").unwrap();
     let secret = plan.find("pulumi state delete --stack 'test' --yes 'urn:pulumi:test::encryption-provider::kubernetes:core/v1:Secret::db-password'").unwrap();
@@ -379,7 +381,7 @@ fn an_image_without_a_tag_needs_one_before_the_deployment_moves() {
     );
     assert_eq!(run.code, 1);
     assert!(
-        run.stdout.contains("--image nginx-cfa406f4=IMAGE:TAG"),
+        run.stdout.contains("--image nginx=IMAGE:TAG"),
         "{}",
         run.stdout
     );
@@ -552,7 +554,7 @@ fn a_dry_run_prints_the_changes_and_writes_nothing() {
     assert!(run.stdout.contains("+++ b/MIGRATION.md"));
     assert!(run
         .stdout
-        .contains("+++ b/services/nginx-cfa406f4/overlays/dev/patch-argocd-adoption.yaml"));
+        .contains("+++ b/services/nginx/overlays/dev/patch-argocd-adoption.yaml"));
     assert!(run.stderr.contains("dry run: nothing was written"));
     assert_eq!(before, (snapshot(&foundation), snapshot(&gitops)));
 }

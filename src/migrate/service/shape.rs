@@ -97,7 +97,12 @@ impl<'a> Derivation<'a> {
             .to_string();
         match image_text.parse::<Image>() {
             Ok(_) => Ok(image_text.clone()),
-            Err(problem) => match self.request.images.get(service) {
+            Err(problem) => match self
+                .request
+                .images
+                .get(service)
+                .or_else(|| self.request.images.get(&self.object))
+            {
                 Some(given) => {
                     let note = format!("its image `{image_text}` {}: `--image` pins it to `{given}`", problem.message);
                     let given = given.clone();
