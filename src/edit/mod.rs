@@ -163,7 +163,10 @@ fn renderer(workspace: &Workspace, pack_name: &str, gitops: Compiling) -> Result
 }
 
 /// Paths strata writes without recording them in the lock.
-type Unlocked = Vec<(Repo, String)>;
+/// With each, the hash of the template's own render when the file replaces a seed's: the lock
+/// records it as `strata upgrade` records a kept seed, so that an upgrade right after finds
+/// nothing to change (issue 21: `upgrade --check` and `--dry-run` agree after `migrate`).
+type Unlocked = Vec<(Repo, String, Option<String>)>;
 
 /// Renders a scope, the extras' scopes and their files; returns the files and the extras'
 /// paths (never recorded in the lock).
@@ -185,8 +188,13 @@ fn render(
         }
     }
     let files = extras.files;
-    let unlocked = files.iter().map(|f| (f.repo, f.path.clone())).collect();
+    let mut unlocked = Vec::with_capacity(files.len());
     for file in files {
+        let seed = rendered
+            .iter()
+            .find(|f| f.repo == file.repo && f.path == file.path && f.seed && f.shared.is_none())
+            .map(|f| lock::hash(&f.bytes));
+        unlocked.push((file.repo, file.path.clone(), seed));
         rendered.retain(|f| !(f.repo == file.repo && f.path == file.path));
         rendered.push(file);
     }
@@ -366,8 +374,11 @@ fn bookkeeping(
     for repo in Repo::BOTH {
         let lock = locks.get_mut(&repo).expect("both repos have a lock");
         plan.update_lock(repo, lock);
-        for (_, path) in unlocked.iter().filter(|(r, _)| *r == repo) {
-            lock.files.remove(path);
+        for (_, path, seed) in unlocked.iter().filter(|(r, _, _)| *r == repo) {
+            match seed {
+                Some(render) => lock.files.insert(path.clone(), render.clone()),
+                None => lock.files.remove(path),
+            };
         }
         // A file the lock names that is gone (deleted by hand before a removal) leaves the lock.
         lock.forget_missing(

@@ -826,3 +826,105 @@ fn an_export_of_another_cluster_is_named_before_anything_is_adopted() {
         "the export's objects were applied to https://1DC1BF648E58C6B948BEAC62EA0D6649.gr7.us-west-2.eks.amazonaws.com, not to cluster acme"
     ));
 }
+
+/// Issue 21: the service takes the name the Pulumi program gave the Deployment (`nginx`), not
+/// the object's auto-name (`nginx-cfa406f4`), which `--image` accepts too; a second Deployment
+/// of the same logical name keeps its object's name; and `upgrade --check` and
+/// `upgrade --dry-run` agree right after: nothing to change.
+#[test]
+fn a_migrated_service_is_named_as_the_program_named_it_and_an_upgrade_agrees() {
+    let (_tmp, _foundation, gitops) = workspace();
+    let run = migrate(
+        &gitops,
+        &[
+            "--stack-export",
+            V4,
+            "--env",
+            "dev",
+            "--image",
+            "nginx=nginx:1.27.3",
+            "--commit",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(gitops.join("services/nginx/base/deployment.yaml").is_file());
+    assert!(!gitops.join("services/nginx-cfa406f4").exists());
+    let run = migrate(
+        &gitops,
+        &[
+            "--stack-export",
+            V3_SHOWN,
+            "--env",
+            "dev",
+            "--image",
+            "nginx=nginx:1.27.3",
+            "--commit",
+            "--force",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        gitops
+            .join("services/nginx-e76af785/base/deployment.yaml")
+            .is_file(),
+        "the logical name is taken: the object's name"
+    );
+    for args in [&["upgrade", "--check"][..], &["upgrade", "--dry-run"]] {
+        strata()
+            .args(args)
+            .arg("-C")
+            .arg(&gitops)
+            .assert()
+            .success()
+            .stdout("")
+            .stderr(predicates::str::contains("nothing to change"));
+    }
+}
+
+/// Issue 21: `check` suggests `migrate` only for what it moves, and `--gitops` in a repo that
+/// strata did not make.
+#[test]
+fn check_suggests_migrate_only_for_what_it_moves_and_gitops_outside_a_workspace() {
+    let output = strata()
+        .args(["check", "--json", "--stack-export", SHOP])
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let findings = report["findings"].as_array().unwrap();
+    let fix_of = |kind: &str| -> Vec<String> {
+        findings
+            .iter()
+            .filter(|f| {
+                f["urn"]
+                    .as_str()
+                    .is_some_and(|u| u.contains(&format!(":{kind}::")))
+            })
+            .map(|f| f["fix"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let cron = fix_of("CronJob");
+    assert!(
+        !cron.is_empty()
+            && cron
+                .iter()
+                .all(|f| f.contains("by hand") && !f.contains("strata migrate --")),
+        "{cron:?}"
+    );
+    let deployment = fix_of("Deployment");
+    assert!(
+        deployment
+            .iter()
+            .all(|f| f.contains("strata migrate --stack-export")),
+        "{deployment:?}"
+    );
+
+    let plain = TempDir::new().unwrap();
+    fs::write(plain.path().join("kustomization.yaml"), "resources: []\n").unwrap();
+    strata()
+        .arg("check")
+        .current_dir(plain.path())
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("is not a strata workspace"))
+        .stderr(predicates::str::contains("strata check --gitops ."));
+}

@@ -97,11 +97,14 @@ impl<'a> Derivation<'a> {
             .to_string();
         match image_text.parse::<Image>() {
             Ok(_) => Ok(image_text.clone()),
-            Err(problem) => match self
-                .request
-                .images
-                .get(service)
-                .or_else(|| self.request.images.get(&self.object))
+            // `--image` names the service, the object, or the program's logical name.
+            Err(problem) => match [
+                service.as_str(),
+                self.object.as_str(),
+                self.root.resource.urn.rsplit_once("::").map_or("", |(_, n)| n),
+            ]
+            .into_iter()
+            .find_map(|key| self.request.images.get(key))
             {
                 Some(given) => {
                     let note = format!("its image `{image_text}` {}: `--image` pins it to `{given}`", problem.message);
