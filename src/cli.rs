@@ -50,8 +50,9 @@ pub enum Command {
 
 #[derive(Debug, Args, Clone)]
 pub struct NewArgs {
-    /// The project name: a lowercase DNS label of at most 20 characters.
-    pub name: String,
+    /// The project name: a lowercase DNS label of at most 20 characters (asked for on a
+    /// terminal when left out).
+    pub name: Option<String>,
     /// Where to create the two repos.
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub out: PathBuf,
@@ -117,6 +118,10 @@ pub struct NewArgs {
     /// Create the directories but no git repos.
     #[arg(long)]
     pub no_git: bool,
+    /// Never ask: a value left out takes its default, and a required one (`<NAME>`,
+    /// `--domain`, `--git-base`) is an error. Without a terminal strata never asks either.
+    #[arg(long)]
+    pub no_input: bool,
     /// Print every path that would be created, per repo, and write nothing.
     #[arg(long)]
     pub dry_run: bool,

@@ -11,6 +11,7 @@ mod migrate;
 mod new;
 mod output;
 mod platform;
+mod prompt;
 mod revision;
 mod set;
 

@@ -9,5 +9,6 @@
 
 pub(crate) mod grow;
 pub(crate) mod platform;
+mod questions;
 pub(crate) mod resolve;
 pub(crate) mod revise;

@@ -12,6 +12,7 @@ mod new;
 mod no_panics;
 mod overrides;
 mod platform;
+mod prompt;
 mod revise;
 mod safety;
 mod shared_files;
