@@ -624,7 +624,7 @@ fn drift(workspace: &Workspace, texts: &BTreeMap<String, String>) -> Vec<Finding
                 .row(Row::ContinuousDelivery)
                 .at(path, None)
                 .fix(format!(
-                    "restore it (`git -C {} checkout -- {path}`), or make the change where it belongs: the overlay of the environment (yours), or `strata.toml` and `strata upgrade`",
+                    "restore it (`git -C {} checkout -- {path}`), or make the change where it belongs: the overlay of the environment (yours), or `strata edit service` and `strata set`",
                     root.display()
                 ))
             })

@@ -201,21 +201,10 @@ fn render(
     Ok((rendered, unlocked))
 }
 
-/// Plans and runs an edit of a workspace in `options.mode`.
-pub fn run(
-    mut workspace: Workspace,
-    edit: Edit,
-    gitops: Compiling,
-    options: &Options,
-    report: &mut dyn Reporter,
-) -> Result<Outcome> {
-    let Edit {
-        answers: new_answers,
-        message,
-        job,
-    } = edit;
-    // What an upgrade or a revision needs besides a change: strata's last render of each file.
-    let (scope, extras, upgrade, stale) = match job {
+/// What a job renders, and what an upgrade or a revision needs besides: strata's last render
+/// of each file (`Bases`), and whether files the templates no longer hold go (`stale`).
+fn steps(workspace: &Workspace, job: Job) -> Result<(Scope, Extras, Option<Bases>, bool)> {
+    Ok(match job {
         Job::Change { scope, extras } => {
             workspace.same_strata()?;
             (scope, extras, None, false)
@@ -235,7 +224,23 @@ pub fn run(
             Some(Bases::open(&workspace.roots)),
             true,
         ),
-    };
+    })
+}
+
+/// Plans and runs an edit of a workspace in `options.mode`.
+pub fn run(
+    mut workspace: Workspace,
+    edit: Edit,
+    gitops: Compiling,
+    options: &Options,
+    report: &mut dyn Reporter,
+) -> Result<Outcome> {
+    let Edit {
+        answers: new_answers,
+        message,
+        job,
+    } = edit;
+    let (scope, extras, upgrade, stale) = steps(&workspace, job)?;
     let renderer = renderer(&workspace, &new_answers.pack, gitops)?;
     let (rendered, unlocked) = render(&renderer, &new_answers, &scope, extras)?;
     // A revision's base of a file is first the old answers' render of it, when that is what

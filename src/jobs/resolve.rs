@@ -157,7 +157,7 @@ impl Unknown {
         if value.is_none() {
             let project = project.map_or("<NAME>", ProjectName::as_str);
             let subject = format!("`{}`", self.flag());
-            let on_a_terminal = " (on a terminal, `strata new` asks for it unless `--no-input`)";
+            let on_a_terminal = "; on a terminal, `strata new` asks for it unless `--no-input`";
             problems.push(match self {
                 Unknown::Name => Problem::new(subject, "is missing: the project's name")
                     .hint(format!("pass it, for example `strata new acme`{on_a_terminal}")),
