@@ -473,3 +473,30 @@ fn edit_service_envs_adds_and_drops_an_environment() {
         .exists());
     assert!(ws.gitops.join("apps/staging/api.yaml").exists());
 }
+
+#[test]
+fn edit_service_json_keeps_stdout_for_the_outcome_and_suggests_on_stderr() {
+    let ws = Test::new().services("api").create();
+    edit_file(
+        &ws.gitops.join("services/api/overlays/dev/patch-hpa.yaml"),
+        "# ours\n",
+    );
+    let out = run(
+        &ws.gitops,
+        &[
+            "edit",
+            "service",
+            "api",
+            "--max",
+            "5",
+            "--json",
+            "--allow-dirty",
+        ],
+    )
+    .success()
+    .stderr(predicate::str::contains(
+        "# suggestion: gitops `services/api/overlays/dev/patch-hpa.yaml`",
+    ));
+    let json: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(json["outcome"], "written", "{json}");
+}
