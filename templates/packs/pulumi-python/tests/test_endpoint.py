@@ -36,7 +36,7 @@ def _refusal(stack: str, overrides: dict | None = None) -> str:
 
 def _says_how_to_fix(message: str) -> None:
     assert f"`{KEY}` is empty" in message
-    assert "public_access_cidrs" in message and "strata upgrade" in message
+    assert "public_access_cidrs" in message and "strata set cluster.public_access_cidrs" in message
     assert "strata new --api-cidrs" in message
     assert "endpoint_public_access = false" in message
 
