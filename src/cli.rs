@@ -27,6 +27,12 @@ pub enum Command {
     /// Remove a service, an environment or a platform service from both repos.
     #[command(subcommand)]
     Remove(RemoveCommand),
+    /// Change project settings (every key of `strata presets --keys`, and `aws_account_id`) in
+    /// both repos' `strata.toml` at once, and re-render both repos.
+    Set(SetArgs),
+    /// Change what exists: a service's values.
+    #[command(subcommand)]
+    Edit(EditCommand),
     /// Carry a workspace to this strata's templates: re-render both repos from `strata.toml`
     /// and merge three ways where files were edited, keeping every edit.
     Upgrade(UpgradeArgs),
@@ -88,8 +94,9 @@ pub fn man_page(out: &mut dyn std::io::Write) -> std::io::Result<()> {
 
 #[derive(Debug, Args, Clone)]
 pub struct NewArgs {
-    /// The project name: a lowercase DNS label of at most 20 characters.
-    pub name: String,
+    /// The project name: a lowercase DNS label of at most 20 characters (asked for on a
+    /// terminal when left out).
+    pub name: Option<String>,
     /// Where to create the two repos.
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub out: PathBuf,
@@ -158,6 +165,10 @@ pub struct NewArgs {
     /// Create the directories but no git repos.
     #[arg(long)]
     pub no_git: bool,
+    /// Never ask: a value left out takes its default, and a required one (`<NAME>`,
+    /// `--domain`, `--git-base`) is an error. Without a terminal strata never asks either.
+    #[arg(long)]
+    pub no_input: bool,
     /// Print the diff of every file that would be created, per repo, and write nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -306,6 +317,88 @@ pub struct UpgradeArgs {
     /// Write nothing; exit 1 when the upgrade would change anything (for CI).
     #[arg(long, conflicts_with_all = ["dry_run", "commit", "force"])]
     pub check: bool,
+    #[command(flatten)]
+    pub change: ChangeArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SetArgs {
+    /// The settings to change, for example `cluster.version=1.36` or
+    /// `cluster.public_access_cidrs=203.0.113.0/24` (lists are comma-separated).
+    #[arg(value_name = "KEY=VALUE", required = true)]
+    pub pairs: Vec<String>,
+    #[command(flatten)]
+    pub change: ChangeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EditCommand {
+    /// Change a service: its owned files are rewritten; the overlays you may have edited are
+    /// kept, and the change is printed as a suggestion.
+    Service(Box<EditServiceArgs>),
+}
+
+#[derive(Debug, Args)]
+pub struct EditServiceArgs {
+    /// The service to change.
+    pub name: String,
+    /// Container image with a pinned tag, for example `ghcr.io/acme/api:1.4.3`.
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+    /// The port the container listens on.
+    #[arg(long, value_name = "N")]
+    pub port: Option<u32>,
+    /// Replicas in every environment of the service (sets both `--min` and `--max`).
+    #[arg(long, value_name = "N")]
+    pub replicas: Option<u32>,
+    /// Minimum replicas (HorizontalPodAutoscaler), in every environment of the service.
+    #[arg(long, value_name = "N")]
+    pub min: Option<u32>,
+    /// Maximum replicas (HorizontalPodAutoscaler), in every environment of the service.
+    #[arg(long, value_name = "N")]
+    pub max: Option<u32>,
+    /// Host pattern under the domain; `{env}` is replaced by the environment.
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+    /// The Ingress path.
+    #[arg(long, value_name = "PATH")]
+    pub path: Option<String>,
+    /// HTTP path of the readiness and liveness probes.
+    #[arg(long, value_name = "PATH")]
+    pub health_path: Option<String>,
+    /// CPU request, for example `500m` (the limit rises to it when lower).
+    #[arg(long, value_name = "Q")]
+    pub cpu: Option<String>,
+    /// Memory request, for example `512Mi` (the limit rises to it when lower).
+    #[arg(long, value_name = "Q")]
+    pub memory: Option<String>,
+    /// Comma-separated environments the service runs in; a new one takes the values of the
+    /// first it ran in, a dropped one loses its overlay and Application.
+    #[arg(long, value_name = "LIST")]
+    pub envs: Option<String>,
+    /// How the service is reached: `public`, `internal` or `none` (no Ingress).
+    #[arg(long, value_name = "HOW")]
+    pub expose: Option<String>,
+    /// Give the service an IAM role for its ServiceAccount only, through the workspace's
+    /// `identity` (IRSA, or EKS Pod Identity); `--irsa` is its older name.
+    #[arg(long = "aws-role", visible_alias = "irsa", conflicts_with = "no_irsa")]
+    pub irsa: bool,
+    /// Take the service's IAM role away (`--no-irsa` is its older name).
+    #[arg(long = "no-aws-role", visible_alias = "no-irsa")]
+    pub no_irsa: bool,
+    /// Set a ConfigMap entry (repeatable).
+    #[arg(long = "config", value_name = "KEY=VALUE")]
+    pub config: Vec<String>,
+    /// Remove a ConfigMap entry (repeatable).
+    #[arg(long = "unset-config", value_name = "KEY")]
+    pub unset_config: Vec<String>,
+    /// Add a secret key read from AWS Secrets Manager at `<project>/<env>/<service>`
+    /// (repeatable).
+    #[arg(long = "add-secret", visible_alias = "secret", value_name = "KEY")]
+    pub add_secrets: Vec<String>,
+    /// Remove a secret key (repeatable).
+    #[arg(long = "remove-secret", value_name = "KEY")]
+    pub remove_secrets: Vec<String>,
     #[command(flatten)]
     pub change: ChangeArgs,
 }

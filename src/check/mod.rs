@@ -353,10 +353,28 @@ pub fn targets(args: &crate::cli::CheckArgs) -> anyhow::Result<Targets> {
         None if args.gitops.is_empty() && args.stack_exports.is_empty() => Some(PathBuf::from(".")),
         None => None,
     };
-    let workspace = match workspace_dir.map(|dir| Workspace::open(&dir)) {
+    let workspace = match workspace_dir
+        .as_ref()
+        .map(|dir| (dir, Workspace::open(dir)))
+    {
         None => None,
-        Some(Ok(workspace)) => Some(workspace),
-        Some(Err(err)) => match err.downcast::<Problems>() {
+        Some((_, Ok(workspace))) => Some(workspace),
+        Some((dir, Err(err))) => match err.downcast::<Problems>() {
+            // Any repo can be checked: one that strata did not make is a gitops repo to check
+            // with `--gitops` (issue 21), not a workspace.
+            Ok(_) if !in_a_strata_repo(dir) => {
+                problems.push(
+                    Problem::new(
+                        format!("`{}`", dir.display()),
+                        "is not a strata workspace (it has no `strata.lock`)",
+                    )
+                    .hint(format!(
+                        "to check any gitops repo, pass `strata check --gitops {}`; a Pulumi stack export, `--stack-export FILE`",
+                        dir.display()
+                    )),
+                );
+                None
+            }
             Ok(more) => {
                 problems.extend(more);
                 None
@@ -370,6 +388,14 @@ pub fn targets(args: &crate::cli::CheckArgs) -> anyhow::Result<Targets> {
         gitops,
         exports,
     })
+}
+
+/// Whether a directory is in a repo strata made: it or a directory above it has a
+/// `strata.lock`.
+fn in_a_strata_repo(dir: &std::path::Path) -> bool {
+    let dir = fs_err::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    dir.ancestors()
+        .any(|d| d.join(crate::model::lock::FILE_NAME).is_file())
 }
 
 /// Runs every check on the targets. A manifest that cannot be read safely (a FIFO, a device,

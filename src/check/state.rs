@@ -148,6 +148,22 @@ pub fn verdict_by(export: &StackExport, resource: &Resource, catalog: &Catalog) 
     Verdict::Application(object)
 }
 
+/// How an application object leaves Pulumi: `strata migrate` moves a Deployment and what it
+/// uses; a workload of another kind (a StatefulSet, ...) moves by hand (issue 21).
+fn fix(kind: &str, export: &str) -> String {
+    match kind {
+        "StatefulSet" | "DaemonSet" | "Job" | "CronJob" | "Pod" | "ReplicaSet" => format!(
+            "move it to the gitops repo by hand: `strata migrate` moves Deployments only (strata's service shape), not a {kind}"
+        ),
+        "Deployment" => format!(
+            "move it to the gitops repo: `strata migrate --stack-export {export} --env ENV` writes the service and the plan that takes it out of Pulumi"
+        ),
+        _ => format!(
+            "move it to the gitops repo: `strata migrate --stack-export {export} --env ENV` moves it with the Deployment that uses it (one that no Deployment uses moves by hand)"
+        ),
+    }
+}
+
 /// The findings of a stack export: one per application object in Pulumi's state.
 pub fn check(export: &StackExport, source: &Source) -> Vec<Finding> {
     check_by(export, source, &Catalog::default())
@@ -189,10 +205,7 @@ pub fn check_by(export: &StackExport, source: &Source, catalog: &Catalog) -> Vec
                 .row(Row::ApplicationSpecific)
                 .urn(&resource.urn)
                 .object(&object.kind, &object.name, object.namespace.as_deref())
-                .fix(format!(
-                    "move it to the gitops repo: `strata migrate --stack-export {} --env ENV` writes the service and the plan that takes it out of Pulumi",
-                    export.path
-                )),
+                .fix(fix(&object.kind, &export.path)),
             ),
             Verdict::Stays(_) => None,
         })

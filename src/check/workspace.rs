@@ -662,7 +662,7 @@ fn drift(workspace: &Workspace, scan: &Scan) -> Vec<Finding> {
                 .row(Row::ContinuousDelivery)
                 .at(path, None)
                 .fix(format!(
-                    "restore it (`git -C {} checkout -- {path}`), or make the change where it belongs: the overlay of the environment (yours), or `strata.toml` and `strata upgrade`",
+                    "restore it (`git -C {} checkout -- {path}`), or make the change where it belongs: the overlay of the environment (yours), or `strata edit service` and `strata set`",
                     root.display()
                 ))
             })

@@ -5,17 +5,21 @@
 
 mod change;
 mod check;
+mod edit_service;
 mod list;
 mod migrate;
 mod new;
 mod output;
 mod platform;
+mod prompt;
+mod revision;
+mod set;
 
 use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::cli::{AddCommand, Cli, Command, RemoveCommand};
+use crate::cli::{AddCommand, Cli, Command, EditCommand, RemoveCommand};
 use crate::util::error;
 use crate::util::term::is_broken_pipe;
 use crate::util::term::status;
@@ -65,6 +69,8 @@ fn wants_json(command: &Command) -> bool {
         Command::Packs(args) => args.json,
         Command::Check(args) => args.json,
         Command::Migrate(args) => args.change.json,
+        Command::Set(args) => args.change.json,
+        Command::Edit(EditCommand::Service(args)) => args.change.json,
         Command::Completions(_) | Command::Man => false,
     }
 }
@@ -85,6 +91,8 @@ fn name(command: &Command) -> &'static str {
         Command::Packs(_) => "packs",
         Command::Check(_) => "check",
         Command::Migrate(_) => "migrate",
+        Command::Set(_) => "set",
+        Command::Edit(EditCommand::Service(_)) => "edit service",
         Command::Completions(_) => "completions",
         Command::Man => "man",
     }
@@ -132,6 +140,8 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Remove(RemoveCommand::Env(args)) => change::remove_env(&args),
         Command::Add(AddCommand::Platform(args)) => platform::add(&args),
         Command::Remove(RemoveCommand::Platform(args)) => platform::remove(&args),
+        Command::Set(args) => set::run(&args),
+        Command::Edit(EditCommand::Service(args)) => edit_service::run(&args),
         Command::Upgrade(args) => change::upgrade(&args),
         Command::List(args) => list::run(&args),
         Command::Presets(args) => list::presets(&args),

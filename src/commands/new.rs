@@ -12,10 +12,11 @@ use crate::render::{RenderedFile, Scope};
 use crate::util::term::status;
 
 pub fn run(args: &NewArgs) -> Result<()> {
-    // What the command line leaves out of the values strata never invents stays missing (no
-    // prompt yet); `new_answers` names each missing flag.
+    // On a terminal, what the command line leaves out is asked for (`prompt.rs`); elsewhere
+    // it stays missing, and `new_answers` names each missing flag.
     let mut args = args.clone();
-    crate::jobs::resolve::fill_unknowns(&mut args, &mut crate::jobs::resolve::NoPrompt);
+    let mut asker = super::prompt::asker(&args);
+    crate::jobs::resolve::fill_unknowns(&mut args, asker.as_mut());
     let args = &args;
     let mut answers = crate::jobs::resolve::new_answers(args)?;
     let (foundation, gitops) = crate::jobs::resolve::template_overrides(args.templates.as_deref())?;

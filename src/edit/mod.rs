@@ -17,6 +17,7 @@
 mod create;
 mod outcome;
 
+use std::collections::BTreeMap;
 use std::io;
 
 use anyhow::Result;
@@ -76,6 +77,12 @@ pub enum Job {
     /// extras); a file someone edited since strata wrote it is a conflict. The workspace must
     /// have been written by this strata.
     Change { scope: Scope, extras: Extras },
+    /// `strata set`, `strata edit service`: render `scope` with changed values of what exists.
+    /// A file someone edited is merged three ways against strata's last render of it (the
+    /// old answers' render, or `git::base`); a seed nobody touched is brought up to date; a
+    /// seed its owner edited is kept, and the change is reported as a suggestion. The
+    /// workspace must have been written by this strata.
+    Revise { scope: Scope },
     /// `strata upgrade`: render everything; delete the files strata wrote that the templates
     /// no longer hold; merge edited files three ways against strata's last render of them
     /// (`git::base`); suggest the template's change of each seed its owner keeps. The
@@ -175,7 +182,10 @@ fn overridden(renderer: &Renderer, plan: &Plan) -> Vec<(Repo, String, String)> {
 }
 
 /// Paths strata writes without recording them in the lock.
-type Unlocked = Vec<(Repo, String)>;
+/// With each, the hash of the template's own render when the file replaces a seed's: the lock
+/// records it as `strata upgrade` records a kept seed, so that an upgrade right after finds
+/// nothing to change (issue 21: `upgrade --check` and `--dry-run` agree after `migrate`).
+type Unlocked = Vec<(Repo, String, Option<String>)>;
 
 /// Renders a scope, the extras' scopes and their files; returns the files and the extras'
 /// paths (never recorded in the lock).
@@ -197,12 +207,43 @@ fn render(
         }
     }
     let files = extras.files;
-    let unlocked = files.iter().map(|f| (f.repo, f.path.clone())).collect();
+    let mut unlocked = Vec::with_capacity(files.len());
     for file in files {
+        let seed = rendered
+            .iter()
+            .find(|f| f.repo == file.repo && f.path == file.path && f.seed && f.shared.is_none())
+            .map(|f| lock::hash(&f.bytes));
+        unlocked.push((file.repo, file.path.clone(), seed));
         rendered.retain(|f| !(f.repo == file.repo && f.path == file.path));
         rendered.push(file);
     }
     Ok((rendered, unlocked))
+}
+
+/// What a job renders, and what an upgrade or a revision needs besides: strata's last render
+/// of each file (`Bases`), and whether files the templates no longer hold go (`stale`).
+fn steps(workspace: &Workspace, job: Job) -> Result<(Scope, Extras, Option<Bases>, bool)> {
+    Ok(match job {
+        Job::Change { scope, extras } => {
+            workspace.same_strata()?;
+            (scope, extras, None, false)
+        }
+        Job::Revise { scope } => {
+            workspace.same_strata()?;
+            (
+                scope,
+                Extras::default(),
+                Some(Bases::open(&workspace.roots)),
+                false,
+            )
+        }
+        Job::Upgrade => (
+            Scope::All,
+            Extras::default(),
+            Some(Bases::open(&workspace.roots)),
+            true,
+        ),
+    })
 }
 
 /// Plans and runs an edit of a workspace in `options.mode`.
@@ -218,20 +259,20 @@ pub fn run(
         message,
         job,
     } = edit;
-    // What an upgrade needs besides a change: strata's last render of each file.
-    let (scope, extras, upgrade) = match job {
-        Job::Change { scope, extras } => {
-            workspace.same_strata()?;
-            (scope, extras, None)
-        }
-        Job::Upgrade => (
-            Scope::All,
-            Extras::default(),
-            Some(Bases::open(&workspace.roots)),
-        ),
-    };
+    let (scope, extras, upgrade, stale) = steps(&workspace, job)?;
     let renderer = renderer(&workspace, &new_answers.pack, gitops)?;
     let (rendered, unlocked) = render(&renderer, &new_answers, &scope, extras)?;
+    // A revision's base of a file is first the old answers' render of it, when that is what
+    // the lock recorded: no git needed (`--no-git` workspaces get suggestions too).
+    let previous: BTreeMap<(Repo, String), Vec<u8>> = if upgrade.is_some() && !stale {
+        renderer
+            .render(&workspace.answers, &scope)?
+            .into_iter()
+            .map(|f| ((f.repo, f.path), f.bytes))
+            .collect()
+    } else {
+        BTreeMap::new()
+    };
     apply::preflight(&workspace.roots, options.commit)?;
     workspace.confine(
         rendered.iter().map(|f| (f.repo, f.path.as_str())).chain(
@@ -248,7 +289,7 @@ pub fn run(
         &rendered,
         &mut |repo, dir| workspace.files_under(repo, dir),
     )?;
-    if upgrade.is_some() {
+    if stale {
         plan::stale(&renderer, &workspace.locks, &rendered, &mut deletions);
     }
     // Every path the plan reads or deletes is confined, the upgrade's too.
@@ -267,8 +308,13 @@ pub fn run(
     let mut plan = match &upgrade {
         None => plan::plan(rendered, deletions, &workspace.locks, &mut read),
         Some(bases) => {
-            let mut find_base =
-                |repo: Repo, path: &str, expected: &str| bases.find(repo, path, expected);
+            let mut find_base = |repo: Repo, path: &str, expected: &str| {
+                previous
+                    .get(&(repo, path.to_string()))
+                    .filter(|bytes| lock::hash(bytes) == expected)
+                    .cloned()
+                    .or_else(|| bases.find(repo, path, expected))
+            };
             let plan = plan::plan_with_bases(
                 rendered,
                 deletions,
@@ -361,8 +407,11 @@ fn bookkeeping(
     for repo in Repo::BOTH {
         let lock = locks.get_mut(&repo).expect("both repos have a lock");
         plan.update_lock(repo, lock);
-        for (_, path) in unlocked.iter().filter(|(r, _)| *r == repo) {
-            lock.files.remove(path);
+        for (_, path, seed) in unlocked.iter().filter(|(r, _, _)| *r == repo) {
+            match seed {
+                Some(render) => lock.files.insert(path.clone(), render.clone()),
+                None => lock.files.remove(path),
+            };
         }
         // A file the lock names that is gone (deleted by hand before a removal) leaves the lock.
         lock.forget_missing(

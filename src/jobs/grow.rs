@@ -270,7 +270,7 @@ fn check_flags(answers: &Answers, input: &ServiceInput, problems: &mut Problems)
     }
     // With Pod Identity the ServiceAccount names no role: no ARN, no account id.
     if input.irsa && answers.aws_account_id.is_none() && !answers.settings.pod_identity() {
-        problems.push(Problem::new("`--aws-role`", "needs the AWS account id, for the role ARN on the ServiceAccount").hint("set `aws_account_id = \"123456789012\"` in `strata.toml` of both repos (or pass `--account-id` to `strata new`)"));
+        problems.push(Problem::new("`--aws-role`", "needs the AWS account id, for the role ARN on the ServiceAccount").hint("run `strata set aws_account_id=123456789012` first (or pass `--account-id` to `strata new`)"));
     }
 }
 

@@ -22,14 +22,14 @@ use crate::util::problem::{Problem, Problems};
 /// The preset's `[defaults]`.
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Defaults {
-    environments: Vec<String>,
-    services: Vec<String>,
-    region: String,
+pub(super) struct Defaults {
+    pub(super) environments: Vec<String>,
+    pub(super) services: Vec<String>,
+    pub(super) region: String,
 }
 
 /// Resolves a preset and overrides into settings and defaults.
-fn resolve_preset(
+pub(super) fn resolve_preset(
     name: &str,
     overrides: &[(String, String)],
 ) -> Result<(Settings, Defaults), Problems> {
@@ -73,37 +73,75 @@ fn resolve_preset(
     Ok((settings, defaults))
 }
 
-/// A value of `strata new` that only its user knows, and that strata never invents: a guess
-/// would deploy wrong (a hosted zone for a domain nobody owns, Argo CD pulling a repository
-/// that is not theirs). The command line gives it, or [`fill_unknowns`] asks for it before
-/// validation; still missing, it is a problem (exit 2).
+/// A value of `strata new` that the command line may leave out. What only its user knows
+/// (the name, `--domain`, `--git-base`) strata never invents: a guess would deploy wrong (a
+/// hosted zone for a domain nobody owns, Argo CD pulling a repository that is not theirs). The
+/// others have the preset's defaults. On a terminal, [`fill_unknowns`] asks for each one left
+/// out (`jobs/questions.rs`: the question, its default, its check); without one, or with
+/// `--no-input`, a required value still missing is a problem (exit 2) naming its flag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unknown {
+    /// `<NAME>`: the project's name.
+    Name,
+    /// `--preset`: the platform's defaults.
+    Preset,
+    /// `--region`: the AWS region.
+    Region,
+    /// `--envs`: the environments.
+    Envs,
+    /// `--services`: the first services.
+    Services,
     /// `--domain`: the DNS domain whose public hosted zone External DNS writes to.
     Domain,
     /// `--git-base`: where both repos are hosted, the URL Argo CD pulls from.
     GitBase,
+    /// `--api-cidrs`: the networks that may reach the Kubernetes API.
+    ApiCidrs,
 }
 
 impl Unknown {
-    pub const ALL: [Unknown; 2] = [Unknown::Domain, Unknown::GitBase];
+    /// Every value, in the order a terminal asks for them (the preset first: the defaults of
+    /// the region, environments and services are its).
+    pub const ALL: [Unknown; 8] = [
+        Unknown::Name,
+        Unknown::Preset,
+        Unknown::Region,
+        Unknown::Envs,
+        Unknown::Services,
+        Unknown::Domain,
+        Unknown::GitBase,
+        Unknown::ApiCidrs,
+    ];
 
-    /// The flag that gives it.
+    /// The flag (or argument) that gives it.
     pub fn flag(self) -> &'static str {
         match self {
+            Unknown::Name => "<NAME>",
+            Unknown::Preset => "--preset",
+            Unknown::Region => "--region",
+            Unknown::Envs => "--envs",
+            Unknown::Services => "--services",
             Unknown::Domain => "--domain",
             Unknown::GitBase => "--git-base",
+            Unknown::ApiCidrs => "--api-cidrs",
         }
     }
 
-    fn slot(self, args: &mut NewArgs) -> &mut Option<String> {
+    pub(super) fn slot(self, args: &mut NewArgs) -> &mut Option<String> {
         match self {
+            Unknown::Name => &mut args.name,
+            Unknown::Preset => &mut args.preset,
+            Unknown::Region => &mut args.region,
+            Unknown::Envs => &mut args.envs,
+            Unknown::Services => &mut args.services,
             Unknown::Domain => &mut args.domain,
             Unknown::GitBase => &mut args.git_base,
+            Unknown::ApiCidrs => &mut args.api_cidrs,
         }
     }
 
-    /// The value given, or a problem that names the flag and how to give it.
+    /// The value given, or (for what strata never invents) a problem that names the flag and
+    /// how to give it.
     fn given<'a>(
         self,
         args: &'a NewArgs,
@@ -111,23 +149,28 @@ impl Unknown {
         problems: &mut Problems,
     ) -> Option<&'a str> {
         let value = match self {
+            Unknown::Name => args.name.as_deref(),
             Unknown::Domain => args.domain.as_deref(),
             Unknown::GitBase => args.git_base.as_deref(),
+            _ => return None,
         };
         if value.is_none() {
             let project = project.map_or("<NAME>", ProjectName::as_str);
             let subject = format!("`{}`", self.flag());
+            let on_a_terminal = "; on a terminal, `strata new` asks for it unless `--no-input`";
             problems.push(match self {
+                Unknown::Name => Problem::new(subject, "is missing: the project's name")
+                    .hint(format!("pass it, for example `strata new acme`{on_a_terminal}")),
                 Unknown::Domain => Problem::new(
                     subject,
                     "is missing: strata does not guess the DNS domain whose public hosted zone External DNS writes to and the TLS certificates are validated in",
                 )
-                .hint("pass a domain you own, for example `--domain acme.example.com` (the foundation README says how to create its hosted zone)"),
-                Unknown::GitBase => Problem::new(
+                .hint(format!("pass a domain you own, for example `--domain acme.example.com` (the foundation README says how to create its hosted zone){on_a_terminal}")),
+                _ => Problem::new(
                     subject,
                     format!("is missing: strata does not guess where the repos are hosted, and Argo CD pulls `<URL>/{project}-gitops.git`"),
                 )
-                .hint("pass the URL that will hold both repos, for example `--git-base https://github.com/acme`"),
+                .hint(format!("pass the URL that will hold both repos, for example `--git-base https://github.com/acme`{on_a_terminal}")),
             });
         }
         value
@@ -135,26 +178,28 @@ impl Unknown {
 }
 
 /// Asks for a value of `strata new` that the command line left out; `None` when there is no
-/// answer. [`NoPrompt`] is the command line alone; a terminal prompt is another `Ask`.
+/// answer. [`NoPrompt`] is the command line alone; a terminal prompt (`commands/prompt.rs`)
+/// is another `Ask`. `args` holds what is known so far (the preset's defaults follow it).
 pub trait Ask {
-    fn ask(&mut self, unknown: Unknown) -> Option<String>;
+    fn ask(&mut self, unknown: Unknown, args: &NewArgs) -> Option<String>;
 }
 
 /// No one to ask: what the command line leaves out stays missing.
 pub struct NoPrompt;
 
 impl Ask for NoPrompt {
-    fn ask(&mut self, _: Unknown) -> Option<String> {
+    fn ask(&mut self, _: Unknown, _: &NewArgs) -> Option<String> {
         None
     }
 }
 
-/// Fills in the values the command line left out, asking `ask` for each; runs before
-/// [`new_answers`], which validates what was given and reports what is still missing.
+/// Fills in the values the command line left out, asking `ask` for each, in order; runs
+/// before [`new_answers`], which validates what was given and reports what is still missing.
 pub fn fill_unknowns(args: &mut NewArgs, ask: &mut dyn Ask) {
     for unknown in Unknown::ALL {
         if unknown.slot(args).is_none() {
-            *unknown.slot(args) = ask.ask(unknown);
+            let answer = ask.ask(unknown, args);
+            *unknown.slot(args) = answer;
         }
     }
 }
@@ -162,7 +207,9 @@ pub fn fill_unknowns(args: &mut NewArgs, ask: &mut dyn Ask) {
 /// The whole input of `strata new`, validated: every problem is reported at once.
 pub fn new_answers(args: &NewArgs) -> Result<Answers, Problems> {
     let mut problems = Problems::default();
-    let project = problems.take(args.name.parse::<ProjectName>());
+    let project = Unknown::Name
+        .given(args, None, &mut problems)
+        .and_then(|name| problems.take(name.parse::<ProjectName>()));
     let preset_name = args
         .preset
         .clone()
@@ -281,7 +328,7 @@ fn parse_state(
 }
 
 /// `--api-cidrs`: the networks that may reach the cluster's public endpoint.
-fn parse_api_cidrs(args: &NewArgs, problems: &mut Problems) -> Vec<String> {
+pub(super) fn parse_api_cidrs(args: &NewArgs, problems: &mut Problems) -> Vec<String> {
     let mut api_cidrs = Vec::new();
     if let Some(list) = &args.api_cidrs {
         for cidr in list.split(',').map(str::trim) {
@@ -301,7 +348,7 @@ fn parse_api_cidrs(args: &NewArgs, problems: &mut Problems) -> Vec<String> {
 }
 
 /// `--envs`, or the preset's environments; at least one.
-fn parse_envs(
+pub(super) fn parse_envs(
     args: &NewArgs,
     defaults: Option<&Defaults>,
     problems: &mut Problems,
@@ -333,7 +380,7 @@ fn parse_envs(
 }
 
 /// `--services`, or the preset's services.
-fn parse_services(
+pub(super) fn parse_services(
     args: &NewArgs,
     defaults: Option<&Defaults>,
     problems: &mut Problems,

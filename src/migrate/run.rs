@@ -87,8 +87,13 @@ pub fn inputs(args: &MigrateArgs) -> Result<Inputs> {
         }
         let known = export.as_ref().is_some_and(|e| {
             e.resources.iter().any(|r| {
-                r.kube_object()
-                    .is_some_and(|o| o.kind == "Deployment" && o.name == service)
+                // The service's name (the Deployment's logical name in the program) or the
+                // object's, as the cluster knows it.
+                r.kube_object().is_some_and(|o| {
+                    o.kind == "Deployment"
+                        && (o.name == service
+                            || r.urn.rsplit_once("::").is_some_and(|(_, n)| n == service))
+                })
             })
         });
         if export.is_some() && !known {

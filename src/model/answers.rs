@@ -873,7 +873,7 @@ impl Service {
             }
         }
         if self.irsa && answers.aws_account_id.is_none() {
-            problems.push(Problem::new(who.clone(), "uses IRSA but the workspace has no AWS account id").hint("set `aws_account_id = \"123456789012\"` in `strata.toml` of both repos, or pass `--account-id` to `strata new`"));
+            problems.push(Problem::new(who.clone(), "uses IRSA but the workspace has no AWS account id").hint("run `strata set aws_account_id=123456789012` (or pass `--account-id` to `strata new`)"));
         }
         if self.envs.is_empty() {
             problems.push(

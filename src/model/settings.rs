@@ -975,10 +975,19 @@ fn is_semver(version: &str) -> bool {
 /// Applies `KEY=VALUE` overrides to a preset's settings table. The value takes the type of the
 /// value it replaces; lists are comma-separated. Unknown keys get a "did you mean".
 pub fn apply_overrides(table: &mut toml::Table, overrides: &[(String, String)]) -> Problems {
+    apply_overrides_as(table, overrides, "--set")
+}
+
+/// [`apply_overrides`], each problem about `` `{flag} KEY` `` (`strata set` names no `--set`).
+pub fn apply_overrides_as(
+    table: &mut toml::Table,
+    overrides: &[(String, String)],
+    flag: &str,
+) -> Problems {
     let mut problems = Problems::default();
     let known = leaf_keys(table, "");
     for (key, raw) in overrides {
-        let subject = format!("`--set {key}`");
+        let subject = format!("`{flag} {key}`");
         let Some(slot) = lookup_mut(table, key) else {
             let mut problem = Problem::new(subject, "is not a setting of the preset");
             problem = match did_you_mean(key, known.iter().map(String::as_str)) {

@@ -559,6 +559,18 @@ def _name(obj: Mapping) -> str:
     return (obj.get("metadata") or {}).get("name", "")
 
 
+def _service_deployments(objs: list[dict], svc: str) -> list[dict]:
+    """The Deployment of service `svc` in a build: the one of its name, or one that kept the
+    name Pulumi gave it (`strata migrate` adopts it in place, issue 21) and carries strata's
+    `app.kubernetes.io/name: <svc>`."""
+    deployments = _of_kind(objs, "Deployment")
+    named = [d for d in deployments if _name(d) == svc]
+    if named:
+        return named
+    return [d for d in deployments
+            if ((d.get("metadata") or {}).get("labels") or {}).get("app.kubernetes.io/name") == svc]
+
+
 def _namespace(obj: Mapping) -> str | None:
     return (obj.get("metadata") or {}).get("namespace")
 
@@ -969,7 +981,7 @@ def reachability(foundation: Path, gitops: Path, runs: Mapping[str, StackRun] | 
                 problems.append(f"{app_label}: `{child_path}` has no kustomization")
                 continue
             objs = builds[child_path]
-            deployments = [d for d in _of_kind(objs, "Deployment") if _name(d) == svc]
+            deployments = _service_deployments(objs, svc)
             if len(deployments) != 1:
                 problems.append(f"{child_path}: expected one Deployment `{svc}`, found "
                                 f"{[_label(d) for d in _of_kind(objs, 'Deployment')]}")
@@ -1850,7 +1862,7 @@ def answers_reflected(gitops: Path, builds: Mapping[str, list[dict]] | None = No
             if objs is None:
                 problems.append(f"{rel}: no build (strata.toml deploys `{svc}` to `{env}`)")
                 continue
-            deployments = [d for d in _of_kind(objs, "Deployment") if _name(d) == svc]
+            deployments = _service_deployments(objs, svc)
             if len(deployments) != 1:
                 continue  # reported by reachability
             containers = deployments[0]["spec"]["template"]["spec"].get("containers") or []

@@ -36,7 +36,9 @@ def test_a_migrated_workspace_passes_every_check(workspace_root):
         moved[export] = {line.split()[1] for line in done.stdout.splitlines() if line.strip().startswith("moves ")}
         assert moved[export], done.stdout
     ws.refresh()
-    assert sorted(checks.service_envs(ws.answers)) == ["api", "nginx-cfa406f4", "nginx-e76af785", "shop"]
+    # Issue 21: a service is named as the program named its Deployment (`nginx`), not by
+    # Pulumi's auto-name; the second `nginx` keeps the object's name, the first is taken.
+    assert sorted(checks.service_envs(ws.answers)) == ["api", "nginx", "nginx-e76af785", "shop"]
 
     checks.structural_checks(ws)
     checks.security_invariants(ws.gitops, ws.builds)
@@ -45,10 +47,18 @@ def test_a_migrated_workspace_passes_every_check(workspace_root):
 
     # What migrate wrote for Argo CD's adoption is on every object it deploys.
     for rel, objs in ws.builds.items():
-        if rel.startswith(("services/nginx-", "services/shop/")) and "/overlays/" in rel:
+        if rel.startswith(("services/nginx", "services/shop/")) and "/overlays/" in rel:
             for obj in objs:
                 options = (obj.get("metadata", {}).get("annotations") or {}).get("argocd.argoproj.io/sync-options")
                 assert options == "ServerSideApply=true,Prune=false", f"{rel}: {obj['kind']} {obj['metadata']['name']}"
+
+    # The Deployment keeps its name in the cluster (adopted in place), and strata's
+    # HorizontalPodAutoscaler scales it under that name.
+    built = ws.builds["services/nginx/overlays/dev"]
+    deployments = [o["metadata"]["name"] for o in built if o["kind"] == "Deployment"]
+    assert deployments == ["nginx-cfa406f4"], deployments
+    targets = [o["spec"]["scaleTargetRef"]["name"] for o in built if o["kind"] == "HorizontalPodAutoscaler"]
+    assert targets == ["nginx-cfa406f4"], targets
 
     # The workspace holds the rule; each export's applications are exactly what moved (the
     # constructed one's CronJob stays in Pulumi, with its reason, and `check` keeps listing it).

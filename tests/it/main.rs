@@ -18,6 +18,8 @@ mod new;
 mod no_panics;
 mod overrides;
 mod platform;
+mod prompt;
+mod revise;
 mod safety;
 mod shared_files;
 mod snapshots;

@@ -152,7 +152,7 @@ fn the_real_v4_export_moves_its_deployment_and_secret_into_a_service() {
     // Through the same path as `add service`: the answers and strata's files.
     let answers: toml::Table =
         toml::from_str(&fs::read_to_string(gitops.join("strata.toml")).unwrap()).unwrap();
-    let service = &answers["services"]["nginx-cfa406f4"];
+    let service = &answers["services"]["nginx"];
     assert_eq!(service["image"].as_str(), Some("nginx"));
     assert_eq!(service["tag"].as_str(), Some("1.27.3"));
     assert_eq!(service["port"].as_integer(), Some(8080));
@@ -164,31 +164,31 @@ fn the_real_v4_export_moves_its_deployment_and_secret_into_a_service() {
     assert_eq!(service["envs"]["dev"]["min_replicas"].as_integer(), Some(1));
     assert!(service["envs"].get("prod").is_none());
     for path in [
-        "services/nginx-cfa406f4/base/deployment.yaml",
-        "services/nginx-cfa406f4/overlays/dev/externalsecret.yaml",
-        "services/nginx-cfa406f4/overlays/dev/patch-pulumi-deployment.yaml",
-        "services/nginx-cfa406f4/overlays/dev/patch-argocd-adoption.yaml",
-        "apps/dev/nginx-cfa406f4.yaml",
+        "services/nginx/base/deployment.yaml",
+        "services/nginx/overlays/dev/externalsecret.yaml",
+        "services/nginx/overlays/dev/patch-pulumi-deployment.yaml",
+        "services/nginx/overlays/dev/patch-argocd-adoption.yaml",
+        "apps/dev/nginx.yaml",
     ] {
         assert!(gitops.join(path).is_file(), "{path}");
     }
     let overlay =
-        fs::read_to_string(gitops.join("services/nginx-cfa406f4/overlays/dev/kustomization.yaml"))
-            .unwrap();
-    assert!(overlay.contains("  - path: patch-pulumi-deployment.yaml\n    target: {kind: Deployment, name: nginx-cfa406f4}"));
+        fs::read_to_string(gitops.join("services/nginx/overlays/dev/kustomization.yaml")).unwrap();
+    assert!(overlay.contains(
+        "  - path: patch-pulumi-deployment.yaml\n    target: {kind: Deployment, name: nginx}"
+    ));
     assert!(overlay.contains("  - path: patch-argocd-adoption.yaml\n    target: {name: \".*\"}"));
     let external =
-        fs::read_to_string(gitops.join("services/nginx-cfa406f4/overlays/dev/externalsecret.yaml"))
-            .unwrap();
+        fs::read_to_string(gitops.join("services/nginx/overlays/dev/externalsecret.yaml")).unwrap();
     assert!(
-        external.contains("key: \"acme/dev/nginx-cfa406f4\"")
+        external.contains("key: \"acme/dev/nginx\"")
             && external.contains("property: \"dbPassword\"")
     );
-    // The container keeps its name and reads the key from strata's Secret.
+    // The Deployment keeps its name, and reads the key from strata's Secret.
     let patch: Value = serde_json::to_value(
         strata::parse_yaml(
             &fs::read_to_string(
-                gitops.join("services/nginx-cfa406f4/overlays/dev/patch-pulumi-deployment.yaml"),
+                gitops.join("services/nginx/overlays/dev/patch-pulumi-deployment.yaml"),
             )
             .unwrap(),
         )
@@ -201,10 +201,13 @@ fn the_real_v4_export_moves_its_deployment_and_secret_into_a_service() {
             .find(|op| op["path"] == path)
             .map(|op| op["value"].clone())
     };
+    // Issue 21: the service is named as the program named it (`nginx`), the Deployment keeps
+    // the name Pulumi gave it, and the container's name is strata's already.
     assert_eq!(
-        value_of("/spec/template/spec/containers/0/name"),
-        Some(Value::from("nginx"))
+        value_of("/metadata/name"),
+        Some(Value::from("nginx-cfa406f4"))
     );
+    assert_eq!(value_of("/spec/template/spec/containers/0/name"), None);
     assert_eq!(
         value_of("/spec/selector").unwrap()["matchLabels"]["app"],
         "nginx"
@@ -212,7 +215,7 @@ fn the_real_v4_export_moves_its_deployment_and_secret_into_a_service() {
     assert_eq!(
         value_of("/spec/template/spec/containers/0/env").unwrap()[0]["valueFrom"]["secretKeyRef"]
             ["name"],
-        "nginx-cfa406f4-secrets"
+        "nginx-secrets"
     );
 
     // The plan names every URN of the export: each that moves, each that stays with its reason.
@@ -232,9 +235,8 @@ fn the_real_v4_export_moves_its_deployment_and_secret_into_a_service() {
     assert!(plan.contains("delete[retain]"));
     assert!(plan.contains("relocated from `default` to `dev`"));
     assert!(plan.contains("pulumi-kubernetes v4"));
-    assert!(plan.contains(
-        "aws secretsmanager create-secret --region 'eu-west-1' --name 'acme/dev/nginx-cfa406f4'"
-    ));
+    assert!(plan
+        .contains("aws secretsmanager create-secret --region 'eu-west-1' --name 'acme/dev/nginx'"));
     // Dependents first: the Deployment uses the Secret.
     let deployment = plan.find("pulumi state delete --stack 'test' --yes 'urn:pulumi:test::encryption-provider::kubernetes:apps/v1:Deployment::nginx'").unwrap();
     let secret = plan.find("pulumi state delete --stack 'test' --yes 'urn:pulumi:test::encryption-provider::kubernetes:core/v1:Secret::db-password'").unwrap();
@@ -379,7 +381,7 @@ fn an_image_without_a_tag_needs_one_before_the_deployment_moves() {
     );
     assert_eq!(run.code, 1);
     assert!(
-        run.stdout.contains("--image nginx-cfa406f4=IMAGE:TAG"),
+        run.stdout.contains("--image nginx=IMAGE:TAG"),
         "{}",
         run.stdout
     );
@@ -552,7 +554,7 @@ fn a_dry_run_prints_the_changes_and_writes_nothing() {
     assert!(run.stdout.contains("+++ b/MIGRATION.md"));
     assert!(run
         .stdout
-        .contains("+++ b/services/nginx-cfa406f4/overlays/dev/patch-argocd-adoption.yaml"));
+        .contains("+++ b/services/nginx/overlays/dev/patch-argocd-adoption.yaml"));
     assert!(run.stderr.contains("dry run: nothing was written"));
     assert_eq!(before, (snapshot(&foundation), snapshot(&gitops)));
 }
@@ -823,4 +825,106 @@ fn an_export_of_another_cluster_is_named_before_anything_is_adopted() {
     assert!(String::from_utf8_lossy(&done.stdout).contains(
         "the export's objects were applied to https://1DC1BF648E58C6B948BEAC62EA0D6649.gr7.us-west-2.eks.amazonaws.com, not to cluster acme"
     ));
+}
+
+/// Issue 21: the service takes the name the Pulumi program gave the Deployment (`nginx`), not
+/// the object's auto-name (`nginx-cfa406f4`), which `--image` accepts too; a second Deployment
+/// of the same logical name keeps its object's name; and `upgrade --check` and
+/// `upgrade --dry-run` agree right after: nothing to change.
+#[test]
+fn a_migrated_service_is_named_as_the_program_named_it_and_an_upgrade_agrees() {
+    let (_tmp, _foundation, gitops) = workspace();
+    let run = migrate(
+        &gitops,
+        &[
+            "--stack-export",
+            V4,
+            "--env",
+            "dev",
+            "--image",
+            "nginx=nginx:1.27.3",
+            "--commit",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(gitops.join("services/nginx/base/deployment.yaml").is_file());
+    assert!(!gitops.join("services/nginx-cfa406f4").exists());
+    let run = migrate(
+        &gitops,
+        &[
+            "--stack-export",
+            V3_SHOWN,
+            "--env",
+            "dev",
+            "--image",
+            "nginx=nginx:1.27.3",
+            "--commit",
+            "--force",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        gitops
+            .join("services/nginx-e76af785/base/deployment.yaml")
+            .is_file(),
+        "the logical name is taken: the object's name"
+    );
+    for args in [&["upgrade", "--check"][..], &["upgrade", "--dry-run"]] {
+        strata()
+            .args(args)
+            .arg("-C")
+            .arg(&gitops)
+            .assert()
+            .success()
+            .stdout("")
+            .stderr(predicates::str::contains("nothing to change"));
+    }
+}
+
+/// Issue 21: `check` suggests `migrate` only for what it moves, and `--gitops` in a repo that
+/// strata did not make.
+#[test]
+fn check_suggests_migrate_only_for_what_it_moves_and_gitops_outside_a_workspace() {
+    let output = strata()
+        .args(["check", "--json", "--stack-export", SHOP])
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let findings = report["result"]["findings"].as_array().unwrap();
+    let fix_of = |kind: &str| -> Vec<String> {
+        findings
+            .iter()
+            .filter(|f| {
+                f["urn"]
+                    .as_str()
+                    .is_some_and(|u| u.contains(&format!(":{kind}::")))
+            })
+            .map(|f| f["fix"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let cron = fix_of("CronJob");
+    assert!(
+        !cron.is_empty()
+            && cron
+                .iter()
+                .all(|f| f.contains("by hand") && !f.contains("strata migrate --")),
+        "{cron:?}"
+    );
+    let deployment = fix_of("Deployment");
+    assert!(
+        deployment
+            .iter()
+            .all(|f| f.contains("strata migrate --stack-export")),
+        "{deployment:?}"
+    );
+
+    let plain = TempDir::new().unwrap();
+    fs::write(plain.path().join("kustomization.yaml"), "resources: []\n").unwrap();
+    strata()
+        .arg("check")
+        .current_dir(plain.path())
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("is not a strata workspace"))
+        .stderr(predicates::str::contains("strata check --gitops ."));
 }

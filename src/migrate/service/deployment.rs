@@ -141,10 +141,25 @@ impl Derivation<'_> {
         self.keep_pod_fields(pod, &rewritten.pod, &mut ops);
         self.note_what_strata_replaces(pod, secrets_in_env, &mut ops);
         let service = self.service.clone();
-        self.push_moved(
-            self.root,
-            format!("the Deployment of service `{service}` (same name, `services/{service}/`)"),
-        );
+        let object = self.object.clone();
+        if object == service {
+            self.push_moved(
+                self.root,
+                format!("the Deployment of service `{service}` (same name, `services/{service}/`)"),
+            );
+        } else {
+            // The service is named as the program named it; the Deployment keeps the name
+            // Pulumi gave it, so that Argo CD adopts it in place (kustomize renames it last and
+            // points the HorizontalPodAutoscaler at the new name).
+            ops.push(op("replace", "/metadata/name", json!(object)));
+            self.kept.push(format!(
+                "the Deployment's name `{object}` (Pulumi's auto-name of `{service}`: the running object is adopted as it is)"
+            ));
+            self.push_moved(
+                self.root,
+                format!("the Deployment of service `{service}` (keeps its name `{object}`, `services/{service}/`)"),
+            );
+        }
         self.files.push(OverlayFile {
             name: "patch-pulumi-deployment.yaml".to_string(),
             text: patch_text(&service, "Deployment", &ops),

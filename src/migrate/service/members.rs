@@ -286,7 +286,7 @@ impl<'a> Derivation<'a> {
                 let target = hpa_spec.get("scaleTargetRef");
                 if target.and_then(|t| t.get("kind")).and_then(Value::as_str) == Some("Deployment")
                     && target.and_then(|t| t.get("name")).and_then(Value::as_str)
-                        == Some(self.service.as_str())
+                        == Some(self.object.as_str())
                 {
                     hpa = Some((candidate, hpa_spec));
                 }

@@ -138,8 +138,12 @@ struct Derivation<'a> {
     request: &'a Request<'a>,
     root: &'a Candidate<'a>,
     candidates: &'a [Candidate<'a>],
-    /// The service's name: the Deployment's.
+    /// The service's name: the Deployment's logical name in the Pulumi program (its URN's
+    /// last part), not the name Pulumi gave the object (`redis-leader-00017334`); the object's
+    /// own name when the logical one cannot be a service's ([`service_name`]).
     service: String,
+    /// The Deployment's name in the cluster, which it keeps: Argo CD adopts it in place.
+    object: String,
     /// Where the Deployment runs today.
     namespace: String,
     mode: Mode,
@@ -171,7 +175,8 @@ impl<'a> Derivation<'a> {
             request,
             root,
             candidates,
-            service: root.object.name.clone(),
+            service: service_name(request, root),
+            object: root.object.name.clone(),
             namespace,
             mode,
             members: Vec::new(),
@@ -280,6 +285,26 @@ pub fn derive(
         files: d.files,
         cleanup: d.cleanup,
     })
+}
+
+/// The name of the service a Deployment becomes: its logical name in the Pulumi program (the
+/// URN's last part: what the program's author called it), unless that is no strata service
+/// name (`monitoring/metrics` of a chart) or the workspace has that service already; then the
+/// object's name, as the cluster knows it.
+fn service_name(request: &Request<'_>, root: &Candidate<'_>) -> String {
+    let object = &root.object.name;
+    let logical = root
+        .resource
+        .urn
+        .rsplit_once("::")
+        .map_or(object.as_str(), |(_, name)| name);
+    let usable = logical.parse::<crate::model::names::ServiceName>().is_ok()
+        && !request.answers.services.contains_key(logical);
+    if usable {
+        logical.to_string()
+    } else {
+        object.clone()
+    }
 }
 
 /// A JSON-patch file with a comment saying what it is.

@@ -210,7 +210,7 @@ impl<'a> Derivation<'a> {
             }
             Mode::Relocate { from } => {
                 self.cleanup
-                    .push(Kubectl::delete(from, "deployment", &self.service));
+                    .push(Kubectl::delete(from, "deployment", &self.object));
                 self.notes.push(format!("the objects live in `{from}`, not in the environment's namespace `{}`: Argo CD creates them there with identical names, and the ones in `{from}` keep serving until you switch traffic and delete them (after the hand-over)", self.request.env));
             }
         }

@@ -97,7 +97,15 @@ impl<'a> Derivation<'a> {
             .to_string();
         match image_text.parse::<Image>() {
             Ok(_) => Ok(image_text.clone()),
-            Err(problem) => match self.request.images.get(service) {
+            // `--image` names the service, the object, or the program's logical name.
+            Err(problem) => match [
+                service.as_str(),
+                self.object.as_str(),
+                self.root.resource.urn.rsplit_once("::").map_or("", |(_, n)| n),
+            ]
+            .into_iter()
+            .find_map(|key| self.request.images.get(key))
+            {
                 Some(given) => {
                     let note = format!("its image `{image_text}` {}: `--image` pins it to `{given}`", problem.message);
                     let given = given.clone();
@@ -150,7 +158,7 @@ impl<'a> Derivation<'a> {
                     .and_then(Value::as_u64)
                     .unwrap_or(1)
                     .max(1);
-                self.notes.push(format!("Pulumi's spec sets {replicas} replica(s): strata's HorizontalPodAutoscaler keeps it between {replicas} and {replicas}; widen the bounds in `strata.toml` when you want it to scale"));
+                self.notes.push(format!("Pulumi's spec sets {replicas} replica(s): strata's HorizontalPodAutoscaler keeps it between {replicas} and {replicas}; widen the bounds with `strata edit service {} --max N` when you want it to scale", self.service));
                 (replicas, replicas)
             }
         };
@@ -170,7 +178,7 @@ impl<'a> Derivation<'a> {
             .filter(|p| HttpPath::parse("health path", p).is_ok())
             .map(str::to_string);
         if readiness.is_none() && liveness.is_none() {
-            self.notes.push("Pulumi's spec has no probes: strata probes `GET /` on port `http`; set `health_path` in `strata.toml` (then `strata upgrade`) if the service answers elsewhere".to_string());
+            self.notes.push(format!("Pulumi's spec has no probes: strata probes `GET /` on port `http`; set it with `strata edit service {} --health-path PATH` if the service answers elsewhere", self.service));
         }
         Sizes {
             ports,

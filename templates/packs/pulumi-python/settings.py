@@ -611,11 +611,11 @@ def _read_endpoint(r: _Reader) -> Endpoint:
         r.check(
             bool(endpoint.public_access_cidrs),
             f"`{key}` is empty while `endpoint.publicAccess` is true, which would open the Kubernetes API "
-            "to the whole internet: strata owns this key, so list the networks allowed to reach it in "
-            '`strata.toml` of both repos (`public_access_cidrs = ["203.0.113.0/24"]` under '
-            "`[settings.cluster]`) and run `strata upgrade` to rewrite the stack files "
-            "(or generate the workspace with `strata new --api-cidrs 203.0.113.0/24`); to keep the API "
-            "private, set `endpoint_public_access = false` there instead and run Pulumi from inside the VPC",
+            "to the whole internet: strata owns this key, so list the networks allowed to reach it with "
+            "`strata set cluster.public_access_cidrs=203.0.113.0/24` (it changes `strata.toml` of both "
+            "repos and rewrites the stack files; or generate the workspace with "
+            "`strata new --api-cidrs 203.0.113.0/24`); to keep the API private, "
+            "`strata set cluster.endpoint_public_access=false` instead and run Pulumi from inside the VPC",
         )
     else:
         r.check(

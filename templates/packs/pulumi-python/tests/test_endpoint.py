@@ -36,9 +36,9 @@ def _refusal(stack: str, overrides: dict | None = None) -> str:
 
 def _says_how_to_fix(message: str) -> None:
     assert f"`{KEY}` is empty" in message
-    assert "public_access_cidrs" in message and "strata upgrade" in message
+    assert "public_access_cidrs" in message and "strata set cluster.public_access_cidrs" in message
     assert "strata new --api-cidrs" in message
-    assert "endpoint_public_access = false" in message
+    assert "strata set cluster.endpoint_public_access=false" in message
 
 
 @pytest.mark.parametrize("stack", [s for s in STACKS if lacks_api_cidrs(s)] or [None], ids=str)
