@@ -180,7 +180,10 @@ fn set_dry_run_prints_the_diff_and_commit_makes_one_commit_per_repo() {
     assert_eq!(json["result"]["outcome"], "written", "{json}");
     assert_eq!(commit_count(&ws.foundation), commits.0 + 1);
     assert_eq!(commit_count(&ws.gitops), commits.1 + 1);
-    assert_eq!(head_message(&ws.foundation).lines().next().unwrap(), "Set cluster.version");
+    assert_eq!(
+        head_message(&ws.foundation).lines().next().unwrap(),
+        "Set cluster.version"
+    );
 }
 
 #[test]
@@ -338,7 +341,10 @@ fn edit_service_keeps_edited_overlays_and_prints_the_change_on_both_presets() {
             .unwrap()
             .contains("maxReplicas: 4"));
         assert!(prod.join("externalsecret.yaml").exists());
-        assert_eq!(head_message(&ws.gitops).lines().next().unwrap(), "Edit service `api`");
+        assert_eq!(
+            head_message(&ws.gitops).lines().next().unwrap(),
+            "Edit service `api`"
+        );
         // The next edit suggests again from what strata last rendered, and an upgrade agrees
         // that nothing is left to do.
         run(&ws.gitops, &["upgrade", "--check"]).success();
