@@ -136,6 +136,51 @@ pub struct Settings {
     /// they existed, which then have none (`strata add platform` turns them on).
     #[serde(default)]
     pub platform: Platform,
+    /// GitHub's numeric ids of the foundation repository and its owner: with them the CI roles
+    /// trust only GitHub's immutable subject of that repository (`ciGithubOwnerId` and
+    /// `ciGithubRepositoryId` of every stack file). Absent until given.
+    #[serde(default, skip_serializing_if = "Github::is_empty")]
+    pub github: Github,
+}
+
+/// GitHub's numeric ids (`gh api repos/OWNER/REPO --jq '.owner.id, .id'`); empty when unknown.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Github {
+    pub owner_id: String,
+    pub repository_id: String,
+}
+
+impl Github {
+    pub fn is_empty(&self) -> bool {
+        self.owner_id.is_empty() && self.repository_id.is_empty()
+    }
+
+    fn validate(&self, problems: &mut Problems) {
+        for (key, value) in [
+            ("github.owner_id", &self.owner_id),
+            ("github.repository_id", &self.repository_id),
+        ] {
+            if !value.is_empty() && (value.len() > 20 || !value.chars().all(|c| c.is_ascii_digit()))
+            {
+                problems.push(
+                    Problem::new(
+                        setting(key),
+                        format!("`{}` is not a GitHub id", value.escape_default()),
+                    )
+                    .hint(
+                        "GitHub's ids are numbers: `gh api repos/OWNER/REPO --jq '.owner.id, .id'`",
+                    ),
+                );
+            }
+        }
+        if self.owner_id.is_empty() != self.repository_id.is_empty() {
+            problems.push(
+                Problem::new(setting("github"), "has one id of two")
+                    .hint("give both `github.owner_id` and `github.repository_id`, or neither"),
+            );
+        }
+    }
 }
 
 /// Monitoring and logging: Argo CD Applications of pinned Helm charts in the gitops repo's
@@ -405,6 +450,7 @@ impl Settings {
         problems.extend(self.platform.validate());
         self.validate_resources(&mut problems);
         self.validate_service(&mut problems);
+        self.github.validate(&mut problems);
         problems
     }
 

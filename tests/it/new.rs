@@ -690,3 +690,42 @@ fn every_environments_vpc_range_stays_private() {
     let prod = fs_err::read_to_string(foundation.join("Pulumi.prod.yaml")).unwrap();
     assert!(prod.contains("172.31.0.0/16"), "{prod}");
 }
+
+#[test]
+fn github_ids_reach_every_stack_file_and_must_be_numbers() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (foundation, _) = new_workspace(
+        tmp.path(),
+        &[
+            "--preset",
+            "production",
+            "--envs",
+            "dev,prod",
+            "--set",
+            "github.owner_id=123",
+            "--set",
+            "github.repository_id=456",
+        ],
+    );
+    for stack in ["dev", "prod"] {
+        let text = fs_err::read_to_string(foundation.join(format!("Pulumi.{stack}.yaml"))).unwrap();
+        assert!(
+            text.contains("acme-foundation:ciGithubOwnerId: \"123\""),
+            "{text}"
+        );
+        assert!(
+            text.contains("acme-foundation:ciGithubRepositoryId: \"456\""),
+            "{text}"
+        );
+    }
+    let other = assert_fs::TempDir::new().unwrap();
+    strata()
+        .current_dir(other.path())
+        .args(["new", "acme", "--set", "github.owner_id=acme"])
+        .args(crate::common::known_values(&[]))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("is not a GitHub id"))
+        .stderr(predicate::str::contains("has one id of two"));
+    assert!(snapshot(other.path()).is_empty());
+}
