@@ -127,6 +127,11 @@ def test_triggers_permissions_and_pinned_actions(preset, backend, workspace_root
             if name == "deploy.yml":
                 if triggers != {"push": {"branches": [branch]}}:
                     problems.append(f"{where}: triggers {triggers}, expected a push to `{branch}` only")
+            elif name == "validate.yml":
+                # The gitops checks run on merges too: the cache of strata saved there is what
+                # pull requests find.
+                if triggers != {"pull_request": {"branches": [branch]}, "push": {"branches": [branch]}}:
+                    problems.append(f"{where}: triggers {triggers}, expected pull requests to and pushes on `{branch}`")
             elif triggers != {"pull_request": {"branches": [branch]}}:
                 problems.append(f"{where}: triggers {triggers}, expected pull requests to `{branch}` only")
             if flow.get("permissions") != {"contents": "read"}:
