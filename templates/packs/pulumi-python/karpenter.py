@@ -428,12 +428,20 @@ def node_pool_spec(pool: NodePool) -> dict:
                     },
                     {"key": "kubernetes.io/os", "operator": "In", "values": ["linux"]},
                 ],
-                # Nodes are replaced after 30 days, so they pick up new AMIs.
+                # Nodes are replaced after 30 days, so they pick up new AMIs; a node whose pods'
+                # disruption budgets block its draining goes at most 48 hours later.
                 "expireAfter": "720h",
+                "terminationGracePeriod": "48h",
             },
         },
         "limits": {"nodes": pool.max_nodes},
-        "disruption": {"consolidationPolicy": "WhenEmptyOrUnderutilized", "consolidateAfter": "1m"},
+        # At most a tenth of the pool's nodes is disrupted at once (consolidation, expiry, and the
+        # drift of every node when AWS publishes a new AMI for `al2023@latest`).
+        "disruption": {
+            "consolidationPolicy": "WhenEmptyOrUnderutilized",
+            "consolidateAfter": "1m",
+            "budgets": [{"nodes": "10%"}],
+        },
     }
 
 

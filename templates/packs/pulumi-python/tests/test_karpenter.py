@@ -162,6 +162,9 @@ def test_each_node_pool_has_its_node_class_and_follows_the_configuration(stack: 
         capacity = {"ON_DEMAND": ["on-demand"], "SPOT": ["spot"]}[wanted["capacityType"]]
         assert requirements["karpenter.sh/capacity-type"] == capacity
         assert spec["limits"] == {"nodes": wanted["maxNodes"]}
+        # A new AMI drifts every node: they are replaced a tenth at a time, never all at once.
+        assert spec["disruption"]["budgets"] == [{"nodes": "10%"}]
+        assert spec["template"]["spec"]["terminationGracePeriod"] == "48h"
         assert spec["template"]["spec"]["nodeClassRef"]["name"] == wanted["name"]
         node_class = classes[wanted["name"]]
         assert node_class["role"] == node_role["inputs"].get("name", f"{node_role['name']}-mock")
