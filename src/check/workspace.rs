@@ -88,6 +88,7 @@ pub fn check(
         &judge,
     ));
     findings.extend(cluster_whitelists(&scan.texts, &gitops));
+    findings.extend(borrowed_identities(workspace, &scan, &gitops));
     let delivery = Delivery {
         scan: &scan,
         catalog: &catalog,
@@ -305,6 +306,87 @@ fn unreached_services(
                     .fix(format!("list `{service}.yaml` in `apps/{env}/kustomization.yaml` and restore `apps/{env}/{service}.yaml` (its path is `{path}`)")),
                 );
             }
+        }
+    }
+    findings
+}
+
+/// The kinds whose pods name a ServiceAccount, and where their pod spec is.
+const WORKLOADS: &[(&str, &[&str])] = &[
+    ("Deployment", &["spec", "template", "spec"]),
+    ("StatefulSet", &["spec", "template", "spec"]),
+    ("DaemonSet", &["spec", "template", "spec"]),
+    ("ReplicaSet", &["spec", "template", "spec"]),
+    ("Job", &["spec", "template", "spec"]),
+    (
+        "CronJob",
+        &["spec", "jobTemplate", "spec", "template", "spec"],
+    ),
+    ("Pod", &["spec"]),
+];
+
+/// A service's pods run as its own ServiceAccount: one that names another service's account
+/// (services of an environment share its namespace) gets that service's AWS role, and one that
+/// names the foundation's secrets reader reads every service's secrets.
+fn borrowed_identities(workspace: &Workspace, scan: &Scan, gitops: &Source) -> Vec<Finding> {
+    let services: BTreeSet<&str> = workspace
+        .answers
+        .services
+        .keys()
+        .map(|name| name.as_str())
+        .collect();
+    let files: BTreeSet<&str> = scan
+        .objects
+        .values()
+        .flatten()
+        .filter(|o| o.file.starts_with("services/") && WORKLOADS.iter().any(|(k, _)| *k == o.kind))
+        .map(|o| o.file.as_str())
+        .collect();
+    let mut findings = Vec::new();
+    for file in files {
+        let Some(owner) = file.split('/').nth(1) else {
+            continue;
+        };
+        let Some(docs) = scan
+            .texts
+            .get(file)
+            .and_then(|text| crate::util::yaml::documents(text))
+        else {
+            continue;
+        };
+        for doc in docs {
+            let Ok(doc) = serde_json::to_value(&doc) else {
+                continue;
+            };
+            let Some((_, path)) = WORKLOADS.iter().find(|(k, _)| doc["kind"] == *k) else {
+                continue;
+            };
+            let pod = path.iter().fold(&doc, |value, key| &value[*key]);
+            let Some(account) = pod["serviceAccountName"]
+                .as_str()
+                .or(pod["serviceAccount"].as_str())
+            else {
+                continue;
+            };
+            let whose = if account == owner {
+                continue;
+            } else if services.contains(account) {
+                format!("service `{account}`'s, with its AWS role and permissions")
+            } else if crate::model::names::FOUNDATION_NAMESPACED_OBJECTS.contains(&account) {
+                "the foundation's, which reads every service's secrets".to_string()
+            } else {
+                continue;
+            };
+            findings.push(
+                Finding::new(
+                    "boundary.borrowed-identity",
+                    gitops,
+                    format!("a {} of service `{owner}` runs as ServiceAccount `{account}`: {whose}", doc["kind"].as_str().unwrap_or("workload")),
+                )
+                .row(Row::PlatformOwned)
+                .at(file, None)
+                .fix(format!("run it as `{owner}` (its own ServiceAccount); give the service the AWS access it needs with `strata edit service {owner} --aws-role`")),
+            );
         }
     }
     findings

@@ -442,3 +442,36 @@ fn a_workspace_check_follows_what_its_applications_deliver() {
     let findings = report["result"]["findings"].as_array().unwrap().clone();
     find(&findings, "delivery.infrastructure-chart", "karpenter");
 }
+
+#[test]
+fn a_service_running_as_another_services_account_is_a_finding() {
+    let ws = crate::common::Test::new().services("api,web").create();
+    let patch = ws
+        .gitops
+        .join("services/web/overlays/dev/patch-identity.yaml");
+    write(
+        &patch,
+        b"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      serviceAccountName: api\n",
+    );
+    let reader = ws
+        .gitops
+        .join("services/api/overlays/dev/patch-reader.yaml");
+    write(
+        &reader,
+        b"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\nspec:\n  template:\n    spec:\n      serviceAccountName: aws-secrets-reader\n",
+    );
+    let output = strata()
+        .args(["check", "--json", "-C"])
+        .arg(&ws.gitops)
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let findings = report["result"]["findings"].as_array().unwrap().clone();
+    assert_eq!(output.status.code(), Some(1), "{findings:#?}");
+    find(&findings, "boundary.borrowed-identity", "service `api`'s");
+    find(
+        &findings,
+        "boundary.borrowed-identity",
+        "reads every service's secrets",
+    );
+}
