@@ -60,6 +60,10 @@ pub fn set(answers: &mut Answers, pairs: &[String]) -> Result<Vec<String>, Probl
                 changed.push(key.clone());
             }
         }
+        for problem in replaced_stacks(answers, &changed) {
+            problems.push(problem);
+        }
+        problems.clone().into_result()?;
         next.settings = settings;
         follow_topology(&mut next);
     }
@@ -76,6 +80,34 @@ pub fn set(answers: &mut Answers, pairs: &[String]) -> Result<Vec<String>, Probl
     }
     *answers = next;
     Ok(changed)
+}
+
+/// The changes `strata set` refuses on a workspace whose stacks may be deployed: they would
+/// delete a stack file while its stack still runs (a topology switch), or make Pulumi replace a
+/// shared VPC and with it the cluster of every environment.
+fn replaced_stacks(answers: &Answers, changed: &[String]) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    if changed.iter().any(|k| k == "network.topology") {
+        problems.push(
+            Problem::new(
+                "`strata set network.topology`",
+                "would replace every Pulumi stack of the workspace: the old stack files go while their stacks still run",
+            )
+            .hint("bootstrap a new workspace with `strata new --set network.topology=...` and move the services to it, then `pulumi destroy` the old stacks"),
+        );
+    }
+    if answers.settings.network.topology == Topology::Shared
+        && changed.iter().any(|k| k == "network.vpc_cidr")
+    {
+        problems.push(
+            Problem::new(
+                "`strata set network.vpc_cidr`",
+                "would make Pulumi replace the shared VPC, and with it the cluster of every environment",
+            )
+            .hint("keep the VPC range of a deployed workspace; a new range needs a new workspace"),
+        );
+    }
+    problems
 }
 
 /// The environments' VPCs after `network.topology` changed: a VPC each, from the next free

@@ -99,15 +99,12 @@ fn set_keeps_an_edited_seed_and_prints_the_change_as_a_suggestion() {
     let readme = ws.foundation.join("README.md");
     edit_file(&readme, "\nOur own notes.\n");
     let before = fs_err::read(&readme).unwrap();
-    run(&ws.gitops, &["set", "network.topology=per-environment"])
+    run(&ws.gitops, &["set", "cluster.compute=karpenter"])
         .success()
         .stdout(predicate::str::contains(
             "# suggestion: foundation `README.md` is yours and was not rewritten",
         ))
-        .stdout(
-            predicate::str::contains("+cluster")
-                .or(predicate::str::contains("one per environment")),
-        )
+        .stdout(predicate::str::contains("Karpenter"))
         .stderr(predicate::str::contains(
             "warning: 1 file(s) you may have edited were kept",
         ));
@@ -117,14 +114,25 @@ fn set_keeps_an_edited_seed_and_prints_the_change_as_a_suggestion() {
         "the edited seed is kept"
     );
     let answers = fs_err::read_to_string(ws.gitops.join("strata.toml")).unwrap();
-    assert!(
-        answers.contains("topology = \"per-environment\""),
-        "{answers}"
-    );
-    assert!(
-        answers.contains("vpc_cidr"),
-        "each environment gets its VPC: {answers}"
-    );
+    assert!(answers.contains("compute = \"karpenter\""), "{answers}");
+}
+
+#[test]
+fn set_refuses_a_change_that_would_replace_running_stacks() {
+    let ws = Test::new().services("api").create();
+    let before = snapshot(ws.path());
+    for (pair, problem) in [
+        (
+            "network.topology=per-environment",
+            "would replace every Pulumi stack",
+        ),
+        ("network.vpc_cidr=10.1.0.0/16", "replace the shared VPC"),
+    ] {
+        run(&ws.gitops, &["set", pair])
+            .code(2)
+            .stderr(predicate::str::contains(problem));
+        assert_eq!(snapshot(ws.path()), before, "{pair}: nothing is written");
+    }
 }
 
 #[test]
