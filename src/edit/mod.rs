@@ -328,6 +328,7 @@ pub fn run(
         }
     };
 
+    still_listed(&mut plan, &workspace);
     refuse_conflicts(&plan, options, report, &workspace.roots)?;
     report.overrides(&overridden(&renderer, &plan));
     report.edited_seed_deletions(
@@ -465,6 +466,45 @@ fn would_change(
 
 /// Refuses a plan with conflicts (files edited since strata wrote them) unless `--force`; with
 /// `--dry-run`, the diffs are reported first.
+/// A file the plan deletes that a kustomization it keeps (a seed its owner edited) still lists:
+/// deleting it would break the overlay's build, and Argo CD's sync with it. It becomes a conflict
+/// (refused unless `--force`) that says where the reference is.
+fn still_listed(plan: &mut Plan, workspace: &Workspace) {
+    let kept: Vec<(Repo, String)> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::KeepSeed && c.path.ends_with("/kustomization.yaml"))
+        .map(|c| (c.repo, c.path.clone()))
+        .collect();
+    for change in plan
+        .changes
+        .iter_mut()
+        .filter(|c| c.action == Action::Delete)
+    {
+        let Some((dir, name)) = change.path.rsplit_once('/') else {
+            continue;
+        };
+        let kustomization = format!("{dir}/kustomization.yaml");
+        if !kept.contains(&(change.repo, kustomization.clone())) {
+            continue;
+        }
+        let Some(text) = workspace.read(change.repo, &kustomization) else {
+            continue;
+        };
+        let listed = String::from_utf8_lossy(&text).lines().any(|line| {
+            let line = line.split('#').next().unwrap_or_default();
+            line.split(|c: char| c.is_whitespace() || matches!(c, ':' | '"' | '\'' | ',' | '[' | ']' | '{' | '}'))
+                .any(|token| token == name || token == format!("./{name}"))
+        });
+        if listed {
+            change.forced = Some(Box::new(Action::Delete));
+            change.action = Action::Conflict(format!(
+                "is still listed by `{kustomization}`, which you edited (strata keeps it): drop `{name}` from it first, then run this again"
+            ));
+        }
+    }
+}
+
 fn refuse_conflicts(
     plan: &Plan,
     options: &Options,

@@ -514,3 +514,29 @@ fn edit_service_json_keeps_stdout_for_the_outcome_and_suggests_on_stderr() {
     let json: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     assert_eq!(json["result"]["outcome"], "written", "{json}");
 }
+
+#[test]
+fn edit_service_never_deletes_a_file_an_edited_overlay_still_lists() {
+    let ws = Test::new().services("api").create();
+    let overlay = ws
+        .gitops
+        .join("services/api/overlays/dev/kustomization.yaml");
+    edit_file(&overlay, "# ours\n");
+    crate::common::git(&ws.gitops, &["commit", "-qam", "our overlay"]);
+    let before = snapshot(ws.path());
+    run(&ws.gitops, &["edit", "service", "api", "--expose", "none"])
+        .code(1)
+        .stderr(predicate::str::contains(
+            "is still listed by `services/api/overlays/dev/kustomization.yaml`",
+        ));
+    assert_eq!(snapshot(ws.path()), before, "nothing is written");
+    run(
+        &ws.gitops,
+        &["edit", "service", "api", "--expose", "none", "--force"],
+    )
+    .success();
+    assert!(!ws
+        .gitops
+        .join("services/api/overlays/dev/patch-ingress.yaml")
+        .exists());
+}
