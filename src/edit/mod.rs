@@ -493,8 +493,10 @@ fn still_listed(plan: &mut Plan, workspace: &Workspace) {
         };
         let listed = String::from_utf8_lossy(&text).lines().any(|line| {
             let line = line.split('#').next().unwrap_or_default();
-            line.split(|c: char| c.is_whitespace() || matches!(c, ':' | '"' | '\'' | ',' | '[' | ']' | '{' | '}'))
-                .any(|token| token == name || token == format!("./{name}"))
+            line.split(|c: char| {
+                c.is_whitespace() || matches!(c, ':' | '"' | '\'' | ',' | '[' | ']' | '{' | '}')
+            })
+            .any(|token| token == name || token == format!("./{name}"))
         });
         if listed {
             change.forced = Some(Box::new(Action::Delete));
