@@ -347,15 +347,12 @@ fn borrowed_identities(workspace: &Workspace, scan: &Scan, gitops: &Source) -> V
         let Some(owner) = file.split('/').nth(1) else {
             continue;
         };
-        let Some(docs) = scan
-            .texts
-            .get(file)
-            .and_then(|text| crate::util::yaml::documents(text))
-        else {
+        let Some(text) = scan.texts.get(file) else {
             continue;
         };
-        for doc in docs {
-            let Ok(doc) = serde_json::to_value(&doc) else {
+        // Split and read as everywhere else in `check`: merge keys, anchors and tags applied.
+        for (_, doc) in manifests::documents(text) {
+            let Ok(doc) = crate::util::yaml::parse_manifest(doc) else {
                 continue;
             };
             let Some((_, path)) = WORKLOADS.iter().find(|(k, _)| doc["kind"] == *k) else {

@@ -491,19 +491,26 @@ fn still_listed(plan: &mut Plan, workspace: &Workspace) {
         let Some(text) = workspace.read(change.repo, &kustomization) else {
             continue;
         };
-        let listed = String::from_utf8_lossy(&text).lines().any(|line| {
-            let line = line.split('#').next().unwrap_or_default();
-            line.split(|c: char| {
-                c.is_whitespace() || matches!(c, ':' | '"' | '\'' | ',' | '[' | ']' | '{' | '}')
-            })
-            .any(|token| token == name || token == format!("./{name}"))
-        });
+        // Read as kustomize reads it (any field may name the file: resources, patches,
+        // generators); one that is not YAML cannot be told, so it counts as listing it.
+        let listed = crate::util::yaml::parse_manifest(&String::from_utf8_lossy(&text))
+            .map_or(true, |doc| names_file(&doc, name));
         if listed {
             change.forced = Some(Box::new(Action::Delete));
             change.action = Action::Conflict(format!(
                 "is still listed by `{kustomization}`, which you edited (strata keeps it): drop `{name}` from it first, then run this again"
             ));
         }
+    }
+}
+
+/// Whether a string anywhere in a document is `name` or `./name`.
+fn names_file(doc: &serde_json::Value, name: &str) -> bool {
+    match doc {
+        serde_json::Value::String(text) => text == name || text.strip_prefix("./") == Some(name),
+        serde_json::Value::Array(items) => items.iter().any(|item| names_file(item, name)),
+        serde_json::Value::Object(map) => map.values().any(|value| names_file(value, name)),
+        _ => false,
     }
 }
 
