@@ -129,6 +129,15 @@ pub struct NewArgs {
     /// The AWS account id, needed for the role ARNs of services with `--aws-role` (IRSA).
     #[arg(long, value_name = "ID")]
     pub account_id: Option<String>,
+    /// GitHub's numeric id of the owner (organisation or user) of the foundation repo: with
+    /// `--github-repository-id`, the CI roles trust only that repository's immutable subject.
+    /// Later: `strata set github.owner_id=ID`.
+    #[arg(long, value_name = "ID")]
+    pub github_owner_id: Option<String>,
+    /// GitHub's numeric id of the foundation repo (`gh api repos/OWNER/REPO --jq .id`), given
+    /// with `--github-owner-id`. Later: `strata set github.repository_id=ID`.
+    #[arg(long, value_name = "ID")]
+    pub github_repository_id: Option<String>,
     /// The branch Argo CD follows.
     #[arg(long, value_name = "BRANCH", default_value = "main")]
     pub revision: String,

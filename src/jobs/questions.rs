@@ -24,12 +24,21 @@ impl Unknown {
             Unknown::ApiCidrs => {
                 "Networks allowed to reach the Kubernetes API (comma-separated CIDRs, empty: none)"
             }
+            Unknown::GithubOwnerId => {
+                "GitHub id of the repos' owner (`gh api users/OWNER --jq .id`; empty if the repos do not exist yet)"
+            }
+            Unknown::GithubRepositoryId => {
+                "GitHub id of the foundation repo (`gh api repos/OWNER/REPO --jq .id`)"
+            }
         }
     }
 
     /// Whether an empty answer stands for "none" (the value may be left out).
     pub fn optional(self) -> bool {
-        matches!(self, Unknown::Services | Unknown::ApiCidrs)
+        matches!(
+            self,
+            Unknown::Services | Unknown::ApiCidrs | Unknown::GithubOwnerId
+        )
     }
 
     /// The default a terminal shows (Enter takes it): the preset's, for what it has.
@@ -78,6 +87,12 @@ impl Unknown {
             Unknown::ApiCidrs => {
                 resolve::parse_api_cidrs(&trial, &mut problems);
             }
+            Unknown::GithubOwnerId | Unknown::GithubRepositoryId => {
+                problems.take(names::parse_github_id(
+                    &format!("`{}`", self.flag()),
+                    answer,
+                ));
+            }
         }
         match problems.0.into_iter().next() {
             Some(problem) => Err(problem),
@@ -110,6 +125,8 @@ mod tests {
             (Unknown::Domain, "acme.example.com", "not a domain"),
             (Unknown::GitBase, "https://github.com/acme", "github"),
             (Unknown::ApiCidrs, "203.0.113.0/24", "203.0.113.1/24"),
+            (Unknown::GithubOwnerId, "1234567", "acme"),
+            (Unknown::GithubRepositoryId, "987654321", "-1"),
         ] {
             assert!(unknown.check(good, &args).is_ok(), "{unknown:?} {good}");
             assert!(unknown.check(bad, &args).is_err(), "{unknown:?} {bad}");

@@ -97,12 +97,17 @@ pub enum Unknown {
     GitBase,
     /// `--api-cidrs`: the networks that may reach the Kubernetes API.
     ApiCidrs,
+    /// `--github-owner-id`: GitHub's id of the foundation repo's owner (asked only for a git
+    /// base on github.com; the repo may not exist yet, so an empty answer is fine).
+    GithubOwnerId,
+    /// `--github-repository-id`: GitHub's id of the foundation repo (asked after the owner's).
+    GithubRepositoryId,
 }
 
 impl Unknown {
     /// Every value, in the order a terminal asks for them (the preset first: the defaults of
     /// the region, environments and services are its).
-    pub const ALL: [Unknown; 8] = [
+    pub const ALL: [Unknown; 10] = [
         Unknown::Name,
         Unknown::Preset,
         Unknown::Region,
@@ -111,6 +116,8 @@ impl Unknown {
         Unknown::Domain,
         Unknown::GitBase,
         Unknown::ApiCidrs,
+        Unknown::GithubOwnerId,
+        Unknown::GithubRepositoryId,
     ];
 
     /// The flag (or argument) that gives it.
@@ -124,6 +131,8 @@ impl Unknown {
             Unknown::Domain => "--domain",
             Unknown::GitBase => "--git-base",
             Unknown::ApiCidrs => "--api-cidrs",
+            Unknown::GithubOwnerId => "--github-owner-id",
+            Unknown::GithubRepositoryId => "--github-repository-id",
         }
     }
 
@@ -137,6 +146,21 @@ impl Unknown {
             Unknown::Domain => &mut args.domain,
             Unknown::GitBase => &mut args.git_base,
             Unknown::ApiCidrs => &mut args.api_cidrs,
+            Unknown::GithubOwnerId => &mut args.github_owner_id,
+            Unknown::GithubRepositoryId => &mut args.github_repository_id,
+        }
+    }
+
+    /// Whether a terminal asks for it: GitHub's ids only for a git base on github.com that no
+    /// `--set github.*` already answered, the repository's only after the owner's.
+    fn asked(self, args: &NewArgs) -> bool {
+        let set_github = args.set.iter().any(|raw| raw.starts_with("github."));
+        match self {
+            Unknown::GithubOwnerId => {
+                !set_github && args.git_base.as_deref().is_some_and(names::is_github)
+            }
+            Unknown::GithubRepositoryId => args.github_owner_id.is_some(),
+            _ => true,
         }
     }
 
@@ -197,10 +221,46 @@ impl Ask for NoPrompt {
 /// before [`new_answers`], which validates what was given and reports what is still missing.
 pub fn fill_unknowns(args: &mut NewArgs, ask: &mut dyn Ask) {
     for unknown in Unknown::ALL {
-        if unknown.slot(args).is_none() {
+        if unknown.slot(args).is_none() && unknown.asked(args) {
             let answer = ask.ask(unknown, args);
             *unknown.slot(args) = answer;
         }
+    }
+}
+
+/// `--github-owner-id` and `--github-repository-id`, as the `github.*` settings they set.
+fn github_id_overrides(
+    args: &NewArgs,
+    overrides: &mut Vec<(String, String)>,
+    problems: &mut Problems,
+) {
+    for (unknown, key, value) in [
+        (
+            Unknown::GithubOwnerId,
+            "github.owner_id",
+            &args.github_owner_id,
+        ),
+        (
+            Unknown::GithubRepositoryId,
+            "github.repository_id",
+            &args.github_repository_id,
+        ),
+    ] {
+        let flag = format!("`{}`", unknown.flag());
+        let Some(id) = value
+            .as_deref()
+            .and_then(|v| problems.take(names::parse_github_id(&flag, v)))
+        else {
+            continue;
+        };
+        if overrides.iter().any(|(k, v)| k == key && *v != id) {
+            problems.push(
+                Problem::new(flag, format!("differs from `--set {key}`"))
+                    .hint("give the id once, with either"),
+            );
+            continue;
+        }
+        overrides.push((key.to_string(), id));
     }
 }
 
@@ -225,6 +285,7 @@ pub fn new_answers(args: &NewArgs) -> Result<Answers, Problems> {
             overrides.push(pair);
         }
     }
+    github_id_overrides(args, &mut overrides, &mut problems);
     let resolved = match resolve_preset(&preset_name, &overrides) {
         Ok(resolved) => Some(resolved),
         Err(more) => {

@@ -697,6 +697,31 @@ pub fn parse_account_id(value: &str) -> Result<String, Problem> {
     }
 }
 
+/// A GitHub numeric id (of a repository, a user or an organisation), as `gh api` prints it;
+/// `what` names where it came from (a flag or a setting).
+pub fn parse_github_id(what: &str, value: &str) -> Result<String, Problem> {
+    if !value.is_empty() && value.len() <= 20 && value.chars().all(|c| c.is_ascii_digit()) {
+        Ok(value.to_string())
+    } else {
+        Err(Problem::new(
+            what.to_string(),
+            format!("`{}` is not a GitHub id", value.escape_default()),
+        )
+        .hint("GitHub's ids are numbers: `gh api repos/OWNER/REPO --jq '.owner.id, .id'`"))
+    }
+}
+
+/// Whether a git base is on github.com (HTTPS or SSH), where GitHub's ids mean something.
+pub fn is_github(git_base: &str) -> bool {
+    [
+        "https://github.com/",
+        "ssh://git@github.com/",
+        "git@github.com:",
+    ]
+    .iter()
+    .any(|prefix| git_base.starts_with(prefix))
+}
+
 /// How a git remote URL strata writes starts: HTTPS, SSH, or scp-like SSH.
 pub const GIT_URL_PREFIXES: &[&str] = &["https://", "ssh://", "git@"];
 

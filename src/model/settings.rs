@@ -161,23 +161,14 @@ impl Github {
             ("github.owner_id", &self.owner_id),
             ("github.repository_id", &self.repository_id),
         ] {
-            if !value.is_empty() && (value.len() > 20 || !value.chars().all(|c| c.is_ascii_digit()))
-            {
-                problems.push(
-                    Problem::new(
-                        setting(key),
-                        format!("`{}` is not a GitHub id", value.escape_default()),
-                    )
-                    .hint(
-                        "GitHub's ids are numbers: `gh api repos/OWNER/REPO --jq '.owner.id, .id'`",
-                    ),
-                );
+            if !value.is_empty() {
+                problems.take(names::parse_github_id(&setting(key), value));
             }
         }
         if self.owner_id.is_empty() != self.repository_id.is_empty() {
             problems.push(
                 Problem::new(setting("github"), "has one id of two")
-                    .hint("give both `github.owner_id` and `github.repository_id`, or neither"),
+                    .hint("give both `github.owner_id` and `github.repository_id` (`strata new --github-owner-id ID --github-repository-id ID`), or neither"),
             );
         }
     }

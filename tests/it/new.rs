@@ -728,4 +728,52 @@ fn github_ids_reach_every_stack_file_and_must_be_numbers() {
         .stderr(predicate::str::contains("is not a GitHub id"))
         .stderr(predicate::str::contains("has one id of two"));
     assert!(snapshot(other.path()).is_empty());
+
+    // The flags set the same settings, and name themselves when wrong or contradicted.
+    let flagged = assert_fs::TempDir::new().unwrap();
+    let (foundation, gitops) = new_workspace(
+        flagged.path(),
+        &[
+            "--preset",
+            "production",
+            "--envs",
+            "dev,prod",
+            "--github-owner-id",
+            "123",
+            "--github-repository-id",
+            "456",
+        ],
+    );
+    for repo in [&foundation, &gitops] {
+        let toml = fs_err::read_to_string(repo.join("strata.toml")).unwrap();
+        assert!(toml.contains("owner_id = \"123\""), "{toml}");
+        assert!(toml.contains("repository_id = \"456\""), "{toml}");
+    }
+    for (flags, problem) in [
+        (
+            &["--github-owner-id", "acme", "--github-repository-id", "456"][..],
+            "`--github-owner-id`: `acme` is not a GitHub id",
+        ),
+        (
+            &[
+                "--github-owner-id",
+                "123",
+                "--github-repository-id",
+                "456",
+                "--set",
+                "github.owner_id=124",
+            ][..],
+            "`--github-owner-id`: differs from `--set github.owner_id`",
+        ),
+    ] {
+        strata()
+            .current_dir(other.path())
+            .args(["new", "acme"])
+            .args(flags)
+            .args(crate::common::known_values(&[]))
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(problem));
+        assert!(snapshot(other.path()).is_empty(), "{flags:?}");
+    }
 }

@@ -58,6 +58,10 @@ fn new_on_a_terminal_asks_each_missing_value_again_after_a_wrong_answer_and_equa
                 "Networks allowed to reach the Kubernetes API",
                 Some("203.0.113.0/24"),
             ),
+            ("GitHub id of the repos' owner", Some("acme")),
+            ("error: `acme` is not a GitHub id", None),
+            ("GitHub id of the repos' owner", Some("1234567")),
+            ("GitHub id of the foundation repo", Some("987654321")),
         ],
         &["new", "--no-git", "--revision", "main"],
     );
@@ -91,6 +95,10 @@ fn new_on_a_terminal_asks_each_missing_value_again_after_a_wrong_answer_and_equa
             "https://github.com/acme",
             "--api-cidrs",
             "203.0.113.0/24",
+            "--github-owner-id",
+            "1234567",
+            "--github-repository-id",
+            "987654321",
         ])
         .assert()
         .success();
@@ -123,6 +131,10 @@ fn new_asks_only_what_the_command_line_left_out() {
             "https://github.com/acme",
             "--api-cidrs",
             "203.0.113.0/24",
+            "--set",
+            "github.owner_id=1234567",
+            "--set",
+            "github.repository_id=987654321",
         ],
     );
     assert_eq!(code, 0, "{shown}");
@@ -133,6 +145,7 @@ fn new_asks_only_what_the_command_line_left_out() {
         "Environments",
         "URL that holds",
         "Networks",
+        "GitHub id",
     ] {
         assert!(!shown.contains(question), "asked `{question}`: {shown}");
     }
