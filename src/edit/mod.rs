@@ -331,10 +331,11 @@ pub fn run(
     still_listed(&mut plan, &workspace);
     refuse_conflicts(&plan, options, report, &workspace.roots)?;
     report.overrides(&overridden(&renderer, &plan));
-    report.edited_seed_deletions(
-        &plan::edited_seed_deletions(&plan, &workspace.locks),
-        options.mode == Mode::Write,
-    );
+    let edited_deletions = plan::edited_seed_deletions(&plan, &workspace.locks);
+    if options.mode == Mode::Write && !options.force {
+        workspace.refuse_deleting_uncommitted(&edited_deletions)?;
+    }
+    report.edited_seed_deletions(&edited_deletions, options.mode == Mode::Write);
     plan.force();
     // `--commit` commits whole files: with `--allow-dirty` it would commit the user's own
     // uncommitted edits of a file strata changes too, so it refuses them either way.

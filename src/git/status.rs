@@ -284,6 +284,11 @@ pub fn submodules(dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Whether `dir` is (the top of, or inside) a git repo.
+pub fn is_repo(dir: &Path) -> bool {
+    Repository::open(dir).is_ok()
+}
+
 /// Whether the repo at `dir` is a shallow clone (its history cut short).
 pub fn is_shallow(dir: &Path) -> bool {
     Repository::open(dir).is_ok_and(|repo| repo.is_shallow())

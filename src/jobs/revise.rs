@@ -339,7 +339,7 @@ pub fn edit_service(
         if irsa && answers.aws_account_id.is_none() {
             problems.push(
                 Problem::new(
-                    "`--irsa`",
+                    "`--aws-role`",
                     "needs the AWS account id, for the role ARN on the ServiceAccount",
                 )
                 .hint("run `strata set aws_account_id=123456789012` first"),
@@ -376,7 +376,10 @@ pub fn edit_service(
     next.services.insert(name.clone(), service);
     next.validate_service(name.as_str(), "the new answers")
         .into_result()?;
-    next.history.push(format!("edit service {name}"));
+    // An edit to the values the service has already changes nothing, history included.
+    if next.services[&name] != answers.services[&name] {
+        next.history.push(format!("edit service {name}"));
+    }
     *answers = next;
     Ok(name)
 }
@@ -437,6 +440,26 @@ fn edit_keys(
     edit: &ServiceEdit,
     problems: &mut Problems,
 ) {
+    for (flag, key, other) in edit
+        .unset_config
+        .iter()
+        .filter(|k| edit.config.iter().any(|(c, _)| c == *k))
+        .map(|k| ("--unset-config", k, "--config"))
+        .chain(
+            edit.remove_secrets
+                .iter()
+                .filter(|k| edit.add_secrets.contains(k))
+                .map(|k| ("--remove-secret", k, "--add-secret")),
+        )
+    {
+        problems.push(
+            Problem::new(
+                format!("`{flag} {}`", key.escape_default()),
+                format!("contradicts `{other}` of the same key"),
+            )
+            .hint("give one of the two"),
+        );
+    }
     for key in &edit.unset_config {
         if service.config.remove(key).is_none() {
             problems.push(

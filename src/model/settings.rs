@@ -1044,13 +1044,14 @@ pub fn apply_overrides_as(
                 "false" => Some(toml::Value::Boolean(false)),
                 _ => None,
             },
-            toml::Value::Array(_) => Some(toml::Value::Array(
-                raw.split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(|s| toml::Value::String(s.to_string()))
-                    .collect(),
-            )),
+            // An empty value clears the list; an empty item (`a,,b`, `a,`) is a typo.
+            toml::Value::Array(_) if raw.trim().is_empty() => Some(toml::Value::Array(Vec::new())),
+            toml::Value::Array(_) => raw
+                .split(',')
+                .map(str::trim)
+                .map(|s| (!s.is_empty()).then(|| toml::Value::String(s.to_string())))
+                .collect::<Option<Vec<_>>>()
+                .map(toml::Value::Array),
             _ => None,
         };
         match parsed {
@@ -1069,6 +1070,9 @@ pub fn apply_overrides_as(
                     toml::Value::Boolean(_) => "give `true` or `false`",
                     toml::Value::Table(_) => {
                         "set one of its keys instead, for example `KEY.FIELD=VALUE`"
+                    }
+                    toml::Value::Array(_) => {
+                        "give a comma-separated list without empty items (an empty value clears the list)"
                     }
                     _ => "give a value of the same kind as the preset's",
                 }),

@@ -315,6 +315,45 @@ impl Workspace {
 }
 
 impl Workspace {
+    /// Refuses (exit 1) to delete a file its owner edited whose edits git does not hold (not
+    /// committed, or a workspace without git): `--allow-dirty` lets strata write beside
+    /// uncommitted changes, never destroy them. `--force` deletes them.
+    pub fn refuse_deleting_uncommitted(&self, deletions: &[&crate::plan::Change]) -> Result<()> {
+        let mut lost = Vec::new();
+        for repo in Repo::BOTH {
+            let paths: Vec<String> = deletions
+                .iter()
+                .filter(|c| c.repo == repo)
+                .map(|c| c.path.clone())
+                .collect();
+            if paths.is_empty() {
+                continue;
+            }
+            let root = &self.roots[&repo];
+            let uncommitted: Vec<String> = if crate::git::is_repo(root) {
+                crate::git::dirty_paths(root, &paths)?
+                    .into_iter()
+                    .map(|(path, _)| path)
+                    .collect()
+            } else {
+                paths
+            };
+            lost.extend(uncommitted.into_iter().map(|p| format!("{repo}: `{p}`")));
+        }
+        if lost.is_empty() {
+            return Ok(());
+        }
+        Err(crate::util::error::Refusal {
+            message: format!(
+                "{} file(s) you edited would be deleted, and git does not hold your edits of them; nothing was written",
+                lost.len()
+            ),
+            details: lost,
+            hint: "commit them first (git's history then keeps them), or pass `--force` to delete them with your edits".to_string(),
+        }
+        .into())
+    }
+
     /// Refuses (exit 1) a `--commit` while a change strata made earlier is not committed: a
     /// file that holds what strata wrote (or a removal strata made) and differs from HEAD, or a
     /// `strata.lock` that differs from HEAD's. Committed along, it would carry this command's

@@ -344,12 +344,29 @@ fn seed_files_are_never_rewritten() {
         .success();
     assert_eq!(fs_err::read_to_string(&seed).unwrap(), edited);
 
-    // Removing the service takes its seeds along, edited or not, and names the edited ones.
+    // Removing the service never destroys edits git does not hold, even with `--allow-dirty`.
     let patch = gitops.join("services/api/overlays/prod/patch-hpa.yaml");
     let tuned = fs_err::read_to_string(&patch).unwrap() + "# tuned by the team\n";
-    fs_err::write(&patch, tuned).unwrap();
+    fs_err::write(&patch, &tuned).unwrap();
     strata()
         .args(["remove", "service", "api", "--allow-dirty", "-C"])
+        .arg(&foundation)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "2 file(s) you edited would be deleted, and git does not hold your edits of them",
+        ))
+        .stderr(predicate::str::contains("`--force`"));
+    assert_eq!(fs_err::read_to_string(&patch).unwrap(), tuned);
+
+    // Once committed, removing the service takes its seeds along, edited or not, and names the
+    // edited ones.
+    for repo in [&foundation, &gitops] {
+        crate::common::git(repo, &["add", "-A"]);
+        crate::common::git(repo, &["commit", "-qm", "tuned"]);
+    }
+    strata()
+        .args(["remove", "service", "api", "-C"])
         .arg(&foundation)
         .assert()
         .success()

@@ -178,7 +178,21 @@ fn the_platform_teams_values_are_never_overwritten_and_go_with_their_service() {
         fs_err::read_to_string(&custom).unwrap(),
         "resources:\n  limits:\n    memory: 1Gi\n"
     );
-    // Like a removed service's overlay, the values go with their service (git keeps them).
+    // Uncommitted, the values are never deleted; committed, they go with their service, like
+    // a removed service's overlay (git keeps them).
+    strata()
+        .args(["remove", "platform", "logging", "--allow-dirty", "-C"])
+        .arg(&foundation)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "gitops: `platform/shared/values/fluent-bit-custom.yaml`",
+        ));
+    assert!(custom.exists());
+    for repo in [&foundation, &gitops] {
+        crate::common::git(repo, &["add", "-A"]);
+        crate::common::git(repo, &["commit", "-qm", "tuned"]);
+    }
     platform(
         &foundation,
         &["remove", "platform", "logging", "--allow-dirty"],

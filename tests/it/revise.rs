@@ -162,6 +162,14 @@ fn set_refuses_bad_input_naming_the_key_and_writes_nothing() {
     run(&ws.gitops, &["set", "network.az_count=9"])
         .code(2)
         .stderr(predicate::str::contains("az_count"));
+    run(
+        &ws.gitops,
+        &["set", "cluster.public_access_cidrs=10.0.0.0/8,,"],
+    )
+    .code(2)
+    .stderr(predicate::str::contains(
+        "without empty items (an empty value clears the list)",
+    ));
     assert_eq!(snapshot(ws.path()), before);
 }
 
@@ -453,7 +461,45 @@ fn edit_service_refuses_bad_input_and_writes_nothing() {
     .stderr(predicate::str::contains(
         "has no effect with `--expose none`",
     ));
+    run(
+        &ws.gitops,
+        &[
+            "edit",
+            "service",
+            "api",
+            "--config",
+            "A=1",
+            "--unset-config",
+            "A",
+            "--add-secret",
+            "B",
+            "--remove-secret",
+            "B",
+        ],
+    )
+    .code(2)
+    .stderr(predicate::str::contains(
+        "`--unset-config A`: contradicts `--config` of the same key",
+    ))
+    .stderr(predicate::str::contains(
+        "`--remove-secret B`: contradicts `--add-secret` of the same key",
+    ));
     assert_eq!(snapshot(ws.path()), before);
+
+    // Values the service has already: nothing to change, nothing written, no commit.
+    let port = fs_err::read_to_string(ws.gitops.join("strata.toml"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("port = ").map(str::to_string))
+        .expect("the service's port in strata.toml");
+    let commits = commit_count(&ws.gitops);
+    run(
+        &ws.gitops,
+        &["edit", "service", "api", "--port", &port, "--commit"],
+    )
+    .success();
+    assert_eq!(snapshot(ws.path()), before);
+    assert_eq!(commit_count(&ws.gitops), commits);
 }
 
 #[test]
