@@ -89,6 +89,7 @@ pub fn check(
     ));
     findings.extend(cluster_whitelists(&scan.texts, &gitops));
     findings.extend(borrowed_identities(workspace, &scan, &gitops));
+    findings.extend(delivery_in_services(&scan, &gitops));
     let delivery = Delivery {
         scan: &scan,
         catalog: &catalog,
@@ -387,6 +388,47 @@ fn borrowed_identities(workspace: &Workspace, scan: &Scan, gitops: &Source) -> V
         }
     }
     findings
+}
+
+/// The objects that deliver other things (Argo CD's and Flux's), which only the app-of-apps
+/// under `apps/<env>/` holds: one in a service's tree would deliver whatever it names, past
+/// the review of `apps/` (the AppProject refuses it in the cluster; this says so before).
+const DELIVERY_KINDS: &[(&str, &str)] = &[
+    ("argoproj.io/", "Application"),
+    ("argoproj.io/", "ApplicationSet"),
+    ("argoproj.io/", "AppProject"),
+    ("kustomize.toolkit.fluxcd.io/", "Kustomization"),
+    ("helm.toolkit.fluxcd.io/", "HelmRelease"),
+];
+
+/// An Argo CD or Flux delivery object in a service's tree.
+fn delivery_in_services(scan: &Scan, gitops: &Source) -> Vec<Finding> {
+    scan.objects
+        .values()
+        .flatten()
+        .filter(|o| o.file.starts_with("services/"))
+        .filter(|o| {
+            DELIVERY_KINDS
+                .iter()
+                .any(|(group, kind)| o.api_version.starts_with(group) && o.kind == *kind)
+        })
+        .map(|o| {
+            let service = o.file.split('/').nth(1).unwrap_or_default();
+            Finding::new(
+                "boundary.delivery-in-service",
+                gitops,
+                format!(
+                    "{} `{}` is in service `{service}`'s tree: only the app-of-apps under `apps/<env>/` delivers",
+                    o.kind,
+                    super::gitops::display_name(&o.name)
+                ),
+            )
+            .row(Row::ContinuousDelivery)
+            .at(o.file.clone(), Some(o.line))
+            .object(&o.kind, &o.name, o.namespace.as_deref())
+            .fix("delete it: a service's tree holds its own workloads; `strata add service` writes the Applications of `apps/<env>/`")
+        })
+        .collect()
 }
 
 /// No overlay without an Application.

@@ -475,3 +475,25 @@ fn a_service_running_as_another_services_account_is_a_finding() {
         "reads every service's secrets",
     );
 }
+
+#[test]
+fn an_application_in_a_services_tree_is_a_finding() {
+    let ws = crate::common::Test::new().services("api").create();
+    write(
+        &ws.gitops.join("services/api/base/escape.yaml"),
+        b"apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: escape\n  namespace: argocd\nspec:\n  project: default\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: kube-system\n  source:\n    repoURL: https://example.com/other.git\n    path: .\n",
+    );
+    let output = strata()
+        .args(["check", "--json", "-C"])
+        .arg(&ws.gitops)
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let findings = report["result"]["findings"].as_array().unwrap().clone();
+    assert_eq!(output.status.code(), Some(1), "{findings:#?}");
+    find(
+        &findings,
+        "boundary.delivery-in-service",
+        "Application `escape` is in service `api`'s tree",
+    );
+}
