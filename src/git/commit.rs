@@ -115,7 +115,8 @@ pub fn write_commit(
     }
     pack.write_to(&repo)?;
     let rules = Rules::of(&repo, root);
-    rules.pre_commit(&repo, tree_id)?;
+    let paths: Vec<&str> = written.iter().map(|(path, _)| path.as_str()).collect();
+    rules.pre_commit(&repo, tree_id, &paths)?;
     let message = rules.commit_msg(message)?;
     if rules.sign {
         let id = rules.signed_commit(

@@ -80,10 +80,34 @@ impl Rules {
 
     /// Runs the `pre-commit` hook on `tree` (what strata commits) through a temporary index, as
     /// `git commit <paths>` does; refuses a hook that fails or changes that index.
-    pub(super) fn pre_commit(&self, repo: &Repository, tree: Oid) -> Result<()> {
+    ///
+    /// A hook that stops the commit may have rewritten the files strata wrote (`paths`), as
+    /// formatters do: those are put back as strata wrote them, so that the rollback that
+    /// follows restores them, and both repos, as they were before the command.
+    pub(super) fn pre_commit(&self, repo: &Repository, tree: Oid, paths: &[&str]) -> Result<()> {
         let Some(hook) = &self.pre_commit else {
             return Ok(());
         };
+        let before: Vec<(&str, Option<Vec<u8>>)> = paths
+            .iter()
+            .map(|path| (*path, fs_err::read(self.workdir.join(path)).ok()))
+            .collect();
+        let checked = self.run_pre_commit(hook, repo, tree);
+        if checked.is_err() {
+            for (path, bytes) in &before {
+                let full = self.workdir.join(path);
+                let Some(bytes) = bytes else { continue };
+                if fs_err::read(&full).ok().as_ref() != Some(bytes) {
+                    crate::util::fs::write_atomic(&full, bytes, None).with_context(|| {
+                        format!("putting back `{path}`, which the `pre-commit` hook changed")
+                    })?;
+                }
+            }
+        }
+        checked
+    }
+
+    fn run_pre_commit(&self, hook: &Path, repo: &Repository, tree: Oid) -> Result<()> {
         let path = self
             .git_dir
             .join(format!("strata-index-{}", std::process::id()));

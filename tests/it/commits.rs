@@ -148,6 +148,32 @@ fn a_failing_pre_commit_hook_rolls_the_change_back_and_says_so() {
 }
 
 #[test]
+fn a_pre_commit_hook_that_rewrites_strata_toml_leaves_both_repos_as_they_were() {
+    // break-report-2 B6: the hook's edit of `strata.toml` survived the rollback in one repo,
+    // and the two copies of the answers differed from then on.
+    for script in [
+        "echo '# hooked' >> strata.toml; git add strata.toml",
+        "echo '# formatted' >> strata.toml; exit 1",
+    ] {
+        let test = Test::new().create();
+        hook(&test.foundation, "pre-commit", script);
+        let before = snapshot(test.path());
+        strata()
+            .args(["set", "cluster.support_type=EXTENDED", "--commit", "-C"])
+            .arg(&test.foundation)
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains("pre-commit"));
+        assert_eq!(snapshot(test.path()), before, "{script}");
+        strata()
+            .args(["list", "-C"])
+            .arg(&test.gitops)
+            .assert()
+            .success();
+    }
+}
+
+#[test]
 fn the_pre_commit_hook_sees_exactly_the_files_strata_commits() {
     let test = Test::new().create();
     let seen = test.path().join("seen");
