@@ -38,13 +38,53 @@ pub fn merge(path: &str, base: &[u8], ours: &[u8], theirs: &[u8]) -> Merged {
     }
     if yaml {
         if let Some(merged) = merge_yaml(base, ours, theirs) {
-            return merged;
+            return keep_comments(merged, base, ours);
         }
     }
     Merged::Conflicts {
         keys: vec!["the same lines".to_string()],
         forced: theirs.to_vec(),
     }
+}
+
+/// A merge by structure writes the YAML anew, without the comments inside it: one a person
+/// added is an edit it would drop, so the merge becomes a conflict naming it (`--force`
+/// writes the merge without it).
+fn keep_comments(merged: Merged, base: &[u8], ours: &[u8]) -> Merged {
+    let Merged::Clean(text) = merged else {
+        return merged;
+    };
+    let kept = comments(&text);
+    let base = comments(base);
+    let lost: Vec<String> = comments(ours)
+        .into_iter()
+        .filter(|c| !base.contains(c) && !kept.contains(c))
+        .map(|c| format!("your comment `{c}` (a merge by structure would drop it)"))
+        .collect();
+    if lost.is_empty() {
+        Merged::Clean(text)
+    } else {
+        Merged::Conflicts {
+            keys: lost,
+            forced: text,
+        }
+    }
+}
+
+/// The comments of a YAML text: from a `#` that opens a line or follows a blank, to the end
+/// of the line.
+fn comments(bytes: &[u8]) -> std::collections::BTreeSet<String> {
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .filter_map(|line| {
+            let start = if line.trim_start().starts_with('#') {
+                line.find('#')
+            } else {
+                line.find(" #").map(|i| i + 1)
+            }?;
+            Some(line[start..].trim_end().to_string())
+        })
+        .collect()
 }
 
 /// The documents of a YAML stream, with the comment lines that open it.
@@ -294,6 +334,32 @@ mod tests {
         assert_eq!(labels["team"], Node::from("payments"));
         assert_eq!(labels["app.kubernetes.io/part-of"], Node::from("acme"));
         assert!(String::from_utf8(out).unwrap().starts_with("# header\n"));
+    }
+
+    #[test]
+    fn a_merge_by_structure_that_would_drop_a_persons_comment_is_a_conflict() {
+        let ours = BASE.replace(
+            "    app: api\n",
+            "    app: api\n    # TEAM: see INC-1234\n    team: payments\n",
+        );
+        let theirs = BASE.replace(
+            "    app: api\n",
+            "    app: api\n    app.kubernetes.io/part-of: acme\n",
+        );
+        let Merged::Conflicts { keys, forced } = merge(
+            "d.yaml",
+            BASE.as_bytes(),
+            ours.as_bytes(),
+            theirs.as_bytes(),
+        ) else {
+            panic!("a conflict")
+        };
+        assert_eq!(
+            keys,
+            vec!["your comment `# TEAM: see INC-1234` (a merge by structure would drop it)"]
+        );
+        let value: Node = yaml::parse_node(&forced).unwrap();
+        assert_eq!(value["metadata"]["labels"]["team"], Node::from("payments"));
     }
 
     #[test]
