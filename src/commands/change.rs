@@ -131,6 +131,7 @@ pub fn upgrade(args: &UpgradeArgs) -> Result<()> {
     let gitops = edit::compile_gitops();
     let workspace = Workspace::open(&args.change.dir)?;
     workspace.not_newer()?;
+    refuse_removed_by_hand(&workspace)?;
     workspace.note_lock_upgrades();
     let mut answers = workspace.answers.clone();
     let message = grow::upgrade(&mut answers, env!("CARGO_PKG_VERSION"));
@@ -142,6 +143,54 @@ pub fn upgrade(args: &UpgradeArgs) -> Result<()> {
     let outcome = edit::run(workspace, edit, gitops, &options, &mut Printer)?;
     super::output::outcome(&outcome, args.change.json)?;
     Ok(())
+}
+
+/// Refuses an upgrade after a service or an environment was taken out of `strata.toml` by
+/// hand while strata's files of it remain: the upgrade would delete the files strata owns and
+/// keep the overlays people own, which then point at a base that is gone.
+fn refuse_removed_by_hand(workspace: &Workspace) -> Result<()> {
+    let answers = &workspace.answers;
+    let mut gone = std::collections::BTreeSet::new();
+    for path in workspace.locks[&Repo::Gitops].files.keys() {
+        let mut parts = path.split('/');
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some("services"), Some(name), Some(_)) if !answers.services.contains_key(name) => {
+                gone.insert(("service", name.to_string()));
+            }
+            (Some("apps"), Some(env), Some(_))
+                if !answers.environments.iter().any(|e| e.name.as_str() == env) =>
+            {
+                gone.insert(("environment", env.to_string()));
+            }
+            _ => {}
+        }
+    }
+    if gone.is_empty() {
+        return Ok(());
+    }
+    let details = gone
+        .iter()
+        .map(|(kind, name)| format!("{kind} `{name}`: `strata.toml` no longer has it, strata's files of it are still there"))
+        .collect();
+    let commands: Vec<String> = gone
+        .iter()
+        .map(|(kind, name)| match *kind {
+            "service" => format!("`strata remove service {name}`"),
+            _ => format!("`strata remove env {name}`"),
+        })
+        .collect();
+    Err(crate::util::error::Refusal {
+        message: format!(
+            "{} removed from `strata.toml` by hand; nothing was written",
+            if gone.len() == 1 { "a service or environment was" } else { "services or environments were" }
+        ),
+        details,
+        hint: format!(
+            "restore the entries in both repos' `strata.toml` (`git checkout -- strata.toml`), then run {}: it removes all of it, overlays included",
+            commands.join(", ")
+        ),
+    }
+    .into())
 }
 
 /// Runs an edit with the shared flags and prints its outcome.

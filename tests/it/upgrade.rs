@@ -382,3 +382,29 @@ fn a_workspace_of_a_newer_strata_is_refused() {
         .code(2)
         .stderr(predicates::str::contains("newer than this strata"));
 }
+
+#[test]
+fn an_upgrade_after_a_service_was_taken_out_of_strata_toml_by_hand_is_refused() {
+    // break-report F6: the upgrade deleted the service's base and Applications and kept its
+    // overlays, which then pointed at a base that was gone (exit 0).
+    let test = crate::common::Test::new().services("api,web").create();
+    for repo in [&test.foundation, &test.gitops] {
+        let path = repo.join("strata.toml");
+        let text = read(&path);
+        let start = text.find("[services.web]").expect("web's entry");
+        let end = text.find("[settings]").expect("the settings after it");
+        fs_err::write(&path, format!("{}{}", &text[..start], &text[end..])).unwrap();
+        git(repo, &["commit", "-qam", "drop web by hand"]);
+    }
+    let before = snapshot(test.path());
+    strata()
+        .args(["upgrade", "-C"])
+        .arg(&test.gitops)
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains(
+            "service `web`: `strata.toml` no longer has it",
+        ))
+        .stderr(predicates::str::contains("`strata remove service web`"));
+    assert_eq!(snapshot(test.path()), before, "nothing was written");
+}
