@@ -88,7 +88,9 @@ pub fn check(
         &judge,
     ));
     findings.extend(cluster_whitelists(&scan.texts, &gitops));
-    findings.extend(borrowed_identities(workspace, &scan, &gitops));
+    let pods = service_pods(&scan);
+    findings.extend(borrowed_identities(workspace, &pods, &gitops));
+    findings.extend(node_access(&pods, &gitops));
     findings.extend(delivery_in_services(&scan, &gitops));
     let delivery = Delivery {
         scan: &scan,
@@ -326,16 +328,10 @@ const WORKLOADS: &[(&str, &[&str])] = &[
     ("Pod", &["spec"]),
 ];
 
-/// A service's pods run as its own ServiceAccount: one that names another service's account
-/// (services of an environment share its namespace) gets that service's AWS role, and one that
-/// names the foundation's secrets reader reads every service's secrets.
-fn borrowed_identities(workspace: &Workspace, scan: &Scan, gitops: &Source) -> Vec<Finding> {
-    let services: BTreeSet<&str> = workspace
-        .answers
-        .services
-        .keys()
-        .map(|name| name.as_str())
-        .collect();
+/// The pod specs of the workloads under `services/` (and patches of them): (file, kind, pod
+/// spec), each document split and read as everywhere else in `check` (merge keys, anchors and
+/// tags applied).
+fn service_pods(scan: &Scan) -> Vec<(&str, &'static str, serde_json::Value)> {
     let files: BTreeSet<&str> = scan
         .objects
         .values()
@@ -343,51 +339,92 @@ fn borrowed_identities(workspace: &Workspace, scan: &Scan, gitops: &Source) -> V
         .filter(|o| o.file.starts_with("services/") && WORKLOADS.iter().any(|(k, _)| *k == o.kind))
         .map(|o| o.file.as_str())
         .collect();
-    let mut findings = Vec::new();
+    let mut pods = Vec::new();
     for file in files {
-        let Some(owner) = file.split('/').nth(1) else {
-            continue;
-        };
         let Some(text) = scan.texts.get(file) else {
             continue;
         };
-        // Split and read as everywhere else in `check`: merge keys, anchors and tags applied.
         for (_, doc) in manifests::documents(text) {
             let Ok(doc) = crate::util::yaml::parse_manifest(doc) else {
                 continue;
             };
-            let Some((_, path)) = WORKLOADS.iter().find(|(k, _)| doc["kind"] == *k) else {
+            let Some((kind, path)) = WORKLOADS.iter().find(|(k, _)| doc["kind"] == *k) else {
                 continue;
             };
             let pod = path.iter().fold(&doc, |value, key| &value[*key]);
-            let Some(account) = pod["serviceAccountName"]
-                .as_str()
-                .or(pod["serviceAccount"].as_str())
-            else {
-                continue;
-            };
-            let whose = if account == owner {
-                continue;
-            } else if services.contains(account) {
-                format!("service `{account}`'s, with its AWS role and permissions")
-            } else if crate::model::names::FOUNDATION_NAMESPACED_OBJECTS.contains(&account) {
-                "the foundation's, which reads every service's secrets".to_string()
-            } else {
-                continue;
-            };
-            findings.push(
-                Finding::new(
-                    "boundary.borrowed-identity",
-                    gitops,
-                    format!("a {} of service `{owner}` runs as ServiceAccount `{account}`: {whose}", doc["kind"].as_str().unwrap_or("workload")),
-                )
-                .row(Row::PlatformOwned)
-                .at(file, None)
-                .fix(format!("run it as `{owner}` (its own ServiceAccount); give the service the AWS access it needs with `strata edit service {owner} --aws-role`")),
-            );
+            pods.push((file, *kind, pod.clone()));
         }
     }
+    pods
+}
+
+/// A service's pods run as its own ServiceAccount: one that names another service's account
+/// (services of an environment share its namespace) gets that service's AWS role, and one that
+/// names the foundation's secrets reader reads every service's secrets.
+fn borrowed_identities(
+    workspace: &Workspace,
+    pods: &[(&str, &str, serde_json::Value)],
+    gitops: &Source,
+) -> Vec<Finding> {
+    let services: BTreeSet<&str> = workspace
+        .answers
+        .services
+        .keys()
+        .map(|name| name.as_str())
+        .collect();
+    let mut findings = Vec::new();
+    for (file, kind, pod) in pods {
+        let Some(owner) = file.split('/').nth(1) else {
+            continue;
+        };
+        let Some(account) = pod["serviceAccountName"]
+            .as_str()
+            .or(pod["serviceAccount"].as_str())
+        else {
+            continue;
+        };
+        let whose = if account == owner {
+            continue;
+        } else if services.contains(account) {
+            format!("service `{account}`'s, with its AWS role and permissions")
+        } else if crate::model::names::FOUNDATION_NAMESPACED_OBJECTS.contains(&account) {
+            "the foundation's, which reads every service's secrets".to_string()
+        } else {
+            continue;
+        };
+        findings.push(
+            Finding::new(
+                "boundary.borrowed-identity",
+                gitops,
+                format!("a {kind} of service `{owner}` runs as ServiceAccount `{account}`: {whose}"),
+            )
+            .row(Row::PlatformOwned)
+            .at(*file, None)
+            .fix(format!("run it as `{owner}` (its own ServiceAccount); give the service the AWS access it needs with `strata edit service {owner} --aws-role`")),
+        );
+    }
     findings
+}
+
+/// A service's pods that reach their node (host namespaces, `hostPath`, privileged, host
+/// ports): the environment's namespace enforces Pod Security `restricted`, which refuses them,
+/// and an agent of the node is the platform's.
+fn node_access(pods: &[(&str, &str, serde_json::Value)], gitops: &Source) -> Vec<Finding> {
+    pods.iter()
+        .filter_map(|(file, kind, pod)| {
+            let access = crate::model::pod_security::node_access(pod)?;
+            Some(
+                Finding::new(
+                    "boundary.node-access",
+                    gitops,
+                    format!("a {kind} of `{file}` reaches its node: {access}"),
+                )
+                .row(Row::PlatformOwned)
+                .at(*file, None)
+                .fix("drop it: the environment's namespace enforces Pod Security `restricted`, which refuses it; an agent of every node (a DaemonSet with host access) belongs to the foundation"),
+            )
+        })
+        .collect()
 }
 
 /// The objects that deliver other things (Argo CD's and Flux's), which only the app-of-apps

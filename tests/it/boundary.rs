@@ -497,3 +497,25 @@ fn an_application_in_a_services_tree_is_a_finding() {
         "Application `escape` is in service `api`'s tree",
     );
 }
+
+#[test]
+fn a_service_pod_that_reaches_its_node_is_a_finding() {
+    let ws = crate::common::Test::new().services("api").create();
+    write(
+        &ws.gitops.join("services/api/overlays/dev/patch-host.yaml"),
+        b"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\nspec:\n  template:\n    spec:\n      hostPID: true\n      volumes:\n        - name: docker\n          hostPath:\n            path: /var/run/docker.sock\n",
+    );
+    let output = strata()
+        .args(["check", "--json", "-C"])
+        .arg(&ws.gitops)
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let findings = report["result"]["findings"].as_array().unwrap().clone();
+    assert_eq!(output.status.code(), Some(1), "{findings:#?}");
+    find(
+        &findings,
+        "boundary.node-access",
+        "reaches its node: `hostPID`, the `hostPath` volume `docker`",
+    );
+}

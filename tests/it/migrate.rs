@@ -928,3 +928,37 @@ fn check_suggests_migrate_only_for_what_it_moves_and_gitops_outside_a_workspace(
         .stderr(predicates::str::contains("is not a strata workspace"))
         .stderr(predicates::str::contains("strata check --gitops ."));
 }
+
+#[test]
+fn a_workload_that_reaches_its_node_stays_in_pulumi_with_the_reason() {
+    // break-report F5: host namespaces and a hostPath volume were kept verbatim into a namespace
+    // whose Pod Security `restricted` refuses them, and `privileged: true` dropped silently.
+    let (tmp, _, gitops) = workspace();
+    let mut export: Value = serde_json::from_str(&fs::read_to_string(SHOP).unwrap()).unwrap();
+    for resource in export["deployment"]["resources"].as_array_mut().unwrap() {
+        if resource["urn"]
+            .as_str()
+            .unwrap()
+            .ends_with("Deployment::shop")
+        {
+            for side in ["inputs", "outputs"] {
+                let pod = &mut resource[side]["spec"]["template"]["spec"];
+                pod["hostNetwork"] = Value::Bool(true);
+                pod["volumes"] = serde_json::json!([{"name": "root", "hostPath": {"path": "/"}}]);
+                pod["containers"][0]["securityContext"] = serde_json::json!({"privileged": true});
+            }
+        }
+    }
+    let path = tmp.path().join("node-access.json");
+    fs::write(&path, serde_json::to_vec(&export).unwrap()).unwrap();
+    let run = migrate(
+        &gitops,
+        &["--stack-export", path.to_str().unwrap(), "--env", "dev"],
+    );
+    let shown = format!("{}\n{}", run.stdout, run.stderr);
+    assert!(
+        shown.contains("its pods reach the node (`hostNetwork`, the `hostPath` volume `root`, the privileged container `shop`)"),
+        "{shown}"
+    );
+    assert!(!gitops.join("services/shop").exists(), "{shown}");
+}

@@ -121,6 +121,11 @@ impl Derivation<'_> {
         ports: &[Value],
         strata_port: u16,
     ) -> Result<Option<Value>, Stay> {
+        if let Some(access) = crate::model::pod_security::node_access(&pod.pod) {
+            return Err(self.stay(format!(
+                "its pods reach the node ({access}): the environment's namespace enforces Pod Security `restricted`, which refuses them, and an agent of the node is infrastructure (keep it in Pulumi, in the foundation)"
+            )));
+        }
         let mut ops: Vec<Value> = Vec::new();
         self.keep_selector_and_metadata(pod, &mut ops);
         let container_name = name_of(&pod.first);
