@@ -92,6 +92,7 @@ pub fn check(
     findings.extend(borrowed_identities(workspace, &pods, &gitops));
     findings.extend(node_access(&pods, &gitops));
     findings.extend(delivery_in_services(&scan, &gitops));
+    findings.extend(platform_overrides(&gitops_root, &gitops));
     let delivery = Delivery {
         scan: &scan,
         catalog: &catalog,
@@ -423,6 +424,46 @@ fn node_access(pods: &[(&str, &str, serde_json::Value)], gitops: &Source) -> Vec
                 .at(*file, None)
                 .fix("drop it: the environment's namespace enforces Pod Security `restricted`, which refuses it; an agent of every node (a DaemonSet with host access) belongs to the foundation"),
             )
+        })
+        .collect()
+}
+
+/// The gitops repo's template overrides of the platform team's paths (anything outside
+/// `services/`): strata refuses them when it renders, on the platform engineer's machine after
+/// the merge; reported here, the pull request that adds one fails its `strata check` first.
+fn platform_overrides(root: &Path, gitops: &Source) -> Vec<Finding> {
+    use crate::render::overrides::{is_app_team_path, overrides_of, DIR, GITOPS_IN_FOUNDATION};
+    let found = match overrides_of(root) {
+        Ok(found) => found,
+        Err(problems) => {
+            return problems
+                .0
+                .into_iter()
+                .map(|p| {
+                    Finding::new(
+                        "boundary.platform-override",
+                        gitops,
+                        format!("{}: {}", p.subject, p.message),
+                    )
+                    .row(Row::PlatformOwned)
+                    .at(DIR, None)
+                    .fix(p.hint.unwrap_or_default())
+                })
+                .collect()
+        }
+    };
+    found
+        .into_iter()
+        .filter(|(path, _)| !is_app_team_path(path))
+        .map(|(path, _)| {
+            Finding::new(
+                "boundary.platform-override",
+                gitops,
+                format!("template override `{DIR}/{path}` changes a path of the platform team: the gitops repo's overrides may change only `services/`"),
+            )
+            .row(Row::PlatformOwned)
+            .at(format!("{DIR}/{path}"), None)
+            .fix(format!("remove it (`git rm {DIR}/{path}`); the platform team keeps it in the foundation, as `{DIR}/{GITOPS_IN_FOUNDATION}{path}`"))
         })
         .collect()
 }

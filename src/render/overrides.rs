@@ -144,7 +144,7 @@ pub fn apply(
 }
 
 /// The overrides a repo keeps (`<root>/.strata/templates`), none when it has none.
-fn overrides_of(root: &Path) -> Result<Vec<(String, Vec<u8>)>, Problems> {
+pub fn overrides_of(root: &Path) -> Result<Vec<(String, Vec<u8>)>, Problems> {
     // Every component of `.strata/templates` is checked: a link there would read templates
     // from outside the repo.
     let mut dir = root.to_path_buf();

@@ -519,3 +519,27 @@ fn a_service_pod_that_reaches_its_node_is_a_finding() {
         "reaches its node: `hostPID`, the `hostPath` volume `docker`",
     );
 }
+
+#[test]
+fn a_gitops_override_of_a_platform_path_fails_check_before_it_is_rendered() {
+    // upstream-review-2 F7: strata refused it only at the next render, after the merge.
+    let ws = crate::common::Test::new().services("api").create();
+    write(
+        &ws.gitops
+            .join(".strata/templates/.github/workflows/validate.yml.tera"),
+        b"name: validate\n",
+    );
+    let output = strata()
+        .args(["check", "--json", "-C"])
+        .arg(&ws.gitops)
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let findings = report["result"]["findings"].as_array().unwrap().clone();
+    assert_eq!(output.status.code(), Some(1), "{findings:#?}");
+    find(
+        &findings,
+        "boundary.platform-override",
+        "`.strata/templates/.github/workflows/validate.yml.tera` changes a path of the platform team",
+    );
+}
