@@ -10,12 +10,39 @@ use git2::{Oid, Repository, Signature};
 use super::pack::{edit_tree, Edits, PackBuilder, Upsert};
 use super::rules::Rules;
 
-pub(super) fn signature(repo: &Repository) -> Result<Signature<'static>> {
-    match repo.signature() {
-        Ok(sig) => Ok(sig.to_owned()),
-        Err(_) => Ok(Signature::now("strata", "strata@localhost")?),
+/// The author and committer of strata's commits, found as git finds them:
+/// `GIT_AUTHOR_*` / `GIT_COMMITTER_*`, then `user.name` and `user.email` of the repo's config
+/// (and `EMAIL`). Without an identity, git refuses to commit; strata commits as
+/// `strata <strata@localhost>` and says so, with the command that sets one.
+pub(super) fn signatures(repo: &Repository) -> Result<(Signature<'static>, Signature<'static>)> {
+    let config = repo.config().ok();
+    let from_config = |key: &str| config.as_ref().and_then(|c| c.get_string(key).ok());
+    let var = |key: &str| std::env::var(key).ok().filter(|v| !v.trim().is_empty());
+    let person = |role: &str| -> Option<(String, String)> {
+        let name = var(&format!("GIT_{role}_NAME")).or_else(|| from_config("user.name"))?;
+        let email = var(&format!("GIT_{role}_EMAIL"))
+            .or_else(|| from_config("user.email"))
+            .or_else(|| var("EMAIL"))?;
+        Some((name, email))
+    };
+    let sign = |person: Option<(String, String)>| -> Result<Signature<'static>> {
+        Ok(match person {
+            Some((name, email)) => Signature::now(&name, &email)?,
+            None => Signature::now(FALLBACK_NAME, FALLBACK_EMAIL)?,
+        })
+    };
+    let (author, committer) = (person("AUTHOR"), person("COMMITTER"));
+    if author.is_none() || committer.is_none() {
+        crate::util::term::status_line(format_args!(
+            "note: git has no identity here (`user.name` and `user.email`): strata commits as `{FALLBACK_NAME} <{FALLBACK_EMAIL}>`; set yours (`git config --global user.name ...` and `user.email ...`) and `git commit --amend --reset-author` where it matters"
+        ));
     }
+    Ok((sign(author)?, sign(committer)?))
 }
+
+/// The identity of strata's commits where git has none.
+pub(super) const FALLBACK_NAME: &str = "strata";
+pub(super) const FALLBACK_EMAIL: &str = "strata@localhost";
 
 /// Stages one file whose blob is known (`id`, already in the repo): an index entry with the
 /// work tree file's stat data.
@@ -128,9 +155,9 @@ pub fn write_commit(
         return Ok(Some(id.to_string()));
     }
     let tree = repo.find_tree(tree_id)?;
-    let sig = signature(&repo)?;
+    let (author, committer) = signatures(&repo)?;
     let parents: Vec<&git2::Commit> = parent.iter().collect();
-    let commit = repo.commit(None, &sig, &sig, &message, &tree, &parents)?;
+    let commit = repo.commit(None, &author, &committer, &message, &tree, &parents)?;
     Ok(Some(commit.to_string()))
 }
 

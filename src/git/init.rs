@@ -59,11 +59,11 @@ pub fn init_and_commit(
     }
     let tree = write_tree(&mut pack, &root)?;
     pack.write_to(&repo)?;
-    let sig = super::commit::signature(&repo)?;
+    let (author, committer) = super::commit::signatures(&repo)?;
     repo.commit(
         Some("HEAD"),
-        &sig,
-        &sig,
+        &author,
+        &committer,
         message,
         &repo.find_tree(tree)?,
         &[],

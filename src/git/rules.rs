@@ -188,15 +188,16 @@ impl Rules {
             command.arg("-p").arg(parent.to_string());
         }
         // A machine without a git identity gets strata's fixed one, as libgit2's commits do.
-        if repo.signature().is_err() {
-            for (name, value) in [
-                ("GIT_AUTHOR_NAME", "strata"),
-                ("GIT_AUTHOR_EMAIL", "strata@localhost"),
-                ("GIT_COMMITTER_NAME", "strata"),
-                ("GIT_COMMITTER_EMAIL", "strata@localhost"),
-            ] {
-                command.env(name, value);
-            }
+        let (author, committer) = super::commit::signatures(repo)?;
+        for (role, sig) in [("AUTHOR", &author), ("COMMITTER", &committer)] {
+            command.env(
+                format!("GIT_{role}_NAME"),
+                sig.name().unwrap_or(super::commit::FALLBACK_NAME),
+            );
+            command.env(
+                format!("GIT_{role}_EMAIL"),
+                sig.email().unwrap_or(super::commit::FALLBACK_EMAIL),
+            );
         }
         let mut child = command.spawn().map_err(|err| {
             anyhow::Error::from(Refusal {

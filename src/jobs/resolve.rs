@@ -461,6 +461,33 @@ pub(super) fn parse_services(
 /// `--out` must be a place for two new repos: empty or missing directories, not inside
 /// another git repo when they get no git of their own.
 fn check_out_dir(args: &NewArgs, project: Option<&ProjectName>, problems: &mut Problems) {
+    // The nearest part of `--out` that exists must be a directory strata may write in.
+    let existing = args.out.ancestors().find(|dir| dir.exists());
+    if let Some(dir) = existing.filter(|_| !args.dry_run) {
+        let what = if dir.is_dir() {
+            tempfile::Builder::new()
+                .prefix(".strata-out-check-")
+                .tempdir_in(dir)
+                .err()
+                .map(|_| "cannot be written to".to_string())
+        } else {
+            Some("is a file, not a directory".to_string())
+        };
+        if let Some(what) = what {
+            problems.push(
+                Problem::new(
+                    format!("`--out {}`", args.out.display()),
+                    if dir == args.out {
+                        what
+                    } else {
+                        format!("lies under `{}`, which {what}", dir.display())
+                    },
+                )
+                .hint("choose a directory you may write in"),
+            );
+            return;
+        }
+    }
     // Without git of their own, repos inside another git repo could never be changed again:
     // every later command refuses a directory inside another repo (git::preflight).
     if args.no_git {

@@ -126,6 +126,14 @@ impl StackExport {
                 "pass the file `pulumi stack export --file FILE` wrote (deployment format 3)",
             ))
         };
+        // PowerShell's `>` writes a byte order mark (Windows PowerShell 5: UTF-16).
+        let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+        if bytes.starts_with(b"\xff\xfe") || bytes.starts_with(b"\xfe\xff") {
+            return Err(bad(
+                "is UTF-16 text (as PowerShell's `>` writes it), not the UTF-8 JSON of an export"
+                    .to_string(),
+            ));
+        }
         let document: Value = serde_json::from_slice(bytes).map_err(|err| {
             bad(format!(
                 "is not a Pulumi stack export: not JSON (line {}, column {})",
@@ -573,6 +581,13 @@ mod tests {
 
     #[test]
     fn bad_exports_are_bad_input() {
+        let stack = br#"{"version": 3, "deployment": {"resources": [{"urn": "urn:pulumi:dev::acme::pulumi:pulumi:Stack::acme-dev", "type": "pulumi:pulumi:Stack"}]}}"#;
+        assert!(StackExport::parse(stack, "plain.json").is_ok());
+        assert!(
+            StackExport::parse(&[b"\xef\xbb\xbf".as_slice(), stack].concat(), "bom.json").is_ok()
+        );
+        let utf16 = StackExport::parse(b"\xff\xfe{\x00", "utf16.json").unwrap_err();
+        assert!(utf16.0[0].message.contains("is UTF-16 text"), "{utf16:?}");
         for (text, why) in [
             ("nope", "not JSON"),
             (r#"{"version":3}"#, "no `deployment`"),

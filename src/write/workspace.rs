@@ -96,6 +96,13 @@ impl Workspace {
                     .hint("pass `-C` the path of a repo made by `strata new`"),
             )
         })?;
+        if !dir.is_dir() {
+            return Err(Problems::from(
+                Problem::new(format!("`{}`", dir.display()), "is a file, not a directory")
+                    .hint("pass `-C` the path of a repo made by `strata new`"),
+            )
+            .into());
+        }
         let workspace_lock = crate::write::wslock::lock(&dir)?;
         let (answers, lock, text) = read_repo(&dir, None)?;
         let answers = answers.expect("parsed without a known copy");

@@ -292,3 +292,58 @@ fn a_signature_git_cannot_make_rolls_back_and_says_how_to_commit_by_hand() {
     assert_eq!(commit_count(&test.gitops), 1);
     assert_eq!(commit_count(&test.foundation), 1);
 }
+
+#[test]
+fn commits_follow_gits_identity_and_say_when_there_is_none() {
+    // break-report F15: strata ignored `GIT_AUTHOR_*` and invented an identity silently.
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let home = tmp.path().join("home");
+    fs_err::create_dir_all(&home).unwrap();
+    let new = |out: &str, env: &[(&str, &str)]| {
+        let mut cmd = strata();
+        for key in [
+            "GIT_AUTHOR_NAME",
+            "GIT_AUTHOR_EMAIL",
+            "GIT_COMMITTER_NAME",
+            "GIT_COMMITTER_EMAIL",
+            "EMAIL",
+        ] {
+            cmd.env_remove(key);
+        }
+        cmd.env("HOME", &home)
+            .env("XDG_CONFIG_HOME", &home)
+            .envs(env.iter().copied())
+            .current_dir(tmp.path())
+            .args(["new", "acme", "--out", out])
+            .args(crate::common::known_values(&[]))
+            .assert()
+            .success()
+    };
+    let log = |repo: &str| {
+        let output = std::process::Command::new("git")
+            .args(["-C", repo, "log", "--format=%an <%ae> / %cn <%ce>"])
+            .current_dir(tmp.path())
+            .output()
+            .unwrap();
+        String::from_utf8(output.stdout).unwrap()
+    };
+    new("none", &[]).stderr(predicate::str::contains("note: git has no identity here"));
+    assert_eq!(
+        log("none/acme-gitops").trim(),
+        "strata <strata@localhost> / strata <strata@localhost>"
+    );
+    new(
+        "env",
+        &[
+            ("GIT_AUTHOR_NAME", "Ada"),
+            ("GIT_AUTHOR_EMAIL", "ada@example.com"),
+            ("GIT_COMMITTER_NAME", "CI"),
+            ("GIT_COMMITTER_EMAIL", "ci@example.com"),
+        ],
+    )
+    .stderr(predicate::str::contains("no identity").not());
+    assert_eq!(
+        log("env/acme-foundation").trim(),
+        "Ada <ada@example.com> / CI <ci@example.com>"
+    );
+}

@@ -10,6 +10,15 @@ pub fn strata() -> Command {
     let mut cmd = Command::cargo_bin("strata").expect("the binary is built");
     cmd.env_remove("STRATA_FAULT");
     cmd.env("GIT_CONFIG_NOSYSTEM", "1");
+    // The same identity on every machine (a CI runner may have none).
+    for (key, value) in [
+        ("GIT_AUTHOR_NAME", "t"),
+        ("GIT_AUTHOR_EMAIL", "t@example.com"),
+        ("GIT_COMMITTER_NAME", "t"),
+        ("GIT_COMMITTER_EMAIL", "t@example.com"),
+    ] {
+        cmd.env(key, value);
+    }
     cmd
 }
 

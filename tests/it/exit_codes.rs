@@ -151,3 +151,38 @@ fn on_a_full_disk_the_rollback_frees_space_first_and_completes() {
         "some run ran out of space midway and rolled back"
     );
 }
+
+#[test]
+fn a_file_where_a_directory_is_expected_exits_2_naming_the_flag() {
+    // break-report F11 and F13: these exited 1 with the operating system's words.
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let file = tmp.path().join("afile");
+    fs_err::write(&file, "").unwrap();
+    for (out, problem) in [
+        ("afile", "`--out afile`: is a file, not a directory"),
+        (
+            "afile/x",
+            "`--out afile/x`: lies under `afile`, which is a file, not a directory",
+        ),
+    ] {
+        crate::common::strata()
+            .current_dir(tmp.path())
+            .args(["new", "acme", "--out", out])
+            .args(crate::common::known_values(&[]))
+            .assert()
+            .code(2)
+            .stderr(predicates::str::contains(problem));
+    }
+    crate::common::strata()
+        .args(["list", "-C"])
+        .arg(&file)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("is a file, not a directory"));
+    assert_eq!(
+        crate::common::snapshot(tmp.path())
+            .keys()
+            .collect::<Vec<_>>(),
+        vec!["afile"]
+    );
+}

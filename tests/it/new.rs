@@ -404,7 +404,8 @@ fn a_failure_before_the_move_leaves_nothing_half_written() {
 
 #[test]
 fn an_output_directory_that_cannot_be_made_fails_cleanly() {
-    // A path under a regular file cannot be created, whoever runs the test (root included).
+    // A path under a regular file cannot be created, whoever runs the test (root included):
+    // bad input, named before anything is written.
     let tmp = assert_fs::TempDir::new().unwrap();
     let file = tmp.child("a-file");
     file.write_str("not a directory").unwrap();
@@ -414,8 +415,8 @@ fn an_output_directory_that_cannot_be_made_fails_cleanly() {
         .args(["acme", "--out"])
         .arg(file.path().join("out"))
         .assert()
-        .code(1)
-        .stderr(predicate::str::contains("a-file"))
+        .code(2)
+        .stderr(predicate::str::contains("a-file`, which is a file, not a directory"))
         .stderr(predicate::str::ends_with("nothing was written\n"));
     assert_eq!(
         fs_err::read_to_string(file.path()).unwrap(),
