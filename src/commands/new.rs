@@ -23,6 +23,7 @@ pub fn run(args: &NewArgs) -> Result<()> {
     answers.templates = crate::render::overrides::names(&foundation, &gitops);
     let renderer = crate::render::overrides::renderer(&answers.pack, &foundation, &gitops)?;
     let mut files = renderer.render(&answers, &Scope::All)?;
+    renderer.check_overridden_yaml(&files)?;
     // Each repo carries its overrides, for every later command; a gitops override of a
     // platform path is kept in the foundation, the platform team's repo (issue 20).
     use crate::render::overrides::{is_app_team_path, DIR, GITOPS_IN_FOUNDATION};

@@ -262,6 +262,7 @@ pub fn run(
     let (scope, extras, upgrade, stale) = steps(&workspace, job)?;
     let renderer = renderer(&workspace, &new_answers.pack, gitops)?;
     let (rendered, unlocked) = render(&renderer, &new_answers, &scope, extras)?;
+    renderer.check_overridden_yaml(&rendered)?;
     // A revision's base of a file is first the old answers' render of it, when that is what
     // the lock recorded: no git needed (`--no-git` workspaces get suggestions too).
     let previous: BTreeMap<(Repo, String), Vec<u8>> = if upgrade.is_some() && !stale {

@@ -25,6 +25,7 @@ use crate::model::names::ServiceName;
 use crate::model::pack::{Layer, TemplateFile};
 use crate::model::repo::Repo;
 use crate::model::stack::stacks;
+use crate::util::problem::{Problem, Problems};
 
 use context::{service_value, Model};
 
@@ -79,6 +80,34 @@ impl Renderer {
             .flat_map(|(layer, _)| &layer.overridden)
             .find(|(template, _)| overrides::instance_of(template, path))
             .map(|(_, origin)| origin.as_str())
+    }
+
+    /// Refuses a template override that renders a YAML file as text that is not YAML: the
+    /// override's fault, named with the error (exit 2), never a conflict with a person's edit.
+    pub fn check_overridden_yaml(&self, files: &[RenderedFile]) -> Result<(), Problems> {
+        let mut problems = Problems::default();
+        for file in files
+            .iter()
+            .filter(|f| f.path.ends_with(".yaml") || f.path.ends_with(".yml"))
+        {
+            let Some(origin) = self.override_of(file.repo, &file.path) else {
+                continue;
+            };
+            let error = match std::str::from_utf8(&file.bytes) {
+                Ok(text) => crate::util::yaml::first_error(text),
+                Err(_) => Some("it is not UTF-8".to_string()),
+            };
+            if let Some(error) = error {
+                problems.push(
+                    Problem::new(
+                        format!("template override `{origin}`"),
+                        format!("renders {} `{}` as invalid YAML: {error}", file.repo, file.path),
+                    )
+                    .hint("fix the override (the pack's own template renders valid YAML), or remove it"),
+                );
+            }
+        }
+        problems.into_result()
     }
 }
 

@@ -28,6 +28,15 @@ pub fn documents(text: &str) -> Option<Vec<Node>> {
         .collect()
 }
 
+/// The first error of a YAML stream (each document read as YAML, nothing more); `None` when
+/// every document reads.
+pub fn first_error(text: &str) -> Option<String> {
+    use serde::Deserialize as _;
+    serde_yaml_ng::Deserializer::from_str(text)
+        .find_map(|doc| Node::deserialize(doc).err())
+        .map(|err| err.to_string())
+}
+
 /// Writes one document as block-style YAML; `None` when it cannot be written.
 pub fn emit_node(node: &Node) -> Option<String> {
     serde_yaml_ng::to_string(node).ok()

@@ -44,6 +44,27 @@ fn a_recursive_override_or_macro_exits_2_naming_the_cycle() {
 }
 
 #[test]
+fn an_override_that_renders_invalid_yaml_exits_2_naming_it_not_as_an_edit() {
+    // break-report F10: it was reported as files a person changed, with a hint to `--force`.
+    let test = Test::new().services("api").create();
+    override_deployment(
+        &test,
+        "kind: Deployment\nmetadata: [\n  - : : {{ service.name }}\n",
+    );
+    let before = snapshot(test.path());
+    strata()
+        .args(["upgrade", "-C"])
+        .arg(&test.foundation)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "template override `gitops: .strata/templates/services/__service__/base/deployment.yaml.tera`: renders gitops `services/api/base/deployment.yaml` as invalid YAML",
+        ))
+        .stderr(predicate::str::contains("--force").not());
+    assert_eq!(snapshot(test.path()), before);
+}
+
+#[test]
 fn a_template_syntax_error_exits_2() {
     let test = Test::new().create();
     override_deployment(&test, "kind: Deployment\n{% if %}\n");

@@ -416,7 +416,9 @@ fn an_output_directory_that_cannot_be_made_fails_cleanly() {
         .arg(file.path().join("out"))
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("a-file`, which is a file, not a directory"))
+        .stderr(predicate::str::contains(
+            "a-file`, which is a file, not a directory",
+        ))
         .stderr(predicate::str::ends_with("nothing was written\n"));
     assert_eq!(
         fs_err::read_to_string(file.path()).unwrap(),
