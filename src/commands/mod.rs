@@ -28,7 +28,8 @@ use crate::write::interrupt;
 /// Runs one parsed command line and returns its exit code: 0 success, 1 failure or refusal,
 /// 2 bad input. Every error is printed here, once, cause first (`util/error.rs`).
 pub fn run(cli: Cli) -> ExitCode {
-    // Ctrl-C, SIGTERM and SIGHUP roll back a change in flight, then exit 130, 143 or 129.
+    // Ctrl-C, SIGTERM, SIGHUP and SIGQUIT roll back a change in flight, then exit 130, 143, 129
+    // or 131.
     if let Err(err) = interrupt::install() {
         status!("warning: cannot handle interrupts: {err}");
     }

@@ -1,4 +1,5 @@
-//! Interrupts: SIGINT, SIGTERM and SIGHUP roll a change back at once, then exit 130, 143 or 129.
+//! Interrupts: SIGINT, SIGTERM, SIGHUP and SIGQUIT (Ctrl-\\) roll a change back at once, then
+//! exit 130, 143, 129 or 131.
 //!
 //! A thread waits for the signals. Every change to the disk runs as a [`step`] under one
 //! read-write lock, which also holds what is in flight ([`Active`]): the journaled repos of
@@ -100,11 +101,12 @@ pub fn exclusive<T>(after: Option<Active>, f: impl FnOnce() -> T) -> T {
     result
 }
 
-/// Starts the thread that handles SIGINT, SIGTERM and SIGHUP. Call once, early in `main`.
+/// Starts the thread that handles SIGINT, SIGTERM, SIGHUP and SIGQUIT. Call once, early in
+/// `main`.
 #[cfg(unix)]
 pub fn install() -> std::io::Result<()> {
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP, SIGQUIT])?;
     std::thread::Builder::new()
         .name("strata-signals".into())
         .spawn(move || {
@@ -127,6 +129,7 @@ fn handle(signal: i32) -> ! {
         2 => "SIGINT",
         15 => "SIGTERM",
         1 => "SIGHUP",
+        3 => "SIGQUIT",
         _ => "a signal",
     };
     match &*guard {

@@ -253,6 +253,22 @@ fn sigint_at_any_step_of_add_env_rolls_back_at_once_and_exits_130_issue_9() {
     kills_and_interrupts_leave_both_repos_before_or_after("INT");
 }
 
+#[test]
+fn sigquit_midway_rolls_back_at_once_and_exits_131() {
+    // break-report F16: Ctrl-\\ left both repos half-changed until the next command.
+    let tmp = assert_fs::TempDir::new().unwrap();
+    new_workspace(tmp.path(), &["--envs", "dev", "--services", "api,web"]);
+    let before = workspace_state(tmp.path());
+    let (code, paused, text) = interrupt_at(&tmp.path().join("acme-foundation"), 10, "QUIT");
+    assert!(paused, "{text}");
+    assert_eq!(code, Some(131), "{text}");
+    assert!(
+        text.contains("interrupted (SIGQUIT); rolled back both repos"),
+        "{text}"
+    );
+    assert_eq!(workspace_state(tmp.path()), before);
+}
+
 /// `strata new` interrupted at steps spread over its file writes and commits (one of its two
 /// writer threads paused there, the other still writing): it exits 130 and leaves nothing, no
 /// repo and no staging directory. The handler waits for the step under way in the other
