@@ -962,3 +962,23 @@ fn a_workload_that_reaches_its_node_stays_in_pulumi_with_the_reason() {
     );
     assert!(!gitops.join("services/shop").exists(), "{shown}");
 }
+
+#[test]
+fn a_service_moved_to_another_environment_gets_that_environments_host() {
+    // break-report F16: `--env prod` of a `dev` export served prod at `shop.dev.example.com`.
+    let (_tmp, _, gitops) = workspace();
+    let run = migrate(
+        &gitops,
+        &["--stack-export", SHOP, "--env", "prod", "--dry-run"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("strata's Ingress `shop` at `shop.prod.example.com/`"),
+        "{}",
+        run.stdout
+    );
+    assert!(run
+        .stdout
+        .contains("a host of the environment it moves from"));
+}

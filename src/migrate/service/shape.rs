@@ -229,6 +229,33 @@ impl<'a> Derivation<'a> {
             .and_then(Value::as_str)
             .unwrap_or("/");
         let domain = &self.request.answers.domain;
+        // Moved from another environment's namespace, its host names that environment
+        // (`shop.dev.example.com`): this environment's is the same name with its own label.
+        let relocated_host = match &self.mode {
+            crate::migrate::Mode::Relocate { from }
+                if from != self.request.env
+                    && self
+                        .request
+                        .answers
+                        .environments
+                        .iter()
+                        .any(|e| e.name.as_str() == from) =>
+            {
+                let labels: Vec<&str> = host.split('.').collect();
+                labels.contains(&from.as_str()).then(|| {
+                    labels
+                        .iter()
+                        .map(|l| if l == from { self.request.env } else { l })
+                        .collect::<Vec<_>>()
+                        .join(".")
+                })
+            }
+            _ => None,
+        };
+        if let Some(new_host) = &relocated_host {
+            self.notes.push(format!("Ingress `{}` serves `{host}`, a host of the environment it moves from: in `{}` the service is served at `{new_host}` (`strata edit service {} --host ...` picks another)", candidate.object.name, self.request.env, self.service));
+        }
+        let host = relocated_host.as_deref().unwrap_or(host);
         if !(host == domain || host.ends_with(&format!(".{domain}"))) {
             return Err(self.stay(
                 format!("its Ingress `{}` serves `{host}`, outside the workspace's domain `{domain}` (the zone External DNS manages)", candidate.object.name),
