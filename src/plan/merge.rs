@@ -204,7 +204,8 @@ impl<'a> Merge<'a> {
                             describe(&unit.id)
                         )),
                     }
-                    let text = reindent(self.new, unit, indent_at(self.disk, on_disk));
+                    let mut text = reindent(self.new, unit, indent_at(self.disk, on_disk));
+                    keep_trailing_comments(&self.disk.lines[on_disk.start..on_disk.end], &mut text);
                     self.edits.push((on_disk.start, on_disk.end, text));
                 }
                 None => {
@@ -405,6 +406,47 @@ fn describe(id: &str) -> String {
 /// The indentation of a unit's first line on disk.
 fn indent_at(parsed: &Parsed, unit: &Unit) -> usize {
     indent(&parsed.lines[unit.start])
+}
+
+/// A comment at the end of a line of a unit strata rewrites (`kubernetesVersion: "1.36"  #
+/// bumped quarterly`) stays on the line of the same key.
+fn keep_trailing_comments(old: &[String], new: &mut [String]) {
+    let comments: Vec<(&str, &str)> = old
+        .iter()
+        .filter_map(|line| Some((line_key(line)?, trailing_comment(line)?)))
+        .collect();
+    for line in new.iter_mut() {
+        if trailing_comment(line).is_some() {
+            continue;
+        }
+        let Some(key) = line_key(line) else { continue };
+        if let Some((_, comment)) = comments.iter().find(|(k, _)| *k == key) {
+            let body = line.trim_end_matches('\n');
+            *line = format!("{body}  {comment}\n");
+        }
+    }
+}
+
+/// The key of a line `key: value` or `key:` (trimmed), if it is one.
+fn line_key(line: &str) -> Option<&str> {
+    let text = line.trim();
+    let text = text.strip_prefix("- ").unwrap_or(text);
+    match text.find(": ") {
+        Some(i) => Some(&text[..i]),
+        None => text.strip_suffix(':'),
+    }
+}
+
+/// The comment that ends a line, if any: from a ` #` whose removal leaves the line's YAML
+/// value as it is (a `#` inside a quoted value is not one).
+fn trailing_comment(line: &str) -> Option<&str> {
+    let body = line.trim_end_matches('\n');
+    let whole: Option<crate::util::yaml::Node> = serde_yaml_ng::from_str(body.trim_start()).ok();
+    body.match_indices(" #").find_map(|(i, _)| {
+        let before: Option<crate::util::yaml::Node> =
+            serde_yaml_ng::from_str(body[..i].trim_start()).ok();
+        (before.is_some() && before == whole).then(|| body[i..].trim_start())
+    })
 }
 
 /// A rendered unit's lines, shifted so that its first line starts at `target` columns.
@@ -690,6 +732,29 @@ mod tests {
         ] {
             assert!(plain_item(item).is_none(), "{item:?}");
         }
+    }
+
+    #[test]
+    fn a_comment_on_a_rewritten_line_stays_on_its_key() {
+        let render_1 =
+            "config:\n  acme:kubernetesVersion: \"1.35\"\n  acme:network:\n    azCount: 2\n";
+        let render_2 =
+            "config:\n  acme:kubernetesVersion: \"1.36\"\n  acme:network:\n    azCount: 3\n";
+        let disk = "config:\n  acme:kubernetesVersion: \"1.35\"  # bumped quarterly\n  acme:network:\n    azCount: 2 # three in prod\n";
+        let merged = merge(
+            disk.as_bytes(),
+            render_2.as_bytes(),
+            &units_of(render_1.as_bytes(), &containers()).unwrap(),
+            &containers(),
+        )
+        .unwrap();
+        assert!(merged.conflicts.is_empty(), "{:?}", merged.conflicts);
+        assert_eq!(
+            String::from_utf8(merged.bytes).unwrap(),
+            "config:\n  acme:kubernetesVersion: \"1.36\"  # bumped quarterly\n  acme:network:\n    azCount: 3  # three in prod\n"
+        );
+        assert_eq!(trailing_comment("  key: \"a #b\"\n"), None);
+        assert_eq!(trailing_comment("  key: \"a #b\" # c\n"), Some("# c"));
     }
 
     fn containers() -> Vec<String> {

@@ -181,11 +181,7 @@ fn gitops_overrides_of_platform_paths_are_refused_unless_the_foundation_keeps_th
     fs_err::remove_dir_all(&overrides).unwrap();
     let kept = foundation.join(".strata/templates/gitops").join(app);
     fs_err::create_dir_all(kept.parent().unwrap()).unwrap();
-    let label = embedded(app).replacen(
-        "  name: ",
-        "  labels:\n    reviewed-by: platform\n  name: ",
-        1,
-    );
+    let label = embedded(app).replacen("  labels:\n", "  labels:\n    reviewed-by: platform\n", 1);
     fs_err::write(&kept, label).unwrap();
     let output = strata()
         .args(["add", "service", "web", "-C"])
