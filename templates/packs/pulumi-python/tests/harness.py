@@ -509,6 +509,7 @@ def run_in_process(
     asyncio.set_event_loop(asyncio.new_event_loop())
     config, secret_keys = stack_config(root, stack, overrides)
     region = config.get("aws:region", "us-east-1")
+    _follow_stack_account(config, world)
     if world["clusterExists"]:  # the stack's own cluster, as `eks:ListClusters` names it
         world["clusters"] = [config.get(f"{project_name(root)}:clusterName", "")]
     monitor = _make_monitor(_make_mocks(region, world))
@@ -525,6 +526,18 @@ def run_in_process(
 
     _sync_await(run_pulumi_func(program))
     return StackRun(resources=monitor.records, outputs=_resolve_outputs(), invokes=list(monitor.mocks.invokes))
+
+
+def _follow_stack_account(config: dict[str, str], world: dict[str, Any]) -> None:
+    """A stack in an account of its own (`aws:allowedAccountIds`) runs in that account: the caller
+    identity, and every ARN the mocks make, name it (one stack per process)."""
+    global ACCOUNT_ID
+    allowed = json.loads(config.get("aws:allowedAccountIds", "[]"))
+    if not allowed or allowed[0] == ACCOUNT_ID:
+        return
+    if world["caller"] == DEFAULT_CALLER:
+        world["caller"] = DEFAULT_CALLER.replace(ACCOUNT_ID, allowed[0])
+    ACCOUNT_ID = allowed[0]
 
 
 def _resolve_outputs() -> dict[str, dict]:
