@@ -404,14 +404,29 @@ pub(super) fn parse_accounts(
         let subject = format!("`--account {}`", raw.escape_default());
         if !known.contains(&env.as_str()) {
             let hint = match did_you_mean(&env, known.iter().copied()) {
-                Some(close) => format!("did you mean `{close}`? the environments are: {}", known.join(", ")),
+                Some(close) => format!(
+                    "did you mean `{close}`? the environments are: {}",
+                    known.join(", ")
+                ),
                 None => format!("name one of the environments: {}", known.join(", ")),
             };
-            problems.push(Problem::new(subject, format!("names `{}`, which is not an environment of `--envs`", env.escape_default())).hint(hint));
+            problems.push(
+                Problem::new(
+                    subject,
+                    format!(
+                        "names `{}`, which is not an environment of `--envs`",
+                        env.escape_default()
+                    ),
+                )
+                .hint(hint),
+            );
             continue;
         }
         if accounts.contains_key(&env) {
-            problems.push(Problem::new(subject, format!("names `{env}` a second time")).hint("give each environment one account"));
+            problems.push(
+                Problem::new(subject, format!("names `{env}` a second time"))
+                    .hint("give each environment one account"),
+            );
             continue;
         }
         match names::parse_account_id(&id) {

@@ -242,10 +242,12 @@ impl Model {
                 let account = account_of_stack(stack);
                 let creates_oidc_provider = match account {
                     None => index == 0,
-                    Some(account) => stacks
-                        .iter()
-                        .position(|s| account_of_stack(s) == Some(account))
-                        == Some(index),
+                    Some(account) => {
+                        stacks
+                            .iter()
+                            .position(|s| account_of_stack(s) == Some(account))
+                            == Some(index)
+                    }
                 };
                 StackView {
                     name: &stack.name,
