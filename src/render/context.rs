@@ -205,12 +205,7 @@ impl Model {
                 }
             })
             .collect();
-        let account_of_stack = |stack: &crate::model::stack::Stack| {
-            stack
-                .envs
-                .first()
-                .and_then(|i| answers.environments[*i].account.as_deref())
-        };
+        let accounts = stack_accounts(answers, &stacks);
         let stack_views: Vec<StackView<'_>> = stacks
             .iter()
             .enumerate()
@@ -239,16 +234,7 @@ impl Model {
                 let (private_subnet_cidrs, public_subnet_cidrs) =
                     crate::model::answers::subnet_layout(&stack.vpc_cidr, az_count)
                         .unwrap_or_default();
-                let account = account_of_stack(stack);
-                let creates_oidc_provider = match account {
-                    None => index == 0,
-                    Some(account) => {
-                        stacks
-                            .iter()
-                            .position(|s| account_of_stack(s) == Some(account))
-                            == Some(index)
-                    }
-                };
+                let (account, creates_oidc_provider) = accounts[index];
                 StackView {
                     name: &stack.name,
                     cluster_name: &stack.cluster,
@@ -322,6 +308,34 @@ impl Model {
                 .collect::<Result<_, _>>()?,
         })
     }
+}
+
+/// Each stack's AWS account (with accounts of their own), and whether it creates its account's
+/// GitHub OIDC provider: the first stack of the account, or of all in a single account.
+fn stack_accounts<'a>(
+    answers: &'a Answers,
+    stacks: &[crate::model::stack::Stack],
+) -> Vec<(Option<&'a str>, bool)> {
+    let account_of = |stack: &crate::model::stack::Stack| {
+        stack
+            .envs
+            .first()
+            .and_then(|i| answers.environments[*i].account.as_deref())
+    };
+    stacks
+        .iter()
+        .enumerate()
+        .map(|(index, stack)| {
+            let account = account_of(stack);
+            let first = match account {
+                None => index == 0,
+                Some(account) => {
+                    stacks.iter().position(|s| account_of(s) == Some(account)) == Some(index)
+                }
+            };
+            (account, first)
+        })
+        .collect()
 }
 
 /// The values one service's templates see as `service` (and `senv` = `service.in[<env>]`).
