@@ -82,6 +82,9 @@ pub fn add_service(
     service
         .fits_the_namespace(name.as_str(), &answers.settings)
         .into_result()?;
+    answers
+        .check_hosts_in_zones(name.as_str(), &service)
+        .into_result()?;
     answers.services.insert(name.clone(), service);
     answers.host_clashes(Some(name.as_str())).into_result()?;
     answers.history.push(format!("add service {name}"));

@@ -650,22 +650,27 @@ impl Answers {
                 );
             }
         }
-        for (name, service) in &self.services {
-            if service.expose == Expose::None {
-                continue;
-            }
-            for env in service.envs.keys() {
-                let host = service.host_in(name, env, &self.domain);
-                let zone = format!("{env}.{}", self.domain);
-                if !host.ends_with(&format!(".{zone}")) {
-                    problems.push(
-                        Problem::new(
-                            format!("service `{name}`"),
-                            format!("has host `{host}` in `{env}`, outside `{zone}`, the environment's hosted zone in its own account"),
-                        )
-                        .hint("use a host pattern under `{env}.{domain}`, such as `{service}.{env}.{domain}` (`strata edit service NAME --host`)"),
-                    );
-                }
+        problems
+    }
+
+    /// With accounts of their own, a service's hosts in each environment must be under the
+    /// environment's hosted zone `<env>.<domain>`: ACM and External DNS write only there.
+    pub fn check_hosts_in_zones(&self, name: &str, service: &Service) -> Problems {
+        let mut problems = Problems::default();
+        if !self.multi_account() || service.expose == Expose::None {
+            return problems;
+        }
+        for env in service.envs.keys() {
+            let host = service.host_in(name, env, &self.domain);
+            let zone = format!("{env}.{}", self.domain);
+            if !host.ends_with(&format!(".{zone}")) {
+                problems.push(
+                    Problem::new(
+                        format!("service `{name}`"),
+                        format!("has host `{host}` in `{env}`, outside `{zone}`, the environment's hosted zone in its own account"),
+                    )
+                    .hint("use a host pattern under `{env}.{domain}`, such as `{service}.{env}.{domain}` (`--host`)"),
+                );
             }
         }
         problems
@@ -945,7 +950,7 @@ impl Service {
     /// The rules that span a service's values or the rest of the answers; each value on its
     /// own was parsed into its type when `strata.toml` was read.
     fn validate(&self, name: &str, answers: &Answers) -> Problems {
-        let mut problems = Problems::default();
+        let mut problems = answers.check_hosts_in_zones(name, self);
         let who = format!("service `{name}`");
         if self.cpu_request.millis() > self.cpu_limit.millis() {
             problems.push(

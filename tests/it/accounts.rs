@@ -230,3 +230,43 @@ fn add_env_refuses_an_account_in_a_single_account_workspace() {
         "nothing was written"
     );
 }
+
+#[test]
+fn a_service_host_outside_its_environments_zone_is_refused() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let (foundation, gitops) = new_workspace(
+        tmp.path(),
+        &new_args(&[
+            "--envs",
+            "dev,prod",
+            "--account",
+            "dev=111111111111,prod=222222222222",
+        ]),
+    );
+    let before = (snapshot(&foundation), snapshot(&gitops));
+    strata()
+        .args([
+            "add",
+            "service",
+            "api",
+            "--host",
+            "api.{env}.apps.example.com",
+            "-C",
+        ])
+        .arg(&gitops)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "has host `api.dev.apps.example.com` in `dev`, outside `dev.example.com`",
+        ));
+    assert_eq!(
+        before,
+        (snapshot(&foundation), snapshot(&gitops)),
+        "nothing was written"
+    );
+    strata()
+        .args(["add", "service", "api", "-C"])
+        .arg(&gitops)
+        .assert()
+        .success();
+}

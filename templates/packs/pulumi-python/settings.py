@@ -759,10 +759,14 @@ def _read_addons(r: _Reader) -> Addons:
     return addons
 
 
-def _read_certificate(r: _Reader, raw: Mapping[str, Any], where: str, env_name: str, domain: str) -> Certificate:
-    """`environments[].certificate`; without it, `*.<env>.<domain>` (older stack files have none)."""
+def _read_certificate(
+    r: _Reader, raw: Mapping[str, Any], where: str, env_name: str, domain: str, zone: str
+) -> Certificate:
+    """`environments[].certificate`; without it, `*.<env>.<domain>` (older stack files have none).
+    Every name must be under `zone`, the stack's hosted zone (`dnsZone`, else `domain`)."""
     if raw.get("certificate") is None:
         return Certificate(domain_name=f"*.{env_name}.{domain}")
+    domain = zone
     cw = f"{where}.certificate"
     obj = _mapping(r, raw.get("certificate"), cw)
     certificate = Certificate(
@@ -781,7 +785,7 @@ def _read_certificate(r: _Reader, raw: Mapping[str, Any], where: str, env_name: 
     return certificate
 
 
-def _read_environment(r: _Reader, raw: Any, index: int, domain: str) -> Environment:
+def _read_environment(r: _Reader, raw: Any, index: int, domain: str, zone: str) -> Environment:
     """One `environments[]` entry."""
     where = f"environments[{index}]"
     raw = _mapping(r, raw, where)
@@ -807,7 +811,7 @@ def _read_environment(r: _Reader, raw: Any, index: int, domain: str) -> Environm
             max_cpu=_text(r, limits, "maxCpu", lw),
             max_memory=_text(r, limits, "maxMemory", lw),
         ),
-        certificate=_read_certificate(r, raw, where, name, domain),
+        certificate=_read_certificate(r, raw, where, name, domain, zone),
         log_retention_days=_int(r, raw, "logRetentionDays", where, 30),
     )
     r.check(
@@ -945,7 +949,7 @@ def _read(r: _Reader) -> Settings:
     zone = r.text("dnsZone", "") or domain
     log_types = _strings(r, r.raw("clusterLogTypes", list(LOG_TYPES)), "clusterLogTypes")
     node_groups = tuple(_read_node_group(r, g, i) for i, g in enumerate(r.raw("nodeGroups") or []))
-    environments = tuple(_read_environment(r, e, i, zone) for i, e in enumerate(r.raw("environments") or []))
+    environments = tuple(_read_environment(r, e, i, domain, zone) for i, e in enumerate(r.raw("environments") or []))
     gitops = _mapping(r, r.raw("gitops") or {}, "gitops")
     service_roles = tuple(_read_service_role(r, s, i) for i, s in enumerate(r.raw("serviceRoles", []) or []))
     admin_role_arns = _strings(r, r.raw("adminRoleArns", []), "adminRoleArns")
