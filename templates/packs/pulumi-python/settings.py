@@ -328,8 +328,8 @@ class Ci:
     `github_repository` (`owner/name`) is the foundation repository whose workflows may assume
     the roles; empty when the repository is not on github.com, and then no CI role exists.
     `oidc_provider` is `create` for the one stack of an AWS account that creates GitHub's OIDC
-    provider and `existing` for the others; the key `ciOidcProvider` (not written by strata)
-    overrides it, for stacks that live in accounts of their own. `oidc_provider_arn`
+    provider (strata writes it per account) and `existing` for the others; the key
+    `ciOidcProvider` (not written by strata) overrides it. `oidc_provider_arn`
     (`ciOidcProviderArn`, not written by strata) names a provider that already exists in the
     account, made by anything else: the stack then neither creates nor looks one up.
 
