@@ -29,7 +29,8 @@ Command line (run from the repository root):
         "importId": "...",                 # the import_ option ("" when not adopted)
         "customTimeouts": {"create": ...},  # the custom_timeouts option ("" where not set)
         "retainOnDelete": false,           # the retain_on_delete option
-        "id": "irsa-external-dns-id"},     # the mock's id ("<name>-id", EC2-shaped for EC2 resources)
+        "id": "irsa-external-dns-id",      # the mock's id ("<name>-id", EC2-shaped for EC2 resources)
+        "account": "123456789012"},        # the account the stack ran in (`stack_account()`)
        ...]
 
   Only `type`, `name`, `inputs` and `custom` are the stable interface; the
@@ -153,6 +154,14 @@ def stack_values(root: Path, stack: str) -> tuple[dict[str, Any], list[str]]:
     return values, secrets
 
 
+def stack_account(stack: str, root: Path = REPO_ROOT) -> str:
+    """The AWS account the harness runs `stack` in: its own (`aws:allowedAccountIds`, with
+    `strata new --account`), else the mock account `ACCOUNT_ID`."""
+    values, _ = stack_values(root, stack)
+    allowed = values.get("aws:allowedAccountIds") or []
+    return str(allowed[0]) if allowed else ACCOUNT_ID
+
+
 def stack_config(root: Path, stack: str, overrides: dict[str, Any] | None = None) -> tuple[dict[str, str], list[str]]:
     """The stack's configuration as Pulumi hands it to a program: `{"ns:key": "string or JSON"}`.
 
@@ -210,8 +219,8 @@ WORLD: dict[str, Any] = {
 }
 
 
-def secret_arn(name: str) -> str:
-    return f"arn:aws:secretsmanager:mock:{ACCOUNT_ID}:secret:{name}-AbCdEf"
+def secret_arn(name: str, account: str | None = None) -> str:
+    return f"arn:aws:secretsmanager:mock:{account or ACCOUNT_ID}:secret:{name}-AbCdEf"
 
 
 class InvokeFailure(Exception):
@@ -455,6 +464,7 @@ def _make_monitor(mocks: Any) -> Any:
                     },
                     "retainOnDelete": bool(request.retainOnDelete),
                     "id": response.id,
+                    "account": ACCOUNT_ID,
                 }
                 with self._lock:
                     self.records.append(record)
