@@ -397,6 +397,7 @@ pub(super) fn parse_accounts(
         return accounts;
     };
     let known: Vec<&str> = envs.iter().map(EnvName::as_str).collect();
+    let found_before = problems.0.len();
     for raw in list.split(',').map(str::trim) {
         let Some((env, id)) = problems.take(names::parse_key_value("--account", raw)) else {
             continue;
@@ -441,7 +442,8 @@ pub(super) fn parse_accounts(
         .copied()
         .filter(|env| !accounts.contains_key(*env))
         .collect();
-    if !missing.is_empty() && problems.is_empty() {
+    // An environment misspelt in `--account` would be named missing too: one problem is enough.
+    if !missing.is_empty() && problems.0.len() == found_before {
         problems.push(
             Problem::new("`--account`", format!("gives no account to {}", missing.iter().map(|e| format!("`{e}`")).collect::<Vec<_>>().join(", ")))
                 .hint("give every environment its account (`--account dev=111111111111,prod=222222222222`), or leave out `--account` to deploy every stack into one account"),

@@ -270,3 +270,33 @@ fn a_service_host_outside_its_environments_zone_is_refused() {
         .assert()
         .success();
 }
+
+#[test]
+fn every_problem_of_account_is_reported_with_the_others_at_once() {
+    let tmp = assert_fs::TempDir::new().unwrap();
+    let out = tmp.path().to_str().unwrap().to_string();
+    strata()
+        .args([
+            "new",
+            "acme",
+            "--out",
+            &out,
+            "--git-base",
+            "https://github.com/acme",
+            "--no-input",
+        ])
+        .args(new_args(&[
+            "--envs",
+            "dev,prod",
+            "--account",
+            "dev=111111111111",
+        ]))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("`--domain`"))
+        .stderr(predicate::str::contains(
+            "`--account`: gives no account to `prod`",
+        ))
+        .stderr(predicate::str::contains("nothing was written"));
+    assert!(snapshot(tmp.path()).is_empty(), "nothing was written");
+}
