@@ -182,6 +182,7 @@ def test_an_account_of_its_own_and_its_delegated_zone_are_checked() -> None:
     # A stack in an account of its own hosts one environment, under its own zone.
     env = dict(config["environments"][0])  # type: ignore[index]
     config["environments"] = [env]
+    config["serviceRoles"] = [r for r in config.get("serviceRoles") or [] if r["namespace"] == env["namespace"]]  # type: ignore[union-attr]
     env["certificate"] = {"domainName": f"*.{env['name']}.{config['domain']}", "subjectAlternativeNames": []}
     config["account"], config["dnsZone"] = "222222222222", f"{env['name']}.{config['domain']}"
     settings = _load(config)
