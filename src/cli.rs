@@ -138,6 +138,11 @@ pub struct NewArgs {
     /// with `--github-owner-id`. Later: `strata set github.repository_id=ID`.
     #[arg(long, value_name = "ID")]
     pub github_repository_id: Option<String>,
+    /// Each environment in an AWS account of its own, for example
+    /// `dev=111111111111,prod=222222222222`: every environment is named once. Each stack then
+    /// assumes the deployer role of its account and may touch no other account.
+    #[arg(long, value_name = "ENV=ID,...")]
+    pub account: Option<String>,
     /// The branch Argo CD follows.
     #[arg(long, value_name = "BRANCH", default_value = "main")]
     pub revision: String,
@@ -299,6 +304,10 @@ pub struct AddEnvArgs {
     /// The environment whose service values the new one copies [default: the first].
     #[arg(long, value_name = "ENV")]
     pub from: Option<String>,
+    /// The AWS account of the new environment, twelve digits (required when the environments
+    /// live in accounts of their own, `strata new --account`; refused otherwise).
+    #[arg(long, value_name = "ID")]
+    pub account: Option<String>,
     #[command(flatten)]
     pub change: ChangeArgs,
 }

@@ -40,7 +40,12 @@ pub fn add_env(args: &AddEnvArgs) -> Result<()> {
     let gitops = edit::compile_gitops();
     let workspace = Workspace::open(&args.change.dir)?;
     let mut answers = workspace.answers.clone();
-    grow::add_env(&mut answers, &args.name, args.from.as_deref())?;
+    grow::add_env(
+        &mut answers,
+        &args.name,
+        args.from.as_deref(),
+        args.account.as_deref(),
+    )?;
     let message = format!("Add environment `{}`", args.name);
     let edit = Edit::new(answers, Scope::Env(args.name.clone()), message);
     run(workspace, edit, gitops, &args.change)

@@ -115,8 +115,20 @@ fn next_steps(
         "next: in {} (its README.md explains every step):",
         foundation.display()
     )];
-    steps.push(format!("  {login}"));
+    let mut logged_in = None;
     for stack in crate::model::stack::stacks(answers) {
+        // With accounts of their own, each account's stacks keep their state in its own bucket.
+        let account = stack
+            .envs
+            .first()
+            .and_then(|i| answers.environments[*i].account.as_deref());
+        let login = account
+            .and_then(|a| answers.account_state_url(a))
+            .map_or_else(|| login.clone(), |url| format!("pulumi login {url}"));
+        if logged_in.as_ref() != Some(&login) {
+            steps.push(format!("  {login}"));
+            logged_in = Some(login);
+        }
         steps.push(format!("  pulumi stack init {org}{}{provider}", stack.name));
     }
     steps.push("  pulumi preview".to_string());

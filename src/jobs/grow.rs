@@ -82,6 +82,9 @@ pub fn add_service(
     service
         .fits_the_namespace(name.as_str(), &answers.settings)
         .into_result()?;
+    answers
+        .check_hosts_in_zones(name.as_str(), &service)
+        .into_result()?;
     answers.services.insert(name.clone(), service);
     answers.host_clashes(Some(name.as_str())).into_result()?;
     answers.history.push(format!("add service {name}"));
@@ -269,7 +272,11 @@ fn check_flags(answers: &Answers, input: &ServiceInput, problems: &mut Problems)
         }
     }
     // With Pod Identity the ServiceAccount names no role: no ARN, no account id.
-    if input.irsa && answers.aws_account_id.is_none() && !answers.settings.pod_identity() {
+    if input.irsa
+        && answers.aws_account_id.is_none()
+        && !answers.multi_account()
+        && !answers.settings.pod_identity()
+    {
         problems.push(Problem::new("`--aws-role`", "needs the AWS account id, for the role ARN on the ServiceAccount").hint("run `strata set aws_account_id=123456789012` first (or pass `--account-id` to `strata new`)"));
     }
 }
@@ -314,11 +321,63 @@ fn is_production(env: &str) -> bool {
     matches!(env, "prod" | "production")
 }
 
+/// The account of a new environment: given exactly when the workspace's environments live in
+/// accounts of their own.
+fn check_env_account(
+    answers: &Answers,
+    name: Option<&EnvName>,
+    account: Option<&str>,
+    problems: &mut Problems,
+) -> Option<String> {
+    let env = name.map_or_else(|| "NAME".to_string(), ToString::to_string);
+    match account {
+        None if answers.multi_account() => {
+            problems.push(
+                Problem::new(
+                    "`--account`",
+                    format!("is required: every environment of this workspace lives in an AWS account of its own, and `{env}` has none"),
+                )
+                .hint(format!("pass the new environment's account: `strata add env {env} --account 123456789012`")),
+            );
+            None
+        }
+        None => None,
+        Some(id) if !answers.multi_account() => {
+            problems.push(
+                Problem::new(
+                    format!("`--account {}`", id.escape_default()),
+                    "gives one environment an account of its own, but every stack of this workspace deploys into one account",
+                )
+                .hint("leave out `--account`: only a workspace made with `strata new --account` gives each environment its account"),
+            );
+            None
+        }
+        Some(id) => match names::parse_account_id(id) {
+            Ok(id) => Some(id),
+            Err(p) => {
+                problems.push(Problem {
+                    subject: format!("`--account {}`", id.escape_default()),
+                    ..p
+                });
+                None
+            }
+        },
+    }
+}
+
 /// Adds an environment; every service of `from` (default: the first environment) runs in it
-/// with the same values. It goes before a production environment that ends the list.
-pub fn add_env(answers: &mut Answers, name: &str, from: Option<&str>) -> Result<(), Problems> {
+/// with the same values. It goes before a production environment that ends the list. `account`
+/// is its AWS account, required when the environments live in accounts of their own and
+/// refused otherwise.
+pub fn add_env(
+    answers: &mut Answers,
+    name: &str,
+    from: Option<&str>,
+    account: Option<&str>,
+) -> Result<(), Problems> {
     let mut problems = Problems::default();
     let name = problems.take(name.parse::<EnvName>());
+    let account = check_env_account(answers, name.as_ref(), account, &mut problems);
     if let Some(name) = &name {
         if answers.environments.iter().any(|e| e.name == name.as_str()) {
             problems.push(
@@ -385,6 +444,7 @@ pub fn add_env(answers: &mut Answers, name: &str, from: Option<&str>) -> Result<
         Environment {
             name: name.clone(),
             vpc_cidr,
+            account,
         },
     );
     if let Some(from) = from {

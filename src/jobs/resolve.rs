@@ -17,7 +17,7 @@ use crate::model::pack;
 use crate::model::region;
 use crate::model::repo::Repo;
 use crate::model::settings::{apply_overrides, Settings, Topology};
-use crate::util::problem::{Problem, Problems};
+use crate::util::problem::{did_you_mean, Problem, Problems};
 
 /// The preset's `[defaults]`.
 #[derive(serde::Deserialize)]
@@ -313,6 +313,7 @@ pub fn new_answers(args: &NewArgs) -> Result<Answers, Problems> {
     let api_cidrs = parse_api_cidrs(args, &mut problems);
     let defaults = resolved.as_ref().map(|(_, defaults)| defaults);
     let envs = parse_envs(args, defaults, &mut problems);
+    let accounts = parse_accounts(args, &envs, &mut problems);
     let services = parse_services(args, defaults, &mut problems);
     check_out_dir(args, project.as_ref(), &mut problems);
     let (
@@ -335,7 +336,11 @@ pub fn new_answers(args: &NewArgs) -> Result<Answers, Problems> {
     for p in settings.validate().0 {
         problems.push(p);
     }
+    if !accounts.is_empty() && settings.network.topology == Topology::Shared {
+        problems.push(answers::shared_topology_across_accounts());
+    }
     problems.clone().into_result()?;
+    let account_of = |env: &EnvName| accounts.get(env.as_str()).map(String::as_str);
     let mut answers = first_answers(
         args,
         First {
@@ -353,8 +358,9 @@ pub fn new_answers(args: &NewArgs) -> Result<Answers, Problems> {
         },
     );
     // The same steps as `add env` and `add service`, so that both paths render the same files.
+    answers.environments[0].account = account_of(&envs[0]).map(str::to_string);
     for env in &envs[1..] {
-        grow::add_env(&mut answers, env, None)?;
+        grow::add_env(&mut answers, env, None, account_of(env))?;
         answers.history.pop();
     }
     for service in &services {
@@ -438,6 +444,73 @@ pub(super) fn parse_envs(
         );
     }
     envs
+}
+
+/// `--account ENV=ID,...`: each environment's AWS account, every environment named once, or
+/// no environment at all (an empty map).
+pub(super) fn parse_accounts(
+    args: &NewArgs,
+    envs: &[EnvName],
+    problems: &mut Problems,
+) -> BTreeMap<String, String> {
+    let mut accounts = BTreeMap::new();
+    let Some(list) = &args.account else {
+        return accounts;
+    };
+    let known: Vec<&str> = envs.iter().map(EnvName::as_str).collect();
+    let found_before = problems.0.len();
+    for raw in list.split(',').map(str::trim) {
+        let Some((env, id)) = problems.take(names::parse_key_value("--account", raw)) else {
+            continue;
+        };
+        let subject = format!("`--account {}`", raw.escape_default());
+        if !known.contains(&env.as_str()) {
+            let hint = match did_you_mean(&env, known.iter().copied()) {
+                Some(close) => format!(
+                    "did you mean `{close}`? the environments are: {}",
+                    known.join(", ")
+                ),
+                None => format!("name one of the environments: {}", known.join(", ")),
+            };
+            problems.push(
+                Problem::new(
+                    subject,
+                    format!(
+                        "names `{}`, which is not an environment of `--envs`",
+                        env.escape_default()
+                    ),
+                )
+                .hint(hint),
+            );
+            continue;
+        }
+        if accounts.contains_key(&env) {
+            problems.push(
+                Problem::new(subject, format!("names `{env}` a second time"))
+                    .hint("give each environment one account"),
+            );
+            continue;
+        }
+        match names::parse_account_id(&id) {
+            Ok(id) => {
+                accounts.insert(env, id);
+            }
+            Err(p) => problems.push(Problem { subject, ..p }),
+        }
+    }
+    let missing: Vec<&str> = known
+        .iter()
+        .copied()
+        .filter(|env| !accounts.contains_key(*env))
+        .collect();
+    // An environment misspelt in `--account` would be named missing too: one problem is enough.
+    if !missing.is_empty() && problems.0.len() == found_before {
+        problems.push(
+            Problem::new("`--account`", format!("gives no account to {}", missing.iter().map(|e| format!("`{e}`")).collect::<Vec<_>>().join(", ")))
+                .hint("give every environment its account (`--account dev=111111111111,prod=222222222222`), or leave out `--account` to deploy every stack into one account"),
+        );
+    }
+    accounts
 }
 
 /// `--services`, or the preset's services.
@@ -590,6 +663,7 @@ fn first_answers(args: &NewArgs, first: First) -> Answers {
         environments: vec![answers::Environment {
             name: first_env,
             vpc_cidr: first_cidr,
+            account: None,
         }],
         services: BTreeMap::new(),
         settings,

@@ -298,6 +298,19 @@ pub struct Environment {
     /// The VPC of this environment's cluster (cluster-per-environment topology only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vpc_cidr: Option<String>,
+    /// The AWS account the environment's stack deploys into (`strata new --account`): every
+    /// environment has one, or none does (then every stack deploys into the caller's account).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+}
+
+/// The refusal of one shared cluster for environments in accounts of their own.
+pub fn shared_topology_across_accounts() -> Problem {
+    Problem::new(
+        "`--account`",
+        "gives the environments accounts of their own, but `network.topology` is `shared`: one cluster in one account hosts every environment",
+    )
+    .hint("pass `--set network.topology=per-environment` (a cluster in each account), or leave out `--account`")
 }
 
 /// A service: every value parsed into its type (`values.rs`) when it was given or read.
@@ -545,12 +558,119 @@ impl Answers {
         for p in check_cidrs_disjoint(self).0 {
             push(p);
         }
+        for p in self.check_accounts().0 {
+            push(p);
+        }
         for p in self.host_clashes(None).0 {
             push(p);
         }
         for (name, service) in &self.services {
             for p in service.validate(name, self).0 {
                 push(p);
+            }
+        }
+        problems
+    }
+
+    /// Whether the environments live in AWS accounts of their own (`--account`).
+    pub fn multi_account(&self) -> bool {
+        self.environments.iter().any(|e| e.account.is_some())
+    }
+
+    /// With an S3 backend and accounts of their own, the state of the stacks of `account`:
+    /// `s3://<bucket>-<account>[/<prefix>]`, a bucket in that account (`docs/presets`).
+    pub fn account_state_url(&self, account: &str) -> Option<String> {
+        let state = self.state.as_ref()?;
+        match Backend::parse(&state.backend).ok()? {
+            Backend::S3 { bucket, prefix } => Some(
+                Backend::S3 {
+                    bucket: format!("{bucket}-{account}"),
+                    prefix,
+                }
+                .url(),
+            ),
+            _ => None,
+        }
+    }
+
+    /// The AWS account of an environment's roles: its own (`--account`), else the workspace's
+    /// `aws_account_id`.
+    pub fn account_of(&self, env: &str) -> Option<&str> {
+        self.environments
+            .iter()
+            .find(|e| e.name == env)
+            .and_then(|e| e.account.as_deref())
+            .or(self.aws_account_id.as_deref())
+    }
+
+    /// The environments' accounts: twelve digits each, every environment with one or none, no
+    /// shared cluster across accounts, and every host under its environment's own zone
+    /// (`<env>.<domain>`, delegated to the environment's account).
+    fn check_accounts(&self) -> Problems {
+        let mut problems = Problems::default();
+        if !self.multi_account() {
+            return problems;
+        }
+        for env in &self.environments {
+            match &env.account {
+                Some(account) => {
+                    if let Err(p) = names::parse_account_id(account) {
+                        problems.push(Problem {
+                            subject: format!("environment `{}`: {}", env.name, p.subject),
+                            ..p
+                        });
+                    }
+                }
+                None => problems.push(
+                    Problem::new(
+                        format!("environment `{}`", env.name),
+                        "has no AWS account, while other environments have their own",
+                    )
+                    .hint(format!(
+                        "give every environment its account: `account = \"123456789012\"` under `name = \"{}\"` in `strata.toml`",
+                        env.name
+                    )),
+                ),
+            }
+        }
+        if self.settings.network.topology == Topology::Shared {
+            problems.push(shared_topology_across_accounts());
+        }
+        if let Some(Ok(Backend::S3 { bucket, .. })) =
+            self.state.as_ref().map(|s| Backend::parse(&s.backend))
+        {
+            // `<bucket>-<account>`: twelve digits and a dash more.
+            if bucket.len() + 13 > S3_BUCKET_MAX {
+                problems.push(
+                    Problem::new(
+                        format!("`--backend s3://{bucket}`"),
+                        format!("names a bucket of {} characters: with accounts of their own each account keeps its stacks' state in `{bucket}-<account id>`, which S3 allows only up to {S3_BUCKET_MAX}", bucket.len()),
+                    )
+                    .hint(format!("use a bucket name of at most {} characters", S3_BUCKET_MAX - 13)),
+                );
+            }
+        }
+        problems
+    }
+
+    /// With accounts of their own, a service's hosts in each environment must be under the
+    /// environment's hosted zone `<env>.<domain>`: ACM and External DNS write only there.
+    pub fn check_hosts_in_zones(&self, name: &str, service: &Service) -> Problems {
+        let mut problems = Problems::default();
+        if !self.multi_account() || service.expose == Expose::None {
+            return problems;
+        }
+        for env in service.envs.keys() {
+            let host = service.host_in(name, env, &self.domain);
+            let zone = format!("{env}.{}", self.domain);
+            if !host.ends_with(&format!(".{zone}")) {
+                problems.push(
+                    Problem::new(
+                        format!("service `{name}`"),
+                        format!("has host `{host}` in `{env}`, outside `{zone}`, the environment's hosted zone in its own account"),
+                    )
+                    .hint("use a host pattern under `{env}.{domain}`, such as `{service}.{env}.{domain}` (`--host`)"),
+                );
             }
         }
         problems
@@ -830,7 +950,7 @@ impl Service {
     /// The rules that span a service's values or the rest of the answers; each value on its
     /// own was parsed into its type when `strata.toml` was read.
     fn validate(&self, name: &str, answers: &Answers) -> Problems {
-        let mut problems = Problems::default();
+        let mut problems = answers.check_hosts_in_zones(name, self);
         let who = format!("service `{name}`");
         if self.cpu_request.millis() > self.cpu_limit.millis() {
             problems.push(
@@ -872,7 +992,7 @@ impl Service {
                 problems.push(p);
             }
         }
-        if self.irsa && answers.aws_account_id.is_none() {
+        if self.irsa && answers.aws_account_id.is_none() && !answers.multi_account() {
             problems.push(Problem::new(who.clone(), "uses IRSA but the workspace has no AWS account id").hint("run `strata set aws_account_id=123456789012` (or pass `--account-id` to `strata new`)"));
         }
         if self.envs.is_empty() {

@@ -12,6 +12,17 @@
 
 use crate::util::problem::{did_you_mean, Problem};
 
+/// The ARN partition of a region: `aws-us-gov` (GovCloud), `aws-cn` (China) or `aws`.
+pub fn partition(region: &str) -> &'static str {
+    if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else if region.starts_with("cn-") {
+        "aws-cn"
+    } else {
+        "aws"
+    }
+}
+
 /// Every region of the commercial, GovCloud and China partitions, by partition then name.
 pub const REGIONS: &[&str] = &[
     // aws

@@ -39,6 +39,10 @@ struct Globals<'a> {
     environments: &'a [EnvView<'a>],
     stacks: &'a [StackView<'a>],
     pulumi_project: String,
+    /// Whether each environment lives in an AWS account of its own (`strata new --account`).
+    multi_account: bool,
+    /// The ARN partition of the region: `aws`, `aws-us-gov` or `aws-cn`.
+    partition: &'static str,
 }
 
 #[derive(Serialize)]
@@ -97,6 +101,16 @@ struct StackView<'a> {
     service_roles: Vec<ServiceRoleView<'a>>,
     private_subnet_cidrs: Vec<String>,
     public_subnet_cidrs: Vec<String>,
+    /// The AWS account the stack deploys into, when environments have accounts of their own.
+    account: Option<&'a str>,
+    /// Whether this stack creates its account's GitHub OIDC provider: the first stack of the
+    /// account (the first stack of all in a single account).
+    creates_oidc_provider: bool,
+    /// `s3://BUCKET-<account>[/PREFIX]`: the stack's state in its own account's bucket (an S3
+    /// backend with accounts of their own), else empty.
+    state_url: String,
+    /// The stack's hosted zone: `<env>.<domain>` in its own account, or the project's domain.
+    zone: String,
 }
 
 /// The IAM role of a service with `--irsa` in one environment.
@@ -191,9 +205,11 @@ impl Model {
                 }
             })
             .collect();
+        let accounts = stack_accounts(answers, &stacks);
         let stack_views: Vec<StackView<'_>> = stacks
             .iter()
-            .map(|stack| {
+            .enumerate()
+            .map(|(index, stack)| {
                 let service_roles = stack
                     .envs
                     .iter()
@@ -218,6 +234,7 @@ impl Model {
                 let (private_subnet_cidrs, public_subnet_cidrs) =
                     crate::model::answers::subnet_layout(&stack.vpc_cidr, az_count)
                         .unwrap_or_default();
+                let (account, creates_oidc_provider) = accounts[index];
                 StackView {
                     name: &stack.name,
                     cluster_name: &stack.cluster,
@@ -226,6 +243,15 @@ impl Model {
                     service_roles,
                     private_subnet_cidrs,
                     public_subnet_cidrs,
+                    account,
+                    creates_oidc_provider,
+                    state_url: account
+                        .and_then(|account| answers.account_state_url(account))
+                        .unwrap_or_default(),
+                    zone: match account {
+                        Some(_) => format!("{}.{}", stack.name, answers.domain),
+                        None => answers.domain.clone(),
+                    },
                 }
             })
             .collect();
@@ -266,6 +292,8 @@ impl Model {
             environments: &envs,
             stacks: &stack_views,
             pulumi_project: format!("{}-foundation", answers.project),
+            multi_account: answers.multi_account(),
+            partition: crate::model::region::partition(&answers.region),
         };
         let globals = tera::Context::from_serialize(&globals)?;
         Ok(Self {
@@ -280,6 +308,34 @@ impl Model {
                 .collect::<Result<_, _>>()?,
         })
     }
+}
+
+/// Each stack's AWS account (with accounts of their own), and whether it creates its account's
+/// GitHub OIDC provider: the first stack of the account, or of all in a single account.
+fn stack_accounts<'a>(
+    answers: &'a Answers,
+    stacks: &[crate::model::stack::Stack],
+) -> Vec<(Option<&'a str>, bool)> {
+    let account_of = |stack: &crate::model::stack::Stack| {
+        stack
+            .envs
+            .first()
+            .and_then(|i| answers.environments[*i].account.as_deref())
+    };
+    stacks
+        .iter()
+        .enumerate()
+        .map(|(index, stack)| {
+            let account = account_of(stack);
+            let first = match account {
+                None => index == 0,
+                Some(account) => {
+                    stacks.iter().position(|s| account_of(s) == Some(account)) == Some(index)
+                }
+            };
+            (account, first)
+        })
+        .collect()
 }
 
 /// The values one service's templates see as `service` (and `senv` = `service.in[<env>]`).
@@ -324,7 +380,7 @@ pub(super) fn service_value(
         .envs
         .iter()
         .map(|(env, values)| {
-            let role_arn = match (&answers.aws_account_id, service.irsa) {
+            let role_arn = match (answers.account_of(env), service.irsa) {
                 (Some(account), true) => format!(
                     "arn:aws:iam::{account}:role/{}",
                     crate::model::names::role_name(&answers.project, env, name)

@@ -668,6 +668,10 @@ def applications_resolve(gitops: Path, builds: Mapping[str, list[dict]] | None =
 # --- the foundation's harness -------------------------------------------------------------------
 
 
+# The account the harness's mocks run a stack in, unless the stack has one of its own (`account`).
+MOCK_ACCOUNT = "123456789012"
+
+
 @dataclass
 class StackRun:
     """What the foundation's harness recorded for one stack."""
@@ -703,6 +707,70 @@ def _kubernetes_type(token: str) -> tuple[str, str] | None:
     if group in ("helm.sh", "yaml", "kustomize") or kind.endswith("Patch") or kind.endswith("List"):
         return None
     return (version if group == "core" else f"{group}/{version}"), kind
+
+
+def accounts_of_their_own(foundation: Path, runs: Mapping[str, StackRun], answers_: Mapping) -> dict[str, str]:
+    """Issue 22: environments in AWS accounts of their own (`strata new --account`). Each stack's
+    provider assumes the deployer role of its own account and may touch no other
+    (`aws:allowedAccountIds`); the program ran in that account (every ARN the mocks made names
+    it); the stack creates its account's GitHub OIDC provider and its CI roles; its hosted zone is
+    the environment's delegated subdomain, which External DNS, ACM and the delegation check use;
+    its state is in its account's bucket; the workflows assume the stack's account's roles.
+    Returns stack -> account."""
+    project = answers_["project"]
+    domain = answers_["domain"]
+    accounts = {e["name"]: e["account"] for e in answers_["environments"]}
+    deploy = (foundation / ".github/workflows/deploy.yml").read_text(encoding="utf-8")
+    preview = yaml.safe_load((foundation / ".github/workflows/pull-request.yml").read_text(encoding="utf-8"))
+    included = {i["stack"]: i for job in preview["jobs"].values()
+                for i in (((job.get("strategy") or {}).get("matrix") or {}).get("include") or [])}
+    problems = []
+    for stack, r in runs.items():
+        account = accounts[stack]
+        config = yaml.safe_load((foundation / f"Pulumi.{stack}.yaml").read_text(encoding="utf-8"))["config"]
+        if config.get("aws:allowedAccountIds") != [account]:
+            problems.append(f"{stack}: aws:allowedAccountIds is {config.get('aws:allowedAccountIds')}, not [{account}]")
+        roles = config.get("aws:assumeRoles") or [{}]
+        if len(roles) != 1 or roles[0].get("roleArn") != f"arn:aws:iam::{account}:role/{project}-deployer":
+            problems.append(f"{stack}: aws:assumeRoles is {roles}, not the deployer role of account {account}")
+        if r.config.get("account") != account:
+            problems.append(f"{stack}: `account` is {r.config.get('account')}")
+        zone = f"{stack}.{domain}"
+        if r.config.get("dnsZone") != zone:
+            problems.append(f"{stack}: `dnsZone` is {r.config.get('dnsZone')}, not {zone}")
+        foreign = sorted({m for res in r.resources for m in re.findall(r"arn:aws:[a-z0-9-]*:[a-z0-9-]*:(\d{12}):",
+                                                                          json.dumps(res["inputs"]))} - {account})
+        if foreign:
+            problems.append(f"{stack}: resources name other accounts {foreign}")
+        if len(r.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider")) != 1:
+            problems.append(f"{stack}: creates no GitHub OIDC provider in account {account}")
+        ci_roles = sorted(x["inputs"]["name"] for x in r.of_type("aws:iam/role:Role") if x["name"] in ("ci-deploy", "ci-preview"))
+        if ci_roles != [f"{project}-{stack}-ci-deploy", f"{project}-{stack}-ci-preview"]:
+            problems.append(f"{stack}: CI roles {ci_roles}")
+        (ci,) = [x for x in r.resources if x["type"] == "aws:iam/role:Role" and x["name"] == "ci-deploy"]
+        if f"arn:aws:iam::{account}:oidc-provider/" not in ci["inputs"]["assumeRolePolicy"]:
+            problems.append(f"{stack}: the deploy role trusts another account's OIDC provider")
+        state = (r.config.get("ci") or {}).get("stateBucket")
+        if state and not state.endswith(f"-{account}"):
+            problems.append(f"{stack}: state bucket `{state}` is not account {account}'s")
+        filters = [x["inputs"]["values"].get("domainFilters") for x in r.resources
+                   if x["type"] == "kubernetes:helm.sh/v3:Release" and x["inputs"].get("chart") == "external-dns"]
+        if filters != [[zone]]:
+            problems.append(f"{stack}: External DNS manages {filters}, not [{zone}]")
+        for cert in r.of_type("aws:acm/certificate:Certificate"):
+            names = [cert["inputs"]["domainName"], *(cert["inputs"].get("subjectAlternativeNames") or [])]
+            if any(not n.endswith("." + zone) for n in names):
+                problems.append(f"{stack}: certificate names {names} outside {zone}")
+        for record in r.of_type("aws:route53/record:Record"):
+            if not record["inputs"]["name"].rstrip(".").endswith("." + zone):
+                problems.append(f"{stack}: record {record['inputs']['name']} outside {zone}")
+        if f"role-to-assume: arn:aws:iam::{account}:role/{project}-{stack}-ci-deploy" not in deploy:
+            problems.append(f"{stack}: the deploy job does not assume account {account}'s role")
+        if (included.get(stack) or {}).get("account") != account:
+            problems.append(f"{stack}: the preview matrix names account {(included.get(stack) or {}).get('account')}")
+    if problems:
+        raise AssertionError(f"{len(problems)} account problem(s) in `{foundation}`:\n" + "\n".join(problems))
+    return {stack: accounts[stack] for stack in runs}
 
 
 def stacks(foundation: Path) -> list[str]:
@@ -778,11 +846,15 @@ def _run_harness(foundation: Path, stack: str) -> StackRun:
                           module="tests.harness", fresh=("tests",))
         if done.returncode != 0:
             raise AssertionError(f"the foundation harness failed for stack `{stack}` of `{foundation}`:\n{_describe(done)}")
+        config = _stack_config(foundation, stack)
+        resources = json.loads(resources_path.read_text(encoding="utf-8"))
+        for resource in resources:  # the account the mocks ran the stack in (`account`, issue 22)
+            resource["account"] = config.get("account") or MOCK_ACCOUNT
         return StackRun(
             stack=stack,
-            resources=json.loads(resources_path.read_text(encoding="utf-8")),
+            resources=resources,
             outputs=json.loads(outputs_path.read_text(encoding="utf-8")),
-            config=_stack_config(foundation, stack),
+            config=config,
         )
 
 
@@ -2412,7 +2484,7 @@ def helm_renders(runs: Mapping[str, StackRun]) -> list[Render]:
 def _role_arn_of(role: Mapping) -> str:
     """The ARN the harness's mocks give a role."""
     name = role["inputs"].get("name") or f"{role['name']}-mock"
-    return f"arn:aws:iam::123456789012:role/{name}"
+    return f"arn:aws:iam::{role.get('account', MOCK_ACCOUNT)}:role/{name}"
 
 
 def helm_releases_deploy(runs: Mapping[str, StackRun], renders: list[Render] | None = None) -> None:
@@ -2565,7 +2637,7 @@ def tls_and_ingress(runs: Mapping[str, StackRun], gitops: Path | None = None,
             if inputs.get("validationMethod") != "DNS":
                 p(f"the certificate of `{name}` is not DNS-validated")
             validation = validations.get(f"certificate-{name}")
-            arn = f"arn:aws:acm:mock:123456789012:certificate/certificate-{name}"
+            arn = f"arn:aws:acm:mock:{r.config.get('account') or MOCK_ACCOUNT}:certificate/certificate-{name}"
             if not validation or validation.get("certificateArn") != arn:
                 p(f"the certificate of `{name}` has no CertificateValidation")
             else:

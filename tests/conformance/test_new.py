@@ -58,11 +58,15 @@ NODE_GROUPS = ("--set", "cluster.compute=node-groups")
 KARPENTER = ("--set", "cluster.compute=karpenter")
 IRSA = ("--set", "identity=irsa")
 POD_IDENTITY = ("--set", "identity=pod-identity")
+# Issue 22: environments in AWS accounts of their own, one account per environment. A
+# per-environment topology only (one shared cluster cannot span accounts): the `production`
+# preset's; `startup` is shared, and switching a startup case would add Pulumi runs.
+ACCOUNTS = ("--account", ",".join(f"{env}={str(i + 1) * 12}" for i, env in enumerate(ENVS[:4])))
 MATRIX = [
     *(_case("startup", e, s, *x) for e, s, x in [(1, 0, PUBLIC_REPO), (2, 3, ADMIN), (3, 5, S3 + POD_IDENTITY),
                                                   (4, 1, KARPENTER), (5, 2, ADMIN + S3)]),
     *(_case("production", e, s, *x) for e, s, x in [(1, 5, ADMIN + S3), (2, 0, IRSA), (3, 2, PUBLIC_REPO),
-                                                     (4, 4, S3 + NODE_GROUPS), (5, 1, ADMIN)]),
+                                                     (4, 4, S3 + NODE_GROUPS + ACCOUNTS), (5, 1, ADMIN)]),
 ]
 # IRSA, ExternalSecret and config paths, through `strata add service` after `new`.
 ADDED = [
@@ -349,6 +353,18 @@ def test_without_api_cidrs_every_stack_stops_at_preview_naming_the_key(preset, w
         assert f"`{key}` is empty" in str(refused.value), refused.value
         assert "strata new --api-cidrs" in str(refused.value)
     checks.foundation_pytest(ws.foundation)  # its own tests say so too, and pass
+
+
+def test_environments_in_accounts_of_their_own_deploy_only_there(generated):
+    case, ws = generated
+    if "--account" not in case.extra:
+        envs = ws.answers["environments"]
+        assert not any("account" in e for e in envs), "no account unless `--account` gives one"
+        for r in ws.runs.values():
+            assert "account" not in r.config and "dnsZone" not in r.config
+        return
+    accounts = checks.accounts_of_their_own(ws.foundation, ws.runs, ws.answers)
+    assert len(set(accounts.values())) == len(case.envs) == len(accounts)
 
 
 def test_both_repos_are_on_main_with_a_clean_tree(generated):

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod accounts;
 mod boundary;
 mod check;
 mod ci;

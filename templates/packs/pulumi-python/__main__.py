@@ -34,9 +34,9 @@ from settings import load_settings
 def main() -> None:
     """Build the whole foundation and export what the gitops repository and operators need."""
     settings = load_settings()
-    aws_context = lookup_aws_context(settings.region, settings.domain)
+    aws_context = lookup_aws_context(settings.region, settings.zone, settings.account)
     check_delegation(
-        settings.domain, aws_context.zone_id, aws_context.zone_name_servers, settings.dns_delegation_check == "stop"
+        settings.zone, aws_context.zone_id, aws_context.zone_name_servers, settings.dns_delegation_check == "stop"
     )
     network = create_network(settings)
     cluster = create_cluster(settings, network, aws_context)

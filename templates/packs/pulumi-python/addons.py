@@ -336,10 +336,10 @@ def metrics_server_values(settings: Settings) -> dict:
 
 
 def external_dns_values(settings: Settings, role_arn: pulumi.Input[str] | None) -> dict:
-    """Records for Services and Ingresses under `domain` only, owned by this cluster."""
+    """Records for Services and Ingresses under the stack's zone only, owned by this cluster."""
     return {
         "provider": {"name": "aws"},
-        "domainFilters": [settings.domain],
+        "domainFilters": [settings.zone],
         "policy": settings.addons.external_dns.policy,
         "registry": "txt",
         "txtOwnerId": settings.cluster_name,

@@ -38,11 +38,29 @@ class AwsContext:
         return self.partition.apply(lambda p: f"arn:{p}:iam::aws:policy/{path_and_name}")
 
 
-def lookup_aws_context(region: str, domain: str) -> AwsContext:
+class WrongAccount(Exception):
+    """The stack runs with credentials of another AWS account than its own (`account`)."""
+
+
+def check_account(expected: str, actual: str, caller_arn: str) -> None:
+    """Stop when the stack's own account (`account`, empty: any) is not the caller's."""
+    if expected and actual != expected:
+        raise WrongAccount(
+            f"this stack deploys into AWS account {expected} (`account` in its stack file), but the credentials "
+            f"are of account {actual} (`{caller_arn}`): nothing was changed. Run it with credentials that can "
+            f"assume the deployer role of account {expected} (`aws:assumeRoles` in the stack file), or, in CI, "
+            "with the stack's own CI role"
+        )
+
+
+def lookup_aws_context(region: str, domain: str, account: str = "") -> AwsContext:
     """Look up the caller's account and partition, and the public hosted zone of `domain`.
 
     The zone must exist before the first `pulumi up` (the README says how): External DNS
-    writes the services' records there and ACM's validation records go there.
+    writes the services' records there and ACM's validation records go there. With `account`
+    (a stack in an account of its own) the caller must be in that account, or the program stops
+    before anything is declared: the provider's `allowedAccountIds` refuses it as well, at its
+    first call.
     """
     identity = aws.get_caller_identity_output()
     partition = aws.get_partition_output()
@@ -50,6 +68,7 @@ def lookup_aws_context(region: str, domain: str) -> AwsContext:
     # Plain values, not Outputs: they decide resource options (what to adopt), which must be
     # known when a resource is declared. Both invokes only read, in preview as in up.
     caller = aws.get_caller_identity()
+    check_account(account, caller.account_id, caller.arn)
     return AwsContext(
         account_id=identity.account_id,
         partition=partition.partition,

@@ -47,9 +47,11 @@ that customised its subject template (GitHub's OIDC customisation API) must adap
 `deploy_subjects` and `preview_subjects`.
 
 An AWS account has one OIDC provider per issuer URL. The stack whose `ci.oidcProvider` is
-`create` (strata writes it on the first stack) creates GitHub's; the others (`existing`) look it
-up, so a preview stops with a clear error until it exists. Stacks in accounts of their own set
-`ciOidcProvider: create` (a key strata does not write) with `pulumi config set`. The provider is
+`create` (strata writes it on the first stack of each account: the first stack of all, or with
+`strata new --account` the first of each environment's account) creates GitHub's; the others
+(`existing`) look it up, so a preview stops with a clear error until it exists. A stack moved to
+an account of its own by hand sets `ciOidcProvider: create` (a key strata does not write) with
+`pulumi config set`. The provider is
 created with `retain_on_delete`: the other stacks of the account, and anything else there,
 keep using it when the creating stack is destroyed or stops creating it. An account that has
 GitHub's provider already (made by hand or another tool) sets `ciOidcProviderArn` to its ARN:

@@ -141,8 +141,8 @@ def create_certificates(settings: Settings, aws_context: AwsContext) -> dict[str
             opts=pulumi.ResourceOptions(custom_timeouts=pulumi.CustomTimeouts(create=VALIDATION_TIMEOUT)),
         )
         pulumi.log.info(
-            f"ACM validates `{env.certificate.domain_name}` through records in the zone of `{settings.domain}`: if "
-            f"this waits past {VALIDATION_TIMEOUT}, check that `dig +short NS {settings.domain}` names the zone's "
+            f"ACM validates `{env.certificate.domain_name}` through records in the zone of `{settings.zone}`: if "
+            f"this waits past {VALIDATION_TIMEOUT}, check that `dig +short NS {settings.zone}` names the zone's "
             "name servers and that the validation records resolve publicly, then `pulumi up` again; after 72 "
             "hours ACM gives up on the certificate for good (VALIDATION_TIMED_OUT): request a new one with "
             f"`pulumi up --replace <urn of certificate-{env.name}>`",

@@ -328,8 +328,8 @@ class Ci:
     `github_repository` (`owner/name`) is the foundation repository whose workflows may assume
     the roles; empty when the repository is not on github.com, and then no CI role exists.
     `oidc_provider` is `create` for the one stack of an AWS account that creates GitHub's OIDC
-    provider and `existing` for the others; the key `ciOidcProvider` (not written by strata)
-    overrides it, for stacks that live in accounts of their own. `oidc_provider_arn`
+    provider (strata writes it per account) and `existing` for the others; the key
+    `ciOidcProvider` (not written by strata) overrides it. `oidc_provider_arn`
     (`ciOidcProviderArn`, not written by strata) names a provider that already exists in the
     account, made by anything else: the stack then neither creates nor looks one up.
 
@@ -393,6 +393,18 @@ class Settings:
     compute: str = "node-groups"
     identity: str = "irsa"
     node_pools: tuple[NodePool, ...] = ()
+    # `account`: the AWS account this stack deploys into, when each environment lives in an
+    # account of its own (`strata new --account`); the provider's `aws:allowedAccountIds` and
+    # `aws:assumeRoles` keep it there, and `aws_context.py` checks it. Empty: the caller's.
+    account: str = ""
+    # `dnsZone`: the stack's public hosted zone, `<env>.<domain>` in an account of its own
+    # (delegated from the zone of `domain`); empty: the zone of `domain`.
+    dns_zone: str = ""
+
+    @property
+    def zone(self) -> str:
+        """The domain of the stack's public hosted zone: `dnsZone`, else `domain`."""
+        return self.dns_zone or self.domain
 
     @property
     def karpenter(self) -> bool:
@@ -747,10 +759,14 @@ def _read_addons(r: _Reader) -> Addons:
     return addons
 
 
-def _read_certificate(r: _Reader, raw: Mapping[str, Any], where: str, env_name: str, domain: str) -> Certificate:
-    """`environments[].certificate`; without it, `*.<env>.<domain>` (older stack files have none)."""
+def _read_certificate(
+    r: _Reader, raw: Mapping[str, Any], where: str, env_name: str, domain: str, zone: str
+) -> Certificate:
+    """`environments[].certificate`; without it, `*.<env>.<domain>` (older stack files have none).
+    Every name must be under `zone`, the stack's hosted zone (`dnsZone`, else `domain`)."""
     if raw.get("certificate") is None:
         return Certificate(domain_name=f"*.{env_name}.{domain}")
+    domain = zone
     cw = f"{where}.certificate"
     obj = _mapping(r, raw.get("certificate"), cw)
     certificate = Certificate(
@@ -769,7 +785,7 @@ def _read_certificate(r: _Reader, raw: Mapping[str, Any], where: str, env_name: 
     return certificate
 
 
-def _read_environment(r: _Reader, raw: Any, index: int, domain: str) -> Environment:
+def _read_environment(r: _Reader, raw: Any, index: int, domain: str, zone: str) -> Environment:
     """One `environments[]` entry."""
     where = f"environments[{index}]"
     raw = _mapping(r, raw, where)
@@ -795,7 +811,7 @@ def _read_environment(r: _Reader, raw: Any, index: int, domain: str) -> Environm
             max_cpu=_text(r, limits, "maxCpu", lw),
             max_memory=_text(r, limits, "maxMemory", lw),
         ),
-        certificate=_read_certificate(r, raw, where, name, domain),
+        certificate=_read_certificate(r, raw, where, name, domain, zone),
         log_retention_days=_int(r, raw, "logRetentionDays", where, 30),
     )
     r.check(
@@ -930,9 +946,10 @@ def _read(r: _Reader) -> Settings:
     project = r.text("project")
     cluster_name = r.text("clusterName")
     domain = r.text("domain")
+    zone = r.text("dnsZone", "") or domain
     log_types = _strings(r, r.raw("clusterLogTypes", list(LOG_TYPES)), "clusterLogTypes")
     node_groups = tuple(_read_node_group(r, g, i) for i, g in enumerate(r.raw("nodeGroups") or []))
-    environments = tuple(_read_environment(r, e, i, domain) for i, e in enumerate(r.raw("environments") or []))
+    environments = tuple(_read_environment(r, e, i, domain, zone) for i, e in enumerate(r.raw("environments") or []))
     gitops = _mapping(r, r.raw("gitops") or {}, "gitops")
     service_roles = tuple(_read_service_role(r, s, i) for i, s in enumerate(r.raw("serviceRoles", []) or []))
     admin_role_arns = _strings(r, r.raw("adminRoleArns", []), "adminRoleArns")
@@ -971,6 +988,8 @@ def _read(r: _Reader) -> Settings:
         compute=_one_of(r, r.text("compute", "node-groups"), COMPUTE_CHOICES, "compute"),
         identity=_one_of(r, r.text("identity", "irsa"), IDENTITY_CHOICES, "identity"),
         node_pools=tuple(_read_node_pool(r, p, i) for i, p in enumerate(r.raw("nodePools", []) or [])),
+        account=r.text("account", ""),
+        dns_zone=r.text("dnsZone", ""),
     )
     _check_cross_references(r, settings)
     return settings
@@ -994,6 +1013,14 @@ def _check_cross_references(r: _Reader, s: Settings) -> None:
     for arn in s.admin_role_arns:
         r.check(bool(_ROLE_ARN.match(arn)), f"`adminRoleArns` has an invalid IAM role ARN `{arn}`")
     r.check(bool(_DOMAIN.match(s.domain)), f"`domain` is not a DNS domain: `{s.domain}`")
+    r.check(
+        not s.account or bool(re.fullmatch(r"[0-9]{12}", s.account)),
+        f"`account` must be an AWS account id of twelve digits, not `{s.account}`",
+    )
+    r.check(
+        not s.dns_zone or (_DOMAIN.match(s.dns_zone) is not None and s.dns_zone.endswith("." + s.domain)),
+        f"`dnsZone` must be a subdomain of `domain` `{s.domain}`, not `{s.dns_zone}`",
+    )
     r.check(bool(s.node_groups), "`nodeGroups` must list at least one node group")
     if s.karpenter:
         r.check(s.addons.karpenter is not None, "`addons.karpenter` is required with `compute: karpenter`")

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.harness import REPO_ROOT, StackRun, project_name, run_batch, stack_values, stacks
+from tests.harness import REPO_ROOT, StackRun, project_name, run_batch, stack_account, stack_values, stacks
 
 sys.path.insert(0, str(REPO_ROOT))  # the program's modules, for the unit tests of settings
 
@@ -51,6 +51,11 @@ class Stack:
     @property
     def resources(self) -> list[dict]:
         return self.run.resources
+
+    @property
+    def account(self) -> str:
+        """The AWS account the stack runs in (its own with `strata new --account`)."""
+        return stack_account(self.name)
 
     def of_type(self, type_token: str) -> list[dict]:
         return [r for r in self.resources if r["type"] == type_token]

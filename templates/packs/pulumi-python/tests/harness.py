@@ -29,7 +29,8 @@ Command line (run from the repository root):
         "importId": "...",                 # the import_ option ("" when not adopted)
         "customTimeouts": {"create": ...},  # the custom_timeouts option ("" where not set)
         "retainOnDelete": false,           # the retain_on_delete option
-        "id": "irsa-external-dns-id"},     # the mock's id ("<name>-id", EC2-shaped for EC2 resources)
+        "id": "irsa-external-dns-id",      # the mock's id ("<name>-id", EC2-shaped for EC2 resources)
+        "account": "123456789012"},        # the account the stack ran in (`stack_account()`)
        ...]
 
   Only `type`, `name`, `inputs` and `custom` are the stable interface; the
@@ -153,6 +154,14 @@ def stack_values(root: Path, stack: str) -> tuple[dict[str, Any], list[str]]:
     return values, secrets
 
 
+def stack_account(stack: str, root: Path = REPO_ROOT) -> str:
+    """The AWS account the harness runs `stack` in: its own (`aws:allowedAccountIds`, with
+    `strata new --account`), else the mock account `ACCOUNT_ID`."""
+    values, _ = stack_values(root, stack)
+    allowed = values.get("aws:allowedAccountIds") or []
+    return str(allowed[0]) if allowed else ACCOUNT_ID
+
+
 def stack_config(root: Path, stack: str, overrides: dict[str, Any] | None = None) -> tuple[dict[str, str], list[str]]:
     """The stack's configuration as Pulumi hands it to a program: `{"ns:key": "string or JSON"}`.
 
@@ -210,8 +219,8 @@ WORLD: dict[str, Any] = {
 }
 
 
-def secret_arn(name: str) -> str:
-    return f"arn:aws:secretsmanager:mock:{ACCOUNT_ID}:secret:{name}-AbCdEf"
+def secret_arn(name: str, account: str | None = None) -> str:
+    return f"arn:aws:secretsmanager:mock:{account or ACCOUNT_ID}:secret:{name}-AbCdEf"
 
 
 class InvokeFailure(Exception):
@@ -455,6 +464,7 @@ def _make_monitor(mocks: Any) -> Any:
                     },
                     "retainOnDelete": bool(request.retainOnDelete),
                     "id": response.id,
+                    "account": ACCOUNT_ID,
                 }
                 with self._lock:
                     self.records.append(record)
@@ -509,6 +519,7 @@ def run_in_process(
     asyncio.set_event_loop(asyncio.new_event_loop())
     config, secret_keys = stack_config(root, stack, overrides)
     region = config.get("aws:region", "us-east-1")
+    _follow_stack_account(config, world)
     if world["clusterExists"]:  # the stack's own cluster, as `eks:ListClusters` names it
         world["clusters"] = [config.get(f"{project_name(root)}:clusterName", "")]
     monitor = _make_monitor(_make_mocks(region, world))
@@ -525,6 +536,18 @@ def run_in_process(
 
     _sync_await(run_pulumi_func(program))
     return StackRun(resources=monitor.records, outputs=_resolve_outputs(), invokes=list(monitor.mocks.invokes))
+
+
+def _follow_stack_account(config: dict[str, str], world: dict[str, Any]) -> None:
+    """A stack in an account of its own (`aws:allowedAccountIds`) runs in that account: the caller
+    identity, and every ARN the mocks make, name it (one stack per process)."""
+    global ACCOUNT_ID
+    allowed = json.loads(config.get("aws:allowedAccountIds", "[]"))
+    if not allowed or allowed[0] == ACCOUNT_ID:
+        return
+    if world["caller"] == DEFAULT_CALLER:
+        world["caller"] = DEFAULT_CALLER.replace(ACCOUNT_ID, allowed[0])
+    ACCOUNT_ID = allowed[0]
 
 
 def _resolve_outputs() -> dict[str, dict]:

@@ -97,15 +97,15 @@ def test_ci_roles_trust_only_this_repository_with_exact_conditions(stack: Stack)
             assert statement["Effect"] == "Allow"
             assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
             assert statement["Principal"] == {
-                "Federated": f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{GITHUB_OIDC_HOST}"
+                "Federated": f"arn:aws:iam::{stack.account}:oidc-provider/{GITHUB_OIDC_HOST}"
             }
             assert statement["Condition"]["StringEquals"][f"{GITHUB_OIDC_HOST}:aud"] == "sts.amazonaws.com"
         assert expected[name] in json.dumps(statement) or trusts(role["inputs"]["assumeRolePolicy"], expected[name])
     assert roles["ci-deploy"]["inputs"]["name"] == ci["deployRoleName"]
     assert roles["ci-preview"]["inputs"]["name"] == ci["previewRoleName"]
     assert stack.output("ciRoleArns") == {
-        "deploy": f"arn:aws:iam::{ACCOUNT_ID}:role/{ci['deployRoleName']}",
-        "preview": f"arn:aws:iam::{ACCOUNT_ID}:role/{ci['previewRoleName']}",
+        "deploy": f"arn:aws:iam::{stack.account}:role/{ci['deployRoleName']}",
+        "preview": f"arn:aws:iam::{stack.account}:role/{ci['previewRoleName']}",
     }
 
 
@@ -174,10 +174,10 @@ def test_the_deploy_role_can_run_pulumi_up_and_the_preview_role_only_reads(stack
         a["inputs"]["principalArn"]: a["inputs"]["policyArn"].rsplit("/", 1)[-1]
         for a in stack.of_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
     }
-    assert access[f"arn:aws:iam::{ACCOUNT_ID}:role/{roles['ci-deploy']['inputs']['name']}"] == (
+    assert access[f"arn:aws:iam::{stack.account}:role/{roles['ci-deploy']['inputs']['name']}"] == (
         "AmazonEKSClusterAdminPolicy"
     )
-    assert access[f"arn:aws:iam::{ACCOUNT_ID}:role/{roles['ci-preview']['inputs']['name']}"] == (
+    assert access[f"arn:aws:iam::{stack.account}:role/{roles['ci-preview']['inputs']['name']}"] == (
         "AmazonEKSViewPolicy"
     ), "a pull request reads no Kubernetes Secret"
 
@@ -333,7 +333,7 @@ def test_the_preview_role_may_make_every_lookup_the_program_makes(stack: Stack) 
         deploy_role_name=ci["deployRoleName"], preview_role_name=ci["previewRoleName"],
         state_bucket=ci.get("stateBucket"), state_prefix=ci.get("statePrefix", ""),
         secrets_provider=ci.get("secretsProvider"),
-    ), "aws", ACCOUNT_ID, stack.region))["Statement"]  # fmt: skip
+    ), "aws", stack.account, stack.region))["Statement"]  # fmt: skip
     called: set[str] = set()
     for world in LOOKUP_WORLDS:
         result = run(FIRST, LOOKUP_OVERRIDES, **world)

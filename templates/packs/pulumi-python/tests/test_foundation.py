@@ -106,7 +106,7 @@ def _associated_role_of(stack: Stack, role: dict) -> bool:
 
 def _role_arn(role: dict) -> str:
     name = role["inputs"].get("name") or f"{role['name']}-mock"
-    return f"arn:aws:iam::{ACCOUNT_ID}:role/{name}"
+    return f"arn:aws:iam::{role.get('account', ACCOUNT_ID)}:role/{name}"
 
 
 def _inline_policies(stack: Stack, role: dict) -> dict[str, str]:
@@ -315,7 +315,7 @@ def test_each_environment_reads_only_its_own_secrets_through_its_secret_store(st
         role = _role_trusting(stack, env["namespace"], "aws-secrets-reader")
         (statement,) = _statements(_inline_policies(stack, role)["read-environment-secrets"])
         assert statement["Resource"] == (
-            f"arn:aws:secretsmanager:{stack.region}:{ACCOUNT_ID}:secret:{project}/{env['name']}/*"
+            f"arn:aws:secretsmanager:{stack.region}:{stack.account}:secret:{project}/{env['name']}/*"
         )
         assert all(action.startswith("secretsmanager:") for action in statement["Action"])
         account = next(
@@ -443,7 +443,7 @@ def test_addon_values_follow_the_configuration(stack: Stack) -> None:
     assert _release(stack, "metrics-server")["inputs"]["values"]["replicas"] == addons["metricsServer"]["replicas"]
     dns = _release(stack, "external-dns")["inputs"]["values"]
     assert dns["provider"] == {"name": "aws"}
-    assert dns["domainFilters"] == [stack.config["domain"]]
+    assert dns["domainFilters"] == [stack.config.get("dnsZone") or stack.config["domain"]]
     assert dns["policy"] == addons["externalDns"]["policy"]
     assert dns["txtOwnerId"] == name
     assert dns["sources"] == ["service", "ingress"]

@@ -48,7 +48,7 @@ def test_each_environment_has_a_public_and_an_internal_ingress_class_with_its_ce
     wanted = {f"{e['name']}-{x}" for e in stack.config["environments"] for x in ("public", "internal")}
     assert set(params) == set(classes) == wanted
     for env in stack.config["environments"]:
-        arn = f"arn:aws:acm:mock:123456789012:certificate/certificate-{env['name']}"
+        arn = f"arn:aws:acm:mock:{stack.account}:certificate/certificate-{env['name']}"
         for exposure, scheme in (("public", "internet-facing"), ("internal", "internal")):
             name = f"{env['name']}-{exposure}"
             spec = params[name]["spec"]

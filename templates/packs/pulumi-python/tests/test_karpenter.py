@@ -35,7 +35,7 @@ def _karpenter(stack: Stack) -> bool:
 
 
 def _role_arn(role: dict) -> str:
-    return f"arn:aws:iam::{ACCOUNT_ID}:role/{role['inputs'].get('name') or role['name'] + '-mock'}"
+    return f"arn:aws:iam::{role.get('account', ACCOUNT_ID)}:role/{role['inputs'].get('name') or role['name'] + '-mock'}"
 
 
 def _children(stack: Stack, typ: str, parent: dict) -> list[dict]:

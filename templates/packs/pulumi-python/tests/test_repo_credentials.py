@@ -6,7 +6,6 @@ import json
 
 from repo_credentials import OWNER_TAG, owned_elsewhere
 from tests.conftest import Stack
-from tests.harness import ACCOUNT_ID
 
 
 def test_a_private_repository_gets_exactly_its_secret_and_a_repository_secret_in_argocd(stack: Stack) -> None:
@@ -30,7 +29,7 @@ def test_a_private_repository_gets_exactly_its_secret_and_a_repository_secret_in
         p["inputs"]["policy"] for p in stack.of_type("aws:iam/rolePolicy:RolePolicy") if p["parent"] == role["urn"]
     ]
     (statement,) = json.loads(policy)["Statement"]
-    assert statement["Resource"] == f"arn:aws:secretsmanager:{stack.region}:{ACCOUNT_ID}:secret:{name}-??????"
+    assert statement["Resource"] == f"arn:aws:secretsmanager:{stack.region}:{stack.account}:secret:{name}-??????"
     assert sorted(statement["Action"]) == ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"]
     (store,) = [
         s["inputs"] for s in stack.kubernetes_objects("SecretStore") if s["inputs"]["metadata"]["namespace"] == "argocd"

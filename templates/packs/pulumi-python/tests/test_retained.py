@@ -47,7 +47,7 @@ def test_the_repository_credential_this_stack_retained_is_adopted(stack: Stack) 
     result = run(FIRST, BASE, secrets=MINE)
     assert not isinstance(result, Exception), result
     (secret,) = [r for r in result.resources if r["name"] == "gitops-repo-credentials"]
-    assert secret["importId"] == secret_arn(name) and secret["retainOnDelete"]
+    assert secret["importId"] == secret_arn(name, stack.account) and secret["retainOnDelete"]
     result = run(FIRST, BASE, secrets=THEIRS)
     assert not isinstance(result, Exception), result
     assert not [r for r in result.resources if r["name"] == "gitops-repo-credentials"], "another stack's: only read"

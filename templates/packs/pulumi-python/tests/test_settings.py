@@ -171,3 +171,27 @@ def test_a_stack_file_without_the_choices_keeps_node_groups_and_irsa() -> None:
         config.pop(key, None)
     settings = _load(config)
     assert (settings.compute, settings.identity, settings.node_pools) == ("node-groups", "irsa", ())
+
+
+def test_an_account_of_its_own_and_its_delegated_zone_are_checked() -> None:
+    config = _valid_config()
+    config.pop("account", None)
+    config.pop("dnsZone", None)
+    settings = _load(config)
+    assert (settings.account, settings.zone) == ("", config["domain"])
+    # A stack in an account of its own hosts one environment, under its own zone.
+    env = dict(config["environments"][0])  # type: ignore[index]
+    config["environments"] = [env]
+    config["serviceRoles"] = [r for r in config.get("serviceRoles") or [] if r["namespace"] == env["namespace"]]  # type: ignore[union-attr]
+    env["certificate"] = {"domainName": f"*.{env['name']}.{config['domain']}", "subjectAlternativeNames": []}
+    config["account"], config["dnsZone"] = "222222222222", f"{env['name']}.{config['domain']}"
+    settings = _load(config)
+    assert (settings.account, settings.zone) == ("222222222222", f"{env['name']}.{config['domain']}")
+    config["account"], config["dnsZone"] = "2222", "example.org"
+    env["certificate"] = {"domainName": f"*.{config['domain']}", "subjectAlternativeNames": []}
+    with pytest.raises(SettingsError) as error:
+        _load(config)
+    text = "\n".join(error.value.problems)
+    assert "`account` must be an AWS account id of twelve digits, not `2222`" in text
+    assert f"`dnsZone` must be a subdomain of `domain` `{config['domain']}`, not `example.org`" in text
+    assert f"`*.{config['domain']}`, which is not under `domain` `example.org`" in text
