@@ -1218,9 +1218,14 @@ def _trusted_subjects(role: Mapping) -> list[str]:
 
 
 POD_IDENTITY_ASSOCIATION = "aws:eks/podIdentityAssociation:PodIdentityAssociation"
-POD_IDENTITY_TRUST = [{"Sid": "AllowEksAuthToAssumeRoleForPodIdentity", "Effect": "Allow",
-                       "Principal": {"Service": "pods.eks.amazonaws.com"},
-                       "Action": ["sts:AssumeRole", "sts:TagSession"]}]
+def pod_identity_trust(cluster: str, namespace: str, service_account: str) -> list[dict]:
+    """The EKS User Guide's Pod Identity trust (`pod-id-role`) with its session-tag conditions."""
+    return [{"Sid": "AllowEksAuthToAssumeRoleForPodIdentity", "Effect": "Allow",
+             "Principal": {"Service": "pods.eks.amazonaws.com"},
+             "Action": ["sts:AssumeRole", "sts:TagSession"],
+             "Condition": {"StringEquals": {"aws:RequestTag/eks-cluster-name": cluster,
+                                            "aws:RequestTag/kubernetes-namespace": namespace,
+                                            "aws:RequestTag/kubernetes-service-account": service_account}}}]
 
 
 def identity_of(config: Mapping) -> str:
@@ -1242,8 +1247,8 @@ def role_subjects(r: "StackRun", role: Mapping) -> list[str]:
 
 def pod_identity(runs: Mapping[str, StackRun]) -> int:
     """With `identity: pod-identity`: the agent add-on exists; every Pod Identity role trusts exactly
-    `pods.eks.amazonaws.com` with `sts:AssumeRole` and `sts:TagSession` and has exactly one
-    association, in this cluster, which waits for the cluster; every association's role is such a
+    `pods.eks.amazonaws.com` with `sts:AssumeRole` and `sts:TagSession`, for the session tags of
+    its one association (cluster, namespace, service account), and has exactly one association, in this cluster, which waits for the cluster; every association's role is such a
     role. With `irsa`: no association and no agent. Returns the associations checked."""
     problems: list[str] = []
     checked = 0
@@ -1261,10 +1266,13 @@ def pod_identity(runs: Mapping[str, StackRun]) -> int:
         trusting = [role for role in roles.values() if "pods.eks.amazonaws.com" in str(role["inputs"].get("assumeRolePolicy"))]
         for role in trusting:
             statements = json.loads(role["inputs"]["assumeRolePolicy"])["Statement"]
-            if statements != POD_IDENTITY_TRUST:
-                p(f"role `{role['name']}` trusts {statements}, not exactly the Pod Identity service")
-            if len(associated_subjects(r, role)) != 1:
-                p(f"role `{role['name']}` has {len(associated_subjects(r, role))} associations, expected 1")
+            subjects = associated_subjects(r, role)
+            if len(subjects) != 1:
+                p(f"role `{role['name']}` has {len(subjects)} associations, expected 1")
+                continue
+            _, _, namespace, account = subjects[0].split(":", 3)
+            if statements != pod_identity_trust(r.config.get("clusterName"), namespace, account):
+                p(f"role `{role['name']}` trusts {statements}, not exactly its association's session tags")
         for association in associations:
             checked += 1
             inputs = association["inputs"]

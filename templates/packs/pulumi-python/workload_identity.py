@@ -4,9 +4,9 @@
 - `irsa`: the role trusts the cluster's OIDC provider for exactly one service account
   (`irsa.py`), and the service account carries the `eks.amazonaws.com/role-arn` annotation;
 - `pod-identity`: the role trusts the EKS Pod Identity service (`pods.eks.amazonaws.com`, with
-  `sts:AssumeRole` and `sts:TagSession`, as the EKS User Guide writes it) and one
-  `PodIdentityAssociation` ties it to exactly one service account of this cluster; the service
-  account carries no annotation. The `eks-pod-identity-agent` add-on (`cluster.py`) hands the
+  `sts:AssumeRole` and `sts:TagSession`, as the EKS User Guide writes it) for the session tags
+  of exactly one service account of this cluster, and one `PodIdentityAssociation` ties it to
+  that service account; the service account carries no annotation. The `eks-pod-identity-agent` add-on (`cluster.py`) hands the
   credentials to the pods.
 
 Resource names differ by choice (`irsa-<name>`, `pod-identity-<name>`), so a stack never turns
@@ -37,9 +37,11 @@ class WorkloadRole:
     ready: list[pulumi.Resource] = field(default_factory=list)
 
 
-def pod_identity_trust_policy() -> str:
-    """The trust policy of every Pod Identity role (the EKS User Guide's, without conditions: the
-    association names the cluster, namespace and service account)."""
+def pod_identity_trust_policy(cluster_name: str, namespace: str, service_account: str) -> str:
+    """The trust policy of a Pod Identity role: the EKS User Guide's (`pod-id-role`), with the
+    session tags EKS Pod Identity sets as conditions, so that only an association of this
+    cluster, namespace and service account can assume the role. Without them any association in
+    the account (another cluster's, another namespace's) that names the role could use it."""
     return json.dumps(
         {
             "Version": "2012-10-17",
@@ -49,6 +51,13 @@ def pod_identity_trust_policy() -> str:
                     "Effect": "Allow",
                     "Principal": {"Service": POD_IDENTITY_SERVICE},
                     "Action": ["sts:AssumeRole", "sts:TagSession"],
+                    "Condition": {
+                        "StringEquals": {
+                            "aws:RequestTag/eks-cluster-name": cluster_name,
+                            "aws:RequestTag/kubernetes-namespace": namespace,
+                            "aws:RequestTag/kubernetes-service-account": service_account,
+                        }
+                    },
                 }
             ],
         }
@@ -72,7 +81,7 @@ def pod_identity_role(
         resource_name,
         name=role_name,
         description=f"Pod Identity role for system:serviceaccount:{namespace}:{service_account}",
-        assume_role_policy=pod_identity_trust_policy(),
+        assume_role_policy=pod_identity_trust_policy(cluster_name, namespace, service_account),
         tags={**tags, "ServiceAccount": f"{namespace}/{service_account}"},
     )
     child = pulumi.ResourceOptions(parent=role)

@@ -357,7 +357,13 @@ def test_pod_identity_roles_trust_the_eks_service_and_each_has_one_association(s
         (statement,) = _statements(role["inputs"]["assumeRolePolicy"])
         assert statement["Principal"] == {"Service": "pods.eks.amazonaws.com"}
         assert statement["Action"] == ["sts:AssumeRole", "sts:TagSession"]
-        assert "Condition" not in statement, "the association names the cluster, namespace and service account"
+        assert statement["Condition"] == {
+            "StringEquals": {
+                "aws:RequestTag/eks-cluster-name": stack.config["clusterName"],
+                "aws:RequestTag/kubernetes-namespace": association["inputs"]["namespace"],
+                "aws:RequestTag/kubernetes-service-account": association["inputs"]["serviceAccount"],
+            }
+        }, "only this association's session tags may assume the role"
         assert association["inputs"]["clusterName"] == stack.config["clusterName"]
     for release in stack.of_type(RELEASE):
         assert agent[0]["urn"] in release["dependencies"], f"{release['name']} starts before the agent"
