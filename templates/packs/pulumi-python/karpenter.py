@@ -387,7 +387,7 @@ def node_class(pool: NodePool, settings: Settings, node_role: aws.iam.Role, netw
     """The `EC2NodeClass` spec of a pool: AL2023, private subnets, the EKS cluster security group."""
     return {
         "role": node_role.name,
-        "amiSelectorTerms": [{"alias": "al2023@latest"}],
+        "amiSelectorTerms": [{"alias": settings.karpenter_ami_alias}],
         "subnetSelectorTerms": network.private_subnet_ids.apply(lambda ids: [{"id": i} for i in ids]),
         # EKS tags the cluster security group it creates (and only that one) with the cluster's name.
         "securityGroupSelectorTerms": [{"tags": {"aws:eks:cluster-name": settings.cluster_name}}],
@@ -436,7 +436,7 @@ def node_pool_spec(pool: NodePool) -> dict:
         },
         "limits": {"nodes": pool.max_nodes},
         # At most a tenth of the pool's nodes is disrupted at once (consolidation, expiry, and the
-        # drift of every node when AWS publishes a new AMI for `al2023@latest`).
+        # drift of every node when AWS publishes a new AMI for `al2023@latest`, or the stack pins another).
         "disruption": {
             "consolidationPolicy": "WhenEmptyOrUnderutilized",
             "consolidateAfter": "1m",

@@ -400,6 +400,10 @@ class Settings:
     # `dnsZone`: the stack's public hosted zone, `<env>.<domain>` in an account of its own
     # (delegated from the zone of `domain`); empty: the zone of `domain`.
     dns_zone: str = ""
+    # `karpenterAmiAlias` (not written by strata): the AL2023 release Karpenter's nodes run,
+    # `al2023@latest` (every new AMI rolls the nodes, within the disruption budgets) or a pinned
+    # `al2023@vYYYYMMDD`, which Karpenter recommends for production (`managing-amis`).
+    karpenter_ami_alias: str = "al2023@latest"
 
     @property
     def zone(self) -> str:
@@ -990,6 +994,7 @@ def _read(r: _Reader) -> Settings:
         node_pools=tuple(_read_node_pool(r, p, i) for i, p in enumerate(r.raw("nodePools", []) or [])),
         account=r.text("account", ""),
         dns_zone=r.text("dnsZone", ""),
+        karpenter_ami_alias=r.text("karpenterAmiAlias", "al2023@latest"),
     )
     _check_cross_references(r, settings)
     return settings
@@ -1022,6 +1027,11 @@ def _check_cross_references(r: _Reader, s: Settings) -> None:
         f"`dnsZone` must be a subdomain of `domain` `{s.domain}`, not `{s.dns_zone}`",
     )
     r.check(bool(s.node_groups), "`nodeGroups` must list at least one node group")
+    r.check(
+        re.fullmatch(r"al2023@(latest|v\d{8})", s.karpenter_ami_alias) is not None,
+        "`karpenterAmiAlias` must be `al2023@latest` or a release such as `al2023@v20251209`, "
+        f"not `{s.karpenter_ami_alias}`",
+    )
     if s.karpenter:
         r.check(s.addons.karpenter is not None, "`addons.karpenter` is required with `compute: karpenter`")
         r.check(bool(s.node_pools), "`nodePools` must list at least one Karpenter NodePool with `compute: karpenter`")

@@ -6,8 +6,8 @@
 - `pod-identity`: the role trusts the EKS Pod Identity service (`pods.eks.amazonaws.com`, with
   `sts:AssumeRole` and `sts:TagSession`, as the EKS User Guide writes it) for the session tags
   of exactly one service account of this cluster, and one `PodIdentityAssociation` ties it to
-  that service account; the service account carries no annotation. The `eks-pod-identity-agent` add-on (`cluster.py`) hands the
-  credentials to the pods.
+  that service account; the service account carries no annotation. The `eks-pod-identity-agent`
+  add-on (`cluster.py`) hands the credentials to the pods.
 
 Resource names differ by choice (`irsa-<name>`, `pod-identity-<name>`), so a stack never turns
 one kind of role into the other in place; strata never switches a workspace's choice by itself.

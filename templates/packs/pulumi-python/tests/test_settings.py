@@ -173,6 +173,16 @@ def test_a_stack_file_without_the_choices_keeps_node_groups_and_irsa() -> None:
     assert (settings.compute, settings.identity, settings.node_pools) == ("node-groups", "irsa", ())
 
 
+def test_karpenters_ami_alias_floats_unless_the_stack_pins_a_release() -> None:
+    config = _valid_config()
+    config.pop("karpenterAmiAlias", None)
+    assert _load(config).karpenter_ami_alias == "al2023@latest"
+    assert _load({**config, "karpenterAmiAlias": "al2023@v20251209"}).karpenter_ami_alias == "al2023@v20251209"
+    for wrong in ("al2023", "bottlerocket@latest", "al2023@2025"):
+        with pytest.raises(SettingsError, match="karpenterAmiAlias"):
+            _load({**config, "karpenterAmiAlias": wrong})
+
+
 def test_an_account_of_its_own_and_its_delegated_zone_are_checked() -> None:
     config = _valid_config()
     config.pop("account", None)
