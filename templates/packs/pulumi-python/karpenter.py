@@ -286,8 +286,8 @@ def controller_policies(
     }
 
 
-def create_node_role(settings: Settings, aws_context: AwsContext) -> aws.iam.Role:
-    """The role of the nodes Karpenter launches, and its EKS access entry (`EC2_LINUX`)."""
+def create_node_role(settings: Settings, aws_context: AwsContext) -> tuple[aws.iam.Role, list[pulumi.Resource]]:
+    """The role of the nodes Karpenter launches, with its managed policies' attachments."""
     role = aws.iam.Role(
         "karpenter-node-role",
         description=f"Nodes Karpenter launches for cluster {settings.cluster_name}",
@@ -296,14 +296,16 @@ def create_node_role(settings: Settings, aws_context: AwsContext) -> aws.iam.Rol
         ),
         tags=settings.tags,
     )
-    for policy in NODE_ROLE_POLICIES:
+    attachments: list[pulumi.Resource] = [
         aws.iam.RolePolicyAttachment(
             f"karpenter-node-role-{policy}",
             role=role.name,
             policy_arn=aws_context.managed_policy_arn(policy),
             opts=pulumi.ResourceOptions(parent=role),
         )
-    return role
+        for policy in NODE_ROLE_POLICIES
+    ]
+    return role, attachments
 
 
 def create_interruption_queue(settings: Settings) -> aws.sqs.Queue:
@@ -454,8 +456,8 @@ def create_karpenter(
 ) -> KarpenterOutputs:
     """The node role and its access entry, the queue and its rules, the controller's role, the CRD
     and controller releases, and each pool's `EC2NodeClass` and `NodePool`."""
-    node_role = create_node_role(settings, aws_context)
-    aws.eks.AccessEntry(
+    node_role, node_policies = create_node_role(settings, aws_context)
+    node_access = aws.eks.AccessEntry(
         "karpenter-node-access",
         cluster_name=settings.cluster_name,
         principal_arn=node_role.arn,
@@ -489,7 +491,9 @@ def create_karpenter(
         skip_crds=True,
     )
     objects: list[pulumi.Resource] = []
-    opts = pulumi.ResourceOptions(provider=provider, depends_on=[crds, controller])
+    # A node launched before its role may join the cluster, or before it may pull images, never
+    # becomes ready: the node classes wait for the access entry and the role's policies.
+    opts = pulumi.ResourceOptions(provider=provider, depends_on=[crds, controller, node_access, *node_policies])
     for pool in settings.node_pools:
         nodeclass = k8s.apiextensions.CustomResource(
             f"ec2nodeclass-{pool.name}",

@@ -180,3 +180,11 @@ def test_each_node_pool_has_its_node_class_and_follows_the_configuration(stack: 
         }
         crds = stack.one(RELEASE, "karpenter-crd")["urn"]
         assert crds in pools[wanted["name"]]["dependencies"]
+        # Its nodes may join the cluster and pull images from the start.
+        (node_class_resource,) = [
+            c for c in stack.of_type(NODE_CLASS) if c["inputs"]["metadata"]["name"] == wanted["name"]
+        ]
+        joins = {stack.one("aws:eks/accessEntry:AccessEntry", "karpenter-node-access")["urn"]} | {
+            a["urn"] for a in _children(stack, "aws:iam/rolePolicyAttachment:RolePolicyAttachment", node_role)
+        }
+        assert joins <= set(node_class_resource["dependencies"])
