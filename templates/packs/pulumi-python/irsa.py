@@ -61,12 +61,13 @@ def service_account_role(
     managed_policy_arns: Sequence[pulumi.Input[str]] = (),
     inline_policies: Mapping[str, pulumi.Input[str]] | None = None,
     opts: pulumi.ResourceOptions | None = None,
+    ready: list[pulumi.Resource] | None = None,
 ) -> aws.iam.Role:
     """Create a role trusted only by `<namespace>/<service_account>` and attach its permissions.
 
     `managed_policy_arns` are attached as policy attachments; `inline_policies`
     (name -> JSON document) become inline role policies, so they live and die
-    with the role.
+    with the role. `ready`, when given, receives them: what a release using the role waits for.
     """
     role = aws.iam.Role(
         resource_name,
@@ -79,12 +80,18 @@ def service_account_role(
         opts=opts,
     )
     child = pulumi.ResourceOptions(parent=role)
-    for index, policy_arn in enumerate(managed_policy_arns):
+    permissions: list[pulumi.Resource] = [
         aws.iam.RolePolicyAttachment(
             f"{resource_name}-managed-{index}", role=role.name, policy_arn=policy_arn, opts=child
         )
-    for policy_name, document in (inline_policies or {}).items():
+        for index, policy_arn in enumerate(managed_policy_arns)
+    ]
+    permissions += [
         aws.iam.RolePolicy(
             f"{resource_name}-{policy_name}", role=role.id, name=policy_name, policy=document, opts=child
         )
+        for policy_name, document in (inline_policies or {}).items()
+    ]
+    if ready is not None:
+        ready.extend(permissions)
     return role

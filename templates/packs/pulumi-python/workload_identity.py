@@ -136,15 +136,17 @@ def addon_role(
             managed_policy_arns=managed_policy_arns,
             inline_policies=inline_policies,
         )
-    return WorkloadRole(
-        role=service_account_role(
-            f"irsa-{name}",
-            oidc=cluster.oidc,
-            namespace=namespace,
-            service_account=service_account,
-            tags=settings.tags,
-            role_name=role_name,
-            managed_policy_arns=managed_policy_arns,
-            inline_policies=inline_policies,
-        )
+    ready: list[pulumi.Resource] = []
+    role = service_account_role(
+        f"irsa-{name}",
+        oidc=cluster.oidc,
+        namespace=namespace,
+        service_account=service_account,
+        tags=settings.tags,
+        role_name=role_name,
+        managed_policy_arns=managed_policy_arns,
+        inline_policies=inline_policies,
+        ready=ready,
     )
+    # The add-on's release waits for the role's permissions, as with Pod Identity.
+    return WorkloadRole(role=role, ready=ready)

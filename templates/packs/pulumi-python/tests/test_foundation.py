@@ -369,6 +369,21 @@ def test_pod_identity_roles_trust_the_eks_service_and_each_has_one_association(s
         assert agent[0]["urn"] in release["dependencies"], f"{release['name']} starts before the agent"
 
 
+def test_every_add_on_release_waits_for_its_roles_permissions(stack: Stack) -> None:
+    # Started before its role's policies exist, a controller's first calls are denied (and some,
+    # like the load balancer controller's webhook, then fail the next releases).
+    awaited = {dep for release in stack.of_type(RELEASE) for dep in release["dependencies"]}
+    prefix = "pod-identity-" if stack.config.get("identity") == "pod-identity" else "irsa-"
+    releases = {release["name"] for release in stack.of_type(RELEASE)}
+    add_on_roles = [r for r in stack.of_type(ROLE) if r["name"].removeprefix(prefix) in releases]
+    assert add_on_roles, "the load balancer controller and External DNS have roles"
+    for role in add_on_roles:
+        for kind in ("aws:iam/rolePolicy:RolePolicy", "aws:iam/rolePolicyAttachment:RolePolicyAttachment"):
+            for permission in stack.of_type(kind):
+                if permission.get("parent") == role["urn"]:
+                    assert permission["urn"] in awaited, f"no release waits for {permission['name']}"
+
+
 # --- add-ons ----------------------------------------------------------------------------------
 
 
