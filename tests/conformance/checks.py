@@ -1399,9 +1399,10 @@ def foundation_resources(foundation: Path, runs: Mapping[str, StackRun] | None =
         raise AssertionError(f"{len(problems)} problem(s) with the resources of `{foundation.name}`:\n" + "\n".join(problems))
 
 
-def foundation_pytest(foundation: Path) -> str:
-    """The generated foundation's own test suite passes (`python -m pytest -q` in the repo)."""
-    done = run([venv_python(), "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=foundation, timeout=1200)
+def foundation_pytest(foundation: Path, *paths: str) -> str:
+    """The generated foundation's own test suite passes (`python -m pytest -q` in the repo; only
+    the test files `paths` when given)."""
+    done = run([venv_python(), "-m", "pytest", "-q", "-p", "no:cacheprovider", *paths], cwd=foundation, timeout=1200)
     if done.returncode != 0:
         raise AssertionError(f"the foundation's own tests fail in `{foundation}`:\n{_describe(done)}")
     if not re.search(r"\b\d+ passed\b", done.stdout):

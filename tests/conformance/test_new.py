@@ -352,7 +352,8 @@ def test_without_api_cidrs_every_stack_stops_at_preview_naming_the_key(preset, w
             checks.run_harness(ws.foundation, stack)
         assert f"`{key}` is empty" in str(refused.value), refused.value
         assert "strata new --api-cidrs" in str(refused.value)
-    checks.foundation_pytest(ws.foundation)  # its own tests say so too, and pass
+    # Its own fail-closed tests say so too, and pass (the whole suite runs on OWN_TESTS' cases).
+    checks.foundation_pytest(ws.foundation, "tests/test_endpoint.py")
 
 
 def test_environments_in_accounts_of_their_own_deploy_only_there(generated):
