@@ -18,7 +18,8 @@
 //! - peak memory (maximum resident set size) at most 16 MiB.
 //!
 //! Every run's durability is the real one: the journal, its flushes and `syncfs` included. Prints
-//! the median, p90 and max of each, and exits 1 when a target is missed.
+//! the median, p90 and max of each, and exits 1 when a target is missed. `STRATA_BENCH_BIN`
+//! names another strata binary to time instead of this build's (before and after a change).
 
 // A benchmark reports on the terminal; a closed stdout ending it is fine.
 #![allow(clippy::disallowed_macros)]
@@ -27,11 +28,18 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-const STRATA: &str = env!("CARGO_BIN_EXE_strata");
+/// The strata under test: this build's, or another build named by `STRATA_BENCH_BIN` (an
+/// earlier commit's release binary, to compare before and after on the same machine).
+fn strata() -> PathBuf {
+    std::env::var_os("STRATA_BENCH_BIN").map_or_else(
+        || PathBuf::from(env!("CARGO_BIN_EXE_strata")),
+        PathBuf::from,
+    )
+}
 
 fn run(args: &[&str], dir: &Path) -> Duration {
     let start = Instant::now();
-    let output = Command::new(STRATA)
+    let output = Command::new(strata())
         .args(args)
         .current_dir(dir)
         .env_remove("STRATA_FAULT")

@@ -34,4 +34,6 @@ pub use init::init_and_commit;
 pub use line_endings::LineEndings;
 #[cfg(test)]
 pub use status::untracked;
-pub use status::{changed_among, changed_paths, dirty_paths, head_file, is_shallow, preflight, submodules};
+pub use status::{
+    changed_among, changed_paths, dirty_paths, head_file, is_shallow, preflight, submodules,
+};

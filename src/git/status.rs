@@ -449,3 +449,102 @@ pub fn submodules(dir: &Path) -> Vec<String> {
 pub fn is_shallow(dir: &Path) -> bool {
     Repository::open(dir).is_ok_and(|repo| repo.is_shallow())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `changed_among` answers as the whole status does, in every state a path can be in.
+    #[test]
+    fn the_status_of_some_paths_is_the_whole_status_filtered() {
+        let dir = std::env::temp_dir().join(format!("strata-status-{}", std::process::id()));
+        let _ = fs_err::remove_dir_all(&dir);
+        fs_err::create_dir_all(&dir).unwrap();
+        let repo = Repository::init(&dir).unwrap();
+        let write = |path: &str, text: &str| {
+            let full = dir.join(path);
+            fs_err::create_dir_all(full.parent().unwrap()).unwrap();
+            fs_err::write(full, text).unwrap();
+        };
+        let committed = [
+            "clean", "edited", "staged", "deleted", "unstaged", "same", "a/dir", "b/x", "exec",
+        ];
+        for path in committed {
+            write(path, path);
+        }
+        write(".gitignore", "ignored*\n");
+        let mut index = repo.index().unwrap();
+        for path in committed.iter().chain([&".gitignore"]) {
+            index.add_path(Path::new(path)).unwrap();
+        }
+        index.write().unwrap();
+        let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+        let sig = git2::Signature::now("t", "t@example.org").unwrap();
+        repo.commit(Some("HEAD"), &sig, &sig, "first", &tree, &[])
+            .unwrap();
+        // Every file's stat data older than the index's: none is racily clean.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let mut index = repo.index().unwrap();
+        index.read(true).unwrap();
+        index.write().unwrap();
+
+        write("edited", "changed");
+        write("staged", "staged change");
+        index.add_path(Path::new("staged")).unwrap();
+        index.remove_path(Path::new("unstaged")).unwrap();
+        index.write().unwrap();
+        fs_err::remove_file(dir.join("deleted")).unwrap();
+        write("same", "same"); // rewritten as it was: its stat data changed
+        fs_err::remove_file(dir.join("a/dir")).unwrap();
+        write("a/dir/inside", "a directory where a file was");
+        write("new", "untracked");
+        write("sub/new", "untracked in an untracked directory");
+        write("ignored-one", "ignored");
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            fs_err::set_permissions(dir.join("exec"), std::fs::Permissions::from_mode(0o755))
+                .unwrap();
+        }
+        let paths = [
+            "clean",
+            "edited",
+            "staged",
+            "deleted",
+            "unstaged",
+            "same",
+            "a/dir",
+            "b/x",
+            "exec",
+            "new",
+            "sub/new",
+            "ignored-one",
+            "never",
+        ];
+        let whole = |paths: &[&str]| -> Vec<(String, bool)> {
+            changed_paths(&dir)
+                .unwrap()
+                .into_iter()
+                .filter(|(path, _)| paths.contains(&path.as_str()))
+                .collect()
+        };
+        // Without the directory, every path is answered alone; with it, by the whole status.
+        let files: Vec<&str> = paths.iter().copied().filter(|p| *p != "a/dir").collect();
+        let expected = whole(&files);
+        for path in [
+            "edited", "staged", "deleted", "unstaged", "exec", "new", "sub/new",
+        ] {
+            assert!(
+                expected.iter().any(|(p, _)| p == path),
+                "{path}: {expected:?}"
+            );
+        }
+        assert_eq!(changed_among(&dir, &files).unwrap(), expected);
+        assert_eq!(changed_among(&dir, &paths).unwrap(), whole(&paths));
+        // The answer once the repo is known to this process, and after the index changes.
+        assert_eq!(changed_among(&dir, &files).unwrap(), expected);
+        index.add_path(Path::new("edited")).unwrap();
+        index.write().unwrap();
+        assert_eq!(changed_among(&dir, &files).unwrap(), whole(&files));
+        fs_err::remove_dir_all(&dir).unwrap();
+    }
+}

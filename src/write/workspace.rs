@@ -342,7 +342,9 @@ impl Workspace {
                 .files
                 .keys()
                 .chain(head_lock.iter().flat_map(|l| {
-                    l.files.keys().filter(|path| !lock.files.contains_key(*path))
+                    l.files
+                        .keys()
+                        .filter(|path| !lock.files.contains_key(*path))
                 }))
                 .map(String::as_str)
                 .filter(|path| *path != answers::FILE_NAME && *path != lock::FILE_NAME)
