@@ -18,7 +18,14 @@
 //! - peak memory (maximum resident set size) at most 16 MiB.
 //!
 //! Every run's durability is the real one: the journal, its flushes and `syncfs` included. Prints
-//! the median, p90 and max of each, and exits 1 when a target is missed.
+//! the median, p90 and max of each, and exits 1 when a target is missed. `STRATA_BENCH_BIN`
+//! names another strata binary to time instead of this build's (before and after a change).
+//!
+//! Last measured (issue 18 point 8; CHANGELOG.md has the detail), on a 2-core machine under other
+//! builds' load (load average 4.4 to 7.6), after / before that work, medians in ms: `add service`
+//! 263 / 270, with `--commit` 476 / 538; `add env` 1,508 / 1,067, with `--commit` 1,930 / 1,707
+//! (the load fell between the two runs); `new` 72 / 85, 13.2 MiB. Instructions (callgrind):
+//! `add service` -9.7%, with `--commit` -10.8%. Every target but `new`'s memory is missed.
 
 // A benchmark reports on the terminal; a closed stdout ending it is fine.
 #![allow(clippy::disallowed_macros)]
@@ -27,11 +34,18 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-const STRATA: &str = env!("CARGO_BIN_EXE_strata");
+/// The strata under test: this build's, or another build named by `STRATA_BENCH_BIN` (an
+/// earlier commit's release binary, to compare before and after on the same machine).
+fn strata() -> PathBuf {
+    std::env::var_os("STRATA_BENCH_BIN").map_or_else(
+        || PathBuf::from(env!("CARGO_BIN_EXE_strata")),
+        PathBuf::from,
+    )
+}
 
 fn run(args: &[&str], dir: &Path) -> Duration {
     let start = Instant::now();
-    let output = Command::new(STRATA)
+    let output = Command::new(strata())
         .args(args)
         .current_dir(dir)
         .env_remove("STRATA_FAULT")

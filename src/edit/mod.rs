@@ -136,21 +136,45 @@ pub trait Reporter {
     fn overrides(&mut self, _rendered: &[(Repo, String, String)]) {}
 }
 
-/// The gitops layer's templates, compiled on a background thread while the workspace is read.
-pub type Compiling = std::thread::JoinHandle<Result<CompiledLayer>>;
+/// The embedded layers' templates, compiled on background threads (one per layer) while the
+/// workspace is read: the gitops layer, and the foundation layer of the default pack (the pack
+/// of a workspace is known only once it is read; another pack is compiled then).
+pub struct Compiling {
+    gitops: std::thread::JoinHandle<Result<CompiledLayer>>,
+    foundation: std::thread::JoinHandle<Result<CompiledLayer>>,
+}
 
-/// Starts compiling the gitops layer (commands call it before opening the workspace).
+/// Starts compiling the embedded layers (commands call it before opening the workspace).
+/// Compiling the templates (tera parses them) is most of the work of a small change; the
+/// workspace's own reading and checks take as long, and the two cores share them.
 pub fn compile_gitops() -> Compiling {
-    std::thread::spawn(|| CompiledLayer::new(pack::gitops_layer()))
+    Compiling {
+        gitops: std::thread::spawn(|| CompiledLayer::new(pack::gitops_layer())),
+        foundation: std::thread::spawn(|| {
+            CompiledLayer::new(pack::foundation_layer(pack::DEFAULT_PACK).map_err(Problems::from)?)
+        }),
+    }
 }
 
 /// The renderer of a workspace: the pack's and the gitops layer's templates, each with the
 /// repo's own overrides (`.strata/templates`).
-fn renderer(workspace: &Workspace, pack_name: &str, gitops: Compiling) -> Result<Renderer> {
-    let foundation = CompiledLayer::new(crate::render::overrides::layer_of(
+fn renderer(workspace: &Workspace, pack_name: &str, compiling: Compiling) -> Result<Renderer> {
+    let Compiling {
+        gitops,
+        foundation: default_foundation,
+    } = compiling;
+    let layer = crate::render::overrides::layer_of(
         &workspace.roots[&Repo::Foundation],
         pack::foundation_layer(pack_name).map_err(Problems::from)?,
-    )?)?;
+    )?;
+    // Without overrides, the default pack's layer is the one compiled in the background.
+    let foundation = if pack_name == pack::DEFAULT_PACK && layer.overridden.is_empty() {
+        default_foundation
+            .join()
+            .expect("template compilation does not panic")?
+    } else {
+        CompiledLayer::new(layer)?
+    };
     let gitops_root = &workspace.roots[&Repo::Gitops];
     let foundation_root = &workspace.roots[&Repo::Foundation];
     let gitops = if crate::render::overrides::gitops_has_overrides(foundation_root, gitops_root) {

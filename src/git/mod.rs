@@ -35,5 +35,6 @@ pub use line_endings::LineEndings;
 #[cfg(test)]
 pub use status::untracked;
 pub use status::{
-    changed_paths, dirty_paths, head_file, is_repo, is_shallow, preflight, submodules,
+    changed_among, changed_paths, dirty_paths, head_file, is_repo, is_shallow, preflight,
+    submodules,
 };

@@ -236,10 +236,18 @@ pub(super) fn edit_tree(
     }
 }
 
+/// Whether the repo has an object, as its object database stood when it was opened: a miss
+/// does not rescan `objects/pack/` (libgit2 does by default, once per missing object: an
+/// `add env` asked about 1,500 new blobs, and rescanned the directory as often). An object
+/// another process wrote since is at worst stored once more in this pack.
+fn has(odb: &git2::Odb<'_>, oid: Oid) -> bool {
+    odb.exists_ext(oid, git2::OdbLookupFlags::NO_REFRESH)
+}
+
 /// Adds an object to the pack unless the repo has it; returns its id.
 fn put(odb: &git2::Odb<'_>, pack: &mut PackBuilder, kind: ObjectType, bytes: &[u8]) -> Result<Oid> {
     let oid = object_id(kind, bytes)?;
-    if !odb.exists(oid) {
+    if !has(odb, oid) {
         pack.add_with_id(kind, bytes, oid)?;
     }
     Ok(oid)
@@ -277,7 +285,7 @@ fn edit_dir(
                         let mode = upsert.mode.or(kept).unwrap_or(0o100_644);
                         let oid = object_id(ObjectType::Blob, upsert.bytes)?;
                         if entries.get(&name) != Some(&(mode, oid)) {
-                            if !odb.exists(oid) {
+                            if !has(odb, oid) {
                                 pack.add_with_id(ObjectType::Blob, upsert.bytes, oid)?;
                             }
                             entries.insert(name, (mode, oid));

@@ -9,17 +9,64 @@ use git2::{ObjectType, Oid, Repository, Status, StatusOptions};
 use super::dir::git_file;
 use super::line_endings::LineEndings;
 
+/// Repos opened once per process, by root. libgit2 keeps a repo's index in memory once read,
+/// and reading it hashes it whole (the index of a 300-service workspace is over a megabyte);
+/// the checks of one command (submodules, uncommitted files, earlier changes) read it once.
+static OPENED: std::sync::Mutex<Vec<(std::path::PathBuf, Repository)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// Runs `f` on the repo at `dir`, opened once per process, its index as the file holds it now
+/// (read again only when the file changed, as libgit2 tells by its checksum); `None` when
+/// `dir` is no git repo. `f` only reads: nothing it does to the index is written.
+fn with_repo<T>(dir: &Path, f: impl FnOnce(&Repository) -> Result<T>) -> Result<Option<T>> {
+    let mut opened = OPENED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let at = match opened.iter().position(|(root, _)| root == dir) {
+        Some(at) => at,
+        None => {
+            let Ok(repo) = Repository::open(dir) else {
+                return Ok(None);
+            };
+            opened.push((dir.to_path_buf(), repo));
+            opened.len() - 1
+        }
+    };
+    let repo = &opened[at].1;
+    let fresh = repo.index().and_then(|mut index| {
+        // A file deleted since it was read leaves libgit2's copy as it was: an index that no
+        // longer exists is empty, as a repo opened now would find it.
+        if index.path().is_some_and(|path| !path.exists()) {
+            index.clear()
+        } else {
+            index.read(false)
+        }
+    });
+    if fresh.is_err() {
+        // An index that cannot be read now: the repo as opened anew sees it (and fails where
+        // it would have).
+        opened.remove(at);
+        drop(opened);
+        return match Repository::open(dir) {
+            Ok(repo) => f(&repo).map(Some),
+            Err(_) => Ok(None),
+        };
+    }
+    f(repo).map(Some)
+}
+
 /// Paths among `paths` whose content differs from the HEAD commit: modified, deleted, or
 /// present but not committed, each with whether the difference is staged in the index (a
 /// staged change counts even when the work tree matches HEAD again). Only these paths are read
 /// and hashed, so the cost does not grow with the size of the repo. A directory that is not a
 /// git repo has no uncommitted changes.
 pub fn dirty_paths(dir: &Path, paths: &[String]) -> Result<Vec<(String, bool)>> {
-    let Ok(repo) = Repository::open(dir) else {
-        return Ok(Vec::new());
-    };
+    Ok(with_repo(dir, |repo| dirty_in(repo, dir, paths))?.unwrap_or_default())
+}
+
+fn dirty_in(repo: &Repository, dir: &Path, paths: &[String]) -> Result<Vec<(String, bool)>> {
     let head = repo.head().ok().and_then(|head| head.peel_to_tree().ok());
-    let mut head = TreeLookup::new(&repo, head);
+    let mut head = TreeLookup::new(repo, head);
     let index = repo.index().ok();
     let endings = LineEndings::open(dir);
     let mut dirty = Vec::new();
@@ -87,8 +134,15 @@ impl<'r> TreeLookup<'r> {
 
     /// The id of the blob (or tree) at `path`, if the tree holds one.
     pub(super) fn id(&mut self, path: &str) -> Option<Oid> {
+        self.entry(path).map(|(id, _)| id)
+    }
+
+    /// The id and mode of the entry at `path`, if the tree holds one.
+    pub(super) fn entry(&mut self, path: &str) -> Option<(Oid, u32)> {
         let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
-        self.tree(dir)?.get_name(name).map(|entry| entry.id())
+        self.tree(dir)?
+            .get_name(name)
+            .map(|entry| (entry.id(), entry.filemode_raw() as u32))
     }
 }
 
@@ -110,6 +164,115 @@ pub fn changed_paths(dir: &Path) -> Result<Vec<(String, bool)>> {
             Some((path, exists))
         })
         .collect())
+}
+
+/// Among `paths`, those [`changed_paths`] lists (changed against HEAD or the index, or
+/// untracked and not ignored), with whether each exists on disk, in the order `git status`
+/// gives them. The same answer as filtering [`changed_paths`], without its walk of the whole
+/// work tree (every directory read and every file stat-ed for untracked files, most of a
+/// `--commit` on a big workspace): a path whose index entry matches HEAD and whose stat data
+/// match the file on disk, not racily, is unchanged, as git's own status decides; any other
+/// path is asked of libgit2 alone (`status_file`).
+pub fn changed_among(dir: &Path, paths: &[&str]) -> Result<Vec<(String, bool)>> {
+    with_repo(dir, |repo| changed_in(repo, dir, paths))?
+        .with_context(|| format!("opening the git repo in `{}`", dir.display()))
+}
+
+fn changed_in(repo: &Repository, dir: &Path, paths: &[&str]) -> Result<Vec<(String, bool)>> {
+    let head = repo.head().ok().and_then(|head| head.peel_to_tree().ok());
+    let mut head = TreeLookup::new(repo, head);
+    let index = repo.index()?;
+    let index_time = index
+        .path()
+        .and_then(|path| fs_err::metadata(path).ok())
+        .map(|meta| stamp(&meta));
+    let mut changed = Vec::new();
+    for path in paths {
+        if let (Some(entry), Some(index_time)) = (index.get_path(Path::new(path), 0), index_time) {
+            if head.entry(path) == Some((entry.id, entry.mode))
+                && clean_stat(&entry, &dir.join(path), index_time)
+            {
+                continue;
+            }
+        }
+        let status = match repo.status_file(Path::new(path)) {
+            Ok(status) => status,
+            Err(err) if err.code() == git2::ErrorCode::NotFound => continue,
+            // A path git cannot answer on its own (a directory where the file was): the whole
+            // status, filtered.
+            Err(_) => {
+                let wanted: std::collections::HashSet<&str> = paths.iter().copied().collect();
+                return Ok(changed_paths(dir)?
+                    .into_iter()
+                    .filter(|(path, _)| wanted.contains(path.as_str()))
+                    .collect());
+            }
+        };
+        if status != Status::CURRENT && !status.contains(Status::IGNORED) {
+            changed.push(((*path).to_string(), dir.join(path).exists()));
+        }
+    }
+    let ignore_case = repo
+        .config()
+        .and_then(|c| c.get_bool("core.ignorecase"))
+        .unwrap_or(false);
+    if ignore_case {
+        changed.sort_by_key(|(path, _)| path.to_ascii_lowercase());
+    } else {
+        changed.sort();
+    }
+    changed.dedup_by(|a, b| a.0 == b.0);
+    Ok(changed)
+}
+
+/// A file's modification time as the index compares it.
+#[cfg(unix)]
+fn stamp(meta: &std::fs::Metadata) -> (i64, i64) {
+    use std::os::unix::fs::MetadataExt;
+    (meta.mtime(), meta.mtime_nsec())
+}
+
+#[cfg(not(unix))]
+fn stamp(_meta: &std::fs::Metadata) -> (i64, i64) {
+    (i64::MAX, 0)
+}
+
+/// Whether the file at `full` is what its index entry describes by its stat data alone: a
+/// regular file with the entry's times, size, inode, owner and executable bit, and not racily
+/// clean (changed in the same instant the index was written, which stat data cannot tell).
+#[cfg(unix)]
+fn clean_stat(entry: &git2::IndexEntry, full: &Path, index_time: (i64, i64)) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = fs_err::symlink_metadata(full) else {
+        return false;
+    };
+    let executable = meta.mode() & 0o111 != 0;
+    let mode_ok = match entry.mode {
+        0o100_644 => !executable,
+        0o100_755 => executable,
+        _ => false,
+    };
+    let entry_mtime = (
+        i64::from(entry.mtime.seconds()),
+        i64::from(entry.mtime.nanoseconds()),
+    );
+    meta.file_type().is_file()
+        && mode_ok
+        && entry.mtime.seconds() == meta.mtime() as i32
+        && entry.mtime.nanoseconds() == meta.mtime_nsec() as u32
+        && entry.ctime.seconds() == meta.ctime() as i32
+        && entry.ctime.nanoseconds() == meta.ctime_nsec() as u32
+        && entry.file_size == meta.len() as u32
+        && entry.ino == meta.ino() as u32
+        && entry.dev == meta.dev() as u32
+        && entry.uid == meta.uid()
+        && entry.gid == meta.gid()
+        && entry_mtime < index_time
+}
+
+#[cfg(not(unix))]
+fn clean_stat(_entry: &git2::IndexEntry, _full: &Path, _index_time: (i64, i64)) -> bool {
+    false
 }
 
 /// The bytes of a file in the HEAD commit, if there is one and it holds the file.
@@ -271,17 +434,15 @@ pub fn untracked<'a>(dir: &Path, paths: &'a [String]) -> Result<Vec<&'a String>>
 
 /// The paths of the submodules the index of the repo at `dir` holds (gitlinks).
 pub fn submodules(dir: &Path) -> Vec<String> {
-    let Ok(repo) = Repository::open(dir) else {
-        return Vec::new();
-    };
-    let Ok(index) = repo.index() else {
-        return Vec::new();
-    };
-    index
-        .iter()
-        .filter(|entry| entry.mode == 0o160_000)
-        .map(|entry| String::from_utf8_lossy(&entry.path).into_owned())
-        .collect()
+    let found = with_repo(dir, |repo| {
+        Ok(repo
+            .index()?
+            .iter()
+            .filter(|entry| entry.mode == 0o160_000)
+            .map(|entry| String::from_utf8_lossy(&entry.path).into_owned())
+            .collect())
+    });
+    found.ok().flatten().unwrap_or_default()
 }
 
 /// Whether `dir` is (the top of, or inside) a git repo.
@@ -292,4 +453,103 @@ pub fn is_repo(dir: &Path) -> bool {
 /// Whether the repo at `dir` is a shallow clone (its history cut short).
 pub fn is_shallow(dir: &Path) -> bool {
     Repository::open(dir).is_ok_and(|repo| repo.is_shallow())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `changed_among` answers as the whole status does, in every state a path can be in.
+    #[test]
+    fn the_status_of_some_paths_is_the_whole_status_filtered() {
+        let dir = std::env::temp_dir().join(format!("strata-status-{}", std::process::id()));
+        let _ = fs_err::remove_dir_all(&dir);
+        fs_err::create_dir_all(&dir).unwrap();
+        let repo = Repository::init(&dir).unwrap();
+        let write = |path: &str, text: &str| {
+            let full = dir.join(path);
+            fs_err::create_dir_all(full.parent().unwrap()).unwrap();
+            fs_err::write(full, text).unwrap();
+        };
+        let committed = [
+            "clean", "edited", "staged", "deleted", "unstaged", "same", "a/dir", "b/x", "exec",
+        ];
+        for path in committed {
+            write(path, path);
+        }
+        write(".gitignore", "ignored*\n");
+        let mut index = repo.index().unwrap();
+        for path in committed.iter().chain([&".gitignore"]) {
+            index.add_path(Path::new(path)).unwrap();
+        }
+        index.write().unwrap();
+        let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+        let sig = git2::Signature::now("t", "t@example.org").unwrap();
+        repo.commit(Some("HEAD"), &sig, &sig, "first", &tree, &[])
+            .unwrap();
+        // Every file's stat data older than the index's: none is racily clean.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let mut index = repo.index().unwrap();
+        index.read(true).unwrap();
+        index.write().unwrap();
+
+        write("edited", "changed");
+        write("staged", "staged change");
+        index.add_path(Path::new("staged")).unwrap();
+        index.remove_path(Path::new("unstaged")).unwrap();
+        index.write().unwrap();
+        fs_err::remove_file(dir.join("deleted")).unwrap();
+        write("same", "same"); // rewritten as it was: its stat data changed
+        fs_err::remove_file(dir.join("a/dir")).unwrap();
+        write("a/dir/inside", "a directory where a file was");
+        write("new", "untracked");
+        write("sub/new", "untracked in an untracked directory");
+        write("ignored-one", "ignored");
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            fs_err::set_permissions(dir.join("exec"), std::fs::Permissions::from_mode(0o755))
+                .unwrap();
+        }
+        let paths = [
+            "clean",
+            "edited",
+            "staged",
+            "deleted",
+            "unstaged",
+            "same",
+            "a/dir",
+            "b/x",
+            "exec",
+            "new",
+            "sub/new",
+            "ignored-one",
+            "never",
+        ];
+        let whole = |paths: &[&str]| -> Vec<(String, bool)> {
+            changed_paths(&dir)
+                .unwrap()
+                .into_iter()
+                .filter(|(path, _)| paths.contains(&path.as_str()))
+                .collect()
+        };
+        // Without the directory, every path is answered alone; with it, by the whole status.
+        let files: Vec<&str> = paths.iter().copied().filter(|p| *p != "a/dir").collect();
+        let expected = whole(&files);
+        for path in [
+            "edited", "staged", "deleted", "unstaged", "exec", "new", "sub/new",
+        ] {
+            assert!(
+                expected.iter().any(|(p, _)| p == path),
+                "{path}: {expected:?}"
+            );
+        }
+        assert_eq!(changed_among(&dir, &files).unwrap(), expected);
+        assert_eq!(changed_among(&dir, &paths).unwrap(), whole(&paths));
+        // The answer once the repo is known to this process, and after the index changes.
+        assert_eq!(changed_among(&dir, &files).unwrap(), expected);
+        index.add_path(Path::new("edited")).unwrap();
+        index.write().unwrap();
+        assert_eq!(changed_among(&dir, &files).unwrap(), whole(&files));
+        fs_err::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -454,8 +454,8 @@ fn run(
         interrupt::step(|| git::stage_paths(root, &commit.written, &commit.removed))?;
     }
     interrupt::step(|| -> Result<()> {
-        for change in changes.values() {
-            sync_file_system(&change.root)?;
+        for root in one_per_file_system(changes.values().map(|c| c.root.as_path())) {
+            sync_file_system(root)?;
         }
         Ok(())
     })?;
@@ -471,6 +471,31 @@ fn run(
         status!("warning: the change is made, but its journal could not be deleted: {err:#}");
     }
     Ok(committed)
+}
+
+/// The roots to flush, one per file system: `syncfs` flushes a whole file system, and both
+/// repos are usually on one (its second call flushed nothing new, at the cost of a disk round
+/// trip). A root whose file system cannot be told is flushed on its own.
+fn one_per_file_system<'a>(roots: impl Iterator<Item = &'a Path>) -> Vec<&'a Path> {
+    let mut devices = Vec::new();
+    let mut out = Vec::new();
+    for root in roots {
+        #[cfg(unix)]
+        let device = fs::metadata(root)
+            .ok()
+            .map(|m| std::os::unix::fs::MetadataExt::dev(&m));
+        #[cfg(not(unix))]
+        let device: Option<u64> = None;
+        match device {
+            Some(device) if devices.contains(&device) => {}
+            Some(device) => {
+                devices.push(device);
+                out.push(root);
+            }
+            None => out.push(root),
+        }
+    }
+    out
 }
 
 /// Writes one file of a repo (or removes it, with the directories it empties).

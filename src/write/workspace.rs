@@ -382,10 +382,20 @@ impl Workspace {
                 continue;
             }
             let mut earlier = Vec::new();
-            for (path, exists) in crate::git::changed_paths(root)? {
-                if path == answers::FILE_NAME || path == lock::FILE_NAME {
-                    continue;
-                }
+            // Only a path strata wrote (the lock's) or removed (HEAD's lock's) can be an
+            // earlier change: git's status of those alone, not of the whole work tree.
+            let candidates: Vec<&str> = lock
+                .files
+                .keys()
+                .chain(head_lock.iter().flat_map(|l| {
+                    l.files
+                        .keys()
+                        .filter(|path| !lock.files.contains_key(*path))
+                }))
+                .map(String::as_str)
+                .filter(|path| *path != answers::FILE_NAME && *path != lock::FILE_NAME)
+                .collect();
+            for (path, exists) in crate::git::changed_among(root, &candidates)? {
                 let strata_wrote = if exists {
                     self.read(repo, &path)
                         .is_some_and(|bytes| lock.files.get(&path) == Some(&lock::hash(&bytes)))
