@@ -122,6 +122,14 @@ fn next_steps(
             .envs
             .first()
             .and_then(|i| answers.environments[*i].account.as_deref());
+        // Each account's stacks run with the profile that assumes its deployer role (README).
+        if account.is_some() {
+            steps.push(format!(
+                "  export AWS_PROFILE={}-{}",
+                answers.project, stack.name
+            ));
+            logged_in = None;
+        }
         let login = account
             .and_then(|a| answers.account_state_url(a))
             .map_or_else(|| login.clone(), |url| format!("pulumi login {url}"));

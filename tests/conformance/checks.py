@@ -710,9 +710,9 @@ def _kubernetes_type(token: str) -> tuple[str, str] | None:
 
 
 def accounts_of_their_own(foundation: Path, runs: Mapping[str, StackRun], answers_: Mapping) -> dict[str, str]:
-    """Issue 22: environments in AWS accounts of their own (`strata new --account`). Each stack's
-    provider assumes the deployer role of its own account and may touch no other
-    (`aws:allowedAccountIds`); the program ran in that account (every ARN the mocks made names
+    """Issue 22: environments in AWS accounts of their own (`strata new --account`). Each stack
+    runs with the AWS profile of its account's deployer role (README, never `aws:assumeRoles`)
+    and its provider may touch no other account (`aws:allowedAccountIds`); the program ran in that account (every ARN the mocks made names
     it); the stack creates its account's GitHub OIDC provider and its CI roles; its hosted zone is
     the environment's delegated subdomain, which External DNS, ACM and the delegation check use;
     its state is in its account's bucket; the workflows assume the stack's account's roles.
@@ -730,9 +730,13 @@ def accounts_of_their_own(foundation: Path, runs: Mapping[str, StackRun], answer
         config = yaml.safe_load((foundation / f"Pulumi.{stack}.yaml").read_text(encoding="utf-8"))["config"]
         if config.get("aws:allowedAccountIds") != [account]:
             problems.append(f"{stack}: aws:allowedAccountIds is {config.get('aws:allowedAccountIds')}, not [{account}]")
-        roles = config.get("aws:assumeRoles") or [{}]
-        if len(roles) != 1 or roles[0].get("roleArn") != f"arn:aws:iam::{account}:role/{project}-deployer":
-            problems.append(f"{stack}: aws:assumeRoles is {roles}, not the deployer role of account {account}")
+        # The deployer role is the AWS profile's (README), never the stack file's: pulumi-eks's
+        # kubeconfig, the state bucket and the secrets key would not follow `aws:assumeRoles`.
+        if "aws:assumeRoles" in config:
+            problems.append(f"{stack}: the stack file assumes {config['aws:assumeRoles']}")
+        readme = (foundation / "README.md").read_text(encoding="utf-8")
+        if f"role_arn = arn:aws:iam::{account}:role/{project}-deployer" not in readme:
+            problems.append(f"{stack}: the README has no profile for the deployer role of account {account}")
         if r.config.get("account") != account:
             problems.append(f"{stack}: `account` is {r.config.get('account')}")
         zone = f"{stack}.{domain}"

@@ -38,7 +38,6 @@ fn new_with_accounts_writes_each_environments_account_into_both_answers_files() 
     let prod = fs_err::read_to_string(foundation.join("Pulumi.prod.yaml")).unwrap();
     for line in [
         "  aws:allowedAccountIds:\n    - \"222222222222\"\n",
-        "  aws:assumeRoles:\n    - roleArn: \"arn:aws:iam::222222222222:role/acme-deployer\"\n",
         "  acme-foundation:account: \"222222222222\"\n",
         "  acme-foundation:dnsZone: prod.example.com\n",
         "    oidcProvider: create\n",
@@ -49,6 +48,13 @@ fn new_with_accounts_writes_each_environments_account_into_both_answers_files() 
             "Pulumi.prod.yaml lacks {line:?}:\n{prod}"
         );
     }
+    // The role is the profile's, not the stack file's: the state, the secrets key and the
+    // kubeconfig need it too, and no CI job may chain into it.
+    assert!(!prod.contains("assumeRoles"), "{prod}");
+    let readme = fs_err::read_to_string(foundation.join("README.md")).unwrap();
+    assert!(readme.contains(
+        "[profile acme-prod]\n      role_arn = arn:aws:iam::222222222222:role/acme-deployer"
+    ));
     let deploy = fs_err::read_to_string(foundation.join(".github/workflows/deploy.yml")).unwrap();
     assert!(deploy.contains("role-to-assume: arn:aws:iam::111111111111:role/acme-dev-ci-deploy"));
     assert!(deploy.contains("role-to-assume: arn:aws:iam::222222222222:role/acme-prod-ci-deploy"));

@@ -47,9 +47,9 @@ def check_account(expected: str, actual: str, caller_arn: str) -> None:
     if expected and actual != expected:
         raise WrongAccount(
             f"this stack deploys into AWS account {expected} (`account` in its stack file), but the credentials "
-            f"are of account {actual} (`{caller_arn}`): nothing was changed. Run it with credentials that can "
-            f"assume the deployer role of account {expected} (`aws:assumeRoles` in the stack file), or, in CI, "
-            "with the stack's own CI role"
+            f"are of account {actual} (`{caller_arn}`): nothing was changed. Run it with the AWS profile that "
+            f"assumes the deployer role of account {expected} (`AWS_PROFILE=<project>-<stack>`, README), or, in "
+            "CI, with the stack's own CI role"
         )
 
 

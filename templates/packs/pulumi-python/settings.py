@@ -395,7 +395,7 @@ class Settings:
     node_pools: tuple[NodePool, ...] = ()
     # `account`: the AWS account this stack deploys into, when each environment lives in an
     # account of its own (`strata new --account`); the provider's `aws:allowedAccountIds` and
-    # `aws:assumeRoles` keep it there, and `aws_context.py` checks it. Empty: the caller's.
+    # the AWS profile of the stack keep it there, and `aws_context.py` checks it. Empty: the caller's.
     account: str = ""
     # `dnsZone`: the stack's public hosted zone, `<env>.<domain>` in an account of its own
     # (delegated from the zone of `domain`); empty: the zone of `domain`.
