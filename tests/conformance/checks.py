@@ -115,6 +115,8 @@ def addon_charts(config: Mapping) -> dict[str, str]:
     charts = dict(ADDON_CHARTS)
     if compute_of(config) != "node-groups":
         del charts["cluster-autoscaler"]
+    if compute_of(config) == "auto-mode":  # EKS Auto Mode runs its own load balancer controller
+        del charts["aws-load-balancer-controller"]
     if compute_of(config) == "karpenter":
         charts.update({"karpenter": "karpenter", "karpenter-crd": "karpenter"})
     return charts
@@ -123,6 +125,8 @@ def addon_charts(config: Mapping) -> dict[str, str]:
 def addon_role_hints(config: Mapping) -> tuple[str, ...]:
     """The add-ons of a stack that call AWS with a role of their own."""
     hints = tuple(h for h in ADDON_IRSA_HINTS if h != "cluster-autoscaler" or compute_of(config) == "node-groups")
+    if compute_of(config) == "auto-mode":  # the load balancer and EBS controllers are Auto Mode's
+        hints = tuple(h for h in hints if h not in ("aws-load-balancer-controller", "ebs-csi"))
     return hints + (("karpenter",) if compute_of(config) == "karpenter" else ())
 
 # Application-layer kinds the foundation must never create (they belong to the gitops repo).
@@ -2851,6 +2855,92 @@ def karpenter_objects(runs: Mapping[str, StackRun]) -> int:
     return checked
 
 
+AUTO_MODE_CLUSTER_POLICIES = frozenset(
+    f"arn:aws:iam::aws:policy/{p}"
+    for p in ("AmazonEKSClusterPolicy", "AmazonEKSComputePolicy", "AmazonEKSBlockStoragePolicy",
+              "AmazonEKSLoadBalancingPolicy", "AmazonEKSNetworkingPolicy")
+)
+AUTO_MODE_NODE_POLICIES = frozenset(
+    f"arn:aws:iam::aws:policy/{p}" for p in ("AmazonEKSWorkerNodeMinimalPolicy", "AmazonEC2ContainerRegistryPullOnly")
+)
+AUTO_MODE_POLICIES = AUTO_MODE_CLUSTER_POLICIES | AUTO_MODE_NODE_POLICIES
+# What EKS Auto Mode runs itself (EKS User Guide, "Automate cluster infrastructure with EKS Auto
+# Mode"): the foundation installs none of it under `compute: auto-mode`.
+AUTO_MODE_RUNS_RELEASES = frozenset({"aws-load-balancer-controller", "cluster-autoscaler", "karpenter", "karpenter-crd"})
+AUTO_MODE_RUNS_ADDONS = frozenset({"aws-ebs-csi-driver", "coredns", "kube-proxy", "vpc-cni", "eks-pod-identity-agent"})
+
+
+def auto_mode_objects(runs: Mapping[str, StackRun]) -> int:
+    """With `compute: auto-mode`: the cluster has Auto Mode on with the built-in `system` and
+    `general-purpose` pools and the foundation's node role; the cluster role carries the five
+    policies Auto Mode needs and trusts EKS with `sts:TagSession`, the node role the two node
+    policies; no release or EKS add-on of what Auto Mode runs, no node group; the IngressClasses
+    are Auto Mode's (`eks.amazonaws.com/alb`, parameters of `eks.amazonaws.com/v1` valid as the
+    EKS User Guide writes them) and the default StorageClass is an encrypted gp3 one of
+    `ebs.csi.eks.amazonaws.com`. With any other choice: no Auto Mode. Returns the stacks checked."""
+    problems: list[str] = []
+    checked = 0
+    for stack, r in sorted(runs.items()):
+        p = lambda msg: problems.append(f"stack `{stack}`: {msg}")  # noqa: E731
+        cluster = r.of_type("eks:index:Cluster")[0]["inputs"]
+        auto = cluster.get("autoMode") or {}
+        if compute_of(r.config) != "auto-mode":
+            if auto.get("enabled") or r.of_type("kubernetes:eks.amazonaws.com/v1:IngressClassParams"):
+                p(f"compute `{compute_of(r.config)}` but Auto Mode is on")
+            continue
+        checked += 1
+        roles = {role["name"]: role for role in r.of_type("aws:iam/role:Role")}
+        node_role, cluster_role = roles.get("auto-mode-node-role"), roles.get("auto-mode-cluster-role")
+        if not auto.get("enabled") or sorted((auto.get("computeConfig") or {}).get("nodePools") or []) != ["general-purpose", "system"]:
+            p(f"the cluster has not Auto Mode on with both built-in node pools: {auto}")
+        if node_role is None or cluster_role is None:
+            p("the Auto Mode cluster or node role is missing")
+            continue
+        if (auto.get("computeConfig") or {}).get("nodeRoleArn") != _role_arn_of(node_role):
+            p("the cluster's compute configuration does not name the Auto Mode node role")
+        for role, wanted in ((cluster_role, AUTO_MODE_CLUSTER_POLICIES), (node_role, AUTO_MODE_NODE_POLICIES)):
+            got = {a["inputs"].get("policyArn") for a in r.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+                   if a.get("parent") == role["urn"]}  # fmt: skip
+            if got != wanted:
+                p(f"`{role['name']}` carries {sorted(got)}, not {sorted(wanted)}")
+        trust = json.loads(cluster_role["inputs"]["assumeRolePolicy"])["Statement"][0]
+        if trust.get("Principal") != {"Service": "eks.amazonaws.com"} or sorted(trust.get("Action") or []) != ["sts:AssumeRole", "sts:TagSession"]:
+            p(f"the cluster role's trust is not EKS with sts:TagSession: {trust}")
+        if (cluster.get("corednsAddonOptions") or {}).get("enabled") is not False or "vpcCniOptions" in cluster:
+            p("pulumi-eks would add CoreDNS or configure the VPC CNI, which Auto Mode runs")
+        releases = {chart_name(rel["inputs"].get("chart", "")) for rel in r.of_type(HELM_RELEASE)}
+        addons = {a["inputs"].get("addonName") for a in r.of_type("aws:eks/addon:Addon")}
+        if releases & AUTO_MODE_RUNS_RELEASES or addons & AUTO_MODE_RUNS_ADDONS or r.of_type("aws:eks/nodeGroup:NodeGroup"):
+            p(f"installs what Auto Mode runs: {sorted(releases & AUTO_MODE_RUNS_RELEASES)} {sorted(addons & AUTO_MODE_RUNS_ADDONS)}")
+        params = {_name(o): o for o in r.kubernetes_objects("IngressClassParams")}
+        for ingress_class in r.kubernetes_objects("IngressClass"):
+            spec = ingress_class.get("spec") or {}
+            ref = spec.get("parameters") or {}
+            target = params.get(ref.get("name"))
+            if spec.get("controller") != "eks.amazonaws.com/alb" or ref.get("apiGroup") != "eks.amazonaws.com" or target is None:
+                p(f"IngressClass `{_name(ingress_class)}` is not Auto Mode's: {spec}")
+            elif target.get("apiVersion") != "eks.amazonaws.com/v1" or not (target.get("spec") or {}).get("certificateARNs"):
+                p(f"IngressClassParams `{ref.get('name')}` is not Auto Mode's `eks.amazonaws.com/v1` with `certificateARNs`")
+            elif set(target["spec"]) - AUTO_MODE_PARAMS_FIELDS:
+                p(f"IngressClassParams `{ref.get('name')}` has fields Auto Mode does not read: {sorted(set(target['spec']) - AUTO_MODE_PARAMS_FIELDS)}")
+        defaults = [c for c in r.kubernetes_objects("StorageClass")
+                    if ((c.get("metadata") or {}).get("annotations") or {}).get("storageclass.kubernetes.io/is-default-class") == "true"]  # fmt: skip
+        if len(defaults) != 1 or defaults[0].get("provisioner") != "ebs.csi.eks.amazonaws.com" or (defaults[0].get("parameters") or {}).get("encrypted") != "true":
+            p(f"the default StorageClass is not an encrypted one of Auto Mode's provisioner: {defaults}")
+    if problems:
+        raise AssertionError(f"{len(problems)} Auto Mode problem(s):\n" + "\n".join(problems))
+    return checked
+
+
+# `IngressClassParams` of `eks.amazonaws.com/v1`: the EKS User Guide's reference table
+# (auto-configure-alb) and the fields its migration table keeps from the load balancer
+# controller's `elbv2.k8s.aws/v1beta1` (renamed: `certificateArn` -> `certificateARNs`).
+AUTO_MODE_PARAMS_FIELDS = frozenset(
+    {"scheme", "namespaceSelector", "group", "ipAddressType", "subnets", "certificateARNs", "tags",
+     "loadBalancerAttributes", "sslPolicy", "sslRedirectPort", "targetType", "inboundCIDRs", "listeners"}
+)
+
+
 def deployable(ws: "Workspace") -> None:
     """Every check beyond mocks at once: network, managed policy ARNs, parliament, Helm, TLS and
     ingress, the repository credential and the foundation's AppProjects."""
@@ -2865,6 +2955,7 @@ def deployable(ws: "Workspace") -> None:
         ("repo_credentials", lambda: repo_credentials(ws.runs, url)),
         ("foundation_projects", lambda: foundation_projects(ws.runs, url)),
         ("karpenter_objects", lambda: karpenter_objects(ws.runs)),
+        ("auto_mode_objects", lambda: auto_mode_objects(ws.runs)),
         ("pod_identity", lambda: pod_identity(ws.runs)),
     ):
         try:
