@@ -506,10 +506,26 @@ def object_problems(obj: Mapping) -> list[str]:
     return list(known)
 
 
+# EKS Auto Mode's switch that makes it enforce NetworkPolicies (EKS User Guide, auto-net-pol).
+AUTO_MODE_NETWORK_POLICY = ("kube-system", "amazon-vpc-cni")
+
+
 def _object_problems(obj: Mapping) -> list[str]:
     api_version, kind = obj.get("apiVersion", ""), obj.get("kind", "")
     group, version = _group_version(api_version)
     problems: list[str] = []
+    if (api_version, kind) == ("eks.amazonaws.com/v1", "IngressClassParams"):
+        # No CRD schema of EKS Auto Mode is published: `auto_mode_objects` checks its fields
+        # against the EKS User Guide instead; its metadata is checked as the API server would.
+        carrier = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": obj.get("metadata") or {}}
+        try:
+            kubernetes_validate.validate(carrier, KUBERNETES_VERSION, strict=True)
+        except K8sValidationError as error:
+            problems.append(f"/metadata: {error.message}")
+        spec = obj.get("spec") or {}
+        if not isinstance(spec, Mapping) or not spec.get("scheme"):
+            problems.append("/spec: no scheme")
+        return problems
     if (group, kind) in CRD_FILES:
         validators = _crd_validators(group, kind)
         if version not in validators:
@@ -1246,7 +1262,8 @@ def foundation_resources(foundation: Path, runs: Mapping[str, StackRun] | None =
 
         node_groups = r.of_type("aws:eks/nodeGroup:NodeGroup") + r.of_type("eks:index:ManagedNodeGroup")
         wanted_groups = config.get("nodeGroups") or []
-        if not node_groups or len(node_groups) != len(wanted_groups):
+        # EKS Auto Mode launches its own nodes: no node group then.
+        if (not node_groups and compute_of(config) != "auto-mode") or len(node_groups) != len(wanted_groups):
             p(f"expected {len(wanted_groups)} managed node group(s) (nodeGroups), found {len(node_groups)}")
 
         roles = r.of_type("aws:iam/role:Role")
@@ -1280,7 +1297,8 @@ def foundation_resources(foundation: Path, runs: Mapping[str, StackRun] | None =
             if not inputs.get("name"):
                 p(f"chart `{chart}`: the release has no explicit name")
 
-        if not [a for a in r.of_type("aws:eks/addon:Addon") if a["inputs"].get("addonName") == "aws-ebs-csi-driver"]:
+        ebs = [a for a in r.of_type("aws:eks/addon:Addon") if a["inputs"].get("addonName") == "aws-ebs-csi-driver"]
+        if not ebs and compute_of(config) != "auto-mode":  # Auto Mode runs its own (see auto_mode_objects)
             p("no EKS add-on `aws-ebs-csi-driver`")
 
         k8s_objects = r.kubernetes_objects()
@@ -1313,7 +1331,9 @@ def foundation_resources(foundation: Path, runs: Mapping[str, StackRun] | None =
         for obj in k8s_objects:
             if obj["kind"] in FOUNDATION_FORBIDDEN_KINDS:
                 p(f"creates {_label(obj)}: application-layer objects belong to the gitops repo")
-            elif obj["kind"] == "ConfigMap" and (_namespace(obj), _name(obj)) != SHARED_CONFIG:
+            elif obj["kind"] == "ConfigMap" and (_namespace(obj), _name(obj)) not in (
+                SHARED_CONFIG, *((AUTO_MODE_NETWORK_POLICY,) if compute_of(config) == "auto-mode" else ())
+            ):
                 p(f"creates {_label(obj)}: the only ConfigMap the foundation may create is "
                   f"{SHARED_CONFIG[0]}/{SHARED_CONFIG[1]}")
         for obj in k8s_objects:
@@ -2584,10 +2604,12 @@ def tls_and_ingress(runs: Mapping[str, StackRun], gitops: Path | None = None,
                     p(f"no IngressClass and IngressClassParams `{class_name}`")
                     continue
                 spec = param.get("spec") or {}
+                # EKS Auto Mode's parameters name the certificates `certificateARNs`.
+                auto_mode = compute_of(r.config) == "auto-mode"
                 want = {
                     "scheme": scheme,
                     "group": {"name": f"{project}-{name}-{exposure}"},
-                    "certificateArn": [arn],
+                    "certificateARNs" if auto_mode else "certificateArn": [arn],
                     "targetType": "ip",
                     "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}},
                     "sslRedirectPort": "443",
@@ -2600,8 +2622,10 @@ def tls_and_ingress(runs: Mapping[str, StackRun], gitops: Path | None = None,
                 if sorted((spec.get("subnets") or {}).get("ids") or []) != public_ids:
                     p(f"IngressClassParams `{class_name}`: the load balancer is not in the public subnets "
                       f"(the NetworkPolicies admit load balancers from there only)")
-                if (ingress_class.get("spec") or {}) != {"controller": "ingress.k8s.aws/alb", "parameters": {
-                        "apiGroup": "elbv2.k8s.aws", "kind": "IngressClassParams", "name": class_name}}:
+                controller, group = ("eks.amazonaws.com/alb", "eks.amazonaws.com") if auto_mode else (
+                    "ingress.k8s.aws/alb", "elbv2.k8s.aws")  # fmt: skip
+                if (ingress_class.get("spec") or {}) != {"controller": controller, "parameters": {
+                        "apiGroup": group, "kind": "IngressClassParams", "name": class_name}}:
                     p(f"IngressClass `{class_name}` does not point at its parameters: {ingress_class.get('spec')}")
     if gitops is not None:
         ans = answers(gitops)
