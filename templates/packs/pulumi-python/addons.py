@@ -550,7 +550,9 @@ def install_addons(
     namespaces = platform.platform_namespaces
 
     # Auto Mode runs the Pod Identity agent, CoreDNS and the EBS CSI driver itself.
-    agent = create_pod_identity_agent(settings, node_groups) if settings.pod_identity and not settings.auto_mode else None
+    agent = (
+        create_pod_identity_agent(settings, node_groups) if settings.pod_identity and not settings.auto_mode else None
+    )
     if agent is not None:
         # Pods started before the agent runs get no credentials: every release waits for it.
         after_nodes.append(agent)

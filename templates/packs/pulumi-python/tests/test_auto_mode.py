@@ -100,7 +100,9 @@ def test_nothing_auto_mode_runs_is_installed_twice(stack: Stack) -> None:
     assert not releases & RUN_BY_AUTO_MODE
     assert releases >= {"metrics-server", "external-dns", "argocd", "external-secrets"}
     assert not {a["inputs"]["addonName"] for a in stack.of_type(ADDON)} & ADDONS_RUN_BY_AUTO_MODE
-    trusted = " ".join(r["inputs"]["assumeRolePolicy"] + r["inputs"].get("description", "") for r in stack.of_type(ROLE))
+    trusted = " ".join(
+        r["inputs"]["assumeRolePolicy"] + r["inputs"].get("description", "") for r in stack.of_type(ROLE)
+    )
     for account in ("aws-load-balancer-controller", "ebs-csi-controller-sa", "cluster-autoscaler", "aws-node"):
         assert account not in trusted, f"no role for {account}: Auto Mode runs it"
 
@@ -120,8 +122,11 @@ def test_the_default_storage_class_is_auto_modes_encrypted_gp3(stack: Stack) -> 
     if not _auto_mode(stack):
         assert "auto-ebs-sc" not in classes
         return
-    (default,) = [c for c in classes.values() if c["metadata"]["annotations"].get(
-        "storageclass.kubernetes.io/is-default-class") == "true"]
+    (default,) = [
+        c
+        for c in classes.values()
+        if c["metadata"]["annotations"].get("storageclass.kubernetes.io/is-default-class") == "true"
+    ]
     assert default["metadata"]["name"] == "auto-ebs-sc"
     assert default["provisioner"] == "ebs.csi.eks.amazonaws.com"
     assert default["parameters"] == {"type": "gp3", "encrypted": "true"}

@@ -275,7 +275,9 @@ def test_every_irsa_role_trusts_exactly_one_service_account_of_this_cluster(stac
 def test_the_load_balancer_controller_gets_the_vendored_policy_limited_to_this_vpc(stack: Stack) -> None:
     if "awsLoadBalancerController" not in charts(stack):
         assert not _associated_role(stack, "kube-system", "aws-load-balancer-controller")
-        assert not [r for r in _irsa_roles(stack) if _trusted_service_account(r).endswith(":aws-load-balancer-controller")]
+        assert not [
+            r for r in _irsa_roles(stack) if _trusted_service_account(r).endswith(":aws-load-balancer-controller")
+        ]
         return
     role = _role_trusting(stack, "kube-system", "aws-load-balancer-controller")
     policies = _inline_policies(stack, role)
@@ -594,7 +596,9 @@ def test_application_service_monitors_are_kept_to_their_namespace(stack: Stack) 
 
 
 def test_cluster_shared_config_describes_the_cluster(stack: Stack) -> None:
-    (config,) = [c for c in stack.kubernetes_objects("ConfigMap") if c["inputs"]["metadata"]["name"] != "amazon-vpc-cni"]
+    (config,) = [
+        c for c in stack.kubernetes_objects("ConfigMap") if c["inputs"]["metadata"]["name"] != "amazon-vpc-cni"
+    ]
     assert config["inputs"]["metadata"] == {"name": "cluster-shared-config", "namespace": "kube-system"}
     data = config["inputs"]["data"]
     assert data["region"] == stack.region
