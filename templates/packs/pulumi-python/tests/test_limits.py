@@ -5,7 +5,6 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
-
 from limits import (
     ADDON_REPLICAS_MAX,
     AZ_COUNT_MAX,
@@ -16,6 +15,7 @@ from limits import (
     RESERVED_ENVIRONMENT_NAMES,
     VPC_PREFIX_MAX,
 )
+
 from settings import SettingsError
 from tests.test_settings import _load, _node_groups_config, _valid_config
 
