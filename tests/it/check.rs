@@ -334,7 +334,9 @@ fn auto_mode_node_pools_and_node_classes_in_a_gitops_repo_are_findings() {
     );
     let (code, findings) = check(&["--gitops", repo.to_str().unwrap()]);
     assert!(
-        !findings.iter().any(|f| f["rule"] == "gitops.infrastructure"),
+        !findings
+            .iter()
+            .any(|f| f["rule"] == "gitops.infrastructure"),
         "{findings:#?}"
     );
     assert_eq!(code, 0, "{findings:#?}");
