@@ -9,7 +9,9 @@ User Guide says Auto Mode needs from the cluster's owner:
 - the **cluster role**, trusted by `eks.amazonaws.com` with `sts:AssumeRole` and `sts:TagSession`,
   with `AmazonEKSClusterPolicy`, `AmazonEKSComputePolicy`, `AmazonEKSBlockStoragePolicy`,
   `AmazonEKSLoadBalancingPolicy` and `AmazonEKSNetworkingPolicy` ("Cluster IAM role" of the
-  Auto Mode guide, the same list pulumi-eks attaches to the role it would make);
+  Auto Mode guide): pulumi-eks makes exactly this role when `auto_mode` is on
+  (`nodejs/eks/cluster/cluster.ts`). It is not made here, because a role passed to the remote
+  `eks.Cluster` component is a resource reference, which hangs the Python mocks the tests run;
 - the **node role**, trusted by `ec2.amazonaws.com`, with `AmazonEKSWorkerNodeMinimalPolicy` and
   `AmazonEC2ContainerRegistryPullOnly` ("Node IAM role"). EKS gives it its access entry itself
   when the cluster's compute configuration names it, so none is declared here;
@@ -19,7 +21,7 @@ User Guide says Auto Mode needs from the cluster's owner:
   without it, Auto Mode accepts the environments' NetworkPolicies but does not enforce them
   (the built-in NodeClass `default` keeps `networkPolicy: DefaultAllow`, which enforces them).
 
-The roles are created here, not by pulumi-eks, so that the stack's own tests see their policies.
+The node role is created here, not by pulumi-eks, so that the stack's own tests see its policies.
 The IngressClasses of Auto Mode (`eks.amazonaws.com/alb`) are made by `ingress.py`, like the load
 balancer controller's.
 """
@@ -56,9 +58,8 @@ DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
 
 @dataclass(frozen=True)
 class AutoModeRoles:
-    """The roles the cluster is created with, and their attachments (the cluster waits for them)."""
+    """The node role the cluster is created with, and its attachments (the cluster waits for them)."""
 
-    cluster_role: aws.iam.Role
     node_role: aws.iam.Role
     attachments: list[pulumi.Resource]
 
@@ -89,16 +90,7 @@ def _role(
 
 
 def create_auto_mode_roles(settings: Settings, aws_context: AwsContext) -> AutoModeRoles:
-    """The cluster role (EKS manages compute, storage, load balancers and networking with it) and
-    the role of the nodes Auto Mode launches."""
-    cluster_role, cluster_attachments = _role(
-        "auto-mode-cluster-role",
-        f"EKS Auto Mode cluster role of {settings.cluster_name}",
-        _trust("eks.amazonaws.com", ["sts:AssumeRole", "sts:TagSession"]),
-        CLUSTER_ROLE_POLICIES,
-        settings,
-        aws_context,
-    )
+    """The role of the nodes Auto Mode launches (pulumi-eks makes the cluster role, see above)."""
     node_role, node_attachments = _role(
         "auto-mode-node-role",
         f"Nodes EKS Auto Mode launches for cluster {settings.cluster_name}",
@@ -107,9 +99,7 @@ def create_auto_mode_roles(settings: Settings, aws_context: AwsContext) -> AutoM
         settings,
         aws_context,
     )
-    return AutoModeRoles(
-        cluster_role=cluster_role, node_role=node_role, attachments=[*cluster_attachments, *node_attachments]
-    )
+    return AutoModeRoles(node_role=node_role, attachments=node_attachments)
 
 
 def create_auto_mode_objects(provider: k8s.Provider, depends_on: list[pulumi.Resource]) -> list[pulumi.Resource]:

@@ -180,7 +180,8 @@ def _endpoint_ingress(settings: Settings, cluster: eks.Cluster) -> None:
 def _compute_args(settings: Settings, auto_mode: AutoModeRoles | None) -> dict:
     """The cluster's arguments that depend on `compute`.
 
-    Auto Mode: its compute (the built-in node pools, launched with the node role), block storage
+    Auto Mode: pulumi-eks makes the cluster role with Auto Mode's five policies; its compute (the
+    built-in node pools, launched with the node role), block storage
     and load balancing are switched on by pulumi-eks's `auto_mode`; the add-ons Auto Mode runs
     itself are not created (pulumi-eks leaves out vpc-cni and kube-proxy by itself, but would add
     CoreDNS). Otherwise the VPC CNI add-on enforces NetworkPolicies with its policy agent on.
@@ -189,7 +190,6 @@ def _compute_args(settings: Settings, auto_mode: AutoModeRoles | None) -> dict:
         # NetworkPolicies (the environments' default-deny) are only enforced with the policy agent on.
         return {"vpc_cni_options": eks.VpcCniOptionsArgs(enable_network_policy=True)}
     return {
-        "service_role": auto_mode.cluster_role,
         "auto_mode": eks.AutoModeOptionsArgs(
             enabled=True,
             create_node_role=False,
