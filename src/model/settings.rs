@@ -105,9 +105,11 @@ pub const TAINT_EFFECTS: &[&str] = &["NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCH
 /// External DNS's policies: whether it may delete the records it made.
 pub const EXTERNAL_DNS_POLICIES: &[&str] = &["upsert-only", "sync", "create-only"];
 /// How the cluster gets its nodes (`cluster.compute`): managed node groups scaled by Cluster
-/// Autoscaler, or Karpenter (its controller on the managed node groups, the rest on its
-/// `NodePool`s). EKS Auto Mode is not generated yet.
-pub const COMPUTE_CHOICES: &[&str] = &["node-groups", "karpenter"];
+/// Autoscaler, Karpenter (its controller on the managed node groups, the rest on its
+/// `NodePool`s), or EKS Auto Mode (AWS runs Karpenter, the load balancer and storage
+/// controllers, CoreDNS and the pod network; its built-in `system` and `general-purpose` node
+/// pools replace the node groups).
+pub const COMPUTE_CHOICES: &[&str] = &["node-groups", "karpenter", "auto-mode"];
 /// How pods get AWS credentials (`identity`): IAM roles for service accounts (an OIDC trust per
 /// role), or EKS Pod Identity (one trust to `pods.eks.amazonaws.com`, an association per role).
 pub const IDENTITY_CHOICES: &[&str] = &["irsa", "pod-identity"];
@@ -416,6 +418,11 @@ impl Settings {
     /// Whether Karpenter provisions the nodes of the untainted node groups.
     pub fn karpenter(&self) -> bool {
         self.cluster.compute == "karpenter"
+    }
+
+    /// Whether EKS Auto Mode runs the nodes (no node group of the settings is created).
+    pub fn auto_mode(&self) -> bool {
+        self.cluster.compute == "auto-mode"
     }
 
     /// Whether pods get AWS credentials through EKS Pod Identity.

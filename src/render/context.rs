@@ -353,7 +353,9 @@ fn node_group_views(
             group,
             // Karpenter's controller runs on the tainted (add-on) groups, or on every group when
             // none is tainted; Karpenter provisions the untainted groups' nodes.
-            managed: !settings.karpenter() || !group.taints.is_empty() || !any_tainted,
+            // Under EKS Auto Mode no node group is created: its built-in pools run every pod.
+            managed: !settings.auto_mode()
+                && (!settings.karpenter() || !group.taints.is_empty() || !any_tainted),
             karpenter: settings.karpenter() && group.taints.is_empty(),
             taints: group
                 .taints
@@ -363,10 +365,11 @@ fn node_group_views(
                 .collect(),
         })
         .collect();
+    // Under EKS Auto Mode the add-ons run on its built-in `system` pool (the foundation knows it).
     let addon_pool = settings
         .node_groups
         .iter()
-        .find(|(_, g)| !g.taints.is_empty())
+        .find(|(_, g)| !g.taints.is_empty() && !settings.auto_mode())
         .map(|(name, _)| name.as_str());
     (views, addon_pool)
 }

@@ -115,6 +115,8 @@ def addon_charts(config: Mapping) -> dict[str, str]:
     charts = dict(ADDON_CHARTS)
     if compute_of(config) != "node-groups":
         del charts["cluster-autoscaler"]
+    if compute_of(config) == "auto-mode":  # EKS Auto Mode runs its own load balancer controller
+        del charts["aws-load-balancer-controller"]
     if compute_of(config) == "karpenter":
         charts.update({"karpenter": "karpenter", "karpenter-crd": "karpenter"})
     return charts
@@ -123,6 +125,8 @@ def addon_charts(config: Mapping) -> dict[str, str]:
 def addon_role_hints(config: Mapping) -> tuple[str, ...]:
     """The add-ons of a stack that call AWS with a role of their own."""
     hints = tuple(h for h in ADDON_IRSA_HINTS if h != "cluster-autoscaler" or compute_of(config) == "node-groups")
+    if compute_of(config) == "auto-mode":  # the load balancer and EBS controllers are Auto Mode's
+        hints = tuple(h for h in hints if h not in ("aws-load-balancer-controller", "ebs-csi"))
     return hints + (("karpenter",) if compute_of(config) == "karpenter" else ())
 
 # Application-layer kinds the foundation must never create (they belong to the gitops repo).
@@ -502,10 +506,26 @@ def object_problems(obj: Mapping) -> list[str]:
     return list(known)
 
 
+# EKS Auto Mode's switch that makes it enforce NetworkPolicies (EKS User Guide, auto-net-pol).
+AUTO_MODE_NETWORK_POLICY = ("kube-system", "amazon-vpc-cni")
+
+
 def _object_problems(obj: Mapping) -> list[str]:
     api_version, kind = obj.get("apiVersion", ""), obj.get("kind", "")
     group, version = _group_version(api_version)
     problems: list[str] = []
+    if (api_version, kind) == ("eks.amazonaws.com/v1", "IngressClassParams"):
+        # No CRD schema of EKS Auto Mode is published: `auto_mode_objects` checks its fields
+        # against the EKS User Guide instead; its metadata is checked as the API server would.
+        carrier = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": obj.get("metadata") or {}}
+        try:
+            kubernetes_validate.validate(carrier, KUBERNETES_VERSION, strict=True)
+        except K8sValidationError as error:
+            problems.append(f"/metadata: {error.message}")
+        spec = obj.get("spec") or {}
+        if not isinstance(spec, Mapping) or not spec.get("scheme"):
+            problems.append("/spec: no scheme")
+        return problems
     if (group, kind) in CRD_FILES:
         validators = _crd_validators(group, kind)
         if version not in validators:
@@ -1326,7 +1346,8 @@ def foundation_resources(foundation: Path, runs: Mapping[str, StackRun] | None =
 
         node_groups = r.of_type("aws:eks/nodeGroup:NodeGroup") + r.of_type("eks:index:ManagedNodeGroup")
         wanted_groups = config.get("nodeGroups") or []
-        if not node_groups or len(node_groups) != len(wanted_groups):
+        # EKS Auto Mode launches its own nodes: no node group then.
+        if (not node_groups and compute_of(config) != "auto-mode") or len(node_groups) != len(wanted_groups):
             p(f"expected {len(wanted_groups)} managed node group(s) (nodeGroups), found {len(node_groups)}")
 
         roles = r.of_type("aws:iam/role:Role")
@@ -1360,7 +1381,8 @@ def foundation_resources(foundation: Path, runs: Mapping[str, StackRun] | None =
             if not inputs.get("name"):
                 p(f"chart `{chart}`: the release has no explicit name")
 
-        if not [a for a in r.of_type("aws:eks/addon:Addon") if a["inputs"].get("addonName") == "aws-ebs-csi-driver"]:
+        ebs = [a for a in r.of_type("aws:eks/addon:Addon") if a["inputs"].get("addonName") == "aws-ebs-csi-driver"]
+        if not ebs and compute_of(config) != "auto-mode":  # Auto Mode runs its own (see auto_mode_objects)
             p("no EKS add-on `aws-ebs-csi-driver`")
 
         k8s_objects = r.kubernetes_objects()
@@ -1393,7 +1415,9 @@ def foundation_resources(foundation: Path, runs: Mapping[str, StackRun] | None =
         for obj in k8s_objects:
             if obj["kind"] in FOUNDATION_FORBIDDEN_KINDS:
                 p(f"creates {_label(obj)}: application-layer objects belong to the gitops repo")
-            elif obj["kind"] == "ConfigMap" and (_namespace(obj), _name(obj)) != SHARED_CONFIG:
+            elif obj["kind"] == "ConfigMap" and (_namespace(obj), _name(obj)) not in (
+                SHARED_CONFIG, *((AUTO_MODE_NETWORK_POLICY,) if compute_of(config) == "auto-mode" else ())
+            ):
                 p(f"creates {_label(obj)}: the only ConfigMap the foundation may create is "
                   f"{SHARED_CONFIG[0]}/{SHARED_CONFIG[1]}")
         for obj in k8s_objects:
@@ -2578,6 +2602,11 @@ def helm_releases_deploy(runs: Mapping[str, StackRun], renders: list[Render] | N
                         p(f"{label} is not pinned to the add-on pool `{pool}` (nodeSelector {selector})")
                     if not pool and POOL_LABEL in selector:
                         p(f"{label} is pinned to `{selector[POOL_LABEL]}` although no addons.nodePool is set")
+                    if compute_of(r.config) == "auto-mode" and (
+                        selector.get("karpenter.sh/nodepool") != "system"
+                        or not _tolerates(pod.get("tolerations") or [], "CriticalAddonsOnly", "true", "NoSchedule")
+                    ):
+                        p(f"{label} does not run on EKS Auto Mode's `system` pool (nodeSelector {selector})")
                     for taint in taints:
                         if not _tolerates(pod.get("tolerations") or [], taint.get("key"), taint.get("value"),
                                           effects.get(taint.get("effect"), taint.get("effect"))):
@@ -2665,10 +2694,12 @@ def tls_and_ingress(runs: Mapping[str, StackRun], gitops: Path | None = None,
                     p(f"no IngressClass and IngressClassParams `{class_name}`")
                     continue
                 spec = param.get("spec") or {}
+                # EKS Auto Mode's parameters name the certificates `certificateARNs`.
+                auto_mode = compute_of(r.config) == "auto-mode"
                 want = {
                     "scheme": scheme,
                     "group": {"name": f"{project}-{name}-{exposure}"},
-                    "certificateArn": [arn],
+                    "certificateARNs" if auto_mode else "certificateArn": [arn],
                     "targetType": "ip",
                     "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}},
                     "sslRedirectPort": "443",
@@ -2681,8 +2712,10 @@ def tls_and_ingress(runs: Mapping[str, StackRun], gitops: Path | None = None,
                 if sorted((spec.get("subnets") or {}).get("ids") or []) != public_ids:
                     p(f"IngressClassParams `{class_name}`: the load balancer is not in the public subnets "
                       f"(the NetworkPolicies admit load balancers from there only)")
-                if (ingress_class.get("spec") or {}) != {"controller": "ingress.k8s.aws/alb", "parameters": {
-                        "apiGroup": "elbv2.k8s.aws", "kind": "IngressClassParams", "name": class_name}}:
+                controller, group = ("eks.amazonaws.com/alb", "eks.amazonaws.com") if auto_mode else (
+                    "ingress.k8s.aws/alb", "elbv2.k8s.aws")  # fmt: skip
+                if (ingress_class.get("spec") or {}) != {"controller": controller, "parameters": {
+                        "apiGroup": group, "kind": "IngressClassParams", "name": class_name}}:
                     p(f"IngressClass `{class_name}` does not point at its parameters: {ingress_class.get('spec')}")
     if gitops is not None:
         ans = answers(gitops)
@@ -2936,6 +2969,93 @@ def karpenter_objects(runs: Mapping[str, StackRun]) -> int:
     return checked
 
 
+AUTO_MODE_CLUSTER_POLICIES = frozenset(
+    f"arn:aws:iam::aws:policy/{p}"
+    for p in ("AmazonEKSClusterPolicy", "AmazonEKSComputePolicy", "AmazonEKSBlockStoragePolicy",
+              "AmazonEKSLoadBalancingPolicy", "AmazonEKSNetworkingPolicy")
+)
+AUTO_MODE_NODE_POLICIES = frozenset(
+    f"arn:aws:iam::aws:policy/{p}" for p in ("AmazonEKSWorkerNodeMinimalPolicy", "AmazonEC2ContainerRegistryPullOnly")
+)
+AUTO_MODE_POLICIES = AUTO_MODE_NODE_POLICIES  # the ones the foundation attaches itself
+# What EKS Auto Mode runs itself (EKS User Guide, "Automate cluster infrastructure with EKS Auto
+# Mode"): the foundation installs none of it under `compute: auto-mode`.
+AUTO_MODE_RUNS_RELEASES = frozenset({"aws-load-balancer-controller", "cluster-autoscaler", "karpenter", "karpenter-crd"})
+AUTO_MODE_RUNS_ADDONS = frozenset({"aws-ebs-csi-driver", "coredns", "kube-proxy", "vpc-cni", "eks-pod-identity-agent"})
+
+
+def auto_mode_objects(runs: Mapping[str, StackRun]) -> int:
+    """With `compute: auto-mode`: the cluster has Auto Mode on with the built-in `system` and
+    `general-purpose` pools and the foundation's node role; the cluster role carries the five
+    policies Auto Mode needs and trusts EKS with `sts:TagSession`, the node role the two node
+    policies; no release or EKS add-on of what Auto Mode runs, no node group; the IngressClasses
+    are Auto Mode's (`eks.amazonaws.com/alb`, parameters of `eks.amazonaws.com/v1` valid as the
+    EKS User Guide writes them) and the default StorageClass is an encrypted gp3 one of
+    `ebs.csi.eks.amazonaws.com`. With any other choice: no Auto Mode. Returns the stacks checked."""
+    problems: list[str] = []
+    checked = 0
+    for stack, r in sorted(runs.items()):
+        p = lambda msg: problems.append(f"stack `{stack}`: {msg}")  # noqa: E731
+        cluster = r.of_type("eks:index:Cluster")[0]["inputs"]
+        auto = cluster.get("autoMode") or {}
+        if compute_of(r.config) != "auto-mode":
+            if auto.get("enabled") or r.of_type("kubernetes:eks.amazonaws.com/v1:IngressClassParams"):
+                p(f"compute `{compute_of(r.config)}` but Auto Mode is on")
+            continue
+        checked += 1
+        roles = {role["name"]: role for role in r.of_type("aws:iam/role:Role")}
+        node_role = roles.get("auto-mode-node-role")
+        if not auto.get("enabled") or sorted((auto.get("computeConfig") or {}).get("nodePools") or []) != ["general-purpose", "system"]:
+            p(f"the cluster has not Auto Mode on with both built-in node pools: {auto}")
+        if node_role is None:
+            p("the Auto Mode node role is missing")
+            continue
+        if (auto.get("computeConfig") or {}).get("nodeRoleArn") != _role_arn_of(node_role):
+            p("the cluster's compute configuration does not name the Auto Mode node role")
+        # pulumi-eks makes the cluster role (AUTO_MODE_CLUSTER_POLICIES, sts:TagSession) when no
+        # `serviceRole` is given: its children are not run under mocks.
+        if "serviceRole" in cluster:
+            p("the cluster is given a service role: pulumi-eks would not make Auto Mode's")
+        for role, wanted in ((node_role, AUTO_MODE_NODE_POLICIES),):
+            got = {a["inputs"].get("policyArn") for a in r.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+                   if a.get("parent") == role["urn"]}  # fmt: skip
+            if got != wanted:
+                p(f"`{role['name']}` carries {sorted(got)}, not {sorted(wanted)}")
+        if (cluster.get("corednsAddonOptions") or {}).get("enabled") is not False or "vpcCniOptions" in cluster:
+            p("pulumi-eks would add CoreDNS or configure the VPC CNI, which Auto Mode runs")
+        releases = {chart_name(rel["inputs"].get("chart", "")) for rel in r.of_type(HELM_RELEASE)}
+        addons = {a["inputs"].get("addonName") for a in r.of_type("aws:eks/addon:Addon")}
+        if releases & AUTO_MODE_RUNS_RELEASES or addons & AUTO_MODE_RUNS_ADDONS or r.of_type("aws:eks/nodeGroup:NodeGroup"):
+            p(f"installs what Auto Mode runs: {sorted(releases & AUTO_MODE_RUNS_RELEASES)} {sorted(addons & AUTO_MODE_RUNS_ADDONS)}")
+        params = {_name(o): o for o in r.kubernetes_objects("IngressClassParams")}
+        for ingress_class in r.kubernetes_objects("IngressClass"):
+            spec = ingress_class.get("spec") or {}
+            ref = spec.get("parameters") or {}
+            target = params.get(ref.get("name"))
+            if spec.get("controller") != "eks.amazonaws.com/alb" or ref.get("apiGroup") != "eks.amazonaws.com" or target is None:
+                p(f"IngressClass `{_name(ingress_class)}` is not Auto Mode's: {spec}")
+            elif target.get("apiVersion") != "eks.amazonaws.com/v1" or not (target.get("spec") or {}).get("certificateARNs"):
+                p(f"IngressClassParams `{ref.get('name')}` is not Auto Mode's `eks.amazonaws.com/v1` with `certificateARNs`")
+            elif set(target["spec"]) - AUTO_MODE_PARAMS_FIELDS:
+                p(f"IngressClassParams `{ref.get('name')}` has fields Auto Mode does not read: {sorted(set(target['spec']) - AUTO_MODE_PARAMS_FIELDS)}")
+        defaults = [c for c in r.kubernetes_objects("StorageClass")
+                    if ((c.get("metadata") or {}).get("annotations") or {}).get("storageclass.kubernetes.io/is-default-class") == "true"]  # fmt: skip
+        if len(defaults) != 1 or defaults[0].get("provisioner") != "ebs.csi.eks.amazonaws.com" or (defaults[0].get("parameters") or {}).get("encrypted") != "true":
+            p(f"the default StorageClass is not an encrypted one of Auto Mode's provisioner: {defaults}")
+    if problems:
+        raise AssertionError(f"{len(problems)} Auto Mode problem(s):\n" + "\n".join(problems))
+    return checked
+
+
+# `IngressClassParams` of `eks.amazonaws.com/v1`: the EKS User Guide's reference table
+# (auto-configure-alb) and the fields its migration table keeps from the load balancer
+# controller's `elbv2.k8s.aws/v1beta1` (renamed: `certificateArn` -> `certificateARNs`).
+AUTO_MODE_PARAMS_FIELDS = frozenset(
+    {"scheme", "namespaceSelector", "group", "ipAddressType", "subnets", "certificateARNs", "tags",
+     "loadBalancerAttributes", "sslPolicy", "sslRedirectPort", "targetType", "inboundCIDRs", "listeners"}
+)
+
+
 def deployable(ws: "Workspace") -> None:
     """Every check beyond mocks at once: network, managed policy ARNs, parliament, Helm, TLS and
     ingress, the repository credential and the foundation's AppProjects."""
@@ -2950,6 +3070,7 @@ def deployable(ws: "Workspace") -> None:
         ("repo_credentials", lambda: repo_credentials(ws.runs, url)),
         ("foundation_projects", lambda: foundation_projects(ws.runs, url)),
         ("karpenter_objects", lambda: karpenter_objects(ws.runs)),
+        ("auto_mode_objects", lambda: auto_mode_objects(ws.runs)),
         ("pod_identity", lambda: pod_identity(ws.runs)),
     ):
         try:

@@ -53,9 +53,11 @@ S3 = ("--backend", "s3://acme-pulumi-state/foundation")
 # Every environment count (1-5) and every service count (0-5) for each preset; a private gitops
 # repo (the default) and a public one, with and without an admin role, in each state backend.
 # Compute x identity (issue 22): `startup` is node groups + IRSA, `production` Karpenter + Pod
-# Identity; one case of each preset switches to the other compute, one to the other identity.
+# Identity; one case of each preset switches to the other compute, one to EKS Auto Mode, one to
+# the other identity.
 NODE_GROUPS = ("--set", "cluster.compute=node-groups")
 KARPENTER = ("--set", "cluster.compute=karpenter")
+AUTO_MODE = ("--set", "cluster.compute=auto-mode")
 IRSA = ("--set", "identity=irsa")
 POD_IDENTITY = ("--set", "identity=pod-identity")
 # Issue 22: environments in AWS accounts of their own, one account per environment. A
@@ -64,8 +66,8 @@ POD_IDENTITY = ("--set", "identity=pod-identity")
 ACCOUNTS = ("--account", ",".join(f"{env}={str(i + 1) * 12}" for i, env in enumerate(ENVS[:4])))
 MATRIX = [
     *(_case("startup", e, s, *x) for e, s, x in [(1, 0, PUBLIC_REPO), (2, 3, ADMIN), (3, 5, S3 + POD_IDENTITY),
-                                                  (4, 1, KARPENTER), (5, 2, ADMIN + S3)]),
-    *(_case("production", e, s, *x) for e, s, x in [(1, 5, ADMIN + S3), (2, 0, IRSA), (3, 2, PUBLIC_REPO),
+                                                  (4, 1, KARPENTER), (5, 2, ADMIN + S3 + AUTO_MODE)]),
+    *(_case("production", e, s, *x) for e, s, x in [(1, 5, ADMIN + S3), (2, 0, IRSA), (3, 2, PUBLIC_REPO + AUTO_MODE),
                                                      (4, 4, S3 + NODE_GROUPS + ACCOUNTS), (5, 1, ADMIN)]),
 ]
 # IRSA, ExternalSecret and config paths, through `strata add service` after `new`.
@@ -101,8 +103,8 @@ def test_the_cases_cover_every_compute_and_identity_with_both_topologies():
     compute = {c.id: _choice(c, "cluster.compute", {"startup": "node-groups", "production": "karpenter"}) for c in CASES}
     identity = {c.id: _choice(c, "identity", {"startup": "irsa", "production": "pod-identity"}) for c in CASES}
     combos = {(compute[c.id], identity[c.id]) for c in CASES}
-    assert combos == {(x, y) for x in ("node-groups", "karpenter") for y in ("irsa", "pod-identity")}
-    for choice in ("karpenter", "pod-identity"):
+    assert combos == {(x, y) for x in ("node-groups", "karpenter", "auto-mode") for y in ("irsa", "pod-identity")}
+    for choice in ("node-groups", "karpenter", "auto-mode", "pod-identity", "irsa"):
         presets = {c.preset for c in CASES if choice in (compute[c.id], identity[c.id])}
         assert presets == {"startup", "production"}, choice
 
@@ -285,7 +287,17 @@ def test_the_network_is_what_aws_will_build(generated):
 def test_every_managed_policy_the_foundation_attaches_exists(generated):
     _, ws = generated
     arns = checks.managed_policies_exist(ws.runs)
-    assert "arn:aws:iam::aws:policy/AmazonEBSCSIDriverPolicyV2" in arns
+    auto_mode = {s for s, r in ws.runs.items() if checks.compute_of(r.config) == "auto-mode"}
+    # EKS Auto Mode runs the EBS CSI driver itself, with its cluster role's policies.
+    wanted = checks.AUTO_MODE_POLICIES if auto_mode else {"arn:aws:iam::aws:policy/AmazonEBSCSIDriverPolicyV2"}
+    assert wanted <= set(arns)
+
+
+def test_auto_mode_runs_what_it_runs_and_gets_its_classes_and_roles(generated):
+    _, ws = generated
+    checked = checks.auto_mode_objects(ws.runs)
+    auto_mode = [s for s, r in ws.runs.items() if checks.compute_of(r.config) == "auto-mode"]
+    assert (checked > 0) == bool(auto_mode)
 
 
 def test_the_iam_policies_pass_parliament(generated):

@@ -307,6 +307,42 @@ fn an_application_deploying_a_platform_kind_is_a_layer_finding() {
 }
 
 #[test]
+fn auto_mode_node_pools_and_node_classes_in_a_gitops_repo_are_findings() {
+    // Issue 22: EKS Auto Mode's NodeClass and its Karpenter NodePool are infrastructure, made by
+    // the foundation; in the gitops repo each is a finding.
+    let tmp = TempDir::new().unwrap();
+    let repo = tmp.path();
+    write(
+        &repo.join("nodes/pool.yaml"),
+        "apiVersion: eks.amazonaws.com/v1\nkind: NodeClass\nmetadata:\n  name: private\nspec:\n  role: AmazonEKSAutoNodeRole\n---\napiVersion: karpenter.sh/v1\nkind: NodePool\nmetadata:\n  name: batch\nspec:\n  template:\n    spec:\n      nodeClassRef:\n        group: eks.amazonaws.com\n        kind: NodeClass\n        name: private\n",
+    );
+    let (code, findings) = check(&["--gitops", repo.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    for (kind, name) in [("NodeClass", "private"), ("NodePool", "batch")] {
+        let finding = findings
+            .iter()
+            .find(|f| f["rule"] == "gitops.infrastructure" && f["kind"] == kind)
+            .unwrap_or_else(|| panic!("no finding for {kind}: {findings:#?}"));
+        assert_eq!(finding["name"], name);
+        assert_eq!(finding["file"], "nodes/pool.yaml");
+    }
+    // Without them the same repository has no finding.
+    fs_err::remove_file(repo.join("nodes/pool.yaml")).unwrap();
+    write(
+        &repo.join("nodes/config.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: team-a\n",
+    );
+    let (code, findings) = check(&["--gitops", repo.to_str().unwrap()]);
+    assert!(
+        !findings
+            .iter()
+            .any(|f| f["rule"] == "gitops.infrastructure"),
+        "{findings:#?}"
+    );
+    assert_eq!(code, 0, "{findings:#?}");
+}
+
+#[test]
 fn any_gitops_repo_is_searched_for_infrastructure_in_yaml_kustomize_and_helm_templates() {
     let tmp = TempDir::new().unwrap();
     let repo = tmp.path();

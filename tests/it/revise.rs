@@ -586,3 +586,44 @@ fn edit_service_never_deletes_a_file_an_edited_overlay_still_lists() {
         .join("services/api/overlays/dev/patch-ingress.yaml")
         .exists());
 }
+
+#[test]
+fn auto_mode_is_a_compute_choice_of_new_and_set_for_both_presets() {
+    // Issue 22: `cluster.compute=auto-mode` makes stacks with EKS Auto Mode and no node group
+    // of their own, from `strata new` and from `strata set` on an existing workspace alike.
+    for preset in PRESETS {
+        let made = Test::new()
+            .services("api")
+            .arg("--preset")
+            .arg(preset)
+            .arg("--set")
+            .arg("cluster.compute=auto-mode")
+            .create();
+        let changed = Test::new()
+            .services("api")
+            .arg("--preset")
+            .arg(preset)
+            .create();
+        run(&changed.gitops, &["set", "cluster.compute=auto-mode"]).success();
+        for ws in [&made, &changed] {
+            let answers = fs_err::read_to_string(ws.gitops.join("strata.toml")).unwrap();
+            assert!(answers.contains("compute = \"auto-mode\""), "{answers}");
+            let stacks: Vec<_> = fs_err::read_dir(&ws.foundation)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| {
+                    let name = p.file_name().unwrap().to_string_lossy().to_string();
+                    name.starts_with("Pulumi.") && name != "Pulumi.yaml"
+                })
+                .collect();
+            assert!(!stacks.is_empty());
+            for stack in stacks {
+                let text = fs_err::read_to_string(&stack).unwrap();
+                assert!(text.contains(":compute: auto-mode\n"), "{text}");
+                assert!(text.contains(":nodeGroups: []\n"), "{text}");
+                assert!(!text.contains(":nodePools:"), "{text}");
+                assert!(!text.contains("    nodePool:"), "{text}");
+            }
+        }
+    }
+}

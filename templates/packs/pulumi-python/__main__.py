@@ -4,7 +4,7 @@ Every value comes from the stack configuration (`settings.py`); nothing here
 is specific to a project, stack or environment. The stages run in dependency
 order; each module owns one concern:
 
-    settings -> network -> cluster -> nodes -> platform_layer -> addons -> karpenter
+    settings -> network -> cluster (auto_mode) -> nodes -> platform_layer -> addons -> karpenter
              -> ingress -> external_secrets -> repo_credentials -> services
              -> platform_services -> ci_access -> gitops -> stack outputs
 """
@@ -40,7 +40,8 @@ def main() -> None:
     )
     network = create_network(settings)
     cluster = create_cluster(settings, network, aws_context)
-    node_groups = create_node_groups(settings, cluster, network, aws_context)
+    # EKS Auto Mode launches its own nodes: no node group, node role or VPC CNI role here.
+    node_groups = [] if settings.auto_mode else create_node_groups(settings, cluster, network, aws_context)
     platform = create_platform_layer(settings, cluster, network)
     addons = install_addons(settings, cluster, network, platform, node_groups, aws_context)
     if settings.karpenter:
@@ -88,6 +89,8 @@ def main() -> None:
     pulumi.export("kubeconfig", pulumi.Output.secret(cluster.kubeconfig_json))
     pulumi.export("oidcProviderArn", cluster.oidc.arn)
     pulumi.export("oidcIssuer", cluster.oidc.issuer)
+    if cluster.auto_mode:
+        pulumi.export("autoModeNodeRoleArn", cluster.auto_mode.node_role.arn)
     pulumi.export("secretsKmsKeyArn", cluster.kms_key_arn)
     pulumi.export("addonRoleArns", addons.role_arns)
     pulumi.export("secretStoreRoleArns", secret_store_roles)

@@ -22,6 +22,11 @@ and kube-proxy managed add-ons itself, but CoreDNS only with its default node
 group, which this program skips; CoreDNS is created here, after the node groups,
 because a managed add-on whose pods cannot be scheduled ends up degraded and
 fails the deployment. The default StorageClass `gp3` is encrypted.
+
+With `compute: auto-mode` EKS runs the load balancer controller, the EBS CSI driver, CoreDNS,
+the pod network and the Pod Identity agent itself, and Karpenter replaces Cluster Autoscaler:
+none of them is installed here. The add-ons run on Auto Mode's built-in `system` node pool, and
+`auto_mode.py` makes the StorageClass and the network policy switch Auto Mode expects.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from auto_mode import NODE_POOL_LABEL, SYSTEM_POOL, create_auto_mode_objects
 from aws_context import AwsContext
 from cluster import ClusterOutputs
 from network import NetworkOutputs
@@ -133,7 +139,7 @@ class AddonOutputs:
 
     argocd: k8s.helm.v3.Release
     external_secrets: k8s.helm.v3.Release
-    load_balancer_controller: k8s.helm.v3.Release
+    load_balancer_controller: k8s.helm.v3.Release | None  # None with Auto Mode, which runs its own
     role_arns: dict[str, pulumi.Output[str]]  # add-on -> its role's ARN (IRSA or Pod Identity)
     pod_identity_agent: pulumi.Resource | None = None
 
@@ -242,7 +248,9 @@ def placement(settings: Settings, priority_class: str | None = None) -> dict[str
     """Scheduling values shared by the add-ons: tolerate a `CriticalAddonsOnly` pool, pin to `nodePool`,
     and (where the chart takes it at this level) the priority class."""
     values: dict[str, Any] = {"tolerations": [{"key": "CriticalAddonsOnly", "operator": "Exists"}]}
-    if settings.addons.node_pool:
+    if settings.auto_mode:  # the built-in pool for add-ons, tainted `CriticalAddonsOnly`
+        values["nodeSelector"] = {NODE_POOL_LABEL: SYSTEM_POOL}
+    elif settings.addons.node_pool:
         values["nodeSelector"] = {"strata.io/pool": settings.addons.node_pool}
     if priority_class:
         values["priorityClassName"] = priority_class
@@ -416,6 +424,16 @@ def create_addon_roles(
         return addon_role(settings, cluster, chart_name, namespace, service_account, **permissions)
 
     roles = {
+        "external-dns": role(
+            EXTERNAL_DNS.chart,
+            EXTERNAL_DNS.namespace,
+            EXTERNAL_DNS.service_account,
+            inline_policies={"external-dns": aws_context.zone_arn.apply(external_dns_policy)},
+        ),
+    }
+    if settings.auto_mode:  # Auto Mode runs the load balancer and EBS controllers with the cluster role
+        return roles
+    roles |= {
         "aws-load-balancer-controller": role(
             LOAD_BALANCER_CONTROLLER.chart,
             LOAD_BALANCER_CONTROLLER.namespace,
@@ -424,12 +442,6 @@ def create_addon_roles(
                 "aws-load-balancer-controller": load_balancer_controller_policy(),
                 "security-groups-of-this-vpc-only": vpc_arn.apply(security_group_guard_policy),
             },
-        ),
-        "external-dns": role(
-            EXTERNAL_DNS.chart,
-            EXTERNAL_DNS.namespace,
-            EXTERNAL_DNS.service_account,
-            inline_policies={"external-dns": aws_context.zone_arn.apply(external_dns_policy)},
         ),
         "aws-ebs-csi-driver": role(
             "aws-ebs-csi-driver",
@@ -537,24 +549,32 @@ def install_addons(
     after_nodes = [*node_groups, *platform.priority_classes.values()]
     namespaces = platform.platform_namespaces
 
-    agent = create_pod_identity_agent(settings, node_groups) if settings.pod_identity else None
+    # Auto Mode runs the Pod Identity agent, CoreDNS and the EBS CSI driver itself.
+    agent = (
+        create_pod_identity_agent(settings, node_groups) if settings.pod_identity and not settings.auto_mode else None
+    )
     if agent is not None:
         # Pods started before the agent runs get no credentials: every release waits for it.
         after_nodes.append(agent)
-    create_coredns(settings, node_groups)
-    ebs = create_ebs_csi_driver(settings, roles["aws-ebs-csi-driver"], after_nodes)
-    create_storage_classes(provider, [ebs])
+    if settings.auto_mode:
+        create_auto_mode_objects(provider, [cluster.component])
+    else:
+        create_coredns(settings, node_groups)
+        ebs = create_ebs_csi_driver(settings, roles["aws-ebs-csi-driver"], after_nodes)
+        create_storage_classes(provider, [ebs])
     arn = {name: (None if settings.pod_identity else role.role.arn) for name, role in roles.items()}
     after_nodes += [ready for role in roles.values() for ready in role.ready]
-    lbc = release(
-        LOAD_BALANCER_CONTROLLER,
-        addons.load_balancer_controller,
-        load_balancer_controller_values(settings, network.vpc_id, arn["aws-load-balancer-controller"]),
-        "kube-system",
-        provider,
-        after_nodes,
-    )
-    after_lbc = [*after_nodes, lbc]
+    lbc = None
+    if "aws-load-balancer-controller" in roles:
+        lbc = release(
+            LOAD_BALANCER_CONTROLLER,
+            addons.load_balancer_controller,
+            load_balancer_controller_values(settings, network.vpc_id, arn["aws-load-balancer-controller"]),
+            "kube-system",
+            provider,
+            after_nodes,
+        )
+    after_lbc = [*after_nodes, *([lbc] if lbc else [])]
     if "cluster-autoscaler" in roles:
         release(
             CLUSTER_AUTOSCALER,

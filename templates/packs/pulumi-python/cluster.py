@@ -34,6 +34,7 @@ import pulumi_aws as aws
 import pulumi_eks as eks
 import pulumi_kubernetes as k8s
 
+from auto_mode import NODE_POOLS, AutoModeRoles, create_auto_mode_roles
 from aws_context import AwsContext
 from irsa import OidcProvider
 from network import NetworkOutputs
@@ -52,6 +53,7 @@ class ClusterOutputs:
     kubeconfig_json: pulumi.Output[str]
     k8s_provider: k8s.Provider
     kms_key_arn: pulumi.Output[str]
+    auto_mode: AutoModeRoles | None = None  # its roles with `compute: auto-mode`
 
 
 def create_secrets_key(settings: Settings) -> aws.kms.Key:
@@ -175,10 +177,36 @@ def _endpoint_ingress(settings: Settings, cluster: eks.Cluster) -> None:
         )
 
 
+def _compute_args(settings: Settings, auto_mode: AutoModeRoles | None) -> dict:
+    """The cluster's arguments that depend on `compute`.
+
+    Auto Mode: pulumi-eks makes the cluster role with Auto Mode's five policies; its compute (the
+    built-in node pools, launched with the node role), block storage
+    and load balancing are switched on by pulumi-eks's `auto_mode`; the add-ons Auto Mode runs
+    itself are not created (pulumi-eks leaves out vpc-cni and kube-proxy by itself, but would add
+    CoreDNS). Otherwise the VPC CNI add-on enforces NetworkPolicies with its policy agent on.
+    """
+    if auto_mode is None:
+        # NetworkPolicies (the environments' default-deny) are only enforced with the policy agent on.
+        return {"vpc_cni_options": eks.VpcCniOptionsArgs(enable_network_policy=True)}
+    return {
+        "auto_mode": eks.AutoModeOptionsArgs(
+            enabled=True,
+            create_node_role=False,
+            compute_config=eks.ClusterComputeConfigArgs(
+                node_pools=list(NODE_POOLS), node_role_arn=auto_mode.node_role.arn
+            ),
+        ),
+        "coredns_addon_options": eks.CoreDnsAddonOptionsArgs(enabled=False),
+        "kube_proxy_addon_options": eks.KubeProxyAddonOptionsArgs(enabled=False),
+    }
+
+
 def create_cluster(settings: Settings, network: NetworkOutputs, aws_context: AwsContext) -> ClusterOutputs:
     """Create the KMS key, the EKS cluster with its OIDC provider, and a Kubernetes provider for it."""
     key = create_secrets_key(settings)
     endpoint = settings.endpoint
+    auto_mode = create_auto_mode_roles(settings, aws_context) if settings.auto_mode else None
     cluster = eks.Cluster(
         "cluster",
         name=settings.cluster_name,
@@ -196,9 +224,10 @@ def create_cluster(settings: Settings, network: NetworkOutputs, aws_context: Aws
         endpoint_public_access=endpoint.public_access,
         public_access_cidrs=list(endpoint.public_access_cidrs) if endpoint.public_access else None,
         upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type=settings.support_type),
-        # NetworkPolicies (the environments' default-deny) are only enforced with the policy agent on.
-        vpc_cni_options=eks.VpcCniOptionsArgs(enable_network_policy=True),
         tags=settings.tags,
+        **_compute_args(settings, auto_mode),
+        # The cluster is created once its roles carry their policies.
+        opts=pulumi.ResourceOptions(depends_on=auto_mode.attachments) if auto_mode else None,
     )
     create_admin_access(settings, cluster, aws_context)
     _endpoint_ingress(settings, cluster)
@@ -215,4 +244,5 @@ def create_cluster(settings: Settings, network: NetworkOutputs, aws_context: Aws
         kubeconfig_json=cluster.kubeconfig_json,
         k8s_provider=provider,
         kms_key_arn=key.arn,
+        auto_mode=auto_mode,
     )

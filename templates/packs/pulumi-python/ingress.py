@@ -20,6 +20,13 @@ over Ingress annotations, so a team cannot switch its Ingress to another certifi
 or group, and the namespace selector keeps one environment's Ingresses off another's load
 balancer in a shared cluster.
 
+With `compute: auto-mode` the same classes are made for EKS Auto Mode's load balancing
+(controller `eks.amazonaws.com/alb`, parameters `IngressClassParams` of `eks.amazonaws.com/v1`,
+where the certificates are `certificateARNs`), so the gitops repository's Ingresses are the same
+whatever the compute. The parameters carry no `tags` there: Auto Mode's managed policies do not
+allow tagging its load balancers with user tags (the EKS User Guide's "Custom AWS tags for EKS
+Auto resources" would widen the cluster role).
+
 Validation records are deduplicated: ACM gives a wildcard and its base name
 (`*.dev.example.com`, `dev.example.com`) the same record, and the same name the same record
 in every certificate of the account, so the stack writes each record once.
@@ -41,6 +48,9 @@ from settings import Environment, Settings
 CONTROLLER = "ingress.k8s.aws/alb"
 PARAMS_API_GROUP = "elbv2.k8s.aws"
 PARAMS_API_VERSION = f"{PARAMS_API_GROUP}/v1beta1"
+AUTO_MODE_CONTROLLER = "eks.amazonaws.com/alb"
+AUTO_MODE_PARAMS_API_GROUP = "eks.amazonaws.com"
+AUTO_MODE_PARAMS_API_VERSION = f"{AUTO_MODE_PARAMS_API_GROUP}/v1"
 SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 SCHEMES = {"public": "internet-facing", "internal": "internal"}
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
@@ -158,7 +168,7 @@ def ingress_class_params_spec(
     spec: IngressClassSpec, certificate_arn: str, subnet_ids: Sequence[str], settings: Settings
 ) -> dict:
     """What every Ingress of the class gets, whatever its annotations say."""
-    return {
+    params = {
         "scheme": spec.scheme,
         "subnets": {"ids": list(subnet_ids)},
         "group": {"name": spec.group},
@@ -173,6 +183,10 @@ def ingress_class_params_spec(
             {"key": "Environment", "value": spec.env.name},
         ],
     }
+    if settings.auto_mode:
+        params["certificateARNs"] = params.pop("certificateArn")
+        del params["tags"]
+    return params
 
 
 def ingress_class_specs(settings: Settings) -> list[IngressClassSpec]:
@@ -185,16 +199,19 @@ def create_ingress_classes(
     cluster: ClusterOutputs,
     certificate_arns: Mapping[str, pulumi.Output[str]],
     public_subnet_ids: pulumi.Input[Sequence[str]],
-    controller: k8s.helm.v3.Release,
+    controller: k8s.helm.v3.Release | None,
 ) -> dict[str, k8s.networking.v1.IngressClass]:
-    """The IngressClasses and their parameters; created after the controller (its CRDs and webhooks)."""
-    opts = pulumi.ResourceOptions(provider=cluster.k8s_provider, depends_on=[controller])
+    """The IngressClasses and their parameters; created after the controller (its CRDs and webhooks),
+    or after the cluster with Auto Mode (its CRDs come with it)."""
+    waits_for = controller if controller is not None else cluster.component
+    opts = pulumi.ResourceOptions(provider=cluster.k8s_provider, depends_on=[waits_for])
+    api_group = AUTO_MODE_PARAMS_API_GROUP if settings.auto_mode else PARAMS_API_GROUP
     classes = {}
     for spec in ingress_class_specs(settings):
         labels = {"strata.io/environment": spec.env.name, "strata.io/exposure": spec.exposure}
         params = k8s.apiextensions.CustomResource(
             f"ingress-class-params-{spec.name}",
-            api_version=PARAMS_API_VERSION,
+            api_version=AUTO_MODE_PARAMS_API_VERSION if settings.auto_mode else PARAMS_API_VERSION,
             kind="IngressClassParams",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=spec.name, labels=labels),
             spec=pulumi.Output.all(certificate_arns[spec.env.name], public_subnet_ids).apply(
@@ -206,11 +223,11 @@ def create_ingress_classes(
             f"ingress-class-{spec.name}",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=spec.name, labels=labels),
             spec=k8s.networking.v1.IngressClassSpecArgs(
-                controller=CONTROLLER,
+                controller=AUTO_MODE_CONTROLLER if settings.auto_mode else CONTROLLER,
                 parameters=k8s.networking.v1.IngressClassParametersReferenceArgs(
-                    api_group=PARAMS_API_GROUP, kind="IngressClassParams", name=spec.name
+                    api_group=api_group, kind="IngressClassParams", name=spec.name
                 ),
             ),
-            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[controller, params])),
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[waits_for, params])),
         )
     return classes

@@ -388,7 +388,8 @@ class Settings:
     # `dnsDelegationCheck` (not written by strata): `stop` at preview when the domain is not
     # delegated to its hosted zone, or only `warn` (see `dns_delegation.py`).
     dns_delegation_check: str = "stop"
-    # `compute`: `node-groups` (Cluster Autoscaler) or `karpenter` (`nodePools`);
+    # `compute`: `node-groups` (Cluster Autoscaler), `karpenter` (`nodePools`) or `auto-mode`
+    # (EKS Auto Mode's built-in node pools, no `nodeGroups`);
     # `identity`: `irsa` or `pod-identity`. Stack files written before either existed have none.
     compute: str = "node-groups"
     identity: str = "irsa"
@@ -413,6 +414,10 @@ class Settings:
     @property
     def karpenter(self) -> bool:
         return self.compute == "karpenter"
+
+    @property
+    def auto_mode(self) -> bool:
+        return self.compute == "auto-mode"
 
     @property
     def pod_identity(self) -> bool:
@@ -1026,12 +1031,17 @@ def _check_cross_references(r: _Reader, s: Settings) -> None:
         not s.dns_zone or (_DOMAIN.match(s.dns_zone) is not None and s.dns_zone.endswith("." + s.domain)),
         f"`dnsZone` must be a subdomain of `domain` `{s.domain}`, not `{s.dns_zone}`",
     )
-    r.check(bool(s.node_groups), "`nodeGroups` must list at least one node group")
     r.check(
         re.fullmatch(r"al2023@(latest|v\d{8})", s.karpenter_ami_alias) is not None,
         "`karpenterAmiAlias` must be `al2023@latest` or a release such as `al2023@v20251209`, "
         f"not `{s.karpenter_ami_alias}`",
     )
+    if s.auto_mode:
+        # Auto Mode's built-in `system` and `general-purpose` pools run every pod.
+        r.check(not s.node_groups, "`nodeGroups` must be empty with `compute: auto-mode` (its node pools run the pods)")
+        r.check(s.addons.node_pool is None, "`addons.nodePool` is not read with `compute: auto-mode`")
+    else:
+        r.check(bool(s.node_groups), "`nodeGroups` must list at least one node group")
     if s.karpenter:
         r.check(s.addons.karpenter is not None, "`addons.karpenter` is required with `compute: karpenter`")
         r.check(bool(s.node_pools), "`nodePools` must list at least one Karpenter NodePool with `compute: karpenter`")
@@ -1053,7 +1063,7 @@ def _check_cross_references(r: _Reader, s: Settings) -> None:
     pools = {g.name for g in s.node_groups}
     if s.addons.node_pool is not None:
         r.check(s.addons.node_pool in pools, f"`addons.nodePool` `{s.addons.node_pool}` is not a node group")
-    if s.addons.argocd.ha:
+    if s.addons.argocd.ha and not s.auto_mode:  # Auto Mode launches the nodes HA needs
         r.check(
             sum(g.min_size for g in s.node_groups if s.addons.node_pool in (None, g.name)) >= 3,
             "`addons.argocd.ha` needs at least 3 nodes (minSize) where the add-ons run",

@@ -40,11 +40,24 @@ CHARTS = {
 KARPENTER_RELEASES = {"karpenter", "karpenter-crd"}
 
 
+def _auto_mode(stack: Stack) -> bool:
+    """EKS Auto Mode runs the load balancer and EBS controllers, CoreDNS and the nodes (see
+    test_auto_mode.py): the tests of those add-ons check that they are absent then."""
+    return stack.config.get("compute") == "auto-mode"
+
+
 def charts(stack: Stack) -> dict[str, tuple[str, str, str]]:
-    """The add-on charts of this stack: Cluster Autoscaler only with managed node groups alone."""
-    if stack.config.get("compute", "node-groups") == "node-groups":
-        return CHARTS
-    return {key: chart for key, chart in CHARTS.items() if key != "clusterAutoscaler"}
+    """The add-on charts of this stack: Cluster Autoscaler only with managed node groups alone, the
+    load balancer controller unless EKS Auto Mode runs its own."""
+    compute = stack.config.get("compute", "node-groups")
+    skipped = {"node-groups": set(), "karpenter": {"clusterAutoscaler"}}.get(
+        compute, {"clusterAutoscaler", "awsLoadBalancerController"}
+    )
+    return {key: chart for key, chart in CHARTS.items() if key not in skipped}
+
+
+def _addon_names(stack: Stack) -> set[str]:
+    return {a["inputs"]["addonName"] for a in stack.of_type("aws:eks/addon:Addon")}
 
 
 def _policy(document: str) -> dict:
@@ -148,7 +161,10 @@ def test_the_cluster_is_named_private_encrypted_logged_and_on_standard_support(s
     assert key["inputs"]["enableKeyRotation"] is True
     assert cluster["encryptionConfigKeyArn"].endswith(f"key/{key['name']}-key-id")
     assert cluster["upgradePolicy"]["supportType"] == stack.config.get("supportType", "STANDARD")
-    assert cluster["vpcCniOptions"]["enableNetworkPolicy"] is True
+    if _auto_mode(stack):  # Auto Mode's network policy switch: see test_auto_mode.py
+        assert "vpcCniOptions" not in cluster
+    else:
+        assert cluster["vpcCniOptions"]["enableNetworkPolicy"] is True
     endpoint = stack.config["endpoint"]
     assert cluster["endpointPrivateAccess"] == endpoint["privateAccess"]
     assert cluster["endpointPublicAccess"] == endpoint["publicAccess"]
@@ -174,6 +190,10 @@ def test_admin_roles_get_cluster_scoped_admin_access_entries(stack: Stack) -> No
 def test_coredns_is_a_managed_addon_created_once_nodes_exist(stack: Stack) -> None:
     # pulumi-eks makes vpc-cni and kube-proxy managed add-ons, CoreDNS only with its default node group.
     addons = {a["inputs"]["addonName"]: a for a in stack.of_type("aws:eks/addon:Addon")}
+    if _auto_mode(stack):  # Auto Mode runs CoreDNS itself
+        assert "coredns" not in addons
+        assert stack.one("eks:index:Cluster")["inputs"]["corednsAddonOptions"]["enabled"] is False
+        return
     coredns = addons["coredns"]
     assert coredns["inputs"]["clusterName"] == stack.config["clusterName"]
     assert coredns["inputs"]["resolveConflictsOnCreate"] == "OVERWRITE"
@@ -216,6 +236,10 @@ def test_every_node_group_is_private_al2023_imdsv2_hop_1_and_encrypted(stack: St
 
 
 def test_the_node_role_has_no_cni_policy_which_goes_to_an_irsa_role_for_aws_node(stack: Stack) -> None:
+    if _auto_mode(stack):  # Auto Mode's node role: see test_auto_mode.py; it runs no `aws-node`
+        assert not [r for r in stack.of_type(ROLE) if r["name"] == "node-role"]
+        assert not stack.of_type("kubernetes:core/v1:ServiceAccountPatch")
+        return
     node_role = stack.one(ROLE, "node-role")
     policies = {arn.rsplit("/", 1)[-1] for arn in _managed_policies(stack, node_role)}
     assert policies == {"AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly"}
@@ -249,6 +273,12 @@ def test_every_irsa_role_trusts_exactly_one_service_account_of_this_cluster(stac
 
 
 def test_the_load_balancer_controller_gets_the_vendored_policy_limited_to_this_vpc(stack: Stack) -> None:
+    if "awsLoadBalancerController" not in charts(stack):
+        assert not _associated_role(stack, "kube-system", "aws-load-balancer-controller")
+        assert not [
+            r for r in _irsa_roles(stack) if _trusted_service_account(r).endswith(":aws-load-balancer-controller")
+        ]
+        return
     role = _role_trusting(stack, "kube-system", "aws-load-balancer-controller")
     policies = _inline_policies(stack, role)
     vendored = Path(REPO_ROOT, "policies", "aws-load-balancer-controller", "iam_policy.json").read_text()
@@ -288,6 +318,10 @@ def test_external_dns_may_change_only_the_projects_hosted_zone(stack: Stack) -> 
 
 
 def test_the_ebs_csi_driver_is_a_managed_addon_with_its_role_and_the_v2_policy(stack: Stack) -> None:
+    if _auto_mode(stack):  # Auto Mode's block storage runs with the cluster role
+        assert "aws-ebs-csi-driver" not in _addon_names(stack)
+        assert not _associated_role(stack, "kube-system", "ebs-csi-controller-sa")
+        return
     (addon,) = [a["inputs"] for a in stack.of_type("aws:eks/addon:Addon") if a["name"] == "aws-ebs-csi-driver"]
     role = _role_trusting(stack, "kube-system", "ebs-csi-controller-sa")
     assert addon["addonName"] == "aws-ebs-csi-driver"
@@ -300,6 +334,9 @@ def test_the_ebs_csi_driver_is_a_managed_addon_with_its_role_and_the_v2_policy(s
 
 def test_the_default_storage_class_is_encrypted_gp3_and_nothing_patches_gp2(stack: Stack) -> None:
     (gp3,) = [c["inputs"] for c in stack.kubernetes_objects("StorageClass")]
+    if _auto_mode(stack):  # `auto-ebs-sc` of Auto Mode's provisioner: see test_auto_mode.py
+        assert gp3["metadata"]["name"] == "auto-ebs-sc"
+        return
     assert gp3["metadata"]["name"] == "gp3"
     assert gp3["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
     assert gp3["provisioner"] == "ebs.csi.aws.com"
@@ -351,7 +388,8 @@ def test_pod_identity_roles_trust_the_eks_service_and_each_has_one_association(s
     if not _pod_identity(stack):
         assert associations == [] and agent == []
         return
-    assert len(agent) == 1 and associations
+    # EKS Auto Mode runs the Pod Identity agent itself.
+    assert len(agent) == (0 if _auto_mode(stack) else 1) and associations
     for association in associations:
         (role,) = [r for r in stack.of_type(ROLE) if _role_arn(r) == association["inputs"]["roleArn"]]
         (statement,) = _statements(role["inputs"]["assumeRolePolicy"])
@@ -366,7 +404,7 @@ def test_pod_identity_roles_trust_the_eks_service_and_each_has_one_association(s
         }, "only this association's session tags may assume the role"
         assert association["inputs"]["clusterName"] == stack.config["clusterName"]
     for release in stack.of_type(RELEASE):
-        assert agent[0]["urn"] in release["dependencies"], f"{release['name']} starts before the agent"
+        assert not agent or agent[0]["urn"] in release["dependencies"], f"{release['name']} starts before the agent"
 
 
 def test_every_add_on_release_waits_for_its_roles_permissions(stack: Stack) -> None:
@@ -418,16 +456,22 @@ def _pod_placements(values: dict, chart: str) -> dict[str, dict]:
 
 def test_every_addon_pod_is_placed_on_the_addon_pool_with_a_priority_class(stack: Stack) -> None:
     pool = stack.config["addons"].get("nodePool")
+    selector = {"strata.io/pool": pool} if pool else None
+    if _auto_mode(stack):  # Auto Mode's built-in pool for add-ons
+        selector = {"karpenter.sh/nodepool": "system"}
     for chart, name, namespace in charts(stack).values():
         values = _release(stack, name)["inputs"]["values"]
         for component, place in _pod_placements(values, chart).items():
             assert {"key": "CriticalAddonsOnly", "operator": "Exists"} in place["tolerations"], component
-            assert place.get("nodeSelector") == ({"strata.io/pool": pool} if pool else None), component
+            assert place.get("nodeSelector") == selector, component
             wanted = "system-cluster-critical" if namespace == "kube-system" else "platform-critical"
             assert place["priorityClassName"] == wanted, component
 
 
 def test_the_load_balancer_controller_creates_no_ingress_class_of_its_own(stack: Stack) -> None:
+    if "awsLoadBalancerController" not in charts(stack):
+        assert not [r for r in stack.of_type(RELEASE) if r["name"] == "aws-load-balancer-controller"]
+        return
     values = _release(stack, "aws-load-balancer-controller")["inputs"]["values"]
     assert values["createIngressClassResource"] is False
 
@@ -440,6 +484,8 @@ def test_charts_with_aws_access_annotate_the_service_account_their_role_trusts(s
     }
     if "clusterAutoscaler" not in charts(stack):
         del cases["cluster-autoscaler"]
+    if "awsLoadBalancerController" not in charts(stack):
+        del cases["aws-load-balancer-controller"]
     for name, service_account_of in cases.items():
         release = _release(stack, name)["inputs"]
         account = service_account_of(release["values"])
@@ -452,9 +498,10 @@ def test_charts_with_aws_access_annotate_the_service_account_their_role_trusts(s
 
 def test_addon_values_follow_the_configuration(stack: Stack) -> None:
     addons, name = stack.config["addons"], stack.config["clusterName"]
-    lbc = _release(stack, "aws-load-balancer-controller")["inputs"]["values"]
-    assert (lbc["clusterName"], lbc["region"], lbc["vpcId"]) == (name, stack.region, stack.output("vpcId"))
-    assert lbc["replicaCount"] == addons["awsLoadBalancerController"]["replicas"]
+    if "awsLoadBalancerController" in charts(stack):
+        lbc = _release(stack, "aws-load-balancer-controller")["inputs"]["values"]
+        assert (lbc["clusterName"], lbc["region"], lbc["vpcId"]) == (name, stack.region, stack.output("vpcId"))
+        assert lbc["replicaCount"] == addons["awsLoadBalancerController"]["replicas"]
     if "clusterAutoscaler" in charts(stack):
         autoscaler = _release(stack, "cluster-autoscaler")["inputs"]["values"]
         assert autoscaler["autoDiscovery"]["clusterName"] == name
@@ -481,6 +528,9 @@ def test_addon_values_follow_the_configuration(stack: Stack) -> None:
 
 def test_releases_wait_for_nodes_and_the_load_balancer_controller(stack: Stack) -> None:
     groups = {g["urn"] for g in stack.of_type("aws:eks/nodeGroup:NodeGroup")}
+    if _auto_mode(stack):  # no node group, no controller of ours: Auto Mode runs both
+        assert not groups and "awsLoadBalancerController" not in charts(stack)
+        return
     lbc = _release(stack, "aws-load-balancer-controller")
     for release in stack.of_type(RELEASE):
         assert groups <= set(release["dependencies"])
@@ -567,7 +617,9 @@ def test_application_service_monitors_are_kept_to_their_namespace(stack: Stack) 
 
 
 def test_cluster_shared_config_describes_the_cluster(stack: Stack) -> None:
-    (config,) = stack.kubernetes_objects("ConfigMap")
+    (config,) = [
+        c for c in stack.kubernetes_objects("ConfigMap") if c["inputs"]["metadata"]["name"] != "amazon-vpc-cni"
+    ]
     assert config["inputs"]["metadata"] == {"name": "cluster-shared-config", "namespace": "kube-system"}
     data = config["inputs"]["data"]
     assert data["region"] == stack.region

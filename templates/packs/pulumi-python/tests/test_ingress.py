@@ -44,7 +44,12 @@ def test_each_environment_has_a_public_and_an_internal_ingress_class_with_its_ce
     project = stack.config["project"]
     params = {p["inputs"]["metadata"]["name"]: p["inputs"] for p in stack.kubernetes_objects("IngressClassParams")}
     classes = {c["inputs"]["metadata"]["name"]: c for c in stack.kubernetes_objects("IngressClass")}
-    lbc = stack.one("kubernetes:helm.sh/v3:Release", "aws-load-balancer-controller")
+    # With EKS Auto Mode the classes are its own (`eks.amazonaws.com`), made once the cluster is.
+    auto_mode = stack.config.get("compute") == "auto-mode"
+    group, version, controller = ("eks.amazonaws.com", "v1", "eks.amazonaws.com/alb") if auto_mode else (
+        "elbv2.k8s.aws", "v1beta1", "ingress.k8s.aws/alb")  # fmt: skip
+    waits_for = stack.one("eks:index:Cluster") if auto_mode else stack.one(
+        "kubernetes:helm.sh/v3:Release", "aws-load-balancer-controller")  # fmt: skip
     wanted = {f"{e['name']}-{x}" for e in stack.config["environments"] for x in ("public", "internal")}
     assert set(params) == set(classes) == wanted
     for env in stack.config["environments"]:
@@ -52,10 +57,10 @@ def test_each_environment_has_a_public_and_an_internal_ingress_class_with_its_ce
         for exposure, scheme in (("public", "internet-facing"), ("internal", "internal")):
             name = f"{env['name']}-{exposure}"
             spec = params[name]["spec"]
-            assert params[name]["apiVersion"] == "elbv2.k8s.aws/v1beta1"
+            assert params[name]["apiVersion"] == f"{group}/{version}"
             assert spec["scheme"] == scheme
             assert spec["group"] == {"name": f"{project}-{env['name']}-{exposure}"}
-            assert spec["certificateArn"] == [arn]
+            assert spec["certificateARNs" if auto_mode else "certificateArn"] == [arn]
             assert spec["sslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
             assert spec["sslRedirectPort"] == "443" and spec["targetType"] == "ip"
             assert spec["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": env["namespace"]}}
@@ -63,7 +68,7 @@ def test_each_environment_has_a_public_and_an_internal_ingress_class_with_its_ce
             assert sorted(spec["subnets"]["ids"]) == sorted(stack.output("publicSubnetIds"))
             ingress_class = classes[name]
             assert ingress_class["inputs"]["spec"] == {
-                "controller": "ingress.k8s.aws/alb",
-                "parameters": {"apiGroup": "elbv2.k8s.aws", "kind": "IngressClassParams", "name": name},
+                "controller": controller,
+                "parameters": {"apiGroup": group, "kind": "IngressClassParams", "name": name},
             }
-            assert lbc["urn"] in ingress_class["dependencies"]
+            assert waits_for["urn"] in ingress_class["dependencies"]

@@ -17,7 +17,7 @@ from limits import (
     VPC_PREFIX_MAX,
 )
 from settings import SettingsError
-from tests.test_settings import _load, _valid_config
+from tests.test_settings import _load, _node_groups_config, _valid_config
 
 
 def _problems(config: dict[str, object]) -> str:
@@ -78,7 +78,7 @@ def test_environment_names_follow_strata_s_rule() -> None:
 
 
 def test_project_and_node_group_names_fit_strata_s_lengths() -> None:
-    config = _valid_config()
+    config = _node_groups_config()
     too_long = "p" * (PROJECT_NAME_MAX + 1)
     assert "`project` must be a DNS-1035 label" in _problems({**config, "project": too_long})
     assert "`project` must be a DNS-1035 label" in _problems({**config, "project": "a--b"})

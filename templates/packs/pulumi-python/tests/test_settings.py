@@ -37,6 +37,28 @@ def _valid_config() -> dict[str, object]:
     return config
 
 
+SAMPLE_NODE_GROUP = {
+    "name": "general",
+    "instanceTypes": ["t3.large"],
+    "capacityType": "ON_DEMAND",
+    "minSize": 3,  # enough for Argo CD's HA replicas, where the preset runs them
+    "maxSize": 4,
+    "desiredSize": 3,
+    "diskSize": 50,
+    "labels": {},
+    "taints": [],
+}
+
+
+def _node_groups_config() -> dict[str, object]:
+    """The first stack with node groups: an EKS Auto Mode stack has none, so it gets one and
+    `compute: node-groups`."""
+    config = _valid_config()
+    if config.get("compute") == "auto-mode":
+        config.update(compute="node-groups", nodeGroups=[SAMPLE_NODE_GROUP])
+    return config
+
+
 def test_the_repositorys_first_stack_is_valid() -> None:
     settings = _load(_valid_config())
     assert settings.cluster_name
@@ -71,7 +93,7 @@ def test_a_missing_key_is_named() -> None:
 
 
 def test_node_group_sizes_must_be_ordered() -> None:
-    config = _valid_config()
+    config = _node_groups_config()
     group = dict(config["nodeGroups"][0])  # type: ignore[index]
     group.update(minSize=3, desiredSize=2, maxSize=1)
     config["nodeGroups"] = [group]
@@ -147,7 +169,7 @@ def test_github_ids_choose_the_immutable_subject_and_are_checked() -> None:
 
 
 def test_compute_and_identity_are_choices_and_karpenter_needs_its_pools() -> None:
-    config = _valid_config()
+    config = _node_groups_config()
     config.update(compute="karpenter", identity="pod-identity", nodePools=[])
     addons = dict(config["addons"])  # type: ignore[arg-type]
     addons.pop("karpenter", None)
@@ -161,12 +183,27 @@ def test_compute_and_identity_are_choices_and_karpenter_needs_its_pools() -> Non
     with pytest.raises(SettingsError) as error:
         _load(config)
     text = "\n".join(error.value.problems)
-    assert "`compute` must be one of node-groups, karpenter, not `fargate`" in text
+    assert "`compute` must be one of node-groups, karpenter, auto-mode, not `fargate`" in text
     assert "`identity` must be one of irsa, pod-identity, not `keys`" in text
 
 
+def test_auto_mode_runs_no_node_group_of_its_own() -> None:
+    config = _node_groups_config()
+    addons = {**config["addons"], "nodePool": "general"}  # type: ignore[dict-item]
+    config.update(compute="auto-mode", nodePools=[], addons=addons)
+    with pytest.raises(SettingsError) as error:
+        _load(config)
+    text = "\n".join(error.value.problems)
+    assert "`nodeGroups` must be empty with `compute: auto-mode`" in text
+    assert "`addons.nodePool` is not read with `compute: auto-mode`" in text
+    del addons["nodePool"]
+    config.update(nodeGroups=[], addons=addons)
+    settings = _load(config)
+    assert settings.auto_mode and not settings.karpenter and settings.node_groups == ()
+
+
 def test_a_stack_file_without_the_choices_keeps_node_groups_and_irsa() -> None:
-    config = _valid_config()
+    config = _node_groups_config()
     for key in ("compute", "identity", "nodePools"):
         config.pop(key, None)
     settings = _load(config)
