@@ -15,7 +15,8 @@ User Guide says Auto Mode needs from the cluster's owner:
 - the **node role**, trusted by `ec2.amazonaws.com`, with `AmazonEKSWorkerNodeMinimalPolicy` and
   `AmazonEC2ContainerRegistryPullOnly` ("Node IAM role"). EKS gives it its access entry itself
   when the cluster's compute configuration names it, so none is declared here;
-- a default **StorageClass** `auto-ebs-sc` of encrypted gp3 volumes for the provisioner
+- a default **StorageClass** `gp3` (the name every compute's class has, which the platform
+  services' volumes name) of encrypted gp3 volumes for the provisioner
   `ebs.csi.eks.amazonaws.com` ("EKS Auto Mode does not create a StorageClass for you");
 - the ConfigMap `kube-system/amazon-vpc-cni` with `enable-network-policy-controller: "true"`:
   without it, Auto Mode accepts the environments' NetworkPolicies but does not enforce them
@@ -51,7 +52,7 @@ NODE_ROLE_POLICIES = ("AmazonEKSWorkerNodeMinimalPolicy", "AmazonEC2ContainerReg
 NODE_POOLS = ("general-purpose", "system")
 SYSTEM_POOL = "system"
 NODE_POOL_LABEL = "karpenter.sh/nodepool"
-STORAGE_CLASS = "auto-ebs-sc"
+STORAGE_CLASS = "gp3"  # as without Auto Mode (`addons.DEFAULT_STORAGE_CLASS`): the volumes name it
 STORAGE_PROVISIONER = "ebs.csi.eks.amazonaws.com"
 DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
 

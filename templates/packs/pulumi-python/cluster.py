@@ -213,7 +213,10 @@ def create_cluster(settings: Settings, network: NetworkOutputs, aws_context: Aws
         version=settings.kubernetes_version,
         vpc_id=network.vpc_id,
         private_subnet_ids=network.private_subnet_ids,
-        public_subnet_ids=network.public_subnet_ids,
+        # Auto Mode's built-in node class launches nodes in the cluster's subnets, with a public
+        # address in a public one: only the private subnets then (its load balancers find the
+        # public subnets through their role tags and the IngressClassParams).
+        public_subnet_ids=None if settings.auto_mode else network.public_subnet_ids,
         node_associate_public_ip_address=False,
         skip_default_node_group=True,
         authentication_mode=eks.AuthenticationMode.API,

@@ -96,7 +96,9 @@ def create_platform_namespaces(opts: pulumi.ResourceOptions) -> dict[str, k8s.co
     }
 
 
-def create_environment_namespace(env: Environment, opts: pulumi.ResourceOptions) -> k8s.core.v1.Namespace:
+def create_environment_namespace(
+    env: Environment, opts: pulumi.ResourceOptions, auto_mode: bool = False
+) -> k8s.core.v1.Namespace:
     """An environment namespace with PSA `restricted`, quota, limits and default-deny networking."""
     namespace = k8s.core.v1.Namespace(
         f"ns-{env.name}",
@@ -165,7 +167,11 @@ def create_environment_namespace(env: Environment, opts: pulumi.ResourceOptions)
             policy_types=["Egress"],
             egress=[
                 k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                    to=[
+                    # EKS Auto Mode answers DNS on each node, not from CoreDNS pods a selector
+                    # could name: there, DNS is allowed by port to any address.
+                    to=None
+                    if auto_mode
+                    else [
                         k8s.networking.v1.NetworkPolicyPeerArgs(
                             namespace_selector=k8s.meta.v1.LabelSelectorArgs(
                                 match_labels={"kubernetes.io/metadata.name": "kube-system"}
@@ -287,7 +293,9 @@ def create_platform_layer(settings: Settings, cluster: ClusterOutputs, network: 
     """Everything of the platform layer, all through the cluster's Kubernetes provider."""
     opts = pulumi.ResourceOptions(provider=cluster.k8s_provider)
     layer = PlatformLayer(
-        environment_namespaces={env.name: create_environment_namespace(env, opts) for env in settings.environments},
+        environment_namespaces={
+            env.name: create_environment_namespace(env, opts, settings.auto_mode) for env in settings.environments
+        },
         platform_namespaces=create_platform_namespaces(opts),
         priority_classes=create_priority_classes(opts),
     )

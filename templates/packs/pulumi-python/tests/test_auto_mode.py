@@ -68,6 +68,9 @@ def test_the_cluster_has_auto_mode_on_with_both_built_in_node_pools(stack: Stack
     assert len(attachments) == len(NODE_POLICIES)
     assert attachments <= set(cluster["dependencies"])
     assert stack.output("autoModeNodeRoleArn") == auto["computeConfig"]["nodeRoleArn"]
+    # The built-in node class launches nodes in the cluster's subnets: the private ones only.
+    assert "publicSubnetIds" not in inputs
+    assert sorted(inputs["privateSubnetIds"]) == sorted(stack.output("privateSubnetIds"))
 
 
 def test_the_cluster_role_is_pulumi_eks_s_auto_mode_role(stack: Stack) -> None:
@@ -120,14 +123,14 @@ def test_the_add_ons_run_on_the_built_in_system_pool(stack: Stack) -> None:
 def test_the_default_storage_class_is_auto_modes_encrypted_gp3(stack: Stack) -> None:
     classes = {c["inputs"]["metadata"]["name"]: c["inputs"] for c in stack.of_type(STORAGE_CLASS)}
     if not _auto_mode(stack):
-        assert "auto-ebs-sc" not in classes
+        assert classes.get("gp3", {}).get("provisioner") != "ebs.csi.eks.amazonaws.com"
         return
     (default,) = [
         c
         for c in classes.values()
         if c["metadata"]["annotations"].get("storageclass.kubernetes.io/is-default-class") == "true"
     ]
-    assert default["metadata"]["name"] == "auto-ebs-sc"
+    assert default["metadata"]["name"] == "gp3"  # the name the platform services' volumes use
     assert default["provisioner"] == "ebs.csi.eks.amazonaws.com"
     assert default["parameters"] == {"type": "gp3", "encrypted": "true"}
     assert default["volumeBindingMode"] == "WaitForFirstConsumer"
@@ -145,6 +148,17 @@ def test_auto_mode_enforces_the_network_policies(stack: Stack) -> None:
     (config,) = maps
     assert config["metadata"]["namespace"] == "kube-system"
     assert config["data"] == {"enable-network-policy-controller": "true"}
+
+
+def test_dns_stays_allowed_where_auto_mode_answers_it(stack: Stack) -> None:
+    # Auto Mode answers DNS on each node: no CoreDNS pod a `k8s-app: kube-dns` peer could match.
+    policies = [p["inputs"] for p in stack.kubernetes_objects("NetworkPolicy")]
+    policies = [p for p in policies if p["metadata"]["name"] == "allow-dns-egress"]
+    assert policies
+    for policy in policies:
+        (rule,) = policy["spec"]["egress"]
+        assert sorted((p["protocol"], p["port"]) for p in rule["ports"]) == [("TCP", 53), ("UDP", 53)]
+        assert ("to" not in rule) == _auto_mode(stack), rule
 
 
 def test_the_ingress_classes_are_auto_modes_with_the_same_names(stack: Stack) -> None:

@@ -154,7 +154,8 @@ def test_the_cluster_is_named_private_encrypted_logged_and_on_standard_support(s
     assert cluster["createOidcProvider"] is True
     assert cluster["skipDefaultNodeGroup"] is True
     assert cluster["nodeAssociatePublicIpAddress"] is False
-    assert cluster["privateSubnetIds"] and cluster["publicSubnetIds"]
+    # Auto Mode's built-in node class launches nodes in the cluster's subnets: private ones only.
+    assert cluster["privateSubnetIds"] and bool(cluster.get("publicSubnetIds")) != _auto_mode(stack)
     assert "subnetIds" not in cluster
     assert cluster["enabledClusterLogTypes"] == stack.config["clusterLogTypes"]
     assert {"api", "audit", "authenticator"} <= set(cluster["enabledClusterLogTypes"])
@@ -334,8 +335,8 @@ def test_the_ebs_csi_driver_is_a_managed_addon_with_its_role_and_the_v2_policy(s
 
 def test_the_default_storage_class_is_encrypted_gp3_and_nothing_patches_gp2(stack: Stack) -> None:
     (gp3,) = [c["inputs"] for c in stack.kubernetes_objects("StorageClass")]
-    if _auto_mode(stack):  # `auto-ebs-sc` of Auto Mode's provisioner: see test_auto_mode.py
-        assert gp3["metadata"]["name"] == "auto-ebs-sc"
+    if _auto_mode(stack):  # `gp3` of Auto Mode's provisioner: see test_auto_mode.py
+        assert gp3["provisioner"] == "ebs.csi.eks.amazonaws.com"
         return
     assert gp3["metadata"]["name"] == "gp3"
     assert gp3["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
