@@ -272,11 +272,7 @@ fn check_flags(answers: &Answers, input: &ServiceInput, problems: &mut Problems)
         }
     }
     // With Pod Identity the ServiceAccount names no role: no ARN, no account id.
-    if input.irsa
-        && answers.aws_account_id.is_none()
-        && !answers.multi_account()
-        && !answers.settings.pod_identity()
-    {
+    if input.irsa && answers.lacks_account_for_role_arns() {
         problems.push(Problem::new("`--aws-role`", "needs the AWS account id, for the role ARN on the ServiceAccount").hint("run `strata set aws_account_id=123456789012` first (or pass `--account-id` to `strata new`)"));
     }
 }

@@ -336,7 +336,7 @@ pub fn edit_service(
         service.expose = expose;
     }
     if let Some(irsa) = edit.irsa {
-        if irsa && answers.aws_account_id.is_none() && !answers.multi_account() {
+        if irsa && answers.lacks_account_for_role_arns() {
             problems.push(
                 Problem::new(
                     "`--aws-role`",

@@ -572,6 +572,13 @@ impl Answers {
         problems
     }
 
+    /// Whether a service's IAM role ARN, which the ServiceAccount carries under IRSA, cannot be
+    /// written: no account id, neither the workspace's nor the environments' own. Under Pod
+    /// Identity the ServiceAccount names no role (the foundation's association does).
+    pub fn lacks_account_for_role_arns(&self) -> bool {
+        !self.settings.pod_identity() && self.aws_account_id.is_none() && !self.multi_account()
+    }
+
     /// Whether the environments live in AWS accounts of their own (`--account`).
     pub fn multi_account(&self) -> bool {
         self.environments.iter().any(|e| e.account.is_some())
@@ -992,7 +999,7 @@ impl Service {
                 problems.push(p);
             }
         }
-        if self.irsa && answers.aws_account_id.is_none() && !answers.multi_account() {
+        if self.irsa && answers.lacks_account_for_role_arns() {
             problems.push(Problem::new(who.clone(), "uses IRSA but the workspace has no AWS account id").hint("run `strata set aws_account_id=123456789012` (or pass `--account-id` to `strata new`)"));
         }
         if self.envs.is_empty() {

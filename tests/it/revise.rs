@@ -627,3 +627,24 @@ fn auto_mode_is_a_compute_choice_of_new_and_set_for_both_presets() {
         }
     }
 }
+
+#[test]
+fn an_aws_role_under_pod_identity_needs_no_account_id_and_leaves_a_usable_workspace() {
+    // upstream-review-5 A8: `add service --aws-role` under Pod Identity wrote a service every
+    // later command refused ("uses IRSA but the workspace has no AWS account id").
+    let ws = Test::new()
+        .arg("--preset")
+        .arg("production")
+        .services("api")
+        .create();
+    run(&ws.gitops, &["add", "service", "worker", "--aws-role"]).success();
+    run(&ws.gitops, &["edit", "service", "api", "--aws-role"]).success();
+    run(&ws.gitops, &["list"])
+        .success()
+        .stdout(predicate::str::contains("worker"));
+    // Under IRSA the ServiceAccount carries the role's ARN, which needs the account.
+    let irsa = Test::new().arg("--preset").arg("startup").create();
+    run(&irsa.gitops, &["add", "service", "worker", "--aws-role"])
+        .code(2)
+        .stderr(predicate::str::contains("needs the AWS account id"));
+}
