@@ -205,7 +205,14 @@ impl<'a> Merge<'a> {
                         )),
                     }
                     let mut text = reindent(self.new, unit, indent_at(self.disk, on_disk));
-                    keep_trailing_comments(&self.disk.lines[on_disk.start..on_disk.end], &mut text);
+                    let lost =
+                        keep_comments(&self.disk.lines[on_disk.start..on_disk.end], &mut text);
+                    for comment in lost {
+                        self.conflicts.push(format!(
+                            "`{}` holds your comment `{comment}`, which strata's new value has no place for",
+                            describe(&unit.id)
+                        ));
+                    }
                     self.edits.push((on_disk.start, on_disk.end, text));
                 }
                 None => {
@@ -408,10 +415,12 @@ fn indent_at(parsed: &Parsed, unit: &Unit) -> usize {
     indent(&parsed.lines[unit.start])
 }
 
-/// A comment at the end of a line of a unit strata rewrites (`kubernetesVersion: "1.36"  #
-/// bumped quarterly`) stays on the line of the same key.
-fn keep_trailing_comments(old: &[String], new: &mut [String]) {
-    let comments: Vec<(&str, &str)> = old
+/// The comments a person wrote in a unit strata rewrites stay with the key they describe: one
+/// at the end of a line (`kubernetesVersion: "1.36"  # bumped quarterly`) on the line of the
+/// same key, the comment lines above a key above the same key. Returns the comments that have
+/// no such key in the new text (they would be dropped: a conflict).
+fn keep_comments(old: &[String], new: &mut Vec<String>) -> Vec<String> {
+    let trailing: Vec<(&str, &str)> = old
         .iter()
         .filter_map(|line| Some((line_key(line)?, trailing_comment(line)?)))
         .collect();
@@ -420,11 +429,50 @@ fn keep_trailing_comments(old: &[String], new: &mut [String]) {
             continue;
         }
         let Some(key) = line_key(line) else { continue };
-        if let Some((_, comment)) = comments.iter().find(|(k, _)| *k == key) {
+        if let Some((_, comment)) = trailing.iter().find(|(k, _)| *k == key) {
             let body = line.trim_end_matches('\n');
             *line = format!("{body}  {comment}\n");
         }
     }
+    // Comment lines above a key line, as a block.
+    let mut above: Vec<(&str, Vec<String>)> = Vec::new();
+    let mut block: Vec<String> = Vec::new();
+    for line in old {
+        if line.trim_start().starts_with('#') {
+            block.push(line.clone());
+        } else if let Some(key) = line_key(line).filter(|_| !block.is_empty()) {
+            above.push((key, std::mem::take(&mut block)));
+        } else {
+            block.clear();
+        }
+    }
+    for (key, comments) in above.iter().rev() {
+        if let Some(at) = new.iter().position(|l| line_key(l) == Some(key)) {
+            let indent = indent(&new[at]);
+            // strata's own comments are in its render already.
+            let missing: Vec<&String> = comments
+                .iter()
+                .filter(|c| !new.iter().any(|l| l.trim() == c.trim()))
+                .collect();
+            for comment in missing.into_iter().rev() {
+                new.insert(at, format!("{}{}\n", " ".repeat(indent), comment.trim()));
+            }
+        }
+    }
+    let kept: std::collections::BTreeSet<String> =
+        new.iter().filter_map(|l| comment_of(l)).collect();
+    old.iter()
+        .filter_map(|l| comment_of(l))
+        .filter(|c| !kept.contains(c))
+        .collect()
+}
+
+/// The comment of a line (a whole comment line, or one that ends it), trimmed.
+fn comment_of(line: &str) -> Option<String> {
+    if line.trim_start().starts_with('#') {
+        return Some(line.trim().to_string());
+    }
+    trailing_comment(line).map(|c| c.trim().to_string())
 }
 
 /// The key of a line `key: value` or `key:` (trimmed), if it is one.
@@ -754,6 +802,33 @@ mod tests {
             "config:\n  acme:kubernetesVersion: \"1.36\"  # bumped quarterly\n  acme:network:\n    azCount: 3  # three in prod\n"
         );
         assert_eq!(trailing_comment("  key: \"a #b\"\n"), None);
+
+        // Comment lines above a key stay above it; one with no key left is a conflict.
+        let render_1 = "config:\n  acme:endpoint:\n    privateAccess: true\n    publicAccessCidrs:\n      - 203.0.113.0/24\n";
+        let render_2 = "config:\n  acme:endpoint:\n    privateAccess: true\n    publicAccessCidrs:\n      - 198.51.100.0/24\n";
+        let disk = "config:\n  acme:endpoint:\n    # keep private on\n    privateAccess: true\n    # office egress only\n    publicAccessCidrs:\n      - 203.0.113.0/24\n";
+        let merged = merge(
+            disk.as_bytes(),
+            render_2.as_bytes(),
+            &units_of(render_1.as_bytes(), &containers()).unwrap(),
+            &containers(),
+        )
+        .unwrap();
+        assert!(merged.conflicts.is_empty(), "{:?}", merged.conflicts);
+        assert_eq!(
+            String::from_utf8(merged.bytes).unwrap(),
+            "config:\n  acme:endpoint:\n    # keep private on\n    privateAccess: true\n    # office egress only\n    publicAccessCidrs:\n      - 198.51.100.0/24\n"
+        );
+        let disk = "config:\n  acme:endpoint:\n    privateAccess: true\n    publicAccessCidrs:\n      - 203.0.113.0/24  # office\n";
+        let merged = merge(
+            disk.as_bytes(),
+            render_2.as_bytes(),
+            &units_of(render_1.as_bytes(), &containers()).unwrap(),
+            &containers(),
+        )
+        .unwrap();
+        assert_eq!(merged.conflicts.len(), 1, "{:?}", merged.conflicts);
+        assert!(merged.conflicts[0].contains("`# office`"));
         assert_eq!(trailing_comment("  key: \"a #b\" # c\n"), Some("# c"));
     }
 
