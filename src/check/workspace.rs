@@ -331,32 +331,117 @@ const WORKLOADS: &[(&str, &[&str])] = &[
 
 /// The pod specs of the workloads under `services/` (and patches of them): (file, kind, pod
 /// spec), each document split and read as everywhere else in `check` (merge keys, anchors and
-/// tags applied).
+/// tags applied). Patches count wherever they are: strategic-merge patch files, `List` items,
+/// and the patches a kustomization or Component holds inline or names (JSON 6902 operations
+/// included), each as the part of a pod spec it sets.
 fn service_pods(scan: &Scan) -> Vec<(&str, &'static str, serde_json::Value)> {
-    let files: BTreeSet<&str> = scan
-        .objects
-        .values()
-        .flatten()
-        .filter(|o| o.file.starts_with("services/") && WORKLOADS.iter().any(|(k, _)| *k == o.kind))
-        .map(|o| o.file.as_str())
-        .collect();
     let mut pods = Vec::new();
-    for file in files {
-        let Some(text) = scan.texts.get(file) else {
-            continue;
-        };
+    for (file, text) in scan
+        .texts
+        .iter()
+        .filter(|(f, _)| f.starts_with("services/"))
+    {
         for (_, doc) in manifests::documents(text) {
             let Ok(doc) = crate::util::yaml::parse_manifest(doc) else {
                 continue;
             };
-            let Some((kind, path)) = WORKLOADS.iter().find(|(k, _)| doc["kind"] == *k) else {
-                continue;
-            };
-            let pod = path.iter().fold(&doc, |value, key| &value[*key]);
-            pods.push((file, *kind, pod.clone()));
+            pods_of(&doc, &mut |kind, pod| pods.push((file.as_str(), kind, pod)));
         }
     }
     pods
+}
+
+/// The pod specs one document sets: a workload (or a patch of one), the items of a `List`, the
+/// inline patches of a kustomization, or JSON 6902 operations.
+fn pods_of(doc: &serde_json::Value, found: &mut dyn FnMut(&'static str, serde_json::Value)) {
+    use serde_json::Value;
+    if let Some((kind, path)) = WORKLOADS.iter().find(|(k, _)| doc["kind"] == *k) {
+        found(
+            kind,
+            path.iter().fold(doc, |value, key| &value[*key]).clone(),
+        );
+        return;
+    }
+    if let Some(ops) = doc.as_array() {
+        if ops.iter().any(|op| op.get("op").is_some()) {
+            found("patch", pod_of_operations(ops));
+        }
+        return;
+    }
+    if doc["kind"] == "List" {
+        for item in doc["items"].as_array().into_iter().flatten() {
+            pods_of(item, found);
+        }
+        return;
+    }
+    for key in ["patches", "patchesStrategicMerge", "patchesJson6902"] {
+        for entry in doc[key].as_array().into_iter().flatten() {
+            let inline = entry
+                .get("patch")
+                .and_then(Value::as_str)
+                .or_else(|| entry.as_str().filter(|s| s.contains('\n')));
+            let Some(text) = inline else { continue };
+            for (_, patch) in manifests::documents(text) {
+                if let Ok(patch) = crate::util::yaml::parse_manifest(patch) {
+                    pods_of(&patch, found);
+                }
+            }
+        }
+    }
+}
+
+/// The part of a pod spec JSON 6902 operations add or replace (paths under `.../template/spec`).
+fn pod_of_operations(ops: &[serde_json::Value]) -> serde_json::Value {
+    use serde_json::Value;
+    let mut pod = Value::Object(Default::default());
+    for op in ops {
+        let (Some(path), Some(value)) = (op["path"].as_str(), op.get("value")) else {
+            continue;
+        };
+        if !matches!(op["op"].as_str(), Some("add" | "replace")) {
+            continue;
+        }
+        let Some(rest) = path.split_once("template/spec").map(|(_, rest)| rest) else {
+            continue;
+        };
+        let mut at = &mut pod;
+        let parts: Vec<&str> = rest.split('/').filter(|p| !p.is_empty()).collect();
+        for (i, part) in parts.iter().enumerate() {
+            let last = i + 1 == parts.len();
+            let next_is_index = parts
+                .get(i + 1)
+                .is_some_and(|p| *p == "-" || p.parse::<usize>().is_ok());
+            let empty = || {
+                if next_is_index {
+                    Value::Array(Vec::new())
+                } else {
+                    Value::Object(Default::default())
+                }
+            };
+            at = match at {
+                Value::Array(items) => {
+                    items.push(if last { value.clone() } else { empty() });
+                    items.last_mut().expect("just pushed")
+                }
+                Value::Object(map) => {
+                    let slot = map
+                        .entry(part.replace("~1", "/").replace("~0", "~"))
+                        .or_insert_with(empty);
+                    if last {
+                        *slot = value.clone();
+                    }
+                    slot
+                }
+                _ => break,
+            };
+        }
+        if parts.is_empty() {
+            if let (Value::Object(map), Value::Object(more)) = (&mut pod, value) {
+                map.extend(more.clone());
+            }
+        }
+    }
+    pod
 }
 
 /// A service's pods run as its own ServiceAccount: one that names another service's account

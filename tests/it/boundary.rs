@@ -543,3 +543,44 @@ fn a_gitops_override_of_a_platform_path_fails_check_before_it_is_rendered() {
         "`.strata/templates/.github/workflows/validate.yml.tera` changes a path of the platform team",
     );
 }
+
+#[test]
+fn node_access_through_inline_json6902_and_list_patches_is_a_finding() {
+    // break-report-3 F3: only workload documents were read.
+    let ws = crate::common::Test::new().services("api").create();
+    let overlay = ws.gitops.join("services/api/overlays/dev");
+    let kustomization = fs_err::read_to_string(overlay.join("kustomization.yaml")).unwrap();
+    write(
+        &overlay.join("kustomization.yaml"),
+        kustomization
+            .replacen(
+                "\npatches:\n",
+                "\npatches:\n  - target:\n      kind: Deployment\n      name: api\n    patch: |-\n      - op: add\n        path: /spec/template/spec/hostNetwork\n        value: true\n",
+                1,
+            )
+            .as_bytes(),
+    );
+    write(
+        &ws.gitops.join("services/api/base/ops.yaml"),
+        b"- op: add\n  path: /spec/template/spec/volumes/-\n  value:\n    name: root\n    hostPath:\n      path: /\n",
+    );
+    write(
+        &ws.gitops.join("services/api/base/list.yaml"),
+        b"apiVersion: v1\nkind: List\nitems:\n  - apiVersion: apps/v1\n    kind: Deployment\n    metadata:\n      name: api\n    spec:\n      template:\n        spec:\n          hostPID: true\n",
+    );
+    let output = strata()
+        .args(["check", "--json", "-C"])
+        .arg(&ws.gitops)
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let findings = report["result"]["findings"].as_array().unwrap().clone();
+    assert_eq!(output.status.code(), Some(1), "{findings:#?}");
+    for what in [
+        "reaches its node: `hostNetwork`",
+        "reaches its node: the `hostPath` volume `root`",
+        "reaches its node: `hostPID`",
+    ] {
+        find(&findings, "boundary.node-access", what);
+    }
+}
