@@ -2334,8 +2334,11 @@ def network(runs: Mapping[str, StackRun]) -> None:
         for cluster in r.of_type("eks:index:Cluster"):
             if sorted(cluster["inputs"].get("privateSubnetIds") or []) != private_ids:
                 p("the cluster's privateSubnetIds are not the private subnets")
-            if sorted(cluster["inputs"].get("publicSubnetIds") or []) != public_ids:
-                p("the cluster's publicSubnetIds are not the public subnets")
+            # Under EKS Auto Mode the built-in node class launches nodes in the cluster's
+            # subnets: the cluster gets the private ones only.
+            expected_public = [] if r.config.get("compute") == "auto-mode" else public_ids
+            if sorted(cluster["inputs"].get("publicSubnetIds") or []) != expected_public:
+                p(f"the cluster's publicSubnetIds are not {'empty (Auto Mode)' if not expected_public else 'the public subnets'}")
         egress = {x["urn"] for x in r.of_type("aws:ec2/route:Route") if x["inputs"].get("natGatewayId")}
         for group in r.of_type("aws:eks/nodeGroup:NodeGroup"):
             if sorted(group["inputs"].get("subnetIds") or []) != private_ids:
