@@ -4,8 +4,8 @@
 # pytest-xdist) into .tools/, then runs the lints, the Rust tests, and the conformance suite that
 # checks generated output with the real tools.
 #
-# The install (mostly downloads) and clippy run while cargo builds; the conformance suite then
-# runs in the background while the Rust tests run. Each stage prints when it started.
+# The install (mostly downloads) runs while cargo builds; the conformance suite then runs in the
+# background while clippy and the Rust tests run. Each stage prints when it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,12 +19,6 @@ trap 'kill "$install" 2>/dev/null || true' EXIT
 
 stage "cargo fmt --check"
 cargo fmt --all -- --check
-# clippy checks in a target directory of its own (its artefacts are check-mode ones anyway), so
-# it runs beside the build while the core the build leaves idle and the downloads wait.
-stage "cargo clippy, in the background (log: .tools/clippy.log)"
-CARGO_TARGET_DIR=target/clippy cargo clippy --all-targets --locked -- -D warnings > .tools/clippy.log 2>&1 &
-clippy=$!
-trap 'kill "$install" "$clippy" 2>/dev/null || true' EXIT
 stage "cargo build (the binary the conformance suite runs)"
 cargo build --locked
 
@@ -34,9 +28,10 @@ if ! wait "$install"; then
   echo "test.sh: installing the test tools failed (log above)" >&2
   exit 1
 fi
+trap - EXIT
 cat .tools/install.log >&2
 
-# The conformance suite runs in the background while the Rust tests (and clippy) run: the two
+# The conformance suite runs in the background while clippy and the Rust tests run: the two
 # cores stay busy through the suite's last, longest groups. Its output follows theirs.
 stage "conformance, in the background (kubectl kustomize, Kubernetes and CRD schemas, Pulumi mocks, checkov, on every core)"
 export STRATA_BIN="$PWD/target/debug/strata"
@@ -47,14 +42,13 @@ export PYTHONPYCACHEPREFIX="$PWD/.tools/pycache"
 .tools/venv/bin/python -m pytest tests/conformance -q -p no:cacheprovider -n auto --dist loadgroup \
   > .tools/conformance.log 2>&1 &
 conformance=$!
-trap 'kill "$clippy" "$conformance" 2>/dev/null || true' EXIT
+trap 'kill "$conformance" 2>/dev/null || true' EXIT
 
 rust=0
+stage "cargo clippy"
+cargo clippy --all-targets --locked -- -D warnings || rust=$?
 stage "cargo test"
 cargo test --locked || rust=$?
-stage "waiting for cargo clippy"
-wait "$clippy" || rust=$?
-cat .tools/clippy.log >&2
 
 stage "waiting for the conformance suite"
 status=0
