@@ -111,8 +111,9 @@ def test_the_cases_cover_every_compute_and_identity_with_both_topologies():
 
 # The cases whose foundation runs its own test suite (`python -m pytest` in the repo): its tests
 # are the same program's on other stacks, so a few cases cover what they can tell apart: both
-# presets, one and several stacks, a public repo, an admin role, an S3 backend and IRSA services.
-OWN_TESTS = {"startup-2env-3svc", "production-1env-5svc", "production-3env-2svc", "startup-2env-4svc-irsa"}
+# presets, one and several stacks, a public repo, an admin role, Auto Mode with Pod Identity and
+# IRSA services (the growth test runs them on both presets' grown workspaces too).
+OWN_TESTS = {"startup-2env-3svc", "production-3env-2svc", "startup-2env-4svc-irsa"}
 
 
 def test_the_cases_that_run_the_foundations_own_tests_exist():

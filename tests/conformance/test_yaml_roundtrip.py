@@ -45,7 +45,7 @@ def _workspace(tmp_path_factory):
     return root / "acme-gitops"
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(values=st.lists(text, min_size=1, max_size=6))
 def test_config_values_survive_a_real_kustomize_build(tmp_path_factory, values):
     gitops = getattr(test_config_values_survive_a_real_kustomize_build, "_gitops", None)
