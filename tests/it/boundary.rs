@@ -18,8 +18,17 @@ fn write(path: &Path, bytes: &[u8]) {
 
 /// `strata check --gitops DIR --json`: the exit code, the findings and stderr.
 fn check_gitops(dir: &Path) -> (i32, Vec<Value>, String) {
+    check_json("--gitops", dir)
+}
+
+/// `strata check -C DIR --json` (a whole workspace): the exit code, the findings and stderr.
+fn check_workspace(dir: &Path) -> (i32, Vec<Value>, String) {
+    check_json("-C", dir)
+}
+
+fn check_json(target: &str, dir: &Path) -> (i32, Vec<Value>, String) {
     let output = strata()
-        .args(["check", "--json", "--gitops"])
+        .args(["check", "--json", target])
         .arg(dir)
         .output()
         .unwrap();
@@ -432,14 +441,8 @@ fn a_workspace_check_follows_what_its_applications_deliver() {
         &gitops.join("apps/dev/nodes.yaml"),
         b"apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: nodes\n  namespace: argocd\nspec:\n  project: dev\n  source:\n    repoURL: public.ecr.aws/karpenter\n    chart: karpenter\n    targetRevision: 1.14.1\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: dev\n",
     );
-    let output = strata()
-        .args(["check", "--json", "-C"])
-        .arg(&gitops)
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
-    let findings = report["result"]["findings"].as_array().unwrap().clone();
+    let (code, findings, _) = check_workspace(&gitops);
+    assert_eq!(code, 1, "{findings:#?}");
     find(&findings, "delivery.infrastructure-chart", "karpenter");
 }
 
@@ -460,14 +463,8 @@ fn a_service_running_as_another_services_account_is_a_finding() {
         &reader,
         b"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\nspec:\n  template:\n    spec:\n      serviceAccountName: aws-secrets-reader\n",
     );
-    let output = strata()
-        .args(["check", "--json", "-C"])
-        .arg(&ws.gitops)
-        .output()
-        .unwrap();
-    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
-    let findings = report["result"]["findings"].as_array().unwrap().clone();
-    assert_eq!(output.status.code(), Some(1), "{findings:#?}");
+    let (code, findings, _) = check_workspace(&ws.gitops);
+    assert_eq!(code, 1, "{findings:#?}");
     find(&findings, "boundary.borrowed-identity", "service `api`'s");
     find(
         &findings,
@@ -483,14 +480,8 @@ fn an_application_in_a_services_tree_is_a_finding() {
         &ws.gitops.join("services/api/base/escape.yaml"),
         b"apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: escape\n  namespace: argocd\nspec:\n  project: default\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: kube-system\n  source:\n    repoURL: https://example.com/other.git\n    path: .\n",
     );
-    let output = strata()
-        .args(["check", "--json", "-C"])
-        .arg(&ws.gitops)
-        .output()
-        .unwrap();
-    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
-    let findings = report["result"]["findings"].as_array().unwrap().clone();
-    assert_eq!(output.status.code(), Some(1), "{findings:#?}");
+    let (code, findings, _) = check_workspace(&ws.gitops);
+    assert_eq!(code, 1, "{findings:#?}");
     find(
         &findings,
         "boundary.delivery-in-service",
@@ -505,14 +496,8 @@ fn a_service_pod_that_reaches_its_node_is_a_finding() {
         &ws.gitops.join("services/api/overlays/dev/patch-host.yaml"),
         b"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\nspec:\n  template:\n    spec:\n      hostPID: true\n      volumes:\n        - name: docker\n          hostPath:\n            path: /var/run/docker.sock\n",
     );
-    let output = strata()
-        .args(["check", "--json", "-C"])
-        .arg(&ws.gitops)
-        .output()
-        .unwrap();
-    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
-    let findings = report["result"]["findings"].as_array().unwrap().clone();
-    assert_eq!(output.status.code(), Some(1), "{findings:#?}");
+    let (code, findings, _) = check_workspace(&ws.gitops);
+    assert_eq!(code, 1, "{findings:#?}");
     find(
         &findings,
         "boundary.node-access",
@@ -529,14 +514,8 @@ fn a_gitops_override_of_a_platform_path_fails_check_before_it_is_rendered() {
             .join(".strata/templates/.github/workflows/validate.yml.tera"),
         b"name: validate\n",
     );
-    let output = strata()
-        .args(["check", "--json", "-C"])
-        .arg(&ws.gitops)
-        .output()
-        .unwrap();
-    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
-    let findings = report["result"]["findings"].as_array().unwrap().clone();
-    assert_eq!(output.status.code(), Some(1), "{findings:#?}");
+    let (code, findings, _) = check_workspace(&ws.gitops);
+    assert_eq!(code, 1, "{findings:#?}");
     find(
         &findings,
         "boundary.platform-override",
@@ -568,14 +547,8 @@ fn node_access_through_inline_json6902_and_list_patches_is_a_finding() {
         &ws.gitops.join("services/api/base/list.yaml"),
         b"apiVersion: v1\nkind: List\nitems:\n  - apiVersion: apps/v1\n    kind: Deployment\n    metadata:\n      name: api\n    spec:\n      template:\n        spec:\n          hostPID: true\n",
     );
-    let output = strata()
-        .args(["check", "--json", "-C"])
-        .arg(&ws.gitops)
-        .output()
-        .unwrap();
-    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
-    let findings = report["result"]["findings"].as_array().unwrap().clone();
-    assert_eq!(output.status.code(), Some(1), "{findings:#?}");
+    let (code, findings, _) = check_workspace(&ws.gitops);
+    assert_eq!(code, 1, "{findings:#?}");
     for what in [
         "reaches its node: `hostNetwork`",
         "reaches its node: the `hostPath` volume `root`",
