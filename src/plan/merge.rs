@@ -468,7 +468,7 @@ fn keep_comments(old: &[String], new: &mut Vec<String>) -> Vec<String> {
 }
 
 /// The comment of a line (a whole comment line, or one that ends it), trimmed.
-fn comment_of(line: &str) -> Option<String> {
+pub(super) fn comment_of(line: &str) -> Option<String> {
     if line.trim_start().starts_with('#') {
         return Some(line.trim().to_string());
     }

@@ -71,19 +71,12 @@ fn keep_comments(merged: Merged, base: &[u8], ours: &[u8]) -> Merged {
     }
 }
 
-/// The comments of a YAML text: from a `#` that opens a line or follows a blank, to the end
-/// of the line.
+/// The comments of a YAML text, read as the merge of shared files reads them (a ` #` inside a
+/// quoted value is not one).
 fn comments(bytes: &[u8]) -> std::collections::BTreeSet<String> {
     String::from_utf8_lossy(bytes)
         .lines()
-        .filter_map(|line| {
-            let start = if line.trim_start().starts_with('#') {
-                line.find('#')
-            } else {
-                line.find(" #").map(|i| i + 1)
-            }?;
-            Some(line[start..].trim_end().to_string())
-        })
+        .filter_map(super::merge::comment_of)
         .collect()
 }
 
