@@ -335,11 +335,23 @@ const WORKLOADS: &[(&str, &[&str])] = &[
 /// and the patches a kustomization or Component holds inline or names (JSON 6902 operations
 /// included), each as the part of a pod spec it sets.
 fn service_pods(scan: &Scan) -> Vec<(&str, &'static str, serde_json::Value)> {
+    // Only files that can set a pod spec are read again: those with a workload, a List or a
+    // kustomization among their objects, and those with no object (a JSON 6902 operations list,
+    // a kustomization without `kind`).
+    let may_set_pods = |file: &str| {
+        scan.objects.get(file).is_none_or(|objects| {
+            objects.is_empty()
+                || objects.iter().any(|o| {
+                    WORKLOADS.iter().any(|(k, _)| *k == o.kind)
+                        || matches!(o.kind.as_str(), "List" | "Kustomization" | "Component")
+                })
+        })
+    };
     let mut pods = Vec::new();
     for (file, text) in scan
         .texts
         .iter()
-        .filter(|(f, _)| f.starts_with("services/"))
+        .filter(|(f, _)| f.starts_with("services/") && may_set_pods(f))
     {
         for (_, doc) in manifests::documents(text) {
             let Ok(doc) = crate::util::yaml::parse_manifest(doc) else {
